@@ -1,0 +1,23 @@
+"""Built-in plugin: the `backfill` action (batched, resumable, idempotent data copy)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import migrator
+from migrator import ActionSpec
+
+
+@migrator.hookimpl
+def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    from . import backfill
+
+    register(
+        ActionSpec(
+            key="backfill",
+            config=backfill.BackfillConfig,
+            run=backfill.run,
+            describe=backfill.describe,
+            summary="copy data in keyset batches, each committed with its checkpoint",
+        )
+    )

@@ -1,0 +1,24 @@
+"""Built-in plugin: the `manual` action, an instruction a person carries out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import migrator
+from migrator import ActionSpec
+
+
+@migrator.hookimpl
+def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    from . import manual
+
+    register(
+        ActionSpec(
+            key="manual",
+            config=str,
+            run=manual.run,
+            undo=manual.undo,
+            describe=manual.describe,
+            summary="an instruction for a person; waits for their confirmation",
+        )
+    )

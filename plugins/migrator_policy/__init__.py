@@ -1,0 +1,61 @@
+"""Built-in plugin: row level security: the `policy` and `rls` actions, the
+`policy_exists` and `rls_probe` checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import migrator
+from migrator import ActionSpec, CheckSpec
+
+
+@migrator.hookimpl
+def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    from . import policy
+
+    register(
+        ActionSpec(
+            key="policy",
+            config=policy.PolicyConfig,
+            run=policy.run,
+            undo=policy.undo,
+            describe=policy.describe,
+            summary="create or replace an RLS policy; undone by restoring the earlier definition",
+        )
+    )
+    register(
+        ActionSpec(
+            key="rls",
+            config=policy.RlsConfig,
+            run=policy.run_rls,
+            undo=policy.undo_rls,
+            describe=policy.describe_rls,
+            summary="enable, disable or force row level security on a table",
+        )
+    )
+
+
+@migrator.hookimpl
+def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
+    from . import policy
+
+    register(
+        CheckSpec(
+            key="policy_exists",
+            config=policy.PolicyExpectation,
+            evaluate=policy.evaluate_exists,
+            describe=policy.describe_exists,
+            expect_required=False,
+            summary="a policy {table, name} exists (optionally with this command, roles, expressions)",
+        )
+    )
+    register(
+        CheckSpec(
+            key="rls_probe",
+            config=policy.ProbeConfig,
+            evaluate=policy.evaluate_probe,
+            describe=policy.describe_probe,
+            expect=policy.ProbeVerdict,
+            summary="try SQL as a role with JWT claims in a transaction that is rolled back",
+        )
+    )

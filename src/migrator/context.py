@@ -1,0 +1,45 @@
+"""What an action or a check receives when it runs: the plugin's view of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class StepContext:
+    """Everything a step needs at run time, and nothing of the engine's internals.
+
+    `connection` is a SQLAlchemy `Connection` inside the run's transaction;
+    `variables` are the plan's variables after `--var` overrides (bind them as
+    `:name` parameters, never paste them into SQL); `confirm(text)` asks the
+    operator (or answers yes under `--yes`) and returns whether they agreed;
+    `say(text)` prints a line to the operator.
+    """
+
+    connection: Any
+    variables: Mapping[str, Any]
+    plan: str
+    operator: str
+    run_id: int | None = None
+    dry_run: bool = False
+    assume_yes: bool = False
+    interactive: bool = False
+    confirm: Callable[[str], bool] = field(default=lambda text: False)
+    say: Callable[[str], None] = field(default=lambda text: None)
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+CheckContext = StepContext
+"""Checks see the same context as steps (a read-only transaction in a dry run)."""
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A check's verdict, with the actual value beside the expected one."""
+
+    passed: bool
+    actual: Any
+    expected: Any
+    detail: str = ""

@@ -1,0 +1,78 @@
+"""One exception hierarchy; each error carries what the user needs, and its exit code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+from typing import Literal
+
+
+class ExitCode(IntEnum):
+    """The exit codes of SPEC.md."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    INVALID = 2
+    UNDO_FAILED = 3
+    LOCKED = 4
+    UNREACHABLE = 5
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a plan file, pointing at the exact place in it."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}:{self.column}: {where}{prefix}{self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class MigratorError(Exception):
+    """Base of every error migrator reports to its user as one clear message."""
+
+    exit_code: ExitCode = ExitCode.INVALID
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(MigratorError):
+    """The command line asked for something that cannot be done."""
+
+
+class PlanError(MigratorError):
+    """A plan file is not valid: holds every problem found, all at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class PluginError(MigratorError):
+    """A plugin failed to load or registered something that clashes."""
+
+
+class DatabaseUnreachable(MigratorError):
+    """The database cannot be reached; `dsn` never holds a password."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, dsn: str, reason: str) -> None:
+        self.dsn = dsn
+        self.reason = reason
+        super().__init__(f"cannot reach the database at {dsn}: {reason}")

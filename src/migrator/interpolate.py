@@ -1,0 +1,65 @@
+"""`${name}` and `${env:NAME}` in strings that are not SQL (URLs, headers, flag values).
+
+SQL never goes through here: plan variables reach SQL only as `:name` bound
+parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+REFERENCE = re.compile(r"\$\{([^{}]*)\}")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class InterpolationError(ValueError):
+    """A `${...}` that names nothing, or names an unset environment variable."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    text: str
+    name: str
+    env: bool
+
+
+def references(value: str) -> Iterator[Reference]:
+    """Every `${...}` in `value`; raises InterpolationError for a malformed one."""
+    for match in REFERENCE.finditer(value):
+        inner = match.group(1).strip()
+        env = inner.startswith("env:")
+        name = inner[4:].strip() if env else inner
+        if not _NAME.match(name):
+            raise InterpolationError(
+                f"'{match.group(0)}' is not a reference: write ${{name}} or ${{env:NAME}}"
+            )
+        yield Reference(match.group(0), name, env)
+
+
+def interpolate(
+    value: str, variables: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> str:
+    """Replace each `${name}` with a plan variable and each `${env:NAME}` from the environment."""
+    env = os.environ if environ is None else environ
+    out = value
+    for ref in references(value):
+        if ref.env:
+            if ref.name not in env:
+                raise InterpolationError(f"environment variable {ref.name} is not set")
+            replacement = env[ref.name]
+        else:
+            if ref.name not in variables:
+                raise InterpolationError(f"'{ref.text}' names no plan variable")
+            replacement = str(variables[ref.name])
+        out = out.replace(ref.text, replacement)
+    return out
+
+
+def secrets_in(value: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values that `${env:...}` references in `value` resolve to: what to mask."""
+    env = os.environ if environ is None else environ
+    return [env[r.name] for r in references(value) if r.env and env.get(r.name)]

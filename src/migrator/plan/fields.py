@@ -1,0 +1,94 @@
+"""Field types shared by plan models: durations, risk, the generic expectation."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from ..expect import ExpectationError, parse_expectation
+
+Risk = Literal["low", "medium", "high"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(raw: Any) -> float:
+    """`5s`, `10m`, `1h`, `250ms` or a number of seconds -> seconds."""
+    if isinstance(raw, bool):
+        raise ValueError("a duration is a number of seconds or text like 5s, 10m, 1h")
+    if isinstance(raw, int | float):
+        seconds = float(raw)
+    elif isinstance(raw, str) and (match := _DURATION.match(raw)):
+        seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    else:
+        raise ValueError(f"'{raw}' is not a duration: write 5s, 10m, 1h, 250ms or a number")
+    if seconds <= 0:
+        raise ValueError("a duration must be greater than 0")
+    return seconds
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)?$"},
+            ],
+            "description": "seconds, or text like 250ms, 5s, 10m, 1h",
+        }
+    ),
+]
+
+
+def _expectation(raw: Any) -> Any:
+    try:
+        return parse_expectation(raw)
+    except ExpectationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+GenericExpect = Annotated[
+    Any,
+    BeforeValidator(_expectation),
+    WithJsonSchema(
+        {
+            "description": "a value (equality), 'OP VALUE' with OP one of == != > >= < <=, "
+            "or {equals_query: SQL}",
+            "anyOf": [
+                {"type": ["string", "number", "boolean", "null"]},
+                {
+                    "type": "object",
+                    "properties": {"equals_query": {"type": "string"}},
+                    "required": ["equals_query"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    ),
+]
+
+
+class Strict(BaseModel):
+    """Base of every plan model: unknown keys are errors; frozen once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Wait(Strict):
+    """Poll a check until it passes or `timeout` runs out."""
+
+    timeout: Duration
+    interval: Duration = 5.0
+
+
+class Soak(Strict):
+    """Keep checking for `duration`; fail once failures exceed `failure_limit`."""
+
+    duration: Duration
+    interval: Duration = 10.0
+    failure_limit: int = Field(0, ge=0)

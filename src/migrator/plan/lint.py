@@ -1,0 +1,206 @@
+"""Checks that need the whole plan: the phase graph, names, references; and lint warnings."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ..errors import Problem
+from ..interpolate import InterpolationError, references
+from ..registry import Registry
+from ..yamlsource import PathKey, SourceDocument
+from .model import Plan, Transition
+
+
+def lint_document(doc: SourceDocument) -> list[Problem]:
+    """Errors found in the raw document, whatever else is wrong with it.
+
+    These run before and beside model validation so that a plan with a bad
+    field and an undeclared phase reports both at once. The raw data may have
+    any shape here: anything not shaped as expected is left to the models.
+    """
+    data = doc.data if isinstance(doc.data, dict) else {}
+    problems: list[Problem] = []
+    if data.get("kind") != "hotfix":
+        problems += _phase_graph(data, doc)
+        transitions = _items(data.get("transitions"))
+        problems += _transition_names(transitions, doc)
+        for i, t in transitions:
+            problems += _step_names(_items(t.get("steps")), ("transitions", i), doc)
+    else:
+        problems += _step_names(_items(data.get("steps")), (), doc)
+    variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+    problems += _references(set(map(str, variables)), doc)
+    return problems
+
+
+def lint_plan(plan: Plan, registry: Registry) -> list[Problem]:
+    """Warnings about a valid plan: things that work but that a reviewer should see."""
+    return _warnings(plan, registry, plan.source)
+
+
+def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    """The mappings of a list, with their indexes; anything else is skipped."""
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _phase_graph(data: dict[str, Any], doc: SourceDocument) -> list[Problem]:
+    phases = data.get("phases")
+    if not isinstance(phases, list) or not phases or not all(isinstance(p, str) for p in phases):
+        return []
+    problems: list[Problem] = []
+    first_index: dict[str, int] = {}
+    for i, phase in enumerate(phases):
+        if phase in first_index:
+            problems.append(doc.problem(("phases", i), f"phase '{phase}' is declared twice"))
+        first_index.setdefault(phase, i)
+    edges: list[tuple[str, str]] = []
+    for i, t in _items(data.get("transitions")):
+        source, target = t.get("from"), t.get("to")
+        for end, key in ((source, "from"), (target, "to")):
+            if isinstance(end, str) and end not in first_index:
+                problems.append(
+                    doc.problem(
+                        ("transitions", i, key),
+                        f"phase '{end}' is not declared in phases ({', '.join(phases)})",
+                    )
+                )
+        if isinstance(source, str) and isinstance(target, str):
+            edges.append((source, target))
+            if source == target:
+                problems.append(
+                    doc.problem(
+                        ("transitions", i, "to"), f"the transition goes from '{source}' to itself"
+                    )
+                )
+    initial = phases[0]
+    reachable = {initial}
+    queue = deque([initial])
+    while queue:
+        here = queue.popleft()
+        for source, target in edges:
+            if source == here and target not in reachable:
+                reachable.add(target)
+                queue.append(target)
+    for phase, i in first_index.items():
+        if phase not in reachable:
+            problems.append(
+                doc.problem(
+                    ("phases", i),
+                    f"phase '{phase}' cannot be reached from the initial phase '{initial}' "
+                    "by any transition",
+                )
+            )
+    return problems
+
+
+def _transition_names(
+    transitions: list[tuple[int, dict[str, Any]]], doc: SourceDocument
+) -> list[Problem]:
+    return _duplicates(
+        [(("transitions", i, "name"), t.get("name")) for i, t in transitions], "transition", doc
+    )
+
+
+def _step_names(
+    steps: list[tuple[int, dict[str, Any]]], parent: PathKey, doc: SourceDocument
+) -> list[Problem]:
+    return _duplicates([((*parent, "steps", i, "name"), s.get("name")) for i, s in steps], "step", doc)
+
+
+def _duplicates(
+    named: list[tuple[PathKey, Any]], what: str, doc: SourceDocument
+) -> list[Problem]:
+    problems: list[Problem] = []
+    first: dict[str, PathKey] = {}
+    for path, name in named:
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            line = doc.position(first[name]).line
+            problems.append(
+                doc.problem(path, f"{what} name '{name}' is used twice (first at line {line})")
+            )
+        else:
+            first[name] = path
+    return problems
+
+
+def _references(variables: set[str], doc: SourceDocument) -> list[Problem]:
+    """Every `${...}` must be well formed and name a plan variable (env is checked at run time)."""
+    problems: list[Problem] = []
+    for path, value in _strings(doc.data, ()):
+        try:
+            refs = list(references(value))
+        except InterpolationError as exc:
+            problems.append(doc.problem(path, str(exc)))
+            continue
+        for ref in refs:
+            if not ref.env and ref.name not in variables:
+                declared = ", ".join(sorted(variables)) or "none"
+                problems.append(
+                    doc.problem(
+                        path,
+                        f"'{ref.text}' names no plan variable (declared in vars: {declared})",
+                    )
+                )
+    return problems
+
+
+def _strings(data: Any, path: PathKey) -> Any:
+    if isinstance(data, str):
+        yield path, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _strings(value, (*path, i))
+
+
+def _reversible(plan: Plan, t: Transition) -> bool:
+    if plan.kind == "hotfix":
+        return t.reverts is None
+    return any(o.source == t.target and o.target == t.source for o in plan.transitions)
+
+
+def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Problem]:
+    problems: list[Problem] = []
+    for t in plan.transitions:
+        if t.reverts is not None:
+            continue
+        if not t.post_checks:
+            where = (*t.path, "name") if t.path else ()
+            problems.append(
+                doc.problem(
+                    where,
+                    f"transition '{t.name}' has no post-checks: nothing confirms that it worked",
+                    severity="warning",
+                )
+            )
+        if not _reversible(plan, t):
+            continue
+        for i, step in enumerate(t.steps):
+            where = (*t.path, "steps", i)
+            label = step.label(i)
+            if step.rollback == "irreversible":
+                problems.append(
+                    doc.problem(
+                        (*where, "rollback"),
+                        f"step '{label}' is irreversible, but the plan has a way back "
+                        f"from '{t.target}' to '{t.source}'",
+                        severity="warning",
+                    )
+                )
+            elif step.rollback is None and registry.actions[step.action_key].undo is None:
+                problems.append(
+                    doc.problem(
+                        where,
+                        f"step '{label}' cannot be undone: {step.action_key} has no default undo; "
+                        "give it a rollback, or say rollback: irreversible",
+                        severity="warning",
+                    )
+                )
+    return problems

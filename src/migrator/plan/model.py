@@ -1,0 +1,273 @@
+"""Plan models, composed from the action and check kinds that plugins register.
+
+A step is a mapping with exactly one action key; which keys exist is up to the
+plugins, so the step model is a union built per registry (one model per action
+key, chosen by the key present). Checks are built the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, TypeAdapter, create_model
+
+from ..registry import Registry
+from ..yamlsource import SourceDocument
+from .fields import Duration, GenericExpect, Risk, Soak, Strict, Wait
+
+STEP_TAG = "{} step"
+CHECK_TAG = "{} check"
+IRREVERSIBLE_TAG = "irreversible rollback"
+UNDO_STEPS_TAG = "rollback steps"
+
+
+def _as_step_list(value: Any) -> Any:
+    """`rollback` is one step, a list of steps, or the word `irreversible`."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, str) and value != "irreversible":
+        raise ValueError(f"rollback is a step, a list of steps, or 'irreversible', not '{value}'")
+    return value
+
+
+def _rollback_kind(value: Any) -> str:
+    return IRREVERSIBLE_TAG if value == "irreversible" else UNDO_STEPS_TAG
+
+
+class StepBase(Strict):
+    """Keys any step may carry beside its one action key."""
+
+    action_key: ClassVar[str] = ""
+
+    name: str | None = None
+    description: str | None = None
+    timeout: Duration | None = None
+    lock_timeout: Duration | None = None
+    retries: int = Field(0, ge=0, le=100)
+    risk: Risk | None = None
+
+    @property
+    def action(self) -> Any:
+        """The value under the action key (the action's own configuration)."""
+        return getattr(self, self.action_key)
+
+    def label(self, index: int) -> str:
+        return self.name or f"{self.action_key} #{index + 1}"
+
+
+class CheckBase(Strict):
+    """Keys any check may carry beside its one check key and `expect`."""
+
+    check_key: ClassVar[str] = ""
+
+    name: str | None = None
+    description: str | None = None
+    on_fail: Literal["abort", "warn"] = "abort"
+    wait: Wait | None = None
+    soak: Soak | None = None
+
+    @property
+    def config(self) -> Any:
+        return getattr(self, self.check_key)
+
+    def label(self, index: int) -> str:
+        return self.name or f"{self.check_key} #{index + 1}"
+
+
+COMMON_STEP_KEYS = frozenset(StepBase.model_fields) | {"rollback"}
+COMMON_CHECK_KEYS = frozenset(CheckBase.model_fields) | {"expect"}
+
+
+def _chooser(keys: frozenset[str], tag: str) -> Any:
+    def choose(value: Any) -> str | None:
+        if isinstance(value, BaseModel):
+            return tag.format(getattr(value, "action_key", None) or getattr(value, "check_key"))
+        if not isinstance(value, dict):
+            return None
+        present = [k for k in value if k in keys]
+        return tag.format(present[0]) if len(present) == 1 else None
+
+    return choose
+
+
+def _union(models: dict[str, type[BaseModel]], tag: str) -> Any:
+    if not models:
+        return Annotated[dict[str, Any], Field(description="no plugin provides any key")]
+    members = tuple(Annotated[m, Tag(tag.format(k))] for k, m in models.items())
+    return Annotated[Union[members], Discriminator(_chooser(frozenset(models), tag))]  # noqa: UP007
+
+
+@dataclass(frozen=True)
+class PlanModels:
+    """The pydantic models of the plan format for one registry."""
+
+    registry: Registry
+    step: Any
+    check: Any
+    phased: type[BaseModel]
+    hotfix: type[BaseModel]
+    tags: frozenset[str]
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = TypeAdapter(Union[self.phased, self.hotfix]).json_schema()  # noqa: UP007
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "migrator plan",
+            **schema,
+        }
+
+
+def _step_model(key: str, spec: Any, *, with_rollback: Any) -> type[StepBase]:
+    bases: tuple[type[BaseModel], ...] = (StepBase,)
+    if spec.options is not None:
+        bases = (StepBase, spec.options)
+    fields: dict[str, Any] = {key: (spec.config, Field(..., description=spec.summary or None))}
+    if with_rollback is not None:
+        fields["rollback"] = (
+            with_rollback,
+            Field(None, description="the step(s) that undo this one, or 'irreversible'"),
+        )
+    suffix = "Step" if with_rollback is not None else "UndoStep"
+    model = create_model(f"{_camel(key)}{suffix}", __base__=bases, **fields)  # type: ignore[call-overload]
+    model.action_key = key
+    return model  # type: ignore[no-any-return]
+
+
+def _check_model(key: str, spec: Any) -> type[CheckBase]:
+    expect_type = spec.expect if spec.expect is not None else GenericExpect
+    expect_default = ... if spec.expect_required else None
+    if not spec.expect_required:
+        expect_type = expect_type | None
+    model = create_model(  # type: ignore[call-overload]
+        f"{_camel(key)}Check",
+        __base__=CheckBase,
+        **{key: (spec.config, Field(..., description=spec.summary or None))},
+        expect=(expect_type, expect_default),
+    )
+    model.check_key = key
+    return model  # type: ignore[no-any-return]
+
+
+def _camel(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def _build_models(registry: Registry) -> PlanModels:
+    undo_steps = {k: _step_model(k, s, with_rollback=None) for k, s in registry.actions.items()}
+    undo_union = _union(undo_steps, STEP_TAG)
+    rollback_choice = Annotated[
+        Union[  # noqa: UP007
+            Annotated[Literal["irreversible"], Tag(IRREVERSIBLE_TAG)],
+            Annotated[list[undo_union], Tag(UNDO_STEPS_TAG)],
+        ],
+        Discriminator(_rollback_kind),
+    ]
+    rollback_type = Annotated[rollback_choice, BeforeValidator(_as_step_list)]
+    steps = {k: _step_model(k, s, with_rollback=rollback_type) for k, s in registry.actions.items()}
+    step_union = _union(steps, STEP_TAG)
+    checks = {k: _check_model(k, s) for k, s in registry.checks.items()}
+    check_union = _union(checks, CHECK_TAG)
+
+    common_lists: dict[str, Any] = {
+        "pre_checks": (list[check_union], Field(default_factory=list)),
+        "steps": (list[step_union], Field(default_factory=list)),
+        "post_checks": (list[check_union], Field(default_factory=list)),
+    }
+    transition = create_model(
+        "TransitionDoc",
+        __base__=TransitionFields,
+        **common_lists,
+    )
+    phased = create_model(
+        "PhasedPlanDoc",
+        __base__=PlanFields,
+        kind=(Literal["phased"], "phased"),
+        phases=(list[str], Field(..., min_length=2)),
+        transitions=(list[transition], Field(..., min_length=1)),  # type: ignore[valid-type]
+    )
+    hotfix = create_model(
+        "HotfixPlanDoc",
+        __base__=PlanFields,
+        kind=(Literal["hotfix"], ...),
+        risk=(Risk, "low"),
+        approval=(bool, False),
+        **common_lists,
+    )
+    tags = {STEP_TAG.format(k) for k in steps} | {CHECK_TAG.format(k) for k in checks}
+    tags |= {IRREVERSIBLE_TAG, UNDO_STEPS_TAG}
+    return PlanModels(registry, step_union, check_union, phased, hotfix, frozenset(tags))
+
+
+_built: dict[int, tuple[Registry, PlanModels]] = {}
+
+
+def plan_models(registry: Registry) -> PlanModels:
+    """The models for `registry`, built once per registry."""
+    cached = _built.get(id(registry))
+    if cached is None or cached[0] is not registry:
+        cached = (registry, _build_models(registry))
+        _built[id(registry)] = cached
+    return cached[1]
+
+
+Scalar = str | int | float | bool | None
+
+
+class PlanFields(Strict):
+    plan: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str | None = None
+    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Scalar] = Field(
+        default_factory=dict
+    )
+
+
+class TransitionFields(Strict):
+    name: str = Field(..., min_length=1)
+    from_: str = Field(..., alias="from")
+    to: str
+    description: str | None = None
+    risk: Risk = "low"
+    approval: bool = False
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One move between phases. `reverts` names the transition whose steps it undoes."""
+
+    name: str
+    source: str
+    target: str
+    risk: str
+    approval: bool
+    description: str | None
+    pre_checks: tuple[Any, ...]
+    steps: tuple[Any, ...]
+    post_checks: tuple[Any, ...]
+    path: tuple[str | int, ...]
+    reverts: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A loaded, validated plan: phases and transitions, whatever its kind in YAML."""
+
+    name: str
+    kind: Literal["phased", "hotfix"]
+    description: str | None
+    variables: dict[str, Any]
+    phases: tuple[str, ...]
+    transitions: tuple[Transition, ...]
+    file: str
+    checksum: str
+    source: SourceDocument = field(repr=False, compare=False)
+
+    @property
+    def initial_phase(self) -> str:
+        return self.phases[0]
+
+    def transition(self, name: str) -> Transition:
+        for t in self.transitions:
+            if t.name == name:
+                return t
+        raise KeyError(name)

@@ -1,0 +1,110 @@
+"""The plugin manager: discovery through the `migrator` entry-point group, and the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .registry import ActionSpec, CheckSpec, Registry
+
+ENTRY_POINT_GROUP = "migrator"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+
+
+class PluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers which distribution each plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__("migrator")
+        self.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+
+    def register_plugin(
+        self, plugin: Any, name: str, distribution: str = "-", version: str = "-"
+    ) -> None:
+        try:
+            self.register(plugin, name=name)
+        except ValueError as exc:  # a second plugin under the same name
+            raise PluginError(f"plugin {name}: {exc}") from None
+        self.infos[name] = PluginInfo(name, distribution, version)
+
+    def load_entrypoints(self) -> None:
+        """Load every `migrator` entry point on its own: a broken one is one clear line."""
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if self.get_plugin(ep.name) is not None or self.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {ep.name} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+                ) from None
+            dist = ep.dist
+            self.register_plugin(
+                plugin,
+                ep.name,
+                dist.metadata["Name"] if dist else "-",
+                dist.version if dist else "-",
+            )
+
+    def build_registry(self) -> Registry:
+        """Ask every plugin for its actions and checks; a key claimed twice names both plugins."""
+        try:
+            self.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {exc.plugin!r}: {exc}") from None
+        registry = Registry()
+        for impl in self.hook.migrator_register_actions.get_hookimpls():
+            name = impl.plugin_name
+
+            def add_action(spec: ActionSpec, _plugin: str = name) -> None:
+                registry.add_action(spec, _plugin)
+
+            _call(impl, name, register=add_action)
+        for impl in self.hook.migrator_register_checks.get_hookimpls():
+            name = impl.plugin_name
+
+            def add_check(spec: CheckSpec, _plugin: str = name) -> None:
+                registry.add_check(spec, _plugin)
+
+            _call(impl, name, register=add_check)
+        return registry
+
+
+def _call(impl: pluggy.HookImpl, name: str, **kwargs: Any) -> None:
+    try:
+        impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"plugin {name} failed to register: {type(exc).__name__}: {exc}") from None
+
+
+def get_plugin_manager(load_entrypoints: bool = True) -> PluginManager:
+    """A fresh plugin manager with the hook specifications, and the installed plugins."""
+    pm = PluginManager()
+    if load_entrypoints:
+        pm.load_entrypoints()
+    return pm
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The registry of the installed plugins, built once per process."""
+    global _default
+    if _default is None:
+        _default = get_plugin_manager().build_registry()
+    return _default

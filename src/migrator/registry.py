@@ -1,0 +1,94 @@
+"""What plugins register: action and check kinds, keyed by the plan key that selects them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from .errors import PluginError
+
+if TYPE_CHECKING:
+    from .context import CheckContext, StepContext
+
+Undo = Callable[["StepContext", Any, Any], None]
+"""`undo(ctx, config, memo)`: take back what `run` did; `memo` is what `run` returned."""
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """A kind of step, selected in a plan by its `key`.
+
+    - `config`: the type of the value under `key` (a pydantic model, `str`, ...).
+    - `options`: a pydantic model of extra keys allowed beside `key` in the step
+      (`autocommit` beside `sql`); None when there are none.
+    - `run(ctx, step)`: do it; returns a JSON-able memo that is stored in the audit
+      trail and handed to `undo`.
+    - `undo(ctx, step, memo)`: the default way back, or None when there is none
+      (then the step needs its own `rollback`).
+    - `describe(step)`: the text a dry run shows (the exact SQL, the request).
+    """
+
+    key: str
+    config: Any
+    run: Callable[[StepContext, Any], Any]
+    describe: Callable[[Any], str]
+    undo: Undo | None = None
+    options: type[BaseModel] | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A kind of check, selected in a plan by its `key`.
+
+    - `config`: the type of the value under `key`.
+    - `expect`: the type of `expect` for this check; None means the generic
+      expectation (a value, `"OP VALUE"` or `{equals_query: SQL}`).
+    - `expect_required`: whether `expect` must be given (False for `flag_is`).
+    - `evaluate(ctx, check)`: returns `(passed, actual, expected, detail)` as a
+      `CheckOutcome`.
+    """
+
+    key: str
+    config: Any
+    evaluate: Callable[[CheckContext, Any], Any]
+    describe: Callable[[Any], str]
+    expect: Any = None
+    expect_required: bool = True
+    summary: str = ""
+
+
+@dataclass
+class Registry:
+    """Every action and check kind the loaded plugins provide, and who provided it."""
+
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    checks: dict[str, CheckSpec] = field(default_factory=dict)
+    providers: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add_action(self, spec: ActionSpec, plugin: str) -> None:
+        self._claim("action", spec.key, plugin)
+        self.actions[spec.key] = spec
+
+    def add_check(self, spec: CheckSpec, plugin: str) -> None:
+        self._claim("check", spec.key, plugin)
+        self.checks[spec.key] = spec
+
+    def _claim(self, kind: str, key: str, plugin: str) -> None:
+        if not key.isidentifier():
+            raise PluginError(f"plugin {plugin} registered {kind} key {key!r}: not an identifier")
+        holder = self.providers.get((kind, key))
+        if holder is not None:
+            raise PluginError(
+                f"{kind} key '{key}' is registered twice: by plugin {holder} and by plugin {plugin}"
+            )
+        self.providers[(kind, key)] = plugin
+
+    def keys_by_plugin(self) -> Mapping[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for (kind, key), plugin in sorted(self.providers.items()):
+            out.setdefault(plugin, []).append(f"{kind}:{key}")
+        return out
