@@ -23,7 +23,9 @@ class Request(_Config):
 
 class ResponseExpectation(_Config):
     status: int | None = Field(None, ge=100, le=599)
-    json_subset: Any = Field(None, alias="json", description="a subset the response JSON must contain")
+    json_subset: Any = Field(
+        None, alias="json", description="a subset the response JSON must contain"
+    )
 
 
 def describe(step: Any) -> str:

@@ -63,7 +63,8 @@ class ProbeConfig(_Config):
 
 def describe(step: Any) -> str:
     p = step.policy
-    text = f'CREATE POLICY "{p.name}" ON {p.table} AS {"PERMISSIVE" if p.permissive else "RESTRICTIVE"} FOR {p.command} TO {", ".join(p.to)}'
+    kind = "PERMISSIVE" if p.permissive else "RESTRICTIVE"
+    text = f'CREATE POLICY "{p.name}" ON {p.table} AS {kind} FOR {p.command} TO {", ".join(p.to)}'
     if p.using:
         text += f" USING ({p.using})"
     if p.with_check:

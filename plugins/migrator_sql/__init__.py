@@ -37,5 +37,3 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             summary="SQL whose first column of the first row is compared with expect",
         )
     )
-
-

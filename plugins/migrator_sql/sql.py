@@ -14,7 +14,9 @@ class SqlOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    autocommit: bool = Field(False, description="run outside a transaction (CREATE INDEX CONCURRENTLY)")
+    autocommit: bool = Field(
+        False, description="run outside a transaction (CREATE INDEX CONCURRENTLY)"
+    )
 
 
 def describe(step: Any) -> str:

@@ -114,8 +114,12 @@ def plugins(ctx: Context) -> ExitCode:
             "name": info.name,
             "distribution": info.distribution,
             "version": info.version,
-            "actions": [k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("action:")],
-            "checks": [k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("check:")],
+            "actions": [
+                k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("action:")
+            ],
+            "checks": [
+                k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("check:")
+            ],
         }
         for info in sorted(pm.infos.values(), key=lambda i: i.name)
     ]

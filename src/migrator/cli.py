@@ -41,7 +41,7 @@ def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options of every command that touches a database (SPEC.md's common options)."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option(
             "--dsn",
             metavar="DSN",

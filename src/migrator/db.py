@@ -38,7 +38,9 @@ class Target:
         return _password(self.dsn)
 
 
-_URL_PASSWORD = re.compile(r"^(?P<head>[a-z][a-z0-9+.\-]*://[^:/@?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)", re.I)
+_URL_PASSWORD = re.compile(
+    r"^(?P<head>[a-z][a-z0-9+.\-]*://[^:/@?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)", re.I
+)
 _KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&#]*)", re.I)
 
@@ -92,7 +94,7 @@ def embedded_dsn(pgdata: Path, announce: Callable[[str], None] | None = None) ->
 
     pgdata.mkdir(parents=True, exist_ok=True)
     was_running = _postmaster_alive(pgdata)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     if not was_running and announce is not None:
         announce(f"started the embedded PostgreSQL in {_relative(pgdata)}")
     return str(server.get_uri())
@@ -141,5 +143,7 @@ def connect_engine(target: Target, **engine_options: Any) -> Engine:
         raise DatabaseUnreachable(target.shown, scrub(reason, target)) from None
     except psycopg.ProgrammingError as error:  # a DSN libpq cannot parse
         engine.dispose()
-        raise DatabaseUnreachable(target.shown, scrub(f"not a valid DSN: {error}", target)) from None
+        raise DatabaseUnreachable(
+            target.shown, scrub(f"not a valid DSN: {error}", target)
+        ) from None
     return engine

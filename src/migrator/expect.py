@@ -83,7 +83,9 @@ def parse_expectation(raw: Any) -> Expectation:
             raise ExpectationError("equals_query needs the SQL of a query")
         return EqualsQuery(sql)
     if isinstance(raw, list):
-        raise ExpectationError("expect takes a value, 'OP VALUE' or {equals_query: SQL}, not a list")
+        raise ExpectationError(
+            "expect takes a value, 'OP VALUE' or {equals_query: SQL}, not a list"
+        )
     if isinstance(raw, str):
         match = _OP_EXPR.match(raw)
         if match:

@@ -88,7 +88,9 @@ def _call(impl: pluggy.HookImpl, name: str, **kwargs: Any) -> None:
     except PluginError:
         raise
     except Exception as exc:
-        raise PluginError(f"plugin {name} failed to register: {type(exc).__name__}: {exc}") from None
+        raise PluginError(
+            f"plugin {name} failed to register: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def get_plugin_manager(load_entrypoints: bool = True) -> PluginManager:

@@ -135,13 +135,10 @@ def _build(
             except yaml.YAMLError as exc:
                 problems.append(doc.problem(path, f"invalid key: {exc}"))
                 continue
-            if not isinstance(key, str | int | float | bool) or key is None:
-                problems.append(
-                    doc.problem(path, "mapping keys must be plain scalars", key=False)
-                )
+            if not isinstance(key, str | int | float | bool):
+                problems.append(doc.problem(path, "mapping keys must be plain scalars"))
                 continue
-            if isinstance(key, bool | float) or isinstance(key, int):
-                key = str(key) if not isinstance(key, bool) else str(key).lower()
+            key = key if isinstance(key, str) else str(key).lower()
             child = (*path, key)
             if key in result:
                 first = doc.keys[child]

@@ -12,7 +12,8 @@ from migrator.errors import DatabaseUnreachable, ExitCode
 def test_a_fresh_database_is_empty_and_usable(database: str) -> None:
     with psycopg.connect(database) as conn:
         tables = conn.execute(
-            "select count(*) from pg_tables where schemaname not in ('pg_catalog', 'information_schema')"
+            "select count(*) from pg_tables"
+            " where schemaname not in ('pg_catalog', 'information_schema')"
         ).fetchone()
     assert tables == (0,)
 
@@ -57,7 +58,10 @@ def test_wrong_password_is_reported_without_it(database: str) -> None:
     [
         ("postgresql://u:pw@h/db", "postgresql://u:***@h/db"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
-        ("postgresql://h/db?password=pw&sslmode=require", "postgresql://h/db?password=***&sslmode=require"),
+        (
+            "postgresql://h/db?password=pw&sslmode=require",
+            "postgresql://h/db?password=***&sslmode=require",
+        ),
         ("host=h password=pw dbname=x", "host=h password=*** dbname=x"),
         ("host=h password='a b' dbname=x", "host=h password=*** dbname=x"),
     ],

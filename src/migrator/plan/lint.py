@@ -29,8 +29,9 @@ def lint_document(doc: SourceDocument) -> list[Problem]:
             problems += _step_names(_items(t.get("steps")), ("transitions", i), doc)
     else:
         problems += _step_names(_items(data.get("steps")), (), doc)
-    variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
-    problems += _references(set(map(str, variables)), doc)
+    variables = data.get("vars")
+    declared = {str(name) for name in variables} if isinstance(variables, dict) else set()
+    problems += _references(declared, doc)
     return problems
 
 
@@ -107,12 +108,12 @@ def _transition_names(
 def _step_names(
     steps: list[tuple[int, dict[str, Any]]], parent: PathKey, doc: SourceDocument
 ) -> list[Problem]:
-    return _duplicates([((*parent, "steps", i, "name"), s.get("name")) for i, s in steps], "step", doc)
+    return _duplicates(
+        [((*parent, "steps", i, "name"), s.get("name")) for i, s in steps], "step", doc
+    )
 
 
-def _duplicates(
-    named: list[tuple[PathKey, Any]], what: str, doc: SourceDocument
-) -> list[Problem]:
+def _duplicates(named: list[tuple[PathKey, Any]], what: str, doc: SourceDocument) -> list[Problem]:
     problems: list[Problem] = []
     first: dict[str, PathKey] = {}
     for path, name in named:

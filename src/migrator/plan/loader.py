@@ -1,4 +1,4 @@
-"""Load a plan file: YAML with positions -> pydantic models -> a `Plan`, or every problem at once."""
+"""Load a plan file: YAML with positions -> pydantic models -> a `Plan`, or every problem."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def load_plan(path: str | Path, registry: Registry | None = None) -> Plan:
     return plan
 
 
-def check_plan(path: str | Path, registry: Registry | None = None) -> tuple[Plan | None, list[Problem]]:
+def check_plan(
+    path: str | Path, registry: Registry | None = None
+) -> tuple[Plan | None, list[Problem]]:
     """Load a plan file and lint it: the plan (None if invalid) and every error and warning."""
     name = str(path)
     try:
@@ -75,11 +77,15 @@ def _check_text(
     models = plan_models(registry)
     data = doc.data
     if not isinstance(data, dict):
-        return None, [doc.problem((), "a plan is a YAML mapping (plan:, phases:, transitions: ...)")]
+        return None, [
+            doc.problem((), "a plan is a YAML mapping (plan:, phases:, transitions: ...)")
+        ]
     kind = data.get("kind", "phased")
     if kind not in ("phased", "hotfix"):
         return None, [
-            doc.problem(("kind",), f"unknown kind '{kind}': use 'hotfix', or leave it out for a phased plan")
+            doc.problem(
+                ("kind",), f"unknown kind '{kind}': use 'hotfix', or leave it out for a phased plan"
+            )
         ]
     model = models.hotfix if kind == "hotfix" else models.phased
     problems = lint_document(doc)
@@ -163,15 +169,17 @@ def _translate(exc: ValidationError, doc: SourceDocument, models: PlanModels) ->
     for error in exc.errors():
         problem = _problem(error, doc, models)
         if problem is not None:
-            problems.setdefault((problem.line, problem.column, problem.path, problem.message), problem)
+            problems.setdefault(
+                (problem.line, problem.column, problem.path, problem.message), problem
+            )
     return sorted(problems.values(), key=lambda p: (p.line, p.column))
 
 
 def _lookup(data: Any, path: PathKey) -> tuple[bool, Any]:
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        in_mapping = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if in_mapping or in_list:
             data = data[part]
         else:
             return False, None
@@ -230,20 +238,33 @@ def _unknown_key(
             (set(models.phased.model_fields) | set(models.hotfix.model_fields)) - {"from_"}
         )
     elif len(parent) == 2 and parent[0] == "transitions":
-        candidates = sorted({"name", "from", "to", "description", "risk", "approval",
-                             "pre_checks", "steps", "post_checks"})
+        candidates = sorted(
+            {
+                "name",
+                "from",
+                "to",
+                "description",
+                "risk",
+                "approval",
+                "pre_checks",
+                "steps",
+                "post_checks",
+            }
+        )
     hint = difflib.get_close_matches(key, candidates, n=1)
     return f"unknown key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
 
 
 def _is_step_path(path: PathKey) -> bool:
-    return len(path) >= 2 and isinstance(path[-1], int) and path[-2] in ("steps", "rollback") or (
+    return (len(path) >= 2 and isinstance(path[-1], int) and path[-2] in ("steps", "rollback")) or (
         len(path) >= 1 and path[-1] == "rollback"
     )
 
 
 def _is_check_path(path: PathKey) -> bool:
-    return len(path) >= 2 and isinstance(path[-1], int) and path[-2] in ("pre_checks", "post_checks")
+    return (
+        len(path) >= 2 and isinstance(path[-1], int) and path[-2] in ("pre_checks", "post_checks")
+    )
 
 
 def _no_single_key(path: PathKey, doc: SourceDocument, models: PlanModels) -> Problem:
@@ -259,7 +280,8 @@ def _no_single_key(path: PathKey, doc: SourceDocument, models: PlanModels) -> Pr
     if not found or not isinstance(value, dict):
         shown = type(value).__name__ if found else "nothing"
         return doc.problem(
-            path, f"a {noun} is a mapping with one {what} key ({available}), not {_kind(value, shown)}"
+            path,
+            f"a {noun} is a mapping with one {what} key ({available}), not {_kind(value, shown)}",
         )
     present = [k for k in value if k in known]
     if len(present) > 1:

@@ -7,10 +7,19 @@ key, chosen by the key present). Checks are built the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, cast
 
-from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, TypeAdapter, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    create_model,
+)
 
 from ..registry import Registry
 from ..yamlsource import SourceDocument
@@ -82,7 +91,7 @@ COMMON_CHECK_KEYS = frozenset(CheckBase.model_fields) | {"expect"}
 def _chooser(keys: frozenset[str], tag: str) -> Any:
     def choose(value: Any) -> str | None:
         if isinstance(value, BaseModel):
-            return tag.format(getattr(value, "action_key", None) or getattr(value, "check_key"))
+            return tag.format(getattr(value, "action_key", "") or getattr(value, "check_key", ""))
         if not isinstance(value, dict):
             return None
         present = [k for k in value if k in keys]
@@ -91,11 +100,17 @@ def _chooser(keys: frozenset[str], tag: str) -> Any:
     return choose
 
 
-def _union(models: dict[str, type[BaseModel]], tag: str) -> Any:
+# The plan format is assembled at run time from what plugins register, so the
+# types below are values built by pydantic, not static annotations: `Any` here.
+_create_model: Any = create_model
+
+
+def _union(models: Mapping[str, type[BaseModel]], tag: str) -> Any:
     if not models:
         return Annotated[dict[str, Any], Field(description="no plugin provides any key")]
     members = tuple(Annotated[m, Tag(tag.format(k))] for k, m in models.items())
-    return Annotated[Union[members], Discriminator(_chooser(frozenset(models), tag))]  # noqa: UP007
+    union: Any = Union[members]  # noqa: UP007
+    return Annotated[union, Discriminator(_chooser(frozenset(models), tag))]
 
 
 @dataclass(frozen=True)
@@ -110,7 +125,8 @@ class PlanModels:
     tags: frozenset[str]
 
     def json_schema(self) -> dict[str, Any]:
-        schema = TypeAdapter(Union[self.phased, self.hotfix]).json_schema()  # noqa: UP007
+        either: Any = Union[self.phased, self.hotfix]  # noqa: UP007
+        schema = TypeAdapter(either).json_schema()
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "migrator plan",
@@ -129,24 +145,24 @@ def _step_model(key: str, spec: Any, *, with_rollback: Any) -> type[StepBase]:
             Field(None, description="the step(s) that undo this one, or 'irreversible'"),
         )
     suffix = "Step" if with_rollback is not None else "UndoStep"
-    model = create_model(f"{_camel(key)}{suffix}", __base__=bases, **fields)  # type: ignore[call-overload]
+    model: Any = _create_model(f"{_camel(key)}{suffix}", __base__=bases, **fields)
     model.action_key = key
-    return model  # type: ignore[no-any-return]
+    return cast(type[StepBase], model)
 
 
 def _check_model(key: str, spec: Any) -> type[CheckBase]:
-    expect_type = spec.expect if spec.expect is not None else GenericExpect
+    expect_type: Any = spec.expect if spec.expect is not None else GenericExpect
     expect_default = ... if spec.expect_required else None
     if not spec.expect_required:
-        expect_type = expect_type | None
-    model = create_model(  # type: ignore[call-overload]
+        expect_type = Optional[expect_type]  # noqa: UP045
+    model: Any = _create_model(
         f"{_camel(key)}Check",
         __base__=CheckBase,
         **{key: (spec.config, Field(..., description=spec.summary or None))},
         expect=(expect_type, expect_default),
     )
     model.check_key = key
-    return model  # type: ignore[no-any-return]
+    return cast(type[CheckBase], model)
 
 
 def _camel(key: str) -> str:
@@ -155,8 +171,8 @@ def _camel(key: str) -> str:
 
 def _build_models(registry: Registry) -> PlanModels:
     undo_steps = {k: _step_model(k, s, with_rollback=None) for k, s in registry.actions.items()}
-    undo_union = _union(undo_steps, STEP_TAG)
-    rollback_choice = Annotated[
+    undo_union: Any = _union(undo_steps, STEP_TAG)
+    rollback_choice: Any = Annotated[
         Union[  # noqa: UP007
             Annotated[Literal["irreversible"], Tag(IRREVERSIBLE_TAG)],
             Annotated[list[undo_union], Tag(UNDO_STEPS_TAG)],
@@ -165,28 +181,24 @@ def _build_models(registry: Registry) -> PlanModels:
     ]
     rollback_type = Annotated[rollback_choice, BeforeValidator(_as_step_list)]
     steps = {k: _step_model(k, s, with_rollback=rollback_type) for k, s in registry.actions.items()}
-    step_union = _union(steps, STEP_TAG)
+    step_union: Any = _union(steps, STEP_TAG)
     checks = {k: _check_model(k, s) for k, s in registry.checks.items()}
-    check_union = _union(checks, CHECK_TAG)
+    check_union: Any = _union(checks, CHECK_TAG)
 
     common_lists: dict[str, Any] = {
         "pre_checks": (list[check_union], Field(default_factory=list)),
         "steps": (list[step_union], Field(default_factory=list)),
         "post_checks": (list[check_union], Field(default_factory=list)),
     }
-    transition = create_model(
-        "TransitionDoc",
-        __base__=TransitionFields,
-        **common_lists,
-    )
-    phased = create_model(
+    transition: Any = _create_model("TransitionDoc", __base__=TransitionFields, **common_lists)
+    phased: Any = _create_model(
         "PhasedPlanDoc",
         __base__=PlanFields,
         kind=(Literal["phased"], "phased"),
         phases=(list[str], Field(..., min_length=2)),
-        transitions=(list[transition], Field(..., min_length=1)),  # type: ignore[valid-type]
+        transitions=(list[transition], Field(..., min_length=1)),
     )
-    hotfix = create_model(
+    hotfix: Any = _create_model(
         "HotfixPlanDoc",
         __base__=PlanFields,
         kind=(Literal["hotfix"], ...),
