@@ -17,6 +17,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             key="sql",
             config=str,
             options=sql.SqlOptions,
+            transactional=sql.in_transaction,
             run=sql.run,
             describe=sql.describe,
             summary="SQL to run; plan variables are bound as :name",

@@ -1,4 +1,4 @@
-"""The `sql` action and `query` check: configuration, description, and running."""
+"""The `sql` action and `query` check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from migrator import CheckContext, StepContext
+from migrator import CheckContext, CheckOutcome, StepContext
+from migrator.expect import EqualsQuery, compare_rows, judge
+from migrator.sqltext import execute, fetch_rows
 
 
 class SqlOptions(BaseModel):
@@ -24,12 +26,29 @@ def describe(step: Any) -> str:
 
 
 def describe_query(check: Any) -> str:
-    return str(check.query).strip()
+    text = str(check.query).strip()
+    if isinstance(check.expect, EqualsQuery):
+        return f"{text}\n-- returns the same rows as:\n{check.expect.sql.strip()}"
+    return text
+
+
+def in_transaction(step: Any) -> bool:
+    return not step.autocommit
 
 
 def run(ctx: StepContext, step: Any) -> Any:
-    raise NotImplementedError("running sql steps arrives with the engine (issue 3/4)")
+    result = execute(ctx.connection, step.sql, ctx.variables)
+    rowcount = getattr(result, "rowcount", -1)
+    return {"rowcount": rowcount} if rowcount is not None and rowcount >= 0 else None
 
 
-def evaluate(ctx: CheckContext, check: Any) -> Any:
-    raise NotImplementedError("evaluating query checks arrives with the engine (issue 3/4)")
+def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:
+    rows = [tuple(r) for r in fetch_rows(ctx.connection, check.query, ctx.variables)]
+    if isinstance(check.expect, EqualsQuery):
+        other = [tuple(r) for r in fetch_rows(ctx.connection, check.expect.sql, ctx.variables)]
+        difference = compare_rows(rows, other)
+        actual = f"{len(rows)} rows"
+        return CheckOutcome(
+            difference is None, actual, f"the same {len(other)} rows", difference or ""
+        )
+    return judge(check.expect, rows[0][0] if rows and rows[0] else None)

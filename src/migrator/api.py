@@ -10,13 +10,24 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from .errors import ExitCode, Problem
+from .errors import ExitCode, Problem, UsageError
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .console import Reporter
+    from .db import Target
+    from .engine import Runner
+    from .masking import Secrets
+    from .plan import Plan
+    from .plugins import PluginManager
 
 OutputFormat = Literal["text", "json"]
 
@@ -39,14 +50,24 @@ class Context:
     variables: dict[str, str] = field(default_factory=dict)
     operator: str = field(default_factory=_default_operator)
     assume_yes: bool = False
+    force: bool = False
+    log_format: Literal["text", "json"] | None = None
+    interactive: bool = False
+    confirm: Callable[[str], bool] = field(default=lambda question: False)
     registry: Registry | None = None
+    plugin_manager: PluginManager | None = None
 
     def plugins(self) -> Registry:
         if self.registry is None:
-            from .plugins import default_registry
-
-            self.registry = default_registry()
+            self.registry = self.manager().build_registry()
         return self.registry
+
+    def manager(self) -> PluginManager:
+        if self.plugin_manager is None:
+            from .plugins import get_plugin_manager
+
+            self.plugin_manager = get_plugin_manager()
+        return self.plugin_manager
 
     def emit_json(self, document: Any) -> None:
         json.dump(document, self.out, indent=2, default=str)
@@ -132,4 +153,154 @@ def plugins(ctx: Context) -> ExitCode:
             print(f"  actions: {', '.join(row['actions'])}", file=ctx.out)
         if row["checks"]:
             print(f"  checks:  {', '.join(row['checks'])}", file=ctx.out)
+    return ExitCode.OK
+
+
+# -- commands on a database ---------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """A plan opened on its database, with who sees what."""
+
+    plan: Plan
+    target: Target
+    db: Engine
+    secrets: Secrets
+    reporter: Reporter
+
+    def runner(self, ctx: Context, skip: dict[str, str] | None = None) -> Runner:
+        from .engine import Runner, RunOptions, resolve_variables
+
+        options = RunOptions(
+            operator=ctx.operator,
+            variables=resolve_variables(self.plan, ctx.variables),
+            assume_yes=ctx.assume_yes,
+            interactive=ctx.interactive,
+            force=ctx.force,
+            skip=dict(skip or {}),
+            confirm=ctx.confirm,
+        )
+        return Runner(
+            self.db,
+            self.plan,
+            ctx.plugins(),
+            ctx.manager(),
+            self.reporter,
+            options,
+            self.secrets,
+        )
+
+
+@contextmanager
+def open_session(ctx: Context, plan_path: str | Path) -> Iterator[Session]:
+    """Load the plan, reach its database (exit 5 if it cannot), and clean up afterwards."""
+    from .console import Reporter
+    from .db import connect_engine, resolve_target
+    from .masking import Secrets
+    from .plan import load_plan
+
+    plan = load_plan(plan_path, ctx.plugins())
+    secrets = Secrets()
+    reporter = Reporter(
+        ctx.out, ctx.err, output=ctx.output, log_format=ctx.log_format, secrets=secrets
+    )
+    target = resolve_target(ctx.dsn, announce=lambda line: reporter.say(line, style="dim"))
+    secrets.add(target.password)
+    db = connect_engine(target)
+    try:
+        yield Session(plan, target, db, secrets, reporter)
+    finally:
+        db.dispose()
+
+
+def _finish(ctx: Context, session: Session, code: ExitCode, **extra: Any) -> ExitCode:
+    if ctx.output == "json":
+        from . import store
+
+        with session.db.connect() as conn:
+            phase = store.current_phase(conn, session.plan.name, session.plan.initial_phase)
+        ctx.emit_json(
+            session.secrets.mask_data(
+                {
+                    "plan": session.plan.name,
+                    "exit_code": int(code),
+                    "result": code.name.lower(),
+                    "phase": phase,
+                    **extra,
+                    "events": session.reporter.events,
+                }
+            )
+        )
+    return code
+
+
+def default_target_phase(plan: Plan, to: str | None) -> str:
+    if to:
+        return to
+    if plan.kind == "hotfix":
+        return "applied"
+    raise UsageError(f"--to PHASE is required for a phased plan ({', '.join(plan.phases)})")
+
+
+def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
+    """Move the plan to phase `to`, transition by transition; undo a transition that fails."""
+    with open_session(ctx, plan_path) as session:
+        target = default_target_phase(session.plan, to)
+        code = session.runner(ctx).apply(target)
+        return _finish(ctx, session, code)
+
+
+def rollback(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Take the last completed transition back (or undo an interrupted or failed run)."""
+    with open_session(ctx, plan_path) as session:
+        return _finish(ctx, session, session.runner(ctx).rollback())
+
+
+def resume(ctx: Context, plan_path: str | Path, skip: dict[str, str] | None = None) -> ExitCode:
+    """Continue an interrupted run from its last recorded step (or retry a failed undo)."""
+    with open_session(ctx, plan_path) as session:
+        return _finish(ctx, session, session.runner(ctx, skip).resume())
+
+
+def status(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """The current phase, the run in progress or interrupted, the lock holder, the last runs."""
+    from .overview import plan_status, render_status
+
+    with open_session(ctx, plan_path) as session:
+        document = plan_status(session.db, session.plan)
+        if ctx.output == "json":
+            ctx.emit_json(session.secrets.mask_data(document))
+        else:
+            render_status(document, session.reporter)
+    return ExitCode.OK
+
+
+def history(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Every run of the plan and every event of each run: the audit trail."""
+    from .overview import plan_history, render_history
+
+    with open_session(ctx, plan_path) as session:
+        document = plan_history(session.db, session.plan)
+        if ctx.output == "json":
+            ctx.emit_json(session.secrets.mask_data(document))
+        else:
+            render_history(document, session.reporter)
+    return ExitCode.OK
+
+
+def dry_run(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
+    """The path to `to`, every check, step and undo with its SQL, and today's pre-check results.
+
+    Writes nothing: not even schema `migrator` is created.
+    """
+    from .dryrun import dry_run_document, render_dry_run
+
+    with open_session(ctx, plan_path) as session:
+        target = default_target_phase(session.plan, to)
+        document = dry_run_document(session.runner(ctx), target)
+        if ctx.output == "json":
+            ctx.emit_json(session.secrets.mask_data(document))
+        else:
+            render_dry_run(document, session.reporter)
     return ExitCode.OK

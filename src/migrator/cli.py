@@ -133,6 +133,119 @@ def plugins(output: str) -> int:
     return api.plugins(_context(output=output))
 
 
+def _run_context(**kwargs: Any) -> Any:
+    """A Context for commands that run plans: terminal prompts when there is a terminal."""
+    log_format = kwargs.pop("log_format", None)
+    ctx = _context(**kwargs)
+    ctx.log_format = log_format
+    ctx.interactive = sys.stdin.isatty()
+    ctx.confirm = lambda question: click.confirm(question, default=False, err=True)
+    return ctx
+
+
+def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--log-format",
+        type=click.Choice(["json"]),
+        help="Also write one structured JSON line per event to stderr.",
+    )(f)
+    return database_options(f)
+
+
+PLAN_ARG = click.argument("plan", type=click.Path(dir_okay=False))
+
+
+@cli.command()
+@PLAN_ARG
+@click.option("--to", "to", metavar="PHASE", help="The phase to reach (hotfix: default applied).")
+@run_options
+def apply(plan: str, to: str | None, **options: Any) -> int:
+    """Move PLAN to PHASE, transition by transition.
+
+    Each transition is one locked, recorded run: pre-checks (all of them), the
+    approval gate, steps in order, post-checks. When a step or a post-check fails,
+    the steps this run completed are undone in reverse order and the plan stays in
+    the phase it started in (exit 1). An undo that fails exits 3 and blocks the
+    plan until `resume` or `rollback` settles it.
+    """
+    from . import api
+
+    return api.apply(_run_context(**options), plan, to)
+
+
+@cli.command("plan")
+@PLAN_ARG
+@click.option("--to", "to", metavar="PHASE", help="The phase to reach (hotfix: default applied).")
+@run_options
+def plan_command(plan: str, to: str | None, **options: Any) -> int:
+    """Dry run: the path to PHASE, every check, step and undo with its exact SQL.
+
+    Pre-checks are evaluated in READ ONLY transactions, so you see which would
+    fail today. Nothing is written to the database.
+    """
+    from . import api
+
+    return api.dry_run(_run_context(**options), plan, to)
+
+
+@cli.command()
+@PLAN_ARG
+@click.option("--force", is_flag=True, help="Roll back even if the plan file changed since.")
+@run_options
+def rollback(plan: str, force: bool, **options: Any) -> int:
+    """Take the last completed transition back.
+
+    Runs the plan's reverse transition if it has one; otherwise (and for a hotfix)
+    undoes the last run's steps in reverse order. An interrupted run, or one whose
+    undo failed, is undone instead.
+    """
+    from . import api
+
+    return api.rollback(_run_context(force=force, **options), plan)
+
+
+@cli.command()
+@PLAN_ARG
+@click.option("--force", is_flag=True, help="Resume even if the plan file changed since.")
+@click.option("--skip", "skip", metavar="STEP", multiple=True, help="Skip this step (recorded).")
+@click.option("--reason", metavar="TEXT", help="Why the --skip steps are skipped (required).")
+@run_options
+def resume(
+    plan: str, force: bool, skip: tuple[str, ...], reason: str | None, **options: Any
+) -> int:
+    """Continue an interrupted run (killed process, lost connection) of PLAN.
+
+    Pre-checks run again; steps continue after the last one recorded done. A run
+    whose undo failed retries the undo instead.
+    """
+    from . import api
+
+    if skip and not reason:
+        raise click.UsageError("--skip needs --reason TEXT: the skip is recorded with it")
+    skips = {name: reason or "" for name in skip}
+    return api.resume(_run_context(force=force, **options), plan, skips)
+
+
+@cli.command()
+@PLAN_ARG
+@database_options
+def status(plan: str, **options: Any) -> int:
+    """The current phase, the lock holder, any run in progress or interrupted, the last runs."""
+    from . import api
+
+    return api.status(_context(**options), plan)
+
+
+@cli.command()
+@PLAN_ARG
+@database_options
+def history(plan: str, **options: Any) -> int:
+    """Every run of PLAN and every event of each run (the audit trail)."""
+    from . import api
+
+    return api.history(_context(**options), plan)
+
+
 @cli.command()
 def demo() -> int:
     """The whole story on the embedded database (IR-07, IR-08, scoring-results phases).

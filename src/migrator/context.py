@@ -15,7 +15,9 @@ class StepContext:
     `variables` are the plan's variables after `--var` overrides (bind them as
     `:name` parameters, never paste them into SQL); `confirm(text)` asks the
     operator (or answers yes under `--yes`) and returns whether they agreed;
-    `say(text)` prints a line to the operator.
+    `say(text)` prints a line to the operator; `interpolate(text)` resolves
+    `${name}` and `${env:NAME}` (values from the environment are then masked
+    wherever they would be shown or recorded).
     """
 
     connection: Any
@@ -28,6 +30,7 @@ class StepContext:
     interactive: bool = False
     confirm: Callable[[str], bool] = field(default=lambda text: False)
     say: Callable[[str], None] = field(default=lambda text: None)
+    interpolate: Callable[[str], str] = field(default=lambda text: text)
     services: dict[str, Any] = field(default_factory=dict)
 
 

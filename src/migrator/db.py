@@ -90,11 +90,15 @@ def resolve_target(
 
 def embedded_dsn(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:
     """Start (or reuse) the embedded PostgreSQL in `pgdata` and return its DSN."""
-    import pgserver
+    import warnings
 
-    pgdata.mkdir(parents=True, exist_ok=True)
-    was_running = _postmaster_alive(pgdata)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        pgdata.mkdir(parents=True, exist_ok=True)
+        was_running = _postmaster_alive(pgdata)
+        server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     if not was_running and announce is not None:
         announce(f"started the embedded PostgreSQL in {_relative(pgdata)}")
     return str(server.get_uri())

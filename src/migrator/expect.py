@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from .context import CheckOutcome
+
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -109,3 +111,26 @@ def _scalar(text: str) -> Any:
     except yaml.YAMLError:
         return text
     return value if isinstance(value, str | int | float | bool) or value is None else text
+
+
+def judge(expectation: Any, actual: Any) -> CheckOutcome:
+    """The outcome of comparing `actual` with a parsed `Comparison` (for plugins' checks)."""
+    if not isinstance(expectation, Comparison):
+        raise TypeError(f"judge() takes a Comparison, not {type(expectation).__name__}")
+    return CheckOutcome(expectation.test(actual), actual, str(expectation))
+
+
+def compare_rows(left: list[tuple[Any, ...]], right: list[tuple[Any, ...]]) -> str | None:
+    """None when two result sets hold the same rows (as multisets); else what differs first."""
+    from collections import Counter
+
+    only_left = Counter(left) - Counter(right)
+    only_right = Counter(right) - Counter(left)
+    if not only_left and not only_right:
+        return None
+    parts = [f"{len(left)} rows against {len(right)}"]
+    if only_left:
+        parts.append(f"first row only in the check: {next(iter(only_left))}")
+    if only_right:
+        parts.append(f"first row only in equals_query: {next(iter(only_right))}")
+    return "; ".join(parts)

@@ -29,6 +29,10 @@ class ActionSpec:
     - `undo(ctx, step, memo)`: the default way back, or None when there is none
       (then the step needs its own `rollback`).
     - `describe(step)`: the text a dry run shows (the exact SQL, the request).
+    - `transactional`: whether the step runs in a transaction committed together
+      with its audit event (exactly once); False for steps that cannot (an HTTP
+      call, a person, `CREATE INDEX CONCURRENTLY`): those are recorded after they
+      ran, so a crash in between repeats them on resume. A callable decides per step.
     """
 
     key: str
@@ -38,6 +42,11 @@ class ActionSpec:
     undo: Undo | None = None
     options: type[BaseModel] | None = None
     summary: str = ""
+    transactional: Callable[[Any], bool] | bool = True
+
+    def in_transaction(self, step: Any) -> bool:
+        """Whether `step` runs inside the run's transaction (committed with its audit event)."""
+        return self.transactional(step) if callable(self.transactional) else self.transactional
 
 
 @dataclass(frozen=True)

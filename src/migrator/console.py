@@ -1,0 +1,113 @@
+"""What the operator sees: a line per check and step (rich on a terminal, plain otherwise),
+a JSON document for scripts, and optionally one JSON log line per event."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+from .masking import Secrets
+
+LogFormat = Literal["text", "json"]
+
+_MARK = {
+    "passed": "[green]✓[/]",
+    "done": "[green]✓[/]",
+    "succeeded": "[green]✓[/]",
+    "approved": "[green]✓[/]",
+    "warned": "[yellow]![/]",
+    "skipped": "[yellow]-[/]",
+    "retry": "[yellow]↻[/]",
+    "failed": "[red]✗[/]",
+    "declined": "[red]✗[/]",
+    "undone": "[cyan]↶[/]",
+}
+
+
+class Reporter:
+    """Receives every event the engine records and shows it to the operator."""
+
+    def __init__(
+        self,
+        out: TextIO,
+        err: TextIO,
+        *,
+        output: str = "text",
+        log_format: LogFormat | None = None,
+        secrets: Secrets | None = None,
+    ) -> None:
+        from rich.console import Console
+
+        self.output = output
+        self.log_format = log_format
+        self.secrets = secrets or Secrets()
+        self.events: list[dict[str, Any]] = []
+        self.err = err
+        # People read stderr beside a JSON document on stdout.
+        target = err if output == "json" else out
+        self.console = Console(file=target, highlight=False, soft_wrap=True)
+
+    def say(self, text: str, style: str | None = None) -> None:
+        from rich.markup import escape
+
+        line = escape(self.secrets.mask(text))
+        self.console.print(f"[{style}]{line}[/]" if style else line)
+
+    def event(self, plan: str, run_id: int, event: dict[str, Any]) -> None:
+        event = self.secrets.mask_data(event)
+        self.events.append({"run_id": run_id, **event})
+        if self.log_format == "json":
+            line = {"at": datetime.now(UTC).isoformat(), "plan": plan, "run_id": run_id, **event}
+            self.err.write(json.dumps(line, default=str) + "\n")
+            self.err.flush()
+        self._show(event)
+
+    def _show(self, event: dict[str, Any]) -> None:
+        from rich.markup import escape
+
+        kind, status = event["kind"], event["status"]
+        detail = event.get("detail") or {}
+        step = event.get("step")
+        mark = _MARK.get(status, " ")
+        took = _duration(detail.get("seconds"))
+        if kind == "check":
+            phase = detail.get("phase", "")
+            actual = detail.get("actual")
+            text = f"{phase}-check {step}: {status}"
+            if "expected" in detail:
+                text += f" (actual {actual!r}, expected {detail['expected']})"
+            if detail.get("detail"):
+                text += f" — {detail['detail']}"
+            self.console.print(f"  {mark} {escape(text)}{took}")
+        elif kind in ("step", "undo"):
+            if status == "started":
+                return
+            action = detail.get("action", "")
+            verb = "undo " if kind == "undo" else ""
+            text = f"{verb}{step} ({action}): {status}"
+            if detail.get("error"):
+                text += f" — {detail['error']}"
+            elif detail.get("reason"):
+                text += f" — {detail['reason']}"
+            self.console.print(f"  {mark} {escape(text)}{took}")
+        elif kind == "approval":
+            who = detail.get("operator", "")
+            self.console.print(f"  {mark} {escape(f'approval: {status} by {who}')}")
+        elif kind == "state" and status in ("succeeded", "failed", "undone", "undo_failed"):
+            style = {"succeeded": "green", "undone": "yellow"}.get(status, "red")
+            reason = f": {detail['reason']}" if detail.get("reason") else ""
+            self.console.print(f"  [{style}]{escape(f'run {status}{reason}')}[/]")
+        elif kind == "note":
+            self.console.print(f"  {escape(str(detail.get('message', '')))}")
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return ""
+    return f" [dim]{seconds * 1000:.0f} ms[/]" if seconds < 1 else f" [dim]{seconds:.1f} s[/]"
+
+
+def now() -> float:
+    return time.monotonic()

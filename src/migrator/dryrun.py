@@ -1,0 +1,154 @@
+"""`migrator plan`: what `apply` would do, and which pre-checks would fail today. Writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import store
+from .console import Reporter
+from .engine import Runner, evaluate_check, find_path
+from .plan.model import Transition
+
+
+def _undo_text(runner: Runner, step: Any) -> str:
+    if step.rollback == "irreversible":
+        return "irreversible"
+    if step.rollback:
+        return "\n".join(runner.registry.actions[u.action_key].describe(u) for u in step.rollback)
+    spec = runner.registry.actions[step.action_key]
+    if spec.undo is not None:
+        doc = (spec.undo.__doc__ or "").strip().splitlines()
+        return f"default undo of {step.action_key}" + (f": {doc[0]}" if doc else "")
+    return "nothing (no rollback given)"
+
+
+def _check_doc(runner: Runner, index: int, check: Any) -> dict[str, Any]:
+    spec = runner.registry.checks[check.check_key]
+    return {
+        "name": check.label(index),
+        "check": check.check_key,
+        "describe": spec.describe(check),
+        "expect": None if check.expect is None else str(check.expect),
+        "on_fail": check.on_fail,
+        "wait": check.wait.model_dump() if check.wait else None,
+        "soak": check.soak.model_dump() if check.soak else None,
+    }
+
+
+def _steps(runner: Runner, t: Transition) -> list[dict[str, Any]]:
+    plan = runner.plan
+    if t.reverts is not None:
+        original = plan.transition(t.reverts)
+        return [
+            {
+                "name": f"undo {step.label(i)}",
+                "action": f"undo:{step.action_key}",
+                "describe": _undo_text(runner, step),
+                "undo": None,
+            }
+            for i, step in reversed(list(enumerate(original.steps)))
+        ]
+    return [
+        {
+            "name": step.label(i),
+            "action": step.action_key,
+            "describe": runner.registry.actions[step.action_key].describe(step),
+            "undo": _undo_text(runner, step),
+        }
+        for i, step in enumerate(t.steps)
+    ]
+
+
+def dry_run_document(runner: Runner, target: str) -> dict[str, Any]:
+    plan = runner.plan
+    with runner.db.connect() as conn:
+        with conn.begin():
+            phase = store.current_phase(conn, plan.name, plan.initial_phase)
+        path = find_path(plan, phase, target)
+        transitions = []
+        for n, t in enumerate(path):
+            pre = []
+            for i, check in enumerate(t.pre_checks):
+                doc = _check_doc(runner, i, check)
+                outcome, _, _ = evaluate_check(runner, conn, None, check, read_only=True)
+                doc["today"] = {
+                    "passed": outcome.passed,
+                    "actual": outcome.actual,
+                    "expected": outcome.expected,
+                    "detail": outcome.detail,
+                    "after_earlier_transitions": n > 0,
+                }
+                pre.append(doc)
+            transitions.append(
+                {
+                    "name": t.name,
+                    "from": t.source,
+                    "to": t.target,
+                    "risk": t.risk,
+                    "approval": t.approval,
+                    "description": t.description,
+                    "pre_checks": pre,
+                    "steps": _steps(runner, t),
+                    "post_checks": [_check_doc(runner, i, c) for i, c in enumerate(t.post_checks)],
+                }
+            )
+    return {
+        "plan": plan.name,
+        "file": plan.file,
+        "from": phase,
+        "to": target,
+        "variables": runner.options.variables,
+        "path": transitions,
+    }
+
+
+def render_dry_run(doc: dict[str, Any], reporter: Reporter) -> None:
+    say = reporter.say
+    if not doc["path"]:
+        say(f"plan {doc['plan']} is already in phase '{doc['to']}': apply would do nothing")
+        return
+    names = " -> ".join(t["name"] for t in doc["path"])
+    say(f"plan {doc['plan']}: {doc['from']} -> {doc['to']} by {names}", style="bold")
+    say("dry run: nothing is changed; pre-checks are evaluated read-only against today's data")
+    for t in doc["path"]:
+        gate = ", needs approval" if t["approval"] else ""
+        say("")
+        say(
+            f"transition {t['name']} ({t['from']} -> {t['to']}), risk {t['risk']}{gate}",
+            style="bold",
+        )
+        if t["description"]:
+            say(f"  {t['description']}")
+        for c in t["pre_checks"]:
+            today = c["today"]
+            verdict = "passes" if today["passed"] else "FAILS"
+            when = (
+                " (before the earlier transitions ran)"
+                if today["after_earlier_transitions"]
+                else ""
+            )
+            say(
+                f"  pre-check {c['name']}: {verdict} today{when}: actual {today['actual']!r}, "
+                f"expected {today['expected']}"
+                + (f" — {today['detail']}" if today["detail"] else ""),
+                style="green" if today["passed"] else "red",
+            )
+            say(_indent(c["describe"], 6))
+        for s in t["steps"]:
+            say(f"  step {s['name']} ({s['action']}):")
+            say(_indent(s["describe"], 6))
+            if s["undo"]:
+                say(f"    undo: {s['undo']}" if "\n" not in s["undo"] else "    undo:")
+                if "\n" in s["undo"]:
+                    say(_indent(s["undo"], 6))
+        for c in t["post_checks"]:
+            say(
+                f"  post-check {c['name']}: expect {c['expect']}"
+                if c["expect"]
+                else f"  post-check {c['name']}"
+            )
+            say(_indent(c["describe"], 6))
+
+
+def _indent(text: str, n: int) -> str:
+    return "\n".join(" " * n + line for line in str(text).splitlines())

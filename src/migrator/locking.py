@@ -1,0 +1,144 @@
+"""A plan's lock: a session-level advisory lock held for a run's whole life.
+
+The lock lives on a connection of its own, so a killed process (whose
+connections the server closes) never leaves it behind. Beside it, a row in
+`migrator.locks` says who holds it, so that a second operator is told whom to
+ask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import ExitCode, MigratorError
+
+
+def lock_key(plan: str) -> int:
+    """The advisory lock key of a plan: 64 bits of SHA-256 of its name."""
+    digest = hashlib.sha256(f"migrator:{plan}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class Holder:
+    run_id: int | None
+    operator: str
+    host: str
+    pid: int
+    since: datetime
+
+    def __str__(self) -> str:
+        run = f"run {self.run_id}" if self.run_id is not None else "a run"
+        return (
+            f"held by {run} of {self.operator} on {self.host} (pid {self.pid}) "
+            f"since {self.since:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+        )
+
+
+class LockHeld(MigratorError):
+    """Another run holds the plan's lock."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, plan: str, holder: Holder | None) -> None:
+        self.plan = plan
+        self.holder = holder
+        who = str(holder) if holder else "held by another session (no holder recorded)"
+        super().__init__(f"plan {plan} is locked: {who}")
+
+
+class PlanLock:
+    """`with PlanLock(engine, plan, operator):` holds the plan's lock or raises LockHeld."""
+
+    def __init__(self, engine: Engine, plan: str, operator: str) -> None:
+        self.engine = engine
+        self.plan = plan
+        self.operator = operator
+        self.key = lock_key(plan)
+        self.connection: Connection | None = None
+
+    def __enter__(self) -> PlanLock:
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        got = conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
+        if not got:
+            holder = read_holder(conn, self.plan)
+            conn.close()
+            raise LockHeld(self.plan, holder)
+        self.connection = conn
+        return self
+
+    def record_holder(self, run_id: int | None) -> None:
+        """Write who holds the lock (after schema `migrator` exists)."""
+        assert self.connection is not None
+        self.connection.execute(
+            text(
+                "insert into migrator.locks (plan, run_id, operator, host, pid, backend_pid) "
+                "values (:p, :r, :op, :h, :pid, pg_backend_pid()) on conflict (plan) do update "
+                "set run_id = excluded.run_id, operator = excluded.operator, host = excluded.host, "
+                "pid = excluded.pid, backend_pid = excluded.backend_pid, acquired_at = now()"
+            ),
+            {
+                "p": self.plan,
+                "r": run_id,
+                "op": self.operator,
+                "h": socket.gethostname(),
+                "pid": os.getpid(),
+            },
+        )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self.connection
+        self.connection = None
+        if conn is None:
+            return
+        try:
+            if conn.execute(text("select to_regclass('migrator.locks') is not null")).scalar():
+                conn.execute(
+                    text(
+                        "delete from migrator.locks"
+                        " where plan = :p and backend_pid = pg_backend_pid()"
+                    ),
+                    {"p": self.plan},
+                )
+            conn.execute(text("select pg_advisory_unlock(:k)"), {"k": self.key})
+        except Exception:  # the connection is gone: the server released the lock with it
+            pass
+        finally:
+            conn.close()
+
+
+def read_holder(conn: Connection, plan: str) -> Holder | None:
+    """Who holds the plan's lock, if the holder row is there and its session is alive."""
+    if not conn.execute(text("select to_regclass('migrator.locks') is not null")).scalar():
+        return None
+    row = conn.execute(
+        text(
+            "select l.run_id, l.operator, l.host, l.pid, l.acquired_at from migrator.locks l "
+            "join pg_stat_activity a on a.pid = l.backend_pid where l.plan = :p"
+        ),
+        {"p": plan},
+    ).first()
+    return Holder(*row) if row else None
+
+
+def lock_holder(engine: Engine, plan: str) -> tuple[bool, Holder | None]:
+    """Whether the plan's lock is held right now, and by whom if that is recorded."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        key = lock_key(plan)
+        if conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+            return False, None
+        return True, read_holder(conn, plan)

@@ -1,0 +1,147 @@
+"""Reading a plan's state without changing anything: `status` and `history`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from . import store
+from .console import Reporter
+from .locking import lock_holder
+from .plan import Plan
+
+
+def plan_status(db: Engine, plan: Plan, last: int = 10) -> dict[str, Any]:
+    held, holder = lock_holder(db, plan.name)
+    with db.connect() as conn:
+        phase = store.current_phase(conn, plan.name, plan.initial_phase)
+        open_run = store.open_run(conn, plan.name)
+        runs = store.runs_of(conn, plan.name, limit=last)
+        paused = False
+        last_step = None
+        if store.schema_exists(conn):
+            paused = bool(
+                conn.execute(
+                    text("select paused from migrator.controls where plan = :p"), {"p": plan.name}
+                ).scalar()
+            )
+            if open_run is not None:
+                last_step = conn.execute(
+                    text(
+                        "select step from migrator.events where run_id = :r and kind = 'step' "
+                        "and status = 'done' order by id desc limit 1"
+                    ),
+                    {"r": open_run.id},
+                ).scalar()
+    open_doc = None
+    if open_run is not None:
+        if open_run.status == "undo_failed":
+            state = "undo_failed"
+        elif held:
+            state = "running"
+        else:
+            state = "interrupted"
+        open_doc = {**open_run.as_dict(), "state": state, "last_step_done": last_step}
+    return {
+        "plan": plan.name,
+        "file": plan.file,
+        "kind": plan.kind,
+        "phase": phase,
+        "phases": list(plan.phases),
+        "lock": {
+            "held": held,
+            "holder": None
+            if holder is None
+            else {
+                "run_id": holder.run_id,
+                "operator": holder.operator,
+                "host": holder.host,
+                "pid": holder.pid,
+                "since": holder.since,
+            },
+        },
+        "open_run": open_doc,
+        "paused": paused,
+        "runs": [r.as_dict() for r in runs],
+    }
+
+
+def render_status(doc: dict[str, Any], reporter: Reporter) -> None:
+    say = reporter.say
+    say(f"plan {doc['plan']} ({doc['file']})", style="bold")
+    say(f"phase: {doc['phase']}   (phases: {' -> '.join(doc['phases'])})")
+    lock = doc["lock"]
+    if lock["held"]:
+        h = lock["holder"]
+        who = (
+            f"run {h['run_id']} of {h['operator']} on {h['host']} (pid {h['pid']}) "
+            f"since {h['since']:%Y-%m-%d %H:%M:%S}"
+            if h
+            else "another session"
+        )
+        say(f"lock: held by {who}")
+    else:
+        say("lock: free")
+    run = doc["open_run"]
+    if run:
+        state = run["state"].replace("_", " ")
+        last = f", last step done: {run['last_step_done']}" if run["last_step_done"] else ""
+        say(
+            f"run {run['id']} ({run['transition']}: {run['from_phase']} -> {run['to_phase']}) "
+            f"is {state} (recorded as {run['status']}{last})",
+            style="red" if run["state"] != "running" else "yellow",
+        )
+        if run["state"] != "running":
+            say(f"  settle it: migrator resume {doc['file']}  |  migrator rollback {doc['file']}")
+    if doc["paused"]:
+        say("backfill: paused (migrator continue to release it)", style="yellow")
+    if doc["runs"]:
+        say("last runs:")
+        for r in doc["runs"]:
+            say(
+                f"  {r['id']:>5}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {r['transition']:<22} "
+                f"{r['from_phase']} -> {r['to_phase']:<14} {r['status']:<12} {r['operator']}"
+            )
+    else:
+        say("no runs yet")
+
+
+def plan_history(db: Engine, plan: Plan) -> dict[str, Any]:
+    with db.connect() as conn:
+        runs = list(reversed(store.runs_of(conn, plan.name)))
+        events = store.events_of(conn, [r.id for r in runs])
+    by_run: dict[int, list[dict[str, Any]]] = {}
+    for e in events:
+        by_run.setdefault(e.run_id, []).append(e.as_dict())
+    return {
+        "plan": plan.name,
+        "runs": [{**r.as_dict(), "events": by_run.get(r.id, [])} for r in runs],
+    }
+
+
+def render_history(doc: dict[str, Any], reporter: Reporter) -> None:
+    say = reporter.say
+    if not doc["runs"]:
+        say(f"plan {doc['plan']} has no runs yet")
+        return
+    for run in doc["runs"]:
+        say(
+            f"run {run['id']}: {run['transition']} ({run['from_phase']} -> {run['to_phase']}) "
+            f"{run['status']} — {run['operator']}@{run['host']} pid {run['pid']}",
+            style="bold",
+        )
+        for e in run["events"]:
+            detail = e["detail"] or {}
+            bits = [
+                f"{k}={detail[k]!r}"
+                for k in ("actual", "expected", "error", "reason", "via")
+                if detail.get(k) not in (None, "")
+            ]
+            step = f" {e['step']}" if e["step"] else ""
+            say(
+                f"  {e['at']:%H:%M:%S.%f}"[:-3]
+                + f"  {e['kind']:<8} {e['status']:<12}{step}"
+                + (f"  ({', '.join(bits)})" if bits else "")
+            )
