@@ -266,8 +266,7 @@ class Runner:
                 )
                 self._checksum_guard(open_run)
                 lock.record_holder(open_run.id)
-                reverting = self._reverted_by(conn, open_run)
-                t = self._transition_of(open_run, reverting)
+                t, reverting = self._transition_of(conn, open_run)
                 run = TransitionRun(self, conn, t, open_run, reverting)
                 undone = run.undo_everything(
                     reason=f"rollback requested by {self.options.operator}"
@@ -277,13 +276,14 @@ class Runner:
                 self.reporter.say(f"plan {self.plan.name} has no completed transition to roll back")
                 return ExitCode.OK
             if last.reverts is not None:
-                raise UsageError(
-                    f"the last run ({last.id}) already rolled back run {last.reverts}: "
-                    f"use `migrator apply --to {last.from_phase}` to go forward again"
+                self.reporter.say(
+                    f"nothing to roll back: the last run ({last.id}) took run {last.reverts} back; "
+                    f"`migrator apply --to {last.from_phase}` goes forward again"
                 )
+                return ExitCode.OK
             back = self._reverse_of(last)
             check_environment(self.plan, [back])
-            return self._new_run(conn, lock, back, reverting=last if back.reverts else None)
+            return self._new_run(conn, lock, back, takes_back=last)
 
     def resume(self) -> ExitCode:
         with (
@@ -347,14 +347,20 @@ class Runner:
         conn: Connection,
         lock: PlanLock,
         t: Transition,
-        reverting: store.RunRow | None = None,
+        takes_back: store.RunRow | None = None,
     ) -> ExitCode:
-        if t.reverts is not None and reverting is None:
-            with conn.begin():
-                reverting = store.last_succeeded_run(conn, self.plan.name)
-            if reverting is None or reverting.transition != t.reverts:
+        """Run transition `t`; `takes_back` is the run a rollback takes back (recorded).
+
+        A transition that `reverts` another runs the undo of that run's steps.
+        """
+        reverting = None
+        if t.reverts is not None:
+            if takes_back is None:
+                with conn.begin():
+                    takes_back = store.last_succeeded_run(conn, self.plan.name)
+            if takes_back is None or takes_back.transition != t.reverts:
                 raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
-        if reverting is not None:
+            reverting = takes_back
             self._checksum_guard(reverting)
         with conn.begin():
             run_id = store.create_run(
@@ -366,7 +372,7 @@ class Runner:
                 operator=self.options.operator,
                 checksum=self.plan.checksum,
                 plan_file=self.plan.file,
-                reverts=reverting.id if reverting else None,
+                reverts=takes_back.id if takes_back else None,
             )
             row = store.get_run(conn, run_id)
         assert row is not None
@@ -375,28 +381,29 @@ class Runner:
         self.reporter.say(f"run {run_id}: {t.name} ({arrow})", style="bold")
         return TransitionRun(self, conn, t, row, reverting).execute()
 
-    def _reverted_by(self, conn: Connection, run: store.RunRow) -> store.RunRow | None:
-        if run.reverts is None:
-            return None
-        with conn.begin():
-            return store.get_run(conn, run.reverts)
-
-    def _transition_of(self, run: store.RunRow, reverting: store.RunRow | None) -> Transition:
+    def _transition_of(
+        self, conn: Connection, run: store.RunRow
+    ) -> tuple[Transition, store.RunRow | None]:
+        """The transition a recorded run ran, and the run whose steps it undoes (if any)."""
+        taken_back = None
+        if run.reverts is not None:
+            with conn.begin():
+                taken_back = store.get_run(conn, run.reverts)
         try:
-            return self.plan.transition(run.transition)
+            t = self.plan.transition(run.transition)
         except KeyError:
-            if reverting is not None:
-                return self._revert_transition(reverting)
-            raise UsageError(
-                f"run {run.id} ran transition {run.transition}, which {self.plan.file} no longer "
-                "has: restore the plan file it ran with"
-            ) from None
+            if taken_back is None:
+                raise UsageError(
+                    f"run {run.id} ran transition {run.transition}, which {self.plan.file} no "
+                    "longer has: restore the plan file it ran with"
+                ) from None
+            t = self._revert_transition(taken_back)
+        return t, (taken_back if t.reverts is not None else None)
 
     def _resume_run(self, conn: Connection, lock: PlanLock, run: store.RunRow) -> ExitCode:
         self._checksum_guard(run)
         lock.record_holder(run.id)
-        reverting = self._reverted_by(conn, run)
-        t = self._transition_of(run, reverting)
+        t, reverting = self._transition_of(conn, run)
         self.reporter.say(
             f"resuming run {run.id}: {t.name} ({run.from_phase} -> {run.to_phase})", style="bold"
         )
