@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,54 @@ def registry():  # type: ignore[no-untyped-def]
     from migrator.plugins import get_plugin_manager
 
     return get_plugin_manager().build_registry()
+
+
+@pytest.fixture
+def write_plan(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a plan file from text; returns its path."""
+
+    def write(text: str, name: str = "plan.yaml") -> Path:
+        import textwrap
+
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def migrator(capsys: pytest.CaptureFixture[str], database: str):  # type: ignore[no-untyped-def]
+    """Run the migrator CLI in-process against the test's database."""
+    from migrator.cli import main
+
+    def run(*args: str | Path, dsn: bool = True) -> CliResult:
+        argv = [str(a) for a in args]
+        if dsn and argv and argv[0] not in ("validate", "schema", "plugins"):
+            argv += ["--dsn", database]
+        capsys.readouterr()
+        code = main(argv)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def sql(database: str):  # type: ignore[no-untyped-def]
+    """Run SQL on the test database (autocommit); returns all rows, or [] for none."""
+    import psycopg
+
+    def run(query: str, *params: object) -> list[tuple[object, ...]]:
+        with psycopg.connect(database, autocommit=True) as conn:
+            cur = conn.execute(query, params or None)
+            return cur.fetchall() if cur.description else []
+
+    return run

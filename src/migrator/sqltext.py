@@ -28,13 +28,13 @@ class Statement:
     driver_sql: str
     params: tuple[str, ...]
 
-    def bind(self, variables: Mapping[str, Any]) -> dict[str, Any] | None:
+    def bind(self, variables: Mapping[str, Any]) -> dict[str, Any]:
         missing = [p for p in self.params if p not in variables]
         if missing:
             names = ", ".join(f":{m}" for m in missing)
             known = ", ".join(sorted(variables)) or "none"
             raise SqlTextError(f"no variable for {names} (known: {known})")
-        return {p: variables[p] for p in self.params} if self.params else None
+        return {p: variables[p] for p in self.params}
 
 
 def _tokens(sql: str) -> Iterator[tuple[str, str]]:
@@ -113,7 +113,11 @@ def _word(ch: str) -> bool:
 
 
 def statements(sql: str) -> list[Statement]:
-    """Split `sql` into statements, each with its `:name` parameters in driver form."""
+    """Split `sql` into statements, each with its `:name` parameters in driver form.
+
+    The driver form uses psycopg's `%(name)s` placeholders with every literal `%`
+    doubled; it is always executed with a parameter mapping.
+    """
     out: list[Statement] = []
     text: list[str] = []
     driver: list[str] = []
@@ -125,8 +129,6 @@ def statements(sql: str) -> list[Statement]:
         if meaningful:
             shown = "".join(text).strip()
             body = "".join(driver).strip()
-            if not params:
-                body = body.replace("%%", "%")
             out.append(Statement(shown, body, tuple(dict.fromkeys(params))))
         text, driver, params, meaningful = [], [], [], False
 
@@ -159,11 +161,9 @@ def execute(connection: Any, sql: str, variables: Mapping[str, Any]) -> Any:
     """
     result = None
     for statement in statements(sql):
-        params = statement.bind(variables)
-        if params is None:
-            result = connection.exec_driver_sql(statement.driver_sql)
-        else:
-            result = connection.exec_driver_sql(statement.driver_sql, params)
+        # One statement at a time, always with a parameter mapping (perhaps empty), so
+        # the driver treats every `%` the same way: escaped as `%%` by the lexer.
+        result = connection.exec_driver_sql(statement.driver_sql, statement.bind(variables))
     return result
 
 
