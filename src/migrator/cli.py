@@ -145,6 +145,11 @@ def _run_context(**kwargs: Any) -> Any:
 
 def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
+        "--force",
+        is_flag=True,
+        help="Go on even if the plan file changed since the run being resumed or rolled back.",
+    )(f)
+    f = click.option(
         "--log-format",
         type=click.Choice(["json"]),
         help="Also write one structured JSON line per event to stderr.",
@@ -190,9 +195,8 @@ def plan_command(plan: str, to: str | None, **options: Any) -> int:
 
 @cli.command()
 @PLAN_ARG
-@click.option("--force", is_flag=True, help="Roll back even if the plan file changed since.")
 @run_options
-def rollback(plan: str, force: bool, **options: Any) -> int:
+def rollback(plan: str, **options: Any) -> int:
     """Take the last completed transition back.
 
     Runs the plan's reverse transition if it has one; otherwise (and for a hotfix)
@@ -201,18 +205,15 @@ def rollback(plan: str, force: bool, **options: Any) -> int:
     """
     from . import api
 
-    return api.rollback(_run_context(force=force, **options), plan)
+    return api.rollback(_run_context(**options), plan)
 
 
 @cli.command()
 @PLAN_ARG
-@click.option("--force", is_flag=True, help="Resume even if the plan file changed since.")
 @click.option("--skip", "skip", metavar="STEP", multiple=True, help="Skip this step (recorded).")
 @click.option("--reason", metavar="TEXT", help="Why the --skip steps are skipped (required).")
 @run_options
-def resume(
-    plan: str, force: bool, skip: tuple[str, ...], reason: str | None, **options: Any
-) -> int:
+def resume(plan: str, skip: tuple[str, ...], reason: str | None, **options: Any) -> int:
     """Continue an interrupted run (killed process, lost connection) of PLAN.
 
     Pre-checks run again; steps continue after the last one recorded done. A run
@@ -223,7 +224,7 @@ def resume(
     if skip and not reason:
         raise click.UsageError("--skip needs --reason TEXT: the skip is recorded with it")
     skips = {name: reason or "" for name in skip}
-    return api.resume(_run_context(force=force, **options), plan, skips)
+    return api.resume(_run_context(**options), plan, skips)
 
 
 @cli.command()

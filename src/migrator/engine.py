@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,7 @@ from .registry import Registry
 from .runstate import RunModel, RunState, drive
 
 DEFAULT_LOCK_TIMEOUT = 5.0
-LOCK_RETRIES = 3
+TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
 
 
 class NoPath(MigratorError):
@@ -267,10 +267,9 @@ class Runner:
                 self._checksum_guard(open_run)
                 lock.record_holder(open_run.id)
                 t, reverting = self._transition_of(conn, open_run)
-                run = TransitionRun(self, conn, t, open_run, reverting)
-                undone = run.undo_everything(
-                    reason=f"rollback requested by {self.options.operator}"
-                )
+                with TransitionRun(self, t, open_run, reverting) as run:
+                    reason = f"rollback requested by {self.options.operator}"
+                    undone = run.undo_everything(reason=reason)
                 return ExitCode.OK if undone else ExitCode.UNDO_FAILED
             if last is None:
                 self.reporter.say(f"plan {self.plan.name} has no completed transition to roll back")
@@ -379,7 +378,8 @@ class Runner:
         lock.record_holder(run_id)
         arrow = f"{t.source} -> {t.target}"
         self.reporter.say(f"run {run_id}: {t.name} ({arrow})", style="bold")
-        return TransitionRun(self, conn, t, row, reverting).execute()
+        with TransitionRun(self, t, row, reverting) as run:
+            return run.execute()
 
     def _transition_of(
         self, conn: Connection, run: store.RunRow
@@ -407,7 +407,8 @@ class Runner:
         self.reporter.say(
             f"resuming run {run.id}: {t.name} ({run.from_phase} -> {run.to_phase})", style="bold"
         )
-        return TransitionRun(self, conn, t, run, reverting).resume()
+        with TransitionRun(self, t, run, reverting) as transition_run:
+            return transition_run.resume()
 
     def step_context(self, conn: Connection, run_id: int | None) -> StepContext:
         secrets = self.secrets
@@ -446,13 +447,12 @@ class TransitionRun:
     def __init__(
         self,
         runner: Runner,
-        conn: Connection,
         transition: Transition,
         row: store.RunRow,
         reverting: store.RunRow | None,
     ) -> None:
         self.r = runner
-        self.conn = conn
+        self.conn = runner.db.connect()  # its own: replaced if the server drops it
         self.t = transition
         self.row = row
         self.run_id = row.id
@@ -461,6 +461,12 @@ class TransitionRun:
         initial = RunState(row.status)
         drive(self.model, initial)
         self.operations = self._operations()
+
+    def __enter__(self) -> TransitionRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
 
     # -- the audit trail ------------------------------------------------------------------
 
@@ -714,6 +720,12 @@ class TransitionRun:
         self.event("approval", "declined", operator=options.operator, reason=how)
         return False
 
+    def _reconnect(self) -> None:
+        """Replace a connection the server dropped; nothing uncommitted survived it."""
+        with suppress(Exception):
+            self.conn.close()
+        self.conn = self.r.db.connect()
+
     # -- steps ----------------------------------------------------------------------------
 
     def _run(self, op: Operation) -> None:
@@ -729,8 +741,11 @@ class TransitionRun:
                 break
             except Exception as exc:
                 error = _error_text(exc)
-                lock_wait = _is_lock_timeout(exc)
-                allowed = max(op.retries, LOCK_RETRIES) if lock_wait else op.retries
+                transient = _is_lock_timeout(exc) or _is_disconnect(exc)
+                allowed = max(op.retries, TRANSIENT_RETRIES) if transient else op.retries
+                if _is_disconnect(exc):
+                    self._reconnect()  # the step's transaction died with the connection
+                    ctx = self.r.step_context(self.conn, self.run_id)
                 if attempt <= allowed:
                     pause = min(0.5 * 2 ** (attempt - 1), 10.0)
                     self.event(
@@ -999,6 +1014,12 @@ def _error_text(exc: BaseException) -> str:
         first = str(orig).strip().splitlines()
         return first[0] if first else type(orig).__name__
     return f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def _is_lock_timeout(exc: BaseException) -> bool:

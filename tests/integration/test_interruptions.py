@@ -1,0 +1,310 @@
+"""Killed processes, a second operator, lost connections, and a dry run that changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+FOUR_STEPS = """\
+plan: four
+vars: {nap: 0}
+phases: [a, b]
+transitions:
+  - name: go
+    from: a
+    to: b
+    steps:
+      - name: one
+        sql: insert into ran values ('one')
+        rollback: {sql: "insert into undone values ('one')"}
+      - name: two
+        sql: insert into ran values ('two')
+        rollback: {sql: "insert into undone values ('two')"}
+      - name: three
+        sql: "insert into ran values ('three'); select pg_sleep(:nap)"
+        rollback: {sql: "insert into undone values ('three')"}
+      - name: four
+        sql: insert into ran values ('four')
+        rollback: {sql: "insert into undone values ('four')"}
+    post_checks:
+      - {query: select count(*) from ran, expect: 4}
+"""
+
+
+def spawn(*args: str | Path) -> subprocess.Popen[str]:
+    """The migrator CLI as a real process, as an operator would start it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "migrator", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def step_started(sql: Any, step: str) -> Callable[[], bool]:
+    def check() -> bool:
+        if sql("select to_regclass('migrator.events')") == [(None,)]:
+            return False
+        rows = sql(
+            "select 1 from migrator.events where kind = 'step' and status = 'started' "
+            "and step = %s",
+            step,
+        )
+        return bool(rows)
+
+    return check
+
+
+@pytest.fixture
+def traced(sql: Any) -> None:
+    sql("create table ran (step text, at timestamptz default clock_timestamp())")
+    sql("create table undone (step text, at timestamptz default clock_timestamp())")
+
+
+@pytest.fixture
+def killed_after_two(write_plan: Any, database: str, sql: Any, traced: None) -> Path:
+    """A run of four steps killed with SIGKILL during its third step."""
+    plan = write_plan(FOUR_STEPS)
+    proc = spawn("apply", plan, "--to", "b", "--dsn", database, "--var", "nap=60")
+    try:
+        wait_for(step_started(sql, "three"))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    return plan  # type: ignore[no-any-return]
+
+
+def test_killed_run_is_reported_interrupted(
+    killed_after_two: Path, migrator: Any, sql: Any
+) -> None:
+    status = json.loads(migrator("status", killed_after_two, "--output", "json").out)
+    assert status["lock"]["held"] is False  # the dead process left no lock behind
+    assert status["open_run"]["state"] == "interrupted"
+    assert status["open_run"]["last_step_done"] == "two"
+    text = migrator("status", killed_after_two).out
+    assert "interrupted" in text and "migrator resume" in text
+
+
+def test_resume_completes_a_killed_run_each_step_once(
+    killed_after_two: Path, migrator: Any, sql: Any
+) -> None:
+    result = migrator("resume", killed_after_two)
+    assert result.code == 0, result.out + result.err
+    assert sorted(sql("select step from ran")) == [("four",), ("one",), ("three",), ("two",)]
+    assert sql("select status from migrator.runs") == [("succeeded",)]
+    assert sql("select phase from migrator.plan_state") == [("b",)]
+    states = [
+        r[0] for r in sql("select status from migrator.events where kind = 'state' order by id")
+    ]
+    assert "interrupted" in states and states[-1] == "succeeded"
+
+
+def test_rollback_undoes_exactly_what_the_killed_run_completed(
+    killed_after_two: Path, migrator: Any, sql: Any
+) -> None:
+    result = migrator("rollback", killed_after_two)
+    assert result.code == 0, result.out + result.err
+    assert sql("select step from undone order by at") == [("two",), ("one",)]
+    assert sql("select status from migrator.runs") == [("undone",)]
+    assert sql("select count(*) from migrator.plan_state") == [(0,)]
+
+
+def test_apply_of_another_transition_is_refused_while_a_run_is_interrupted(
+    killed_after_two: Path, migrator: Any, sql: Any, write_plan: Any
+) -> None:
+    # apply of the same transition resumes it; a different target is refused (exit 3)
+    text = Path(killed_after_two).read_text().replace("phases: [a, b]", "phases: [a, b, c]")
+    text += "  - {name: sideways, from: a, to: c, steps: [{sql: select 1}]}\n"
+    Path(killed_after_two).write_text(text)
+    refused = migrator("apply", killed_after_two, "--to", "c", "--force")
+    assert refused.code == 3
+    assert "was interrupted" in refused.err
+
+
+def test_apply_of_the_same_transition_resumes_it(
+    killed_after_two: Path, migrator: Any, sql: Any
+) -> None:
+    result = migrator("apply", killed_after_two, "--to", "b")
+    assert result.code == 0, result.out + result.err
+    assert "resuming it" in result.out
+    assert sql("select count(*) from ran") == [(4,)]
+
+
+def test_second_operator_is_turned_away_with_the_holder(
+    write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
+) -> None:
+    plan = write_plan(FOUR_STEPS)
+    first = spawn(
+        "apply", plan, "--to", "b", "--dsn", database, "--var", "nap=3", "--operator", "alice"
+    )
+    try:
+        wait_for(step_started(sql, "three"))
+        second = migrator("apply", plan, "--to", "b", "--operator", "bob")
+        assert second.code == 4
+        run_id = sql("select id from migrator.runs")[0][0]
+        assert f"held by run {run_id} of alice on " in second.err
+        assert " since " in second.err
+        assert sql("select count(*) from migrator.runs") == [(1,)]
+        assert sql("select operator from migrator.runs") == [("alice",)]
+        status = json.loads(migrator("status", plan, "--output", "json").out)
+        assert status["lock"]["held"] is True
+        assert status["lock"]["holder"]["operator"] == "alice"
+        assert status["open_run"]["state"] == "running"
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, out + err
+    assert sql("select count(*) from ran") == [(4,)]
+
+
+def test_concurrent_applies_exactly_one_runs(
+    write_plan: Any, database: str, sql: Any, traced: None
+) -> None:
+    plan = write_plan(FOUR_STEPS)
+    procs = [
+        spawn("apply", plan, "--to", "b", "--dsn", database, "--var", "nap=2") for _ in range(5)
+    ]
+    codes = sorted(p.wait(timeout=120) for p in procs)
+    for p in procs:
+        p.communicate()
+    assert codes == [0, 4, 4, 4, 4]
+    assert sql("select count(*), min(status) from migrator.runs") == [(1, "succeeded")]
+    assert sql("select count(*) from ran") == [(4,)]
+
+
+def test_lost_connection_mid_step_is_redone_on_a_new_connection(
+    write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
+) -> None:
+    plan = write_plan(FOUR_STEPS)
+
+    def terminate_the_sleeper() -> None:
+        with psycopg.connect(database, autocommit=True) as conn:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                killed = conn.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where query like '%%pg_sleep%%' and pid <> pg_backend_pid() "
+                    "and datname = current_database()"
+                ).fetchall()
+                if killed:
+                    return
+                time.sleep(0.05)
+
+    killer = threading.Thread(target=terminate_the_sleeper)
+    killer.start()
+    result = migrator("apply", plan, "--to", "b", "--var", "nap=1")
+    killer.join()
+    assert result.code == 0, result.out + result.err
+    # the terminated transaction took its insert with it; the retry inserted once
+    assert sorted(sql("select step from ran")) == [("four",), ("one",), ("three",), ("two",)]
+    retries = sql("select step from migrator.events where kind = 'step' and status = 'retry'")
+    assert retries == [("three",)]
+
+
+def snapshot(database: str) -> dict[str, Any]:
+    """Catalog and data of every schema but PostgreSQL's own."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        catalog = {
+            "relations": conn.execute(
+                "select n.nspname, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity "
+                "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') "
+                "order by 1, 2"
+            ).fetchall(),
+            "columns": conn.execute(
+                "select table_schema, table_name, column_name, data_type, is_nullable, "
+                "column_default from information_schema.columns "
+                "where table_schema not in ('pg_catalog', 'information_schema') order by 1, 2, 3"
+            ).fetchall(),
+            "indexes": conn.execute("select indexdef from pg_indexes order by 1").fetchall(),
+            "policies": conn.execute("select * from pg_policies order by 1, 2, 3").fetchall(),
+            "schemas": conn.execute("select nspname from pg_namespace order by 1").fetchall(),
+        }
+        tables = conn.execute(
+            "select schemaname, tablename from pg_tables "
+            "where schemaname not in ('pg_catalog', 'information_schema')"
+        ).fetchall()
+        data = {}
+        for schema, table in tables:
+            data[f"{schema}.{table}"] = conn.execute(
+                f"select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) "
+                f'from "{schema}"."{table}" t'
+            ).fetchone()
+        sequences = conn.execute(
+            "select schemaname, sequencename, last_value from pg_sequences order by 1, 2"
+        ).fetchall()
+    return {"catalog": catalog, "data": data, "sequences": sequences}
+
+
+def test_dry_run_changes_nothing(
+    write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
+) -> None:
+    plan = write_plan(FOUR_STEPS)
+    hotfix = write_plan(
+        """\
+        plan: other
+        kind: hotfix
+        steps: [{flag: {name: X, value: 1}}]
+        """,
+        "other.yaml",
+    )
+    assert migrator("apply", hotfix).code == 0  # schema migrator exists, with state in it
+    before = snapshot(database)
+    result = migrator("plan", plan, "--to", "b")
+    assert result.code == 0, result.err
+    assert "insert into ran values ('three'); select pg_sleep(:nap)" in result.out
+    assert "undo: insert into undone values ('one')" in result.out
+    document = json.loads(migrator("plan", plan, "--to", "b", "--output", "json").out)
+    assert [s["name"] for s in document["path"][0]["steps"]] == ["one", "two", "three", "four"]
+    assert snapshot(database) == before
+
+
+def test_dry_run_on_a_fresh_database_creates_no_schema(
+    write_plan: Any, migrator: Any, sql: Any
+) -> None:
+    plan = write_plan(
+        """\
+        plan: fresh
+        phases: [a, b]
+        transitions:
+          - name: go
+            from: a
+            to: b
+            pre_checks:
+              - {name: no widgets yet, query: "select count(*) from pg_tables where tablename = 'w'", expect: 0}
+              - {name: would fail today, query: select 1, expect: 2}
+              - {name: flag off, flag_is: {name: F, value: false}, on_fail: warn}
+            steps: [{sql: create table w (x int)}]
+        """
+    )
+    result = migrator("plan", plan, "--to", "b", "--output", "json")
+    assert result.code == 0, result.err
+    today = [c["today"]["passed"] for c in json.loads(result.out)["path"][0]["pre_checks"]]
+    assert today == [True, False, False]
+    assert sql("select to_regnamespace('migrator')") == [(None,)]
+    assert sql("select to_regclass('w')") == [(None,)]

@@ -1,0 +1,661 @@
+"""Fuzzing the plan loader, expectations and interpolation.
+
+Whatever a person types into a plan, migrator answers with a plan or with problems that
+point into the file (FILE:LINE:COL: message), never with a traceback. The inputs start
+from valid plans written like SPEC.md's examples and are mutated the ways real edits go
+wrong: stray keys, values of the wrong type, a file cut short, indentation off by a few
+spaces, pasted control characters, a line copied twice.
+
+Inputs that hit a known bug are kept out of the properties and pinned down instead by a
+strict `xfail` test at the end of this file: when the bug is fixed that test starts
+passing, fails as XPASS, and the exclusion (named in its reason) can go.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import string
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from yaml.reader import Reader
+
+from migrator.errors import PlanError
+from migrator.expect import (
+    OPERATORS,
+    Comparison,
+    EqualsQuery,
+    ExpectationError,
+    parse_expectation,
+)
+from migrator.interpolate import InterpolationError, interpolate
+from migrator.plan import Plan, load_plan_text
+from migrator.plugins import get_plugin_manager
+from migrator.registry import Registry
+
+FILE = "plans/fuzzed.yaml"
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+QUICK = settings(max_examples=300, deadline=None)
+
+PHASED = """\
+plan: scoring-results-unification
+description: Move scoring data from the exploded legacy tables to scoring_results
+vars: {scoring_version: v1.2.1, batch: 5000}
+phases: [legacy, dual_write, unified_only]
+transitions:
+  - name: start_dual_write
+    from: legacy
+    to: dual_write
+    risk: low
+    pre_checks:
+      - name: the legacy table is there
+        query: select count(*) from pg_tables where tablename = 'profiles'
+        expect: 1
+    steps:
+      - name: create scoring_results
+        sql: create table if not exists scoring_results (session_id bigint primary key)
+        lock_timeout: 5s
+        rollback:
+          sql: drop table scoring_results
+      - name: start writing the unified table
+        flag: {name: WRITE_UNIFIED, value: true}
+      - name: the service role may write scoring_results
+        policy:
+          table: public.scoring_results
+          name: service_writes
+          command: insert
+          to: [service_role]
+          with_check: "true"
+      - name: backfill unified payloads
+        backfill:
+          table: profiles
+          key: session_id
+          batch_size: 5000
+          throttle: 100ms
+          statement: |
+            insert into scoring_results (session_id, version)
+            select p.session_id, :scoring_version from profiles p
+            where p.session_id > :lo and p.session_id <= :hi
+            on conflict (session_id) do nothing
+        rollback: irreversible
+    post_checks:
+      - name: flag reads back true
+        flag_is: {name: WRITE_UNIFIED, value: true}
+      - query: select count(*) from scoring_results
+        expect: ">= 0"
+        wait: {timeout: 5m, interval: 10s}
+  - name: cutover
+    from: dual_write
+    to: unified_only
+    risk: medium
+    approval: true
+    pre_checks:
+      - name: every completed session has a unified row
+        query: |
+          select count(*) from assessment_sessions s
+          left join scoring_results r on r.session_id = s.id
+          where s.status = 'completed' and r.session_id is null
+        expect: 0
+      - name: same rows both ways
+        query: select session_id from scoring_results order by 1
+        expect: {equals_query: select session_id from profiles order by 1}
+        on_fail: warn
+    steps:
+      - name: stop writing the exploded tables
+        flag: {name: WRITE_EXPLODED, value: false}
+    post_checks:
+      - name: flag reads back false
+        flag_is: {name: WRITE_EXPLODED, value: false}
+  - name: back_to_dual_write
+    from: unified_only
+    to: dual_write
+    steps:
+      - flag: {name: WRITE_EXPLODED, value: true}
+    post_checks:
+      - flag_is: {name: WRITE_EXPLODED, value: true}
+"""
+
+HOTFIX = """\
+plan: ir-07-profiles-rls
+kind: hotfix
+description: profiles has RLS enabled but no policy, so every write fails
+vars: {api: "https://api.example.com"}
+risk: high
+approval: true
+pre_checks:
+  - name: profiles has RLS on
+    query: select relrowsecurity from pg_class where relname = 'profiles'
+    expect: true
+  - name: writes are denied today
+    rls_probe:
+      as_role: authenticated
+      claims: {sub: 00000000-0000-0000-0000-000000000001, role: authenticated}
+      sql: insert into profiles (id) values (auth.uid())
+    expect: denied
+steps:
+  - name: owners may write their profile
+    policy:
+      table: public.profiles
+      name: profiles_owner_write
+      command: all
+      to: authenticated
+      using: id = auth.uid()
+      with_check: id = auth.uid()
+  - name: keep RLS on
+    rls: {table: public.profiles}
+  - name: turn profile writes back on
+    flag: {name: PROFILE_WRITES, value: true}
+  - name: redeploy the edge function
+    manual: supabase functions deploy profile-writer
+  - name: tell the status page
+    http:
+      method: POST
+      url: ${api}/status
+      headers: {Authorization: "Bearer ${env:STATUS_TOKEN}"}
+      json: {incident: IR-07, state: mitigated}
+post_checks:
+  - policy_exists: {table: public.profiles, name: profiles_owner_write, command: ALL}
+  - name: owners can write again
+    rls_probe:
+      as_role: authenticated
+      claims: {sub: 00000000-0000-0000-0000-000000000001}
+      sql: insert into profiles (id) values (auth.uid())
+    expect: allowed
+  - name: flag reads back true
+    flag_is: {name: PROFILE_WRITES, value: true}
+  - name: the API answers
+    http: {url: "${api}/health"}
+    expect: {status: 200, json: {ok: true}}
+    wait: {timeout: 2m, interval: 10s}
+    on_fail: warn
+"""
+
+SEEDS = [PHASED, HOTFIX]
+
+
+@functools.cache
+def builtin_registry() -> Registry:
+    """Built once for the module: hypothesis runs each test many times."""
+    return get_plugin_manager().build_registry()
+
+
+# YAML's own line breaks: where a Problem's line numbers come from.
+_YAML_LINES = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
+def assert_plan_or_problems(text: str) -> Plan | None:
+    """`load_plan_text` returns a Plan or raises PlanError whose problems point into the text."""
+    try:
+        plan = load_plan_text(text, FILE, builtin_registry())
+    except PlanError as exc:
+        assert exc.problems, "a PlanError must carry at least one problem"
+        lines = _YAML_LINES.split(text)
+        for problem in exc.problems:
+            assert problem.file == FILE, problem
+            assert problem.line >= 1, problem
+            assert problem.column >= 1, problem
+            assert problem.message.strip(), problem
+            assert problem.severity == "error", problem
+            assert problem.line <= len(lines), (problem, len(lines))
+            assert problem.column <= len(lines[problem.line - 1]) + 1, problem
+        return None
+    assert isinstance(plan, Plan)
+    assert plan.file == FILE
+    assert plan.phases and plan.transitions
+    return plan
+
+
+# -- what mutations draw from -------------------------------------------------------------
+
+PLAN_KEYS = [
+    "plan", "kind", "description", "vars", "phases", "transitions", "name", "from", "to",
+    "risk", "approval", "pre_checks", "steps", "post_checks", "sql", "flag", "policy", "rls",
+    "backfill", "manual", "http", "query", "flag_is", "policy_exists", "rls_probe", "expect",
+    "rollback", "timeout", "lock_timeout", "retries", "on_fail", "wait", "soak", "autocommit",
+    "table", "key", "statement", "batch_size", "throttle", "value", "command", "using",
+    "with_check", "as_role", "claims", "url", "method", "json", "equals_query", "from_",
+]  # fmt: skip
+
+TRICKY_STRINGS = [
+    "${scoring_version}", "${api}", "${ scoring_version }", "${env:HOME}", "${env:}",
+    "${undeclared}", "${}", "${1bad}", "${a-b}", "$${scoring_version}", "${api", ":name",
+    ":lo", ":hi", "select :scoring_version", "> 5", ">= many", "=> 5", "== ok", "!= null",
+    "5m", "0s", "-1s", "1e400", "irreversible", "irreversibel", "hotfix", "phased",
+    "legacy", "dual_write", "unified_only", "allowed", "denied", "ALL", "true", "~", "",
+    " ", "2025-09-17", "0x1F", ".nan", "-.inf", "'", '"', "{", "[", "&a", "*a", "!!str",
+    "- item", "key: value", "#comment", "|", ">",
+]  # fmt: skip
+
+
+def _yaml_safe(ch: str) -> bool:
+    """Characters PyYAML accepts in a document (see test_control_characters_are_a_problem)."""
+    return Reader.NON_PRINTABLE.match(ch) is None
+
+
+safe_chars = st.characters(codec="utf-8").filter(_yaml_safe)
+plain_text = st.text(alphabet=safe_chars, max_size=20)
+keys = st.one_of(
+    st.sampled_from(PLAN_KEYS),
+    st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=12),
+)
+strings = st.one_of(
+    st.sampled_from(TRICKY_STRINGS),
+    plain_text,
+    st.builds("{}{}".format, plain_text, st.sampled_from(TRICKY_STRINGS)),
+)
+# Integers stay within float range: see test_a_huge_integer_duration_is_a_problem.
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(),
+    strings,
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(keys, children, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+def as_flow_yaml(value: Any) -> str:
+    """`value` written as one inline YAML value (flow style)."""
+    dumped = yaml.safe_dump([value], default_flow_style=True, width=10**9, allow_unicode=True)
+    return dumped.strip()[1:-1]
+
+
+yaml_values = st.one_of(values.map(as_flow_yaml), st.sampled_from(TRICKY_STRINGS))
+
+Mutation = Callable[[st.DrawFn, str], str]
+_KEY_LINE = re.compile(r"^(\s*(?:- )?[A-Za-z_]+:)(.*)$")
+
+
+def insert_key(draw: st.DrawFn, text: str) -> str:
+    lines = text.split("\n")
+    at = draw(st.integers(0, len(lines)))
+    indents = sorted({len(line) - len(line.lstrip(" ")) for line in lines})
+    indent = " " * draw(st.sampled_from(indents))
+    dash = draw(st.sampled_from(["", "- "]))
+    lines.insert(at, f"{indent}{dash}{draw(keys)}: {draw(yaml_values)}")
+    return "\n".join(lines)
+
+
+def replace_value(draw: st.DrawFn, text: str) -> str:
+    lines = text.split("\n")
+    candidates = [i for i, line in enumerate(lines) if _KEY_LINE.match(line)]
+    if not candidates:
+        return text
+    i = draw(st.sampled_from(candidates))
+    match = _KEY_LINE.match(lines[i])
+    assert match is not None
+    lines[i] = f"{match.group(1)} {draw(yaml_values)}"
+    return "\n".join(lines)
+
+
+def truncate(draw: st.DrawFn, text: str) -> str:
+    return text[: draw(st.integers(0, len(text)))]
+
+
+def reindent(draw: st.DrawFn, text: str) -> str:
+    lines = text.split("\n")
+    i = draw(st.integers(0, len(lines) - 1))
+    body = lines[i].lstrip(" ")
+    indent = len(lines[i]) - len(body)
+    prefix = draw(
+        st.one_of(
+            st.integers(-4, 4).map(lambda delta: " " * max(0, indent + delta)),
+            st.just("\t" + " " * indent),
+        )
+    )
+    lines[i] = prefix + body
+    return "\n".join(lines)
+
+
+def insert_characters(draw: st.DrawFn, text: str) -> str:
+    at = draw(st.integers(0, len(text)))
+    pasted = draw(
+        st.one_of(
+            st.text(alphabet=safe_chars, min_size=1, max_size=5),
+            st.sampled_from(["\t", "\r", "\r\n", "\x85", "\u2028", "\ufeff", "\u00a0", "🙂"]),
+        )
+    )
+    return text[:at] + pasted + text[at:]
+
+
+def duplicate_line(draw: st.DrawFn, text: str) -> str:
+    lines = text.split("\n")
+    i = draw(st.integers(0, len(lines) - 1))
+    lines.insert(draw(st.integers(i, len(lines))), lines[i])
+    return "\n".join(lines)
+
+
+def delete_line(draw: st.DrawFn, text: str) -> str:
+    lines = text.split("\n")
+    del lines[draw(st.integers(0, len(lines) - 1))]
+    return "\n".join(lines)
+
+
+MUTATIONS: list[Mutation] = [
+    insert_key,
+    replace_value,
+    truncate,
+    reindent,
+    insert_characters,
+    duplicate_line,
+    delete_line,
+]
+
+
+@st.composite
+def mutated_plans(draw: st.DrawFn, mutations: list[Mutation] = MUTATIONS) -> str:
+    text = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 4))):
+        text = draw(st.sampled_from(mutations))(draw, text)
+    return text
+
+
+# -- the plan loader ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=["phased", "hotfix"])
+def test_the_seed_plans_are_valid(seed: str) -> None:
+    plan = assert_plan_or_problems(seed)
+    assert plan is not None
+    assert plan.name in ("scoring-results-unification", "ir-07-profiles-rls")
+
+
+@FUZZ
+@given(mutated_plans())
+def test_a_mutated_plan_loads_or_reports_problems(text: str) -> None:
+    assert_plan_or_problems(text)
+
+
+@FUZZ
+@given(mutated_plans([replace_value, insert_key]))
+def test_values_of_the_wrong_type_are_problems_not_crashes(text: str) -> None:
+    assert_plan_or_problems(text)
+
+
+@FUZZ
+@given(mutated_plans([truncate, reindent, duplicate_line, delete_line, insert_characters]))
+def test_broken_structure_is_a_problem_not_a_crash(text: str) -> None:
+    assert_plan_or_problems(text)
+
+
+@FUZZ
+@given(st.dictionaries(keys, values, max_size=6))
+def test_any_yaml_mapping_loads_or_reports_problems(document: dict[str, Any]) -> None:
+    text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+    assert_plan_or_problems(text)
+
+
+@FUZZ
+@given(st.text(alphabet=safe_chars, max_size=200))
+def test_any_text_loads_or_reports_problems(text: str) -> None:
+    assert_plan_or_problems(text)
+
+
+@FUZZ
+@given(st.sampled_from(SEEDS), st.data())
+def test_a_duplicated_key_line_is_reported_at_the_copy(seed: str, data: st.DataObject) -> None:
+    lines = seed.split("\n")
+    top_level = [i for i, line in enumerate(lines) if re.match(r"^[a-z_]+:", line)]
+    i = data.draw(st.sampled_from(top_level))
+    copy = [*lines[: i + 1], lines[i], *lines[i + 1 :]]
+    key = lines[i].split(":", 1)[0]
+    with pytest.raises(PlanError) as caught:
+        load_plan_text("\n".join(copy), FILE, builtin_registry())
+    assert any(
+        p.line == i + 2 and p.column == 1 and p.message.startswith(f"duplicate key '{key}'")
+        for p in caught.value.problems
+    ), caught.value.problems
+
+
+# -- expectations -------------------------------------------------------------------------
+
+op_strings = st.builds(
+    "{}{}{}{}".format,
+    st.sampled_from(["", " ", "\t", "\n"]),
+    st.sampled_from([*OPERATORS, "=", "!", "=>", "<>", "===", "!!", ">>", "=<"]),
+    st.sampled_from(["", " ", "  "]),
+    st.one_of(
+        plain_text,
+        st.integers().map(str),
+        st.floats().map(str),
+        st.sampled_from(
+            [".nan", ".inf", "-.inf", "0x1F", "1e3", "~", "null", "true", "[1", "{a: 1}"]
+        ),
+        st.sampled_from(["'q'", "2025-01-01", "a: b", "- x", "!!binary aGk=", "&a x", "*a"]),
+    ),
+)
+expect_inputs = st.one_of(
+    values,
+    op_strings,
+    st.dictionaries(st.sampled_from(["equals_query", "equals", "sql"]), values, max_size=2),
+    st.builds(lambda sql: {"equals_query": sql}, strings),
+)
+# Decimal infinities are left out: see test_comparing_with_a_numeric_infinity_is_a_verdict.
+actuals = st.one_of(
+    scalars,
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.just(Decimal("NaN")),
+    st.lists(scalars, max_size=2),
+)
+
+
+@QUICK
+@given(expect_inputs, actuals)
+def test_an_expectation_parses_or_says_why(raw: Any, actual: Any) -> None:
+    try:
+        expectation = parse_expectation(raw)
+    except ExpectationError as exc:
+        assert str(exc).strip()
+        return
+    assert isinstance(expectation, Comparison | EqualsQuery)
+    assert str(expectation)
+    if isinstance(expectation, EqualsQuery):
+        assert isinstance(raw, dict)
+        assert expectation.sql.strip()
+        return
+    assert expectation.op in OPERATORS
+    if expectation.op in (">", ">=", "<", "<="):
+        assert isinstance(expectation.value, int | float)
+        assert not isinstance(expectation.value, bool)
+    assert expectation.test(actual) in (True, False)
+
+
+@QUICK
+@given(st.integers(), st.integers(1, 10**6))
+def test_number_comparisons_mean_what_they_say(n: int, more: int) -> None:
+    assert parse_expectation(n).test(n)
+    assert parse_expectation(f"== {n}").test(Decimal(n))
+    assert parse_expectation(f"> {n}").test(n + more)
+    assert not parse_expectation(f"> {n}").test(n)
+    assert parse_expectation(f">= {n}").test(n)
+    assert parse_expectation(f"< {n}").test(n - more)
+    assert not parse_expectation(f"<= {n}").test(n + more)
+    assert parse_expectation(f"!= {n}").test(n + more)
+
+
+# -- interpolation ------------------------------------------------------------------------
+
+NAMES = ["a", "b", "version", "host", "_x", "HOME"]
+REFERENCE_TEXT = re.compile(r"\$\{([^{}]*)\}")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def expected_interpolation(
+    template: str, variables: dict[str, str], environ: dict[str, str]
+) -> str | None:
+    """Every reference replaced in one pass, or None when one of them is an error."""
+
+    class Unresolved(Exception):
+        pass
+
+    def replace(match: re.Match[str]) -> str:
+        inner = match.group(1).strip()
+        env = inner.startswith("env:")
+        name = inner[4:].strip() if env else inner
+        source = environ if env else variables
+        if not IDENTIFIER.match(name) or name not in source:
+            raise Unresolved
+        return str(source[name])
+
+    try:
+        return REFERENCE_TEXT.sub(replace, template)
+    except Unresolved:
+        return None
+
+
+no_braces = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="${}"), max_size=8)
+well_formed_refs = st.one_of(
+    st.sampled_from(NAMES).map("${{{}}}".format),
+    st.sampled_from(NAMES).map("${{ {} }}".format),
+    st.sampled_from(NAMES).map("${{env:{}}}".format),
+)
+malformed_refs = st.sampled_from(["${}", "${1x}", "${env:}", "${a b}", "${env:1}", "${-}"])
+templates = st.lists(st.one_of(no_braces, well_formed_refs, malformed_refs), max_size=6).map(
+    "".join
+)
+variable_maps = st.dictionaries(st.sampled_from(NAMES), no_braces, max_size=4)
+
+
+@QUICK
+@given(
+    st.text(max_size=40) | templates,
+    st.dictionaries(st.text(max_size=5), st.text(max_size=8) | st.integers(), max_size=4),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=8), max_size=3),
+)
+def test_interpolation_gives_text_or_says_why(
+    template: str, variables: dict[str, Any], environ: dict[str, str]
+) -> None:
+    try:
+        out = interpolate(template, variables, environ)
+    except InterpolationError as exc:
+        assert str(exc).strip()
+        return
+    assert isinstance(out, str)
+    if "${" not in template:
+        assert out == template
+
+
+@QUICK
+@given(templates, variable_maps, variable_maps)
+def test_interpolation_resolves_every_reference_it_can(
+    template: str, variables: dict[str, str], environ: dict[str, str]
+) -> None:
+    # Values hold no `$`, `{` or `}` here, so no output can hold a reference that a
+    # correct one-pass substitution would have left (see the xfail test below).
+    expected = expected_interpolation(template, variables, environ)
+    try:
+        out = interpolate(template, variables, environ)
+    except InterpolationError:
+        assert expected is None, "an InterpolationError for a template that resolves"
+        return
+    assert expected is not None, "a result for a template with an unresolvable reference"
+    assert out == expected
+    for name in variables:
+        assert f"${{{name}}}" not in out
+    for name in environ:
+        assert f"${{env:{name}}}" not in out
+
+
+# -- known bugs: each xfail names the exclusion above that it stands for -------------------
+
+
+def _is_plan_error(text: str) -> bool:
+    try:
+        load_plan_text(text, FILE, builtin_registry())
+    except PlanError as exc:
+        return all(p.file == FILE and p.line >= 1 and p.column >= 1 for p in exc.problems)
+    return False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=yaml.YAMLError,
+    reason="bug: yamlsource.load_yaml builds _Loader(text) outside its try, so PyYAML's "
+    "ReaderError for a control character escapes (the fuzz alphabet leaves them out)",
+)
+@pytest.mark.parametrize("pasted", ["\x07", "\x00", "\x1b[31m", "\ud800", "\x7f"])
+def test_control_characters_are_a_problem(pasted: str) -> None:
+    assert _is_plan_error(HOTFIX.replace("keep RLS on", f"keep RLS on{pasted}"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="bug: plan.fields.parse_duration calls float() on an int beyond float range "
+    "(the fuzz integers stay below 2**80)",
+)
+def test_a_huge_integer_duration_is_a_problem() -> None:
+    assert _is_plan_error(PHASED.replace("lock_timeout: 5s", "lock_timeout: " + "9" * 400))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: plan.fields.parse_duration accepts .nan (nan <= 0 is False) as a duration",
+)
+def test_a_nan_duration_is_a_problem() -> None:
+    assert _is_plan_error(PHASED.replace("lock_timeout: 5s", "lock_timeout: .nan"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RecursionError,
+    reason="bug: yamlsource.load_yaml composes deeply nested YAML recursively; the "
+    "RecursionError escapes before its own depth limit (200) applies",
+)
+def test_deeply_nested_yaml_is_a_problem() -> None:
+    assert _is_plan_error("plan: x\nvars: " + "[" * 3000 + "]" * 3000 + "\n")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RecursionError,
+    reason="bug: expect._scalar parses the value with yaml.safe_load and catches only "
+    "YAMLError, so a deeply nested value raises RecursionError",
+)
+def test_a_deeply_nested_expected_value_is_an_expectation_error() -> None:
+    try:
+        parse_expectation("== " + "[" * 3000)
+    except ExpectationError:
+        pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="bug: expect._comparable calls int() on Decimal('Infinity') (PostgreSQL 14+ "
+    "numeric 'Infinity'); the fuzz actuals leave infinities out",
+)
+@pytest.mark.parametrize("actual", [Decimal("Infinity"), Decimal("-Infinity")])
+def test_comparing_with_a_numeric_infinity_is_a_verdict(actual: Decimal) -> None:
+    assert parse_expectation("> 0").test(actual) is (actual > 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: interpolate replaces references one after the other with str.replace, so "
+    "a value holding '${...}' is substituted again, depending on the order",
+)
+def test_interpolation_is_one_pass_whatever_the_order() -> None:
+    variables = {"a": "${b}", "b": "X"}
+    assert interpolate("${b}${a}", variables, {}) == "X${b}"
+    assert interpolate("${a}${b}", variables, {}) == "${b}X"
+    leaked = interpolate("q=${q} t=${env:TOKEN}", {"q": "${env:TOKEN}"}, {"TOKEN": "s3cret"})
+    assert leaked == "q=${env:TOKEN} t=s3cret"
