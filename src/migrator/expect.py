@@ -108,7 +108,7 @@ def parse_expectation(raw: Any) -> Expectation:
 def _scalar(text: str) -> Any:
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return text
     return value if isinstance(value, str | int | float | bool) or value is None else text
 

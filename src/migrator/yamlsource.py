@@ -100,6 +100,10 @@ def load_yaml(text: str, file: str) -> SourceDocument:
         raise PlanError([Problem(file, line, column, "", f"YAML syntax error: {reason}")]) from None
     except yaml.YAMLError as exc:
         raise PlanError([Problem(file, 1, 1, "", f"YAML error: {exc}")]) from None
+    except RecursionError:  # PyYAML composes recursively: hostile nesting ends here
+        line, column = _deepest_open(text)
+        message = "nested too deeply to be a plan"
+        raise PlanError([Problem(file, line, column, "", message)]) from None
     finally:
         loader.dispose()
     doc = SourceDocument(file=file, data=None)
@@ -113,6 +117,23 @@ def load_yaml(text: str, file: str) -> SourceDocument:
 
 
 _MAX_DEPTH = 200
+
+
+def _deepest_open(text: str) -> tuple[int, int]:
+    """Where bracket nesting first passes `_MAX_DEPTH` (1-based line and column)."""
+    depth = 0
+    line, column = 1, 0
+    for ch in text:
+        column += 1
+        if ch == "\n":
+            line, column = line + 1, 0
+        elif ch in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return line, column
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return 1, 1
 
 
 def _build(

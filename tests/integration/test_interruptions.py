@@ -296,7 +296,9 @@ def test_dry_run_on_a_fresh_database_creates_no_schema(
             from: a
             to: b
             pre_checks:
-              - {name: no widgets yet, query: "select count(*) from pg_tables where tablename = 'w'", expect: 0}
+              - name: no widgets yet
+                query: "select count(*) from pg_tables where tablename = 'w'"
+                expect: 0
               - {name: would fail today, query: select 1, expect: 2}
               - {name: flag off, flag_is: {name: F, value: false}, on_fail: warn}
             steps: [{sql: create table w (x int)}]
