@@ -170,7 +170,8 @@ class Session:
     reporter: Reporter
 
     def runner(self, ctx: Context, skip: dict[str, str] | None = None) -> Runner:
-        from .engine import Runner, RunOptions, resolve_variables
+        from .engine import Runner, RunOptions
+        from .variables import resolve_variables
 
         options = RunOptions(
             operator=ctx.operator,

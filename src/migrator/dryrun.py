@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from . import store
+from .checking import evaluate_check
 from .console import Reporter
-from .engine import Runner, evaluate_check, find_path
+from .engine import Runner
+from .paths import find_path
 from .plan.model import Transition
 
 

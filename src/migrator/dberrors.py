@@ -1,0 +1,22 @@
+"""Reading database errors: a one-line message, and whether retrying can help."""
+
+from __future__ import annotations
+
+
+def error_text(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    if orig is not None:
+        first = str(orig).strip().splitlines()
+        return first[0] if first else type(orig).__name__
+    return f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "55P03"

@@ -1,0 +1,562 @@
+"""One run of one transition, driven by the run state machine.
+
+Each step runs in its own transaction, committed together with the audit event
+that says it is done, so the audit trail is exactly what happened: a run killed
+at any instant is resumed from the step after the last one recorded done.
+Steps that cannot run in a transaction (HTTP calls, people, CREATE INDEX
+CONCURRENTLY) are recorded right after they ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from . import store
+from .checking import evaluate_check
+from .context import StepContext
+from .dberrors import error_text, is_disconnect, is_lock_timeout
+from .errors import ExitCode
+from .plan.model import Transition
+from .runstate import RunModel, RunState, drive
+
+if TYPE_CHECKING:
+    from .engine import Runner
+
+DEFAULT_LOCK_TIMEOUT = 5.0
+TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
+
+
+class StepFailed(Exception):
+    def __init__(self, label: str, error: str) -> None:
+        super().__init__(f"step {label} failed: {error}")
+        self.label = label
+        self.error = error
+
+
+@dataclass
+class Operation:
+    """One unit of a run: a plan step, or (in a rollback) the undo of one."""
+
+    index: int
+    label: str
+    action: str
+    describe: str
+    do: Callable[[StepContext], Any]
+    transactional: bool
+    undo: Callable[[StepContext, Any], None] | None
+    undo_transactional: bool
+    undo_missing: str
+    step: Any = None
+    timeout: float | None = None
+    lock_timeout: float | None = None
+    retries: int = 0
+
+
+class TransitionRun:
+    """One run of one transition, driven by the run state machine."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        transition: Transition,
+        row: store.RunRow,
+        reverting: store.RunRow | None,
+    ) -> None:
+        self.r = runner
+        self.conn = runner.db.connect()  # its own: replaced if the server drops it
+        self.t = transition
+        self.row = row
+        self.run_id = row.id
+        self.reverting = reverting
+        self.model = RunModel(row.id, self._record_state)
+        initial = RunState(row.status)
+        drive(self.model, initial)
+        self.operations = self._operations()
+
+    def __enter__(self) -> TransitionRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    # -- the audit trail ------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        if self.conn.in_transaction():
+            yield self.conn
+        else:
+            with self.conn.begin():
+                yield self.conn
+
+    def event(self, kind: str, status: str, step: str | None = None, **detail: Any) -> None:
+        detail = self.r.secrets.mask_data(detail)
+        with self._tx() as conn:
+            store.record_event(conn, self.run_id, kind, status, step=step, detail=detail)
+        self.r.reporter.event(
+            self.r.plan.name,
+            self.run_id,
+            {"kind": kind, "status": status, "step": step, "detail": detail},
+        )
+
+    def _record_state(self, source: RunState, dest: RunState, reason: str) -> None:
+        with self._tx() as conn:
+            failing = dest in (RunState.FAILED, RunState.UNDO_FAILED, RunState.UNDOING)
+            store.set_run_status(
+                conn, self.run_id, dest.value, error=reason if failing and reason else None
+            )
+            if dest == RunState.SUCCEEDED:
+                store.set_phase(conn, self.r.plan.name, self.t.target, self.run_id)
+            self.event("state", dest.value, **{"from": source.value, "reason": reason})
+        if dest in (RunState.SUCCEEDED, RunState.FAILED, RunState.UNDONE, RunState.UNDO_FAILED):
+            self._hook(
+                "migrator_run_end",
+                plan=self.r.plan.name,
+                run_id=self.run_id,
+                transition=self.t.name,
+                status=dest.value,
+            )
+
+    def _hook(self, name: str, **kwargs: Any) -> None:
+        try:
+            getattr(self.r.pm.hook, name)(**kwargs)
+        except Exception as exc:  # a reporter's bug must not break a migration
+            self.event("hook", "failed", detail=f"{name}: {type(exc).__name__}: {exc}")
+
+    # -- what this run does ---------------------------------------------------------------
+
+    def _operations(self) -> list[Operation]:
+        if self.reverting is None:
+            return [self._step_operation(i, s) for i, s in enumerate(self.t.steps)]
+        original = self.r.plan.transition(self.reverting.transition)
+        done = self._done_steps(self.reverting.id)
+        ops = []
+        for n, (index, memo) in enumerate(reversed(done)):
+            source = self._step_operation(index, original.steps[index])
+            ops.append(self._reverting_operation(n, source, memo))
+        return ops
+
+    def _step_operation(self, index: int, step: Any) -> Operation:
+        spec = self.r.registry.actions[step.action_key]
+        undo: Callable[[StepContext, Any], None] | None = None
+        undo_transactional = spec.in_transaction(step)
+        missing = ""
+        if step.rollback == "irreversible":
+            missing = "the step is marked irreversible"
+        elif step.rollback:
+            rollback_steps = list(step.rollback)
+
+            def undo_with_rollback(ctx: StepContext, memo: Any) -> None:
+                for undo_step in rollback_steps:
+                    self.r.registry.actions[undo_step.action_key].run(ctx, undo_step)
+
+            undo = undo_with_rollback
+            undo_transactional = all(
+                self.r.registry.actions[u.action_key].in_transaction(u) for u in rollback_steps
+            )
+        elif spec.undo is not None:
+            default_undo = spec.undo
+
+            def undo_default(ctx: StepContext, memo: Any) -> None:
+                default_undo(ctx, step, memo)
+
+            undo = undo_default
+        else:
+            missing = f"no rollback given, and {step.action_key} has no default undo"
+
+        def do(ctx: StepContext) -> Any:
+            return spec.run(ctx, step)
+
+        return Operation(
+            index=index,
+            label=step.label(index),
+            action=step.action_key,
+            describe=spec.describe(step),
+            do=do,
+            transactional=spec.in_transaction(step),
+            undo=undo,
+            undo_transactional=undo_transactional,
+            undo_missing=missing,
+            step=step,
+            timeout=step.timeout,
+            lock_timeout=step.lock_timeout,
+            retries=step.retries,
+        )
+
+    def _reverting_operation(self, n: int, source: Operation, memo: Any) -> Operation:
+        undo = source.undo
+
+        def do(ctx: StepContext) -> Any:
+            if undo is None:
+                ctx.say(f"  nothing to undo for {source.label}: {source.undo_missing}")
+                return {"nothing_to_undo": source.undo_missing}
+            undo(ctx, memo)
+            return None
+
+        return Operation(
+            index=n,
+            label=f"undo {source.label}",
+            action=f"undo:{source.action}",
+            describe=f"undo of: {source.describe}",
+            do=do,
+            transactional=source.undo_transactional,
+            undo=None,
+            undo_transactional=True,
+            undo_missing="the undo of a step cannot itself be undone",
+            step=source.step,
+            timeout=source.timeout,
+            lock_timeout=source.lock_timeout,
+            retries=source.retries,
+        )
+
+    def _done_steps(self, run_id: int) -> list[tuple[int, Any]]:
+        """(index, memo) of every step recorded done in `run_id`, in the order they ran."""
+        with self._tx() as conn:
+            rows = (
+                conn.execute(
+                    text(
+                        "select detail from migrator.events where run_id = :r and kind = 'step' "
+                        "and status = 'done' order by id"
+                    ),
+                    {"r": run_id},
+                )
+                .scalars()
+                .all()
+            )
+        return [(int(d["index"]), d.get("memo")) for d in rows]
+
+    def _recorded(self, kind: str, statuses: tuple[str, ...]) -> set[int]:
+        with self._tx() as conn:
+            rows = (
+                conn.execute(
+                    text(
+                        "select detail from migrator.events where run_id = :r and kind = :k "
+                        "and status = any(:s)"
+                    ),
+                    {"r": self.run_id, "k": kind, "s": list(statuses)},
+                )
+                .scalars()
+                .all()
+            )
+        return {int(d["index"]) for d in rows}
+
+    def _approved(self) -> bool:
+        with self._tx() as conn:
+            return bool(
+                conn.execute(
+                    text(
+                        "select 1 from migrator.events where run_id = :r and kind = 'approval' "
+                        "and status = 'approved'"
+                    ),
+                    {"r": self.run_id},
+                ).first()
+            )
+
+    # -- the life of a run ----------------------------------------------------------------
+
+    def execute(self) -> ExitCode:
+        self._hook(
+            "migrator_run_start",
+            plan=self.r.plan.name,
+            run_id=self.run_id,
+            transition=self.t.name,
+            operator=self.r.options.operator,
+        )
+        self.model.start()
+        return self._forward()
+
+    def resume(self) -> ExitCode:
+        """Continue a run whose process died, or retry an undo that failed."""
+        state = self.model.state
+        if state in (RunState.UNDO_FAILED, RunState.UNDOING):
+            undone = self.undo_everything(reason=f"undo resumed by {self.r.options.operator}")
+            return ExitCode.OK if undone else ExitCode.UNDO_FAILED
+        if state != RunState.INTERRUPTED:
+            self.model.interrupt(reason="its process ended before the run finished")
+        self.model.resume(reason=f"resumed by {self.r.options.operator}")
+        return self._forward()
+
+    def _forward(self) -> ExitCode:
+        if not self._checks("pre", self.t.pre_checks):
+            self.model.fail(reason="a pre-check failed: nothing was applied")
+            return ExitCode.CHECK_FAILED
+        if self.t.approval and not self._approved():
+            self.model.await_approval()
+            if not self._approve():
+                self.model.fail(reason="approval was not given: nothing was applied")
+                return ExitCode.CHECK_FAILED
+        self.model.apply_steps()
+        done = self._recorded("step", ("done", "skipped"))
+        try:
+            for op in self.operations:
+                if op.index in done:
+                    continue
+                if op.label in self.r.options.skip:
+                    self.event(
+                        "step",
+                        "skipped",
+                        op.label,
+                        index=op.index,
+                        action=op.action,
+                        reason=self.r.options.skip[op.label],
+                        operator=self.r.options.operator,
+                    )
+                    continue
+                self._run(op)
+        except StepFailed as failure:
+            return self._fail_forward(str(failure))
+        self.model.verify()
+        if not self._checks("post", self.t.post_checks):
+            return self._fail_forward("a post-check failed")
+        self.model.succeed()
+        return ExitCode.OK
+
+    def _fail_forward(self, reason: str) -> ExitCode:
+        """A step or post-check failed: undo the run; exit 1 if that worked, else 3."""
+        return ExitCode.CHECK_FAILED if self.undo_everything(reason) else ExitCode.UNDO_FAILED
+
+    def _approve(self) -> bool:
+        options = self.r.options
+        question = (
+            f"Apply {self.t.name} ({self.t.source} -> {self.t.target}, risk {self.t.risk}) "
+            f"to plan {self.r.plan.name}?"
+        )
+        if options.assume_yes:
+            self.event("approval", "approved", operator=options.operator, via="--yes")
+            return True
+        if options.interactive and options.confirm(question):
+            self.event("approval", "approved", operator=options.operator, via="terminal")
+            return True
+        how = "declined at the terminal" if options.interactive else "needs --yes or a terminal"
+        self.event("approval", "declined", operator=options.operator, reason=how)
+        return False
+
+    def _reconnect(self) -> None:
+        """Replace a connection the server dropped; nothing uncommitted survived it."""
+        with suppress(Exception):
+            self.conn.close()
+        self.conn = self.r.db.connect()
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _run(self, op: Operation) -> None:
+        ctx = self.r.step_context(self.conn, self.run_id)
+        self.event("step", "started", op.label, index=op.index, action=op.action)
+        self._hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                memo = self._attempt(op, ctx, started)
+                break
+            except Exception as exc:
+                error = error_text(exc)
+                transient = is_lock_timeout(exc) or is_disconnect(exc)
+                allowed = max(op.retries, TRANSIENT_RETRIES) if transient else op.retries
+                if is_disconnect(exc):
+                    self._reconnect()  # the step's transaction died with the connection
+                    ctx = self.r.step_context(self.conn, self.run_id)
+                if attempt <= allowed:
+                    pause = min(0.5 * 2 ** (attempt - 1), 10.0)
+                    self.event(
+                        "step",
+                        "retry",
+                        op.label,
+                        index=op.index,
+                        action=op.action,
+                        attempt=attempt,
+                        error=error,
+                        pause=pause,
+                    )
+                    time.sleep(pause)
+                    continue
+                self.event(
+                    "step",
+                    "failed",
+                    op.label,
+                    index=op.index,
+                    action=op.action,
+                    error=error,
+                    attempts=attempt,
+                    seconds=time.monotonic() - started,
+                    describe=op.describe,
+                )
+                self._hook(
+                    "migrator_on_step_error",
+                    ctx=ctx,
+                    step=op.label,
+                    action=op.action,
+                    config=op.step,
+                    error=exc,
+                )
+                raise StepFailed(op.label, error) from exc
+        self._hook(
+            "migrator_after_step",
+            ctx=ctx,
+            step=op.label,
+            action=op.action,
+            config=op.step,
+            seconds=time.monotonic() - started,
+        )
+        del memo
+
+    def _attempt(self, op: Operation, ctx: StepContext, started: float) -> Any:
+        def done(memo: Any) -> None:
+            self.event(
+                "step",
+                "done",
+                op.label,
+                index=op.index,
+                action=op.action,
+                memo=memo,
+                seconds=time.monotonic() - started,
+                describe=op.describe,
+            )
+
+        if op.transactional:
+            with self.conn.begin():
+                self._set_timeouts(op)
+                memo = op.do(ctx)
+                done(memo)  # committed together with what the step did
+            return memo
+        with self.r.db.connect() as side:
+            side = side.execution_options(isolation_level="AUTOCOMMIT")
+            if op.timeout:
+                side.execute(
+                    text("select set_config('statement_timeout', :v, false)"),
+                    {"v": f"{int(op.timeout * 1000)}ms"},
+                )
+            memo = op.do(self.r.step_context(side, self.run_id))
+        done(memo)
+        return memo
+
+    def _set_timeouts(self, op: Operation) -> None:
+        lock_timeout = op.lock_timeout or DEFAULT_LOCK_TIMEOUT
+        self.conn.execute(
+            text("select set_config('lock_timeout', :v, true)"),
+            {"v": f"{int(lock_timeout * 1000)}ms"},
+        )
+        if op.timeout:
+            self.conn.execute(
+                text("select set_config('statement_timeout', :v, true)"),
+                {"v": f"{int(op.timeout * 1000)}ms"},
+            )
+
+    # -- undo -----------------------------------------------------------------------------
+
+    def undo_everything(self, reason: str) -> bool:
+        """Undo every step this run completed, in reverse order; whether all of it worked.
+
+        Steps already undone (an undo resumed after a crash) are not undone twice.
+        """
+        state = self.model.state
+        if state in (RunState.PENDING, RunState.PRECHECKING, RunState.AWAITING_APPROVAL):
+            self.model.interrupt(reason="its process ended before the run finished")
+        if self.model.state != RunState.UNDOING:
+            self.model.undo(reason=reason)
+        if self.reverting is not None:
+            self.model.undo_broke(
+                reason=f"{reason}; a rollback that stopped half way cannot be undone itself: "
+                "resume it, or settle by hand"
+            )
+            return False
+        done = self._done_steps(self.run_id)
+        undone = self._recorded("undo", ("done", "skipped"))
+        for index, memo in reversed(done):
+            op = self.operations[index]
+            if index in undone:
+                continue
+            if op.undo is None:
+                self.event(
+                    "undo",
+                    "skipped",
+                    op.label,
+                    index=index,
+                    action=op.action,
+                    reason=op.undo_missing,
+                )
+                continue
+            try:
+                self._undo(op, memo)
+            except Exception as exc:
+                error = error_text(exc)
+                self.event("undo", "failed", op.label, index=index, action=op.action, error=error)
+                self.model.undo_broke(reason=f"undoing {op.label} failed: {error}")
+                self.r.reporter.say(
+                    "manual intervention needed: the plan is blocked until `migrator resume "
+                    f"{self.r.plan.file}` or `migrator rollback {self.r.plan.file}` settles it",
+                    style="red",
+                )
+                return False
+        self.model.undo_complete(reason=reason)
+        return True
+
+    def _undo(self, op: Operation, memo: Any) -> None:
+        assert op.undo is not None
+        started = time.monotonic()
+        if op.undo_transactional:
+            with self.conn.begin():
+                self._set_timeouts(op)
+                op.undo(self.r.step_context(self.conn, self.run_id), memo)
+                self.event(
+                    "undo",
+                    "done",
+                    op.label,
+                    index=op.index,
+                    action=op.action,
+                    seconds=time.monotonic() - started,
+                )
+            return
+        with self.r.db.connect() as side:
+            side = side.execution_options(isolation_level="AUTOCOMMIT")
+            op.undo(self.r.step_context(side, self.run_id), memo)
+        self.event(
+            "undo",
+            "done",
+            op.label,
+            index=op.index,
+            action=op.action,
+            seconds=time.monotonic() - started,
+        )
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def _checks(self, phase: str, checks: tuple[Any, ...]) -> bool:
+        """Evaluate every check (all of them, not just up to the first failure)."""
+        passed = True
+        for index, check in enumerate(checks):
+            outcome, seconds, samples = evaluate_check(self.r, self.conn, self.run_id, check)
+            label = check.label(index)
+            warn = check.on_fail == "warn"
+            status = "passed" if outcome.passed else ("warned" if warn else "failed")
+            self.event(
+                "check",
+                status,
+                label,
+                phase=phase,
+                index=index,
+                check=check.check_key,
+                actual=outcome.actual,
+                expected=outcome.expected,
+                detail=outcome.detail,
+                seconds=seconds,
+                samples=samples,
+                describe=self.r.registry.checks[check.check_key].describe(check),
+            )
+            self._hook(
+                "migrator_after_check",
+                ctx=self.r.step_context(self.conn, self.run_id),
+                check=label,
+                outcome=outcome,
+            )
+            if not outcome.passed and not warn:
+                passed = False
+        return passed
