@@ -68,7 +68,9 @@ def _is_number(value: Any) -> bool:
 
 def _comparable(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral_value() else int(value)
+        if not value.is_finite() or value != value.to_integral_value():
+            return float(value)  # NaN and ±Infinity (PostgreSQL 14+ numerics) included
+        return int(value)
     return value
 
 

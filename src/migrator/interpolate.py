@@ -45,18 +45,21 @@ def interpolate(
 ) -> str:
     """Replace each `${name}` with a plan variable and each `${env:NAME}` from the environment."""
     env = os.environ if environ is None else environ
-    out = value
-    for ref in references(value):
-        if ref.env:
-            if ref.name not in env:
-                raise InterpolationError(f"environment variable {ref.name} is not set")
-            replacement = env[ref.name]
-        else:
-            if ref.name not in variables:
-                raise InterpolationError(f"'{ref.text}' names no plan variable")
-            replacement = str(variables[ref.name])
-        out = out.replace(ref.text, replacement)
-    return out
+    list(references(value))  # reject malformed references before replacing any
+
+    def replace(match: re.Match[str]) -> str:
+        inner = match.group(1).strip()
+        if inner.startswith("env:"):
+            name = inner[4:].strip()
+            if name not in env:
+                raise InterpolationError(f"environment variable {name} is not set")
+            return env[name]
+        if inner not in variables:
+            raise InterpolationError(f"'{match.group(0)}' names no plan variable")
+        return str(variables[inner])
+
+    # One pass: a value that itself holds `${...}` is never expanded again.
+    return REFERENCE.sub(replace, value)
 
 
 def secrets_in(value: str, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -35,6 +35,9 @@ class PluginManager(pluggy.PluginManager):
     ) -> None:
         try:
             self.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:  # a hook that does not match its spec
+            first = str(exc).strip().splitlines()[0]
+            raise PluginError(f"plugin {name} does not fit the plugin API: {first}") from None
         except ValueError as exc:  # a second plugin under the same name
             raise PluginError(f"plugin {name}: {exc}") from None
         self.infos[name] = PluginInfo(name, distribution, version)
@@ -60,10 +63,15 @@ class PluginManager(pluggy.PluginManager):
 
     def build_registry(self) -> Registry:
         """Ask every plugin for its actions and checks; a key claimed twice names both plugins."""
-        try:
-            self.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin!r}: {exc}") from None
+        for hook_name, caller in vars(self.hook).items():
+            if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if not impl.opts.get("optionalhook"):
+                    raise PluginError(
+                        f"plugin {impl.plugin_name} implements {hook_name}, which is not a "
+                        "migrator hook (see migrator.hookspecs)"
+                    )
         registry = Registry()
         for impl in self.hook.migrator_register_actions.get_hookimpls():
             name = impl.plugin_name

@@ -90,8 +90,9 @@ def _mark(node: yaml.Node) -> Position:
 
 def load_yaml(text: str, file: str) -> SourceDocument:
     """Parse one YAML document; raise PlanError pointing at syntax errors and duplicate keys."""
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the reader rejects control characters here
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -105,18 +106,21 @@ def load_yaml(text: str, file: str) -> SourceDocument:
         message = "nested too deeply to be a plan"
         raise PlanError([Problem(file, line, column, "", message)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     doc = SourceDocument(file=file, data=None)
     if root is None:
         raise PlanError([Problem(file, 1, 1, "", "the file is empty: a plan is a YAML mapping")])
     problems: list[Problem] = []
-    doc.data = _build(root, (), doc, loader, problems, depth=0)
+    budget = [_MAX_VALUES]
+    doc.data = _build(root, (), doc, loader, problems, depth=0, budget=budget)
     if problems:
         raise PlanError(problems)
     return doc
 
 
 _MAX_DEPTH = 200
+_MAX_VALUES = 200_000  # aliases expand into copies: a few lines could otherwise explode
 
 
 def _deepest_open(text: str) -> tuple[int, int]:
@@ -143,7 +147,14 @@ def _build(
     loader: _Loader,
     problems: list[Problem],
     depth: int,
+    budget: list[int],
 ) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        if budget[0] == -1:
+            message = f"the document expands to more than {_MAX_VALUES} values (through aliases?)"
+            problems.append(doc.problem(path, message))
+        return None
     doc.values[path] = _mark(node)
     if depth > _MAX_DEPTH:
         problems.append(doc.problem(path, "nested too deeply"))
@@ -175,11 +186,11 @@ def _build(
                 )
                 continue
             doc.keys[child] = _mark(key_node)
-            result[key] = _build(value_node, child, doc, loader, problems, depth + 1)
+            result[key] = _build(value_node, child, doc, loader, problems, depth + 1, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(item, (*path, i), doc, loader, problems, depth + 1)
+            _build(item, (*path, i), doc, loader, problems, depth + 1, budget)
             for i, item in enumerate(node.value)
         ]
     try:

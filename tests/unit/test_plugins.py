@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pluggy
 import pytest
 from pydantic import BaseModel, ConfigDict
 
@@ -248,13 +247,6 @@ def test_plugins_can_be_loaded_without_entry_points(site: Site) -> None:
     assert pm.build_registry().actions == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pluggy.PluginValidationError,
-    reason="bug: PluginManager.register_plugin turns only ValueError into PluginError; "
-    "pluggy's PluginValidationError (a hookimpl argument the spec lacks) escapes, "
-    "multi-line, and `migrator plugins` shows a traceback",
-)
 def test_a_hookimpl_with_a_wrong_argument_is_a_plugin_error(site: Site) -> None:
     code = (
         "import migrator\n\n"
@@ -384,11 +376,6 @@ def test_a_plugin_implementing_an_unknown_hook_is_an_error() -> None:
     assert "\n" not in caught.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PluginManager.build_registry names the plugin by repr(exc.plugin) "
-    "(<...Nonsense object at 0x...>), not by the name it was registered under",
-)
 def test_an_unknown_hook_error_names_the_plugin() -> None:
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register_plugin(Nonsense(), "acme-extras")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -13,18 +14,24 @@ Risk = Literal["low", "medium", "high"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_LONGEST = 30 * 86400.0
 
 
 def parse_duration(raw: Any) -> float:
     """`5s`, `10m`, `1h`, `250ms` or a number of seconds -> seconds."""
     if isinstance(raw, bool):
         raise ValueError("a duration is a number of seconds or text like 5s, 10m, 1h")
-    if isinstance(raw, int | float):
-        seconds = float(raw)
-    elif isinstance(raw, str) and (match := _DURATION.match(raw)):
-        seconds = float(match.group(1)) * _UNIT[match.group(2)]
-    else:
-        raise ValueError(f"'{raw}' is not a duration: write 5s, 10m, 1h, 250ms or a number")
+    try:
+        if isinstance(raw, int | float):
+            seconds = float(raw)
+        elif isinstance(raw, str) and (match := _DURATION.match(raw)):
+            seconds = float(match.group(1)) * _UNIT[match.group(2)]
+        else:
+            raise ValueError(f"'{raw}' is not a duration: write 5s, 10m, 1h, 250ms or a number")
+    except OverflowError:
+        raise ValueError("a duration that long is not a duration") from None
+    if not math.isfinite(seconds) or seconds > _LONGEST:
+        raise ValueError("a duration must be a finite number of seconds, at most 30 days")
     if seconds <= 0:
         raise ValueError("a duration must be greater than 0")
     return seconds
@@ -76,7 +83,7 @@ GenericExpect = Annotated[
 class Strict(BaseModel):
     """Base of every plan model: unknown keys are errors; frozen once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Wait(Strict):
