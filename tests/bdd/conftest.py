@@ -1,0 +1,181 @@
+"""Shared steps: plans, SQL, commands as a person types them, and what they see."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from migrator.cli import main
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> dict[str, Any]:
+    """What a scenario has done so far; commands run in its own directory."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("MIGRATOR_DSN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    state: dict[str, Any] = {"dir": tmp_path, "dsn": database, "others": {}}
+    yield state  # type: ignore[misc]
+    for proc in state["others"].values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(sql)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+def _argv(command: str, world: dict[str, Any]) -> list[str]:
+    words = shlex.split(command)
+    assert words[0] == "migrator", f"commands start with migrator: {command}"
+    argv = words[1:]
+    if argv[0] not in ("validate", "schema", "plugins"):
+        argv += ["--dsn", world["dsn"]]
+    return argv
+
+
+def _run(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    code = main(_argv(command, world))
+    captured = capsys.readouterr()
+    world["code"], world["output"] = code, captured.out + captured.err
+
+
+def _spawn(command: str, world: dict[str, Any]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "migrator", *_argv(command, world)],
+        cwd=world["dir"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(dsn: str, sql: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        exists = _query(dsn, "select to_regclass('migrator.events') is not null")[0][0]
+        if exists and _query(dsn, sql):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never true: {sql}")
+
+
+@given(parsers.parse('the plan "{name}":'))
+def _(name: str, docstring: str, world: dict[str, Any]) -> None:
+    (world["dir"] / name).write_text(docstring + "\n")
+
+
+@given("the SQL:")
+def _(docstring: str, world: dict[str, Any]) -> None:
+    _query(world["dsn"], docstring)
+
+
+@given(parsers.parse('the plan "{name}" has the rollback of "{step}" replaced by "{sql}"'))
+def _(name: str, step: str, sql: str, world: dict[str, Any]) -> None:
+    path = world["dir"] / name
+    text = path.read_text()
+    old = f"rollback: {{sql: \"insert into undone values ('{step}')\"}}"
+    assert old in text
+    path.write_text(text.replace(old, f'rollback: {{sql: "{sql}"}}'))
+
+
+@given(parsers.parse('I ran "{command}"'))
+def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    _run(command, world, capsys)
+    assert world["code"] == 0, world["output"]
+
+
+@given(parsers.parse('"{operator}" is running "{command}" in another terminal'))
+def _(operator: str, command: str, world: dict[str, Any]) -> None:
+    world["others"][operator] = _spawn(f"{command} --operator {operator}", world)
+    _wait_for(world["dsn"], "select 1 from migrator.runs where status = 'applying'")
+
+
+@given(parsers.parse('"{command}" was killed during step "{step}"'))
+def _(command: str, step: str, world: dict[str, Any]) -> None:
+    proc = _spawn(command, world)
+    try:
+        _wait_for(
+            world["dsn"],
+            f"select 1 from migrator.events where kind = 'step' and status = 'started' "
+            f"and step = '{step}'",
+        )
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@when(parsers.parse('I run "{command}"'))
+def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    _run(command, world, capsys)
+
+
+@then(parsers.parse("the exit code is {code:d}"))
+def _(code: int, world: dict[str, Any]) -> None:
+    assert world["code"] == code, world["output"]
+
+
+@then(parsers.parse('the output contains "{text}"'))
+def _(text: str, world: dict[str, Any]) -> None:
+    assert text in world["output"], world["output"]
+
+
+@then(parsers.parse('the plan "{plan}" is in phase "{phase}"'))
+def _(plan: str, phase: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    path = next(p for p in world["dir"].glob("*.yaml") if f"plan: {plan}\n" in p.read_text())
+    capsys.readouterr()
+    assert main(["status", str(path), "--dsn", world["dsn"], "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["phase"] == phase
+
+
+@then(parsers.parse('the runs of plan "{plan}" are "{runs}"'))
+def _(plan: str, runs: str, world: dict[str, Any]) -> None:
+    rows = _query(
+        world["dsn"],
+        f"select transition || ' ' || status from migrator.runs where plan = '{plan}' order by id",
+    )
+    assert ", ".join(r[0] for r in rows) == runs
+
+
+@then(parsers.parse('the audit trail of plan "{plan}" shows the undo of "{steps}"'))
+def _(plan: str, steps: str, world: dict[str, Any]) -> None:
+    rows = _query(
+        world["dsn"],
+        "select e.step from migrator.events e join migrator.runs r on r.id = e.run_id "
+        f"where r.plan = '{plan}' and e.kind = 'undo' and e.status = 'done' order by e.id",
+    )
+    assert ", ".join(r[0] for r in rows) == steps
+
+
+@then(parsers.parse('the query "{sql}" returns "{value}"'))
+def _(sql: str, value: str, world: dict[str, Any]) -> None:
+    rows = _query(world["dsn"], sql)
+    assert str(rows[0][0]) == value
+
+
+@then(parsers.parse('the database has no schema "{schema}"'))
+def _(schema: str, world: dict[str, Any]) -> None:
+    assert _query(world["dsn"], f"select to_regnamespace('{schema}')") == [(None,)]
+
+
+@then(parsers.parse("{operator}'s run ends with exit code {code:d}"))
+def _(operator: str, code: int, world: dict[str, Any]) -> None:
+    proc = world["others"][operator]
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, out + err
