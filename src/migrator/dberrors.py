@@ -4,6 +4,9 @@ from __future__ import annotations
 
 
 def error_text(exc: BaseException) -> str:
+    """One line for a person: the driver's first line, or the error's own words."""
+    if getattr(exc, "blockers", None):  # a lock wait that knows who blocked it
+        return str(exc)
     orig = getattr(exc, "orig", None)
     if orig is not None:
         first = str(orig).strip().splitlines()

@@ -23,6 +23,7 @@ from .checking import evaluate_check
 from .context import StepContext
 from .dberrors import error_text, is_disconnect, is_lock_timeout
 from .errors import ExitCode
+from .lockwatch import Blocker, LockWatch
 from .plan.model import Transition
 from .runstate import RunModel, RunState, drive
 
@@ -31,6 +32,20 @@ if TYPE_CHECKING:
 
 DEFAULT_LOCK_TIMEOUT = 5.0
 TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
+
+
+class LockNotGranted(Exception):
+    """A lock was not granted within `lock_timeout`; names the sessions that held it."""
+
+    def __init__(self, error: BaseException, blockers: list[Blocker]) -> None:
+        self.error = error
+        self.blockers = blockers
+        names = "; ".join(str(b) for b in blockers)
+        super().__init__(f"{error_text(error)} — blocked by {names}")
+
+    @property
+    def orig(self) -> Any:  # read like the driver error it wraps (SQLSTATE 55P03)
+        return getattr(self.error, "orig", None)
 
 
 class StepFailed(Exception):
@@ -71,6 +86,7 @@ class TransitionRun:
     ) -> None:
         self.r = runner
         self.conn = runner.db.connect()  # its own: replaced if the server drops it
+        self._pid: int | None = None
         self.t = transition
         self.row = row
         self.run_id = row.id
@@ -343,6 +359,7 @@ class TransitionRun:
         with suppress(Exception):
             self.conn.close()
         self.conn = self.r.db.connect()
+        self._pid = None
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -388,6 +405,7 @@ class TransitionRun:
                     attempts=attempt,
                     seconds=time.monotonic() - started,
                     describe=op.describe,
+                    blockers=[b.as_dict() for b in getattr(exc, "blockers", [])],
                 )
                 self._hook(
                     "migrator_on_step_error",
@@ -424,7 +442,13 @@ class TransitionRun:
         if op.transactional:
             with self.conn.begin():
                 self._set_timeouts(op)
-                memo = op.do(ctx)
+                with LockWatch(self.r.db, self._backend_pid()) as watch:
+                    try:
+                        memo = op.do(ctx)
+                    except Exception as exc:
+                        if is_lock_timeout(exc) and watch.blockers:
+                            raise LockNotGranted(exc, watch.blockers) from exc
+                        raise
                 done(memo)  # committed together with what the step did
             return memo
         with self.r.db.connect() as side:
@@ -437,6 +461,11 @@ class TransitionRun:
             memo = op.do(self.r.step_context(side, self.run_id))
         done(memo)
         return memo
+
+    def _backend_pid(self) -> int:
+        if self._pid is None:
+            self._pid = int(self.conn.execute(text("select pg_backend_pid()")).scalar_one())
+        return self._pid
 
     def _set_timeouts(self, op: Operation) -> None:
         lock_timeout = op.lock_timeout or DEFAULT_LOCK_TIMEOUT
