@@ -58,9 +58,9 @@ def test_a_blocked_ddl_step_gives_up_retries_and_names_the_blocker(
     assert failed["attempts"] == 4
     assert failed["blockers"][0]["pid"] == holder_pid
     assert max(waits) < 0.3 + 0.25  # the lock_timeout, and some slack for a busy machine
-    assert sql(
-        "select count(*) from information_schema.columns where table_name = 'busy'"
-    ) == [(1,)]
+    assert sql("select count(*) from information_schema.columns where table_name = 'busy'") == [
+        (1,)
+    ]
 
 
 def test_timeout_bounds_a_statement(migrator: Any, write_plan: Any, sql: Any) -> None:
@@ -130,9 +130,7 @@ def test_a_failing_statement_rolls_its_step_back_entirely(
     assert sql("select count(*) from t") == [(0,)]  # nothing half-done
 
 
-def test_variables_are_bound_in_every_statement(
-    migrator: Any, write_plan: Any, sql: Any
-) -> None:
+def test_variables_are_bound_in_every_statement(migrator: Any, write_plan: Any, sql: Any) -> None:
     sql("create table kv (k text, v text)")
     plan = write_plan(
         """\
