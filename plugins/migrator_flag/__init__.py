@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import migrator
 from migrator import ActionSpec, CheckSpec
@@ -19,6 +20,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=flag.run,
             undo=flag.undo,
             describe=flag.describe,
+            transactional=flag.in_transaction,
             summary="set a feature flag {name, value}; undone by restoring its earlier value",
         )
     )
@@ -38,3 +40,10 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             summary="the flag {name} holds {value}",
         )
     )
+
+
+@migrator.hookimpl
+def migrator_flag_store(location: str, plan_file: str | None) -> Any:
+    from .stores import store_for
+
+    return store_for(location, plan_file)

@@ -1,4 +1,4 @@
-"""The `flag` action and `flag_is` check, on the default store: table `migrator.flags`."""
+"""The `flag` action and `flag_is` check, on whichever store the plan names."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
+from migrator.flags import MISSING, FlagStore
 
 
 class FlagSetting(BaseModel):
@@ -15,63 +16,64 @@ class FlagSetting(BaseModel):
 
     name: str = Field(..., min_length=1)
     value: Any = Field(..., description="any JSON value; true is stored as JSON true")
-
-
-_MISSING = object()
+    store: str = Field(
+        "table",
+        description="table (migrator.flags, the default) or file:PATH (.json/.yaml), "
+        "relative to the plan file",
+    )
 
 
 def describe(step: Any) -> str:
-    return f"set flag {step.flag.name} = {json.dumps(step.flag.value)}"
+    f = step.flag
+    where = "" if f.store == "table" else f" in {f.store}"
+    return f"set flag {f.name} = {json.dumps(f.value)}{where}"
 
 
 def describe_check(check: Any) -> str:
-    return f"flag {check.flag_is.name} is {json.dumps(check.flag_is.value)}"
+    f = check.flag_is
+    where = "" if f.store == "table" else f" in {f.store}"
+    return f"flag {f.name} is {json.dumps(f.value)}{where}"
+
+
+def in_transaction(step: Any) -> bool:
+    """Only the table store shares the step's transaction; a file is written at once."""
+    return bool(step.flag.store == "table")
+
+
+def _store(ctx: StepContext, location: str) -> FlagStore:
+    store = ctx.hooks.migrator_flag_store(location=location, plan_file=ctx.plan_file)
+    if store is None:
+        raise ValueError(f"no plugin keeps flags in {location!r}: use table or file:PATH")
+    return store  # type: ignore[no-any-return]
 
 
 def _value(ctx: StepContext, value: Any) -> Any:
     return ctx.interpolate(value) if isinstance(value, str) else value
 
 
-def _read(conn: Any, name: str, *, lock: bool = False) -> Any:
-    exists = conn.exec_driver_sql("select to_regclass('migrator.flags') is not null").scalar()
-    if not exists:
-        return _MISSING
-    sql = "select value from migrator.flags where name = %(n)s" + (" for update" if lock else "")
-    row = conn.exec_driver_sql(sql, {"n": name}).first()
-    return _MISSING if row is None else row[0]
-
-
-def _write(conn: Any, name: str, value: Any, operator: str) -> None:
-    conn.exec_driver_sql(
-        "insert into migrator.flags (name, value, updated_by) "
-        "values (%(n)s, cast(%(v)s as jsonb), %(by)s) on conflict (name) do update "
-        "set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by",
-        {"n": name, "v": json.dumps(value), "by": operator},
-    )
-
-
 def run(ctx: StepContext, step: Any) -> Any:
     setting = step.flag
-    before = _read(ctx.connection, setting.name, lock=True)
-    _write(ctx.connection, setting.name, _value(ctx, setting.value), ctx.operator)
-    if before is _MISSING:
+    store = _store(ctx, setting.store)
+    before = store.get(ctx, setting.name)
+    store.set(ctx, setting.name, _value(ctx, setting.value))
+    if before is MISSING:
         return {"existed": False}
     return {"existed": True, "previous": before}
 
 
 def undo(ctx: StepContext, step: Any, memo: Any) -> None:
     """Put back exactly what was there: the earlier value, or no flag at all."""
-    name = step.flag.name
+    store = _store(ctx, step.flag.store)
     if memo and memo.get("existed"):
-        _write(ctx.connection, name, memo.get("previous"), ctx.operator)
+        store.set(ctx, step.flag.name, memo.get("previous"))
     else:
-        ctx.connection.exec_driver_sql("delete from migrator.flags where name = %(n)s", {"n": name})
+        store.delete(ctx, step.flag.name)
 
 
 def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:
     setting = check.flag_is
     expected = _value(ctx, setting.value)
-    actual = _read(ctx.connection, setting.name)
-    if actual is _MISSING:
+    actual = _store(ctx, setting.store).get(ctx, setting.name)
+    if actual is MISSING:
         return CheckOutcome(False, None, expected, f"flag {setting.name} is not set")
     return CheckOutcome(actual == expected, actual, expected)

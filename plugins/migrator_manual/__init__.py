@@ -19,6 +19,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=manual.run,
             undo=manual.undo,
             describe=manual.describe,
+            transactional=manual.in_transaction,
             summary="an instruction for a person; waits for their confirmation",
         )
     )

@@ -17,7 +17,9 @@ class StepContext:
     operator (or answers yes under `--yes`) and returns whether they agreed;
     `say(text)` prints a line to the operator; `interpolate(text)` resolves
     `${name}` and `${env:NAME}` (values from the environment are then masked
-    wherever they would be shown or recorded).
+    wherever they would be shown or recorded); `plan_file` is the plan's path
+    (resolve relative paths against its folder); `hooks` is the plugin manager's
+    hook relay, for a plugin that asks other plugins (`ctx.hooks.migrator_flag_store`).
     """
 
     connection: Any
@@ -31,6 +33,8 @@ class StepContext:
     confirm: Callable[[str], bool] = field(default=lambda text: False)
     say: Callable[[str], None] = field(default=lambda text: None)
     interpolate: Callable[[str], str] = field(default=lambda text: text)
+    plan_file: str | None = None
+    hooks: Any = None
     services: dict[str, Any] = field(default_factory=dict)
 
 

@@ -292,6 +292,8 @@ class Runner:
             confirm=self.options.confirm,
             say=self.reporter.say,
             interpolate=resolve,
+            plan_file=self.plan.file,
+            hooks=self.pm.hook,
             services={"secrets": secrets, "registry": self.registry},
         )
 

@@ -19,10 +19,14 @@ import pluggy
 
 if TYPE_CHECKING:
     from .context import CheckOutcome, StepContext
+    from .flags import FlagStore
     from .registry import ActionSpec, CheckSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
-hookspec = cast(Callable[[F], F], pluggy.HookspecMarker("migrator"))
+_marker = pluggy.HookspecMarker("migrator")
+hookspec = cast(Callable[[F], F], _marker)
+first_result_hookspec = _marker(firstresult=True)
+"""For "who handles this?" hooks: the first non-None result wins."""
 
 
 @hookspec
@@ -44,6 +48,18 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
     loaded. Call `register(CheckSpec(...))` once per check key. Registering a
     key that another plugin already registered is an error naming both plugins.
     Returns nothing.
+    """
+
+
+@first_result_hookspec
+def migrator_flag_store(location: str, plan_file: str | None) -> FlagStore | None:
+    """Who keeps flags at `location`? The `store` of a `flag` step or `flag_is` check.
+
+    Called each time a flag is read or written. `location` is as the plan wrote it
+    (`table` by default: the `migrator.flags` table; `file:flags.json` for the
+    built-in file store); `plan_file` is the plan's path, for relative locations.
+    Returns a `FlagStore`, or None when this plugin does not handle `location`.
+    Stops at the first non-None result.
     """
 
 

@@ -1,0 +1,24 @@
+"""Built-in plugin: the `command` action, a program run without a shell."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import migrator
+from migrator import ActionSpec
+
+
+@migrator.hookimpl
+def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    from . import command
+
+    register(
+        ActionSpec(
+            key="command",
+            config=command.CommandConfig,
+            run=command.run,
+            describe=command.describe,
+            transactional=False,
+            summary="run a program (an argv list, no shell); its output goes to the audit trail",
+        )
+    )

@@ -1,0 +1,76 @@
+"""The `command` action: an argv list run without a shell, output kept in the audit trail."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from migrator import StepContext
+
+KEEP = 4000  # characters of stdout and stderr kept in the audit trail
+
+
+def _as_mapping(value: Any) -> Any:
+    return {"argv": value} if isinstance(value, list) else value
+
+
+class CommandSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    argv: list[str] = Field(..., min_length=1, description="the program and its arguments")
+    cwd: str | None = Field(None, description="working folder, relative to the plan file")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
+
+
+CommandConfig = Annotated[CommandSpec, BeforeValidator(_as_mapping)]
+
+
+def describe(step: Any) -> str:
+    return "run: " + shlex.join(step.command.argv)
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= KEEP else "..." + text[-KEEP:]
+
+
+def run(ctx: StepContext, step: Any) -> Any:
+    import os
+
+    spec = step.command
+    argv = [ctx.interpolate(a) for a in spec.argv]
+    cwd = None
+    if spec.cwd:
+        cwd = Path(spec.cwd)
+        if not cwd.is_absolute() and ctx.plan_file:
+            cwd = Path(ctx.plan_file).resolve().parent / cwd
+    env = {**os.environ, **{k: ctx.interpolate(v) for k, v in spec.env.items()}}
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=step.timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise RuntimeError(f"no such program: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{argv[0]} ran longer than {step.timeout:g}s and was stopped") from None
+    memo = {
+        "exit_code": done.returncode,
+        "stdout": _tail(done.stdout),
+        "stderr": _tail(done.stderr),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    if done.returncode != 0:
+        last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+        raise RuntimeError(f"{argv[0]} exited with {done.returncode}: {last[0]}")
+    return memo

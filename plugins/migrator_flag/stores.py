@@ -1,0 +1,122 @@
+"""The two built-in flag stores: the `migrator.flags` table, and a JSON or YAML file."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from migrator import StepContext
+from migrator.flags import MISSING
+
+
+class TableStore:
+    """Table `migrator.flags`: written in the step's own transaction (exactly once)."""
+
+    def get(self, ctx: StepContext, name: str) -> Any:
+        conn = ctx.connection
+        if not conn.exec_driver_sql(
+            "select to_regclass('migrator.flags') is not null", {}
+        ).scalar():
+            return MISSING
+        row = conn.exec_driver_sql(
+            "select value from migrator.flags where name = %(n)s for update", {"n": name}
+        ).first()
+        return MISSING if row is None else row[0]
+
+    def set(self, ctx: StepContext, name: str, value: Any) -> None:
+        ctx.connection.exec_driver_sql(
+            "insert into migrator.flags (name, value, updated_by) "
+            "values (%(n)s, cast(%(v)s as jsonb), %(by)s) on conflict (name) do update "
+            "set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by",
+            {"n": name, "v": json.dumps(value), "by": ctx.operator},
+        )
+
+    def delete(self, ctx: StepContext, name: str) -> None:
+        ctx.connection.exec_driver_sql("delete from migrator.flags where name = %(n)s", {"n": name})
+
+
+class FileStore:
+    """A mapping of flag names to values in a .json, .yaml or .yml file.
+
+    Every write replaces the file atomically (a temporary file in the same folder,
+    flushed to disk, then renamed over it) under an exclusive lock, so a reader
+    never sees half a file and two writers never lose each other's flags.
+    """
+
+    def __init__(self, path: Path) -> None:
+        if path.suffix not in (".json", ".yaml", ".yml"):
+            raise ValueError(f"flag file {path}: use a .json, .yaml or .yml file")
+        self.path = path
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        text = self.path.read_text(encoding="utf-8")
+        if self.path.suffix == ".json":
+            data = json.loads(text) if text.strip() else {}
+        else:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"flag file {self.path} does not hold a mapping of flags")
+        return data
+
+    def _write(self, flags: dict[str, Any]) -> None:
+        if self.path.suffix == ".json":
+            text = json.dumps(flags, indent=2, sort_keys=True) + "\n"
+        else:
+            import yaml
+
+            text = yaml.safe_dump(flags, sort_keys=True)
+        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def get(self, ctx: StepContext, name: str) -> Any:
+        with self._locked():
+            return self._read().get(name, MISSING)
+
+    def set(self, ctx: StepContext, name: str, value: Any) -> None:
+        with self._locked():
+            flags = self._read()
+            flags[name] = value
+            self._write(flags)
+
+    def delete(self, ctx: StepContext, name: str) -> None:
+        with self._locked():
+            flags = self._read()
+            if name in flags:
+                del flags[name]
+                self._write(flags)
+
+
+def store_for(location: str, plan_file: str | None) -> TableStore | FileStore | None:
+    if location == "table":
+        return TableStore()
+    if location.startswith("file:"):
+        path = Path(location[len("file:") :]).expanduser()
+        if not path.is_absolute() and plan_file:
+            path = Path(plan_file).resolve().parent / path
+        return FileStore(path)
+    return None

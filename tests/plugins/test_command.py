@@ -1,0 +1,55 @@
+"""The command action: argv without a shell, timeouts, output in the audit trail."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def plan_with(argv: str, extra: str = "") -> str:
+    return f"""\
+plan: cmd
+kind: hotfix
+steps:
+  - name: run it
+    command: {argv}
+{extra}"""
+
+
+def test_output_goes_to_the_audit_trail(migrator: Any, write_plan: Any, sql: Any) -> None:
+    argv = f'["{sys.executable}", "-c", "print(\'deployed 3 functions\')"]'
+    assert migrator("apply", write_plan(plan_with(argv))).code == 0
+    memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
+    assert memo["exit_code"] == 0
+    assert memo["stdout"] == "deployed 3 functions\n"
+
+
+def test_no_shell_is_involved(migrator: Any, write_plan: Any, sql: Any, tmp_path: Any) -> None:
+    argv = f'["{sys.executable}", "-c", "import sys; print(sys.argv[1])", "$(touch pwned); *"]'
+    assert migrator("apply", write_plan(plan_with(argv))).code == 0
+    memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
+    assert memo["stdout"] == "$(touch pwned); *\n"
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_failing_program_fails_the_step(migrator: Any, write_plan: Any) -> None:
+    argv = f'["{sys.executable}", "-c", "import sys; sys.exit(\'deploy refused\')"]'
+    result = migrator("apply", write_plan(plan_with(argv)))
+    assert result.code == 1
+    assert "exited with 1: deploy refused" in result.out
+
+
+def test_a_program_that_runs_too_long_is_stopped(migrator: Any, write_plan: Any) -> None:
+    argv = f'["{sys.executable}", "-c", "import time; time.sleep(30)"]'
+    result = migrator(
+        "apply",
+        write_plan(plan_with(argv).replace("    command:", "    timeout: 500ms\n    command:")),
+    )
+    assert result.code == 1
+    assert "ran longer than 0.5s and was stopped" in result.out
+
+
+def test_a_missing_program_is_named(migrator: Any, write_plan: Any) -> None:
+    result = migrator("apply", write_plan(plan_with('["no-such-program-xyz"]')))
+    assert result.code == 1
+    assert "no such program: no-such-program-xyz" in result.out
