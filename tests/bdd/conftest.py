@@ -179,3 +179,18 @@ def _(operator: str, code: int, world: dict[str, Any]) -> None:
     proc = world["others"][operator]
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, out + err
+
+
+@given("a Supabase-like database where profiles has row level security and no policy")
+def _(world: dict[str, Any]) -> None:
+    from migrator.demo import sql_text
+
+    _query(world["dsn"], sql_text("supabase.sql"))
+    _query(
+        world["dsn"],
+        "create table profiles (id bigserial primary key, session_id int unique, "
+        "results_version text); "
+        "grant all on profiles to anon, authenticated, service_role; "
+        "grant all on sequence profiles_id_seq to anon, authenticated, service_role; "
+        "alter table profiles enable row level security",
+    )

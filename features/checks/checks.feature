@@ -1,0 +1,101 @@
+Feature: Checks and what they expect
+  A check compares what the database says with what the plan expects, and the
+  audit trail keeps both values. `on_fail: warn` records a failure and goes on;
+  `wait` polls until the check passes; `soak` keeps checking for a while.
+
+  Background:
+    Given the SQL:
+      """
+      create table sessions (id int, status text);
+      insert into sessions select g, 'completed' from generate_series(1, 40) g;
+      create sequence polls;
+      """
+
+  Scenario Outline: Expectations
+    Given the plan "expect.yaml":
+      """
+      plan: expect
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          pre_checks:
+            - name: completed sessions
+              query: select count(*) from sessions where status = 'completed'
+              expect: <expect>
+          steps: [{sql: select 1}]
+      """
+    When I run "migrator apply expect.yaml --to after"
+    Then the exit code is <code>
+    And the output contains "pre-check completed sessions: <verdict> (actual 40, expected <shown>)"
+
+    Examples:
+      | expect   | code | verdict | shown  |
+      | 40       | 0    | passed  | 40     |
+      | ">= 40"  | 0    | passed  | >= 40  |
+      | "> 40"   | 1    | failed  | > 40   |
+      | "!= 0"   | 0    | passed  | != 0   |
+      | 0        | 1    | failed  | 0      |
+
+  Scenario: A warning is recorded and the run goes on
+    Given the plan "warn.yaml":
+      """
+      plan: warn
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          pre_checks:
+            - name: no session is stuck
+              query: select count(*) from sessions where status = 'completed'
+              expect: 0
+              on_fail: warn
+          steps: [{sql: select 1}]
+      """
+    When I run "migrator apply warn.yaml --to after"
+    Then the exit code is 0
+    And the output contains "pre-check no session is stuck: warned (actual 40, expected 0)"
+
+  Scenario: Wait polls until the check passes
+    Given the plan "wait.yaml":
+      """
+      plan: wait
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps: [{sql: select 1}]
+          post_checks:
+            - name: the queue drained
+              query: select nextval('polls') >= 3
+              expect: true
+              wait: {timeout: 10s, interval: 100ms}
+      """
+    When I run "migrator apply wait.yaml --to after"
+    Then the exit code is 0
+    And the query "select detail->>'samples' from migrator.events where step = 'the queue drained'" returns "3"
+
+  Scenario: A soak fails once failures pass the limit, and the run is undone
+    Given the plan "soak.yaml":
+      """
+      plan: soak
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps:
+            - {name: mark, sql: create table marked (x int), rollback: {sql: drop table marked}}
+          post_checks:
+            - name: conversion stays up
+              query: select nextval('polls') % 2 = 1
+              expect: true
+              soak: {duration: 5s, interval: 50ms, failure_limit: 1}
+      """
+    When I run "migrator apply soak.yaml --to after"
+    Then the exit code is 1
+    And the output contains "2 of 4 samples failed"
+    And the query "select to_regclass('marked') is null" returns "True"
