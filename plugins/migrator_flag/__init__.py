@@ -37,6 +37,7 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             evaluate=flag.evaluate,
             describe=flag.describe_check,
             expect_required=False,
+            accepts_expect=False,
             summary="the flag {name} holds {value}",
         )
     )

@@ -19,7 +19,8 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=http.run,
             undo=http.undo,
             describe=http.describe,
-            summary="call an HTTP endpoint {method, url, headers, json}",
+            transactional=False,  # recorded right after the call: a crash in between repeats it
+            summary="call an HTTP endpoint {method, url, headers, json}; a non-2xx answer fails",
         )
     )
 

@@ -46,6 +46,7 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             evaluate=policy.evaluate_exists,
             describe=policy.describe_exists,
             expect_required=False,
+            accepts_expect=False,
             summary="a policy {table, name} exists; optionally its command, roles, expressions",
         )
     )

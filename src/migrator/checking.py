@@ -30,9 +30,10 @@ def evaluate_check(
             if read_only:
                 conn.execute(text("set transaction read only"))
             try:
-                return spec.evaluate(runner.step_context(conn, run_id), check)  # type: ignore[no-any-return]
+                ctx = runner.step_context(conn, run_id, dry_run=read_only)
+                return spec.evaluate(ctx, check)  # type: ignore[no-any-return]
             except Exception as exc:
-                expected = getattr(check, "expect", None)
+                expected = check.expectation
                 return CheckOutcome(False, None, _shown(expected), f"error: {error_text(exc)}")
             finally:
                 tx.rollback()  # a check never changes anything

@@ -247,6 +247,39 @@ def history(plan: str, **options: Any) -> int:
     return api.history(_context(**options), plan)
 
 
+@cli.group()
+def audit() -> None:
+    """Audit the target database; read only, nothing is changed."""
+
+
+@audit.command("rls")
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    metavar="SCHEMA",
+    help="Audit only this schema (repeatable); the schemas given are then the exposed "
+    "ones. Default: every user schema, with public as the exposed one.",
+)
+@click.option("--dsn", metavar="DSN", help="The target database (as for the other commands).")
+@output_option
+def audit_rls(schemas: tuple[str, ...], **options: Any) -> int:
+    """Find RLS holes: tables with RLS on and no policy, allow-all policies, exposed tables.
+
+    Errors: tables with row level security on and no policy at all (IR-07's cause:
+    every write by a role other than the owner is refused). Warnings: permissive
+    policies whose USING or WITH CHECK is `true`, granted to anon, authenticated or
+    public; tables in an exposed schema without row level security on which anon or
+    authenticated holds SELECT, INSERT, UPDATE or DELETE.
+
+    Reads the catalog only. Exits 0 when there is no error (warnings alone exit 0),
+    1 when there is one, 2 for an unknown schema, 5 when the database cannot be reached.
+    """
+    from .audit import audit_rls as run_audit
+
+    return run_audit(_context(**options), list(schemas) or None)
+
+
 @cli.command()
 def demo() -> int:
     """The whole story on the embedded database (IR-07, IR-08, scoring-results phases).

@@ -30,7 +30,7 @@ def _check_doc(runner: Runner, index: int, check: Any) -> dict[str, Any]:
         "name": check.label(index),
         "check": check.check_key,
         "describe": spec.describe(check),
-        "expect": None if check.expect is None else str(check.expect),
+        "expect": None if check.expectation is None else str(check.expectation),
         "on_fail": check.on_fail,
         "wait": check.wait.model_dump() if check.wait else None,
         "soak": check.soak.model_dump() if check.soak else None,

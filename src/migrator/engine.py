@@ -269,7 +269,9 @@ class Runner:
         with TransitionRun(self, t, run, reverting) as transition_run:
             return transition_run.resume()
 
-    def step_context(self, conn: Connection, run_id: int | None) -> StepContext:
+    def step_context(
+        self, conn: Connection, run_id: int | None, *, dry_run: bool = False
+    ) -> StepContext:
         secrets = self.secrets
         variables = self.options.variables
 
@@ -293,6 +295,7 @@ class Runner:
             say=self.reporter.say,
             interpolate=resolve,
             plan_file=self.plan.file,
+            dry_run=dry_run,
             hooks=self.pm.hook,
             services={"secrets": secrets, "registry": self.registry},
         )

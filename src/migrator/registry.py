@@ -56,7 +56,10 @@ class CheckSpec:
     - `config`: the type of the value under `key`.
     - `expect`: the type of `expect` for this check; None means the generic
       expectation (a value, `"OP VALUE"` or `{equals_query: SQL}`).
-    - `expect_required`: whether `expect` must be given (False for `flag_is`).
+    - `expect_required`: whether `expect` must be given.
+    - `accepts_expect`: False when the check takes no `expect` at all (`flag_is`,
+      `policy_exists` say what they expect in their own keys); `expect` is then an
+      unknown key rather than a value silently ignored.
     - `evaluate(ctx, check)`: returns `(passed, actual, expected, detail)` as a
       `CheckOutcome`.
     """
@@ -67,6 +70,7 @@ class CheckSpec:
     describe: Callable[[Any], str]
     expect: Any = None
     expect_required: bool = True
+    accepts_expect: bool = True
     summary: str = ""
 
 

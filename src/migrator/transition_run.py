@@ -125,9 +125,8 @@ class TransitionRun:
     def _record_state(self, source: RunState, dest: RunState, reason: str) -> None:
         with self._tx() as conn:
             failing = dest in (RunState.FAILED, RunState.UNDO_FAILED, RunState.UNDOING)
-            store.set_run_status(
-                conn, self.run_id, dest.value, error=reason if failing and reason else None
-            )
+            error = self.r.secrets.mask(reason) if failing and reason else None
+            store.set_run_status(conn, self.run_id, dest.value, error=error)
             if dest == RunState.SUCCEEDED:
                 store.set_phase(conn, self.r.plan.name, self.t.target, self.run_id)
             self.event("state", dest.value, **{"from": source.value, "reason": reason})

@@ -187,7 +187,7 @@ def test_schema_is_json_naming_every_builtin_key(capsys: pytest.CaptureFixture[s
         ), f"no step model for the action key {key!r}"
     for key in CHECK_KEYS:
         assert any(
-            key in d.get("required", []) and "expect" in d.get("properties", {})
+            key in d.get("required", []) and "on_fail" in d.get("properties", {})
             for d in definitions.values()
         ), f"no check model for the check key {key!r}"
 

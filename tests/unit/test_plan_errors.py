@@ -262,3 +262,17 @@ def test_hotfix_desugars_into_pending_and_applied(registry: object) -> None:
     assert (apply.source, apply.target, len(apply.steps)) == ("pending", "applied", 2)
     assert (back.source, back.target, back.reverts) == ("applied", "pending", "apply")
     assert apply.steps[0].policy.to == ["service_role"]
+
+
+def test_a_check_that_takes_no_expect_rejects_one(registry: object) -> None:
+    with pytest.raises(PlanError) as caught:
+        load_plan_text(
+            "plan: x\nkind: hotfix\npost_checks:\n  - flag_is: {name: F, value: true}\n"
+            "    expect: false\n",
+            "p.yaml",
+            registry,  # type: ignore[arg-type]
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        "p.yaml:5:5: post_checks[0].expect: unknown key 'expect': flag_is takes no expect "
+        "(its own keys say what it checks)"
+    ]

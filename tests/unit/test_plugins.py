@@ -28,6 +28,8 @@ BUILTINS: dict[str, tuple[list[str], list[str]]] = {
     "flag": (["flag"], ["flag_is"]),
     "http": (["http"], ["http"]),
     "manual": (["manual"], []),
+    "command": (["command"], []),
+    "rlsaudit": ([], ["rls_audit"]),
     "policy": (["policy", "rls"], ["policy_exists", "rls_probe"]),
     "sql": (["sql"], ["query"]),
 }

@@ -232,6 +232,11 @@ def _unknown_key(
         options = set(spec.options.model_fields) if spec and spec.options else set()
         candidates = sorted(COMMON_STEP_KEYS | options)
     elif in_check:
+        check = next((k for k in (siblings or {}) if k in models.registry.checks), None)
+        if key == "expect" and check:
+            return (
+                f"unknown key 'expect': {check} takes no expect (its own keys say what it checks)"
+            )
         candidates = sorted(COMMON_CHECK_KEYS)
     elif not parent:
         candidates = sorted(
@@ -251,7 +256,7 @@ def _unknown_key(
                 "post_checks",
             }
         )
-    hint = difflib.get_close_matches(key, candidates, n=1)
+    hint = difflib.get_close_matches(key, [c for c in candidates if c != key], n=1)
     return f"unknown key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
 
 

@@ -83,6 +83,11 @@ class CheckBase(Strict):
     def label(self, index: int) -> str:
         return self.name or f"{self.check_key} #{index + 1}"
 
+    @property
+    def expectation(self) -> Any:
+        """The check's `expect`, or None for checks that take none."""
+        return getattr(self, "expect", None)
+
 
 COMMON_STEP_KEYS = frozenset(StepBase.model_fields) | {"rollback"}
 COMMON_CHECK_KEYS = frozenset(CheckBase.model_fields) | {"expect"}
@@ -155,12 +160,10 @@ def _check_model(key: str, spec: Any) -> type[CheckBase]:
     expect_default = ... if spec.expect_required else None
     if not spec.expect_required:
         expect_type = Optional[expect_type]  # noqa: UP045
-    model: Any = _create_model(
-        f"{_camel(key)}Check",
-        __base__=CheckBase,
-        **{key: (spec.config, Field(..., description=spec.summary or None))},
-        expect=(expect_type, expect_default),
-    )
+    fields: dict[str, Any] = {key: (spec.config, Field(..., description=spec.summary or None))}
+    if spec.accepts_expect:
+        fields["expect"] = (expect_type, expect_default)
+    model: Any = _create_model(f"{_camel(key)}Check", __base__=CheckBase, **fields)
     model.check_key = key
     return cast(type[CheckBase], model)
 
