@@ -18,6 +18,9 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             config=backfill.BackfillConfig,
             run=backfill.run,
             describe=backfill.describe,
+            transactional=False,  # it commits batch by batch, each with its checkpoint
+            preview=backfill.preview,
+            lint=backfill.lint,
             summary="copy data in keyset batches, each committed with its checkpoint",
         )
     )

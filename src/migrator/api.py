@@ -258,10 +258,49 @@ def rollback(ctx: Context, plan_path: str | Path) -> ExitCode:
         return _finish(ctx, session, session.runner(ctx).rollback())
 
 
-def resume(ctx: Context, plan_path: str | Path, skip: dict[str, str] | None = None) -> ExitCode:
-    """Continue an interrupted run from its last recorded step (or retry a failed undo)."""
+def resume(
+    ctx: Context,
+    plan_path: str | Path,
+    skip: dict[str, str] | None = None,
+    batch_size: int | None = None,
+) -> ExitCode:
+    """Continue an interrupted run from its last recorded step (or retry a failed undo).
+
+    `batch_size` changes the batch size of the backfill being resumed.
+    """
     with open_session(ctx, plan_path) as session:
+        if batch_size is not None:
+            _control(ctx, session, batch_size=batch_size)
         return _finish(ctx, session, session.runner(ctx, skip).resume())
+
+
+def _control(ctx: Context, session: Session, **change: Any) -> None:
+    from . import store
+    from .runtime import write_control
+
+    with session.db.connect() as conn:
+        store.ensure_schema(conn)
+        with conn.begin():
+            write_control(conn, session.plan.name, ctx.operator, **change)
+
+
+def pause(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Hold the plan's running backfill after its current batch (until `continue_`)."""
+    with open_session(ctx, plan_path) as session:
+        _control(ctx, session, paused=True)
+        session.reporter.say(
+            f"plan {session.plan.name}: its backfill holds after the current batch "
+            f"(`migrator continue {plan_path}` releases it)"
+        )
+    return ExitCode.OK
+
+
+def continue_(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Release a paused backfill: it goes on with its next batch."""
+    with open_session(ctx, plan_path) as session:
+        _control(ctx, session, paused=False)
+        session.reporter.say(f"plan {session.plan.name}: its backfill goes on")
+    return ExitCode.OK
 
 
 def status(ctx: Context, plan_path: str | Path) -> ExitCode:

@@ -212,8 +212,20 @@ def rollback(plan: str, **options: Any) -> int:
 @PLAN_ARG
 @click.option("--skip", "skip", metavar="STEP", multiple=True, help="Skip this step (recorded).")
 @click.option("--reason", metavar="TEXT", help="Why the --skip steps are skipped (required).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Go on with batches of N rows (the backfill being resumed).",
+)
 @run_options
-def resume(plan: str, skip: tuple[str, ...], reason: str | None, **options: Any) -> int:
+def resume(
+    plan: str,
+    skip: tuple[str, ...],
+    reason: str | None,
+    batch_size: int | None,
+    **options: Any,
+) -> int:
     """Continue an interrupted run (killed process, lost connection) of PLAN.
 
     Pre-checks run again; steps continue after the last one recorded done. A run
@@ -224,7 +236,30 @@ def resume(plan: str, skip: tuple[str, ...], reason: str | None, **options: Any)
     if skip and not reason:
         raise click.UsageError("--skip needs --reason TEXT: the skip is recorded with it")
     skips = {name: reason or "" for name in skip}
-    return api.resume(_run_context(**options), plan, skips)
+    return api.resume(_run_context(**options), plan, skips, batch_size)
+
+
+@cli.command()
+@PLAN_ARG
+@database_options
+def pause(plan: str, **options: Any) -> int:
+    """Hold PLAN's running backfill after its current batch (its transaction commits first).
+
+    The run keeps its lock and waits; `migrator status` shows it paused.
+    """
+    from . import api
+
+    return api.pause(_context(**options), plan)
+
+
+@cli.command("continue")
+@PLAN_ARG
+@database_options
+def continue_command(plan: str, **options: Any) -> int:
+    """Release PLAN's paused backfill: it goes on with its next batch."""
+    from . import api
+
+    return api.continue_(_context(**options), plan)
 
 
 @cli.command()

@@ -20,6 +20,12 @@ class StepContext:
     wherever they would be shown or recorded); `plan_file` is the plan's path
     (resolve relative paths against its folder); `hooks` is the plugin manager's
     hook relay, for a plugin that asks other plugins (`ctx.hooks.migrator_flag_store`).
+
+    For steps that manage their own transactions (a backfill commits per batch):
+    `db` is the SQLAlchemy `Engine` to open connections from, `step` the step's
+    name (the key of its checkpoint, see `migrator.runtime`), `force` whether the
+    operator passed `--force`, and `progress(total=, done=, description=,
+    estimated=)` returns a `Progress` to report rows as they are done.
     """
 
     connection: Any
@@ -35,7 +41,24 @@ class StepContext:
     interpolate: Callable[[str], str] = field(default=lambda text: text)
     plan_file: str | None = None
     hooks: Any = None
+    db: Any = None
+    step: str | None = None
+    force: bool = False
+    progress: Callable[..., Progress] = field(default=lambda **kwargs: Progress())
     services: dict[str, Any] = field(default_factory=dict)
+
+
+class Progress:
+    """Where a long step reports how far it got (a bar on a terminal, lines otherwise)."""
+
+    def advance(self, rows: int) -> None:
+        """`rows` more are done."""
+
+    def status(self, text: str) -> None:
+        """A word on what it is doing now (paused, waiting for the database)."""
+
+    def close(self) -> None:
+        """The step is over: remove the bar."""
 
 
 CheckContext = StepContext

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
 from . import store
 from .checking import evaluate_check
 from .console import Reporter
+from .dberrors import error_text
 from .engine import Runner
 from .paths import find_path
 from .plan.model import Transition
@@ -37,7 +41,21 @@ def _check_doc(runner: Runner, index: int, check: Any) -> dict[str, Any]:
     }
 
 
-def _steps(runner: Runner, t: Transition) -> list[dict[str, Any]]:
+def _preview(runner: Runner, conn: Connection, step: Any) -> str | None:
+    spec = runner.registry.actions[step.action_key]
+    if spec.preview is None:
+        return None
+    with conn.begin() as tx:
+        conn.execute(text("set transaction read only"))
+        try:
+            return spec.preview(runner.step_context(conn, None, dry_run=True), step)
+        except Exception as exc:
+            return f"(no preview: {error_text(exc)})"
+        finally:
+            tx.rollback()
+
+
+def _steps(runner: Runner, t: Transition, conn: Connection) -> list[dict[str, Any]]:
     plan = runner.plan
     if t.reverts is not None:
         original = plan.transition(t.reverts)
@@ -55,6 +73,7 @@ def _steps(runner: Runner, t: Transition) -> list[dict[str, Any]]:
             "name": step.label(i),
             "action": step.action_key,
             "describe": runner.registry.actions[step.action_key].describe(step),
+            "preview": _preview(runner, conn, step),
             "undo": _undo_text(runner, step),
         }
         for i, step in enumerate(t.steps)
@@ -90,7 +109,7 @@ def dry_run_document(runner: Runner, target: str) -> dict[str, Any]:
                     "approval": t.approval,
                     "description": t.description,
                     "pre_checks": pre,
-                    "steps": _steps(runner, t),
+                    "steps": _steps(runner, t, conn),
                     "post_checks": [_check_doc(runner, i, c) for i, c in enumerate(t.post_checks)],
                 }
             )
@@ -139,6 +158,9 @@ def render_dry_run(doc: dict[str, Any], reporter: Reporter) -> None:
         for s in t["steps"]:
             say(f"  step {s['name']} ({s['action']}):")
             say(_indent(s["describe"], 6))
+            if s.get("preview"):
+                say("    today:")
+                say(_indent(s["preview"], 6))
             if s["undo"]:
                 say(f"    undo: {s['undo']}" if "\n" not in s["undo"] else "    undo:")
                 if "\n" in s["undo"]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from . import store
-from .console import Reporter
+from .console import Reporter, progress_for
 from .context import StepContext
 from .errors import ExitCode, MigratorError, UsageError
 from .interpolate import interpolate, references
@@ -270,7 +270,12 @@ class Runner:
             return transition_run.resume()
 
     def step_context(
-        self, conn: Connection, run_id: int | None, *, dry_run: bool = False
+        self,
+        conn: Connection,
+        run_id: int | None,
+        *,
+        dry_run: bool = False,
+        step: str | None = None,
     ) -> StepContext:
         secrets = self.secrets
         variables = self.options.variables
@@ -296,6 +301,10 @@ class Runner:
             interpolate=resolve,
             plan_file=self.plan.file,
             dry_run=dry_run,
+            db=self.db,
+            step=step,
+            force=self.options.force,
+            progress=progress_for(self.reporter),
             hooks=self.pm.hook,
             services={"secrets": secrets, "registry": self.registry},
         )

@@ -33,6 +33,9 @@ class ActionSpec:
       with its audit event (exactly once); False for steps that cannot (an HTTP
       call, a person, `CREATE INDEX CONCURRENTLY`): those are recorded after they
       ran, so a crash in between repeats them on resume. A callable decides per step.
+    - `preview(ctx, step)`: optional; what a dry run can tell from today's data
+      (rows a backfill would copy), run in a READ ONLY transaction.
+    - `lint(step)`: optional; warnings `migrator validate` shows for this step.
     """
 
     key: str
@@ -43,6 +46,8 @@ class ActionSpec:
     options: type[BaseModel] | None = None
     summary: str = ""
     transactional: Callable[[Any], bool] | bool = True
+    preview: Callable[[StepContext, Any], str] | None = None
+    lint: Callable[[Any], list[str]] | None = None
 
     def in_transaction(self, step: Any) -> bool:
         """Whether `step` runs inside the run's transaction (committed with its audit event)."""

@@ -30,6 +30,7 @@ from .runstate import RunModel, RunState, drive
 if TYPE_CHECKING:
     from .engine import Runner
 
+PARTIAL = {"partial": True}  # the memo of a step that failed part way
 DEFAULT_LOCK_TIMEOUT = 5.0
 TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
 
@@ -232,20 +233,23 @@ class TransitionRun:
         )
 
     def _done_steps(self, run_id: int) -> list[tuple[int, Any]]:
-        """(index, memo) of every step recorded done in `run_id`, in the order they ran."""
+        """(index, memo) of every step recorded done in `run_id`, in the order they ran.
+
+        A step outside a transaction that failed part way (a backfill that committed
+        some batches) is included with the memo `PARTIAL`: its rollback undoes it.
+        """
         with self._tx() as conn:
-            rows = (
-                conn.execute(
-                    text(
-                        "select detail from migrator.events where run_id = :r and kind = 'step' "
-                        "and status = 'done' order by id"
-                    ),
-                    {"r": run_id},
-                )
-                .scalars()
-                .all()
-            )
-        return [(int(d["index"]), d.get("memo")) for d in rows]
+            rows = conn.execute(
+                text(
+                    "select status, detail from migrator.events where run_id = :r "
+                    "and kind = 'step' and (status = 'done' or (status = 'failed' "
+                    "and (detail->>'partial')::boolean)) order by id"
+                ),
+                {"r": run_id},
+            ).all()
+        return [
+            (int(d["index"]), d.get("memo") if status == "done" else PARTIAL) for status, d in rows
+        ]
 
     def _recorded(self, kind: str, statuses: tuple[str, ...]) -> set[int]:
         with self._tx() as conn:
@@ -363,7 +367,7 @@ class TransitionRun:
     # -- steps ----------------------------------------------------------------------------
 
     def _run(self, op: Operation) -> None:
-        ctx = self.r.step_context(self.conn, self.run_id)
+        ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
         self.event("step", "started", op.label, index=op.index, action=op.action)
         self._hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
         started = time.monotonic()
@@ -379,7 +383,7 @@ class TransitionRun:
                 allowed = max(op.retries, TRANSIENT_RETRIES) if transient else op.retries
                 if is_disconnect(exc):
                     self._reconnect()  # the step's transaction died with the connection
-                    ctx = self.r.step_context(self.conn, self.run_id)
+                    ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
                 if attempt <= allowed:
                     pause = min(0.5 * 2 ** (attempt - 1), 10.0)
                     self.event(
@@ -405,6 +409,7 @@ class TransitionRun:
                     seconds=time.monotonic() - started,
                     describe=op.describe,
                     blockers=[b.as_dict() for b in getattr(exc, "blockers", [])],
+                    partial=not op.transactional,
                 )
                 self._hook(
                     "migrator_on_step_error",
@@ -457,7 +462,7 @@ class TransitionRun:
                     text("select set_config('statement_timeout', :v, false)"),
                     {"v": f"{int(op.timeout * 1000)}ms"},
                 )
-            memo = op.do(self.r.step_context(side, self.run_id))
+            memo = op.do(self.r.step_context(side, self.run_id, step=op.label))
         done(memo)
         return memo
 
@@ -497,10 +502,24 @@ class TransitionRun:
             )
             return False
         done = self._done_steps(self.run_id)
+        finished = {index for index, _ in done}
+        for index in sorted(self._recorded("step", ("started",)) - finished):
+            if not self.operations[index].transactional:  # killed while it ran
+                done.append((index, PARTIAL))
         undone = self._recorded("undo", ("done", "skipped"))
         for index, memo in reversed(done):
             op = self.operations[index]
             if index in undone:
+                continue
+            if memo == PARTIAL and not isinstance(op.step.rollback, list | tuple):
+                self.event(
+                    "undo",
+                    "skipped",
+                    op.label,
+                    index=index,
+                    action=op.action,
+                    reason="it failed part way, and has no rollback to undo what it did",
+                )
                 continue
             if op.undo is None:
                 self.event(

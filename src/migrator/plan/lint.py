@@ -172,6 +172,11 @@ def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Probl
     for t in plan.transitions:
         if t.reverts is not None:
             continue
+        for i, step in enumerate(t.steps):
+            spec = registry.actions[step.action_key]
+            for warning in spec.lint(step) if spec.lint else []:
+                where = (*t.path, "steps", i, step.action_key)
+                problems.append(doc.problem(where, warning, severity="warning"))
         if not t.post_checks:
             where = (*t.path, "name") if t.path else ()
             problems.append(

@@ -1,0 +1,94 @@
+"""Services for steps that run long and commit as they go (the backfill): checkpoints
+that commit together with each batch, and live controls (pause, batch size).
+
+All functions take a SQLAlchemy connection: a checkpoint is written on the
+batch's own connection, inside the batch's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    position: Any
+    rows_done: int
+    batches_done: int
+    statement_checksum: str
+
+
+def load_checkpoint(conn: Connection, run_id: int, step: str) -> Checkpoint | None:
+    row = conn.execute(
+        text(
+            "select position, rows_done, batches_done, statement_checksum "
+            "from migrator.checkpoints where run_id = :r and step = :s"
+        ),
+        {"r": run_id, "s": step},
+    ).first()
+    return Checkpoint(row[0], int(row[1]), int(row[2]), str(row[3])) if row else None
+
+
+def save_checkpoint(conn: Connection, run_id: int, step: str, checkpoint: Checkpoint) -> None:
+    """Record how far the step got; call it inside the transaction of the work it records."""
+    conn.execute(
+        text(
+            "insert into migrator.checkpoints "
+            "(run_id, step, position, rows_done, batches_done, statement_checksum) "
+            "values (:r, :s, cast(:p as jsonb), :rows, :batches, :sum) "
+            "on conflict (run_id, step) do update set position = excluded.position, "
+            "rows_done = excluded.rows_done, batches_done = excluded.batches_done, "
+            "statement_checksum = excluded.statement_checksum, updated_at = now()"
+        ),
+        {
+            "r": run_id,
+            "s": step,
+            "p": json.dumps(checkpoint.position),
+            "rows": checkpoint.rows_done,
+            "batches": checkpoint.batches_done,
+            "sum": checkpoint.statement_checksum,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Control:
+    """What an operator asked of a running plan: hold between batches, another batch size."""
+
+    paused: bool = False
+    batch_size: int | None = None
+
+
+def read_control(conn: Connection, plan: str) -> Control:
+    if not conn.execute(text("select to_regclass('migrator.controls') is not null")).scalar():
+        return Control()
+    row = conn.execute(
+        text("select paused, batch_size from migrator.controls where plan = :p"), {"p": plan}
+    ).first()
+    return Control(bool(row[0]), row[1]) if row else Control()
+
+
+def write_control(
+    conn: Connection,
+    plan: str,
+    operator: str,
+    *,
+    paused: bool | None = None,
+    batch_size: int | None = None,
+) -> None:
+    """Change what is given, keep the rest (insert the row the first time)."""
+    conn.execute(
+        text(
+            "insert into migrator.controls (plan, paused, batch_size, updated_by) "
+            "values (:p, coalesce(:paused, false), :size, :by) on conflict (plan) do update set "
+            "paused = coalesce(:paused, migrator.controls.paused), "
+            "batch_size = coalesce(:size, migrator.controls.batch_size), "
+            "updated_at = now(), updated_by = :by"
+        ),
+        {"p": plan, "paused": paused, "size": batch_size, "by": operator},
+    )

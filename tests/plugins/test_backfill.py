@@ -1,0 +1,345 @@
+"""The backfill: exact after kills and lost connections, paused, throttled, previewed."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.integration.test_interruptions import spawn, wait_for
+
+ROWS = 20_000
+
+
+@pytest.fixture
+def source(sql: Any) -> None:
+    sql(
+        "create table src (id bigint primary key, v text); "
+        f"insert into src select g, md5(g::text) from generate_series(1, {ROWS}) g; "
+        # no unique key on purpose: a batch that ran twice would leave duplicates
+        "create table dst (id bigint, v text); "
+        "create table pressure (high boolean); insert into pressure values (false)"
+    )
+
+
+def backfill_plan(
+    *,
+    batch_size: int = 1000,
+    extra: str = "",
+    statement: str = "insert into dst select id, v from src where id > :lo and id <= :hi",
+) -> str:
+    return f"""\
+plan: fill
+vars: {{nap: 0.0}}
+phases: [empty, full]
+transitions:
+  - name: fill
+    from: empty
+    to: full
+    steps:
+      - name: copy
+        backfill:
+          table: src
+          key: id
+          batch_size: {batch_size}
+          statement: "{statement}"
+{extra}        rollback: {{sql: truncate dst}}
+    post_checks:
+      - {{query: select count(*) from dst, expect: {ROWS}}}
+"""
+
+
+def assert_exact(sql: Any) -> None:
+    """dst holds every row of src exactly once: nothing twice, nothing missed."""
+    assert sql("select count(*) from (select id from dst group by id having count(*) > 1) d") == [
+        (0,)
+    ]
+    assert sql("select count(*) from (select id, v from src except select id, v from dst) m") == [
+        (0,)
+    ]
+    assert sql("select count(*) from dst") == [(ROWS,)]
+
+
+def checkpoint(sql: Any) -> tuple[int, int]:
+    rows = sql("select rows_done, batches_done from migrator.checkpoints")
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+
+def has_checkpoint(sql: Any, at_least: int) -> Callable[[], bool]:
+    def check() -> bool:
+        if sql("select to_regclass('migrator.checkpoints')") == [(None,)]:
+            return False
+        return checkpoint(sql)[1] >= at_least
+
+    return check
+
+
+def test_backfill_copies_every_row_once(
+    migrator: Any, write_plan: Any, sql: Any, source: None
+) -> None:
+    result = migrator("apply", write_plan(backfill_plan()), "--to", "full")
+    assert result.code == 0, result.out
+    assert_exact(sql)
+    memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
+    assert (memo["rows"], memo["batches"], memo["failed_batches"]) == (ROWS, 20, 0)
+    assert memo["slowest_batch_seconds"] >= memo["mean_batch_seconds"] > 0
+    assert "20,000 rows in 20 batches, 0 failed, 0 retries" in result.out
+
+
+def test_killed_backfill_resumes_exactly_where_it_stopped(
+    write_plan: Any, database: str, migrator: Any, sql: Any, source: None
+) -> None:
+    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
+    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+    try:
+        wait_for(has_checkpoint(sql, 5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rows_at_kill, _ = checkpoint(sql)
+    assert 0 < rows_at_kill < ROWS
+    # what was committed is exactly what the checkpoint says
+    assert sql("select count(*), max(id) from dst") == [(rows_at_kill, rows_at_kill)]
+    status = json.loads(migrator("status", plan, "--output", "json").out)
+    assert status["open_run"]["state"] == "interrupted"
+    result = migrator("resume", plan)
+    assert result.code == 0, result.out
+    assert f"resuming after key {rows_at_kill}" in result.out
+    assert_exact(sql)
+    assert checkpoint(sql) == (ROWS, 20)
+
+
+def test_apply_of_the_same_transition_resumes_the_backfill(
+    write_plan: Any, database: str, migrator: Any, sql: Any, source: None
+) -> None:
+    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
+    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+    wait_for(has_checkpoint(sql, 3))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    result = migrator("apply", plan, "--to", "full")
+    assert result.code == 0, result.out
+    assert "resuming after key" in result.out
+    assert_exact(sql)
+
+
+def test_a_lost_connection_mid_batch_is_redone(
+    migrator: Any, write_plan: Any, sql: Any, source: None, database: str
+) -> None:
+    slow = (
+        "insert into dst select id, v from src, (select pg_sleep(:nap)) s "
+        "where id > :lo and id <= :hi"
+    )
+    plan = write_plan(backfill_plan(batch_size=4000, statement=slow))
+    terminated: list[int] = []
+
+    def terminate_one_batch() -> None:
+        with psycopg.connect(database, autocommit=True) as conn:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not terminated:
+                rows = conn.execute(
+                    "select pg_terminate_backend(pid), pid from pg_stat_activity "
+                    "where query like 'insert into dst%%' and state = 'active' "
+                    "and pid <> pg_backend_pid() and datname = current_database()"
+                ).fetchall()
+                terminated.extend(pid for ok, pid in rows if ok)
+                time.sleep(0.02)
+
+    killer = threading.Thread(target=terminate_one_batch)
+    killer.start()
+    result = migrator("apply", plan, "--to", "full", "--var", "nap=0.3")
+    killer.join()
+    assert terminated, "the test never caught a batch to terminate"
+    assert result.code == 0, result.out
+    assert "lost connection, retrying" in result.out
+    assert_exact(sql)
+    memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
+    assert memo["retries"] >= 1
+
+
+def test_pause_and_continue_a_running_backfill(
+    write_plan: Any, database: str, migrator: Any, sql: Any, source: None
+) -> None:
+    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
+    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+    try:
+        wait_for(has_checkpoint(sql, 2))
+        assert migrator("pause", plan).code == 0
+        time.sleep(0.3)  # the batch in flight commits
+        held = checkpoint(sql)
+        time.sleep(1.5)
+        assert checkpoint(sql) == held  # nothing moved while paused
+        status = json.loads(migrator("status", plan, "--output", "json").out)
+        assert status["paused"] is True
+        assert status["open_run"]["state"] == "running"
+        assert migrator("continue", plan).code == 0
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert_exact(sql)
+
+
+def test_throttle_query_holds_progress_until_it_turns_false(
+    write_plan: Any, database: str, migrator: Any, sql: Any, source: None
+) -> None:
+    sql("update pressure set high = true")
+    plan = write_plan(backfill_plan(extra="          throttle_query: select high from pressure\n"))
+    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+    try:
+        wait_for(
+            lambda: (
+                sql("select to_regclass('migrator.runs') is not null") == [(True,)]
+                and sql("select count(*) from migrator.runs") == [(1,)]
+            )
+        )
+        time.sleep(1.5)
+        assert sql("select count(*) from dst") == [(0,)]
+        sql("update pressure set high = false")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "the throttle query holds" in out
+    assert_exact(sql)
+
+
+def test_a_changed_statement_is_refused_without_force(
+    write_plan: Any, database: str, migrator: Any, sql: Any, source: None
+) -> None:
+    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
+    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+    wait_for(has_checkpoint(sql, 2))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    rows_at_kill, _ = checkpoint(sql)
+    plan.write_text(
+        plan.read_text().replace("select id, v from src", "select id, upper(v) from src")
+    )
+    refused = migrator("resume", plan)
+    assert refused.code == 2
+    assert "changed since run" in refused.err
+    assert checkpoint(sql)[0] == rows_at_kill  # nothing ran
+    assert migrator("resume", plan, "--force").code == 0
+    assert sql("select count(*) from dst where v = upper(v)") == [(ROWS - rows_at_kill,)]
+
+
+def test_resume_with_another_batch_size(
+    write_plan: Any, database: str, migrator: Any, sql: Any, source: None
+) -> None:
+    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
+    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+    wait_for(has_checkpoint(sql, 2))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    rows_before, batches_before = checkpoint(sql)
+    assert migrator("resume", plan, "--batch-size", "5000").code == 0
+    assert_exact(sql)
+    _, batches = checkpoint(sql)
+    assert batches - batches_before == -(-(ROWS - rows_before) // 5000)
+
+
+def test_a_failing_batch_undoes_the_whole_backfill(
+    migrator: Any, write_plan: Any, sql: Any, source: None
+) -> None:
+    failing = (
+        "insert into dst select id, (1 / (id - 12345))::text from src where id > :lo and id <= :hi"
+    )
+    result = migrator("apply", write_plan(backfill_plan(statement=failing)), "--to", "full")
+    assert result.code == 1
+    assert "division by zero" in result.out
+    assert sql("select count(*) from dst") == [(0,)]  # its rollback emptied the target
+    undo = sql("select status from migrator.events where kind = 'undo'")
+    assert undo == [("done",)]
+
+
+def test_where_filters_the_driving_rows(
+    migrator: Any, write_plan: Any, sql: Any, source: None
+) -> None:
+    plan = backfill_plan(extra="          where: id % 2 = 0\n").replace(
+        f"expect: {ROWS}", f"expect: {ROWS // 2}"
+    )
+    plan = plan.replace(
+        "where id > :lo and id <= :hi", "where id > :lo and id <= :hi and id % 2 = 0"
+    )
+    result = migrator("apply", write_plan(plan), "--to", "full")
+    assert result.code == 0, result.out
+    memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
+    assert (memo["rows"], memo["batches"]) == (ROWS // 2, 10)
+
+
+def test_uuid_and_text_keys(migrator: Any, write_plan: Any, sql: Any) -> None:
+    sql(
+        "create table people (id uuid primary key default gen_random_uuid(), name text unique); "
+        "insert into people (name) select 'p' || g from generate_series(1, 2500) g; "
+        "create table copy_u (id uuid primary key); create table copy_t (name text primary key)"
+    )
+    plan = write_plan(
+        """\
+        plan: keys
+        phases: [a, b]
+        transitions:
+          - name: go
+            from: a
+            to: b
+            steps:
+              - backfill:
+                  table: people
+                  key: id
+                  batch_size: 1000
+                  statement: >
+                    insert into copy_u select id from people where id > :lo and id <= :hi
+                    on conflict do nothing
+              - backfill:
+                  table: public.people
+                  key: name
+                  batch_size: 700
+                  statement: >
+                    insert into copy_t select name from people where name > :lo and name <= :hi
+                    on conflict do nothing
+        """
+    )
+    assert migrator("apply", plan, "--to", "b").code == 0
+    assert sql("select count(*) from copy_u") == [(2500,)]
+    assert sql("select count(*) from copy_t") == [(2500,)]
+
+
+def test_dry_run_shows_rows_batches_and_the_first_bounds(
+    migrator: Any, write_plan: Any, sql: Any, source: None
+) -> None:
+    result = migrator("plan", write_plan(backfill_plan(batch_size=3000)), "--to", "full")
+    assert result.code == 0
+    assert f"{ROWS:,} rows in 7 batches of 3,000" in result.out
+    assert "first batch: :lo = '0' (exclusive), :hi = '3000' (inclusive), 3000 rows" in result.out
+    assert sql("select count(*) from dst") == [(0,)]
+
+
+def test_validate_warns_about_an_insert_without_on_conflict(
+    migrator: Any, write_plan: Any, source: None
+) -> None:
+    result = migrator("validate", write_plan(backfill_plan()))
+    assert result.code == 0
+    assert "warning: the statement inserts without ON CONFLICT" in result.out
+    quiet = backfill_plan(
+        statement="insert into dst select id, v from src where id > :lo and id <= :hi "
+        "on conflict do nothing"
+    )
+    assert "ON CONFLICT" not in migrator("validate", write_plan(quiet, "quiet.yaml")).out
+
+
+def test_an_unknown_key_column_fails_clearly(migrator: Any, write_plan: Any, source: None) -> None:
+    result = migrator(
+        "apply", write_plan(backfill_plan().replace("key: id", "key: idd")), "--to", "full"
+    )
+    assert result.code == 1
+    assert "table src has no column idd" in result.out
