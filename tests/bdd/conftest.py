@@ -194,3 +194,53 @@ def _(world: dict[str, Any]) -> None:
         "grant all on sequence profiles_id_seq to anon, authenticated, service_role; "
         "alter table profiles enable row level security",
     )
+
+
+def _checkpoint(dsn: str) -> tuple[int, int]:
+    if not _query(dsn, "select to_regclass('migrator.checkpoints') is not null")[0][0]:
+        return (0, 0)
+    rows = _query(dsn, "select rows_done, batches_done from migrator.checkpoints")
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+
+@given(parsers.parse('"{command}" was killed after {batches:d} batches'))
+def _(command: str, batches: int, world: dict[str, Any]) -> None:
+    proc = _spawn(command, world)
+    try:
+        deadline = time.monotonic() + 30
+        while _checkpoint(world["dsn"])[1] < batches:
+            assert time.monotonic() < deadline, "the backfill never got that far"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@then("the backfill stands still")
+def _(world: dict[str, Any]) -> None:
+    time.sleep(0.5)  # a batch in flight commits
+    before = _checkpoint(world["dsn"])
+    time.sleep(1.5)
+    assert _checkpoint(world["dsn"]) == before
+    assert before[0] < 20000
+
+
+@then(parsers.parse('I run "{command}"'))
+def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    _run(command, world, capsys)
+
+
+@then(parsers.parse('every row of "{source}" is in "{target}" exactly once'))
+def _(source: str, target: str, world: dict[str, Any]) -> None:
+    dsn = world["dsn"]
+    twice = f"select count(*) from (select id from {target} group by id having count(*) > 1) d"
+    missing = (
+        f"select count(*) from (select id, v from {source} except select id, v from {target}) m"
+    )
+    assert _query(dsn, twice) == [(0,)]
+    assert _query(dsn, missing) == [(0,)]
+    assert _query(dsn, f"select count(*) from {target}") == _query(
+        dsn, f"select count(*) from {source}"
+    )
