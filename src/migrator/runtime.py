@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+def text(sql: str) -> Any:
+    """SQLAlchemy's `text`, imported when first needed (plans load without SQLAlchemy)."""
+    from sqlalchemy import text as sqlalchemy_text
+
+    return sqlalchemy_text(sql)
 
 
 @dataclass(frozen=True)
