@@ -286,20 +286,24 @@ def _control(ctx: Context, session: Session, **change: Any) -> None:
 
 def pause(ctx: Context, plan_path: str | Path) -> ExitCode:
     """Hold the plan's running backfill after its current batch (until `continue_`)."""
-    with open_session(ctx, plan_path) as session:
-        _control(ctx, session, paused=True)
-        session.reporter.say(
-            f"plan {session.plan.name}: its backfill holds after the current batch "
-            f"(`migrator continue {plan_path}` releases it)"
-        )
-    return ExitCode.OK
+    return _hold(ctx, plan_path, paused=True)
 
 
 def continue_(ctx: Context, plan_path: str | Path) -> ExitCode:
     """Release a paused backfill: it goes on with its next batch."""
+    return _hold(ctx, plan_path, paused=False)
+
+
+def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
     with open_session(ctx, plan_path) as session:
-        _control(ctx, session, paused=False)
-        session.reporter.say(f"plan {session.plan.name}: its backfill goes on")
+        _control(ctx, session, paused=paused)
+        name = session.plan.name
+        session.reporter.say(
+            f"plan {name}: its backfill holds after the current batch "
+            f"(`migrator continue {plan_path}` releases it)"
+            if paused
+            else f"plan {name}: its backfill goes on"
+        )
     return ExitCode.OK
 
 

@@ -6,7 +6,8 @@ The moving parts live beside this module: `paths` (which transitions), `variable
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,11 +73,7 @@ class Runner:
     # -- commands -------------------------------------------------------------------------
 
     def apply(self, target: str) -> ExitCode:
-        with (
-            PlanLock(self.db, self.plan.name, self.options.operator) as lock,
-            self.db.connect() as conn,
-        ):
-            store.ensure_schema(conn)
+        with self._locked() as (lock, conn):
             with conn.begin():
                 phase = store.current_phase(conn, self.plan.name, self.plan.initial_phase)
                 open_run = store.open_run(conn, self.plan.name)
@@ -110,11 +107,7 @@ class Runner:
             return ExitCode.OK
 
     def rollback(self) -> ExitCode:
-        with (
-            PlanLock(self.db, self.plan.name, self.options.operator) as lock,
-            self.db.connect() as conn,
-        ):
-            store.ensure_schema(conn)
+        with self._locked() as (lock, conn):
             with conn.begin():
                 open_run = store.open_run(conn, self.plan.name)
                 last = store.last_succeeded_run(conn, self.plan.name)
@@ -144,11 +137,7 @@ class Runner:
             return self._new_run(conn, lock, back, takes_back=last)
 
     def resume(self) -> ExitCode:
-        with (
-            PlanLock(self.db, self.plan.name, self.options.operator) as lock,
-            self.db.connect() as conn,
-        ):
-            store.ensure_schema(conn)
+        with self._locked() as (lock, conn):
             with conn.begin():
                 open_run = store.open_run(conn, self.plan.name)
             if open_run is None:
@@ -159,6 +148,16 @@ class Runner:
             return self._resume_run(conn, lock, open_run)
 
     # -- helpers --------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[tuple[PlanLock, Connection]]:
+        """Hold the plan's lock (or raise LockHeld), with schema `migrator` in place."""
+        with (
+            PlanLock(self.db, self.plan.name, self.options.operator) as lock,
+            self.db.connect() as conn,
+        ):
+            store.ensure_schema(conn)
+            yield lock, conn
 
     def _blocked(self, run: store.RunRow) -> PlanBlocked:
         what = "could not be undone" if run.status == "undo_failed" else "was interrupted"

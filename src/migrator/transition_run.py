@@ -113,6 +113,10 @@ class TransitionRun:
             with self.conn.begin():
                 yield self.conn
 
+    def step_event(self, kind: str, status: str, op: Operation, **detail: Any) -> None:
+        """An event about `op` (kind `step` or `undo`): its name, index and action, and more."""
+        self.event(kind, status, op.label, index=op.index, action=op.action, **detail)
+
     def event(self, kind: str, status: str, step: str | None = None, **detail: Any) -> None:
         detail = self.r.secrets.mask_data(detail)
         with self._tx() as conn:
@@ -318,12 +322,10 @@ class TransitionRun:
                 if op.index in done:
                     continue
                 if op.label in self.r.options.skip:
-                    self.event(
+                    self.step_event(
                         "step",
                         "skipped",
-                        op.label,
-                        index=op.index,
-                        action=op.action,
+                        op,
                         reason=self.r.options.skip[op.label],
                         operator=self.r.options.operator,
                     )
@@ -368,7 +370,11 @@ class TransitionRun:
 
     def _run(self, op: Operation) -> None:
         ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
-        self.event("step", "started", op.label, index=op.index, action=op.action)
+        self.step_event(
+            "step",
+            "started",
+            op,
+        )
         self._hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
         started = time.monotonic()
         attempt = 0
@@ -386,24 +392,20 @@ class TransitionRun:
                     ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
                 if attempt <= allowed:
                     pause = min(0.5 * 2 ** (attempt - 1), 10.0)
-                    self.event(
+                    self.step_event(
                         "step",
                         "retry",
-                        op.label,
-                        index=op.index,
-                        action=op.action,
+                        op,
                         attempt=attempt,
                         error=error,
                         pause=pause,
                     )
                     time.sleep(pause)
                     continue
-                self.event(
+                self.step_event(
                     "step",
                     "failed",
-                    op.label,
-                    index=op.index,
-                    action=op.action,
+                    op,
                     error=error,
                     attempts=attempt,
                     seconds=time.monotonic() - started,
@@ -432,12 +434,10 @@ class TransitionRun:
 
     def _attempt(self, op: Operation, ctx: StepContext, started: float) -> Any:
         def done(memo: Any) -> None:
-            self.event(
+            self.step_event(
                 "step",
                 "done",
-                op.label,
-                index=op.index,
-                action=op.action,
+                op,
                 memo=memo,
                 seconds=time.monotonic() - started,
                 describe=op.describe,
@@ -512,22 +512,18 @@ class TransitionRun:
             if index in undone:
                 continue
             if memo == PARTIAL and not isinstance(op.step.rollback, list | tuple):
-                self.event(
+                self.step_event(
                     "undo",
                     "skipped",
-                    op.label,
-                    index=index,
-                    action=op.action,
+                    op,
                     reason="it failed part way, and has no rollback to undo what it did",
                 )
                 continue
             if op.undo is None:
-                self.event(
+                self.step_event(
                     "undo",
                     "skipped",
-                    op.label,
-                    index=index,
-                    action=op.action,
+                    op,
                     reason=op.undo_missing,
                 )
                 continue
@@ -535,7 +531,7 @@ class TransitionRun:
                 self._undo(op, memo)
             except Exception as exc:
                 error = error_text(exc)
-                self.event("undo", "failed", op.label, index=index, action=op.action, error=error)
+                self.step_event("undo", "failed", op, error=error)
                 self.model.undo_broke(reason=f"undoing {op.label} failed: {error}")
                 self.r.reporter.say(
                     "manual intervention needed: the plan is blocked until `migrator resume "
@@ -553,24 +549,20 @@ class TransitionRun:
             with self.conn.begin():
                 self._set_timeouts(op)
                 op.undo(self.r.step_context(self.conn, self.run_id), memo)
-                self.event(
+                self.step_event(
                     "undo",
                     "done",
-                    op.label,
-                    index=op.index,
-                    action=op.action,
+                    op,
                     seconds=time.monotonic() - started,
                 )
             return
         with self.r.db.connect() as side:
             side = side.execution_options(isolation_level="AUTOCOMMIT")
             op.undo(self.r.step_context(side, self.run_id), memo)
-        self.event(
+        self.step_event(
             "undo",
             "done",
-            op.label,
-            index=op.index,
-            action=op.action,
+            op,
             seconds=time.monotonic() - started,
         )
 
