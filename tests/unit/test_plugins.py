@@ -484,3 +484,27 @@ def test_a_plugin_needs_no_base_class() -> None:
         "plan: m\nkind: hotfix\nsteps:\n  - mail: {to: ops}\n", "m.yaml", registry
     )
     assert plan.transitions[0].steps[0].mail.to == "ops"
+
+
+def test_every_hook_is_documented_with_its_exact_signature() -> None:
+    import inspect
+    from pathlib import Path
+
+    from migrator import hookspecs
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    hooks = [
+        (name, fn)
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("migrator_")
+    ]
+    assert len(hooks) >= 9
+    for name, fn in hooks:
+        signature = str(inspect.signature(fn)).replace("'", "")
+        assert f"### def {name}{signature}" in guide, f"{name} is not documented as it is"
+    documented = {
+        line.split("(")[0][len("### def ") :]
+        for line in guide.splitlines()
+        if line.startswith("### def ")
+    }
+    assert documented == {name for name, _ in hooks}  # and nothing that does not exist
