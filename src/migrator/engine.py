@@ -119,7 +119,7 @@ class Runner:
                 self._checksum_guard(open_run)
                 lock.record_holder(open_run.id)
                 t, reverting = self._transition_of(conn, open_run)
-                with TransitionRun(self, t, open_run, reverting) as run:
+                with TransitionRun(self, lock, t, open_run, reverting) as run:
                     reason = f"rollback requested by {self.options.operator}"
                     undone = run.undo_everything(reason=reason)
                 return ExitCode.OK if undone else ExitCode.UNDO_FAILED
@@ -236,7 +236,7 @@ class Runner:
         lock.record_holder(run_id)
         arrow = f"{t.source} -> {t.target}"
         self.reporter.say(f"run {run_id}: {t.name} ({arrow})", style="bold")
-        with TransitionRun(self, t, row, reverting) as run:
+        with TransitionRun(self, lock, t, row, reverting) as run:
             return run.execute()
 
     def _transition_of(
@@ -265,7 +265,7 @@ class Runner:
         self.reporter.say(
             f"resuming run {run.id}: {t.name} ({run.from_phase} -> {run.to_phase})", style="bold"
         )
-        with TransitionRun(self, t, run, reverting) as transition_run:
+        with TransitionRun(self, lock, t, run, reverting) as transition_run:
             return transition_run.resume()
 
     def step_context(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -55,6 +56,20 @@ class LockHeld(MigratorError):
         super().__init__(f"plan {plan} is locked: {who}")
 
 
+class LockLost(MigratorError):
+    """The run's lock went with its connection, and another session holds it now."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, plan: str, run_id: int | None, holder: Holder | None) -> None:
+        who = str(holder) if holder else "held by another session"
+        super().__init__(
+            f"run {run_id} of plan {plan} lost its lock (the connection holding it was "
+            f"closed), and the lock is now {who}: the run stopped before doing more; "
+            "see `migrator status`"
+        )
+
+
 class PlanLock:
     """`with PlanLock(engine, plan, operator):` holds the plan's lock or raises LockHeld."""
 
@@ -64,6 +79,7 @@ class PlanLock:
         self.operator = operator
         self.key = lock_key(plan)
         self.connection: Connection | None = None
+        self.run_id: int | None = None
 
     def __enter__(self) -> PlanLock:
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -75,9 +91,32 @@ class PlanLock:
         self.connection = conn
         return self
 
+    def ensure_held(self) -> bool:
+        """Whether the lock is still held as it was; after its connection was lost, take
+        it again (False), or raise LockLost when another session took it meanwhile."""
+        from sqlalchemy.exc import DBAPIError
+
+        assert self.connection is not None
+        try:
+            self.connection.execute(text("select 1"))
+            return True
+        except DBAPIError:
+            with suppress(Exception):
+                self.connection.close()
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if not conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": self.key}).scalar():
+            holder = read_holder(conn, self.plan)
+            conn.close()
+            self.connection = None
+            raise LockLost(self.plan, self.run_id, holder)
+        self.connection = conn
+        self.record_holder(self.run_id)
+        return False
+
     def record_holder(self, run_id: int | None) -> None:
         """Write who holds the lock (after schema `migrator` exists)."""
         assert self.connection is not None
+        self.run_id = run_id
         self.connection.execute(
             text(
                 "insert into migrator.locks (plan, run_id, operator, host, pid, backend_pid) "

@@ -23,6 +23,7 @@ from .checking import evaluate_check
 from .context import StepContext
 from .dberrors import error_text, is_disconnect, is_lock_timeout
 from .errors import ExitCode
+from .locking import LockLost, PlanLock
 from .lockwatch import Blocker, LockWatch
 from .plan.model import Transition
 from .runstate import RunModel, RunState, drive
@@ -81,11 +82,13 @@ class TransitionRun:
     def __init__(
         self,
         runner: Runner,
+        lock: PlanLock,
         transition: Transition,
         row: store.RunRow,
         reverting: store.RunRow | None,
     ) -> None:
         self.r = runner
+        self.lock = lock
         self.conn = runner.db.connect()  # its own: replaced if the server drops it
         self._pid: int | None = None
         self.t = transition
@@ -368,7 +371,14 @@ class TransitionRun:
 
     # -- steps ----------------------------------------------------------------------------
 
+    def _still_locked(self) -> None:
+        """Before anything changes: the lock is still ours (taken again if its connection
+        was lost; LockLost, exit 4, if another session holds it now)."""
+        if not self.lock.ensure_held():
+            self.event("lock", "reacquired", detail="the connection holding the lock was lost")
+
     def _run(self, op: Operation) -> None:
+        self._still_locked()
         ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
         self.step_event(
             "step",
@@ -529,6 +539,8 @@ class TransitionRun:
                 continue
             try:
                 self._undo(op, memo)
+            except LockLost:
+                raise  # someone else holds the plan now: record nothing more
             except Exception as exc:
                 error = error_text(exc)
                 self.step_event("undo", "failed", op, error=error)
@@ -544,6 +556,7 @@ class TransitionRun:
 
     def _undo(self, op: Operation, memo: Any) -> None:
         assert op.undo is not None
+        self._still_locked()
         started = time.monotonic()
         if op.undo_transactional:
             with self.conn.begin():

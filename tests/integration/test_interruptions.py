@@ -310,3 +310,58 @@ def test_dry_run_on_a_fresh_database_creates_no_schema(
     assert today == [True, False, False]
     assert sql("select to_regnamespace('migrator')") == [(None,)]
     assert sql("select to_regclass('w')") == [(None,)]
+
+
+LOCK_PLAN = """\
+plan: held
+phases: [a, b]
+transitions:
+  - name: go
+    from: a
+    to: b
+    steps:
+      - {name: first, sql: "insert into ran values ('first'); select pg_sleep(1)"}
+      - {name: second, sql: "insert into ran values ('second')"}
+"""
+
+
+def _terminate_lock_backend(database: str, sql: Any, grab: bool) -> threading.Thread:
+    """Once `first` runs, close the lock's connection from the server; maybe take the lock."""
+    from migrator.locking import lock_key
+
+    def work() -> None:
+        wait_for(step_started(sql, "first"))
+        pid = sql("select backend_pid from migrator.locks where plan = 'held'")[0][0]
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute("select pg_terminate_backend(%s)", (pid,))
+            if grab:
+                time.sleep(0.1)
+                conn.execute("select pg_advisory_lock(%s)", (lock_key("held"),))
+                time.sleep(3)  # hold it while the run reaches its next step
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+def test_a_lost_lock_is_taken_again_when_nobody_holds_it(
+    write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
+) -> None:
+    thread = _terminate_lock_backend(database, sql, grab=False)
+    result = migrator("apply", write_plan(LOCK_PLAN), "--to", "b")
+    thread.join()
+    assert result.code == 0, result.out + result.err
+    assert sql("select status from migrator.events where kind = 'lock'") == [("reacquired",)]
+    assert sorted(sql("select step from ran")) == [("first",), ("second",)]
+
+
+def test_a_run_whose_lock_was_taken_stops_without_doing_more(
+    write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
+) -> None:
+    thread = _terminate_lock_backend(database, sql, grab=True)
+    result = migrator("apply", write_plan(LOCK_PLAN), "--to", "b")
+    thread.join()
+    assert result.code == 4
+    assert "lost its lock" in result.err
+    assert sql("select step from ran") == [("first",)]  # second never ran
+    assert sql("select status from migrator.runs") == [("applying",)]  # left as it was
