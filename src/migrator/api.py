@@ -311,25 +311,29 @@ def status(ctx: Context, plan_path: str | Path) -> ExitCode:
     """The current phase, the run in progress or interrupted, the lock holder, the last runs."""
     from .overview import plan_status, render_status
 
-    with open_session(ctx, plan_path) as session:
-        document = plan_status(session.db, session.plan)
-        if ctx.output == "json":
-            ctx.emit_json(session.secrets.mask_data(document))
-        else:
-            render_status(document, session.reporter)
-    return ExitCode.OK
+    return _show(ctx, plan_path, plan_status, render_status)
 
 
 def history(ctx: Context, plan_path: str | Path) -> ExitCode:
     """Every run of the plan and every event of each run: the audit trail."""
     from .overview import plan_history, render_history
 
+    return _show(ctx, plan_path, plan_history, render_history)
+
+
+def _show(
+    ctx: Context,
+    plan_path: str | Path,
+    build: Callable[[Engine, Plan], dict[str, Any]],
+    render: Callable[[dict[str, Any], Reporter], None],
+) -> ExitCode:
+    """Read a document about the plan (never writing) and show it, as text or JSON."""
     with open_session(ctx, plan_path) as session:
-        document = plan_history(session.db, session.plan)
+        document = build(session.db, session.plan)
         if ctx.output == "json":
             ctx.emit_json(session.secrets.mask_data(document))
         else:
-            render_history(document, session.reporter)
+            render(document, session.reporter)
     return ExitCode.OK
 
 

@@ -80,6 +80,20 @@ def has_checkpoint(sql: Any, at_least: int) -> Callable[[], bool]:
     return check
 
 
+def killed_backfill(write_plan: Any, database: str, sql: Any, after: int) -> Any:
+    """A plan whose backfill was killed with SIGKILL after `after` committed batches."""
+    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
+    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+    try:
+        wait_for(has_checkpoint(sql, after))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return plan
+
+
 def test_backfill_copies_every_row_once(
     migrator: Any, write_plan: Any, sql: Any, source: None
 ) -> None:
@@ -120,11 +134,7 @@ def test_killed_backfill_resumes_exactly_where_it_stopped(
 def test_apply_of_the_same_transition_resumes_the_backfill(
     write_plan: Any, database: str, migrator: Any, sql: Any, source: None
 ) -> None:
-    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
-    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
-    wait_for(has_checkpoint(sql, 3))
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    plan = killed_backfill(write_plan, database, sql, after=3)
     result = migrator("apply", plan, "--to", "full")
     assert result.code == 0, result.out
     assert "resuming after key" in result.out
@@ -217,11 +227,7 @@ def test_throttle_query_holds_progress_until_it_turns_false(
 def test_a_changed_statement_is_refused_without_force(
     write_plan: Any, database: str, migrator: Any, sql: Any, source: None
 ) -> None:
-    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
-    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
-    wait_for(has_checkpoint(sql, 2))
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    plan = killed_backfill(write_plan, database, sql, after=2)
     rows_at_kill, _ = checkpoint(sql)
     plan.write_text(
         plan.read_text().replace("select id, v from src", "select id, upper(v) from src")
@@ -237,11 +243,7 @@ def test_a_changed_statement_is_refused_without_force(
 def test_resume_with_another_batch_size(
     write_plan: Any, database: str, migrator: Any, sql: Any, source: None
 ) -> None:
-    plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
-    proc = spawn("apply", plan, "--to", "full", "--dsn", database)
-    wait_for(has_checkpoint(sql, 2))
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    plan = killed_backfill(write_plan, database, sql, after=2)
     rows_before, batches_before = checkpoint(sql)
     assert migrator("resume", plan, "--batch-size", "5000").code == 0
     assert_exact(sql)
