@@ -187,7 +187,9 @@ def test_concurrent_applies_exactly_one_runs(
 ) -> None:
     plan = write_plan(FOUR_STEPS)
     procs = [
-        spawn("apply", plan, "--to", "b", "--dsn", database, "--var", "nap=2") for _ in range(5)
+        # the run that gets the lock holds it for 4s: time for every other process to start
+        spawn("apply", plan, "--to", "b", "--dsn", database, "--var", "nap=4")
+        for _ in range(5)
     ]
     codes = sorted(p.wait(timeout=120) for p in procs)
     for p in procs:

@@ -57,7 +57,9 @@ def test_a_blocked_ddl_step_gives_up_retries_and_names_the_blocker(
     failed = sql("select detail from migrator.events where status = 'failed'")[0][0]
     assert failed["attempts"] == 4
     assert failed["blockers"][0]["pid"] == holder_pid
-    assert max(waits) < 0.3 + 0.25  # the lock_timeout, and some slack for a busy machine
+    # Reads queue behind the waiting DDL only until its lock_timeout (0.3s), not until the
+    # report commits (never, here); the rest is slack for a busy machine.
+    assert max(waits) < 0.3 + 0.7
     assert sql("select count(*) from information_schema.columns where table_name = 'busy'") == [
         (1,)
     ]
