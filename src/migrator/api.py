@@ -156,6 +156,55 @@ def plugins(ctx: Context) -> ExitCode:
     return ExitCode.OK
 
 
+DocsFormat = Literal["markdown", "html", "json"]
+DOCS_SUFFIX: dict[str, str] = {"markdown": ".md", "html": ".html", "json": ".json"}
+
+
+def docs(
+    ctx: Context,
+    plan_paths: Sequence[str | Path],
+    *,
+    form: DocsFormat = "markdown",
+    out_dir: str | Path | None = None,
+) -> ExitCode:
+    """Render plans as runbooks (Markdown, a standalone HTML page, or JSON); no database.
+
+    Without `out_dir`, the one plan's runbook goes to `ctx.out`. With it, each plan is
+    written to `out_dir/<plan>.md` (`.html`, `.json`) and its diagram to
+    `out_dir/<plan>.mmd`, and every file written is named on a line.
+    """
+    from .plan import load_plan
+    from .runbook import html_page, markdown, runbook
+
+    if out_dir is None and len(plan_paths) != 1:
+        raise UsageError("give one PLAN, or --out DIR to write a runbook for each")
+    registry = ctx.plugins()
+    plans = [load_plan(path, registry) for path in plan_paths]
+    rendered: list[tuple[str, str, str]] = []  # (plan, runbook text, diagram)
+    for plan in plans:
+        document = runbook(plan, registry)
+        if form == "json":
+            text = json.dumps(document, indent=2, default=str) + "\n"
+        elif form == "html":
+            text = html_page(markdown(document), f"Runbook: {plan.name}")
+        else:
+            text = markdown(document)
+        rendered.append((plan.name, text, document["diagram"]))
+    if out_dir is None:
+        ctx.out.write(rendered[0][1])
+        return ExitCode.OK
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text, diagram in rendered:
+        for path, content in (
+            (folder / f"{name}{DOCS_SUFFIX[form]}", text),
+            (folder / f"{name}.mmd", diagram),
+        ):
+            path.write_text(content, encoding="utf-8")
+            ctx.say(f"wrote {path}")
+    return ExitCode.OK
+
+
 # -- commands on a database ---------------------------------------------------------------
 
 
@@ -319,6 +368,77 @@ def history(ctx: Context, plan_path: str | Path) -> ExitCode:
     from .overview import plan_history, render_history
 
     return _show(ctx, plan_path, plan_history, render_history)
+
+
+def graph(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """The plan's phases and transitions as a Mermaid state diagram.
+
+    The phase the plan is in is highlighted when a database is named (`ctx.dsn`, else
+    $MIGRATOR_DSN, else $DATABASE_URL) and can be reached; it is only read. Without
+    one, the embedded PostgreSQL is not started just for a diagram; an unreachable one
+    is said on stderr, and the diagram comes without a current phase (exit 0).
+    """
+    import os
+
+    from . import store
+    from .db import Target, connect_engine
+    from .diagram import mermaid
+    from .errors import DatabaseUnreachable
+    from .plan import load_plan
+
+    plan = load_plan(plan_path, ctx.plugins())
+    named = ctx.dsn or os.environ.get("MIGRATOR_DSN") or os.environ.get("DATABASE_URL")
+    phase = None
+    if named:
+        try:
+            db = connect_engine(Target(named, "--dsn"))
+        except DatabaseUnreachable as error:
+            print(f"note: {error.message}; the diagram shows no current phase", file=ctx.err)
+        else:
+            try:
+                with db.connect() as conn, conn.begin() as tx:
+                    phase = store.current_phase(conn, plan.name, plan.initial_phase)
+                    tx.rollback()
+            finally:
+                db.dispose()
+    diagram = mermaid(plan, current=phase)
+    if ctx.output == "json":
+        ctx.emit_json({"plan": plan.name, "phase": phase, "mermaid": diagram})
+    else:
+        ctx.out.write(diagram)
+    return ExitCode.OK
+
+
+def report(ctx: Context, run_id: int) -> ExitCode:
+    """One run's evidence: timeline, checks' actual against expected, approvals, undos.
+
+    Reads schema `migrator` only. Exit 2 when the database holds no run `run_id`.
+    """
+    from .db import connect_engine, resolve_target
+    from .masking import Secrets
+    from .report import load_records, markdown
+    from .report import report as build_report
+
+    target = resolve_target(ctx.dsn, announce=lambda line: print(line, file=ctx.err))
+    secrets = Secrets()
+    secrets.add(target.password)
+    db = connect_engine(target)
+    try:
+        with db.connect() as conn, conn.begin() as tx:
+            records = load_records(conn, run_id)
+            tx.rollback()
+    finally:
+        db.dispose()
+    if records is None:
+        raise UsageError(
+            f"no run {run_id} in this database: `migrator history PLAN` lists a plan's runs"
+        )
+    document = secrets.mask_data(build_report(records))
+    if ctx.output == "json":
+        ctx.emit_json(document)
+    else:
+        ctx.out.write(secrets.mask(markdown(document)))
+    return ExitCode.OK
 
 
 def _show(

@@ -133,6 +133,39 @@ def plugins(output: str) -> int:
     return api.plugins(_context(output=output))
 
 
+@cli.command()
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--output",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="text: Markdown; html: a standalone page; json: the runbook as data.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write each plan's runbook to DIR/<plan>.md (.html, .json) and its diagram to "
+    "DIR/<plan>.mmd instead of printing it; takes several PLANS.",
+)
+def docs(plans: tuple[str, ...], output: str, out_dir: str | None) -> int:
+    """PLAN rendered as a runbook: summary, phase diagram, each transition's risk and
+    approval, pre-checks with their SQL and expected values, steps with their SQL and
+    how each is undone, the rollback plan in reverse order, post-checks and soak windows
+    as success criteria.
+
+    Needs no database. The SQL is the plan's own, with its :name parameters; ${env:...}
+    references are shown as written, never resolved. The docs of this repository's
+    plans are regenerated with `migrator docs plans/*.yaml --out docs/plans`.
+    """
+    from . import api
+
+    form = {"text": "markdown", "html": "html", "json": "json"}[output]
+    return api.docs(_context(), plans, form=form, out_dir=out_dir)  # type: ignore[arg-type]
+
+
 def _run_context(**kwargs: Any) -> Any:
     """A Context for commands that run plans: terminal prompts when there is a terminal."""
     log_format = kwargs.pop("log_format", None)
@@ -270,6 +303,46 @@ def status(plan: str, **options: Any) -> int:
     from . import api
 
     return api.status(_context(**options), plan)
+
+
+@cli.command()
+@PLAN_ARG
+@click.option(
+    "--dsn",
+    metavar="DSN",
+    help="Highlight the phase PLAN is in on this database (only read). Default: "
+    "$MIGRATOR_DSN, else $DATABASE_URL; without either no database is used.",
+)
+@output_option
+def graph(plan: str, **options: Any) -> int:
+    """PLAN's phases and transitions as a Mermaid state diagram.
+
+    Each transition is labelled with its risk and whether it needs approval; the
+    first phase is the initial state. With a database the current phase is
+    highlighted. Without --dsn, $MIGRATOR_DSN or $DATABASE_URL the embedded
+    PostgreSQL is not started for a diagram; a database that cannot be reached is
+    said on stderr and the diagram is printed without a current phase (exit 0).
+    """
+    from . import api
+
+    return api.graph(_context(**options), plan)
+
+
+@cli.command()
+@click.argument("run", type=click.IntRange(min=1), metavar="RUN")
+@click.option("--dsn", metavar="DSN", help="The target database (as for the other commands).")
+@output_option
+def report(run: int, **options: Any) -> int:
+    """RUN's evidence for a post-incident review (RUN: a run id from `migrator history`).
+
+    The timeline of every recorded event, each check's actual value against the
+    expected one, approvals and who gave them, each step's duration, attempts and
+    SQL, and what was undone. text: Markdown; json: the same as one document.
+    Reads the audit trail only. Exits 2 when the database has no run RUN.
+    """
+    from . import api
+
+    return api.report(_context(**options), run)
 
 
 @cli.command()

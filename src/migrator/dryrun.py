@@ -17,15 +17,7 @@ from .plan.model import Transition
 
 
 def _undo_text(runner: Runner, step: Any) -> str:
-    if step.rollback == "irreversible":
-        return "irreversible"
-    if step.rollback:
-        return "\n".join(runner.registry.actions[u.action_key].describe(u) for u in step.rollback)
-    spec = runner.registry.actions[step.action_key]
-    if spec.undo is not None:
-        doc = (spec.undo.__doc__ or "").strip().splitlines()
-        return f"default undo of {step.action_key}" + (f": {doc[0]}" if doc else "")
-    return "nothing (no rollback given)"
+    return runner.registry.describe_undo(step)
 
 
 def _check_doc(runner: Runner, index: int, check: Any) -> dict[str, Any]:

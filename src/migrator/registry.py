@@ -105,6 +105,18 @@ class Registry:
             )
         self.providers[(kind, key)] = plugin
 
+    def describe_undo(self, step: Any) -> str:
+        """How `step` is undone, for people: its rollback's text, or its action's default undo."""
+        if step.rollback == "irreversible":
+            return "irreversible"
+        if step.rollback:
+            return "\n".join(self.actions[u.action_key].describe(u) for u in step.rollback)
+        spec = self.actions[step.action_key]
+        if spec.undo is not None:
+            doc = (spec.undo.__doc__ or "").strip().splitlines()
+            return f"default undo of {step.action_key}" + (f": {doc[0]}" if doc else "")
+        return "nothing (no rollback given)"
+
     def keys_by_plugin(self) -> Mapping[str, list[str]]:
         out: dict[str, list[str]] = {}
         for (kind, key), plugin in sorted(self.providers.items()):

@@ -74,6 +74,7 @@ class Operation:
     timeout: float | None = None
     lock_timeout: float | None = None
     retries: int = 0
+    undo_describe: str = ""  # what undoing it runs, for the audit trail
 
 
 class TransitionRun:
@@ -211,6 +212,7 @@ class TransitionRun:
             timeout=step.timeout,
             lock_timeout=step.lock_timeout,
             retries=step.retries,
+            undo_describe=self.r.registry.describe_undo(step),
         )
 
     def _reverting_operation(self, n: int, source: Operation, memo: Any) -> Operation:
@@ -352,14 +354,15 @@ class TransitionRun:
             f"Apply {self.t.name} ({self.t.source} -> {self.t.target}, risk {self.t.risk}) "
             f"to plan {self.r.plan.name}?"
         )
+        risk = self.t.risk
         if options.assume_yes:
-            self.event("approval", "approved", operator=options.operator, via="--yes")
+            self.event("approval", "approved", operator=options.operator, via="--yes", risk=risk)
             return True
         if options.interactive and options.confirm(question):
-            self.event("approval", "approved", operator=options.operator, via="terminal")
+            self.event("approval", "approved", operator=options.operator, via="terminal", risk=risk)
             return True
         how = "declined at the terminal" if options.interactive else "needs --yes or a terminal"
-        self.event("approval", "declined", operator=options.operator, reason=how)
+        self.event("approval", "declined", operator=options.operator, reason=how, risk=risk)
         return False
 
     def _reconnect(self) -> None:
@@ -543,7 +546,7 @@ class TransitionRun:
                 raise  # someone else holds the plan now: record nothing more
             except Exception as exc:
                 error = error_text(exc)
-                self.step_event("undo", "failed", op, error=error)
+                self.step_event("undo", "failed", op, error=error, describe=op.undo_describe)
                 self.model.undo_broke(reason=f"undoing {op.label} failed: {error}")
                 self.r.reporter.say(
                     "manual intervention needed: the plan is blocked until `migrator resume "
@@ -567,6 +570,7 @@ class TransitionRun:
                     "done",
                     op,
                     seconds=time.monotonic() - started,
+                    describe=op.undo_describe,
                 )
             return
         with self.r.db.connect() as side:
@@ -577,6 +581,7 @@ class TransitionRun:
             "done",
             op,
             seconds=time.monotonic() - started,
+            describe=op.undo_describe,
         )
 
     # -- checks ---------------------------------------------------------------------------

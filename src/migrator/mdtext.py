@@ -1,0 +1,33 @@
+"""Plan and audit-trail text placed into Markdown literally: escaped, in code spans, fenced."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<|])")
+_LINE_START = re.compile(r"^(\s*)([#>+\-])", re.M)  # a heading, a quote, a list item
+
+
+def escape(value: Any, *, one_line: bool = False) -> str:
+    """`value` as literal Markdown text (never markup); `one_line` for tables and lists."""
+    text = " ".join(str(value).split()) if one_line else str(value).strip()
+    return _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
+
+
+def code(value: Any, *, in_table: bool = False) -> str:
+    """`value` in an inline code span, on one line, whatever backticks it holds."""
+    body = " ".join(str(value).split())
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") or not body else ""
+    span = f"{ticks}{pad}{body}{pad}{ticks}"
+    return span.replace("|", "\\|") if in_table else span
+
+
+def fence(body: str, language: str = "") -> str:
+    """`body` as a fenced code block, its fence longer than any backtick fence inside."""
+    text = str(body).rstrip()
+    longest = max((len(run) for run in re.findall(r"^\s*(`{3,})", text, re.M)), default=2)
+    ticks = "`" * (longest + 1)
+    return f"{ticks}{language}\n{text}\n{ticks}"
