@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+
+from tests.processes import sigkill, spawn, step_started, wait_for
 
 FOUR_STEPS = """\
 plan: four
@@ -42,40 +40,6 @@ transitions:
 """
 
 
-def spawn(*args: str | Path) -> subprocess.Popen[str]:
-    """The migrator CLI as a real process, as an operator would start it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "migrator", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def step_started(sql: Any, step: str) -> Callable[[], bool]:
-    def check() -> bool:
-        if sql("select to_regclass('migrator.events')") == [(None,)]:
-            return False
-        rows = sql(
-            "select 1 from migrator.events where kind = 'step' and status = 'started' "
-            "and step = %s",
-            step,
-        )
-        return bool(rows)
-
-    return check
-
-
 @pytest.fixture
 def traced(sql: Any) -> None:
     sql("create table ran (step text, at timestamptz default clock_timestamp())")
@@ -88,13 +52,10 @@ def killed_after_two(write_plan: Any, database: str, sql: Any, traced: None) -> 
     plan = write_plan(FOUR_STEPS)
     proc = spawn("apply", plan, "--to", "b", "--dsn", database, "--var", "nap=60")
     try:
-        wait_for(step_started(sql, "three"))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        wait_for(step_started(sql, "three"), proc=proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+        killed = sigkill(proc)
+    assert killed == -signal.SIGKILL
     return plan  # type: ignore[no-any-return]
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.integration.test_interruptions import spawn, wait_for
+from tests.processes import checkpoint, has_checkpoint, sigkill, spawn, wait_for
 
 ROWS = 20_000
 
@@ -66,31 +64,14 @@ def assert_exact(sql: Any) -> None:
     assert sql("select count(*) from dst") == [(ROWS,)]
 
 
-def checkpoint(sql: Any) -> tuple[int, int]:
-    rows = sql("select rows_done, batches_done from migrator.checkpoints")
-    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
-
-
-def has_checkpoint(sql: Any, at_least: int) -> Callable[[], bool]:
-    def check() -> bool:
-        if sql("select to_regclass('migrator.checkpoints')") == [(None,)]:
-            return False
-        return checkpoint(sql)[1] >= at_least
-
-    return check
-
-
 def killed_backfill(write_plan: Any, database: str, sql: Any, after: int) -> Any:
     """A plan whose backfill was killed with SIGKILL after `after` committed batches."""
     plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
     proc = spawn("apply", plan, "--to", "full", "--dsn", database)
     try:
-        wait_for(has_checkpoint(sql, after))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        wait_for(has_checkpoint(sql, after), proc=proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        sigkill(proc)
     return plan
 
 
@@ -112,12 +93,9 @@ def test_killed_backfill_resumes_exactly_where_it_stopped(
     plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
     proc = spawn("apply", plan, "--to", "full", "--dsn", database)
     try:
-        wait_for(has_checkpoint(sql, 5))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        wait_for(has_checkpoint(sql, 5), proc=proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        sigkill(proc)
     rows_at_kill, _ = checkpoint(sql)
     assert 0 < rows_at_kill < ROWS
     # what was committed is exactly what the checkpoint says

@@ -1,0 +1,192 @@
+"""The fault matrix: a five-step plan with a backfill, stopped at every step boundary and
+inside steps, during apply, the automatic undo and `migrator rollback`; there the process
+is killed (SIGKILL), its connections are terminated from the server, or the server
+crashes and starts again. Then `migrator status` must name what happened, and `resume`
+or `rollback` must reach a phase with exactly the data of a clean run to that phase,
+no lock held, and an audit trail that tells the story.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults.conftest import Cli, fresh_database
+from tests.faults.gates import Gate
+from tests.faults.matrix import Cell, cells
+from tests.faults.scenario import PLAN, ROWS, STEPS, query, seed, snapshot
+from tests.faults.servers import RestartableServer, terminate_migrator_backends
+from tests.processes import sigkill, spawn, wait_for
+
+# What the run under fault is, and the phase it ends in when nothing goes wrong.
+START = {"apply": "before", "auto-undo": "before", "rollback": "after"}
+CLEAN_END = {"apply": ("after", 0), "auto-undo": ("before", 1), "rollback": ("before", 0)}
+SETTLED = {  # the phase each way of settling reaches
+    "resume": {"apply": "after", "auto-undo": "before", "rollback": "before"},
+    "rollback": {"apply": "before", "auto-undo": "before", "rollback": "before"},
+}
+
+
+class FaultedRun:
+    """One cell, played: the run, held at its stop, struck, looked at, settled."""
+
+    def __init__(
+        self, cell: Cell, dsn: str, plan: Path, cli: Cli, server: RestartableServer | None
+    ) -> None:
+        self.cell = cell
+        self.stop = cell.stop
+        self.dsn = dsn
+        self.plan = plan
+        self.cli = cli
+        self.server = server
+        self.vars = ["--var", "verdict=fail"] if self.stop.phase == "auto-undo" else []
+
+    def run(self, reference: dict[str, Any]) -> None:
+        seed(self.dsn)
+        if self.stop.phase == "rollback":
+            applied = self.cli(self.dsn, "apply", self.plan, "--to", "after")
+            assert applied.code == 0, applied.text
+            command = ["rollback", self.plan]
+        else:
+            command = ["apply", self.plan, "--to", "after"]
+        code, err = self.strike([*command, *self.vars])
+        run_id = 2 if self.stop.phase == "rollback" else 1  # the run the fault struck
+        left_open = self.look(code, err)
+        self.settle(run_id, left_open, reference)
+
+    # -- the fault ------------------------------------------------------------------------
+
+    def strike(self, command: list[Any]) -> tuple[int, str]:
+        """Start the run, hold it at its stop, strike; (exit code, stderr) of the process."""
+        gate = Gate(self.dsn)
+        try:
+            gate.at_row(self.stop.table, **self.stop.match)
+            proc = spawn(*command, "--dsn", self.dsn)
+            try:
+                wait_for(lambda: gate.reached_row() is not None, timeout=60, proc=proc)
+                if self.stop.between_batches:
+                    gate.at_table("migrator.controls")
+                    gate.open_row()  # the batch commits; the next one waits to read controls
+                    wait_for(
+                        lambda: gate.reached_table("migrator.controls") is not None,
+                        timeout=60,
+                        proc=proc,
+                    )
+                if self.cell.fault == "sigkill":
+                    code = sigkill(proc)
+                    gate.open()
+                    return code, ""
+                if self.cell.fault == "terminate":
+                    assert terminate_migrator_backends(self.dsn), "no migrator connection found"
+                else:
+                    assert self.server is not None
+                    self.server.crash_and_restart()
+                gate.open()
+                out, err = proc.communicate(timeout=120)
+                return proc.returncode, out + err
+            finally:
+                if proc.poll() is None:
+                    sigkill(proc)
+        finally:
+            gate.close()
+
+    # -- what status says -----------------------------------------------------------------
+
+    def look(self, code: int, err: str) -> bool:
+        """Check what the process did and what status says; whether the run was left open."""
+        assert "Traceback" not in err, err
+        doc = json.loads(self.cli(self.dsn, "status", self.plan, "--output", "json").out)
+        assert doc["lock"]["held"] is False  # nobody is running: no lock may be left
+        open_run = doc["open_run"]
+        if self.cell.fault == "sigkill":
+            assert open_run is not None
+            assert open_run["status"] == self.stop.recorded
+            assert open_run["last_step_done"] == self.stop.last_done
+        if open_run is None:  # the process came through the fault and finished the run
+            phase, clean_code = CLEAN_END[self.stop.phase]
+            assert code == clean_code, err
+            assert doc["phase"] == phase
+            return False
+        if self.cell.fault != "sigkill":  # it gave up: clearly, as a lost database
+            assert code == 5, err
+            assert "interrupted" in err and "migrator resume" in err, err
+        assert open_run["state"] == "interrupted"
+        assert doc["phase"] == START[self.stop.phase]
+        text = self.cli(self.dsn, "status", self.plan).out
+        assert " is interrupted " in text and "migrator resume" in text, text
+        return True
+
+    # -- settling -------------------------------------------------------------------------
+
+    def settle(self, run_id: int, left_open: bool, reference: dict[str, Any]) -> None:
+        settle = self.cell.settle
+        status = query(self.dsn, "select status from migrator.runs where id = %s", run_id)[0][0]
+        result = self.cli(self.dsn, settle, self.plan, *self.vars)
+        expected_code = 0
+        if left_open and settle == "resume" and status == "verifying":
+            expected_code = 1  # the post-checks run again, fail again, and the run is undone
+        assert result.code == expected_code, result.text
+        phase = SETTLED[settle][self.stop.phase]
+        doc = json.loads(self.cli(self.dsn, "status", self.plan, "--output", "json").out)
+        assert doc["phase"] == phase
+        assert doc["open_run"] is None
+        assert doc["lock"]["held"] is False
+        assert query(self.dsn, "select count(*) from migrator.locks") == [(0,)]
+        assert snapshot(self.dsn) == reference[phase]
+        self.audit(run_id, left_open, phase)
+
+    def audit(self, run_id: int, left_open: bool, phase: str) -> None:
+        """The audit trail says what happened: interrupted, each step done and undone once."""
+        states = [
+            r[0]
+            for r in query(
+                self.dsn,
+                "select status from migrator.events where run_id = %s and kind = 'state' "
+                "order by id",
+                run_id,
+            )
+        ]
+        if left_open:
+            assert "interrupted" in states, states
+        done = query(
+            self.dsn,
+            "select step, count(*) from migrator.events where kind = 'step' and status = 'done' "
+            "group by run_id, step having count(*) > 1",
+        )
+        assert done == [], f"a step recorded done twice in one run: {done}"
+        undone = query(
+            self.dsn,
+            "select step, count(*) from migrator.events where kind = 'undo' and status = 'done' "
+            "group by run_id, step having count(*) > 1",
+        )
+        assert undone == [], f"a step undone twice in one run: {undone}"
+        if phase == "after":
+            assert query(self.dsn, "select rows_done from migrator.checkpoints") == [(ROWS,)]
+            ran = query(
+                self.dsn,
+                "select step from migrator.events where kind = 'step' and status = 'done' "
+                "and run_id = %s order by id",
+                run_id,
+            )
+            assert [r[0] for r in ran] == list(STEPS)
+
+
+@pytest.mark.parametrize("cell", cells())
+def test_fault(
+    cell: Cell,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    cli: Cli,
+    admin_dsn: str,
+    reference: dict[str, Any],
+) -> None:
+    server: RestartableServer | None = None
+    if cell.fault == "restart":
+        server = request.getfixturevalue("restartable_server")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    with fresh_database(server.admin_dsn if server else admin_dsn) as dsn:
+        FaultedRun(cell, dsn, plan, cli, server).run(reference)
