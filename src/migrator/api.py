@@ -472,3 +472,24 @@ def dry_run(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitC
         else:
             render_dry_run(document, session.reporter)
     return ExitCode.OK
+
+
+def rehearse(
+    ctx: Context,
+    plan_path: str | Path,
+    *,
+    sample: str | None = None,
+    keep: bool = False,
+    scratch_dsn: str | None = None,
+    pg_dump: str | None = None,
+) -> ExitCode:
+    """Walk every transition forward, back and forward again on a scratch copy of the target.
+
+    Exit 1 when an undo does not restore what its transition changed (or a leg fails).
+    `sample`: `N` rows or `P%` of each table's data (default: the schema only).
+    """
+    from .rehearse import rehearse as run_rehearsal
+
+    return run_rehearsal(
+        ctx, plan_path, sample=sample, keep=keep, scratch_dsn=scratch_dsn, pg_dump=pg_dump
+    )

@@ -355,6 +355,55 @@ def history(plan: str, **options: Any) -> int:
     return api.history(_context(**options), plan)
 
 
+@cli.command()
+@PLAN_ARG
+@click.option(
+    "--sample",
+    metavar="N|P%",
+    help="Also copy N rows (or P percent) of each table's data. Default: the schema only.",
+)
+@click.option("--keep", is_flag=True, help="Keep the scratch database afterwards.")
+@click.option(
+    "--scratch-dsn",
+    metavar="DSN",
+    help="The server to make the scratch database on. Default: the embedded PostgreSQL.",
+)
+@click.option(
+    "--pg-dump",
+    metavar="PATH",
+    help="The pg_dump that copies the schema. Default: the embedded PostgreSQL's.",
+)
+@database_options
+def rehearse(
+    plan: str,
+    sample: str | None,
+    keep: bool,
+    scratch_dsn: str | None,
+    pg_dump: str | None,
+    **options: Any,
+) -> int:
+    """Walk every transition of PLAN forward, back and forward again on a scratch copy.
+
+    The target's schema (pg_dump --schema-only; --sample copies some data too) is
+    restored in a new database on the scratch server, with any role it names
+    created there (NOLOGIN). The target is only read. From the phase the target is
+    in, each transition goes forward, back (its reverse transition, or the undo of
+    its steps) and forward again; the tables, columns, indexes, constraints,
+    policies, RLS switches, functions, grants and flags after the way back must be
+    as before, and after the forward again as after the forward. Approvals and
+    manual steps are confirmed; http and command steps are not called.
+
+    Exits 0 when every round trip is clean, 1 when an undo does not restore what
+    its transition changed (the steps are named) or a leg fails on the copy.
+    """
+    from . import api
+
+    return api.rehearse(
+        _context(**options), plan, sample=sample, keep=keep, scratch_dsn=scratch_dsn,
+        pg_dump=pg_dump,
+    )  # fmt: skip
+
+
 @cli.group()
 def audit() -> None:
     """Audit the target database; read only, nothing is changed."""

@@ -1,0 +1,731 @@
+"""`migrator rehearse PLAN`: every transition forward, back and forward again, on a scratch copy.
+
+The target's schema (and optionally a sample of its data) is copied into a new
+database on the scratch server (the embedded PostgreSQL by default); the target is
+only read. On the copy, the plan is walked from the phase the target is in: for each
+transition, forward, back (its reverse transition, or the undo of its steps, as
+`migrator rollback` would) and forward again, comparing catalog snapshots
+(`migrator.catalog`) around each leg:
+
+- after the way back, the schema and flags must be as they were before the forward;
+- after the forward again, as they were after the first forward.
+
+A difference is reported against the steps of the transition that touched the object
+(those whose configuration names it, else all of the steps the run completed), and the
+rehearsal exits 1. So does a leg that fails on the copy (a check, a step, an undo).
+
+Steps and checks that reach outside the database (`http`, `command`) are not called
+on a rehearsal, and flags kept outside the database (a flag file) are read from their
+real store but written only in memory: a rehearsal changes nothing but its scratch
+database.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import catalog, store
+from .catalog import Difference, Snapshot
+from .context import CheckOutcome, StepContext
+from .engine import Runner, RunOptions
+from .errors import ExitCode, UsageError
+from .flags import MISSING
+from .paths import NoPath
+from .plan.model import Plan, Transition
+from .registry import Registry
+from .scratch import ScratchDatabase, ScratchError, Tool
+from .variables import check_environment
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .api import Context
+    from .console import Reporter
+    from .plugins import PluginManager
+
+OUTSIDE_ACTIONS = frozenset({"http", "command"})
+"""Action keys a rehearsal does not run: they act outside the database."""
+OUTSIDE_CHECKS = frozenset({"http"})
+"""Check keys a rehearsal does not evaluate (they pass): they ask outside the database."""
+TABLE_FLAGS = "table"
+"""The flag store location of table `migrator.flags`, which the scratch database holds."""
+
+_first = pluggy.HookimplMarker("migrator")(tryfirst=True)
+
+
+# -- what a rehearsal finds ---------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    """A difference after one leg of a round trip, and the steps it is laid at."""
+
+    leg: str  # back | forward again
+    difference: Difference
+    steps: list[str]
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"leg": self.leg, **self.difference.as_dict(), "steps": self.steps,
+                "message": self.message}  # fmt: skip
+
+
+@dataclass
+class RoundTrip:
+    """Forward, back and forward again through one transition."""
+
+    transition: str
+    source: str
+    target: str
+    back: str | None = None
+    legs: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    failed: str | None = None  # which leg failed, and how
+    log: str = ""  # what the failing leg printed
+
+    @property
+    def outcome(self) -> str:
+        if self.failed:
+            return "failed"
+        return "differences" if self.findings else "clean"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "transition": self.transition,
+            "from": self.source,
+            "to": self.target,
+            "back": self.back,
+            "legs": self.legs,
+            "outcome": self.outcome,
+            "failed": self.failed,
+            "log": self.log or None,
+            "differences": [f.as_dict() for f in self.findings],
+        }
+
+
+# -- flags outside the database -----------------------------------------------------------
+
+
+class FlagOverlay:
+    """Flags in stores outside the database: read from the real store, written here only.
+
+    Registered first for `migrator_flag_store` during a rehearsal, for every location
+    but the `migrator.flags` table (which is the scratch database's own).
+    """
+
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+        self.values: dict[tuple[str, str], Any] = {}  # MISSING: deleted
+        self.real: dict[str, Any] = {}
+
+    @_first
+    def migrator_flag_store(self, location: str, plan_file: str | None) -> Any:
+        if location == TABLE_FLAGS:
+            return None
+        real = self.pm.subset_hook_caller("migrator_flag_store", remove_plugins=[self])(
+            location=location, plan_file=plan_file
+        )
+        if real is None:
+            return None
+        self.real[location] = real
+        return _OverlayStore(self, location)
+
+    def effective(self, values: dict[tuple[str, str], Any], ctx: StepContext) -> dict[str, Any]:
+        """`location:name` -> value of every flag this overlay touched, as of `values`."""
+        shown: dict[str, Any] = {}
+        for key in sorted(set(self.values) | set(values)):
+            location, name = key
+            value = values.get(key, self.real[location].get(ctx, name))
+            if value is not MISSING:
+                shown[f"{location}:{name}"] = value
+        return shown
+
+
+class _OverlayStore:
+    def __init__(self, overlay: FlagOverlay, location: str) -> None:
+        self.overlay = overlay
+        self.location = location
+
+    def get(self, ctx: StepContext, name: str) -> Any:
+        key = (self.location, name)
+        if key in self.overlay.values:
+            return self.overlay.values[key]
+        return self.overlay.real[self.location].get(ctx, name)
+
+    def set(self, ctx: StepContext, name: str, value: Any) -> None:
+        self.overlay.values[(self.location, name)] = value
+
+    def delete(self, ctx: StepContext, name: str) -> None:
+        self.overlay.values[(self.location, name)] = MISSING
+
+
+# -- steps and checks that are not called -------------------------------------------------
+
+
+def _not_called(ctx: StepContext, step: Any) -> Any:
+    ctx.say(f"  {step.action_key}: not called on a rehearsal")
+    return {"rehearsal": "not called"}
+
+
+def _not_undone(ctx: StepContext, step: Any, memo: Any) -> None:
+    return None
+
+
+def _not_asked(ctx: StepContext, check: Any) -> CheckOutcome:
+    return CheckOutcome(True, "not asked", "-", "a rehearsal asks nothing outside the database")
+
+
+def rehearsal_registry(registry: Registry) -> Registry:
+    """`registry` with the actions and checks that reach outside the database stood in."""
+    copy = Registry(dict(registry.actions), dict(registry.checks), dict(registry.providers))
+    for key in OUTSIDE_ACTIONS & copy.actions.keys():
+        copy.actions[key] = replace(
+            copy.actions[key], run=_not_called, undo=_not_undone, transactional=True
+        )
+    for key in OUTSIDE_CHECKS & copy.checks.keys():
+        copy.checks[key] = replace(copy.checks[key], evaluate=_not_asked)
+    return copy
+
+
+def stood_in(plan: Plan) -> list[str]:
+    """The steps and checks of `plan` that a rehearsal does not call."""
+    found: list[str] = []
+    for t in plan.transitions:
+        where = "" if plan.kind == "hotfix" else f" of {t.name}"
+        for i, step in enumerate(t.steps):
+            if step.action_key in OUTSIDE_ACTIONS:
+                found.append(f"step '{step.label(i)}' ({step.action_key}){where}")
+        for phase, checks in (("pre", t.pre_checks), ("post", t.post_checks)):
+            for i, check in enumerate(checks):
+                if check.check_key in OUTSIDE_CHECKS:
+                    found.append(f"{phase}-check '{check.label(i)}' ({check.check_key}){where}")
+    return found
+
+
+# -- the walk -----------------------------------------------------------------------------
+
+
+class Walker(Runner):
+    """A runner that also runs one given transition (the rehearsal walks edge by edge)."""
+
+    def run_transition(self, t: Transition) -> ExitCode:
+        with self._locked() as (lock, conn):
+            with conn.begin():
+                phase = store.current_phase(conn, self.plan.name, self.plan.initial_phase)
+                open_run = store.open_run(conn, self.plan.name)
+            if open_run is not None:
+                raise self._blocked(open_run)
+            if phase != t.source:
+                raise UsageError(f"{t.name} starts in phase '{t.source}', not '{phase}'")
+            check_environment(self.plan, [t])
+            return self._new_run(conn, lock, t)
+
+
+def _step_text(step: Any) -> str:
+    """What a step does, as text to look for names in (not its own name or description)."""
+    config = step.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude={"name", "description"}
+    )
+    return json.dumps(config, default=str)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+class Walk:
+    """The walk through a plan's transitions on the scratch database."""
+
+    def __init__(self, walker: Walker, overlay: FlagOverlay, log: io.StringIO) -> None:
+        self.walker = walker
+        self.plan = walker.plan
+        self.db: Engine = walker.db
+        self.overlay = overlay
+        self.log = log
+        self.covered: set[str] = set()
+        self.trips: list[RoundTrip] = []
+        self.unreached: dict[str, str] = {}
+        self.stopped = False
+
+    # -- the database -----------------------------------------------------------------------
+
+    def phase(self) -> str:
+        with self.db.connect() as conn, conn.begin():
+            return store.current_phase(conn, self.plan.name, self.plan.initial_phase)
+
+    def last_run(self) -> store.RunRow:
+        with self.db.connect() as conn, conn.begin():
+            runs = store.runs_of(conn, self.plan.name, limit=1)
+        return runs[0]
+
+    def done_steps(self, run_id: int) -> set[int]:
+        with self.db.connect() as conn, conn.begin():
+            events = store.events_of(conn, [run_id])
+        return {int(e.detail["index"]) for e in events if e.kind == "step" and e.status == "done"}
+
+    def snap(self) -> tuple[Snapshot, dict[tuple[str, str], Any]]:
+        with self.db.connect() as conn, conn.begin():
+            return catalog.snapshot(conn), dict(self.overlay.values)
+
+    def compare(
+        self,
+        before: tuple[Snapshot, dict[tuple[str, str], Any]],
+        after: tuple[Snapshot, dict[tuple[str, str], Any]],
+    ) -> list[Difference]:
+        with self.db.connect() as conn, conn.begin():
+            ctx = self.walker.step_context(conn, None)
+            sides = []
+            for snapshot, values in (before, after):
+                flags = {**snapshot["flag"], **self.overlay.effective(values, ctx)}
+                sides.append({**snapshot, "flag": flags})
+        return catalog.compare(sides[0], sides[1])
+
+    # -- legs -------------------------------------------------------------------------------
+
+    def leg(self, trip: RoundTrip, name: str, run: Callable[[], ExitCode]) -> bool:
+        start = self.log.tell()
+        code = run()
+        if code == ExitCode.OK:
+            trip.legs.append(name)
+            return True
+        self.log.seek(start)
+        trip.log = self.log.read()
+        trip.failed = f"{name} failed (exit {int(code)})"
+        return False
+
+    def walk(self, start: str) -> None:
+        self.visit(start)
+        for t in self.plan.transitions:
+            if t.name in self.covered or t.name in self.unreached:
+                continue
+            if self.stopped:
+                self.unreached[t.name] = "the rehearsal stopped at a failure before it"
+            elif t.reverts is not None:
+                self.unreached[t.name] = (
+                    f"it runs only as the way back of {t.reverts}, which did not use it"
+                )
+            else:
+                self.unreached[t.name] = f"phase '{t.source}' is not reached from '{start}'"
+
+    def visit(self, phase: str) -> None:
+        for t in self.plan.transitions:
+            if self.stopped:
+                return
+            if t.source != phase or t.name in self.covered or t.reverts is not None:
+                continue
+            if self.phase() != phase and not self.return_to(phase, t):
+                continue
+            self.round_trip(t)
+            self.covered.add(t.name)
+            if self.stopped:
+                return
+            self.visit(t.target)
+
+    def return_to(self, phase: str, t: Transition) -> bool:
+        here = self.phase()
+        try:
+            code = self.walker.apply(phase)
+        except NoPath:
+            code = None
+        if code != ExitCode.OK:
+            self.unreached[t.name] = (
+                f"the rehearsal could not come back from phase '{here}' to '{phase}'"
+            )
+            return False
+        return True
+
+    def round_trip(self, t: Transition) -> None:
+        trip = RoundTrip(t.name, t.source, t.target)
+        self.trips.append(trip)
+        before = self.snap()
+        if not self.leg(trip, "forward", lambda: self.walker.run_transition(t)):
+            self.stopped = True
+            return
+        forward_run = self.last_run()
+        after = self.snap()
+        if not self.leg(trip, "back", self.walker.rollback):
+            self.stopped = True
+            return
+        back_run = self.last_run()
+        way_back = [x for x in self.plan.transitions if x.name == back_run.transition]
+        if way_back:
+            self.covered.add(back_run.transition)
+        # A transition of its own, or (None) the undo of t's steps.
+        trip.back = way_back[0].name if way_back and way_back[0].reverts is None else None
+        done = self.done_steps(forward_run.id)
+        for difference in self.compare(before, self.snap()):
+            trip.findings.append(self.finding("back", t, trip.back, done, difference))
+        if not self.leg(trip, "forward again", lambda: self.walker.run_transition(t)):
+            self.stopped = True
+            return
+        for difference in self.compare(after, self.snap()):
+            trip.findings.append(self.finding("forward again", t, trip.back, done, difference))
+
+    def finding(
+        self, leg: str, t: Transition, back: str | None, done: set[int], difference: Difference
+    ) -> Finding:
+        steps = [(s.label(i), _step_text(s)) for i, s in enumerate(t.steps) if i in done]
+        culprits: list[str] = []
+        for name in difference.names:
+            culprits = [label for label, text in steps if catalog.mentions(text, name)]
+            if culprits:
+                break
+        culprits = culprits or [label for label, _ in steps]
+        what = difference.describe()
+        several = len(culprits) > 1
+        named = f"step{'s' if several else ''} {_quoted(culprits)} of {t.name}"
+        if leg == "forward again":
+            message = f"{named}, run again after the way back, give another result: {what}"
+        elif back is not None:
+            message = f"the way back ({back}) does not restore what {named} changed: {what}"
+        elif culprits:
+            its = "their" if several else "its"
+            message = f"{named}: {its} undo does not restore what it changed: {what}"
+        else:
+            message = f"the undo of {t.name} does not restore {what}"
+        return Finding(leg, difference, culprits, message)
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """What was done to make the scratch database, for the report."""
+
+    target_version: str
+    scratch_version: str
+    pg_dump: Tool
+    start: str
+    notes: list[str] = field(default_factory=list)
+
+
+def rehearse(
+    ctx: Context,
+    plan_path: str | Path,
+    *,
+    sample: str | None = None,
+    keep: bool = False,
+    scratch_dsn: str | None = None,
+    pg_dump: str | None = None,
+) -> ExitCode:
+    """Copy the target's schema to a scratch database and walk the plan there; see module."""
+    from .console import Reporter
+    from .db import Target, connect_engine, embedded_dsn, resolve_target
+    from .masking import Secrets
+    from .plan import load_plan
+    from .scratch import Sample, create_database, drop_database
+
+    plan = load_plan(plan_path, ctx.plugins())
+    amount = Sample.parse(sample) if sample else None
+    secrets = Secrets()
+    reporter = Reporter(ctx.out, ctx.err, output=ctx.output, secrets=secrets)
+
+    def announce(line: str) -> None:
+        reporter.say(line, style="dim")
+
+    target = resolve_target(ctx.dsn, announce=announce)
+    secrets.add(target.password)
+    connect_engine(target).dispose()  # exit 5 now if the target cannot be reached
+    if scratch_dsn:
+        server = Target(scratch_dsn, "--scratch-dsn")
+    else:
+        from .db import EMBEDDED_DIR
+
+        server = Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
+    secrets.add(server.password)
+    connect_engine(server).dispose()
+    scratch = create_database(server.dsn, plan.name)
+    reporter.say(
+        f"rehearsing plan {plan.name} on a scratch copy of {target.shown}: "
+        f"database {scratch.name} on {server.shown}"
+    )
+    try:
+        prepared = _prepare(target, server, scratch, plan, amount, pg_dump, secrets, reporter)
+        walk = _walk(ctx, plan, scratch, prepared.start, secrets)
+    except BaseException:
+        _finish_scratch(scratch, keep, reporter, drop_database)
+        raise
+    code = ExitCode.OK
+    if any(t.outcome != "clean" for t in walk.trips):
+        code = ExitCode.CHECK_FAILED
+    if ctx.output == "json":
+        _finish_scratch(scratch, keep, None, drop_database)
+        ctx.emit_json(
+            secrets.mask_data(
+                _document(plan, target, server, scratch, prepared, amount, walk, code, keep)
+            )
+        )
+    else:
+        _render_preparation(prepared, scratch, amount, reporter)
+        _render(plan, walk, reporter)
+        _finish_scratch(scratch, keep, reporter, drop_database)
+    return code
+
+
+def _finish_scratch(
+    scratch: ScratchDatabase,
+    keep: bool,
+    reporter: Reporter | None,
+    drop: Callable[[ScratchDatabase], None],
+) -> None:
+    if keep:
+        if reporter is not None:
+            reporter.say(f"the scratch database {scratch.name} is kept (--keep)")
+        return
+    drop(scratch)
+
+
+def _prepare(
+    target: Any,
+    server: Any,
+    scratch: ScratchDatabase,
+    plan: Plan,
+    amount: Any,
+    pg_dump_path: str | None,
+    secrets: Any,
+    reporter: Reporter,
+) -> Prepared:
+    """Copy the schema, the roles it needs, the flags and a sample of the data; the start."""
+    import psycopg
+
+    from .scratch import (
+        copy_sample,
+        create_missing_roles,
+        dump_schema,
+        find_tool,
+        read_only,
+        referenced_roles,
+        restore,
+        server_version,
+    )
+
+    pg_dump = find_tool("pg_dump", pg_dump_path)
+    beside = pg_dump.path.parent / "psql"
+    psql = find_tool("psql", beside if beside.exists() else None)
+    with psycopg.connect(server.dsn, autocommit=True, connect_timeout=10) as conn:
+        scratch_version = server_version(conn)
+    with read_only(target.dsn) as source:
+        with source.transaction():
+            target_version = server_version(source)
+        target_major = int(target_version.split(".")[0])
+        if target_major > pg_dump.major:
+            shipped = "" if pg_dump_path else ", the one shipped with the embedded PostgreSQL"
+            raise ScratchError(
+                f"the target runs PostgreSQL {target_version}, newer than pg_dump "
+                f"{pg_dump.version} ({pg_dump.path}{shipped}): it cannot copy a newer "
+                f"server's schema. Pass --pg-dump PATH to a pg_dump {target_major} or newer, "
+                f"and --scratch-dsn DSN to a PostgreSQL {target_major} server to rehearse on"
+            )
+        prepared = Prepared(target_version, scratch_version, pg_dump, plan.initial_phase)
+        if target_major > int(scratch_version.split(".")[0]):
+            prepared.notes.append(
+                f"the scratch server runs PostgreSQL {scratch_version}, older than the "
+                f"target's {target_version}: pass --scratch-dsn to a server of the target's "
+                "version if the copy fails or behaves differently"
+            )
+        roles = referenced_roles(source)
+        scratch.roles_created = create_missing_roles(server.dsn, roles)
+        if scratch.roles_created:
+            reporter.say(
+                "created roles on the scratch server (NOLOGIN), which the schema names: "
+                + ", ".join(scratch.roles_created)
+            )
+        schema_sql = dump_schema(pg_dump, target.dsn, secrets.mask)
+        restore(psql, scratch.dsn, schema_sql, secrets.mask)
+        if amount is not None:
+            scratch.rows_copied = copy_sample(source, scratch.dsn, amount)
+        state = _migrator_state(source, plan)
+    prepared.start = _seed(scratch, plan, state, prepared.notes)
+    return prepared
+
+
+def _migrator_state(source: Any, plan: Plan) -> dict[str, Any]:
+    """The target's phase of the plan and its flags table (read only)."""
+    with source.transaction():
+        if source.execute("select to_regclass('migrator.plan_state')").fetchone()[0] is None:
+            return {"phase": None, "flags": []}
+        row = source.execute(
+            "select phase from migrator.plan_state where plan = %s", (plan.name,)
+        ).fetchone()
+        flags = source.execute(
+            "select name, value::text, updated_by from migrator.flags order by name"
+        ).fetchall()
+    return {"phase": row[0] if row else None, "flags": flags}
+
+
+def _seed(scratch: ScratchDatabase, plan: Plan, state: dict[str, Any], notes: list[str]) -> str:
+    """Give the scratch database the target's flags and phase; the phase the walk starts in."""
+    import psycopg
+
+    from .db import Target, connect_engine
+
+    phase = state["phase"]
+    start = plan.initial_phase
+    if phase is not None and phase != start:
+        if plan.kind == "hotfix":
+            notes.append(
+                f"the target has this hotfix {phase}: the rehearsal applies it again on the copy"
+            )
+        elif phase not in plan.phases:
+            notes.append(f"the target is in phase '{phase}', which the plan does not have")
+        else:
+            start = phase
+    engine = connect_engine(Target(scratch.dsn, "scratch"))
+    try:
+        with engine.connect() as conn:
+            store.ensure_schema(conn)
+    finally:
+        engine.dispose()
+    with psycopg.connect(scratch.dsn) as pg, pg.transaction():
+        for name, value, updated_by in state["flags"]:
+            pg.execute(
+                "insert into migrator.flags (name, value, updated_by) "
+                "values (%s, cast(%s as jsonb), %s)",
+                (name, value, updated_by),
+            )
+        if start != plan.initial_phase:
+            pg.execute(
+                "insert into migrator.plan_state (plan, phase) values (%s, %s)",
+                (plan.name, start),
+            )
+    return start
+
+
+def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secrets: Any) -> Walk:
+    from .console import Reporter
+    from .db import Target, connect_engine
+    from .variables import resolve_variables
+
+    pm = ctx.manager()
+    overlay = FlagOverlay(pm)
+    pm.register(overlay, name="migrator-rehearsal-flags")
+    log = io.StringIO()
+    engine = connect_engine(Target(scratch.dsn, "scratch"))
+    try:
+        walker = Walker(
+            engine,
+            plan,
+            rehearsal_registry(ctx.plugins()),
+            pm,
+            Reporter(log, log, output="text", secrets=secrets),
+            RunOptions(
+                operator=ctx.operator,
+                variables=resolve_variables(plan, ctx.variables),
+                assume_yes=True,
+            ),
+            secrets,
+        )
+        walk = Walk(walker, overlay, log)
+        walk.walk(start)
+        return walk
+    finally:
+        engine.dispose()
+        pm.unregister(overlay)
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+def _document(
+    plan: Plan,
+    target: Any,
+    server: Any,
+    scratch: ScratchDatabase,
+    prepared: Prepared,
+    amount: Any,
+    walk: Walk,
+    code: ExitCode,
+    keep: bool,
+) -> dict[str, Any]:
+    failing = [t for t in walk.trips if t.outcome != "clean"]
+    return {
+        "plan": plan.name,
+        "exit_code": int(code),
+        "result": "clean" if not failing else ("failed" if walk.stopped else "differences"),
+        "target": {"dsn": target.shown, "version": prepared.target_version},
+        "scratch": {
+            "server": server.shown,
+            "version": prepared.scratch_version,
+            "database": scratch.name,
+            "kept": keep,
+            "roles_created": scratch.roles_created,
+        },
+        "pg_dump": {"path": str(prepared.pg_dump.path), "version": prepared.pg_dump.version},
+        "sample": str(amount) if amount is not None else None,
+        "rows_copied": scratch.rows_copied,
+        "start_phase": prepared.start,
+        "notes": prepared.notes,
+        "not_called": stood_in(plan),
+        "round_trips": [t.as_dict() for t in walk.trips],
+        "not_rehearsed": [
+            {"transition": name, "reason": reason} for name, reason in walk.unreached.items()
+        ],
+    }
+
+
+def _render_preparation(
+    prepared: Prepared, scratch: ScratchDatabase, amount: Any, reporter: Reporter
+) -> None:
+    say = reporter.say
+    copied = "the schema only"
+    if amount is not None:
+        rows = sum(scratch.rows_copied.values())
+        copied = f"the schema and {amount} ({rows} rows in {len(scratch.rows_copied)} tables)"
+    say(
+        f"  copied {copied} with pg_dump {prepared.pg_dump.version} (target PostgreSQL "
+        f"{prepared.target_version}, scratch PostgreSQL {prepared.scratch_version})"
+    )
+    for note in prepared.notes:
+        say(f"  note: {note}", style="yellow")
+    say(f"  starting in phase '{prepared.start}'")
+
+
+def _render(plan: Plan, walk: Walk, reporter: Reporter) -> None:
+    say = reporter.say
+    not_called = stood_in(plan)
+    if not_called:
+        say(
+            "  not called on a rehearsal (they reach outside the database): "
+            + "; ".join(not_called)
+        )
+    for trip in walk.trips:
+        arrow = f"{trip.transition} ({trip.source} -> {trip.target})"
+        back = f"back by {trip.back}" if trip.back else "back by undoing its steps"
+        legs = ", ".join(back if leg == "back" else leg for leg in trip.legs)
+        if trip.failed:
+            legs += ("; " if legs else "") + trip.failed
+        n = len(trip.findings)
+        verdict = f"{n} difference{'s' if n != 1 else ''}" if n else "clean"
+        if trip.outcome == "clean":
+            say(f"  ✓ {arrow}: {legs}: {verdict}", style="green")
+            continue
+        say(f"  ✗ {arrow}: {legs}: {verdict}", style="red")
+        for finding in trip.findings:
+            say(f"      {finding.leg}: {finding.message}")
+        if trip.log:
+            say("      what the failing run printed:")
+            for line in trip.log.rstrip().splitlines():
+                say(f"      {line}")
+    for name, reason in walk.unreached.items():
+        say(f"  - {name}: not rehearsed ({reason})", style="yellow")
+    failing = [t for t in walk.trips if t.outcome != "clean"]
+    if not failing:
+        say(
+            f"rehearsal of plan {plan.name}: clean, every transition rehearsed came back as it was "
+            f"({len(walk.trips)} round trip{'s' if len(walk.trips) != 1 else ''})",
+            style="green",
+        )
+    else:
+        say(
+            f"rehearsal of plan {plan.name}: {len(failing)} of {len(walk.trips)} round trip(s) "
+            "did not come back clean",
+            style="red",
+        )

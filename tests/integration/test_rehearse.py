@@ -1,0 +1,496 @@
+"""`migrator rehearse`: round trips on a scratch copy, differences named, the target untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from migrator.catalog import Difference, compare, mentions, snapshot
+from migrator.demo import sql_text
+from migrator.scratch import Sample, ScratchError, scratch_name
+
+TABLES = """
+create table items (id serial primary key, name text not null default 'x', kind text);
+create table notes (id serial primary key, item_id int references items (id), body text);
+insert into items (name, kind) select 'item ' || g, 'k' || (g % 3) from generate_series(1, 40) g;
+insert into notes (item_id, body) select g, 'note ' || g from generate_series(1, 40) g;
+"""
+
+FAITHFUL = """\
+plan: faithful
+phases: [before, scored, locked]
+transitions:
+  - name: add_scores
+    from: before
+    to: scored
+    steps:
+      - name: add the score column and its index
+        sql: |
+          alter table items add column score int not null default 0;
+          create index items_score_idx on items (score)
+        rollback: {sql: "drop index items_score_idx; alter table items drop column score"}
+      - name: a view of the scores
+        sql: create view item_scores as select id, score from items
+        rollback: {sql: drop view item_scores}
+  - name: remove_scores
+    from: scored
+    to: before
+    steps:
+      - {sql: drop view item_scores}
+      - {sql: "drop index items_score_idx; alter table items drop column score"}
+  - name: lock_items
+    from: scored
+    to: locked
+    approval: true
+    steps:
+      - name: row level security on items
+        rls: {table: items}
+      - name: items are locked
+        flag: {name: ITEMS_LOCKED, value: true}
+      - name: everyone reads items
+        policy: {table: items, name: items are public, command: select, to: public, using: "true"}
+      - name: the kinds are an enum now
+        sql: |
+          create type item_kind as enum ('k0', 'k1', 'k2');
+          alter table items alter column kind type item_kind using kind::item_kind;
+          grant select on items to public
+        rollback:
+          sql: |
+            revoke select on items from public;
+            alter table items alter column kind type text;
+            drop type item_kind
+"""
+
+LEAKY = """\
+plan: leaky
+phases: [before, after]
+transitions:
+  - name: add_both
+    from: before
+    to: after
+    steps:
+      - name: harmless
+        sql: comment on table notes is 'notes'
+        rollback: {sql: comment on table notes is null}
+      - name: add a column and an index
+        sql: |
+          alter table items add column rank int;
+          create index items_name_idx on items (name)
+        rollback: {sql: alter table items drop column rank}
+"""
+
+HOTFIX = """\
+plan: ir-07
+kind: hotfix
+steps:
+  - name: service role can manage profiles
+    policy:
+      table: public.profiles
+      name: Service role can manage profiles
+      command: all
+      to: [service_role]
+      using: auth.role() = 'service_role'
+      with_check: auth.role() = 'service_role'
+  - name: a note for the API
+    http: {method: POST, url: "http://127.0.0.1:9/never-called"}
+  - name: flag in the application's file
+    flag: {name: PROFILES_FIXED, value: true, store: "file:app-flags.json"}
+post_checks:
+  - policy_exists: {table: profiles, name: Service role can manage profiles}
+  - name: the service role writes
+    rls_probe:
+      as_role: service_role
+      claims: {role: service_role}
+      sql: insert into profiles (session_id) values (1)
+    expect: allowed
+  - name: the API answers
+    http: {url: "http://127.0.0.1:9/health"}
+    expect: {status: 200}
+"""
+
+IR07 = """
+create table profiles (id bigserial primary key, session_id int unique, results_version text);
+grant all on profiles to anon, authenticated, service_role;
+grant all on sequence profiles_id_seq to anon, authenticated, service_role;
+alter table profiles enable row level security;
+"""
+
+
+def catalog_of(dsn: str) -> dict[str, Any]:
+    from sqlalchemy import create_engine
+
+    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
+    try:
+        with engine.connect() as conn:
+            return snapshot(conn)
+    finally:
+        engine.dispose()
+
+
+def scratch_databases(admin_dsn: str) -> set[str]:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "select datname from pg_database where datname like 'migrator_rehearse_%'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.fixture
+def rehearse(migrator: Any, admin_dsn: str) -> Any:
+    """`migrator rehearse` on the test's database, its scratch copy on the test server."""
+
+    def run(plan: Path, *args: str) -> Any:
+        return migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *args)
+
+    return run
+
+
+@pytest.fixture
+def items(sql: Any) -> None:
+    sql(TABLES)
+
+
+def test_a_faithful_plan_rehearses_clean_and_leaves_the_target_as_it_was(
+    rehearse: Any, write_plan: Any, sql: Any, items: None, database: str, admin_dsn: str
+) -> None:
+    plan = write_plan(FAITHFUL)
+    before = catalog_of(database)
+    scratches = scratch_databases(admin_dsn)
+
+    result = rehearse(plan, "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    document = json.loads(result.out)
+    assert document["result"] == "clean"
+    trips = {t["transition"]: t for t in document["round_trips"]}
+    assert set(trips) == {"add_scores", "lock_items"}
+    assert trips["add_scores"]["back"] == "remove_scores"  # the reverse transition
+    assert trips["lock_items"]["back"] is None  # the undo of its steps
+    assert all(t["legs"] == ["forward", "back", "forward again"] for t in trips.values())
+    assert all(t["differences"] == [] for t in trips.values())
+    assert document["not_rehearsed"] == []
+    assert document["start_phase"] == "before"
+    assert document["sample"] is None and document["rows_copied"] == {}
+    # The target: the same catalog, no schema migrator, every row still there.
+    assert catalog_of(database) == before
+    assert sql("select to_regnamespace('migrator')") == [(None,)]
+    assert sql("select count(*) from items") == [(40,)]
+    # The scratch database is gone.
+    assert scratch_databases(admin_dsn) == scratches
+
+
+def test_an_undo_that_forgets_an_index_names_the_step_and_the_index(
+    rehearse: Any, write_plan: Any, items: None, database: str
+) -> None:
+    plan = write_plan(LEAKY)
+    before = catalog_of(database)
+
+    result = rehearse(plan)
+
+    assert result.code == 1, result.out + result.err
+    assert (
+        "back: step 'add a column and an index' of add_both: its undo does not restore "
+        "what it changed: index public.items_name_idx is there and was not before"
+    ) in result.out
+    assert "'harmless'" not in result.out  # the step that did not touch the index
+    assert "did not come back clean" in result.out
+    assert catalog_of(database) == before
+
+    document = json.loads(rehearse(plan, "--output", "json").out)
+    assert document["exit_code"] == 1
+    (trip,) = document["round_trips"]
+    assert trip["outcome"] == "failed"  # forward again trips over the index left behind
+    assert trip["failed"] == "forward again failed (exit 1)"
+    assert 'relation "items_name_idx" already exists' in trip["log"]
+    (difference,) = trip["differences"]
+    assert difference["leg"] == "back"
+    assert (difference["kind"], difference["object"], difference["change"]) == (
+        "index",
+        "public.items_name_idx",
+        "added",
+    )
+    assert difference["steps"] == ["add a column and an index"]
+
+
+def test_a_way_back_that_sets_a_flag_instead_of_removing_it_is_a_difference(
+    rehearse: Any, write_plan: Any, items: None
+) -> None:
+    plan = write_plan(
+        """\
+        plan: flags
+        phases: [old_path, new_path]
+        transitions:
+          - name: turn_on
+            from: old_path
+            to: new_path
+            steps:
+              - {name: the new path, flag: {name: NEW_PATH, value: true}}
+              - {name: a table, sql: create table side (id int), rollback: {sql: drop table side}}
+          - name: turn_off
+            from: new_path
+            to: old_path
+            steps:
+              - {flag: {name: NEW_PATH, value: false}}
+              - {sql: drop table side}
+        """
+    )
+    result = rehearse(plan, "--output", "json")
+    assert result.code == 1, result.err
+    (trip,) = json.loads(result.out)["round_trips"]
+    (difference,) = trip["differences"]
+    assert (difference["kind"], difference["object"]) == ("flag", "table:NEW_PATH")
+    assert difference["message"] == (
+        "the way back (turn_off) does not restore what step 'the new path' of turn_on "
+        "changed: flag table:NEW_PATH is there and was not before"
+    )
+
+
+def test_the_ir07_hotfix_rehearses_clean_and_calls_nothing_outside(
+    rehearse: Any, write_plan: Any, sql: Any, database: str, tmp_path: Path
+) -> None:
+    sql(sql_text("supabase.sql"))
+    sql(IR07)
+    plan = write_plan(HOTFIX)
+    flags = tmp_path / "app-flags.json"
+    flags.write_text('{"OTHER": 1}\n')
+    before = catalog_of(database)
+
+    result = rehearse(plan)
+
+    assert result.code == 0, result.out + result.err
+    assert (
+        "✓ apply (pending -> applied): forward, back by undoing its steps, forward again: clean"
+    ) in result.out
+    assert (
+        "not called on a rehearsal (they reach outside the database): step 'a note for the "
+        "API' (http); post-check 'the API answers' (http)"
+    ) in result.out
+    assert flags.read_text() == '{"OTHER": 1}\n'  # the real flag file was never written
+    assert catalog_of(database) == before
+    assert sql("select count(*) from pg_policies where tablename = 'profiles'") == [(0,)]
+
+
+def test_a_sample_of_the_data_is_copied_with_the_sequences(
+    rehearse: Any, write_plan: Any, items: None
+) -> None:
+    plan = write_plan(
+        """\
+        plan: sampled
+        phases: [a, b]
+        transitions:
+          - name: go
+            from: a
+            to: b
+            pre_checks:
+              - {name: some items, query: select count(*) from items, expect: 5}
+              - {name: notes too, query: select count(*) from notes, expect: 5}
+            steps:
+              - name: one more item
+                sql: insert into items (name) values ('new')
+                rollback: {sql: "delete from items where name = 'new'"}
+            post_checks:
+              - {query: "select count(*) from items where id > 40", expect: 1}
+        """
+    )
+    result = rehearse(plan, "--sample", "5", "--output", "json")
+    assert result.code == 0, result.out + result.err
+    document = json.loads(result.out)
+    assert document["rows_copied"] == {"public.items": 5, "public.notes": 5}
+    assert document["sample"] == "up to 5 rows per table"
+
+    schema_only = rehearse(plan)  # the pre-checks see empty tables
+    assert schema_only.code == 1
+    assert "pre-check some items: failed (actual 0, expected 5)" in schema_only.out
+
+    everything = rehearse(plan, "--sample", "100%", "--output", "json")
+    assert json.loads(everything.out)["rows_copied"] == {"public.items": 40, "public.notes": 40}
+
+
+@pytest.mark.parametrize("given", ["many", "-1", "0%", "150%", "5.5"])
+def test_a_bad_sample_is_bad_usage(
+    rehearse: Any, write_plan: Any, given: str, admin_dsn: str
+) -> None:
+    scratches = scratch_databases(admin_dsn)
+    result = rehearse(write_plan(LEAKY), "--sample", given)
+    assert result.code == 2
+    assert f"--sample '{given}': write a number of rows per table (100) or a percentage" in (
+        result.err
+    )
+    assert scratch_databases(admin_dsn) == scratches
+
+
+def test_a_plan_in_a_later_phase_is_rehearsed_from_there(
+    rehearse: Any, migrator: Any, write_plan: Any, items: None
+) -> None:
+    plan = write_plan(FAITHFUL)
+    applied = migrator("apply", plan, "--to", "scored")
+    assert applied.code == 0, applied.out
+
+    result = rehearse(plan, "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    document = json.loads(result.out)
+    assert document["start_phase"] == "scored"
+    walked = [(t["transition"], t["back"]) for t in document["round_trips"]]
+    assert walked == [("remove_scores", "add_scores"), ("lock_items", None)]
+    assert document["not_rehearsed"] == []
+
+
+def test_keep_leaves_the_scratch_database_to_look_at(
+    rehearse: Any, write_plan: Any, items: None, admin_dsn: str
+) -> None:
+    result = rehearse(write_plan(LEAKY), "--keep", "--output", "json")
+    name = json.loads(result.out)["scratch"]["database"]
+    try:
+        assert name.startswith("migrator_rehearse_leaky_")
+        assert name in scratch_databases(admin_dsn)
+        assert "is kept" not in result.out  # JSON on stdout, nothing else
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def fake_pg_dump(folder: Path, version: str, output: str) -> Path:
+    """A stand-in pg_dump program: answers --version, prints `output` as the dump."""
+    script = folder / "pg_dump"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) {version}"; exit 0; fi\n'
+        f"cat <<'EOF'\n{output}\nEOF\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def test_a_pg_dump_older_than_the_target_is_said_clearly(
+    rehearse: Any, write_plan: Any, tmp_path: Path, admin_dsn: str
+) -> None:
+    old = fake_pg_dump(tmp_path, "12.4", "")
+    scratches = scratch_databases(admin_dsn)
+    result = rehearse(write_plan(LEAKY), "--pg-dump", str(old))
+    assert result.code == 2
+    assert f"newer than pg_dump 12.4 ({old}): it cannot copy a newer server's schema" in (
+        result.err
+    )
+    assert "Pass --pg-dump PATH to a pg_dump 16 or newer" in result.err
+    assert scratch_databases(admin_dsn) == scratches
+
+
+def test_a_schema_that_does_not_restore_is_reported_and_cleaned_up(
+    rehearse: Any, write_plan: Any, tmp_path: Path, admin_dsn: str
+) -> None:
+    broken = fake_pg_dump(tmp_path, "16.2", "create table broken (;")
+    scratches = scratch_databases(admin_dsn)
+    result = rehearse(write_plan(LEAKY), "--pg-dump", str(broken))
+    assert result.code == 2
+    assert "the schema could not be restored in the scratch database:" in result.err
+    assert 'syntax error at or near ";"' in result.err
+    assert scratch_databases(admin_dsn) == scratches
+
+
+def test_an_unreachable_target_is_exit_5(write_plan: Any, capsys: Any, admin_dsn: str) -> None:
+    from migrator.cli import main
+
+    code = main(
+        [
+            "rehearse",
+            str(write_plan(LEAKY)),
+            "--dsn",
+            "postgresql://ops:s3cr3tpw@127.0.0.1:9/x",
+            "--scratch-dsn",
+            admin_dsn,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 5
+    assert "s3cr3tpw" not in err and "postgresql://ops:***@127.0.0.1:9/x" in err
+
+
+# -- the embedded scratch server ------------------------------------------------------------
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    # Short path: PostgreSQL's socket lives in the data folder, and socket paths are short.
+    path = Path(tempfile.mkdtemp(prefix="mr-"))
+    yield path
+    pgdata = path / ".migrator" / "pgdata"
+    if (pgdata / "postmaster.pid").exists():
+        import pgserver
+
+        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+
+
+def test_by_default_the_scratch_copy_lives_on_the_embedded_server_with_the_roles_it_needs(
+    workdir: Path, sql: Any, database: str
+) -> None:
+    sql(sql_text("supabase.sql"))
+    sql(IR07)
+    (workdir / "ir07.yaml").write_text(HOTFIX)
+    env = {k: v for k, v in os.environ.items() if k not in ("MIGRATOR_DSN", "DATABASE_URL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "migrator", "rehearse", "ir07.yaml", "--dsn", database],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "started the embedded PostgreSQL in .migrator/pgdata" in done.stdout
+    assert (
+        "created roles on the scratch server (NOLOGIN), which the schema names: "
+        "anon, authenticated, service_role"
+    ) in done.stdout
+    assert "forward, back by undoing its steps, forward again: clean" in done.stdout
+
+
+# -- catalog snapshots ----------------------------------------------------------------------
+
+
+def test_snapshots_compare_by_object(sql: Any, database: str) -> None:
+    sql(TABLES)
+    before = catalog_of(database)
+    sql("grant select on items to public; revoke select on items from public")
+    assert compare(before, catalog_of(database)) == []  # an explicit ACL equal to none
+
+    sql("alter table items alter column kind set not null; create index k on items (kind)")
+    sql("alter table items enable row level security")
+    found = {(d.kind, d.key, d.change) for d in compare(before, catalog_of(database))}
+    assert found == {
+        ("column", "public.items.kind", "changed"),
+        ("index", "public.k", "added"),
+        ("table", "public.items", "changed"),
+    }
+    column = next(d for d in compare(before, catalog_of(database)) if d.kind == "column")
+    assert column.describe() == "column public.items.kind changed (not_null: false -> true)"
+
+
+def test_a_difference_knows_the_names_a_plan_would_use() -> None:
+    index = Difference("index", "public.items_name_idx", "added", None, "CREATE INDEX ...")
+    column = Difference("column", "public.items.rank", "removed", {}, None)
+    grant = Difference("grant", "public.items to anon", "added", None, ["SELECT"])
+    assert index.names == ["items_name_idx"]
+    assert column.names == ["rank", "items"]
+    assert grant.names == ["items", "anon"]
+    assert mentions('CREATE INDEX "items_name_idx" ON items', "items_name_idx")
+    assert not mentions("create index items_name_idx2 on items", "items_name_idx")
+
+
+def test_scratch_names_are_identifiers() -> None:
+    assert scratch_name("IR-07.profiles rls", 42) == "migrator_rehearse_ir_07_profiles_rls_42"
+    assert len(scratch_name("x" * 200, 4194304)) <= 63
+    assert Sample.parse("7") == Sample(rows=7)
+    assert Sample.parse("2.5%") == Sample(percent=2.5)
+    with pytest.raises(ScratchError):
+        Sample.parse("")
