@@ -302,10 +302,14 @@ def _steps_md(steps: list[dict[str, Any]], add: Any) -> None:
     add("| step | action | result | attempts | time | note |")
     add("| --- | --- | --- | ---: | ---: | --- |")
     for s in steps:
-        note = s["error"] or s["reason"] or (_compact(s["memo"]) if s["memo"] else "")
+        problem = s["error"] or s["reason"]
+        if problem:
+            note = _cell(problem)
+        else:  # what the step returned, kept in the audit trail: shown literally
+            note = _tcode(_compact(s["memo"])) if s["memo"] else ""
         add(
             f"| {_cell(s['step'])} | {_tcode(s['action'] or '')} | **{s['status']}** "
-            f"| {s['attempts']} | {_secs(s['seconds'])} | {_cell(note)} |"
+            f"| {s['attempts']} | {_secs(s['seconds'])} | {note} |"
         )
     add("")
     for s in steps:

@@ -39,10 +39,12 @@ def _query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _argv(command: str, world: dict[str, Any]) -> list[str]:
+    """The command's arguments, with the scenario's database unless it names its own (or none)."""
     words = shlex.split(command)
     assert words[0] == "migrator", f"commands start with migrator: {command}"
     argv = words[1:]
-    if argv[0] not in ("validate", "schema", "plugins"):
+    no_database = argv[0] in ("validate", "schema", "plugins", "docs") or world.get("no_database")
+    if not no_database and "--dsn" not in argv:
         argv += ["--dsn", world["dsn"]]
     return argv
 
@@ -52,6 +54,7 @@ def _run(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]
     code = main(_argv(command, world))
     captured = capsys.readouterr()
     world["code"], world["output"] = code, captured.out + captured.err
+    world["stdout"] = captured.out
 
 
 def _spawn(command: str, world: dict[str, Any]) -> subprocess.Popen[str]:
@@ -99,6 +102,12 @@ def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -
     assert world["code"] == 0, world["output"]
 
 
+@given(parsers.parse('I ran "{command}" and it exited {code:d}'))
+def _(command: str, code: int, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    _run(command, world, capsys)
+    assert world["code"] == code, world["output"]
+
+
 @given(parsers.parse('"{operator}" is running "{command}" in another terminal'))
 def _(operator: str, command: str, world: dict[str, Any]) -> None:
     world["others"][operator] = _spawn(f"{command} --operator {operator}", world)
@@ -134,6 +143,24 @@ def _(code: int, world: dict[str, Any]) -> None:
 @then(parsers.parse('the output contains "{text}"'))
 def _(text: str, world: dict[str, Any]) -> None:
     assert text in world["output"], world["output"]
+
+
+@then(parsers.parse('the output does not contain "{text}"'))
+def _(text: str, world: dict[str, Any]) -> None:
+    assert text not in world["output"], world["output"]
+
+
+@then(parsers.parse('the output is a JSON document whose "{key}" is "{value}"'))
+def _(key: str, value: str, world: dict[str, Any]) -> None:
+    document = json.loads(world["stdout"])
+    for part in key.split("."):
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    assert str(document) == value, document
+
+
+@given(parsers.parse('the environment variable "{name}" is "{value}"'))
+def _(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
 
 
 @then(parsers.parse('the plan "{plan}" is in phase "{phase}"'))

@@ -1,0 +1,81 @@
+Feature: The evidence of one run, for a post-incident review
+  `migrator report RUN` puts together what the audit trail recorded about one
+  run (RUN is the run's id from `migrator history`): the timeline, each check's
+  actual value against the expected one, who approved, how long each step took,
+  and what was undone. As Markdown for people, or as one JSON document.
+
+  Background:
+    Given the SQL:
+      """
+      create table sessions (id int, status text);
+      insert into sessions values (1, 'completed'), (2, 'completed');
+      """
+    And the plan "backfill.yaml":
+      """
+      plan: backfill
+      phases: [missing, filled]
+      transitions:
+        - name: fill
+          from: missing
+          to: filled
+          risk: high
+          approval: true
+          pre_checks:
+            - name: sessions are there
+              query: select count(*) from sessions
+              expect: 2
+          steps:
+            - name: create profiles
+              sql: create table profiles (session_id int)
+              rollback: {sql: drop table profiles}
+            - name: fill profiles
+              sql: insert into profiles select id from sessions where id = 1
+              rollback: {sql: delete from profiles}
+          post_checks:
+            - name: every session has a profile
+              query: select count(*) from sessions s left join profiles p on p.session_id = s.id where p.session_id is null
+              expect: 0
+      """
+    And I ran "migrator apply backfill.yaml --to filled --yes --operator dana" and it exited 1
+
+  @read_only
+  Scenario: A run that was undone: what was expected, what was found, what was taken back
+    When I run "migrator report 1"
+    Then the exit code is 0
+    And the output contains "**Outcome:** undone: what the run did was taken back; the plan stayed in missing"
+    And the output contains "| post | every session has a profile | **failed** | `1` | `0` | 1 |"
+    And the output contains "| pre | sessions are there | **passed** | `2` | `2` | 1 |"
+    And the output contains "- **approved** by dana via `--yes`"
+    And the output contains "1. fill profiles: **done**"
+    And the output contains "2. create profiles: **done**"
+    And the output contains "drop table profiles"
+    And the output contains "run undoing → undone: a post-check failed"
+
+  @read_only
+  Scenario: The same evidence as JSON
+    When I run "migrator report 1 --output json"
+    Then the exit code is 0
+    And the output is a JSON document whose "run.status" is "undone"
+    And the output is a JSON document whose "checks.1.actual" is "1"
+    And the output is a JSON document whose "approvals.0.operator" is "dana"
+    And the output is a JSON document whose "undone.0.step" is "fill profiles"
+
+  Scenario: A rollback's report names the run it took back
+    Given the SQL:
+      """
+      update sessions set id = 1 where id = 2;
+      """
+    And I ran "migrator apply backfill.yaml --to filled --yes --operator dana"
+    And I ran "migrator rollback backfill.yaml --operator erin"
+    When I run "migrator report 3"
+    Then the exit code is 0
+    And the output contains "- **Takes back:** run 2 (`fill`, succeeded)"
+    And the output contains "| undo fill profiles | `undo:sql` | **done** |"
+    When I run "migrator report 2"
+    Then the output contains "- **Taken back by:** run 3 (`revert fill` by erin, succeeded)"
+
+  @read_only
+  Scenario: A run that does not exist
+    When I run "migrator report 99"
+    Then the exit code is 2
+    And the output contains "no run 99 in this database"

@@ -1,0 +1,5 @@
+"""Scenarios of features/status, run for real through the command line."""
+
+from pytest_bdd import scenarios
+
+scenarios("status")
