@@ -1,10 +1,15 @@
 """The `backfill` action: a keyset walk over the driving table, one batch per transaction.
 
-For each batch a cheap bound query finds the batch's last key (an index range
-scan of `batch_size` keys), the plan's statement runs with `:lo` (exclusive) and
-`:hi` (inclusive), and the checkpoint is written in the same transaction, so a
-killed run resumes exactly after the last committed batch. Keys are never loaded
-into Python: memory stays flat whatever the table's size.
+One coordinator (the step's own thread, on a connection of its own) walks the
+driving table in key order. Before each batch it reads the live controls (pause,
+batch size), waits while the throttle query holds, paces `max_rate` and the
+`throttle` rest, and finds the batch's last key with a cheap index probe (see
+walk.py). It hands the range `(lo, hi]` to one of `parallel` streams (see
+streams.py), which runs the plan's statement with `:lo` (exclusive) and `:hi`
+(inclusive) and commits it together with the batch's own record in the checkpoint
+(see position.py): a killed run resumes exactly, whichever batches had committed,
+with no row twice and no row missed. Keys never travel into Python, except the
+bounds of batches: memory stays flat whatever the table's size.
 """
 
 from __future__ import annotations
@@ -14,19 +19,26 @@ import hashlib
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from migrator import StepContext
 from migrator.runtime import Checkpoint, load_checkpoint, read_control, save_checkpoint
-from migrator.sqltext import Statement, statements
+from migrator.sqltext import statements
 
-TRANSIENT = {"40P01": "deadlock", "40001": "serialization failure"}
-BATCH_RETRIES = 5
+from .position import Batch, Planner, Position, Span
+from .streams import BATCH_RETRIES, Done, Failed, Job, Retry, Streams, transient
+from .walk import BackfillError, Walk, in_key_order, prepare, probe, start, total
+
+__all__ = ["BackfillConfig", "BackfillError", "describe", "lint", "preview", "run"]
+
 CONTROL_POLL = 0.5  # seconds between looks at a pause or a throttle query
-EXACT_COUNT_BELOW = 2_000_000  # estimated rows under which counting exactly is cheap
+MAX_PARALLEL = 16
+
+T = TypeVar("T")
 
 
 def _seconds(value: Any) -> float:
@@ -47,23 +59,29 @@ class BackfillConfig(BaseModel):
         ..., min_length=1, description="run per batch with :lo (exclusive) and :hi (inclusive)"
     )
     batch_size: int = Field(5000, gt=0, le=10_000_000)
+    parallel: int = Field(
+        1,
+        ge=1,
+        le=MAX_PARALLEL,
+        description="streams: connections running batches at once (one more finds their bounds)",
+    )
     where: str | None = Field(None, description="filters the driving rows")
-    throttle: Seconds | None = Field(None, description="a pause between batches")
-    max_rate: float | None = Field(None, gt=0, description="rows per second at most")
+    throttle: Seconds | None = Field(None, description="a pause between batches (of each stream)")
+    max_rate: float | None = Field(
+        None, gt=0, description="rows per second at most (all streams together)"
+    )
     batch_timeout: Seconds | None = Field(None, description="statement timeout of one batch")
     throttle_query: str | None = Field(
         None, description="SQL true while the database is under pressure: wait while it holds"
     )
 
 
-class BackfillError(Exception):
-    """A backfill that cannot go on (a changed statement, a key of an unusable type)."""
-
-
 def describe(step: Any) -> str:
     b = step.backfill
     where = f" where {b.where}" if b.where else ""
     head = f"backfill over {b.table}.{b.key}{where} in batches of {b.batch_size}"
+    if b.parallel > 1:
+        head += f", {b.parallel} parallel streams"
     return f"{head}:\n{b.statement.strip()}"
 
 
@@ -86,146 +104,40 @@ def checksum(statement: str) -> str:
     return hashlib.sha256(statement.strip().encode()).hexdigest()
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-@dataclass
-class Walk:
-    """The keyset walk of one backfill: its SQL, prepared once."""
-
-    table_sql: str
-    key_sql: str
-    key_type: str
-    bound: Statement  # the last key of a full batch
-    tail: Statement  # the last key and size of the final, partial batch
-    statement: Statement
-    count_sql: str
-
-
-def _walk(conn: Any, b: BackfillConfig) -> Walk:
-    row = conn.exec_driver_sql(
-        "select n.nspname, c.relname, format_type(a.atttypid, a.atttypmod) "
-        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "left join pg_attribute a on a.attrelid = c.oid and a.attname = %(k)s "
-        "and not a.attisdropped where c.oid = to_regclass(%(t)s)",
-        {"t": b.table, "k": b.key},
-    ).first()
-    if row is None:
-        raise BackfillError(f"table {b.table} does not exist")
-    if row[2] is None:
-        raise BackfillError(f"table {b.table} has no column {b.key}")
-    table_sql = f"{quote_ident(row[0])}.{quote_ident(row[1])}"
-    key_sql = quote_ident(b.key)
-    where = f" and ({b.where})" if b.where else ""
-    after = f"from {table_sql} where {key_sql} > :lo{where}"
-    # An index range scan of batch_size keys, no aggregate: works for every orderable key.
-    (bound,) = statements(
-        # named apart from the key, so that ORDER BY sorts by the column, not by its text
-        f"select {key_sql}::text as bound {after} order by {key_sql} offset :batch_rows - 1 limit 1"
-    )
-    (tail,) = statements(
-        f"select (select {key_sql}::text as bound {after} order by {key_sql} desc limit 1), "
-        f"(select count(*) {after})"
-    )
-    found = statements(b.statement)
-    if len(found) != 1:
-        raise BackfillError("the backfill statement must be one SQL statement")
-    count_sql = f"select count(*) from {table_sql}" + (f" where ({b.where})" if b.where else "")
-    return Walk(table_sql, key_sql, str(row[2]), bound, tail, found[0], count_sql)
-
-
-_INTEGERS = {"smallint", "integer", "bigint"}
-_NUMBERS = {"numeric", "real", "double precision"}
-
-
-def _start(conn: Any, walk: Walk) -> str | None:
-    """A key below every key of the table: the exclusive bound of the first batch."""
-    kind = walk.key_type.split("(")[0].strip()
-    first = f"from {walk.table_sql} order by {walk.key_sql} limit 1"
-    smallest = conn.exec_driver_sql(f"select {walk.key_sql}::text as bound {first}", {}).scalar()
-    if smallest is None:
-        return None  # an empty table: nothing to do
-    if kind in _INTEGERS or kind.startswith("numeric") or kind in _NUMBERS:
-        try:
-            below = conn.exec_driver_sql(
-                f"select ({walk.key_sql} - 1)::text as bound {first}", {}
-            ).scalar()
-        except Exception as exc:
-            raise BackfillError(f"cannot start below the smallest key {smallest}") from exc
-        return str(below)
-    if kind == "uuid":
-        start = "00000000-0000-0000-0000-000000000000"
-    elif kind in ("text", "character varying", "character", "name", "citext"):
-        start = ""
-    elif kind.startswith("timestamp") or kind == "date":
-        return "-infinity"
-    else:
-        raise BackfillError(
-            f"the key {walk.key_sql} is of type {walk.key_type}: use an integer, numeric, "
-            "uuid, text, date or timestamp key"
-        )
-    if smallest == start:
-        raise BackfillError(f"the smallest key is {start!r}: nothing sorts below it")
-    return start
-
-
-def _total(conn: Any, walk: Walk, variables: dict[str, Any]) -> tuple[int, bool]:
-    """(rows, estimated): an exact count when cheap, else the planner's estimate."""
-    import json
-
-    (count,) = statements(walk.count_sql)
-    explain = conn.exec_driver_sql(
-        "explain (format json) " + count.driver_sql, count.bind(variables)
-    ).scalar()
-    plan = explain[0]["Plan"] if not isinstance(explain, str) else json.loads(explain)[0]["Plan"]
-    estimate = int(plan.get("Plans", [plan])[0].get("Plan Rows", plan.get("Plan Rows", 0)))
-    if estimate < EXACT_COUNT_BELOW:
-        exact = conn.exec_driver_sql(count.driver_sql, count.bind(variables)).scalar()
-        return int(exact or 0), False
-    return estimate, True
-
-
-def _bound(
-    conn: Any, walk: Walk, variables: dict[str, Any], lo: str, size: int
-) -> tuple[str, int] | None:
-    """The last key of the batch after `lo`, and its number of rows; None when done."""
-    params = {**variables, "lo": lo, "batch_rows": size}
-    hi = conn.exec_driver_sql(walk.bound.driver_sql, walk.bound.bind(params)).scalar()
-    if hi is not None:
-        return str(hi), size
-    hi, rows = conn.exec_driver_sql(walk.tail.driver_sql, walk.tail.bind(params)).one()
-    return (str(hi), int(rows)) if hi is not None else None
-
-
 def preview(ctx: StepContext, step: Any) -> str:
     b = step.backfill
     conn = ctx.connection
-    walk = _walk(conn, b)
-    rows, estimated = _total(conn, walk, dict(ctx.variables))
+    walk = prepare(conn, b.table, b.key, b.where, b.statement)
+    variables = dict(ctx.variables)
+    rows, estimated = total(conn, walk, variables)
     batches = math.ceil(rows / b.batch_size) if rows else 0
     about = "about " if estimated else ""
     lines = [f"{about}{rows:,} rows in {about}{batches:,} batches of {b.batch_size:,}"]
-    lo = _start(conn, walk)
+    lo = start(conn, walk)
     if lo is not None:
-        found = _bound(conn, walk, dict(ctx.variables), lo, b.batch_size)
+        found = probe(conn, walk, variables, lo, b.batch_size)
         if found is not None:
             hi, n = found
             lines.append(
                 f"first batch: :lo = {lo!r} (exclusive), :hi = {hi!r} (inclusive), {n} rows"
             )
+    if b.parallel > 1:
+        lines.append(
+            f"{b.parallel} parallel streams: {b.parallel} connections run batches at once, "
+            "one more hands out their bounds"
+        )
     return "\n".join(lines)
 
 
 @dataclass
 class Stats:
+    parallel: int = 1
     rows: int = 0
     batches: int = 0
     failed_batches: int = 0
     retries: int = 0
     slowest: float = 0.0
     batch_seconds: float = 0.0
-    resumed_at: int = 0  # rows already done by an earlier process
 
     def memo(self, seconds: float) -> dict[str, Any]:
         mean = self.batch_seconds / self.batches if self.batches else 0.0
@@ -237,17 +149,80 @@ class Stats:
             "seconds": round(seconds, 3),
             "mean_batch_seconds": round(mean, 4),
             "slowest_batch_seconds": round(self.slowest, 4),
+            "parallel": self.parallel,
         }
 
 
-def _transient(exc: BaseException) -> str | None:
-    from sqlalchemy.exc import DBAPIError
+class Link:
+    """The coordinator's connection, in autocommit (it never holds a transaction open);
+    replaced when the server drops it: everything it does is a read, safe to repeat."""
 
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return "lost connection"
-        return TRANSIENT.get(getattr(exc.orig, "sqlstate", None) or "")
-    return None
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.conn: Any = None
+
+    def call(self, work: Callable[[Any], T]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if self.conn is None:
+                    self.conn = self.db.connect().execution_options(isolation_level="AUTOCOMMIT")
+                return work(self.conn)
+            except Exception as exc:
+                if transient(exc) != "lost connection" or attempt > BATCH_RETRIES:
+                    raise
+                self.close()
+                time.sleep(min(0.2 * 2 ** (attempt - 1), 5.0))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+        self.conn = None
+
+
+@dataclass
+class Start:
+    """Where a backfill starts: its walk, position, and the ranges already done ahead."""
+
+    walk: Walk
+    position: Position | None  # None: the driving table is empty
+    ahead: list[Span]  # done ranges beyond the mark, in key order
+    resumed: Checkpoint | None
+    total: int
+    estimated: bool
+
+
+def _begin(conn: Any, ctx: StepContext, b: BackfillConfig, digest: str) -> Start:
+    assert ctx.run_id is not None and ctx.step is not None
+    walk = prepare(conn, b.table, b.key, b.where, b.statement)
+    point = load_checkpoint(conn, ctx.run_id, ctx.step)
+    if point is not None and point.statement_checksum != digest and not ctx.force:
+        raise BackfillError(
+            "the statement changed since the checkpoint of this run: check the change, "
+            "then resume with --force"
+        )
+    if point is None:
+        lo = start(conn, walk)
+        position = Position(lo) if lo is not None else None
+        if position is not None:  # the row every batch merges its range into
+            save_checkpoint(conn, ctx.run_id, ctx.step, Checkpoint(position.dump(), 0, 0, digest))
+    else:
+        position = Position.load(point.position)
+        if point.statement_checksum != digest:  # --force: record the statement now run
+            save_checkpoint(
+                conn,
+                ctx.run_id,
+                ctx.step,
+                Checkpoint(point.position, point.rows_done, point.batches_done, digest),
+            )
+    ahead: list[Span] = []
+    if position is not None and position.done:
+        by_lo = dict(position.done)
+        ahead = [(lo, by_lo[lo]) for lo in in_key_order(conn, walk, list(by_lo))]
+    rows, estimated = total(conn, walk, dict(ctx.variables))
+    return Start(walk, position, ahead, point, rows, estimated)
 
 
 def run(ctx: StepContext, step: Any) -> Any:
@@ -256,137 +231,147 @@ def run(ctx: StepContext, step: Any) -> Any:
     variables = dict(ctx.variables)
     digest = checksum(b.statement)
     started = time.monotonic()
-    stats = Stats()
-    conn = ctx.db.connect()
+    stats = Stats(parallel=b.parallel)
+    link = Link(ctx.db)
     try:
-        with conn.begin():
-            walk = _walk(conn, b)
-            point = load_checkpoint(conn, ctx.run_id, ctx.step)
-            if point is not None and point.statement_checksum != digest and not ctx.force:
-                raise BackfillError(
-                    "the statement changed since the checkpoint of this run: check the change, "
-                    "then resume with --force"
-                )
-            lo = point.position["key"] if point is not None else _start(conn, walk)
-            total, estimated = _total(conn, walk, variables)
-        if point is not None:
+        begun = link.call(lambda conn: _begin(conn, ctx, b, digest))
+        point, position = begun.resumed, begun.position
+        if point is not None and position is not None:
             stats.rows, stats.batches = point.rows_done, point.batches_done
-            stats.resumed_at = point.rows_done
-            ctx.say(f"  resuming after key {lo} ({stats.rows:,} rows in {stats.batches} batches)")
-        progress = ctx.progress(
-            total=total, done=stats.rows, description=ctx.step, estimated=estimated
-        )
-        try:
-            while lo is not None:
-                size = _wait_for_go(ctx, conn, b, progress)
-                batch_started = time.monotonic()
-                done, conn = _one_batch(ctx, conn, walk, b, lo, size, variables, digest, stats)
-                if done is None:
-                    break
-                lo, rows = done
-                took = time.monotonic() - batch_started
-                stats.batch_seconds += took
-                stats.slowest = max(stats.slowest, took)
-                progress.advance(rows)
-                _pace(b, stats, started)
-        finally:
-            progress.close()
+            beyond = f" and {len(position.done)} ranges beyond it" if position.done else ""
+            ctx.say(
+                f"  resuming after key {position.key}{beyond} "
+                f"({stats.rows:,} rows in {stats.batches} batches)"
+            )
+        if position is not None:
+            walk = begun.walk
+
+            def find(lo: str, size: int, upto: str | None) -> tuple[str, int] | None:
+                return link.call(lambda conn: probe(conn, walk, variables, lo, size, upto))
+
+            planner = Planner(position, begun.ahead, find)
+            job = Job(
+                ctx.db, ctx.run_id, ctx.step, walk.statement, variables, digest, b.batch_timeout
+            )
+            progress = ctx.progress(
+                total=begun.total, done=stats.rows, description=ctx.step, estimated=begun.estimated
+            )
+            try:
+                _coordinate(ctx, b, link, planner, Streams(job, b.parallel), stats, progress)
+            finally:
+                progress.close()
     finally:
-        conn.close()
+        link.close()
     memo = stats.memo(time.monotonic() - started)
+    streams = f"; {b.parallel} parallel streams" if b.parallel > 1 else ""
     ctx.say(
         f"  backfill {ctx.step}: {memo['rows']:,} rows in {memo['batches']} batches, "
         f"{memo['failed_batches']} failed, {memo['retries']} retries, {memo['seconds']}s; "
         f"mean batch {memo['mean_batch_seconds']}s, slowest {memo['slowest_batch_seconds']}s"
+        f"{streams}"
     )
     return memo
 
 
-def _one_batch(
+def _coordinate(
     ctx: StepContext,
-    conn: Any,
-    walk: Walk,
     b: BackfillConfig,
-    lo: str,
-    size: int,
-    variables: dict[str, Any],
-    digest: str,
+    link: Link,
+    planner: Planner,
+    streams: Streams,
     stats: Stats,
-) -> tuple[tuple[str, int] | None, Any]:
-    """Run one batch and commit it with its checkpoint; retry transient failures.
+    progress: Any,
+) -> None:
+    """Hand out batches to the streams until the walk is over; take in their news.
 
-    Returns ((hi, rows) or None when the walk is over, the connection to go on with).
+    A stream's failure stops the handing out: the batches in flight finish (each
+    commits whole with its record, or rolls back whole), then the failure is raised.
+    An interruption (Ctrl-C) cancels the batches in flight: they roll back.
     """
-    assert ctx.run_id is not None and ctx.step is not None
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            with conn.begin():
-                if b.batch_timeout:
-                    conn.exec_driver_sql(
-                        "select set_config('statement_timeout', %(t)s, true)",
-                        {"t": f"{int(b.batch_timeout * 1000)}ms"},
-                    )
-                found = _bound(conn, walk, variables, lo, size)
-                if found is None:
-                    return None, conn
-                hi, rows = found
-                conn.exec_driver_sql(
-                    walk.statement.driver_sql,
-                    walk.statement.bind({**variables, "lo": lo, "hi": hi}),
-                )
-                point = Checkpoint({"key": hi}, stats.rows + rows, stats.batches + 1, digest)
-                save_checkpoint(conn, ctx.run_id, ctx.step, point)
-            stats.rows += rows
-            stats.batches += 1
-            return (hi, int(rows)), conn
-        except Exception as exc:
-            reason = _transient(exc)
-            stats.failed_batches += 1
-            if reason is None or attempt > BATCH_RETRIES:
-                raise
-            stats.retries += 1
-            if reason == "lost connection":
-                with contextlib.suppress(Exception):
-                    conn.close()
-                assert ctx.db is not None
-                conn = ctx.db.connect()
-            pause = min(0.2 * 2 ** (attempt - 1), 5.0)
-            ctx.say(f"  batch after key {lo}: {reason}, retrying in {pause:.1f}s")
-            time.sleep(pause)
-
-
-def _wait_for_go(ctx: StepContext, conn: Any, b: BackfillConfig, progress: Any) -> int:
-    """Between batches: hold while paused or while the throttle query says so.
-
-    Returns the batch size to use next (an operator may have changed it).
-    """
+    started = time.monotonic()
+    resting = [0.0] * b.parallel  # per idle stream: when it may take its next batch
+    in_flight = 0
+    handed_rows = 0
+    over = False
+    failure: BaseException | None = None
     waiting_for = ""
-    while True:
-        with conn.begin():
-            control = read_control(conn, ctx.plan)
-            pressure = False
-            if not control.paused and b.throttle_query:
-                (query,) = statements(b.throttle_query)
-                pressure = bool(
-                    conn.exec_driver_sql(query.driver_sql, query.bind(ctx.variables)).scalar()
+    try:
+        while True:
+            timeout: float | None = None
+            if over or failure is not None:
+                if not in_flight:
+                    break
+            elif in_flight < b.parallel:
+                now = time.monotonic()
+                hold = min(resting) - now
+                if b.max_rate:
+                    hold = max(hold, handed_rows / b.max_rate - (now - started))
+                if hold > 0:
+                    timeout = hold
+                else:
+                    batch: Batch | None = None
+                    try:
+                        reason, size = _gate(ctx, link, b)
+                        if not reason:
+                            batch = planner.next(size)
+                    except Exception as exc:
+                        failure = exc
+                        continue
+                    if reason != waiting_for:
+                        if reason or waiting_for:
+                            progress.status(reason or "running")
+                        waiting_for = reason
+                    if reason:
+                        timeout = CONTROL_POLL
+                    elif batch is None:
+                        over = True
+                        continue
+                    else:
+                        resting.remove(min(resting))
+                        in_flight += 1
+                        handed_rows += batch.rows
+                        streams.submit(batch)
+                        continue
+            news = streams.next(timeout)
+            if isinstance(news, Done):
+                in_flight -= 1
+                resting.append(time.monotonic() + (b.throttle or 0.0))
+                stats.rows += news.batch.rows
+                stats.batches += 1
+                stats.batch_seconds += news.seconds
+                stats.slowest = max(stats.slowest, news.seconds)
+                progress.advance(news.batch.rows)
+            elif isinstance(news, Retry):
+                stats.failed_batches += 1
+                stats.retries += 1
+                ctx.say(
+                    f"  batch after key {news.batch.lo}: {news.reason}, "
+                    f"retrying in {news.pause:.1f}s"
                 )
-        reason = "paused" if control.paused else ("the throttle query holds" if pressure else "")
-        if not reason:
-            if waiting_for:
-                progress.status("running")
-            return control.batch_size or b.batch_size
-        if reason != waiting_for:
-            waiting_for = reason
-            progress.status(reason)
-        time.sleep(CONTROL_POLL)
+            elif isinstance(news, Failed):
+                in_flight -= 1
+                resting.append(time.monotonic())
+                stats.failed_batches += 1
+                failure = failure or news.error
+    except BaseException:
+        streams.close(cancel=True)
+        raise
+    streams.close()
+    if failure is not None:
+        raise failure
 
 
-def _pace(b: BackfillConfig, stats: Stats, started: float) -> None:
-    if b.throttle:
-        time.sleep(b.throttle)
-    if b.max_rate:
-        ahead = (stats.rows - stats.resumed_at) / b.max_rate - (time.monotonic() - started)
-        if ahead > 0:
-            time.sleep(ahead)
+def _gate(ctx: StepContext, link: Link, b: BackfillConfig) -> tuple[str, int]:
+    """Whether a batch may go now: ("", the batch size to use), or (why it waits, 0)."""
+
+    def look(conn: Any) -> tuple[str, int]:
+        control = read_control(conn, ctx.plan)
+        if control.paused:
+            return "paused", 0
+        if b.throttle_query:
+            (query,) = statements(b.throttle_query)
+            if conn.exec_driver_sql(query.driver_sql, query.bind(ctx.variables)).scalar():
+                return "the throttle query holds", 0
+        return "", control.batch_size or b.batch_size
+
+    return link.call(look)

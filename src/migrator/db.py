@@ -135,7 +135,9 @@ def connect_engine(target: Target, **engine_options: Any) -> Engine:
         # psycopg parses every DSN form libpq knows (URLs and key=value strings).
         return psycopg.connect(target.dsn, connect_timeout=10, application_name="migrator")
 
-    options: dict[str, Any] = {"pool_pre_ping": True, "creator": creator}
+    # A run holds a few connections of its own (lock, audit, step); a backfill with
+    # `parallel: 16` opens 17 more at once: room for them beyond the pool's 5 kept ones.
+    options: dict[str, Any] = {"pool_pre_ping": True, "creator": creator, "max_overflow": 24}
     options.update(engine_options)
     engine = create_engine("postgresql+psycopg://", **options)
     try:

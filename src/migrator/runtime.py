@@ -41,6 +41,19 @@ def load_checkpoint(conn: Connection, run_id: int, step: str) -> Checkpoint | No
     return Checkpoint(row[0], int(row[1]), int(row[2]), str(row[3])) if row else None
 
 
+def lock_checkpoint(conn: Connection, run_id: int, step: str) -> Checkpoint | None:
+    """The checkpoint as committed now, its row locked until the transaction ends: for
+    steps whose parallel batches each merge their own progress into it."""
+    row = conn.execute(
+        text(
+            "select position, rows_done, batches_done, statement_checksum "
+            "from migrator.checkpoints where run_id = :r and step = :s for update"
+        ),
+        {"r": run_id, "s": step},
+    ).first()
+    return Checkpoint(row[0], int(row[1]), int(row[2]), str(row[3])) if row else None
+
+
 def save_checkpoint(conn: Connection, run_id: int, step: str, checkpoint: Checkpoint) -> None:
     """Record how far the step got; call it inside the transaction of the work it records."""
     conn.execute(
