@@ -112,14 +112,17 @@ class Runner:
                 open_run = store.open_run(conn, self.plan.name)
                 last = store.last_succeeded_run(conn, self.plan.name)
             if open_run is not None:
-                self.reporter.say(
-                    f"run {open_run.id} ({open_run.transition}) is "
-                    f"{_shown_status(open_run.status)}: undoing what it completed"
-                )
                 self._checksum_guard(open_run)
                 lock.record_holder(open_run.id)
                 t, reverting = self._transition_of(conn, open_run)
+                shown = f"run {open_run.id} ({open_run.transition}) is "
+                shown += _shown_status(open_run.status)
                 with TransitionRun(self, lock, t, open_run, reverting) as run:
+                    if reverting is not None:  # a rollback itself: taking back means finishing it
+                        self.reporter.say(f"{shown}: finishing it")
+                        return run.resume()
+                    self.reporter.say(f"{shown}: undoing what it completed")
+                    run.found_dead()
                     reason = f"rollback requested by {self.options.operator}"
                     undone = run.undo_everything(reason=reason)
                 return ExitCode.OK if undone else ExitCode.UNDO_FAILED

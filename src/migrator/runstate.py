@@ -6,6 +6,7 @@
     any live state -> interrupted                      (found dead: killed, connection lost)
     interrupted -> prechecking (resume) | undoing (rollback, or resume of an undo)
     undo_failed -> undoing                              (resume or rollback retries the undo)
+    undo_failed -> prechecking      (a rollback run: resume or rollback finish its steps)
 
 transitions rolls nothing back when a callback raises; every change of state is
 written to the database by `after_state_change` before the next one begins.
@@ -52,7 +53,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "undo_complete", "source": S.UNDOING, "dest": S.UNDONE},
     {"trigger": "undo_broke", "source": S.UNDOING, "dest": S.UNDO_FAILED},
     {"trigger": "interrupt", "source": LIVE, "dest": S.INTERRUPTED},
-    {"trigger": "resume", "source": S.INTERRUPTED, "dest": S.PRECHECKING},
+    {"trigger": "resume", "source": [S.INTERRUPTED, S.UNDO_FAILED], "dest": S.PRECHECKING},
 ]
 
 

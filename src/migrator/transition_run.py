@@ -26,7 +26,7 @@ from .errors import ExitCode
 from .locking import LockLost, PlanLock
 from .lockwatch import Blocker, LockWatch
 from .plan.model import Transition
-from .runstate import RunModel, RunState, drive
+from .runstate import LIVE, RunModel, RunState, drive
 
 if TYPE_CHECKING:
     from .engine import Runner
@@ -301,15 +301,31 @@ class TransitionRun:
         return self._forward()
 
     def resume(self) -> ExitCode:
-        """Continue a run whose process died, or retry an undo that failed."""
+        """Continue a run whose process died, or retry an undo that failed.
+
+        A rollback run (its steps are undos, which cannot be undone themselves) is
+        settled by finishing it: its remaining steps run, whether it was interrupted
+        or one of them failed.
+        """
         state = self.model.state
-        if state in (RunState.UNDO_FAILED, RunState.UNDOING):
+        self.found_dead()
+        if self.reverting is None and state in (RunState.UNDO_FAILED, RunState.UNDOING):
             undone = self.undo_everything(reason=f"undo resumed by {self.r.options.operator}")
             return ExitCode.OK if undone else ExitCode.UNDO_FAILED
-        if state != RunState.INTERRUPTED:
-            self.model.interrupt(reason="its process ended before the run finished")
         self.model.resume(reason=f"resumed by {self.r.options.operator}")
         return self._forward()
+
+    def found_dead(self) -> None:
+        """The run was left live by a process that is gone (this one holds the plan's
+        lock now): record that it was interrupted, and which step was running."""
+        if self.model.state not in LIVE:
+            return
+        reason = "its process ended before the run finished"
+        ended = self._recorded("step", ("done", "failed", "skipped"))
+        running = sorted(self._recorded("step", ("started",)) - ended)
+        if running and running[-1] < len(self.operations):
+            reason += f", while step {self.operations[running[-1]].label} ran"
+        self.model.interrupt(reason=reason)
 
     def _forward(self) -> ExitCode:
         if not self._checks("pre", self.t.pre_checks):
@@ -511,7 +527,7 @@ class TransitionRun:
         if self.reverting is not None:
             self.model.undo_broke(
                 reason=f"{reason}; a rollback that stopped half way cannot be undone itself: "
-                "resume it, or settle by hand"
+                "`migrator resume` or `migrator rollback` finishes it once the cause is fixed"
             )
             return False
         done = self._done_steps(self.run_id)
