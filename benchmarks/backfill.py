@@ -4,7 +4,8 @@ Builds the scoring schema of the seeds (sessions; per completed session 16 type 
 8 function rows, 1 state row and 1 profile) with N sessions in a template database,
 then, each on an identical fresh copy of it, measures:
 
-1. migrator's backfill of unified `scoring_results` payloads, batch size 5,000
+1. migrator's backfill of unified `scoring_results` payloads, batch size 5,000, with
+   `parallel: 1` and with `parallel: 2` (two streams: the machine has two cores)
    (`migrator apply` in a child process; its peak memory is that child's);
 2. the same payloads written by one INSERT ... SELECT (the physical limit);
 3. a naive per-session loop in Python (read the legacy rows, build the JSON in
@@ -12,6 +13,7 @@ then, each on an identical fresh copy of it, measures:
 
     python benchmarks/backfill.py --sessions 50000
     python benchmarks/backfill.py --sessions 50000 200000   # memory at two sizes
+    python benchmarks/backfill.py --parallel 1 2 4           # the streams to measure
 
 Without --dsn it starts an embedded PostgreSQL (pgserver) in a temporary folder.
 """
@@ -126,7 +128,7 @@ on conflict (session_id) do nothing
 BOUNDS = " and p.id > :lo and p.id <= :hi"
 
 
-def plan_text(batch_size: int) -> str:
+def plan_text(batch_size: int, parallel: int) -> str:
     statement = textwrap.indent(PAYLOAD.format(bounds=BOUNDS).strip(), " " * 12)
     return f"""\
 plan: scoring-results-benchmark
@@ -146,6 +148,7 @@ transitions:
           table: profiles
           key: id
           batch_size: {batch_size}
+          parallel: {parallel}
           statement: |
 {statement}
 """
@@ -194,9 +197,11 @@ def run_child(argv: list[str]) -> tuple[float, float, str]:
     return time.monotonic() - started, usage.ru_maxrss / 1024, text
 
 
-def measure_migrator(dsn: str, workdir: Path, batch_size: int) -> tuple[Result, dict[str, Any]]:
+def measure_migrator(
+    dsn: str, workdir: Path, batch_size: int, parallel: int
+) -> tuple[Result, dict[str, Any]]:
     plan = workdir / "scoring-benchmark.yaml"
-    plan.write_text(plan_text(batch_size))
+    plan.write_text(plan_text(batch_size, parallel))
     wall, peak, _ = run_child(
         [sys.executable, "-m", "migrator", "apply", str(plan), "--to", "unified", "--dsn", dsn]
     )
@@ -205,7 +210,7 @@ def measure_migrator(dsn: str, workdir: Path, batch_size: int) -> tuple[Result, 
             "select detail->'memo' from migrator.events where kind = 'step' and status = 'done'"
         ).fetchone()[0]  # type: ignore[index]
     return Result(
-        f"1 migrator backfill ({batch_size:,})",
+        f"1 migrator, parallel {parallel} ({batch_size:,})",
         float(memo["seconds"]),
         peak,
         f"process {wall:.1f}s",
@@ -296,6 +301,11 @@ def measure_naive(dsn: str) -> Result:
     return Result("3 per-session Python loop", wall, peak)
 
 
+def drop(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}"')
+
+
 def same_payloads(dsn_a: str, dsn_b: str) -> bool:
     """Both ways wrote the same rows (payload compared as JSON values)."""
 
@@ -315,6 +325,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[200_000])
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument(
+        "--parallel", type=int, nargs="+", default=[1, 2], help="streams of each migrator run"
+    )
     parser.add_argument("--dsn", help="a PostgreSQL server to use (default: embedded)")
     parser.add_argument("--skip-naive", action="store_true", help="leave out method 3")
     parser.add_argument("--naive-child", metavar="DSN", help=argparse.SUPPRESS)
@@ -335,24 +348,30 @@ def main() -> int:
         server = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
         admin = server.get_uri()
     try:
-        peaks: dict[int, float] = {}
+        peaks: dict[tuple[int, int], float] = {}
         for n in args.sessions:
             print(f"\n== {n:,} sessions: building the legacy tables ...", flush=True)
             started = time.monotonic()
             template = f"bench_template_{n}"
             build_template(admin, template, n)
             print(f"   built in {time.monotonic() - started:.1f}s", flush=True)
-            results = []
-            migrator_dsn = fresh_copy(admin, template, f"bench_migrator_{n}")
-            result, memo = measure_migrator(migrator_dsn, workdir, args.batch_size)
-            results.append(result)
-            peaks[n] = result.peak_mb or 0.0
-            single_dsn = fresh_copy(admin, template, f"bench_single_{n}")
-            results.append(measure_single_statement(single_dsn))
+            ours: list[tuple[int, Result, dict[str, Any], str]] = []
+            for parallel in args.parallel:
+                name = f"bench_migrator_{n}_p{parallel}"
+                dsn = fresh_copy(admin, template, name)
+                result, memo = measure_migrator(dsn, workdir, args.batch_size, parallel)
+                ours.append((parallel, result, memo, name))
+                peaks[(n, parallel)] = result.peak_mb or 0.0
+            single_name = f"bench_single_{n}"
+            single_dsn = fresh_copy(admin, template, single_name)
+            single = measure_single_statement(single_dsn)
+            naive = None
             if not args.skip_naive:
                 naive_dsn = fresh_copy(admin, template, f"bench_naive_{n}")
-                results.append(measure_naive(naive_dsn))
-            completed = memo["rows"]
+                naive = measure_naive(naive_dsn)
+                drop(admin, f"bench_naive_{n}")
+            completed = ours[0][2]["rows"]
+            results = [r for _, r, _, _ in ours] + [single] + ([naive] if naive else [])
             print(f"   {completed:,} completed sessions to unify")
             print(f"   {'method':<34}{'seconds':>9}{'sessions/s':>12}{'peak MB':>9}  note")
             for r in results:
@@ -361,23 +380,34 @@ def main() -> int:
                     f"   {r.label:<34}{r.seconds:>9.2f}{completed / r.seconds:>12,.0f}"
                     f"{peak:>9}  {r.note}"
                 )
-            one, two = results[0].seconds, results[1].seconds
-            print(f"   ratio 1/2: {one / two:.2f}   (target <= 1.15)")
-            if not args.skip_naive:
-                print(f"   ratio 3/1: {results[2].seconds / one:.1f}   (target >= 8)")
-            print(
-                f"   batches: {memo['batches']}, mean {memo['mean_batch_seconds']:.3f}s, "
-                f"slowest {memo['slowest_batch_seconds']:.3f}s   (target < 1 s)"
-            )
-            same = same_payloads(migrator_dsn, single_dsn)
-            print(f"   same payloads as the single statement: {'yes' if same else 'NO'}")
-        if len(peaks) > 1:
-            sizes = sorted(peaks)
-            print(
-                "\npeak memory of migrator: "
-                + ", ".join(f"{n:,}: {peaks[n]:.0f} MB" for n in sizes)
-                + f"; largest / smallest = {peaks[sizes[-1]] / peaks[sizes[0]]:.2f} (target <= 1.2)"
-            )
+            for parallel, result, memo, name in ours:
+                ratio_3_1 = (
+                    f"   ratio 3/1: {naive.seconds / result.seconds:.1f} (target >= 8)"
+                    if naive
+                    else ""
+                )
+                same = same_payloads(with_database(admin, name), single_dsn)
+                print(
+                    f"   parallel {parallel}: ratio 1/2: {result.seconds / single.seconds:.2f} "
+                    f"(target <= 1.15){ratio_3_1}"
+                )
+                print(
+                    f"      {memo['batches']} batches, mean {memo['mean_batch_seconds']:.3f}s, "
+                    f"slowest {memo['slowest_batch_seconds']:.3f}s (target < 1 s); "
+                    f"peak {result.peak_mb:.0f} MB; "
+                    f"same payloads as the single statement: {'yes' if same else 'NO'}"
+                )
+                drop(admin, name)
+            drop(admin, single_name)
+        if len(args.sessions) > 1:
+            sizes = sorted(args.sessions)
+            for parallel in args.parallel:
+                low, high = peaks[(sizes[0], parallel)], peaks[(sizes[-1], parallel)]
+                print(
+                    f"\npeak memory of migrator, parallel {parallel}: "
+                    + ", ".join(f"{n:,}: {peaks[(n, parallel)]:.0f} MB" for n in sizes)
+                    + f"; largest / smallest = {high / low:.2f} (target <= 1.2)"
+                )
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"\n(largest peak RSS of any child: {children:.0f} MB)")
     finally:
