@@ -99,3 +99,51 @@ Feature: Checks and what they expect
     Then the exit code is 1
     And the output contains "2 of 4 samples failed"
     And the query "select to_regclass('marked') is null" returns "True"
+
+  Scenario: A failed pre-check stops the transition before its first step
+    Given the plan "abort.yaml":
+      """
+      plan: abort
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          pre_checks:
+            - name: no session is stuck
+              query: select count(*) from sessions where status = 'completed'
+              expect: 0
+          steps:
+            - {name: mark, sql: create table marked (x int), rollback: {sql: drop table marked}}
+      """
+    When I run "migrator apply abort.yaml --to after"
+    Then the exit code is 1
+    And the output contains "pre-check no session is stuck: failed (actual 40, expected 0)"
+    And the output contains "a pre-check failed: nothing was applied"
+    And the query "select to_regclass('marked') is null" returns "True"
+    And the plan "abort" is in phase "before"
+
+  Scenario: Two queries must return the same rows, and the first difference is shown
+    Given the SQL:
+      """
+      create table unified (id int);
+      insert into unified select g from generate_series(1, 39) g;
+      """
+    And the plan "same.yaml":
+      """
+      plan: same
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          pre_checks:
+            - name: every session is unified
+              query: select id from sessions
+              expect: {equals_query: select id from unified}
+          steps: [{sql: select 1}]
+      """
+    When I run "migrator apply same.yaml --to after"
+    Then the exit code is 1
+    And the output contains "pre-check every session is unified: failed (actual '40 rows', expected the same 39 rows)"
+    And the output contains "first row only in the check: (40,)"

@@ -1,3 +1,4 @@
+@ir07
 Feature: A hotfix with row level security, proved without writing a row
   IR-07: the profiles table had row level security on and no policy, so every
   write was refused. The hotfix creates a policy, and probes prove the fix: the

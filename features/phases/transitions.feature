@@ -47,3 +47,9 @@ Feature: Moving a plan between phases
     And the plan "chain" is in phase "dual_write"
     When I run "migrator rollback chain.yaml"
     Then the output contains "nothing to roll back"
+
+  Scenario: A phased plan needs to be told where to go
+    When I run "migrator apply chain.yaml"
+    Then the exit code is 2
+    And the output contains "--to PHASE is required for a phased plan (legacy, dual_write, unified_only)"
+    And the database has no schema "migrator"

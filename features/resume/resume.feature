@@ -41,3 +41,18 @@ Feature: An interrupted run is resumed or rolled back
     When I run "migrator rollback four.yaml"
     Then the exit code is 0
     And the query "select string_agg(step, ',') from undone" returns "two,one"
+
+  Scenario: A step done by hand is skipped on resume, and the reason is recorded
+    When I run "migrator resume four.yaml --skip three --reason "done by hand in psql" --operator erin"
+    Then the exit code is 0
+    And the query "select string_agg(step, ',' order by step) from ran" returns "four,one,two"
+    And the query "select detail->>'reason' || ' by ' || (detail->>'operator') from migrator.events where status = 'skipped'" returns "done by hand in psql by erin"
+
+  Scenario: A plan changed since its run stopped is refused until the operator insists
+    Given the plan file "four.yaml" was edited since
+    When I run "migrator resume four.yaml"
+    Then the exit code is 2
+    And the output contains "four.yaml changed since run 1 started (checksum differs)"
+    When I run "migrator resume four.yaml --force"
+    Then the exit code is 0
+    And the plan "four" is in phase "after"
