@@ -151,10 +151,12 @@ def plugins(output: str) -> int:
     "DIR/<plan>.mmd instead of printing it; takes several PLANS.",
 )
 def docs(plans: tuple[str, ...], output: str, out_dir: str | None) -> int:
-    """PLAN rendered as a runbook: summary, phase diagram, each transition's risk and
-    approval, pre-checks with their SQL and expected values, steps with their SQL and
-    how each is undone, the rollback plan in reverse order, post-checks and soak windows
-    as success criteria.
+    """PLANS as runbooks to follow and review: Markdown, a standalone page, or JSON.
+
+    A runbook has the plan's summary, its phase diagram, each transition's risk and
+    approval, the pre-checks with their SQL and expected values, the steps with their
+    SQL and how each is undone, the rollback plan in reverse order, and the post-checks
+    and soak windows as success criteria.
 
     Needs no database. The SQL is the plan's own, with its :name parameters; ${env:...}
     references are shown as written, never resolved. The docs of this repository's
