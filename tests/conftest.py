@@ -12,28 +12,42 @@ from pathlib import Path
 
 import pytest
 
+from tests import secrets_sweep
+
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"
 
 _counter = itertools.count()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # A DSN password and an ${env:...} secret, searched for in everything the tests'
+    # runs leave behind (tests/secrets_sweep.py); the last test fails if one is found.
+    secrets_sweep.register(config)
+
+
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[object]:
+def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
     """One embedded PostgreSQL for the whole test session, in a temporary directory."""
     import pgserver
 
     # Unix socket paths are short (107 bytes): keep the data directory near /tmp.
     pgdata = Path(tempfile.mkdtemp(prefix="migrator-test-pg-"))
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    sweep = secrets_sweep.sweep_of(request.config)
+    if sweep is not None:
+        sweep.files.append(pgdata / "log")  # the server's log
     yield server
     server.cleanup()
     shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def admin_dsn(pg_server: object) -> str:
-    return str(pg_server.get_uri())  # type: ignore[attr-defined]
+def admin_dsn(pg_server: object, request: pytest.FixtureRequest) -> str:
+    """The test server's DSN, with the sweep's password (the server trusts its socket)."""
+    dsn = str(pg_server.get_uri())  # type: ignore[attr-defined]
+    sweep = secrets_sweep.sweep_of(request.config)
+    return secrets_sweep.with_password(dsn, sweep.password) if sweep else dsn
 
 
 def _with_database(dsn: str, name: str) -> str:
@@ -43,14 +57,17 @@ def _with_database(dsn: str, name: str) -> str:
 
 
 @pytest.fixture
-def database(admin_dsn: str) -> Iterator[str]:
-    """A fresh, empty database for one test; its DSN. Dropped afterwards."""
+def database(admin_dsn: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database for one test; its DSN. Swept for secrets, then dropped."""
     import psycopg
 
     name = f"t_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield _with_database(admin_dsn, name)
+    sweep = secrets_sweep.sweep_of(request.config)
+    if sweep is not None:
+        sweep.check_database(_with_database(admin_dsn, name))
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
