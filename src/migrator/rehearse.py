@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ import pluggy
 from . import catalog, store
 from .catalog import Difference, Snapshot
 from .context import CheckOutcome, StepContext
+from .dberrors import error_text
 from .engine import Runner, RunOptions
 from .errors import ExitCode, UsageError
 from .flags import MISSING
@@ -442,14 +444,16 @@ def rehearse(
         server = Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
     secrets.add(server.password)
     connect_engine(server).dispose()
-    scratch = create_database(server.dsn, plan.name)
+    with _plainly(secrets):
+        scratch = create_database(server.dsn, plan.name)
     reporter.say(
         f"rehearsing plan {plan.name} on a scratch copy of {target.shown}: "
         f"database {scratch.name} on {server.shown}"
     )
     try:
-        prepared = _prepare(target, server, scratch, plan, amount, pg_dump, secrets, reporter)
-        walk = _walk(ctx, plan, scratch, prepared.start, secrets)
+        with _plainly(secrets):
+            prepared = _prepare(target, server, scratch, plan, amount, pg_dump, secrets, reporter)
+            walk = _walk(ctx, plan, scratch, prepared.start, secrets)
     except BaseException:
         _finish_scratch(scratch, keep, reporter, drop_database)
         raise
@@ -468,6 +472,19 @@ def rehearse(
         _render(plan, walk, reporter)
         _finish_scratch(scratch, keep, reporter, drop_database)
     return code
+
+
+@contextmanager
+def _plainly(secrets: Any) -> Iterator[None]:
+    """A database error while preparing or walking: one masked line, exit 2."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except (psycopg.Error, DBAPIError) as exc:
+        first = (error_text(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ScratchError(f"the rehearsal stopped: {secrets.mask(first)}") from None
 
 
 def _finish_scratch(

@@ -398,6 +398,19 @@ def test_a_schema_that_does_not_restore_is_reported_and_cleaned_up(
     assert scratch_databases(admin_dsn) == scratches
 
 
+def test_a_scratch_server_that_refuses_a_database_is_said_in_one_line(
+    rehearse: Any, migrator: Any, write_plan: Any, admin_dsn: str, sql: Any
+) -> None:
+    sql(
+        "do $$ begin create role rehearser login nocreatedb; "
+        "exception when duplicate_object then null; end $$"
+    )
+    user = admin_dsn.replace("postgresql://postgres:", "postgresql://rehearser:", 1)
+    result = migrator("rehearse", write_plan(LEAKY), "--scratch-dsn", user)
+    assert result.code == 2
+    assert result.err == "error: the rehearsal stopped: permission denied to create database\n"
+
+
 def test_an_unreachable_target_is_exit_5(write_plan: Any, capsys: Any, admin_dsn: str) -> None:
     from migrator.cli import main
 
