@@ -1,0 +1,377 @@
+"""The round trips of a rehearsal: each transition forward, back and forward again.
+
+`Walk` moves a plan through its phases on a scratch database (through `Walker`, a
+`Runner` that can run one given transition) and compares catalog snapshots around
+each leg (`migrator.catalog`); a difference becomes a `Finding` laid at the steps of
+the transition that name the object. What a rehearsal must not touch is stood in:
+`http` and `command` steps and `http` checks are not called (`rehearsal_registry`),
+and flags kept outside the database are written only in memory (`FlagOverlay`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import catalog, store
+from .catalog import Difference, Snapshot
+from .context import CheckOutcome, StepContext
+from .engine import Runner
+from .errors import ExitCode, UsageError
+from .flags import MISSING
+from .paths import NoPath
+from .plan.model import Plan, Transition
+from .registry import Registry
+from .variables import check_environment
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .plugins import PluginManager
+
+OUTSIDE_ACTIONS = frozenset({"http", "command"})
+"""Action keys a rehearsal does not run: they act outside the database."""
+OUTSIDE_CHECKS = frozenset({"http"})
+"""Check keys a rehearsal does not evaluate (they pass): they ask outside the database."""
+TABLE_FLAGS = "table"
+"""The flag store location of table `migrator.flags`, which the scratch database holds."""
+
+_first = pluggy.HookimplMarker("migrator")(tryfirst=True)
+
+
+# -- what a rehearsal finds ---------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    """A difference after one leg of a round trip, and the steps it is laid at."""
+
+    leg: str  # back | forward again
+    difference: Difference
+    steps: list[str]
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"leg": self.leg, **self.difference.as_dict(), "steps": self.steps,
+                "message": self.message}  # fmt: skip
+
+
+@dataclass
+class RoundTrip:
+    """Forward, back and forward again through one transition."""
+
+    transition: str
+    source: str
+    target: str
+    back: str | None = None
+    legs: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    failed: str | None = None  # which leg failed, and how
+    log: str = ""  # what the failing leg printed
+
+    @property
+    def outcome(self) -> str:
+        if self.failed:
+            return "failed"
+        return "differences" if self.findings else "clean"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "transition": self.transition,
+            "from": self.source,
+            "to": self.target,
+            "back": self.back,
+            "legs": self.legs,
+            "outcome": self.outcome,
+            "failed": self.failed,
+            "log": self.log or None,
+            "differences": [f.as_dict() for f in self.findings],
+        }
+
+
+# -- flags outside the database -----------------------------------------------------------
+
+
+class FlagOverlay:
+    """Flags in stores outside the database: read from the real store, written here only.
+
+    Registered first for `migrator_flag_store` during a rehearsal, for every location
+    but the `migrator.flags` table (which is the scratch database's own).
+    """
+
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+        self.values: dict[tuple[str, str], Any] = {}  # MISSING: deleted
+        self.real: dict[str, Any] = {}
+
+    @_first
+    def migrator_flag_store(self, location: str, plan_file: str | None) -> Any:
+        if location == TABLE_FLAGS:
+            return None
+        real = self.pm.subset_hook_caller("migrator_flag_store", remove_plugins=[self])(
+            location=location, plan_file=plan_file
+        )
+        if real is None:
+            return None
+        self.real[location] = real
+        return _OverlayStore(self, location)
+
+    def effective(self, values: dict[tuple[str, str], Any], ctx: StepContext) -> dict[str, Any]:
+        """`location:name` -> value of every flag this overlay touched, as of `values`."""
+        shown: dict[str, Any] = {}
+        for key in sorted(set(self.values) | set(values)):
+            location, name = key
+            value = values.get(key, self.real[location].get(ctx, name))
+            if value is not MISSING:
+                shown[f"{location}:{name}"] = value
+        return shown
+
+
+class _OverlayStore:
+    def __init__(self, overlay: FlagOverlay, location: str) -> None:
+        self.overlay = overlay
+        self.location = location
+
+    def get(self, ctx: StepContext, name: str) -> Any:
+        key = (self.location, name)
+        if key in self.overlay.values:
+            return self.overlay.values[key]
+        return self.overlay.real[self.location].get(ctx, name)
+
+    def set(self, ctx: StepContext, name: str, value: Any) -> None:
+        self.overlay.values[(self.location, name)] = value
+
+    def delete(self, ctx: StepContext, name: str) -> None:
+        self.overlay.values[(self.location, name)] = MISSING
+
+
+# -- steps and checks that are not called -------------------------------------------------
+
+
+def _not_called(ctx: StepContext, step: Any) -> Any:
+    ctx.say(f"  {step.action_key}: not called on a rehearsal")
+    return {"rehearsal": "not called"}
+
+
+def _not_undone(ctx: StepContext, step: Any, memo: Any) -> None:
+    return None
+
+
+def _not_asked(ctx: StepContext, check: Any) -> CheckOutcome:
+    return CheckOutcome(True, "not asked", "-", "a rehearsal asks nothing outside the database")
+
+
+def rehearsal_registry(registry: Registry) -> Registry:
+    """`registry` with the actions and checks that reach outside the database stood in."""
+    copy = Registry(dict(registry.actions), dict(registry.checks), dict(registry.providers))
+    for key in OUTSIDE_ACTIONS & copy.actions.keys():
+        copy.actions[key] = replace(
+            copy.actions[key], run=_not_called, undo=_not_undone, transactional=True
+        )
+    for key in OUTSIDE_CHECKS & copy.checks.keys():
+        copy.checks[key] = replace(copy.checks[key], evaluate=_not_asked)
+    return copy
+
+
+def stood_in(plan: Plan) -> list[str]:
+    """The steps and checks of `plan` that a rehearsal does not call."""
+    found: list[str] = []
+    for t in plan.transitions:
+        where = "" if plan.kind == "hotfix" else f" of {t.name}"
+        for i, step in enumerate(t.steps):
+            if step.action_key in OUTSIDE_ACTIONS:
+                found.append(f"step '{step.label(i)}' ({step.action_key}){where}")
+        for phase, checks in (("pre", t.pre_checks), ("post", t.post_checks)):
+            for i, check in enumerate(checks):
+                if check.check_key in OUTSIDE_CHECKS:
+                    found.append(f"{phase}-check '{check.label(i)}' ({check.check_key}){where}")
+    return found
+
+
+# -- the walk -----------------------------------------------------------------------------
+
+
+class Walker(Runner):
+    """A runner that also runs one given transition (the rehearsal walks edge by edge)."""
+
+    def run_transition(self, t: Transition) -> ExitCode:
+        with self._locked() as (lock, conn):
+            with conn.begin():
+                phase = store.current_phase(conn, self.plan.name, self.plan.initial_phase)
+                open_run = store.open_run(conn, self.plan.name)
+            if open_run is not None:
+                raise self._blocked(open_run)
+            if phase != t.source:
+                raise UsageError(f"{t.name} starts in phase '{t.source}', not '{phase}'")
+            check_environment(self.plan, [t])
+            return self._new_run(conn, lock, t)
+
+
+def _step_text(step: Any) -> str:
+    """What a step does, as text to look for names in (not its own name or description)."""
+    config = step.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude={"name", "description"}
+    )
+    return json.dumps(config, default=str)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+class Walk:
+    """The walk through a plan's transitions on the scratch database."""
+
+    def __init__(self, walker: Walker, overlay: FlagOverlay, log: io.StringIO) -> None:
+        self.walker = walker
+        self.plan = walker.plan
+        self.db: Engine = walker.db
+        self.overlay = overlay
+        self.log = log
+        self.covered: set[str] = set()
+        self.trips: list[RoundTrip] = []
+        self.unreached: dict[str, str] = {}
+        self.stopped = False
+
+    # -- the database -----------------------------------------------------------------------
+
+    def phase(self) -> str:
+        with self.db.connect() as conn, conn.begin():
+            return store.current_phase(conn, self.plan.name, self.plan.initial_phase)
+
+    def last_run(self) -> store.RunRow:
+        with self.db.connect() as conn, conn.begin():
+            runs = store.runs_of(conn, self.plan.name, limit=1)
+        return runs[0]
+
+    def done_steps(self, run_id: int) -> set[int]:
+        with self.db.connect() as conn, conn.begin():
+            events = store.events_of(conn, [run_id])
+        return {int(e.detail["index"]) for e in events if e.kind == "step" and e.status == "done"}
+
+    def snap(self) -> tuple[Snapshot, dict[tuple[str, str], Any]]:
+        with self.db.connect() as conn, conn.begin():
+            return catalog.snapshot(conn), dict(self.overlay.values)
+
+    def compare(
+        self,
+        before: tuple[Snapshot, dict[tuple[str, str], Any]],
+        after: tuple[Snapshot, dict[tuple[str, str], Any]],
+    ) -> list[Difference]:
+        with self.db.connect() as conn, conn.begin():
+            ctx = self.walker.step_context(conn, None)
+            sides = []
+            for snapshot, values in (before, after):
+                flags = {**snapshot["flag"], **self.overlay.effective(values, ctx)}
+                sides.append({**snapshot, "flag": flags})
+        return catalog.compare(sides[0], sides[1])
+
+    # -- legs -------------------------------------------------------------------------------
+
+    def leg(self, trip: RoundTrip, name: str, run: Callable[[], ExitCode]) -> bool:
+        start = self.log.tell()
+        code = run()
+        if code == ExitCode.OK:
+            trip.legs.append(name)
+            return True
+        self.log.seek(start)
+        trip.log = self.log.read()
+        trip.failed = f"{name} failed (exit {int(code)})"
+        return False
+
+    def walk(self, start: str) -> None:
+        self.visit(start)
+        for t in self.plan.transitions:
+            if t.name in self.covered or t.name in self.unreached:
+                continue
+            if self.stopped:
+                self.unreached[t.name] = "the rehearsal stopped at a failure before it"
+            elif t.reverts is not None:
+                self.unreached[t.name] = (
+                    f"it runs only as the way back of {t.reverts}, which did not use it"
+                )
+            else:
+                self.unreached[t.name] = f"phase '{t.source}' is not reached from '{start}'"
+
+    def visit(self, phase: str) -> None:
+        for t in self.plan.transitions:
+            if self.stopped:
+                return
+            if t.source != phase or t.name in self.covered or t.reverts is not None:
+                continue
+            if self.phase() != phase and not self.return_to(phase, t):
+                continue
+            self.round_trip(t)
+            self.covered.add(t.name)
+            if self.stopped:
+                return
+            self.visit(t.target)
+
+    def return_to(self, phase: str, t: Transition) -> bool:
+        here = self.phase()
+        try:
+            code = self.walker.apply(phase)
+        except NoPath:
+            code = None
+        if code != ExitCode.OK:
+            self.unreached[t.name] = (
+                f"the rehearsal could not come back from phase '{here}' to '{phase}'"
+            )
+            return False
+        return True
+
+    def round_trip(self, t: Transition) -> None:
+        trip = RoundTrip(t.name, t.source, t.target)
+        self.trips.append(trip)
+        before = self.snap()
+        if not self.leg(trip, "forward", lambda: self.walker.run_transition(t)):
+            self.stopped = True
+            return
+        forward_run = self.last_run()
+        after = self.snap()
+        if not self.leg(trip, "back", self.walker.rollback):
+            self.stopped = True
+            return
+        back_run = self.last_run()
+        way_back = [x for x in self.plan.transitions if x.name == back_run.transition]
+        if way_back:
+            self.covered.add(back_run.transition)
+        # A transition of its own, or (None) the undo of t's steps.
+        trip.back = way_back[0].name if way_back and way_back[0].reverts is None else None
+        done = self.done_steps(forward_run.id)
+        for difference in self.compare(before, self.snap()):
+            trip.findings.append(self.finding("back", t, trip.back, done, difference))
+        if not self.leg(trip, "forward again", lambda: self.walker.run_transition(t)):
+            self.stopped = True
+            return
+        for difference in self.compare(after, self.snap()):
+            trip.findings.append(self.finding("forward again", t, trip.back, done, difference))
+
+    def finding(
+        self, leg: str, t: Transition, back: str | None, done: set[int], difference: Difference
+    ) -> Finding:
+        steps = [(s.label(i), _step_text(s)) for i, s in enumerate(t.steps) if i in done]
+        culprits: list[str] = []
+        for name in difference.names:
+            culprits = [label for label, text in steps if catalog.mentions(text, name)]
+            if culprits:
+                break
+        culprits = culprits or [label for label, _ in steps]
+        what = difference.describe()
+        several = len(culprits) > 1
+        named = f"step{'s' if several else ''} {_quoted(culprits)} of {t.name}"
+        if leg == "forward again":
+            message = f"{named}, run again after the way back, give another result: {what}"
+        elif back is not None:
+            message = f"the way back ({back}) does not restore what {named} changed: {what}"
+        elif culprits:
+            its = "their" if several else "its"
+            message = f"{named}: {its} undo does not restore what it changed: {what}"
+        else:
+            message = f"the undo of {t.name} does not restore {what}"
+        return Finding(leg, difference, culprits, message)
