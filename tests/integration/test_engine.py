@@ -367,7 +367,7 @@ class TestApproval:
         assert result.code == 0, result.out
         approval = sql("select status, detail, at from migrator.events where kind = 'approval'")
         assert approval[0][0] == "approved"
-        assert approval[0][1] == {"operator": "ana", "via": "--yes"}
+        assert approval[0][1] == {"operator": "ana", "via": "--yes", "risk": "high"}
         assert sql("select operator from migrator.runs") == [("ana",)]
 
 
