@@ -18,6 +18,7 @@ import pytest
 from migrator.catalog import Difference, compare, mentions, snapshot
 from migrator.demo import sql_text
 from migrator.scratch import Sample, ScratchError, scratch_name
+from tests.secrets_sweep import sweep_of
 
 TABLES = """
 create table items (id serial primary key, name text not null default 'x', kind text);
@@ -329,14 +330,19 @@ def test_a_bad_sample_is_bad_usage(
     assert scratch_databases(admin_dsn) == scratches
 
 
-def test_a_plan_in_a_later_phase_is_rehearsed_from_there(
-    rehearse: Any, migrator: Any, write_plan: Any, items: None
+def test_a_plan_in_a_later_phase_is_rehearsed_from_there_and_kept_on_request(
+    rehearse: Any,
+    migrator: Any,
+    write_plan: Any,
+    items: None,
+    admin_dsn: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     plan = write_plan(FAITHFUL)
     applied = migrator("apply", plan, "--to", "scored")
     assert applied.code == 0, applied.out
 
-    result = rehearse(plan, "--output", "json")
+    result = rehearse(plan, "--output", "json", "--keep")
 
     assert result.code == 0, result.out + result.err
     document = json.loads(result.out)
@@ -344,17 +350,18 @@ def test_a_plan_in_a_later_phase_is_rehearsed_from_there(
     walked = [(t["transition"], t["back"]) for t in document["round_trips"]]
     assert walked == [("remove_scores", "add_scores"), ("lock_items", None)]
     assert document["not_rehearsed"] == []
-
-
-def test_keep_leaves_the_scratch_database_to_look_at(
-    rehearse: Any, write_plan: Any, items: None, admin_dsn: str
-) -> None:
-    result = rehearse(write_plan(LEAKY), "--keep", "--output", "json")
-    name = json.loads(result.out)["scratch"]["database"]
+    name = document["scratch"]["database"]
     try:
-        assert name.startswith("migrator_rehearse_leaky_")
+        assert name.startswith("migrator_rehearse_faithful_") and document["scratch"]["kept"]
         assert name in scratch_databases(admin_dsn)
-        assert "is kept" not in result.out  # JSON on stdout, nothing else
+        kept = admin_dsn.replace("/postgres?", f"/{name}?")
+        with psycopg.connect(kept) as conn:  # the scratch copy, where the walk left it
+            phase = conn.execute("select phase from migrator.plan_state").fetchall()
+            assert phase == [("locked",)]
+            assert conn.execute("select count(*) from items").fetchone() == (0,)  # no data
+        sweep = sweep_of(request.config)
+        if sweep is not None:
+            sweep.check_database(kept)  # its audit trail holds no secret either
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
