@@ -368,7 +368,9 @@ def history(plan: str, **options: Any) -> int:
 @click.option(
     "--scratch-dsn",
     metavar="DSN",
-    help="The server to make the scratch database on. Default: the embedded PostgreSQL.",
+    envvar="MIGRATOR_SCRATCH_DSN",
+    help="The server to make the scratch database on. Default: $MIGRATOR_SCRATCH_DSN, "
+    "else the embedded PostgreSQL.",
 )
 @click.option(
     "--pg-dump",
