@@ -31,6 +31,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,10 @@ class SecretsSweep:
         self.current = "(collection)"
         self.files: list[Path] = []  # read at the end (the test server's log)
         self._undo: list[Any] = []
-        self.texts = 0
+        self.texts = 0  # how many texts, databases and files were searched, and how long it took
+        self.databases = 0
+        self.file_count = 0
+        self.seconds = 0.0
 
     # -- the sightings ------------------------------------------------------------------------
 
@@ -70,6 +74,13 @@ class SecretsSweep:
         """Remember every secret `text` holds, as seen in `where` during the current test."""
         if not text:
             return
+        started = time.perf_counter()
+        try:
+            self._check(text, where)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _check(self, text: str | bytes, where: str) -> None:
         self.texts += 1
         data = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
         for label, value in self.secrets.items():
@@ -83,6 +94,8 @@ class SecretsSweep:
         import psycopg
         from psycopg import sql
 
+        started = time.perf_counter()
+        self.databases += 1
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
                 tables = conn.execute(
@@ -93,21 +106,24 @@ class SecretsSweep:
                     rows = conn.execute(
                         sql.SQL("select t::text from migrator.{} t").format(sql.Identifier(table))
                     ).fetchall()
-                    self.check("\n".join(r[0] for r in rows), f"table migrator.{table}")
+                    self._check("\n".join(r[0] for r in rows), f"table migrator.{table}")
         except psycopg.OperationalError:
-            return  # the test dropped its database itself
+            pass  # the test dropped its database itself
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def check_tree(self, root: Path) -> None:
         """Every file under `root` (text or not), up to MAX_FILE bytes each."""
-        if not root.exists():
-            return
-        for path in sorted(root.rglob("*")):
+        started = time.perf_counter()
+        for path in sorted(root.rglob("*")) if root.exists() else []:
             try:
                 if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_FILE:
                     continue
-                self.check(path.read_bytes(), f"file {path}")
+                self.file_count += 1
+                self._check(path.read_bytes(), f"file {path}")
             except OSError:
                 continue
+        self.seconds += time.perf_counter() - started
 
     # -- watching -----------------------------------------------------------------------------
 
@@ -190,6 +206,13 @@ class SecretsSweep:
     ) -> None:
         if items:
             items.append(SweepItem.from_parent(session, name="secrets sweep", sweep=self))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        terminalreporter.write_line(
+            f"secrets sweep: {self.texts} texts, {self.databases} databases and "
+            f"{self.file_count} files searched in {self.seconds:.1f}s; "
+            f"{len(self.found)} sighting(s)"
+        )
 
     def pytest_unconfigure(self) -> None:
         self.uninstall()
