@@ -35,7 +35,15 @@ from .dberrors import error_text
 from .engine import RunOptions
 from .errors import ExitCode
 from .plan.model import Plan
-from .roundtrip import FlagOverlay, Walk, Walker, rehearsal_registry, stood_in
+from .roundtrip import (
+    FlagOverlay,
+    Walk,
+    Walker,
+    once_each,
+    rehearsal_registry,
+    stood_in,
+    waiting,
+)
 from .scratch import ScratchDatabase, ScratchError, Tool
 
 if TYPE_CHECKING:
@@ -276,7 +284,7 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
     try:
         walker = Walker(
             engine,
-            plan,
+            once_each(plan),
             rehearsal_registry(ctx.plugins()),
             pm,
             Reporter(log, log, output="text", secrets=secrets),
@@ -328,6 +336,7 @@ def _document(
         "start_phase": prepared.start,
         "notes": prepared.notes,
         "not_called": stood_in(plan),
+        "evaluated_once": waiting(plan),
         "round_trips": [t.as_dict() for t in walk.trips],
         "not_rehearsed": [
             {"transition": name, "reason": reason} for name, reason in walk.unreached.items()
@@ -360,6 +369,9 @@ def _render(plan: Plan, walk: Walk, reporter: Reporter) -> None:
             "  not called on a rehearsal (they reach outside the database): "
             + "; ".join(not_called)
         )
+    once = waiting(plan)
+    if once:
+        say("  evaluated once, without their wait or soak: " + "; ".join(once))
     for trip in walk.trips:
         arrow = f"{trip.transition} ({trip.source} -> {trip.target})"
         back = f"back by {trip.back}" if trip.back else "back by undoing its steps"

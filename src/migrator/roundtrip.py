@@ -5,7 +5,8 @@
 each leg (`migrator.catalog`); a difference becomes a `Finding` laid at the steps of
 the transition that name the object. What a rehearsal must not touch is stood in:
 `http` and `command` steps and `http` checks are not called (`rehearsal_registry`),
-and flags kept outside the database are written only in memory (`FlagOverlay`).
+flags kept outside the database are written only in memory (`FlagOverlay`), and
+checks are evaluated once, without `wait` or `soak` (`once_each`).
 """
 
 from __future__ import annotations
@@ -191,6 +192,35 @@ def stood_in(plan: Plan) -> list[str]:
                 if check.check_key in OUTSIDE_CHECKS:
                     found.append(f"{phase}-check '{check.label(i)}' ({check.check_key}){where}")
     return found
+
+
+def waiting(plan: Plan) -> list[str]:
+    """The checks of `plan` with a `wait` or a `soak`, which a rehearsal evaluates once."""
+    found: list[str] = []
+    for t in plan.transitions:
+        where = "" if plan.kind == "hotfix" else f" of {t.name}"
+        for phase, checks in (("pre", t.pre_checks), ("post", t.post_checks)):
+            for i, check in enumerate(checks):
+                if check.wait is not None or check.soak is not None:
+                    found.append(f"{phase}-check '{check.label(i)}'{where}")
+    return found
+
+
+def once_each(plan: Plan) -> Plan:
+    """`plan` with every check evaluated once: no `wait`, no `soak`.
+
+    Nothing changes a scratch database but the rehearsal itself, so a check that fails
+    now would fail after any wait, and a soak would only repeat the same answer.
+    """
+
+    def plain(checks: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(c.model_copy(update={"wait": None, "soak": None}) for c in checks)
+
+    transitions = tuple(
+        replace(t, pre_checks=plain(t.pre_checks), post_checks=plain(t.post_checks))
+        for t in plan.transitions
+    )
+    return replace(plan, transitions=transitions)
 
 
 # -- the walk -----------------------------------------------------------------------------

@@ -281,6 +281,40 @@ def test_the_ir07_hotfix_rehearses_clean_and_calls_nothing_outside(
     assert sql("select count(*) from pg_policies where tablename = 'profiles'") == [(0,)]
 
 
+def test_checks_are_evaluated_once_without_their_wait_or_soak(
+    rehearse: Any, write_plan: Any, items: None
+) -> None:
+    plan = write_plan(
+        """\
+        plan: patient
+        kind: hotfix
+        steps:
+          - {name: a table, sql: create table side (id int), rollback: {sql: drop table side}}
+        post_checks:
+          - name: steady for a while
+            query: select count(*) from side
+            expect: 0
+            soak: {duration: 30s, interval: 10s}
+          - name: the items arrive
+            query: select count(*) from items
+            expect: 40
+            wait: {timeout: 30s, interval: 10s}
+        """
+    )
+    result = rehearse(plan, "--output", "json")
+    document = json.loads(result.out)
+    assert document["evaluated_once"] == [
+        "post-check 'steady for a while'",
+        "post-check 'the items arrive'",
+    ]
+    # Schema only: no item arrives, and waiting would not bring one.
+    assert result.code == 1
+    (trip,) = document["round_trips"]
+    assert "post-check the items arrive: failed (actual 0, expected 40)" in trip["log"]
+    assert "still failing after" not in trip["log"]
+    assert "samples" not in trip["log"]  # one sample, not a soak
+
+
 def test_a_sample_of_the_data_is_copied_with_the_sequences(
     rehearse: Any, write_plan: Any, items: None
 ) -> None:
