@@ -46,7 +46,7 @@ Feature: Secrets are never shown
   Scenario: A runbook shows where a secret comes from, never its value
     When I run "migrator docs notify.yaml"
     Then the output contains "Authorization: Bearer ${env:SERVICE_ROLE_KEY}"
-    And the output contains "**Read from the environment:** `SERVICE_ROLE_KEY` (their values are never shown)"
+    And the output contains "**Read from the environment:** `SERVICE_ROLE_KEY` (values never shown)"
     And the output does not contain "sk-live-7f3a9c"
 
   @read_only

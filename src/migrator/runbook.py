@@ -224,7 +224,7 @@ def _summary(doc: dict[str, Any], add: Any) -> None:
         add(f"- **Variables** (override with `--var NAME=VALUE`): {shown}")
     if doc["environment"]:
         names = ", ".join(_code(n) for n in doc["environment"])
-        add(f"- **Read from the environment:** {names} (their values are never shown)")
+        add(f"- **Read from the environment:** {names} (values never shown)")
     if doc["irreversible_steps"]:
         steps = ", ".join(
             f"{_md(s['step'])} (in {_code(s['transition'])})" for s in doc["irreversible_steps"]
