@@ -11,13 +11,14 @@ Feature: Calling a service, and checking what it answers
       """
       plan: verify
       kind: hotfix
+      vars: {session: 618c5ea6}
       steps:
         - name: finalize the test session
           http:
             method: POST
             url: "${env:SERVICE_URL}/functions/v1/finalizeAssessment"
             headers: {Authorization: "Bearer ${env:SERVICE_ROLE_KEY}"}
-            json: {session_id: 618c5ea6}
+            json: {session_id: "${session}"}
       post_checks:
         - name: the test session has a profile
           http:
@@ -38,6 +39,7 @@ Feature: Calling a service, and checking what it answers
     When I run "migrator apply verify.yaml"
     Then the exit code is 0
     And the service was called with "Authorization: Bearer sk-live-7f3a9c"
+    And the service was called with ""session_id":"618c5ea6""
     And the output contains "post-check the test session has a profile: passed"
     And the output does not contain "sk-live-7f3a9c"
 

@@ -37,11 +37,16 @@ Feature: The options every command shares
     And the output contains "--var colour: plan widgets has no variable colour (known: owner)"
     And the database has no schema "migrator"
 
-  Scenario: MIGRATOR_DSN names the database when --dsn is not given
-    Given MIGRATOR_DSN names the scenario's database
+  Scenario Outline: <variable> names the database when --dsn is not given
+    Given <variable> names the scenario's database
     When I run "migrator apply widgets.yaml --to after"
     Then the exit code is 0
     And the plan "widgets" is in phase "after"
+
+    Examples:
+      | variable     |
+      | MIGRATOR_DSN |
+      | DATABASE_URL |
 
   Scenario: One JSON document for scripts
     When I run "migrator apply widgets.yaml --to after --output json"

@@ -65,6 +65,20 @@ Feature: What steps do, and how each is taken back
     And the output contains "lock table accounts in access exclusive mode"
     And the query "select count(*) from information_schema.columns where table_name = 'accounts' and column_name = 'note'" returns "1"
 
+  Scenario: A step that runs longer than its timeout is stopped, and the run undone
+    Given the plan "slow.yaml":
+      """
+      plan: slow
+      kind: hotfix
+      steps:
+        - {name: mark, sql: create table marked (x int), rollback: {sql: drop table marked}}
+        - {name: a long query, sql: select pg_sleep(30), timeout: 500ms}
+      """
+    When I run "migrator apply slow.yaml"
+    Then the exit code is 1
+    And the output contains "a long query (sql): failed — canceling statement due to statement timeout"
+    And the query "select to_regclass('marked') is null" returns "True"
+
   @read_only
   Scenario: validate warns about a step that cannot be taken back in a plan that has a way back
     Given the plan "oneway.yaml":

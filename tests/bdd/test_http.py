@@ -22,8 +22,8 @@ def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            state["received"].append(str(self.headers))
+            body = self.rfile.read(length).decode()
+            state["received"].append(f"{self.headers}\n{body}")
             status, body = state["answers"].get(self.path, (404, '{"error": "no such path"}'))
             payload = body.encode()
             self.send_response(status)

@@ -12,9 +12,10 @@ from pytest_bdd import given, parsers, scenarios, then
 scenarios("options")
 
 
-@given("MIGRATOR_DSN names the scenario's database")
-def _(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIGRATOR_DSN", world["dsn"])
+@given(parsers.parse("{variable} names the scenario's database"))
+def _(variable: str, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert variable in ("MIGRATOR_DSN", "DATABASE_URL")
+    monkeypatch.setenv(variable, world["dsn"])
     world["no_database"] = True  # commands get no --dsn
 
 
