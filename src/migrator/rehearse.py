@@ -382,8 +382,18 @@ def _render(plan: Plan, walk: Walk, reporter: Reporter) -> None:
         verdict = f"{n} difference{'s' if n != 1 else ''}" if n else "clean"
         if trip.outcome == "clean":
             say(f"  ✓ {arrow}: {legs}: {verdict}", style="green")
-            continue
-        say(f"  ✗ {arrow}: {legs}: {verdict}", style="red")
+        else:
+            say(f"  ✗ {arrow}: {legs}: {verdict}", style="red")
+        for check in trip.checks:
+            expected = f", expected {check['expected']}" if check["expected"] is not None else ""
+            why = f" — {check['detail']}" if check["detail"] else ""
+            say(
+                f"      {check['leg']}: {check['check']} did not pass on the copy "
+                f"(actual {check['actual']!r}{expected}){why}",
+                style="yellow",
+            )
+        for note in trip.notes:
+            say(f"      note: {note}", style="yellow")
         for finding in trip.findings:
             say(f"      {finding.leg}: {finding.message}")
         if trip.log:

@@ -25,10 +25,9 @@ from .context import CheckOutcome, StepContext
 from .engine import Runner
 from .errors import ExitCode, UsageError
 from .flags import MISSING
-from .paths import NoPath
+from .paths import NoPath, find_path
 from .plan.model import Plan, Transition
 from .registry import Registry
-from .variables import check_environment
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -74,6 +73,8 @@ class RoundTrip:
     findings: list[Finding] = field(default_factory=list)
     failed: str | None = None  # which leg failed, and how
     log: str = ""  # what the failing leg printed
+    checks: list[dict[str, Any]] = field(default_factory=list)  # checks that did not pass
+    notes: list[str] = field(default_factory=list)  # what is said without failing
 
     @property
     def outcome(self) -> str:
@@ -91,6 +92,8 @@ class RoundTrip:
             "outcome": self.outcome,
             "failed": self.failed,
             "log": self.log or None,
+            "checks_not_passed": self.checks,
+            "notes": self.notes,
             "differences": [f.as_dict() for f in self.findings],
         }
 
@@ -207,14 +210,19 @@ def waiting(plan: Plan) -> list[str]:
 
 
 def once_each(plan: Plan) -> Plan:
-    """`plan` with every check evaluated once: no `wait`, no `soak`.
+    """`plan` with every check evaluated once, and never stopping a transition.
 
     Nothing changes a scratch database but the rehearsal itself, so a check that fails
-    now would fail after any wait, and a soak would only repeat the same answer.
+    now would fail after any wait, and a soak would only repeat the same answer. And a
+    check asks about data (which a schema-only copy lacks) or the world outside (which
+    the copy's steps never reached): on a rehearsal a failed check is reported, and the
+    transition goes on (`on_fail: warn`), so that every undo is still rehearsed.
     """
 
     def plain(checks: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(c.model_copy(update={"wait": None, "soak": None}) for c in checks)
+        return tuple(
+            c.model_copy(update={"wait": None, "soak": None, "on_fail": "warn"}) for c in checks
+        )
 
     transitions = tuple(
         replace(t, pre_checks=plain(t.pre_checks), post_checks=plain(t.post_checks))
@@ -227,7 +235,12 @@ def once_each(plan: Plan) -> Plan:
 
 
 class Walker(Runner):
-    """A runner that also runs one given transition (the rehearsal walks edge by edge)."""
+    """A runner that walks edge by edge: one given transition, and the way back of the last.
+
+    Unlike `apply` and `rollback`, it does not ask for every `${env:...}` of a transition
+    up front: those of the steps and checks a rehearsal does not call are not needed,
+    and a step that does need a missing one fails saying so.
+    """
 
     def run_transition(self, t: Transition) -> ExitCode:
         with self._locked() as (lock, conn):
@@ -238,8 +251,34 @@ class Walker(Runner):
                 raise self._blocked(open_run)
             if phase != t.source:
                 raise UsageError(f"{t.name} starts in phase '{t.source}', not '{phase}'")
-            check_environment(self.plan, [t])
             return self._new_run(conn, lock, t)
+
+    def take_back(self) -> ExitCode:
+        """What `migrator rollback` does after a completed transition: take it back."""
+        with self._locked() as (lock, conn):
+            with conn.begin():
+                open_run = store.open_run(conn, self.plan.name)
+                last = store.last_succeeded_run(conn, self.plan.name)
+            if open_run is not None:
+                raise self._blocked(open_run)
+            if last is None or last.reverts is not None:
+                raise UsageError(f"plan {self.plan.name} has no transition to take back")
+            return self._new_run(conn, lock, self._reverse_of(last), takes_back=last)
+
+
+def _flag_left_set(t: Transition, back: str, difference: Difference) -> str:
+    """A flag the way back leaves set where there was none: said, not failed.
+
+    A reverse transition cannot remove a flag (the `flag` action sets one), so no plan
+    could restore the absence; whether the value it leaves equals "no flag" is the
+    application's to say (the default it reads for a missing flag).
+    """
+    name = difference.names[0]
+    value = json.dumps(difference.after, default=str)
+    return (
+        f"flag {difference.key} did not exist before {t.name}; the way back ({back}) leaves "
+        f"it set to {value}: the same only if the application reads a missing {name} as {value}"
+    )
 
 
 def _step_text(step: Any) -> str:
@@ -305,7 +344,20 @@ class Walk:
 
     def leg(self, trip: RoundTrip, name: str, run: Callable[[], ExitCode]) -> bool:
         start = self.log.tell()
+        seen = len(self.walker.reporter.events)
         code = run()
+        for event in self.walker.reporter.events[seen:]:
+            if event["kind"] == "check" and event["status"] in ("warned", "failed"):
+                detail = event.get("detail") or {}
+                trip.checks.append(
+                    {
+                        "leg": name,
+                        "check": f"{detail.get('phase', '')}-check '{event['step']}'",
+                        "actual": detail.get("actual"),
+                        "expected": detail.get("expected"),
+                        "detail": detail.get("detail") or None,
+                    }
+                )
         if code == ExitCode.OK:
             trip.legs.append(name)
             return True
@@ -345,10 +397,14 @@ class Walk:
     def return_to(self, phase: str, t: Transition) -> bool:
         here = self.phase()
         try:
-            code = self.walker.apply(phase)
+            path = find_path(self.plan, here, phase)
         except NoPath:
-            code = None
-        if code != ExitCode.OK:
+            path = None
+        for step in path or []:
+            if self.walker.run_transition(step) != ExitCode.OK:
+                path = None
+                break
+        if path is None:
             self.unreached[t.name] = (
                 f"the rehearsal could not come back from phase '{here}' to '{phase}'"
             )
@@ -364,7 +420,7 @@ class Walk:
             return
         forward_run = self.last_run()
         after = self.snap()
-        if not self.leg(trip, "back", self.walker.rollback):
+        if not self.leg(trip, "back", self.walker.take_back):
             self.stopped = True
             return
         back_run = self.last_run()
@@ -375,6 +431,9 @@ class Walk:
         trip.back = way_back[0].name if way_back and way_back[0].reverts is None else None
         done = self.done_steps(forward_run.id)
         for difference in self.compare(before, self.snap()):
+            if trip.back is not None and difference.kind == "flag" and difference.change == "added":
+                trip.notes.append(_flag_left_set(t, trip.back, difference))
+                continue
             trip.findings.append(self.finding("back", t, trip.back, done, difference))
         if not self.leg(trip, "forward again", lambda: self.walker.run_transition(t)):
             self.stopped = True
