@@ -1,6 +1,7 @@
 """Evaluating a check: once, polling until it passes (`wait`), or for a window (`soak`).
 
-A check never changes anything: its transaction is always rolled back.
+A check never changes anything: its transaction is always rolled back. It runs in
+one REPEATABLE READ transaction, so all its queries see one snapshot.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from .context import CheckOutcome
 from .dberrors import error_text
+from .reconnect import is_connection_lost
 
 if TYPE_CHECKING:
     from .engine import Runner
@@ -27,12 +29,18 @@ def evaluate_check(
 
     def once() -> CheckOutcome:
         with conn.begin() as tx:
+            # One snapshot for the whole check: the two queries of an equals_query (and
+            # any query a plugin runs) see the same committed data, even while the
+            # application keeps writing.
+            conn.execute(text("set transaction isolation level repeatable read"))
             if read_only:
                 conn.execute(text("set transaction read only"))
             try:
                 ctx = runner.step_context(conn, run_id, dry_run=read_only)
                 return spec.evaluate(ctx, check)  # type: ignore[no-any-return]
             except Exception as exc:
+                if not read_only and is_connection_lost(exc):
+                    raise  # the database went away: no verdict on the check (the run reconnects)
                 expected = check.expectation
                 return CheckOutcome(False, None, _shown(expected), f"error: {error_text(exc)}")
             finally:

@@ -442,17 +442,55 @@ def audit_rls(schemas: tuple[str, ...], **options: Any) -> int:
 
 
 @cli.command()
-def demo() -> int:
-    """The whole story on the embedded database (IR-07, IR-08, scoring-results phases).
+@click.option(
+    "--sessions",
+    type=click.IntRange(min=100),
+    default=10_000,
+    show_default=True,
+    help="Assessment sessions to generate.",
+)
+@click.option(
+    "--keep", is_flag=True, help="Leave the scoring app running afterwards, for exploring."
+)
+@click.option(
+    "--dsn",
+    metavar="DSN",
+    help="A server to tell it on instead of the embedded PostgreSQL (its database "
+    "migrator_demo is dropped and created).",
+)
+def demo(sessions: int, keep: bool, dsn: str | None) -> int:
+    """The whole story on the embedded PostgreSQL, in about a minute.
 
-    Coming soon: the demo lands with the demo issue.
+    Resets database migrator_demo: a Supabase-like scoring database in the IR-07
+    broken state (profiles with RLS on and no policy). Starts the scoring app on
+    127.0.0.1 with users finishing assessments, finds the cause with `audit rls`,
+    applies IR-07, rebuilds the lost profiles with IR-08, moves scoring results
+    legacy -> dual_write -> unified_only (a cutover with a broken parity fails and is
+    undone on the way), then rolls back to dual_write and counts that no session was
+    lost. Every step is the migrator command a person would type, shown with its
+    output. The database stays until the next demo.
     """
-    click.echo("migrator demo: coming soon (it lands with the demo database and plans).")
-    return int(ExitCode.OK)
+    from .demo.story import run_demo
+
+    def run_cli(argv: list[str]) -> int:
+        return main(argv)
+
+    return run_demo(sys.stdout, run_cli, sessions=sessions, keep=keep, admin_dsn=dsn)
+
+
+def _printable_output() -> None:
+    """Text that is not valid Unicode (a file name in bytes that are not UTF-8, which the
+    shell passes as lone surrogates) is written escaped, never as an encoding traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape"):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="backslashreplace")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI and map errors to SPEC.md's exit codes."""
+    _printable_output()
     traceback = "--traceback" in (argv if argv is not None else sys.argv[1:])
     try:
         result = cli.main(args=argv, prog_name="migrator", standalone_mode=False)

@@ -30,17 +30,22 @@ class App:
 
 
 @pytest.fixture
-def start_app(
-    demo_db: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., App]]:
+def start_app(demo_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     """Start the scoring app (optionally with traffic) on a free port; stopped afterwards."""
     monkeypatch.setenv("SERVICE_ROLE_KEY", SERVICE_KEY)
     started: list[App] = []
 
     def start(traffic: float = 0.0) -> App:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "migrator.demo.app", "--dsn", demo_db,
-             "--traffic", str(traffic)],
+            [
+                sys.executable,
+                "-m",
+                "migrator.demo.app",
+                "--dsn",
+                demo_db,
+                "--traffic",
+                str(traffic),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -33,9 +33,9 @@ def test_ir07_applies_then_rolls_back(start_app, migrator, sql) -> None:  # type
     app = start_app(traffic=10)
     result = migrator("apply", IR07, "--yes", "--var", f"app_url={app.url}")
     assert result.code == 0, result.out + result.err
-    assert sql(
-        "select policyname, cmd, qual from pg_policies where tablename = 'profiles'"
-    ) == [("Service role can manage profiles", "ALL", "(auth.role() = 'service_role'::text)")]
+    assert sql("select policyname, cmd, qual from pg_policies where tablename = 'profiles'") == [
+        ("Service role can manage profiles", "ALL", "(auth.role() = 'service_role'::text)")
+    ]
     assert sql("select results_version from profiles where session_id = %s", TEST_SESSION) == [
         ("v1.2.1",)
     ]

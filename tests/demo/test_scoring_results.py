@@ -10,6 +10,7 @@ from tests.conftest import PLANS
 
 SCORING = PLANS / "scoring-results.yaml"
 IR08 = PLANS / "ir-08-backfill-profiles.yaml"
+PLAN_NAME = "scoring-results-unification"
 
 FIX_A = """
 create policy "Service role can manage profiles" on public.profiles for all to public
@@ -38,7 +39,8 @@ def flags(sql) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 
 def phase(sql) -> str:  # type: ignore[no-untyped-def]
-    return str(sql("select phase from migrator.plan_state where plan = 'scoring-results-unification'")[0][0])
+    rows = sql("select phase from migrator.plan_state where plan = %s", PLAN_NAME)
+    return str(rows[0][0])
 
 
 def wait_for_new_sessions(sql, after: int, count: int) -> None:  # type: ignore[no-untyped-def]
@@ -60,8 +62,10 @@ def test_ir08_rebuilds_the_missing_profiles_and_its_rollback_removes_exactly_the
     result = migrator("apply", IR08)
     assert result.code == 0, result.out + result.err
     assert sql("select count(*) from profiles where source = 'ir-08-backfill'") == [(missing,)]
-    assert sql("select count(*) from scoring_results_types t join profiles p using (session_id) "
-               "where p.source = 'ir-08-backfill'") == [(missing * 16,)]
+    assert sql(
+        "select count(*) from scoring_results_types t join profiles p using (session_id) "
+        "where p.source = 'ir-08-backfill'"
+    ) == [(missing * 16,)]
     # The rebuilt profile is the one the scoring function gives.
     assert sql(
         "select count(*) from profiles p where p.source = 'ir-08-backfill' and "
@@ -72,8 +76,10 @@ def test_ir08_rebuilds_the_missing_profiles_and_its_rollback_removes_exactly_the
     result = migrator("rollback", IR08)
     assert result.code == 0, result.out + result.err
     assert sql("select count(*) from profiles") == [(before,)]
-    assert sql("select count(*) from scoring_results_types t where not exists "
-               "(select 1 from profiles p where p.session_id = t.session_id)") == [(0,)]
+    assert sql(
+        "select count(*) from scoring_results_types t where not exists "
+        "(select 1 from profiles p where p.session_id = t.session_id)"
+    ) == [(0,)]
 
 
 def test_the_way_through_and_back_loses_no_session(start_app, fixed, migrator, sql) -> None:  # type: ignore[no-untyped-def]
@@ -85,8 +91,10 @@ def test_the_way_through_and_back_loses_no_session(start_app, fixed, migrator, s
     assert result.code == 0, result.out + result.err
     assert phase(sql) == "dual_write"
     assert flags(sql) == {"WRITE_UNIFIED": True, "READ_SOURCE": "unified_first"}
-    assert sql("select count(*) from profiles p where not exists "
-               "(select 1 from scoring_results r where r.session_id = p.session_id)") == [(0,)]
+    assert sql(
+        "select count(*) from profiles p where not exists "
+        "(select 1 from scoring_results r where r.session_id = p.session_id)"
+    ) == [(0,)]
 
     result = migrator("apply", SCORING, "--to", "unified_only", "--yes", *url)
     assert result.code == 0, result.out + result.err
@@ -108,10 +116,14 @@ def test_the_way_through_and_back_loses_no_session(start_app, fixed, migrator, s
     assert phase(sql) == "dual_write"
     # Every session scored during unified-only has complete legacy rows now.
     assert sql(COMPLETE_LEGACY, unified_only) == [(len(unified_only),)]
-    assert sql("select count(*) from profiles where source = 'unified-restore' "
-               "and session_id = any(%s)", unified_only) == [(len(unified_only),)]
+    assert sql(
+        "select count(*) from profiles where source = 'unified-restore' and session_id = any(%s)",
+        unified_only,
+    ) == [(len(unified_only),)]
     assert flags(sql) == {
-        "WRITE_UNIFIED": True, "WRITE_EXPLODED": True, "READ_SOURCE": "unified_first"
+        "WRITE_UNIFIED": True,
+        "WRITE_EXPLODED": True,
+        "READ_SOURCE": "unified_first",
     }
 
 
@@ -126,10 +138,12 @@ def test_a_broken_parity_undoes_the_cutover(start_app, fixed, migrator, sql) -> 
     assert "unified and legacy agree" in result.out
     assert phase(sql) == "dual_write"
     assert flags(sql) == {"WRITE_UNIFIED": True, "READ_SOURCE": "unified_first"}
-    undone = sql("select step from migrator.events where kind = 'undo' and status = 'done' "
-                 "order by id")
+    undone = sql(
+        "select step from migrator.events where kind = 'undo' and status = 'done' order by id"
+    )
     assert [u[0] for u in undone] == [
-        "read only the unified payloads", "stop writing the exploded tables"
+        "read only the unified payloads",
+        "stop writing the exploded tables",
     ]
 
 
@@ -140,12 +154,18 @@ def test_back_to_legacy_drops_the_unified_table_only_when_nothing_is_lost(
     url = ("--var", f"app_url={app.url}")
     assert migrator("apply", SCORING, "--to", "dual_write", *url).code == 0
     # A unified row the legacy tables lack: going back to legacy must refuse.
-    sql("delete from scoring_results_types where session_id = "
-        "(select session_id from profiles order by id limit 1)")
-    sql("delete from scoring_results_functions where session_id = "
-        "(select session_id from profiles order by id limit 1)")
-    sql("delete from scoring_results_state where session_id = "
-        "(select session_id from profiles order by id limit 1)")
+    sql(
+        "delete from scoring_results_types where session_id = "
+        "(select session_id from profiles order by id limit 1)"
+    )
+    sql(
+        "delete from scoring_results_functions where session_id = "
+        "(select session_id from profiles order by id limit 1)"
+    )
+    sql(
+        "delete from scoring_results_state where session_id = "
+        "(select session_id from profiles order by id limit 1)"
+    )
     sql("delete from profiles where id = (select min(id) from profiles)")
     result = migrator("apply", SCORING, "--to", "legacy", *url)
     assert result.code == 1, result.out + result.err

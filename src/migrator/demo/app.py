@@ -25,6 +25,7 @@ users finishing their assessments would. The service role key comes from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -322,10 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.service_key:
         parser.error("set SERVICE_ROLE_KEY or give --service-key")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         serve(ScoringApp(args.dsn, args.service_key), args.port, args.traffic)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

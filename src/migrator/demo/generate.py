@@ -64,8 +64,9 @@ def database_dsn(admin_dsn: str, name: str) -> str:
 def reset(admin_dsn: str, name: str) -> str:
     """Drop and create database `name` (closing its sessions); its DSN."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        database = sql.Identifier(name)
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(database))
+        conn.execute(sql.SQL("create database {}").format(database))
     return database_dsn(admin_dsn, name)
 
 
@@ -102,8 +103,8 @@ def load(dsn: str, sessions: int = DEFAULT_SESSIONS) -> DemoData:
                 "select case when g = %(n)s then %(test)s::uuid else gen_random_uuid() end, "
                 "  gen_random_uuid(), 'completed', t - interval '25 minutes', t "
                 "from generate_series(1, %(n)s) g, "
-                "  lateral (select now() - interval '20 days' "
-                "           + (g::float / %(n)s) * interval '20 days' - interval '2 hours' as t) at",
+                "  lateral (select now() - interval '20 days' - interval '2 hours' "
+                "           + (g::float / %(n)s) * interval '20 days' as t) at",
                 {"n": broken, "test": TEST_SESSION},
             )
             conn.execute(
