@@ -395,7 +395,8 @@ def rehearse(
     its steps) and forward again; the tables, columns, indexes, constraints,
     policies, RLS switches, functions, grants and flags after the way back must be
     as before, and after the forward again as after the forward. Approvals and
-    manual steps are confirmed; http and command steps are not called.
+    manual steps are confirmed; http and command steps are not called; a check that
+    does not pass on the copy is reported and does not stop the rehearsal.
 
     Exits 0 when every round trip is clean, 1 when an undo does not restore what
     its transition changed (the steps are named) or a leg fails on the copy.
