@@ -302,14 +302,9 @@ def _steps_md(steps: list[dict[str, Any]], add: Any) -> None:
     add("| step | action | result | attempts | time | note |")
     add("| --- | --- | --- | ---: | ---: | --- |")
     for s in steps:
-        problem = s["error"] or s["reason"]
-        if problem:
-            note = _cell(problem)
-        else:  # what the step returned, kept in the audit trail: shown literally
-            note = _tcode(_compact(s["memo"])) if s["memo"] else ""
         add(
             f"| {_cell(s['step'])} | {_tcode(s['action'] or '')} | **{s['status']}** "
-            f"| {s['attempts']} | {_secs(s['seconds'])} | {note} |"
+            f"| {s['attempts']} | {_secs(s['seconds'])} | {_step_note(s)} |"
         )
     add("")
     for s in steps:
@@ -318,6 +313,14 @@ def _steps_md(steps: list[dict[str, Any]], add: Any) -> None:
             add("")
             add(fence(s["describe"]))
             add("")
+
+
+def _step_note(s: dict[str, Any]) -> str:
+    """Why a step failed or was skipped; else what it returned (its memo), literally."""
+    problem = s["error"] or s["reason"]
+    if problem:
+        return _cell(problem)
+    return _tcode(_compact(s["memo"])) if s["memo"] else ""
 
 
 def _undone_md(undone: list[dict[str, Any]], add: Any) -> None:
