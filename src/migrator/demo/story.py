@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 import psycopg
 
+from ..db import redact
 from ..errors import ExitCode, MigratorError
 from . import generate
 
@@ -292,10 +293,12 @@ class Story:
         for what, outcome in self.outcomes:
             self.note(f"{what:<30} {outcome}")
         scoring = plan_path(PLAN_FILES["scoring"])
+        shown = redact(self.dsn)
+        hidden = "   # the password is not shown: put it in" if shown != self.dsn else ""
         self.out.write(
             f"""
    Look deeper (the database stays until the next `migrator demo`):
-     export MIGRATOR_DSN='{self.dsn}'
+     export MIGRATOR_DSN='{shown}'{hidden}
      migrator status {scoring}
      migrator history {scoring}
      migrator history {plan_path(PLAN_FILES["ir07"])}
