@@ -49,3 +49,13 @@ def test_ir07_applies_then_rolls_back(start_app, migrator, sql) -> None:  # type
     assert sql("select count(*) from pg_policies where tablename = 'profiles'") == [(0,)]
     # The broken state is back: the service role's writes are refused again.
     assert finalize(app.url, TEST_SESSION).status_code == 500
+
+
+def test_a_failed_post_check_drops_the_policy_again(start_app, migrator, sql) -> None:  # type: ignore[no-untyped-def]
+    start_app()
+    # finalizeAssessment cannot be reached: the verification fails, the fix is undone.
+    result = migrator("apply", IR07, "--yes", "--var", "app_url=http://127.0.0.1:9")
+    assert result.code == 1, result.out + result.err
+    assert "finalizeAssessment generates the test session's profile" in result.out
+    assert sql("select count(*) from pg_policies where tablename = 'profiles'") == [(0,)]
+    assert sql("select phase from migrator.plan_state") in ([], [("pending",)])

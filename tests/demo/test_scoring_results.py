@@ -40,7 +40,7 @@ def flags(sql) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 def phase(sql) -> str:  # type: ignore[no-untyped-def]
     rows = sql("select phase from migrator.plan_state where plan = %s", PLAN_NAME)
-    return str(rows[0][0])
+    return str(rows[0][0]) if rows else "legacy"  # no completed run yet: the first phase
 
 
 def wait_for_new_sessions(sql, after: int, count: int) -> None:  # type: ignore[no-untyped-def]
@@ -176,3 +176,45 @@ def test_back_to_legacy_drops_the_unified_table_only_when_nothing_is_lost(
     assert result.code == 0, result.out + result.err
     assert sql("select to_regclass('public.scoring_results')") == [(None,)]
     assert flags(sql) == {"WRITE_UNIFIED": False, "READ_SOURCE": "legacy"}
+
+
+def test_a_failed_post_check_undoes_dual_write_entirely(start_app, fixed, migrator, sql) -> None:  # type: ignore[no-untyped-def]
+    app = start_app()
+    # Someone turned the exploded writes off by hand: the app no longer writes both sides.
+    # (A first attempt, with the app unreachable, stops at its pre-check: nothing done.)
+    unreachable = ("--var", "app_url=http://127.0.0.1:9")
+    assert migrator("apply", SCORING, "--to", "dual_write", *unreachable).code == 1
+    assert sql("select to_regclass('public.scoring_results')") == [(None,)]
+    sql("insert into migrator.flags (name, value) values ('WRITE_EXPLODED', 'false')")
+    result = migrator("apply", SCORING, "--to", "dual_write", "--var", f"app_url={app.url}")
+    assert result.code == 1, result.out + result.err
+    assert "the application writes both sides" in result.out
+    assert phase(sql) == "legacy"
+    assert sql("select to_regclass('public.scoring_results')") == [(None,)]
+    assert flags(sql) == {"WRITE_EXPLODED": False}
+    run = sql("select max(id) from migrator.runs")[0][0]
+    undone = sql(
+        "select step from migrator.events where run_id = %s and kind = 'undo' "
+        "and status = 'done' order by id",
+        run,
+    )
+    assert [u[0] for u in undone] == [
+        "backfill unified payloads from the legacy tables",
+        "read unified first, legacy as the fallback",
+        "write results to the unified table too",
+        "the same permissive policy as the legacy tables",
+        "row level security on the unified table",
+        "create the unified table",
+    ]
+
+
+def test_the_shipped_plans_validate_clean(migrator) -> None:  # type: ignore[no-untyped-def]
+    plans = sorted(PLANS.glob("*.yaml"))
+    assert [p.name for p in plans] == [
+        "ir-07-profiles-rls-hotfix.yaml",
+        "ir-08-backfill-profiles.yaml",
+        "scoring-results.yaml",
+    ]
+    result = migrator("validate", *plans)
+    assert result.code == 0, result.out + result.err
+    assert result.out.count("valid, 0 error(s), 0 warning(s)") == 3, result.out
