@@ -4,14 +4,21 @@ PyYAML forgets positions once it builds Python objects, silently keeps the last
 of two duplicate keys and turns dates into `datetime`. This loader composes the
 node tree itself, rejects duplicate keys, keeps dates as strings, and records for
 every path in the document the line and column of its key and of its value.
+
+Text is scanned and parsed by libyaml (C) when PyYAML has it, by PyYAML's own
+Python parser otherwise, and always where the two would read it differently.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from .errors import PlanError, Problem
 
@@ -26,6 +33,64 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+# libyaml's parser; None when PyYAML was built without it (the pure Python loader does it all)
+_CParser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
+
+if _CParser is not None:
+
+    class _FastLoader(Composer, _CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        """`_Loader`, with libyaml's scanner and parser (C, about 5x faster on big plans).
+
+        Only scanning and parsing are in C: the tree is still composed in Python, so
+        hostile nesting ends in a RecursionError (a problem) rather than overflowing the
+        C stack as libyaml's own composer does.
+        """
+
+        yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+        def compose_scalar_node(self, anchor: Any) -> Any:
+            event = self.peek_event()
+            if event.tag == "!":  # a non-specific tag: resolved as plain text, as PyYAML does
+                event.implicit = (True, False)
+            return Composer.compose_scalar_node(self, anchor)
+
+
+# What libyaml and PyYAML read differently, found by fuzzing the two against each other
+# (tests/unit/test_yaml_parsers.py): a tab inside a plain scalar; a byte order mark past
+# the start; Unicode line breaks; `?` (explicit keys, and inside flow collections, where
+# PyYAML ends a plain scalar at it); `#` right after `|` or `>`; a bare `---` or `...`
+# line. Text holding any of them is read by PyYAML alone.
+_PYTHON_ONLY = re.compile(
+    r"[\t\ufeff\x85\u2028\u2029?]|[|>][-+0-9]*#|^(?:---|\.\.\.)[ \r]*$", re.MULTILINE
+)
+
+
+def _fast_root(text: str) -> tuple[Any, Any] | None:
+    """The root node of `text` and its loader, parsed by libyaml; None to use PyYAML's own.
+
+    None as well when PyYAML would refuse the text: every error is then reported by
+    PyYAML, in its words and at its positions, whichever parser is installed.
+    """
+    if _CParser is None or _PYTHON_ONLY.search(text):
+        return None
+    try:
+        yaml.reader.Reader(text)  # PyYAML's check for control characters
+    except yaml.YAMLError:
+        return None
+    loader = _FastLoader(text)
+    try:
+        return loader.get_single_node(), loader
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
 
 
 @dataclass(frozen=True)
@@ -88,12 +153,19 @@ def _mark(node: yaml.Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def load_yaml(text: str, file: str) -> SourceDocument:
-    """Parse one YAML document; raise PlanError pointing at syntax errors and duplicate keys."""
-    loader: _Loader | None = None
+def load_yaml(text: str, file: str, *, libyaml: bool = True) -> SourceDocument:
+    """Parse one YAML document; raise PlanError pointing at syntax errors and duplicate keys.
+
+    `libyaml=False` reads with PyYAML alone (the fast path's reference, in tests).
+    """
+    fast = _fast_root(text) if libyaml else None
+    loader: Any = None
     try:
-        loader = _Loader(text)  # the reader rejects control characters here
-        root = loader.get_single_node()
+        if fast is not None:
+            root, loader = fast
+        else:
+            loader = _Loader(text)  # the reader rejects control characters here
+            root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -144,7 +216,7 @@ def _build(
     node: yaml.Node,
     path: PathKey,
     doc: SourceDocument,
-    loader: _Loader,
+    loader: Any,
     problems: list[Problem],
     depth: int,
     budget: list[int],
@@ -165,10 +237,15 @@ def _build(
             try:
                 key = loader.construct_object(key_node, deep=True)
             except yaml.YAMLError as exc:
-                problems.append(doc.problem(path, f"invalid key: {exc}"))
+                problems.append(doc.problem(path, f"invalid key: {_reason(exc)}"))
                 continue
             if not isinstance(key, str | int | float | bool):
                 problems.append(doc.problem(path, "mapping keys must be plain scalars"))
+                continue
+            if isinstance(key, str) and (escape := _lone_surrogate(key)):
+                here = _mark(key_node)
+                message = _SURROGATE.format(escape)
+                problems.append(Problem(doc.file, here.line, here.column, dotted(path), message))
                 continue
             key = key if isinstance(key, str) else str(key).lower()
             child = (*path, key)
@@ -194,7 +271,37 @@ def _build(
             for i, item in enumerate(node.value)
         ]
     try:
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
-        problems.append(doc.problem(path, f"invalid value: {exc}"))
+        problems.append(doc.problem(path, f"invalid value: {_reason(exc)}"))
         return None
+    if isinstance(value, str) and (escape := _lone_surrogate(value)):
+        problems.append(doc.problem(path, _SURROGATE.format(escape)))
+        return None
+    return value
+
+
+_SURROGATE = (
+    "the escape {} is half of a UTF-16 surrogate pair, not a character: "
+    "write the character itself, or \\U and its 8 hex digits"
+)
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """The first surrogate in `text` (from an escape like "\\ud83d"), as an escape; else None.
+
+    Such a string is not text: no file, terminal or database could take it.
+    """
+    if text.isascii():
+        return None
+    for ch in text:
+        if "\ud800" <= ch <= "\udfff":
+            return f"\\u{ord(ch):04x}"
+    return None
+
+
+def _reason(exc: yaml.YAMLError) -> str:
+    """What went wrong, without the excerpt of the file (the problem says where)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        return exc.problem
+    return str(exc)
