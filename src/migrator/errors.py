@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Literal
@@ -19,6 +20,7 @@ class ExitCode(IntEnum):
 
 
 Severity = Literal["error", "warning"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,10 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{prefix}{self.message}"
+        line = f"{self.file}:{self.line}:{self.column}: {where}{prefix}{self.message}"
+        # One line whatever the plan holds: a key with a newline or a carriage return in it
+        # cannot forge another line of output (`plans/x.yaml: valid`).
+        return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), line)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

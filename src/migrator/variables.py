@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,9 +12,18 @@ from .errors import PlanError, UsageError
 from .interpolate import InterpolationError, references
 from .plan.model import Plan, Transition
 
+# Numbers as a person types them: ASCII digits, an optional sign, no `1_000`, no `nan`.
+_WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
 
 def resolve_variables(plan: Plan, overrides: dict[str, str]) -> dict[str, Any]:
-    """The plan's variables with `--var` overrides, typed like their defaults."""
+    """The plan's variables with `--var` overrides, typed like their defaults.
+
+    A value goes to SQL as a bound parameter and to flags and URLs as it is: one that
+    PostgreSQL cannot hold as text (a NUL character, bytes that are not UTF-8) is bad
+    usage, refused before anything is touched.
+    """
     values = dict(plan.variables)
     for name, raw in overrides.items():
         if name not in values:
@@ -20,9 +31,21 @@ def resolve_variables(plan: Plan, overrides: dict[str, str]) -> dict[str, Any]:
             raise UsageError(
                 f"--var {name}: plan {plan.name} has no variable {name} (known: {known})"
             )
+        _check_text(name, raw)
         default = values[name]
         values[name] = _coerce(name, raw, default)
     return values
+
+
+def _check_text(name: str, raw: str) -> None:
+    if "\x00" in raw:
+        raise UsageError(f"--var {name}: the value holds a NUL character, which text cannot")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"--var {name}: the value is not valid UTF-8 text (check the shell's encoding)"
+        ) from None
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:
@@ -34,14 +57,16 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         raise UsageError(f"--var {name}={raw}: expected true or false")
     if isinstance(default, int):
         try:
-            return int(raw)
-        except ValueError:
-            raise UsageError(f"--var {name}={raw}: expected a whole number") from None
+            if _WHOLE.fullmatch(raw.strip()):
+                return int(raw)
+        except ValueError:  # more digits than Python converts
+            pass
+        raise UsageError(f"--var {name}={raw}: expected a whole number")
     if isinstance(default, float):
-        try:
-            return float(raw)
-        except ValueError:
-            raise UsageError(f"--var {name}={raw}: expected a number") from None
+        number = float(raw) if _NUMBER.fullmatch(raw.strip()) else math.nan
+        if not math.isfinite(number):
+            raise UsageError(f"--var {name}={raw}: expected a number")
+        return number
     return raw
 
 
