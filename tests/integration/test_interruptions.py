@@ -143,23 +143,6 @@ def test_second_operator_is_turned_away_with_the_holder(
     assert sql("select count(*) from ran") == [(4,)]
 
 
-def test_concurrent_applies_exactly_one_runs(
-    write_plan: Any, database: str, sql: Any, traced: None
-) -> None:
-    plan = write_plan(FOUR_STEPS)
-    procs = [
-        # the run that gets the lock holds it for 4s: time for every other process to start
-        spawn("apply", plan, "--to", "b", "--dsn", database, "--var", "nap=4")
-        for _ in range(5)
-    ]
-    codes = sorted(p.wait(timeout=120) for p in procs)
-    for p in procs:
-        p.communicate()
-    assert codes == [0, 4, 4, 4, 4]
-    assert sql("select count(*), min(status) from migrator.runs") == [(1, "succeeded")]
-    assert sql("select count(*) from ran") == [(4,)]
-
-
 def test_lost_connection_mid_step_is_redone_on_a_new_connection(
     write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
 ) -> None:
