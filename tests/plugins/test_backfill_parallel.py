@@ -233,12 +233,19 @@ def test_a_terminated_stream_is_retried_and_exact(
     assert position(sql) == ({"key": str(ROWS)}, ROWS, 10)
 
 
-def test_pause_and_continue_parallel_streams(
+def test_throttle_query_pause_and_continue_hold_every_stream(
     write_plan: Any, database: str, migrator: Any, sql: Any, source: None
 ) -> None:
-    plan = write_plan(plan_text(parallel=3, extra="          throttle: 100ms\n"))
+    sql("create table pressure (high boolean); insert into pressure values (true)")
+    extra = "          throttle: 100ms\n          throttle_query: select high from pressure\n"
+    plan = write_plan(plan_text(parallel=3, extra=extra))
     proc = spawn("apply", plan, "--to", "full", "--dsn", database)
     try:
+        wait_for(lambda: sql("select to_regclass('migrator.checkpoints')") != [(None,)], proc=proc)
+        wait_for(lambda: sql("select count(*) from migrator.checkpoints") == [(1,)], proc=proc)
+        time.sleep(1.0)
+        assert position(sql)[2] == 0  # under pressure: no stream got a batch
+        sql("update pressure set high = false")
         wait_for(has_checkpoint(sql, 3), proc=proc)
         assert migrator("pause", plan).code == 0
         time.sleep(0.5)  # the batches in flight commit
@@ -254,6 +261,7 @@ def test_pause_and_continue_parallel_streams(
     finally:
         sigkill(proc)
     assert proc.returncode == 0, out + err
+    assert "the throttle query holds" in out
     assert_exact(sql)
 
 
