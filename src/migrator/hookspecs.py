@@ -84,8 +84,11 @@ def migrator_run_end(plan: str, run_id: int, transition: str, status: str) -> No
 
 @hookspec
 def migrator_before_step(ctx: StepContext, step: str, action: str, config: Any) -> None:
-    """A step is about to run (also each undo step, with `action` prefixed `undo:`).
+    """A step is about to run.
 
+    In a `migrator rollback` that undoes a run's steps, each undo is such a step, with
+    `action` prefixed `undo:` (`undo:sql`). The automatic undo after a failed step or
+    post-check calls no step hooks: its undos are in the audit trail (kind `undo`).
     `step` is the step's display name, `action` its action key, `config` the
     validated step model. Returns nothing; an exception here is recorded and
     ignored.
