@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 
-def spawn(*args: str | Path) -> subprocess.Popen[str]:
-    """The migrator CLI as a real process, as an operator would start it."""
+def spawn(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """The migrator CLI as a real process, as an operator would start it (`env`: more
+    environment variables)."""
     return subprocess.Popen(
         [sys.executable, "-m", "migrator", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
 
 

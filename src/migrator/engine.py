@@ -16,13 +16,15 @@ from sqlalchemy.engine import Connection, Engine
 from . import store
 from .console import Reporter, progress_for
 from .context import StepContext
-from .errors import ExitCode, MigratorError, UsageError
+from .dberrors import error_text
+from .errors import ConnectionLost, ExitCode, MigratorError, UsageError
 from .interpolate import interpolate, references
 from .locking import PlanLock
 from .masking import Secrets
 from .paths import find_path
 from .plan.model import Plan, Transition
 from .plugins import PluginManager
+from .reconnect import is_connection_lost, reconnect_window
 from .registry import Registry
 from .transition_run import TransitionRun
 from .variables import check_environment
@@ -154,13 +156,30 @@ class Runner:
 
     @contextmanager
     def _locked(self) -> Iterator[tuple[PlanLock, Connection]]:
-        """Hold the plan's lock (or raise LockHeld), with schema `migrator` in place."""
-        with (
-            PlanLock(self.db, self.plan.name, self.options.operator) as lock,
-            self.db.connect() as conn,
-        ):
-            store.ensure_schema(conn)
-            yield lock, conn
+        """Hold the plan's lock (or raise LockHeld), with schema `migrator` in place.
+
+        A database that goes away for longer than the reconnect window ends the command
+        with ConnectionLost (exit 5), the run under way left interrupted.
+        """
+        try:
+            with (
+                PlanLock(self.db, self.plan.name, self.options.operator) as lock,
+                self.db.connect() as conn,
+            ):
+                store.ensure_schema(conn)
+                yield lock, conn
+        except MigratorError:
+            raise
+        except Exception as exc:
+            if not is_connection_lost(exc):
+                raise
+            file = self.plan.file
+            raise ConnectionLost(
+                f"lost the database and could not reconnect within {reconnect_window():g}s "
+                f"({error_text(exc)}): any run under way is left interrupted; once the "
+                f"database is back, `migrator status {file}` shows it, and `migrator resume "
+                f"{file}` or `migrator rollback {file}` settles it"
+            ) from None
 
     def _blocked(self, run: store.RunRow) -> PlanBlocked:
         what = "could not be undone" if run.status == "undo_failed" else "was interrupted"

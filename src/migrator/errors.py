@@ -81,3 +81,10 @@ class DatabaseUnreachable(MigratorError):
         self.dsn = dsn
         self.reason = reason
         super().__init__(f"cannot reach the database at {dsn}: {reason}")
+
+
+class ConnectionLost(MigratorError):
+    """The database went away during a run and did not come back in time: the run is
+    left interrupted, for `migrator resume` or `migrator rollback`."""
+
+    exit_code = ExitCode.UNREACHABLE

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from .errors import ExitCode, MigratorError
+from .reconnect import connect_again
 
 
 def lock_key(plan: str) -> int:
@@ -103,7 +104,7 @@ class PlanLock:
         except DBAPIError:
             with suppress(Exception):
                 self.connection.close()
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        conn = connect_again(self.engine).execution_options(isolation_level="AUTOCOMMIT")
         if not conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": self.key}).scalar():
             holder = read_holder(conn, self.plan)
             conn.close()

@@ -10,10 +10,10 @@ CONCURRENTLY) are recorded right after they ran.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -21,16 +21,18 @@ from sqlalchemy.engine import Connection
 from . import store
 from .checking import evaluate_check
 from .context import StepContext
-from .dberrors import error_text, is_disconnect, is_lock_timeout
+from .dberrors import error_text, is_lock_timeout
 from .errors import ExitCode
 from .locking import LockLost, PlanLock
 from .lockwatch import Blocker, LockWatch
 from .plan.model import Transition
+from .reconnect import connect_again, is_connection_lost
 from .runstate import LIVE, RunModel, RunState, drive
 
 if TYPE_CHECKING:
     from .engine import Runner
 
+T = TypeVar("T")
 PARTIAL = {"partial": True}  # the memo of a step that failed part way
 DEFAULT_LOCK_TIMEOUT = 5.0
 TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
@@ -109,13 +111,21 @@ class TransitionRun:
 
     # -- the audit trail ------------------------------------------------------------------
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _in_tx(self, work: Callable[[Connection], T]) -> T:
+        """`work` in the transaction of the step under way, else in a transaction of its
+        own; one of its own whose connection was lost is done again on a new one."""
         if self.conn.in_transaction():
-            yield self.conn
-        else:
-            with self.conn.begin():
-                yield self.conn
+            return work(self.conn)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.conn.begin():
+                    return work(self.conn)
+            except Exception as exc:
+                if not is_connection_lost(exc) or attempt > TRANSIENT_RETRIES:
+                    raise
+                self._reconnect()
 
     def step_event(self, kind: str, status: str, op: Operation, **detail: Any) -> None:
         """An event about `op` (kind `step` or `undo`): its name, index and action, and more."""
@@ -123,8 +133,14 @@ class TransitionRun:
 
     def event(self, kind: str, status: str, step: str | None = None, **detail: Any) -> None:
         detail = self.r.secrets.mask_data(detail)
-        with self._tx() as conn:
-            store.record_event(conn, self.run_id, kind, status, step=step, detail=detail)
+        self._in_tx(
+            lambda conn: store.record_event(
+                conn, self.run_id, kind, status, step=step, detail=detail
+            )
+        )
+        self._report(kind, status, step, detail)
+
+    def _report(self, kind: str, status: str, step: str | None, detail: Any) -> None:
         self.r.reporter.event(
             self.r.plan.name,
             self.run_id,
@@ -132,13 +148,19 @@ class TransitionRun:
         )
 
     def _record_state(self, source: RunState, dest: RunState, reason: str) -> None:
-        with self._tx() as conn:
-            failing = dest in (RunState.FAILED, RunState.UNDO_FAILED, RunState.UNDOING)
-            error = self.r.secrets.mask(reason) if failing and reason else None
+        self._still_locked()  # a run writes its state only while it holds the plan's lock
+        failing = dest in (RunState.FAILED, RunState.UNDO_FAILED, RunState.UNDOING)
+        error = self.r.secrets.mask(reason) if failing and reason else None
+        detail = self.r.secrets.mask_data({"from": source.value, "reason": reason})
+
+        def write(conn: Connection) -> None:
             store.set_run_status(conn, self.run_id, dest.value, error=error)
             if dest == RunState.SUCCEEDED:
                 store.set_phase(conn, self.r.plan.name, self.t.target, self.run_id)
-            self.event("state", dest.value, **{"from": source.value, "reason": reason})
+            store.record_event(conn, self.run_id, "state", dest.value, detail=detail)
+
+        self._in_tx(write)
+        self._report("state", dest.value, None, detail)
         if dest in (RunState.SUCCEEDED, RunState.FAILED, RunState.UNDONE, RunState.UNDO_FAILED):
             self._hook(
                 "migrator_run_end",
@@ -247,8 +269,8 @@ class TransitionRun:
         A step outside a transaction that failed part way (a backfill that committed
         some batches) is included with the memo `PARTIAL`: its rollback undoes it.
         """
-        with self._tx() as conn:
-            rows = conn.execute(
+        rows = self._in_tx(
+            lambda conn: conn.execute(
                 text(
                     "select status, detail from migrator.events where run_id = :r "
                     "and kind = 'step' and (status = 'done' or (status = 'failed' "
@@ -256,13 +278,14 @@ class TransitionRun:
                 ),
                 {"r": run_id},
             ).all()
+        )
         return [
             (int(d["index"]), d.get("memo") if status == "done" else PARTIAL) for status, d in rows
         ]
 
     def _recorded(self, kind: str, statuses: tuple[str, ...]) -> set[int]:
-        with self._tx() as conn:
-            rows = (
+        rows = self._in_tx(
+            lambda conn: (
                 conn.execute(
                     text(
                         "select detail from migrator.events where run_id = :r and kind = :k "
@@ -273,11 +296,12 @@ class TransitionRun:
                 .scalars()
                 .all()
             )
+        )
         return {int(d["index"]) for d in rows}
 
     def _approved(self) -> bool:
-        with self._tx() as conn:
-            return bool(
+        return self._in_tx(
+            lambda conn: (
                 conn.execute(
                     text(
                         "select 1 from migrator.events where run_id = :r and kind = 'approval' "
@@ -285,7 +309,9 @@ class TransitionRun:
                     ),
                     {"r": self.run_id},
                 ).first()
+                is not None
             )
+        )
 
     # -- the life of a run ----------------------------------------------------------------
 
@@ -382,11 +408,13 @@ class TransitionRun:
         return False
 
     def _reconnect(self) -> None:
-        """Replace a connection the server dropped; nothing uncommitted survived it."""
+        """Replace a connection the server dropped (nothing uncommitted survived it),
+        waiting for a server that restarts; the error if it stays away."""
         with suppress(Exception):
             self.conn.close()
-        self.conn = self.r.db.connect()
+        self.conn = connect_again(self.r.db)
         self._pid = None
+        self._still_locked()  # what took this connection may have taken the lock's too
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -398,27 +426,24 @@ class TransitionRun:
 
     def _run(self, op: Operation) -> None:
         self._still_locked()
+        self.step_event("step", "started", op)
         ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
-        self.step_event(
-            "step",
-            "started",
-            op,
-        )
         self._hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
+            ctx = self.r.step_context(self.conn, self.run_id, step=op.label)  # maybe a new one
             try:
                 memo = self._attempt(op, ctx, started)
                 break
             except Exception as exc:
                 error = error_text(exc)
-                transient = is_lock_timeout(exc) or is_disconnect(exc)
+                lost = is_connection_lost(exc)
+                transient = is_lock_timeout(exc) or lost
                 allowed = max(op.retries, TRANSIENT_RETRIES) if transient else op.retries
-                if is_disconnect(exc):
+                if lost:
                     self._reconnect()  # the step's transaction died with the connection
-                    ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
                 if attempt <= allowed:
                     pause = min(0.5 * 2 ** (attempt - 1), 10.0)
                     self.step_event(
@@ -574,9 +599,26 @@ class TransitionRun:
         return True
 
     def _undo(self, op: Operation, memo: Any) -> None:
-        assert op.undo is not None
-        self._still_locked()
+        """Undo `op`; an undo whose connection was lost is done again on a new one (a
+        transaction that died with its connection did nothing)."""
         started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self._still_locked()
+            try:
+                self._undo_once(op, memo, started)
+                return
+            except Exception as exc:
+                if not is_connection_lost(exc) or attempt > TRANSIENT_RETRIES:
+                    raise
+                self._reconnect()
+                pause = min(0.5 * 2 ** (attempt - 1), 10.0)
+                self.step_event("undo", "retry", op, attempt=attempt, error=error_text(exc))
+                time.sleep(pause)
+
+    def _undo_once(self, op: Operation, memo: Any, started: float) -> None:
+        assert op.undo is not None
         if op.undo_transactional:
             with self.conn.begin():
                 self._set_timeouts(op)
@@ -606,7 +648,7 @@ class TransitionRun:
         """Evaluate every check (all of them, not just up to the first failure)."""
         passed = True
         for index, check in enumerate(checks):
-            outcome, seconds, samples = evaluate_check(self.r, self.conn, self.run_id, check)
+            outcome, seconds, samples = self._evaluate(check)
             label = check.label(index)
             warn = check.on_fail == "warn"
             status = "passed" if outcome.passed else ("warned" if warn else "failed")
@@ -633,3 +675,16 @@ class TransitionRun:
             if not outcome.passed and not warn:
                 passed = False
         return passed
+
+    def _evaluate(self, check: Any) -> tuple[Any, float, int]:
+        """A check's outcome; a check whose connection was lost is asked again on a new
+        one (a lost connection is not a failed check)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return evaluate_check(self.r, self.conn, self.run_id, check)
+            except Exception as exc:
+                if not is_connection_lost(exc) or attempt > TRANSIENT_RETRIES:
+                    raise
+                self._reconnect()

@@ -95,10 +95,12 @@ class Gate:
 
     def open_row(self) -> None:
         """Let the row gate through from now on (met again, it does not wait)."""
-        if self.conn.closed or self.conn.broken:  # the server restarted: the lock went with it
+        try:
+            self.conn.execute("select pg_advisory_unlock_all()")
+        except psycopg.OperationalError:  # the server restarted: the lock went with it
+            self.conn.close()
             self.conn = psycopg.connect(self.dsn, autocommit=True)
         self.conn.execute("delete from fault.gate")
-        self.conn.execute("select pg_advisory_unlock_all()")
 
     def open(self) -> None:
         """Let everything through from now on."""

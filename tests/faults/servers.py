@@ -28,11 +28,18 @@ class RestartableServer:
     def admin_dsn(self) -> str:
         return str(self.server.get_uri())
 
-    def crash_and_restart(self) -> None:
+    def crash(self) -> None:
+        """Stop at once: every backend dies without a goodbye, nothing is checkpointed."""
         from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(["-m", "immediate", "-w", "stop"], pgdata=self.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
         self.server.ensure_postgres_running()  # the same socket directory, the same DSN
+
+    def crash_and_restart(self) -> None:
+        self.crash()
+        self.start()
 
     def close(self) -> None:
         self.server.cleanup()

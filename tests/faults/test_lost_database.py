@@ -1,0 +1,135 @@
+"""A database that goes away during a run: for a moment (the run reconnects and goes on)
+or for longer than the reconnect window (exit 5, the run left interrupted)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults.conftest import Cli, fresh_database
+from tests.faults.gates import Gate
+from tests.faults.scenario import PLAN, query, seed, snapshot
+from tests.faults.servers import RestartableServer, terminate_migrator_backends
+from tests.processes import sigkill, spawn, wait_for
+
+
+@pytest.fixture
+def plan(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN)
+    return path
+
+
+@pytest.fixture
+def on_restartable(restartable_server: RestartableServer) -> Iterator[str]:
+    with fresh_database(restartable_server.admin_dsn) as dsn:
+        seed(dsn)
+        yield dsn
+
+
+def test_a_database_gone_longer_than_the_window_stops_the_run_with_exit_5(
+    on_restartable: str,
+    restartable_server: RestartableServer,
+    plan: Path,
+    cli: Cli,
+    reference: dict[str, Any],
+) -> None:
+    dsn = on_restartable
+    gate = Gate(dsn)
+    gate.at_row("events", kind="step", status="done", step="s4")  # inside s4
+    proc = spawn(
+        "apply", plan, "--to", "after", "--dsn", dsn, env={"MIGRATOR_RECONNECT_TIMEOUT": "1"}
+    )
+    try:
+        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+        restartable_server.crash()
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            restartable_server.start()
+    finally:
+        if proc.poll() is None:
+            sigkill(proc)
+        gate.close()
+    assert proc.returncode == 5, out + err
+    assert "Traceback" not in err
+    assert "error: lost the database and could not reconnect within 1s" in err
+    assert f"migrator resume {plan}" in err and "left interrupted" in err
+    status = json.loads(cli(dsn, "status", plan, "--output", "json").out)
+    assert status["open_run"]["state"] == "interrupted"
+    assert status["open_run"]["status"] == "applying"
+    assert status["open_run"]["last_step_done"] == "s3"
+    assert status["lock"]["held"] is False
+    resumed = cli(dsn, "resume", plan)
+    assert resumed.code == 0, resumed.text
+    assert snapshot(dsn) == reference["after"]
+
+
+def test_a_check_whose_connection_is_lost_is_asked_again_not_failed(
+    database: str, plan: Path, cli: Cli, reference: dict[str, Any]
+) -> None:
+    seed(database)
+    gate = Gate(database)
+    gate.at_row("events", kind="state", status="verifying")  # every step done
+    proc = spawn("apply", plan, "--to", "after", "--dsn", database)
+    try:
+        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+        gate.at_table("unified")  # the first post-check will wait to read it
+        gate.open_row()
+        wait_for(lambda: gate.reached_table("unified") is not None, proc=proc)
+        assert terminate_migrator_backends(database)
+        gate.open()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            sigkill(proc)
+        gate.close()
+    assert proc.returncode == 0, out + err
+    checks = query(
+        database,
+        "select step, status from migrator.events where kind = 'check' order by id",
+    )
+    assert checks == [
+        ("every legacy row is unified", "passed"),
+        ("the verdict of the release", "passed"),
+    ]
+    assert snapshot(database) == reference["after"]
+
+
+def test_a_run_that_lost_its_lock_does_not_finish_without_it(
+    database: str, plan: Path, cli: Cli, reference: dict[str, Any]
+) -> None:
+    import psycopg
+
+    from migrator.locking import lock_key
+
+    seed(database)
+    gate = Gate(database)
+    gate.at_row("events", kind="state", status="verifying")  # every step done
+    proc = spawn("apply", plan, "--to", "after", "--dsn", database)
+    try:
+        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+        # the lock's connection is closed, and another session takes the plan's lock
+        (backend,) = query(database, "select backend_pid from migrator.locks")[0]
+        query(database, "select pg_terminate_backend(%s)", backend)
+        with psycopg.connect(database, autocommit=True) as other:
+            other.execute("select pg_advisory_lock(%s)", (lock_key("faults"),))
+            gate.open()
+            out, err = proc.communicate(timeout=60)
+            assert query(database, "select status from migrator.runs") == [("verifying",)]
+    finally:
+        if proc.poll() is None:
+            sigkill(proc)
+        gate.close()
+    assert proc.returncode == 4, out + err
+    assert "lost its lock" in err
+    assert query(database, "select phase from migrator.plan_state") == []  # not succeeded
+    status = json.loads(cli(database, "status", plan, "--output", "json").out)
+    assert status["open_run"]["state"] == "interrupted"
+    resumed = cli(database, "resume", plan)
+    assert resumed.code == 0, resumed.text
+    assert snapshot(database) == reference["after"]
