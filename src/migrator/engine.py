@@ -176,9 +176,9 @@ class Runner:
             file = self.plan.file
             raise ConnectionLost(
                 f"lost the database and could not reconnect within {reconnect_window():g}s "
-                f"({error_text(exc)}): any run under way is left interrupted; once the "
-                f"database is back, `migrator status {file}` shows it, and `migrator resume "
-                f"{file}` or `migrator rollback {file}` settles it"
+                f"({self.secrets.mask(error_text(exc))}): any run under way is left "
+                f"interrupted; once the database is back, `migrator status {file}` shows it, "
+                f"and `migrator resume {file}` or `migrator rollback {file}` settles it"
             ) from None
 
     def _blocked(self, run: store.RunRow) -> PlanBlocked:

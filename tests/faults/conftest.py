@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests import secrets_sweep
 from tests.faults.scenario import PLAN, query, seed, snapshot
 from tests.faults.servers import RestartableServer
 
@@ -20,8 +21,9 @@ _names = itertools.count()
 
 
 @contextmanager
-def fresh_database(admin_dsn: str) -> Iterator[str]:
-    """A new empty database on the server of `admin_dsn`; its DSN. Dropped afterwards."""
+def fresh_database(admin_dsn: str, config: pytest.Config) -> Iterator[str]:
+    """A new empty database on the server of `admin_dsn`; its DSN. Swept for secrets
+    (tests/secrets_sweep.py), then dropped."""
     name = f"f_{os.getpid()}_{next(_names)}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
@@ -30,13 +32,21 @@ def fresh_database(admin_dsn: str) -> Iterator[str]:
     try:
         yield dsn
     finally:
+        sweep = secrets_sweep.sweep_of(config)
+        if sweep is not None:
+            sweep.check_database(dsn)
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="session")
-def restartable_server() -> Iterator[RestartableServer]:
-    server = RestartableServer()
+def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
+    """A server of the fault tests' own; its DSN carries the sweep's password, as the
+    shared server's does, and its log is swept."""
+    sweep = secrets_sweep.sweep_of(request.config)
+    server = RestartableServer(password=sweep.password if sweep else None)
+    if sweep is not None:
+        sweep.files.append(server.pgdata / "log")
     yield server
     server.close()
 
@@ -70,13 +80,15 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
 
 
 @pytest.fixture(scope="session")
-def reference(admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def reference(
+    admin_dsn: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, Any]:
     """The data of a clean run to each phase: the seed (before), a clean apply (after)."""
     from migrator.cli import main
 
     plan = tmp_path_factory.mktemp("reference") / "plan.yaml"
     plan.write_text(PLAN)
-    with fresh_database(admin_dsn) as dsn:
+    with fresh_database(admin_dsn, request.config) as dsn:
         seed(dsn)
         before = snapshot(dsn)
         assert main(["apply", str(plan), "--to", "after", "--dsn", dsn]) == 0

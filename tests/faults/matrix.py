@@ -11,7 +11,7 @@ The fast subset (FAST) is one cell per fault and phase; the rest is marked night
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -33,11 +33,19 @@ class Stop:
     recorded: str  # the run's status as recorded at that moment
     last_done: str | None  # the last step recorded done
     between_batches: bool = False  # then held again, at the next batch, with nothing open
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
         return f"{self.phase}:{self.name}"
+
+    @property
+    def running(self) -> str | None:
+        """The step under way at this moment: started, not recorded done."""
+        if self.table == "checkpoints":
+            return "s3"
+        if self.match.get("kind") == "step" and self.match.get("status") == "done":
+            return str(self.match["step"])
+        return None
 
 
 def _step(status: str, step: str) -> dict[str, Any]:

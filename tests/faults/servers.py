@@ -17,16 +17,22 @@ import psycopg
 
 
 class RestartableServer:
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         import pgserver
 
+        self.password = password  # put in its DSN (the server trusts its socket)
         # Unix socket paths are short (107 bytes): keep the data directory near /tmp.
         self.pgdata = Path(tempfile.mkdtemp(prefix="migrator-faults-pg-"))
         self.server: Any = pgserver.get_server(self.pgdata, cleanup_mode="stop")
 
     @property
     def admin_dsn(self) -> str:
-        return str(self.server.get_uri())
+        dsn = str(self.server.get_uri())
+        if self.password is None:
+            return dsn
+        from tests.secrets_sweep import with_password
+
+        return with_password(dsn, self.password)
 
     def crash(self) -> None:
         """Stop at once: every backend dies without a goodbye, nothing is checkpointed."""

@@ -25,8 +25,10 @@ def plan(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def on_restartable(restartable_server: RestartableServer) -> Iterator[str]:
-    with fresh_database(restartable_server.admin_dsn) as dsn:
+def on_restartable(
+    restartable_server: RestartableServer, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    with fresh_database(restartable_server.admin_dsn, request.config) as dsn:
         seed(dsn)
         yield dsn
 

@@ -151,6 +151,15 @@ class FaultedRun:
         ]
         if left_open:
             assert "interrupted" in states, states
+        if self.cell.fault == "sigkill":  # and which step was running when it was killed
+            (reason,) = query(
+                self.dsn,
+                "select detail->>'reason' from migrator.events where run_id = %s "
+                "and kind = 'state' and status = 'interrupted'",
+                run_id,
+            )[0]
+            running = self.stop.running
+            assert reason.endswith(f", while step {running} ran" if running else "finished")
         done = query(
             self.dsn,
             "select step, count(*) from migrator.events where kind = 'step' and status = 'done' "
@@ -188,5 +197,5 @@ def test_fault(
         server = request.getfixturevalue("restartable_server")
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
-    with fresh_database(server.admin_dsn if server else admin_dsn) as dsn:
+    with fresh_database(server.admin_dsn if server else admin_dsn, request.config) as dsn:
         FaultedRun(cell, dsn, plan, cli, server).run(reference)
