@@ -127,15 +127,29 @@ class TransitionRun:
                     raise
                 self._reconnect()
 
-    def step_event(self, kind: str, status: str, op: Operation, **detail: Any) -> None:
+    def step_event(
+        self, kind: str, status: str, op: Operation, *, lazy: bool = False, **detail: Any
+    ) -> None:
         """An event about `op` (kind `step` or `undo`): its name, index and action, and more."""
-        self.event(kind, status, op.label, index=op.index, action=op.action, **detail)
+        self.event(kind, status, op.label, lazy=lazy, index=op.index, action=op.action, **detail)
 
-    def event(self, kind: str, status: str, step: str | None = None, **detail: Any) -> None:
+    def event(
+        self, kind: str, status: str, step: str | None = None, *, lazy: bool = False, **detail: Any
+    ) -> None:
+        """Record an event and report it.
+
+        `lazy`: an event in a transaction of its own (never in a step's) is committed
+        without waiting for the disk (see `store.record_event`). Other sessions see it at
+        once; only a crash of the server itself could lose it, and then together with all
+        that came after it, since the next durable commit (a step's, a state change's)
+        writes all earlier WAL first. For records that nothing acts on before such a
+        commit: the start of a step in a transaction, a check's verdict.
+        """
         detail = self.r.secrets.mask_data(detail)
+        durable = not lazy or self.conn.in_transaction()
         self._in_tx(
             lambda conn: store.record_event(
-                conn, self.run_id, kind, status, step=step, detail=detail
+                conn, self.run_id, kind, status, step=step, detail=detail, durable=durable
             )
         )
         self._report(kind, status, step, detail)
@@ -426,7 +440,9 @@ class TransitionRun:
 
     def _run(self, op: Operation) -> None:
         self._still_locked()
-        self.step_event("step", "started", op)
+        # A step outside a transaction may act before its next durable commit: its start
+        # is written durably, since undoing a run relies on it (see undo_everything).
+        self.step_event("step", "started", op, lazy=op.transactional)
         ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
         self._hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
         started = time.monotonic()
@@ -656,6 +672,7 @@ class TransitionRun:
                 "check",
                 status,
                 label,
+                lazy=True,
                 phase=phase,
                 index=index,
                 check=check.check_key,
