@@ -6,7 +6,8 @@ Three phases of a run are stopped: `apply` (the forward run of the plan),
 steps are the undos). Each stop names the gate that holds the run there (see
 gates.py) and what `migrator status` must say about the run it left behind.
 
-The fast subset (FAST) is one cell per fault and phase; the rest is marked nightly.
+The fast subset (FAST) is one cell per fault and phase (one in all for the outage, whose
+exit 5 tests/faults/test_lost_database.py also shows); the rest is marked nightly.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from tests.faults.scenario import GATED_BATCH, STEPS
 
-FAULTS = ("sigkill", "terminate", "restart")
+FAULTS = ("sigkill", "terminate", "restart", "outage")
 SETTLES = ("resume", "rollback")
 
 
@@ -178,6 +179,7 @@ FAST = {
     ("restart", "apply:inside s4", "resume"),
     ("restart", "auto-undo:undo begins", "rollback"),
     ("restart", "rollback:inside undo s1", "resume"),
+    ("outage", "auto-undo:inside undo s2", "resume"),
 }
 
 

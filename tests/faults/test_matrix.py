@@ -1,9 +1,13 @@
 """The fault matrix: a five-step plan with a backfill, stopped at every step boundary and
 inside steps, during apply, the automatic undo and `migrator rollback`; there the process
-is killed (SIGKILL), its connections are terminated from the server, or the server
-crashes and starts again. Then `migrator status` must name what happened, and `resume`
-or `rollback` must reach a phase with exactly the data of a clean run to that phase,
-no lock held, and an audit trail that tells the story.
+is killed (SIGKILL), its connections are terminated from the server, the server crashes
+and starts again at once (restart), or crashes and stays down longer than the run waits
+for it (outage). Then `migrator status` must name what happened, and `resume` or
+`rollback` must reach a phase with exactly the data of a clean run to that phase, no lock
+held, and an audit trail that tells the story.
+
+A terminated connection or a restart is survived: the run reconnects and finishes by
+itself. A SIGKILL or an outage leaves the run interrupted exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ class FaultedRun:
         gate = Gate(self.dsn)
         try:
             gate.at_row(self.stop.table, **self.stop.match)
-            proc = spawn(*command, "--dsn", self.dsn)
+            outage = self.cell.fault == "outage"
+            env = {"MIGRATOR_RECONNECT_TIMEOUT": "1"} if outage else None
+            proc = spawn(*command, "--dsn", self.dsn, env=env)
             try:
                 wait_for(lambda: gate.reached_row() is not None, timeout=60, proc=proc)
                 if self.stop.between_batches:
@@ -81,9 +87,18 @@ class FaultedRun:
                     return code, ""
                 if self.cell.fault == "terminate":
                     assert terminate_migrator_backends(self.dsn), "no migrator connection found"
-                else:
+                elif self.cell.fault == "restart":
                     assert self.server is not None
                     self.server.crash_and_restart()
+                else:
+                    assert self.server is not None
+                    self.server.crash()
+                    try:  # down until the run gives up
+                        out, err = proc.communicate(timeout=120)
+                    finally:
+                        self.server.start()
+                    gate.open()
+                    return proc.returncode, out + err
                 gate.open()
                 out, err = proc.communicate(timeout=120)
                 return proc.returncode, out + err
@@ -101,18 +116,17 @@ class FaultedRun:
         doc = json.loads(self.cli(self.dsn, "status", self.plan, "--output", "json").out)
         assert doc["lock"]["held"] is False  # nobody is running: no lock may be left
         open_run = doc["open_run"]
-        if self.cell.fault == "sigkill":
-            assert open_run is not None
-            assert open_run["status"] == self.stop.recorded
-            assert open_run["last_step_done"] == self.stop.last_done
-        if open_run is None:  # the process came through the fault and finished the run
+        if self.cell.fault in ("terminate", "restart"):  # came through, finished the run
             phase, clean_code = CLEAN_END[self.stop.phase]
-            assert code == clean_code, err
-            assert doc["phase"] == phase
+            assert (code, open_run, doc["phase"]) == (clean_code, None, phase), err
             return False
-        if self.cell.fault != "sigkill":  # it gave up: clearly, as a lost database
+        if self.cell.fault == "outage":  # it gave up, clearly, as a lost database
             assert code == 5, err
-            assert "interrupted" in err and "migrator resume" in err, err
+            assert "error: lost the database" in err and "migrator resume" in err, err
+        # left exactly where it stopped
+        assert open_run is not None
+        assert open_run["status"] == self.stop.recorded
+        assert open_run["last_step_done"] == self.stop.last_done
         assert open_run["state"] == "interrupted"
         assert doc["phase"] == START[self.stop.phase]
         text = self.cli(self.dsn, "status", self.plan).out
@@ -193,7 +207,7 @@ def test_fault(
     reference: dict[str, Any],
 ) -> None:
     server: RestartableServer | None = None
-    if cell.fault == "restart":
+    if cell.fault in ("restart", "outage"):
         server = request.getfixturevalue("restartable_server")
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
