@@ -602,6 +602,8 @@ class TransitionRun:
             except LockLost:
                 raise  # someone else holds the plan now: record nothing more
             except Exception as exc:
+                if is_connection_lost(exc):
+                    raise  # the database went away: the undo is interrupted, not failed
                 error = error_text(exc)
                 self.step_event("undo", "failed", op, error=error, describe=op.undo_describe)
                 self.model.undo_broke(reason=f"undoing {op.label} failed: {error}")
