@@ -26,6 +26,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from migrator import StepContext
+from migrator.reconnect import connect_again
 from migrator.runtime import Checkpoint, load_checkpoint, read_control, save_checkpoint
 from migrator.sqltext import statements
 
@@ -167,7 +168,8 @@ class Link:
             attempt += 1
             try:
                 if self.conn is None:
-                    self.conn = self.db.connect().execution_options(isolation_level="AUTOCOMMIT")
+                    conn = connect_again(self.db)  # waits out a restart, within the window
+                    self.conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 return work(self.conn)
             except Exception as exc:
                 if transient(exc) != "lost connection" or attempt > BATCH_RETRIES:
@@ -251,7 +253,14 @@ def run(ctx: StepContext, step: Any) -> Any:
 
             planner = Planner(position, begun.ahead, find)
             job = Job(
-                ctx.db, ctx.run_id, ctx.step, walk.statement, variables, digest, b.batch_timeout
+                ctx.db,
+                ctx.run_id,
+                ctx.step,
+                walk.statement,
+                walk.covers_sql,
+                variables,
+                digest,
+                b.batch_timeout,
             )
             progress = ctx.progress(
                 total=begun.total, done=stats.rows, description=ctx.step, estimated=begun.estimated

@@ -4,9 +4,11 @@ A batch runs the plan's statement for its range and merges the range into the
 checkpoint in the same transaction (the checkpoint row is locked for that last
 moment only), so what is committed and what the checkpoint says never differ.
 Transient failures (deadlock, serialization failure, a lost connection) redo the
-batch on a new connection with backoff. When the connection is lost, the batch's
-transaction id tells whether its commit went through before the retry decides:
-a commit whose answer was lost is not run again.
+batch on a new connection with backoff (a new connection waits for a restarting server,
+see migrator.reconnect). After a lost connection the old session is made sure to be
+gone (ended if the server still runs it), and then the checkpoint itself, written in the
+batch's own transaction, says whether the batch committed: a commit whose answer was
+lost on the way is not run again.
 
 With one stream the batch runs in the calling thread; with more, each stream is a
 thread of its own. Streams never print: they send news (a batch done, a retry, a
@@ -20,8 +22,10 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from migrator.reconnect import connect_again, is_connection_lost
 from migrator.runtime import Checkpoint, lock_checkpoint, save_checkpoint
 from migrator.sqltext import Statement
 
@@ -30,7 +34,7 @@ from .walk import BackfillError
 
 TRANSIENT = {"40P01": "deadlock", "40001": "serialization failure"}
 BATCH_RETRIES = 5
-SETTLE_WITHIN = 30.0  # seconds to learn whether a batch whose connection was lost committed
+SETTLE_WITHIN = 30.0  # seconds for the session of a lost connection to end
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Job:
     run_id: int
     step: str
     statement: Statement
+    covers_sql: str  # whether the checkpoint says a range is done (see walk.Walk)
     variables: dict[str, Any]
     digest: str
     batch_timeout: float | None = None
@@ -74,13 +79,9 @@ class Job:
 
 def transient(exc: BaseException) -> str | None:
     """Why retrying `exc` can help, or None when it cannot."""
-    from sqlalchemy.exc import DBAPIError
-
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return "lost connection"
-        return TRANSIENT.get(getattr(exc.orig, "sqlstate", None) or "")
-    return None
+    if is_connection_lost(exc):
+        return "lost connection"
+    return TRANSIENT.get(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
 
 
 class Stream:
@@ -91,8 +92,7 @@ class Stream:
         self.stop = stop
         self.conn: Any = None
         self.driver: Any = None  # the psycopg connection, to cancel from another thread
-        self.pid: int | None = None  # its server process, to end it if it outlives us
-        self.xid: int | None = None  # the transaction of the batch in flight
+        self.session: tuple[int, datetime] | None = None  # its server process: pid, start
 
     def run(self, batch: Batch, tell: Any) -> bool:
         """Run `batch` until it is committed (True) or fails for good (False)."""
@@ -108,9 +108,10 @@ class Stream:
                 reason = transient(exc)
                 error: BaseException = exc
                 if reason == "lost connection":
+                    lost, self.session = self.session, None
                     self._drop()
                     try:
-                        if self._committed_after_all():
+                        if self.done_after_all(batch, lost):
                             tell(Done(batch, time.monotonic() - started))
                             return True
                     except Exception as unsure:
@@ -126,25 +127,31 @@ class Stream:
 
     def _connection(self) -> Any:
         if self.conn is None:
-            self.conn = self.job.db.connect()
-            self.driver = self.conn.connection.driver_connection
-            self.pid = None
+            conn = connect_again(self.job.db)  # waits out a restart, within the window
+            try:
+                with conn.begin():
+                    pid, began = conn.exec_driver_sql(
+                        "select pid, backend_start from pg_stat_activity "
+                        "where pid = pg_backend_pid()",
+                        {},
+                    ).one()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.close()
+                raise
+            self.conn, self.session = conn, (int(pid), began)
+            self.driver = conn.connection.driver_connection
         return self.conn
 
     def _commit(self, batch: Batch) -> None:
         job = self.job
         conn = self._connection()
-        self.xid = None
         with conn.begin():
             if job.batch_timeout:
-                xid = conn.exec_driver_sql(
-                    "select txid_current(), pg_backend_pid(), "
-                    "set_config('statement_timeout', %(t)s, true)",
+                conn.exec_driver_sql(
+                    "select set_config('statement_timeout', %(t)s, true)",
                     {"t": f"{int(job.batch_timeout * 1000)}ms"},
-                ).first()
-            else:
-                xid = conn.exec_driver_sql("select txid_current(), pg_backend_pid()", {}).first()
-            self.xid, self.pid = int(xid[0]), int(xid[1])
+                )
             conn.exec_driver_sql(
                 job.statement.driver_sql,
                 job.statement.bind({**job.variables, "lo": batch.lo, "hi": batch.hi}),
@@ -158,36 +165,48 @@ class Stream:
                 conn, job.run_id, job.step, Checkpoint(position.dump(), rows, batches, job.digest)
             )
 
-    def _committed_after_all(self) -> bool:
-        """After a lost connection: whether the batch's transaction committed anyway
-        (its answer was lost on the way). Waits while the old session still runs it."""
-        xid, pid = self.xid, self.pid
-        if xid is None:
-            return False  # it never started: nothing of it can be committed
+    def done_after_all(self, batch: Batch, lost: tuple[int, datetime] | None) -> bool:
+        """After the connection of session `lost` (pid, start) was lost running `batch`:
+        whether the batch committed anyway, only its answer lost on the way.
+
+        While the old session lives it could still commit: it is ended first (its batch
+        then rolls back) and awaited. Then the checkpoint, which each batch writes in its
+        own transaction, tells. Sound across a server restart too, where transaction ids
+        that never reached the disk are given out again.
+        """
         conn = self._connection()
         deadline = time.monotonic() + SETTLE_WITHIN
         ended = False
-        while True:
+        while lost is not None:
+            pid, began = lost
             with conn.begin():
-                status = conn.exec_driver_sql(
-                    "select txid_status(cast(%(x)s as bigint))", {"x": xid}
-                ).scalar()
-                if status == "in progress" and pid is not None and not ended:
-                    # the old session is alive and still at it: end it, its batch rolls back
+                if not ended:
                     conn.exec_driver_sql(
                         "select pg_terminate_backend(pid) from pg_stat_activity "
-                        "where pid = %(p)s and backend_xid::text = %(x)s",
-                        {"p": pid, "x": str(xid & 0xFFFFFFFF)},
+                        "where pid = %(p)s and backend_start = %(s)s",
+                        {"p": pid, "s": began},
                     )
                     ended = True
-            if status in ("committed", "aborted"):
-                return bool(status == "committed")
-            if status is None or time.monotonic() > deadline:
+                alive = conn.exec_driver_sql(
+                    "select exists (select 1 from pg_stat_activity "
+                    "where pid = %(p)s and backend_start = %(s)s)",
+                    {"p": pid, "s": began},
+                ).scalar()
+            if not alive:
+                break
+            if time.monotonic() > deadline:
                 raise BackfillError(
-                    f"cannot tell whether the batch of transaction {xid} committed "
-                    f"(status {status}): check the target, then resume"
+                    f"the session {pid} of a lost connection did not end: cannot tell "
+                    f"whether the batch after key {batch.lo} committed; check, then resume"
                 )
             time.sleep(0.1)
+        job = self.job
+        with conn.begin():
+            done = conn.exec_driver_sql(
+                job.covers_sql,
+                {"run": job.run_id, "step": job.step, "lo": batch.lo, "hi": batch.hi},
+            ).scalar()
+        return bool(done)
 
     def cancel(self) -> None:
         """Cancel the statement in flight, from another thread (its batch rolls back)."""

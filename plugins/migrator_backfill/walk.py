@@ -38,6 +38,7 @@ class Walk:
     statement: Statement
     count_sql: str
     order_sql: str  # sorts text keys (%(keys)s, a JSON array) in the key's own order
+    covers_sql: str  # whether the checkpoint of %(run)s, %(step)s says (%(lo)s, %(hi)s] is done
 
 
 def prepare(conn: Any, table: str, key: str, where: str | None, statement: str) -> Walk:
@@ -80,6 +81,19 @@ def prepare(conn: Any, table: str, key: str, where: str | None, statement: str) 
         "select k from jsonb_array_elements_text(cast(%(keys)s as jsonb)) as k "
         f"order by cast(k as {row[3]}){collate}"
     )
+
+    def typed(text: str) -> str:
+        return f"cast({text} as {row[3]}){collate}"
+
+    # A range handed out never straddles the mark or a done range: it is done exactly
+    # when it lies at or below the mark, or inside one done range.
+    mark, hi, lo = typed("c.position->>'key'"), typed("%(hi)s"), typed("%(lo)s")
+    covers_sql = (
+        f"select coalesce((select {hi} <= {mark} "
+        "or exists (select 1 from jsonb_array_elements(coalesce(c.position->'done', "
+        f"'[]'::jsonb)) d where {typed('d->>0')} <= {lo} and {hi} <= {typed('d->>1')}) "
+        "from migrator.checkpoints c where c.run_id = %(run)s and c.step = %(step)s), false)"
+    )
     return Walk(
         table_sql,
         key_sql,
@@ -91,6 +105,7 @@ def prepare(conn: Any, table: str, key: str, where: str | None, statement: str) 
         found[0],
         count_sql,
         order_sql,
+        covers_sql,
     )
 
 

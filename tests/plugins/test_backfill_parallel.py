@@ -380,23 +380,36 @@ def test_key_order_follows_the_column_type_and_collation(engine: Engine, sql: An
         assert in_key_order(conn, text, ["b", "a", "B"]) == ["B", "a", "b"]
 
 
-def test_a_stream_learns_whether_a_lost_commit_went_through(engine: Engine, database: str) -> None:
-    stream = Stream(Job(engine, 0, "s", None, {}, "x"), threading.Event())  # type: ignore[arg-type]
-    with psycopg.connect(database) as conn:
-        committed = conn.execute("select txid_current()").fetchone()[0]  # type: ignore[index]
-        conn.commit()
-        rolled_back = conn.execute("select txid_current()").fetchone()[0]  # type: ignore[index]
-        conn.rollback()
-    stream.xid = committed
-    assert stream._committed_after_all() is True
-    stream.xid = rolled_back
-    assert stream._committed_after_all() is False
-    # still in flight on a session that outlived its client: ended, then known rolled back
+def test_after_a_lost_connection_the_checkpoint_tells_whether_a_batch_committed(
+    engine: Engine, database: str, sql: Any, source: None
+) -> None:
+    run_id = new_run(engine)
+    with engine.connect() as conn:
+        walk = prepare(conn, "src", "id", None, COPY)
+    with engine.connect() as conn, conn.begin():
+        save_checkpoint(conn, run_id, "copy", Checkpoint({"key": "0"}, 0, 0, checksum(COPY)))
+    job = Job(engine, run_id, "copy", walk.statement, walk.covers_sql, {}, checksum(COPY))
+    stream = Stream(job, threading.Event())
+    news: list[Any] = []
+    for lo, hi in (("0", "100"), ("200", "300"), ("300", "900")):  # (100, 200] still open
+        assert stream.run(Batch(lo, hi, int(hi) - int(lo)), news.append)
+    assert position(sql)[0] == {"key": "100", "done": [["200", "900"]]}
+    for lo, hi, committed in (
+        ("0", "100", True),  # at or below the mark
+        ("200", "300", True),  # inside a range done beyond it
+        ("300", "900", True),
+        ("100", "200", False),  # the gap
+        ("900", "1000", False),  # beyond everything
+    ):
+        assert stream.done_after_all(Batch(lo, hi, 0), None) is committed, (lo, hi)
+    # the session of the lost connection still runs (the server did not notice yet): it is
+    # ended before the checkpoint is read, so that it cannot commit afterwards
     other = psycopg.connect(database)
-    row = other.execute("select txid_current(), pg_backend_pid()").fetchone()
+    row = other.execute(
+        "select pid, backend_start from pg_stat_activity where pid = pg_backend_pid()"
+    ).fetchone()
     assert row is not None
-    stream.xid, stream.pid = int(row[0]), int(row[1])
-    assert stream._committed_after_all() is False
+    assert stream.done_after_all(Batch("100", "200", 100), (int(row[0]), row[1])) is False
     with pytest.raises(psycopg.OperationalError):
         other.execute("select 1")
     other.close()
@@ -469,7 +482,8 @@ def test_any_interruption_resumed_with_any_settings_is_exact(
 
     planner = Planner(Position(first), [], find)
     stream = Stream(
-        Job(engine, run_id, "copy", walk.statement, {}, checksum(statement)), threading.Event()
+        Job(engine, run_id, "copy", walk.statement, walk.covers_sql, {}, checksum(statement)),
+        threading.Event(),
     )
     in_flight: list[Batch] = []
     commits = kill_after
