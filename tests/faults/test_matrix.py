@@ -188,13 +188,34 @@ class FaultedRun:
         assert undone == [], f"a step undone twice in one run: {undone}"
         if phase == "after":
             assert query(self.dsn, "select rows_done from migrator.checkpoints") == [(ROWS,)]
-            ran = query(
+        for run, status, reverts in query(
+            self.dsn, "select id, status, reverts from migrator.runs order by id"
+        ):
+            self.audit_run(run, status, reverts)
+
+    def audit_run(self, run: int, status: str, reverts: int | None) -> None:
+        """A run's events agree with how it ended: every step done once, in order, or
+        every step it did (a backfill part way included) undone once."""
+
+        def steps(kind: str, status: str) -> list[str]:
+            rows = query(
                 self.dsn,
-                "select step from migrator.events where kind = 'step' and status = 'done' "
-                "and run_id = %s order by id",
-                run_id,
+                "select step from migrator.events where run_id = %s and kind = %s "
+                "and status = %s order by id",
+                run,
+                kind,
+                status,
             )
-            assert [r[0] for r in ran] == list(STEPS)
+            return [r[0] for r in rows]
+
+        done = steps("step", "done")
+        if status == "succeeded":
+            undos = [f"undo {s}" for s in reversed(STEPS)]
+            assert done == (undos if reverts is not None else list(STEPS))
+        else:
+            assert status == "undone", f"run {run} ended {status}"
+            part_way = {"s3"} & set(steps("step", "started")) - set(done)  # the backfill
+            assert sorted(steps("undo", "done")) == sorted({*done, *part_way})
 
 
 @pytest.mark.parametrize("cell", cells())
