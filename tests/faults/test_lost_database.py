@@ -135,3 +135,46 @@ def test_a_run_that_lost_its_lock_does_not_finish_without_it(
     resumed = cli(database, "resume", plan)
     assert resumed.code == 0, resumed.text
     assert snapshot(database) == reference["after"]
+
+
+TWO_TRANSITIONS = """\
+plan: two
+phases: [a, b, c]
+transitions:
+  - name: first
+    from: a
+    to: b
+    steps: [{name: one, sql: "insert into ran values ('one')"}]
+  - name: second
+    from: b
+    to: c
+    steps: [{name: two, sql: "insert into ran values ('two')"}]
+"""
+
+
+def test_a_restart_during_the_first_of_two_transitions_is_survived_by_both(
+    on_restartable: str, restartable_server: RestartableServer, tmp_path: Path
+) -> None:
+    dsn = on_restartable
+    query(dsn, "create table ran (step text)")
+    plan = tmp_path / "two.yaml"
+    plan.write_text(TWO_TRANSITIONS)
+    gate = Gate(dsn)
+    gate.at_row("events", kind="step", status="done", step="one")
+    proc = spawn("apply", plan, "--to", "c", "--dsn", dsn)
+    try:
+        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+        restartable_server.crash_and_restart()
+        gate.open()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            sigkill(proc)
+        gate.close()
+    assert proc.returncode == 0, out + err
+    assert query(dsn, "select phase from migrator.plan_state") == [("c",)]
+    assert sorted(query(dsn, "select step from ran")) == [("one",), ("two",)]
+    assert query(dsn, "select transition, status from migrator.runs order by id") == [
+        ("first", "succeeded"),
+        ("second", "succeeded"),
+    ]
