@@ -223,37 +223,41 @@ class Runner:
 
     def _new_run(
         self,
-        conn: Connection,
+        command_conn: Connection,
         lock: PlanLock,
         t: Transition,
         takes_back: store.RunRow | None = None,
     ) -> ExitCode:
         """Run transition `t`; `takes_back` is the run a rollback takes back (recorded).
 
-        A transition that `reverts` another runs the undo of that run's steps.
+        A transition that `reverts` another runs the undo of that run's steps. The run
+        is created on a connection of its own, not on `command_conn`: a server restart
+        during the transition before may have closed that one.
         """
+        del command_conn
         reverting = None
-        if t.reverts is not None:
-            if takes_back is None:
-                with conn.begin():
-                    takes_back = store.last_succeeded_run(conn, self.plan.name)
-            if takes_back is None or takes_back.transition != t.reverts:
-                raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
-            reverting = takes_back
-            self._checksum_guard(reverting)
-        with conn.begin():
-            run_id = store.create_run(
-                conn,
-                plan=self.plan.name,
-                transition=t.name,
-                from_phase=t.source,
-                to_phase=t.target,
-                operator=self.options.operator,
-                checksum=self.plan.checksum,
-                plan_file=self.plan.file,
-                reverts=takes_back.id if takes_back else None,
-            )
-            row = store.get_run(conn, run_id)
+        with self.db.connect() as conn:
+            if t.reverts is not None:
+                if takes_back is None:
+                    with conn.begin():
+                        takes_back = store.last_succeeded_run(conn, self.plan.name)
+                if takes_back is None or takes_back.transition != t.reverts:
+                    raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
+                reverting = takes_back
+                self._checksum_guard(reverting)
+            with conn.begin():
+                run_id = store.create_run(
+                    conn,
+                    plan=self.plan.name,
+                    transition=t.name,
+                    from_phase=t.source,
+                    to_phase=t.target,
+                    operator=self.options.operator,
+                    checksum=self.plan.checksum,
+                    plan_file=self.plan.file,
+                    reverts=takes_back.id if takes_back else None,
+                )
+                row = store.get_run(conn, run_id)
         assert row is not None
         lock.record_holder(run_id)
         arrow = f"{t.source} -> {t.target}"
