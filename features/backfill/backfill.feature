@@ -76,3 +76,111 @@ Feature: Backfilling data in batches
       """
     Then alice's run ends with exit code 0
     And every row of "src" is in "dst" exactly once
+
+  Scenario: A statement changed since the checkpoint is refused on resume, and goes on with --force
+    Given "migrator apply fill.yaml --to full" was killed after 5 batches
+    And the statement of "fill.yaml" is now "insert into dst select id, v from src where id > :lo and id <= :hi on conflict do nothing"
+    When I run "migrator resume fill.yaml"
+    Then the exit code is 2
+    And the output contains "fill.yaml changed since run 1 started (checksum differs): check the change, then repeat with --force"
+    When I run "migrator status fill.yaml"
+    Then the output contains "is interrupted"
+    When I run "migrator resume fill.yaml --force"
+    Then the exit code is 0
+    And the output contains "resuming after key"
+    And every row of "src" is in "dst" exactly once
+
+  Scenario: A resumed backfill goes on with the batch size given to resume
+    Given "migrator apply fill.yaml --to full" was killed after 5 batches
+    When I run "migrator resume fill.yaml --batch-size 700"
+    Then the exit code is 0
+    And the resumed backfill went on in batches of 700
+    And every row of "src" is in "dst" exactly once
+
+  Scenario: A batch that runs longer than its batch_timeout fails the step, and the run is undone
+    Given the SQL:
+      """
+      create function slow_row(k bigint) returns boolean language plpgsql as $$
+      begin
+        if k = 15001 then perform pg_sleep(5); end if;
+        return true;
+      end $$;
+      """
+    And the plan "slow.yaml":
+      """
+      plan: slow
+      phases: [empty, full]
+      transitions:
+        - name: fill
+          from: empty
+          to: full
+          steps:
+            - name: copy
+              backfill:
+                table: src
+                key: id
+                batch_size: 1000
+                batch_timeout: 500ms
+                statement: insert into dst select id, v from src where id > :lo and id <= :hi and slow_row(id)
+              rollback: {sql: truncate dst}
+      """
+    When I run "migrator apply slow.yaml --to full"
+    Then the exit code is 1
+    And the output contains "copy (backfill): failed — canceling statement due to statement timeout"
+    And the audit trail of plan "slow" shows the undo of "copy"
+    And the query "select count(*) from dst" returns "0"
+    And the plan "slow" is in phase "empty"
+
+  Scenario: max_rate holds the backfill to the rows per second it allows
+    3,000 rows at 2,000 rows per second cannot be done in less than a second and a half.
+
+    Given the plan "paced.yaml":
+      """
+      plan: paced
+      phases: [empty, full]
+      transitions:
+        - name: fill
+          from: empty
+          to: full
+          steps:
+            - name: copy
+              backfill:
+                table: src
+                key: id
+                where: id <= 3000
+                batch_size: 500
+                max_rate: 2000
+                statement: insert into dst select id, v from src where id > :lo and id <= :hi
+              rollback: {sql: truncate dst}
+      """
+    When I run "migrator apply paced.yaml --to full"
+    Then the exit code is 0
+    And the output contains "3,000 rows in 6 batches, 0 failed, 0 retries"
+    And the backfill "copy" took at least 1.5 seconds
+    And the query "select count(*) from dst" returns "3000"
+
+  @slow
+  Scenario: Without a terminal a backfill prints a progress line every few seconds, and a summary
+    Given the plan "steady.yaml":
+      """
+      plan: steady
+      phases: [empty, full]
+      transitions:
+        - name: fill
+          from: empty
+          to: full
+          steps:
+            - name: copy
+              backfill:
+                table: src
+                key: id
+                batch_size: 1000
+                max_rate: 3000
+                statement: insert into dst select id, v from src where id > :lo and id <= :hi
+              rollback: {sql: truncate dst}
+      """
+    When I run "migrator apply steady.yaml --to full"
+    Then the exit code is 0
+    And the output shows the progress of "copy" in rows of 20,000, rows per second and time left
+    And the backfill "copy" sums up "20,000 rows in 20 batches, 0 failed, 0 retries" with its elapsed time, mean and slowest batch
+    And every row of "src" is in "dst" exactly once

@@ -60,3 +60,11 @@ Feature: The options every command shares
     Then the runs of plan "widgets" were made by the user running migrator
     Given I ran "migrator rollback widgets.yaml --operator erin"
     Then the query "select operator from migrator.runs order by id desc limit 1" returns "erin"
+
+  Scenario: --log-format json writes one JSON line per event on stderr, for log collectors
+    When I run "migrator apply widgets.yaml --to after --log-format json"
+    Then the exit code is 0
+    And the output contains "seed it (sql): done"
+    And stderr has one JSON line for each event of the audit trail, in order
+    And each JSON line on stderr names run 1 of plan "widgets"
+    And a JSON line on stderr says that step "seed it" is done

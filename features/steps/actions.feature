@@ -101,3 +101,142 @@ Feature: What steps do, and how each is taken back
     When I run "migrator validate oneway.yaml"
     Then the exit code is 0
     And the output contains "warning: step 'drop the old view' is irreversible, but the plan has a way back from 'after' to 'before'"
+
+  Scenario: A flag step is undone by restoring the value it replaced, and a new flag is removed
+    Given the plan "rollout.yaml":
+      """
+      plan: rollout
+      kind: hotfix
+      steps:
+        - {name: write both sides, flag: {name: WRITE_EXPLODED, value: true}}
+        - {name: a quarter of the users, flag: {name: ROLLOUT, value: {percent: 25, regions: [eu]}}}
+      """
+    And I ran "migrator apply rollout.yaml"
+    And the plan "cutover.yaml":
+      """
+      plan: cutover
+      kind: hotfix
+      steps:
+        - {name: stop exploded writes, flag: {name: WRITE_EXPLODED, value: false}}
+        - {name: everyone, flag: {name: ROLLOUT, value: {percent: 100}}}
+        - {name: read unified, flag: {name: READ_UNIFIED, value: true}}
+      """
+    When I run "migrator apply cutover.yaml"
+    Then the exit code is 0
+    And the flags are "READ_UNIFIED=true, ROLLOUT={"percent": 100}, WRITE_EXPLODED=false"
+    When I run "migrator rollback cutover.yaml"
+    Then the exit code is 0
+    And the flags are "ROLLOUT={"percent": 25, "regions": ["eu"]}, WRITE_EXPLODED=true"
+
+  Scenario: A failed run puts every flag back as it was, and removes the flags it created
+    Given the plan "rollout.yaml":
+      """
+      plan: rollout
+      kind: hotfix
+      steps:
+        - {name: write both sides, flag: {name: WRITE_EXPLODED, value: true}}
+      """
+    And I ran "migrator apply rollout.yaml"
+    And the plan "cutover.yaml":
+      """
+      plan: cutover
+      kind: hotfix
+      steps:
+        - {name: stop exploded writes, flag: {name: WRITE_EXPLODED, value: false}}
+        - {name: read unified, flag: {name: READ_UNIFIED, value: true}}
+      post_checks:
+        - {name: the unified table is complete, query: select 1, expect: 2}
+      """
+    When I run "migrator apply cutover.yaml"
+    Then the exit code is 1
+    And the audit trail of plan "cutover" shows the undo of "read unified, stop exploded writes"
+    And the flags are "WRITE_EXPLODED=true"
+
+  Scenario: A flag kept in the application's file is written there, and the rollback restores the file
+    Given the file "flags.json":
+      """
+      {"WRITE_EXPLODED": true, "THEME": "dark"}
+      """
+    And the plan "app-flags.yaml":
+      """
+      plan: app-flags
+      kind: hotfix
+      steps:
+        - name: stop exploded writes
+          flag: {name: WRITE_EXPLODED, value: false, store: "file:flags.json"}
+        - name: read unified
+          flag: {name: READ_UNIFIED, value: true, store: "file:flags.json"}
+      post_checks:
+        - flag_is: {name: READ_UNIFIED, value: true, store: "file:flags.json"}
+      """
+    When I run "migrator apply app-flags.yaml"
+    Then the exit code is 0
+    And the file "flags.json" holds the flags "READ_UNIFIED=true, THEME="dark", WRITE_EXPLODED=false"
+    And the query "select count(*) from migrator.flags" returns "0"
+    When I run "migrator rollback app-flags.yaml"
+    Then the exit code is 0
+    And the file "flags.json" holds the flags it held before
+
+  Scenario: A policy that already exists is replaced, and the rollback restores it exactly as it was
+    Given a Supabase-like database where profiles has row level security and no policy
+    And the SQL:
+      """
+      create policy "backend writes" on public.profiles as restrictive for update
+        to authenticated, service_role
+        using (session_id > 0 and results_version like 'v1.%')
+        with check (results_version ~ '^v[0-9]+\.[0-9]+' and auth.role() = 'service_role');
+      """
+    And the plan "backend-writes.yaml":
+      """
+      plan: backend-writes
+      kind: hotfix
+      steps:
+        - name: let the backend write every row
+          policy:
+            table: profiles
+            name: backend writes
+            command: all
+            to: service_role
+            using: "true"
+            with_check: auth.role() = 'service_role'
+      """
+    And I note how the policies on "profiles" read
+    When I run "migrator apply backend-writes.yaml"
+    Then the exit code is 0
+    And the query "select cmd || ' ' || permissive || ' ' || array_to_string(roles, ',') || ' ' || qual from pg_policies where policyname = 'backend writes'" returns "ALL PERMISSIVE service_role true"
+    When I run "migrator rollback backend-writes.yaml"
+    Then the exit code is 0
+    And the policies on "profiles" read exactly as noted
+
+  Scenario: A command runs without a shell, and its output is kept in the audit trail
+    Given the plan "announce.yaml":
+      """
+      plan: announce
+      kind: hotfix
+      steps:
+        - name: tell the channel
+          command: [echo, "scores; echo injected", "$HOME", "*.yaml"]
+      """
+    When I run "migrator apply announce.yaml"
+    Then the exit code is 0
+    When I run "migrator history announce.yaml --output json"
+    Then the audit trail keeps the output of "tell the channel" as "scores; echo injected $HOME *.yaml"
+
+  Scenario: A command that exits non-zero fails its step, and the run is undone
+    Given the plan "export.yaml":
+      """
+      plan: export
+      kind: hotfix
+      steps:
+        - name: make room for the export
+          sql: create table exported (session_id int)
+          rollback: {sql: drop table exported}
+        - name: copy the export
+          command: [ls, /no/such/export]
+      """
+    When I run "migrator apply export.yaml"
+    Then the exit code is 1
+    And the output contains "copy the export (command): failed — ls exited with 2"
+    And the output contains "/no/such/export"
+    And the audit trail of plan "export" shows the undo of "make room for the export"
+    And the query "select to_regclass('exported') is null" returns "True"

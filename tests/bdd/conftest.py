@@ -54,7 +54,7 @@ def _run(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]
     code = main(_argv(command, world))
     captured = capsys.readouterr()
     world["code"], world["output"] = code, captured.out + captured.err
-    world["stdout"] = captured.out
+    world["stdout"], world["stderr"] = captured.out, captured.err
 
 
 def _spawn(command: str, world: dict[str, Any]) -> subprocess.Popen[str]:

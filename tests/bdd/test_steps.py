@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from pytest_bdd import given, parsers, scenarios
+from pytest_bdd import given, parsers, scenarios, then
 
 scenarios("steps")
 
@@ -47,3 +48,66 @@ def _(table: str, world: dict[str, Any], lock_holders: list[threading.Event]) ->
 
     threading.Thread(target=hold, daemon=True).start()
     assert held.wait(10)
+
+
+def _flags(flags: dict[str, Any]) -> str:
+    """Flags as a person reads them: NAME=JSON value, by name."""
+    return ", ".join(f"{n}={json.dumps(v, sort_keys=True)}" for n, v in sorted(flags.items()))
+
+
+@then(parsers.parse('the flags are "{flags}"'))
+def _(flags: str, world: dict[str, Any]) -> None:
+    with psycopg.connect(world["dsn"], autocommit=True) as conn:
+        rows = conn.execute("select name, value from migrator.flags").fetchall()
+    assert _flags(dict(rows)) == flags  # type: ignore[arg-type]
+
+
+@given(parsers.parse('the file "{name}":'))
+def _(name: str, docstring: str, world: dict[str, Any]) -> None:
+    (world["dir"] / name).write_text(docstring + "\n")
+    world.setdefault("files", {})[name] = docstring + "\n"
+
+
+@then(parsers.parse('the file "{name}" holds the flags "{flags}"'))
+def _(name: str, flags: str, world: dict[str, Any]) -> None:
+    assert _flags(json.loads((world["dir"] / name).read_text())) == flags
+
+
+@then(parsers.parse('the file "{name}" holds the flags it held before'))
+def _(name: str, world: dict[str, Any]) -> None:
+    now = json.loads((world["dir"] / name).read_text())
+    assert now == json.loads(world["files"][name])
+
+
+def _policies(dsn: str, table: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(
+            "select policyname, permissive, roles::text[], cmd, qual, with_check "
+            "from pg_policies where tablename = %s order by policyname",
+            (table,),
+        ).fetchall()
+
+
+@given(parsers.parse('I note how the policies on "{table}" read'))
+def _(table: str, world: dict[str, Any]) -> None:
+    world["policies"] = _policies(world["dsn"], table)
+    assert world["policies"], f"no policy on {table} to note"
+
+
+@then(parsers.parse('the policies on "{table}" read exactly as noted'))
+def _(table: str, world: dict[str, Any]) -> None:
+    assert _policies(world["dsn"], table) == world["policies"]
+
+
+@then(parsers.parse('the audit trail keeps the output of "{step}" as "{text}"'))
+def _(step: str, text: str, world: dict[str, Any]) -> None:
+    history = json.loads(world["stdout"])
+    done = [
+        event["detail"]["memo"]
+        for run in history["runs"]
+        for event in run["events"]
+        if event["step"] == step and event["kind"] == "step" and event["status"] == "done"
+    ]
+    assert len(done) == 1, history
+    assert done[0]["exit_code"] == 0
+    assert done[0]["stdout"] == text + "\n", done[0]
