@@ -374,7 +374,7 @@ def _gate(ctx: StepContext, link: Link, b: BackfillConfig) -> tuple[str, int]:
     """Whether a batch may go now: ("", the batch size to use), or (why it waits, 0)."""
 
     def look(conn: Any) -> tuple[str, int]:
-        control = read_control(conn, ctx.plan)
+        control = read_control(conn, ctx.plan, ctx.run_id)
         if control.paused:
             return "paused", 0
         if b.throttle_query:

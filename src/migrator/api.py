@@ -218,7 +218,9 @@ class Session:
     secrets: Secrets
     reporter: Reporter
 
-    def runner(self, ctx: Context, skip: dict[str, str] | None = None) -> Runner:
+    def runner(
+        self, ctx: Context, skip: dict[str, str] | None = None, batch_size: int | None = None
+    ) -> Runner:
         from .engine import Runner, RunOptions
         from .variables import resolve_variables
 
@@ -230,6 +232,7 @@ class Session:
             force=ctx.force,
             skip=dict(skip or {}),
             confirm=ctx.confirm,
+            batch_size=batch_size,
         )
         return Runner(
             self.db,
@@ -318,9 +321,7 @@ def resume(
     `batch_size` changes the batch size of the backfill being resumed.
     """
     with open_session(ctx, plan_path) as session:
-        if batch_size is not None:
-            _control(ctx, session, batch_size=batch_size)
-        return _finish(ctx, session, session.runner(ctx, skip).resume())
+        return _finish(ctx, session, session.runner(ctx, skip, batch_size).resume())
 
 
 def _control(ctx: Context, session: Session, **change: Any) -> None:

@@ -26,6 +26,7 @@ from .plan.model import Plan, Transition
 from .plugins import PluginManager
 from .reconnect import is_connection_lost, reconnect_window
 from .registry import Registry
+from .runtime import write_control
 from .transition_run import TransitionRun
 from .variables import check_environment
 
@@ -49,6 +50,7 @@ class RunOptions:
     force: bool = False
     skip: dict[str, str] = field(default_factory=dict)
     confirm: Callable[[str], bool] = field(default=lambda question: False)
+    batch_size: int | None = None  # `resume --batch-size`: for the resumed run's backfill
 
 
 class Runner:
@@ -150,6 +152,14 @@ class Runner:
                     f"plan {self.plan.name} has no interrupted run: nothing to resume"
                 )
                 return ExitCode.OK
+            if self.options.batch_size is not None:
+                with conn.begin():
+                    write_control(
+                        conn,
+                        self.plan.name,
+                        self.options.operator,
+                        batch_size=(self.options.batch_size, open_run.id),
+                    )
             return self._resume_run(conn, lock, open_run)
 
     # -- helpers --------------------------------------------------------------------------

@@ -78,17 +78,23 @@ def save_checkpoint(conn: Connection, run_id: int, step: str, checkpoint: Checkp
 
 @dataclass(frozen=True)
 class Control:
-    """What an operator asked of a running plan: hold between batches, another batch size."""
+    """What an operator asked of a running plan: hold between batches, another batch size
+    (for the run that `migrator resume --batch-size` resumed, and no other)."""
 
     paused: bool = False
     batch_size: int | None = None
 
 
-def read_control(conn: Connection, plan: str) -> Control:
+def read_control(conn: Connection, plan: str, run_id: int | None = None) -> Control:
+    """The plan's controls as run `run_id` sees them."""
     if not conn.execute(text("select to_regclass('migrator.controls') is not null")).scalar():
         return Control()
     row = conn.execute(
-        text("select paused, batch_size from migrator.controls where plan = :p"), {"p": plan}
+        text(
+            "select paused, case when batch_size_run = :run then batch_size end "
+            "from migrator.controls where plan = :p"
+        ),
+        {"p": plan, "run": run_id},
     ).first()
     return Control(bool(row[0]), row[1]) if row else Control()
 
@@ -99,16 +105,22 @@ def write_control(
     operator: str,
     *,
     paused: bool | None = None,
-    batch_size: int | None = None,
+    batch_size: tuple[int, int] | None = None,
 ) -> None:
-    """Change what is given, keep the rest (insert the row the first time)."""
+    """Change what is given, keep the rest (insert the row the first time).
+
+    `batch_size` is (rows, run id): the batch size of that run's backfill from now on.
+    """
+    size, run = batch_size if batch_size is not None else (None, None)
     conn.execute(
         text(
-            "insert into migrator.controls (plan, paused, batch_size, updated_by) "
-            "values (:p, coalesce(:paused, false), :size, :by) on conflict (plan) do update set "
+            "insert into migrator.controls (plan, paused, batch_size, batch_size_run, updated_by) "
+            "values (:p, coalesce(:paused, false), :size, :run, :by) "
+            "on conflict (plan) do update set "
             "paused = coalesce(:paused, migrator.controls.paused), "
             "batch_size = coalesce(:size, migrator.controls.batch_size), "
+            "batch_size_run = coalesce(:run, migrator.controls.batch_size_run), "
             "updated_at = now(), updated_by = :by"
         ),
-        {"p": plan, "paused": paused, "size": batch_size, "by": operator},
+        {"p": plan, "paused": paused, "size": size, "run": run, "by": operator},
     )

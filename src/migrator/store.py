@@ -97,6 +97,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_by text
     );
     """,
+    # version 2: a batch size given to `resume` belongs to the run it resumed
+    """
+    alter table migrator.controls add column batch_size_run bigint;
+    update migrator.controls set batch_size = null;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -128,7 +128,8 @@ def test_schema_is_created_once_and_versioned(database: str, sql: Any) -> None:
     with engine.connect() as conn:
         assert ensure_schema(conn) == SCHEMA_VERSION
         assert ensure_schema(conn) == SCHEMA_VERSION  # idempotent
-    assert sql("select version from migrator.schema_version") == [(SCHEMA_VERSION,)]
+    versions = sql("select version from migrator.schema_version order by version")
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
     sql("insert into migrator.schema_version (version) values (99)")
     with engine.connect() as conn, pytest.raises(migrator_pkg.errors.MigratorError) as caught:
         ensure_schema(conn)
@@ -156,5 +157,22 @@ def test_schema_creation_is_safe_when_processes_race(database: str, sql: Any) ->
         t.join()
     assert errors == []
     with engine.connect() as conn:
-        assert conn.execute(text("select count(*) from migrator.schema_version")).scalar() == 1
+        versions = conn.execute(text("select count(*) from migrator.schema_version")).scalar()
+        assert versions == SCHEMA_VERSION  # each version applied once
     engine.dispose()
+
+
+def test_a_schema_of_version_1_is_upgraded_and_forgets_a_batch_size_of_no_run(
+    database: str, sql: Any
+) -> None:
+    from migrator.store import MIGRATIONS
+
+    sql(MIGRATIONS[0] + "; insert into migrator.schema_version (version) values (1)")
+    sql("insert into migrator.controls (plan, batch_size) values ('fill', 700)")
+    engine = connect_engine(Target(database, "--dsn"))
+    with engine.connect() as conn:
+        assert ensure_schema(conn) == SCHEMA_VERSION
+    engine.dispose()
+    assert sql("select max(version) from migrator.schema_version") == [(SCHEMA_VERSION,)]
+    # version 1 kept a resumed batch size for every later run of the plan: no more
+    assert sql("select batch_size, batch_size_run from migrator.controls") == [(None, None)]

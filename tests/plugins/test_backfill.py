@@ -229,6 +229,32 @@ def test_resume_with_another_batch_size(
     assert batches - batches_before == -(-(ROWS - rows_before) // 5000)
 
 
+def test_the_batch_size_given_to_resume_stays_with_the_resumed_run(
+    write_plan: Any, database: str, migrator: Any, sql: Any, source: None
+) -> None:
+    plan = killed_backfill(write_plan, database, sql, after=2)
+    assert migrator("resume", plan, "--batch-size", "700").code == 0
+    assert migrator("rollback", plan).code == 0
+    assert sql("select count(*) from dst") == [(0,)]
+    # a later run of the same backfill walks in the plan's own batches again
+    result = migrator("apply", plan, "--to", "full")
+    assert result.code == 0, result.out
+    assert "20,000 rows in 20 batches" in result.out
+    assert_exact(sql)
+
+
+def test_a_batch_size_given_with_nothing_to_resume_is_not_kept(
+    write_plan: Any, migrator: Any, sql: Any, source: None
+) -> None:
+    plan = write_plan(backfill_plan())
+    result = migrator("resume", plan, "--batch-size", "700")
+    assert result.code == 0
+    assert "nothing to resume" in result.out
+    result = migrator("apply", plan, "--to", "full")
+    assert result.code == 0, result.out
+    assert "20,000 rows in 20 batches" in result.out
+
+
 def test_a_failing_batch_undoes_the_whole_backfill(
     migrator: Any, write_plan: Any, sql: Any, source: None
 ) -> None:
