@@ -238,5 +238,6 @@ Feature: What steps do, and how each is taken back
     Then the exit code is 1
     And the output contains "copy the export (command): failed — ls exited with 2"
     And the output contains "/no/such/export"
+    And the query "select detail->'memo'->>'exit_code' from migrator.events where kind = 'step' and status = 'failed'" returns "2"
     And the audit trail of plan "export" shows the undo of "make room for the export"
     And the query "select to_regclass('exported') is null" returns "True"

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from migrator import StepContext
+from migrator import StepContext, StepError
 
 KEEP = 4000  # characters of stdout and stderr kept in the audit trail
 
@@ -72,5 +72,5 @@ def run(ctx: StepContext, step: Any) -> Any:
     }
     if done.returncode != 0:
         last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
-        raise RuntimeError(f"{argv[0]} exited with {done.returncode}: {last[0]}")
+        raise StepError(f"{argv[0]} exited with {done.returncode}: {last[0]}", memo=memo)
     return memo

@@ -7,7 +7,7 @@ from typing import Any, TypeVar, cast
 
 import pluggy
 
-from .context import CheckContext, CheckOutcome, StepContext
+from .context import CheckContext, CheckOutcome, StepContext, StepError
 from .registry import ActionSpec, CheckSpec
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "CheckOutcome",
     "CheckSpec",
     "StepContext",
+    "StepError",
     "__version__",
     "hookimpl",
 ]

@@ -48,6 +48,20 @@ class StepContext:
     services: dict[str, Any] = field(default_factory=dict)
 
 
+class StepError(Exception):
+    """A step that failed, with what the audit trail should keep of it.
+
+    Raise it from an action's `run` when the failure has evidence worth keeping (a
+    command's output, an answer's body): `memo`, JSON-able, is recorded in the step's
+    `failed` event beside the error. Any other exception fails the step just the same,
+    with its message alone.
+    """
+
+    def __init__(self, message: str, memo: Any = None) -> None:
+        super().__init__(message)
+        self.memo = memo
+
+
 class Progress:
     """Where a long step reports how far it got (a bar on a terminal, lines otherwise)."""
 

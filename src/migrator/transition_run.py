@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from . import store
 from .checking import evaluate_check
-from .context import StepContext
+from .context import StepContext, StepError
 from .dberrors import error_text, is_lock_timeout
 from .errors import ExitCode
 from .locking import LockLost, PlanLock
@@ -482,6 +482,7 @@ class TransitionRun:
                     describe=op.describe,
                     blockers=[b.as_dict() for b in getattr(exc, "blockers", [])],
                     partial=not op.transactional,
+                    **({"memo": exc.memo} if isinstance(exc, StepError) else {}),
                 )
                 self._hook(
                     "migrator_on_step_error",

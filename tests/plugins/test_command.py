@@ -39,6 +39,24 @@ def test_a_failing_program_fails_the_step(migrator: Any, write_plan: Any) -> Non
     assert "exited with 1: deploy refused" in result.out
 
 
+def test_a_failing_program_keeps_all_its_output_in_the_audit_trail(
+    migrator: Any, write_plan: Any, sql: Any
+) -> None:
+    program = (
+        "import sys; print('checked 3 functions'); print('score_prism: stale', file=sys.stderr); "
+        "sys.exit('deploy refused')"
+    )
+    argv = f'["{sys.executable}", "-c", "{program}"]'
+    assert migrator("apply", write_plan(plan_with(argv))).code == 1
+    ((detail,),) = sql(
+        "select detail from migrator.events where kind = 'step' and status = 'failed'"
+    )
+    assert detail["error"].endswith("exited with 1: deploy refused")
+    assert detail["memo"]["exit_code"] == 1
+    assert detail["memo"]["stdout"] == "checked 3 functions\n"
+    assert detail["memo"]["stderr"] == "score_prism: stale\ndeploy refused\n"
+
+
 def test_a_program_that_runs_too_long_is_stopped(migrator: Any, write_plan: Any) -> None:
     argv = f'["{sys.executable}", "-c", "import time; time.sleep(30)"]'
     result = migrator(
