@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,14 +77,18 @@ class FileStore:
         return data
 
     def _write(self, flags: dict[str, Any]) -> None:
+        """The flags in the order the file had them (new ones last), with the file's mode."""
         if self.path.suffix == ".json":
-            text = json.dumps(flags, indent=2, sort_keys=True) + "\n"
+            text = json.dumps(flags, indent=2) + "\n"
         else:
             import yaml
 
-            text = yaml.safe_dump(flags, sort_keys=True)
+            text = yaml.safe_dump(flags, sort_keys=False)
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
+            # mkstemp makes the file 0600: the application reading the flags, perhaps as
+            # another user, keeps the access it had (a new file: as open() would make it)
+            os.fchmod(fd, _mode_of(self.path))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
@@ -109,6 +114,15 @@ class FileStore:
             if name in flags:
                 del flags[name]
                 self._write(flags)
+
+
+def _mode_of(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def store_for(location: str, plan_file: str | None) -> TableStore | FileStore | None:

@@ -68,6 +68,22 @@ def test_file_store_json(migrator: Any, write_plan: Any, sql: Any, tmp_path: Pat
     assert leftovers == []  # no temporary file left behind
 
 
+def test_file_store_keeps_the_file_mode_and_its_order(
+    migrator: Any, write_plan: Any, tmp_path: Path
+) -> None:
+    flags = tmp_path / "flags.json"
+    original = json.dumps({"WRITE_EXPLODED": True, "AAA": 1}, indent=2) + "\n"
+    flags.write_text(original)
+    flags.chmod(0o644)  # the application reads it as another user
+    plan = write_plan(flag_plan("file:flags.json"))
+    assert migrator("apply", plan).code == 0
+    assert flags.stat().st_mode & 0o777 == 0o644
+    assert list(json.loads(flags.read_text())) == ["WRITE_EXPLODED", "AAA", "READ_SOURCE"]
+    assert migrator("rollback", plan).code == 0
+    assert flags.stat().st_mode & 0o777 == 0o644
+    assert flags.read_text() == original  # written as migrator writes it: the same bytes
+
+
 def test_file_store_yaml_created_when_missing(
     migrator: Any, write_plan: Any, tmp_path: Path
 ) -> None:
