@@ -1,0 +1,103 @@
+Feature: A run that loses its database connection
+  The server may drop a run's connections at any moment: an administrator ends
+  them, a failover or a restart closes them. A step that had not committed yet is
+  redone on a new connection, so each step still runs exactly once, and a
+  backfill redoes only the batch that was under way. The audit trail shows every
+  retry. A database gone for longer than MIGRATOR_RECONNECT_TIMEOUT seconds ends
+  the command with exit 5 and leaves the run interrupted, to be resumed once the
+  database is back.
+
+  Background:
+    Given the plan "three.yaml":
+      """
+      plan: three
+      vars: {nap: 0}
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps:
+            - {name: one, sql: "insert into ran values ('one')"}
+            - {name: two, sql: "insert into ran values ('two'); select pg_sleep(:nap)"}
+            - {name: three, sql: "insert into ran values ('three')"}
+      """
+
+  Scenario: The server drops every connection of a run in the middle of a step
+    Given the SQL:
+      """
+      create table ran (step text);
+      """
+    And the server will drop every connection of the run while step "two" runs
+    When I run "migrator apply three.yaml --to after --var nap=2"
+    Then the exit code is 0
+    And the output contains "two (sql): retry — terminating connection due to administrator command"
+    And the query "select string_agg(step, ',' order by step) from ran" returns "one,three,two"
+    And the plan "three" is in phase "after"
+    When I run "migrator history three.yaml"
+    Then the output contains "run 1: go (before -> after) succeeded"
+    And the output contains "step     retry        two"
+    And the output contains "lock     reacquired"
+
+  Scenario: A backfill redoes the batch whose connection was dropped, and only that one
+    Given the SQL:
+      """
+      create table src (id bigint primary key, v text);
+      insert into src select g, md5(g::text) from generate_series(1, 4000) g;
+      create table dst (id bigint, v text);
+      """
+    And the plan "fill.yaml":
+      """
+      plan: fill
+      phases: [empty, full]
+      transitions:
+        - name: fill
+          from: empty
+          to: full
+          steps:
+            - name: copy
+              backfill:
+                table: src
+                key: id
+                batch_size: 500
+                # each batch takes half a second, so there is one to interrupt
+                statement: |
+                  insert into dst select id, v from src
+                  where id > :lo and id <= :hi and (select pg_sleep(0.5)) is not null
+              rollback: {sql: truncate dst}
+      """
+    And the server will drop every connection of the run in the middle of a batch
+    When I run "migrator apply fill.yaml --to full"
+    Then the exit code is 0
+    And the output contains "lost connection, retrying"
+    And the output contains "4,000 rows in 8 batches, 1 failed, 1 retries"
+    And every row of "src" is in "dst" exactly once
+    And the plan "fill" is in phase "full"
+
+  Scenario: A database gone for longer than the reconnect timeout leaves the run interrupted
+    Given the database is on a server that can be stopped
+    And the SQL:
+      """
+      create table ran (step text);
+      """
+    And the environment variable "MIGRATOR_RECONNECT_TIMEOUT" is "1"
+    And the database will go away while step "two" runs
+    When I run "migrator apply three.yaml --to after --var nap=10"
+    Then the exit code is 5
+    And the output contains "lost the database and could not reconnect within 1s"
+    And the output contains "left interrupted"
+    And the output contains "migrator resume three.yaml"
+    And the output does not contain "Traceback"
+    And the output does not show the database password
+    Given the database is back
+    When I run "migrator status three.yaml"
+    Then the output contains "run 1 (go: before -> after) is interrupted"
+    And the output contains "last step done: one"
+    And the output contains "lock: free"
+    When I run "migrator resume three.yaml"
+    Then the exit code is 0
+    And the query "select string_agg(step, ',' order by step) from ran" returns "one,three,two"
+    And the plan "three" is in phase "after"
+    When I run "migrator report 1"
+    Then the output contains "run applying → interrupted"
+    And the output contains "while step two ran"
