@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PARTIAL = {"partial": True}  # the memo of a step that failed part way
+# Why a run left live is settled as interrupted: its process was killed, or it gave up on a
+# database gone for longer than the reconnect window (exit 5) and could record nothing.
+INTERRUPTED = "its process ended (killed, or the database went away) before the run finished"
 DEFAULT_LOCK_TIMEOUT = 5.0
 TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
 
@@ -360,7 +363,7 @@ class TransitionRun:
         lock now): record that it was interrupted, and which step was running."""
         if self.model.state not in LIVE:
             return
-        reason = "its process ended before the run finished"
+        reason = INTERRUPTED
         ended = self._recorded("step", ("done", "failed", "skipped"))
         running = sorted(self._recorded("step", ("started",)) - ended)
         if running and running[-1] < len(self.operations):
@@ -563,7 +566,7 @@ class TransitionRun:
         """
         state = self.model.state
         if state in (RunState.PENDING, RunState.PRECHECKING, RunState.AWAITING_APPROVAL):
-            self.model.interrupt(reason="its process ended before the run finished")
+            self.model.interrupt(reason=INTERRUPTED)
         if self.model.state != RunState.UNDOING:
             self.model.undo(reason=reason)
         if self.reverting is not None:

@@ -75,7 +75,12 @@ def test_rollback_of_a_killed_run_records_that_it_was_interrupted(
         "select detail->>'reason' from migrator.events where kind = 'state' "
         "and status = 'interrupted'"
     )
-    assert reason == [("its process ended before the run finished, while step two ran",)]
+    assert reason == [
+        (
+            "its process ended (killed, or the database went away) before the run finished, "
+            "while step two ran",
+        )
+    ]
     assert sql("select step from undone") == [("one",)]
 
 
