@@ -100,6 +100,41 @@ Feature: Checks and what they expect
     And the output contains "2 of 4 samples failed"
     And the query "select to_regclass('marked') is null" returns "True"
 
+  Scenario: Once a post-check has failed, the undo does not wait for the others' windows
+    The run is undone whatever the later checks say: they are looked at once, for
+    the record, and their wait or soak is not sat through.
+
+    Given the plan "hurry.yaml":
+      """
+      plan: hurry
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps:
+            - {name: mark, sql: create table marked (x int), rollback: {sql: drop table marked}}
+          post_checks:
+            - name: the test session has a profile
+              query: select count(*) from sessions where id = 0
+              expect: 1
+            - name: conversion recovers
+              query: select 0
+              expect: "> 90"
+              wait: {timeout: 10m, interval: 1s}
+            - name: conversion stays up
+              query: select 100
+              expect: "> 90"
+              soak: {duration: 1h, interval: 1s}
+      """
+    When I run "migrator apply hurry.yaml --to after"
+    Then the exit code is 1
+    And the output contains "post-check the test session has a profile: failed (actual 0, expected 1)"
+    And the output contains "post-check conversion recovers: failed (actual 0, expected > 90) — evaluated once, without its wait or soak: an earlier check failed"
+    And the output contains "post-check conversion stays up: passed (actual 100, expected > 90) — evaluated once, without its wait or soak: an earlier check failed"
+    And the query "select string_agg((detail->>'samples'), ',' order by id) from migrator.events where kind = 'check'" returns "1,1,1"
+    And the query "select to_regclass('marked') is null" returns "True"
+
   Scenario: A failed pre-check stops the transition before its first step
     Given the plan "abort.yaml":
       """

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
@@ -36,6 +36,7 @@ T = TypeVar("T")
 PARTIAL = {"partial": True}  # the memo of a step that failed part way
 # Why a run left live is settled as interrupted: its process was killed, or it gave up on a
 # database gone for longer than the reconnect window (exit 5) and could record nothing.
+HURRIED = "evaluated once, without its wait or soak: an earlier check failed"
 INTERRUPTED = "its process ended (killed, or the database went away) before the run finished"
 DEFAULT_LOCK_TIMEOUT = 5.0
 TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
@@ -667,10 +668,23 @@ class TransitionRun:
     # -- checks ---------------------------------------------------------------------------
 
     def _checks(self, phase: str, checks: tuple[Any, ...]) -> bool:
-        """Evaluate every check (all of them, not just up to the first failure)."""
+        """Evaluate every check (all of them, not just up to the first failure).
+
+        Once one has failed (and is not `on_fail: warn`), the transition fails whatever
+        the others say: those after it are evaluated once, for the record, without their
+        `wait` or `soak`, so that the undo does not wait for a window that cannot help.
+        """
         passed = True
         for index, check in enumerate(checks):
+            hurried = not passed and (check.wait is not None or check.soak is not None)
+            if hurried:
+                check = check.model_copy(update={"wait": None, "soak": None})
             outcome, seconds, samples = self._evaluate(check)
+            if hurried:
+                outcome = replace(
+                    outcome,
+                    detail="; ".join(filter(None, [outcome.detail, HURRIED])),
+                )
             label = check.label(index)
             warn = check.on_fail == "warn"
             status = "passed" if outcome.passed else ("warned" if warn else "failed")
