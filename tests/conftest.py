@@ -9,10 +9,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests import secrets_sweep
+
+if TYPE_CHECKING:
+    from tests.faults.servers import RestartableServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"
@@ -40,6 +44,21 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
     yield server
     server.cleanup()
     shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
+    """A PostgreSQL server of its own, that tests may crash and start again (the shared
+    one is never restarted; tests/faults/servers.py). Its DSN carries the sweep's
+    password, as the shared server's does, and its log is swept."""
+    from tests.faults.servers import RestartableServer
+
+    sweep = secrets_sweep.sweep_of(request.config)
+    server = RestartableServer(password=sweep.password if sweep else None)
+    if sweep is not None:
+        sweep.files.append(server.pgdata / "log")
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ import psycopg
 import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
-from tests import secrets_sweep
 from tests.faults.conftest import fresh_database
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
 
@@ -108,18 +107,6 @@ def faults() -> Iterator[list[Fault]]:
     yield armed
     problems = [p for p in (fault.disarm() for fault in armed) if p]
     assert not problems, "; ".join(problems)
-
-
-@pytest.fixture(scope="session")
-def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
-    """A server of these scenarios' own, that may be stopped; its DSN carries the sweep's
-    password, as the shared server's does, and its log is swept (tests/secrets_sweep.py)."""
-    sweep = secrets_sweep.sweep_of(request.config)
-    server = RestartableServer(password=sweep.password if sweep else None)
-    if sweep is not None:
-        sweep.files.append(server.pgdata / "log")
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 
 from tests import secrets_sweep
 from tests.faults.scenario import PLAN, query, seed, snapshot
-from tests.faults.servers import RestartableServer
 
 _names = itertools.count()
 
@@ -37,18 +36,6 @@ def fresh_database(admin_dsn: str, config: pytest.Config) -> Iterator[str]:
             sweep.check_database(dsn)
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
-
-
-@pytest.fixture(scope="session")
-def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
-    """A server of the fault tests' own; its DSN carries the sweep's password, as the
-    shared server's does, and its log is swept."""
-    sweep = secrets_sweep.sweep_of(request.config)
-    server = RestartableServer(password=sweep.password if sweep else None)
-    if sweep is not None:
-        sweep.files.append(server.pgdata / "log")
-    yield server
-    server.close()
 
 
 @dataclass
