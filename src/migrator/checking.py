@@ -21,9 +21,19 @@ if TYPE_CHECKING:
 
 
 def evaluate_check(
-    runner: Runner, conn: Connection, run_id: int | None, check: Any, *, read_only: bool = False
+    runner: Runner,
+    conn: Connection,
+    run_id: int | None,
+    check: Any,
+    *,
+    read_only: bool = False,
+    single: bool = False,
 ) -> tuple[CheckOutcome, float, int]:
-    """Evaluate a check with its wait or soak; (outcome, seconds, samples taken)."""
+    """Evaluate a check with its wait or soak; (outcome, seconds, samples taken).
+
+    `single`: one look, without the wait or soak (as always when `read_only`).
+    """
+    single = single or read_only
     spec = runner.registry.checks[check.check_key]
     started = time.monotonic()
 
@@ -46,7 +56,7 @@ def evaluate_check(
             finally:
                 tx.rollback()  # a check never changes anything
 
-    if check.soak is not None and not read_only:
+    if check.soak is not None and not single:
         soak = check.soak
         failures = samples = 0
         deadline = started + soak.duration
@@ -70,7 +80,7 @@ def evaluate_check(
         )
     outcome = once()
     samples = 1
-    if check.wait is not None and not read_only:
+    if check.wait is not None and not single:
         deadline = started + check.wait.timeout
         while not outcome.passed and time.monotonic() + check.wait.interval <= deadline:
             time.sleep(check.wait.interval)

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PARTIAL = {"partial": True}  # the memo of a step that failed part way
+# The note of a check looked at once because an earlier one failed (see _checks).
+HURRIED = "evaluated once, without its wait or soak: an earlier check failed"
 # Why a run left live is settled as interrupted: its process was killed, or it gave up on a
 # database gone for longer than the reconnect window (exit 5) and could record nothing.
-HURRIED = "evaluated once, without its wait or soak: an earlier check failed"
 INTERRUPTED = "its process ended (killed, or the database went away) before the run finished"
 DEFAULT_LOCK_TIMEOUT = 5.0
 TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
@@ -677,9 +678,7 @@ class TransitionRun:
         passed = True
         for index, check in enumerate(checks):
             hurried = not passed and (check.wait is not None or check.soak is not None)
-            if hurried:
-                check = check.model_copy(update={"wait": None, "soak": None})
-            outcome, seconds, samples = self._evaluate(check)
+            outcome, seconds, samples = self._evaluate(check, single=hurried)
             if hurried:
                 outcome = replace(
                     outcome,
@@ -713,14 +712,14 @@ class TransitionRun:
                 passed = False
         return passed
 
-    def _evaluate(self, check: Any) -> tuple[Any, float, int]:
+    def _evaluate(self, check: Any, *, single: bool = False) -> tuple[Any, float, int]:
         """A check's outcome; a check whose connection was lost is asked again on a new
         one (a lost connection is not a failed check)."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return evaluate_check(self.r, self.conn, self.run_id, check)
+                return evaluate_check(self.r, self.conn, self.run_id, check, single=single)
             except Exception as exc:
                 if not is_connection_lost(exc) or attempt > TRANSIENT_RETRIES:
                     raise
