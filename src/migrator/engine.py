@@ -152,14 +152,6 @@ class Runner:
                     f"plan {self.plan.name} has no interrupted run: nothing to resume"
                 )
                 return ExitCode.OK
-            if self.options.batch_size is not None:
-                with conn.begin():
-                    write_control(
-                        conn,
-                        self.plan.name,
-                        self.options.operator,
-                        batch_size=(self.options.batch_size, open_run.id),
-                    )
             return self._resume_run(conn, lock, open_run)
 
     # -- helpers --------------------------------------------------------------------------
@@ -296,6 +288,15 @@ class Runner:
 
     def _resume_run(self, conn: Connection, lock: PlanLock, run: store.RunRow) -> ExitCode:
         self._checksum_guard(run)
+        if self.options.batch_size is not None:
+            with conn.begin():
+                write_control(
+                    conn,
+                    self.plan.name,
+                    self.options.operator,
+                    batch_size=self.options.batch_size,
+                    run_id=run.id,
+                )
         lock.record_holder(run.id)
         t, reverting = self._transition_of(conn, run)
         self.reporter.say(

@@ -105,13 +105,15 @@ def write_control(
     operator: str,
     *,
     paused: bool | None = None,
-    batch_size: tuple[int, int] | None = None,
+    batch_size: int | None = None,
+    run_id: int | None = None,
 ) -> None:
     """Change what is given, keep the rest (insert the row the first time).
 
-    `batch_size` is (rows, run id): the batch size of that run's backfill from now on.
+    `batch_size` is for the backfill of run `run_id` only, from now on.
     """
-    size, run = batch_size if batch_size is not None else (None, None)
+    if (batch_size is None) != (run_id is None):
+        raise ValueError("a batch size is given for a run: both or neither")
     conn.execute(
         text(
             "insert into migrator.controls (plan, paused, batch_size, batch_size_run, updated_by) "
@@ -122,5 +124,5 @@ def write_control(
             "batch_size_run = coalesce(:run, migrator.controls.batch_size_run), "
             "updated_at = now(), updated_by = :by"
         ),
-        {"p": plan, "paused": paused, "size": size, "run": run, "by": operator},
+        {"p": plan, "paused": paused, "size": batch_size, "run": run_id, "by": operator},
     )

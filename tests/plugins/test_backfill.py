@@ -214,6 +214,9 @@ def test_a_changed_statement_is_refused_without_force(
     assert refused.code == 2
     assert "changed since run" in refused.err
     assert checkpoint(sql)[0] == rows_at_kill  # nothing ran
+    refused = migrator("resume", plan, "--batch-size", "700")
+    assert refused.code == 2
+    assert sql("select count(*) from migrator.controls") == [(0,)]  # nothing kept either
     assert migrator("resume", plan, "--force").code == 0
     assert sql("select count(*) from dst where v = upper(v)") == [(ROWS - rows_at_kill,)]
 
