@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 from pytest_bdd import given, parsers, scenarios, then
@@ -11,16 +12,20 @@ from pytest_bdd import given, parsers, scenarios, then
 scenarios("backfill")
 
 
+def _set_key(path: Path, key: str, value: str) -> None:
+    """Give `key` a new value on every line of the plan that sets it (one at least)."""
+    lines = path.read_text().splitlines()
+    changed = [
+        line.split(f"{key}:")[0] + f"{key}: {value}" if f"{key}:" in line else line
+        for line in lines
+    ]
+    assert changed != lines, f"{path.name} sets no {key}"
+    path.write_text("\n".join(changed) + "\n")
+
+
 @given(parsers.re(r'the plan "(?P<name>[^"]+)" now runs (?P<streams>\d+) streams?'))
 def _(name: str, streams: str, world: dict[str, Any]) -> None:
-    path = world["dir"] / name
-    text = path.read_text()
-    assert "parallel: " in text
-    lines = [
-        line.split("parallel:")[0] + f"parallel: {int(streams)}" if "parallel:" in line else line
-        for line in text.splitlines()
-    ]
-    path.write_text("\n".join(lines) + "\n")
+    _set_key(world["dir"] / name, "parallel", str(int(streams)))
 
 
 def _summary(step: str, output: str) -> re.Match[str]:
@@ -37,14 +42,7 @@ def _summary(step: str, output: str) -> re.Match[str]:
 
 @given(parsers.parse('the statement of "{name}" is now "{statement}"'))
 def _(name: str, statement: str, world: dict[str, Any]) -> None:
-    path = world["dir"] / name
-    lines = path.read_text().splitlines()
-    changed = [
-        line.split("statement:")[0] + f"statement: {statement}" if "statement:" in line else line
-        for line in lines
-    ]
-    assert changed != lines
-    path.write_text("\n".join(changed) + "\n")
+    _set_key(world["dir"] / name, "statement", statement)
 
 
 @then(parsers.parse("the resumed backfill went on in batches of {size:d}"))
