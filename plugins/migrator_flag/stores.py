@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,12 +85,15 @@ class FileStore:
             import yaml
 
             text = yaml.safe_dump(flags, sort_keys=False)
-        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        # Made as open() makes a file (0666 less the umask), never mkstemp's 0600; then
+        # given the mode the file has: the application reading the flags, perhaps as
+        # another user, keeps the access it had.
+        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            # mkstemp makes the file 0600: the application reading the flags, perhaps as
-            # another user, keeps the access it had (a new file: as open() would make it)
-            os.fchmod(fd, _mode_of(self.path))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                with contextlib.suppress(FileNotFoundError):
+                    os.fchmod(handle.fileno(), stat.S_IMODE(self.path.stat().st_mode))
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -114,15 +118,6 @@ class FileStore:
             if name in flags:
                 del flags[name]
                 self._write(flags)
-
-
-def _mode_of(path: Path) -> int:
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def store_for(location: str, plan_file: str | None) -> TableStore | FileStore | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,12 @@ def test_file_store_yaml_created_when_missing(
     migrator: Any, write_plan: Any, tmp_path: Path
 ) -> None:
     plan = write_plan(flag_plan("file:flags.yaml", value="true"))
-    assert migrator("apply", plan).code == 0
+    umask = os.umask(0o027)
+    try:
+        assert migrator("apply", plan).code == 0
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "flags.yaml").stat().st_mode & 0o777 == 0o640  # as open() makes it
     assert yaml.safe_load((tmp_path / "flags.yaml").read_text()) == {
         "READ_SOURCE": "unified",
         "WRITE_EXPLODED": True,
