@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
+import httpx
 import psycopg
+import pytest
 from pytest_bdd import parsers, scenarios, then, when
 
 scenarios("demo")
@@ -21,11 +27,12 @@ def _demo_rows(world: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()  # type: ignore[arg-type]
 
 
-@when(parsers.parse("I run the demo with {sessions:d} sessions from an empty folder"))
-def _(sessions: int, world: dict[str, Any], admin_dsn: str) -> None:
+@when(parsers.parse("I run the demo with {sessions:d} sessions and --keep from an empty folder"))
+def _(sessions: int, world: dict[str, Any], admin_dsn: str, request: pytest.FixtureRequest) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MIGRATOR_DSN", "DATABASE_URL")}
+    argv = ["demo", "--sessions", str(sessions), "--keep", "--dsn", admin_dsn]
     proc = subprocess.run(
-        [sys.executable, "-m", "migrator", "demo", "--sessions", str(sessions), "--dsn", admin_dsn],
+        [sys.executable, "-m", "migrator", *argv],
         cwd=world["dir"],
         env=env,
         capture_output=True,
@@ -34,6 +41,31 @@ def _(sessions: int, world: dict[str, Any], admin_dsn: str) -> None:
     )
     world["admin_dsn"] = admin_dsn
     world["code"], world["output"] = proc.returncode, proc.stdout + proc.stderr
+    kept = re.search(r"keeps running on (\S+) \(pid (\d+);", world["output"])
+    if kept:  # stopped after the scenario, whatever it found
+        pid = int(kept[2])
+        request.addfinalizer(lambda: _end(pid))
+        world["kept_app"] = (kept[1], pid)
+
+
+def _end(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+
+
+@then("the scoring app the demo kept still answers, and its users keep scoring")
+def _(world: dict[str, Any]) -> None:
+    assert "kept_app" in world, world["output"]
+    url, pid = world["kept_app"]
+    os.kill(pid, 0)  # alive: raises ProcessLookupError otherwise
+    answer = httpx.get(f"{url}/health", timeout=10)
+    assert answer.status_code == 200 and answer.json()["ok"] is True
+    count = "select count(*) from assessment_sessions"
+    before = _demo_rows(world, count)[0][0]
+    deadline = time.monotonic() + 30
+    while _demo_rows(world, count)[0][0] == before:
+        assert time.monotonic() < deadline, "no new session in 30s"
+        time.sleep(0.2)
 
 
 @then(parsers.parse('in the demo database the plans are "{phases}"'))
