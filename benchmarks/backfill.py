@@ -107,13 +107,13 @@ select p.session_id,
          'profile', jsonb_build_object('session_id', p.session_id, 'type_code', p.type_code,
                                        'confidence', p.confidence,
                                        'results_version', p.results_version),
-         'types', (select jsonb_agg(jsonb_build_object('type_code', t.type_code, 'fit', t.fit,
-                                                       'share', t.share) order by t.type_code)
-                   from scoring_results_types t where t.session_id = s.id),
-         'functions', (select jsonb_agg(jsonb_build_object('func_code', f.func_code,
-                                                           'strength', f.strength)
-                                        order by f.func_code)
-                       from scoring_results_functions f where f.session_id = s.id),
+         -- jsonb_agg of rows: a row's columns become the object's keys
+         'types', (select jsonb_agg(type_row)
+                   from (select t.type_code, t.fit, t.share from scoring_results_types t
+                         where t.session_id = s.id order by t.type_code) type_row),
+         'functions', (select jsonb_agg(function_row)
+                       from (select f.func_code, f.strength from scoring_results_functions f
+                             where f.session_id = s.id order by f.func_code) function_row),
          'state', (select jsonb_build_object('overlay_band', st.overlay_band,
                                              'blocks', st.blocks)
                    from scoring_results_state st where st.session_id = s.id),

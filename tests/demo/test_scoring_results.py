@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from migrator.demo.app import LEGACY_PAYLOAD
 from tests.conftest import PLANS
 
 SCORING = PLANS / "scoring-results.yaml"
@@ -95,6 +96,13 @@ def test_the_way_through_and_back_loses_no_session(start_app, fixed, migrator, s
         "select count(*) from profiles p where not exists "
         "(select 1 from scoring_results r where r.session_id = p.session_id)"
     ) == [(0,)]
+    # The backfill's payloads are the very ones the app's legacy read builds.
+    legacy_payload = LEGACY_PAYLOAD.replace("%(id)s", "r.session_id")
+    [(payloads, different)] = sql(
+        "select count(*), count(*) filter (where r.payload is distinct from "
+        f"({legacy_payload})) from scoring_results r"
+    )
+    assert payloads >= 300 and different == 0
 
     result = migrator("apply", SCORING, "--to", "unified_only", "--yes", *url)
     assert result.code == 0, result.out + result.err
