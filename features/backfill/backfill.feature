@@ -97,7 +97,7 @@ Feature: Backfilling data in batches
     And the resumed backfill went on in batches of 700
     And every row of "src" is in "dst" exactly once
 
-  Scenario: A batch that runs longer than its batch_timeout fails the step, and the run is undone
+  Scenario: A batch that runs longer than its batch_timeout fails the step, the summary says how far it got, and the run is undone
     Given the SQL:
       """
       create function slow_row(k bigint) returns boolean language plpgsql as $$
@@ -127,6 +127,7 @@ Feature: Backfilling data in batches
     When I run "migrator apply slow.yaml --to full"
     Then the exit code is 1
     And the output contains "copy (backfill): failed — canceling statement due to statement timeout"
+    And the output contains "backfill copy stopped: 15,000 rows in 15 batches, 1 failed, 0 retries"
     And the audit trail of plan "slow" shows the undo of "copy"
     And the query "select count(*) from dst" returns "0"
     And the plan "slow" is in phase "empty"

@@ -265,21 +265,36 @@ def run(ctx: StepContext, step: Any) -> Any:
             progress = ctx.progress(
                 total=begun.total, done=stats.rows, description=ctx.step, estimated=begun.estimated
             )
+            stopped = False
             try:
                 _coordinate(ctx, b, link, planner, Streams(job, b.parallel), stats, progress)
+            except Exception:
+                stopped = True
+                raise
             finally:
                 progress.close()
+                if stopped:  # how far it got, and the batch it gave up on
+                    _sum_up(ctx, b, stats.memo(time.monotonic() - started), stopped=True)
     finally:
         link.close()
     memo = stats.memo(time.monotonic() - started)
+    _sum_up(ctx, b, memo)
+    return memo
+
+
+def _sum_up(
+    ctx: StepContext, b: BackfillConfig, memo: dict[str, Any], stopped: bool = False
+) -> None:
+    """The line a backfill ends with. `failed` counts the batches given up on (a failed
+    backfill stops at the first); `retries` the attempts redone after a transient error."""
+    retries = f"{memo['retries']} {'retry' if memo['retries'] == 1 else 'retries'}"
     streams = f"; {b.parallel} parallel streams" if b.parallel > 1 else ""
     ctx.say(
-        f"  backfill {ctx.step}: {memo['rows']:,} rows in {memo['batches']} batches, "
-        f"{memo['failed_batches']} failed, {memo['retries']} retries, {memo['seconds']}s; "
-        f"mean batch {memo['mean_batch_seconds']}s, slowest {memo['slowest_batch_seconds']}s"
-        f"{streams}"
+        f"  backfill {ctx.step}{' stopped' if stopped else ''}: {memo['rows']:,} rows in "
+        f"{memo['batches']} batches, {memo['failed_batches']} failed, {retries}, "
+        f"{memo['seconds']}s; mean batch {memo['mean_batch_seconds']}s, "
+        f"slowest {memo['slowest_batch_seconds']}s{streams}"
     )
-    return memo
 
 
 def _coordinate(
@@ -351,7 +366,6 @@ def _coordinate(
                 stats.slowest = max(stats.slowest, news.seconds)
                 progress.advance(news.batch.rows)
             elif isinstance(news, Retry):
-                stats.failed_batches += 1
                 stats.retries += 1
                 ctx.say(
                     f"  batch after key {news.batch.lo}: {news.reason}, "

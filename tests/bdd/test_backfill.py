@@ -32,7 +32,7 @@ def _summary(step: str, output: str) -> re.Match[str]:
     """The line a backfill ends with: rows, batches, failures, retries and its times."""
     found = re.search(
         rf"backfill {re.escape(step)}: (?P<counts>[\d,]+ rows in \d+ batches, \d+ failed, "
-        r"\d+ retries), (?P<elapsed>[\d.]+)s; mean batch (?P<mean>[\d.]+)s, "
+        r"\d+ retr(?:y|ies)), (?P<elapsed>[\d.]+)s; mean batch (?P<mean>[\d.]+)s, "
         r"slowest (?P<slowest>[\d.]+)s",
         output,
     )

@@ -267,6 +267,8 @@ def test_a_failing_batch_undoes_the_whole_backfill(
     result = migrator("apply", write_plan(backfill_plan(statement=failing)), "--to", "full")
     assert result.code == 1
     assert "division by zero" in result.out
+    # How far it got: the twelve batches before key 12,345, and the one it gave up on.
+    assert "backfill copy stopped: 12,000 rows in 12 batches, 1 failed, 0 retries" in result.out
     assert sql("select count(*) from dst") == [(0,)]  # its rollback emptied the target
     undo = sql("select status from migrator.events where kind = 'undo'")
     assert undo == [("done",)]
