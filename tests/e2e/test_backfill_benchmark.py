@@ -7,29 +7,19 @@ building them), and that a small run of every method, in two rounds, prints its 
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "backfill.py"
+from tests.benchmarks import BENCHMARKS, load
 
-
-def benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("backfill_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+BENCHMARK = BENCHMARKS / "backfill.py"
 
 
 def test_the_statement_and_the_python_loop_write_equal_payloads(admin_dsn: str) -> None:
-    bench: Any = benchmark()
+    bench: Any = load("backfill")
     bench.build_template(admin_dsn, "bench_test_template", 300)
     try:
         statement = bench.fresh_copy(admin_dsn, "bench_test_template", "bench_test_single")

@@ -7,32 +7,21 @@ a valid plan without a single warning, in process and through `migrator validate
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from migrator.cli import main
 from migrator.plan import check_plan
 from migrator.registry import Registry
-
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "scale.py"
-
-
-def scale() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scale_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks import load
 
 
 def test_the_generated_plan_of_200_transitions_and_2000_steps_validates_clean(
     tmp_path: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "scale.yaml"
-    path.write_text(scale().generate_plan(200, 2000))
+    path.write_text(load("scale").generate_plan(200, 2000))
     plan, problems = check_plan(path, registry)
     assert problems == []
     assert plan is not None
