@@ -153,6 +153,33 @@ def test_a_lost_connection_mid_batch_is_redone(
     assert memo["retries"] >= 1
 
 
+@pytest.mark.parametrize(
+    ("sqlstate", "reason"), [("40P01", "deadlock"), ("40001", "serialization failure")]
+)
+def test_a_deadlock_or_serialization_failure_is_retried_and_the_result_is_exact(
+    sqlstate: str, reason: str, migrator: Any, write_plan: Any, sql: Any, source: None
+) -> None:
+    # The server raises the error with its real SQLSTATE on the second batch's first
+    # attempt (a sequence counts attempts: it is not rolled back with the batch).
+    sql(
+        "create sequence attempts; "
+        "create function give_way(lo bigint) returns boolean language plpgsql as $$ begin "
+        "if lo = 1000 and nextval('attempts') = 1 then "
+        f"raise exception 'as if: {reason}' using errcode = '{sqlstate}'; end if; "
+        "return true; end $$"
+    )
+    flaky = (
+        "insert into dst select id, v from src "
+        "where id > :lo and id <= :hi and (select give_way(cast(:lo as bigint)))"
+    )
+    result = migrator("apply", write_plan(backfill_plan(statement=flaky)), "--to", "full")
+    assert result.code == 0, result.out
+    assert f"batch after key 1000: {reason}, retrying" in result.out
+    assert "20,000 rows in 20 batches, 0 failed, 1 retry" in result.out
+    assert_exact(sql)
+    assert sql("select last_value from attempts") == [(2,)]  # failed once, then committed
+
+
 def test_pause_and_continue_a_running_backfill(
     write_plan: Any, database: str, migrator: Any, sql: Any, source: None
 ) -> None:
