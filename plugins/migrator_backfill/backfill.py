@@ -265,30 +265,24 @@ def run(ctx: StepContext, step: Any) -> Any:
             progress = ctx.progress(
                 total=begun.total, done=stats.rows, description=ctx.step, estimated=begun.estimated
             )
-            stopped = False
             try:
-                _coordinate(ctx, b, link, planner, Streams(job, b.parallel), stats, progress)
-            except Exception:
-                stopped = True
+                with contextlib.closing(progress):
+                    _coordinate(ctx, b, link, planner, Streams(job, b.parallel), stats, progress)
+            except Exception:  # how far it got, and the batch it gave up on
+                _sum_up(ctx, stats.memo(time.monotonic() - started), stopped=True)
                 raise
-            finally:
-                progress.close()
-                if stopped:  # how far it got, and the batch it gave up on
-                    _sum_up(ctx, b, stats.memo(time.monotonic() - started), stopped=True)
     finally:
         link.close()
     memo = stats.memo(time.monotonic() - started)
-    _sum_up(ctx, b, memo)
+    _sum_up(ctx, memo)
     return memo
 
 
-def _sum_up(
-    ctx: StepContext, b: BackfillConfig, memo: dict[str, Any], stopped: bool = False
-) -> None:
+def _sum_up(ctx: StepContext, memo: dict[str, Any], stopped: bool = False) -> None:
     """The line a backfill ends with. `failed` counts the batches given up on (a failed
     backfill stops at the first); `retries` the attempts redone after a transient error."""
     retries = f"{memo['retries']} {'retry' if memo['retries'] == 1 else 'retries'}"
-    streams = f"; {b.parallel} parallel streams" if b.parallel > 1 else ""
+    streams = f"; {memo['parallel']} parallel streams" if memo["parallel"] > 1 else ""
     ctx.say(
         f"  backfill {ctx.step}{' stopped' if stopped else ''}: {memo['rows']:,} rows in "
         f"{memo['batches']} batches, {memo['failed_batches']} failed, {retries}, "
