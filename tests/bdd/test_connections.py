@@ -18,6 +18,7 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
 from tests.faults.conftest import fresh_database
+from tests.faults.scenario import query
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
 
 scenarios("connections")
@@ -25,15 +26,10 @@ scenarios("connections")
 WAIT = 60.0  # seconds a fault waits for its moment, at most
 
 
-def _rows(dsn: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
-        return conn.execute(sql, params or None).fetchall()  # type: ignore[arg-type]
-
-
 def _sleeping(dsn: str) -> bool:
     """Whether a session of migrator is in the middle of a statement, in `pg_sleep`."""
     return bool(
-        _rows(
+        query(
             dsn,
             "select 1 from pg_stat_activity where datname = current_database() "
             "and application_name = 'migrator' and wait_event = 'PgSleep'",
@@ -42,10 +38,10 @@ def _sleeping(dsn: str) -> bool:
 
 
 def _step_started(dsn: str, step: str) -> bool:
-    if _rows(dsn, "select to_regclass('migrator.events')") == [(None,)]:
+    if query(dsn, "select to_regclass('migrator.events')") == [(None,)]:
         return False
     return bool(
-        _rows(
+        query(
             dsn,
             "select 1 from migrator.events where kind = 'step' and status = 'started' "
             "and step = %s",
@@ -55,9 +51,9 @@ def _step_started(dsn: str, step: str) -> bool:
 
 
 def _batches_done(dsn: str) -> int:
-    if _rows(dsn, "select to_regclass('migrator.checkpoints')") == [(None,)]:
+    if query(dsn, "select to_regclass('migrator.checkpoints')") == [(None,)]:
         return 0
-    rows = _rows(dsn, "select coalesce(max(batches_done), 0) from migrator.checkpoints")
+    rows = query(dsn, "select coalesce(max(batches_done), 0) from migrator.checkpoints")
     return int(rows[0][0])
 
 
