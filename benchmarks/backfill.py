@@ -344,6 +344,10 @@ class Runs:
     def seconds(self) -> list[float]:
         return [r.seconds for r in self.results]
 
+    @property
+    def peak_mb(self) -> float:
+        return max(r.peak_mb or 0.0 for r in self.results)
+
 
 def measure_round(
     admin: str, template: str, n: int, args: argparse.Namespace, workdir: Path
@@ -439,7 +443,7 @@ def main() -> int:
             table = [*ours.values(), single] + ([naive] if naive.results else [])
             for runs in table:
                 r = runs.results[runs.best]
-                peak = max(x.peak_mb or 0.0 for x in runs.results)
+                peak = runs.peak_mb
                 every = _times(runs.seconds)
                 note = "; ".join(x for x in (r.note, every and f"rounds: {every}") if x)
                 print(
@@ -450,7 +454,7 @@ def main() -> int:
             for parallel, runs in ours.items():
                 best = runs.results[runs.best]
                 memo = runs.memos[runs.best]
-                peaks[(n, parallel)] = max(x.peak_mb or 0.0 for x in runs.results)
+                peaks[(n, parallel)] = runs.peak_mb
                 ratio_3_1 = (
                     f"   ratio 3/1: {naive.results[naive.best].seconds / best.seconds:.1f}"
                     " (target >= 8)"
