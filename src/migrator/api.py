@@ -324,16 +324,6 @@ def resume(
         return _finish(ctx, session, session.runner(ctx, skip, batch_size).resume())
 
 
-def _control(ctx: Context, session: Session, **change: Any) -> None:
-    from . import store
-    from .runtime import write_control
-
-    with session.db.connect() as conn:
-        store.ensure_schema(conn)
-        with conn.begin():
-            write_control(conn, session.plan.name, ctx.operator, **change)
-
-
 def pause(ctx: Context, plan_path: str | Path) -> ExitCode:
     """Hold the plan's running backfill after its current batch (until `continue_`)."""
     return _hold(ctx, plan_path, paused=True)
@@ -345,8 +335,14 @@ def continue_(ctx: Context, plan_path: str | Path) -> ExitCode:
 
 
 def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
+    from . import store
+    from .runtime import write_control
+
     with open_session(ctx, plan_path) as session:
-        _control(ctx, session, paused=paused)
+        with session.db.connect() as conn:
+            store.ensure_schema(conn)
+            with conn.begin():
+                write_control(conn, session.plan.name, ctx.operator, paused=paused)
         name = session.plan.name
         session.reporter.say(
             f"plan {name}: its backfill holds after the current batch "
