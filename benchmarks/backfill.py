@@ -225,7 +225,7 @@ def measure_migrator(
 
 
 def measure_single_statement(dsn: str) -> Result:
-    from migrator.sqltext import statements
+    from migrator.db.sqltext import statements
 
     (statement,) = statements(PAYLOAD.format(bounds=""))
     with psycopg.connect(dsn) as conn:

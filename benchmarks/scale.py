@@ -85,7 +85,7 @@ def best(seconds: list[float]) -> float:
 def measure_in_process(path: Path, repeat: int) -> tuple[list[float], int, int]:
     """Seconds of each `check_plan` call, and the errors and warnings of the last."""
     from migrator.plan import check_plan
-    from migrator.plugins import get_plugin_manager
+    from migrator.plugin.manager import get_plugin_manager
 
     registry = get_plugin_manager().build_registry()
     check_plan(path, registry)  # warm: the plan models are built once per registry
@@ -129,7 +129,7 @@ def measure_startup(repeat: int) -> list[float]:
 
 def profile(path: Path) -> None:
     from migrator.plan import check_plan
-    from migrator.plugins import get_plugin_manager
+    from migrator.plugin.manager import get_plugin_manager
 
     registry = get_plugin_manager().build_registry()
     check_plan(path, registry)

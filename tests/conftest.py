@@ -94,7 +94,7 @@ def database(admin_dsn: str, request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture
 def registry():  # type: ignore[no-untyped-def]
     """The registry of the installed plugins, built fresh for the test."""
-    from migrator.plugins import get_plugin_manager
+    from migrator.plugin.manager import get_plugin_manager
 
     return get_plugin_manager().build_registry()
 

@@ -26,9 +26,9 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from migrator import StepContext
-from migrator.reconnect import connect_again
-from migrator.runtime import Checkpoint, load_checkpoint, read_control, save_checkpoint
-from migrator.sqltext import statements
+from migrator.db.reconnect import connect_again
+from migrator.db.sqltext import statements
+from migrator.plugin.checkpoints import Checkpoint, load_checkpoint, read_control, save_checkpoint
 
 from .position import Batch, Planner, Position, Span
 from .streams import BATCH_RETRIES, Done, Failed, Job, Retry, Streams, transient

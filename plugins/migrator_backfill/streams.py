@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from migrator.reconnect import connect_again, is_connection_lost
-from migrator.runtime import Checkpoint, lock_checkpoint, save_checkpoint
-from migrator.sqltext import Statement
+from migrator.db.reconnect import connect_again, is_connection_lost
+from migrator.db.sqltext import Statement
+from migrator.plugin.checkpoints import Checkpoint, lock_checkpoint, save_checkpoint
 
 from .position import Batch, Position
 from .walk import BackfillError

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator import StepContext
-from migrator.flags import MISSING
+from migrator.plugin.flags import MISSING
 
 
 class TableStore:

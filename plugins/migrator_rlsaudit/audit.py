@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome
-from migrator.audit import (
+from migrator.plan.expect import Comparison
+from migrator.rls.holes import (
     Finding,
     FindingKind,
     find_rls_holes,
@@ -22,7 +23,6 @@ from migrator.audit import (
     select_findings,
     split_table,
 )
-from migrator.expect import Comparison
 
 SHOWN = 3
 """How many findings the check's actual value names (the detail lists them all)."""

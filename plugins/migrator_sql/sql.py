@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.expect import EqualsQuery, compare_rows, judge
-from migrator.sqltext import execute, fetch_rows
+from migrator.db.sqltext import execute, fetch_rows
+from migrator.plan.expect import EqualsQuery, compare_rows, judge
 
 
 class SqlOptions(BaseModel):

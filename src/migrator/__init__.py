@@ -7,8 +7,8 @@ from typing import Any, TypeVar, cast
 
 import pluggy
 
-from .context import CheckContext, CheckOutcome, StepContext, StepError
-from .registry import ActionSpec, CheckSpec
+from migrator.plugin.context import CheckContext, CheckOutcome, StepContext, StepError
+from migrator.plugin.registry import ActionSpec, CheckSpec
 
 __version__ = "0.1.0"
 

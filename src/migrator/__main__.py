@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+from migrator.cli import main
 
 
 def run() -> None:

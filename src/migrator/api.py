@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from .errors import ExitCode, Problem, UsageError
-from .registry import Registry
+from migrator.errors import ExitCode, Problem, UsageError
+from migrator.plugin.registry import Registry
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from .console import Reporter
-    from .db import Target
-    from .engine import Runner
-    from .masking import Secrets
-    from .plan import Plan
-    from .plugins import PluginManager
+    from migrator.db.target import Target
+    from migrator.engine.runner import Runner
+    from migrator.masking import Secrets
+    from migrator.plan import Plan
+    from migrator.plugin.manager import PluginManager
+    from migrator.views.console import Reporter
 
 OutputFormat = Literal["text", "json"]
 
@@ -64,7 +64,7 @@ class Context:
 
     def manager(self) -> PluginManager:
         if self.plugin_manager is None:
-            from .plugins import get_plugin_manager
+            from migrator.plugin.manager import get_plugin_manager
 
             self.plugin_manager = get_plugin_manager()
         return self.plugin_manager
@@ -80,7 +80,7 @@ class Context:
 
 def validate(ctx: Context, paths: Sequence[str | Path]) -> ExitCode:
     """Load and lint plans; print every problem with file:line:column; change nothing."""
-    from .plan import check_plan
+    from migrator.plan import check_plan
 
     registry = ctx.plugins()
     results: list[dict[str, Any]] = []
@@ -116,7 +116,7 @@ def validate(ctx: Context, paths: Sequence[str | Path]) -> ExitCode:
 
 def schema(ctx: Context) -> ExitCode:
     """Print the JSON Schema of the plan format, as the loaded plugins define it."""
-    from .plan.model import plan_models
+    from migrator.plan.model import plan_models
 
     ctx.emit_json(plan_models(ctx.plugins()).json_schema())
     return ExitCode.OK
@@ -124,7 +124,7 @@ def schema(ctx: Context) -> ExitCode:
 
 def plugins(ctx: Context) -> ExitCode:
     """List the loaded plugins, their versions, and the keys each provides."""
-    from .plugins import get_plugin_manager
+    from migrator.plugin.manager import get_plugin_manager
 
     pm = get_plugin_manager()
     registry = pm.build_registry()
@@ -173,8 +173,8 @@ def docs(
     written to `out_dir/<plan>.md` (`.html`, `.json`) and its diagram to
     `out_dir/<plan>.mmd`, and every file written is named on a line.
     """
-    from .plan import load_plan
-    from .runbook import html_page, markdown, runbook
+    from migrator.plan import load_plan
+    from migrator.views.runbook import html_page, markdown, runbook
 
     if out_dir is None and len(plan_paths) != 1:
         raise UsageError("give one PLAN, or --out DIR to write a runbook for each")
@@ -221,8 +221,8 @@ class Session:
     def runner(
         self, ctx: Context, skip: dict[str, str] | None = None, batch_size: int | None = None
     ) -> Runner:
-        from .engine import Runner, RunOptions
-        from .variables import resolve_variables
+        from migrator.engine.runner import Runner, RunOptions
+        from migrator.plan.variables import resolve_variables
 
         options = RunOptions(
             operator=ctx.operator,
@@ -248,10 +248,10 @@ class Session:
 @contextmanager
 def open_session(ctx: Context, plan_path: str | Path) -> Iterator[Session]:
     """Load the plan, reach its database (exit 5 if it cannot), and clean up afterwards."""
-    from .console import Reporter
-    from .db import connect_engine, resolve_target
-    from .masking import Secrets
-    from .plan import load_plan
+    from migrator.db.target import connect_engine, resolve_target
+    from migrator.masking import Secrets
+    from migrator.plan import load_plan
+    from migrator.views.console import Reporter
 
     plan = load_plan(plan_path, ctx.plugins())
     secrets = Secrets()
@@ -269,7 +269,7 @@ def open_session(ctx: Context, plan_path: str | Path) -> Iterator[Session]:
 
 def _finish(ctx: Context, session: Session, code: ExitCode, **extra: Any) -> ExitCode:
     if ctx.output == "json":
-        from . import store
+        from migrator.state import store
 
         with session.db.connect() as conn:
             phase = store.current_phase(conn, session.plan.name, session.plan.initial_phase)
@@ -335,8 +335,8 @@ def continue_(ctx: Context, plan_path: str | Path) -> ExitCode:
 
 
 def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
-    from . import store
-    from .runtime import write_control
+    from migrator.plugin.checkpoints import write_control
+    from migrator.state import store
 
     with open_session(ctx, plan_path) as session:
         with session.db.connect() as conn:
@@ -355,14 +355,14 @@ def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
 
 def status(ctx: Context, plan_path: str | Path) -> ExitCode:
     """The current phase, the run in progress or interrupted, the lock holder, the last runs."""
-    from .overview import plan_status, render_status
+    from migrator.views.status import plan_status, render_status
 
     return _show(ctx, plan_path, plan_status, render_status)
 
 
 def history(ctx: Context, plan_path: str | Path) -> ExitCode:
     """Every run of the plan and every event of each run: the audit trail."""
-    from .overview import plan_history, render_history
+    from migrator.views.status import plan_history, render_history
 
     return _show(ctx, plan_path, plan_history, render_history)
 
@@ -377,11 +377,11 @@ def graph(ctx: Context, plan_path: str | Path) -> ExitCode:
     """
     import os
 
-    from . import store
-    from .db import Target, connect_engine
-    from .diagram import mermaid
-    from .errors import DatabaseUnreachable
-    from .plan import load_plan
+    from migrator.db.target import Target, connect_engine
+    from migrator.errors import DatabaseUnreachable
+    from migrator.plan import load_plan
+    from migrator.state import store
+    from migrator.views.diagram import mermaid
 
     plan = load_plan(plan_path, ctx.plugins())
     named = ctx.dsn or os.environ.get("MIGRATOR_DSN") or os.environ.get("DATABASE_URL")
@@ -411,10 +411,10 @@ def report(ctx: Context, run_id: int) -> ExitCode:
 
     Reads schema `migrator` only. Exit 2 when the database holds no run `run_id`.
     """
-    from .db import connect_engine, resolve_target
-    from .masking import Secrets
-    from .report import load_records, markdown
-    from .report import report as build_report
+    from migrator.db.target import connect_engine, resolve_target
+    from migrator.masking import Secrets
+    from migrator.views.report import load_records, markdown
+    from migrator.views.report import report as build_report
 
     target = resolve_target(ctx.dsn, announce=lambda line: print(line, file=ctx.err))
     secrets = Secrets()
@@ -459,7 +459,7 @@ def dry_run(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitC
 
     Writes nothing: not even schema `migrator` is created.
     """
-    from .dryrun import dry_run_document, render_dry_run
+    from migrator.views.dryrun import dry_run_document, render_dry_run
 
     with open_session(ctx, plan_path) as session:
         target = default_target_phase(session.plan, to)
@@ -485,7 +485,7 @@ def rehearse(
     Exit 1 when an undo does not restore what its transition changed (or a leg fails).
     `sample`: `N` rows or `P%` of each table's data (default: the schema only).
     """
-    from .rehearse import rehearse as run_rehearsal
+    from migrator.rehearse.rehearsal import rehearse as run_rehearsal
 
     return run_rehearsal(
         ctx, plan_path, sample=sample, keep=keep, scratch_dsn=scratch_dsn, pg_dump=pg_dump

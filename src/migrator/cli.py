@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .errors import ExitCode, MigratorError
+from migrator.errors import ExitCode, MigratorError
 
 OUTPUT = click.Choice(["text", "json"])
 
@@ -75,7 +75,7 @@ def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _context(**kwargs: Any) -> Any:
-    from .api import Context
+    from migrator.api import Context
 
     given = {k: v for k, v in kwargs.items() if v is not None}
     return Context(**given)
@@ -107,7 +107,7 @@ def validate(plans: tuple[str, ...], output: str) -> int:
 
     Exits 0 when every plan is valid (warnings allowed), 2 when any has an error.
     """
-    from . import api
+    from migrator import api
 
     return api.validate(_context(output=output), plans)
 
@@ -119,7 +119,7 @@ def schema() -> int:
     The schema includes the action and check keys of every installed plugin. Point
     yaml-language-server at it with a `# yaml-language-server: $schema=FILE` line.
     """
-    from . import api
+    from migrator import api
 
     return api.schema(_context(output="json"))
 
@@ -128,7 +128,7 @@ def schema() -> int:
 @output_option
 def plugins(output: str) -> int:
     """List the loaded plugins, their versions and the action and check keys they provide."""
-    from . import api
+    from migrator import api
 
     return api.plugins(_context(output=output))
 
@@ -162,7 +162,7 @@ def docs(plans: tuple[str, ...], output: str, out_dir: str | None) -> int:
     references are shown as written, never resolved. The docs of this repository's
     plans are regenerated with `migrator docs plans/*.yaml --out docs/plans`.
     """
-    from . import api
+    from migrator import api
 
     form = {"text": "markdown", "html": "html", "json": "json"}[output]
     return api.docs(_context(), plans, form=form, out_dir=out_dir)  # type: ignore[arg-type]
@@ -208,7 +208,7 @@ def apply(plan: str, to: str | None, **options: Any) -> int:
     the phase it started in (exit 1). An undo that fails exits 3 and blocks the
     plan until `resume` or `rollback` settles it.
     """
-    from . import api
+    from migrator import api
 
     return api.apply(_run_context(**options), plan, to)
 
@@ -223,7 +223,7 @@ def plan_command(plan: str, to: str | None, **options: Any) -> int:
     Pre-checks are evaluated in READ ONLY transactions, so you see which would
     fail today. Nothing is written to the database.
     """
-    from . import api
+    from migrator import api
 
     return api.dry_run(_run_context(**options), plan, to)
 
@@ -238,7 +238,7 @@ def rollback(plan: str, **options: Any) -> int:
     undoes the last run's steps in reverse order. An interrupted run, or one whose
     undo failed, is undone instead.
     """
-    from . import api
+    from migrator import api
 
     return api.rollback(_run_context(**options), plan)
 
@@ -266,7 +266,7 @@ def resume(
     Pre-checks run again; steps continue after the last one recorded done. A run
     whose undo failed retries the undo instead.
     """
-    from . import api
+    from migrator import api
 
     if skip and not reason:
         raise click.UsageError("--skip needs --reason TEXT: the skip is recorded with it")
@@ -282,7 +282,7 @@ def pause(plan: str, **options: Any) -> int:
 
     The run keeps its lock and waits; `migrator status` shows it paused.
     """
-    from . import api
+    from migrator import api
 
     return api.pause(_context(**options), plan)
 
@@ -292,7 +292,7 @@ def pause(plan: str, **options: Any) -> int:
 @database_options
 def continue_command(plan: str, **options: Any) -> int:
     """Release PLAN's paused backfill: it goes on with its next batch."""
-    from . import api
+    from migrator import api
 
     return api.continue_(_context(**options), plan)
 
@@ -302,7 +302,7 @@ def continue_command(plan: str, **options: Any) -> int:
 @database_options
 def status(plan: str, **options: Any) -> int:
     """The current phase, the lock holder, any run in progress or interrupted, the last runs."""
-    from . import api
+    from migrator import api
 
     return api.status(_context(**options), plan)
 
@@ -325,7 +325,7 @@ def graph(plan: str, **options: Any) -> int:
     PostgreSQL is not started for a diagram; a database that cannot be reached is
     said on stderr and the diagram is printed without a current phase (exit 0).
     """
-    from . import api
+    from migrator import api
 
     return api.graph(_context(**options), plan)
 
@@ -342,7 +342,7 @@ def report(run: int, **options: Any) -> int:
     SQL, and what was undone. text: Markdown; json: the same as one document.
     Reads the audit trail only. Exits 2 when the database has no run RUN.
     """
-    from . import api
+    from migrator import api
 
     return api.report(_context(**options), run)
 
@@ -352,7 +352,7 @@ def report(run: int, **options: Any) -> int:
 @database_options
 def history(plan: str, **options: Any) -> int:
     """Every run of PLAN and every event of each run (the audit trail)."""
-    from . import api
+    from migrator import api
 
     return api.history(_context(**options), plan)
 
@@ -401,7 +401,7 @@ def rehearse(
     Exits 0 when every round trip is clean, 1 when an undo does not restore what
     its transition changed (the steps are named) or a leg fails on the copy.
     """
-    from . import api
+    from migrator import api
 
     return api.rehearse(
         _context(**options), plan, sample=sample, keep=keep, scratch_dsn=scratch_dsn,
@@ -437,7 +437,7 @@ def audit_rls(schemas: tuple[str, ...], **options: Any) -> int:
     Reads the catalog only. Exits 0 when there is no error (warnings alone exit 0),
     1 when there is one, 2 for an unknown schema, 5 when the database cannot be reached.
     """
-    from .audit import audit_rls as run_audit
+    from migrator.rls.holes import audit_rls as run_audit
 
     return run_audit(_context(**options), list(schemas) or None)
 
@@ -471,7 +471,7 @@ def demo(sessions: int, keep: bool, dsn: str | None) -> int:
     lost. Every step is the migrator command a person would type, shown with its
     output. The database stays until the next demo.
     """
-    from .demo.story import run_demo
+    from migrator.demo.story import run_demo
 
     def run_cli(argv: list[str]) -> int:
         return main(argv)

@@ -119,7 +119,7 @@ def _ensure_migrator_schema(dsn: str) -> None:
     """Schema `migrator`, created as migrator itself creates it on first use."""
     from sqlalchemy import create_engine
 
-    from migrator import store
+    from migrator.state import store
 
     engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
     try:

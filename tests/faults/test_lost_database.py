@@ -107,7 +107,7 @@ def test_a_run_that_lost_its_lock_does_not_finish_without_it(
 ) -> None:
     import psycopg
 
-    from migrator.locking import lock_key
+    from migrator.engine.locks import lock_key
 
     seed(database)
     gate = Gate(database)

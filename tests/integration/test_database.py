@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from migrator.db import Target, connect_engine, redact, resolve_target, scrub
+from migrator.db.target import Target, connect_engine, redact, resolve_target, scrub
 from migrator.errors import DatabaseUnreachable, ExitCode
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from migrator import store
+from migrator.state import store
 
 PLAN = """\
 plan: durability

@@ -273,7 +273,7 @@ transitions:
 
 def _terminate_lock_backend(database: str, sql: Any, grab: bool) -> threading.Thread:
     """Once `first` runs, close the lock's connection from the server; maybe take the lock."""
-    from migrator.locking import lock_key
+    from migrator.engine.locks import lock_key
 
     def work() -> None:
         wait_for(step_started(sql, "first"))

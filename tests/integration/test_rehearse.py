@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from migrator.catalog import Difference, compare, mentions, snapshot
 from migrator.demo import sql_text
-from migrator.scratch import Sample, ScratchError, scratch_name
+from migrator.rehearse.catalog import Difference, compare, mentions, snapshot
+from migrator.rehearse.scratch import Sample, ScratchError, scratch_name
 from tests.secrets_sweep import sweep_of
 
 TABLES = """

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from migrator import StepContext, store
-from migrator.db import Target, connect_engine
-from migrator.runtime import Checkpoint, save_checkpoint
+from migrator import StepContext
+from migrator.db.target import Target, connect_engine
+from migrator.plugin.checkpoints import Checkpoint, save_checkpoint
+from migrator.state import store
 from migrator_backfill.backfill import BackfillConfig, checksum
 from migrator_backfill.backfill import run as run_backfill
 from migrator_backfill.position import Batch, Planner, Position

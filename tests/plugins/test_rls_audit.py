@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from migrator.api import Context, OutputFormat
-from migrator.audit import (
+from migrator.errors import DatabaseUnreachable, ExitCode, UsageError
+from migrator.rls.holes import (
     Finding,
     audit_rls,
     find_rls_holes,
@@ -18,7 +19,6 @@ from migrator.audit import (
     render_findings,
     select_findings,
 )
-from migrator.errors import DatabaseUnreachable, ExitCode, UsageError
 
 ROLES = """
 do $$ begin create role anon nologin; exception when duplicate_object then null; end $$;
@@ -53,7 +53,7 @@ def ir07(sql: Any, roles: None) -> None:
 @pytest.fixture
 def conn(database: str) -> Iterator[Any]:
     """A SQLAlchemy connection to the test database, as the engine hands to checks."""
-    from migrator.db import Target, connect_engine
+    from migrator.db.target import Target, connect_engine
 
     engine = connect_engine(Target(database, "--dsn"))
     with engine.connect() as connection:

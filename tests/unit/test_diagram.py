@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from migrator.diagram import mermaid, state_ids
 from migrator.plan import load_plan_text
+from migrator.views.diagram import mermaid, state_ids
 
 PLAN = """\
 plan: scoring-results

@@ -24,17 +24,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrator.errors import PlanError
-from migrator.expect import (
+from migrator.plan import Plan, load_plan_text
+from migrator.plan.expect import (
     OPERATORS,
     Comparison,
     EqualsQuery,
     ExpectationError,
     parse_expectation,
 )
-from migrator.interpolate import InterpolationError, interpolate
-from migrator.plan import Plan, load_plan_text
-from migrator.plugins import get_plugin_manager
-from migrator.registry import Registry
+from migrator.plan.interpolate import InterpolationError, interpolate
+from migrator.plugin.manager import get_plugin_manager
+from migrator.plugin.registry import Registry
 
 FILE = "plans/fuzzed.yaml"
 

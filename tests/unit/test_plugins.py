@@ -16,12 +16,13 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 import migrator
-from migrator import ActionSpec, CheckSpec, hookspecs
+from migrator import ActionSpec, CheckSpec
 from migrator.cli import main
 from migrator.errors import PlanError, PluginError
 from migrator.plan import load_plan_text
 from migrator.plan.model import plan_models
-from migrator.plugins import PluginInfo, get_plugin_manager
+from migrator.plugin import hookspecs
+from migrator.plugin.manager import PluginInfo, get_plugin_manager
 
 BUILTINS: dict[str, tuple[list[str], list[str]]] = {
     "backfill": (["backfill"], []),
@@ -490,7 +491,7 @@ def test_every_hook_is_documented_with_its_exact_signature() -> None:
     import inspect
     from pathlib import Path
 
-    from migrator import hookspecs
+    from migrator.plugin import hookspecs
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
     hooks = [

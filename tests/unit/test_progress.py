@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from migrator.console import Reporter, _Progress
+from migrator.views.console import Reporter, _Progress
 
 
 def test_without_a_terminal_a_plain_line_every_few_seconds() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from migrator.mdtext import code, fence
 from migrator.plan import load_plan_text
-from migrator.runbook import html_page, markdown, runbook
+from migrator.views.markdown import code, fence
+from migrator.views.runbook import html_page, markdown, runbook
 
 SCORING = textwrap.dedent(
     """\

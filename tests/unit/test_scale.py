@@ -13,7 +13,7 @@ import pytest
 
 from migrator.cli import main
 from migrator.plan import check_plan
-from migrator.registry import Registry
+from migrator.plugin.registry import Registry
 from tests.benchmarks import load
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrator.errors import PlanError
-from migrator.yamlsource import load_yaml
+from migrator.plan.source import load_yaml
 from tests.unit.test_loader_fuzz import keys, mutated_plans, values
 
 pytest.importorskip("yaml._yaml", reason="PyYAML without libyaml: one parser only")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from . import sql_text
+from migrator.demo import sql_text
 
 TEST_SESSION = "618c5ea6-aeda-4084-9156-0aac9643afd3"  # the seed's verification session
 DEFAULT_SESSIONS = 10_000

@@ -30,9 +30,9 @@ from typing import Any, TextIO
 
 import psycopg
 
-from ..db import redact
-from ..errors import ExitCode, MigratorError
-from . import generate
+from migrator.db.target import redact
+from migrator.demo import generate
+from migrator.errors import ExitCode, MigratorError
 
 DATABASE = "migrator_demo"
 TRAFFIC = 5.0  # sessions finalized per second by the app's simulated users
@@ -324,7 +324,7 @@ def run_demo(
 ) -> int:
     """Tell the story on `admin_dsn`'s server (default: the embedded PostgreSQL)."""
     if admin_dsn is None:
-        from ..db import EMBEDDED_DIR, embedded_dsn
+        from migrator.db.target import EMBEDDED_DIR, embedded_dsn
 
         def announce(line: str) -> None:
             out.write(line + "\n")

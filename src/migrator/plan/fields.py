@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from ..expect import ExpectationError, parse_expectation
+from migrator.plan.expect import ExpectationError, parse_expectation
 
 Risk = Literal["low", "medium", "high"]
 

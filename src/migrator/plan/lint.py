@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from ..errors import Problem
-from ..interpolate import InterpolationError, references
-from ..registry import Registry
-from ..yamlsource import PathKey, SourceDocument
-from .model import Plan, Transition
+from migrator.errors import Problem
+from migrator.plan.interpolate import InterpolationError, references
+from migrator.plan.model import Plan, Transition
+from migrator.plan.source import PathKey, SourceDocument
+from migrator.plugin.registry import Registry
 
 
 def lint_document(doc: SourceDocument) -> list[Problem]:

@@ -10,11 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from ..errors import PlanError, Problem
-from ..registry import Registry
-from ..yamlsource import PathKey, SourceDocument, load_yaml
-from .lint import lint_document, lint_plan
-from .model import (
+from migrator.errors import PlanError, Problem
+from migrator.plan.lint import lint_document, lint_plan
+from migrator.plan.model import (
     COMMON_CHECK_KEYS,
     COMMON_STEP_KEYS,
     Plan,
@@ -22,12 +20,14 @@ from .model import (
     Transition,
     plan_models,
 )
+from migrator.plan.source import PathKey, SourceDocument, load_yaml
+from migrator.plugin.registry import Registry
 
 
 def _registry(registry: Registry | None) -> Registry:
     if registry is not None:
         return registry
-    from ..plugins import default_registry
+    from migrator.plugin.manager import default_registry
 
     return default_registry()
 

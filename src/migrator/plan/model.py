@@ -21,9 +21,9 @@ from pydantic import (
     create_model,
 )
 
-from ..registry import Registry
-from ..yamlsource import SourceDocument
-from .fields import Duration, GenericExpect, Risk, Soak, Strict, Wait
+from migrator.plan.fields import Duration, GenericExpect, Risk, Soak, Strict, Wait
+from migrator.plan.source import SourceDocument
+from migrator.plugin.registry import Registry
 
 STEP_TAG = "{} step"
 CHECK_TAG = "{} check"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from .errors import MigratorError
-from .plan.model import Plan, Transition
+from migrator.errors import MigratorError
+from migrator.plan.model import Plan, Transition
 
 
 class NoPath(MigratorError):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .diagram import mermaid
-from .interpolate import InterpolationError, references
-from .mdtext import code as _code
-from .mdtext import escape as _md
-from .mdtext import fence as _fence
-from .plan.model import Plan, Transition
-from .registry import Registry
+from migrator.plan.interpolate import InterpolationError, references
+from migrator.plan.model import Plan, Transition
+from migrator.plugin.registry import Registry
+from migrator.views.diagram import mermaid
+from migrator.views.markdown import code as _code
+from migrator.views.markdown import escape as _md
+from migrator.views.markdown import fence as _fence
 
 SQL_KEYS = frozenset({"sql", "query", "policy", "rls"})
 """Action and check keys whose description is SQL (highlighted as such in Markdown)."""

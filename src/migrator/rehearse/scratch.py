@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ExitCode, MigratorError
+from migrator.errors import ExitCode, MigratorError
 
 _SYSTEM = (
     "n.nspname not in ('pg_catalog', 'information_schema', 'migrator') "

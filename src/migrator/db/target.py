@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DatabaseUnreachable
+from migrator.errors import DatabaseUnreachable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .context import CheckOutcome
+from migrator.plugin.context import CheckOutcome
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,

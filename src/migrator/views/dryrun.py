@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from . import store
-from .checking import evaluate_check
-from .console import Reporter
-from .dberrors import error_text
-from .engine import Runner
-from .paths import find_path
-from .plan.model import Transition
+from migrator.db.failures import error_text
+from migrator.engine.checks import evaluate_check
+from migrator.engine.runner import Runner
+from migrator.plan.graph import find_path
+from migrator.plan.model import Transition
+from migrator.state import store
+from migrator.views.console import Reporter
 
 
 def _undo_text(runner: Runner, step: Any) -> str:

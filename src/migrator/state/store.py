@@ -125,7 +125,7 @@ def ensure_schema(conn: Connection) -> int:
                 conn.execute(text("select max(version) from migrator.schema_version")).scalar() or 0
             )
         if current > SCHEMA_VERSION:
-            from .errors import MigratorError
+            from migrator.errors import MigratorError
 
             raise MigratorError(
                 f"schema migrator is at version {current}, newer than this migrator "

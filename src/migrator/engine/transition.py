@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from . import store
-from .checking import evaluate_check
-from .context import StepContext, StepError
-from .dberrors import error_text, is_lock_timeout
-from .errors import ExitCode
-from .locking import LockLost, PlanLock
-from .lockwatch import Blocker, LockWatch
-from .plan.model import Transition
-from .reconnect import connect_again, is_connection_lost
-from .runstate import LIVE, RunModel, RunState, drive
+from migrator.db.failures import error_text, is_lock_timeout
+from migrator.db.reconnect import connect_again, is_connection_lost
+from migrator.engine.checks import evaluate_check
+from migrator.engine.locks import LockLost, PlanLock
+from migrator.engine.lockwatch import Blocker, LockWatch
+from migrator.engine.runstate import LIVE, RunModel, RunState, drive
+from migrator.errors import ExitCode
+from migrator.plan.model import Transition
+from migrator.plugin.context import StepContext, StepError
+from migrator.state import store
 
 if TYPE_CHECKING:
-    from .engine import Runner
+    from migrator.engine.runner import Runner
 
 T = TypeVar("T")
 PARTIAL = {"partial": True}  # the memo of a step that failed part way

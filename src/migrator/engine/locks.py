@@ -19,8 +19,8 @@ from types import TracebackType
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from .errors import ExitCode, MigratorError
-from .reconnect import connect_again
+from migrator.db.reconnect import connect_again
+from migrator.errors import ExitCode, MigratorError
 
 
 def lock_key(plan: str) -> int:

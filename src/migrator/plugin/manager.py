@@ -8,9 +8,9 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError
-from .registry import ActionSpec, CheckSpec, Registry
+from migrator.errors import PluginError
+from migrator.plugin import hookspecs
+from migrator.plugin.registry import ActionSpec, CheckSpec, Registry
 
 ENTRY_POINT_GROUP = "migrator"
 

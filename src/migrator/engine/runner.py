@@ -13,22 +13,22 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from . import store
-from .console import Reporter, progress_for
-from .context import StepContext
-from .dberrors import error_text
-from .errors import ConnectionLost, ExitCode, MigratorError, UsageError
-from .interpolate import interpolate, references
-from .locking import PlanLock
-from .masking import Secrets
-from .paths import find_path
-from .plan.model import Plan, Transition
-from .plugins import PluginManager
-from .reconnect import is_connection_lost, reconnect_window
-from .registry import Registry
-from .runtime import write_control
-from .transition_run import TransitionRun
-from .variables import check_environment
+from migrator.db.failures import error_text
+from migrator.db.reconnect import is_connection_lost, reconnect_window
+from migrator.engine.locks import PlanLock
+from migrator.engine.transition import TransitionRun
+from migrator.errors import ConnectionLost, ExitCode, MigratorError, UsageError
+from migrator.masking import Secrets
+from migrator.plan.graph import find_path
+from migrator.plan.interpolate import interpolate, references
+from migrator.plan.model import Plan, Transition
+from migrator.plan.variables import check_environment
+from migrator.plugin.checkpoints import write_control
+from migrator.plugin.context import StepContext
+from migrator.plugin.manager import PluginManager
+from migrator.plugin.registry import Registry
+from migrator.state import store
+from migrator.views.console import Reporter, progress_for
 
 __all__ = ["PlanBlocked", "RunOptions", "Runner", "find_path"]
 

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import store
-from .console import Reporter
-from .locking import lock_holder
-from .plan import Plan
+from migrator.engine.locks import lock_holder
+from migrator.plan import Plan
+from migrator.state import store
+from migrator.views.console import Reporter
 
 
 def plan_status(db: Engine, plan: Plan, last: int = 10) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from .errors import PlanError, Problem
+from migrator.errors import PlanError, Problem
 
 PathKey = tuple[str | int, ...]
 

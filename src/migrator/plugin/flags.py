@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .context import StepContext
+from migrator.plugin.context import StepContext
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 """What `FlagStore.get` returns for a flag that does not exist."""

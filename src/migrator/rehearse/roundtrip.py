@@ -19,20 +19,21 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from . import catalog, store
-from .catalog import Difference, Snapshot
-from .context import CheckOutcome, StepContext
-from .engine import Runner
-from .errors import ExitCode, UsageError
-from .flags import MISSING
-from .paths import NoPath, find_path
-from .plan.model import Plan, Transition
-from .registry import Registry
+from migrator.engine.runner import Runner
+from migrator.errors import ExitCode, UsageError
+from migrator.plan.graph import NoPath, find_path
+from migrator.plan.model import Plan, Transition
+from migrator.plugin.context import CheckOutcome, StepContext
+from migrator.plugin.flags import MISSING
+from migrator.plugin.registry import Registry
+from migrator.rehearse import catalog
+from migrator.rehearse.catalog import Difference, Snapshot
+from migrator.state import store
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from .plugins import PluginManager
+    from migrator.plugin.manager import PluginManager
 
 OUTSIDE_ACTIONS = frozenset({"http", "command"})
 """Action keys a rehearsal does not run: they act outside the database."""

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .errors import PluginError
+from migrator.errors import PluginError
 
 if TYPE_CHECKING:
-    from .context import CheckContext, StepContext
+    from migrator.plugin.context import CheckContext, StepContext
 
 Undo = Callable[["StepContext", Any, Any], None]
 """`undo(ctx, config, memo)`: take back what `run` did; `memo` is what `run` returned."""

@@ -13,7 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from .dberrors import is_disconnect
+from migrator.db.failures import is_disconnect
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

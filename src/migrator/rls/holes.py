@@ -21,10 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .errors import ExitCode, UsageError
+from migrator.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from .api import Context
+    from migrator.api import Context
 
 FindingKind = Literal["rls_without_policy", "allow_all_policy", "exposed_without_rls"]
 FindingSeverity = Literal["error", "warning"]
@@ -371,7 +371,7 @@ def audit_rls(ctx: Context, schemas: Sequence[str] | None = None) -> ExitCode:
     is at least one; 2 when a schema asked for does not exist; 5 when the database
     cannot be reached (raised by `connect_engine` as `DatabaseUnreachable`).
     """
-    from .db import connect_engine, resolve_target
+    from migrator.db.target import connect_engine, resolve_target
 
     target = resolve_target(ctx.dsn, announce=ctx.say)
     db = connect_engine(target)

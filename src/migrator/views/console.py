@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from .masking import Secrets
+from migrator.masking import Secrets
 
 LogFormat = Literal["text", "json"]
 

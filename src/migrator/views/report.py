@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from . import store
-from .mdtext import code as _code
-from .mdtext import escape, fence
+from migrator.state import store
+from migrator.views.markdown import code as _code
+from migrator.views.markdown import escape, fence
 
 
 @dataclass(frozen=True)

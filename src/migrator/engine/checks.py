@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from .context import CheckOutcome
-from .dberrors import error_text
-from .reconnect import is_connection_lost
+from migrator.db.failures import error_text
+from migrator.db.reconnect import is_connection_lost
+from migrator.plugin.context import CheckOutcome
 
 if TYPE_CHECKING:
-    from .engine import Runner
+    from migrator.engine.runner import Runner
 
 
 def evaluate_check(

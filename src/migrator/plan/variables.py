@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import PlanError, UsageError
-from .interpolate import InterpolationError, references
-from .plan.model import Plan, Transition
+from migrator.errors import PlanError, UsageError
+from migrator.plan.interpolate import InterpolationError, references
+from migrator.plan.model import Plan, Transition
 
 # Numbers as a person types them: ASCII digits, an optional sign, no `1_000`, no `nan`.
 _WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import pluggy
 
 if TYPE_CHECKING:
-    from .context import CheckOutcome, StepContext
-    from .flags import FlagStore
-    from .registry import ActionSpec, CheckSpec
+    from migrator.plugin.context import CheckOutcome, StepContext
+    from migrator.plugin.flags import FlagStore
+    from migrator.plugin.registry import ActionSpec, CheckSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 _marker = pluggy.HookspecMarker("migrator")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .plan.model import Plan, Transition
+from migrator.plan.model import Plan, Transition
 
 _RESERVED = {
     "as",

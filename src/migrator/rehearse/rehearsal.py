@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import store
-from .dberrors import error_text
-from .engine import RunOptions
-from .errors import ExitCode
-from .plan.model import Plan
-from .roundtrip import (
+from migrator.db.failures import error_text
+from migrator.engine.runner import RunOptions
+from migrator.errors import ExitCode
+from migrator.plan.model import Plan
+from migrator.rehearse.roundtrip import (
     FlagOverlay,
     Walk,
     Walker,
@@ -44,11 +43,12 @@ from .roundtrip import (
     stood_in,
     waiting,
 )
-from .scratch import ScratchDatabase, ScratchError, Tool
+from migrator.rehearse.scratch import ScratchDatabase, ScratchError, Tool
+from migrator.state import store
 
 if TYPE_CHECKING:
-    from .api import Context
-    from .console import Reporter
+    from migrator.api import Context
+    from migrator.views.console import Reporter
 
 # -- the command --------------------------------------------------------------------------
 
@@ -74,11 +74,11 @@ def rehearse(
     pg_dump: str | None = None,
 ) -> ExitCode:
     """Copy the target's schema to a scratch database and walk the plan there; see module."""
-    from .console import Reporter
-    from .db import Target, connect_engine, embedded_dsn, resolve_target
-    from .masking import Secrets
-    from .plan import load_plan
-    from .scratch import Sample, create_database, drop_database
+    from migrator.db.target import Target, connect_engine, embedded_dsn, resolve_target
+    from migrator.masking import Secrets
+    from migrator.plan import load_plan
+    from migrator.rehearse.scratch import Sample, create_database, drop_database
+    from migrator.views.console import Reporter
 
     plan = load_plan(plan_path, ctx.plugins())
     amount = Sample.parse(sample) if sample else None
@@ -94,7 +94,7 @@ def rehearse(
     if scratch_dsn:
         server = Target(scratch_dsn, "--scratch-dsn")
     else:
-        from .db import EMBEDDED_DIR
+        from migrator.db.target import EMBEDDED_DIR
 
         server = Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
     secrets.add(server.password)
@@ -168,7 +168,7 @@ def _prepare(
     """Copy the schema, the roles it needs, the flags and a sample of the data; the start."""
     import psycopg
 
-    from .scratch import (
+    from migrator.rehearse.scratch import (
         copy_sample,
         create_missing_roles,
         dump_schema,
@@ -237,7 +237,7 @@ def _seed(scratch: ScratchDatabase, plan: Plan, state: dict[str, Any], notes: li
     """Give the scratch database the target's flags and phase; the phase the walk starts in."""
     import psycopg
 
-    from .db import Target, connect_engine
+    from migrator.db.target import Target, connect_engine
 
     phase = state["phase"]
     start = plan.initial_phase
@@ -272,9 +272,9 @@ def _seed(scratch: ScratchDatabase, plan: Plan, state: dict[str, Any], notes: li
 
 
 def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secrets: Any) -> Walk:
-    from .console import Reporter
-    from .db import Target, connect_engine
-    from .variables import resolve_variables
+    from migrator.db.target import Target, connect_engine
+    from migrator.plan.variables import resolve_variables
+    from migrator.views.console import Reporter
 
     pm = ctx.manager()
     overlay = FlagOverlay(pm)

@@ -1,0 +1,1 @@
+"""Reaching the database: targets and DSNs, reading its errors, reconnecting, SQL text."""

@@ -1,0 +1,1 @@
+"""Rehearsal: every transition forward, back and forward again on a scratch copy."""

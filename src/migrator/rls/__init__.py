@@ -1,0 +1,1 @@
+"""Row level security knowledge: finding RLS holes in a database's catalog."""

@@ -1,0 +1,1 @@
+"""The state migrator keeps in the target database: schema `migrator`."""

@@ -1,0 +1,1 @@
+"""What people read: the console, status and history, the dry run, runbooks, reports, diagrams."""
