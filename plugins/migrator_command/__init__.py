@@ -19,6 +19,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=command.run,
             describe=command.describe,
             transactional=False,
+            reaches_outside=True,
             summary="run a program (an argv list, no shell); its output goes to the audit trail",
         )
     )

@@ -20,6 +20,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             undo=http.undo,
             describe=http.describe,
             transactional=False,  # recorded right after the call: a crash in between repeats it
+            reaches_outside=True,
             summary="call an HTTP endpoint {method, url, headers, json}; a non-2xx answer fails",
         )
     )
@@ -36,6 +37,7 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             evaluate=http.evaluate,
             describe=http.describe,
             expect=http.ResponseExpectation,
+            reaches_outside=True,
             summary="call an HTTP endpoint and compare status and a subset of its JSON",
         )
     )

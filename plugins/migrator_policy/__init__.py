@@ -20,6 +20,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=policy.run,
             undo=policy.undo,
             describe=policy.describe,
+            language="sql",
             summary="create or replace an RLS policy; undone by restoring the earlier definition",
         )
     )
@@ -30,6 +31,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=policy.run_rls,
             undo=policy.undo_rls,
             describe=policy.describe_rls,
+            language="sql",
             summary="enable, disable or force row level security on a table",
         )
     )

@@ -20,6 +20,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             transactional=sql.in_transaction,
             run=sql.run,
             describe=sql.describe,
+            language="sql",
             summary="SQL to run; plan variables are bound as :name",
         )
     )
@@ -35,6 +36,7 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             config=str,
             evaluate=sql.evaluate,
             describe=sql.describe_query,
+            language="sql",
             summary="SQL whose first column of the first row is compared with expect",
         )
     )

@@ -36,6 +36,11 @@ class ActionSpec:
     - `preview(ctx, step)`: optional; what a dry run can tell from today's data
       (rows a backfill would copy), run in a READ ONLY transaction.
     - `lint(step)`: optional; warnings `migrator validate` shows for this step.
+    - `reaches_outside`: whether it acts beyond the target database (calls a service,
+      runs a program): `migrator rehearse` stands it in and never calls it, and a dry
+      run never asks its `preview`.
+    - `language`: the language of the text `describe` returns (a Markdown fence's
+      language: `sql`, `shell`, `json`), or None for plain text; runbooks highlight it.
     """
 
     key: str
@@ -48,6 +53,8 @@ class ActionSpec:
     transactional: Callable[[Any], bool] | bool = True
     preview: Callable[[StepContext, Any], str] | None = None
     lint: Callable[[Any], list[str]] | None = None
+    reaches_outside: bool = False
+    language: str | None = None
 
     def in_transaction(self, step: Any) -> bool:
         """Whether `step` runs inside the run's transaction (committed with its audit event)."""
@@ -67,6 +74,9 @@ class CheckSpec:
       unknown key rather than a value silently ignored.
     - `evaluate(ctx, check)`: returns `(passed, actual, expected, detail)` as a
       `CheckOutcome`.
+    - `reaches_outside`: whether it asks beyond the target database (a service):
+      `migrator rehearse` never evaluates it (it passes as "not asked").
+    - `language`: the language of the text `describe` returns, as for actions.
     """
 
     key: str
@@ -77,6 +87,8 @@ class CheckSpec:
     expect_required: bool = True
     accepts_expect: bool = True
     summary: str = ""
+    reaches_outside: bool = False
+    language: str | None = None
 
 
 @dataclass

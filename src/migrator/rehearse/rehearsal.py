@@ -112,6 +112,7 @@ def rehearse(
     except BaseException:
         _finish_scratch(scratch, keep, reporter, drop_database)
         raise
+    not_called = stood_in(plan, ctx.plugins())
     code = ExitCode.OK
     if any(t.outcome != "clean" for t in walk.trips):
         code = ExitCode.CHECK_FAILED
@@ -119,12 +120,14 @@ def rehearse(
         _finish_scratch(scratch, keep, None, drop_database)
         ctx.emit_json(
             secrets.mask_data(
-                _document(plan, target, server, scratch, prepared, amount, walk, code, keep)
+                _document(
+                    plan, target, server, scratch, prepared, amount, walk, code, keep, not_called
+                )
             )
         )
     else:
         _render_preparation(prepared, scratch, amount, reporter)
-        _render(plan, walk, reporter)
+        _render(plan, walk, not_called, reporter)
         _finish_scratch(scratch, keep, reporter, drop_database)
     return code
 
@@ -316,6 +319,7 @@ def _document(
     walk: Walk,
     code: ExitCode,
     keep: bool,
+    not_called: list[str],
 ) -> dict[str, Any]:
     failing = [t for t in walk.trips if t.outcome != "clean"]
     return {
@@ -335,7 +339,7 @@ def _document(
         "rows_copied": scratch.rows_copied,
         "start_phase": prepared.start,
         "notes": prepared.notes,
-        "not_called": stood_in(plan),
+        "not_called": not_called,
         "evaluated_once": waiting(plan),
         "round_trips": [t.as_dict() for t in walk.trips],
         "not_rehearsed": [
@@ -361,9 +365,8 @@ def _render_preparation(
     say(f"  starting in phase '{prepared.start}'")
 
 
-def _render(plan: Plan, walk: Walk, reporter: Reporter) -> None:
+def _render(plan: Plan, walk: Walk, not_called: list[str], reporter: Reporter) -> None:
     say = reporter.say
-    not_called = stood_in(plan)
     if not_called:
         say(
             "  not called on a rehearsal (they reach outside the database): "

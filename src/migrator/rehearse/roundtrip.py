@@ -4,7 +4,8 @@
 `Runner` that can run one given transition) and compares catalog snapshots around
 each leg (`migrator.catalog`); a difference becomes a `Finding` laid at the steps of
 the transition that name the object. What a rehearsal must not touch is stood in:
-`http` and `command` steps and `http` checks are not called (`rehearsal_registry`),
+the actions and checks whose spec `reaches_outside` (`http`, `command`) are not called
+(`rehearsal_registry`),
 flags kept outside the database are written only in memory (`FlagOverlay`), and
 checks are evaluated once, without `wait` or `soak` (`once_each`).
 """
@@ -35,10 +36,6 @@ if TYPE_CHECKING:
 
     from migrator.plugin.manager import PluginManager
 
-OUTSIDE_ACTIONS = frozenset({"http", "command"})
-"""Action keys a rehearsal does not run: they act outside the database."""
-OUTSIDE_CHECKS = frozenset({"http"})
-"""Check keys a rehearsal does not evaluate (they pass): they ask outside the database."""
 TABLE_FLAGS = "table"
 """The flag store location of table `migrator.flags`, which the scratch database holds."""
 
@@ -174,26 +171,28 @@ def _not_asked(ctx: StepContext, check: Any) -> CheckOutcome:
 def rehearsal_registry(registry: Registry) -> Registry:
     """`registry` with the actions and checks that reach outside the database stood in."""
     copy = Registry(dict(registry.actions), dict(registry.checks), dict(registry.providers))
-    for key in OUTSIDE_ACTIONS & copy.actions.keys():
-        copy.actions[key] = replace(
-            copy.actions[key], run=_not_called, undo=_not_undone, transactional=True
-        )
-    for key in OUTSIDE_CHECKS & copy.checks.keys():
-        copy.checks[key] = replace(copy.checks[key], evaluate=_not_asked)
+    for key, action in registry.actions.items():
+        if action.reaches_outside:
+            copy.actions[key] = replace(
+                action, run=_not_called, undo=_not_undone, transactional=True
+            )
+    for key, check in registry.checks.items():
+        if check.reaches_outside:
+            copy.checks[key] = replace(check, evaluate=_not_asked)
     return copy
 
 
-def stood_in(plan: Plan) -> list[str]:
+def stood_in(plan: Plan, registry: Registry) -> list[str]:
     """The steps and checks of `plan` that a rehearsal does not call."""
     found: list[str] = []
     for t in plan.transitions:
         where = "" if plan.kind == "hotfix" else f" of {t.name}"
         for i, step in enumerate(t.steps):
-            if step.action_key in OUTSIDE_ACTIONS:
+            if registry.actions[step.action_key].reaches_outside:
                 found.append(f"step '{step.label(i)}' ({step.action_key}){where}")
         for phase, checks in (("pre", t.pre_checks), ("post", t.post_checks)):
             for i, check in enumerate(checks):
-                if check.check_key in OUTSIDE_CHECKS:
+                if registry.checks[check.check_key].reaches_outside:
                     found.append(f"{phase}-check '{check.label(i)}' ({check.check_key}){where}")
     return found
 

@@ -35,7 +35,7 @@ def _check_doc(runner: Runner, index: int, check: Any) -> dict[str, Any]:
 
 def _preview(runner: Runner, conn: Connection, step: Any) -> str | None:
     spec = runner.registry.actions[step.action_key]
-    if spec.preview is None:
+    if spec.preview is None or spec.reaches_outside:  # a dry run calls nothing outside
         return None
     with conn.begin() as tx:
         conn.execute(text("set transaction read only"))
