@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from migrator.cli import main
 from tests import secrets_sweep
-from tests.unit.test_loader_fuzz import (
+from tests.fuzzing import (
     TRICKY_STRINGS,
     as_flow_yaml,
     mutated_plans,

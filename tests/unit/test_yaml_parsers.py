@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from migrator.errors import PlanError
 from migrator.plan.source import load_yaml
-from tests.unit.test_loader_fuzz import keys, mutated_plans, values
+from tests.fuzzing import keys, mutated_plans, values
 
 pytest.importorskip("yaml._yaml", reason="PyYAML without libyaml: one parser only")
 
