@@ -174,7 +174,9 @@ def docs(
     `out_dir/<plan>.mmd`, and every file written is named on a line.
     """
     from migrator.plan import load_plan
-    from migrator.views.runbook import html_page, markdown, runbook
+    from migrator.views.runbook import runbook
+    from migrator.views.runbook_html import html_page
+    from migrator.views.runbook_markdown import markdown
 
     if out_dir is None and len(plan_paths) != 1:
         raise UsageError("give one PLAN, or --out DIR to write a runbook for each")

@@ -11,7 +11,9 @@ import pytest
 
 from migrator.plan import load_plan_text
 from migrator.views.markdown import code, fence
-from migrator.views.runbook import html_page, markdown, runbook
+from migrator.views.runbook import runbook
+from migrator.views.runbook_html import html_page
+from migrator.views.runbook_markdown import markdown
 
 SCORING = textwrap.dedent(
     """\
