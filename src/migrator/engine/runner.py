@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from migrator import state
 from migrator.db.failures import error_text
 from migrator.db.reconnect import is_connection_lost, reconnect_window
 from migrator.engine.locks import PlanLock
@@ -27,7 +28,6 @@ from migrator.plugin.checkpoints import write_control
 from migrator.plugin.context import StepContext
 from migrator.plugin.manager import PluginManager
 from migrator.plugin.registry import Registry
-from migrator.state import store
 from migrator.views.console import Reporter, progress_for
 
 __all__ = ["PlanBlocked", "RunOptions", "Runner", "find_path"]
@@ -79,12 +79,12 @@ class Runner:
     def apply(self, target: str) -> ExitCode:
         with self._locked() as (lock, conn):
             with conn.begin():
-                phase = store.current_phase(conn, self.plan.name, self.plan.initial_phase)
-                open_run = store.open_run(conn, self.plan.name)
+                phase = state.current_phase(conn, self.plan.name, self.plan.initial_phase)
+                open_run = state.open_run(conn, self.plan.name)
             path = find_path(self.plan, phase, target)
             if open_run is not None:
                 if (
-                    open_run.status != "undo_failed"
+                    open_run.status != state.RunStatus.UNDO_FAILED
                     and path
                     and open_run.transition == path[0].name
                 ):
@@ -113,8 +113,8 @@ class Runner:
     def rollback(self) -> ExitCode:
         with self._locked() as (lock, conn):
             with conn.begin():
-                open_run = store.open_run(conn, self.plan.name)
-                last = store.last_succeeded_run(conn, self.plan.name)
+                open_run = state.open_run(conn, self.plan.name)
+                last = state.last_succeeded_run(conn, self.plan.name)
             if open_run is not None:
                 self._checksum_guard(open_run)
                 lock.record_holder(open_run.id)
@@ -146,7 +146,7 @@ class Runner:
     def resume(self) -> ExitCode:
         with self._locked() as (lock, conn):
             with conn.begin():
-                open_run = store.open_run(conn, self.plan.name)
+                open_run = state.open_run(conn, self.plan.name)
             if open_run is None:
                 self.reporter.say(
                     f"plan {self.plan.name} has no interrupted run: nothing to resume"
@@ -168,7 +168,7 @@ class Runner:
                 PlanLock(self.db, self.plan.name, self.options.operator) as lock,
                 self.db.connect() as conn,
             ):
-                store.ensure_schema(conn)
+                state.ensure_schema(conn)
                 yield lock, conn
         except MigratorError:
             raise
@@ -183,21 +183,25 @@ class Runner:
                 f"and `migrator resume {file}` or `migrator rollback {file}` settles it"
             ) from None
 
-    def _blocked(self, run: store.RunRow) -> PlanBlocked:
-        what = "could not be undone" if run.status == "undo_failed" else "was interrupted"
+    def _blocked(self, run: state.RunRow) -> PlanBlocked:
+        what = (
+            "could not be undone"
+            if run.status == state.RunStatus.UNDO_FAILED
+            else "was interrupted"
+        )
         return PlanBlocked(
             f"run {run.id} ({run.transition}) of plan {self.plan.name} {what}: settle it with "
             f"`migrator resume {self.plan.file}` or `migrator rollback {self.plan.file}` first"
         )
 
-    def _checksum_guard(self, run: store.RunRow) -> None:
+    def _checksum_guard(self, run: state.RunRow) -> None:
         if run.plan_checksum != self.plan.checksum and not self.options.force:
             raise UsageError(
                 f"{self.plan.file} changed since run {run.id} started (checksum differs): "
                 "check the change, then repeat with --force"
             )
 
-    def _reverse_of(self, last: store.RunRow) -> Transition:
+    def _reverse_of(self, last: state.RunRow) -> Transition:
         for t in self.plan.transitions:
             if t.source == last.to_phase and t.target == last.from_phase and t.reverts is None:
                 return t
@@ -206,7 +210,7 @@ class Runner:
                 return t
         return self._revert_transition(last)
 
-    def _revert_transition(self, last: store.RunRow) -> Transition:
+    def _revert_transition(self, last: state.RunRow) -> Transition:
         """A transition that undoes the steps of run `last` in reverse order."""
         original = self.plan.transition(last.transition)
         return Transition(
@@ -228,7 +232,7 @@ class Runner:
         command_conn: Connection,
         lock: PlanLock,
         t: Transition,
-        takes_back: store.RunRow | None = None,
+        takes_back: state.RunRow | None = None,
     ) -> ExitCode:
         """Run transition `t`; `takes_back` is the run a rollback takes back (recorded).
 
@@ -242,13 +246,13 @@ class Runner:
             if t.reverts is not None:
                 if takes_back is None:
                     with conn.begin():
-                        takes_back = store.last_succeeded_run(conn, self.plan.name)
+                        takes_back = state.last_succeeded_run(conn, self.plan.name)
                 if takes_back is None or takes_back.transition != t.reverts:
                     raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
                 reverting = takes_back
                 self._checksum_guard(reverting)
             with conn.begin():
-                run_id = store.create_run(
+                run_id = state.create_run(
                     conn,
                     plan=self.plan.name,
                     transition=t.name,
@@ -259,7 +263,7 @@ class Runner:
                     plan_file=self.plan.file,
                     reverts=takes_back.id if takes_back else None,
                 )
-                row = store.get_run(conn, run_id)
+                row = state.get_run(conn, run_id)
         assert row is not None
         lock.record_holder(run_id)
         arrow = f"{t.source} -> {t.target}"
@@ -268,13 +272,13 @@ class Runner:
             return run.execute()
 
     def _transition_of(
-        self, conn: Connection, run: store.RunRow
-    ) -> tuple[Transition, store.RunRow | None]:
+        self, conn: Connection, run: state.RunRow
+    ) -> tuple[Transition, state.RunRow | None]:
         """The transition a recorded run ran, and the run whose steps it undoes (if any)."""
         taken_back = None
         if run.reverts is not None:
             with conn.begin():
-                taken_back = store.get_run(conn, run.reverts)
+                taken_back = state.get_run(conn, run.reverts)
         try:
             t = self.plan.transition(run.transition)
         except KeyError:
@@ -286,7 +290,7 @@ class Runner:
             t = self._revert_transition(taken_back)
         return t, (taken_back if t.reverts is not None else None)
 
-    def _resume_run(self, conn: Connection, lock: PlanLock, run: store.RunRow) -> ExitCode:
+    def _resume_run(self, conn: Connection, lock: PlanLock, run: state.RunRow) -> ExitCode:
         self._checksum_guard(run)
         if self.options.batch_size is not None:
             with conn.begin():
@@ -347,4 +351,4 @@ class Runner:
 
 
 def _shown_status(status: str) -> str:
-    return "undo failed" if status == "undo_failed" else "interrupted"
+    return "undo failed" if status == state.RunStatus.UNDO_FAILED else "interrupted"

@@ -15,26 +15,14 @@ written to the database by `after_state_change` before the next one begins.
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
+from migrator.state.kinds import RunStatus
 
-class RunState(StrEnum):
-    PENDING = "pending"
-    PRECHECKING = "prechecking"
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPLYING = "applying"
-    VERIFYING = "verifying"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    UNDOING = "undoing"
-    UNDONE = "undone"
-    UNDO_FAILED = "undo_failed"
-    INTERRUPTED = "interrupted"
-
-
+# The machine's states are the statuses a run has in `migrator.runs`: one enum, stored as is.
+RunState = RunStatus
 S = RunState
 LIVE = [S.PENDING, S.PRECHECKING, S.AWAITING_APPROVAL, S.APPLYING, S.VERIFYING, S.UNDOING]
 
@@ -71,7 +59,7 @@ class RunModel:
         reason = str(event.kwargs.get("reason", ""))
         assert event.transition is not None
         source, dest = event.transition.source, str(event.transition.dest)  # member names
-        self._record(RunState[source], RunState[dest], reason)
+        self._record(RunStatus[source], RunStatus[dest], reason)
 
     if TYPE_CHECKING:  # triggers, added to the model by the machine
 

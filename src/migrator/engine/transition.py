@@ -27,7 +27,18 @@ from migrator.engine.runstate import LIVE, RunModel, RunState, drive
 from migrator.errors import ExitCode
 from migrator.plan.model import Transition
 from migrator.plugin.context import StepContext, StepError
-from migrator.state import store
+from migrator.state import (
+    EventKind,
+    EventStatus,
+    RunRow,
+    RunStatus,
+    approved,
+    record_event,
+    set_phase,
+    set_run_status,
+    step_indexes,
+    steps_done,
+)
 
 if TYPE_CHECKING:
     from migrator.engine.runner import Runner
@@ -92,8 +103,8 @@ class TransitionRun:
         runner: Runner,
         lock: PlanLock,
         transition: Transition,
-        row: store.RunRow,
-        reverting: store.RunRow | None,
+        row: RunRow,
+        reverting: RunRow | None,
     ) -> None:
         self.r = runner
         self.lock = lock
@@ -133,18 +144,30 @@ class TransitionRun:
                 self._reconnect()
 
     def step_event(
-        self, kind: str, status: str, op: Operation, *, lazy: bool = False, **detail: Any
+        self,
+        kind: EventKind,
+        status: EventStatus,
+        op: Operation,
+        *,
+        lazy: bool = False,
+        **detail: Any,
     ) -> None:
         """An event about `op` (kind `step` or `undo`): its name, index and action, and more."""
         self.event(kind, status, op.label, lazy=lazy, index=op.index, action=op.action, **detail)
 
     def event(
-        self, kind: str, status: str, step: str | None = None, *, lazy: bool = False, **detail: Any
+        self,
+        kind: EventKind,
+        status: EventStatus,
+        step: str | None = None,
+        *,
+        lazy: bool = False,
+        **detail: Any,
     ) -> None:
         """Record an event and report it.
 
         `lazy`: an event in a transaction of its own (never in a step's) is committed
-        without waiting for the disk (see `store.record_event`). Other sessions see it at
+        without waiting for the disk (see `migrator.state.record_event`). Other sessions see it at
         once; only a crash of the server itself could lose it, and then together with all
         that came after it, since the next durable commit (a step's, a state change's)
         writes all earlier WAL first. For records that nothing acts on before such a
@@ -153,13 +176,15 @@ class TransitionRun:
         detail = self.r.secrets.mask_data(detail)
         durable = not lazy or self.conn.in_transaction()
         self._in_tx(
-            lambda conn: store.record_event(
+            lambda conn: record_event(
                 conn, self.run_id, kind, status, step=step, detail=detail, durable=durable
             )
         )
         self._report(kind, status, step, detail)
 
-    def _report(self, kind: str, status: str, step: str | None, detail: Any) -> None:
+    def _report(
+        self, kind: EventKind, status: EventStatus | RunStatus, step: str | None, detail: Any
+    ) -> None:
         self.r.reporter.event(
             self.r.plan.name,
             self.run_id,
@@ -173,13 +198,13 @@ class TransitionRun:
         detail = self.r.secrets.mask_data({"from": source.value, "reason": reason})
 
         def write(conn: Connection) -> None:
-            store.set_run_status(conn, self.run_id, dest.value, error=error)
+            set_run_status(conn, self.run_id, dest, error=error)
             if dest == RunState.SUCCEEDED:
-                store.set_phase(conn, self.r.plan.name, self.t.target, self.run_id)
-            store.record_event(conn, self.run_id, "state", dest.value, detail=detail)
+                set_phase(conn, self.r.plan.name, self.t.target, self.run_id)
+            record_event(conn, self.run_id, EventKind.STATE, dest, detail=detail)
 
         self._in_tx(write)
-        self._report("state", dest.value, None, detail)
+        self._report(EventKind.STATE, dest, None, detail)
         if dest in (RunState.SUCCEEDED, RunState.FAILED, RunState.UNDONE, RunState.UNDO_FAILED):
             self._hook(
                 "migrator_run_end",
@@ -193,7 +218,9 @@ class TransitionRun:
         try:
             getattr(self.r.pm.hook, name)(**kwargs)
         except Exception as exc:  # a reporter's bug must not break a migration
-            self.event("hook", "failed", detail=f"{name}: {type(exc).__name__}: {exc}")
+            self.event(
+                EventKind.HOOK, EventStatus.FAILED, detail=f"{name}: {type(exc).__name__}: {exc}"
+            )
 
     # -- what this run does ---------------------------------------------------------------
 
@@ -288,49 +315,17 @@ class TransitionRun:
         A step outside a transaction that failed part way (a backfill that committed
         some batches) is included with the memo `PARTIAL`: its rollback undoes it.
         """
-        rows = self._in_tx(
-            lambda conn: conn.execute(
-                text(
-                    "select status, detail from migrator.events where run_id = :r "
-                    "and kind = 'step' and (status = 'done' or (status = 'failed' "
-                    "and (detail->>'partial')::boolean)) order by id"
-                ),
-                {"r": run_id},
-            ).all()
-        )
+        rows = self._in_tx(lambda conn: steps_done(conn, run_id))
         return [
-            (int(d["index"]), d.get("memo") if status == "done" else PARTIAL) for status, d in rows
+            (int(d["index"]), d.get("memo") if status == EventStatus.DONE else PARTIAL)
+            for status, d in rows
         ]
 
-    def _recorded(self, kind: str, statuses: tuple[str, ...]) -> set[int]:
-        rows = self._in_tx(
-            lambda conn: (
-                conn.execute(
-                    text(
-                        "select detail from migrator.events where run_id = :r and kind = :k "
-                        "and status = any(:s)"
-                    ),
-                    {"r": self.run_id, "k": kind, "s": list(statuses)},
-                )
-                .scalars()
-                .all()
-            )
-        )
-        return {int(d["index"]) for d in rows}
+    def _recorded(self, kind: EventKind, statuses: tuple[EventStatus, ...]) -> set[int]:
+        return self._in_tx(lambda conn: step_indexes(conn, self.run_id, kind, statuses))
 
     def _approved(self) -> bool:
-        return self._in_tx(
-            lambda conn: (
-                conn.execute(
-                    text(
-                        "select 1 from migrator.events where run_id = :r and kind = 'approval' "
-                        "and status = 'approved'"
-                    ),
-                    {"r": self.run_id},
-                ).first()
-                is not None
-            )
-        )
+        return self._in_tx(lambda conn: approved(conn, self.run_id))
 
     # -- the life of a run ----------------------------------------------------------------
 
@@ -366,8 +361,10 @@ class TransitionRun:
         if self.model.state not in LIVE:
             return
         reason = INTERRUPTED
-        ended = self._recorded("step", ("done", "failed", "skipped"))
-        running = sorted(self._recorded("step", ("started",)) - ended)
+        ended = self._recorded(
+            EventKind.STEP, (EventStatus.DONE, EventStatus.FAILED, EventStatus.SKIPPED)
+        )
+        running = sorted(self._recorded(EventKind.STEP, (EventStatus.STARTED,)) - ended)
         if running and running[-1] < len(self.operations):
             reason += f", while step {self.operations[running[-1]].label} ran"
         self.model.interrupt(reason=reason)
@@ -382,15 +379,15 @@ class TransitionRun:
                 self.model.fail(reason="approval was not given: nothing was applied")
                 return ExitCode.CHECK_FAILED
         self.model.apply_steps()
-        done = self._recorded("step", ("done", "skipped"))
+        done = self._recorded(EventKind.STEP, (EventStatus.DONE, EventStatus.SKIPPED))
         try:
             for op in self.operations:
                 if op.index in done:
                     continue
                 if op.label in self.r.options.skip:
                     self.step_event(
-                        "step",
-                        "skipped",
+                        EventKind.STEP,
+                        EventStatus.SKIPPED,
                         op,
                         reason=self.r.options.skip[op.label],
                         operator=self.r.options.operator,
@@ -417,13 +414,31 @@ class TransitionRun:
         )
         risk = self.t.risk
         if options.assume_yes:
-            self.event("approval", "approved", operator=options.operator, via="--yes", risk=risk)
+            self.event(
+                EventKind.APPROVAL,
+                EventStatus.APPROVED,
+                operator=options.operator,
+                via="--yes",
+                risk=risk,
+            )
             return True
         if options.interactive and options.confirm(question):
-            self.event("approval", "approved", operator=options.operator, via="terminal", risk=risk)
+            self.event(
+                EventKind.APPROVAL,
+                EventStatus.APPROVED,
+                operator=options.operator,
+                via="terminal",
+                risk=risk,
+            )
             return True
         how = "declined at the terminal" if options.interactive else "needs --yes or a terminal"
-        self.event("approval", "declined", operator=options.operator, reason=how, risk=risk)
+        self.event(
+            EventKind.APPROVAL,
+            EventStatus.DECLINED,
+            operator=options.operator,
+            reason=how,
+            risk=risk,
+        )
         return False
 
     def _reconnect(self) -> None:
@@ -441,13 +456,17 @@ class TransitionRun:
         """Before anything changes: the lock is still ours (taken again if its connection
         was lost; LockLost, exit 4, if another session holds it now)."""
         if not self.lock.ensure_held():
-            self.event("lock", "reacquired", detail="the connection holding the lock was lost")
+            self.event(
+                EventKind.LOCK,
+                EventStatus.REACQUIRED,
+                detail="the connection holding the lock was lost",
+            )
 
     def _run(self, op: Operation) -> None:
         self._still_locked()
         # A step outside a transaction may act before its next durable commit: its start
         # is written durably, since undoing a run relies on it (see undo_everything).
-        self.step_event("step", "started", op, lazy=op.transactional)
+        self.step_event(EventKind.STEP, EventStatus.STARTED, op, lazy=op.transactional)
         ctx = self.r.step_context(self.conn, self.run_id, step=op.label)
         self._hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
         started = time.monotonic()
@@ -468,8 +487,8 @@ class TransitionRun:
                 if attempt <= allowed:
                     pause = min(0.5 * 2 ** (attempt - 1), 10.0)
                     self.step_event(
-                        "step",
-                        "retry",
+                        EventKind.STEP,
+                        EventStatus.RETRY,
                         op,
                         attempt=attempt,
                         error=error,
@@ -478,8 +497,8 @@ class TransitionRun:
                     time.sleep(pause)
                     continue
                 self.step_event(
-                    "step",
-                    "failed",
+                    EventKind.STEP,
+                    EventStatus.FAILED,
                     op,
                     error=error,
                     attempts=attempt,
@@ -511,8 +530,8 @@ class TransitionRun:
     def _attempt(self, op: Operation, ctx: StepContext, started: float) -> Any:
         def done(memo: Any) -> None:
             self.step_event(
-                "step",
-                "done",
+                EventKind.STEP,
+                EventStatus.DONE,
                 op,
                 memo=memo,
                 seconds=time.monotonic() - started,
@@ -579,26 +598,26 @@ class TransitionRun:
             return False
         done = self._done_steps(self.run_id)
         finished = {index for index, _ in done}
-        for index in sorted(self._recorded("step", ("started",)) - finished):
+        for index in sorted(self._recorded(EventKind.STEP, (EventStatus.STARTED,)) - finished):
             if not self.operations[index].transactional:  # killed while it ran
                 done.append((index, PARTIAL))
-        undone = self._recorded("undo", ("done", "skipped"))
+        undone = self._recorded(EventKind.UNDO, (EventStatus.DONE, EventStatus.SKIPPED))
         for index, memo in reversed(done):
             op = self.operations[index]
             if index in undone:
                 continue
             if memo == PARTIAL and not isinstance(op.step.rollback, list | tuple):
                 self.step_event(
-                    "undo",
-                    "skipped",
+                    EventKind.UNDO,
+                    EventStatus.SKIPPED,
                     op,
                     reason="it failed part way, and has no rollback to undo what it did",
                 )
                 continue
             if op.undo is None:
                 self.step_event(
-                    "undo",
-                    "skipped",
+                    EventKind.UNDO,
+                    EventStatus.SKIPPED,
                     op,
                     reason=op.undo_missing,
                 )
@@ -611,7 +630,9 @@ class TransitionRun:
                 if is_connection_lost(exc):
                     raise  # the database went away: the undo is interrupted, not failed
                 error = error_text(exc)
-                self.step_event("undo", "failed", op, error=error, describe=op.undo_describe)
+                self.step_event(
+                    EventKind.UNDO, EventStatus.FAILED, op, error=error, describe=op.undo_describe
+                )
                 self.model.undo_broke(reason=f"undoing {op.label} failed: {error}")
                 self.r.reporter.say(
                     "manual intervention needed: the plan is blocked until `migrator resume "
@@ -638,7 +659,9 @@ class TransitionRun:
                     raise
                 self._reconnect()
                 pause = min(0.5 * 2 ** (attempt - 1), 10.0)
-                self.step_event("undo", "retry", op, attempt=attempt, error=error_text(exc))
+                self.step_event(
+                    EventKind.UNDO, EventStatus.RETRY, op, attempt=attempt, error=error_text(exc)
+                )
                 time.sleep(pause)
 
     def _undo_once(self, op: Operation, memo: Any, started: float) -> None:
@@ -648,8 +671,8 @@ class TransitionRun:
                 self._set_timeouts(op)
                 op.undo(self.r.step_context(self.conn, self.run_id), memo)
                 self.step_event(
-                    "undo",
-                    "done",
+                    EventKind.UNDO,
+                    EventStatus.DONE,
                     op,
                     seconds=time.monotonic() - started,
                     describe=op.undo_describe,
@@ -659,8 +682,8 @@ class TransitionRun:
             side = side.execution_options(isolation_level="AUTOCOMMIT")
             op.undo(self.r.step_context(side, self.run_id), memo)
         self.step_event(
-            "undo",
-            "done",
+            EventKind.UNDO,
+            EventStatus.DONE,
             op,
             seconds=time.monotonic() - started,
             describe=op.undo_describe,
@@ -686,9 +709,13 @@ class TransitionRun:
                 )
             label = check.label(index)
             warn = check.on_fail == "warn"
-            status = "passed" if outcome.passed else ("warned" if warn else "failed")
+            status = (
+                EventStatus.PASSED
+                if outcome.passed
+                else (EventStatus.WARNED if warn else EventStatus.FAILED)
+            )
             self.event(
-                "check",
+                EventKind.CHECK,
                 status,
                 label,
                 lazy=True,

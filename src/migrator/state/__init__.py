@@ -1,1 +1,78 @@
-"""The state migrator keeps in the target database: schema `migrator`."""
+"""The state migrator keeps in the target database: schema `migrator`.
+
+Every query of migrator's own tables lives in this package, one module a table:
+`schema` (creating and upgrading it from `migrations/*.sql`), `runs`, `phases`
+(`plan_state`), `events` (the audit trail), `checkpoints`, `controls`, `flags` and
+`locks`; `kinds` holds the words stored in it (`RunStatus`, `EventKind`, `EventStatus`).
+Nothing here imports SQLAlchemy before a query runs.
+"""
+
+from __future__ import annotations
+
+from migrator.state.events import (
+    EventRow,
+    approved,
+    events_of,
+    last_step_done,
+    record_event,
+    step_indexes,
+    steps_done,
+)
+from migrator.state.kinds import (
+    FINAL_STATUSES,
+    UNSETTLED_STATUSES,
+    EventKind,
+    EventStatus,
+    RunStatus,
+)
+from migrator.state.phases import current_phase, recorded_phase, set_phase
+from migrator.state.runs import (
+    RunRow,
+    create_run,
+    get_run,
+    last_succeeded_run,
+    open_run,
+    runs_of,
+    runs_taking_back,
+    set_run_status,
+)
+from migrator.state.schema import (
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    ensure_schema,
+    schema_exists,
+    table_exists,
+)
+
+__all__ = [
+    "FINAL_STATUSES",
+    "MIGRATIONS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "UNSETTLED_STATUSES",
+    "EventKind",
+    "EventRow",
+    "EventStatus",
+    "RunRow",
+    "RunStatus",
+    "approved",
+    "create_run",
+    "current_phase",
+    "ensure_schema",
+    "events_of",
+    "get_run",
+    "last_step_done",
+    "last_succeeded_run",
+    "open_run",
+    "record_event",
+    "recorded_phase",
+    "runs_of",
+    "runs_taking_back",
+    "schema_exists",
+    "set_phase",
+    "set_run_status",
+    "step_indexes",
+    "steps_done",
+    "table_exists",
+]

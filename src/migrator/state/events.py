@@ -1,0 +1,146 @@
+"""`migrator.events`: the audit trail, one row per thing that happened in a run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from migrator.state.kinds import EventKind, EventStatus, RunStatus
+from migrator.state.sql import text
+
+if TYPE_CHECKING:
+    from sqlalchemy import TextClause
+    from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    run_id: int
+    at: datetime
+    step: str | None
+    kind: str
+    status: str
+    detail: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@cache
+def _insert(durable: bool) -> TextClause:
+    if durable:
+        return text(
+            "insert into migrator.events (run_id, step, kind, status, detail) "
+            "values (:r, :step, :k, :s, cast(:d as jsonb)) returning id"
+        )
+    # The same insert, and its transaction's commit not waiting for the disk: one round trip.
+    return text(
+        "insert into migrator.events (run_id, step, kind, status, detail) "
+        "select :r, :step, :k, :s, cast(:d as jsonb) "
+        "from (select set_config('synchronous_commit', 'off', true)) as lazily returning id"
+    )
+
+
+def record_event(
+    conn: Connection,
+    run_id: int,
+    kind: EventKind,
+    status: EventStatus | RunStatus,
+    *,
+    step: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    durable: bool = True,
+) -> int:
+    """Add an event to the audit trail; its id. An event of kind `state` has the run's
+    new `RunStatus` for its status, any other an `EventStatus`.
+
+    `durable=False` turns `synchronous_commit` off for the rest of the transaction: only
+    for an event in a transaction of its own, whose loss in a crash of the server itself
+    (never of migrator's process) nothing depends on.
+    """
+    return int(
+        conn.execute(
+            _insert(durable),
+            {
+                "r": run_id,
+                "step": step,
+                "k": str(kind),
+                "s": str(status),
+                "d": json.dumps(dict(detail or {}), default=str),
+            },
+        ).scalar_one()
+    )
+
+
+def events_of(conn: Connection, run_ids: list[int]) -> list[EventRow]:
+    """Every event of these runs, in the order they happened."""
+    if not run_ids:
+        return []
+    rows = conn.execute(
+        text(
+            "select id, run_id, at, step, kind, status, detail from migrator.events "
+            "where run_id = any(:ids) order by id"
+        ),
+        {"ids": run_ids},
+    ).all()
+    return [EventRow(*r) for r in rows]
+
+
+def step_indexes(
+    conn: Connection, run_id: int, kind: EventKind, statuses: Collection[EventStatus]
+) -> set[int]:
+    """The indexes of the steps with an event of `kind` in one of `statuses` (e.g. the
+    steps done, or the undos skipped)."""
+    details = conn.execute(
+        text(
+            "select detail from migrator.events where run_id = :r and kind = :k "
+            "and status = any(:s)"
+        ),
+        {"r": run_id, "k": str(kind), "s": [str(s) for s in statuses]},
+    ).scalars()
+    return {int(d["index"]) for d in details}
+
+
+def steps_done(conn: Connection, run_id: int) -> list[tuple[EventStatus, dict[str, Any]]]:
+    """(status, detail) of every step of the run recorded `done`, or `failed` part way
+    (its detail says `partial`), in the order they ran."""
+    rows = conn.execute(
+        text(
+            "select status, detail from migrator.events where run_id = :r and kind = :step "
+            "and (status = :done or (status = :failed and (detail->>'partial')::boolean)) "
+            "order by id"
+        ),
+        {
+            "r": run_id,
+            "step": str(EventKind.STEP),
+            "done": str(EventStatus.DONE),
+            "failed": str(EventStatus.FAILED),
+        },
+    ).all()
+    return [(EventStatus(status), detail) for status, detail in rows]
+
+
+def approved(conn: Connection, run_id: int) -> bool:
+    """Whether the run's approval was given (an `approval` event `approved`)."""
+    row = conn.execute(
+        text("select 1 from migrator.events where run_id = :r and kind = :k and status = :s"),
+        {"r": run_id, "k": str(EventKind.APPROVAL), "s": str(EventStatus.APPROVED)},
+    ).first()
+    return row is not None
+
+
+def last_step_done(conn: Connection, run_id: int) -> str | None:
+    """The name of the run's step recorded done last, if any."""
+    step = conn.execute(
+        text(
+            "select step from migrator.events where run_id = :r and kind = :k "
+            "and status = :s order by id desc limit 1"
+        ),
+        {"r": run_id, "k": str(EventKind.STEP), "s": str(EventStatus.DONE)},
+    ).scalar()
+    return None if step is None else str(step)

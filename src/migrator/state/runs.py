@@ -1,0 +1,147 @@
+"""`migrator.runs`: one row per run of a transition, its status and who ran it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from migrator.state.kinds import FINAL_STATUSES, UNSETTLED_STATUSES, RunStatus
+from migrator.state.schema import schema_exists
+from migrator.state.sql import text
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    plan: str
+    transition: str
+    from_phase: str
+    to_phase: str
+    status: str
+    operator: str
+    host: str
+    pid: int
+    plan_checksum: str
+    reverts: int | None
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_RUN_COLUMNS = (
+    "id, plan, transition, from_phase, to_phase, status, operator, host, pid, plan_checksum, "
+    "reverts, started_at, finished_at, error"
+)
+_FINAL = sorted(str(s) for s in FINAL_STATUSES)  # plain strings for the driver
+
+
+def create_run(
+    conn: Connection,
+    *,
+    plan: str,
+    transition: str,
+    from_phase: str,
+    to_phase: str,
+    operator: str,
+    checksum: str,
+    plan_file: str,
+    reverts: int | None = None,
+) -> int:
+    """A new run, `pending`, of this process on this host; its id."""
+    return int(
+        conn.execute(
+            text(
+                "insert into migrator.runs (plan, transition, from_phase, to_phase, status, "
+                "operator, host, pid, plan_checksum, plan_file, reverts) values "
+                "(:plan, :t, :f, :to, :status, :op, :host, :pid, :sum, :file, :rev) returning id"
+            ),
+            {
+                "plan": plan,
+                "t": transition,
+                "f": from_phase,
+                "to": to_phase,
+                "status": str(RunStatus.PENDING),
+                "op": operator,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "sum": checksum,
+                "file": plan_file,
+                "rev": reverts,
+            },
+        ).scalar_one()
+    )
+
+
+def set_run_status(
+    conn: Connection, run_id: int, status: RunStatus, *, error: str | None = None
+) -> None:
+    """Change the run's status; a run that has finished gets its `finished_at`."""
+    final = status in FINAL_STATUSES or status in UNSETTLED_STATUSES
+    conn.execute(
+        text(
+            "update migrator.runs set status = :s, error = coalesce(:e, error), "
+            "finished_at = case when :final then clock_timestamp() else null end where id = :id"
+        ),
+        {"s": str(status), "e": error, "final": final, "id": run_id},
+    )
+
+
+def get_run(conn: Connection, run_id: int) -> RunRow | None:
+    row = conn.execute(
+        text(f"select {_RUN_COLUMNS} from migrator.runs where id = :id"), {"id": run_id}
+    ).first()
+    return RunRow(*row) if row else None
+
+
+def runs_of(conn: Connection, plan: str, limit: int | None = None) -> list[RunRow]:
+    """The plan's runs, newest first (no more than `limit`)."""
+    if not schema_exists(conn):
+        return []
+    sql = f"select {_RUN_COLUMNS} from migrator.runs where plan = :p order by id desc"
+    if limit:
+        sql += " limit :n"
+    return [RunRow(*r) for r in conn.execute(text(sql), {"p": plan, "n": limit}).all()]
+
+
+def open_run(conn: Connection, plan: str) -> RunRow | None:
+    """The plan's newest run that has not reached a final status, if any."""
+    if not schema_exists(conn):
+        return None
+    row = conn.execute(
+        text(
+            f"select {_RUN_COLUMNS} from migrator.runs where plan = :p "
+            "and status <> all(:final) order by id desc limit 1"
+        ),
+        {"p": plan, "final": _FINAL},
+    ).first()
+    return RunRow(*row) if row else None
+
+
+def last_succeeded_run(conn: Connection, plan: str) -> RunRow | None:
+    """The run that brought the plan to its current phase, if any."""
+    row = conn.execute(
+        text(
+            "select r.id from migrator.plan_state s join migrator.runs r on r.id = s.last_run "
+            "where s.plan = :p"
+        ),
+        {"p": plan},
+    ).scalar()
+    return get_run(conn, int(row)) if row is not None else None
+
+
+def runs_taking_back(conn: Connection, run_id: int) -> list[RunRow]:
+    """The later runs that took run `run_id` back (rollbacks of it), oldest first."""
+    rows = conn.execute(
+        text(f"select {_RUN_COLUMNS} from migrator.runs where reverts = :id order by id"),
+        {"id": run_id},
+    ).all()
+    return [RunRow(*r) for r in rows]
