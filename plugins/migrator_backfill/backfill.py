@@ -28,10 +28,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from migrator import StepContext
 from migrator.db.reconnect import connect_again
 from migrator.db.sqltext import statements
+from migrator.plugin import lost_connection, retry
 from migrator.plugin.checkpoints import Checkpoint, load_checkpoint, read_control, save_checkpoint
 
 from .position import Batch, Planner, Position, Span
-from .streams import BATCH_RETRIES, Done, Failed, Job, Retry, Streams, transient
+from .streams import BATCH_BACKOFF, BATCH_RETRIES, Done, Failed, Job, Retry, Streams
 from .walk import BackfillError, Walk, in_key_order, prepare, probe, start, total
 
 __all__ = ["BackfillConfig", "BackfillError", "describe", "lint", "preview", "run"]
@@ -163,19 +164,19 @@ class Link:
         self.conn: Any = None
 
     def call(self, work: Callable[[Any], T]) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                if self.conn is None:
-                    conn = connect_again(self.db)  # waits out a restart, within the window
-                    self.conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                return work(self.conn)
-            except Exception as exc:
-                if transient(exc) != "lost connection" or attempt > BATCH_RETRIES:
-                    raise
-                self.close()
-                time.sleep(min(0.2 * 2 ** (attempt - 1), 5.0))
+        def once(attempt: int) -> T:
+            if self.conn is None:
+                conn = connect_again(self.db)  # waits out a restart, within the window
+                self.conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            return work(self.conn)
+
+        return retry(
+            once,
+            transient=lost_connection,
+            retries=BATCH_RETRIES,
+            backoff=BATCH_BACKOFF,
+            on_retry=lambda attempt, error, reason, pause: self.close(),
+        )
 
     def close(self) -> None:
         if self.conn is not None:

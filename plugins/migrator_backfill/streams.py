@@ -25,15 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from migrator.db.reconnect import connect_again, is_connection_lost
+from migrator.db.reconnect import connect_again
 from migrator.db.sqltext import Statement
+from migrator.plugin import Backoff, Transient, any_of, conflict, lost_connection, retry
 from migrator.plugin.checkpoints import Checkpoint, lock_checkpoint, save_checkpoint
 
 from .position import Batch, Position
 from .walk import BackfillError
 
-TRANSIENT = {"40P01": "deadlock", "40001": "serialization failure"}
 BATCH_RETRIES = 5
+BATCH_BACKOFF = Backoff(0.2, 5.0)
 SETTLE_WITHIN = 30.0  # seconds for the session of a lost connection to end
 
 
@@ -77,11 +78,16 @@ class Job:
     batch_timeout: float | None = None
 
 
-def transient(exc: BaseException) -> str | None:
-    """Why retrying `exc` can help, or None when it cannot."""
-    if is_connection_lost(exc):
-        return "lost connection"
-    return TRANSIENT.get(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+transient: Transient = any_of(lost_connection, conflict)
+"""Why retrying a batch can help: a lost connection, a deadlock, a serialization failure."""
+
+
+class Unsure(Exception):
+    """Whether a batch whose connection was lost committed cannot be told: not retried."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Stream:
@@ -97,33 +103,38 @@ class Stream:
     def run(self, batch: Batch, tell: Any) -> bool:
         """Run `batch` until it is committed (True) or fails for good (False)."""
         started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
+        try:
+            retry(
+                lambda attempt: self._attempt(batch),
+                transient=transient,
+                retries=lambda reason: BATCH_RETRIES if reason and not self.stop.is_set() else 0,
+                backoff=BATCH_BACKOFF,
+                on_retry=lambda attempt, error, reason, pause: tell(
+                    Retry(batch, reason or "", pause)
+                ),
+                wait=lambda pause: not self.stop.wait(pause),
+            )
+        except Exception as exc:
+            tell(Failed(batch, exc.error if isinstance(exc, Unsure) else exc))
+            return False
+        tell(Done(batch, time.monotonic() - started))
+        return True
+
+    def _attempt(self, batch: Batch) -> None:
+        """Commit `batch`; after a lost connection, done if it committed after all."""
+        try:
+            self._commit(batch)
+        except Exception as exc:
+            if transient(exc) != "lost connection":
+                raise
+            lost, self.session = self.session, None
+            self._drop()
             try:
-                self._commit(batch)
-                tell(Done(batch, time.monotonic() - started))
-                return True
-            except Exception as exc:
-                reason = transient(exc)
-                error: BaseException = exc
-                if reason == "lost connection":
-                    lost, self.session = self.session, None
-                    self._drop()
-                    try:
-                        if self.done_after_all(batch, lost):
-                            tell(Done(batch, time.monotonic() - started))
-                            return True
-                    except Exception as unsure:
-                        reason, error = None, unsure
-                if reason is None or attempt > BATCH_RETRIES or self.stop.is_set():
-                    tell(Failed(batch, error))
-                    return False
-                pause = min(0.2 * 2 ** (attempt - 1), 5.0)
-                tell(Retry(batch, reason, pause))
-                if self.stop.wait(pause):
-                    tell(Failed(batch, error))
-                    return False
+                if self.done_after_all(batch, lost):
+                    return
+            except Exception as unsure:
+                raise Unsure(unsure) from exc
+            raise
 
     def _connection(self) -> Any:
         if self.conn is None:

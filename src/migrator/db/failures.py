@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+_SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin shutdown, crash shutdown, cannot connect now
+
 
 def error_text(exc: BaseException) -> str:
     """One line for a person: the driver's first line, or the error's own words."""
@@ -18,6 +20,20 @@ def is_disconnect(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError
 
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the database went away (not that a statement failed)."""
+    import psycopg
+
+    if is_disconnect(exc):
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    if not isinstance(orig, psycopg.OperationalError):
+        return False
+    sqlstate = getattr(orig, "sqlstate", None)
+    # no SQLSTATE: the client's own failure to talk to the server (refused, closed)
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

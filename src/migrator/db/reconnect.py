@@ -9,17 +9,21 @@ then connects again, patiently: for up to `MIGRATOR_RECONNECT_TIMEOUT` seconds
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import TYPE_CHECKING
 
-from migrator.db.failures import is_disconnect
+from migrator.db.failures import is_connection_lost
+from migrator.db.retry import Backoff, lost_connection, retry
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
+__all__ = ["connect_again", "is_connection_lost", "reconnect_window"]
+
 DEFAULT_WINDOW = 30.0
-_SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin shutdown, crash shutdown, cannot connect now
+RECONNECT_BACKOFF = Backoff(0.25, 2.0)
 
 
 def reconnect_window() -> float:
@@ -30,32 +34,23 @@ def reconnect_window() -> float:
         return DEFAULT_WINDOW
 
 
-def is_connection_lost(exc: BaseException) -> bool:
-    """Whether `exc` says the database went away (not that a statement failed)."""
-    import psycopg
-
-    if is_disconnect(exc):
-        return True
-    orig = getattr(exc, "orig", None) or exc
-    if not isinstance(orig, psycopg.OperationalError):
-        return False
-    sqlstate = getattr(orig, "sqlstate", None)
-    # no SQLSTATE: the client's own failure to talk to the server (refused, closed)
-    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
-
-
 def connect_again(engine: Engine, window: float | None = None) -> Connection:
     """A new connection, waiting up to `window` seconds for the server to come back.
 
     Raises the last error when the server is still gone after the window.
     """
     deadline = time.monotonic() + (reconnect_window() if window is None else window)
-    pause = 0.25
-    while True:
-        try:
-            return engine.connect()
-        except Exception as exc:
-            if not is_connection_lost(exc) or time.monotonic() + pause > deadline:
-                raise
+
+    def within_window(pause: float) -> bool:
+        if time.monotonic() + pause > deadline:
+            return False
         time.sleep(pause)
-        pause = min(pause * 2, 2.0)
+        return True
+
+    return retry(
+        lambda attempt: engine.connect(),
+        transient=lost_connection,
+        retries=math.inf,
+        backoff=RECONNECT_BACKOFF,
+        wait=within_window,
+    )

@@ -1,1 +1,145 @@
-"""The plugin API: hook specifications, action and check specs, the plugin manager, contexts."""
+"""The plugin API: everything a plugin may use, in one file a plugin author reads.
+
+A plugin imports `migrator` (the hook marker, the specs, the contexts) and this module,
+nothing else of migrator's: what is not exported here may change in any release. The
+built-in plugins in `plugins/` are held to that by a test (tests/unit/test_plugin_contract.py).
+The hook specifications, with when each is called, are in `migrator.plugin.hookspecs`;
+docs/plugins.md is the guide.
+
+Importing this module loads neither the engine nor a database driver, nor the plan
+models: the names from `migrator.plan` are imported when first used (`migrator --help`
+stays quick).
+"""
+
+from typing import TYPE_CHECKING
+
+# Connections: telling a lost connection, and opening one again within the window.
+from migrator.db.reconnect import connect_again as connect_again
+from migrator.db.reconnect import is_connection_lost as is_connection_lost
+
+# Retrying work that failed for a reason that passes (ENGINE: one loop for engine and plugins).
+from migrator.db.retry import Backoff as Backoff
+from migrator.db.retry import Transient as Transient
+from migrator.db.retry import any_of as any_of
+from migrator.db.retry import conflict as conflict
+from migrator.db.retry import lost_connection as lost_connection
+from migrator.db.retry import retry as retry
+
+# SQL text: statements split as PostgreSQL reads them, `:name` parameters bound.
+from migrator.db.sqltext import SqlTextError as SqlTextError
+from migrator.db.sqltext import Statement as Statement
+from migrator.db.sqltext import execute as execute
+from migrator.db.sqltext import fetch_rows as fetch_rows
+from migrator.db.sqltext import statements as statements
+
+# Steps that commit as they go: checkpoints committed with each batch, live controls.
+from migrator.plugin.checkpoints import Checkpoint as Checkpoint
+from migrator.plugin.checkpoints import Control as Control
+from migrator.plugin.checkpoints import load_checkpoint as load_checkpoint
+from migrator.plugin.checkpoints import lock_checkpoint as lock_checkpoint
+from migrator.plugin.checkpoints import read_control as read_control
+from migrator.plugin.checkpoints import save_checkpoint as save_checkpoint
+
+# What an action or a check receives, and what it returns or raises.
+from migrator.plugin.context import CheckContext as CheckContext
+from migrator.plugin.context import CheckOutcome as CheckOutcome
+from migrator.plugin.context import Progress as Progress
+from migrator.plugin.context import StepContext as StepContext
+from migrator.plugin.context import StepError as StepError
+
+# Flags: the store interface the `migrator_flag_store` hook returns.
+from migrator.plugin.flags import MISSING as MISSING
+from migrator.plugin.flags import FlagStore as FlagStore
+
+# Hook implementations, and what the registration hooks register.
+from migrator.plugin.hookspecs import hookimpl as hookimpl
+from migrator.plugin.registry import ActionSpec as ActionSpec
+from migrator.plugin.registry import CheckSpec as CheckSpec
+from migrator.plugin.registry import Undo as Undo
+
+# Row level security: the findings of `migrator audit rls`.
+from migrator.rls.holes import Finding as Finding
+from migrator.rls.holes import FindingKind as FindingKind
+from migrator.rls.holes import find_rls_holes as find_rls_holes
+from migrator.rls.holes import missing_schemas as missing_schemas
+from migrator.rls.holes import missing_tables as missing_tables
+from migrator.rls.holes import select_findings as select_findings
+from migrator.rls.holes import split_table as split_table
+
+__all__ = [
+    "MISSING",
+    "ActionSpec",
+    "Backoff",
+    "CheckContext",
+    "CheckOutcome",
+    "CheckSpec",
+    "Checkpoint",
+    "Comparison",
+    "Control",
+    "EqualsQuery",
+    "Expectation",
+    "Finding",
+    "FindingKind",
+    "FlagStore",
+    "Progress",
+    "SqlTextError",
+    "Statement",
+    "StepContext",
+    "StepError",
+    "Transient",
+    "Undo",
+    "any_of",
+    "compare_rows",
+    "conflict",
+    "connect_again",
+    "execute",
+    "fetch_rows",
+    "find_rls_holes",
+    "hookimpl",
+    "is_connection_lost",
+    "judge",
+    "load_checkpoint",
+    "lock_checkpoint",
+    "lost_connection",
+    "missing_schemas",
+    "missing_tables",
+    "parse_duration",
+    "read_control",
+    "retry",
+    "save_checkpoint",
+    "select_findings",
+    "split_table",
+    "statements",
+]
+
+if TYPE_CHECKING:
+    # Checks: the generic expectation (a value, "OP VALUE", {equals_query: SQL}), its verdict.
+    from migrator.plan.expect import Comparison as Comparison
+    from migrator.plan.expect import EqualsQuery as EqualsQuery
+    from migrator.plan.expect import Expectation as Expectation
+    from migrator.plan.expect import compare_rows as compare_rows
+    from migrator.plan.expect import judge as judge
+
+    # Plan values: durations as plans write them ("30s", "5m", 90).
+    from migrator.plan.fields import parse_duration as parse_duration
+
+_FROM_PLAN = {
+    "Comparison": "migrator.plan.expect",
+    "EqualsQuery": "migrator.plan.expect",
+    "Expectation": "migrator.plan.expect",
+    "compare_rows": "migrator.plan.expect",
+    "judge": "migrator.plan.expect",
+    "parse_duration": "migrator.plan.fields",
+}
+
+
+def __getattr__(name: str) -> object:
+    """A name from `migrator.plan`, imported on first use (the plan package loads its models)."""
+    module = _FROM_PLAN.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
