@@ -26,10 +26,16 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from migrator import StepContext
-from migrator.db.reconnect import connect_again
-from migrator.db.sqltext import statements
-from migrator.plugin import lost_connection, retry
-from migrator.plugin.checkpoints import Checkpoint, load_checkpoint, read_control, save_checkpoint
+from migrator.plugin import (
+    Checkpoint,
+    connect_again,
+    load_checkpoint,
+    lost_connection,
+    read_control,
+    retry,
+    save_checkpoint,
+    statements,
+)
 
 from .position import Batch, Planner, Position, Span
 from .streams import BATCH_BACKOFF, BATCH_RETRIES, Done, Failed, Job, Retry, Streams
@@ -44,7 +50,7 @@ T = TypeVar("T")
 
 
 def _seconds(value: Any) -> float:
-    from migrator.plan.fields import parse_duration
+    from migrator.plugin import parse_duration
 
     return parse_duration(value)
 

@@ -25,10 +25,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from migrator.db.reconnect import connect_again
-from migrator.db.sqltext import Statement
-from migrator.plugin import Backoff, Transient, any_of, conflict, lost_connection, retry
-from migrator.plugin.checkpoints import Checkpoint, lock_checkpoint, save_checkpoint
+from migrator.plugin import (
+    Backoff,
+    Checkpoint,
+    Statement,
+    Transient,
+    any_of,
+    conflict,
+    connect_again,
+    lock_checkpoint,
+    lost_connection,
+    retry,
+    save_checkpoint,
+)
 
 from .position import Batch, Position
 from .walk import BackfillError

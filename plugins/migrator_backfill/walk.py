@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.db.sqltext import Statement, statements
+from migrator.plugin import Statement, statements
 
 EXACT_COUNT_BELOW = 2_000_000  # estimated rows under which counting exactly is cheap
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.plugin.flags import MISSING, FlagStore
+from migrator.plugin import MISSING, FlagStore
 
 
 class FlagSetting(BaseModel):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator import StepContext
-from migrator.plugin.flags import MISSING
+from migrator.plugin import MISSING
 
 
 class TableStore:

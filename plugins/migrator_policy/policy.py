@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.db.sqltext import execute
+from migrator.plugin import execute
 
 Command = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
 ProbeVerdict = Literal["allowed", "denied"]

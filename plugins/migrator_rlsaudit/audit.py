@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome
-from migrator.plan.expect import Comparison
-from migrator.rls.holes import (
+from migrator.plugin import (
+    Comparison,
     Finding,
     FindingKind,
     find_rls_holes,

@@ -7,8 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.db.sqltext import execute, fetch_rows
-from migrator.plan.expect import EqualsQuery, compare_rows, judge
+from migrator.plugin import EqualsQuery, compare_rows, execute, fetch_rows, judge
 
 
 class SqlOptions(BaseModel):

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import pluggy
-
-from migrator.plugin.context import CheckContext, CheckOutcome, StepContext, StepError
-from migrator.plugin.registry import ActionSpec, CheckSpec
+from migrator.plugin import (
+    ActionSpec,
+    CheckContext,
+    CheckOutcome,
+    CheckSpec,
+    StepContext,
+    StepError,
+    hookimpl,
+)
 
 __version__ = "0.1.0"
-
-F = TypeVar("F", bound=Callable[..., Any])
-hookimpl = cast(Callable[[F], F], pluggy.HookimplMarker("migrator"))
-"""Marks a plugin's hook implementations: `@migrator.hookimpl`."""
 
 __all__ = [
     "ActionSpec",

@@ -27,6 +27,9 @@ _marker = pluggy.HookspecMarker("migrator")
 hookspec = cast(Callable[[F], F], _marker)
 first_result_hookspec = _marker(firstresult=True)
 """For "who handles this?" hooks: the first non-None result wins."""
+hookimpl = cast(Callable[[F], F], pluggy.HookimplMarker("migrator"))
+"""Marks a plugin's hook implementations: `@migrator.hookimpl` (typed: they keep their
+signatures)."""
 
 
 @hookspec
