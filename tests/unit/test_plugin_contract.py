@@ -5,6 +5,7 @@ imports without the engine or a database driver."""
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,20 @@ def test_the_plugin_api_imports_without_the_engine_or_a_database_driver() -> Non
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("old", "name"),
+    [
+        ("migrator.expect", "judge"),
+        ("migrator.sqltext", "execute"),
+        ("migrator.runtime", "save_checkpoint"),
+        ("migrator.flags", "MISSING"),
+    ],
+)
+def test_an_old_import_path_still_works_and_names_the_new_one(old: str, name: str) -> None:
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=rf"{old} is deprecated .* from migrator\.plugin"):
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(migrator.plugin, name)
+    assert set(module.__all__) <= set(migrator.plugin.__all__)
