@@ -18,9 +18,6 @@ from tests import secrets_sweep
 if TYPE_CHECKING:
     from tests.faults.servers import RestartableServer
 
-ROOT = Path(__file__).resolve().parent.parent
-PLANS = ROOT / "plans"
-
 _counter = itertools.count()
 
 

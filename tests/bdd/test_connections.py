@@ -17,9 +17,8 @@ import psycopg
 import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
-from tests.faults.conftest import fresh_database
-from tests.faults.scenario import query
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
+from tests.helpers import fresh_database, query
 
 scenarios("connections")
 
@@ -156,7 +155,7 @@ def _(world: dict[str, Any], faults: list[Fault]) -> None:
 
 def _on_disk(dsn: str) -> None:
     """Write everything committed so far to disk, as any session's next durable commit
-    does. A step's start is committed without waiting for the disk (README, "Exactly
+    does. A step's start is committed without waiting for the disk (docs/concepts.md, "Exactly
     once"): a crash right after it may lose that record, by design; on a server that
     goes on committing while the step runs, it is soon on disk."""
     with psycopg.connect(dsn, connect_timeout=10) as conn:

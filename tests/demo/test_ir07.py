@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import PLANS
+from tests.helpers import PLANS
 
 from .conftest import SERVICE_KEY
 

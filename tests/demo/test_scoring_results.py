@@ -7,7 +7,7 @@ import time
 import pytest
 
 from migrator.demo.app import LEGACY_PAYLOAD
-from tests.conftest import PLANS
+from tests.helpers import PLANS
 
 SCORING = PLANS / "scoring-results.yaml"
 IR08 = PLANS / "ir-08-backfill-profiles.yaml"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from migrator.cli import main
+from tests.helpers import run_cli as run
 
 VALID = """\
 plan: ir-07-profiles-rls
@@ -58,13 +58,6 @@ def write(tmp_path: Path, text: str, name: str = "plan.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # -- validate -----------------------------------------------------------------------------

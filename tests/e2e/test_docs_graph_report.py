@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from migrator.cli import main
+from tests.helpers import run_cli as run
 
 PLAN = """\
 plan: widgets
@@ -46,13 +46,6 @@ def no_database_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # -- docs ---------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ the command line (`main(argv)`, and a real process for what only a shell can sen
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import os
@@ -22,8 +21,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,6 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from migrator.cli import main
 from tests import secrets_sweep
 from tests.fuzzing import (
     TRICKY_STRINGS,
@@ -41,6 +37,7 @@ from tests.fuzzing import (
     templates,
     yaml_values,
 )
+from tests.helpers import Result, cli, query
 
 CLI_FUZZ = settings(
     max_examples=30,
@@ -51,25 +48,6 @@ RUN_FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 
 INJECTION = "'); drop table profiles; --"
 _plan_numbers = itertools.count()
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-def cli(*argv: str | Path) -> Result:
-    """`migrator ARGV` in process, as the console script runs it: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 def assert_clear(result: Result, *codes: int) -> None:
@@ -233,11 +211,6 @@ def var_plan(folder: Path) -> tuple[Path, str, str]:
     text = VAR_PLAN.format(name=name, flag=flag).replace(":plan_name", f"'{name}'")
     path.write_text(text)
     return path, name, flag
-
-
-def query(dsn: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(sql, params or None).fetchall()
 
 
 SQL_TRICKS = [

@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from tests import secrets_sweep
-from tests.faults.scenario import PLAN, query, seed, snapshot
-
-_names = itertools.count()
-
-
-@contextmanager
-def fresh_database(admin_dsn: str, config: pytest.Config) -> Iterator[str]:
-    """A new empty database on the server of `admin_dsn`; its DSN. Swept for secrets
-    (tests/secrets_sweep.py), then dropped."""
-    name = f"f_{os.getpid()}_{next(_names)}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    base, _, params = admin_dsn.partition("?")
-    dsn = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{params}" if params else "")
-    try:
-        yield dsn
-    finally:
-        sweep = secrets_sweep.sweep_of(config)
-        if sweep is not None:
-            sweep.check_database(dsn)
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-Cli = Callable[..., Result]
+from tests.faults.scenario import PLAN, seed, snapshot
+from tests.helpers import Cli, Result, fresh_database, query
 
 
 @pytest.fixture

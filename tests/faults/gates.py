@@ -119,11 +119,11 @@ def _ensure_migrator_schema(dsn: str) -> None:
     """Schema `migrator`, created as migrator itself creates it on first use."""
     from sqlalchemy import create_engine
 
-    from migrator.state import store
+    from migrator.state import ensure_schema
 
     engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
     try:
         with engine.connect() as conn:
-            store.ensure_schema(conn)
+            ensure_schema(conn)
     finally:
         engine.dispose()

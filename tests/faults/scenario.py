@@ -14,6 +14,8 @@ from typing import Any
 
 import psycopg
 
+from tests.helpers import query
+
 ROWS = 600
 BATCH = 100  # six batches: the gates stop the backfill in its third and fourth
 GATED_BATCH = 3
@@ -62,13 +64,6 @@ transitions:
 """
 
 STEPS = ("s1", "s2", "s3", "s4", "s5")
-
-
-def query(dsn: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    """Run SQL (autocommit); all rows, or [] for none."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(sql, params or None)  # type: ignore[arg-type]
-        return cur.fetchall() if cur.description else []
 
 
 def seed(dsn: str) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import Cli, fresh_database
 from tests.faults.gates import Gate
 from tests.faults.scenario import PLAN, query, seed, snapshot
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
+from tests.helpers import Cli, fresh_database
 from tests.processes import sigkill, spawn, wait_for
 
 

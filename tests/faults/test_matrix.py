@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import Cli, fresh_database
 from tests.faults.gates import Gate
 from tests.faults.matrix import Cell, cells
 from tests.faults.scenario import PLAN, ROWS, STEPS, query, seed, snapshot
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
+from tests.helpers import Cli, fresh_database
 from tests.processes import sigkill, spawn, wait_for
 
 # What the run under fault is, and the phase it ends in when nothing goes wrong.

@@ -13,7 +13,7 @@ import migrator as migrator_pkg
 from migrator import api
 from migrator.db.target import Target, connect_engine
 from migrator.plugin.manager import get_plugin_manager
-from migrator.state.store import SCHEMA_VERSION, ensure_schema
+from migrator.state import SCHEMA_VERSION, ensure_schema
 
 from .test_interruptions import FOUR_STEPS, spawn, step_started, wait_for
 
@@ -165,7 +165,7 @@ def test_schema_creation_is_safe_when_processes_race(database: str, sql: Any) ->
 def test_a_schema_of_version_1_is_upgraded_and_forgets_a_batch_size_of_no_run(
     database: str, sql: Any
 ) -> None:
-    from migrator.state.store import MIGRATIONS
+    from migrator.state import MIGRATIONS
 
     sql(MIGRATIONS[0] + "; insert into migrator.schema_version (version) values (1)")
     sql("insert into migrator.controls (plan, batch_size) values ('fill', 700)")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from migrator.state import store
+from migrator.state import ensure_schema
 
 PLAN = """\
 plan: durability
@@ -54,7 +54,7 @@ def test_only_a_transactional_steps_start_and_check_verdicts_skip_the_disk(
 ) -> None:
     engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as conn:
-        store.ensure_schema(conn)
+        ensure_schema(conn)
     engine.dispose()
     sql("create table seen (sync text)")
     sql(WATCH)

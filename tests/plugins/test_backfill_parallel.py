@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from migrator import StepContext
 from migrator.db.target import Target, connect_engine
 from migrator.plugin.checkpoints import Checkpoint, save_checkpoint
-from migrator.state import store
+from migrator.state import create_run, ensure_schema
 from migrator_backfill.backfill import BackfillConfig, checksum
 from migrator_backfill.backfill import run as run_backfill
 from migrator_backfill.position import Batch, Planner, Position
@@ -353,14 +353,14 @@ def test_positions_merge_touching_ranges_into_the_mark() -> None:
 def engine(database: str) -> Iterator[Engine]:
     db = connect_engine(Target(database, "--dsn"))
     with db.connect() as conn:
-        store.ensure_schema(conn)
+        ensure_schema(conn)
     yield db
     db.dispose()
 
 
 def new_run(db: Engine) -> int:
     with db.connect() as conn, conn.begin():
-        return store.create_run(
+        return create_run(
             conn,
             plan="p",
             transition="t",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def plan_with(argv: str, extra: str = "") -> str:
@@ -24,12 +27,16 @@ def test_output_goes_to_the_audit_trail(migrator: Any, write_plan: Any, sql: Any
     assert memo["stdout"] == "deployed 3 functions\n"
 
 
-def test_no_shell_is_involved(migrator: Any, write_plan: Any, sql: Any, tmp_path: Any) -> None:
+def test_no_shell_is_involved(
+    migrator: Any, write_plan: Any, sql: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The program runs in the migrator's working folder: there, a shell would leave `pwned`.
+    monkeypatch.chdir(tmp_path)
     argv = f'["{sys.executable}", "-c", "import sys; print(sys.argv[1])", "$(touch pwned); *"]'
     assert migrator("apply", write_plan(plan_with(argv))).code == 0
+    assert not (tmp_path / "pwned").exists()
     memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
     assert memo["stdout"] == "$(touch pwned); *\n"
-    assert not (tmp_path / "pwned").exists()
 
 
 def test_a_failing_program_fails_the_step(migrator: Any, write_plan: Any) -> None:

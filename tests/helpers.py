@@ -1,0 +1,125 @@
+"""What many test modules share: the repository's paths, SQL on a DSN, fresh databases on
+any server, the CLI in-process and its result, and stopping one running statement.
+
+Test modules import from here (and from tests/plans.py, tests/processes.py, tests/faults/),
+never from one another or from a conftest.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests import secrets_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANS = ROOT / "plans"
+
+_names = itertools.count()
+
+
+def query(dsn: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Run SQL (autocommit); all rows, or [] for none."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(sql, params or None)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+@contextmanager
+def fresh_database(admin_dsn: str, config: pytest.Config) -> Iterator[str]:
+    """A new empty database on the server of `admin_dsn`; its DSN. Swept for secrets
+    (tests/secrets_sweep.py), then dropped."""
+    name = f"f_{os.getpid()}_{next(_names)}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    base, _, params = admin_dsn.partition("?")
+    dsn = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{params}" if params else "")
+    try:
+        yield dsn
+    finally:
+        sweep = secrets_sweep.sweep_of(config)
+        if sweep is not None:
+            sweep.check_database(dsn)
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@dataclass
+class Result:
+    """What a command printed, and its exit code."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+Cli = Callable[..., Result]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    """`migrator ARGV` in process, its output captured by pytest: (code, stdout, stderr)."""
+    from migrator.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def cli(*argv: str | Path) -> Result:
+    """`migrator ARGV` in process, as the console script runs it, with no pytest fixture
+    (hypothesis runs a test many times in one fixture's life)."""
+    from migrator.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@contextmanager
+def terminating(dsn: str, like: str, timeout: float = 20.0) -> Iterator[list[int]]:
+    """While the body runs, end (pg_terminate_backend) the first session of the database
+    that is active in a statement starting with `like` (a LIKE prefix), once; yields the
+    list of the pids ended (empty if none was caught before `timeout`)."""
+    ended: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while not ended and not stop.wait(0.02):  # the poll interval
+                rows = conn.execute(
+                    "select pid from pg_stat_activity where query like %s "
+                    "and state = 'active' and pid <> pg_backend_pid() "
+                    "and datname = current_database() limit 1",
+                    (like + "%",),
+                ).fetchall()
+                for (pid,) in rows:
+                    ok = conn.execute("select pg_terminate_backend(%s)", (pid,)).fetchone()
+                    if ok == (True,):
+                        ended.append(pid)
+
+    watcher = threading.Thread(target=watch)
+    timer = threading.Timer(timeout, stop.set)  # the failure bound: the body may finish first
+    watcher.start()
+    timer.start()
+    try:
+        yield ended
+    finally:
+        stop.set()
+        timer.cancel()
+        watcher.join()
