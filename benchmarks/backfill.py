@@ -1,6 +1,6 @@
 """Backfill benchmark: migrator's batched backfill against the physical limit and a naive loop.
 
-Builds the scoring schema of the seeds (sessions; per completed session 16 type rows,
+Builds the scoring schema of the incidents (sessions; per completed session 16 type rows,
 8 function rows, 1 state row and 1 profile) with N sessions in a template database,
 then, each on an identical fresh copy of it, measures:
 

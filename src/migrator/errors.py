@@ -9,7 +9,7 @@ from typing import Literal
 
 
 class ExitCode(IntEnum):
-    """The exit codes of SPEC.md."""
+    """The exit codes of the command line (README.md, "Exit codes")."""
 
     OK = 0
     CHECK_FAILED = 1

@@ -1,4 +1,4 @@
-"""The demo's scoring application: the seed's edge functions, on 127.0.0.1.
+"""The demo's scoring application: the incident's edge functions, on 127.0.0.1.
 
     python -m migrator.demo.app --dsn DSN [--port 0] [--traffic 4]
 
@@ -8,7 +8,7 @@ Endpoints (JSON):
   `Authorization: Bearer <service role key>`: score the session and persist it, as
   `persistResultsV3` did: under RLS, with `service_role` claims, into the unified
   `scoring_results` when `WRITE_UNIFIED` is on and into the legacy tables when
-  `WRITE_EXPLODED` is on (the default). Answers like the seed's expected response.
+  `WRITE_EXPLODED` is on (the default). Answers like the incident's expected response.
 - `GET /functions/v1/get-results-by-session?session_id=...`: a session's results, read
   as `READ_SOURCE` says: `legacy`, `unified_first` (unified, else legacy) or `unified`.
 - `GET /health`: `{"ok": true, "flags": {...}}`: the flags the application sees.
@@ -118,7 +118,7 @@ class ScoringApp:
     # -- finalizeAssessment -----------------------------------------------------------
 
     def finalize(self, session_id: str) -> dict[str, Any]:
-        """Score a completed session and persist it: the seed's finalizeAssessment."""
+        """Score a completed session and persist it: the incident's finalizeAssessment."""
         try:
             sid = uuid.UUID(session_id)
         except (ValueError, AttributeError, TypeError):

@@ -8,7 +8,7 @@ the roles, `auth.*`, the scoring schema and data:
   legacy tables (a profile and its types, functions and state rows);
 - then the incident (IR-07): `profiles` has RLS on and no policy, so from 20 days ago
   every completed session failed to get a profile: at least 45 of them, among them the
-  seed's test session, several in the last 7 days;
+  incident's test session, several in the last 7 days;
 - the forced-choice (FC) tables are empty.
 """
 
@@ -21,7 +21,7 @@ from psycopg import sql
 
 from migrator.demo import sql_text
 
-TEST_SESSION = "618c5ea6-aeda-4084-9156-0aac9643afd3"  # the seed's verification session
+TEST_SESSION = "618c5ea6-aeda-4084-9156-0aac9643afd3"  # the incident's verification session
 DEFAULT_SESSIONS = 10_000
 
 
@@ -96,7 +96,7 @@ def load(dsn: str, sessions: int = DEFAULT_SESSIONS) -> DemoData:
                 "           - (g::float / %(n)s) * interval '69 days' as t) at",
                 {"n": healthy},
             )
-            # The incident window: completed in the last 20 days, never scored. The seed's
+            # The incident window: completed in the last 20 days, never scored. The incident's
             # test session is the newest of them.
             conn.execute(
                 "insert into assessment_sessions (id, user_id, status, started_at, completed_at) "

@@ -1,8 +1,8 @@
--- The scoring database of the incidents (shared/seeds/), written for migrator's demo.
+-- The scoring database of the incidents, written for migrator's demo.
 --
 -- An assessment session collects 24 answers (1..5). Scoring it gives eight function
 -- strengths, sixteen type fits, a type code with a confidence, and a state overlay:
--- public.score_session(id) returns all of it as one ScoringPayload (the seed's shape).
+-- public.score_session(id) returns all of it as one ScoringPayload (the incident's shape).
 --
 -- The legacy ("exploded") tables hold a scored session as one row in `profiles` and
 -- rows in scoring_results_types, scoring_results_functions and scoring_results_state.
@@ -228,7 +228,7 @@ select exists (select 1 from profile)
 $$;
 
 -- Row level security as the staging project had it: the detail tables with the
--- permissive policies of the seed's security note, and `profiles` with RLS on and
+-- permissive policies of the incident's security note, and `profiles` with RLS on and
 -- no policy at all (IR-07: every write refused).
 alter table public.scoring_results_types enable row level security;
 alter table public.scoring_results_functions enable row level security;

@@ -194,7 +194,7 @@ class Story:
             "IR-07: the hotfix",
             """Pre-checks confirm the broken state; Fix A creates the policy, Fix B and C
             are deploy steps (confirmed here by --yes); post-checks probe RLS, call
-            finalizeAssessment for the seed's test session, and soak on the conversion.""",
+            finalizeAssessment for the incident's test session, and soak on the conversion.""",
         )
         ir07 = str(plan_path(PLAN_FILES["ir07"]))
         self.command(["apply", ir07, "--yes", "--var", f"app_url={self.app_url}"])
