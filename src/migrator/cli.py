@@ -40,7 +40,7 @@ def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The options of every command that touches a database (SPEC.md's common options)."""
+    """The options of every command that touches a database (the README's common options)."""
     options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option(
             "--dsn",
@@ -490,7 +490,7 @@ def _printable_output() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: run the CLI and map errors to SPEC.md's exit codes."""
+    """Console-script entry point: run the CLI and map errors to their exit codes."""
     _printable_output()
     traceback = "--traceback" in (argv if argv is not None else sys.argv[1:])
     try:
