@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
+from migrator.plugin import map_strings
 
 EXCERPT_CHARS = 200
 """How much of a response body an error message quotes."""
@@ -89,7 +89,7 @@ def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:
     """Call the endpoint; compare its status, then the subset of its JSON that `expect` gives."""
     request: Request = check.http
     expectation: ResponseExpectation = check.expect
-    expected_json = _resolve(ctx.interpolate, expectation.json_subset)
+    expected_json = map_strings(expectation.json_subset, ctx.interpolate)  # keys as written
     expected: dict[str, Any] = {
         "status": expectation.status if expectation.status is not None else "2xx"
     }
@@ -128,7 +128,7 @@ def _call(ctx: StepContext, request: Request) -> tuple[str, str, Any, int]:
 
     url = ctx.interpolate(request.url)
     headers = {name: ctx.interpolate(value) for name, value in request.headers.items()}
-    body = _resolve(ctx.interpolate, request.json_body)
+    body = map_strings(request.json_body, ctx.interpolate)  # keys as written
     method = request.method
     started = time.monotonic()
     try:
@@ -203,17 +203,6 @@ def _join(path: str, key: Any) -> str:
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _resolve(interpolate: Callable[[str], str], value: Any) -> Any:
-    """`value` with every string in it interpolated (object keys are left as written)."""
-    if isinstance(value, str):
-        return interpolate(value)
-    if isinstance(value, dict):
-        return {k: _resolve(interpolate, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve(interpolate, v) for v in value]
-    return value
 
 
 def _json_of(response: Any) -> tuple[Any, bool]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from migrator.nested import map_strings
+
 MASK = "***"
 
 
@@ -30,10 +32,4 @@ class Secrets:
 
     def mask_data(self, data: Any) -> Any:
         """The same structure with every string masked (keys included)."""
-        if isinstance(data, str):
-            return self.mask(data)
-        if isinstance(data, dict):
-            return {self.mask(str(k)): self.mask_data(v) for k, v in data.items()}
-        if isinstance(data, list | tuple):
-            return [self.mask_data(v) for v in data]
-        return data
+        return map_strings(data, self.mask, keys=True)

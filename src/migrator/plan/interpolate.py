@@ -61,8 +61,3 @@ def interpolate(
     # One pass: a value that itself holds `${...}` is never expanded again.
     return REFERENCE.sub(replace, value)
 
-
-def secrets_in(value: str, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The values that `${env:...}` references in `value` resolve to: what to mask."""
-    env = os.environ if environ is None else environ
-    return [env[r.name] for r in references(value) if r.env and env.get(r.name)]

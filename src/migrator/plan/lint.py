@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from migrator.errors import Problem
+from migrator.nested import strings_in
 from migrator.plan.interpolate import InterpolationError, references
 from migrator.plan.model import Plan, Transition
 from migrator.plan.source import PathKey, SourceDocument
@@ -132,7 +133,7 @@ def _duplicates(named: list[tuple[PathKey, Any]], what: str, doc: SourceDocument
 def _references(variables: set[str], doc: SourceDocument) -> list[Problem]:
     """Every `${...}` must be well formed and name a plan variable (env is checked at run time)."""
     problems: list[Problem] = []
-    for path, value in _strings(doc.data, ()):
+    for path, value in strings_in(doc.data):
         try:
             refs = list(references(value))
         except InterpolationError as exc:
@@ -148,17 +149,6 @@ def _references(variables: set[str], doc: SourceDocument) -> list[Problem]:
                     )
                 )
     return problems
-
-
-def _strings(data: Any, path: PathKey) -> Any:
-    if isinstance(data, str):
-        yield path, data
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield from _strings(value, (*path, key))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            yield from _strings(value, (*path, i))
 
 
 def _reversible(plan: Plan, t: Transition) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from migrator.errors import PlanError, UsageError
+from migrator.nested import strings_in
 from migrator.plan.interpolate import InterpolationError, references
 from migrator.plan.model import Plan, Transition
 
@@ -75,7 +75,7 @@ def check_environment(plan: Plan, transitions: list[Transition]) -> None:
     doc = plan.source
     problems = []
     roots = [t.path for t in transitions] if plan.kind == "phased" else [()]
-    for path, value in _strings_under(doc.data, ()):
+    for path, value in strings_in(doc.data):
         if not any(path[: len(r)] == r for r in roots):
             continue
         try:
@@ -87,16 +87,3 @@ def check_environment(plan: Plan, transitions: list[Transition]) -> None:
                 problems.append(doc.problem(path, f"environment variable {ref.name} is not set"))
     if problems:
         raise PlanError(problems)
-
-
-def _strings_under(
-    data: Any, path: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    if isinstance(data, str):
-        yield path, data
-    elif isinstance(data, dict):
-        for k, v in data.items():
-            yield from _strings_under(v, (*path, k))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _strings_under(v, (*path, i))

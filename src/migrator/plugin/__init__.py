@@ -32,6 +32,9 @@ from migrator.db.sqltext import execute as execute
 from migrator.db.sqltext import fetch_rows as fetch_rows
 from migrator.db.sqltext import statements as statements
 
+# Strings in nested data (a JSON body): every one changed, e.g. interpolated.
+from migrator.nested import map_strings as map_strings
+
 # Steps that commit as they go: checkpoints committed with each batch, live controls.
 from migrator.plugin.checkpoints import Checkpoint as Checkpoint
 from migrator.plugin.checkpoints import Control as Control
@@ -101,6 +104,7 @@ __all__ = [
     "load_checkpoint",
     "lock_checkpoint",
     "lost_connection",
+    "map_strings",
     "missing_schemas",
     "missing_tables",
     "parse_duration",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from migrator.masking import Secrets
+from migrator.views.durations import elapsed
 
 LogFormat = Literal["text", "json"]
 
@@ -104,13 +105,8 @@ class Reporter:
 
 
 def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return ""
-    return f" [dim]{seconds * 1000:.0f} ms[/]" if seconds < 1 else f" [dim]{seconds:.1f} s[/]"
-
-
-def now() -> float:
-    return time.monotonic()
+    took = elapsed(seconds)
+    return f" [dim]{took}[/]" if took else ""
 
 
 class _Progress:

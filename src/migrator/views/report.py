@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from migrator.state import store
+from migrator.views.durations import elapsed as _secs
 from migrator.views.markdown import code as _code
 from migrator.views.markdown import escape, fence
 
@@ -361,12 +362,6 @@ def _plain(value: Any) -> Any:
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
     return None if end is None else round((end - start).total_seconds(), 3)
-
-
-def _secs(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return ""
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def _shown(value: Any, *, quote: bool = True) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from migrator.nested import strings_in
 from migrator.plan.interpolate import InterpolationError, references
 from migrator.plan.model import Plan, Transition
 from migrator.plugin.registry import Registry
@@ -53,22 +54,12 @@ _RISKS = ["low", "medium", "high"]
 def _environment(plan: Plan) -> list[str]:
     """The environment variables the plan reads with `${env:NAME}` (their names only)."""
     names: set[str] = set()
-    for value in _strings(plan.source.data):
+    for _, value in strings_in(plan.source.data):
         try:
             names |= {r.name for r in references(value) if r.env}
         except InterpolationError:
             continue
     return sorted(names)
-
-
-def _strings(data: Any) -> list[str]:
-    if isinstance(data, str):
-        return [data]
-    if isinstance(data, dict):
-        return [s for v in data.values() for s in _strings(v)]
-    if isinstance(data, list):
-        return [s for v in data for s in _strings(v)]
-    return []
 
 
 def _way_back(plan: Plan, t: Transition) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from migrator.views.durations import as_written as _duration
 from migrator.views.markdown import code as _code
 from migrator.views.markdown import escape as _md
 from migrator.views.markdown import fence as _fence
@@ -241,15 +242,6 @@ def _value(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
-        if seconds >= size and (seconds / size) == int(seconds / size):
-            return f"{int(seconds / size)}{unit}"
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    return f"{seconds:g}s"
 
 
 def _tcode(text: str) -> str:
