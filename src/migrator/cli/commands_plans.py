@@ -1,0 +1,102 @@
+"""Commands about plan files and plugins, without a database (but `graph`, which may read one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from migrator.cli.group import cli
+from migrator.cli.options import PLAN_ARG, context, output_option
+
+
+@cli.command()
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@output_option
+def validate(plans: tuple[str, ...], output: str) -> int:
+    """Load and lint PLANS; print every problem as FILE:LINE:COL; change nothing.
+
+    Exits 0 when every plan is valid (warnings allowed), 2 when any has an error.
+    """
+    from migrator import api
+
+    return api.validate(context(output=output), plans)
+
+
+@cli.command()
+def schema() -> int:
+    """Print the JSON Schema of the plan format (for editors and CI linters).
+
+    The schema includes the action and check keys of every installed plugin. Point
+    yaml-language-server at it with a `# yaml-language-server: $schema=FILE` line.
+    """
+    from migrator import api
+
+    return api.schema(context(output="json"))
+
+
+@cli.command()
+@output_option
+def plugins(output: str) -> int:
+    """List the loaded plugins, their versions and the action and check keys they provide."""
+    from migrator import api
+
+    return api.plugins(context(output=output))
+
+
+@cli.command()
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--output",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="text: Markdown; html: a standalone page; json: the runbook as data.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write each plan's runbook to DIR/<plan>.md (.html, .json) and its diagram to "
+    "DIR/<plan>.mmd instead of printing it; takes several PLANS.",
+)
+def docs(plans: tuple[str, ...], output: str, out_dir: str | None) -> int:
+    """PLANS as runbooks to follow and review: Markdown, a standalone page, or JSON.
+
+    A runbook has the plan's summary, its phase diagram, each transition's risk and
+    approval, the pre-checks with their SQL and expected values, the steps with their
+    SQL and how each is undone, the rollback plan in reverse order, and the post-checks
+    and soak windows as success criteria.
+
+    Needs no database. The SQL is the plan's own, with its :name parameters; ${env:...}
+    references are shown as written, never resolved. The docs of this repository's
+    plans are regenerated with `migrator docs plans/*.yaml --out docs/plans`.
+    """
+    from migrator import api
+
+    form = {"text": "markdown", "html": "html", "json": "json"}[output]
+    return api.docs(context(), plans, form=form, out_dir=out_dir)  # type: ignore[arg-type]
+
+
+@cli.command()
+@PLAN_ARG
+@click.option(
+    "--dsn",
+    metavar="DSN",
+    help="Highlight the phase PLAN is in on this database (only read). Default: "
+    "$MIGRATOR_DSN, else $DATABASE_URL; without either no database is used.",
+)
+@output_option
+def graph(plan: str, **options: Any) -> int:
+    """PLAN's phases and transitions as a Mermaid state diagram.
+
+    Each transition is labelled with its risk and whether it needs approval; the
+    first phase is the initial state. With a database the current phase is
+    highlighted. Without --dsn, $MIGRATOR_DSN or $DATABASE_URL the embedded
+    PostgreSQL is not started for a diagram; a database that cannot be reached is
+    said on stderr and the diagram is printed without a current phase (exit 0).
+    """
+    from migrator import api
+
+    return api.graph(context(**options), plan)

@@ -1,0 +1,80 @@
+"""Commands that read what happened: status, history, report, and the RLS audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from migrator.cli.group import cli
+from migrator.cli.options import PLAN_ARG, context, database_options, output_option
+
+
+@cli.command()
+@PLAN_ARG
+@database_options
+def status(plan: str, **options: Any) -> int:
+    """The current phase, the lock holder, any run in progress or interrupted, the last runs."""
+    from migrator import api
+
+    return api.status(context(**options), plan)
+
+
+@cli.command()
+@click.argument("run", type=click.IntRange(min=1), metavar="RUN")
+@click.option("--dsn", metavar="DSN", help="The target database (as for the other commands).")
+@output_option
+def report(run: int, **options: Any) -> int:
+    """RUN's evidence for a post-incident review (RUN: a run id from `migrator history`).
+
+    The timeline of every recorded event, each check's actual value against the
+    expected one, approvals and who gave them, each step's duration, attempts and
+    SQL, and what was undone. text: Markdown; json: the same as one document.
+    Reads the audit trail only. Exits 2 when the database has no run RUN.
+    """
+    from migrator import api
+
+    return api.report(context(**options), run)
+
+
+@cli.command()
+@PLAN_ARG
+@database_options
+def history(plan: str, **options: Any) -> int:
+    """Every run of PLAN and every event of each run (the audit trail)."""
+    from migrator import api
+
+    return api.history(context(**options), plan)
+
+
+@cli.group()
+def audit() -> None:
+    """Audit the target database; read only, nothing is changed."""
+
+
+@audit.command("rls")
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    metavar="SCHEMA",
+    help="Audit only this schema (repeatable); the schemas given are then the exposed "
+    "ones. Default: every user schema, with public as the exposed one.",
+)
+@click.option("--dsn", metavar="DSN", help="The target database (as for the other commands).")
+@output_option
+def audit_rls(schemas: tuple[str, ...], **options: Any) -> int:
+    """Find RLS holes: tables with RLS on and no policy, allow-all policies, exposed tables.
+
+    Errors: tables with row level security on and no policy at all (IR-07's cause:
+    every write by a role other than the owner is refused). Warnings: permissive
+    policies whose USING or WITH CHECK is `true`, granted to anon, authenticated or
+    public; tables in an exposed schema without row level security on which anon or
+    authenticated holds SELECT, INSERT, UPDATE or DELETE.
+
+    Reads the catalog only. Exits 0 when there is no error (warnings alone exit 0),
+    1 when there is one, 2 for an unknown schema, 5 when the database cannot be reached.
+    """
+    from migrator.rls.holes import audit_rls as run_audit
+
+    return run_audit(context(**options), list(schemas) or None)

@@ -1,0 +1,112 @@
+"""Commands that move a plan: apply, plan (its dry run), rollback, resume, pause, continue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from migrator.cli.group import cli
+from migrator.cli.options import PLAN_ARG, context, database_options, run_context, run_options
+
+
+@cli.command()
+@PLAN_ARG
+@click.option("--to", "to", metavar="PHASE", help="The phase to reach (hotfix: default applied).")
+@run_options
+def apply(plan: str, to: str | None, **options: Any) -> int:
+    """Move PLAN to PHASE, transition by transition.
+
+    Each transition is one locked, recorded run: pre-checks (all of them), the
+    approval gate, steps in order, post-checks. When a step or a post-check fails,
+    the steps this run completed are undone in reverse order and the plan stays in
+    the phase it started in (exit 1). An undo that fails exits 3 and blocks the
+    plan until `resume` or `rollback` settles it.
+    """
+    from migrator import api
+
+    return api.apply(run_context(**options), plan, to)
+
+
+@cli.command("plan")
+@PLAN_ARG
+@click.option("--to", "to", metavar="PHASE", help="The phase to reach (hotfix: default applied).")
+@run_options
+def plan_command(plan: str, to: str | None, **options: Any) -> int:
+    """Dry run: the path to PHASE, every check, step and undo with its exact SQL.
+
+    Pre-checks are evaluated in READ ONLY transactions, so you see which would
+    fail today. Nothing is written to the database.
+    """
+    from migrator import api
+
+    return api.dry_run(run_context(**options), plan, to)
+
+
+@cli.command()
+@PLAN_ARG
+@run_options
+def rollback(plan: str, **options: Any) -> int:
+    """Take the last completed transition back.
+
+    Runs the plan's reverse transition if it has one; otherwise (and for a hotfix)
+    undoes the last run's steps in reverse order. An interrupted run, or one whose
+    undo failed, is undone instead.
+    """
+    from migrator import api
+
+    return api.rollback(run_context(**options), plan)
+
+
+@cli.command()
+@PLAN_ARG
+@click.option("--skip", "skip", metavar="STEP", multiple=True, help="Skip this step (recorded).")
+@click.option("--reason", metavar="TEXT", help="Why the --skip steps are skipped (required).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Go on with batches of N rows (the backfill being resumed).",
+)
+@run_options
+def resume(
+    plan: str,
+    skip: tuple[str, ...],
+    reason: str | None,
+    batch_size: int | None,
+    **options: Any,
+) -> int:
+    """Continue an interrupted run (killed process, lost connection) of PLAN.
+
+    Pre-checks run again; steps continue after the last one recorded done. A run
+    whose undo failed retries the undo instead.
+    """
+    from migrator import api
+
+    if skip and not reason:
+        raise click.UsageError("--skip needs --reason TEXT: the skip is recorded with it")
+    skips = {name: reason or "" for name in skip}
+    return api.resume(run_context(**options), plan, skips, batch_size)
+
+
+@cli.command()
+@PLAN_ARG
+@database_options
+def pause(plan: str, **options: Any) -> int:
+    """Hold PLAN's running backfill after its current batch (its transaction commits first).
+
+    The run keeps its lock and waits; `migrator status` shows it paused.
+    """
+    from migrator import api
+
+    return api.pause(context(**options), plan)
+
+
+@cli.command("continue")
+@PLAN_ARG
+@database_options
+def continue_command(plan: str, **options: Any) -> int:
+    """Release PLAN's paused backfill: it goes on with its next batch."""
+    from migrator import api
+
+    return api.continue_(context(**options), plan)
