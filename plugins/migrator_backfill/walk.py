@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.plugin import Statement, statements
+from migrator.plugin import Statement, checkpoint_position_sql, statements
 
 EXACT_COUNT_BELOW = 2_000_000  # estimated rows under which counting exactly is cheap
 
@@ -92,7 +92,7 @@ def prepare(conn: Any, table: str, key: str, where: str | None, statement: str) 
         f"select coalesce((select {hi} <= {mark} "
         "or exists (select 1 from jsonb_array_elements(coalesce(c.position->'done', "
         f"'[]'::jsonb)) d where {typed('d->>0')} <= {lo} and {hi} <= {typed('d->>1')}) "
-        "from migrator.checkpoints c where c.run_id = %(run)s and c.step = %(step)s), false)"
+        f"from ({checkpoint_position_sql()}) as c), false)"
     )
     return Walk(
         table_sql,

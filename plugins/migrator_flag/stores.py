@@ -14,33 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from migrator import StepContext
-from migrator.plugin import MISSING
+from migrator.plugin import MISSING, delete_flag, read_flag, write_flag
 
 
 class TableStore:
     """Table `migrator.flags`: written in the step's own transaction (exactly once)."""
 
     def get(self, ctx: StepContext, name: str) -> Any:
-        conn = ctx.connection
-        if not conn.exec_driver_sql(
-            "select to_regclass('migrator.flags') is not null", {}
-        ).scalar():
-            return MISSING
-        row = conn.exec_driver_sql(
-            "select value from migrator.flags where name = %(n)s for update", {"n": name}
-        ).first()
-        return MISSING if row is None else row[0]
+        return read_flag(ctx.connection, name, MISSING)
 
     def set(self, ctx: StepContext, name: str, value: Any) -> None:
-        ctx.connection.exec_driver_sql(
-            "insert into migrator.flags (name, value, updated_by) "
-            "values (%(n)s, cast(%(v)s as jsonb), %(by)s) on conflict (name) do update "
-            "set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by",
-            {"n": name, "v": json.dumps(value), "by": ctx.operator},
-        )
+        write_flag(ctx.connection, name, value, ctx.operator)
 
     def delete(self, ctx: StepContext, name: str) -> None:
-        ctx.connection.exec_driver_sql("delete from migrator.flags where name = %(n)s", {"n": name})
+        delete_flag(ctx.connection, name)
 
 
 class FileStore:

@@ -271,10 +271,10 @@ def open_session(ctx: Context, plan_path: str | Path) -> Iterator[Session]:
 
 def _finish(ctx: Context, session: Session, code: ExitCode, **extra: Any) -> ExitCode:
     if ctx.output == "json":
-        from migrator.state import store
+        from migrator import state
 
         with session.db.connect() as conn:
-            phase = store.current_phase(conn, session.plan.name, session.plan.initial_phase)
+            phase = state.current_phase(conn, session.plan.name, session.plan.initial_phase)
         ctx.emit_json(
             session.secrets.mask_data(
                 {
@@ -337,14 +337,13 @@ def continue_(ctx: Context, plan_path: str | Path) -> ExitCode:
 
 
 def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
-    from migrator.plugin.checkpoints import write_control
-    from migrator.state import store
+    from migrator import state
 
     with open_session(ctx, plan_path) as session:
         with session.db.connect() as conn:
-            store.ensure_schema(conn)
+            state.ensure_schema(conn)
             with conn.begin():
-                write_control(conn, session.plan.name, ctx.operator, paused=paused)
+                state.write_control(conn, session.plan.name, ctx.operator, paused=paused)
         name = session.plan.name
         session.reporter.say(
             f"plan {name}: its backfill holds after the current batch "
@@ -379,10 +378,10 @@ def graph(ctx: Context, plan_path: str | Path) -> ExitCode:
     """
     import os
 
+    from migrator import state
     from migrator.db.target import Target, connect_engine
     from migrator.errors import DatabaseUnreachable
     from migrator.plan import load_plan
-    from migrator.state import store
     from migrator.views.diagram import mermaid
 
     plan = load_plan(plan_path, ctx.plugins())
@@ -396,7 +395,7 @@ def graph(ctx: Context, plan_path: str | Path) -> ExitCode:
         else:
             try:
                 with db.connect() as conn, conn.begin() as tx:
-                    phase = store.current_phase(conn, plan.name, plan.initial_phase)
+                    phase = state.current_phase(conn, plan.name, plan.initial_phase)
                     tx.rollback()
             finally:
                 db.dispose()

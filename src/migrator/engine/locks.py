@@ -3,17 +3,13 @@
 The lock lives on a connection of its own, so a killed process (whose
 connections the server closes) never leaves it behind. Beside it, a row in
 `migrator.locks` says who holds it, so that a second operator is told whom to
-ask.
+ask (written and read by `migrator.state.locks`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
 from contextlib import suppress
-from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import text
@@ -21,28 +17,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from migrator.db.reconnect import connect_again
 from migrator.errors import ExitCode, MigratorError
+from migrator.state.locks import Holder, forget_holder, read_holder, record_holder
+
+__all__ = ["Holder", "LockHeld", "LockLost", "PlanLock", "lock_holder", "lock_key"]
 
 
 def lock_key(plan: str) -> int:
     """The advisory lock key of a plan: 64 bits of SHA-256 of its name."""
     digest = hashlib.sha256(f"migrator:{plan}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@dataclass(frozen=True)
-class Holder:
-    run_id: int | None
-    operator: str
-    host: str
-    pid: int
-    since: datetime
-
-    def __str__(self) -> str:
-        run = f"run {self.run_id}" if self.run_id is not None else "a run"
-        return (
-            f"held by {run} of {self.operator} on {self.host} (pid {self.pid}) "
-            f"since {self.since:%Y-%m-%d %H:%M:%S %Z}".rstrip()
-        )
 
 
 class LockHeld(MigratorError):
@@ -118,21 +101,7 @@ class PlanLock:
         """Write who holds the lock (after schema `migrator` exists)."""
         assert self.connection is not None
         self.run_id = run_id
-        self.connection.execute(
-            text(
-                "insert into migrator.locks (plan, run_id, operator, host, pid, backend_pid) "
-                "values (:p, :r, :op, :h, :pid, pg_backend_pid()) on conflict (plan) do update "
-                "set run_id = excluded.run_id, operator = excluded.operator, host = excluded.host, "
-                "pid = excluded.pid, backend_pid = excluded.backend_pid, acquired_at = now()"
-            ),
-            {
-                "p": self.plan,
-                "r": run_id,
-                "op": self.operator,
-                "h": socket.gethostname(),
-                "pid": os.getpid(),
-            },
-        )
+        record_holder(self.connection, self.plan, run_id, self.operator)
 
     def __exit__(
         self,
@@ -145,33 +114,12 @@ class PlanLock:
         if conn is None:
             return
         try:
-            if conn.execute(text("select to_regclass('migrator.locks') is not null")).scalar():
-                conn.execute(
-                    text(
-                        "delete from migrator.locks"
-                        " where plan = :p and backend_pid = pg_backend_pid()"
-                    ),
-                    {"p": self.plan},
-                )
+            forget_holder(conn, self.plan)
             conn.execute(text("select pg_advisory_unlock(:k)"), {"k": self.key})
         except Exception:  # the connection is gone: the server released the lock with it
             pass
         finally:
             conn.close()
-
-
-def read_holder(conn: Connection, plan: str) -> Holder | None:
-    """Who holds the plan's lock, if the holder row is there and its session is alive."""
-    if not conn.execute(text("select to_regclass('migrator.locks') is not null")).scalar():
-        return None
-    row = conn.execute(
-        text(
-            "select l.run_id, l.operator, l.host, l.pid, l.acquired_at from migrator.locks l "
-            "join pg_stat_activity a on a.pid = l.backend_pid where l.plan = :p"
-        ),
-        {"p": plan},
-    ).first()
-    return Holder(*row) if row else None
 
 
 def lock_holder(engine: Engine, plan: str) -> tuple[bool, Holder | None]:

@@ -24,7 +24,6 @@ from migrator.plan.graph import find_path
 from migrator.plan.interpolate import interpolate, references
 from migrator.plan.model import Plan, Transition
 from migrator.plan.variables import check_environment
-from migrator.plugin.checkpoints import write_control
 from migrator.plugin.context import StepContext
 from migrator.plugin.manager import PluginManager
 from migrator.plugin.registry import Registry
@@ -294,7 +293,7 @@ class Runner:
         self._checksum_guard(run)
         if self.options.batch_size is not None:
             with conn.begin():
-                write_control(
+                state.write_control(
                     conn,
                     self.plan.name,
                     self.options.operator,

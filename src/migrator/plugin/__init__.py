@@ -38,6 +38,7 @@ from migrator.nested import map_strings as map_strings
 # Steps that commit as they go: checkpoints committed with each batch, live controls.
 from migrator.plugin.checkpoints import Checkpoint as Checkpoint
 from migrator.plugin.checkpoints import Control as Control
+from migrator.plugin.checkpoints import checkpoint_position_sql as checkpoint_position_sql
 from migrator.plugin.checkpoints import load_checkpoint as load_checkpoint
 from migrator.plugin.checkpoints import lock_checkpoint as lock_checkpoint
 from migrator.plugin.checkpoints import read_control as read_control
@@ -69,6 +70,11 @@ from migrator.rls.holes import missing_tables as missing_tables
 from migrator.rls.holes import select_findings as select_findings
 from migrator.rls.holes import split_table as split_table
 
+# The default flag store's table, `migrator.flags` (STATE: its queries live in migrator.state).
+from migrator.state.flags import delete_flag as delete_flag
+from migrator.state.flags import read_flag as read_flag
+from migrator.state.flags import write_flag as write_flag
+
 __all__ = [
     "MISSING",
     "ActionSpec",
@@ -92,9 +98,11 @@ __all__ = [
     "Transient",
     "Undo",
     "any_of",
+    "checkpoint_position_sql",
     "compare_rows",
     "conflict",
     "connect_again",
+    "delete_flag",
     "execute",
     "fetch_rows",
     "find_rls_holes",
@@ -109,11 +117,13 @@ __all__ = [
     "missing_tables",
     "parse_duration",
     "read_control",
+    "read_flag",
     "retry",
     "save_checkpoint",
     "select_findings",
     "split_table",
     "statements",
+    "write_flag",
 ]
 
 if TYPE_CHECKING:

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from migrator.state.flags import all_flags
+
 Snapshot = dict[str, dict[str, Any]]
 
 # Schemas that are never the application's own.
@@ -171,10 +173,7 @@ def snapshot(conn: Connection, flags: dict[str, Any] | None = None) -> Snapshot:
     for kind, query in _QUERIES.items():
         rows = conn.execute(text(query)).all()
         taken[kind] = {str(key): value for key, value in rows}
-    taken["flag"] = {}
-    if conn.execute(text("select to_regclass('migrator.flags') is not null")).scalar():
-        rows = conn.execute(text("select name, value from migrator.flags")).all()
-        taken["flag"] = {f"table:{name}": value for name, value in rows}
+    taken["flag"] = {f"table:{name}": value for name, value in all_flags(conn).items()}
     taken["flag"].update(flags or {})
     return taken
 

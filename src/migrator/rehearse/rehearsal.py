@@ -44,7 +44,8 @@ from migrator.rehearse.roundtrip import (
     waiting,
 )
 from migrator.rehearse.scratch import ScratchDatabase, ScratchError, Tool
-from migrator.state import store
+from migrator.state import ensure_schema
+from migrator.state.seed import Seed, read_seed, write_seed
 
 if TYPE_CHECKING:
     from migrator.api import Context
@@ -217,32 +218,18 @@ def _prepare(
         restore(psql, scratch.dsn, schema_sql, secrets.mask)
         if amount is not None:
             scratch.rows_copied = copy_sample(source, scratch.dsn, amount)
-        state = _migrator_state(source, plan)
-    prepared.start = _seed(scratch, plan, state, prepared.notes)
+        seed = read_seed(source, plan.name)
+    prepared.start = _seed(scratch, plan, seed, prepared.notes)
     return prepared
 
 
-def _migrator_state(source: Any, plan: Plan) -> dict[str, Any]:
-    """The target's phase of the plan and its flags table (read only)."""
-    with source.transaction():
-        if source.execute("select to_regclass('migrator.plan_state')").fetchone()[0] is None:
-            return {"phase": None, "flags": []}
-        row = source.execute(
-            "select phase from migrator.plan_state where plan = %s", (plan.name,)
-        ).fetchone()
-        flags = source.execute(
-            "select name, value::text, updated_by from migrator.flags order by name"
-        ).fetchall()
-    return {"phase": row[0] if row else None, "flags": flags}
-
-
-def _seed(scratch: ScratchDatabase, plan: Plan, state: dict[str, Any], notes: list[str]) -> str:
+def _seed(scratch: ScratchDatabase, plan: Plan, seed: Seed, notes: list[str]) -> str:
     """Give the scratch database the target's flags and phase; the phase the walk starts in."""
     import psycopg
 
     from migrator.db.target import Target, connect_engine
 
-    phase = state["phase"]
+    phase = seed.phase
     start = plan.initial_phase
     if phase is not None and phase != start:
         if plan.kind == "hotfix":
@@ -256,21 +243,11 @@ def _seed(scratch: ScratchDatabase, plan: Plan, state: dict[str, Any], notes: li
     engine = connect_engine(Target(scratch.dsn, "scratch"))
     try:
         with engine.connect() as conn:
-            store.ensure_schema(conn)
+            ensure_schema(conn)
     finally:
         engine.dispose()
     with psycopg.connect(scratch.dsn) as pg, pg.transaction():
-        for name, value, updated_by in state["flags"]:
-            pg.execute(
-                "insert into migrator.flags (name, value, updated_by) "
-                "values (%s, cast(%s as jsonb), %s)",
-                (name, value, updated_by),
-            )
-        if start != plan.initial_phase:
-            pg.execute(
-                "insert into migrator.plan_state (plan, phase) values (%s, %s)",
-                (plan.name, start),
-            )
+        write_seed(pg, plan.name, seed, start if start != plan.initial_phase else None)
     return start
 
 

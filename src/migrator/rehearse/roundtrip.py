@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from migrator import state
 from migrator.engine.runner import Runner
 from migrator.errors import ExitCode, UsageError
 from migrator.plan.graph import NoPath, find_path
@@ -29,7 +30,6 @@ from migrator.plugin.flags import MISSING
 from migrator.plugin.registry import Registry
 from migrator.rehearse import catalog
 from migrator.rehearse.catalog import Difference, Snapshot
-from migrator.state import store
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -245,8 +245,8 @@ class Walker(Runner):
     def run_transition(self, t: Transition) -> ExitCode:
         with self._locked() as (lock, conn):
             with conn.begin():
-                phase = store.current_phase(conn, self.plan.name, self.plan.initial_phase)
-                open_run = store.open_run(conn, self.plan.name)
+                phase = state.current_phase(conn, self.plan.name, self.plan.initial_phase)
+                open_run = state.open_run(conn, self.plan.name)
             if open_run is not None:
                 raise self._blocked(open_run)
             if phase != t.source:
@@ -257,8 +257,8 @@ class Walker(Runner):
         """What `migrator rollback` does after a completed transition: take it back."""
         with self._locked() as (lock, conn):
             with conn.begin():
-                open_run = store.open_run(conn, self.plan.name)
-                last = store.last_succeeded_run(conn, self.plan.name)
+                open_run = state.open_run(conn, self.plan.name)
+                last = state.last_succeeded_run(conn, self.plan.name)
             if open_run is not None:
                 raise self._blocked(open_run)
             if last is None or last.reverts is not None:
@@ -311,17 +311,16 @@ class Walk:
 
     def phase(self) -> str:
         with self.db.connect() as conn, conn.begin():
-            return store.current_phase(conn, self.plan.name, self.plan.initial_phase)
+            return state.current_phase(conn, self.plan.name, self.plan.initial_phase)
 
-    def last_run(self) -> store.RunRow:
+    def last_run(self) -> state.RunRow:
         with self.db.connect() as conn, conn.begin():
-            runs = store.runs_of(conn, self.plan.name, limit=1)
+            runs = state.runs_of(conn, self.plan.name, limit=1)
         return runs[0]
 
     def done_steps(self, run_id: int) -> set[int]:
         with self.db.connect() as conn, conn.begin():
-            events = store.events_of(conn, [run_id])
-        return {int(e.detail["index"]) for e in events if e.kind == "step" and e.status == "done"}
+            return state.step_indexes(conn, run_id, state.EventKind.STEP, (state.EventStatus.DONE,))
 
     def snap(self) -> tuple[Snapshot, dict[tuple[str, str], Any]]:
         with self.db.connect() as conn, conn.begin():
@@ -347,7 +346,10 @@ class Walk:
         seen = len(self.walker.reporter.events)
         code = run()
         for event in self.walker.reporter.events[seen:]:
-            if event["kind"] == "check" and event["status"] in ("warned", "failed"):
+            if event["kind"] == state.EventKind.CHECK and event["status"] in (
+                state.EventStatus.WARNED,
+                state.EventStatus.FAILED,
+            ):
                 detail = event.get("detail") or {}
                 trip.checks.append(
                     {

@@ -9,6 +9,7 @@ Nothing here imports SQLAlchemy before a query runs.
 
 from __future__ import annotations
 
+from migrator.state.controls import Control, read_control, write_control
 from migrator.state.events import (
     EventRow,
     approved,
@@ -51,6 +52,7 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "UNSETTLED_STATUSES",
+    "Control",
     "EventKind",
     "EventRow",
     "EventStatus",
@@ -65,6 +67,7 @@ __all__ = [
     "last_step_done",
     "last_succeeded_run",
     "open_run",
+    "read_control",
     "record_event",
     "recorded_phase",
     "runs_of",
@@ -75,4 +78,5 @@ __all__ = [
     "step_indexes",
     "steps_done",
     "table_exists",
+    "write_control",
 ]

@@ -12,7 +12,7 @@ from migrator.engine.checks import evaluate_check
 from migrator.engine.runner import Runner
 from migrator.plan.graph import find_path
 from migrator.plan.model import Transition
-from migrator.state import store
+from migrator.state import current_phase
 from migrator.views.console import Reporter
 
 
@@ -76,7 +76,7 @@ def dry_run_document(runner: Runner, target: str) -> dict[str, Any]:
     plan = runner.plan
     with runner.db.connect() as conn:
         with conn.begin():
-            phase = store.current_phase(conn, plan.name, plan.initial_phase)
+            phase = current_phase(conn, plan.name, plan.initial_phase)
         path = find_path(plan, phase, target)
         transitions = []
         for n, t in enumerate(path):

@@ -14,10 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from migrator.state import store
+from migrator.state import (
+    EventKind,
+    EventRow,
+    EventStatus,
+    RunRow,
+    RunStatus,
+    events_of,
+    get_run,
+    runs_taking_back,
+    schema_exists,
+)
 from migrator.views.durations import elapsed as _secs
 from migrator.views.markdown import code as _code
 from migrator.views.markdown import escape, fence
@@ -27,25 +36,22 @@ from migrator.views.markdown import escape, fence
 class RunRecords:
     """What the database holds about one run."""
 
-    run: store.RunRow
-    events: list[store.EventRow]
-    takes_back: store.RunRow | None  # the run this one took back (a rollback)
-    taken_back_by: list[store.RunRow]  # later runs that took this one back
+    run: RunRow
+    events: list[EventRow]
+    takes_back: RunRow | None  # the run this one took back (a rollback)
+    taken_back_by: list[RunRow]  # later runs that took this one back
 
 
 def load_records(conn: Connection, run_id: int) -> RunRecords | None:
     """The records of run `run_id`, or None when there is no such run."""
-    if not store.schema_exists(conn):
+    if not schema_exists(conn):
         return None
-    run = store.get_run(conn, run_id)
+    run = get_run(conn, run_id)
     if run is None:
         return None
-    later = conn.execute(
-        text("select id from migrator.runs where reverts = :id order by id"), {"id": run_id}
-    ).scalars()
-    taken_back_by = [r for r in (store.get_run(conn, int(i)) for i in later) if r is not None]
-    takes_back = store.get_run(conn, run.reverts) if run.reverts is not None else None
-    return RunRecords(run, store.events_of(conn, [run_id]), takes_back, taken_back_by)
+    taken_back_by = runs_taking_back(conn, run_id)
+    takes_back = get_run(conn, run.reverts) if run.reverts is not None else None
+    return RunRecords(run, events_of(conn, [run_id]), takes_back, taken_back_by)
 
 
 # -- the document ---------------------------------------------------------------------------
@@ -64,7 +70,7 @@ def report(records: RunRecords) -> dict[str, Any]:
         "takes_back": _brief(records.takes_back),
         "taken_back_by": [_brief(r) for r in records.taken_back_by],
         "timeline": [_moment(e, run.started_at) for e in events],
-        "checks": [_check(e) for e in events if e.kind == "check"],
+        "checks": [_check(e) for e in events if e.kind == EventKind.CHECK],
         "approvals": [
             {
                 "status": e.status,
@@ -75,7 +81,7 @@ def report(records: RunRecords) -> dict[str, Any]:
                 "at": _plain(e.at),
             }
             for e in events
-            if e.kind == "approval"
+            if e.kind == EventKind.APPROVAL
         ],
         "steps": _steps(events),
         "undone": [
@@ -90,26 +96,26 @@ def report(records: RunRecords) -> dict[str, Any]:
                 "at": _plain(e.at),
             }
             for e in events
-            if e.kind == "undo"
+            if e.kind == EventKind.UNDO
         ],
     }
 
 
-_OUTCOMES = {
-    "succeeded": "succeeded: the plan moved to {to}",
-    "failed": "failed before any step ran: nothing was applied; the plan stayed in {frm}",
-    "undone": "undone: what the run did was taken back; the plan stayed in {frm}",
-    "undo_failed": "undo failed: manual intervention needed; the plan is blocked until "
+_OUTCOMES: dict[str, str] = {
+    RunStatus.SUCCEEDED: "succeeded: the plan moved to {to}",
+    RunStatus.FAILED: "failed before any step ran: nothing was applied; the plan stayed in {frm}",
+    RunStatus.UNDONE: "undone: what the run did was taken back; the plan stayed in {frm}",
+    RunStatus.UNDO_FAILED: "undo failed: manual intervention needed; the plan is blocked until "
     "`migrator resume` or `migrator rollback` settles it",
 }
 
 
-def _outcome(run: store.RunRow) -> str:
+def _outcome(run: RunRow) -> str:
     template = _OUTCOMES.get(run.status, "not finished: {status} (running, or interrupted)")
     return template.format(to=run.to_phase, frm=run.from_phase, status=run.status)
 
 
-def _brief(run: store.RunRow | None) -> dict[str, Any] | None:
+def _brief(run: RunRow | None) -> dict[str, Any] | None:
     if run is None:
         return None
     return {
@@ -121,7 +127,7 @@ def _brief(run: store.RunRow | None) -> dict[str, Any] | None:
     }
 
 
-def _check(e: store.EventRow) -> dict[str, Any]:
+def _check(e: EventRow) -> dict[str, Any]:
     d = e.detail
     return {
         "phase": d.get("phase"),
@@ -138,11 +144,11 @@ def _check(e: store.EventRow) -> dict[str, Any]:
     }
 
 
-def _steps(events: list[store.EventRow]) -> list[dict[str, Any]]:
+def _steps(events: list[EventRow]) -> list[dict[str, Any]]:
     """One entry per step, in the order the steps began, with how each ended."""
     steps: dict[Any, dict[str, Any]] = {}
     for e in events:
-        if e.kind != "step":
+        if e.kind != EventKind.STEP:
             continue
         key = e.detail.get("index", e.step)
         entry = steps.setdefault(
@@ -161,10 +167,10 @@ def _steps(events: list[store.EventRow]) -> list[dict[str, Any]]:
             },
         )
         d = e.detail
-        if e.status == "retry":
+        if e.status == EventStatus.RETRY:
             entry["attempts"] = int(d.get("attempt", 0)) + 1
             entry["error"] = d.get("error")
-        elif e.status != "started":
+        elif e.status != EventStatus.STARTED:
             entry["status"] = e.status
             for field in ("seconds", "describe", "memo", "error", "reason"):
                 if d.get(field) is not None:
@@ -174,7 +180,7 @@ def _steps(events: list[store.EventRow]) -> list[dict[str, Any]]:
     return list(steps.values())
 
 
-def _moment(e: store.EventRow, started: datetime) -> dict[str, Any]:
+def _moment(e: EventRow, started: datetime) -> dict[str, Any]:
     return {
         "at": _plain(e.at),
         "offset_seconds": round((e.at - started).total_seconds(), 3),
@@ -185,26 +191,26 @@ def _moment(e: store.EventRow, started: datetime) -> dict[str, Any]:
     }
 
 
-def _summary(e: store.EventRow) -> str:
+def _summary(e: EventRow) -> str:
     d = e.detail
     took = f" in {_secs(d['seconds'])}" if isinstance(d.get("seconds"), int | float) else ""
-    if e.kind == "state":
+    if e.kind == EventKind.STATE:
         why = f": {d['reason']}" if d.get("reason") else ""
         return f"run {d.get('from', '?')} → {e.status}{why}"
-    if e.kind == "check":
+    if e.kind == EventKind.CHECK:
         text = (
             f"{d.get('phase', '')}-check {e.step}: {e.status} "
             f"(actual {_shown(d.get('actual'))}, expected {_shown(d.get('expected'), quote=False)})"
         )
         return text + (f": {d['detail']}" if d.get("detail") else "") + took
-    if e.kind == "approval":
+    if e.kind == EventKind.APPROVAL:
         how = f" via {d['via']}" if d.get("via") else ""
         why = f": {d['reason']}" if d.get("reason") else ""
         return f"approval {e.status} by {d.get('operator', '?')}{how}{why}"
-    if e.kind in ("step", "undo"):
-        verb = "undo of " if e.kind == "undo" else ""
+    if e.kind in (EventKind.STEP, EventKind.UNDO):
+        verb = "undo of " if e.kind == EventKind.UNDO else ""
         text = f"{verb}{e.step} ({d.get('action', '')}): {e.status}"
-        if e.status == "retry":
+        if e.status == EventStatus.RETRY:
             text += f" after attempt {d.get('attempt')}"
         problem = d.get("error") or d.get("reason")
         return text + took + (f": {problem}" if problem else "")

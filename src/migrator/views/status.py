@@ -4,46 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from migrator import state
 from migrator.engine.locks import lock_holder
 from migrator.plan import Plan
-from migrator.state import store
 from migrator.views.console import Reporter
 
 
 def plan_status(db: Engine, plan: Plan, last: int = 10) -> dict[str, Any]:
     held, holder = lock_holder(db, plan.name)
     with db.connect() as conn:
-        phase = store.current_phase(conn, plan.name, plan.initial_phase)
-        open_run = store.open_run(conn, plan.name)
-        runs = store.runs_of(conn, plan.name, limit=last)
+        phase = state.current_phase(conn, plan.name, plan.initial_phase)
+        open_run = state.open_run(conn, plan.name)
+        runs = state.runs_of(conn, plan.name, limit=last)
         paused = False
         last_step = None
-        if store.schema_exists(conn):
-            paused = bool(
-                conn.execute(
-                    text("select paused from migrator.controls where plan = :p"), {"p": plan.name}
-                ).scalar()
-            )
+        if state.schema_exists(conn):
+            paused = state.read_control(conn, plan.name).paused
             if open_run is not None:
-                last_step = conn.execute(
-                    text(
-                        "select step from migrator.events where run_id = :r and kind = 'step' "
-                        "and status = 'done' order by id desc limit 1"
-                    ),
-                    {"r": open_run.id},
-                ).scalar()
+                last_step = state.last_step_done(conn, open_run.id)
     open_doc = None
     if open_run is not None:
-        if open_run.status == "undo_failed":
-            state = "undo_failed"
+        shown: str = state.RunStatus.INTERRUPTED
+        if open_run.status == state.RunStatus.UNDO_FAILED:
+            shown = state.RunStatus.UNDO_FAILED
         elif held:
-            state = "running"
-        else:
-            state = "interrupted"
-        open_doc = {**open_run.as_dict(), "state": state, "last_step_done": last_step}
+            shown = "running"  # the holder of the lock is at work on it
+        open_doc = {**open_run.as_dict(), "state": shown, "last_step_done": last_step}
     return {
         "plan": plan.name,
         "file": plan.file,
@@ -86,11 +74,11 @@ def render_status(doc: dict[str, Any], reporter: Reporter) -> None:
         say("lock: free")
     run = doc["open_run"]
     if run:
-        state = run["state"].replace("_", " ")
+        shown = run["state"].replace("_", " ")
         last = f", last step done: {run['last_step_done']}" if run["last_step_done"] else ""
         say(
             f"run {run['id']} ({run['transition']}: {run['from_phase']} -> {run['to_phase']}) "
-            f"is {state} (recorded as {run['status']}{last})",
+            f"is {shown} (recorded as {run['status']}{last})",
             style="red" if run["state"] != "running" else "yellow",
         )
         if run["state"] != "running":
@@ -110,8 +98,8 @@ def render_status(doc: dict[str, Any], reporter: Reporter) -> None:
 
 def plan_history(db: Engine, plan: Plan) -> dict[str, Any]:
     with db.connect() as conn:
-        runs = list(reversed(store.runs_of(conn, plan.name)))
-        events = store.events_of(conn, [r.id for r in runs])
+        runs = list(reversed(state.runs_of(conn, plan.name)))
+        events = state.events_of(conn, [r.id for r in runs])
     by_run: dict[int, list[dict[str, Any]]] = {}
     for e in events:
         by_run.setdefault(e.run_id, []).append(e.as_dict())
