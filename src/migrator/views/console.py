@@ -9,22 +9,24 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from migrator.masking import Secrets
+from migrator.state.kinds import EventKind, EventStatus, RunStatus
 from migrator.views.durations import elapsed
 
 LogFormat = Literal["text", "json"]
 
-_MARK = {
-    "passed": "[green]✓[/]",
-    "done": "[green]✓[/]",
-    "succeeded": "[green]✓[/]",
-    "approved": "[green]✓[/]",
-    "warned": "[yellow]![/]",
-    "skipped": "[yellow]-[/]",
-    "retry": "[yellow]↻[/]",
-    "failed": "[red]✗[/]",
-    "declined": "[red]✗[/]",
-    "undone": "[cyan]↶[/]",
+_MARK: dict[str, str] = {
+    EventStatus.PASSED: "[green]✓[/]",
+    EventStatus.DONE: "[green]✓[/]",
+    RunStatus.SUCCEEDED: "[green]✓[/]",
+    EventStatus.APPROVED: "[green]✓[/]",
+    EventStatus.WARNED: "[yellow]![/]",
+    EventStatus.SKIPPED: "[yellow]-[/]",
+    EventStatus.RETRY: "[yellow]↻[/]",
+    EventStatus.FAILED: "[red]✗[/]",  # and RunStatus.FAILED, the same word
+    EventStatus.DECLINED: "[red]✗[/]",
+    RunStatus.UNDONE: "[cyan]↶[/]",
 }
+_ENDED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.UNDONE, RunStatus.UNDO_FAILED)
 
 
 class Reporter:
@@ -73,7 +75,7 @@ class Reporter:
         step = event.get("step")
         mark = _MARK.get(status, " ")
         took = _duration(detail.get("seconds"))
-        if kind == "check":
+        if kind == EventKind.CHECK:
             phase = detail.get("phase", "")
             actual = detail.get("actual")
             text = f"{phase}-check {step}: {status}"
@@ -82,22 +84,22 @@ class Reporter:
             if detail.get("detail"):
                 text += f" — {detail['detail']}"
             self.console.print(f"  {mark} {escape(text)}{took}")
-        elif kind in ("step", "undo"):
-            if status == "started":
+        elif kind in (EventKind.STEP, EventKind.UNDO):
+            if status == EventStatus.STARTED:
                 return
             action = detail.get("action", "")
-            verb = "undo " if kind == "undo" else ""
+            verb = "undo " if kind == EventKind.UNDO else ""
             text = f"{verb}{step} ({action}): {status}"
             if detail.get("error"):
                 text += f" — {detail['error']}"
             elif detail.get("reason"):
                 text += f" — {detail['reason']}"
             self.console.print(f"  {mark} {escape(text)}{took}")
-        elif kind == "approval":
+        elif kind == EventKind.APPROVAL:
             who = detail.get("operator", "")
             self.console.print(f"  {mark} {escape(f'approval: {status} by {who}')}")
-        elif kind == "state" and status in ("succeeded", "failed", "undone", "undo_failed"):
-            style = {"succeeded": "green", "undone": "yellow"}.get(status, "red")
+        elif kind == EventKind.STATE and status in _ENDED:
+            style = {RunStatus.SUCCEEDED: "green", RunStatus.UNDONE: "yellow"}.get(status, "red")
             reason = f": {detail['reason']}" if detail.get("reason") else ""
             self.console.print(f"  [{style}]{escape(f'run {status}{reason}')}[/]")
         elif kind == "note":
