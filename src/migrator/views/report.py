@@ -348,7 +348,7 @@ def _undone_md(undone: list[dict[str, Any]], add: Any) -> None:
         )
     add("")
     for u in undone:
-        if not u["describe"] or u["status"] != "done":
+        if not u["describe"] or u["status"] != EventStatus.DONE:
             continue
         if u["describe"].startswith("default undo of "):  # a sentence, not code
             add(f"Undoing **{_md(u['step'])}**: {_md(u['describe'])}")
