@@ -3,8 +3,13 @@
 Every query of migrator's own tables lives in this package, one module a table:
 `schema` (creating and upgrading it from `migrations/*.sql`), `runs`, `phases`
 (`plan_state`), `events` (the audit trail), `checkpoints`, `controls`, `flags` and
-`locks`; `kinds` holds the words stored in it (`RunStatus`, `EventKind`, `EventStatus`).
-Nothing here imports SQLAlchemy before a query runs.
+`locks`; `seed` copies a plan's phase and the flags into a rehearsal's scratch database;
+`kinds` holds the words stored in it (`RunStatus`, `EventKind`, `EventStatus`).
+
+This module re-exports what the core calls; the plugin API (`migrator.plugin`) re-exports
+the checkpoint, control and flag functions a plugin may use. Nothing here imports
+SQLAlchemy before a query runs (`sql.text`): plugins import it while `migrator validate`
+loads no database library.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from migrator.state.kinds import (
     EventStatus,
     RunStatus,
 )
-from migrator.state.phases import current_phase, recorded_phase, set_phase
+from migrator.state.phases import current_phase, set_phase
 from migrator.state.runs import (
     RunRow,
     create_run,
@@ -69,7 +74,6 @@ __all__ = [
     "open_run",
     "read_control",
     "record_event",
-    "recorded_phase",
     "runs_of",
     "runs_taking_back",
     "schema_exists",

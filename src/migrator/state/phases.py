@@ -21,16 +21,6 @@ def current_phase(conn: Connection, plan: str, initial: str) -> str:
     return str(phase) if phase is not None else initial
 
 
-def recorded_phase(conn: Connection, plan: str) -> str | None:
-    """The phase recorded for the plan, None when none is (or no schema yet)."""
-    if not schema_exists(conn):
-        return None
-    phase = conn.execute(
-        text("select phase from migrator.plan_state where plan = :p"), {"p": plan}
-    ).scalar()
-    return None if phase is None else str(phase)
-
-
 def set_phase(conn: Connection, plan: str, phase: str, run_id: int | None) -> None:
     """The plan is now in `phase`, brought there by run `run_id` (None: a copied state)."""
     conn.execute(
