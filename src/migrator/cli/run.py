@@ -1,4 +1,4 @@
-"""The console-script entry point: the CLI run, its errors turned into SPEC.md's exit codes."""
+"""The console-script entry point: the CLI run, its errors turned into their exit codes."""
 
 from __future__ import annotations
 
