@@ -1,11 +1,11 @@
-"""Shared fixtures: a real PostgreSQL (pgserver) for the session, a fresh database per test."""
+"""Shared fixtures: a real PostgreSQL (pgserver) for the session, a fresh database per test.
+
+Both come from `migrator.testing`, the fixtures a plugin author enables the same way; ours
+add the secrets sweep (the server's log, a password in the DSN, every database swept).
+"""
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +16,10 @@ import pytest
 from tests import secrets_sweep
 
 if TYPE_CHECKING:
+    from migrator.testing import Postgres
     from tests.faults.servers import RestartableServer
 
-_counter = itertools.count()
+pytest_plugins = ["migrator.testing"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,19 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server(request: pytest.FixtureRequest) -> Iterator[object]:
+def pg_server(migrator_postgres: Postgres, request: pytest.FixtureRequest) -> Postgres:
     """One embedded PostgreSQL for the whole test session, in a temporary directory."""
-    import pgserver
-
-    # Unix socket paths are short (107 bytes): keep the data directory near /tmp.
-    pgdata = Path(tempfile.mkdtemp(prefix="migrator-test-pg-"))
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
     sweep = secrets_sweep.sweep_of(request.config)
     if sweep is not None:
-        sweep.files.append(pgdata / "log")  # the server's log
-    yield server
-    server.cleanup()
-    shutil.rmtree(pgdata, ignore_errors=True)
+        sweep.files.append(migrator_postgres.log)  # the server's log
+    return migrator_postgres
 
 
 @pytest.fixture(scope="session")
@@ -59,33 +53,24 @@ def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableSe
 
 
 @pytest.fixture(scope="session")
-def admin_dsn(pg_server: object, request: pytest.FixtureRequest) -> str:
+def admin_dsn(pg_server: Postgres, request: pytest.FixtureRequest) -> str:
     """The test server's DSN, with the sweep's password (the server trusts its socket)."""
-    dsn = str(pg_server.get_uri())  # type: ignore[attr-defined]
+    dsn = pg_server.dsn
     sweep = secrets_sweep.sweep_of(request.config)
     return secrets_sweep.with_password(dsn, sweep.password) if sweep else dsn
 
 
-def _with_database(dsn: str, name: str) -> str:
-    base, _, query = dsn.partition("?")
-    head = base.rsplit("/", 1)[0]
-    return f"{head}/{name}" + (f"?{query}" if query else "")
-
-
 @pytest.fixture
 def database(admin_dsn: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh, empty database for one test; its DSN. Swept for secrets, then dropped."""
-    import psycopg
+    """A fresh, empty database for one test (`migrator_database`, on the DSN with the
+    sweep's password); its DSN. Swept for secrets, then dropped."""
+    from migrator.testing import fresh_database
 
-    name = f"t_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_database(admin_dsn, name)
-    sweep = secrets_sweep.sweep_of(request.config)
-    if sweep is not None:
-        sweep.check_database(_with_database(admin_dsn, name))
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(admin_dsn) as dsn:
+        yield dsn
+        sweep = secrets_sweep.sweep_of(request.config)
+        if sweep is not None:
+            sweep.check_database(dsn)
 
 
 @pytest.fixture

@@ -1,0 +1,105 @@
+"""pytest fixtures for plugin authors: a real PostgreSQL, and a fresh database per test.
+
+Enable them in the `conftest.py` at the top of your tests:
+
+    pytest_plugins = ["migrator.testing"]
+
+- `migrator_postgres` (one per test session): an embedded PostgreSQL server (pgserver,
+  which migrator depends on anyway) in a temporary directory, stopped and removed when
+  the session ends. A `Postgres`: `dsn` is its superuser's DSN (on a Unix socket),
+  `log` its log file, `fresh_database()` a new empty database as a context manager.
+- `migrator_database`: the DSN of a new, empty database for one test, dropped after it.
+
+Then run your plugin the way users will, through the engine, not a mock:
+
+    from migrator.cli import main
+
+    def test_notify(migrator_database: str, tmp_path: Path) -> None:
+        plan = tmp_path / "tell.yaml"
+        plan.write_text("plan: tell\\nkind: hotfix\\nsteps: [{notify: {channel: ops}}]\\n")
+        assert main(["apply", str(plan), "--dsn", migrator_database]) == 0
+
+Nothing here is loaded unless a test session asks for it: the fixture names are prefixed
+`migrator_` so that they never clash with a project's own `database` fixture.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+_names = itertools.count()
+
+
+def database_dsn(dsn: str, name: str) -> str:
+    """`dsn` with its database replaced by `name` (its query, the socket's host, kept)."""
+    base, _, query = dsn.partition("?")
+    head = base.rsplit("/", 1)[0]
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+@contextmanager
+def fresh_database(server_dsn: str, prefix: str = "t") -> Iterator[str]:
+    """A new, empty database on the server of `server_dsn` (a superuser's DSN); its DSN,
+    with the same credentials. Dropped on exit, even if sessions are still connected."""
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{next(_names)}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_dsn(server_dsn, name)
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running PostgreSQL server for tests."""
+
+    dsn: str
+    """Its superuser's DSN."""
+    log: Path
+    """Its log file."""
+
+    def fresh_database(self) -> AbstractContextManager[str]:
+        """A new, empty database, dropped on exit; its DSN."""
+        return fresh_database(self.dsn)
+
+
+@contextmanager
+def embedded_postgres() -> Iterator[Postgres]:
+    """An embedded PostgreSQL server in a new temporary directory, removed on exit."""
+    import pgserver
+
+    # Unix socket paths are short (107 bytes): keep the data directory near /tmp.
+    pgdata = Path(tempfile.mkdtemp(prefix="migrator-test-pg-"))
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    try:
+        yield Postgres(str(server.get_uri()), pgdata / "log")
+    finally:
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def migrator_postgres() -> Iterator[Postgres]:
+    """One embedded PostgreSQL for the whole test session."""
+    with embedded_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def migrator_database(migrator_postgres: Postgres) -> Iterator[str]:
+    """A fresh, empty database for one test; its DSN. Dropped after the test."""
+    with migrator_postgres.fresh_database() as dsn:
+        yield dsn
