@@ -59,7 +59,7 @@ def test_files_named_in_a_packages_row_are_in_that_package() -> None:
     missing = []
     for row in DOC.read_text(encoding="utf-8").splitlines():
         cells = row.split(" | ")
-        first = re.fullmatch(r"\| `((?:src/migrator|plugins)/\w+/)`", cells[0])
+        first = re.match(r"\| `((?:src/migrator|plugins)/\w+/)`", cells[0])
         if first is None or len(cells) < 2:
             continue
         package = ROOT / first.group(1)
