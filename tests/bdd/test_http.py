@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, scenarios, then
+
+from tests.httpserver import body_of, reply, serving
 
 scenarios("http")
 
@@ -19,36 +20,16 @@ def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A small HTTP service: answers per path, and every request it received."""
     state: dict[str, Any] = {"answers": {}, "received": []}
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode()
-            state["received"].append(f"{self.headers}\n{body}")
-            status, body = state["answers"].get(self.path, (404, '{"error": "no such path"}'))
-            payload = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        body = body_of(request).decode()
+        state["received"].append(f"{request.headers}\n{body}")
+        status, text = state["answers"].get(request.path, (404, '{"error": "no such path"}'))
+        reply(request, status, text.encode())
 
-        do_GET = do_POST = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("SERVICE_URL", f"http://127.0.0.1:{httpd.server_address[1]}")
-    try:
+    with serving(answer) as url:
+        monkeypatch.setenv("SERVICE_URL", url)
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 @given(parsers.parse('the service answers "{path}" with {status:d} and:'))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.httpserver import body_of, reply, serving
 from tests.secrets_sweep import ENV_NAME, SecretsSweep, sweep_of, with_password
 
 SECRET = "${env:" + ENV_NAME + "}"
@@ -81,36 +81,17 @@ def echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     seen: dict[str, Any] = {"authorizations": [], "bodies": []}
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            auth = self.headers.get("Authorization", "")
-            seen["authorizations"].append(auth)
-            seen["bodies"].append(body)
-            payload = json.dumps({"authorization": auth, "path": self.path, "body": body})
-            self.send_response(500 if self.path.startswith("/fail") else 200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload.encode())
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        body = body_of(request).decode()
+        auth = request.headers.get("Authorization", "")
+        seen["authorizations"].append(auth)
+        seen["bodies"].append(body)
+        payload = json.dumps({"authorization": auth, "path": request.path, "body": body})
+        reply(request, 500 if request.path.startswith("/fail") else 200, payload.encode())
 
-        do_GET = do_POST = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    seen["url"] = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(answer) as url:
+        seen["url"] = url
         yield seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

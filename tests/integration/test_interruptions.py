@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.faults.gates import Gate
 from tests.processes import sigkill, spawn, step_started, wait_for
 
 FOUR_STEPS = """\
@@ -119,11 +121,11 @@ def test_second_operator_is_turned_away_with_the_holder(
     write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
 ) -> None:
     plan = write_plan(FOUR_STEPS)
-    first = spawn(
-        "apply", plan, "--to", "b", "--dsn", database, "--var", "nap=3", "--operator", "alice"
-    )
+    gate = Gate(database)  # alice's run is held inside step three while bob tries
+    gate.at_row("events", kind="step", status="done", step="three")
+    first = spawn("apply", plan, "--to", "b", "--dsn", database, "--operator", "alice")
     try:
-        wait_for(step_started(sql, "three"))
+        wait_for(lambda: gate.reached_row() is not None, proc=first)
         second = migrator("apply", plan, "--to", "b", "--operator", "bob")
         assert second.code == 4
         run_id = sql("select id from migrator.runs")[0][0]
@@ -135,10 +137,12 @@ def test_second_operator_is_turned_away_with_the_holder(
         assert status["lock"]["held"] is True
         assert status["lock"]["holder"]["operator"] == "alice"
         assert status["open_run"]["state"] == "running"
+        gate.open()
         out, err = first.communicate(timeout=60)
     finally:
         if first.poll() is None:
             first.kill()
+        gate.close()
     assert first.returncode == 0, out + err
     assert sql("select count(*) from ran") == [(4,)]
 
@@ -147,24 +151,21 @@ def test_lost_connection_mid_step_is_redone_on_a_new_connection(
     write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
 ) -> None:
     plan = write_plan(FOUR_STEPS)
+    gate = Gate(database)  # step three is held with its work done, not yet committed
+    gate.at_row("events", kind="step", status="done", step="three")
 
-    def terminate_the_sleeper() -> None:
-        with psycopg.connect(database, autocommit=True) as conn:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                killed = conn.execute(
-                    "select pg_terminate_backend(pid) from pg_stat_activity "
-                    "where query like '%%pg_sleep%%' and pid <> pg_backend_pid() "
-                    "and datname = current_database()"
-                ).fetchall()
-                if killed:
-                    return
-                time.sleep(0.05)
+    def terminate_the_step() -> None:
+        wait_for(lambda: gate.reached_row() is not None)
+        sql("select pg_terminate_backend(%s)", gate.reached_row())
+        gate.open()  # the step, done again on a new connection, goes through
 
-    killer = threading.Thread(target=terminate_the_sleeper)
+    killer = threading.Thread(target=terminate_the_step)
     killer.start()
-    result = migrator("apply", plan, "--to", "b", "--var", "nap=1")
-    killer.join()
+    try:
+        result = migrator("apply", plan, "--to", "b")
+    finally:
+        killer.join()
+        gate.close()
     assert result.code == 0, result.out + result.err
     # the terminated transaction took its insert with it; the retry inserted once
     assert sorted(sql("select step from ran")) == [("four",), ("one",), ("three",), ("two",)]
@@ -266,36 +267,49 @@ transitions:
     from: a
     to: b
     steps:
-      - {name: first, sql: "insert into ran values ('first'); select pg_sleep(1)"}
+      - {name: first, sql: "insert into ran values ('first')"}
       - {name: second, sql: "insert into ran values ('second')"}
 """
 
 
-def _terminate_lock_backend(database: str, sql: Any, grab: bool) -> threading.Thread:
-    """Once `first` runs, close the lock's connection from the server; maybe take the lock."""
+@contextmanager
+def _lock_lost_during_first(database: str, sql: Any, grab: bool) -> Iterator[None]:
+    """While the body runs the plan: hold step `first` at a gate (its work done, not yet
+    committed), close the lock's connection from the server and wait until that session
+    is gone with its lock; with `grab`, take the lock and hold it until the body is over.
+    Then let `first` go on: the run checks its lock before `second`."""
     from migrator.engine.locks import lock_key
 
+    gate = Gate(database)
+    gate.at_row("events", kind="step", status="done", step="first")
+    finished = threading.Event()
+
     def work() -> None:
-        wait_for(step_started(sql, "first"))
+        wait_for(lambda: gate.reached_row() is not None)
         pid = sql("select backend_pid from migrator.locks where plan = 'held'")[0][0]
         with psycopg.connect(database, autocommit=True) as conn:
             conn.execute("select pg_terminate_backend(%s)", (pid,))
+            wait_for(lambda: sql("select count(*) from pg_locks where pid = %s", pid) == [(0,)])
             if grab:
-                time.sleep(0.1)
                 conn.execute("select pg_advisory_lock(%s)", (lock_key("held"),))
-                time.sleep(3)  # hold it while the run reaches its next step
+            gate.open()
+            finished.wait()  # the lock, if taken, is held until the run is over
 
     thread = threading.Thread(target=work)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        finished.set()
+        thread.join()
+        gate.close()
 
 
 def test_a_lost_lock_is_taken_again_when_nobody_holds_it(
     write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
 ) -> None:
-    thread = _terminate_lock_backend(database, sql, grab=False)
-    result = migrator("apply", write_plan(LOCK_PLAN), "--to", "b")
-    thread.join()
+    with _lock_lost_during_first(database, sql, grab=False):
+        result = migrator("apply", write_plan(LOCK_PLAN), "--to", "b")
     assert result.code == 0, result.out + result.err
     assert sql("select status from migrator.events where kind = 'lock'") == [("reacquired",)]
     assert sorted(sql("select step from ran")) == [("first",), ("second",)]
@@ -304,9 +318,8 @@ def test_a_lost_lock_is_taken_again_when_nobody_holds_it(
 def test_a_run_whose_lock_was_taken_stops_without_doing_more(
     write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
 ) -> None:
-    thread = _terminate_lock_backend(database, sql, grab=True)
-    result = migrator("apply", write_plan(LOCK_PLAN), "--to", "b")
-    thread.join()
+    with _lock_lost_during_first(database, sql, grab=True):
+        result = migrator("apply", write_plan(LOCK_PLAN), "--to", "b")
     assert result.code == 4
     assert "lost its lock" in result.err
     assert sql("select step from ran") == [("first",)]  # second never ran

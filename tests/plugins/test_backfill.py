@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
-import psycopg
 import pytest
 
+from tests.backfills import assert_exact, held_between_looks
+from tests.helpers import terminating
+from tests.plans import BACKFILL_ROWS, backfill_plan
 from tests.processes import checkpoint, has_checkpoint, sigkill, spawn, wait_for
 
-ROWS = 20_000
+ROWS = BACKFILL_ROWS
 
 
 @pytest.fixture
@@ -24,44 +24,6 @@ def source(sql: Any) -> None:
         "create table dst (id bigint, v text); "
         "create table pressure (high boolean); insert into pressure values (false)"
     )
-
-
-def backfill_plan(
-    *,
-    batch_size: int = 1000,
-    extra: str = "",
-    statement: str = "insert into dst select id, v from src where id > :lo and id <= :hi",
-) -> str:
-    return f"""\
-plan: fill
-vars: {{nap: 0.0}}
-phases: [empty, full]
-transitions:
-  - name: fill
-    from: empty
-    to: full
-    steps:
-      - name: copy
-        backfill:
-          table: src
-          key: id
-          batch_size: {batch_size}
-          statement: "{statement}"
-{extra}        rollback: {{sql: truncate dst}}
-    post_checks:
-      - {{query: select count(*) from dst, expect: {ROWS}}}
-"""
-
-
-def assert_exact(sql: Any) -> None:
-    """dst holds every row of src exactly once: nothing twice, nothing missed."""
-    assert sql("select count(*) from (select id from dst group by id having count(*) > 1) d") == [
-        (0,)
-    ]
-    assert sql("select count(*) from (select id, v from src except select id, v from dst) m") == [
-        (0,)
-    ]
-    assert sql("select count(*) from dst") == [(ROWS,)]
 
 
 def killed_backfill(write_plan: Any, database: str, sql: Any, after: int) -> Any:
@@ -127,24 +89,8 @@ def test_a_lost_connection_mid_batch_is_redone(
         "where id > :lo and id <= :hi"
     )
     plan = write_plan(backfill_plan(batch_size=4000, statement=slow))
-    terminated: list[int] = []
-
-    def terminate_one_batch() -> None:
-        with psycopg.connect(database, autocommit=True) as conn:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not terminated:
-                rows = conn.execute(
-                    "select pg_terminate_backend(pid), pid from pg_stat_activity "
-                    "where query like 'insert into dst%%' and state = 'active' "
-                    "and pid <> pg_backend_pid() and datname = current_database()"
-                ).fetchall()
-                terminated.extend(pid for ok, pid in rows if ok)
-                time.sleep(0.02)
-
-    killer = threading.Thread(target=terminate_one_batch)
-    killer.start()
-    result = migrator("apply", plan, "--to", "full", "--var", "nap=0.3")
-    killer.join()
+    with terminating(database, "insert into dst") as terminated:
+        result = migrator("apply", plan, "--to", "full", "--var", "nap=0.3")
     assert terminated, "the test never caught a batch to terminate"
     assert result.code == 0, result.out
     assert "lost connection, retrying" in result.out
@@ -188,9 +134,8 @@ def test_pause_and_continue_a_running_backfill(
     try:
         wait_for(has_checkpoint(sql, 2))
         assert migrator("pause", plan).code == 0
-        time.sleep(0.3)  # the batch in flight commits
-        held = checkpoint(sql)
-        time.sleep(1.5)
+        # the batch in flight commits; then, at each look at its controls, nothing moved
+        held = held_between_looks(database, lambda: checkpoint(sql))
         assert checkpoint(sql) == held  # nothing moved while paused
         status = json.loads(migrator("status", plan, "--output", "json").out)
         assert status["paused"] is True
@@ -217,7 +162,8 @@ def test_throttle_query_holds_progress_until_it_turns_false(
                 and sql("select count(*) from migrator.runs") == [(1,)]
             )
         )
-        time.sleep(1.5)
+        # at each look at its controls and its throttle query, nothing was copied
+        held_between_looks(database, lambda: sql("select count(*) from dst"))
         assert sql("select count(*) from dst") == [(0,)]
         sql("update pressure set high = false")
         out, err = proc.communicate(timeout=60)

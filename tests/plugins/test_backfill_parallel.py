@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -26,10 +25,12 @@ from migrator_backfill.backfill import run as run_backfill
 from migrator_backfill.position import Batch, Planner, Position
 from migrator_backfill.streams import Done, Job, Stream
 from migrator_backfill.walk import in_key_order, prepare, probe, start
+from tests.backfills import assert_exact, held_between_looks
+from tests.helpers import terminating
+from tests.plans import BACKFILL_ROWS, COPY, backfill_plan
 from tests.processes import has_checkpoint, sigkill, spawn, wait_for
 
-ROWS = 20_000
-COPY = "insert into dst select id, v from src where id > :lo and id <= :hi"
+ROWS = BACKFILL_ROWS
 # Every fourth batch (those starting at a multiple of 4000) is slow: the streams that
 # take the others overtake it, so batches commit out of order.
 UNEVEN = (
@@ -49,40 +50,8 @@ def source(sql: Any) -> None:
     )
 
 
-def plan_text(
-    *, parallel: int, batch_size: int = 1000, statement: str = COPY, extra: str = ""
-) -> str:
-    return f"""\
-plan: fill
-vars: {{slow: 0.5}}
-phases: [empty, full]
-transitions:
-  - name: fill
-    from: empty
-    to: full
-    steps:
-      - name: copy
-        backfill:
-          table: src
-          key: id
-          batch_size: {batch_size}
-          parallel: {parallel}
-          statement: "{statement}"
-{extra}        rollback: {{sql: truncate dst}}
-    post_checks:
-      - {{query: select count(*) from dst, expect: {ROWS}}}
-"""
-
-
-def assert_exact(sql: Any) -> None:
-    """dst is src: every row exactly once, nothing else."""
-    assert sql("select count(*) from (select id from dst group by id having count(*) > 1) d") == [
-        (0,)
-    ]
-    assert sql("select count(*) from (select id, v from src except select id, v from dst) m") == [
-        (0,)
-    ]
-    assert sql("select count(*) from dst") == [(ROWS,)]
+def plan_text(*, parallel: int, **options: Any) -> str:
+    return backfill_plan(parallel=parallel, variables="{slow: 0.5}", **options)
 
 
 def position(sql: Any) -> tuple[dict[str, Any], int, int]:
@@ -203,28 +172,8 @@ def test_a_terminated_stream_is_retried_and_exact(
         "where id > :lo and id <= :hi"
     )
     plan = write_plan(plan_text(parallel=2, batch_size=2000, statement=slow))
-    terminated: list[int] = []
-
-    def terminate_one_stream() -> None:
-        with psycopg.connect(database, autocommit=True) as conn:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not terminated:
-                rows = conn.execute(
-                    "select pid from pg_stat_activity where query like 'insert into dst%%' "
-                    "and state = 'active' and pid <> pg_backend_pid() "
-                    "and datname = current_database() limit 1"
-                ).fetchall()
-                for (pid,) in rows:
-                    if conn.execute("select pg_terminate_backend(%s)", (pid,)).fetchone() == (
-                        True,
-                    ):
-                        terminated.append(pid)
-                time.sleep(0.02)
-
-    killer = threading.Thread(target=terminate_one_stream)
-    killer.start()
-    result = migrator("apply", plan, "--to", "full")
-    killer.join()
+    with terminating(database, "insert into dst") as terminated:
+        result = migrator("apply", plan, "--to", "full")
     assert terminated, "the test never caught a batch to terminate"
     assert result.code == 0, result.out
     assert "lost connection, retrying" in result.out
@@ -244,14 +193,14 @@ def test_throttle_query_pause_and_continue_hold_every_stream(
     try:
         wait_for(lambda: sql("select to_regclass('migrator.checkpoints')") != [(None,)], proc=proc)
         wait_for(lambda: sql("select count(*) from migrator.checkpoints") == [(1,)], proc=proc)
-        time.sleep(1.0)
+        # at each look at its controls and its throttle query, no batch was done
+        held_between_looks(database, lambda: position(sql)[2])
         assert position(sql)[2] == 0  # under pressure: no stream got a batch
         sql("update pressure set high = false")
         wait_for(has_checkpoint(sql, 3), proc=proc)
         assert migrator("pause", plan).code == 0
-        time.sleep(0.5)  # the batches in flight commit
-        held = position(sql)
-        time.sleep(1.5)
+        # the batches in flight commit; then, at each look at its controls, nothing moved
+        held = held_between_looks(database, lambda: position(sql))
         assert position(sql) == held  # no stream took a batch while paused
         assert held[1] < ROWS
         assert_committed_is_the_position(sql)

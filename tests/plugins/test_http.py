@@ -6,99 +6,20 @@ import json
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from migrator_http.http import first_mismatch
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Route:
-    status: int | list[int] = 200  # a list: one per request, the last one repeats
-    body: Any = None  # JSON-able, or bytes sent as they are
-    delay: float = 0.0
-
-    def next_status(self) -> int:
-        if isinstance(self.status, int):
-            return self.status
-        return self.status.pop(0) if len(self.status) > 1 else self.status[0]
-
-
-@dataclass
-class Server:
-    """A real HTTP server: what it answers on each path, and every request it received."""
-
-    url: str
-    routes: dict[str, Route] = field(default_factory=dict)
-    received: list[Received] = field(default_factory=list)
-
-    def route(
-        self, path: str, status: int | list[int] = 200, body: Any = None, delay: float = 0.0
-    ) -> None:
-        self.routes[path] = Route(status, body, delay)
-
-    def requests_to(self, path: str) -> list[Received]:
-        return [r for r in self.received if r.path == path]
+from tests.httpserver import Server, running
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    state = Server(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            state.received.append(Received(self.command, self.path, dict(self.headers), body))
-            route = state.routes.get(self.path, Route(404, {"error": "no such route"}))
-            if route.delay:
-                time.sleep(route.delay)
-            if isinstance(route.body, bytes):
-                payload, kind = route.body, "text/plain"
-            elif route.body is None:
-                payload, kind = b"", "text/plain"
-            else:
-                payload, kind = json.dumps(route.body).encode(), "application/json"
-            self.send_response(route.next_status())
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running() as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def _free_port() -> int:
@@ -217,7 +138,8 @@ def test_connection_refused_fails_with_a_clear_message(
 def test_an_endpoint_that_does_not_answer_in_time_fails_the_step(
     migrator: Any, write_plan: Any, sql: Any, server: Server
 ) -> None:
-    server.route("/slow", 200, {"ok": True}, delay=2.0)
+    release = threading.Event()  # the server holds its answer until the test sets this
+    slow = server.route("/slow", 200, {"ok": True}, hold=release)
     plan = write_plan(
         f"""\
         plan: slow
@@ -226,10 +148,13 @@ def test_an_endpoint_that_does_not_answer_in_time_fails_the_step(
           - {{name: slow call, http: {{url: "{server.url}/slow", timeout: 0.3}}}}
         """
     )
-    started = time.monotonic()
-    result = migrator("apply", plan)
-    assert result.code == 1, result.out
-    assert time.monotonic() - started < 2.0
+    try:
+        result = migrator("apply", plan)
+        assert result.code == 1, result.out
+        # the step gave up while the server still held its answer: it did not wait for it
+        assert not slow.answered.is_set()
+    finally:
+        release.set()
     [failed] = _events(sql, "step", "failed")
     assert failed["error"].startswith(f"GET {server.url}/slow: no answer within 0.3s")
 

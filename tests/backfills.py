@@ -1,0 +1,72 @@
+"""What the backfill tests check: a copy that is exact, and a running backfill that holds.
+
+A running backfill looks at its live controls (`migrator.controls`: pause, batch size)
+before each batch, then asks its throttle query. `held_between_looks` stops it at those
+looks with a table gate (tests/faults/gates.py) instead of sleeping and hoping: what the
+test reads is the same at each look, while no batch is in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tests.faults.gates import Gate
+from tests.helpers import query
+from tests.plans import BACKFILL_ROWS
+from tests.processes import wait_for
+
+T = TypeVar("T")
+
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+
+def assert_exact(sql: Sql, source: str = "src", target: str = "dst") -> None:
+    """`target` holds every row of `source` exactly once: nothing twice, nothing missed,
+    nothing else (`sql` runs a query on the test's database)."""
+    twice = f"select count(*) from (select id from {target} group by id having count(*) > 1) d"
+    missing = (
+        f"select count(*) from (select id, v from {source} except select id, v from {target}) m"
+    )
+    assert sql(twice) == [(0,)]
+    assert sql(missing) == [(0,)]
+    if (source, target) == ("src", "dst"):
+        assert sql(f"select count(*) from {target}") == [(BACKFILL_ROWS,)]
+    else:
+        assert sql(f"select count(*) from {target}") == sql(f"select count(*) from {source}")
+
+
+def no_batch_in_flight(dsn: str) -> bool:
+    """No session of migrator on the database is inside a transaction, but those waiting
+    for a lock (a gate's): no batch is running or committing."""
+    rows = query(
+        dsn,
+        "select count(*) from pg_stat_activity where datname = current_database() "
+        "and application_name = 'migrator' and xact_start is not null "
+        "and wait_event_type is distinct from 'Lock'",
+    )
+    return rows == [(0,)]
+
+
+def held_between_looks(dsn: str, read: Callable[[], T], looks: int = 3) -> T:
+    """What `read` shows of a running backfill that holds (paused, or its throttle query
+    holding), the same at each of `looks` looks it takes at its controls, with no batch in
+    flight at any of them. Fails when it moved from one look to the next, or when the
+    backfill never came to look (wait_for's bound)."""
+    gate = Gate(dsn)
+    try:
+        held: list[T] = []
+        for look in range(looks):
+            gate.at_table("migrator.controls")
+            wait_for(
+                lambda: (
+                    gate.reached_table("migrator.controls") is not None and no_batch_in_flight(dsn)
+                )
+            )
+            seen = read()
+            assert not held or seen == held[0], f"moved by look {look + 1}: {held[0]} -> {seen}"
+            held.append(seen)
+            gate.open()
+    finally:
+        gate.close()
+    return held[0]
