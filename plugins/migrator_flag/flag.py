@@ -41,6 +41,7 @@ def in_transaction(step: Any) -> bool:
 
 
 def _store(ctx: StepContext, location: str) -> FlagStore:
+    assert ctx.hooks is not None, "steps run with the plugin manager's hooks"
     store = ctx.hooks.migrator_flag_store(location=location, plan_file=ctx.plan_file)
     if store is None:
         raise ValueError(f"no plugin keeps flags in {location!r}: use table or file:PATH")

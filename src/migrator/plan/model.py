@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Optional, Union, cast
 
 from pydantic import (
     BaseModel,
@@ -55,6 +55,10 @@ class StepBase(Strict):
     lock_timeout: Duration | None = None
     retries: int = Field(0, ge=0, le=100)
     risk: Risk | None = None
+
+    if TYPE_CHECKING:
+        # The field each action's step model adds (`_step_model`); undo steps have none.
+        rollback: Literal["irreversible"] | list[StepBase] | None
 
     @property
     def action(self) -> Any:
@@ -256,9 +260,9 @@ class Transition:
     risk: str
     approval: bool
     description: str | None
-    pre_checks: tuple[Any, ...]
-    steps: tuple[Any, ...]
-    post_checks: tuple[Any, ...]
+    pre_checks: tuple[CheckBase, ...]
+    steps: tuple[StepBase, ...]
+    post_checks: tuple[CheckBase, ...]
     path: tuple[str | int, ...]
     reverts: str | None = None
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pluggy import HookRelay
+    from sqlalchemy import Connection, Engine
 
 
 @dataclass
@@ -23,12 +27,12 @@ class StepContext:
 
     For steps that manage their own transactions (a backfill commits per batch):
     `db` is the SQLAlchemy `Engine` to open connections from, `step` the step's
-    name (the key of its checkpoint, see `migrator.runtime`), `force` whether the
+    name (the key of its checkpoint, see `migrator.plugin.save_checkpoint`), `force` whether the
     operator passed `--force`, and `progress(total=, done=, description=,
     estimated=)` returns a `Progress` to report rows as they are done.
     """
 
-    connection: Any
+    connection: Connection
     variables: Mapping[str, Any]
     plan: str
     operator: str
@@ -40,8 +44,8 @@ class StepContext:
     say: Callable[[str], None] = field(default=lambda text: None)
     interpolate: Callable[[str], str] = field(default=lambda text: text)
     plan_file: str | None = None
-    hooks: Any = None
-    db: Any = None
+    hooks: HookRelay | None = None
+    db: Engine | None = None
     step: str | None = None
     force: bool = False
     progress: Callable[..., Progress] = field(default=lambda **kwargs: Progress())
