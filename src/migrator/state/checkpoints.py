@@ -26,23 +26,20 @@ class Checkpoint:
 
 
 def load_checkpoint(conn: Connection, run_id: int, step: str) -> Checkpoint | None:
-    row = conn.execute(
-        text(
-            "select position, rows_done, batches_done, statement_checksum "
-            "from migrator.checkpoints where run_id = :r and step = :s"
-        ),
-        {"r": run_id, "s": step},
-    ).first()
-    return Checkpoint(row[0], int(row[1]), int(row[2]), str(row[3])) if row else None
+    return _read(conn, run_id, step, "")
 
 
 def lock_checkpoint(conn: Connection, run_id: int, step: str) -> Checkpoint | None:
     """The checkpoint as committed now, its row locked until the transaction ends: for
     steps whose parallel batches each merge their own progress into it."""
+    return _read(conn, run_id, step, " for update")
+
+
+def _read(conn: Connection, run_id: int, step: str, locking: str) -> Checkpoint | None:
     row = conn.execute(
         text(
             "select position, rows_done, batches_done, statement_checksum "
-            "from migrator.checkpoints where run_id = :r and step = :s for update"
+            f"from migrator.checkpoints where run_id = :r and step = :s{locking}"
         ),
         {"r": run_id, "s": step},
     ).first()
