@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from migrator.db.target import Target
+    from migrator.engine.environment import RunEnvironment
     from migrator.engine.runner import Runner
     from migrator.masking import Secrets
     from migrator.plan import Plan
@@ -223,7 +224,15 @@ class Session:
     def runner(
         self, ctx: Context, skip: dict[str, str] | None = None, batch_size: int | None = None
     ) -> Runner:
-        from migrator.engine.runner import Runner, RunOptions
+        from migrator.engine.runner import Runner
+
+        return Runner(self.environment(ctx, skip, batch_size))
+
+    def environment(
+        self, ctx: Context, skip: dict[str, str] | None = None, batch_size: int | None = None
+    ) -> RunEnvironment:
+        """What a run of this plan is given: its database, plugins, reporter, options."""
+        from migrator.engine.environment import RunEnvironment, RunOptions
         from migrator.plan.variables import resolve_variables
 
         options = RunOptions(
@@ -236,14 +245,14 @@ class Session:
             confirm=ctx.confirm,
             batch_size=batch_size,
         )
-        return Runner(
-            self.db,
-            self.plan,
-            ctx.plugins(),
-            ctx.manager(),
-            self.reporter,
-            options,
-            self.secrets,
+        return RunEnvironment(
+            db=self.db,
+            plan=self.plan,
+            registry=ctx.plugins(),
+            hooks=ctx.manager().hook,
+            reporter=self.reporter,
+            options=options,
+            secrets=self.secrets,
         )
 
 
@@ -464,7 +473,7 @@ def dry_run(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitC
 
     with open_session(ctx, plan_path) as session:
         target = default_target_phase(session.plan, to)
-        document = dry_run_document(session.runner(ctx), target)
+        document = dry_run_document(session.environment(ctx), target)
         if ctx.output == "json":
             ctx.emit_json(session.secrets.mask_data(document))
         else:

@@ -1,35 +1,29 @@
 """Running plans: apply, rollback and resume, each transition one locked, recorded run.
 
-The moving parts live beside this module: `paths` (which transitions), `variables`
-(what they are given), `transition_run` (one run's life), `checking` (checks).
+The moving parts live beside this module: `plan.graph` (which transitions),
+`plan.variables` (what they are given), `environment` (what a run is given),
+`transition` (one run's life), `checks` (checks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from migrator import state
 from migrator.db.failures import error_text
 from migrator.db.reconnect import is_connection_lost, reconnect_window
+from migrator.engine.environment import RunEnvironment, RunOptions
 from migrator.engine.locks import PlanLock
 from migrator.engine.transition import TransitionRun
 from migrator.errors import ConnectionLost, ExitCode, MigratorError, UsageError
-from migrator.masking import Secrets
 from migrator.plan.graph import find_path
-from migrator.plan.interpolate import interpolate, references
-from migrator.plan.model import Plan, Transition
+from migrator.plan.model import Transition
 from migrator.plan.variables import check_environment
-from migrator.plugin.context import StepContext
-from migrator.plugin.manager import PluginManager
-from migrator.plugin.registry import Registry
-from migrator.views.console import Reporter, progress_for
 
-__all__ = ["PlanBlocked", "RunOptions", "Runner", "find_path"]
+__all__ = ["PlanBlocked", "RunEnvironment", "RunOptions", "Runner", "find_path"]
 
 
 class PlanBlocked(MigratorError):
@@ -38,45 +32,24 @@ class PlanBlocked(MigratorError):
     exit_code = ExitCode.UNDO_FAILED
 
 
-@dataclass
-class RunOptions:
-    """How runs behave: who runs them, and how questions are answered."""
-
-    operator: str
-    variables: dict[str, Any]
-    assume_yes: bool = False
-    interactive: bool = False
-    force: bool = False
-    skip: dict[str, str] = field(default_factory=dict)
-    confirm: Callable[[str], bool] = field(default=lambda question: False)
-    batch_size: int | None = None  # `resume --batch-size`: for the resumed run's backfill
-
-
 class Runner:
-    """Moves one plan on one database: apply, rollback, resume."""
+    """Moves one plan on one database: apply, rollback, resume.
 
-    def __init__(
-        self,
-        db: Engine,
-        plan: Plan,
-        registry: Registry,
-        pm: PluginManager,
-        reporter: Reporter,
-        options: RunOptions,
-        secrets: Secrets,
-    ) -> None:
-        self.db = db
-        self.plan = plan
-        self.registry = registry
-        self.pm = pm
-        self.reporter = reporter
-        self.options = options
-        self.secrets = secrets
+    Besides the commands, the pieces they are made of are public for a walker that
+    moves a plan edge by edge (a rehearsal): `locked`, `blocked`, `reverse_of`, `new_run`.
+    """
+
+    def __init__(self, env: RunEnvironment) -> None:
+        self.env = env
+        self.db = env.db
+        self.plan = env.plan
+        self.reporter = env.reporter
+        self.options = env.options
 
     # -- commands -------------------------------------------------------------------------
 
     def apply(self, target: str) -> ExitCode:
-        with self._locked() as (lock, conn):
+        with self.locked() as (lock, conn):
             with conn.begin():
                 phase = state.current_phase(conn, self.plan.name, self.plan.initial_phase)
                 open_run = state.open_run(conn, self.plan.name)
@@ -95,7 +68,7 @@ class Runner:
                         return code
                     path = path[1:]
                 else:
-                    raise self._blocked(open_run)
+                    raise self.blocked(open_run)
             if not path:
                 self.reporter.say(
                     f"plan {self.plan.name} is already in phase '{target}': nothing to do"
@@ -103,14 +76,14 @@ class Runner:
                 return ExitCode.OK
             check_environment(self.plan, path)
             for t in path:
-                code = self._new_run(conn, lock, t)
+                code = self.new_run(lock, t)
                 if code != ExitCode.OK:
                     return code
             self.reporter.say(f"plan {self.plan.name} is now in phase '{target}'", style="green")
             return ExitCode.OK
 
     def rollback(self) -> ExitCode:
-        with self._locked() as (lock, conn):
+        with self.locked() as (lock, conn):
             with conn.begin():
                 open_run = state.open_run(conn, self.plan.name)
                 last = state.last_succeeded_run(conn, self.plan.name)
@@ -120,7 +93,7 @@ class Runner:
                 t, reverting = self._transition_of(conn, open_run)
                 shown = f"run {open_run.id} ({open_run.transition}) is "
                 shown += _shown_status(open_run.status)
-                with TransitionRun(self, lock, t, open_run, reverting) as run:
+                with TransitionRun(self.env, lock, t, open_run, reverting) as run:
                     if reverting is not None:  # a rollback itself: taking back means finishing it
                         self.reporter.say(f"{shown}: finishing it")
                         return run.resume()
@@ -138,12 +111,12 @@ class Runner:
                     f"`migrator apply --to {last.from_phase}` goes forward again"
                 )
                 return ExitCode.OK
-            back = self._reverse_of(last)
+            back = self.reverse_of(last)
             check_environment(self.plan, [back])
-            return self._new_run(conn, lock, back, takes_back=last)
+            return self.new_run(lock, back, takes_back=last)
 
     def resume(self) -> ExitCode:
-        with self._locked() as (lock, conn):
+        with self.locked() as (lock, conn):
             with conn.begin():
                 open_run = state.open_run(conn, self.plan.name)
             if open_run is None:
@@ -156,7 +129,7 @@ class Runner:
     # -- helpers --------------------------------------------------------------------------
 
     @contextmanager
-    def _locked(self) -> Iterator[tuple[PlanLock, Connection]]:
+    def locked(self) -> Iterator[tuple[PlanLock, Connection]]:
         """Hold the plan's lock (or raise LockHeld), with schema `migrator` in place.
 
         A database that goes away for longer than the reconnect window ends the command
@@ -177,12 +150,12 @@ class Runner:
             file = self.plan.file
             raise ConnectionLost(
                 f"lost the database and could not reconnect within {reconnect_window():g}s "
-                f"({self.secrets.mask(error_text(exc))}): any run under way is left "
+                f"({self.env.secrets.mask(error_text(exc))}): any run under way is left "
                 f"interrupted; once the database is back, `migrator status {file}` shows it, "
                 f"and `migrator resume {file}` or `migrator rollback {file}` settles it"
             ) from None
 
-    def _blocked(self, run: state.RunRow) -> PlanBlocked:
+    def blocked(self, run: state.RunRow) -> PlanBlocked:
         what = (
             "could not be undone"
             if run.status == state.RunStatus.UNDO_FAILED
@@ -200,7 +173,7 @@ class Runner:
                 "check the change, then repeat with --force"
             )
 
-    def _reverse_of(self, last: state.RunRow) -> Transition:
+    def reverse_of(self, last: state.RunRow) -> Transition:
         for t in self.plan.transitions:
             if t.source == last.to_phase and t.target == last.from_phase and t.reverts is None:
                 return t
@@ -226,20 +199,15 @@ class Runner:
             reverts=original.name,
         )
 
-    def _new_run(
-        self,
-        command_conn: Connection,
-        lock: PlanLock,
-        t: Transition,
-        takes_back: state.RunRow | None = None,
+    def new_run(
+        self, lock: PlanLock, t: Transition, takes_back: state.RunRow | None = None
     ) -> ExitCode:
-        """Run transition `t`; `takes_back` is the run a rollback takes back (recorded).
+        """Run transition `t` under `lock`; `takes_back` is the run a rollback takes back.
 
         A transition that `reverts` another runs the undo of that run's steps. The run
-        is created on a connection of its own, not on `command_conn`: a server restart
+        is created on a connection of its own, not on the command's: a server restart
         during the transition before may have closed that one.
         """
-        del command_conn
         reverting = None
         with self.db.connect() as conn:
             if t.reverts is not None:
@@ -267,7 +235,7 @@ class Runner:
         lock.record_holder(run_id)
         arrow = f"{t.source} -> {t.target}"
         self.reporter.say(f"run {run_id}: {t.name} ({arrow})", style="bold")
-        with TransitionRun(self, lock, t, row, reverting) as run:
+        with TransitionRun(self.env, lock, t, row, reverting) as run:
             return run.execute()
 
     def _transition_of(
@@ -305,48 +273,8 @@ class Runner:
         self.reporter.say(
             f"resuming run {run.id}: {t.name} ({run.from_phase} -> {run.to_phase})", style="bold"
         )
-        with TransitionRun(self, lock, t, run, reverting) as transition_run:
+        with TransitionRun(self.env, lock, t, run, reverting) as transition_run:
             return transition_run.resume()
-
-    def step_context(
-        self,
-        conn: Connection,
-        run_id: int | None,
-        *,
-        dry_run: bool = False,
-        step: str | None = None,
-    ) -> StepContext:
-        secrets = self.secrets
-        variables = self.options.variables
-
-        def resolve(value: str) -> str:
-            import os
-
-            for ref in references(value):
-                if ref.env and ref.name in os.environ:
-                    secrets.add(os.environ[ref.name])
-            return interpolate(value, variables)
-
-        return StepContext(
-            connection=conn,
-            variables=variables,
-            plan=self.plan.name,
-            operator=self.options.operator,
-            run_id=run_id,
-            assume_yes=self.options.assume_yes,
-            interactive=self.options.interactive,
-            confirm=self.options.confirm,
-            say=self.reporter.say,
-            interpolate=resolve,
-            plan_file=self.plan.file,
-            dry_run=dry_run,
-            db=self.db,
-            step=step,
-            force=self.options.force,
-            progress=progress_for(self.reporter),
-            hooks=self.pm.hook,
-            services={"secrets": secrets, "registry": self.registry},
-        )
 
 
 def _shown_status(status: str) -> str:

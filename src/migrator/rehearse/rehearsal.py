@@ -31,19 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrator.db.failures import error_text
-from migrator.engine.runner import RunOptions
+from migrator.engine.environment import RunEnvironment, RunOptions
 from migrator.errors import ExitCode
 from migrator.plan.model import Plan
-from migrator.rehearse.roundtrip import (
-    FlagOverlay,
-    Walk,
-    Walker,
-    once_each,
-    rehearsal_registry,
-    stood_in,
-    waiting,
-)
+from migrator.rehearse.roundtrip import Walk, Walker
 from migrator.rehearse.scratch import ScratchDatabase, ScratchError, Tool
+from migrator.rehearse.standins import FlagOverlay, once_each, rehearsal_registry, stood_in, waiting
 from migrator.state import ensure_schema
 from migrator.state.seed import Seed, read_seed, write_seed
 
@@ -262,19 +255,20 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
     log = io.StringIO()
     engine = connect_engine(Target(scratch.dsn, "scratch"))
     try:
-        walker = Walker(
-            engine,
-            once_each(plan),
-            rehearsal_registry(ctx.plugins()),
-            pm,
-            Reporter(log, log, output="text", secrets=secrets),
-            RunOptions(
+        env = RunEnvironment(
+            db=engine,
+            plan=once_each(plan),
+            registry=rehearsal_registry(ctx.plugins()),
+            hooks=pm.hook,
+            reporter=Reporter(log, log, output="text", secrets=secrets),
+            options=RunOptions(
                 operator=ctx.operator,
                 variables=resolve_variables(plan, ctx.variables),
                 assume_yes=True,
             ),
-            secrets,
+            secrets=secrets,
         )
+        walker = Walker(env)
         walk = Walk(walker, overlay, log)
         walk.walk(start)
         return walk

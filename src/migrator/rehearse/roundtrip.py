@@ -1,13 +1,10 @@
 """The round trips of a rehearsal: each transition forward, back and forward again.
 
-`Walk` moves a plan through its phases on a scratch database (through `Walker`, a
-`Runner` that can run one given transition) and compares catalog snapshots around
-each leg (`migrator.catalog`); a difference becomes a `Finding` laid at the steps of
-the transition that name the object. What a rehearsal must not touch is stood in:
-the actions and checks whose spec `reaches_outside` (`http`, `command`) are not called
-(`rehearsal_registry`),
-flags kept outside the database are written only in memory (`FlagOverlay`), and
-checks are evaluated once, without `wait` or `soak` (`once_each`).
+`Walk` moves a plan through its phases on a scratch database (through `Walker`, which
+runs one given transition with a `Runner`'s public pieces) and compares catalog
+snapshots around each leg (`migrator.rehearse.catalog`); a difference becomes a
+`Finding` laid at the steps of the transition that name the object. What a rehearsal
+must not touch is stood in (`migrator.rehearse.standins`).
 """
 
 from __future__ import annotations
@@ -15,31 +12,21 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
 from migrator import state
+from migrator.engine.environment import RunEnvironment
 from migrator.engine.runner import Runner
 from migrator.errors import ExitCode, UsageError
 from migrator.plan.graph import NoPath, find_path
-from migrator.plan.model import Plan, Transition
-from migrator.plugin.context import CheckOutcome, StepContext
-from migrator.plugin.flags import MISSING
-from migrator.plugin.registry import Registry
+from migrator.plan.model import Transition
 from migrator.rehearse import catalog
 from migrator.rehearse.catalog import Difference, Snapshot
+from migrator.rehearse.standins import FlagOverlay
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
-
-    from migrator.plugin.manager import PluginManager
-
-TABLE_FLAGS = "table"
-"""The flag store location of table `migrator.flags`, which the scratch database holds."""
-
-_first = pluggy.HookimplMarker("migrator")(tryfirst=True)
 
 
 # -- what a rehearsal finds ---------------------------------------------------------------
@@ -96,174 +83,44 @@ class RoundTrip:
         }
 
 
-# -- flags outside the database -----------------------------------------------------------
-
-
-class FlagOverlay:
-    """Flags in stores outside the database: read from the real store, written here only.
-
-    Registered first for `migrator_flag_store` during a rehearsal, for every location
-    but the `migrator.flags` table (which is the scratch database's own).
-    """
-
-    def __init__(self, pm: PluginManager) -> None:
-        self.pm = pm
-        self.values: dict[tuple[str, str], Any] = {}  # MISSING: deleted
-        self.real: dict[str, Any] = {}
-
-    @_first
-    def migrator_flag_store(self, location: str, plan_file: str | None) -> Any:
-        if location == TABLE_FLAGS:
-            return None
-        real = self.pm.subset_hook_caller("migrator_flag_store", remove_plugins=[self])(
-            location=location, plan_file=plan_file
-        )
-        if real is None:
-            return None
-        self.real[location] = real
-        return _OverlayStore(self, location)
-
-    def effective(self, values: dict[tuple[str, str], Any], ctx: StepContext) -> dict[str, Any]:
-        """`location:name` -> value of every flag this overlay touched, as of `values`."""
-        shown: dict[str, Any] = {}
-        for key in sorted(set(self.values) | set(values)):
-            location, name = key
-            value = values.get(key, self.real[location].get(ctx, name))
-            if value is not MISSING:
-                shown[f"{location}:{name}"] = value
-        return shown
-
-
-class _OverlayStore:
-    def __init__(self, overlay: FlagOverlay, location: str) -> None:
-        self.overlay = overlay
-        self.location = location
-
-    def get(self, ctx: StepContext, name: str) -> Any:
-        key = (self.location, name)
-        if key in self.overlay.values:
-            return self.overlay.values[key]
-        return self.overlay.real[self.location].get(ctx, name)
-
-    def set(self, ctx: StepContext, name: str, value: Any) -> None:
-        self.overlay.values[(self.location, name)] = value
-
-    def delete(self, ctx: StepContext, name: str) -> None:
-        self.overlay.values[(self.location, name)] = MISSING
-
-
-# -- steps and checks that are not called -------------------------------------------------
-
-
-def _not_called(ctx: StepContext, step: Any) -> Any:
-    ctx.say(f"  {step.action_key}: not called on a rehearsal")
-    return {"rehearsal": "not called"}
-
-
-def _not_undone(ctx: StepContext, step: Any, memo: Any) -> None:
-    return None
-
-
-def _not_asked(ctx: StepContext, check: Any) -> CheckOutcome:
-    return CheckOutcome(True, "not asked", "-", "a rehearsal asks nothing outside the database")
-
-
-def rehearsal_registry(registry: Registry) -> Registry:
-    """`registry` with the actions and checks that reach outside the database stood in."""
-    copy = Registry(dict(registry.actions), dict(registry.checks), dict(registry.providers))
-    for key, action in registry.actions.items():
-        if action.reaches_outside:
-            copy.actions[key] = replace(
-                action, run=_not_called, undo=_not_undone, transactional=True
-            )
-    for key, check in registry.checks.items():
-        if check.reaches_outside:
-            copy.checks[key] = replace(check, evaluate=_not_asked)
-    return copy
-
-
-def stood_in(plan: Plan, registry: Registry) -> list[str]:
-    """The steps and checks of `plan` that a rehearsal does not call."""
-    found: list[str] = []
-    for t in plan.transitions:
-        where = "" if plan.kind == "hotfix" else f" of {t.name}"
-        for i, step in enumerate(t.steps):
-            if registry.actions[step.action_key].reaches_outside:
-                found.append(f"step '{step.label(i)}' ({step.action_key}){where}")
-        for phase, checks in (("pre", t.pre_checks), ("post", t.post_checks)):
-            for i, check in enumerate(checks):
-                if registry.checks[check.check_key].reaches_outside:
-                    found.append(f"{phase}-check '{check.label(i)}' ({check.check_key}){where}")
-    return found
-
-
-def waiting(plan: Plan) -> list[str]:
-    """The checks of `plan` with a `wait` or a `soak`, which a rehearsal evaluates once."""
-    found: list[str] = []
-    for t in plan.transitions:
-        where = "" if plan.kind == "hotfix" else f" of {t.name}"
-        for phase, checks in (("pre", t.pre_checks), ("post", t.post_checks)):
-            for i, check in enumerate(checks):
-                if check.wait is not None or check.soak is not None:
-                    found.append(f"{phase}-check '{check.label(i)}'{where}")
-    return found
-
-
-def once_each(plan: Plan) -> Plan:
-    """`plan` with every check evaluated once, and never stopping a transition.
-
-    Nothing changes a scratch database but the rehearsal itself, so a check that fails
-    now would fail after any wait, and a soak would only repeat the same answer. And a
-    check asks about data (which a schema-only copy lacks) or the world outside (which
-    the copy's steps never reached): on a rehearsal a failed check is reported, and the
-    transition goes on (`on_fail: warn`), so that every undo is still rehearsed.
-    """
-
-    def plain(checks: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(
-            c.model_copy(update={"wait": None, "soak": None, "on_fail": "warn"}) for c in checks
-        )
-
-    transitions = tuple(
-        replace(t, pre_checks=plain(t.pre_checks), post_checks=plain(t.post_checks))
-        for t in plan.transitions
-    )
-    return replace(plan, transitions=transitions)
-
-
 # -- the walk -----------------------------------------------------------------------------
 
 
-class Walker(Runner):
-    """A runner that walks edge by edge: one given transition, and the way back of the last.
+class Walker:
+    """Walks a plan edge by edge: one given transition, and the way back of the last.
 
     Unlike `apply` and `rollback`, it does not ask for every `${env:...}` of a transition
     up front: those of the steps and checks a rehearsal does not call are not needed,
     and a step that does need a missing one fails saying so.
     """
 
+    def __init__(self, env: RunEnvironment) -> None:
+        self.env = env
+        self.plan = env.plan
+        self.runner = Runner(env)
+
     def run_transition(self, t: Transition) -> ExitCode:
-        with self._locked() as (lock, conn):
+        with self.runner.locked() as (lock, conn):
             with conn.begin():
                 phase = state.current_phase(conn, self.plan.name, self.plan.initial_phase)
                 open_run = state.open_run(conn, self.plan.name)
             if open_run is not None:
-                raise self._blocked(open_run)
+                raise self.runner.blocked(open_run)
             if phase != t.source:
                 raise UsageError(f"{t.name} starts in phase '{t.source}', not '{phase}'")
-            return self._new_run(conn, lock, t)
+            return self.runner.new_run(lock, t)
 
     def take_back(self) -> ExitCode:
         """What `migrator rollback` does after a completed transition: take it back."""
-        with self._locked() as (lock, conn):
+        with self.runner.locked() as (lock, conn):
             with conn.begin():
                 open_run = state.open_run(conn, self.plan.name)
                 last = state.last_succeeded_run(conn, self.plan.name)
             if open_run is not None:
-                raise self._blocked(open_run)
+                raise self.runner.blocked(open_run)
             if last is None or last.reverts is not None:
                 raise UsageError(f"plan {self.plan.name} has no transition to take back")
-            return self._new_run(conn, lock, self._reverse_of(last), takes_back=last)
+            return self.runner.new_run(lock, self.runner.reverse_of(last), takes_back=last)
 
 
 def _flag_left_set(t: Transition, back: str, difference: Difference) -> str:
@@ -299,7 +156,7 @@ class Walk:
     def __init__(self, walker: Walker, overlay: FlagOverlay, log: io.StringIO) -> None:
         self.walker = walker
         self.plan = walker.plan
-        self.db: Engine = walker.db
+        self.db: Engine = walker.env.db
         self.overlay = overlay
         self.log = log
         self.covered: set[str] = set()
@@ -332,7 +189,7 @@ class Walk:
         after: tuple[Snapshot, dict[tuple[str, str], Any]],
     ) -> list[Difference]:
         with self.db.connect() as conn, conn.begin():
-            ctx = self.walker.step_context(conn, None)
+            ctx = self.walker.env.step_context(conn, None)
             sides = []
             for snapshot, values in (before, after):
                 flags = {**snapshot["flag"], **self.overlay.effective(values, ctx)}
@@ -343,9 +200,9 @@ class Walk:
 
     def leg(self, trip: RoundTrip, name: str, run: Callable[[], ExitCode]) -> bool:
         start = self.log.tell()
-        seen = len(self.walker.reporter.events)
+        seen = len(self.walker.env.reporter.events)
         code = run()
-        for event in self.walker.reporter.events[seen:]:
+        for event in self.walker.env.reporter.events[seen:]:
             if event["kind"] == state.EventKind.CHECK and event["status"] in (
                 state.EventStatus.WARNED,
                 state.EventStatus.FAILED,

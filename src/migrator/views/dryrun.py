@@ -9,19 +9,19 @@ from sqlalchemy.engine import Connection
 
 from migrator.db.failures import error_text
 from migrator.engine.checks import evaluate_check
-from migrator.engine.runner import Runner
+from migrator.engine.environment import RunEnvironment
 from migrator.plan.graph import find_path
 from migrator.plan.model import Transition
 from migrator.state import current_phase
 from migrator.views.console import Reporter
 
 
-def _undo_text(runner: Runner, step: Any) -> str:
-    return runner.registry.describe_undo(step)
+def _undo_text(env: RunEnvironment, step: Any) -> str:
+    return env.registry.describe_undo(step)
 
 
-def _check_doc(runner: Runner, index: int, check: Any) -> dict[str, Any]:
-    spec = runner.registry.checks[check.check_key]
+def _check_doc(env: RunEnvironment, index: int, check: Any) -> dict[str, Any]:
+    spec = env.registry.checks[check.check_key]
     return {
         "name": check.label(index),
         "check": check.check_key,
@@ -33,29 +33,29 @@ def _check_doc(runner: Runner, index: int, check: Any) -> dict[str, Any]:
     }
 
 
-def _preview(runner: Runner, conn: Connection, step: Any) -> str | None:
-    spec = runner.registry.actions[step.action_key]
+def _preview(env: RunEnvironment, conn: Connection, step: Any) -> str | None:
+    spec = env.registry.actions[step.action_key]
     if spec.preview is None or spec.reaches_outside:  # a dry run calls nothing outside
         return None
     with conn.begin() as tx:
         conn.execute(text("set transaction read only"))
         try:
-            return spec.preview(runner.step_context(conn, None, dry_run=True), step)
+            return spec.preview(env.step_context(conn, None, dry_run=True), step)
         except Exception as exc:
             return f"(no preview: {error_text(exc)})"
         finally:
             tx.rollback()
 
 
-def _steps(runner: Runner, t: Transition, conn: Connection) -> list[dict[str, Any]]:
-    plan = runner.plan
+def _steps(env: RunEnvironment, t: Transition, conn: Connection) -> list[dict[str, Any]]:
+    plan = env.plan
     if t.reverts is not None:
         original = plan.transition(t.reverts)
         return [
             {
                 "name": f"undo {step.label(i)}",
                 "action": f"undo:{step.action_key}",
-                "describe": _undo_text(runner, step),
+                "describe": _undo_text(env, step),
                 "undo": None,
             }
             for i, step in reversed(list(enumerate(original.steps)))
@@ -64,17 +64,17 @@ def _steps(runner: Runner, t: Transition, conn: Connection) -> list[dict[str, An
         {
             "name": step.label(i),
             "action": step.action_key,
-            "describe": runner.registry.actions[step.action_key].describe(step),
-            "preview": _preview(runner, conn, step),
-            "undo": _undo_text(runner, step),
+            "describe": env.registry.actions[step.action_key].describe(step),
+            "preview": _preview(env, conn, step),
+            "undo": _undo_text(env, step),
         }
         for i, step in enumerate(t.steps)
     ]
 
 
-def dry_run_document(runner: Runner, target: str) -> dict[str, Any]:
-    plan = runner.plan
-    with runner.db.connect() as conn:
+def dry_run_document(env: RunEnvironment, target: str) -> dict[str, Any]:
+    plan = env.plan
+    with env.db.connect() as conn:
         with conn.begin():
             phase = current_phase(conn, plan.name, plan.initial_phase)
         path = find_path(plan, phase, target)
@@ -82,8 +82,8 @@ def dry_run_document(runner: Runner, target: str) -> dict[str, Any]:
         for n, t in enumerate(path):
             pre = []
             for i, check in enumerate(t.pre_checks):
-                doc = _check_doc(runner, i, check)
-                outcome, _, _ = evaluate_check(runner, conn, None, check, read_only=True)
+                doc = _check_doc(env, i, check)
+                outcome, _, _ = evaluate_check(env, conn, None, check, read_only=True)
                 doc["today"] = {
                     "passed": outcome.passed,
                     "actual": outcome.actual,
@@ -101,8 +101,8 @@ def dry_run_document(runner: Runner, target: str) -> dict[str, Any]:
                     "approval": t.approval,
                     "description": t.description,
                     "pre_checks": pre,
-                    "steps": _steps(runner, t, conn),
-                    "post_checks": [_check_doc(runner, i, c) for i, c in enumerate(t.post_checks)],
+                    "steps": _steps(env, t, conn),
+                    "post_checks": [_check_doc(env, i, c) for i, c in enumerate(t.post_checks)],
                 }
             )
     return {
@@ -110,7 +110,7 @@ def dry_run_document(runner: Runner, target: str) -> dict[str, Any]:
         "file": plan.file,
         "from": phase,
         "to": target,
-        "variables": runner.options.variables,
+        "variables": env.options.variables,
         "path": transitions,
     }
 

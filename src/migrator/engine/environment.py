@@ -1,0 +1,90 @@
+"""What a run needs from outside it: the seam between the engine's parts and the world.
+
+A `RunEnvironment` is all that one transition's run (`engine.transition`), a check
+(`engine.checks`) and the dry run (`views.dryrun`) are given: the database to open
+connections from, the plan, the plugins' registry and hooks, where news goes, the
+secrets to mask, and the operator's options. The `Runner` builds one and hands it on;
+nothing downstream sees the Runner itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from migrator.masking import Secrets
+from migrator.plan.interpolate import interpolate, references
+from migrator.plan.model import Plan
+from migrator.plugin.context import StepContext
+from migrator.plugin.registry import Registry
+from migrator.views.console import Reporter, progress_for
+
+
+@dataclass
+class RunOptions:
+    """How runs behave: who runs them, and how questions are answered."""
+
+    operator: str
+    variables: dict[str, Any]
+    assume_yes: bool = False
+    interactive: bool = False
+    force: bool = False
+    skip: dict[str, str] = field(default_factory=dict)
+    confirm: Callable[[str], bool] = field(default=lambda question: False)
+    batch_size: int | None = None  # `resume --batch-size`: for the resumed run's backfill
+
+
+@dataclass(frozen=True)
+class RunEnvironment:
+    """The database, the plan, the plugins, the reporter, the secrets and the options."""
+
+    db: Engine
+    plan: Plan
+    registry: Registry
+    hooks: Any  # the plugin manager's hook relay: `hooks.migrator_run_start(...)`
+    reporter: Reporter
+    options: RunOptions
+    secrets: Secrets
+
+    def step_context(
+        self,
+        conn: Connection,
+        run_id: int | None,
+        *,
+        dry_run: bool = False,
+        step: str | None = None,
+    ) -> StepContext:
+        """What an action or a check is given, on `conn`; values from `${env:...}` that it
+        interpolates are masked from then on."""
+        secrets = self.secrets
+        variables = self.options.variables
+
+        def resolve(value: str) -> str:
+            for ref in references(value):
+                if ref.env and ref.name in os.environ:
+                    secrets.add(os.environ[ref.name])
+            return interpolate(value, variables)
+
+        return StepContext(
+            connection=conn,
+            variables=variables,
+            plan=self.plan.name,
+            operator=self.options.operator,
+            run_id=run_id,
+            assume_yes=self.options.assume_yes,
+            interactive=self.options.interactive,
+            confirm=self.options.confirm,
+            say=self.reporter.say,
+            interpolate=resolve,
+            plan_file=self.plan.file,
+            dry_run=dry_run,
+            db=self.db,
+            step=step,
+            force=self.options.force,
+            progress=progress_for(self.reporter),
+            hooks=self.hooks,
+        )

@@ -1,0 +1,179 @@
+"""One run's connection and audit trail: what it records, reports and reads back.
+
+The run has a connection of its own, replaced when the server drops it (nothing
+uncommitted survives that, so whatever was under way is done again). Every event is
+masked, written to `migrator.events` (in the transaction of the step under way, so it
+commits with what the step did, else in one of its own) and reported to the operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from migrator.db.reconnect import connect_again
+from migrator.db.retry import lost_connection, retry
+from migrator.engine.environment import RunEnvironment
+from migrator.engine.locks import PlanLock
+from migrator.engine.operations import PARTIAL, Operation
+from migrator.plugin.context import StepContext
+from migrator.state import (
+    EventKind,
+    EventStatus,
+    RunStatus,
+    approved,
+    record_event,
+    step_indexes,
+    steps_done,
+)
+
+T = TypeVar("T")
+TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
+
+
+class Journal:
+    """The connection of run `run_id` under `lock`, and its audit trail."""
+
+    def __init__(self, env: RunEnvironment, lock: PlanLock, run_id: int) -> None:
+        self.env = env
+        self.lock = lock
+        self.run_id = run_id
+        self.conn = env.db.connect()  # its own: replaced if the server drops it
+        self._pid: int | None = None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def context(self, step: str | None = None) -> StepContext:
+        """What an action or a check is given, on the run's connection."""
+        return self.env.step_context(self.conn, self.run_id, step=step)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def in_tx(self, work: Callable[[Connection], T]) -> T:
+        """`work` in the transaction of the step under way, else in a transaction of its
+        own; one of its own whose connection was lost is done again on a new one."""
+        if self.conn.in_transaction():
+            return work(self.conn)
+
+        def once(attempt: int) -> T:
+            with self.conn.begin():
+                return work(self.conn)
+
+        return retry(
+            once,
+            transient=lost_connection,
+            retries=TRANSIENT_RETRIES,
+            on_retry=lambda attempt, error, reason, pause: self.reconnect(),
+        )
+
+    def step_event(
+        self,
+        kind: EventKind,
+        status: EventStatus,
+        op: Operation,
+        *,
+        lazy: bool = False,
+        **detail: Any,
+    ) -> None:
+        """An event about `op` (kind `step` or `undo`): its name, index and action, and more."""
+        self.event(kind, status, op.label, lazy=lazy, index=op.index, action=op.action, **detail)
+
+    def event(
+        self,
+        kind: EventKind,
+        status: EventStatus,
+        step: str | None = None,
+        *,
+        lazy: bool = False,
+        **detail: Any,
+    ) -> None:
+        """Record an event and report it.
+
+        `lazy`: an event in a transaction of its own (never in a step's) is committed
+        without waiting for the disk (see `migrator.state.record_event`). Other sessions see it at
+        once; only a crash of the server itself could lose it, and then together with all
+        that came after it, since the next durable commit (a step's, a state change's)
+        writes all earlier WAL first. For records that nothing acts on before such a
+        commit: the start of a step in a transaction, a check's verdict.
+        """
+        detail = self.env.secrets.mask_data(detail)
+        durable = not lazy or self.conn.in_transaction()
+        self.in_tx(
+            lambda conn: record_event(
+                conn, self.run_id, kind, status, step=step, detail=detail, durable=durable
+            )
+        )
+        self.report(kind, status, step, detail)
+
+    def report(
+        self, kind: EventKind, status: EventStatus | RunStatus, step: str | None, detail: Any
+    ) -> None:
+        """Tell the reporter (the terminal, JSON output) about an event."""
+        self.env.reporter.event(
+            self.env.plan.name,
+            self.run_id,
+            {"kind": kind, "status": status, "step": step, "detail": detail},
+        )
+
+    def hook(self, name: str, **kwargs: Any) -> None:
+        """Call the plugins' hook `name`; a plugin that raises is recorded, not fatal."""
+        try:
+            getattr(self.env.hooks, name)(**kwargs)
+        except Exception as exc:  # a reporter's bug must not break a migration
+            self.event(
+                EventKind.HOOK, EventStatus.FAILED, detail=f"{name}: {type(exc).__name__}: {exc}"
+            )
+
+    # -- reading back ---------------------------------------------------------------------
+
+    def done_steps(self, run_id: int) -> list[tuple[int, Any]]:
+        """(index, memo) of every step recorded done in `run_id`, in the order they ran.
+
+        A step outside a transaction that failed part way (a backfill that committed
+        some batches) is included with the memo `PARTIAL`: its rollback undoes it.
+        """
+        rows = self.in_tx(lambda conn: steps_done(conn, run_id))
+        return [
+            (int(d["index"]), d.get("memo") if status == EventStatus.DONE else PARTIAL)
+            for status, d in rows
+        ]
+
+    def recorded(self, kind: EventKind, statuses: tuple[EventStatus, ...]) -> set[int]:
+        """The indexes of this run's steps (or undos) with an event of one of `statuses`."""
+        return self.in_tx(lambda conn: step_indexes(conn, self.run_id, kind, statuses))
+
+    def approved(self) -> bool:
+        """Whether this run's approval was given (before an interruption)."""
+        return self.in_tx(lambda conn: approved(conn, self.run_id))
+
+    # -- the connection and the lock ------------------------------------------------------
+
+    def reconnect(self) -> None:
+        """Replace a connection the server dropped (nothing uncommitted survived it),
+        waiting for a server that restarts; the error if it stays away."""
+        with suppress(Exception):
+            self.conn.close()
+        self.conn = connect_again(self.env.db)
+        self._pid = None
+        self.still_locked()  # what took this connection may have taken the lock's too
+
+    def still_locked(self) -> None:
+        """Before anything changes: the lock is still ours (taken again if its connection
+        was lost; LockLost, exit 4, if another session holds it now)."""
+        if not self.lock.ensure_held():
+            self.event(
+                EventKind.LOCK,
+                EventStatus.REACQUIRED,
+                detail="the connection holding the lock was lost",
+            )
+
+    def backend_pid(self) -> int:
+        """The server process of the run's connection (whose lock waits are watched)."""
+        if self._pid is None:
+            self._pid = int(self.conn.execute(text("select pg_backend_pid()")).scalar_one())
+        return self._pid

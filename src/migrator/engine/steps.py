@@ -1,0 +1,219 @@
+"""Running one operation, and undoing one: in a transaction with its audit event, or beside.
+
+An operation in a transaction runs on the run's connection with `lock_timeout` (and
+`statement_timeout`) set for it, its `done` event committed together with what it
+did; a lock it waited for in vain names the sessions that held it. One outside a
+transaction (HTTP calls, people, CREATE INDEX CONCURRENTLY) runs on a connection in
+autocommit and is recorded right after. A transient failure (a lock not granted in
+time, a lost connection) is retried with backoff, as are any failures up to the
+step's own `retries`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from migrator.db.failures import error_text, is_lock_timeout
+from migrator.db.retry import LOST_CONNECTION, Backoff, any_of, lock_timeout, lost_connection, retry
+from migrator.engine.journal import TRANSIENT_RETRIES, Journal
+from migrator.engine.lockwatch import Blocker, LockWatch
+from migrator.engine.operations import Operation
+from migrator.plugin.context import StepContext, StepError
+from migrator.state import EventKind, EventStatus
+
+DEFAULT_LOCK_TIMEOUT = 5.0
+STEP_BACKOFF = Backoff(0.5, 10.0)
+
+
+class LockNotGranted(Exception):
+    """A lock was not granted within `lock_timeout`; names the sessions that held it."""
+
+    def __init__(self, error: BaseException, blockers: list[Blocker]) -> None:
+        self.error = error
+        self.blockers = blockers
+        names = "; ".join(str(b) for b in blockers)
+        super().__init__(f"{error_text(error)} — blocked by {names}")
+
+    @property
+    def orig(self) -> Any:  # read like the driver error it wraps (SQLSTATE 55P03)
+        return getattr(self.error, "orig", None)
+
+
+class StepFailed(Exception):
+    def __init__(self, label: str, error: str) -> None:
+        super().__init__(f"step {label} failed: {error}")
+        self.label = label
+        self.error = error
+
+
+def run_step(journal: Journal, op: Operation) -> None:
+    """Run `op` to its recorded end: done, or StepFailed after its last attempt."""
+    journal.still_locked()
+    # A step outside a transaction may act before its next durable commit: its start
+    # is written durably, since undoing a run relies on it (see undo_everything).
+    journal.step_event(EventKind.STEP, EventStatus.STARTED, op, lazy=op.transactional)
+    ctx = journal.context(op.label)
+    journal.hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
+    started = time.monotonic()
+
+    def attempt(n: int) -> Any:
+        nonlocal ctx
+        ctx = journal.context(op.label)  # maybe on a new connection
+        return _attempt(journal, op, ctx, started)
+
+    def failed(exc: BaseException, reason: str | None) -> None:
+        if reason == LOST_CONNECTION:
+            journal.reconnect()  # the step's transaction died with the connection
+
+    def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
+        error = error_text(exc)
+        journal.step_event(
+            EventKind.STEP, EventStatus.RETRY, op, attempt=n, error=error, pause=pause
+        )
+
+    def give_up(n: int, exc: BaseException) -> None:
+        error = error_text(exc)
+        journal.step_event(
+            EventKind.STEP,
+            EventStatus.FAILED,
+            op,
+            error=error,
+            attempts=n,
+            seconds=time.monotonic() - started,
+            describe=op.describe,
+            blockers=[b.as_dict() for b in getattr(exc, "blockers", [])],
+            partial=not op.transactional,
+            **({"memo": exc.memo} if isinstance(exc, StepError) else {}),
+        )
+        journal.hook(
+            "migrator_on_step_error",
+            ctx=ctx,
+            step=op.label,
+            action=op.action,
+            config=op.step,
+            error=exc,
+        )
+        raise StepFailed(op.label, error) from exc
+
+    retry(
+        attempt,
+        transient=any_of(lost_connection, lock_timeout),
+        retries=lambda reason: max(op.retries, TRANSIENT_RETRIES) if reason else op.retries,
+        backoff=STEP_BACKOFF,
+        on_failure=failed,
+        on_retry=retrying,
+        on_give_up=give_up,
+    )
+    journal.hook(
+        "migrator_after_step",
+        ctx=ctx,
+        step=op.label,
+        action=op.action,
+        config=op.step,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) -> Any:
+    def done(memo: Any) -> None:
+        journal.step_event(
+            EventKind.STEP,
+            EventStatus.DONE,
+            op,
+            memo=memo,
+            seconds=time.monotonic() - started,
+            describe=op.describe,
+        )
+
+    env = journal.env
+    if op.transactional:
+        conn = journal.conn
+        with conn.begin():
+            _set_timeouts(journal, op)
+            with LockWatch(env.db, journal.backend_pid()) as watch:
+                try:
+                    memo = op.do(ctx)
+                except Exception as exc:
+                    if is_lock_timeout(exc) and watch.blockers:
+                        raise LockNotGranted(exc, watch.blockers) from exc
+                    raise
+            done(memo)  # committed together with what the step did
+        return memo
+    with env.db.connect() as side:
+        side = side.execution_options(isolation_level="AUTOCOMMIT")
+        if op.timeout:
+            side.execute(
+                text("select set_config('statement_timeout', :v, false)"),
+                {"v": f"{int(op.timeout * 1000)}ms"},
+            )
+        memo = op.do(env.step_context(side, journal.run_id, step=op.label))
+    done(memo)
+    return memo
+
+
+def _set_timeouts(journal: Journal, op: Operation) -> None:
+    lock_timeout = op.lock_timeout or DEFAULT_LOCK_TIMEOUT
+    journal.conn.execute(
+        text("select set_config('lock_timeout', :v, true)"),
+        {"v": f"{int(lock_timeout * 1000)}ms"},
+    )
+    if op.timeout:
+        journal.conn.execute(
+            text("select set_config('statement_timeout', :v, true)"),
+            {"v": f"{int(op.timeout * 1000)}ms"},
+        )
+
+
+def undo_step(journal: Journal, op: Operation, memo: Any) -> None:
+    """Undo `op`; an undo whose connection was lost is done again on a new one (a
+    transaction that died with its connection did nothing)."""
+    started = time.monotonic()
+
+    def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
+        journal.reconnect()
+        journal.step_event(EventKind.UNDO, EventStatus.RETRY, op, attempt=n, error=error_text(exc))
+
+    def pause_then_check_lock(pause: float) -> bool:
+        time.sleep(pause)
+        journal.still_locked()  # before each attempt, as before the first
+        return True
+
+    journal.still_locked()
+    retry(
+        lambda n: _undo_once(journal, op, memo, started),
+        transient=lost_connection,
+        retries=TRANSIENT_RETRIES,
+        backoff=STEP_BACKOFF,
+        on_retry=retrying,
+        wait=pause_then_check_lock,
+    )
+
+
+def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> None:
+    assert op.undo is not None
+    env = journal.env
+    if op.undo_transactional:
+        with journal.conn.begin():
+            _set_timeouts(journal, op)
+            op.undo(env.step_context(journal.conn, journal.run_id), memo)
+            journal.step_event(
+                EventKind.UNDO,
+                EventStatus.DONE,
+                op,
+                seconds=time.monotonic() - started,
+                describe=op.undo_describe,
+            )
+        return
+    with env.db.connect() as side:
+        side = side.execution_options(isolation_level="AUTOCOMMIT")
+        op.undo(env.step_context(side, journal.run_id), memo)
+    journal.step_event(
+        EventKind.UNDO,
+        EventStatus.DONE,
+        op,
+        seconds=time.monotonic() - started,
+        describe=op.undo_describe,
+    )
