@@ -49,7 +49,6 @@ class StepContext:
     step: str | None = None
     force: bool = False
     progress: Callable[..., Progress] = field(default=lambda **kwargs: Progress())
-    services: dict[str, Any] = field(default_factory=dict)
 
 
 class StepError(Exception):
