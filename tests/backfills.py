@@ -21,17 +21,20 @@ T = TypeVar("T")
 Sql = Callable[..., list[tuple[Any, ...]]]
 
 
-def assert_exact(sql: Sql, source: str = "src", target: str = "dst") -> None:
+def assert_exact(
+    sql: Sql, source: str = "src", target: str = "dst", rows: int | None = BACKFILL_ROWS
+) -> None:
     """`target` holds every row of `source` exactly once: nothing twice, nothing missed,
-    nothing else (`sql` runs a query on the test's database)."""
+    nothing else; `rows` of them (None: as many as `source` has). `sql` runs a query on
+    the test's database."""
     twice = f"select count(*) from (select id from {target} group by id having count(*) > 1) d"
     missing = (
         f"select count(*) from (select id, v from {source} except select id, v from {target}) m"
     )
     assert sql(twice) == [(0,)]
     assert sql(missing) == [(0,)]
-    if (source, target) == ("src", "dst"):
-        assert sql(f"select count(*) from {target}") == [(BACKFILL_ROWS,)]
+    if rows is not None:
+        assert sql(f"select count(*) from {target}") == [(rows,)]
     else:
         assert sql(f"select count(*) from {target}") == sql(f"select count(*) from {source}")
 

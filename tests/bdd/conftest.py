@@ -7,15 +7,17 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from migrator.cli import main
+from tests.backfills import assert_exact, held_between_looks
+from tests.helpers import query
+from tests.processes import wait_for
 
 
 @pytest.fixture
@@ -30,12 +32,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> dic
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-def _query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(sql)  # type: ignore[arg-type]
-        return cur.fetchall() if cur.description else []
 
 
 def _argv(command: str, world: dict[str, Any]) -> list[str]:
@@ -67,14 +63,14 @@ def _spawn(command: str, world: dict[str, Any]) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(dsn: str, sql: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        exists = _query(dsn, "select to_regclass('migrator.events') is not null")[0][0]
-        if exists and _query(dsn, sql):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never true: {sql}")
+def _wait_for(dsn: str, sql: str) -> None:
+    """Until schema migrator exists and `sql` returns a row."""
+
+    def holds() -> bool:
+        exists = query(dsn, "select to_regclass('migrator.events') is not null")[0][0]
+        return bool(exists and query(dsn, sql))
+
+    wait_for(holds)
 
 
 @given(parsers.parse('the plan "{name}":'))
@@ -84,7 +80,7 @@ def _(name: str, docstring: str, world: dict[str, Any]) -> None:
 
 @given("the SQL:")
 def _(docstring: str, world: dict[str, Any]) -> None:
-    _query(world["dsn"], docstring)
+    query(world["dsn"], docstring)
 
 
 @given(parsers.parse('the plan "{name}" has the rollback of "{step}" replaced by "{sql}"'))
@@ -173,7 +169,7 @@ def _(plan: str, phase: str, world: dict[str, Any], capsys: pytest.CaptureFixtur
 
 @then(parsers.parse('the runs of plan "{plan}" are "{runs}"'))
 def _(plan: str, runs: str, world: dict[str, Any]) -> None:
-    rows = _query(
+    rows = query(
         world["dsn"],
         f"select transition || ' ' || status from migrator.runs where plan = '{plan}' order by id",
     )
@@ -182,7 +178,7 @@ def _(plan: str, runs: str, world: dict[str, Any]) -> None:
 
 @then(parsers.parse('the audit trail of plan "{plan}" shows the undo of "{steps}"'))
 def _(plan: str, steps: str, world: dict[str, Any]) -> None:
-    rows = _query(
+    rows = query(
         world["dsn"],
         "select e.step from migrator.events e join migrator.runs r on r.id = e.run_id "
         f"where r.plan = '{plan}' and e.kind = 'undo' and e.status = 'done' order by e.id",
@@ -192,13 +188,13 @@ def _(plan: str, steps: str, world: dict[str, Any]) -> None:
 
 @then(parsers.parse('the query "{sql}" returns "{value}"'))
 def _(sql: str, value: str, world: dict[str, Any]) -> None:
-    rows = _query(world["dsn"], sql)
+    rows = query(world["dsn"], sql)
     assert str(rows[0][0]) == value
 
 
 @then(parsers.parse('the database has no schema "{schema}"'))
 def _(schema: str, world: dict[str, Any]) -> None:
-    assert _query(world["dsn"], f"select to_regnamespace('{schema}')") == [(None,)]
+    assert query(world["dsn"], f"select to_regnamespace('{schema}')") == [(None,)]
 
 
 @then(parsers.parse("{operator}'s run ends with exit code {code:d}"))
@@ -212,8 +208,8 @@ def _(operator: str, code: int, world: dict[str, Any]) -> None:
 def _(world: dict[str, Any]) -> None:
     from migrator.demo import sql_text
 
-    _query(world["dsn"], sql_text("supabase.sql"))
-    _query(
+    query(world["dsn"], sql_text("supabase.sql"))
+    query(
         world["dsn"],
         "create table profiles (id bigserial primary key, session_id int unique, "
         "results_version text); "
@@ -224,9 +220,9 @@ def _(world: dict[str, Any]) -> None:
 
 
 def _checkpoint(dsn: str) -> tuple[int, int]:
-    if not _query(dsn, "select to_regclass('migrator.checkpoints') is not null")[0][0]:
+    if not query(dsn, "select to_regclass('migrator.checkpoints') is not null")[0][0]:
         return (0, 0)
-    rows = _query(dsn, "select rows_done, batches_done from migrator.checkpoints")
+    rows = query(dsn, "select rows_done, batches_done from migrator.checkpoints")
     return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
 
@@ -234,10 +230,7 @@ def _checkpoint(dsn: str) -> tuple[int, int]:
 def _(command: str, batches: int, world: dict[str, Any]) -> None:
     proc = _spawn(command, world)
     try:
-        deadline = time.monotonic() + 30
-        while _checkpoint(world["dsn"])[1] < batches:
-            assert time.monotonic() < deadline, "the backfill never got that far"
-            time.sleep(0.05)
+        wait_for(lambda: _checkpoint(world["dsn"])[1] >= batches, timeout=30, proc=proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -247,9 +240,8 @@ def _(command: str, batches: int, world: dict[str, Any]) -> None:
 
 @then("the backfill stands still")
 def _(world: dict[str, Any]) -> None:
-    time.sleep(0.5)  # a batch in flight commits
-    before = _checkpoint(world["dsn"])
-    time.sleep(1.5)
+    # the batch in flight commits; then, at each look at its controls, nothing moved
+    before = held_between_looks(world["dsn"], lambda: _checkpoint(world["dsn"]))
     assert _checkpoint(world["dsn"]) == before
     assert before[0] < 20000
 
@@ -261,13 +253,4 @@ def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -
 
 @then(parsers.parse('every row of "{source}" is in "{target}" exactly once'))
 def _(source: str, target: str, world: dict[str, Any]) -> None:
-    dsn = world["dsn"]
-    twice = f"select count(*) from (select id from {target} group by id having count(*) > 1) d"
-    missing = (
-        f"select count(*) from (select id, v from {source} except select id, v from {target}) m"
-    )
-    assert _query(dsn, twice) == [(0,)]
-    assert _query(dsn, missing) == [(0,)]
-    assert _query(dsn, f"select count(*) from {target}") == _query(
-        dsn, f"select count(*) from {source}"
-    )
+    assert_exact(partial(query, world["dsn"]), source, target, rows=None)
