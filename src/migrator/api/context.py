@@ -1,0 +1,63 @@
+"""The `Context` every library call takes first: where output goes, whom the run is for."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from migrator.plugin.registry import Registry
+
+if TYPE_CHECKING:
+    from migrator.plugin.manager import PluginManager
+
+OutputFormat = Literal["text", "json"]
+
+
+def _default_operator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a bare container)
+        return "unknown"
+
+
+@dataclass
+class Context:
+    """Where output goes and whom the run is for; shared by every command."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    output: OutputFormat = "text"
+    dsn: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    operator: str = field(default_factory=_default_operator)
+    assume_yes: bool = False
+    force: bool = False
+    log_format: Literal["text", "json"] | None = None
+    interactive: bool = False
+    confirm: Callable[[str], bool] = field(default=lambda question: False)
+    registry: Registry | None = None
+    plugin_manager: PluginManager | None = None
+
+    def plugins(self) -> Registry:
+        if self.registry is None:
+            self.registry = self.manager().build_registry()
+        return self.registry
+
+    def manager(self) -> PluginManager:
+        if self.plugin_manager is None:
+            from migrator.plugin.manager import get_plugin_manager
+
+            self.plugin_manager = get_plugin_manager()
+        return self.plugin_manager
+
+    def emit_json(self, document: Any) -> None:
+        json.dump(document, self.out, indent=2, default=str)
+        self.out.write("\n")
+
+    def say(self, line: str) -> None:
+        """A line for a person: on stdout for text output, on stderr beside JSON."""
+        print(line, file=self.err if self.output == "json" else self.out)

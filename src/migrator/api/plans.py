@@ -1,0 +1,141 @@
+"""The commands about plan files and plugins, which need no database: validate, schema,
+plugins, docs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from migrator.api.context import Context
+from migrator.errors import ExitCode, Problem, UsageError
+
+
+def validate(ctx: Context, paths: Sequence[str | Path]) -> ExitCode:
+    """Load and lint plans; print every problem with file:line:column; change nothing."""
+    from migrator.plan import check_plan
+
+    registry = ctx.plugins()
+    results: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for path in paths:
+        plan, found = check_plan(path, registry)
+        problems += found
+        errors = sum(p.severity == "error" for p in found)
+        results.append(
+            {
+                "file": str(path),
+                "plan": plan.name if plan else None,
+                "valid": errors == 0,
+                "errors": errors,
+                "warnings": len(found) - errors,
+            }
+        )
+    failed = any(p.severity == "error" for p in problems)
+    if ctx.output == "json":
+        ctx.emit_json(
+            {"valid": not failed, "plans": results, "problems": [p.as_dict() for p in problems]}
+        )
+    else:
+        for problem in problems:
+            print(problem, file=ctx.out)
+        for r in results:
+            verdict = "valid" if r["valid"] else "INVALID"
+            name = f" (plan {r['plan']})" if r["plan"] else ""
+            counts = f"{r['errors']} error(s), {r['warnings']} warning(s)"
+            print(f"{r['file']}{name}: {verdict}, {counts}", file=ctx.out)
+    return ExitCode.INVALID if failed else ExitCode.OK
+
+
+def schema(ctx: Context) -> ExitCode:
+    """Print the JSON Schema of the plan format, as the loaded plugins define it."""
+    from migrator.plan.model import plan_models
+
+    ctx.emit_json(plan_models(ctx.plugins()).json_schema())
+    return ExitCode.OK
+
+
+def plugins(ctx: Context) -> ExitCode:
+    """List the loaded plugins, their versions, and the keys each provides."""
+    from migrator.plugin.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    registry = pm.build_registry()
+    ctx.registry = registry
+    keys = registry.keys_by_plugin()
+    rows = [
+        {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "actions": [
+                k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("action:")
+            ],
+            "checks": [
+                k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("check:")
+            ],
+        }
+        for info in sorted(pm.infos.values(), key=lambda i: i.name)
+    ]
+    if ctx.output == "json":
+        ctx.emit_json({"plugins": rows})
+        return ExitCode.OK
+    for row in rows:
+        print(f"{row['name']} ({row['distribution']} {row['version']})", file=ctx.out)
+        if row["actions"]:
+            print(f"  actions: {', '.join(row['actions'])}", file=ctx.out)
+        if row["checks"]:
+            print(f"  checks:  {', '.join(row['checks'])}", file=ctx.out)
+    return ExitCode.OK
+
+
+DocsFormat = Literal["markdown", "html", "json"]
+DOCS_SUFFIX: dict[str, str] = {"markdown": ".md", "html": ".html", "json": ".json"}
+
+
+def docs(
+    ctx: Context,
+    plan_paths: Sequence[str | Path],
+    *,
+    form: DocsFormat = "markdown",
+    out_dir: str | Path | None = None,
+) -> ExitCode:
+    """Render plans as runbooks (Markdown, a standalone HTML page, or JSON); no database.
+
+    Without `out_dir`, the one plan's runbook goes to `ctx.out`. With it, each plan is
+    written to `out_dir/<plan>.md` (`.html`, `.json`) and its diagram to
+    `out_dir/<plan>.mmd`, and every file written is named on a line.
+    """
+    from migrator.plan import load_plan
+    from migrator.views.runbook import runbook
+    from migrator.views.runbook_html import html_page
+    from migrator.views.runbook_markdown import markdown
+
+    if out_dir is None and len(plan_paths) != 1:
+        raise UsageError("give one PLAN, or --out DIR to write a runbook for each")
+    registry = ctx.plugins()
+    plans = [load_plan(path, registry) for path in plan_paths]
+    rendered: list[tuple[str, str, str]] = []  # (plan, runbook text, diagram)
+    for plan in plans:
+        document = runbook(plan, registry)
+        if form == "json":
+            text = json.dumps(document, indent=2, default=str) + "\n"
+        elif form == "html":
+            text = html_page(markdown(document), f"Runbook: {plan.name}")
+        else:
+            text = markdown(document)
+        rendered.append((plan.name, text, document["diagram"]))
+    if out_dir is None:
+        ctx.out.write(rendered[0][1])
+        return ExitCode.OK
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text, diagram in rendered:
+        for path, content in (
+            (folder / f"{name}{DOCS_SUFFIX[form]}", text),
+            (folder / f"{name}.mmd", diagram),
+        ):
+            path.write_text(content, encoding="utf-8")
+            ctx.say(f"wrote {path}")
+    return ExitCode.OK

@@ -1,0 +1,140 @@
+"""The commands that read: status, history, graph, report; and rehearse, which only reads
+the target (it walks the plan on a scratch copy)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrator.api.context import Context
+from migrator.api.session import open_session
+from migrator.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from migrator.plan import Plan
+    from migrator.views.console import Reporter
+
+
+def status(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """The current phase, the run in progress or interrupted, the lock holder, the last runs."""
+    from migrator.views.status import plan_status, render_status
+
+    return _show(ctx, plan_path, plan_status, render_status)
+
+
+def history(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Every run of the plan and every event of each run: the audit trail."""
+    from migrator.views.status import plan_history, render_history
+
+    return _show(ctx, plan_path, plan_history, render_history)
+
+
+def graph(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """The plan's phases and transitions as a Mermaid state diagram.
+
+    The phase the plan is in is highlighted when a database is named (`ctx.dsn`, else
+    $MIGRATOR_DSN, else $DATABASE_URL) and can be reached; it is only read. Without
+    one, the embedded PostgreSQL is not started just for a diagram; an unreachable one
+    is said on stderr, and the diagram comes without a current phase (exit 0).
+    """
+    import os
+
+    from migrator import state
+    from migrator.db.target import Target, connect_engine
+    from migrator.errors import DatabaseUnreachable
+    from migrator.plan import load_plan
+    from migrator.views.diagram import mermaid
+
+    plan = load_plan(plan_path, ctx.plugins())
+    named = ctx.dsn or os.environ.get("MIGRATOR_DSN") or os.environ.get("DATABASE_URL")
+    phase = None
+    if named:
+        try:
+            db = connect_engine(Target(named, "--dsn"))
+        except DatabaseUnreachable as error:
+            print(f"note: {error.message}; the diagram shows no current phase", file=ctx.err)
+        else:
+            try:
+                with db.connect() as conn, conn.begin() as tx:
+                    phase = state.current_phase(conn, plan.name, plan.initial_phase)
+                    tx.rollback()
+            finally:
+                db.dispose()
+    diagram = mermaid(plan, current=phase)
+    if ctx.output == "json":
+        ctx.emit_json({"plan": plan.name, "phase": phase, "mermaid": diagram})
+    else:
+        ctx.out.write(diagram)
+    return ExitCode.OK
+
+
+def report(ctx: Context, run_id: int) -> ExitCode:
+    """One run's evidence: timeline, checks' actual against expected, approvals, undos.
+
+    Reads schema `migrator` only. Exit 2 when the database holds no run `run_id`.
+    """
+    from migrator.db.target import connect_engine, resolve_target
+    from migrator.masking import Secrets
+    from migrator.views.report import load_records, markdown
+    from migrator.views.report import report as build_report
+
+    target = resolve_target(ctx.dsn, announce=lambda line: print(line, file=ctx.err))
+    secrets = Secrets()
+    secrets.add(target.password)
+    db = connect_engine(target)
+    try:
+        with db.connect() as conn, conn.begin() as tx:
+            records = load_records(conn, run_id)
+            tx.rollback()
+    finally:
+        db.dispose()
+    if records is None:
+        raise UsageError(
+            f"no run {run_id} in this database: `migrator history PLAN` lists a plan's runs"
+        )
+    document = secrets.mask_data(build_report(records))
+    if ctx.output == "json":
+        ctx.emit_json(document)
+    else:
+        ctx.out.write(secrets.mask(markdown(document)))
+    return ExitCode.OK
+
+
+def _show(
+    ctx: Context,
+    plan_path: str | Path,
+    build: Callable[[Engine, Plan], dict[str, Any]],
+    render: Callable[[dict[str, Any], Reporter], None],
+) -> ExitCode:
+    """Read a document about the plan (never writing) and show it, as text or JSON."""
+    with open_session(ctx, plan_path) as session:
+        document = build(session.db, session.plan)
+        if ctx.output == "json":
+            ctx.emit_json(session.secrets.mask_data(document))
+        else:
+            render(document, session.reporter)
+    return ExitCode.OK
+
+
+def rehearse(
+    ctx: Context,
+    plan_path: str | Path,
+    *,
+    sample: str | None = None,
+    keep: bool = False,
+    scratch_dsn: str | None = None,
+    pg_dump: str | None = None,
+) -> ExitCode:
+    """Walk every transition forward, back and forward again on a scratch copy of the target.
+
+    Exit 1 when an undo does not restore what its transition changed (or a leg fails).
+    `sample`: `N` rows or `P%` of each table's data (default: the schema only).
+    """
+    from migrator.rehearse.rehearsal import rehearse as run_rehearsal
+
+    return run_rehearsal(
+        ctx, plan_path, sample=sample, keep=keep, scratch_dsn=scratch_dsn, pg_dump=pg_dump
+    )

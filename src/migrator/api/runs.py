@@ -1,0 +1,83 @@
+"""The commands that move a plan or steer its run: apply, rollback, resume, pause,
+continue, and the dry run of apply (`migrator plan`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migrator.api.context import Context
+from migrator.api.session import default_target_phase, finish, open_session
+from migrator.errors import ExitCode
+
+
+def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
+    """Move the plan to phase `to`, transition by transition; undo a transition that fails."""
+    with open_session(ctx, plan_path) as session:
+        target = default_target_phase(session.plan, to)
+        code = session.runner(ctx).apply(target)
+        return finish(ctx, session, code)
+
+
+def rollback(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Take the last completed transition back (or undo an interrupted or failed run)."""
+    with open_session(ctx, plan_path) as session:
+        return finish(ctx, session, session.runner(ctx).rollback())
+
+
+def resume(
+    ctx: Context,
+    plan_path: str | Path,
+    skip: dict[str, str] | None = None,
+    batch_size: int | None = None,
+) -> ExitCode:
+    """Continue an interrupted run from its last recorded step (or retry a failed undo).
+
+    `batch_size` changes the batch size of the backfill being resumed.
+    """
+    with open_session(ctx, plan_path) as session:
+        return finish(ctx, session, session.runner(ctx, skip, batch_size).resume())
+
+
+def pause(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Hold the plan's running backfill after its current batch (until `continue_`)."""
+    return _hold(ctx, plan_path, paused=True)
+
+
+def continue_(ctx: Context, plan_path: str | Path) -> ExitCode:
+    """Release a paused backfill: it goes on with its next batch."""
+    return _hold(ctx, plan_path, paused=False)
+
+
+def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
+    from migrator import state
+
+    with open_session(ctx, plan_path) as session:
+        with session.db.connect() as conn:
+            state.ensure_schema(conn)
+            with conn.begin():
+                state.write_control(conn, session.plan.name, ctx.operator, paused=paused)
+        name = session.plan.name
+        session.reporter.say(
+            f"plan {name}: its backfill holds after the current batch "
+            f"(`migrator continue {plan_path}` releases it)"
+            if paused
+            else f"plan {name}: its backfill goes on"
+        )
+    return ExitCode.OK
+
+
+def dry_run(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
+    """The path to `to`, every check, step and undo with its SQL, and today's pre-check results.
+
+    Writes nothing: not even schema `migrator` is created.
+    """
+    from migrator.views.dryrun import dry_run_document, render_dry_run
+
+    with open_session(ctx, plan_path) as session:
+        target = default_target_phase(session.plan, to)
+        document = dry_run_document(session.environment(ctx), target)
+        if ctx.output == "json":
+            ctx.emit_json(session.secrets.mask_data(document))
+        else:
+            render_dry_run(document, session.reporter)
+    return ExitCode.OK
