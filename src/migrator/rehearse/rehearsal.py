@@ -41,7 +41,7 @@ from migrator.state import ensure_schema
 from migrator.state.seed import Seed, read_seed, write_seed
 
 if TYPE_CHECKING:
-    from migrator.api import Context
+    from migrator.api.context import Context
     from migrator.views.console import Reporter
 
 # -- the command --------------------------------------------------------------------------

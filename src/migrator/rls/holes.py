@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from migrator.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from migrator.api import Context
+    from migrator.api.context import Context
 
 FindingKind = Literal["rls_without_policy", "allow_all_policy", "exposed_without_rls"]
 FindingSeverity = Literal["error", "warning"]
