@@ -10,28 +10,18 @@ from typing import Any
 import pytest
 
 from tests.faults.gates import Gate
+from tests.plans import phased, traced
 from tests.processes import sigkill, spawn, wait_for
 
-PLAN = """\
-plan: small
-phases: [a, b]
-transitions:
-  - name: go
-    from: a
-    to: b
-    steps:
-      - name: one
-        sql: insert into ran values ('one')
-        rollback: {sql: "insert into undone values ('one')"}
-      - name: two
-        sql: insert into ran values ('two')
-        rollback: {sql: "insert into undone values ('two'); insert into needed values (1)"}
-      - name: three
-        sql: insert into ran values ('three')
-        rollback: {sql: "insert into undone values ('three')"}
-    post_checks:
-      - {query: select count(*) from ran, expect: 3}
-"""
+PLAN = phased(
+    "small",
+    [
+        traced("one"),
+        traced("two", undo_also="insert into needed values (1)"),
+        traced("three"),
+    ],
+    post_checks=["{query: select count(*) from ran, expect: 3}"],
+)
 
 
 @pytest.fixture

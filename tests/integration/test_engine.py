@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.plans import hotfix, phased
+
 # A plan whose steps leave traces we can count: each step appends to `ran`, each undo
 # appends to `undone`. `:fail_at` makes a step fail on purpose.
 TRACE_PLAN = """\
@@ -107,19 +109,15 @@ def test_all_pre_checks_are_evaluated_and_reported(
     migrator: Any, write_plan: Any, sql: Any
 ) -> None:
     plan = write_plan(
-        """\
-        plan: many
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            pre_checks:
-              - {name: first, query: select 1, expect: 2}
-              - {name: second, query: select 1, expect: 1}
-              - {name: third, query: select 1, expect: 3}
-            steps: [{sql: select 1}]
-        """
+        phased(
+            "many",
+            ["{sql: select 1}"],
+            pre_checks=[
+                "{name: first, query: select 1, expect: 2}",
+                "{name: second, query: select 1, expect: 1}",
+                "{name: third, query: select 1, expect: 3}",
+            ],
+        )
     )
     result = migrator("apply", plan, "--to", "b")
     assert result.code == 1
@@ -256,18 +254,16 @@ def test_rollback_without_a_reverse_transition_undoes_the_steps(
 def test_hotfix_apply_and_rollback(migrator: Any, write_plan: Any, sql: Any) -> None:
     sql("create table notes (id int)")
     plan = write_plan(
-        """\
-        plan: hotfix-x
-        kind: hotfix
-        steps:
-          - name: index
-            sql: create index notes_id on notes (id)
-            rollback: {sql: drop index notes_id}
-          - name: flag
-            flag: {name: HOTFIX_X, value: true}
-        post_checks:
-          - flag_is: {name: HOTFIX_X, value: true}
-        """
+        hotfix(
+            "hotfix-x",
+            [
+                "name: index\n"
+                "sql: create index notes_id on notes (id)\n"
+                "rollback: {sql: drop index notes_id}",
+                "name: flag\nflag: {name: HOTFIX_X, value: true}",
+            ],
+            post_checks=["flag_is: {name: HOTFIX_X, value: true}"],
+        )
     )
     assert migrator("apply", plan).code == 0  # --to defaults to applied
     assert phase(sql, "hotfix-x") == "applied"
@@ -285,14 +281,7 @@ def test_phased_plan_needs_to(migrator: Any, write_plan: Any, sql: Any, traced: 
 
 
 def test_no_path_and_unknown_phase_are_exit_2(migrator: Any, write_plan: Any, sql: Any) -> None:
-    plan = write_plan(
-        """\
-        plan: oneway
-        phases: [a, b]
-        transitions:
-          - {name: go, from: a, to: b, steps: [{sql: select 1}]}
-        """
-    )
+    plan = write_plan(phased("oneway", ["{sql: select 1}"]))
     assert migrator("apply", plan, "--to", "b").code == 0
     back = migrator("apply", plan, "--to", "a")
     assert back.code == 2
@@ -374,17 +363,13 @@ class TestApproval:
 class TestChecks:
     def test_warn_records_and_goes_on(self, migrator: Any, write_plan: Any, sql: Any) -> None:
         plan = write_plan(
-            """\
-            plan: warny
-            phases: [a, b]
-            transitions:
-              - name: go
-                from: a
-                to: b
-                pre_checks:
-                  - {name: confirms the broken state, query: select 5, expect: 0, on_fail: warn}
-                steps: [{sql: create table w (x int)}]
-            """
+            phased(
+                "warny",
+                ["{sql: create table w (x int)}"],
+                pre_checks=[
+                    "{name: confirms the broken state, query: select 5, expect: 0, on_fail: warn}"
+                ],
+            )
         )
         assert migrator("apply", plan, "--to", "b").code == 0
         assert sql("select status from migrator.events where kind = 'check'") == [("warned",)]
@@ -395,19 +380,15 @@ class TestChecks:
         # Each evaluation bumps a sequence; the check passes from the third evaluation on.
         sql("create sequence polls")
         plan = write_plan(
-            """\
-            plan: waity
-            phases: [a, b]
-            transitions:
-              - name: go
-                from: a
-                to: b
-                steps: [{sql: select 1}]
-                post_checks:
-                  - query: select nextval('polls') >= 3
-                    expect: true
-                    wait: {timeout: 5s, interval: 100ms}
-            """
+            phased(
+                "waity",
+                ["{sql: select 1}"],
+                post_checks=[
+                    "query: select nextval('polls') >= 3\n"
+                    "expect: true\n"
+                    "wait: {timeout: 5s, interval: 100ms}"
+                ],
+            )
         )
         assert migrator("apply", plan, "--to", "b").code == 0
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
@@ -417,17 +398,13 @@ class TestChecks:
         self, migrator: Any, write_plan: Any, sql: Any
     ) -> None:
         plan = write_plan(
-            """\
-            plan: waity
-            phases: [a, b]
-            transitions:
-              - name: go
-                from: a
-                to: b
-                steps: [{sql: select 1}]
-                post_checks:
-                  - {query: select 1, expect: 2, wait: {timeout: 400ms, interval: 100ms}}
-            """
+            phased(
+                "waity",
+                ["{sql: select 1}"],
+                post_checks=[
+                    "{query: select 1, expect: 2, wait: {timeout: 400ms, interval: 100ms}}"
+                ],
+            )
         )
         assert migrator("apply", plan, "--to", "b").code == 1
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
@@ -440,19 +417,15 @@ class TestChecks:
         sql("create sequence soaks")
         # passes on odd samples, fails on even ones: 1 failure allowed, the 2nd fails it
         plan = write_plan(
-            """\
-            plan: soaky
-            phases: [a, b]
-            transitions:
-              - name: go
-                from: a
-                to: b
-                steps: [{sql: select 1}]
-                post_checks:
-                  - query: select nextval('soaks') % 2 = 1
-                    expect: true
-                    soak: {duration: 3s, interval: 50ms, failure_limit: 1}
-            """
+            phased(
+                "soaky",
+                ["{sql: select 1}"],
+                post_checks=[
+                    "query: select nextval('soaks') % 2 = 1\n"
+                    "expect: true\n"
+                    "soak: {duration: 3s, interval: 50ms, failure_limit: 1}"
+                ],
+            )
         )
         assert migrator("apply", plan, "--to", "b").code == 1
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
@@ -465,18 +438,13 @@ class TestChecks:
         sql("create table l (id int, v text); insert into l values (1, 'a'), (2, 'b')")
         sql("create table r (id int, v text); insert into r values (1, 'a'), (2, 'c')")
         plan = write_plan(
-            """\
-            plan: parity
-            phases: [a, b]
-            transitions:
-              - name: go
-                from: a
-                to: b
-                pre_checks:
-                  - query: select id, v from l
-                    expect: {equals_query: "select id, v from r"}
-                steps: [{sql: select 1}]
-            """
+            phased(
+                "parity",
+                ["{sql: select 1}"],
+                pre_checks=[
+                    'query: select id, v from l\nexpect: {equals_query: "select id, v from r"}'
+                ],
+            )
         )
         assert migrator("apply", plan, "--to", "b").code == 1
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]

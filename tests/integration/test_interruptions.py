@@ -13,33 +13,21 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests import plans
 from tests.faults.gates import Gate
 from tests.processes import sigkill, spawn, step_started, wait_for
 
-FOUR_STEPS = """\
-plan: four
-vars: {nap: 0}
-phases: [a, b]
-transitions:
-  - name: go
-    from: a
-    to: b
-    steps:
-      - name: one
-        sql: insert into ran values ('one')
-        rollback: {sql: "insert into undone values ('one')"}
-      - name: two
-        sql: insert into ran values ('two')
-        rollback: {sql: "insert into undone values ('two')"}
-      - name: three
-        sql: "insert into ran values ('three'); select pg_sleep(:nap)"
-        rollback: {sql: "insert into undone values ('three')"}
-      - name: four
-        sql: insert into ran values ('four')
-        rollback: {sql: "insert into undone values ('four')"}
-    post_checks:
-      - {query: select count(*) from ran, expect: 4}
-"""
+FOUR_STEPS = plans.phased(
+    "four",
+    [
+        plans.traced("one"),
+        plans.traced("two"),
+        plans.traced("three", sql="\"insert into ran values ('three'); select pg_sleep(:nap)\""),
+        plans.traced("four"),
+    ],
+    post_checks=["{query: select count(*) from ran, expect: 4}"],
+    variables="{nap: 0}",
+)
 
 
 @pytest.fixture
@@ -213,11 +201,7 @@ def test_dry_run_changes_nothing(
 ) -> None:
     plan = write_plan(FOUR_STEPS)
     hotfix = write_plan(
-        """\
-        plan: other
-        kind: hotfix
-        steps: [{flag: {name: X, value: 1}}]
-        """,
+        plans.hotfix("other", ["{flag: {name: X, value: 1}}"]),
         "other.yaml",
     )
     assert migrator("apply", hotfix).code == 0  # schema migrator exists, with state in it
@@ -235,21 +219,17 @@ def test_dry_run_on_a_fresh_database_creates_no_schema(
     write_plan: Any, migrator: Any, sql: Any
 ) -> None:
     plan = write_plan(
-        """\
-        plan: fresh
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            pre_checks:
-              - name: no widgets yet
-                query: "select count(*) from pg_tables where tablename = 'w'"
-                expect: 0
-              - {name: would fail today, query: select 1, expect: 2}
-              - {name: flag off, flag_is: {name: F, value: false}, on_fail: warn}
-            steps: [{sql: create table w (x int)}]
-        """
+        plans.phased(
+            "fresh",
+            ["{sql: create table w (x int)}"],
+            pre_checks=[
+                "name: no widgets yet\n"
+                "query: \"select count(*) from pg_tables where tablename = 'w'\"\n"
+                "expect: 0",
+                "{name: would fail today, query: select 1, expect: 2}",
+                "{name: flag off, flag_is: {name: F, value: false}, on_fail: warn}",
+            ],
+        )
     )
     result = migrator("plan", plan, "--to", "b", "--output", "json")
     assert result.code == 0, result.err
@@ -259,17 +239,13 @@ def test_dry_run_on_a_fresh_database_creates_no_schema(
     assert sql("select to_regclass('w')") == [(None,)]
 
 
-LOCK_PLAN = """\
-plan: held
-phases: [a, b]
-transitions:
-  - name: go
-    from: a
-    to: b
-    steps:
-      - {name: first, sql: "insert into ran values ('first')"}
-      - {name: second, sql: "insert into ran values ('second')"}
-"""
+LOCK_PLAN = plans.phased(
+    "held",
+    [
+        "{name: first, sql: \"insert into ran values ('first')\"}",
+        "{name: second, sql: \"insert into ran values ('second')\"}",
+    ],
+)
 
 
 @contextmanager
