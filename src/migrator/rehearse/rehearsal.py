@@ -5,7 +5,7 @@ database on the scratch server (the embedded PostgreSQL by default); the target 
 only read. On the copy, the plan is walked from the phase the target is in: for each
 transition, forward, back (its reverse transition, or the undo of its steps, as
 `migrator rollback` would) and forward again, comparing catalog snapshots
-(`migrator.catalog`) around each leg:
+(`catalog`) around each leg:
 
 - after the way back, the schema and flags must be as they were before the forward;
 - after the forward again, as they were after the first forward.
@@ -17,8 +17,8 @@ rehearsal exits 1. So does a leg that fails on the copy (a check, a step, an und
 Steps and checks that reach outside the database (`http`, `command`) are not called
 on a rehearsal, and flags kept outside the database (a flag file) are read from their
 real store but written only in memory: a rehearsal changes nothing but its scratch
-database. The round trips themselves are `migrator.roundtrip`; this module prepares
-the scratch copy (`migrator.scratch`), walks, and reports.
+database (see `standins`). The round trips themselves are `roundtrip`; this module
+prepares the scratch copy (`scratch`) and walks; `summary` reports.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +34,9 @@ from migrator.engine.environment import RunEnvironment, RunOptions
 from migrator.errors import ExitCode
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk, Walker
-from migrator.rehearse.scratch import ScratchDatabase, ScratchError, Tool
-from migrator.rehearse.standins import FlagOverlay, once_each, rehearsal_registry, stood_in, waiting
+from migrator.rehearse.scratch import ScratchDatabase, ScratchError
+from migrator.rehearse.standins import FlagOverlay, once_each, rehearsal_registry, stood_in
+from migrator.rehearse.summary import Prepared, document, render, render_preparation
 from migrator.state import ensure_schema
 from migrator.state.seed import Seed, read_seed, write_seed
 
@@ -45,17 +45,6 @@ if TYPE_CHECKING:
     from migrator.views.console import Reporter
 
 # -- the command --------------------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    """What was done to make the scratch database, for the report."""
-
-    target_version: str
-    scratch_version: str
-    pg_dump: Tool
-    start: str
-    notes: list[str] = field(default_factory=list)
 
 
 def rehearse(
@@ -114,14 +103,14 @@ def rehearse(
         _finish_scratch(scratch, keep, None, drop_database)
         ctx.emit_json(
             secrets.mask_data(
-                _document(
+                document(
                     plan, target, server, scratch, prepared, amount, walk, code, keep, not_called
                 )
             )
         )
     else:
-        _render_preparation(prepared, scratch, amount, reporter)
-        _render(plan, walk, not_called, reporter)
+        render_preparation(prepared, scratch, amount, reporter)
+        render(plan, walk, not_called, reporter)
         _finish_scratch(scratch, keep, reporter, drop_database)
     return code
 
@@ -275,117 +264,3 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
     finally:
         engine.dispose()
         pm.unregister(overlay)
-
-
-# -- the report ---------------------------------------------------------------------------
-
-
-def _document(
-    plan: Plan,
-    target: Any,
-    server: Any,
-    scratch: ScratchDatabase,
-    prepared: Prepared,
-    amount: Any,
-    walk: Walk,
-    code: ExitCode,
-    keep: bool,
-    not_called: list[str],
-) -> dict[str, Any]:
-    failing = [t for t in walk.trips if t.outcome != "clean"]
-    return {
-        "plan": plan.name,
-        "exit_code": int(code),
-        "result": "clean" if not failing else ("failed" if walk.stopped else "differences"),
-        "target": {"dsn": target.shown, "version": prepared.target_version},
-        "scratch": {
-            "server": server.shown,
-            "version": prepared.scratch_version,
-            "database": scratch.name,
-            "kept": keep,
-            "roles_created": scratch.roles_created,
-        },
-        "pg_dump": {"path": str(prepared.pg_dump.path), "version": prepared.pg_dump.version},
-        "sample": str(amount) if amount is not None else None,
-        "rows_copied": scratch.rows_copied,
-        "start_phase": prepared.start,
-        "notes": prepared.notes,
-        "not_called": not_called,
-        "evaluated_once": waiting(plan),
-        "round_trips": [t.as_dict() for t in walk.trips],
-        "not_rehearsed": [
-            {"transition": name, "reason": reason} for name, reason in walk.unreached.items()
-        ],
-    }
-
-
-def _render_preparation(
-    prepared: Prepared, scratch: ScratchDatabase, amount: Any, reporter: Reporter
-) -> None:
-    say = reporter.say
-    copied = "the schema only"
-    if amount is not None:
-        rows = sum(scratch.rows_copied.values())
-        copied = f"the schema and {amount} ({rows} rows in {len(scratch.rows_copied)} tables)"
-    say(
-        f"  copied {copied} with pg_dump {prepared.pg_dump.version} (target PostgreSQL "
-        f"{prepared.target_version}, scratch PostgreSQL {prepared.scratch_version})"
-    )
-    for note in prepared.notes:
-        say(f"  note: {note}", style="yellow")
-    say(f"  starting in phase '{prepared.start}'")
-
-
-def _render(plan: Plan, walk: Walk, not_called: list[str], reporter: Reporter) -> None:
-    say = reporter.say
-    if not_called:
-        say(
-            "  not called on a rehearsal (they reach outside the database): "
-            + "; ".join(not_called)
-        )
-    once = waiting(plan)
-    if once:
-        say("  evaluated once, without their wait or soak: " + "; ".join(once))
-    for trip in walk.trips:
-        arrow = f"{trip.transition} ({trip.source} -> {trip.target})"
-        back = f"back by {trip.back}" if trip.back else "back by undoing its steps"
-        legs = ", ".join(back if leg == "back" else leg for leg in trip.legs)
-        if trip.failed:
-            legs += ("; " if legs else "") + trip.failed
-        n = len(trip.findings)
-        verdict = f"{n} difference{'s' if n != 1 else ''}" if n else "clean"
-        if trip.outcome == "clean":
-            say(f"  ✓ {arrow}: {legs}: {verdict}", style="green")
-        else:
-            say(f"  ✗ {arrow}: {legs}: {verdict}", style="red")
-        for check in trip.checks:
-            expected = f", expected {check['expected']}" if check["expected"] is not None else ""
-            why = f" — {check['detail']}" if check["detail"] else ""
-            say(
-                f"      {check['leg']}: {check['check']} did not pass on the copy "
-                f"(actual {check['actual']!r}{expected}){why}",
-                style="yellow",
-            )
-        for note in trip.notes:
-            say(f"      note: {note}", style="yellow")
-        for finding in trip.findings:
-            say(f"      {finding.leg}: {finding.message}")
-        if trip.log:
-            say("      what the failing run printed:")
-            for line in trip.log.rstrip().splitlines():
-                say(f"      {line}")
-    for name, reason in walk.unreached.items():
-        say(f"  - {name}: not rehearsed ({reason})", style="yellow")
-    failing = [t for t in walk.trips if t.outcome != "clean"]
-    if not failing:
-        say(
-            f"rehearsal of plan {plan.name}: clean, every transition rehearsed came back as it was "
-            f"({len(walk.trips)} round trip{'s' if len(walk.trips) != 1 else ''})",
-            style="green",
-        )
-    else:
-        say(
-            f"rehearsal of plan {plan.name}: {len(failing)} of {len(walk.trips)} round trip(s) "
-            "did not come back clean",
-            style="red",
-        )

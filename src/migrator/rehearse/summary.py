@@ -1,0 +1,137 @@
+"""What a rehearsal reports: the document (`--output json`) and the lines for a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from migrator.errors import ExitCode
+from migrator.plan.model import Plan
+from migrator.rehearse.roundtrip import Walk
+from migrator.rehearse.scratch import ScratchDatabase, Tool
+from migrator.rehearse.standins import waiting
+
+if TYPE_CHECKING:
+    from migrator.views.console import Reporter
+
+
+@dataclass
+class Prepared:
+    """What was done to make the scratch database, for the report."""
+
+    target_version: str
+    scratch_version: str
+    pg_dump: Tool
+    start: str
+    notes: list[str] = field(default_factory=list)
+
+
+def document(
+    plan: Plan,
+    target: Any,
+    server: Any,
+    scratch: ScratchDatabase,
+    prepared: Prepared,
+    amount: Any,
+    walk: Walk,
+    code: ExitCode,
+    keep: bool,
+    not_called: list[str],
+) -> dict[str, Any]:
+    failing = [t for t in walk.trips if t.outcome != "clean"]
+    return {
+        "plan": plan.name,
+        "exit_code": int(code),
+        "result": "clean" if not failing else ("failed" if walk.stopped else "differences"),
+        "target": {"dsn": target.shown, "version": prepared.target_version},
+        "scratch": {
+            "server": server.shown,
+            "version": prepared.scratch_version,
+            "database": scratch.name,
+            "kept": keep,
+            "roles_created": scratch.roles_created,
+        },
+        "pg_dump": {"path": str(prepared.pg_dump.path), "version": prepared.pg_dump.version},
+        "sample": str(amount) if amount is not None else None,
+        "rows_copied": scratch.rows_copied,
+        "start_phase": prepared.start,
+        "notes": prepared.notes,
+        "not_called": not_called,
+        "evaluated_once": waiting(plan),
+        "round_trips": [t.as_dict() for t in walk.trips],
+        "not_rehearsed": [
+            {"transition": name, "reason": reason} for name, reason in walk.unreached.items()
+        ],
+    }
+
+
+def render_preparation(
+    prepared: Prepared, scratch: ScratchDatabase, amount: Any, reporter: Reporter
+) -> None:
+    say = reporter.say
+    copied = "the schema only"
+    if amount is not None:
+        rows = sum(scratch.rows_copied.values())
+        copied = f"the schema and {amount} ({rows} rows in {len(scratch.rows_copied)} tables)"
+    say(
+        f"  copied {copied} with pg_dump {prepared.pg_dump.version} (target PostgreSQL "
+        f"{prepared.target_version}, scratch PostgreSQL {prepared.scratch_version})"
+    )
+    for note in prepared.notes:
+        say(f"  note: {note}", style="yellow")
+    say(f"  starting in phase '{prepared.start}'")
+
+
+def render(plan: Plan, walk: Walk, not_called: list[str], reporter: Reporter) -> None:
+    say = reporter.say
+    if not_called:
+        say(
+            "  not called on a rehearsal (they reach outside the database): "
+            + "; ".join(not_called)
+        )
+    once = waiting(plan)
+    if once:
+        say("  evaluated once, without their wait or soak: " + "; ".join(once))
+    for trip in walk.trips:
+        arrow = f"{trip.transition} ({trip.source} -> {trip.target})"
+        back = f"back by {trip.back}" if trip.back else "back by undoing its steps"
+        legs = ", ".join(back if leg == "back" else leg for leg in trip.legs)
+        if trip.failed:
+            legs += ("; " if legs else "") + trip.failed
+        n = len(trip.findings)
+        verdict = f"{n} difference{'s' if n != 1 else ''}" if n else "clean"
+        if trip.outcome == "clean":
+            say(f"  ✓ {arrow}: {legs}: {verdict}", style="green")
+        else:
+            say(f"  ✗ {arrow}: {legs}: {verdict}", style="red")
+        for check in trip.checks:
+            expected = f", expected {check['expected']}" if check["expected"] is not None else ""
+            why = f" — {check['detail']}" if check["detail"] else ""
+            say(
+                f"      {check['leg']}: {check['check']} did not pass on the copy "
+                f"(actual {check['actual']!r}{expected}){why}",
+                style="yellow",
+            )
+        for note in trip.notes:
+            say(f"      note: {note}", style="yellow")
+        for finding in trip.findings:
+            say(f"      {finding.leg}: {finding.message}")
+        if trip.log:
+            say("      what the failing run printed:")
+            for line in trip.log.rstrip().splitlines():
+                say(f"      {line}")
+    for name, reason in walk.unreached.items():
+        say(f"  - {name}: not rehearsed ({reason})", style="yellow")
+    failing = [t for t in walk.trips if t.outcome != "clean"]
+    if not failing:
+        say(
+            f"rehearsal of plan {plan.name}: clean, every transition rehearsed came back as it was "
+            f"({len(walk.trips)} round trip{'s' if len(walk.trips) != 1 else ''})",
+            style="green",
+        )
+    else:
+        say(
+            f"rehearsal of plan {plan.name}: {len(failing)} of {len(walk.trips)} round trip(s) "
+            "did not come back clean",
+            style="red",
+        )
