@@ -149,11 +149,6 @@ def statements(sql: str) -> list[Statement]:
     return out
 
 
-def parameters(sql: str) -> list[str]:
-    """Every `:name` parameter of `sql`, in order of first use."""
-    return list(dict.fromkeys(p for s in statements(sql) for p in s.params))
-
-
 def execute(connection: Any, sql: str, variables: Mapping[str, Any]) -> Any:
     """Run every statement of `sql` on a SQLAlchemy connection; variables bound, never pasted.
 

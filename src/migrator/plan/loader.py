@@ -210,7 +210,7 @@ def _problem(error: ErrorDetails, doc: SourceDocument, models: PlanModels) -> Pr
         parent = path[:-1]
         key = path[-1]
         _, siblings = _lookup(doc.data, parent)
-        return doc.problem(path, _unknown_key(str(key), parent, siblings, doc, models), key=True)
+        return doc.problem(path, _unknown_key(str(key), parent, siblings, models), key=True)
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         return _no_single_key(path, doc, models)
     message = error["msg"]
@@ -220,9 +220,7 @@ def _problem(error: ErrorDetails, doc: SourceDocument, models: PlanModels) -> Pr
     return doc.problem(path, message.strip())
 
 
-def _unknown_key(
-    key: str, parent: PathKey, siblings: Any, doc: SourceDocument, models: PlanModels
-) -> str:
+def _unknown_key(key: str, parent: PathKey, siblings: Any, models: PlanModels) -> str:
     candidates: list[str] = []
     in_step = _is_step_path(parent)
     in_check = _is_check_path(parent)
