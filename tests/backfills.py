@@ -8,7 +8,9 @@ test reads is the same at each look, while no batch is in flight.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from tests.faults.gates import Gate
@@ -73,3 +75,28 @@ def held_between_looks(dsn: str, read: Callable[[], T], looks: int = 3) -> T:
     finally:
         gate.close()
     return held[0]
+
+
+@contextmanager
+def batch_connection_lost(dsn: str, batch: int = 2) -> Iterator[list[int]]:
+    """While the body runs a backfill: the transaction of its `batch`-th batch is held at
+    its checkpoint (its rows written, nothing committed), its session is terminated from
+    the server, then everything goes on. Yields the list of the pids terminated."""
+    gate = Gate(dsn)
+    gate.at_row("checkpoints", batches_done=batch)
+    ended: list[int] = []
+
+    def strike() -> None:
+        wait_for(lambda: gate.reached_row() is not None)
+        pid = gate.reached_row()
+        if query(dsn, "select pg_terminate_backend(%s)", pid) == [(True,)]:
+            ended.append(int(pid or 0))
+        gate.open_row()  # the batch, done again on a new connection, goes through
+
+    thread = threading.Thread(target=strike)
+    thread.start()
+    try:
+        yield ended
+    finally:
+        thread.join()
+        gate.close()

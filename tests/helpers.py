@@ -1,5 +1,5 @@
 """What many test modules share: the repository's paths, SQL on a DSN, fresh databases on
-any server, the CLI in-process and its result, and stopping one running statement.
+any server, the CLI in-process and its result.
 
 Test modules import from here (and from tests/plans.py, tests/processes.py, tests/faults/),
 never from one another or from a conftest.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -89,37 +88,3 @@ def cli(*argv: str | Path) -> Result:
     with redirect_stdout(out), redirect_stderr(err):
         code = main([str(a) for a in argv])
     return Result(code, out.getvalue(), err.getvalue())
-
-
-@contextmanager
-def terminating(dsn: str, like: str, timeout: float = 20.0) -> Iterator[list[int]]:
-    """While the body runs, end (pg_terminate_backend) the first session of the database
-    that is active in a statement starting with `like` (a LIKE prefix), once; yields the
-    list of the pids ended (empty if none was caught before `timeout`)."""
-    ended: list[int] = []
-    stop = threading.Event()
-
-    def watch() -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            while not ended and not stop.wait(0.02):  # the poll interval
-                rows = conn.execute(
-                    "select pid from pg_stat_activity where query like %s "
-                    "and state = 'active' and pid <> pg_backend_pid() "
-                    "and datname = current_database() limit 1",
-                    (like + "%",),
-                ).fetchall()
-                for (pid,) in rows:
-                    ok = conn.execute("select pg_terminate_backend(%s)", (pid,)).fetchone()
-                    if ok == (True,):
-                        ended.append(pid)
-
-    watcher = threading.Thread(target=watch)
-    timer = threading.Timer(timeout, stop.set)  # the failure bound: the body may finish first
-    watcher.start()
-    timer.start()
-    try:
-        yield ended
-    finally:
-        stop.set()
-        timer.cancel()
-        watcher.join()

@@ -25,8 +25,7 @@ from migrator_backfill.backfill import run as run_backfill
 from migrator_backfill.position import Batch, Planner, Position
 from migrator_backfill.streams import Done, Job, Stream
 from migrator_backfill.walk import in_key_order, prepare, probe, start
-from tests.backfills import assert_exact, held_between_looks
-from tests.helpers import terminating
+from tests.backfills import assert_exact, batch_connection_lost, held_between_looks
 from tests.plans import BACKFILL_ROWS, COPY, backfill_plan
 from tests.processes import has_checkpoint, sigkill, spawn, wait_for
 
@@ -167,12 +166,8 @@ def test_resume_with_other_streams_and_batch_size_after_an_out_of_order_kill(
 def test_a_terminated_stream_is_retried_and_exact(
     migrator: Any, write_plan: Any, sql: Any, source: None, database: str
 ) -> None:
-    slow = (
-        "insert into dst select id, v from src, (select pg_sleep(0.2)) s "
-        "where id > :lo and id <= :hi"
-    )
-    plan = write_plan(plan_text(parallel=2, batch_size=2000, statement=slow))
-    with terminating(database, "insert into dst") as terminated:
+    plan = write_plan(plan_text(parallel=2, batch_size=2000))
+    with batch_connection_lost(database) as terminated:
         result = migrator("apply", plan, "--to", "full")
     assert terminated, "the test never caught a batch to terminate"
     assert result.code == 0, result.out
