@@ -41,26 +41,22 @@ class Runner:
 
     def __init__(self, env: RunEnvironment) -> None:
         self.env = env
-        self.db = env.db
-        self.plan = env.plan
-        self.reporter = env.reporter
-        self.options = env.options
 
     # -- commands -------------------------------------------------------------------------
 
     def apply(self, target: str) -> ExitCode:
         with self.locked() as (lock, conn):
             with conn.begin():
-                phase = state.current_phase(conn, self.plan.name, self.plan.initial_phase)
-                open_run = state.open_run(conn, self.plan.name)
-            path = find_path(self.plan, phase, target)
+                phase = state.current_phase(conn, self.env.plan.name, self.env.plan.initial_phase)
+                open_run = state.open_run(conn, self.env.plan.name)
+            path = find_path(self.env.plan, phase, target)
             if open_run is not None:
                 if (
                     open_run.status != state.RunStatus.UNDO_FAILED
                     and path
                     and open_run.transition == path[0].name
                 ):
-                    self.reporter.say(
+                    self.env.reporter.say(
                         f"run {open_run.id} of {open_run.transition} was interrupted: resuming it"
                     )
                     code = self._resume_run(conn, lock, open_run)
@@ -70,23 +66,25 @@ class Runner:
                 else:
                     raise self.blocked(open_run)
             if not path:
-                self.reporter.say(
-                    f"plan {self.plan.name} is already in phase '{target}': nothing to do"
+                self.env.reporter.say(
+                    f"plan {self.env.plan.name} is already in phase '{target}': nothing to do"
                 )
                 return ExitCode.OK
-            check_environment(self.plan, path)
+            check_environment(self.env.plan, path)
             for t in path:
                 code = self.new_run(lock, t)
                 if code != ExitCode.OK:
                     return code
-            self.reporter.say(f"plan {self.plan.name} is now in phase '{target}'", style="green")
+            self.env.reporter.say(
+                f"plan {self.env.plan.name} is now in phase '{target}'", style="green"
+            )
             return ExitCode.OK
 
     def rollback(self) -> ExitCode:
         with self.locked() as (lock, conn):
             with conn.begin():
-                open_run = state.open_run(conn, self.plan.name)
-                last = state.last_succeeded_run(conn, self.plan.name)
+                open_run = state.open_run(conn, self.env.plan.name)
+                last = state.last_succeeded_run(conn, self.env.plan.name)
             if open_run is not None:
                 self._checksum_guard(open_run)
                 lock.record_holder(open_run.id)
@@ -95,33 +93,35 @@ class Runner:
                 shown += _shown_status(open_run.status)
                 with TransitionRun(self.env, lock, t, open_run, reverting) as run:
                     if reverting is not None:  # a rollback itself: taking back means finishing it
-                        self.reporter.say(f"{shown}: finishing it")
+                        self.env.reporter.say(f"{shown}: finishing it")
                         return run.resume()
-                    self.reporter.say(f"{shown}: undoing what it completed")
+                    self.env.reporter.say(f"{shown}: undoing what it completed")
                     run.found_dead()
-                    reason = f"rollback requested by {self.options.operator}"
+                    reason = f"rollback requested by {self.env.options.operator}"
                     undone = run.undo_everything(reason=reason)
                 return ExitCode.OK if undone else ExitCode.UNDO_FAILED
             if last is None:
-                self.reporter.say(f"plan {self.plan.name} has no completed transition to roll back")
+                self.env.reporter.say(
+                    f"plan {self.env.plan.name} has no completed transition to roll back"
+                )
                 return ExitCode.OK
             if last.reverts is not None:
-                self.reporter.say(
+                self.env.reporter.say(
                     f"nothing to roll back: the last run ({last.id}) took run {last.reverts} back; "
                     f"`migrator apply --to {last.from_phase}` goes forward again"
                 )
                 return ExitCode.OK
             back = self.reverse_of(last)
-            check_environment(self.plan, [back])
+            check_environment(self.env.plan, [back])
             return self.new_run(lock, back, takes_back=last)
 
     def resume(self) -> ExitCode:
         with self.locked() as (lock, conn):
             with conn.begin():
-                open_run = state.open_run(conn, self.plan.name)
+                open_run = state.open_run(conn, self.env.plan.name)
             if open_run is None:
-                self.reporter.say(
-                    f"plan {self.plan.name} has no interrupted run: nothing to resume"
+                self.env.reporter.say(
+                    f"plan {self.env.plan.name} has no interrupted run: nothing to resume"
                 )
                 return ExitCode.OK
             return self._resume_run(conn, lock, open_run)
@@ -137,8 +137,8 @@ class Runner:
         """
         try:
             with (
-                PlanLock(self.db, self.plan.name, self.options.operator) as lock,
-                self.db.connect() as conn,
+                PlanLock(self.env.db, self.env.plan.name, self.env.options.operator) as lock,
+                self.env.db.connect() as conn,
             ):
                 state.ensure_schema(conn)
                 yield lock, conn
@@ -147,7 +147,7 @@ class Runner:
         except Exception as exc:
             if not is_connection_lost(exc):
                 raise
-            file = self.plan.file
+            file = self.env.plan.file
             raise ConnectionLost(
                 f"lost the database and could not reconnect within {reconnect_window():g}s "
                 f"({self.env.secrets.mask(error_text(exc))}): any run under way is left "
@@ -161,30 +161,31 @@ class Runner:
             if run.status == state.RunStatus.UNDO_FAILED
             else "was interrupted"
         )
+        plan = self.env.plan
         return PlanBlocked(
-            f"run {run.id} ({run.transition}) of plan {self.plan.name} {what}: settle it with "
-            f"`migrator resume {self.plan.file}` or `migrator rollback {self.plan.file}` first"
+            f"run {run.id} ({run.transition}) of plan {plan.name} {what}: settle it with "
+            f"`migrator resume {plan.file}` or `migrator rollback {plan.file}` first"
         )
 
     def _checksum_guard(self, run: state.RunRow) -> None:
-        if run.plan_checksum != self.plan.checksum and not self.options.force:
+        if run.plan_checksum != self.env.plan.checksum and not self.env.options.force:
             raise UsageError(
-                f"{self.plan.file} changed since run {run.id} started (checksum differs): "
+                f"{self.env.plan.file} changed since run {run.id} started (checksum differs): "
                 "check the change, then repeat with --force"
             )
 
     def reverse_of(self, last: state.RunRow) -> Transition:
-        for t in self.plan.transitions:
+        for t in self.env.plan.transitions:
             if t.source == last.to_phase and t.target == last.from_phase and t.reverts is None:
                 return t
-        for t in self.plan.transitions:
+        for t in self.env.plan.transitions:
             if t.reverts == last.transition:
                 return t
         return self._revert_transition(last)
 
     def _revert_transition(self, last: state.RunRow) -> Transition:
         """A transition that undoes the steps of run `last` in reverse order."""
-        original = self.plan.transition(last.transition)
+        original = self.env.plan.transition(last.transition)
         return Transition(
             name=f"revert {original.name}",
             source=last.to_phase,
@@ -209,11 +210,11 @@ class Runner:
         during the transition before may have closed that one.
         """
         reverting = None
-        with self.db.connect() as conn:
+        with self.env.db.connect() as conn:
             if t.reverts is not None:
                 if takes_back is None:
                     with conn.begin():
-                        takes_back = state.last_succeeded_run(conn, self.plan.name)
+                        takes_back = state.last_succeeded_run(conn, self.env.plan.name)
                 if takes_back is None or takes_back.transition != t.reverts:
                     raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
                 reverting = takes_back
@@ -221,20 +222,20 @@ class Runner:
             with conn.begin():
                 run_id = state.create_run(
                     conn,
-                    plan=self.plan.name,
+                    plan=self.env.plan.name,
                     transition=t.name,
                     from_phase=t.source,
                     to_phase=t.target,
-                    operator=self.options.operator,
-                    checksum=self.plan.checksum,
-                    plan_file=self.plan.file,
+                    operator=self.env.options.operator,
+                    checksum=self.env.plan.checksum,
+                    plan_file=self.env.plan.file,
                     reverts=takes_back.id if takes_back else None,
                 )
                 row = state.get_run(conn, run_id)
         assert row is not None
         lock.record_holder(run_id)
         arrow = f"{t.source} -> {t.target}"
-        self.reporter.say(f"run {run_id}: {t.name} ({arrow})", style="bold")
+        self.env.reporter.say(f"run {run_id}: {t.name} ({arrow})", style="bold")
         with TransitionRun(self.env, lock, t, row, reverting) as run:
             return run.execute()
 
@@ -247,11 +248,11 @@ class Runner:
             with conn.begin():
                 taken_back = state.get_run(conn, run.reverts)
         try:
-            t = self.plan.transition(run.transition)
+            t = self.env.plan.transition(run.transition)
         except KeyError:
             if taken_back is None:
                 raise UsageError(
-                    f"run {run.id} ran transition {run.transition}, which {self.plan.file} no "
+                    f"run {run.id} ran transition {run.transition}, which {self.env.plan.file} no "
                     "longer has: restore the plan file it ran with"
                 ) from None
             t = self._revert_transition(taken_back)
@@ -259,18 +260,18 @@ class Runner:
 
     def _resume_run(self, conn: Connection, lock: PlanLock, run: state.RunRow) -> ExitCode:
         self._checksum_guard(run)
-        if self.options.batch_size is not None:
+        if self.env.options.batch_size is not None:
             with conn.begin():
                 state.write_control(
                     conn,
-                    self.plan.name,
-                    self.options.operator,
-                    batch_size=self.options.batch_size,
+                    self.env.plan.name,
+                    self.env.options.operator,
+                    batch_size=self.env.options.batch_size,
                     run_id=run.id,
                 )
         lock.record_holder(run.id)
         t, reverting = self._transition_of(conn, run)
-        self.reporter.say(
+        self.env.reporter.say(
             f"resuming run {run.id}: {t.name} ({run.from_phase} -> {run.to_phase})", style="bold"
         )
         with TransitionRun(self.env, lock, t, run, reverting) as transition_run:
