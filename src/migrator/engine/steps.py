@@ -56,7 +56,11 @@ def run_step(journal: Journal, op: Operation) -> None:
     # is written durably, since undoing a run relies on it (see undo_everything).
     journal.step_event(EventKind.STEP, EventStatus.STARTED, op, lazy=op.transactional)
     ctx = journal.context(op.label)
-    journal.hook("migrator_before_step", ctx=ctx, step=op.label, action=op.action, config=op.step)
+
+    def hook(name: str, **more: Any) -> None:  # the step's lifecycle hooks, with its context
+        journal.hook(name, ctx=ctx, step=op.label, action=op.action, config=op.step, **more)
+
+    hook("migrator_before_step")
     started = time.monotonic()
 
     def attempt(n: int) -> Any:
@@ -88,14 +92,7 @@ def run_step(journal: Journal, op: Operation) -> None:
             partial=not op.transactional,
             **({"memo": exc.memo} if isinstance(exc, StepError) else {}),
         )
-        journal.hook(
-            "migrator_on_step_error",
-            ctx=ctx,
-            step=op.label,
-            action=op.action,
-            config=op.step,
-            error=exc,
-        )
+        hook("migrator_on_step_error", error=exc)
         raise StepFailed(op.label, error) from exc
 
     retry(
@@ -107,14 +104,7 @@ def run_step(journal: Journal, op: Operation) -> None:
         on_retry=retrying,
         on_give_up=give_up,
     )
-    journal.hook(
-        "migrator_after_step",
-        ctx=ctx,
-        step=op.label,
-        action=op.action,
-        config=op.step,
-        seconds=time.monotonic() - started,
-    )
+    hook("migrator_after_step", seconds=time.monotonic() - started)
 
 
 def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) -> Any:

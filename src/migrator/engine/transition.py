@@ -9,6 +9,8 @@ CONCURRENTLY) are recorded right after they ran.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Connection
 
 from migrator.db.failures import error_text, is_connection_lost
@@ -181,32 +183,20 @@ class TransitionRun:
             f"to plan {self.env.plan.name}?"
         )
         risk = self.t.risk
-        if options.assume_yes:
+
+        def record(status: EventStatus, **how: Any) -> None:
             self.journal.event(
-                EventKind.APPROVAL,
-                EventStatus.APPROVED,
-                operator=options.operator,
-                via="--yes",
-                risk=risk,
+                EventKind.APPROVAL, status, operator=options.operator, **how, risk=risk
             )
+
+        if options.assume_yes:
+            record(EventStatus.APPROVED, via="--yes")
             return True
         if options.interactive and options.confirm(question):
-            self.journal.event(
-                EventKind.APPROVAL,
-                EventStatus.APPROVED,
-                operator=options.operator,
-                via="terminal",
-                risk=risk,
-            )
+            record(EventStatus.APPROVED, via="terminal")
             return True
         how = "declined at the terminal" if options.interactive else "needs --yes or a terminal"
-        self.journal.event(
-            EventKind.APPROVAL,
-            EventStatus.DECLINED,
-            operator=options.operator,
-            reason=how,
-            risk=risk,
-        )
+        record(EventStatus.DECLINED, reason=how)
         return False
 
     # -- undo -----------------------------------------------------------------------------
