@@ -8,13 +8,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from pytest_bdd import parsers, scenarios, then, when
+
+from tests.processes import wait_for
 
 scenarios("demo")
 
@@ -62,10 +63,7 @@ def _(world: dict[str, Any]) -> None:
     assert answer.status_code == 200 and answer.json()["ok"] is True
     count = "select count(*) from assessment_sessions"
     before = _demo_rows(world, count)[0][0]
-    deadline = time.monotonic() + 30
-    while _demo_rows(world, count)[0][0] == before:
-        assert time.monotonic() < deadline, "no new session in 30s"
-        time.sleep(0.2)
+    wait_for(lambda: _demo_rows(world, count)[0][0] != before, 30)  # a new session
 
 
 @then(parsers.parse('in the demo database the plans are "{phases}"'))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from pytest_bdd import given, parsers, scenarios, then
+
+from tests.processes import wait_for
 
 scenarios("steps")
 
@@ -40,10 +41,7 @@ def _(table: str, world: dict[str, Any], lock_holders: list[threading.Event]) ->
         with psycopg.connect(world["dsn"]) as conn:
             conn.execute(f"lock table {table} in access exclusive mode")  # type: ignore[arg-type]
             held.set()
-            deadline = time.monotonic() + 60
-            while not release.is_set() and not _retried(world["dsn"]):
-                assert time.monotonic() < deadline, "the step was never retried"
-                time.sleep(0.05)
+            wait_for(lambda: release.is_set() or _retried(world["dsn"]), 60)  # tried again
             conn.rollback()
 
     threading.Thread(target=hold, daemon=True).start()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from migrator.demo.app import LEGACY_PAYLOAD
 from tests.helpers import PLANS
+from tests.processes import wait_for
 
 SCORING = PLANS / "scoring-results.yaml"
 IR08 = PLANS / "ir-08-backfill-profiles.yaml"
@@ -45,10 +44,8 @@ def phase(sql) -> str:  # type: ignore[no-untyped-def]
 
 
 def wait_for_new_sessions(sql, after: int, count: int) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 30
-    while sql("select count(*) from assessment_sessions")[0][0] < after + count:
-        assert time.monotonic() < deadline, "the app's traffic did not arrive"
-        time.sleep(0.2)
+    # the app's traffic arrives
+    wait_for(lambda: sql("select count(*) from assessment_sessions")[0][0] >= after + count, 30)
 
 
 def test_ir08_rebuilds_the_missing_profiles_and_its_rollback_removes_exactly_them(

@@ -9,12 +9,11 @@ and given up, and two plans each wait, inside a step, until the other is inside 
 from __future__ import annotations
 
 import subprocess
-import time
 from typing import Any
 
 import psycopg
 
-from tests.processes import spawn
+from tests.processes import spawn, wait_for
 
 CONTENDERS = 20
 GATE = 7_340_033  # the advisory lock key the winner's step waits for
@@ -56,10 +55,7 @@ def test_of_twenty_concurrent_applies_exactly_one_runs(
         try:
             # Everyone but the winner tries the lock and gives up, while the winner waits
             # at the gate holding it: generous, for a busy machine starting 20 processes.
-            deadline = time.monotonic() + 300
-            while sum(p.poll() is not None for p in procs) < CONTENDERS - 1:
-                assert time.monotonic() < deadline, "the other processes did not all finish"
-                time.sleep(0.1)
+            wait_for(lambda: sum(p.poll() is not None for p in procs) >= CONTENDERS - 1, 300)
             (winner,) = [p for p in procs if p.poll() is None]
             losers = [finish(p) for p in procs if p is not winner]
             waiting = sql(
