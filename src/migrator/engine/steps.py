@@ -185,25 +185,23 @@ def undo_step(journal: Journal, op: Operation, memo: Any) -> None:
 def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> None:
     assert op.undo is not None
     env = journal.env
+
+    def done() -> None:
+        journal.step_event(
+            EventKind.UNDO,
+            EventStatus.DONE,
+            op,
+            seconds=time.monotonic() - started,
+            describe=op.undo_describe,
+        )
+
     if op.undo_transactional:
         with journal.conn.begin():
             _set_timeouts(journal, op)
             op.undo(env.step_context(journal.conn, journal.run_id), memo)
-            journal.step_event(
-                EventKind.UNDO,
-                EventStatus.DONE,
-                op,
-                seconds=time.monotonic() - started,
-                describe=op.undo_describe,
-            )
+            done()  # committed together with what the undo did
         return
     with env.db.connect() as side:
         side = side.execution_options(isolation_level="AUTOCOMMIT")
         op.undo(env.step_context(side, journal.run_id), memo)
-    journal.step_event(
-        EventKind.UNDO,
-        EventStatus.DONE,
-        op,
-        seconds=time.monotonic() - started,
-        describe=op.undo_describe,
-    )
+    done()
