@@ -71,15 +71,16 @@ def hotfix(
     )
 
 
+def sql_step(name: str, sql: str, undo: str | None = None) -> str:
+    """A step that runs `sql`, undone by running `undo` (both YAML scalars as written)."""
+    return f"name: {name}\nsql: {sql}" + (f"\nrollback: {{sql: {undo}}}" if undo else "")
+
+
 def traced(step: str, sql: str | None = None, undo_also: str = "") -> str:
     """A step that appends its name to table `ran` (or runs `sql`); its undo appends it to
     `undone` (then runs `undo_also`)."""
     undo = f"insert into undone values ('{step}')" + (f"; {undo_also}" if undo_also else "")
-    return (
-        f"name: {step}\n"
-        f"sql: {sql or f'insert into ran values ({chr(39)}{step}{chr(39)})'}\n"
-        f'rollback: {{sql: "{undo}"}}'
-    )
+    return sql_step(step, sql or f"insert into ran values ('{step}')", f'"{undo}"')
 
 
 def backfill_plan(

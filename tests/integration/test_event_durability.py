@@ -16,25 +16,20 @@ from typing import Any
 from sqlalchemy import create_engine
 
 from migrator.state import ensure_schema
+from tests.plans import phased
 
-PLAN = """\
-plan: durability
-phases: [a, b]
-transitions:
-  - name: go
-    from: a
-    to: b
-    pre_checks:
-      - {name: nothing yet, query: select count(*) from seen, expect: 0}
-    steps:
-      - name: in a transaction
-        sql: insert into seen values (current_setting('synchronous_commit'))
-      - name: outside one
-        sql: insert into seen values (current_setting('synchronous_commit'))
-        autocommit: true
-    post_checks:
-      - {name: both ran, query: select count(*) from seen, expect: 2}
-"""
+PLAN = phased(
+    "durability",
+    [
+        "name: in a transaction\n"
+        "sql: insert into seen values (current_setting('synchronous_commit'))",
+        "name: outside one\n"
+        "sql: insert into seen values (current_setting('synchronous_commit'))\n"
+        "autocommit: true",
+    ],
+    pre_checks=["{name: nothing yet, query: select count(*) from seen, expect: 0}"],
+    post_checks=["{name: both ran, query: select count(*) from seen, expect: 2}"],
+)
 
 WATCH = """
 create table public.commits (kind text, status text, step text, sync text);

@@ -13,6 +13,7 @@ import pytest
 
 from migrator_http.http import first_mismatch
 from tests.httpserver import Server, running
+from tests.plans import phased, sql_step
 
 
 @pytest.fixture
@@ -20,6 +21,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     with running() as state:
         yield state
+
+
+MAKE_A_TABLE = sql_step("make a table", "create table made (id int)", "drop table made")
 
 
 def _free_port() -> int:
@@ -80,22 +84,8 @@ def test_a_500_fails_the_step_and_undoes_the_run(
     migrator: Any, write_plan: Any, sql: Any, server: Server
 ) -> None:
     server.route("/notify", 500, b"database is on fire\n  please call someone")
-    plan = write_plan(
-        f"""\
-        plan: broken-endpoint
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - name: make a table
-                sql: create table made (id int)
-                rollback: {{sql: drop table made}}
-              - name: notify
-                http: {{method: PUT, url: "{server.url}/notify", json: {{x: 1}}}}
-        """
-    )
+    notify = f'name: notify\nhttp: {{method: PUT, url: "{server.url}/notify", json: {{x: 1}}}}'
+    plan = write_plan(phased("broken-endpoint", [MAKE_A_TABLE, notify]))
     result = migrator("apply", plan, "--to", "b")
     assert result.code == 1, result.out
     assert len(server.requests_to("/notify")) == 1
@@ -191,24 +181,16 @@ PROFILE = {
 
 
 def _checked_plan(write_plan: Any, server: Server, expect: str) -> Any:
+    check = (
+        f'name: the profile is served\nhttp: {{url: "{server.url}/profile/7"}}\nexpect: {expect}'
+    )
     return write_plan(
-        f"""\
-        plan: checked
-        phases: [a, b]
-        vars: {{scoring_version: v1.2.1}}
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - name: make a table
-                sql: create table made (id int)
-                rollback: {{sql: drop table made}}
-            post_checks:
-              - name: the profile is served
-                http: {{url: "{server.url}/profile/7"}}
-                expect: {expect}
-        """
+        phased(
+            "checked",
+            [MAKE_A_TABLE],
+            post_checks=[check],
+            variables="{scoring_version: v1.2.1}",
+        )
     )
 
 
