@@ -12,14 +12,22 @@ backfill's checkpoint stops it in the middle of a batch.
 A table gate is the other kind: the test holds an ACCESS EXCLUSIVE lock on a table
 the migrator is about to read (a backfill reads `migrator.controls` before each
 batch), which stops it *between* two batches with nothing open.
+
+`run_held_at` starts a migrator process and waits until a row gate holds it.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from tests.processes import sigkill, spawn, wait_for
 
 GATE = (7, 7)  # the advisory lock (two int keys) a gated transaction waits on
 
@@ -113,6 +121,27 @@ class Gate:
         for conn in (self._table_lock, self.conn):
             if conn is not None and not conn.closed:
                 conn.close()
+
+
+@contextmanager
+def run_held_at(
+    dsn: str, argv: Sequence[str | Path], env: dict[str, str] | None = None, **match: Any
+) -> Iterator[tuple[subprocess.Popen[str], Gate]]:
+    """`migrator ARGV --dsn DSN` as a real process (tests/processes.py), held by a row gate
+    where it writes the event `match`; yields the process and the gate once it waits
+    there. At the end the process is killed if it still runs, and the gate closed."""
+    gate = Gate(dsn)
+    try:
+        gate.at_row("events", **match)
+        proc = spawn(*argv, "--dsn", dsn, env=env)
+        try:
+            wait_for(lambda: gate.reached_row() is not None, proc=proc)
+            yield proc, gate
+        finally:
+            if proc.poll() is None:
+                sigkill(proc)
+    finally:
+        gate.close()
 
 
 def _ensure_migrator_schema(dsn: str) -> None:

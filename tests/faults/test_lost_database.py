@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.faults.gates import Gate
+from tests.faults.gates import run_held_at
 from tests.faults.scenario import PLAN, query, seed, snapshot
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
 from tests.helpers import Cli, fresh_database
-from tests.processes import sigkill, spawn, wait_for
+from tests.processes import wait_for
 
 
 @pytest.fixture
@@ -41,22 +41,15 @@ def test_a_database_gone_longer_than_the_window_stops_the_run_with_exit_5(
     reference: dict[str, Any],
 ) -> None:
     dsn = on_restartable
-    gate = Gate(dsn)
-    gate.at_row("events", kind="step", status="done", step="s4")  # inside s4
-    proc = spawn(
-        "apply", plan, "--to", "after", "--dsn", dsn, env={"MIGRATOR_RECONNECT_TIMEOUT": "1"}
-    )
-    try:
-        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+    argv = ("apply", plan, "--to", "after")
+    env = {"MIGRATOR_RECONNECT_TIMEOUT": "1"}
+    inside_s4 = {"kind": "step", "status": "done", "step": "s4"}
+    with run_held_at(dsn, argv, env, **inside_s4) as (proc, _):
         restartable_server.crash()
         try:
             out, err = proc.communicate(timeout=60)
         finally:
             restartable_server.start()
-    finally:
-        if proc.poll() is None:
-            sigkill(proc)
-        gate.close()
     assert proc.returncode == 5, out + err
     assert "Traceback" not in err
     assert "error: lost the database and could not reconnect within 1s" in err
@@ -75,21 +68,15 @@ def test_a_check_whose_connection_is_lost_is_asked_again_not_failed(
     database: str, plan: Path, cli: Cli, reference: dict[str, Any]
 ) -> None:
     seed(database)
-    gate = Gate(database)
-    gate.at_row("events", kind="state", status="verifying")  # every step done
-    proc = spawn("apply", plan, "--to", "after", "--dsn", database)
-    try:
-        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+    argv = ("apply", plan, "--to", "after")
+    with run_held_at(database, argv, kind="state", status="verifying") as (proc, gate):
+        # every step is done
         gate.at_table("unified")  # the first post-check will wait to read it
         gate.open_row()
         wait_for(lambda: gate.reached_table("unified") is not None, proc=proc)
         assert terminate_migrator_backends(database)
         gate.open()
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            sigkill(proc)
-        gate.close()
     assert proc.returncode == 0, out + err
     checks = query(
         database,
@@ -110,12 +97,10 @@ def test_a_run_that_lost_its_lock_does_not_finish_without_it(
     from migrator.engine.locks import lock_key
 
     seed(database)
-    gate = Gate(database)
-    gate.at_row("events", kind="state", status="verifying")  # every step done
-    proc = spawn("apply", plan, "--to", "after", "--dsn", database)
-    try:
-        wait_for(lambda: gate.reached_row() is not None, proc=proc)
-        # the lock's connection is closed, and another session takes the plan's lock
+    argv = ("apply", plan, "--to", "after")
+    with run_held_at(database, argv, kind="state", status="verifying") as (proc, gate):
+        # every step is done; the lock's connection is closed, and another session takes
+        # the plan's lock
         (backend,) = query(database, "select backend_pid from migrator.locks")[0]
         query(database, "select pg_terminate_backend(%s)", backend)
         with psycopg.connect(database, autocommit=True) as other:
@@ -123,10 +108,6 @@ def test_a_run_that_lost_its_lock_does_not_finish_without_it(
             gate.open()
             out, err = proc.communicate(timeout=60)
             assert query(database, "select status from migrator.runs") == [("verifying",)]
-    finally:
-        if proc.poll() is None:
-            sigkill(proc)
-        gate.close()
     assert proc.returncode == 4, out + err
     assert "lost its lock" in err
     assert query(database, "select phase from migrator.plan_state") == []  # not succeeded
@@ -159,18 +140,11 @@ def test_a_restart_during_the_first_of_two_transitions_is_survived_by_both(
     query(dsn, "create table ran (step text)")
     plan = tmp_path / "two.yaml"
     plan.write_text(TWO_TRANSITIONS)
-    gate = Gate(dsn)
-    gate.at_row("events", kind="step", status="done", step="one")
-    proc = spawn("apply", plan, "--to", "c", "--dsn", dsn)
-    try:
-        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+    argv = ("apply", plan, "--to", "c")
+    with run_held_at(dsn, argv, kind="step", status="done", step="one") as (proc, gate):
         restartable_server.crash_and_restart()
         gate.open()
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            sigkill(proc)
-        gate.close()
     assert proc.returncode == 0, out + err
     assert query(dsn, "select phase from migrator.plan_state") == [("c",)]
     assert sorted(query(dsn, "select step from ran")) == [("one",), ("two",)]

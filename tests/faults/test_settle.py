@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.faults.gates import Gate
+from tests.faults.gates import run_held_at
 from tests.plans import phased, traced
-from tests.processes import sigkill, spawn, wait_for
+from tests.processes import sigkill
 
 PLAN = phased(
     "small",
@@ -41,17 +41,9 @@ def states(sql: Any, run_id: int) -> list[str]:
 
 def killed_at(database: str, *command: Any, **match: Any) -> None:
     """Run `command` as a process; SIGKILL it when it writes the event `match`."""
-    gate = Gate(database)
-    try:
-        gate.at_row("events", **match)
-        proc = spawn(*command, "--dsn", database)
-        try:
-            wait_for(lambda: gate.reached_row() is not None, proc=proc)
-        finally:
-            sigkill(proc)
+    with run_held_at(database, command, **match) as (proc, gate):
+        sigkill(proc)
         gate.open()
-    finally:
-        gate.close()
 
 
 def test_rollback_of_a_killed_run_records_that_it_was_interrupted(

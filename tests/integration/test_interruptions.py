@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests import plans
-from tests.faults.gates import Gate
+from tests.faults.gates import Gate, run_held_at
 from tests.processes import sigkill, spawn, step_started, wait_for
 
 FOUR_STEPS = plans.phased(
@@ -109,11 +109,9 @@ def test_second_operator_is_turned_away_with_the_holder(
     write_plan: Any, database: str, migrator: Any, sql: Any, traced: None
 ) -> None:
     plan = write_plan(FOUR_STEPS)
-    gate = Gate(database)  # alice's run is held inside step three while bob tries
-    gate.at_row("events", kind="step", status="done", step="three")
-    first = spawn("apply", plan, "--to", "b", "--dsn", database, "--operator", "alice")
-    try:
-        wait_for(lambda: gate.reached_row() is not None, proc=first)
+    alice = ("apply", plan, "--to", "b", "--operator", "alice")
+    inside_three = {"kind": "step", "status": "done", "step": "three"}
+    with run_held_at(database, alice, **inside_three) as (first, gate):  # while bob tries
         second = migrator("apply", plan, "--to", "b", "--operator", "bob")
         assert second.code == 4
         run_id = sql("select id from migrator.runs")[0][0]
@@ -127,10 +125,6 @@ def test_second_operator_is_turned_away_with_the_holder(
         assert status["open_run"]["state"] == "running"
         gate.open()
         out, err = first.communicate(timeout=60)
-    finally:
-        if first.poll() is None:
-            first.kill()
-        gate.close()
     assert first.returncode == 0, out + err
     assert sql("select count(*) from ran") == [(4,)]
 
