@@ -19,34 +19,23 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from migrator import StepContext
-from migrator.plugin import (
-    Checkpoint,
-    connect_again,
-    load_checkpoint,
-    lost_connection,
-    read_control,
-    retry,
-    save_checkpoint,
-    statements,
-)
+from migrator.plugin import Checkpoint, load_checkpoint, read_control, save_checkpoint, statements
 
+from .link import Link
 from .position import Batch, Planner, Position, Span
-from .streams import BATCH_BACKOFF, BATCH_RETRIES, Done, Failed, Job, Retry, Streams
+from .streams import Done, Failed, Job, Retry, Streams
 from .walk import BackfillError, Walk, in_key_order, prepare, probe, start, total
 
 __all__ = ["BackfillConfig", "BackfillError", "describe", "lint", "preview", "run"]
 
 CONTROL_POLL = 0.5  # seconds between looks at a pause or a throttle query
 MAX_PARALLEL = 16
-
-T = TypeVar("T")
 
 
 def _seconds(value: Any) -> float:
@@ -159,36 +148,6 @@ class Stats:
             "slowest_batch_seconds": round(self.slowest, 4),
             "parallel": self.parallel,
         }
-
-
-class Link:
-    """The coordinator's connection, in autocommit (it never holds a transaction open);
-    replaced when the server drops it: everything it does is a read, safe to repeat."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-        self.conn: Any = None
-
-    def call(self, work: Callable[[Any], T]) -> T:
-        def once(attempt: int) -> T:
-            if self.conn is None:
-                conn = connect_again(self.db)  # waits out a restart, within the window
-                self.conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            return work(self.conn)
-
-        return retry(
-            once,
-            transient=lost_connection,
-            retries=BATCH_RETRIES,
-            backoff=BATCH_BACKOFF,
-            on_retry=lambda attempt, error, reason, pause: self.close(),
-        )
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-        self.conn = None
 
 
 @dataclass
