@@ -60,4 +60,3 @@ def interpolate(
 
     # One pass: a value that itself holds `${...}` is never expanded again.
     return REFERENCE.sub(replace, value)
-
