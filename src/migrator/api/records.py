@@ -1,5 +1,4 @@
-"""The commands that read: status, history, graph, report; and rehearse, which only reads
-the target (it walks the plan on a scratch copy)."""
+"""The commands that read: status, history, graph, report."""
 
 from __future__ import annotations
 
@@ -117,24 +116,3 @@ def _show(
         else:
             render(document, session.reporter)
     return ExitCode.OK
-
-
-def rehearse(
-    ctx: Context,
-    plan_path: str | Path,
-    *,
-    sample: str | None = None,
-    keep: bool = False,
-    scratch_dsn: str | None = None,
-    pg_dump: str | None = None,
-) -> ExitCode:
-    """Walk every transition forward, back and forward again on a scratch copy of the target.
-
-    Exit 1 when an undo does not restore what its transition changed (or a leg fails).
-    `sample`: `N` rows or `P%` of each table's data (default: the schema only).
-    """
-    from migrator.rehearse.rehearsal import rehearse as run_rehearsal
-
-    return run_rehearsal(
-        ctx, plan_path, sample=sample, keep=keep, scratch_dsn=scratch_dsn, pg_dump=pg_dump
-    )

@@ -56,7 +56,12 @@ def rehearse(
     scratch_dsn: str | None = None,
     pg_dump: str | None = None,
 ) -> ExitCode:
-    """Copy the target's schema to a scratch database and walk the plan there; see module."""
+    """Walk every transition forward, back and forward again on a scratch copy of the target.
+
+    Exit 1 when an undo does not restore what its transition changed (or a leg fails).
+    `sample`: `N` rows or `P%` of each table's data (default: the schema only). See the
+    module for how.
+    """
     from migrator.db.target import Target, connect_engine, embedded_dsn, resolve_target
     from migrator.masking import Secrets
     from migrator.plan import load_plan
