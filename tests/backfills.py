@@ -8,6 +8,7 @@ test reads is the same at each look, while no batch is in flight.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,34 @@ def assert_exact(
         assert sql(f"select count(*) from {target}") == sql(f"select count(*) from {source}")
 
 
+def _sessions(dsn: str) -> str:
+    """What the sessions of migrator on the database are doing (for a failure message)."""
+    rows = query(
+        dsn,
+        "select pid, state, wait_event_type, xact_start is not null, left(query, 60) "
+        "from pg_stat_activity where datname = current_database() "
+        "and application_name = 'migrator' order by pid",
+    )
+    return "sessions of migrator (pid, state, waits for, in a transaction, query): " + repr(rows)
+
+
+@contextmanager
+def held_at_batch(
+    dsn: str, batch: int, proc: subprocess.Popen[str] | None = None
+) -> Iterator[None]:
+    """Hold a running backfill while the body runs: the transaction of its `batch`-th batch
+    waits at its checkpoint (rows written, nothing committed), so that the backfill cannot
+    finish, or take another batch, before the body is done."""
+    gate = Gate(dsn)
+    try:
+        gate.at_row("checkpoints", batches_done=batch)
+        wait_for(lambda: gate.reached_row() is not None, proc=proc)
+        yield
+    finally:
+        gate.open()
+        gate.close()
+
+
 def no_batch_in_flight(dsn: str) -> bool:
     """No session of migrator on the database is inside a transaction, but those waiting
     for a lock (a gate's): no batch is running or committing."""
@@ -53,21 +82,28 @@ def no_batch_in_flight(dsn: str) -> bool:
     return rows == [(0,)]
 
 
-def held_between_looks(dsn: str, read: Callable[[], T], looks: int = 3) -> T:
+def held_between_looks(
+    dsn: str, read: Callable[[], T], looks: int = 3, proc: subprocess.Popen[str] | None = None
+) -> T:
     """What `read` shows of a running backfill that holds (paused, or its throttle query
     holding), the same at each of `looks` looks it takes at its controls, with no batch in
     flight at any of them. Fails when it moved from one look to the next, or when the
-    backfill never came to look (wait_for's bound)."""
+    backfill never came to look (wait_for's bound; at once if `proc`, its process, ended)."""
     gate = Gate(dsn)
     try:
         held: list[T] = []
         for look in range(looks):
             gate.at_table("migrator.controls")
-            wait_for(
-                lambda: (
-                    gate.reached_table("migrator.controls") is not None and no_batch_in_flight(dsn)
+            try:
+                wait_for(
+                    lambda: (
+                        gate.reached_table("migrator.controls") is not None
+                        and no_batch_in_flight(dsn)
+                    ),
+                    proc=proc,
                 )
-            )
+            except AssertionError as exc:
+                raise AssertionError(f"look {look + 1}: {exc}; {_sessions(dsn)}") from None
             seen = read()
             assert not held or seen == held[0], f"moved by look {look + 1}: {held[0]} -> {seen}"
             held.append(seen)

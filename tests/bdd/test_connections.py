@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -19,6 +20,7 @@ from pytest_bdd import given, parsers, scenarios, then
 
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
 from tests.helpers import fresh_database, query
+from tests.processes import has_checkpoint, step_started
 
 scenarios("connections")
 
@@ -37,23 +39,7 @@ def _sleeping(dsn: str) -> bool:
 
 
 def _step_started(dsn: str, step: str) -> bool:
-    if query(dsn, "select to_regclass('migrator.events')") == [(None,)]:
-        return False
-    return bool(
-        query(
-            dsn,
-            "select 1 from migrator.events where kind = 'step' and status = 'started' "
-            "and step = %s",
-            step,
-        )
-    )
-
-
-def _batches_done(dsn: str) -> int:
-    if query(dsn, "select to_regclass('migrator.checkpoints')") == [(None,)]:
-        return 0
-    rows = query(dsn, "select coalesce(max(batches_done), 0) from migrator.checkpoints")
-    return int(rows[0][0])
+    return step_started(partial(query, dsn), step)()
 
 
 class Fault:
@@ -147,7 +133,7 @@ def _(world: dict[str, Any], faults: list[Fault]) -> None:
     faults.append(
         Fault(
             "dropping migrator's connections during a batch after the first",
-            lambda: _batches_done(dsn) >= 1 and _sleeping(dsn),
+            lambda: has_checkpoint(partial(query, dsn), 1)() and _sleeping(dsn),
             lambda: _drop_connections(dsn),
         )
     )

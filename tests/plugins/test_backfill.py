@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.backfills import assert_exact, batch_connection_lost, held_between_looks
+from tests.backfills import (
+    assert_exact,
+    batch_connection_lost,
+    held_at_batch,
+    held_between_looks,
+)
 from tests.plans import BACKFILL_ROWS, backfill_plan
 from tests.processes import checkpoint, has_checkpoint, sigkill, spawn, wait_for
 
@@ -127,10 +132,10 @@ def test_pause_and_continue_a_running_backfill(
     plan = write_plan(backfill_plan(extra="          throttle: 30ms\n"))
     proc = spawn("apply", plan, "--to", "full", "--dsn", database)
     try:
-        wait_for(has_checkpoint(sql, 2))
-        assert migrator("pause", plan).code == 0
+        with held_at_batch(database, 3, proc):  # two batches done; it cannot finish meanwhile
+            assert migrator("pause", plan).code == 0
         # the batch in flight commits; then, at each look at its controls, nothing moved
-        held = held_between_looks(database, lambda: checkpoint(sql))
+        held = held_between_looks(database, lambda: checkpoint(sql), proc=proc)
         assert checkpoint(sql) == held  # nothing moved while paused
         status = json.loads(migrator("status", plan, "--output", "json").out)
         assert status["paused"] is True
@@ -158,7 +163,7 @@ def test_throttle_query_holds_progress_until_it_turns_false(
             )
         )
         # at each look at its controls and its throttle query, nothing was copied
-        held_between_looks(database, lambda: sql("select count(*) from dst"))
+        held_between_looks(database, lambda: sql("select count(*) from dst"), proc=proc)
         assert sql("select count(*) from dst") == [(0,)]
         sql("update pressure set high = false")
         out, err = proc.communicate(timeout=60)

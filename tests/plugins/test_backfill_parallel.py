@@ -25,9 +25,14 @@ from migrator_backfill.backfill import run as run_backfill
 from migrator_backfill.position import Batch, Planner, Position
 from migrator_backfill.streams import Done, Job, Stream
 from migrator_backfill.walk import in_key_order, prepare, probe, start
-from tests.backfills import assert_exact, batch_connection_lost, held_between_looks
+from tests.backfills import (
+    assert_exact,
+    batch_connection_lost,
+    held_at_batch,
+    held_between_looks,
+)
 from tests.plans import BACKFILL_ROWS, COPY, backfill_plan
-from tests.processes import has_checkpoint, sigkill, spawn, wait_for
+from tests.processes import sigkill, spawn, wait_for
 
 ROWS = BACKFILL_ROWS
 # Every fourth batch (those starting at a multiple of 4000) is slow: the streams that
@@ -189,13 +194,13 @@ def test_throttle_query_pause_and_continue_hold_every_stream(
         wait_for(lambda: sql("select to_regclass('migrator.checkpoints')") != [(None,)], proc=proc)
         wait_for(lambda: sql("select count(*) from migrator.checkpoints") == [(1,)], proc=proc)
         # at each look at its controls and its throttle query, no batch was done
-        held_between_looks(database, lambda: position(sql)[2])
+        held_between_looks(database, lambda: position(sql)[2], proc=proc)
         assert position(sql)[2] == 0  # under pressure: no stream got a batch
         sql("update pressure set high = false")
-        wait_for(has_checkpoint(sql, 3), proc=proc)
-        assert migrator("pause", plan).code == 0
+        with held_at_batch(database, 4, proc):  # three batches done; it cannot finish meanwhile
+            assert migrator("pause", plan).code == 0
         # the batches in flight commit; then, at each look at its controls, nothing moved
-        held = held_between_looks(database, lambda: position(sql))
+        held = held_between_looks(database, lambda: position(sql), proc=proc)
         assert position(sql) == held  # no stream took a batch while paused
         assert held[1] < ROWS
         assert_committed_is_the_position(sql)
