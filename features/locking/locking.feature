@@ -3,7 +3,11 @@ Feature: One run at a time per plan
   away at once, told who holds it, and nothing of their attempt is recorded.
 
   Scenario: A second operator is turned away with who holds the lock
-    Given the plan "slow.yaml":
+    Given the SQL:
+      """
+      create table go_on (ok boolean);
+      """
+    And the plan "slow.yaml":
       """
       plan: slow
       phases: [before, after]
@@ -12,14 +16,27 @@ Feature: One run at a time per plan
           from: before
           to: after
           steps:
-            - {name: wait a little, sql: select pg_sleep(3)}
+            - name: wait until told to go on
+              timeout: 60s
+              sql: |
+                do $$
+                begin
+                  while not exists (select 1 from go_on) loop
+                    perform pg_sleep(0.05);
+                  end loop;
+                end
+                $$
       """
     And "alice" is running "migrator apply slow.yaml --to after" in another terminal
     When I run "migrator apply slow.yaml --to after --operator bob"
     Then the exit code is 4
     And the output contains "plan slow is locked: held by run 1 of alice on"
     And the runs of plan "slow" are "go applying"
-    And alice's run ends with exit code 0
+    Given the SQL:
+      """
+      insert into go_on values (true);
+      """
+    Then alice's run ends with exit code 0
 
   Scenario: Two different plans run side by side on one database
     Given the SQL:
