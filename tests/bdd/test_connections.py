@@ -3,7 +3,8 @@ database goes away for longer than the reconnect window, run for real against Po
 
 The fault happens from a thread of the test while the scenario's `migrator` command runs
 in the foreground, at a moment the thread waits for: a step (or a backfill batch) is in
-the middle of its work, seen as a migrator session sleeping in `pg_sleep`.
+the middle of its work, its rows written and nothing committed, held there by a gate
+(tests/faults/gates.py) until the fault has struck.
 """
 
 from __future__ import annotations
@@ -11,35 +12,36 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Any
 
 import psycopg
 import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
+from tests.faults.gates import Gate
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
-from tests.helpers import fresh_database, query
-from tests.processes import has_checkpoint, step_started
+from tests.helpers import fresh_database
 
 scenarios("connections")
 
 WAIT = 60.0  # seconds a fault waits for its moment, at most
 
 
-def _sleeping(dsn: str) -> bool:
-    """Whether a session of migrator is in the middle of a statement, in `pg_sleep`."""
-    return bool(
-        query(
-            dsn,
-            "select 1 from pg_stat_activity where datname = current_database() "
-            "and application_name = 'migrator' and wait_event = 'PgSleep'",
-        )
-    )
+@pytest.fixture
+def gates() -> Iterator[list[Gate]]:
+    """The scenario's gates, closed at its end."""
+    opened: list[Gate] = []
+    yield opened
+    for gate in opened:
+        gate.close()
 
 
-def _step_started(dsn: str, step: str) -> bool:
-    return step_started(partial(query, dsn), step)()
+def _gate(dsn: str, gates: list[Gate], table: str, **match: Any) -> Gate:
+    """A gate that holds the transaction writing the row `match` of `table`."""
+    gate = Gate(dsn)
+    gates.append(gate)
+    gate.at_row(table, **match)
+    return gate
 
 
 class Fault:
@@ -115,26 +117,32 @@ def _drop_connections(dsn: str) -> None:
         raise AssertionError("migrator had no connection to drop")
 
 
+def _drop_connections_at(gate: Gate) -> None:
+    """Drop migrator's connections while the gate holds one of them, then let it go."""
+    _drop_connections(gate.dsn)
+    gate.open_row()  # what is done again on a new connection goes through
+
+
 @given(parsers.parse('the server will drop every connection of the run while step "{step}" runs'))
-def _(step: str, world: dict[str, Any], faults: list[Fault]) -> None:
-    dsn = world["dsn"]
+def _(step: str, world: dict[str, Any], faults: list[Fault], gates: list[Gate]) -> None:
+    gate = _gate(world["dsn"], gates, "events", kind="step", status="done", step=step)
     faults.append(
         Fault(
             f"dropping migrator's connections during step {step}",
-            lambda: _step_started(dsn, step) and _sleeping(dsn),
-            lambda: _drop_connections(dsn),
+            lambda: gate.reached_row() is not None,
+            lambda: _drop_connections_at(gate),
         )
     )
 
 
 @given("the server will drop every connection of the run in the middle of a batch")
-def _(world: dict[str, Any], faults: list[Fault]) -> None:
-    dsn = world["dsn"]
+def _(world: dict[str, Any], faults: list[Fault], gates: list[Gate]) -> None:
+    gate = _gate(world["dsn"], gates, "checkpoints", batches_done=2)  # the second batch
     faults.append(
         Fault(
             "dropping migrator's connections during a batch after the first",
-            lambda: has_checkpoint(partial(query, dsn), 1)() and _sleeping(dsn),
-            lambda: _drop_connections(dsn),
+            lambda: gate.reached_row() is not None,
+            lambda: _drop_connections_at(gate),
         )
     )
 
@@ -157,20 +165,17 @@ def _on_disk(dsn: str) -> None:
 
 
 @given(parsers.parse('the database will go away while step "{step}" runs'))
-def _(step: str, world: dict[str, Any], faults: list[Fault]) -> None:
+def _(step: str, world: dict[str, Any], faults: list[Fault], gates: list[Gate]) -> None:
     dsn, server = world["dsn"], world["server"]
+    gate = _gate(dsn, gates, "events", kind="step", status="done", step=step)
 
     def crash() -> None:
         _on_disk(dsn)
-        if not _sleeping(dsn):
-            raise AssertionError(f"step {step} ended before the server could be stopped")
-        server.crash()
+        server.crash()  # the step's transaction is still held by the gate
 
     faults.append(
         Fault(
-            f"stopping the server during step {step}",
-            lambda: _step_started(dsn, step) and _sleeping(dsn),
-            crash,
+            f"stopping the server during step {step}", lambda: gate.reached_row() is not None, crash
         )
     )
 
