@@ -24,6 +24,10 @@ from tests import secrets_sweep
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"
 
+# What a start-up spends its time on, and `--help` and `validate` must not import: the
+# database, HTTP and terminal libraries.
+HEAVY_LIBRARIES = ("sqlalchemy", "psycopg", "httpx", "pgserver", "rich")
+
 _names = itertools.count()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import HEAVY_LIBRARIES
 from tests.helpers import run_cli as run
 
 VALID = """\
@@ -259,8 +260,6 @@ def spawn(
     return done, time.perf_counter() - started
 
 
-# What a start-up spends its time on: the database, HTTP and terminal libraries.
-HEAVY = {"sqlalchemy", "psycopg", "httpx", "pgserver", "rich"}
 PROFILE_IMPORTS = {"PYTHONPROFILEIMPORTTIME": "1"}  # the process logs each import on stderr
 
 
@@ -318,5 +317,5 @@ def test_the_console_script_answers_quickly(tmp_path: Path) -> None:
     # Quick, seen in what the real process did rather than on a clock: the way to either
     # answer imports none of the heavy libraries (tests/unit/test_startup.py: in process).
     assert "click" in imported(helped.stderr)  # the log is read
-    assert imported(helped.stderr) & HEAVY == set()
-    assert imported(validated.stderr) & HEAVY == set()
+    assert imported(helped.stderr) & set(HEAVY_LIBRARIES) == set()
+    assert imported(validated.stderr) & set(HEAVY_LIBRARIES) == set()

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import HEAVY_LIBRARIES
+
 PLAN = """\
 plan: quick
 phases: [a, b]
@@ -25,8 +27,7 @@ def test_validate_imports_no_database_or_http_library(tmp_path: Path) -> None:
     plan.write_text(PLAN)
     probe = (
         "import sys; from migrator.cli import main; code = main(['validate', sys.argv[1]]); "
-        "print(code, sorted(m for m in ('sqlalchemy', 'psycopg', 'httpx', 'pgserver', 'rich') "
-        "if m in sys.modules))"
+        f"print(code, sorted(m for m in {HEAVY_LIBRARIES!r} if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, str(plan)], capture_output=True, text=True, check=True
