@@ -28,6 +28,8 @@ PLANS = ROOT / "plans"
 # database, HTTP and terminal libraries.
 HEAVY_LIBRARIES = ("sqlalchemy", "psycopg", "httpx", "pgserver", "rich")
 
+DEMO_SERVICE_KEY = "demo-service-role-key-for-tests"  # the scoring app's service role key
+
 _names = itertools.count()
 
 

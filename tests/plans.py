@@ -113,3 +113,24 @@ transitions:
     post_checks:
       - {{query: select count(*) from dst, expect: {BACKFILL_ROWS}}}
 """
+
+
+# Tables `traced` steps write to, with the time of each row.
+TRACE_TABLES = (
+    "create table ran (step text, at timestamptz default clock_timestamp()); "
+    "create table undone (step text, at timestamptz default clock_timestamp())"
+)
+
+# Four traced steps from a to b; the third sleeps `nap` seconds (a process can be killed in
+# it); the post-check wants all four.
+FOUR_STEPS = phased(
+    "four",
+    [
+        traced("one"),
+        traced("two"),
+        traced("three", sql="\"insert into ran values ('three'); select pg_sleep(:nap)\""),
+        traced("four"),
+    ],
+    post_checks=["{query: select count(*) from ran, expect: 4}"],
+    variables="{nap: 0}",
+)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-SERVICE_KEY = "demo-service-role-key-for-tests"
+from tests.helpers import DEMO_SERVICE_KEY
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ class App:
 @pytest.fixture
 def start_app(demo_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., App]]:
     """Start the scoring app (optionally with traffic) on a free port; stopped afterwards."""
-    monkeypatch.setenv("SERVICE_ROLE_KEY", SERVICE_KEY)
+    monkeypatch.setenv("SERVICE_ROLE_KEY", DEMO_SERVICE_KEY)
     started: list[App] = []
 
     def start(traffic: float = 0.0) -> App:
@@ -49,7 +49,7 @@ def start_app(demo_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "SERVICE_ROLE_KEY": SERVICE_KEY},
+            env={**os.environ, "SERVICE_ROLE_KEY": DEMO_SERVICE_KEY},
         )
         assert proc.stdout is not None
         first = proc.stdout.readline()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import PLANS
-
-from .conftest import SERVICE_KEY
+from tests.helpers import DEMO_SERVICE_KEY, PLANS
 
 IR07 = PLANS / "ir-07-profiles-rls-hotfix.yaml"
 TEST_SESSION = "618c5ea6-aeda-4084-9156-0aac9643afd3"
@@ -16,7 +14,7 @@ def finalize(url: str, session_id: str) -> httpx.Response:
     return httpx.post(
         f"{url}/functions/v1/finalizeAssessment",
         json={"session_id": session_id},
-        headers={"Authorization": f"Bearer {SERVICE_KEY}"},
+        headers={"Authorization": f"Bearer {DEMO_SERVICE_KEY}"},
         timeout=10,
     )
 

@@ -48,12 +48,6 @@ transitions:
 """
 
 
-@pytest.fixture
-def traced(sql: Any) -> None:
-    sql("create table ran (step text, at timestamptz default clock_timestamp())")
-    sql("create table undone (step text, at timestamptz default clock_timestamp())")
-
-
 def events(sql: Any, plan: str = "trace") -> list[tuple[Any, ...]]:
     return sql(
         "select e.kind, e.status, e.step from migrator.events e "

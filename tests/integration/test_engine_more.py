@@ -14,15 +14,14 @@ from migrator import api
 from migrator.db.target import Target, connect_engine
 from migrator.plugin.manager import get_plugin_manager
 from migrator.state import SCHEMA_VERSION, ensure_schema
-
-from .test_interruptions import FOUR_STEPS, spawn, step_started, wait_for
+from tests.plans import FOUR_STEPS, TRACE_TABLES, phased
+from tests.processes import spawn, step_started, wait_for
 
 
 def test_resume_skip_records_the_reason_and_does_not_run_the_step(
     write_plan: Any, database: str, migrator: Any, sql: Any
 ) -> None:
-    sql("create table ran (step text, at timestamptz default clock_timestamp())")
-    sql("create table undone (step text, at timestamptz default clock_timestamp())")
+    sql(TRACE_TABLES)
     plan = write_plan(FOUR_STEPS.replace("expect: 4", "expect: 3"))
     proc = spawn("apply", plan, "--to", "b", "--dsn", database, "--var", "nap=60")
     wait_for(step_started(sql, "three"))
@@ -74,18 +73,11 @@ class Recorder:
 
 def test_lifecycle_hooks_reach_a_plugin(write_plan: Any, database: str, sql: Any) -> None:
     plan = write_plan(
-        """\
-        plan: hooked
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - {name: fine, sql: select 1}
-              - {name: broken, sql: select 1/0}
-            post_checks: [{name: never, query: select 1, expect: 1}]
-        """
+        phased(
+            "hooked",
+            ["{name: fine, sql: select 1}", "{name: broken, sql: select 1/0}"],
+            post_checks=["{name: never, query: select 1, expect: 1}"],
+        )
     )
     pm = get_plugin_manager()
     recorder = Recorder()

@@ -15,25 +15,8 @@ import pytest
 
 from tests import plans
 from tests.faults.gates import Gate, run_held_at
+from tests.plans import FOUR_STEPS
 from tests.processes import sigkill, spawn, step_started, wait_for
-
-FOUR_STEPS = plans.phased(
-    "four",
-    [
-        plans.traced("one"),
-        plans.traced("two"),
-        plans.traced("three", sql="\"insert into ran values ('three'); select pg_sleep(:nap)\""),
-        plans.traced("four"),
-    ],
-    post_checks=["{query: select count(*) from ran, expect: 4}"],
-    variables="{nap: 0}",
-)
-
-
-@pytest.fixture
-def traced(sql: Any) -> None:
-    sql("create table ran (step text, at timestamptz default clock_timestamp())")
-    sql("create table undone (step text, at timestamptz default clock_timestamp())")
 
 
 @pytest.fixture

@@ -7,24 +7,18 @@ from typing import Any
 
 import psycopg
 
+from tests.plans import phased
+
 
 def test_a_blocked_ddl_step_gives_up_retries_and_names_the_blocker(
     migrator: Any, write_plan: Any, sql: Any, database: str
 ) -> None:
     sql("create table busy (id int)")
     plan = write_plan(
-        """\
-        plan: ddl
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - name: add a column
-                sql: alter table busy add column note text
-                lock_timeout: 300ms
-        """
+        phased(
+            "ddl",
+            ["name: add a column\nsql: alter table busy add column note text\nlock_timeout: 300ms"],
+        )
     )
     holder = psycopg.connect(database, application_name="reporting-job")
     holder.execute("select * from busy /* the long report */")  # holds AccessShareLock, idle
@@ -82,18 +76,7 @@ def ddl_waits(conn: psycopg.Connection[Any]) -> bool:
 
 
 def test_timeout_bounds_a_statement(migrator: Any, write_plan: Any, sql: Any) -> None:
-    plan = write_plan(
-        """\
-        plan: slow
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - {name: too slow, sql: select pg_sleep(5), timeout: 200ms}
-        """
-    )
+    plan = write_plan(phased("slow", ["{name: too slow, sql: select pg_sleep(5), timeout: 200ms}"]))
     result = migrator("apply", plan, "--to", "b")
     assert result.code == 1
     # stopped once, at its timeout: not run to its end (it would have succeeded), not retried
@@ -107,20 +90,17 @@ def test_timeout_bounds_a_statement(migrator: Any, write_plan: Any, sql: Any) ->
 def test_autocommit_runs_outside_a_transaction(migrator: Any, write_plan: Any, sql: Any) -> None:
     sql("create table docs (id int)")
     plan = write_plan(
-        """\
-        plan: concurrently
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - sql: create index concurrently docs_id on docs (id)
-                autocommit: true
-                rollback: {sql: drop index concurrently docs_id, autocommit: true}
-            post_checks:
-              - {query: "select count(*) from pg_indexes where indexname = 'docs_id'", expect: 1}
-        """
+        phased(
+            "concurrently",
+            [
+                "sql: create index concurrently docs_id on docs (id)\n"
+                "autocommit: true\n"
+                "rollback: {sql: drop index concurrently docs_id, autocommit: true}"
+            ],
+            post_checks=[
+                "query: select count(*) from pg_indexes where indexname = 'docs_id'\nexpect: 1"
+            ],
+        )
     )
     result = migrator("apply", plan, "--to", "b")
     assert result.code == 0, result.out
@@ -133,19 +113,15 @@ def test_a_failing_statement_rolls_its_step_back_entirely(
 ) -> None:
     sql("create table t (id int primary key)")
     plan = write_plan(
-        """\
-        plan: atomic
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - sql: |
-                  insert into t values (1);
-                  insert into t values (2);
-                  insert into t values (1);
-        """
+        phased(
+            "atomic",
+            [
+                "sql: |\n"
+                "  insert into t values (1);\n"
+                "  insert into t values (2);\n"
+                "  insert into t values (1);"
+            ],
+        )
     )
     assert migrator("apply", plan, "--to", "b").code == 1
     assert sql("select count(*) from t") == [(0,)]  # nothing half-done
@@ -154,21 +130,16 @@ def test_a_failing_statement_rolls_its_step_back_entirely(
 def test_variables_are_bound_in_every_statement(migrator: Any, write_plan: Any, sql: Any) -> None:
     sql("create table kv (k text, v text)")
     plan = write_plan(
-        """\
-        plan: binds
-        vars: {key: version, value: "v1.2.1"}
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - sql: |
-                  insert into kv values (:key, :value);
-                  insert into kv values (:key || '-cast', :value::text || '%');
-            post_checks:
-              - {query: "select count(*) from kv where v like 'v1.2.1%'", expect: 2}
-        """
+        phased(
+            "binds",
+            [
+                "sql: |\n"
+                "  insert into kv values (:key, :value);\n"
+                "  insert into kv values (:key || '-cast', :value::text || '%');"
+            ],
+            post_checks=["{query: \"select count(*) from kv where v like 'v1.2.1%'\", expect: 2}"],
+            variables='{key: version, value: "v1.2.1"}',
+        )
     )
     assert migrator("apply", plan, "--to", "b").code == 0
     assert sql("select k, v from kv order by k") == [
