@@ -13,28 +13,21 @@ from typing import Any
 
 import psycopg
 
+from tests.plans import phased
 from tests.processes import spawn, wait_for
 
 CONTENDERS = 20
 GATE = 7_340_033  # the advisory lock key the winner's step waits for
 
-GATED = """\
-plan: gated
-vars: {gate: 0}
-phases: [a, b]
-transitions:
-  - name: go
-    from: a
-    to: b
-    steps:
-      - name: wait at the gate
-        sql: select pg_advisory_xact_lock(:gate)
-        lock_timeout: 10m
-      - name: record
-        sql: insert into ran (plan) values ('gated')
-    post_checks:
-      - {query: "select count(*) from ran", expect: 1}
-"""
+GATED = phased(
+    "gated",
+    [
+        "name: wait at the gate\nsql: select pg_advisory_xact_lock(:gate)\nlock_timeout: 10m",
+        "name: record\nsql: insert into ran (plan) values ('gated')",
+    ],
+    post_checks=['{query: "select count(*) from ran", expect: 1}'],
+    variables="{gate: 0}",
+)
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ from tests.backfills import (
     held_at_batch,
     held_between_looks,
 )
-from tests.plans import BACKFILL_ROWS, backfill_plan
+from tests.plans import BACKFILL_ROWS, backfill_plan, phased
 from tests.processes import checkpoint, has_checkpoint, sigkill, spawn, wait_for
 
 ROWS = BACKFILL_ROWS
@@ -269,29 +269,25 @@ def test_uuid_and_text_keys(migrator: Any, write_plan: Any, sql: Any) -> None:
         "create table copy_u (id uuid primary key); create table copy_t (name text primary key)"
     )
     plan = write_plan(
-        """\
-        plan: keys
-        phases: [a, b]
-        transitions:
-          - name: go
-            from: a
-            to: b
-            steps:
-              - backfill:
-                  table: people
-                  key: id
-                  batch_size: 1000
-                  statement: >
-                    insert into copy_u select id from people where id > :lo and id <= :hi
-                    on conflict do nothing
-              - backfill:
-                  table: public.people
-                  key: name
-                  batch_size: 700
-                  statement: >
-                    insert into copy_t select name from people where name > :lo and name <= :hi
-                    on conflict do nothing
-        """
+        phased(
+            "keys",
+            [
+                "backfill:\n"
+                "  table: people\n"
+                "  key: id\n"
+                "  batch_size: 1000\n"
+                "  statement: >\n"
+                "    insert into copy_u select id from people where id > :lo and id <= :hi\n"
+                "    on conflict do nothing",
+                "backfill:\n"
+                "  table: public.people\n"
+                "  key: name\n"
+                "  batch_size: 700\n"
+                "  statement: >\n"
+                "    insert into copy_t select name from people where name > :lo and name <= :hi\n"
+                "    on conflict do nothing",
+            ],
+        )
     )
     assert migrator("apply", plan, "--to", "b").code == 0
     assert sql("select count(*) from copy_u") == [(2500,)]

@@ -7,19 +7,16 @@ import sys
 from pathlib import Path
 
 from tests.helpers import HEAVY_LIBRARIES
+from tests.plans import phased
 
-PLAN = """\
-plan: quick
-phases: [a, b]
-transitions:
-  - name: go
-    from: a
-    to: b
-    steps:
-      - {backfill: {table: t, key: id, statement: "select 1 on conflict do nothing"}}
-      - {http: {url: "http://127.0.0.1:1/x"}}
-    post_checks: [{query: select 1, expect: 1}]
-"""
+PLAN = phased(
+    "quick",
+    [
+        '{backfill: {table: t, key: id, statement: "select 1 on conflict do nothing"}}',
+        '{http: {url: "http://127.0.0.1:1/x"}}',
+    ],
+    post_checks=["{query: select 1, expect: 1}"],
+)
 
 
 def test_validate_imports_no_database_or_http_library(tmp_path: Path) -> None:
