@@ -132,8 +132,12 @@ def connect_engine(target: Target, **engine_options: Any) -> Engine:
     from sqlalchemy import create_engine, exc
 
     def creator() -> psycopg.Connection[Any]:
-        # psycopg parses every DSN form libpq knows (URLs and key=value strings).
-        return psycopg.connect(target.dsn, connect_timeout=10, application_name="migrator")
+        # psycopg parses every DSN form libpq knows (URLs and key=value strings). No
+        # prepared statements: behind a pooler the next transaction may run on a server
+        # session that has (or lacks) one of the same name (DuplicatePreparedStatement).
+        return psycopg.connect(
+            target.dsn, connect_timeout=10, application_name="migrator", prepare_threshold=None
+        )
 
     # A run holds a few connections of its own (lock, audit, step); a backfill with
     # `parallel: 16` opens 17 more at once: room for them beyond the pool's 5 kept ones.

@@ -146,7 +146,9 @@ def read_only(dsn: str) -> Iterator[Any]:
     """A psycopg connection whose every transaction is READ ONLY."""
     import psycopg
 
-    with psycopg.connect(dsn, connect_timeout=10, application_name="migrator rehearse") as conn:
+    with psycopg.connect(
+        dsn, connect_timeout=10, application_name="migrator rehearse", prepare_threshold=None
+    ) as conn:
         conn.read_only = True
         yield conn
 
