@@ -16,6 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from migrator.db.reconnect import connect_again
+from migrator.db.sessions import (
+    TransactionPooling,
+    lock_pids,
+    lock_pinned,
+    release_lock,
+    require_pinned,
+)
 from migrator.errors import ExitCode, MigratorError
 from migrator.state.locks import Holder, forget_holder, read_holder, record_holder
 
@@ -66,12 +73,24 @@ class PlanLock:
         self.run_id: int | None = None
 
     def __enter__(self) -> PlanLock:
+        """Take the lock, on a connection that keeps its server session (else exit 2:
+        checked before the lock is taken, and again after, before anything is written)."""
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
-        if not got:
-            holder = read_holder(conn, self.plan)
+        try:
+            require_pinned(self.engine, conn)
+            got, pid = conn.execute(
+                text("select pg_try_advisory_lock(:k), pg_backend_pid()"), {"k": self.key}
+            ).one()
+            if not got:
+                raise LockHeld(self.plan, read_holder(conn, self.plan))
+            if not lock_pinned(conn, self.key):
+                evidence = "the plan's lock was not held by the session that took it"
+                if not release_lock(conn, self.key, pid):
+                    evidence += f"; server session {pid} may hold it until the pooler closes it"
+                raise TransactionPooling(evidence)
+        except BaseException:
             conn.close()
-            raise LockHeld(self.plan, holder)
+            raise
         self.connection = conn
         return self
 
@@ -125,8 +144,8 @@ class PlanLock:
 def lock_holder(engine: Engine, plan: str) -> tuple[bool, Holder | None]:
     """Whether the plan's lock is held right now, and by whom if that is recorded."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        key = lock_key(plan)
-        if conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-            conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+        # Read from pg_locks, never taken: through a pooler in transaction mode a lock
+        # taken here could be left on a server session the unlock does not reach.
+        if not lock_pids(conn, lock_key(plan)):
             return False, None
         return True, read_holder(conn, plan)

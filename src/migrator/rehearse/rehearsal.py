@@ -62,6 +62,7 @@ def rehearse(
     `sample`: `N` rows or `P%` of each table's data (default: the schema only). See the
     module for how.
     """
+    from migrator.db.sessions import require_pinned
     from migrator.db.target import Target, connect_engine, embedded_dsn, resolve_target
     from migrator.masking import Secrets
     from migrator.plan import load_plan
@@ -78,7 +79,11 @@ def rehearse(
 
     target = resolve_target(ctx.dsn, announce=announce)
     secrets.add(target.password)
-    connect_engine(target).dispose()  # exit 5 now if the target cannot be reached
+    engine = connect_engine(target)  # exit 5 now if the target cannot be reached
+    try:  # pg_dump's session settings would not hold through a pooler in transaction mode
+        require_pinned(engine)
+    finally:
+        engine.dispose()
     if scratch_dsn:
         server = Target(scratch_dsn, "--scratch-dsn")
     else:
