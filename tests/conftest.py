@@ -18,6 +18,7 @@ from tests import secrets_sweep
 if TYPE_CHECKING:
     from migrator.testing import Postgres
     from tests.faults.servers import RestartableServer
+    from tests.poolers import Poolers
 
 pytest_plugins = ["migrator.testing"]
 
@@ -58,6 +59,18 @@ def admin_dsn(pg_server: Postgres, request: pytest.FixtureRequest) -> str:
     dsn = pg_server.dsn
     sweep = secrets_sweep.sweep_of(request.config)
     return secrets_sweep.with_password(dsn, sweep.password) if sweep else dsn
+
+
+@pytest.fixture(scope="session")
+def poolers(admin_dsn: str) -> Iterator[Poolers]:
+    """`poolers("transaction")` or `poolers("session")`: a real PgBouncer in that mode in
+    front of the test server, started on first use and stopped at the end of the session
+    (tests/poolers.py); its `dsn(database)` reaches a test's database through it."""
+    from tests.poolers import Poolers
+
+    started = Poolers(admin_dsn)
+    yield started
+    started.close()
 
 
 @pytest.fixture
