@@ -66,7 +66,7 @@ def test_through_transaction_pooling_a_run_of_an_existing_schema_is_not_begun(
     assert _state_of(sql)["ran"] is False
 
 
-def test_through_transaction_pooling_the_commands_that_read_work(
+def test_through_transaction_pooling_the_commands_that_read_or_steer_work(
     migrator: Any, write_plan: Any, sql: Any, traced: None, database: str, poolers: Poolers
 ) -> None:
     plan = write_plan(FOUR_STEPS)
@@ -74,7 +74,8 @@ def test_through_transaction_pooling_the_commands_that_read_work(
     result = migrator("plan", plan, "--to", "b", "--dsn", pooled, dsn=False)
     assert result.code == 0, result.out + result.err
     assert migrator("apply", plan, "--to", "b").code == 0
-    for argv in (["status", plan], ["history", plan], ["plan", plan, "--to", "b"]):
+    reads = (["status", plan], ["history", plan], ["plan", plan, "--to", "b"], ["report", "1"])
+    for argv in (*reads, ["graph", plan], ["pause", plan], ["continue", plan]):
         for _ in range(3):  # the same queries again and again: no prepared statement clash
             result = migrator(*argv, "--dsn", pooled, dsn=False)
             assert result.code == 0, result.out + result.err
