@@ -65,7 +65,7 @@ def _conninfo(dsn: str) -> dict[str, str]:
 class PgBouncer:
     """PgBouncer in front of the server of `server_dsn`, in `mode`."""
 
-    def __init__(self, server_dsn: str, mode: PoolMode) -> None:
+    def __init__(self, server_dsn: str, mode: PoolMode, round_robin: bool = False) -> None:
         self.mode = mode
         server = _conninfo(server_dsn)
         self.user = server.get("user", "postgres")
@@ -86,6 +86,9 @@ class PgBouncer:
             "default_pool_size = 30\n"
             "max_client_conn = 200\n"
             "ignore_startup_parameters = extra_float_digits\n"
+            # LIFO (the default) hands out the server session used last; round robin the
+            # one idle longest
+            f"server_round_robin = {int(round_robin)}\n"
             "pidfile =\n"
             "logfile =\n"
         )
@@ -132,16 +135,16 @@ class PgBouncer:
 
 
 class Poolers:
-    """PgBouncers of a test session, started on first use, one per mode."""
+    """PgBouncers of a test session, started on first use, one per configuration."""
 
     def __init__(self, server_dsn: str) -> None:
         self.server_dsn = server_dsn
-        self.started: dict[PoolMode, PgBouncer] = {}
+        self.started: dict[tuple[PoolMode, bool], PgBouncer] = {}
 
-    def __call__(self, mode: PoolMode) -> PgBouncer:
-        if mode not in self.started:
-            self.started[mode] = PgBouncer(self.server_dsn, mode)
-        return self.started[mode]
+    def __call__(self, mode: PoolMode, round_robin: bool = False) -> PgBouncer:
+        if (mode, round_robin) not in self.started:
+            self.started[mode, round_robin] = PgBouncer(self.server_dsn, mode, round_robin)
+        return self.started[mode, round_robin]
 
     def close(self) -> None:
         for pooler in self.started.values():

@@ -195,3 +195,29 @@ def test_a_lock_is_seen_on_the_session_that_holds_it_and_released_only_there(
             assert lock_pids(other, key) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("round_robin", [False, True], ids=["lifo", "round-robin"])
+def test_each_way_a_transaction_pooler_hands_out_sessions_is_found_out(
+    database: str, poolers: Poolers, round_robin: bool
+) -> None:
+    """Last used first (PgBouncer's default): a second connection gets the first one's
+    server session. Round robin, with several server sessions open: one connection's
+    session changes between its transactions."""
+    from migrator.db.sessions import TransactionPooling, require_pinned
+    from migrator.db.target import Target, connect_engine
+
+    pooled = poolers("transaction", round_robin=round_robin).dsn(database)
+    engine = connect_engine(Target(pooled, "--dsn"))
+    try:
+        with engine.connect() as a, engine.connect() as b, engine.connect() as c:
+            for conn in (a, b, c):  # three server sessions open at once, idle again after
+                conn.exec_driver_sql("select 1")
+            for conn in (a, b, c):
+                conn.rollback()
+        with pytest.raises(TransactionPooling) as refused:
+            require_pinned(engine)
+    finally:
+        engine.dispose()
+    expected = "changed between two transactions" if round_robin else "one server session"
+    assert expected in str(refused.value)
