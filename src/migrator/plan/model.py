@@ -266,6 +266,17 @@ class Transition:
     path: tuple[str | int, ...]
     reverts: str | None = None
 
+    def heading(self) -> dict[str, Any]:
+        """What every document of a transition opens with (the dry run, the runbook)."""
+        return {
+            "name": self.name,
+            "from": self.source,
+            "to": self.target,
+            "risk": self.risk,
+            "approval": self.approval,
+            "description": self.description,
+        }
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -94,12 +94,7 @@ def dry_run_document(env: RunEnvironment, target: str) -> dict[str, Any]:
                 pre.append(doc)
             transitions.append(
                 {
-                    "name": t.name,
-                    "from": t.source,
-                    "to": t.target,
-                    "risk": t.risk,
-                    "approval": t.approval,
-                    "description": t.description,
+                    **t.heading(),
                     "pre_checks": pre,
                     "steps": _steps(env, t, conn),
                     "post_checks": [_check_doc(env, i, c) for i, c in enumerate(t.post_checks)],

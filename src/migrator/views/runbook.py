@@ -95,12 +95,7 @@ def _transition(plan: Plan, registry: Registry, t: Transition) -> dict[str, Any]
     else:
         steps = [_step(registry, i, s) for i, s in enumerate(t.steps)]
     return {
-        "name": t.name,
-        "from": t.source,
-        "to": t.target,
-        "risk": t.risk,
-        "approval": t.approval,
-        "description": t.description,
+        **t.heading(),
         "reverts": t.reverts,
         "way_back": _way_back(plan, t) if t.reverts is None else None,
         "pre_checks": [_check(registry, i, c) for i, c in enumerate(t.pre_checks)],
