@@ -18,9 +18,24 @@ def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCod
         return finish(ctx, session, code)
 
 
-def rollback(ctx: Context, plan_path: str | Path) -> ExitCode:
-    """Take the last completed transition back (or undo an interrupted or failed run)."""
+def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> ExitCode:
+    """Take the last completed transition back (or undo an interrupted or failed run).
+
+    A step it would pass without undoing it (`rollback: irreversible`) makes it refuse
+    (UsageError, exit 2) unless `ctx.force`: the step is then recorded not undone.
+    `dry_run`: show each undo with its SQL, naming the steps that cannot be undone;
+    nothing is written.
+    """
     with open_session(ctx, plan_path) as session:
+        if dry_run:
+            from migrator.views.rollback_preview import render_rollback, rollback_document
+
+            document = rollback_document(session.environment(ctx))
+            if ctx.output == "json":
+                ctx.emit_json(session.secrets.mask_data(document))
+            else:
+                render_rollback(document, session.reporter)
+            return ExitCode.OK
         return finish(ctx, session, session.runner(ctx).rollback())
 
 

@@ -45,17 +45,25 @@ def plan_command(plan: str, to: str | None, **options: Any) -> int:
 
 @cli.command()
 @PLAN_ARG
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show each undo with its SQL, naming any step that cannot be undone; change nothing.",
+)
 @run_options
-def rollback(plan: str, **options: Any) -> int:
+def rollback(plan: str, dry_run: bool, **options: Any) -> int:
     """Take the last completed transition back.
 
     Runs the plan's reverse transition if it has one; otherwise (and for a hotfix)
     undoes the last run's steps in reverse order. An interrupted run, or one whose
-    undo failed, is undone instead.
+    undo failed, is undone instead. A step marked `rollback: irreversible` that it
+    would pass makes it refuse (exit 2), naming the step; `--force` goes on and
+    records the step not undone. A reverse transition's approval is asked as apply
+    asks it.
     """
     from migrator import api
 
-    return api.rollback(run_context(**options), plan)
+    return api.rollback(run_context(**options), plan, dry_run)
 
 
 @cli.command()
