@@ -19,7 +19,15 @@ from migrator.db.reconnect import connect_again
 from migrator.errors import ExitCode, MigratorError
 from migrator.state.locks import Holder, forget_holder, read_holder, record_holder
 
-__all__ = ["Holder", "LockHeld", "LockLost", "PlanLock", "lock_holder", "lock_key"]
+__all__ = [
+    "Holder",
+    "LockHeld",
+    "LockLost",
+    "PlanLock",
+    "lock_backend",
+    "lock_holder",
+    "lock_key",
+]
 
 
 def lock_key(plan: str) -> int:
@@ -122,11 +130,29 @@ class PlanLock:
             conn.close()
 
 
+def lock_backend(conn: Connection, plan: str) -> int | None:
+    """The backend (its pid) that holds the plan's lock now, read from `pg_locks`: the
+    lock itself is never tried, so that looking never stands in a run's way."""
+    unsigned = lock_key(plan) & 0xFFFF_FFFF_FFFF_FFFF  # a bigint key: classid, objid
+    pid = conn.execute(
+        text(
+            "select pid from pg_locks where locktype = 'advisory' and granted "
+            "and database = (select oid from pg_database where datname = current_database()) "
+            "and classid::bigint = :hi and objid::bigint = :lo and objsubid = 1 limit 1"
+        ),
+        {"hi": unsigned >> 32, "lo": unsigned & 0xFFFF_FFFF},
+    ).scalar()
+    return None if pid is None else int(pid)
+
+
 def lock_holder(engine: Engine, plan: str) -> tuple[bool, Holder | None]:
-    """Whether the plan's lock is held right now, and by whom if that is recorded."""
+    """Whether the plan's lock is held right now, and by whom if that is recorded.
+
+    Only reads (`pg_locks`, `migrator.locks`): a concurrent `apply` never finds the lock
+    taken by someone who merely looked.
+    """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        key = lock_key(plan)
-        if conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-            conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+        backend = lock_backend(conn, plan)
+        if backend is None:
             return False, None
-        return True, read_holder(conn, plan)
+        return True, read_holder(conn, plan, backend)
