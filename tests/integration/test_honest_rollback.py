@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.faults.gates import run_held_at
 from tests.helpers import fingerprint
 from tests.plans import hotfix, phased, traced
+from tests.processes import sigkill
 
 DROPS = hotfix(
     "drops",
@@ -158,4 +160,44 @@ def test_a_hotfix_that_needs_approval_needs_it_to_be_rolled_back(
     assert migrator("rollback", plan).code == 1
     assert sql("select count(*) from undone") == [(0,)]
     assert migrator("rollback", plan, "--yes").code == 0
+    assert sql("select step from undone") == [("one",)]
+
+
+def test_apply_back_to_pending_refuses_to_pass_an_irreversible_step_too(
+    migrator: Any, sql: Any, write_plan: Any, database: str
+) -> None:
+    plan = _applied(migrator, sql, write_plan)
+    before = fingerprint(database)
+    result = migrator("apply", plan, "--to", "pending")
+    assert result.code == 2, result.out + result.err
+    assert "'drop legacy column'" in result.err
+    assert fingerprint(database) == before
+
+
+def test_undoing_an_interrupted_run_refuses_to_pass_an_irreversible_step(
+    migrator: Any, sql: Any, write_plan: Any, database: str
+) -> None:
+    sql("create table legacy (id int, old text)")
+    plan = write_plan(DROPS)
+    # killed before its third step: the irreversible second one is done
+    with run_held_at(database, ("apply", plan), kind="step", status="started", step="three") as (
+        proc,
+        _,
+    ):
+        sigkill(proc)
+    assert sql("select status from migrator.runs") == [("applying",)]
+    before = fingerprint(database)
+    preview = migrator("rollback", plan, "--dry-run", "--output", "json")
+    assert json.loads(preview.out)["irreversible"] == ["drop legacy column"]
+    refused = migrator("rollback", plan)
+    assert refused.code == 2, refused.out + refused.err
+    assert "'drop legacy column'" in refused.err
+    assert fingerprint(database) == before
+    forced = migrator("rollback", plan, "--force")
+    assert forced.code == 0, forced.out + forced.err
+    assert sql("select status from migrator.runs") == [("undone",)]
+    assert sql("select status, step from migrator.events where kind = 'undo' order by id") == [
+        ("not_undone", "drop legacy column"),
+        ("done", "one"),
+    ]
     assert sql("select step from undone") == [("one",)]

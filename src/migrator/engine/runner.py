@@ -87,10 +87,10 @@ class Runner:
                 last = state.last_succeeded_run(conn, self.env.plan.name)
             if open_run is not None:
                 self._checksum_guard(open_run)
-                lock.record_holder(open_run.id)
                 t, reverting = self._transition_of(conn, open_run)
                 if reverting is None:
                     self._refuse_irreversible(conn, open_run, t)
+                lock.record_holder(open_run.id)
                 shown = f"run {open_run.id} ({open_run.transition}) is "
                 shown += _shown_status(open_run.status)
                 with TransitionRun(self.env, lock, t, open_run, reverting) as run:
@@ -114,8 +114,6 @@ class Runner:
                 )
                 return ExitCode.OK
             back = self.reverse_of(last)
-            if back.reverts is not None:
-                self._refuse_irreversible(conn, last, self.env.plan.transition(last.transition))
             check_environment(self.env.plan, [back])
             return self.new_run(lock, back, takes_back=last)
 
@@ -239,6 +237,10 @@ class Runner:
                     raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
                 reverting = takes_back
                 self._checksum_guard(reverting)
+                # `rollback`, or `apply` to the phase a hotfix or a transition came from
+                self._refuse_irreversible(
+                    conn, reverting, self.env.plan.transition(reverting.transition)
+                )
             with conn.begin():
                 run_id = state.create_run(
                     conn,
