@@ -48,7 +48,7 @@ def _sessions(dsn: str) -> str:
         dsn,
         "select pid, state, wait_event_type, xact_start is not null, left(query, 60) "
         "from pg_stat_activity where datname = current_database() "
-        "and application_name = 'migrator' order by pid",
+        "and application_name like 'migrator %@%' order by pid",
     )
     return "sessions of migrator (pid, state, waits for, in a transaction, query): " + repr(rows)
 
@@ -76,7 +76,7 @@ def no_batch_in_flight(dsn: str) -> bool:
     rows = query(
         dsn,
         "select count(*) from pg_stat_activity where datname = current_database() "
-        "and application_name = 'migrator' and xact_start is not null "
+        "and application_name like 'migrator %@%' and xact_start is not null "
         "and wait_event_type is distinct from 'Lock'",
     )
     return rows == [(0,)]

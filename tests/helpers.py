@@ -40,6 +40,40 @@ def query(dsn: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
         return cur.fetchall() if cur.description else []
 
 
+def fingerprint(dsn: str) -> list[tuple[Any, ...]]:
+    """Every relation, column, constraint, index, policy and function of the database
+    outside the system schemas, and every row of every table (schema `migrator` with
+    them) as text: equal before and after means a command changed nothing there."""
+    outside = "not in ('pg_catalog', 'information_schema', 'pg_toast')"
+    rows = query(
+        dsn,
+        "select 'rel', n.nspname, c.relname, c.relkind::text, c.relrowsecurity::text "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        f"where n.nspname {outside} "
+        "union all select 'col', table_schema, table_name || '.' || column_name, data_type, "
+        "coalesce(column_default, '') from information_schema.columns "
+        f"where table_schema {outside} "
+        "union all select 'con', n.nspname, conname, pg_get_constraintdef(c.oid), '' "
+        "from pg_constraint c join pg_namespace n on n.oid = c.connamespace "
+        f"where n.nspname {outside} "
+        "union all select 'pol', schemaname, tablename || '.' || policyname, cmd, "
+        "coalesce(qual, '') || coalesce(with_check, '') from pg_policies "
+        "union all select 'fn', n.nspname, p.proname, md5(p.prosrc), '' "
+        "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+        f"where n.nspname {outside} order by 1, 2, 3, 4, 5",
+    )
+    for schema, table in query(
+        dsn,
+        "select table_schema, table_name from information_schema.tables "
+        f"where table_type = 'BASE TABLE' and table_schema {outside} order by 1, 2",
+    ):
+        rows += [
+            (schema, table, *row)
+            for row in query(dsn, f'select t::text from "{schema}"."{table}" t order by 1')
+        ]
+    return rows
+
+
 @contextmanager
 def fresh_database(admin_dsn: str, config: pytest.Config) -> Iterator[str]:
     """A new empty database on the server of `admin_dsn`; its DSN. Swept for secrets

@@ -25,3 +25,22 @@ Feature: Approval gates
     When I run "migrator apply gate.yaml --to after --yes --operator carol"
     Then the exit code is 0
     And the query "select detail->>'operator' from migrator.events where kind = 'approval'" returns "carol"
+
+  Scenario: The way back asks for approval as the way there did
+    Given the plan "hotfix.yaml":
+      """
+      plan: gated-fix
+      kind: hotfix
+      approval: true
+      steps:
+        - {sql: create table fix_t (x int), rollback: {sql: drop table fix_t}}
+      """
+    And I ran "migrator apply hotfix.yaml --yes"
+    When I run "migrator rollback hotfix.yaml"
+    Then the exit code is 1
+    And the output contains "approval was not given"
+    And the plan "gated-fix" is in phase "applied"
+    When I run "migrator rollback hotfix.yaml --yes --operator carol"
+    Then the exit code is 0
+    And the plan "gated-fix" is in phase "pending"
+    And the query "select count(*) from migrator.events where kind = 'approval' and detail->>'operator' = 'carol'" returns "1"

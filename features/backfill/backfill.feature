@@ -63,6 +63,16 @@ Feature: Backfilling data in batches
     Then alice's run ends with exit code 0
     And every row of "src" is in "dst" exactly once
 
+  Scenario: Pause and continue are refused when no backfill is running
+    When I run "migrator pause fill.yaml"
+    Then the exit code is 2
+    And the output contains "plan fill has no backfill running (no run of it is live): nothing to pause"
+    When I run "migrator continue fill.yaml"
+    Then the exit code is 2
+    When I run "migrator apply fill.yaml --to full"
+    Then the exit code is 0
+    And every row of "src" is in "dst" exactly once
+
   Scenario: The backfill waits while the database is under pressure
     Given the SQL:
       """

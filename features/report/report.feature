@@ -66,7 +66,7 @@ Feature: The evidence of one run, for a post-incident review
       update sessions set id = 1 where id = 2;
       """
     And I ran "migrator apply backfill.yaml --to filled --yes --operator dana"
-    And I ran "migrator rollback backfill.yaml --operator erin"
+    And I ran "migrator rollback backfill.yaml --yes --operator erin"
     When I run "migrator report 3"
     Then the exit code is 0
     And the output contains "- **Takes back:** run 2 (`fill`, succeeded)"

@@ -22,5 +22,6 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             preview=backfill.preview,
             lint=backfill.lint,
             summary="copy data in keyset batches, each committed with its checkpoint",
+            pausable=True,  # it reads the plan's controls before each batch
         )
     )

@@ -234,7 +234,7 @@ def test_report_links_a_rollback_to_the_run_it_took_back(
 ) -> None:
     plan = write_plan(PLAN.replace('">= 2"', '">= 1"'), "widgets.yaml")
     assert migrator("apply", plan, "--to", "after", "--yes").code == 0
-    assert migrator("rollback", plan).code == 0
+    assert migrator("rollback", plan, "--yes").code == 0  # asked as apply was
     first, second = (r[0] for r in sql("select id from migrator.runs order by id"))
 
     original = migrator("report", str(first)).out

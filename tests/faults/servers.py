@@ -57,7 +57,7 @@ def terminate_migrator_backends(dsn: str) -> list[int]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
             "select pid from pg_stat_activity where datname = current_database() "
-            "and application_name = 'migrator' and pid <> pg_backend_pid()"
+            "and application_name like 'migrator %@%' and pid <> pg_backend_pid()"
         ).fetchall()
         for (pid,) in rows:
             conn.execute("select pg_terminate_backend(%s)", (pid,))

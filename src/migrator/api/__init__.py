@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from migrator.api.context import Context, OutputFormat
 from migrator.api.plans import DOCS_SUFFIX, DocsFormat, docs, plugins, schema, validate
 from migrator.api.records import graph, history, report, status
-from migrator.api.runs import apply, continue_, dry_run, pause, resume, rollback
+from migrator.api.runs import apply, continue_, dry_run, pause, resume, rollback, unlock
 from migrator.api.session import Session, default_target_phase, open_session
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ __all__ = [
     "rollback",
     "schema",
     "status",
+    "unlock",
     "validate",
 ]
 

@@ -1,5 +1,5 @@
 """The commands that move a plan or steer its run: apply, rollback, resume, pause,
-continue, and the dry run of apply (`migrator plan`)."""
+continue, unlock, and the dry run of apply (`migrator plan`)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,24 @@ def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCod
         return finish(ctx, session, code)
 
 
-def rollback(ctx: Context, plan_path: str | Path) -> ExitCode:
-    """Take the last completed transition back (or undo an interrupted or failed run)."""
+def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> ExitCode:
+    """Take the last completed transition back (or undo an interrupted or failed run).
+
+    A step it would pass without undoing it (`rollback: irreversible`) makes it refuse
+    (UsageError, exit 2) unless `ctx.force`: the step is then recorded not undone.
+    `dry_run`: show each undo with its SQL, naming the steps that cannot be undone;
+    nothing is written.
+    """
     with open_session(ctx, plan_path) as session:
+        if dry_run:
+            from migrator.views.rollback_preview import render_rollback, rollback_document
+
+            document = rollback_document(session.environment(ctx))
+            if ctx.output == "json":
+                ctx.emit_json(session.secrets.mask_data(document))
+            else:
+                render_rollback(document, session.reporter)
+            return ExitCode.OK
         return finish(ctx, session, session.runner(ctx).rollback())
 
 
@@ -49,21 +64,47 @@ def continue_(ctx: Context, plan_path: str | Path) -> ExitCode:
 
 
 def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
-    from migrator import state
+    """Refuses (exit 2) when no backfill of the plan is live (`engine.controls.hold`)."""
+    from migrator.engine.controls import hold
 
     with open_session(ctx, plan_path) as session:
-        with session.db.connect() as conn:
-            state.ensure_schema(conn)
-            with conn.begin():
-                state.write_control(conn, session.plan.name, ctx.operator, paused=paused)
+        run_id = hold(session.db, session.plan, ctx.plugins(), ctx.operator, paused=paused)
         name = session.plan.name
         session.reporter.say(
-            f"plan {name}: its backfill holds after the current batch "
+            f"plan {name}: the backfill of run {run_id} holds after the current batch "
             f"(`migrator continue {plan_path}` releases it)"
             if paused
-            else f"plan {name}: its backfill goes on"
+            else f"plan {name}: the backfill of run {run_id} goes on"
         )
     return ExitCode.OK
+
+
+def unlock(ctx: Context, plan_path: str | Path, run_id: int) -> ExitCode:
+    """End the sessions of the frozen process that holds the plan's lock for live run
+    `run_id`, after confirmation (`ctx.assume_yes` skips it), and record the run
+    interrupted, for `resume` or `rollback` to settle. Exit 2, nothing done, when the run
+    is not live, the lock is not held for it, or the question is answered no.
+    """
+    from migrator.engine.controls import unlock as end_holder
+    from migrator.errors import UsageError
+
+    def confirm(question: str) -> bool:
+        if ctx.assume_yes:
+            return True
+        if not ctx.interactive:
+            raise UsageError(f"{question}: needs --yes or a terminal; nothing was done")
+        return ctx.confirm(question)
+
+    with open_session(ctx, plan_path) as session:
+        done = end_holder(session.db, session.plan, run_id, ctx.operator, confirm)
+        file = session.plan.file
+        session.reporter.say(
+            f"run {run_id} of plan {session.plan.name} is interrupted: ended the sessions "
+            f"{', '.join(map(str, done.ended)) or '(none left)'} of its process "
+            f"({done.holder.host}, pid {done.holder.pid}); settle it with "
+            f"`migrator resume {file}` or `migrator rollback {file}`"
+        )
+        return finish(ctx, session, ExitCode.OK, run=run_id, sessions_ended=done.ended)
 
 
 def dry_run(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:

@@ -1,4 +1,5 @@
-"""Commands that move a plan: apply, plan (its dry run), rollback, resume, pause, continue."""
+"""Commands that move a plan: apply, plan (its dry run), rollback, resume, pause, continue,
+unlock."""
 
 from __future__ import annotations
 
@@ -45,17 +46,25 @@ def plan_command(plan: str, to: str | None, **options: Any) -> int:
 
 @cli.command()
 @PLAN_ARG
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show each undo with its SQL, naming any step that cannot be undone; change nothing.",
+)
 @run_options
-def rollback(plan: str, **options: Any) -> int:
+def rollback(plan: str, dry_run: bool, **options: Any) -> int:
     """Take the last completed transition back.
 
     Runs the plan's reverse transition if it has one; otherwise (and for a hotfix)
     undoes the last run's steps in reverse order. An interrupted run, or one whose
-    undo failed, is undone instead.
+    undo failed, is undone instead. A step marked `rollback: irreversible` that it
+    would pass makes it refuse (exit 2), naming the step; `--force` goes on and
+    records the step not undone. A reverse transition's approval is asked as apply
+    asks it.
     """
     from migrator import api
 
-    return api.rollback(run_context(**options), plan)
+    return api.rollback(run_context(**options), plan, dry_run)
 
 
 @cli.command()
@@ -95,7 +104,8 @@ def resume(
 def pause(plan: str, **options: Any) -> int:
     """Hold PLAN's running backfill after its current batch (its transaction commits first).
 
-    The run keeps its lock and waits; `migrator status` shows it paused.
+    The run keeps its lock and waits; `migrator status` shows it paused. Refused (exit 2)
+    when no backfill of PLAN is live.
     """
     from migrator import api
 
@@ -106,7 +116,35 @@ def pause(plan: str, **options: Any) -> int:
 @PLAN_ARG
 @database_options
 def continue_command(plan: str, **options: Any) -> int:
-    """Release PLAN's paused backfill: it goes on with its next batch."""
+    """Release PLAN's paused backfill: it goes on with its next batch.
+
+    Refused (exit 2) when no backfill of PLAN is live.
+    """
     from migrator import api
 
     return api.continue_(context(**options), plan)
+
+
+@cli.command()
+@PLAN_ARG
+@click.option(
+    "--run",
+    "run_id",
+    type=int,
+    required=True,
+    metavar="N",
+    help="The live run whose process holds the lock (`migrator status` names it).",
+)
+@database_options
+def unlock(plan: str, run_id: int, **options: Any) -> int:
+    """End the sessions of a frozen process that holds PLAN's lock for run N.
+
+    For a process that neither works nor dies (stopped, hung, on a host out of reach):
+    after confirmation (--yes skips it), every session of that process is ended, which
+    frees the lock, and run N is recorded interrupted, with who unlocked it, for
+    `resume` or `rollback` to settle. Refused (exit 2, nothing done) when run N is not
+    live or the lock is not held for it.
+    """
+    from migrator import api
+
+    return api.unlock(run_context(**options), plan, run_id)

@@ -89,7 +89,8 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--force",
         is_flag=True,
-        help="Go on even if the plan file changed since the run being resumed or rolled back.",
+        help="Go on even if the plan file changed since the run being resumed or rolled "
+        "back; rollback: go past a step marked irreversible, recording it not undone.",
     )(f)
     f = click.option(
         "--log-format",

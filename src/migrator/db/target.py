@@ -126,6 +126,16 @@ def _postmaster_alive(pgdata: Path) -> bool:
     return True
 
 
+def application_name(pid: int | None = None, host: str | None = None) -> str:
+    """The `application_name` of the sessions of migrator process `pid` on `host` (default:
+    this one), as `pg_stat_activity` shows it: `migrator 4242@deploy-1`. `migrator unlock`
+    finds the sessions of a frozen run's process by it."""
+    import socket
+
+    name = f"migrator {os.getpid() if pid is None else pid}@{host or socket.gethostname()}"
+    return name[:63]  # PostgreSQL keeps no more (NAMEDATALEN - 1)
+
+
 def connect_engine(target: Target, **engine_options: Any) -> Engine:
     """A SQLAlchemy engine for the target, proven reachable; else DatabaseUnreachable (exit 5)."""
     import psycopg
@@ -136,7 +146,10 @@ def connect_engine(target: Target, **engine_options: Any) -> Engine:
         # prepared statements: behind a pooler the next transaction may run on a server
         # session that has (or lacks) one of the same name (DuplicatePreparedStatement).
         return psycopg.connect(
-            target.dsn, connect_timeout=10, application_name="migrator", prepare_threshold=None
+            target.dsn,
+            connect_timeout=10,
+            application_name=application_name(),
+            prepare_threshold=None,
         )
 
     # A run holds a few connections of its own (lock, audit, step); a backfill with

@@ -26,7 +26,15 @@ from migrator.db.sessions import (
 from migrator.errors import ExitCode, MigratorError
 from migrator.state.locks import Holder, forget_holder, read_holder, record_holder
 
-__all__ = ["Holder", "LockHeld", "LockLost", "PlanLock", "lock_holder", "lock_key"]
+__all__ = [
+    "Holder",
+    "LockHeld",
+    "LockLost",
+    "PlanLock",
+    "lock_backend",
+    "lock_holder",
+    "lock_key",
+]
 
 
 def lock_key(plan: str) -> int:
@@ -141,11 +149,22 @@ class PlanLock:
             conn.close()
 
 
+def lock_backend(conn: Connection, plan: str) -> int | None:
+    """The backend (its pid) that holds the plan's lock now, read from `pg_locks`: the
+    lock itself is never tried, so that looking never stands in a run's way (and,
+    through a pooler in transaction mode, never leaves it on a server session)."""
+    holders = lock_pids(conn, lock_key(plan))
+    return holders[0] if holders else None
+
+
 def lock_holder(engine: Engine, plan: str) -> tuple[bool, Holder | None]:
-    """Whether the plan's lock is held right now, and by whom if that is recorded."""
+    """Whether the plan's lock is held right now, and by whom if that is recorded.
+
+    Only reads (`pg_locks`, `migrator.locks`): a concurrent `apply` never finds the lock
+    taken by someone who merely looked.
+    """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        # Read from pg_locks, never taken: through a pooler in transaction mode a lock
-        # taken here could be left on a server session the unlock does not reach.
-        if not lock_pids(conn, lock_key(plan)):
+        backend = lock_backend(conn, plan)
+        if backend is None:
             return False, None
-        return True, read_holder(conn, plan)
+        return True, read_holder(conn, plan, backend)

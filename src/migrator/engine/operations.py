@@ -36,6 +36,10 @@ class Operation:
     lock_timeout: float | None = None
     retries: int = 0
     undo_describe: str = ""  # what undoing it runs, for the audit trail
+    irreversible: bool = False  # `rollback: irreversible`: no undo exists
+    # in a rollback run: why this operation (the undo of an irreversible step) undoes
+    # nothing; the run records the step `not_undone` instead of running it
+    not_undone: str | None = None
 
 
 def forward_operations(registry: Registry, t: Transition) -> list[Operation]:
@@ -102,6 +106,7 @@ def step_operation(registry: Registry, index: int, step: Any) -> Operation:
         lock_timeout=step.lock_timeout,
         retries=step.retries,
         undo_describe=registry.describe_undo(step),
+        irreversible=step.rollback == "irreversible",
     )
 
 
@@ -130,4 +135,5 @@ def reverting_operation(n: int, source: Operation, memo: Any) -> Operation:
         timeout=source.timeout,
         lock_timeout=source.lock_timeout,
         retries=source.retries,
+        not_undone=source.undo_missing if source.irreversible else None,
     )

@@ -87,8 +87,10 @@ class Runner:
                 last = state.last_succeeded_run(conn, self.env.plan.name)
             if open_run is not None:
                 self._checksum_guard(open_run)
-                lock.record_holder(open_run.id)
                 t, reverting = self._transition_of(conn, open_run)
+                if reverting is None:
+                    self._refuse_irreversible(conn, open_run, t)
+                lock.record_holder(open_run.id)
                 shown = f"run {open_run.id} ({open_run.transition}) is "
                 shown += _shown_status(open_run.status)
                 with TransitionRun(self.env, lock, t, open_run, reverting) as run:
@@ -174,6 +176,22 @@ class Runner:
                 "check the change, then repeat with --force"
             )
 
+    def _refuse_irreversible(self, conn: Connection, run: state.RunRow, t: Transition) -> None:
+        """Refuse (exit 2) to take back run `run` of `t` past a step it completed that is
+        `rollback: irreversible`, unless --force: the step is then recorded not undone."""
+        passed = irreversible_done(conn, run, t)
+        if not passed or self.env.options.force:
+            return
+        names = ", ".join(f"'{name}'" for name in passed)
+        steps = "step" if len(passed) == 1 else "steps"
+        raise UsageError(
+            f"rolling back run {run.id} ({run.transition}) would pass {steps} {names}, "
+            f"marked `rollback: irreversible`: its effect would stay while the plan went back "
+            f"to phase '{run.from_phase}'. Nothing was changed. `migrator rollback "
+            f"{self.env.plan.file} --dry-run` shows the rollback; `--force` goes on and "
+            "records the step not undone"
+        )
+
     def reverse_of(self, last: state.RunRow) -> Transition:
         for t in self.env.plan.transitions:
             if t.source == last.to_phase and t.target == last.from_phase and t.reverts is None:
@@ -191,7 +209,7 @@ class Runner:
             source=last.to_phase,
             target=last.from_phase,
             risk=original.risk,
-            approval=False,
+            approval=original.approval,  # asked on the way back as on the way there
             description=f"undo the steps of {original.name} in reverse order",
             pre_checks=(),
             steps=(),
@@ -219,6 +237,10 @@ class Runner:
                     raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
                 reverting = takes_back
                 self._checksum_guard(reverting)
+                # `rollback`, or `apply` to the phase a hotfix or a transition came from
+                self._refuse_irreversible(
+                    conn, reverting, self.env.plan.transition(reverting.transition)
+                )
             with conn.begin():
                 run_id = state.create_run(
                     conn,
@@ -276,6 +298,19 @@ class Runner:
         )
         with TransitionRun(self.env, lock, t, run, reverting) as transition_run:
             return transition_run.resume()
+
+
+def irreversible_done(conn: Connection, run: state.RunRow, t: Transition) -> list[str]:
+    """The labels of the steps of `t` that run `run` completed (or began, outside a
+    transaction) and that are `rollback: irreversible`, in the order they ran."""
+    with conn.begin():
+        rows = state.steps_done(conn, run.id)
+    labels = []
+    for _, detail in rows:
+        index = int(detail["index"])
+        if index < len(t.steps) and t.steps[index].rollback == "irreversible":
+            labels.append(t.steps[index].label(index))
+    return labels
 
 
 def _shown_status(status: str) -> str:

@@ -132,7 +132,8 @@ class TransitionRun:
             return
         reason = INTERRUPTED
         ended = self.journal.recorded(
-            EventKind.STEP, (EventStatus.DONE, EventStatus.FAILED, EventStatus.SKIPPED)
+            EventKind.STEP,
+            (EventStatus.DONE, EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.NOT_UNDONE),
         )
         running = sorted(self.journal.recorded(EventKind.STEP, (EventStatus.STARTED,)) - ended)
         if running and running[-1] < len(self.operations):
@@ -149,10 +150,15 @@ class TransitionRun:
                 self.model.fail(reason="approval was not given: nothing was applied")
                 return ExitCode.CHECK_FAILED
         self.model.apply_steps()
-        done = self.journal.recorded(EventKind.STEP, (EventStatus.DONE, EventStatus.SKIPPED))
+        done = self.journal.recorded(
+            EventKind.STEP, (EventStatus.DONE, EventStatus.SKIPPED, EventStatus.NOT_UNDONE)
+        )
         try:
             for op in self.operations:
                 if op.index in done:
+                    continue
+                if op.not_undone is not None:  # passed with `rollback --force`: it stays
+                    self._not_undone(EventKind.STEP, op, op.not_undone)
                     continue
                 if op.label in self.env.options.skip:
                     self.journal.step_event(
@@ -201,6 +207,12 @@ class TransitionRun:
 
     # -- undo -----------------------------------------------------------------------------
 
+    def _not_undone(self, kind: EventKind, op: Operation, reason: str) -> None:
+        """Record that `op`'s step stays as it is, its effect not undone."""
+        self.journal.step_event(
+            kind, EventStatus.NOT_UNDONE, op, reason=reason, operator=self.env.options.operator
+        )
+
     def undo_everything(self, reason: str) -> bool:
         """Undo every step this run completed, in reverse order; whether all of it worked.
 
@@ -224,7 +236,9 @@ class TransitionRun:
         ):
             if not self.operations[index].transactional:  # killed while it ran
                 done.append((index, PARTIAL))
-        undone = self.journal.recorded(EventKind.UNDO, (EventStatus.DONE, EventStatus.SKIPPED))
+        undone = self.journal.recorded(
+            EventKind.UNDO, (EventStatus.DONE, EventStatus.SKIPPED, EventStatus.NOT_UNDONE)
+        )
         for index, memo in reversed(done):
             op = self.operations[index]
             if index in undone:
@@ -236,6 +250,9 @@ class TransitionRun:
                     op,
                     reason="it failed part way, and has no rollback to undo what it did",
                 )
+                continue
+            if op.irreversible:
+                self._not_undone(EventKind.UNDO, op, op.undo_missing)
                 continue
             if op.undo is None:
                 self.journal.step_event(

@@ -121,7 +121,7 @@ def _normalize(parsed: Any, doc: SourceDocument, checksum: str) -> Plan:
             source="applied",
             target="pending",
             risk=parsed.risk,
-            approval=False,
+            approval=parsed.approval,  # asked on the way back as on the way there
             description="undo the hotfix's steps in reverse order",
             pre_checks=(),
             steps=(),

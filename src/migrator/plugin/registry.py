@@ -41,6 +41,9 @@ class ActionSpec:
       run never asks its `preview`.
     - `language`: the language of the text `describe` returns (a Markdown fence's
       language: `sql`, `shell`, `json`), or None for plain text; runbooks highlight it.
+    - `pausable`: whether a running step reads the plan's live controls
+      (`read_control`) between units of work, so that `migrator pause` and `continue`
+      act on it; they refuse a plan whose live run has no such step left.
     """
 
     key: str
@@ -55,6 +58,7 @@ class ActionSpec:
     lint: Callable[[Any], list[str]] | None = None
     reaches_outside: bool = False
     language: str | None = None
+    pausable: bool = False
 
     def in_transaction(self, step: Any) -> bool:
         """Whether `step` runs inside the run's transaction (committed with its audit event)."""

@@ -58,3 +58,7 @@ class EventStatus(StrEnum):
     APPROVED = "approved"  # an approval's
     DECLINED = "declined"
     REACQUIRED = "reacquired"  # the plan's lock, after its connection was lost
+    # a step a rollback passed without undoing it (`rollback: irreversible`, taken back
+    # with `rollback --force`): its effect stays
+    NOT_UNDONE = "not_undone"
+    UNLOCKED = "unlocked"  # the plan's lock, taken from a frozen holder by `migrator unlock`

@@ -22,6 +22,7 @@ class Holder:
     host: str
     pid: int
     since: datetime
+    backend_pid: int | None = None  # the session that holds the advisory lock
 
     def __str__(self) -> str:
         run = f"run {self.run_id}" if self.run_id is not None else "a run"
@@ -53,15 +54,17 @@ def forget_holder(conn: Connection, plan: str) -> None:
         )
 
 
-def read_holder(conn: Connection, plan: str) -> Holder | None:
-    """Who holds the plan's lock, if the holder row is there and its session is alive."""
+def read_holder(conn: Connection, plan: str, backend: int | None = None) -> Holder | None:
+    """Who holds the plan's lock, if the holder row is there and its session is alive
+    (`backend`: the session known to hold the lock; then only its row counts)."""
     if not table_exists(conn, "locks"):
         return None
     row = conn.execute(
         text(
-            "select l.run_id, l.operator, l.host, l.pid, l.acquired_at from migrator.locks l "
-            "join pg_stat_activity a on a.pid = l.backend_pid where l.plan = :p"
+            "select l.run_id, l.operator, l.host, l.pid, l.acquired_at, l.backend_pid "
+            "from migrator.locks l join pg_stat_activity a on a.pid = l.backend_pid "
+            "where l.plan = :p and (cast(:b as integer) is null or l.backend_pid = :b)"
         ),
-        {"p": plan},
+        {"p": plan, "b": backend},
     ).first()
     return Holder(*row) if row else None

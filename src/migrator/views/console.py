@@ -21,6 +21,7 @@ _MARK: dict[str, str] = {
     EventStatus.APPROVED: "[green]✓[/]",
     EventStatus.WARNED: "[yellow]![/]",
     EventStatus.SKIPPED: "[yellow]-[/]",
+    EventStatus.NOT_UNDONE: "[yellow]![/]",
     EventStatus.RETRY: "[yellow]↻[/]",
     EventStatus.FAILED: "[red]✗[/]",  # and RunStatus.FAILED, the same word
     EventStatus.DECLINED: "[red]✗[/]",
