@@ -204,6 +204,8 @@ def action_section(spec: ActionSpec, plugin: str) -> Iterator[str]:
         yield "- its default undo" + (f": {doc[0]}" if doc else "")
     else:
         yield "- no default undo: its `rollback` says how to undo it"
+    if getattr(spec, "pausable", False):
+        yield "- `migrator pause` holds it between units of work, `migrator continue` lets it go on"
     if spec.preview is not None:
         yield "- `migrator plan` previews it on today's data"
     if spec.lint is not None:
