@@ -161,10 +161,10 @@ class TransitionRun:
                 during = f", while {self.under_way} ran" if self.under_way else ""
                 where = f"stopped at once{during}"
             undoing = self.model.state == RunState.UNDOING
-            self._left_interrupted(f"{where} ({stop.name})")
+            unrecorded = self._left_interrupted(f"{where} ({stop.name})")
             raise RunStopped(
                 f"{stop.name}: run {self.run_id} ({self.t.name}) of plan {self.env.plan.name} "
-                f"is left interrupted ({where}); {self._settle_with(undoing)}",
+                f"is left interrupted ({where}){unrecorded}; {self._settle_with(undoing)}",
                 stop.exit_code,
             ) from None
         except MigratorError:
@@ -174,12 +174,12 @@ class TransitionRun:
                 raise
             error = self.env.secrets.mask(f"{type(exc).__name__}: {error_text(exc)}")
             during = f" while {self.under_way} ran" if self.under_way else ""
-            self._left_interrupted(f"internal error (a bug){during}: {error}")
+            undoing = self.model.state == RunState.UNDOING
+            unrecorded = self._left_interrupted(f"internal error (a bug){during}: {error}")
             raise InternalError(
                 f"internal error (a bug){during}: {error}; run {self.run_id} "
-                f"({self.t.name}) of plan {self.env.plan.name} is left interrupted; "
-                f"{self._settle_with(self.model.state == RunState.UNDOING)} "
-                "(`--traceback` shows where the error happened)"
+                f"({self.t.name}) of plan {self.env.plan.name} is left interrupted{unrecorded}; "
+                f"{self._settle_with(undoing)} (`--traceback` shows where the error happened)"
             ) from exc
 
     def _settle_with(self, undoing: bool) -> str:
@@ -190,16 +190,25 @@ class TransitionRun:
             f"`migrator resume {file}` continues it, `migrator rollback {file}` undoes what it did"
         )
 
-    def _left_interrupted(self, reason: str) -> None:
+    def _left_interrupted(self, reason: str) -> str:
         """Record the run interrupted (with the step under way), on a new connection: the
-        old one may have been stopped in the middle of anything."""
+        old one may have been stopped in the middle of anything. What to add to the
+        message when it could not be recorded (the run stays live; the next command finds
+        it interrupted); a lost lock goes on up (another session holds the plan now)."""
         with self.env.stop.shielded():
-            self.journal.fresh_connection()
-            row = self.journal.in_tx(lambda conn: get_run(conn, self.run_id))
-            if row is None or RunState(row.status) not in LIVE:
-                return  # it ended before the stop (or another session settled it)
-            self._record_state(RunState(row.status), RunState.INTERRUPTED, reason)
-            self.machine.set_state(RunState.INTERRUPTED, self.model)
+            try:
+                self.journal.fresh_connection()
+                row = self.journal.in_tx(lambda conn: get_run(conn, self.run_id))
+                if row is None or RunState(row.status) not in LIVE:
+                    return ""  # it ended before the stop (or another session settled it)
+                self._record_state(RunState(row.status), RunState.INTERRUPTED, reason)
+                self.machine.set_state(RunState.INTERRUPTED, self.model)
+            except MigratorError:
+                raise
+            except Exception as exc:
+                error = self.env.secrets.mask(error_text(exc))
+                return f" (not recorded: {error}; `migrator status` shows it)"
+        return ""
 
     def found_dead(self) -> None:
         """The run was left live by a process that is gone (this one holds the plan's
