@@ -250,3 +250,63 @@ def test_apply_blocked_by_an_interrupted_run_of_another_transition_exits_2(
     assert "run 1 (go) of plan three was interrupted" in refused.err
     assert f"`migrator resume {plan}`" in refused.err
     assert f"`migrator rollback {plan}`" in refused.err
+
+
+FAILS_AT_THREE = plans.phased(
+    "undoing",
+    [plans.traced("one"), plans.traced("two"), "name: three\nsql: select 1/0"],
+)
+
+
+def test_a_signal_during_the_undo_stops_it_and_resume_finishes_it(
+    database: str, write_plan: Any, migrator: Any, sql: Any, traced: None
+) -> None:
+    plan = write_plan(FAILS_AT_THREE)
+    seen: list[str] = []
+    argv = ["apply", plan, "--to", "b"]
+    with run_held_at(database, argv, kind="undo", status="done", step="two") as (proc, gate):
+        os.kill(proc.pid, signal.SIGINT)  # the undo of two is done, not yet committed
+        wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+        gate.open()
+        exit_code, out, err = finish(proc, seen)
+    assert exit_code == 130, out + err
+    assert sql("select step from undone") == [("two",)]
+    assert run_status(sql) == [(1, "interrupted")]
+    _step, was, reason = interrupted_event(sql)
+    assert was == "undoing" and "before the undo of step one" in str(reason)
+    assert f"`migrator resume {plan}` or `migrator rollback {plan}` finishes it" in err
+    resumed = migrator("resume", plan)
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert sql("select step from undone order by at") == [("two",), ("one",)]  # each once
+    assert sql("select step from ran where step = 'three'") == []  # not run forward again
+    assert run_status(sql) == [(1, "undone")]
+
+
+def test_a_signal_cuts_short_a_check_that_waits(
+    database: str, write_plan: Any, sql: Any, traced: None
+) -> None:
+    plan = write_plan(
+        plans.phased(
+            "waits",
+            [plans.traced("one")],
+            pre_checks=["{query: select 0, expect: 1, wait: {timeout: 10m, interval: 5m}}"],
+        )
+    )
+    proc = spawn("apply", plan, "--to", "b", "--dsn", database)
+    try:
+        wait_for(
+            lambda: (
+                sql("select to_regclass('migrator.runs') is not null") == [(True,)]
+                and sql("select status from migrator.runs") == [("prechecking",)]
+            ),
+            proc=proc,
+        )
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)  # not after the 5 minutes of the wait
+    finally:
+        sigkill(proc)
+    assert proc.returncode == 143, out + err
+    # the signal came in the check's wait (or just before it: the stop is then asked before)
+    assert "stopped while a check waited to look again" in err or "before pre-check" in err
+    assert run_status(sql) == [(1, "interrupted")]
+    assert sql("select step from ran") == []
