@@ -310,3 +310,51 @@ def test_a_signal_cuts_short_a_check_that_waits(
     assert "stopped while a check waited to look again" in err or "before pre-check" in err
     assert run_status(sql) == [(1, "interrupted")]
     assert sql("select step from ran") == []
+
+
+PROGRAM = (
+    "import pathlib, sys, time; d = pathlib.Path(sys.argv[1]); (d / 'started').touch()\n"
+    "while not (d / 'go').exists(): time.sleep(0.05)\n"
+    "(d / 'finished').touch()"
+)
+
+
+def test_ctrl_c_at_the_terminal_lets_a_program_finish_then_stops(
+    database: str, write_plan: Any, migrator: Any, sql: Any, traced: None, tmp_path: Path
+) -> None:
+    import json
+
+    argv = json.dumps([sys.executable, "-c", PROGRAM, str(tmp_path)])
+    plan = write_plan(
+        plans.phased(
+            "prog", [plans.traced("one"), f"name: deploy\ncommand: {argv}", plans.traced("two")]
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migrator", "apply", str(plan), "--to", "b", "--dsn", database],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a foreground job
+    )
+    seen: list[str] = []
+    try:
+        wait_for(lambda: (tmp_path / "started").exists(), proc=proc)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at the terminal does
+        wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+        (tmp_path / "go").touch()
+        exit_code, out, err = finish(proc, seen)
+    finally:
+        sigkill(proc)
+    assert exit_code == 130, out + err
+    assert (tmp_path / "finished").exists()  # the program was not interrupted
+    assert sql(
+        "select count(*) from migrator.events where step = 'deploy' and status = 'done'"
+    ) == [(1,)]
+    assert sql("select step from ran") == [("one",)]
+    resumed = migrator("resume", plan)
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert sql(
+        "select count(*) from migrator.events where step = 'deploy' and status = 'done'"
+    ) == [(1,)]  # the program ran once
+    assert sorted(sql("select step from ran")) == [("one",), ("two",)]
