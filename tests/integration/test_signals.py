@@ -358,3 +358,23 @@ def test_ctrl_c_at_the_terminal_lets_a_program_finish_then_stops(
         "select count(*) from migrator.events where step = 'deploy' and status = 'done'"
     ) == [(1,)]  # the program ran once
     assert sorted(sql("select step from ran")) == [("one",), ("two",)]
+
+
+def test_a_stopped_run_still_gives_json_output_its_document(
+    database: str, write_plan: Any, sql: Any, traced: None
+) -> None:
+    import json
+
+    plan = write_plan(THREE)
+    seen: list[str] = []
+    argv = ["apply", plan, "--to", "b", "--output", "json"]
+    with run_held_at(database, argv, kind="step", status="done", step="one") as (proc, gate):
+        os.kill(proc.pid, signal.SIGTERM)
+        wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+        gate.open()
+        exit_code, out, err = finish(proc, seen)
+    assert exit_code == 143, out + err
+    document = json.loads(out)
+    assert (document["exit_code"], document["result"], document["phase"]) == (143, "sigterm", "a")
+    assert "is left interrupted (stopped before step two)" in document["error"]
+    assert [e["status"] for e in document["events"] if e["kind"] == "state"][-1] == "interrupted"
