@@ -378,3 +378,87 @@ def test_a_stopped_run_still_gives_json_output_its_document(
     assert (document["exit_code"], document["result"], document["phase"]) == (143, "sigterm", "a")
     assert "is left interrupted (stopped before step two)" in document["error"]
     assert [e["status"] for e in document["events"] if e["kind"] == "state"][-1] == "interrupted"
+
+
+KINDS = {
+    "flag": "flag: {name: CUTOVER, value: true}",
+    "rls": "rls: {table: profiles, enable: true}",
+    "policy": "policy: {table: profiles, name: mine, command: select, to: public, using: 'true'}",
+    "http": "http: {method: POST, url: URL/deploy}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_signal_at_every_kind_of_step_lets_it_finish_once(
+    kind: str,
+    database: str,
+    write_plan: Any,
+    migrator: Any,
+    sql: Any,
+    traced: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.httpserver import running
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    sql("create table profiles (id int)")
+    with running() as server:
+        server.route("/deploy", 200, {"ok": True})
+        step = f"name: the {kind} step\n{KINDS[kind].replace('URL', server.url)}"
+        plan = write_plan(plans.phased("kinds", [plans.traced("one"), step, plans.traced("two")]))
+        seen: list[str] = []
+        argv = ["apply", plan, "--to", "b"]
+        match = {"kind": "step", "status": "done", "step": f"the {kind} step"}
+        with run_held_at(database, argv, **match) as (proc, gate):
+            os.kill(proc.pid, signal.SIGINT)
+            wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+            gate.open()
+            exit_code, out, err = finish(proc, seen)
+        assert exit_code == 130, out + err
+        assert run_status(sql) == [(1, "interrupted")]
+        assert "stopped before step two" in err
+        resumed = migrator("resume", plan)
+        assert resumed.code == 0, resumed.out + resumed.err
+        done = sql(
+            "select count(*) from migrator.events where kind = 'step' and status = 'done' "
+            "and step = %s",
+            f"the {kind} step",
+        )
+        assert done == [(1,)]  # the step happened once
+        assert sorted(sql("select step from ran")) == [("one",), ("two",)]
+        assert len(server.requests_to("/deploy")) == (1 if kind == "http" else 0)
+
+
+def test_a_second_signal_in_a_backfill_rolls_back_the_batch_in_flight(
+    database: str, write_plan: Any, migrator: Any, sql: Any
+) -> None:
+    sql(
+        "create table src (id int primary key, v int); create table dst (id int primary key, "
+        f"v int); insert into src select g, g from generate_series(1, {plans.BACKFILL_ROWS}) g"
+    )
+    plan = write_plan(plans.backfill_plan(batch_size=2000))
+    seen: list[str] = []
+    gate = Gate(database)
+    try:
+        gate.at_row("checkpoints", batches_done=3)  # the third batch, in its transaction
+        proc = spawn("apply", plan, "--to", "full", "--dsn", database)
+        try:
+            wait_for(lambda: gate.reached_row() is not None, proc=proc)
+            os.kill(proc.pid, signal.SIGINT)
+            wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+            os.kill(proc.pid, signal.SIGINT)  # the gate stays shut
+            exit_code, out, err = finish(proc, seen)
+        finally:
+            sigkill(proc)
+    finally:
+        gate.close()
+    assert exit_code == 130, out + err
+    assert "stopped at once, while step copy ran" in err
+    assert sql("select batches_done, rows_done from migrator.checkpoints") == [(2, 4000)]
+    assert sql("select count(*) from dst") == [(4000,)]  # the third batch rolled back
+    assert run_status(sql) == [(1, "interrupted")]
+    resumed = migrator("resume", plan)
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert sql("select count(*), count(distinct id) from dst") == [
+        (plans.BACKFILL_ROWS, plans.BACKFILL_ROWS)
+    ]
