@@ -4,11 +4,9 @@ the run writes waits on a lock the test holds) and sent SIGINT or SIGTERM there.
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +15,11 @@ from pytest_bdd import given, parsers, scenarios, when
 
 from tests.faults.gates import Gate
 from tests.processes import sigkill, wait_for
+from tests.signals import FIRST_SIGNAL_HANDLED, wait_for_line
 
 scenarios("interrupts")
 
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}
-FIRST_SIGNAL_HANDLED = "stopping at the next safe point"
 
 
 def _stopped(world: dict[str, Any], command: str, names: list[str], **match: Any) -> None:
@@ -46,7 +44,7 @@ def _stopped(world: dict[str, Any], command: str, names: list[str], **match: Any
             for n, name in enumerate(names):
                 os.kill(proc.pid, SIGNALS[name])
                 if n == 0:
-                    _wait_for_line(proc, FIRST_SIGNAL_HANDLED, seen)
+                    wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
             if len(names) == 1:
                 gate.open()  # the work in flight goes on, to the next safe point
             out, err = proc.communicate(timeout=60)
@@ -57,18 +55,6 @@ def _stopped(world: dict[str, Any], command: str, names: list[str], **match: Any
     world["code"] = proc.returncode
     world["stdout"], world["stderr"] = out, "".join(seen) + err
     world["output"] = world["stdout"] + world["stderr"]
-
-
-def _wait_for_line(proc: subprocess.Popen[str], text: str, seen: list[str]) -> None:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if select.select([proc.stderr], [], [], 0.1)[0]:
-            line = proc.stderr.readline()
-            seen.append(line)
-            if text in line or not line:
-                return
-    raise AssertionError(f"migrator never said {text!r}: {''.join(seen)}")
 
 
 @given(parsers.parse('"{command}" got {name:w} while step "{step}" committed'))

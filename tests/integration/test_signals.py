@@ -1,67 +1,37 @@
-"""SIGINT and SIGTERM stop a real `migrator apply` at a safe point: in a SQL step, between a
-backfill's batches, at a manual step's question. The run is left interrupted with the step
-under way, the message names it and the commands that settle it, the exit code is 130 or
-143, and `migrator resume` then finishes the run with each step's effect once. A second
-signal stops at once, the statement in flight rolled back, and is still recorded."""
+"""SIGINT and SIGTERM stop a real `migrator apply` at a safe point: after a SQL step, at a
+manual step's question, between two undos, in a check's wait. The run is left interrupted
+with the step under way, the message names it and the commands that settle it, the exit
+code is 130 or 143, and `migrator resume` then finishes the run with each step's effect
+once (after checking the environment first). A second signal stops at once, the statement
+in flight rolled back, and is still recorded. (The other kinds of step:
+test_signals_steps.py.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
-import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
 from tests import plans
-from tests.faults.gates import Gate, run_held_at
+from tests.faults.gates import run_held_at
 from tests.processes import sigkill, spawn, step_started, wait_for
-
-SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
-FIRST_SIGNAL_HANDLED = "stopping at the next safe point"
+from tests.signals import (
+    FIRST_SIGNAL_HANDLED,
+    SIGNALS,
+    finish,
+    interrupted_event,
+    run_status,
+    wait_for_line,
+)
 
 THREE = plans.phased("three", [plans.traced("one"), plans.traced("two"), plans.traced("three")])
-
-
-def wait_for_line(
-    stream: IO[str] | None, text: str, seen: list[str], timeout: float = 20.0
-) -> None:
-    """Read `stream` (a pipe of a running process) line by line until one holds `text`."""
-    assert stream is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([stream], [], [], 0.1)
-        if ready:
-            line = stream.readline()
-            seen.append(line)
-            if text in line:
-                return
-            if not line:
-                break
-    raise AssertionError(f"no line with {text!r} came; seen: {''.join(seen)}")
-
-
-def finish(proc: subprocess.Popen[str], seen: list[str]) -> tuple[int, str, str]:
-    """Wait for the process to end: (exit code, stdout, all of stderr)."""
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, out, "".join(seen) + err
-
-
-def run_status(sql: Any) -> list[tuple[object, ...]]:
-    return sql("select id, status from migrator.runs order by id")
-
-
-def interrupted_event(sql: Any) -> tuple[object, ...]:
-    (row,) = sql(
-        "select step, detail->>'from', detail->>'reason' from migrator.events "
-        "where kind = 'state' and status = 'interrupted'"
-    )
-    return row
 
 
 @pytest.mark.parametrize(("signum", "code"), SIGNALS)
@@ -113,46 +83,6 @@ def test_a_second_sigint_stops_at_once_rolls_the_step_back_and_is_recorded(
     resumed = migrator("resume", plan)
     assert resumed.code == 0, resumed.out + resumed.err
     assert sorted(sql("select step from ran")) == [("one",), ("three",), ("two",)]
-
-
-@pytest.mark.parametrize(("signum", "code"), SIGNALS)
-def test_a_signal_in_a_backfill_stops_it_between_two_batches(
-    signum: int, code: int, database: str, write_plan: Any, migrator: Any, sql: Any
-) -> None:
-    sql(
-        "create table src (id int primary key, v int); create table dst (id int primary key, "
-        f"v int); insert into src select g, g from generate_series(1, {plans.BACKFILL_ROWS}) g"
-    )
-    plan = write_plan(plans.backfill_plan(batch_size=2000))
-    seen: list[str] = []
-    gate = Gate(database)
-    try:
-        gate.at_row("checkpoints", batches_done=3)  # the third batch, in its transaction
-        proc = spawn("apply", plan, "--to", "full", "--dsn", database)
-        try:
-            wait_for(lambda: gate.reached_row() is not None, proc=proc)
-            os.kill(proc.pid, signum)
-            wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
-            gate.open()
-            exit_code, out, err = finish(proc, seen)
-        finally:
-            sigkill(proc)
-    finally:
-        gate.close()
-    assert exit_code == code, out + err
-    assert sql("select batches_done, rows_done from migrator.checkpoints") == [(3, 6000)]
-    assert sql("select count(*) from dst") == [(6000,)]  # the batch in flight committed
-    assert run_status(sql) == [(1, "interrupted")]
-    step, _was, reason = interrupted_event(sql)
-    assert step == "step copy"
-    assert "stopped between two batches of step copy" in str(reason)
-    assert "stopped between two batches of step copy" in err
-    resumed = migrator("resume", plan)
-    assert resumed.code == 0, resumed.out + resumed.err
-    assert sql("select count(*), count(distinct id) from dst") == [
-        (plans.BACKFILL_ROWS, plans.BACKFILL_ROWS)
-    ]
-    assert run_status(sql) == [(1, "succeeded")]
 
 
 MANUAL = plans.phased(
@@ -312,59 +242,9 @@ def test_a_signal_cuts_short_a_check_that_waits(
     assert sql("select step from ran") == []
 
 
-PROGRAM = (
-    "import pathlib, sys, time; d = pathlib.Path(sys.argv[1]); (d / 'started').touch()\n"
-    "while not (d / 'go').exists(): time.sleep(0.05)\n"
-    "(d / 'finished').touch()"
-)
-
-
-def test_ctrl_c_at_the_terminal_lets_a_program_finish_then_stops(
-    database: str, write_plan: Any, migrator: Any, sql: Any, traced: None, tmp_path: Path
-) -> None:
-    import json
-
-    argv = json.dumps([sys.executable, "-c", PROGRAM, str(tmp_path)])
-    plan = write_plan(
-        plans.phased(
-            "prog", [plans.traced("one"), f"name: deploy\ncommand: {argv}", plans.traced("two")]
-        )
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "migrator", "apply", str(plan), "--to", "b", "--dsn", database],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a shell gives a foreground job
-    )
-    seen: list[str] = []
-    try:
-        wait_for(lambda: (tmp_path / "started").exists(), proc=proc)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at the terminal does
-        wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
-        (tmp_path / "go").touch()
-        exit_code, out, err = finish(proc, seen)
-    finally:
-        sigkill(proc)
-    assert exit_code == 130, out + err
-    assert (tmp_path / "finished").exists()  # the program was not interrupted
-    assert sql(
-        "select count(*) from migrator.events where step = 'deploy' and status = 'done'"
-    ) == [(1,)]
-    assert sql("select step from ran") == [("one",)]
-    resumed = migrator("resume", plan)
-    assert resumed.code == 0, resumed.out + resumed.err
-    assert sql(
-        "select count(*) from migrator.events where step = 'deploy' and status = 'done'"
-    ) == [(1,)]  # the program ran once
-    assert sorted(sql("select step from ran")) == [("one",), ("two",)]
-
-
 def test_a_stopped_run_still_gives_json_output_its_document(
     database: str, write_plan: Any, sql: Any, traced: None
 ) -> None:
-    import json
-
     plan = write_plan(THREE)
     seen: list[str] = []
     argv = ["apply", plan, "--to", "b", "--output", "json"]
@@ -378,87 +258,3 @@ def test_a_stopped_run_still_gives_json_output_its_document(
     assert (document["exit_code"], document["result"], document["phase"]) == (143, "sigterm", "a")
     assert "is left interrupted (stopped before step two)" in document["error"]
     assert [e["status"] for e in document["events"] if e["kind"] == "state"][-1] == "interrupted"
-
-
-KINDS = {
-    "flag": "flag: {name: CUTOVER, value: true}",
-    "rls": "rls: {table: profiles, enable: true}",
-    "policy": "policy: {table: profiles, name: mine, command: select, to: public, using: 'true'}",
-    "http": "http: {method: POST, url: URL/deploy}",
-}
-
-
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_a_signal_at_every_kind_of_step_lets_it_finish_once(
-    kind: str,
-    database: str,
-    write_plan: Any,
-    migrator: Any,
-    sql: Any,
-    traced: None,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from tests.httpserver import running
-
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    sql("create table profiles (id int)")
-    with running() as server:
-        server.route("/deploy", 200, {"ok": True})
-        step = f"name: the {kind} step\n{KINDS[kind].replace('URL', server.url)}"
-        plan = write_plan(plans.phased("kinds", [plans.traced("one"), step, plans.traced("two")]))
-        seen: list[str] = []
-        argv = ["apply", plan, "--to", "b"]
-        match = {"kind": "step", "status": "done", "step": f"the {kind} step"}
-        with run_held_at(database, argv, **match) as (proc, gate):
-            os.kill(proc.pid, signal.SIGINT)
-            wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
-            gate.open()
-            exit_code, out, err = finish(proc, seen)
-        assert exit_code == 130, out + err
-        assert run_status(sql) == [(1, "interrupted")]
-        assert "stopped before step two" in err
-        resumed = migrator("resume", plan)
-        assert resumed.code == 0, resumed.out + resumed.err
-        done = sql(
-            "select count(*) from migrator.events where kind = 'step' and status = 'done' "
-            "and step = %s",
-            f"the {kind} step",
-        )
-        assert done == [(1,)]  # the step happened once
-        assert sorted(sql("select step from ran")) == [("one",), ("two",)]
-        assert len(server.requests_to("/deploy")) == (1 if kind == "http" else 0)
-
-
-def test_a_second_signal_in_a_backfill_rolls_back_the_batch_in_flight(
-    database: str, write_plan: Any, migrator: Any, sql: Any
-) -> None:
-    sql(
-        "create table src (id int primary key, v int); create table dst (id int primary key, "
-        f"v int); insert into src select g, g from generate_series(1, {plans.BACKFILL_ROWS}) g"
-    )
-    plan = write_plan(plans.backfill_plan(batch_size=2000))
-    seen: list[str] = []
-    gate = Gate(database)
-    try:
-        gate.at_row("checkpoints", batches_done=3)  # the third batch, in its transaction
-        proc = spawn("apply", plan, "--to", "full", "--dsn", database)
-        try:
-            wait_for(lambda: gate.reached_row() is not None, proc=proc)
-            os.kill(proc.pid, signal.SIGINT)
-            wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
-            os.kill(proc.pid, signal.SIGINT)  # the gate stays shut
-            exit_code, out, err = finish(proc, seen)
-        finally:
-            sigkill(proc)
-    finally:
-        gate.close()
-    assert exit_code == 130, out + err
-    assert "stopped at once, while step copy ran" in err
-    assert sql("select batches_done, rows_done from migrator.checkpoints") == [(2, 4000)]
-    assert sql("select count(*) from dst") == [(4000,)]  # the third batch rolled back
-    assert run_status(sql) == [(1, "interrupted")]
-    resumed = migrator("resume", plan)
-    assert resumed.code == 0, resumed.out + resumed.err
-    assert sql("select count(*), count(distinct id) from dst") == [
-        (plans.BACKFILL_ROWS, plans.BACKFILL_ROWS)
-    ]
