@@ -120,11 +120,15 @@ def run(ctx: migrator.StepContext, step: Any) -> None:
     return settings["endpoint"]  # the bug: a key nobody set
 
 
+def describe(step: Any) -> str:
+    if step.buggy == "describe me":
+        return step.no_such_field  # another bug, met outside any run
+    return "a call"
+
+
 @migrator.hookimpl
 def migrator_register_actions(register: Callable[[migrator.ActionSpec], None]) -> None:
-    register(
-        migrator.ActionSpec(key="buggy", config=str, run=run, describe=lambda step: "a call")
-    )
+    register(migrator.ActionSpec(key="buggy", config=str, run=run, describe=describe))
 '''
 
 
@@ -179,3 +183,15 @@ def test_traceback_shows_the_stack_of_a_bug(
     code, _out, err = run("--traceback", "apply", plan, "--dsn", database, env=buggy_plugin)
     assert code != 0
     assert "Traceback" in err and 'settings["endpoint"]' in err
+
+
+def test_a_bug_outside_any_run_is_one_line_and_exit_6(
+    database: str, write_plan: Any, buggy_plugin: dict[str, str]
+) -> None:
+    plan = write_plan(plans.hotfix("bugged", ["name: two\nbuggy: describe me"]))
+    code, out, err = run("docs", plan, env=buggy_plugin)
+    assert code == 6, out + err
+    assert "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: internal error (a bug): AttributeError:")
+    assert "`--traceback` shows where it happened" in line

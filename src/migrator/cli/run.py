@@ -21,7 +21,7 @@ def _printable_output() -> None:
                 reconfigure(errors="backslashreplace")
 
 
-_STOPPED = "stopped by SIGINT (Ctrl-C) before any run started"
+_STOPPED = "stopped by SIGINT (Ctrl-C): no run was under way"
 
 
 _PASSWORDS = re.compile(r"(://[^:/@\s]*:)[^@\s]*@|(password\s*=\s*)\S+", re.IGNORECASE)
