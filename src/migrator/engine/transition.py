@@ -121,8 +121,12 @@ class TransitionRun:
             transition=self.t.name,
             operator=self.env.options.operator,
         )
-        self.model.start()
-        return self.guarded(self._forward)
+
+        def start_and_go() -> ExitCode:
+            self.model.start()
+            return self._forward()
+
+        return self.guarded(start_and_go)
 
     def resume(self) -> ExitCode:
         """Continue a run whose process died, or retry an undo that failed.
@@ -131,16 +135,22 @@ class TransitionRun:
         settled by finishing it: its remaining steps run, whether it was interrupted
         or one of them failed.
         """
-        state = self.model.state
-        if state == RunState.INTERRUPTED and self.journal.interrupted_from() == RunState.UNDOING:
-            state = RunState.UNDOING  # stopped while it undid: settling it finishes the undo
-        self.found_dead()
-        if self.reverting is None and state in (RunState.UNDO_FAILED, RunState.UNDOING):
-            reason = f"undo resumed by {self.env.options.operator}"
-            undone = self.guarded(lambda: self.undo_everything(reason=reason))
-            return ExitCode.OK if undone else ExitCode.UNDO_FAILED
-        self.model.resume(reason=f"resumed by {self.env.options.operator}")
-        return self.guarded(self._forward)
+
+        def settle() -> ExitCode:
+            state = self.model.state
+            if (
+                state == RunState.INTERRUPTED
+                and self.journal.interrupted_from() == RunState.UNDOING
+            ):
+                state = RunState.UNDOING  # stopped while it undid: settling it finishes the undo
+            self.found_dead()
+            if self.reverting is None and state in (RunState.UNDO_FAILED, RunState.UNDOING):
+                undone = self.undo_everything(reason=f"undo resumed by {self.env.options.operator}")
+                return ExitCode.OK if undone else ExitCode.UNDO_FAILED
+            self.model.resume(reason=f"resumed by {self.env.options.operator}")
+            return self._forward()
+
+        return self.guarded(settle)
 
     def guarded(self, work: Callable[[], T]) -> T:
         """`work()`, the run left interrupted when the operator stops it (RunStopped, exit
