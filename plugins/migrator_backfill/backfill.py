@@ -25,7 +25,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from migrator import StepContext
-from migrator.plugin import Checkpoint, load_checkpoint, read_control, save_checkpoint, statements
+from migrator.plugin import (
+    Checkpoint,
+    StopRequested,
+    load_checkpoint,
+    read_control,
+    save_checkpoint,
+    statements,
+)
 
 from .link import Link
 from .position import Batch, Planner, Position, Span
@@ -234,7 +241,7 @@ def run(ctx: StepContext, step: Any) -> Any:
             try:
                 with contextlib.closing(progress):
                     _coordinate(ctx, b, link, planner, Streams(job, b.parallel), stats, progress)
-            except Exception:  # how far it got, and the batch it gave up on
+            except BaseException:  # how far it got: a failed batch, a stop, Ctrl-C twice
                 _sum_up(ctx, stats.memo(time.monotonic() - started), stopped=True)
                 raise
     finally:
@@ -270,21 +277,26 @@ def _coordinate(
 
     A stream's failure stops the handing out: the batches in flight finish (each
     commits whole with its record, or rolls back whole), then the failure is raised.
-    An interruption (Ctrl-C) cancels the batches in flight: they roll back.
+    So does a stop the operator asked for (`ctx.stop_requested()`, a first SIGINT or
+    SIGTERM), then StopRequested is raised: the step is resumed from its checkpoint.
+    An interruption at once (a second Ctrl-C) cancels the batches in flight: they roll back.
     """
     started = time.monotonic()
     resting = [0.0] * b.parallel  # per idle stream: when it may take its next batch
     in_flight = 0
     handed_rows = 0
-    over = False
+    over = stopping = False
     failure: BaseException | None = None
     waiting_for = ""
     try:
         while True:
             timeout: float | None = None
-            if over or failure is not None:
+            if over or stopping or failure is not None:
                 if not in_flight:
                     break
+            elif ctx.stop_requested():
+                stopping = True  # no batch more: the ones in flight finish
+                continue
             elif in_flight < b.parallel:
                 now = time.monotonic()
                 hold = min(resting) - now
@@ -342,6 +354,10 @@ def _coordinate(
     streams.close()
     if failure is not None:
         raise failure
+    if stopping:
+        raise StopRequested(
+            f"stopped between two batches of step {ctx.step}, after {stats.batches} batches"
+        )
 
 
 def _gate(ctx: StepContext, link: Link, b: BackfillConfig) -> tuple[str, int]:

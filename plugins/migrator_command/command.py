@@ -1,4 +1,9 @@
-"""The `command` action: an argv list run without a shell, output kept in the audit trail."""
+"""The `command` action: an argv list run without a shell, output kept in the audit trail.
+
+The program runs in a process group of its own, its input empty: a Ctrl-C at the terminal
+reaches migrator alone, which lets the program finish before it stops the run (a second
+Ctrl-C ends the program too). Its output is read as UTF-8, bytes that are not replaced.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +61,10 @@ def run(ctx: StepContext, step: Any) -> Any:
             cwd=cwd,
             env=env,
             capture_output=True,
-            text=True,
+            stdin=subprocess.DEVNULL,
+            encoding="utf-8",
+            errors="replace",
+            process_group=0,
             timeout=step.timeout,
             check=False,
         )

@@ -17,6 +17,9 @@ class ExitCode(IntEnum):
     UNDO_FAILED = 3
     LOCKED = 4
     UNREACHABLE = 5
+    INTERNAL = 6
+    SIGINT = 130
+    SIGTERM = 143
 
 
 Severity = Literal["error", "warning"]
@@ -50,6 +53,7 @@ class MigratorError(Exception):
     """Base of every error migrator reports to its user as one clear message."""
 
     exit_code: ExitCode = ExitCode.INVALID
+    label = "error"  # the word the command line puts before the message
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -88,3 +92,21 @@ class ConnectionLost(MigratorError):
     left interrupted, for `migrator resume` or `migrator rollback`."""
 
     exit_code = ExitCode.UNREACHABLE
+
+
+class RunStopped(MigratorError):
+    """SIGINT or SIGTERM stopped the command at a safe point (or at once, at the second):
+    the run under way, if any, is left interrupted, for `migrator resume` or `rollback`."""
+
+    label = "stopped"
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class InternalError(MigratorError):
+    """An unexpected error (a bug, in migrator or in a plugin): the run under way is left
+    interrupted; the error it came from is its `__cause__` (`--traceback` shows it)."""
+
+    exit_code = ExitCode.INTERNAL

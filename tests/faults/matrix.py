@@ -19,7 +19,7 @@ import pytest
 
 from tests.faults.scenario import GATED_BATCH, STEPS
 
-FAULTS = ("sigkill", "terminate", "restart", "outage")
+FAULTS = ("sigkill", "terminate", "restart", "outage", "sigint", "sigterm")
 SETTLES = ("resume", "rollback")
 
 
@@ -180,6 +180,10 @@ FAST = {
     ("restart", "auto-undo:undo begins", "rollback"),
     ("restart", "rollback:inside undo s1", "resume"),
     ("outage", "auto-undo:inside undo s2", "resume"),
+    ("sigint", "apply:s3 mid-batch", "resume"),
+    ("sigint", "auto-undo:inside undo s3", "rollback"),
+    ("sigterm", "apply:s3 between batches", "rollback"),
+    ("sigterm", "rollback:inside undo s4", "resume"),
 }
 
 

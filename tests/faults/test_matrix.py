@@ -2,7 +2,9 @@
 inside steps, during apply, the automatic undo and `migrator rollback`; there the process
 is killed (SIGKILL), its connections are terminated from the server, the server crashes
 and starts again at once (restart), or crashes and stays down longer than the run waits
-for it (outage). Then `migrator status` must name what happened, and `resume` or
+for it (outage), or the process is sent SIGINT or SIGTERM (the step in flight finishes,
+the run stops at its next safe point, exit 130 or 143, or ends as it would have when no
+safe point was left). Then `migrator status` must name what happened, and `resume` or
 `rollback` must reach a phase with exactly the data of a clean run to that phase, no lock
 held, and an audit trail that tells the story.
 
@@ -13,6 +15,8 @@ itself. A SIGKILL or an outage leaves the run interrupted exactly where it stopp
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,9 @@ from tests.faults.scenario import PLAN, ROWS, STEPS, query, seed, snapshot
 from tests.faults.servers import RestartableServer, terminate_migrator_backends
 from tests.helpers import Cli, fresh_database
 from tests.processes import sigkill, spawn, wait_for
+from tests.signals import FIRST_SIGNAL_HANDLED, wait_for_line
+
+SIGNALLED = {"sigint": (signal.SIGINT, 130), "sigterm": (signal.SIGTERM, 143)}
 
 # What the run under fault is, and the phase it ends in when nothing goes wrong.
 START = {"apply": "before", "auto-undo": "before", "rollback": "after"}
@@ -85,6 +92,13 @@ class FaultedRun:
                     code = sigkill(proc)
                     gate.open()
                     return code, ""
+                if self.cell.fault in SIGNALLED:
+                    os.kill(proc.pid, SIGNALLED[self.cell.fault][0])
+                    seen: list[str] = []
+                    wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+                    gate.open()  # what is in flight goes on, to the next safe point
+                    out, err = proc.communicate(timeout=120)
+                    return proc.returncode, out + "".join(seen) + err
                 if self.cell.fault == "terminate":
                     assert terminate_migrator_backends(self.dsn), "no migrator connection found"
                 elif self.cell.fault == "restart":
@@ -120,6 +134,15 @@ class FaultedRun:
             phase, clean_code = CLEAN_END[self.stop.phase]
             assert (code, open_run, doc["phase"]) == (clean_code, None, phase), err
             return False
+        if self.cell.fault in SIGNALLED:
+            if open_run is None:  # no safe point was left: it ended as it would have
+                assert (code, doc["phase"]) == CLEAN_END[self.stop.phase][::-1], err
+                return False
+            assert code == SIGNALLED[self.cell.fault][1], err
+            assert open_run["state"] == open_run["status"] == "interrupted"
+            assert doc["phase"] == START[self.stop.phase]
+            assert "is left interrupted" in err and "migrator resume" in err, err
+            return True
         if self.cell.fault == "outage":  # it gave up, clearly, as a lost database
             assert code == 5, err
             assert "error: lost the database" in err and "migrator resume" in err, err
@@ -138,9 +161,16 @@ class FaultedRun:
     def settle(self, run_id: int, left_open: bool, reference: dict[str, Any]) -> None:
         settle = self.cell.settle
         status = query(self.dsn, "select status from migrator.runs where id = %s", run_id)[0][0]
+        if status == "interrupted":  # stopped by a signal: where it was then
+            status = query(
+                self.dsn,
+                "select detail->>'from' from migrator.events where run_id = %s "
+                "and kind = 'state' and status = 'interrupted' order by id desc limit 1",
+                run_id,
+            )[0][0]
         result = self.cli(self.dsn, settle, self.plan, *self.vars)
         expected_code = 0
-        if left_open and settle == "resume" and status == "verifying":
+        if left_open and settle == "resume" and status == "verifying" and self.vars:
             expected_code = 1  # the post-checks run again, fail again, and the run is undone
         assert result.code == expected_code, result.text
         phase = SETTLED[settle][self.stop.phase]

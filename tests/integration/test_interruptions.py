@@ -70,13 +70,16 @@ def test_rollback_undoes_exactly_what_the_killed_run_completed(
 def test_apply_of_another_transition_is_refused_while_a_run_is_interrupted(
     killed_after_two: Path, migrator: Any, sql: Any, write_plan: Any
 ) -> None:
-    # apply of the same transition resumes it; a different target is refused (exit 3)
+    # apply of the same transition resumes it; a different target is refused (exit 2: nothing
+    # was touched), naming the commands that settle the interrupted run
     text = Path(killed_after_two).read_text().replace("phases: [a, b]", "phases: [a, b, c]")
     text += "  - {name: sideways, from: a, to: c, steps: [{sql: select 1}]}\n"
     Path(killed_after_two).write_text(text)
     refused = migrator("apply", killed_after_two, "--to", "c", "--force")
-    assert refused.code == 3
+    assert refused.code == 2
     assert "was interrupted" in refused.err
+    assert f"migrator resume {killed_after_two}" in refused.err
+    assert f"migrator rollback {killed_after_two}" in refused.err
 
 
 def test_apply_of_the_same_transition_resumes_it(

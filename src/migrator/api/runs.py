@@ -3,16 +3,18 @@ continue, unlock, and the dry run of apply (`migrator plan`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from migrator.api.context import Context
-from migrator.api.session import default_target_phase, finish, open_session
-from migrator.errors import ExitCode
+from migrator.api.session import Session, default_target_phase, finish, open_session
+from migrator.errors import ExitCode, InternalError, RunStopped
 
 
 def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
     """Move the plan to phase `to`, transition by transition; undo a transition that fails."""
-    with open_session(ctx, plan_path) as session:
+    with open_session(ctx, plan_path) as session, _reported(ctx, session):
         target = default_target_phase(session.plan, to)
         code = session.runner(ctx).apply(target)
         return finish(ctx, session, code)
@@ -26,16 +28,17 @@ def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> Exit
     `dry_run`: show each undo with its SQL, naming the steps that cannot be undone;
     nothing is written.
     """
-    with open_session(ctx, plan_path) as session:
-        if dry_run:
-            from migrator.views.rollback_preview import render_rollback, rollback_document
+    if dry_run:
+        from migrator.views.rollback_preview import render_rollback, rollback_document
 
+        with open_session(ctx, plan_path) as session:
             document = rollback_document(session.environment(ctx))
             if ctx.output == "json":
                 ctx.emit_json(session.secrets.mask_data(document))
             else:
                 render_rollback(document, session.reporter)
             return ExitCode.OK
+    with open_session(ctx, plan_path) as session, _reported(ctx, session):
         return finish(ctx, session, session.runner(ctx).rollback())
 
 
@@ -49,8 +52,21 @@ def resume(
 
     `batch_size` changes the batch size of the backfill being resumed.
     """
-    with open_session(ctx, plan_path) as session:
+    with open_session(ctx, plan_path) as session, _reported(ctx, session):
         return finish(ctx, session, session.runner(ctx, skip, batch_size).resume())
+
+
+@contextmanager
+def _reported(ctx: Context, session: Session) -> Iterator[None]:
+    """A run stopped by a signal or broken by a bug still gives `--output json` its
+    document (exit code, result, phase, events, and the message) before the error goes up."""
+    try:
+        yield
+    except (RunStopped, InternalError) as error:
+        if ctx.output == "json":
+            with suppress(Exception):  # the database may be what broke
+                finish(ctx, session, error.exit_code, error=error.message)
+        raise
 
 
 def pause(ctx: Context, plan_path: str | Path) -> ExitCode:

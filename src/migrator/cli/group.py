@@ -18,6 +18,8 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
     Exit codes: 0 done; 1 a check failed and the run was undone; 2 bad usage or an
     invalid plan; 3 undoing failed (manual intervention needed); 4 another run
-    holds the plan's lock; 5 the database cannot be reached.
+    holds the plan's lock; 5 the database cannot be reached; 6 an internal error
+    (the run is left interrupted); 130 / 143 stopped by SIGINT / SIGTERM at a safe
+    point (the run is left interrupted, for resume or rollback).
     """
     ctx.obj = {"traceback": traceback}

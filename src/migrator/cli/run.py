@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -20,6 +21,19 @@ def _printable_output() -> None:
                 reconfigure(errors="backslashreplace")
 
 
+_STOPPED = "stopped by SIGINT (Ctrl-C): no run was under way"
+
+
+_PASSWORDS = re.compile(r"(://[^:/@\s]*:)[^@\s]*@|(password\s*=\s*)\S+", re.IGNORECASE)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error in one line, without a password a DSN in it may hold."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    text = _PASSWORDS.sub(lambda m: f"{m[1]}***@" if m[1] else f"{m[2]}***", text)
+    return f"{type(exc).__name__}: {text[:500]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI and map errors to their exit codes."""
     _printable_output()
@@ -29,9 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     except MigratorError as error:
         if traceback:
             raise
-        click.echo(f"error: {error.message}", err=True)
+        click.echo(f"{error.label}: {error.message}", err=True)
         return int(error.exit_code)
-    except click.exceptions.Abort:
+    except KeyboardInterrupt:  # Ctrl-C outside a run (a run turns it into RunStopped)
+        click.echo(_STOPPED, err=True)
+        return int(ExitCode.SIGINT)
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):  # click's word for a Ctrl-C
+            click.echo(_STOPPED, err=True)
+            return int(ExitCode.SIGINT)
         click.echo("aborted", err=True)
         return int(ExitCode.INVALID)
     except click.ClickException as error:
@@ -39,4 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INVALID)
     except click.exceptions.Exit as exit_:
         return int(exit_.exit_code)
+    except Exception as exc:  # a bug: one line, never a traceback (unless asked for)
+        if traceback:
+            raise
+        click.echo(
+            f"error: internal error (a bug): {_one_line(exc)}; "
+            "`--traceback` shows where it happened",
+            err=True,
+        )
+        return int(ExitCode.INTERNAL)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)

@@ -18,7 +18,7 @@ from migrator.db.failures import error_text, is_connection_lost
 from migrator.db.retry import lost_connection, retry
 from migrator.engine.environment import RunEnvironment
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
-from migrator.plugin.context import CheckOutcome
+from migrator.plugin.context import CheckOutcome, StopRequested
 from migrator.state import EventKind, EventStatus
 
 # The note of a check looked at once because an earlier one failed (see run_checks).
@@ -35,6 +35,7 @@ def run_checks(journal: Journal, phase: str, checks: tuple[Any, ...]) -> bool:
     registry = journal.env.registry
     passed = True
     for index, check in enumerate(checks):
+        journal.env.stop.check(f"{phase}-check {check.label(index)}")
         hurried = not passed and (check.wait is not None or check.soak is not None)
         outcome, seconds, samples = _evaluate(journal, check, single=hurried)
         if hurried:
@@ -127,7 +128,7 @@ def evaluate_check(
         samples = 1
         failures += not last.passed
         while failures <= soak.failure_limit and time.monotonic() + soak.interval <= deadline:
-            time.sleep(soak.interval)
+            _pause(env, soak.interval)
             last = once()
             samples += 1
             failures += not last.passed
@@ -146,7 +147,7 @@ def evaluate_check(
     if check.wait is not None and not single:
         deadline = started + check.wait.timeout
         while not outcome.passed and time.monotonic() + check.wait.interval <= deadline:
-            time.sleep(check.wait.interval)
+            _pause(env, check.wait.interval)
             outcome = once()
             samples += 1
         if not outcome.passed:
@@ -158,6 +159,12 @@ def evaluate_check(
                 + f"still failing after {check.wait.timeout:g}s",
             )
     return outcome, time.monotonic() - started, samples
+
+
+def _pause(env: RunEnvironment, seconds: float) -> None:
+    """The wait between two looks of a check: cut short, and the run stopped, by a signal."""
+    if env.stop.wait(seconds):
+        raise StopRequested("stopped while a check waited to look again")
 
 
 def _shown(value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from migrator.engine.stopping import StopAtOnce, StopRequest
 from migrator.masking import Secrets
 from migrator.plan.interpolate import interpolate, references
 from migrator.plan.model import Plan
@@ -40,7 +41,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunEnvironment:
-    """The database, the plan, the plugins, the reporter, the secrets and the options."""
+    """The database, the plan, the plugins, the reporter, the secrets and the options;
+    `stop`: whether the operator asked the run to stop (SIGINT, SIGTERM)."""
 
     db: Engine
     plan: Plan
@@ -49,6 +51,17 @@ class RunEnvironment:
     reporter: Reporter
     options: RunOptions
     secrets: Secrets
+    stop: StopRequest = field(default_factory=StopRequest)
+
+    def ask(self, question: str) -> bool:
+        """Ask the operator (an approval, a manual step): a signal ends the question at once."""
+        with self.stop.prompting():
+            try:
+                return self.options.confirm(question)
+            except Exception:  # a prompt turns Ctrl-C into an error of its own (click: Abort)
+                if self.stop.requested():
+                    raise StopAtOnce from None
+                raise
 
     def step_context(
         self,
@@ -77,7 +90,7 @@ class RunEnvironment:
             run_id=run_id,
             assume_yes=self.options.assume_yes,
             interactive=self.options.interactive,
-            confirm=self.options.confirm,
+            confirm=self.ask,
             say=self.reporter.say,
             interpolate=resolve,
             plan_file=self.plan.file,
@@ -87,4 +100,5 @@ class RunEnvironment:
             force=self.options.force,
             progress=progress_for(self.reporter),
             hooks=self.hooks,
+            stop_requested=self.stop.requested,
         )

@@ -26,10 +26,12 @@ from migrator.state import (
     EventStatus,
     RunStatus,
     approved,
+    interrupted_from,
     record_event,
     step_indexes,
     steps_done,
 )
+from migrator.storable import json_data
 
 T = TypeVar("T")
 TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
@@ -101,7 +103,7 @@ class Journal:
         writes all earlier WAL first. For records that nothing acts on before such a
         commit: the start of a step in a transaction, a check's verdict.
         """
-        detail = self.env.secrets.mask_data(detail)
+        detail = self.env.secrets.mask_data(json_data(detail))  # masked before any text is cut
         durable = not lazy or self.conn.in_transaction()
         self.in_tx(
             lambda conn: record_event(
@@ -151,7 +153,19 @@ class Journal:
         """Whether this run's approval was given (before an interruption)."""
         return self.in_tx(lambda conn: approved(conn, self.run_id))
 
+    def interrupted_from(self) -> str | None:
+        """The status this run was in when it was last recorded interrupted, if it was."""
+        return self.in_tx(lambda conn: interrupted_from(conn, self.run_id))
+
     # -- the connection and the lock ------------------------------------------------------
+
+    def fresh_connection(self) -> None:
+        """Put a new connection in place of one that an interruption may have left in the
+        middle of something (a cancelled statement, a transaction half ended)."""
+        with suppress(BaseException):
+            self.conn.close()
+        self.conn = self.env.db.connect()
+        self._pid = None
 
     def reconnect(self) -> None:
         """Replace a connection the server dropped (nothing uncommitted survived it),

@@ -17,8 +17,9 @@ from migrator.db.failures import error_text
 from migrator.db.reconnect import is_connection_lost, reconnect_window
 from migrator.engine.environment import RunEnvironment, RunOptions
 from migrator.engine.locks import PlanLock
+from migrator.engine.stopping import StopRequested
 from migrator.engine.transition import TransitionRun
-from migrator.errors import ConnectionLost, ExitCode, MigratorError, UsageError
+from migrator.errors import ConnectionLost, ExitCode, MigratorError, RunStopped, UsageError
 from migrator.plan.graph import find_path
 from migrator.plan.model import Transition
 from migrator.plan.variables import check_environment
@@ -27,9 +28,12 @@ __all__ = ["PlanBlocked", "RunEnvironment", "RunOptions", "Runner", "find_path"]
 
 
 class PlanBlocked(MigratorError):
-    """An earlier run must be settled (resume or rollback) before this plan moves again."""
+    """An earlier run must be settled (resume or rollback) before this plan moves again:
+    exit 3 when its undo failed, 2 when it was interrupted (nothing was touched now)."""
 
-    exit_code = ExitCode.UNDO_FAILED
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Runner:
@@ -56,6 +60,7 @@ class Runner:
                     and path
                     and open_run.transition == path[0].name
                 ):
+                    check_environment(self.env.plan, path)  # all of it, before anything runs
                     self.env.reporter.say(
                         f"run {open_run.id} of {open_run.transition} was interrupted: resuming it"
                     )
@@ -72,6 +77,7 @@ class Runner:
                 return ExitCode.OK
             check_environment(self.env.plan, path)
             for t in path:
+                self.env.stop.check(f"transition {t.name}: the plan is still in phase {t.source}")
                 code = self.new_run(lock, t)
                 if code != ExitCode.OK:
                     return code
@@ -100,7 +106,7 @@ class Runner:
                     self.env.reporter.say(f"{shown}: undoing what it completed")
                     run.found_dead()
                     reason = f"rollback requested by {self.env.options.operator}"
-                    undone = run.undo_everything(reason=reason)
+                    undone = run.guarded(lambda: run.undo_everything(reason=reason))
                 return ExitCode.OK if undone else ExitCode.UNDO_FAILED
             if last is None:
                 self.env.reporter.say(
@@ -132,13 +138,17 @@ class Runner:
 
     @contextmanager
     def locked(self) -> Iterator[tuple[PlanLock, Connection]]:
-        """Hold the plan's lock (or raise LockHeld), with schema `migrator` in place.
+        """Hold the plan's lock (or raise LockHeld), with schema `migrator` in place, and
+        SIGINT and SIGTERM handled (see `engine.stopping`): a stop outside a run's life
+        is RunStopped too.
 
         A database that goes away for longer than the reconnect window ends the command
         with ConnectionLost (exit 5), the run under way left interrupted.
         """
+        stop = self.env.stop
         try:
             with (
+                stop.handling(),
                 PlanLock(self.env.db, self.env.plan.name, self.env.options.operator) as lock,
                 self.env.db.connect() as conn,
             ):
@@ -146,6 +156,14 @@ class Runner:
                 yield lock, conn
         except MigratorError:
             raise
+        except (StopRequested, KeyboardInterrupt) as stopped:  # outside a run: none is left
+            stop.request()
+            why = str(stopped) if isinstance(stopped, StopRequested) else "stopped at once"
+            raise RunStopped(
+                f"{stop.name}: {why}; no run was under way (`migrator status "
+                f"{self.env.plan.file}` shows where the plan is)",
+                stop.exit_code,
+            ) from None
         except Exception as exc:
             if not is_connection_lost(exc):
                 raise
@@ -166,7 +184,8 @@ class Runner:
         plan = self.env.plan
         return PlanBlocked(
             f"run {run.id} ({run.transition}) of plan {plan.name} {what}: settle it with "
-            f"`migrator resume {plan.file}` or `migrator rollback {plan.file}` first"
+            f"`migrator resume {plan.file}` or `migrator rollback {plan.file}` first",
+            ExitCode.UNDO_FAILED if run.status == state.RunStatus.UNDO_FAILED else ExitCode.INVALID,
         )
 
     def _checksum_guard(self, run: state.RunRow) -> None:
@@ -282,6 +301,8 @@ class Runner:
 
     def _resume_run(self, conn: Connection, lock: PlanLock, run: state.RunRow) -> ExitCode:
         self._checksum_guard(run)
+        t, reverting = self._transition_of(conn, run)
+        check_environment(self.env.plan, [t])  # before anything runs
         if self.env.options.batch_size is not None:
             with conn.begin():
                 state.write_control(
@@ -292,7 +313,6 @@ class Runner:
                     run_id=run.id,
                 )
         lock.record_holder(run.id)
-        t, reverting = self._transition_of(conn, run)
         self.env.reporter.say(
             f"resuming run {run.id}: {t.name} ({run.from_phase} -> {run.to_phase})", style="bold"
         )

@@ -27,6 +27,17 @@ from migrator.state import EventKind, EventStatus
 DEFAULT_LOCK_TIMEOUT = 5.0
 STEP_BACKOFF = Backoff(0.5, 10.0)
 
+# What a plugin raises by mistake, never on purpose: a bug, not a failed step. The run is
+# left interrupted (exit 6) instead of undone, for a person to settle once it is fixed.
+BUGS = (AssertionError, AttributeError, LookupError, NameError, TypeError, ZeroDivisionError)
+
+
+def is_bug(exc: BaseException) -> bool:
+    """Whether `exc` is a programming error (a database library's own errors never are)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, BUGS) and not isinstance(exc, SQLAlchemyError)
+
 
 class LockNotGranted(Exception):
     """A lock was not granted within `lock_timeout`; names the sessions that held it."""
@@ -80,11 +91,15 @@ def run_step(journal: Journal, op: Operation) -> None:
 
     def give_up(n: int, exc: BaseException) -> None:
         error = error_text(exc)
+        bug = is_bug(exc)
+        if bug:
+            error = f"{type(exc).__name__}: {error}"
         journal.step_event(
             EventKind.STEP,
             EventStatus.FAILED,
             op,
             error=error,
+            **({"bug": True} if bug else {}),
             attempts=n,
             seconds=time.monotonic() - started,
             describe=op.describe,
@@ -93,7 +108,8 @@ def run_step(journal: Journal, op: Operation) -> None:
             **({"memo": exc.memo} if isinstance(exc, StepError) else {}),
         )
         hook("migrator_on_step_error", error=exc)
-        raise StepFailed(op.label, error) from exc
+        if not bug:  # a bug goes on up as it is: the run is left interrupted (exit 6)
+            raise StepFailed(op.label, error) from exc
 
     retry(
         attempt,

@@ -9,7 +9,8 @@ CONCURRENTLY) are recorded right after they ran.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -26,9 +27,20 @@ from migrator.engine.operations import (
 )
 from migrator.engine.runstate import LIVE, RunModel, RunState, drive
 from migrator.engine.steps import StepFailed, run_step, undo_step
-from migrator.errors import ExitCode
+from migrator.engine.stopping import StopRequested
+from migrator.errors import ExitCode, InternalError, MigratorError, RunStopped
 from migrator.plan.model import Transition
-from migrator.state import EventKind, EventStatus, RunRow, record_event, set_phase, set_run_status
+from migrator.state import (
+    EventKind,
+    EventStatus,
+    RunRow,
+    get_run,
+    record_event,
+    set_phase,
+    set_run_status,
+)
+
+T = TypeVar("T")
 
 # Why a run left live is settled as interrupted: its process was killed, or it gave up on a
 # database gone for longer than the reconnect window (exit 5) and could record nothing.
@@ -54,8 +66,9 @@ class TransitionRun:
         self.reverting = reverting
         self.model = RunModel(row.id, self._record_state)
         initial = RunState(row.status)
-        drive(self.model, initial)
+        self.machine = drive(self.model, initial)
         self.operations = self._operations()
+        self.under_way: str | None = None  # the step, check or undo being done now
 
     def __enter__(self) -> TransitionRun:
         return self
@@ -75,7 +88,8 @@ class TransitionRun:
             set_run_status(conn, self.run_id, dest, error=error)
             if dest == RunState.SUCCEEDED:
                 set_phase(conn, self.env.plan.name, self.t.target, self.run_id)
-            record_event(conn, self.run_id, EventKind.STATE, dest, detail=detail)
+            step = self.under_way if dest == RunState.INTERRUPTED else None
+            record_event(conn, self.run_id, EventKind.STATE, dest, step=step, detail=detail)
 
         self.journal.in_tx(write)
         self.journal.report(EventKind.STATE, dest, None, detail)
@@ -107,8 +121,12 @@ class TransitionRun:
             transition=self.t.name,
             operator=self.env.options.operator,
         )
-        self.model.start()
-        return self._forward()
+
+        def start_and_go() -> ExitCode:
+            self.model.start()
+            return self._forward()
+
+        return self.guarded(start_and_go)
 
     def resume(self) -> ExitCode:
         """Continue a run whose process died, or retry an undo that failed.
@@ -117,13 +135,90 @@ class TransitionRun:
         settled by finishing it: its remaining steps run, whether it was interrupted
         or one of them failed.
         """
-        state = self.model.state
-        self.found_dead()
-        if self.reverting is None and state in (RunState.UNDO_FAILED, RunState.UNDOING):
-            undone = self.undo_everything(reason=f"undo resumed by {self.env.options.operator}")
-            return ExitCode.OK if undone else ExitCode.UNDO_FAILED
-        self.model.resume(reason=f"resumed by {self.env.options.operator}")
-        return self._forward()
+
+        def settle() -> ExitCode:
+            state = self.model.state
+            if (
+                state == RunState.INTERRUPTED
+                and self.journal.interrupted_from() == RunState.UNDOING
+            ):
+                state = RunState.UNDOING  # stopped while it undid: settling it finishes the undo
+            self.found_dead()
+            if self.reverting is None and state in (RunState.UNDO_FAILED, RunState.UNDOING):
+                undone = self.undo_everything(reason=f"undo resumed by {self.env.options.operator}")
+                return ExitCode.OK if undone else ExitCode.UNDO_FAILED
+            self.model.resume(reason=f"resumed by {self.env.options.operator}")
+            return self._forward()
+
+        return self.guarded(settle)
+
+    def guarded(self, work: Callable[[], T]) -> T:
+        """`work()`, the run left interrupted when the operator stops it (RunStopped, exit
+        130 or 143) or when something unexpected (a bug) breaks it (InternalError, exit 6).
+
+        A lost database and a lost lock go on up as they are: the first ends the command
+        with exit 5, the run left live for the next command to find; the second means
+        another session holds the plan now, and this one records nothing more.
+        """
+        stop = self.env.stop
+        try:
+            return work()
+        except (StopRequested, KeyboardInterrupt) as stopped:
+            if isinstance(stopped, StopRequested):
+                where = str(stopped) or "stopped at a safe point"
+            else:
+                stop.request()  # a Ctrl-C without migrator's handlers counts as one
+                during = f", while {self.under_way} ran" if self.under_way else ""
+                where = f"stopped at once{during}"
+            undoing = self.model.state == RunState.UNDOING
+            unrecorded = self._left_interrupted(f"{where} ({stop.name})")
+            raise RunStopped(
+                f"{stop.name}: run {self.run_id} ({self.t.name}) of plan {self.env.plan.name} "
+                f"is left interrupted ({where}){unrecorded}; {self._settle_with(undoing)}",
+                stop.exit_code,
+            ) from None
+        except MigratorError:
+            raise
+        except Exception as exc:
+            if is_connection_lost(exc):
+                raise
+            error = self.env.secrets.mask(f"{type(exc).__name__}: {error_text(exc)}")
+            during = f" while {self.under_way} ran" if self.under_way else ""
+            undoing = self.model.state == RunState.UNDOING
+            unrecorded = self._left_interrupted(f"internal error (a bug){during}: {error}")
+            raise InternalError(
+                f"internal error (a bug){during}: {error}; run {self.run_id} "
+                f"({self.t.name}) of plan {self.env.plan.name} is left interrupted{unrecorded}; "
+                f"{self._settle_with(undoing)} (`--traceback` shows where the error happened)"
+            ) from exc
+
+    def _settle_with(self, undoing: bool) -> str:
+        file = self.env.plan.file
+        if undoing or self.reverting is not None:
+            return f"`migrator resume {file}` or `migrator rollback {file}` finishes it"
+        return (
+            f"`migrator resume {file}` continues it, `migrator rollback {file}` undoes what it did"
+        )
+
+    def _left_interrupted(self, reason: str) -> str:
+        """Record the run interrupted (with the step under way), on a new connection: the
+        old one may have been stopped in the middle of anything. What to add to the
+        message when it could not be recorded (the run stays live; the next command finds
+        it interrupted); a lost lock goes on up (another session holds the plan now)."""
+        with self.env.stop.shielded():
+            try:
+                self.journal.fresh_connection()
+                row = self.journal.in_tx(lambda conn: get_run(conn, self.run_id))
+                if row is None or RunState(row.status) not in LIVE:
+                    return ""  # it ended before the stop (or another session settled it)
+                self._record_state(RunState(row.status), RunState.INTERRUPTED, reason)
+                self.machine.set_state(RunState.INTERRUPTED, self.model)
+            except MigratorError:
+                raise
+            except Exception as exc:
+                error = self.env.secrets.mask(error_text(exc))
+                return f" (not recorded: {error}; `migrator status` shows it)"
+        return ""
 
     def found_dead(self) -> None:
         """The run was left live by a process that is gone (this one holds the plan's
@@ -157,6 +252,7 @@ class TransitionRun:
             for op in self.operations:
                 if op.index in done:
                     continue
+                self.env.stop.check(f"step {op.label}")
                 if op.not_undone is not None:  # passed with `rollback --force`: it stays
                     self._not_undone(EventKind.STEP, op, op.not_undone)
                     continue
@@ -169,8 +265,11 @@ class TransitionRun:
                         operator=self.env.options.operator,
                     )
                     continue
+                self.under_way = f"step {op.label}"
                 run_step(self.journal, op)
+                self.under_way = None
         except StepFailed as failure:
+            self.under_way = None
             return self._fail_forward(str(failure))
         self.model.verify()
         if not run_checks(self.journal, "post", self.t.post_checks):
@@ -198,7 +297,7 @@ class TransitionRun:
         if options.assume_yes:
             record(EventStatus.APPROVED, via="--yes")
             return True
-        if options.interactive and options.confirm(question):
+        if options.interactive and self.env.ask(question):
             record(EventStatus.APPROVED, via="terminal")
             return True
         how = "declined at the terminal" if options.interactive else "needs --yes or a terminal"
@@ -243,6 +342,7 @@ class TransitionRun:
             op = self.operations[index]
             if index in undone:
                 continue
+            self.env.stop.check(f"the undo of step {op.label}")
             if memo == PARTIAL and not isinstance(op.step.rollback, list | tuple):
                 self.journal.step_event(
                     EventKind.UNDO,
@@ -263,10 +363,13 @@ class TransitionRun:
                 )
                 continue
             try:
+                self.under_way = f"the undo of step {op.label}"
                 undo_step(self.journal, op, memo)
+                self.under_way = None
             except LockLost:
                 raise  # someone else holds the plan now: record nothing more
             except Exception as exc:
+                self.under_way = None
                 if is_connection_lost(exc):
                     raise  # the database went away: the undo is interrupted, not failed
                 error = error_text(exc)

@@ -50,6 +50,7 @@ from migrator.plugin.context import CheckOutcome as CheckOutcome
 from migrator.plugin.context import Progress as Progress
 from migrator.plugin.context import StepContext as StepContext
 from migrator.plugin.context import StepError as StepError
+from migrator.plugin.context import StopRequested as StopRequested
 
 # Flags: the store interface the `migrator_flag_store` hook returns.
 from migrator.plugin.flags import MISSING as MISSING
@@ -95,6 +96,7 @@ __all__ = [
     "Statement",
     "StepContext",
     "StepError",
+    "StopRequested",
     "Transient",
     "Undo",
     "any_of",

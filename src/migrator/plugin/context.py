@@ -30,6 +30,12 @@ class StepContext:
     name (the key of its checkpoint, see `migrator.plugin.save_checkpoint`), `force` whether the
     operator passed `--force`, and `progress(total=, done=, description=,
     estimated=)` returns a `Progress` to report rows as they are done.
+
+    `stop_requested()` tells whether the operator asked the run to stop (SIGINT,
+    SIGTERM). A step that runs long checks it at its safe points (a backfill between
+    batches) and, once what is in flight is committed or rolled back, raises
+    `StopRequested`: the step is left part way, the run interrupted, and `migrator
+    resume` runs the step again (from its checkpoint).
     """
 
     connection: Connection
@@ -49,6 +55,7 @@ class StepContext:
     step: str | None = None
     force: bool = False
     progress: Callable[..., Progress] = field(default=lambda **kwargs: Progress())
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
 
 
 class StepError(Exception):
@@ -63,6 +70,16 @@ class StepError(Exception):
     def __init__(self, message: str, memo: Any = None) -> None:
         super().__init__(message)
         self.memo = memo
+
+
+class StopRequested(BaseException):
+    """The operator asked the run to stop, and it stopped at a safe point.
+
+    Raised by the engine, and by an action that checks `ctx.stop_requested()`: it is not
+    a failure (nothing is undone); the run is left interrupted for `migrator resume` or
+    `migrator rollback`. A `BaseException`, like `KeyboardInterrupt`, so that no `except
+    Exception` on the way mistakes it for an error.
+    """
 
 
 class Progress:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.state.kinds import EventKind, EventStatus, RunStatus
 from migrator.state.sql import text
+from migrator.storable import storable_json, storable_text
 
 if TYPE_CHECKING:
     from sqlalchemy import TextClause
@@ -59,6 +59,9 @@ def record_event(
     """Add an event to the audit trail; its id. An event of kind `state` has the run's
     new `RunStatus` for its status, any other an `EventStatus`.
 
+    Whatever `detail` holds is stored (`migrator.storable`): a NUL character, text that
+    was not UTF-8, NaN or 10 MB of a program's output never make the insert fail.
+
     `durable=False` turns `synchronous_commit` off for the rest of the transaction: only
     for an event in a transaction of its own, whose loss in a crash of the server itself
     (never of migrator's process) nothing depends on.
@@ -68,10 +71,10 @@ def record_event(
             _insert(durable),
             {
                 "r": run_id,
-                "step": step,
+                "step": None if step is None else storable_text(step),
                 "k": str(kind),
                 "s": str(status),
-                "d": json.dumps(dict(detail or {}), default=str),
+                "d": storable_json(dict(detail or {})),
             },
         ).scalar_one()
     )
@@ -144,3 +147,16 @@ def last_step_done(conn: Connection, run_id: int) -> str | None:
         {"r": run_id, "k": str(EventKind.STEP), "s": str(EventStatus.DONE)},
     ).scalar()
     return None if step is None else str(step)
+
+
+def interrupted_from(conn: Connection, run_id: int) -> str | None:
+    """The status the run was in when it was last recorded interrupted (`undoing`: its
+    undo was under way, and settling it means finishing the undo), if it ever was."""
+    found = conn.execute(
+        text(
+            "select detail->>'from' from migrator.events where run_id = :r and kind = :k "
+            "and status = :s order by id desc limit 1"
+        ),
+        {"r": run_id, "k": str(EventKind.STATE), "s": str(RunStatus.INTERRUPTED)},
+    ).scalar()
+    return None if found is None else str(found)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.state.kinds import FINAL_STATUSES, UNSETTLED_STATUSES, RunStatus
 from migrator.state.schema import schema_exists
 from migrator.state.sql import text
+from migrator.storable import storable_text
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -91,7 +92,12 @@ def set_run_status(
             "update migrator.runs set status = :s, error = coalesce(:e, error), "
             "finished_at = case when :final then clock_timestamp() else null end where id = :id"
         ),
-        {"s": str(status), "e": error, "final": final, "id": run_id},
+        {
+            "s": str(status),
+            "e": None if error is None else storable_text(error),
+            "final": final,
+            "id": run_id,
+        },
     )
 
 

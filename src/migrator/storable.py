@@ -1,0 +1,65 @@
+"""What PostgreSQL can store: any data made fit for `jsonb` and `text`, whatever a plugin
+or a program's output put in it.
+
+`jsonb` and `text` refuse the NUL character, JSON refuses NaN, and a lone surrogate
+(bytes that were not UTF-8, decoded with `surrogateescape`) is not Unicode. An audit
+event that cannot be stored would leave a run half recorded, so every event passes
+through here: first `json_data` (plain JSON types; anything else as its `str`), then
+the secrets are masked (by the caller), then `storable` escapes what cannot be stored
+and cuts each string longer than `MAX_CHARS`, saying how much was cut. Masking comes
+before cutting, so a secret is never cut in two halves that no longer match.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+MAX_CHARS = 64 * 1024
+"""The longest string an audit event keeps; the rest is cut, with a marker saying so."""
+
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def json_data(data: Any) -> Any:
+    """`data` as plain JSON types (dict, list, str, int, float, bool, None): tuples become
+    lists, keys strings, and any other object its `str`."""
+    if data is None or isinstance(data, bool | int | str):
+        return data
+    if isinstance(data, float):
+        return data if math.isfinite(data) else str(data)
+    if isinstance(data, dict):
+        return {str(k): json_data(v) for k, v in data.items()}
+    if isinstance(data, list | tuple | set | frozenset):
+        return [json_data(v) for v in data]
+    return str(data)
+
+
+def storable_text(text: str, limit: int = MAX_CHARS) -> str:
+    """`text` as `text` and `jsonb` hold it: NUL written `\\u0000`, a lone surrogate
+    U+FFFD, and no longer than `limit` characters (plus the marker of what was cut)."""
+    if _UNSTORABLE.search(text):
+        text = _UNSTORABLE.sub(lambda m: "\\u0000" if m[0] == "\x00" else "\ufffd", text)
+    if len(text) > limit:
+        text = f"{text[:limit]}... [{len(text) - limit:,} more characters cut]"
+    return text
+
+
+def storable(data: Any) -> Any:
+    """JSON data (see `json_data`) with every string, keys included, made storable."""
+    if isinstance(data, str):
+        return storable_text(data)
+    if isinstance(data, dict):
+        return {storable_text(str(k)): storable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [storable(v) for v in data]
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    return data
+
+
+def storable_json(data: Any) -> str:
+    """`data` (any mapping or value) as JSON text that `cast(... as jsonb)` accepts."""
+    return json.dumps(storable(json_data(data)), allow_nan=False)
