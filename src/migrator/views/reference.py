@@ -186,13 +186,18 @@ def _capabilities(spec: ActionSpec | CheckSpec, plugin: str) -> Iterator[str]:
         yield f"- its text is shown as {code(language)}"
 
 
-def action_section(spec: ActionSpec, plugin: str) -> Iterator[str]:
+def _heading(spec: ActionSpec | CheckSpec, plugin: str) -> Iterator[str]:
+    """A key's title, its summary as a sentence, and what it declares of itself."""
     yield f"### {code(spec.key)}"
     yield ""
     if spec.summary:
         yield spec.summary[0].upper() + spec.summary[1:] + "."
         yield ""
     yield from _capabilities(spec, plugin)
+
+
+def action_section(spec: ActionSpec, plugin: str) -> Iterator[str]:
+    yield from _heading(spec, plugin)
     if callable(spec.transactional):
         yield "- in the step's transaction or not: decided per step"
     elif spec.transactional:
@@ -221,12 +226,7 @@ def action_section(spec: ActionSpec, plugin: str) -> Iterator[str]:
 
 
 def check_section(spec: CheckSpec, plugin: str) -> Iterator[str]:
-    yield f"### {code(spec.key)}"
-    yield ""
-    if spec.summary:
-        yield spec.summary[0].upper() + spec.summary[1:] + "."
-        yield ""
-    yield from _capabilities(spec, plugin)
+    yield from _heading(spec, plugin)
     if not spec.accepts_expect:
         yield "- takes no `expect`: it says what it expects in its own keys"
     else:
