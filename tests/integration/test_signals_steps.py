@@ -29,14 +29,19 @@ from tests.signals import (
 )
 
 
-@pytest.mark.parametrize(("signum", "code"), SIGNALS)
-def test_a_signal_in_a_backfill_stops_it_between_two_batches(
-    signum: int, code: int, database: str, write_plan: Any, migrator: Any, sql: Any
-) -> None:
+def _source_and_target(sql: Any) -> None:
+    """`src` with the backfill tests' rows, and an empty `dst` to copy them into."""
     sql(
         "create table src (id int primary key, v int); create table dst (id int primary key, "
         f"v int); insert into src select g, g from generate_series(1, {plans.BACKFILL_ROWS}) g"
     )
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_signal_in_a_backfill_stops_it_between_two_batches(
+    signum: int, code: int, database: str, write_plan: Any, migrator: Any, sql: Any
+) -> None:
+    _source_and_target(sql)
     plan = write_plan(plans.backfill_plan(batch_size=2000))
     seen: list[str] = []
     gate = Gate(database)
@@ -165,10 +170,7 @@ def test_a_signal_at_every_kind_of_step_lets_it_finish_once(
 def test_a_second_signal_in_a_backfill_rolls_back_the_batch_in_flight(
     database: str, write_plan: Any, migrator: Any, sql: Any
 ) -> None:
-    sql(
-        "create table src (id int primary key, v int); create table dst (id int primary key, "
-        f"v int); insert into src select g, g from generate_series(1, {plans.BACKFILL_ROWS}) g"
-    )
+    _source_and_target(sql)
     plan = write_plan(plans.backfill_plan(batch_size=2000))
     seen: list[str] = []
     gate = Gate(database)
