@@ -179,13 +179,18 @@ def _checks_md(title: str, intro: str, checks: list[dict[str, Any]], add: Any) -
                 f"soak: checked every {_duration(s['interval'])} for {_duration(s['duration'])}, "
                 f"at most {s['failure_limit']} failed sample(s)"
             )
-        add(f"**{i}. {_md(c['name'])}** ({'; '.join(bits)})")
+        _entry(i, c, bits, add)
+
+
+def _entry(i: int, item: dict[str, Any], bits: list[str], add: Any) -> None:
+    """A numbered check or step: its name and properties, its description, its text."""
+    add(f"**{i}. {_md(item['name'])}** ({'; '.join(bits)})")
+    add("")
+    if item["description"]:
+        add(_md(item["description"]))
         add("")
-        if c["description"]:
-            add(_md(c["description"]))
-            add("")
-        add(_fence(c["describe"], c["language"]))
-        add("")
+    add(_fence(item["describe"], item["language"]))
+    add("")
 
 
 def _step_md(i: int, s: dict[str, Any], add: Any, *, undo: bool) -> None:
@@ -198,13 +203,7 @@ def _step_md(i: int, s: dict[str, Any], add: Any, *, undo: bool) -> None:
         bits.append(f"lock timeout {_duration(s['lock_timeout'])}")
     if s["retries"]:
         bits.append(f"{s['retries']} retries")
-    add(f"**{i}. {_md(s['name'])}** ({'; '.join(bits)})")
-    add("")
-    if s["description"]:
-        add(_md(s["description"]))
-        add("")
-    add(_fence(s["describe"], s["language"]))
-    add("")
+    _entry(i, s, bits, add)
     if undo:
         u = s["undo"]
         if u["kind"] == "rollback":
