@@ -1,4 +1,4 @@
-"""What the fuzz tests draw plans from: two valid plans written like SPEC.md's examples,
+"""What the fuzz tests draw plans from: two valid plans written like the plan format's examples,
 the mutations real edits make to them, and YAML keys, values and `${...}` templates.
 
 Shared by tests/unit/test_loader_fuzz.py, tests/unit/test_yaml_parsers.py and

@@ -1,5 +1,5 @@
 """The command line as CI pipelines and people use it: `validate`, `schema`, `--help`, bad
-usage, exit codes (SPEC.md), in-process through `main(argv)` and as a real process."""
+usage, exit codes (README.md), in-process through `main(argv)` and as a real process."""
 
 from __future__ import annotations
 

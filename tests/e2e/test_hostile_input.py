@@ -2,7 +2,7 @@
 built from text.
 
 Whatever reaches migrator through a plan file, an `expect`, a `${...}` reference or a
-`--var` value, the answer is an exit code of SPEC.md (0; 2 with problems that point into
+`--var` value, the answer is an exit code of the README's table (0; 2 with problems that point into
 the file or one `error:` line) and lines a person can read, never a Python traceback.
 Plan variables reach SQL as bound parameters: a value written to break out of a SQL
 string is stored and compared as the text it is, and the statement the server received

@@ -2,7 +2,7 @@
 
 Whatever a person types into a plan, migrator answers with a plan or with problems that
 point into the file (FILE:LINE:COL: message), never with a traceback. The inputs start
-from valid plans written like SPEC.md's examples and are mutated the ways real edits go
+from valid plans written like the plan format's examples and are mutated the ways real edits go
 wrong: stray keys, values of the wrong type, a file cut short, indentation off by a few
 spaces, pasted control characters, a line copied twice.
 
