@@ -19,6 +19,7 @@ from sqlalchemy import text
 from migrator.db.failures import error_text, is_lock_timeout
 from migrator.db.retry import LOST_CONNECTION, Backoff, any_of, lock_timeout, lost_connection, retry
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
+from migrator.engine.locks import RunTakenOver
 from migrator.engine.lockwatch import Blocker, LockWatch
 from migrator.engine.operations import Operation
 from migrator.plugin.context import StepContext, StepError
@@ -69,6 +70,8 @@ def run_step(journal: Journal, op: Operation) -> None:
         return _attempt(journal, op, ctx, started)
 
     def failed(exc: BaseException, reason: str | None) -> None:
+        if isinstance(exc, RunTakenOver):
+            raise exc  # another process has the run: nothing more, not even a retry
         if reason == LOST_CONNECTION:
             journal.reconnect()  # the step's transaction died with the connection
 
@@ -130,8 +133,10 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
                     if is_lock_timeout(exc) and watch.blockers:
                         raise LockNotGranted(exc, watch.blockers) from exc
                     raise
-            done(memo)  # committed together with what the step did
+            done(memo)  # committed together with what the step did,
+            journal.fence(conn)  # only while the run is ours: else rolled back, undone
         return memo
+    journal.fenced()  # what follows cannot be rolled back: run it only while the run is ours
     with env.db.connect() as side:
         side = side.execution_options(isolation_level="AUTOCOMMIT")
         if op.timeout:
@@ -199,8 +204,10 @@ def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> No
         with journal.conn.begin():
             _set_timeouts(journal, op)
             op.undo(env.step_context(journal.conn, journal.run_id), memo)
-            done()  # committed together with what the undo did
+            done()  # committed together with what the undo did,
+            journal.fence(journal.conn)  # only while the run is ours
         return
+    journal.fenced()
     with env.db.connect() as side:
         side = side.execution_options(isolation_level="AUTOCOMMIT")
         op.undo(env.step_context(side, journal.run_id), memo)

@@ -17,7 +17,7 @@ from migrator.db.failures import error_text, is_connection_lost
 from migrator.engine.checks import run_checks
 from migrator.engine.environment import RunEnvironment
 from migrator.engine.journal import Journal
-from migrator.engine.locks import LockLost, PlanLock
+from migrator.engine.locks import LockLost, PlanLock, RunTakenOver
 from migrator.engine.operations import (
     PARTIAL,
     Operation,
@@ -264,8 +264,8 @@ class TransitionRun:
                 continue
             try:
                 undo_step(self.journal, op, memo)
-            except LockLost:
-                raise  # someone else holds the plan now: record nothing more
+            except (LockLost, RunTakenOver):
+                raise  # someone else holds the plan or the run now: record nothing more
             except Exception as exc:
                 if is_connection_lost(exc):
                     raise  # the database went away: the undo is interrupted, not failed
