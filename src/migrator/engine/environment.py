@@ -57,6 +57,7 @@ class RunEnvironment:
         *,
         dry_run: bool = False,
         step: str | None = None,
+        owner: str | None = None,
     ) -> StepContext:
         """What an action or a check is given, on `conn`; values from `${env:...}` that it
         interpolates are masked from then on."""
@@ -87,4 +88,5 @@ class RunEnvironment:
             force=self.options.force,
             progress=progress_for(self.reporter),
             hooks=self.hooks,
+            owner=owner,
         )

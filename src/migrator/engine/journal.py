@@ -51,7 +51,7 @@ class Journal:
 
     def context(self, step: str | None = None) -> StepContext:
         """What an action or a check is given, on the run's connection."""
-        return self.env.step_context(self.conn, self.run_id, step=step)
+        return self.env.step_context(self.conn, self.run_id, step=step, owner=self.lock.owner)
 
     # -- writing --------------------------------------------------------------------------
 

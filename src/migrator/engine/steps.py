@@ -144,7 +144,8 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
                 text("select set_config('statement_timeout', :v, false)"),
                 {"v": f"{int(op.timeout * 1000)}ms"},
             )
-        memo = op.do(env.step_context(side, journal.run_id, step=op.label))
+        ctx = env.step_context(side, journal.run_id, step=op.label, owner=journal.lock.owner)
+        memo = op.do(ctx)
     done(memo)
     return memo
 

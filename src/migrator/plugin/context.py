@@ -29,7 +29,11 @@ class StepContext:
     `db` is the SQLAlchemy `Engine` to open connections from, `step` the step's
     name (the key of its checkpoint, see `migrator.plugin.save_checkpoint`), `force` whether the
     operator passed `--force`, and `progress(total=, done=, description=,
-    estimated=)` returns a `Progress` to report rows as they are done.
+    estimated=)` returns a `Progress` to report rows as they are done. `owner` is
+    the token of this process's ownership of run `run_id`: pass it to
+    `lock_checkpoint` in each transaction a step commits by itself, so that a process
+    whose run was taken over by another (resumed or rolled back while it was cut off)
+    commits nothing more.
     """
 
     connection: Connection
@@ -49,6 +53,7 @@ class StepContext:
     step: str | None = None
     force: bool = False
     progress: Callable[..., Progress] = field(default=lambda **kwargs: Progress())
+    owner: str | None = None
 
 
 class StepError(Exception):

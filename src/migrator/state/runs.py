@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from migrator.errors import ExitCode, MigratorError
 from migrator.state.kinds import FINAL_STATUSES, UNSETTLED_STATUSES, RunStatus
 from migrator.state.schema import schema_exists
 from migrator.state.sql import text
@@ -111,14 +112,27 @@ def take_run(conn: Connection, run_id: int, owner: str, owned_by: str) -> None:
     )
 
 
-def owns_run(conn: Connection, run_id: int, owner: str) -> bool:
+class RunNotOwned(MigratorError):
+    """The run is no longer this process's: another process took it over (exit 4)."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(
+            f"run {run_id} was taken over by another process: this one writes nothing more"
+        )
+
+
+def owns_run(conn: Connection, run_id: int, owner: str, *, share: bool = False) -> bool:
     """Whether token `owner` still owns run `run_id`; if so the run's row stays locked
-    until the transaction ends, so that no one takes the run over before it commits."""
+    until the transaction ends (`for update`, or `for share`: among the parallel
+    batches of one step), so that no one takes the run over before it commits."""
+    mode = "share" if share else "update"
     return (
         conn.execute(
             text(
                 "select 1 from migrator.runs where id = :id and owner = cast(:owner as uuid) "
-                "for update"
+                f"for {mode}"
             ),
             {"id": run_id, "owner": owner},
         ).first()
