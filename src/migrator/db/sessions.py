@@ -95,8 +95,12 @@ def lock_pids(conn: Connection, key: int) -> list[int]:
 
 
 def lock_pinned(conn: Connection, key: int) -> bool:
-    """Whether this connection's server session holds the advisory lock `key`."""
-    return backend_pid(conn) in lock_pids(conn, key)
+    """Whether this connection's server session holds the advisory lock `key` (one
+    statement, so one server session answers even through a pooler)."""
+    from sqlalchemy import text
+
+    sql = f"select pg_backend_pid() in ({_HOLDERS})"
+    return bool(conn.execute(text(sql), _key_parts(key)).scalar())
 
 
 def release_lock(conn: Connection, key: int, pid: int) -> bool:
