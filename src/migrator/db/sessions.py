@@ -28,7 +28,14 @@ from migrator.errors import UsageError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["TransactionPooling", "lock_pids", "lock_pinned", "release_lock", "require_pinned"]
+__all__ = [
+    "TransactionPooling",
+    "lock_pids",
+    "lock_pinned",
+    "release_lock",
+    "require_pinned",
+    "reset_session",
+]
 
 _RELEASE_TRIES = 8
 
@@ -70,6 +77,19 @@ def require_pinned(engine: Engine, conn: Connection | None = None) -> None:
         other.rollback()
     if shared:
         raise TransactionPooling("two connections were served by one server session")
+
+
+# What a unit (a step, an undo) may have left in its server session: settings (`SET
+# search_path`, `SET ROLE`, `SET SESSION AUTHORIZATION`), prepared statements, cursors,
+# LISTENs. Not DISCARD ALL: it would also release the session's advisory locks.
+_RESET = "set session authorization default; reset all; deallocate all; close all; unlisten *"
+
+
+def reset_session(conn: Connection) -> None:
+    """Put the server session of `conn` back in the state it started in (see `_RESET`),
+    so that every unit starts from the same session state. Inside a transaction it
+    commits, or rolls back, with it."""
+    conn.exec_driver_sql(_RESET)
 
 
 def _key_parts(key: int) -> dict[str, int]:
