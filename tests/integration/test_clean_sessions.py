@@ -4,7 +4,10 @@ and an undo acts where its step did. `validate` warns about such a SET."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+from psycopg.conninfo import make_conninfo
 
 from tests.plans import phased, sql_step
 
@@ -70,3 +73,34 @@ def test_validate_warns_about_a_session_set_where_it_is(migrator: Any, write_pla
     quiet = migrator("validate", local)
     assert quiet.code == 0
     assert "sets the session" not in quiet.out + quiet.err
+
+
+def test_a_set_role_ends_with_its_step_for_a_role_that_is_not_a_superuser(
+    migrator: Any, sql: Any, write_plan: Any, database: str
+) -> None:
+    """The reset needs no privilege: SET SESSION AUTHORIZATION DEFAULT goes back to the
+    role that logged in, whoever that is."""
+    login, other = f"deployer_{uuid.uuid4().hex[:8]}", f"owner_{uuid.uuid4().hex[:8]}"
+    sql(f"create role {login} login; create role {other}; grant {other} to {login}")
+    (name,) = sql("select current_database()")[0]
+    sql(f'grant create on database "{name}" to {login}')
+    sql(f"create table seen (who text); grant insert, select on seen to {login}, {other}")
+    try:
+        plan = write_plan(
+            phased(
+                "roles",
+                [
+                    sql_step("become the owner", f"set role {other}"),
+                    sql_step("look", '"insert into seen select current_user"'),
+                ],
+                post_checks=["{query: select count(*) from seen, expect: 1}"],
+            )
+        )
+        dsn = make_conninfo(database, user=login)
+        applied = migrator("apply", plan, "--to", "b", "--dsn", dsn, dsn=False)
+        assert applied.code == 0, applied.out + applied.err
+        assert sql("select who from seen") == [(login,)]
+    finally:
+        sql(f"drop owned by {login}, {other}")
+        sql(f"drop role {login}")
+        sql(f"drop role {other}")
