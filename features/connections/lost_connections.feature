@@ -5,7 +5,9 @@ Feature: A run that loses its database connection
   backfill redoes only the batch that was under way. The audit trail shows every
   retry. A database gone for longer than MIGRATOR_RECONNECT_TIMEOUT seconds ends
   the command with exit 5 and leaves the run interrupted, to be resumed once the
-  database is back.
+  database is back. A process cut off for so long that another process resumed
+  or rolled back its run meanwhile finds the run no longer its own when it comes
+  back: it stops with exit 4 and runs nothing more, so no step runs twice.
 
   Background:
     Given the plan "three.yaml":
@@ -97,3 +99,49 @@ Feature: A run that loses its database connection
     When I run "migrator report 1"
     Then the output contains "run applying → interrupted"
     And the output contains "while step two ran"
+
+  Scenario: A process cut off while a colleague resumed its run runs nothing more
+    Given the SQL:
+      """
+      create table ran (step text);
+      create table go_on (ok boolean);
+      """
+    And the plan "slow.yaml":
+      """
+      plan: slow
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps:
+            - {name: one, sql: "insert into ran values ('one')"}
+            - name: long
+              timeout: 60s
+              sql: |
+                insert into ran values ('long');
+                do $$
+                begin
+                  while not exists (select 1 from go_on) loop
+                    perform pg_sleep(0.05);
+                  end loop;
+                end
+                $$
+            - {name: three, sql: "insert into ran values ('three')"}
+      """
+    And "alice" is running "migrator apply slow.yaml --to after" in another terminal
+    And alice's process is frozen
+    And the server ends every session of alice's process
+    And the SQL:
+      """
+      insert into go_on values (true);
+      """
+    When I run "migrator resume slow.yaml --operator bob"
+    Then the exit code is 0
+    And the plan "slow" is in phase "after"
+    When alice's process wakes up
+    Then the exit code is 4
+    And the output contains "run 1 of plan slow was taken over by bob on"
+    And the output contains "this process stopped and ran nothing more"
+    And the query "select string_agg(step, ',' order by step) from ran" returns "long,one,three"
+    And the plan "slow" is in phase "after"

@@ -3,6 +3,8 @@ Feature: Taking a plan back from a frozen process
   keeps its plan's lock. `migrator unlock PLAN --run N` ends every session of
   that process, after confirmation (`--yes` gives it), and records run N
   interrupted with who unlocked it, so that `resume` or `rollback` settles it.
+  The run is no longer the frozen process's: woken up, it stops with exit 4
+  and runs nothing more.
   `migrator status` only reads who holds a lock: it never stands in a run's way.
 
   Background:
@@ -58,6 +60,11 @@ Feature: Taking a plan back from a frozen process
     When I run "migrator resume slow.yaml --operator bob"
     Then the exit code is 0
     And the plan "slow" is in phase "after"
+    And the query "select count(*) from marks" returns "1"
+    When alice's process wakes up
+    Then the exit code is 4
+    And the output contains "run 1 of plan slow was taken over by bob on"
+    And the output contains "this process stopped and ran nothing more"
     And the query "select count(*) from marks" returns "1"
 
   Scenario: unlock refuses a run that is not live

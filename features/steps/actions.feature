@@ -2,6 +2,8 @@ Feature: What steps do, and how each is taken back
   Besides SQL, a step can set a flag, switch row level security, or ask a person
   to do something. Each kind knows its own way back. A step that changes the
   schema waits a bounded time for its lock, names who held it, and tries again.
+  Every step, undo and check starts from the same session state: a session-level
+  SET lasts only until its step ends, and validate warns about one.
 
   Scenario: A manual step needs a person: without one, nothing stays applied
     Given the plan "deploy.yaml":
@@ -241,3 +243,35 @@ Feature: What steps do, and how each is taken back
     And the query "select detail->'memo'->>'exit_code' from migrator.events where kind = 'step' and status = 'failed'" returns "2"
     And the audit trail of plan "export" shows the undo of "make room for the export"
     And the query "select to_regclass('exported') is null" returns "True"
+
+  Scenario: A session-level SET ends with its step, and validate warns about it
+    Given the SQL:
+      """
+      create schema other;
+      create table widgets (id int);
+      insert into widgets values (7);
+      """
+    And the plan "paths.yaml":
+      """
+      plan: paths
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps:
+            - name: use other
+              sql: set search_path to other
+            - name: make widgets
+              sql: create table widgets (id int)
+              rollback: {sql: drop table widgets}
+      """
+    When I run "migrator validate paths.yaml"
+    Then the exit code is 0
+    And the output contains "paths.yaml:9:14: transitions[0].steps[0].sql: warning: `set search_path to other` sets the session"
+    When I run "migrator apply paths.yaml --to after"
+    Then the exit code is 1
+    And the output contains "make widgets (sql): failed"
+    And the output contains "already exists"
+    And the query "select to_regclass('other.widgets') is null" returns "True"
+    And the query "select string_agg(id::text, ',') from public.widgets" returns "7"

@@ -234,6 +234,7 @@ def run(ctx: StepContext, step: Any) -> Any:
                 variables,
                 digest,
                 b.batch_timeout,
+                ctx.owner,
             )
             progress = ctx.progress(
                 total=begun.total, done=stats.rows, description=ctx.step, estimated=begun.estimated

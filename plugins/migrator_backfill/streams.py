@@ -85,6 +85,7 @@ class Job:
     variables: dict[str, Any]
     digest: str
     batch_timeout: float | None = None
+    owner: str | None = None  # the run's owner: a batch commits only while the run is ours
 
 
 transient: Transient = any_of(lost_connection, conflict)
@@ -176,7 +177,7 @@ class Stream:
                 job.statement.driver_sql,
                 job.statement.bind({**job.variables, "lo": batch.lo, "hi": batch.hi}),
             )
-            point = lock_checkpoint(conn, job.run_id, job.step)
+            point = lock_checkpoint(conn, job.run_id, job.step, job.owner)
             if point is None:
                 raise BackfillError("the checkpoint of this backfill disappeared")
             position = Position.load(point.position).add(batch.lo, batch.hi)

@@ -20,6 +20,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             transactional=sql.in_transaction,
             run=sql.run,
             describe=sql.describe,
+            lint=sql.lint,
             language="sql",
             summary="SQL to run; plan variables are bound as :name",
         )

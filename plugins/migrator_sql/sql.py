@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.plugin import EqualsQuery, compare_rows, execute, fetch_rows, judge
+from migrator.plugin import EqualsQuery, compare_rows, execute, fetch_rows, judge, statements
 
 
 class SqlOptions(BaseModel):
@@ -29,6 +30,27 @@ def describe_query(check: Any) -> str:
     if isinstance(check.expect, EqualsQuery):
         return f"{text}\n-- returns the same rows as:\n{check.expect.sql.strip()}"
     return text
+
+
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+# SET LOCAL, SET TRANSACTION and SET CONSTRAINTS last only as long as the transaction
+_SESSION_SET = re.compile(r"set\s+(?!local\b|transaction\b|constraints\b)", re.I)
+
+
+def lint(step: Any) -> list[str]:
+    """A session-level SET in a step: every step, undo and check starts from the same
+    session state, so it does not reach the steps after it."""
+    warnings = []
+    for statement in statements(str(step.sql)):
+        body = _LEADING.sub("", statement.text, count=1)
+        if _SESSION_SET.match(body):
+            shown = " ".join(body.split())[:60]
+            warnings.append(
+                f"`{shown}` sets the session, but every step, undo and check starts from "
+                "the same session state: it lasts only until this step ends; use SET LOCAL, "
+                "or set it in each step that needs it"
+            )
+    return warnings
 
 
 def in_transaction(step: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from migrator.cli import main
+from migrator.db.target import application_name
 from tests.backfills import assert_exact, held_between_looks
 from tests.helpers import query
 from tests.processes import wait_for
@@ -108,6 +110,37 @@ def _(command: str, code: int, world: dict[str, Any], capsys: pytest.CaptureFixt
 def _(operator: str, command: str, world: dict[str, Any]) -> None:
     world["others"][operator] = _spawn(f"{command} --operator {operator}", world)
     _wait_for(world["dsn"], "select 1 from migrator.runs where status = 'applying'")
+
+
+@given(parsers.parse("{operator}'s process is frozen"))
+def _(operator: str, world: dict[str, Any]) -> None:
+    """SIGSTOP: the process neither works nor dies; its sessions stay open. The scenario's
+    end kills it (SIGKILL ends a stopped process too)."""
+    os.kill(world["others"][operator].pid, signal.SIGSTOP)
+
+
+@given(parsers.parse("the server ends every session of {operator}'s process"))
+def _(operator: str, world: dict[str, Any]) -> None:
+    """As an administrator would, or a network cut: the process is told nothing until it
+    next speaks to the server."""
+    name = application_name(world["others"][operator].pid)
+    ended = query(
+        world["dsn"],
+        "select pg_terminate_backend(pid, 5000) from pg_stat_activity "
+        "where pid <> pg_backend_pid() and application_name = %s",
+        name,
+    )
+    assert ended and all(gone for (gone,) in ended), ended
+
+
+@when(parsers.parse("{operator}'s process wakes up"))
+def _(operator: str, world: dict[str, Any]) -> None:
+    """SIGCONT, then the process's exit code and output, as the scenario's."""
+    proc = world["others"][operator]
+    os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    world["code"], world["output"] = proc.returncode, out + err
+    world["stdout"], world["stderr"] = out, err
 
 
 @given(parsers.parse('"{command}" was killed during step "{step}"'))

@@ -86,6 +86,11 @@ class Gate:
         ).fetchone()
         return int(row[0]) if row else None
 
+    def catch_no_more(self) -> None:
+        """Stop catching rows: what waits at the row gate keeps waiting (until `open`),
+        rows written from now on (another process's) go through."""
+        self.conn.execute("delete from fault.gate")
+
     def at_table(self, table: str) -> None:
         """Hold an ACCESS EXCLUSIVE lock on `table` from now on (the migrator waits to read)."""
         conn = psycopg.connect(self.dsn)

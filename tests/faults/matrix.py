@@ -6,6 +6,9 @@ Three phases of a run are stopped: `apply` (the forward run of the plan),
 steps are the undos). Each stop names the gate that holds the run there (see
 gates.py) and what `migrator status` must say about the run it left behind.
 
+A `takeover` freezes the process there (SIGSTOP), ends its sessions, lets another
+process settle the run, then wakes it: it must stop with exit 4 having done nothing more.
+
 The fast subset (FAST) is one cell per fault and phase (one in all for the outage, whose
 exit 5 tests/faults/test_lost_database.py also shows); the rest is marked nightly.
 """
@@ -19,7 +22,7 @@ import pytest
 
 from tests.faults.scenario import GATED_BATCH, STEPS
 
-FAULTS = ("sigkill", "terminate", "restart", "outage", "sigint", "sigterm")
+FAULTS = ("sigkill", "terminate", "restart", "outage", "sigint", "sigterm", "takeover")
 SETTLES = ("resume", "rollback")
 
 
@@ -184,6 +187,10 @@ FAST = {
     ("sigint", "auto-undo:inside undo s3", "rollback"),
     ("sigterm", "apply:s3 between batches", "rollback"),
     ("sigterm", "rollback:inside undo s4", "resume"),
+    ("takeover", "apply:s3 mid-batch", "resume"),
+    ("takeover", "apply:inside s4", "rollback"),
+    ("takeover", "auto-undo:inside undo s3", "resume"),
+    ("takeover", "rollback:inside undo s4", "rollback"),
 }
 
 

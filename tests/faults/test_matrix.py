@@ -9,7 +9,9 @@ safe point was left). Then `migrator status` must name what happened, and `resum
 held, and an audit trail that tells the story.
 
 A terminated connection or a restart is survived: the run reconnects and finishes by
-itself. A SIGKILL or an outage leaves the run interrupted exactly where it stopped.
+itself. A SIGKILL or an outage leaves the run interrupted exactly where it stopped. A
+takeover is a process cut off (frozen, its sessions ended) while another process settles
+its run: woken afterwards, it stops with exit 4 and does nothing more (fencing).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +66,24 @@ class FaultedRun:
             command = ["rollback", self.plan]
         else:
             command = ["apply", self.plan, "--to", "after"]
-        code, err = self.strike([*command, *self.vars])
         run_id = 2 if self.stop.phase == "rollback" else 1  # the run the fault struck
+        if self.cell.fault == "takeover":
+            self.strike([*command, *self.vars], lambda: self.settle(run_id, True, reference))
+            self.settled(run_id, True, SETTLED[self.cell.settle][self.stop.phase], reference)
+            return
+        code, err = self.strike([*command, *self.vars])
         left_open = self.look(code, err)
         self.settle(run_id, left_open, reference)
 
     # -- the fault ------------------------------------------------------------------------
 
-    def strike(self, command: list[Any]) -> tuple[int, str]:
-        """Start the run, hold it at its stop, strike; (exit code, stderr) of the process."""
+    def strike(
+        self, command: list[Any], meanwhile: Callable[[], None] | None = None
+    ) -> tuple[int, str]:
+        """Start the run, hold it at its stop, strike; (exit code, stderr) of the process.
+
+        A takeover calls `meanwhile` (another process settling the run) while the
+        process is frozen and cut off, then wakes it: it must stop with exit 4."""
         gate = Gate(self.dsn)
         try:
             gate.at_row(self.stop.table, **self.stop.match)
@@ -99,6 +111,19 @@ class FaultedRun:
                     gate.open()  # what is in flight goes on, to the next safe point
                     out, err = proc.communicate(timeout=120)
                     return proc.returncode, out + "".join(seen) + err
+                if self.cell.fault == "takeover":
+                    assert meanwhile is not None
+                    os.kill(proc.pid, signal.SIGSTOP)
+                    try:
+                        assert terminate_migrator_backends(self.dsn), "no migrator connection"
+                        gate.open()
+                        meanwhile()
+                    finally:
+                        os.kill(proc.pid, signal.SIGCONT)
+                    out, err = proc.communicate(timeout=120)
+                    assert proc.returncode == 4, out + err
+                    assert "was taken over by" in err and "ran nothing more" in err, err
+                    return proc.returncode, out + err
                 if self.cell.fault == "terminate":
                     assert terminate_migrator_backends(self.dsn), "no migrator connection found"
                 elif self.cell.fault == "restart":
@@ -173,7 +198,11 @@ class FaultedRun:
         if left_open and settle == "resume" and status == "verifying" and self.vars:
             expected_code = 1  # the post-checks run again, fail again, and the run is undone
         assert result.code == expected_code, result.text
-        phase = SETTLED[settle][self.stop.phase]
+        if self.cell.fault != "takeover":  # else once the woken process has stopped too
+            self.settled(run_id, left_open, SETTLED[settle][self.stop.phase], reference)
+
+    def settled(self, run_id: int, left_open: bool, phase: str, reference: dict[str, Any]) -> None:
+        """The plan is in `phase`, with exactly the data of a clean run there, and free."""
         doc = json.loads(self.cli(self.dsn, "status", self.plan, "--output", "json").out)
         assert doc["phase"] == phase
         assert doc["open_run"] is None

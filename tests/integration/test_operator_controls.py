@@ -17,7 +17,7 @@ from psycopg.conninfo import make_conninfo
 
 from tests.faults.gates import run_held_at
 from tests.plans import FOUR_STEPS
-from tests.processes import sigkill, spawn
+from tests.processes import spawn
 
 pytestmark = pytest.mark.usefixtures("traced")  # tables `ran` and `undone`
 
@@ -127,7 +127,19 @@ def test_unlock_ends_a_frozen_holder_and_resume_finishes_its_run_once(
             assert sql("select status from migrator.runs") == [("succeeded",)]
         finally:
             os.kill(proc.pid, signal.SIGCONT)
-            sigkill(proc)
+        # woken, the frozen process finds its run taken over: it runs nothing more
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, out + err
+    assert "run 1 of plan four was taken over by" in err
+    assert sql("select step, count(*) from ran group by step order by min(at)") == [
+        ("one", 1),
+        ("two", 1),
+        ("three", 1),
+        ("four", 1),
+    ]
+    assert sql("select kind, status from migrator.events order by id desc limit 1") == [
+        ("state", "succeeded")
+    ]
 
 
 def test_unlock_refuses_a_run_that_is_not_live(

@@ -28,7 +28,14 @@ from migrator.errors import UsageError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["TransactionPooling", "lock_pids", "lock_pinned", "release_lock", "require_pinned"]
+__all__ = [
+    "TransactionPooling",
+    "lock_pids",
+    "lock_pinned",
+    "release_lock",
+    "require_pinned",
+    "reset_session",
+]
 
 _RELEASE_TRIES = 8
 
@@ -72,6 +79,19 @@ def require_pinned(engine: Engine, conn: Connection | None = None) -> None:
         raise TransactionPooling("two connections were served by one server session")
 
 
+# What a unit (a step, an undo) may have left in its server session: settings (`SET
+# search_path`, `SET ROLE`, `SET SESSION AUTHORIZATION`), prepared statements, cursors,
+# LISTENs. Not DISCARD ALL: it would also release the session's advisory locks.
+_RESET = "set session authorization default; reset all; deallocate all; close all; unlisten *"
+
+
+def reset_session(conn: Connection) -> None:
+    """Put the server session of `conn` back in the state it started in (see `_RESET`),
+    so that every unit starts from the same session state. Inside a transaction it
+    commits, or rolls back, with it."""
+    conn.exec_driver_sql(_RESET)
+
+
 def _key_parts(key: int) -> dict[str, int]:
     """pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low)."""
     unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
@@ -95,8 +115,12 @@ def lock_pids(conn: Connection, key: int) -> list[int]:
 
 
 def lock_pinned(conn: Connection, key: int) -> bool:
-    """Whether this connection's server session holds the advisory lock `key`."""
-    return backend_pid(conn) in lock_pids(conn, key)
+    """Whether this connection's server session holds the advisory lock `key` (one
+    statement, so one server session answers even through a pooler)."""
+    from sqlalchemy import text
+
+    sql = f"select pg_backend_pid() in ({_HOLDERS})"
+    return bool(conn.execute(text(sql), _key_parts(key)).scalar())
 
 
 def release_lock(conn: Connection, key: int, pid: int) -> bool:

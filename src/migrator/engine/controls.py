@@ -7,12 +7,15 @@ row of `migrator.locks`, so that looking never stands in a run's way.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from migrator import state
 from migrator.db.target import application_name
@@ -137,6 +140,8 @@ def unlock(
         if not confirm(question):
             raise UsageError(f"unlock of run {run_id} not confirmed: nothing was done")
         name = application_name(holder.pid, holder.host)
+        owner, owned_by = str(uuid.uuid4()), f"{operator}, who unlocked it"
+        _take_first(conn, run_id, owner, owned_by)
         with conn.begin():
             pids = [
                 int(pid)
@@ -168,6 +173,7 @@ def unlock(
             f"{holder.pid}) were ended"
         )
         with conn.begin():
+            state.take_run(conn, run_id, owner, owned_by)  # the frozen process's run no more
             current = state.get_run(conn, run_id)
             if current is not None and current.status in _LIVE:
                 state.set_run_status(conn, run_id, state.RunStatus.INTERRUPTED, error=reason)
@@ -190,3 +196,12 @@ def unlock(
                 },
             )
     return Unlocked(run_id, holder, ended)
+
+
+def _take_first(conn: Connection, run_id: int, owner: str, owned_by: str) -> None:
+    """Take run `run_id` from its process before its sessions are ended, so that it
+    changes nothing more even if it reconnects in between; a process frozen while it
+    commits holds the run's row: then the run is taken once its sessions are gone."""
+    with suppress(DBAPIError), conn.begin():
+        conn.execute(text("set local lock_timeout = '1s'"))
+        state.take_run(conn, run_id, owner, owned_by)

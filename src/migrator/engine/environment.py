@@ -70,6 +70,7 @@ class RunEnvironment:
         *,
         dry_run: bool = False,
         step: str | None = None,
+        owner: str | None = None,
     ) -> StepContext:
         """What an action or a check is given, on `conn`; values from `${env:...}` that it
         interpolates are masked from then on."""
@@ -101,4 +102,5 @@ class RunEnvironment:
             progress=progress_for(self.reporter),
             hooks=self.hooks,
             stop_requested=self.stop.requested,
+            owner=owner,
         )

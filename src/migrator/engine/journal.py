@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from migrator.db.reconnect import connect_again
 from migrator.db.retry import lost_connection, retry
 from migrator.engine.environment import RunEnvironment
-from migrator.engine.locks import PlanLock
+from migrator.engine.locks import PlanLock, taken_over
 from migrator.engine.operations import PARTIAL, Operation
 from migrator.plugin.context import StepContext
 from migrator.state import (
@@ -27,6 +27,7 @@ from migrator.state import (
     RunStatus,
     approved,
     interrupted_from,
+    owns_run,
     record_event,
     step_indexes,
     steps_done,
@@ -52,18 +53,20 @@ class Journal:
 
     def context(self, step: str | None = None) -> StepContext:
         """What an action or a check is given, on the run's connection."""
-        return self.env.step_context(self.conn, self.run_id, step=step)
+        return self.env.step_context(self.conn, self.run_id, step=step, owner=self.lock.owner)
 
     # -- writing --------------------------------------------------------------------------
 
     def in_tx(self, work: Callable[[Connection], T]) -> T:
         """`work` in the transaction of the step under way, else in a transaction of its
-        own; one of its own whose connection was lost is done again on a new one."""
+        own, which first checks that the run is still this process's (`fence`); one of
+        its own whose connection was lost is done again on a new one."""
         if self.conn.in_transaction():
             return work(self.conn)
 
         def once(attempt: int) -> T:
             with self.conn.begin():
+                self.fence(self.conn)
                 return work(self.conn)
 
         return retry(
@@ -130,6 +133,18 @@ class Journal:
             self.event(
                 EventKind.HOOK, EventStatus.FAILED, detail=f"{name}: {type(exc).__name__}: {exc}"
             )
+
+    def fence(self, conn: Connection) -> None:
+        """In a transaction: raise RunTakenOver (exit 4) unless this process still owns the
+        run; if it does, the run's row stays locked until the transaction ends, so what the
+        transaction writes commits only while the run is ours."""
+        if not owns_run(conn, self.run_id, self.lock.owner):
+            raise taken_over(conn, self.env.plan.name, self.run_id)
+
+    def fenced(self) -> None:
+        """Check, in a transaction of its own, that the run is still ours (before a step
+        that cannot be rolled back: an HTTP call, a command, CREATE INDEX CONCURRENTLY)."""
+        self.in_tx(lambda conn: None)
 
     # -- reading back ---------------------------------------------------------------------
 

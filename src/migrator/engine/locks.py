@@ -9,6 +9,9 @@ ask (written and read by `migrator.state.locks`).
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import uuid
 from contextlib import suppress
 from types import TracebackType
 
@@ -25,12 +28,14 @@ from migrator.db.sessions import (
 )
 from migrator.errors import ExitCode, MigratorError
 from migrator.state.locks import Holder, forget_holder, read_holder, record_holder
+from migrator.state.runs import get_run, owner_of, owns_run, take_run
 
 __all__ = [
     "Holder",
     "LockHeld",
     "LockLost",
     "PlanLock",
+    "RunTakenOver",
     "lock_backend",
     "lock_holder",
     "lock_key",
@@ -69,6 +74,28 @@ class LockLost(MigratorError):
         )
 
 
+class RunTakenOver(MigratorError):
+    """Another process took this process's run over (resumed, rolled back or unlocked it)
+    while this one was cut off: it runs nothing more."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, plan: str, run_id: int, status: str | None, by: str | None) -> None:
+        who = by or "another process"
+        now = f" (it is {status} now)" if status else ""
+        super().__init__(
+            f"run {run_id} of plan {plan} was taken over by {who} while this process was cut "
+            f"off from the database{now}: this process stopped and ran nothing more; "
+            "see `migrator status`"
+        )
+
+
+def taken_over(conn: Connection, plan: str, run_id: int) -> RunTakenOver:
+    """The error telling that run `run_id` is no longer this process's, naming who has it."""
+    run = get_run(conn, run_id)
+    return RunTakenOver(plan, run_id, run.status if run else None, owner_of(conn, run_id))
+
+
 class PlanLock:
     """`with PlanLock(engine, plan, operator):` holds the plan's lock or raises LockHeld."""
 
@@ -79,6 +106,9 @@ class PlanLock:
         self.key = lock_key(plan)
         self.connection: Connection | None = None
         self.run_id: int | None = None
+        # the token of this process's ownership of the runs it takes (`migrator.runs.owner`)
+        self.owner = str(uuid.uuid4())
+        self.owned_by = f"{operator} on {socket.gethostname()} (pid {os.getpid()})"
 
     def __enter__(self) -> PlanLock:
         """Take the lock, on a connection that keeps its server session (else exit 2:
@@ -103,26 +133,43 @@ class PlanLock:
         return self
 
     def ensure_held(self) -> bool:
-        """Whether the lock is still held as it was; after its connection was lost, take
-        it again (False), or raise LockLost when another session took it meanwhile."""
-        from sqlalchemy.exc import DBAPIError
+        """Whether the lock is still held as it was (its session seen in `pg_locks`); after
+        its connection was lost, take it again (False), or raise LockLost when another
+        session took it meanwhile, and RunTakenOver when the lock was free again but the
+        run is no longer ours (resumed, rolled back or unlocked by another process)."""
+        from sqlalchemy.exc import SQLAlchemyError
 
         assert self.connection is not None
         try:
-            self.connection.execute(text("select 1"))
-            return True
-        except DBAPIError:
-            with suppress(Exception):
-                self.connection.close()
+            if lock_pinned(self.connection, self.key):
+                return True
+        except SQLAlchemyError:  # lost with its connection (or closed after a loss before)
+            pass
+        with suppress(Exception):
+            self.connection.close()
         conn = connect_again(self.engine).execution_options(isolation_level="AUTOCOMMIT")
         if not conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": self.key}).scalar():
             holder = read_holder(conn, self.plan)
             conn.close()
             self.connection = None
             raise LockLost(self.plan, self.run_id, holder)
+        if self.run_id is not None and not owns_run(conn, self.run_id, self.owner):
+            lost = taken_over(conn, self.plan, self.run_id)  # autocommit: no row stays locked
+            with suppress(Exception):
+                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": self.key})
+            conn.close()
+            self.connection = None
+            raise lost
         self.connection = conn
         self.record_holder(self.run_id)
         return False
+
+    def own(self, run_id: int) -> None:
+        """Take run `run_id`: this process owns it from now on (whoever owned it before
+        changes it no more), and the lock's holder row names it."""
+        assert self.connection is not None
+        take_run(self.connection, run_id, self.owner, self.owned_by)
+        self.record_holder(run_id)
 
     def record_holder(self, run_id: int | None) -> None:
         """Write who holds the lock (after schema `migrator` exists)."""

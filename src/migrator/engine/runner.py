@@ -96,7 +96,7 @@ class Runner:
                 t, reverting = self._transition_of(conn, open_run)
                 if reverting is None:
                     self._refuse_irreversible(conn, open_run, t)
-                lock.record_holder(open_run.id)
+                lock.own(open_run.id)
                 shown = f"run {open_run.id} ({open_run.transition}) is "
                 shown += _shown_status(open_run.status)
                 with TransitionRun(self.env, lock, t, open_run, reverting) as run:
@@ -271,10 +271,12 @@ class Runner:
                     checksum=self.env.plan.checksum,
                     plan_file=self.env.plan.file,
                     reverts=takes_back.id if takes_back else None,
+                    owner=lock.owner,
+                    owned_by=lock.owned_by,
                 )
                 row = state.get_run(conn, run_id)
         assert row is not None
-        lock.record_holder(run_id)
+        lock.own(run_id)
         arrow = f"{t.source} -> {t.target}"
         self.env.reporter.say(f"run {run_id}: {t.name} ({arrow})", style="bold")
         with TransitionRun(self.env, lock, t, row, reverting) as run:
@@ -312,7 +314,7 @@ class Runner:
                     batch_size=self.env.options.batch_size,
                     run_id=run.id,
                 )
-        lock.record_holder(run.id)
+        lock.own(run.id)
         self.env.reporter.say(
             f"resuming run {run.id}: {t.name} ({run.from_phase} -> {run.to_phase})", style="bold"
         )

@@ -12,13 +12,16 @@ step's own `retries`.
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import text
 
 from migrator.db.failures import error_text, is_lock_timeout
 from migrator.db.retry import LOST_CONNECTION, Backoff, any_of, lock_timeout, lost_connection, retry
+from migrator.db.sessions import reset_session
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
+from migrator.engine.locks import RunTakenOver
 from migrator.engine.lockwatch import Blocker, LockWatch
 from migrator.engine.operations import Operation
 from migrator.plugin.context import StepContext, StepError
@@ -80,6 +83,8 @@ def run_step(journal: Journal, op: Operation) -> None:
         return _attempt(journal, op, ctx, started)
 
     def failed(exc: BaseException, reason: str | None) -> None:
+        if isinstance(exc, RunTakenOver):
+            raise exc  # another process has the run: nothing more, not even a retry
         if reason == LOST_CONNECTION:
             journal.reconnect()  # the step's transaction died with the connection
 
@@ -146,8 +151,11 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
                     if is_lock_timeout(exc) and watch.blockers:
                         raise LockNotGranted(exc, watch.blockers) from exc
                     raise
-            done(memo)  # committed together with what the step did
+            reset_session(conn)  # a session-level SET of the step ends with it
+            done(memo)  # committed together with what the step did,
+            journal.fence(conn)  # only while the run is ours: else rolled back, undone
         return memo
+    journal.fenced()  # what follows cannot be rolled back: run it only while the run is ours
     with env.db.connect() as side:
         side = side.execution_options(isolation_level="AUTOCOMMIT")
         if op.timeout:
@@ -155,7 +163,12 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
                 text("select set_config('statement_timeout', :v, false)"),
                 {"v": f"{int(op.timeout * 1000)}ms"},
             )
-        memo = op.do(env.step_context(side, journal.run_id, step=op.label))
+        ctx = env.step_context(side, journal.run_id, step=op.label, owner=journal.lock.owner)
+        try:
+            memo = op.do(ctx)
+        finally:  # the connection goes back to the pool as it came
+            with suppress(Exception):
+                reset_session(side)
     done(memo)
     return memo
 
@@ -215,9 +228,16 @@ def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> No
         with journal.conn.begin():
             _set_timeouts(journal, op)
             op.undo(env.step_context(journal.conn, journal.run_id), memo)
-            done()  # committed together with what the undo did
+            reset_session(journal.conn)
+            done()  # committed together with what the undo did,
+            journal.fence(journal.conn)  # only while the run is ours
         return
+    journal.fenced()
     with env.db.connect() as side:
         side = side.execution_options(isolation_level="AUTOCOMMIT")
-        op.undo(env.step_context(side, journal.run_id), memo)
+        try:
+            op.undo(env.step_context(side, journal.run_id), memo)
+        finally:
+            with suppress(Exception):
+                reset_session(side)
     done()

@@ -18,7 +18,7 @@ from migrator.db.failures import error_text, is_connection_lost
 from migrator.engine.checks import run_checks
 from migrator.engine.environment import RunEnvironment
 from migrator.engine.journal import Journal
-from migrator.engine.locks import LockLost, PlanLock
+from migrator.engine.locks import LockLost, PlanLock, RunTakenOver
 from migrator.engine.operations import (
     PARTIAL,
     Operation,
@@ -366,8 +366,8 @@ class TransitionRun:
                 self.under_way = f"the undo of step {op.label}"
                 undo_step(self.journal, op, memo)
                 self.under_way = None
-            except LockLost:
-                raise  # someone else holds the plan now: record nothing more
+            except (LockLost, RunTakenOver):
+                raise  # someone else holds the plan or the run now: record nothing more
             except Exception as exc:
                 self.under_way = None
                 if is_connection_lost(exc):

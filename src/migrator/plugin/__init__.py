@@ -38,6 +38,7 @@ from migrator.nested import map_strings as map_strings
 # Steps that commit as they go: checkpoints committed with each batch, live controls.
 from migrator.plugin.checkpoints import Checkpoint as Checkpoint
 from migrator.plugin.checkpoints import Control as Control
+from migrator.plugin.checkpoints import RunNotOwned as RunNotOwned
 from migrator.plugin.checkpoints import checkpoint_position_sql as checkpoint_position_sql
 from migrator.plugin.checkpoints import load_checkpoint as load_checkpoint
 from migrator.plugin.checkpoints import lock_checkpoint as lock_checkpoint
@@ -92,6 +93,7 @@ __all__ = [
     "FindingKind",
     "FlagStore",
     "Progress",
+    "RunNotOwned",
     "SqlTextError",
     "Statement",
     "StepContext",

@@ -16,10 +16,12 @@ from migrator.state.checkpoints import (
     save_checkpoint,
 )
 from migrator.state.controls import Control, read_control, write_control
+from migrator.state.runs import RunNotOwned
 
 __all__ = [
     "Checkpoint",
     "Control",
+    "RunNotOwned",
     "checkpoint_position_sql",
     "load_checkpoint",
     "lock_checkpoint",

@@ -36,6 +36,11 @@ class StepContext:
     batches) and, once what is in flight is committed or rolled back, raises
     `StopRequested`: the step is left part way, the run interrupted, and `migrator
     resume` runs the step again (from its checkpoint).
+
+    `owner` is the token of this process's ownership of run `run_id`: pass it to
+    `lock_checkpoint` in each transaction a step commits by itself, so that a process
+    whose run was taken over by another (resumed or rolled back while it was cut off)
+    commits nothing more.
     """
 
     connection: Connection
@@ -56,6 +61,7 @@ class StepContext:
     force: bool = False
     progress: Callable[..., Progress] = field(default=lambda **kwargs: Progress())
     stop_requested: Callable[[], bool] = field(default=lambda: False)
+    owner: str | None = None
 
 
 class StepError(Exception):

@@ -39,9 +39,12 @@ from migrator.state.runs import (
     get_run,
     last_succeeded_run,
     open_run,
+    owner_of,
+    owns_run,
     runs_of,
     runs_taking_back,
     set_run_status,
+    take_run,
 )
 from migrator.state.schema import (
     MIGRATIONS,
@@ -74,6 +77,8 @@ __all__ = [
     "last_step_done",
     "last_succeeded_run",
     "open_run",
+    "owner_of",
+    "owns_run",
     "read_control",
     "record_event",
     "runs_of",
@@ -84,5 +89,6 @@ __all__ = [
     "step_indexes",
     "steps_done",
     "table_exists",
+    "take_run",
     "write_control",
 ]

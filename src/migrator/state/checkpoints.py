@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from migrator.state.runs import RunNotOwned, owns_run
 from migrator.state.sql import text
 
 if TYPE_CHECKING:
@@ -29,9 +30,18 @@ def load_checkpoint(conn: Connection, run_id: int, step: str) -> Checkpoint | No
     return _read(conn, run_id, step, "")
 
 
-def lock_checkpoint(conn: Connection, run_id: int, step: str) -> Checkpoint | None:
+def lock_checkpoint(
+    conn: Connection, run_id: int, step: str, owner: str | None = None
+) -> Checkpoint | None:
     """The checkpoint as committed now, its row locked until the transaction ends: for
-    steps whose parallel batches each merge their own progress into it."""
+    steps whose parallel batches each merge their own progress into it.
+
+    `owner` (the step's `StepContext.owner`): first make sure the run is still this
+    process's, else RunNotOwned (exit 4): another process took the run over while this
+    one was cut off, and the batch must not commit (it rolls back with its transaction).
+    """
+    if owner is not None and not owns_run(conn, run_id, owner, share=True):
+        raise RunNotOwned(run_id)
     return _read(conn, run_id, step, " for update")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from migrator.errors import ExitCode, MigratorError
 from migrator.state.kinds import FINAL_STATUSES, UNSETTLED_STATUSES, RunStatus
 from migrator.state.schema import schema_exists
 from migrator.state.sql import text
@@ -56,14 +57,17 @@ def create_run(
     checksum: str,
     plan_file: str,
     reverts: int | None = None,
+    owner: str | None = None,
+    owned_by: str | None = None,
 ) -> int:
-    """A new run, `pending`, of this process on this host; its id."""
+    """A new run, `pending`, of this process on this host, owned by token `owner`; its id."""
     return int(
         conn.execute(
             text(
                 "insert into migrator.runs (plan, transition, from_phase, to_phase, status, "
-                "operator, host, pid, plan_checksum, plan_file, reverts) values "
-                "(:plan, :t, :f, :to, :status, :op, :host, :pid, :sum, :file, :rev) returning id"
+                "operator, host, pid, plan_checksum, plan_file, reverts, owner, owned_by) values "
+                "(:plan, :t, :f, :to, :status, :op, :host, :pid, :sum, :file, :rev, "
+                "cast(:owner as uuid), :owned_by) returning id"
             ),
             {
                 "plan": plan,
@@ -77,6 +81,8 @@ def create_run(
                 "sum": checksum,
                 "file": plan_file,
                 "rev": reverts,
+                "owner": owner,
+                "owned_by": owned_by,
             },
         ).scalar_one()
     )
@@ -99,6 +105,52 @@ def set_run_status(
             "id": run_id,
         },
     )
+
+
+def take_run(conn: Connection, run_id: int, owner: str, owned_by: str) -> None:
+    """Make token `owner` the owner of run `run_id` (a resume, a rollback, an unlock):
+    whoever owned it before changes it no more (see `owns_run`)."""
+    conn.execute(
+        text(
+            "update migrator.runs set owner = cast(:owner as uuid), owned_by = :by where id = :id"
+        ),
+        {"owner": owner, "by": owned_by, "id": run_id},
+    )
+
+
+class RunNotOwned(MigratorError):
+    """The run is no longer this process's: another process took it over (exit 4)."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(
+            f"run {run_id} was taken over by another process: this one writes nothing more"
+        )
+
+
+def owns_run(conn: Connection, run_id: int, owner: str, *, share: bool = False) -> bool:
+    """Whether token `owner` still owns run `run_id`; if so the run's row stays locked
+    until the transaction ends (`for update`, or `for share`: among the parallel
+    batches of one step), so that no one takes the run over before it commits."""
+    mode = "share" if share else "update"
+    return (
+        conn.execute(
+            text(
+                "select 1 from migrator.runs where id = :id and owner = cast(:owner as uuid) "
+                f"for {mode}"
+            ),
+            {"id": run_id, "owner": owner},
+        ).first()
+        is not None
+    )
+
+
+def owner_of(conn: Connection, run_id: int) -> str | None:
+    """Who owns run `run_id` now, as recorded when it was taken (for messages)."""
+    return conn.execute(
+        text("select owned_by from migrator.runs where id = :id"), {"id": run_id}
+    ).scalar()
 
 
 def get_run(conn: Connection, run_id: int) -> RunRow | None:
