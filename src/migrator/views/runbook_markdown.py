@@ -134,7 +134,9 @@ def _transition_md(doc: dict[str, Any], n: int, t: dict[str, Any], add: Any) -> 
         add(
             "If a step or a post-check fails, migrator undoes the steps this run completed, "
             "last first, and the plan stays in phase "
-            f"{_code(t['from'])} (exit 1; exit 3 if an undo fails):"
+            f"{_code(t['from'])} (exit 1; exit 3 if an undo fails). A Ctrl-C or SIGTERM "
+            "(exit 130 or 143) or a bug (exit 6) undoes nothing: the run is left interrupted "
+            "for `migrator resume` or `migrator rollback`. The undo, in order:"
         )
         add("")
         for i, u in enumerate(t["undo_order"], 1):
