@@ -137,26 +137,28 @@ def approved(conn: Connection, run_id: int) -> bool:
     return row is not None
 
 
+_LAST_EVENT = {
+    "step": "select step from migrator.events where run_id = :r and kind = :k "
+    "and status = :s order by id desc limit 1",
+    "from": "select detail->>'from' from migrator.events where run_id = :r and kind = :k "
+    "and status = :s order by id desc limit 1",
+}
+
+
+def _last(conn: Connection, run_id: int, read: str, kind: str, status: str) -> str | None:
+    """What `_LAST_EVENT[read]` reads of the run's last event of `kind` and `status`."""
+    found = conn.execute(
+        text(_LAST_EVENT[read]), {"r": run_id, "k": str(kind), "s": str(status)}
+    ).scalar()
+    return None if found is None else str(found)
+
+
 def last_step_done(conn: Connection, run_id: int) -> str | None:
     """The name of the run's step recorded done last, if any."""
-    step = conn.execute(
-        text(
-            "select step from migrator.events where run_id = :r and kind = :k "
-            "and status = :s order by id desc limit 1"
-        ),
-        {"r": run_id, "k": str(EventKind.STEP), "s": str(EventStatus.DONE)},
-    ).scalar()
-    return None if step is None else str(step)
+    return _last(conn, run_id, "step", EventKind.STEP, EventStatus.DONE)
 
 
 def interrupted_from(conn: Connection, run_id: int) -> str | None:
     """The status the run was in when it was last recorded interrupted (`undoing`: its
     undo was under way, and settling it means finishing the undo), if it ever was."""
-    found = conn.execute(
-        text(
-            "select detail->>'from' from migrator.events where run_id = :r and kind = :k "
-            "and status = :s order by id desc limit 1"
-        ),
-        {"r": run_id, "k": str(EventKind.STATE), "s": str(RunStatus.INTERRUPTED)},
-    ).scalar()
-    return None if found is None else str(found)
+    return _last(conn, run_id, "from", EventKind.STATE, RunStatus.INTERRUPTED)
