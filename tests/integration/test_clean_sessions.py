@@ -104,3 +104,22 @@ def test_a_set_role_ends_with_its_step_for_a_role_that_is_not_a_superuser(
         sql(f"drop owned by {login}, {other}")
         sql(f"drop role {login}")
         sql(f"drop role {other}")
+
+
+def test_a_temporary_table_ends_with_its_step(migrator: Any, sql: Any, write_plan: Any) -> None:
+    """A temporary table of one step would take the place of the real table of the same
+    name in the steps after it, but not after an interruption (a new session)."""
+    sql("create table accounts (x int)")
+    plan = write_plan(
+        phased(
+            "temps",
+            [
+                sql_step("scratch", "create temp table accounts (x int)"),
+                sql_step("write", "insert into accounts values (42)", "delete from accounts"),
+            ],
+            post_checks=["{query: select count(*) from public.accounts, expect: 1}"],
+        )
+    )
+    applied = migrator("apply", plan, "--to", "b")
+    assert applied.code == 0, applied.out + applied.err
+    assert sql("select x from public.accounts") == [(42,)]

@@ -201,3 +201,78 @@ def test_undoing_an_interrupted_run_refuses_to_pass_an_irreversible_step(
         ("done", "one"),
     ]
     assert sql("select step from undone") == [("one",)]
+
+
+FAILS_AFTER_DROP = hotfix(
+    "drops",
+    [
+        traced("one"),
+        "name: drop legacy column\nsql: alter table legacy drop column old\nrollback: irreversible",
+        traced("three"),
+    ],
+    post_checks=["name: never\nquery: select 1\nexpect: 2"],
+)
+
+
+def test_an_automatic_undo_that_passes_an_irreversible_step_is_not_exit_1(
+    migrator: Any, sql: Any, write_plan: Any
+) -> None:
+    """Exit 1 means undone, always: a failed check whose undo cannot take back a step
+    marked irreversible ends undo_failed (exit 3), settled by `rollback --force`."""
+    sql("create table legacy (id int, old text); insert into legacy values (1, 'x')")
+    plan = write_plan(FAILS_AFTER_DROP)
+    result = migrator("apply", plan)
+    assert result.code == 3, result.out + result.err
+    assert "drop legacy column" in result.out + result.err
+    assert "rollback --force" in result.out + result.err
+    assert sql("select status from migrator.runs") == [("undo_failed",)]
+    assert sql("select step from undone order by step") == [("one",), ("three",)]
+    assert sql(
+        "select step from migrator.events where kind = 'undo' and status = 'not_undone'"
+    ) == [("drop legacy column",)]
+    assert _columns(sql) == ["id"]  # the column is still gone: nothing pretends otherwise
+    assert migrator("apply", plan).code == 3  # blocked until settled
+    refused = migrator("rollback", plan)
+    assert refused.code == 2, refused.out + refused.err
+    forced = migrator("rollback", plan, "--force")
+    assert forced.code == 0, forced.out + forced.err
+    assert sql("select phase from migrator.plan_state") == []  # never left `pending`
+    assert sql("select status from migrator.runs") == [("undone",)]
+
+
+THREE_PHASES = """\
+plan: three
+phases: [a, b, c]
+transitions:
+  - name: ab
+    from: a
+    to: b
+    steps:
+      - {name: make, sql: "insert into ran values ('make')",
+         rollback: {sql: "insert into undone values ('make')"}}
+    post_checks:
+      - {name: never, query: select 1, expect: 2}
+  - name: bc
+    from: b
+    to: c
+    steps:
+      - {name: next, sql: "insert into ran values ('next')"}
+"""
+
+
+def test_apply_that_finishes_an_interrupted_undo_does_not_go_on_as_if_it_had_moved(
+    migrator: Any, sql: Any, write_plan: Any, database: str
+) -> None:
+    """ab's check failed and its undo was cut short; `apply --to c` again finishes that
+    undo and stops there: exit 1, the plan still in a, bc never run."""
+    plan = write_plan(THREE_PHASES)
+    argv = ("apply", plan, "--to", "c")
+    with run_held_at(database, argv, kind="undo", status="done", step="make") as (proc, _):
+        sigkill(proc)  # the undo's transaction dies with the process
+    again = migrator(*argv)
+    assert again.code == 1, again.out + again.err
+    assert "ended undone" in again.out + again.err
+    assert sql("select phase from migrator.plan_state") == []  # never left `a`
+    assert sql("select step from ran order by step") == [("make",)]
+    assert sql("select step from undone") == [("make",)]
+    assert sql("select transition, status from migrator.runs order by id") == [("ab", "undone")]

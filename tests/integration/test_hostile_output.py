@@ -121,14 +121,19 @@ def run(ctx: migrator.StepContext, step: Any) -> None:
 
 
 def describe(step: Any) -> str:
-    if step.buggy == "describe me":
+    if getattr(step, "buggy", None) == "describe me":
         return step.no_such_field  # another bug, met outside any run
     return "a call"
+
+
+def leave(ctx: migrator.StepContext, step: Any) -> None:
+    raise SystemExit(int(step.exits))  # a plugin that ends the process: a bug too
 
 
 @migrator.hookimpl
 def migrator_register_actions(register: Callable[[migrator.ActionSpec], None]) -> None:
     register(migrator.ActionSpec(key="buggy", config=str, run=run, describe=describe))
+    register(migrator.ActionSpec(key="exits", config=str, run=leave, describe=describe))
 '''
 
 
@@ -174,6 +179,30 @@ def test_a_plugins_bug_leaves_the_run_interrupted_with_exit_6_and_one_line(
     assert shown[0] == 0, shown[1] + shown[2]
     assert sql("select step from undone") == [("one",)]
     assert sql("select status from migrator.runs") == [("undone",)]
+
+
+@pytest.mark.parametrize("status", ["0", "1"])
+def test_a_plugin_that_calls_exit_is_a_bug_not_an_exit_code(
+    status: str,
+    database: str,
+    write_plan: Any,
+    sql: Any,
+    traced: None,
+    buggy_plugin: dict[str, str],
+) -> None:
+    """exit(0) from an action would say "done", exit(1) "undone": neither is true."""
+    plan = write_plan(
+        plans.phased(
+            "exits", [plans.traced("one"), f"name: two\nexits: '{status}'", plans.traced("three")]
+        )
+    )
+    code, out, err = run("apply", plan, "--to", "b", "--dsn", database, env=buggy_plugin)
+    assert code == 6, out + err
+    assert "Traceback" not in out + err
+    assert f"the action exits called exit({int(status)!r})" in err
+    assert sql("select status from migrator.runs") == [("interrupted",)]
+    assert sql("select step from ran") == [("one",)]
+    no_live_run(sql)
 
 
 def test_traceback_shows_the_stack_of_a_bug(

@@ -81,8 +81,13 @@ def require_pinned(engine: Engine, conn: Connection | None = None) -> None:
 
 # What a unit (a step, an undo) may have left in its server session: settings (`SET
 # search_path`, `SET ROLE`, `SET SESSION AUTHORIZATION`), prepared statements, cursors,
-# LISTENs. Not DISCARD ALL: it would also release the session's advisory locks.
-_RESET = "set session authorization default; reset all; deallocate all; close all; unlisten *"
+# LISTENs, temporary tables (one would hide a table of the same name from the next step,
+# and a resumed run, on a new session, would not have it). Not DISCARD ALL: it would also
+# release the session's advisory locks.
+_RESET = (
+    "set session authorization default; reset all; deallocate all; close all; unlisten *; "
+    "discard temp"
+)
 
 
 def reset_session(conn: Connection) -> None:

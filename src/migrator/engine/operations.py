@@ -18,6 +18,10 @@ from migrator.plugin.registry import Registry
 PARTIAL = {"partial": True}  # the memo of a step that failed part way
 
 
+class PluginExited(Exception):
+    """An action raised SystemExit: a plugin's bug, never an exit code of migrator's."""
+
+
 @dataclass
 class Operation:
     """One unit of a run: a plan step, or (in a rollback) the undo of one."""
@@ -89,7 +93,10 @@ def step_operation(registry: Registry, index: int, step: Any) -> Operation:
         missing = f"no rollback given, and {step.action_key} has no default undo"
 
     def do(ctx: StepContext) -> Any:
-        return spec.run(ctx, step)
+        try:
+            return spec.run(ctx, step)
+        except SystemExit as exc:  # a plugin may not end the process: that is a bug in it
+            raise PluginExited(f"the action {step.action_key} called exit({exc.code!r})") from exc
 
     return Operation(
         index=index,

@@ -67,6 +67,16 @@ class Runner:
                     code = self._resume_run(conn, lock, open_run)
                     if code != ExitCode.OK:
                         return code
+                    with conn.begin():
+                        ended = state.get_run(conn, open_run.id)
+                    if ended is None or ended.status != state.RunStatus.SUCCEEDED:
+                        # it was undoing (a failed check): finishing the undo is not the move
+                        self.env.reporter.say(
+                            f"run {open_run.id} of {open_run.transition} ended undone: the plan "
+                            f"stays in phase '{phase}'",
+                            style="red",
+                        )
+                        return ExitCode.CHECK_FAILED
                     path = path[1:]
                 else:
                     raise self.blocked(open_run)
@@ -106,7 +116,10 @@ class Runner:
                     self.env.reporter.say(f"{shown}: undoing what it completed")
                     run.found_dead()
                     reason = f"rollback requested by {self.env.options.operator}"
-                    undone = run.guarded(lambda: run.undo_everything(reason=reason))
+                    # irreversible steps were refused above, unless --force accepted them
+                    undone = run.guarded(
+                        lambda: run.undo_everything(reason=reason, accept_irreversible=True)
+                    )
                 return ExitCode.OK if undone else ExitCode.UNDO_FAILED
             if last is None:
                 self.env.reporter.say(

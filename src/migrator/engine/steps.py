@@ -23,7 +23,7 @@ from migrator.db.sessions import reset_session
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
 from migrator.engine.locks import RunTakenOver
 from migrator.engine.lockwatch import Blocker, LockWatch
-from migrator.engine.operations import Operation
+from migrator.engine.operations import Operation, PluginExited
 from migrator.plugin.context import StepContext, StepError
 from migrator.state import EventKind, EventStatus
 
@@ -32,7 +32,15 @@ STEP_BACKOFF = Backoff(0.5, 10.0)
 
 # What a plugin raises by mistake, never on purpose: a bug, not a failed step. The run is
 # left interrupted (exit 6) instead of undone, for a person to settle once it is fixed.
-BUGS = (AssertionError, AttributeError, LookupError, NameError, TypeError, ZeroDivisionError)
+BUGS = (
+    AssertionError,
+    AttributeError,
+    LookupError,
+    NameError,
+    TypeError,
+    ZeroDivisionError,
+    PluginExited,
+)
 
 
 def is_bug(exc: BaseException) -> bool:

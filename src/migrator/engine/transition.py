@@ -312,10 +312,13 @@ class TransitionRun:
             kind, EventStatus.NOT_UNDONE, op, reason=reason, operator=self.env.options.operator
         )
 
-    def undo_everything(self, reason: str) -> bool:
+    def undo_everything(self, reason: str, *, accept_irreversible: bool = False) -> bool:
         """Undo every step this run completed, in reverse order; whether all of it worked.
 
-        Steps already undone (an undo resumed after a crash) are not undone twice.
+        Steps already undone (an undo resumed after a crash) are not undone twice. A step
+        marked `rollback: irreversible` is recorded not undone; unless the operator
+        accepted that (`rollback --force`: `accept_irreversible`), the undo is then
+        incomplete and the run ends undo_failed (exit 3), never undone (exit 1).
         """
         state = self.model.state
         if state in (RunState.PENDING, RunState.PRECHECKING, RunState.AWAITING_APPROVAL):
@@ -383,5 +386,15 @@ class TransitionRun:
                     style="red",
                 )
                 return False
+        passed = self.journal.recorded(EventKind.UNDO, (EventStatus.NOT_UNDONE,))
+        if passed and not accept_irreversible:
+            labels = ", ".join(self.operations[index].label for index in sorted(passed))
+            self.model.undo_broke(reason=f"{reason}; not undone: {labels} (rollback: irreversible)")
+            self.env.reporter.say(
+                f"manual intervention needed: {labels} cannot be undone; the plan is blocked "
+                f"until `migrator rollback --force {self.env.plan.file}` records it not undone",
+                style="red",
+            )
+            return False
         self.model.undo_complete(reason=reason)
         return True
