@@ -5,7 +5,6 @@ And a plugin's bug leaves the run interrupted with exit 6, one line naming it.""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ import pytest
 from tests import plans
 from tests.httpserver import Server, running
 from tests.processes import spawn
+from tests.sites import installed_site
 
 NUL_AND_BAD_BYTES = (
     "import sys; out = sys.stdout.buffer; out.write(b'before\\x00after \\xff\\xfe end\\n'); "
@@ -138,18 +138,11 @@ def migrator_register_actions(register: Callable[[migrator.ActionSpec], None]) -
 
 
 @pytest.fixture
-def buggy_plugin(tmp_path: Path) -> Iterator[dict[str, str]]:
+def buggy_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """migrator-buggy 1.0, installed as pip would leave it; the environment that finds it."""
-    site = tmp_path / "site"
-    (site / "migrator_buggy").mkdir(parents=True)
-    (site / "migrator_buggy" / "__init__.py").write_text(BUGGY)
-    info = site / "migrator_buggy-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: migrator-buggy\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[migrator]\nbuggy = migrator_buggy\n")
-    importlib.invalidate_caches()
-    yield {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    sys.modules.pop("migrator_buggy", None)
+    with installed_site(tmp_path / "site", monkeypatch) as site:
+        site.install("migrator_buggy", BUGGY, {"buggy": "migrator_buggy"}, version="1.0")
+        yield {"PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_a_plugins_bug_leaves_the_run_interrupted_with_exit_6_and_one_line(

@@ -5,8 +5,6 @@ package and a dist-info with its entry point on sys.path), and calls a real HTTP
 
 from __future__ import annotations
 
-import importlib
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.sites import installed_site
 
 PLUGIN = '''\
 """migrator-pager: page the on-call through a webhook."""
@@ -138,18 +138,9 @@ def webhook() -> Iterator[Webhook]:
 @pytest.fixture
 def pager_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """migrator-pager 1.0, installed into a directory on sys.path as pip would leave it."""
-    site = tmp_path / "site"
-    (site / "migrator_pager").mkdir(parents=True)
-    (site / "migrator_pager" / "__init__.py").write_text(PLUGIN)
-    info = site / "migrator_pager-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: migrator-pager\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[migrator]\npager = migrator_pager\n")
-    monkeypatch.syspath_prepend(str(site))
-    importlib.invalidate_caches()
-    yield
-    sys.modules.pop("migrator_pager", None)
-    importlib.invalidate_caches()
+    with installed_site(tmp_path / "site", monkeypatch) as site:
+        site.install("migrator_pager", PLUGIN, {"pager": "migrator_pager"}, version="1.0")
+        yield
 
 
 def test_rehearse_and_plan_never_call_an_outside_plugin_and_apply_does(

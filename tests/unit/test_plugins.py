@@ -3,10 +3,8 @@ the plugin API itself (hook specifications) as users of `migrator plugins` see i
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from migrator.plan import load_plan_text
 from migrator.plan.model import plan_models
 from migrator.plugin import hookspecs
 from migrator.plugin.manager import PluginInfo, get_plugin_manager
+from tests.sites import Site, installed_site
 
 BUILTINS: dict[str, tuple[list[str], list[str]]] = {
     "backfill": (["backfill"], []),
@@ -77,44 +76,10 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
 '''
 
 
-class Site:
-    """A directory on sys.path holding installed distributions, as pip would leave them."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.modules: list[str] = []
-
-    def install(
-        self,
-        module: str,
-        code: str,
-        entry_points: dict[str, str],
-        *,
-        name: str | None = None,
-        version: str = "1.2.3",
-    ) -> None:
-        package = self.root / module
-        package.mkdir()
-        (package / "__init__.py").write_text(code)
-        dist = name or module.replace("_", "-")
-        info = self.root / f"{module}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-        lines = "".join(f"{ep} = {target}\n" for ep, target in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[migrator]\n{lines}")
-        self.modules.append(module)
-        importlib.invalidate_caches()
-
-
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    installed = Site(tmp_path)
-    yield installed
-    for module in installed.modules:
-        sys.modules.pop(module, None)
-    importlib.invalidate_caches()
+    with installed_site(tmp_path, monkeypatch) as installed:
+        yield installed
 
 
 def spec(key: str) -> ActionSpec:
