@@ -74,8 +74,9 @@ def run(ctx: StepContext, step: Any) -> Any:
         raise RuntimeError(f"{argv[0]} ran longer than {step.timeout:g}s and was stopped") from None
     memo = {
         "exit_code": done.returncode,
-        "stdout": _tail(done.stdout),
-        "stderr": _tail(done.stderr),
+        # masked before it is cut: a secret across the cut would otherwise leave a part
+        "stdout": _tail(ctx.mask(done.stdout)),
+        "stderr": _tail(ctx.mask(done.stderr)),
         "seconds": round(time.monotonic() - started, 3),
     }
     if done.returncode != 0:

@@ -78,3 +78,19 @@ def test_a_missing_program_is_named(migrator: Any, write_plan: Any) -> None:
     result = migrator("apply", write_plan(plan_with('["no-such-program-xyz"]')))
     assert result.code == 1
     assert "no such program: no-such-program-xyz" in result.out
+
+
+def test_a_secret_across_the_cut_of_the_output_leaves_no_part_behind(
+    migrator: Any, write_plan: Any, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit trail keeps the last 4,000 characters of the output: the secret is masked
+    before that cut, so the 10 characters of it after the cut are not kept either."""
+    secret = "Zq7SecretTokenValue123"
+    monkeypatch.setenv("DEPLOY_TOKEN", secret)
+    code = "import sys; sys.stdout.write(sys.argv[1] + 'a' * 3990)"
+    argv = f'["{sys.executable}", "-c", "{code}", "${{env:DEPLOY_TOKEN}}"]'
+    assert migrator("apply", write_plan(plan_with(argv))).code == 0
+    ((stored,),) = sql("select string_agg(detail::text, ' ') from migrator.events")
+    assert "a" * 3990 in stored  # the output is there, cut
+    for part in (secret[-10:], secret[-6:]):
+        assert part not in stored

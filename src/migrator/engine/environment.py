@@ -103,4 +103,5 @@ class RunEnvironment:
             hooks=self.hooks,
             stop_requested=self.stop.requested,
             owner=owner,
+            mask=secrets.mask,
         )

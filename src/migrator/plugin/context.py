@@ -37,6 +37,9 @@ class StepContext:
     `StopRequested`: the step is left part way, the run interrupted, and `migrator
     resume` runs the step again (from its checkpoint).
 
+    `mask(text)` hides every secret the run knows (DSN passwords, `${env:...}` values):
+    call it before cutting text short, so that no part of a secret is kept.
+
     `owner` is the token of this process's ownership of run `run_id`: pass it to
     `lock_checkpoint` in each transaction a step commits by itself, so that a process
     whose run was taken over by another (resumed or rolled back while it was cut off)
@@ -62,6 +65,7 @@ class StepContext:
     progress: Callable[..., Progress] = field(default=lambda **kwargs: Progress())
     stop_requested: Callable[[], bool] = field(default=lambda: False)
     owner: str | None = None
+    mask: Callable[[str], str] = field(default=lambda text: text)
 
 
 class StepError(Exception):
