@@ -17,6 +17,8 @@ import math
 import re
 from typing import Any
 
+from migrator.nested import map_strings
+
 MAX_CHARS = 64 * 1024
 """The longest string an audit event keeps; the rest is cut, with a marker saying so."""
 
@@ -49,17 +51,9 @@ def storable_text(text: str, limit: int = MAX_CHARS) -> str:
 
 def storable(data: Any) -> Any:
     """JSON data (see `json_data`) with every string, keys included, made storable."""
-    if isinstance(data, str):
-        return storable_text(data)
-    if isinstance(data, dict):
-        return {storable_text(str(k)): storable(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [storable(v) for v in data]
-    if isinstance(data, float) and not math.isfinite(data):
-        return str(data)
-    return data
+    return map_strings(data, storable_text, keys=True)
 
 
 def storable_json(data: Any) -> str:
     """`data` (any mapping or value) as JSON text that `cast(... as jsonb)` accepts."""
-    return json.dumps(storable(json_data(data)), allow_nan=False)
+    return json.dumps(storable(json_data(data)), allow_nan=False)  # json_data: finite floats
