@@ -12,11 +12,11 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from migrator.db.reconnect import connect_again
 from migrator.db.retry import lost_connection, retry
+from migrator.db.sessions import backend_pid
 from migrator.engine.environment import RunEnvironment
 from migrator.engine.locks import PlanLock, taken_over
 from migrator.engine.operations import PARTIAL, Operation
@@ -204,5 +204,5 @@ class Journal:
     def backend_pid(self) -> int:
         """The server process of the run's connection (whose lock waits are watched)."""
         if self._pid is None:
-            self._pid = int(self.conn.execute(text("select pg_backend_pid()")).scalar_one())
+            self._pid = backend_pid(self.conn)
         return self._pid
