@@ -135,7 +135,7 @@ class Stream:
         try:
             self._commit(batch)
         except Exception as exc:
-            if transient(exc) != "lost connection":
+            if lost_connection(exc) is None:
                 raise
             lost, self.session = self.session, None
             self._drop()
