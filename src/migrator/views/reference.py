@@ -179,9 +179,9 @@ def _config(config: Any) -> Iterator[str]:
 
 def _capabilities(spec: ActionSpec | CheckSpec, plugin: str) -> Iterator[str]:
     yield f"- provided by the plugin {code(plugin)}"
-    if getattr(spec, "reaches_outside", False):
+    if spec.reaches_outside:
         yield "- reaches outside the database: `migrator rehearse` never calls it"
-    language = getattr(spec, "language", None)
+    language = spec.language
     if language:
         yield f"- its text is shown as {code(language)}"
 
