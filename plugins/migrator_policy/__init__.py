@@ -39,7 +39,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
 
 @migrator.hookimpl
 def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
-    from . import policy
+    from . import policy, probe
 
     register(
         CheckSpec(
@@ -55,10 +55,10 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
     register(
         CheckSpec(
             key="rls_probe",
-            config=policy.ProbeConfig,
-            evaluate=policy.evaluate_probe,
-            describe=policy.describe_probe,
-            expect=policy.ProbeVerdict,
+            config=probe.ProbeConfig,
+            evaluate=probe.evaluate_probe,
+            describe=probe.describe_probe,
+            expect=probe.ProbeVerdict,
             summary="try SQL as a role with JWT claims in a transaction that is rolled back",
         )
     )

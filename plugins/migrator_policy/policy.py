@@ -1,4 +1,4 @@
-"""Row level security: policies, the RLS switches of a table, and probes.
+"""Row level security: policies and the RLS switches of a table (probes: `probe.py`).
 
 DDL cannot take bound parameters: table, policy and role names are quoted as
 identifiers here; `using` and `with_check` are SQL expressions written in the
@@ -7,20 +7,15 @@ plan (code, like an `sql:` step), never plan variables.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.plugin import execute
 
 Command = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
-ProbeVerdict = Literal["allowed", "denied"]
 _ROLE_KEYWORDS = {"public", "current_user", "current_role", "session_user"}
-INSUFFICIENT_PRIVILEGE = "42501"  # also what a row-level-security violation raises
-READ_ONLY_TRANSACTION = "25006"
 
 
 class _Config(BaseModel):
@@ -64,12 +59,6 @@ class PolicyExpectation(_Config):
 
     _command = field_validator("command", mode="before")(_upper)
     _roles = field_validator("roles", mode="before")(_roles)
-
-
-class ProbeConfig(_Config):
-    as_role: str = Field(..., min_length=1)
-    claims: dict[str, Any] = Field(default_factory=dict)
-    sql: str = Field(..., min_length=1)
 
 
 # -- SQL text ---------------------------------------------------------------------------
@@ -146,14 +135,6 @@ def describe_exists(check: Any) -> str:
         if value
     ]
     return f"policy '{c.name}' exists on {c.table}" + (f" ({'; '.join(wanted)})" if wanted else "")
-
-
-def describe_probe(check: Any) -> str:
-    c = check.rls_probe
-    return (
-        f"as role {c.as_role} with JWT claims {json.dumps(c.claims)}, in a transaction that is "
-        f"rolled back: {c.sql.strip()}"
-    )
 
 
 # -- reading the catalog ----------------------------------------------------------------
@@ -324,36 +305,3 @@ def evaluate_exists(ctx: CheckContext, check: Any) -> CheckOutcome:
         ):
             mismatches.append(f"{key} is {have!r}, not {want!r}")
     return CheckOutcome(not mismatches, found, expected, "; ".join(mismatches))
-
-
-def evaluate_probe(ctx: CheckContext, check: Any) -> CheckOutcome:
-    """Try the statement as the role with the claims; the engine rolls it all back."""
-    from sqlalchemy.exc import DBAPIError
-
-    c = check.rls_probe
-    conn = ctx.connection
-    claims = {k: ctx.interpolate(v) if isinstance(v, str) else v for k, v in c.claims.items()}
-    conn.exec_driver_sql(
-        "select set_config('request.jwt.claims', %(c)s, true)", {"c": json.dumps(claims)}
-    )
-    for name, value in claims.items():
-        if isinstance(value, str | int | float | bool):
-            conn.exec_driver_sql(
-                "select set_config('request.jwt.claim.' || %(n)s, %(v)s, true)",
-                {"n": name, "v": str(value).lower() if isinstance(value, bool) else str(value)},
-            )
-    ddl(conn, f"SET LOCAL ROLE {_role(c.as_role)}")
-    try:
-        execute(conn, c.sql, ctx.variables)
-        verdict, detail = "allowed", ""
-    except DBAPIError as exc:
-        state = getattr(exc.orig, "sqlstate", None)
-        message = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        if state == READ_ONLY_TRANSACTION:
-            return CheckOutcome(
-                False, None, check.expect, "not probed: a dry run is read-only and this writes"
-            )
-        if state != INSUFFICIENT_PRIVILEGE:
-            raise
-        verdict, detail = "denied", message
-    return CheckOutcome(verdict == check.expect, verdict, check.expect, detail)
