@@ -1,4 +1,9 @@
-"""`migrator plan`: what `apply` would do, and which pre-checks would fail today. Writes nothing."""
+"""`migrator plan`: what `apply` would do, and which pre-checks would fail today. Writes nothing.
+
+Its connection reads `default_transaction_read_only = on`; each pre-check runs as in a
+run (`migrator.engine.checks`: a connection of its own, guarded, READ ONLY whatever the
+check declares), and each preview in a READ ONLY transaction under the same guard.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from migrator.db.checksql import GUARD_KEY, CheckGuard
 from migrator.db.failures import error_text
-from migrator.engine.checks import evaluate_check
+from migrator.engine.checks import CheckConnection, evaluate_check
 from migrator.engine.environment import RunEnvironment
 from migrator.plan.graph import find_path
 from migrator.plan.model import Transition
@@ -39,11 +45,14 @@ def _preview(env: RunEnvironment, conn: Connection, step: Any) -> str | None:
         return None
     with conn.begin() as tx:
         conn.execute(text("set transaction read only"))
+        user = str(conn.execute(text("select current_user")).scalar_one())
+        conn.info[GUARD_KEY] = CheckGuard(user, read_only=True)
         try:
             return spec.preview(env.step_context(conn, None, dry_run=True), step)
         except Exception as exc:
             return f"(no preview: {error_text(exc)})"
         finally:
+            conn.info.pop(GUARD_KEY, None)
             tx.rollback()
 
 
@@ -74,16 +83,19 @@ def _steps(env: RunEnvironment, t: Transition, conn: Connection) -> list[dict[st
 
 def dry_run_document(env: RunEnvironment, target: str) -> dict[str, Any]:
     plan = env.plan
-    with env.db.connect() as conn:
+    with env.db.connect() as conn, CheckConnection(env.db) as own:
+        with conn.begin():
+            conn.exec_driver_sql("set session default_transaction_read_only = on", {})
         with conn.begin():
             phase = current_phase(conn, plan.name, plan.initial_phase)
+            superuser = _superuser(conn)
         path = find_path(plan, phase, target)
         transitions = []
         for n, t in enumerate(path):
             pre = []
             for i, check in enumerate(t.pre_checks):
                 doc = _check_doc(env, i, check)
-                outcome, _, _ = evaluate_check(env, conn, None, check, read_only=True)
+                outcome, _, _ = evaluate_check(env, own, None, check, read_only=True)
                 doc["today"] = {
                     "passed": outcome.passed,
                     "actual": outcome.actual,
@@ -106,12 +118,27 @@ def dry_run_document(env: RunEnvironment, target: str) -> dict[str, Any]:
         "from": phase,
         "to": target,
         "variables": env.options.variables,
+        "superuser": superuser,
         "path": transitions,
     }
 
 
+def _superuser(conn: Connection) -> str | None:
+    """The role the dry run connected as, when it is a superuser (else None)."""
+    row = conn.execute(
+        text("select current_user, rolsuper from pg_roles where rolname = current_user")
+    ).first()
+    return str(row[0]) if row is not None and row[1] else None
+
+
 def render_dry_run(doc: dict[str, Any], reporter: Reporter) -> None:
     say = reporter.say
+    if doc.get("superuser"):
+        say(
+            f"warning: connected as superuser {doc['superuser']}: checks are held read-only "
+            "and guarded, but a role without superuser rights is safer for a dry run",
+            style="yellow",
+        )
     if not doc["path"]:
         say(f"plan {doc['plan']} is already in phase '{doc['to']}': apply would do nothing")
         return
