@@ -67,10 +67,14 @@ def writes(check: Any) -> bool:
 
 def describe_probe(check: Any) -> str:
     c = check.rls_probe
+    rows = (
+        ""
+        if str(c.rows).strip() == ">= 1"
+        else f" (allowed needs rows {c.rows} of each statement that returns or affects rows)"
+    )
     return (
         f"as role {c.as_role} with JWT claims {json.dumps(c.claims)}, in a transaction that is "
-        f"rolled back (allowed needs rows {c.rows} of each statement that returns or "
-        f"affects rows): {c.sql.strip()}"
+        f"rolled back{rows}: {c.sql.strip()}"
     )
 
 
