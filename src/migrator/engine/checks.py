@@ -108,7 +108,11 @@ class CheckConnection:
         self._conn = connect_again(self.engine)
 
     def close(self) -> None:
+        """Close it for good: its server session, set read-only by default, is not handed
+        back to the pool for a step to run on."""
         if self._conn is not None:
+            with suppress(Exception):
+                self._conn.invalidate()
             with suppress(Exception):
                 self._conn.close()
             self._conn = None
@@ -223,6 +227,7 @@ def _look(
         reset_session(conn)
         conn.exec_driver_sql("set session default_transaction_read_only = on", {})
     guard = CheckGuard("", read_only=not writes)
+    info = conn.info  # taken now: a connection the server dropped cannot give it later
     with conn.begin() as tx:
         try:
             # One snapshot for the whole check: the two queries of an equals_query (and
@@ -231,7 +236,7 @@ def _look(
             conn.execute(text("set transaction isolation level repeatable read"))
             conn.execute(text(f"set transaction read {'write' if writes else 'only'}"))
             guard.user = str(conn.execute(text("select current_user")).scalar_one())
-            conn.info[GUARD_KEY] = guard
+            info[GUARD_KEY] = guard
             ctx = env.step_context(conn, run_id, dry_run=dry_run)
             try:
                 outcome: CheckOutcome = spec.evaluate(ctx, check)
@@ -242,7 +247,7 @@ def _look(
                     raise
                 outcome = CheckOutcome(False, None, _shown(check.expectation), error_text(exc))
         finally:
-            conn.info.pop(GUARD_KEY, None)
+            info.pop(GUARD_KEY, None)
             tx.rollback()  # a check never changes anything
     if guard.violation is not None:
         outcome = _failed(outcome, f"the check was stopped: {guard.violation}")

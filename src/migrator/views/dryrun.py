@@ -82,36 +82,45 @@ def _steps(env: RunEnvironment, t: Transition, conn: Connection) -> list[dict[st
 
 
 def dry_run_document(env: RunEnvironment, target: str) -> dict[str, Any]:
-    plan = env.plan
     with env.db.connect() as conn, CheckConnection(env.db) as own:
         with conn.begin():
             conn.exec_driver_sql("set session default_transaction_read_only = on", {})
-        with conn.begin():
-            phase = current_phase(conn, plan.name, plan.initial_phase)
-            superuser = _superuser(conn)
-        path = find_path(plan, phase, target)
-        transitions = []
-        for n, t in enumerate(path):
-            pre = []
-            for i, check in enumerate(t.pre_checks):
-                doc = _check_doc(env, i, check)
-                outcome, _, _ = evaluate_check(env, own, None, check, read_only=True)
-                doc["today"] = {
-                    "passed": outcome.passed,
-                    "actual": outcome.actual,
-                    "expected": outcome.expected,
-                    "detail": outcome.detail,
-                    "after_earlier_transitions": n > 0,
-                }
-                pre.append(doc)
-            transitions.append(
-                {
-                    **t.heading(),
-                    "pre_checks": pre,
-                    "steps": _steps(env, t, conn),
-                    "post_checks": [_check_doc(env, i, c) for i, c in enumerate(t.post_checks)],
-                }
-            )
+        try:
+            return _document(env, target, conn, own)
+        finally:
+            conn.invalidate()  # its session, read-only by default, goes back to no pool
+
+
+def _document(
+    env: RunEnvironment, target: str, conn: Connection, own: CheckConnection
+) -> dict[str, Any]:
+    plan = env.plan
+    with conn.begin():
+        phase = current_phase(conn, plan.name, plan.initial_phase)
+        superuser = _superuser(conn)
+    path = find_path(plan, phase, target)
+    transitions = []
+    for n, t in enumerate(path):
+        pre = []
+        for i, check in enumerate(t.pre_checks):
+            doc = _check_doc(env, i, check)
+            outcome, _, _ = evaluate_check(env, own, None, check, read_only=True)
+            doc["today"] = {
+                "passed": outcome.passed,
+                "actual": outcome.actual,
+                "expected": outcome.expected,
+                "detail": outcome.detail,
+                "after_earlier_transitions": n > 0,
+            }
+            pre.append(doc)
+        transitions.append(
+            {
+                **t.heading(),
+                "pre_checks": pre,
+                "steps": _steps(env, t, conn),
+                "post_checks": [_check_doc(env, i, c) for i, c in enumerate(t.post_checks)],
+            }
+        )
     return {
         "plan": plan.name,
         "file": plan.file,
