@@ -93,8 +93,13 @@ class CheckConnection:
     """The connection checks run on: opened when first needed, replaced when lost, closed
     at the end (`with`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, pinned: bool = True) -> None:
         self.engine = engine
+        # Whether the connection keeps its own server session (no pooler in transaction
+        # mode): only then are its session reset and the release of the session-level
+        # advisory locks a check left done, which through such a pooler would act on a
+        # server session other clients share. A run is always pinned (its lock needs it).
+        self.pinned = pinned
         self._conn: Connection | None = None
 
     def get(self) -> Connection:
@@ -157,9 +162,8 @@ def evaluate_check(
     writes = spec.may_write(check) and not read_only
 
     def once() -> CheckOutcome:
-        conn = own.get()
         try:
-            outcome = _look(env, conn, run_id, check, writes=writes, dry_run=read_only)
+            outcome = _look(env, own, run_id, check, writes=writes, dry_run=read_only)
         except Exception as exc:
             if not read_only and is_connection_lost(exc):
                 raise  # the database went away: no verdict on the check (asked again)
@@ -214,7 +218,7 @@ _SESSION_LOCKS = (
 
 def _look(
     env: RunEnvironment,
-    conn: Connection,
+    own: CheckConnection,
     run_id: int | None,
     check: Any,
     *,
@@ -223,9 +227,10 @@ def _look(
 ) -> CheckOutcome:
     """One look at a check, guarded, on a server session put back as it started."""
     spec = env.registry.checks[check.check_key]
-    with conn.begin():
-        reset_session(conn)
-        conn.exec_driver_sql("set session default_transaction_read_only = on", {})
+    conn = own.get()
+    if own.pinned:
+        with conn.begin():
+            reset_session(conn)
     guard = CheckGuard("", read_only=not writes)
     info = conn.info  # taken now: a connection the server dropped cannot give it later
     with conn.begin() as tx:
@@ -235,6 +240,9 @@ def _look(
             # application keeps writing.
             conn.execute(text("set transaction isolation level repeatable read"))
             conn.execute(text(f"set transaction read {'write' if writes else 'only'}"))
+            # Undone by the rollback; kept only if a COMMIT got through, and then what
+            # follows it is read-only too (the guard stops the check right after it).
+            conn.execute(text("set session default_transaction_read_only = on"))
             guard.user = str(conn.execute(text("select current_user")).scalar_one())
             info[GUARD_KEY] = guard
             ctx = env.step_context(conn, run_id, dry_run=dry_run)
@@ -250,7 +258,10 @@ def _look(
             info.pop(GUARD_KEY, None)
             tx.rollback()  # a check never changes anything
     if guard.violation is not None:
-        outcome = _failed(outcome, f"the check was stopped: {guard.violation}")
+        own.close()  # whatever the check did to its session goes with it
+        return _failed(outcome, f"the check was stopped: {guard.violation}")
+    if not own.pinned:
+        return outcome
     with conn.begin():
         held = conn.exec_driver_sql(_SESSION_LOCKS, {}).scalar_one()
         if held:

@@ -1,8 +1,9 @@
 """`migrator plan`: what `apply` would do, and which pre-checks would fail today. Writes nothing.
 
-Its connection reads `default_transaction_read_only = on`; each pre-check runs as in a
-run (`migrator.engine.checks`: a connection of its own, guarded, READ ONLY whatever the
-check declares), and each preview in a READ ONLY transaction under the same guard.
+Each pre-check runs as in a run (`migrator.engine.checks`: a connection of its own,
+guarded, READ ONLY whatever the check declares; through a pooler in transaction mode
+without the session reset and lock release, which would reach other clients' sessions),
+and each preview in a READ ONLY transaction under the same guard.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from migrator.db.checksql import GUARD_KEY, CheckGuard
 from migrator.db.failures import error_text
+from migrator.db.sessions import TransactionPooling, require_pinned
 from migrator.engine.checks import CheckConnection, evaluate_check
 from migrator.engine.environment import RunEnvironment
 from migrator.plan.graph import find_path
@@ -82,13 +84,19 @@ def _steps(env: RunEnvironment, t: Transition, conn: Connection) -> list[dict[st
 
 
 def dry_run_document(env: RunEnvironment, target: str) -> dict[str, Any]:
-    with env.db.connect() as conn, CheckConnection(env.db) as own:
-        with conn.begin():
-            conn.exec_driver_sql("set session default_transaction_read_only = on", {})
-        try:
-            return _document(env, target, conn, own)
-        finally:
-            conn.invalidate()  # its session, read-only by default, goes back to no pool
+    with env.db.connect() as conn, CheckConnection(env.db, pinned=_pinned(env)) as own:
+        return _document(env, target, conn, own)
+
+
+def _pinned(env: RunEnvironment) -> bool:
+    """Whether the dry run's connections keep their own server sessions (no pooler in
+    transaction mode in between): `migrator plan` works through such a pooler, but there
+    resets and releases no session state, which other clients would share."""
+    try:
+        require_pinned(env.db)
+    except TransactionPooling:
+        return False
+    return True
 
 
 def _document(
