@@ -59,7 +59,15 @@ Feature: Checks and what they expect
     And the output contains "pre-check no session is stuck: warned (actual 40, expected 0)"
 
   Scenario: Wait polls until the check passes
-    Given the plan "wait.yaml":
+    A check changes nothing: what it waits for comes from elsewhere. Here the queue is
+    locked when the check first looks, so that look waits, and sees the queue as it was
+    when it began; the row added meanwhile is there at the next look.
+
+    Given the SQL:
+      """
+      create table queue (id int);
+      """
+    And the plan "wait.yaml":
       """
       plan: wait
       phases: [before, after]
@@ -70,13 +78,15 @@ Feature: Checks and what they expect
           steps: [{sql: select 1}]
           post_checks:
             - name: the queue drained
-              query: select nextval('polls') >= 3
-              expect: true
-              wait: {timeout: 10s, interval: 100ms}
+              query: select count(*) from queue
+              expect: 1
+              wait: {timeout: 30s, interval: 100ms}
       """
-    When I run "migrator apply wait.yaml --to after"
-    Then the exit code is 0
-    And the query "select detail->>'samples' from migrator.events where step = 'the queue drained'" returns "3"
+    And another session holds the table "queue" locked
+    When "ops" runs "migrator apply wait.yaml --to after" in another terminal, until it waits for "queue"
+    And the other session adds a row to "queue" and lets it go
+    Then ops's run ends with exit code 0
+    And the query "select detail->>'samples' from migrator.events where step = 'the queue drained'" returns "2"
 
   Scenario: A soak fails once failures pass the limit, and the run is undone
     Given the plan "soak.yaml":
@@ -91,13 +101,13 @@ Feature: Checks and what they expect
             - {name: mark, sql: create table marked (x int), rollback: {sql: drop table marked}}
           post_checks:
             - name: conversion stays up
-              query: select nextval('polls') % 2 = 1
+              query: select false
               expect: true
               soak: {duration: 5s, interval: 50ms, failure_limit: 1}
       """
     When I run "migrator apply soak.yaml --to after"
     Then the exit code is 1
-    And the output contains "2 of 4 samples failed"
+    And the output contains "2 of 2 samples failed"
     And the query "select to_regclass('marked') is null" returns "True"
 
   Scenario: Once a post-check has failed, the undo does not wait for the others' windows

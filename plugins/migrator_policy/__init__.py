@@ -59,6 +59,8 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             evaluate=probe.evaluate_probe,
             describe=probe.describe_probe,
             expect=probe.ProbeVerdict,
+            sql_texts=probe.sql_texts,
+            writes=probe.writes,
             summary="try SQL as a role with JWT claims in a transaction that is rolled back",
         )
     )

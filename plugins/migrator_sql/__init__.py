@@ -38,6 +38,7 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             evaluate=sql.evaluate,
             describe=sql.describe_query,
             language="sql",
+            sql_texts=lambda check: [(("query",), check.query)],
             summary="SQL whose first column of the first row is compared with expect",
         )
     )

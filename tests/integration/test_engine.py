@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.plans import hotfix, phased
+from tests.processes import spawn, wait_for
 
 # A plan whose steps leave traces we can count: each step appends to `ran`, each undo
 # appends to `undone`. `:fail_at` makes a step fail on purpose.
@@ -369,24 +371,33 @@ class TestChecks:
         assert sql("select status from migrator.events where kind = 'check'") == [("warned",)]
 
     def test_wait_polls_until_the_check_passes(
-        self, migrator: Any, write_plan: Any, sql: Any
+        self, database: str, write_plan: Any, sql: Any
     ) -> None:
-        # Each evaluation bumps a sequence; the check passes from the third evaluation on.
-        sql("create sequence polls")
+        # A check changes nothing, so the data it waits for comes from another session: the
+        # first look reads `queue` while this test holds it locked, and so waits; the row
+        # this test then commits is not in that look's snapshot (taken by its first
+        # statement), and is in the next one's: exactly two samples.
+        sql("create table queue (id int)")
         plan = write_plan(
             phased(
                 "waity",
                 ["{sql: select 1}"],
                 post_checks=[
-                    "query: select nextval('polls') >= 3\n"
-                    "expect: true\n"
-                    "wait: {timeout: 5s, interval: 100ms}"
+                    "query: select count(*) from queue\n"
+                    "expect: 1\n"
+                    "wait: {timeout: 30s, interval: 100ms}"
                 ],
             )
         )
-        assert migrator("apply", plan, "--to", "b").code == 0
+        with psycopg.connect(database) as holder:
+            holder.execute("lock table queue in access exclusive mode")
+            proc = spawn("apply", plan, "--to", "b", "--dsn", database)
+            wait_for(lambda: _waits_for(database, "queue"), proc=proc)
+            holder.execute("insert into queue values (1)")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
-        assert detail["samples"] == 3
+        assert detail["samples"] == 2
 
     def test_wait_gives_up_after_its_timeout(
         self, migrator: Any, write_plan: Any, sql: Any
@@ -408,14 +419,13 @@ class TestChecks:
     def test_soak_fails_once_failures_exceed_the_limit(
         self, migrator: Any, write_plan: Any, sql: Any
     ) -> None:
-        sql("create sequence soaks")
-        # passes on odd samples, fails on even ones: 1 failure allowed, the 2nd fails it
+        # fails at every sample: 1 failure allowed, the 2nd fails it (long before 3s)
         plan = write_plan(
             phased(
                 "soaky",
                 ["{sql: select 1}"],
                 post_checks=[
-                    "query: select nextval('soaks') % 2 = 1\n"
+                    "query: select false\n"
                     "expect: true\n"
                     "soak: {duration: 3s, interval: 50ms, failure_limit: 1}"
                 ],
@@ -423,8 +433,8 @@ class TestChecks:
         )
         assert migrator("apply", plan, "--to", "b").code == 1
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
-        assert detail["samples"] == 4
-        assert detail["detail"].startswith("2 of 4 samples failed")
+        assert detail["samples"] == 2
+        assert detail["detail"].startswith("2 of 2 samples failed")
 
     def test_equals_query_reports_the_first_difference(
         self, migrator: Any, write_plan: Any, sql: Any
@@ -566,3 +576,14 @@ def test_plan_file_changed_since_the_run_is_refused_without_force(
     assert refused.code == 2
     assert "changed since run" in refused.err
     assert migrator("resume", plan, "--force").code == 0
+
+
+def _waits_for(dsn: str, table: str) -> bool:
+    """Whether a session waits for a lock on `table`."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "select 1 from pg_locks where locktype = 'relation' "
+            "and relation = to_regclass(%s) and not granted",
+            (table,),
+        ).fetchone()
+    return row is not None

@@ -149,16 +149,28 @@ def statements(sql: str) -> list[Statement]:
     return out
 
 
+GUARD_KEY = "migrator.check_guard"
+"""The key of a check's guard in `connection.info` (`migrator.db.checksql.CheckGuard`)."""
+
+
 def execute(connection: Any, sql: str, variables: Mapping[str, Any]) -> Any:
     """Run every statement of `sql` on a SQLAlchemy connection; variables bound, never pasted.
 
-    Returns the result of the last statement.
+    Returns the result of the last statement. On a check's connection, the check's guard
+    (kept in `connection.info`) sees every statement before it is sent and the session
+    after it ran, and raises when the check may not go on.
     """
     result = None
+    info = getattr(connection, "info", None)
+    guard = info.get(GUARD_KEY) if isinstance(info, dict) else None
     for statement in statements(sql):
+        if guard is not None:
+            guard.before(statement)
         # One statement at a time, always with a parameter mapping (perhaps empty), so
         # the driver treats every `%` the same way: escaped as `%%` by the lexer.
         result = connection.exec_driver_sql(statement.driver_sql, statement.bind(variables))
+        if guard is not None:
+            guard.after(connection)
     return result
 
 

@@ -1,21 +1,32 @@
 """Evaluating a check: once, polling until it passes (`wait`), or for a window (`soak`).
 
-A check never changes anything: its transaction is always rolled back. It runs in
-one REPEATABLE READ transaction, so all its queries see one snapshot. `run_checks`
-evaluates a transition's pre- or post-checks for its run and records each verdict.
+A check never changes anything. It runs on a connection of its own (`CheckConnection`,
+not the run's), whose server session is reset before each look and reads
+`default_transaction_read_only = on`; each look is one REPEATABLE READ transaction (all
+its queries see one snapshot), READ ONLY unless the check's spec declares it writes
+(never in a dry run), always rolled back. While the check runs, a `CheckGuard`
+(`migrator.db.checksql`) on the connection refuses what a check may not send and makes
+sure, after every statement sent through `execute`, that the transaction is still open,
+as the same role and in the same mode: when not, the check fails. A session-level
+advisory lock the check leaves is released, and the check fails. `run_checks` evaluates
+a transition's pre- or post-checks for its run and records each verdict.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from migrator.db.checksql import GUARD_KEY, CheckGuard, CheckSqlRefused
 from migrator.db.failures import error_text, is_connection_lost
+from migrator.db.reconnect import connect_again
 from migrator.db.retry import lost_connection, retry
+from migrator.db.sessions import reset_session
 from migrator.engine.environment import RunEnvironment
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
 from migrator.plugin.context import CheckOutcome, StopRequested
@@ -32,12 +43,19 @@ def run_checks(journal: Journal, phase: str, checks: tuple[Any, ...]) -> bool:
     the others say: those after it are evaluated once, for the record, without their
     `wait` or `soak`, so that the undo does not wait for a window that cannot help.
     """
+    with CheckConnection(journal.env.db) as own:
+        return _run_checks(journal, own, phase, checks)
+
+
+def _run_checks(
+    journal: Journal, own: CheckConnection, phase: str, checks: tuple[Any, ...]
+) -> bool:
     registry = journal.env.registry
     passed = True
     for index, check in enumerate(checks):
         journal.env.stop.check(f"{phase}-check {check.label(index)}")
         hurried = not passed and (check.wait is not None or check.soak is not None)
-        outcome, seconds, samples = _evaluate(journal, check, single=hurried)
+        outcome, seconds, samples = _evaluate(journal, own, check, single=hurried)
         if hurried:
             outcome = replace(
                 outcome,
@@ -71,22 +89,62 @@ def run_checks(journal: Journal, phase: str, checks: tuple[Any, ...]) -> bool:
     return passed
 
 
-def _evaluate(journal: Journal, check: Any, *, single: bool = False) -> tuple[Any, float, int]:
+class CheckConnection:
+    """The connection checks run on: opened when first needed, replaced when lost, closed
+    at the end (`with`)."""
+
+    def __init__(self, engine: Engine, *, pinned: bool = True) -> None:
+        self.engine = engine
+        # Whether the connection keeps its own server session (no pooler in transaction
+        # mode): only then are its session reset and the release of the session-level
+        # advisory locks a check left done, which through such a pooler would act on a
+        # server session other clients share. A run is always pinned (its lock needs it).
+        self.pinned = pinned
+        self._conn: Connection | None = None
+
+    def get(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def reconnect(self) -> None:
+        """A connection the server dropped is replaced (waiting for a server that restarts)."""
+        self.close()
+        self._conn = connect_again(self.engine)
+
+    def close(self) -> None:
+        """Close it for good: its server session, set read-only by default, is not handed
+        back to the pool for a step to run on."""
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.invalidate()
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> CheckConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _evaluate(
+    journal: Journal, own: CheckConnection, check: Any, *, single: bool = False
+) -> tuple[Any, float, int]:
     """A check's outcome; a check whose connection was lost is asked again on a new
     one (a lost connection is not a failed check)."""
     return retry(
-        lambda attempt: evaluate_check(
-            journal.env, journal.conn, journal.run_id, check, single=single
-        ),
+        lambda attempt: evaluate_check(journal.env, own, journal.run_id, check, single=single),
         transient=lost_connection,
         retries=TRANSIENT_RETRIES,
-        on_retry=lambda attempt, error, reason, pause: journal.reconnect(),
+        on_retry=lambda attempt, error, reason, pause: own.reconnect(),
     )
 
 
 def evaluate_check(
     env: RunEnvironment,
-    conn: Connection,
+    own: CheckConnection,
     run_id: int | None,
     check: Any,
     *,
@@ -101,24 +159,16 @@ def evaluate_check(
     spec = env.registry.checks[check.check_key]
     started = time.monotonic()
 
+    writes = spec.may_write(check) and not read_only
+
     def once() -> CheckOutcome:
-        with conn.begin() as tx:
-            # One snapshot for the whole check: the two queries of an equals_query (and
-            # any query a plugin runs) see the same committed data, even while the
-            # application keeps writing.
-            conn.execute(text("set transaction isolation level repeatable read"))
-            if read_only:
-                conn.execute(text("set transaction read only"))
-            try:
-                ctx = env.step_context(conn, run_id, dry_run=read_only)
-                return spec.evaluate(ctx, check)  # type: ignore[no-any-return]
-            except Exception as exc:
-                if not read_only and is_connection_lost(exc):
-                    raise  # the database went away: no verdict on the check (the run reconnects)
-                expected = check.expectation
-                return CheckOutcome(False, None, _shown(expected), f"error: {error_text(exc)}")
-            finally:
-                tx.rollback()  # a check never changes anything
+        try:
+            outcome = _look(env, own, run_id, check, writes=writes, dry_run=read_only)
+        except Exception as exc:
+            if not read_only and is_connection_lost(exc):
+                raise  # the database went away: no verdict on the check (asked again)
+            return CheckOutcome(False, None, _shown(check.expectation), f"error: {error_text(exc)}")
+        return outcome
 
     if check.soak is not None and not single:
         soak = check.soak
@@ -159,6 +209,72 @@ def evaluate_check(
                 + f"still failing after {check.wait.timeout:g}s",
             )
     return outcome, time.monotonic() - started, samples
+
+
+_SESSION_LOCKS = (
+    "select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()"
+)
+
+
+def _look(
+    env: RunEnvironment,
+    own: CheckConnection,
+    run_id: int | None,
+    check: Any,
+    *,
+    writes: bool,
+    dry_run: bool,
+) -> CheckOutcome:
+    """One look at a check, guarded, on a server session put back as it started."""
+    spec = env.registry.checks[check.check_key]
+    conn = own.get()
+    if own.pinned:
+        with conn.begin():
+            reset_session(conn)
+    guard = CheckGuard("", read_only=not writes)
+    info = conn.info  # taken now: a connection the server dropped cannot give it later
+    with conn.begin() as tx:
+        try:
+            # One snapshot for the whole check: the two queries of an equals_query (and
+            # any query a plugin runs) see the same committed data, even while the
+            # application keeps writing.
+            conn.execute(text("set transaction isolation level repeatable read"))
+            conn.execute(text(f"set transaction read {'write' if writes else 'only'}"))
+            # Undone by the rollback; kept only if a COMMIT got through, and then what
+            # follows it is read-only too (the guard stops the check right after it).
+            conn.execute(text("set session default_transaction_read_only = on"))
+            guard.user = str(conn.execute(text("select current_user")).scalar_one())
+            info[GUARD_KEY] = guard
+            ctx = env.step_context(conn, run_id, dry_run=dry_run)
+            try:
+                outcome: CheckOutcome = spec.evaluate(ctx, check)
+            except CheckSqlRefused:
+                outcome = CheckOutcome(False, None, _shown(check.expectation), "")
+            except Exception as exc:
+                if guard.violation is None:
+                    raise
+                outcome = CheckOutcome(False, None, _shown(check.expectation), error_text(exc))
+        finally:
+            info.pop(GUARD_KEY, None)
+            tx.rollback()  # a check never changes anything
+    if guard.violation is not None:
+        own.close()  # whatever the check did to its session goes with it
+        return _failed(outcome, f"the check was stopped: {guard.violation}")
+    if not own.pinned:
+        return outcome
+    with conn.begin():
+        held = conn.exec_driver_sql(_SESSION_LOCKS, {}).scalar_one()
+        if held:
+            conn.exec_driver_sql("select pg_advisory_unlock_all()", {})
+    if held:
+        outcome = _failed(outcome, f"the check left {held} session-level advisory lock(s) held")
+    return outcome
+
+
+def _failed(outcome: CheckOutcome, why: str) -> CheckOutcome:
+    return CheckOutcome(
+        False, outcome.actual, outcome.expected, "; ".join(filter(None, [why, outcome.detail]))
+    )
 
 
 def _pause(env: RunEnvironment, seconds: float) -> None:

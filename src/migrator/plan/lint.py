@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from migrator.db.checksql import sql_problems
 from migrator.errors import Problem
 from migrator.nested import strings_in
 from migrator.plan.interpolate import InterpolationError, references
@@ -37,8 +38,33 @@ def lint_document(doc: SourceDocument) -> list[Problem]:
 
 
 def lint_plan(plan: Plan, registry: Registry) -> list[Problem]:
-    """Warnings about a valid plan: things that work but that a reviewer should see."""
-    return _warnings(plan, registry, plan.source)
+    """Warnings about a valid plan: things that work but that a reviewer should see; and
+    the SQL its checks may not send (errors)."""
+    return _check_sql(plan, registry, plan.source) + _warnings(plan, registry, plan.source)
+
+
+def _check_sql(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Problem]:
+    """Every SQL text a check sends, held to `migrator.db.checksql` (a check cannot commit,
+    change its role, run a program...)."""
+    from migrator.plan.expect import EqualsQuery
+
+    problems: list[Problem] = []
+    for t in plan.transitions:
+        for phase in ("pre_checks", "post_checks"):
+            for i, check in enumerate(getattr(t, phase)):
+                spec = registry.checks[check.check_key]
+                texts = list(spec.sql_texts(check)) if spec.sql_texts else []
+                if isinstance(check.expectation, EqualsQuery):
+                    texts.append((("expect", "equals_query"), check.expectation.sql))
+                for field, sql in texts:
+                    for problem in sql_problems(sql):
+                        problems.append(
+                            doc.problem(
+                                (*t.path, phase, i, *field),
+                                f"check '{check.label(i)}' may not send this SQL: {problem}",
+                            )
+                        )
+    return problems
 
 
 def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:

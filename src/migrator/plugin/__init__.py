@@ -13,6 +13,13 @@ stays quick).
 
 from typing import TYPE_CHECKING
 
+# Check SQL: what a check may not send (`check_sql_problems`, for a check's own lint),
+# the role a probe runs as (`run_as`), what a check's guard raises, a statement's words.
+from migrator.db.checksql import CheckSqlRefused as CheckSqlRefused
+from migrator.db.checksql import run_as as run_as
+from migrator.db.checksql import sql_problems as check_sql_problems
+from migrator.db.checksql import words as sql_words
+
 # Connections: telling a lost connection, and opening one again within the window.
 from migrator.db.reconnect import connect_again as connect_again
 from migrator.db.reconnect import is_connection_lost as is_connection_lost
@@ -84,6 +91,7 @@ __all__ = [
     "CheckContext",
     "CheckOutcome",
     "CheckSpec",
+    "CheckSqlRefused",
     "Checkpoint",
     "Comparison",
     "Control",
@@ -102,6 +110,7 @@ __all__ = [
     "Transient",
     "Undo",
     "any_of",
+    "check_sql_problems",
     "checkpoint_position_sql",
     "compare_rows",
     "conflict",
@@ -120,12 +129,15 @@ __all__ = [
     "missing_schemas",
     "missing_tables",
     "parse_duration",
+    "parse_expectation",
     "read_control",
     "read_flag",
     "retry",
+    "run_as",
     "save_checkpoint",
     "select_findings",
     "split_table",
+    "sql_words",
     "statements",
     "write_flag",
 ]
@@ -137,6 +149,7 @@ if TYPE_CHECKING:
     from migrator.plan.expect import Expectation as Expectation
     from migrator.plan.expect import compare_rows as compare_rows
     from migrator.plan.expect import judge as judge
+    from migrator.plan.expect import parse_expectation as parse_expectation
 
     # Plan values: durations as plans write them ("30s", "5m", 90).
     from migrator.plan.fields import parse_duration as parse_duration
@@ -147,6 +160,7 @@ _FROM_PLAN = {
     "Expectation": "migrator.plan.expect",
     "compare_rows": "migrator.plan.expect",
     "judge": "migrator.plan.expect",
+    "parse_expectation": "migrator.plan.expect",
     "parse_duration": "migrator.plan.fields",
 }
 

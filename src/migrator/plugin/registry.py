@@ -81,6 +81,14 @@ class CheckSpec:
     - `reaches_outside`: whether it asks beyond the target database (a service):
       `migrator rehearse` never evaluates it (it passes as "not asked").
     - `language`: the language of the text `describe` returns, as for actions.
+    - `sql_texts(check)`: every SQL text from the plan the check sends, as pairs (the
+      path of its field below the check, e.g. `("query",)`, the text); `migrator
+      validate` refuses what a check may not send (`migrator.db.checksql`) in each,
+      and in an `equals_query` of the generic expectation, which the core finds itself.
+      None: the check sends no SQL of the plan's.
+    - `writes(check)`: whether the check's SQL may write (an `rls_probe` of an
+      INSERT): the engine then opens its transaction read-write (always rolled back);
+      a dry run never does. False: the transaction is READ ONLY.
     """
 
     key: str
@@ -93,6 +101,12 @@ class CheckSpec:
     summary: str = ""
     reaches_outside: bool = False
     language: str | None = None
+    sql_texts: Callable[[Any], list[tuple[tuple[str | int, ...], str]]] | None = None
+    writes: Callable[[Any], bool] | bool = False
+
+    def may_write(self, check: Any) -> bool:
+        """Whether `check` needs a read-write transaction (see `writes`)."""
+        return self.writes(check) if callable(self.writes) else self.writes
 
 
 @dataclass

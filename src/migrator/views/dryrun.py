@@ -1,4 +1,10 @@
-"""`migrator plan`: what `apply` would do, and which pre-checks would fail today. Writes nothing."""
+"""`migrator plan`: what `apply` would do, and which pre-checks would fail today. Writes nothing.
+
+Each pre-check runs as in a run (`migrator.engine.checks`: a connection of its own,
+guarded, READ ONLY whatever the check declares; through a pooler in transaction mode
+without the session reset and lock release, which would reach other clients' sessions),
+and each preview in a READ ONLY transaction under the same guard.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from migrator.db.checksql import GUARD_KEY, CheckGuard
 from migrator.db.failures import error_text
-from migrator.engine.checks import evaluate_check
+from migrator.db.sessions import TransactionPooling, require_pinned
+from migrator.engine.checks import CheckConnection, evaluate_check
 from migrator.engine.environment import RunEnvironment
 from migrator.plan.graph import find_path
 from migrator.plan.model import Transition
@@ -39,11 +47,14 @@ def _preview(env: RunEnvironment, conn: Connection, step: Any) -> str | None:
         return None
     with conn.begin() as tx:
         conn.execute(text("set transaction read only"))
+        user = str(conn.execute(text("select current_user")).scalar_one())
+        conn.info[GUARD_KEY] = CheckGuard(user, read_only=True)
         try:
             return spec.preview(env.step_context(conn, None, dry_run=True), step)
         except Exception as exc:
             return f"(no preview: {error_text(exc)})"
         finally:
+            conn.info.pop(GUARD_KEY, None)
             tx.rollback()
 
 
@@ -73,45 +84,78 @@ def _steps(env: RunEnvironment, t: Transition, conn: Connection) -> list[dict[st
 
 
 def dry_run_document(env: RunEnvironment, target: str) -> dict[str, Any]:
+    with env.db.connect() as conn, CheckConnection(env.db, pinned=_pinned(env)) as own:
+        return _document(env, target, conn, own)
+
+
+def _pinned(env: RunEnvironment) -> bool:
+    """Whether the dry run's connections keep their own server sessions (no pooler in
+    transaction mode in between): `migrator plan` works through such a pooler, but there
+    resets and releases no session state, which other clients would share."""
+    try:
+        require_pinned(env.db)
+    except TransactionPooling:
+        return False
+    return True
+
+
+def _document(
+    env: RunEnvironment, target: str, conn: Connection, own: CheckConnection
+) -> dict[str, Any]:
     plan = env.plan
-    with env.db.connect() as conn:
-        with conn.begin():
-            phase = current_phase(conn, plan.name, plan.initial_phase)
-        path = find_path(plan, phase, target)
-        transitions = []
-        for n, t in enumerate(path):
-            pre = []
-            for i, check in enumerate(t.pre_checks):
-                doc = _check_doc(env, i, check)
-                outcome, _, _ = evaluate_check(env, conn, None, check, read_only=True)
-                doc["today"] = {
-                    "passed": outcome.passed,
-                    "actual": outcome.actual,
-                    "expected": outcome.expected,
-                    "detail": outcome.detail,
-                    "after_earlier_transitions": n > 0,
-                }
-                pre.append(doc)
-            transitions.append(
-                {
-                    **t.heading(),
-                    "pre_checks": pre,
-                    "steps": _steps(env, t, conn),
-                    "post_checks": [_check_doc(env, i, c) for i, c in enumerate(t.post_checks)],
-                }
-            )
+    with conn.begin():
+        phase = current_phase(conn, plan.name, plan.initial_phase)
+        superuser = _superuser(conn)
+    path = find_path(plan, phase, target)
+    transitions = []
+    for n, t in enumerate(path):
+        pre = []
+        for i, check in enumerate(t.pre_checks):
+            doc = _check_doc(env, i, check)
+            outcome, _, _ = evaluate_check(env, own, None, check, read_only=True)
+            doc["today"] = {
+                "passed": outcome.passed,
+                "actual": outcome.actual,
+                "expected": outcome.expected,
+                "detail": outcome.detail,
+                "after_earlier_transitions": n > 0,
+            }
+            pre.append(doc)
+        transitions.append(
+            {
+                **t.heading(),
+                "pre_checks": pre,
+                "steps": _steps(env, t, conn),
+                "post_checks": [_check_doc(env, i, c) for i, c in enumerate(t.post_checks)],
+            }
+        )
     return {
         "plan": plan.name,
         "file": plan.file,
         "from": phase,
         "to": target,
         "variables": env.options.variables,
+        "superuser": superuser,
         "path": transitions,
     }
 
 
+def _superuser(conn: Connection) -> str | None:
+    """The role the dry run connected as, when it is a superuser (else None)."""
+    row = conn.execute(
+        text("select current_user, rolsuper from pg_roles where rolname = current_user")
+    ).first()
+    return str(row[0]) if row is not None and row[1] else None
+
+
 def render_dry_run(doc: dict[str, Any], reporter: Reporter) -> None:
     say = reporter.say
+    if doc.get("superuser"):
+        say(
+            f"warning: connected as superuser {doc['superuser']}: checks are held read-only "
+            "and guarded, but a role without superuser rights is safer for a dry run",
+            style="yellow",
+        )
     if not doc["path"]:
         say(f"plan {doc['plan']} is already in phase '{doc['to']}': apply would do nothing")
         return
