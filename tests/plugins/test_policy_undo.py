@@ -5,6 +5,7 @@ memo in the audit trail is never executed (SPEC.md, Guarantees)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -166,7 +167,7 @@ def test_an_rls_switch_changed_since_is_not_switched_back(
 
 
 HOSTILE = "true); create table pwned (x int); --"
-EDITS = {
+EDITS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "an expression": lambda m: {**m, "previous": {**m["previous"], "using": HOSTILE}},
     "a with check": lambda m: {**m, "previous": {**m["previous"], "with_check": "true)) or ((1"}},
     "a role's name": lambda m: {
@@ -245,3 +246,28 @@ def test_hostile_names_in_an_earlier_memo_stay_names(
     assert sql(PWNED) == [(True,)]
     names = "select polname from pg_policy where polrelid = 't'::regclass order by polname"
     assert sql(names) == [("p",), (name,)]  # the earlier policy, under the name as written
+
+
+def test_a_run_that_replaces_a_policy_twice_is_undone_through_both(
+    migrator: Any, write_plan: Any, sql: Any, table: None
+) -> None:
+    sql("create policy p on t to public using (v = 0)")
+    before = sql(SNAPSHOT)
+    tricky = (
+        "owner = any (array['a', E'b\\\\'c', 'd''e']) and v::text ~ '\\d' "
+        "and (v in (1, 2, 3) or coalesce(owner, '(') like '%;%' or \"v\" is null)"
+    )
+    plan = write_plan(
+        hotfix(
+            "twice",
+            [
+                "name: first\npolicy: {table: t, name: p, to: '\"Public\"', using: "
+                f"{json.dumps(tricky)}}}",
+                "name: second\npolicy: {table: t, name: p, to: authenticated, using: 'true'}",
+                "sql: select 1/0",
+            ],
+        )
+    )
+    result = migrator("apply", plan)
+    assert result.code == 1, result.out  # the last step fails: both policy steps are undone
+    assert sql(SNAPSHOT) == before
