@@ -271,3 +271,22 @@ def test_a_run_that_replaces_a_policy_twice_is_undone_through_both(
     result = migrator("apply", plan)
     assert result.code == 1, result.out  # the last step fails: both policy steps are undone
     assert sql(SNAPSHOT) == before
+
+
+def test_a_refused_undo_can_be_skipped_on_purpose_keeping_the_later_change(
+    migrator: Any, write_plan: Any, sql: Any, table: None
+) -> None:
+    x = write_plan(replace("x replaces p", "v > 0", plan="x"), "x.yaml")
+    y = write_plan(replace("y replaces p", "true", plan="y"), "y.yaml")
+    assert migrator("apply", x).code == 0
+    assert migrator("apply", y).code == 0
+    after_y = sql(SNAPSHOT)
+    assert migrator("rollback", x).code == 3
+    skipped = migrator("resume", x, "--skip", "undo x replaces p", "--reason", "y owns p now")
+    assert skipped.code == 0, skipped.out
+    assert sql(SNAPSHOT) == after_y
+    assert sql(
+        "select e.status, e.detail->>'reason' from migrator.events e join migrator.runs r "
+        "on r.id = e.run_id where r.plan = 'x' and e.step = 'undo x replaces p' "
+        "and e.status = 'skipped'"
+    ) == [("skipped", "y owns p now")]
