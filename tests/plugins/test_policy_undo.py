@@ -290,3 +290,23 @@ def test_a_refused_undo_can_be_skipped_on_purpose_keeping_the_later_change(
         "on r.id = e.run_id where r.plan = 'x' and e.step = 'undo x replaces p' "
         "and e.status = 'skipped'"
     ) == [("skipped", "y owns p now")]
+
+
+def test_a_memo_cannot_use_strings_read_the_old_way_to_end_its_expression(
+    migrator: Any, write_plan: Any, sql: Any, table: None
+) -> None:
+    # With standard_conforming_strings off, '\'' ends after the second quote: what the
+    # check reads as one string would be code and a comment. The undo sets it on.
+    (database,) = sql("select current_database()")[0]
+    sql(f'alter database "{database}" set standard_conforming_strings = off')
+    sql("create policy p on t for select to authenticated using (owner = current_user)")
+    plan = write_plan(replace("open it", "true"))
+    assert migrator("apply", plan).code == 0
+    applied = sql(SNAPSHOT)
+    smuggled = "'\\'' = '''' ) ; create table pwned (x int) ; select 1 --'"
+    memo = memo_of(sql, "x")
+    edit_memo(sql, "x", {**memo, "previous": {**memo["previous"], "using": smuggled}})
+    result = migrator("rollback", plan)
+    assert result.code == 3, result.out
+    assert sql(PWNED) == [(True,)]
+    assert sql(SNAPSHOT) == applied
