@@ -310,3 +310,18 @@ def test_a_memo_cannot_use_strings_read_the_old_way_to_end_its_expression(
     assert result.code == 3, result.out
     assert sql(PWNED) == [(True,)]
     assert sql(SNAPSHOT) == applied
+
+
+def test_an_undo_whose_table_is_gone_says_so(
+    migrator: Any, write_plan: Any, sql: Any, table: None
+) -> None:
+    plan = write_plan(replace("open it", "true"))
+    assert migrator("apply", plan).code == 0
+    sql("alter table t rename to t2")
+    result = migrator("rollback", plan)
+    assert result.code == 3, result.out
+    assert (
+        'policy "p" on public.t is not as its step left it: its table is gone (dropped or '
+        "renamed); the undo changed nothing"
+    ) in result.out
+    assert sql("select count(*) from pg_policy where polrelid = 't2'::regclass") == [(1,)]
