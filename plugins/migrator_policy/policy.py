@@ -60,8 +60,9 @@ def _role_entries(value: list[str] | None) -> list[str] | None:
 
 
 ROLES_HELP = (
-    'a role or a list; "Name" in double quotes is that role exactly, unquoted public, '
-    "current_user, current_role and session_user are the keywords"
+    "a role or a list; unquoted, public, current_user, current_role and session_user are "
+    """the keywords (any case), other text a role's name; '"Public"' in double quotes is """
+    "the role named Public, exactly"
 )
 
 
@@ -239,7 +240,7 @@ def _standard_strings(conn: Any) -> None:
 
 
 def undo(ctx: StepContext, step: Any, memo: Any) -> None:
-    """Restore the policy exactly as it was before (or drop it), if still as the step left it."""
+    """Restore the policy as it was (or drop it), only if it is still as the step left it."""
     m: PolicyMemo = read_memo(PolicyMemo, memo)
     conn = ctx.connection
     schema, table, name = m.namespace, m.table, m.name
@@ -296,7 +297,7 @@ def _switches(enabled: bool, forced: bool) -> str:
 
 
 def undo_rls(ctx: StepContext, step: Any, memo: Any) -> None:
-    """Put row level security back as it was, if still as the step left it."""
+    """Put row level security back as it was, only if it is still as the step left it."""
     m: RlsMemo = read_memo(RlsMemo, memo)
     conn = ctx.connection
     if m.left is not None:
