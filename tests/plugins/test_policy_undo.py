@@ -325,3 +325,32 @@ def test_an_undo_whose_table_is_gone_says_so(
         "renamed); the undo changed nothing"
     ) in result.out
     assert sql("select count(*) from pg_policy where polrelid = 't2'::regclass") == [(1,)]
+
+
+def test_policy_exists_tells_the_keyword_from_a_role_named_so(
+    migrator: Any, write_plan: Any, sql: Any, table: None
+) -> None:
+    sql('create policy p on t for select to "Public", "we""ird role" using (true)')
+
+    def check(name: str, roles: str) -> tuple[int, str | None]:
+        plan = write_plan(
+            hotfix(
+                name,
+                ["sql: select 1"],
+                pre_checks=[f"policy_exists: {{table: t, name: p, roles: {roles}}}"],
+            ),
+            f"{name}.yaml",
+        )
+        code = migrator("apply", plan).code
+        (detail,) = sql(
+            "select e.detail->>'detail' from migrator.events e join migrator.runs r "
+            "on r.id = e.run_id where r.plan = %s and e.kind = 'check'",
+            name,
+        )[0]
+        return code, detail
+
+    assert check("quoted", """['"Public"', 'we"ird role']""") == (0, "")
+    assert check("keyword", """[Public, 'we"ird role']""") == (
+        1,
+        'roles are "Public", we"ird role, not Public, we"ird role',
+    )
