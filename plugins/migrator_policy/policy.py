@@ -240,7 +240,11 @@ def _standard_strings(conn: Any) -> None:
 
 
 def undo(ctx: StepContext, step: Any, memo: Any) -> None:
-    """Restore the policy as it was (or drop it), only if it is still as the step left it."""
+    """Restore the policy exactly as it was before, or drop it if there was none.
+
+    Only if the policy is still as the step left it (else NotAsLeft, nothing changed);
+    built from the memo's fields, each expression checked to be one SQL expression.
+    """
     m: PolicyMemo = read_memo(PolicyMemo, memo)
     conn = ctx.connection
     schema, table, name = m.namespace, m.table, m.name
@@ -297,7 +301,10 @@ def _switches(enabled: bool, forced: bool) -> str:
 
 
 def undo_rls(ctx: StepContext, step: Any, memo: Any) -> None:
-    """Put row level security back as it was, only if it is still as the step left it."""
+    """Put row level security back as it was: enabled or not, forced or not.
+
+    Only if it is still as the step left it (else NotAsLeft, nothing changed).
+    """
     m: RlsMemo = read_memo(RlsMemo, memo)
     conn = ctx.connection
     if m.left is not None:
