@@ -354,3 +354,25 @@ def test_policy_exists_tells_the_keyword_from_a_role_named_so(
         1,
         'roles are "Public", we"ird role, not Public, we"ird role',
     )
+
+
+def test_the_automatic_undo_of_a_failed_run_refuses_too(
+    migrator: Any, write_plan: Any, sql: Any, table: None
+) -> None:
+    sql("create policy p on t to public using (v = 0)")
+    plan = write_plan(
+        hotfix(
+            "auto",
+            [
+                "name: replace p\npolicy: {table: t, name: p, to: authenticated, using: v > 0}",
+                "name: widen p\nsql: alter policy p on t using (true)",  # no rollback: stays
+                "name: break\nsql: select 1/0",
+            ],
+        )
+    )
+    result = migrator("apply", plan)
+    assert result.code == 3, result.out
+    assert 'policy "p" on public.t is not as its step left it: using is `true`' in result.out
+    assert "manual intervention needed" in result.out
+    assert sql("select pg_get_expr(polqual, polrelid) from pg_policy") == [("true",)]
+    assert sql("select status from migrator.runs") == [("undo_failed",)]
