@@ -21,7 +21,10 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             undo=policy.undo,
             describe=policy.describe,
             language="sql",
-            summary="create or replace an RLS policy; undone by restoring the earlier definition",
+            summary=(
+                "create or replace an RLS policy; undone by restoring the earlier definition "
+                "exactly, roles included, only if the policy is still as the step left it"
+            ),
         )
     )
     register(
@@ -32,7 +35,10 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             undo=policy.undo_rls,
             describe=policy.describe_rls,
             language="sql",
-            summary="enable, disable or force row level security on a table",
+            summary=(
+                "enable, disable or force row level security on a table; undone by the earlier "
+                "setting, only if it is still as the step left it"
+            ),
         )
     )
 

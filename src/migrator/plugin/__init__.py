@@ -55,6 +55,7 @@ from migrator.plugin.checkpoints import save_checkpoint as save_checkpoint
 # What an action or a check receives, and what it returns or raises.
 from migrator.plugin.context import CheckContext as CheckContext
 from migrator.plugin.context import CheckOutcome as CheckOutcome
+from migrator.plugin.context import NotAsLeft as NotAsLeft
 from migrator.plugin.context import Progress as Progress
 from migrator.plugin.context import StepContext as StepContext
 from migrator.plugin.context import StepError as StepError
@@ -100,6 +101,7 @@ __all__ = [
     "Finding",
     "FindingKind",
     "FlagStore",
+    "NotAsLeft",
     "Progress",
     "RunNotOwned",
     "SqlTextError",

@@ -82,6 +82,26 @@ class StepError(Exception):
         self.memo = memo
 
 
+class NotAsLeft(StepError):
+    """An undo that found its object changed since its step left it, and changed nothing.
+
+    Raise it from an `undo` that checks its object first (a policy, a flag, a table's row
+    level security): `what` names the object, each of `differences` says what is not as
+    the step left it, in words ("using is `true`, the step left `(owner = auth.uid())`").
+    The undo fails (exit 3) instead of overwriting a change someone else made; the
+    differences are kept in the audit trail.
+    """
+
+    def __init__(self, what: str, differences: list[str]) -> None:
+        super().__init__(
+            f"{what} is not as its step left it: {'; '.join(differences)}; "
+            "the undo changed nothing",
+            memo={"object": what, "differences": differences},
+        )
+        self.what = what
+        self.differences = differences
+
+
 class StopRequested(BaseException):
     """The operator asked the run to stop, and it stopped at a safe point.
 
