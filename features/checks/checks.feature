@@ -208,16 +208,16 @@ Feature: Checks and what they expect
     And the output contains "pre-check the answer: <verdict>"
 
     Examples:
-      | query                                  | expect   | code | verdict                                                                       |
-      | select id from sessions where id = 0   | "!= 0"   | 1    | failed (actual None, expected != 0) — the query returned no row               |
-      | select max(id) from sessions where false | "!= 0" | 1    | failed (actual None, expected != 0) — the query returned NULL                 |
-      | select id from sessions where id = 0   | null     | 0    | passed (actual None, expected None) — the query returned no row               |
-      | select null::int                       | null     | 0    | passed (actual None, expected None)                                           |
-      | select 1                               | true     | 1    | failed (actual 1, expected True) — the query returned a number (1) and expect is a boolean |
-      | select true                            | 1        | 1    | failed (actual True, expected 1) — the query returned a boolean (True) and expect is a number |
-      | select true                            | "== true" | 0   | passed (actual True, expected True)                                           |
-      | select '1'                             | 1        | 1    | failed (actual '1', expected 1) — the query returned a text ('1') and expect is a number |
-      | select 2.50::numeric                   | 2.5      | 0    | passed                                                                        |
+      | query                                    | expect    | code | verdict                                                                                       |
+      | select id from sessions where id = 0     | "!= 0"    | 1    | failed (actual None, expected != 0) — the query returned no row                               |
+      | select max(id) from sessions where false | "!= 0"    | 1    | failed (actual None, expected != 0) — the query returned NULL                                 |
+      | select id from sessions where id = 0     | null      | 0    | passed (actual None, expected None) — the query returned no row                               |
+      | select null::int                         | null      | 0    | passed (actual None, expected None)                                                           |
+      | select 1                                 | true      | 1    | failed (actual 1, expected True) — the query returned a number (1) and expect is a boolean    |
+      | select true                              | 1         | 1    | failed (actual True, expected 1) — the query returned a boolean (True) and expect is a number |
+      | select true                              | "== true" | 0    | passed (actual True, expected True)                                                           |
+      | select '1'                               | 1         | 1    | failed (actual '1', expected 1) — the query returned a text ('1') and expect is a number      |
+      | select 2.50::numeric                     | 2.5       | 0    | passed                                                                                        |
 
   Scenario: equals_query compares in the database, jsonb and arrays included, and shows a difference readably
     The two queries are compared by the database (EXCEPT ALL both ways, duplicates

@@ -174,4 +174,5 @@ def _row(names: Sequence[str], values: Sequence[str | None]) -> str:
 def _value(value: str | None) -> str:
     if value is None:
         return "NULL"
+    value = value.replace("\r", "\\r").replace("\n", "\\n")  # a row stays on one line
     return value if len(value) <= 80 else value[:77] + "..."

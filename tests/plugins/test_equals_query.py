@@ -189,3 +189,8 @@ def test_an_equals_query_of_two_statements_is_rejected_at_validate(
     assert "equals_query takes one query (SELECT, VALUES, TABLE or WITH), not 2 statements" in (
         result.out + result.err
     )
+
+
+def test_a_long_or_multi_line_value_is_shown_on_one_line_and_cut(compare: Compare) -> None:
+    outcome = compare("select 'one\ntwo' as t, repeat('x', 200) as long", "select 'a', 'b'")
+    assert "(t: one\\ntwo, long: " + "x" * 77 + "...)" in outcome.detail
