@@ -285,3 +285,27 @@ def test_a_value_of_any_type_equals_itself_and_not_a_null(compare: Compare, sql:
         if value != "null::xml" and compare(f"select {stable}", "select null::int").passed:
             wrong.append(f"{value} equals NULL")
     assert wrong == []
+
+
+def test_a_check_query_of_two_statements_with_equals_query_is_rejected_at_validate(
+    migrator: Any, write_plan: Any
+) -> None:
+    plan = write_plan(
+        phased(
+            "two",
+            ["{sql: select 1}"],
+            pre_checks=["query: select 1; select 2\nexpect: {equals_query: select 1}"],
+        )
+    )
+    result = migrator("validate", plan)
+    assert result.code == 2
+    assert (
+        "plan.yaml:9:17: transitions[0].pre_checks[0].expect: `query` (compared with "
+        "equals_query) takes one query (SELECT, VALUES, TABLE or WITH), not 2 statements"
+    ) in result.out
+    # a query check of several statements is fine with any other expectation
+    plain = write_plan(
+        phased("two", ["{sql: select 1}"], pre_checks=["query: select 1; select 2\nexpect: 2"]),
+        "plain.yaml",
+    )
+    assert migrator("validate", plain).code == 0
