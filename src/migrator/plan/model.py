@@ -176,7 +176,7 @@ def _check_model(key: str, spec: Any) -> type[CheckBase]:
     validators: dict[str, Any] = {}
     if spec.accepts_expect:
         fields["expect"] = (expect_type, expect_default)
-        if spec.expect is None and spec.config is str:  # SQL, perhaps compared by equals_query
+        if spec.expect is None and spec.language == "sql":  # SQL: equals_query may compare it
             validators["equals_query_compares_one_query"] = equals_query_rule(key)
     model: Any = _create_model(
         f"{_camel(key)}Check", __base__=CheckBase, __validators__=validators, **fields
