@@ -191,4 +191,75 @@ Feature: Checks and what they expect
     When I run "migrator apply same.yaml --to after"
     Then the exit code is 1
     And the output contains "pre-check every session is unified: failed (actual '40 rows', expected the same 39 rows)"
-    And the output contains "first row only in the check: (40,)"
+    And the output contains "40 rows against 39; 1 row only in the check's query: (id: 40)"
+
+  Scenario Outline: Checks compare honestly: no row and NULL pass only null, a boolean is not 1
+    A query that finds nothing has not found something different from 0: it passes
+    only `expect: null`, and the output says whether it returned no row or NULL. A
+    boolean is a boolean: `expect: true` does not match 1, and text '1' is not the
+    number 1. A comparison between two kinds of value fails and names both.
+
+    Given the plan "honest.yaml":
+      """
+      plan: honest
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          pre_checks:
+            - name: the answer
+              query: <query>
+              expect: <expect>
+          steps: [{sql: select 1}]
+      """
+    When I run "migrator apply honest.yaml --to after"
+    Then the exit code is <code>
+    And the output contains "pre-check the answer: <verdict>"
+
+    Examples:
+      | query                                    | expect    | code | verdict                                                                                       |
+      | select id from sessions where id = 0     | "!= 0"    | 1    | failed (actual None, expected != 0) — the query returned no row                               |
+      | select max(id) from sessions where false | "!= 0"    | 1    | failed (actual None, expected != 0) — the query returned NULL                                 |
+      | select id from sessions where id = 0     | null      | 0    | passed (actual None, expected None) — the query returned no row                               |
+      | select null::int                         | null      | 0    | passed (actual None, expected None)                                                           |
+      | select 1                                 | true      | 1    | failed (actual 1, expected True) — the query returned a number (1) and expect is a boolean    |
+      | select true                              | 1         | 1    | failed (actual True, expected 1) — the query returned a boolean (True) and expect is a number |
+      | select true                              | "== true" | 0    | passed (actual True, expected True)                                                           |
+      | select '1'                               | 1         | 1    | failed (actual '1', expected 1) — the query returned a text ('1') and expect is a number      |
+      | select 2.50::numeric                     | 2.5       | 0    | passed                                                                                        |
+
+  Scenario: equals_query compares in the database, jsonb and arrays included, and shows a difference readably
+    The two queries are compared by the database (EXCEPT ALL both ways, duplicates
+    counting), so no result set is loaded into migrator: a column of any type
+    compares, json and point included, and the first differences are shown with their
+    column names.
+
+    Given the SQL:
+      """
+      create table docs (id int, body jsonb, tags text[], raw json, spot point);
+      insert into docs values
+        (1, '{"a": 1}', '{x,y}', '{"k": [1, 2]}', '(1,2)'),
+        (2, '{"a": 2}', '{z}', '{"k": []}', '(3,4)');
+      create table docs_copy as table docs;
+      update docs_copy set body = '{"a": 20}' where id = 2;
+      """
+    And the plan "copy.yaml":
+      """
+      plan: copy
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          pre_checks:
+            - name: the copy is faithful
+              query: select id, body, tags, raw, spot from docs
+              expect: {equals_query: "select id, body, tags, raw, spot from docs_copy"}
+          steps: [{sql: select 1}]
+      """
+    When I run "migrator apply copy.yaml --to after"
+    Then the exit code is 1
+    And the output contains "pre-check the copy is faithful: failed (actual '2 rows', expected the same 2 rows)"
+    And the output contains "1 row only in the check's query: (id: 2, body: {"a": 2}, tags: {z}, raw: {"k": []}, spot: (3,4))"
+    And the output contains "1 row only in equals_query: (id: 2, body: {"a": 20}, tags: {z}, raw: {"k": []}, spot: (3,4))"

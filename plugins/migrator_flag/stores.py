@@ -33,9 +33,14 @@ class TableStore:
 class FileStore:
     """A mapping of flag names to values in a .json, .yaml or .yml file.
 
-    Every write replaces the file atomically (a temporary file in the same folder,
-    flushed to disk, then renamed over it) under an exclusive lock, so a reader
-    never sees half a file and two writers never lose each other's flags.
+    Reading never writes: no lock file, no folder made, so a flag reads on a read-only
+    mount and during a dry run. Every write replaces the file atomically (a temporary
+    file in the same folder, flushed to disk, then renamed over it) under an exclusive
+    lock on a `.lock` file beside it, so a reader never sees half a file and two writers
+    never lose each other's flags. A flag file that is a symlink is followed: the write
+    replaces the symlink's target (the temporary file made in the target's folder), the
+    symlink stays, and the target keeps its mode and, where the process may give it,
+    its owner.
     """
 
     def __init__(self, path: Path) -> None:
@@ -43,17 +48,24 @@ class FileStore:
             raise ValueError(f"flag file {path}: use a .json, .yaml or .yml file")
         self.path = path
 
+    def _target(self) -> Path:
+        """The file a write replaces: the flag file, or the end of its chain of symlinks."""
+        return Path(os.path.realpath(self.path))
+
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+    def _locked(self) -> Iterator[Path]:
+        """An exclusive lock for writing; yields the file to replace."""
+        target = self._target()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.with_name(target.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            yield target
 
     def _read(self) -> dict[str, Any]:
-        if not self.path.exists():
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return {}
-        text = self.path.read_text(encoding="utf-8")
         if self.path.suffix == ".json":
             data = json.loads(text) if text.strip() else {}
         else:
@@ -64,47 +76,63 @@ class FileStore:
             raise ValueError(f"flag file {self.path} does not hold a mapping of flags")
         return data
 
-    def _write(self, flags: dict[str, Any]) -> None:
-        """The flags in the order the file had them (new ones last), with the file's mode."""
+    def _write(self, target: Path, flags: dict[str, Any]) -> None:
+        """The flags in the order the file had them (new ones last), with its mode and owner."""
         if self.path.suffix == ".json":
             text = json.dumps(flags, indent=2) + "\n"
         else:
             import yaml
 
             text = yaml.safe_dump(flags, sort_keys=False)
+        try:
+            before: os.stat_result | None = target.stat()
+        except FileNotFoundError:
+            before = None
         # Made as open() makes a file (0666 less the umask), never mkstemp's 0600; then
-        # given the mode the file has: the application reading the flags, perhaps as
-        # another user, keeps the access it had.
-        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}")
+        # given the mode and owner the file has: the application reading the flags,
+        # perhaps as another user, keeps the access it had.
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                with contextlib.suppress(FileNotFoundError):
-                    os.fchmod(handle.fileno(), stat.S_IMODE(self.path.stat().st_mode))
+                if before is not None:
+                    _give(handle.fileno(), before)  # before the mode: a chown may clear bits
+                    os.fchmod(handle.fileno(), stat.S_IMODE(before.st_mode))
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
+            os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
 
     def get(self, ctx: StepContext, name: str) -> Any:
-        with self._locked():
-            return self._read().get(name, MISSING)
+        # No lock: a write renames a whole file into place, so a read sees one or the other.
+        return self._read().get(name, MISSING)
 
     def set(self, ctx: StepContext, name: str, value: Any) -> None:
-        with self._locked():
+        with self._locked() as target:
             flags = self._read()
             flags[name] = value
-            self._write(flags)
+            self._write(target, flags)
 
     def delete(self, ctx: StepContext, name: str) -> None:
-        with self._locked():
+        with self._locked() as target:
             flags = self._read()
             if name in flags:
                 del flags[name]
-                self._write(flags)
+                self._write(target, flags)
+
+
+def _give(fd: int, before: os.stat_result) -> None:
+    """The new file gets the old one's owner and group, as far as this process may."""
+    if (before.st_uid, before.st_gid) == (os.geteuid(), os.getegid()):
+        return
+    try:
+        os.fchown(fd, before.st_uid, before.st_gid)
+    except PermissionError:  # not root: keep at least the group, if we are in it
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, before.st_gid)
 
 
 def store_for(location: str, plan_file: str | None) -> TableStore | FileStore | None:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.plugin import EqualsQuery, compare_rows, execute, fetch_rows, judge, statements
+from migrator.plugin import EqualsQuery, execute, fetch_rows, judge, statements
 
 
 class SqlOptions(BaseModel):
@@ -64,12 +64,11 @@ def run(ctx: StepContext, step: Any) -> Any:
 
 
 def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:
-    rows = [tuple(r) for r in fetch_rows(ctx.connection, check.query, ctx.variables)]
     if isinstance(check.expect, EqualsQuery):
-        other = [tuple(r) for r in fetch_rows(ctx.connection, check.expect.sql, ctx.variables)]
-        difference = compare_rows(rows, other)
-        actual = f"{len(rows)} rows"
-        return CheckOutcome(
-            difference is None, actual, f"the same {len(other)} rows", difference or ""
-        )
-    return judge(check.expect, rows[0][0] if rows and rows[0] else None)
+        from . import same_rows
+
+        return same_rows.compare(ctx.connection, check.query, check.expect.sql, ctx.variables)
+    rows = fetch_rows(ctx.connection, check.query, ctx.variables)
+    if not rows:
+        return judge(check.expect, None, no_row=True)
+    return judge(check.expect, rows[0][0] if rows[0] else None)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -62,6 +64,7 @@ def _(flags: str, world: dict[str, Any]) -> None:
 
 @given(parsers.parse('the file "{name}":'))
 def _(name: str, docstring: str, world: dict[str, Any]) -> None:
+    (world["dir"] / name).parent.mkdir(parents=True, exist_ok=True)
     (world["dir"] / name).write_text(docstring + "\n")
     world.setdefault("files", {})[name] = docstring + "\n"
 
@@ -109,3 +112,52 @@ def _(step: str, text: str, world: dict[str, Any]) -> None:
     assert len(done) == 1, history
     assert done[0]["exit_code"] == 0
     assert done[0]["stdout"] == text + "\n", done[0]
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every entry under `folder` (itself included): size, mtime and inode, symlinks as such."""
+    entries = [folder, *sorted(folder.rglob("*"))]
+    return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns, p.lstat().st_ino) for p in entries}
+
+
+@given(parsers.parse('the folder "{name}" is read-only'))
+def _(name: str, world: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    folder = world["dir"] / name
+    for path in folder.rglob("*"):
+        path.chmod(0o444)
+    folder.chmod(0o555)
+    request.addfinalizer(lambda: folder.chmod(0o755))
+    # root writes through any mode: what proves nothing was written is the listing below
+    world.setdefault("listings", {})[name] = _listing(folder)
+
+
+@then(parsers.parse('nothing in the folder "{name}" was created or changed'))
+def _(name: str, world: dict[str, Any]) -> None:
+    assert _listing(world["dir"] / name) == world["listings"][name]
+
+
+@given(parsers.parse('the file "{name}" belongs to user {uid:d} and has mode {mode}'))
+def _(name: str, uid: int, mode: str, world: dict[str, Any]) -> None:
+    path = world["dir"] / name
+    path.chmod(int(mode, 8))
+    if os.geteuid() == 0:  # only root can give a file away
+        os.chown(path, uid, uid)
+    world.setdefault("owners", {})[name] = (path.stat().st_uid, path.stat().st_gid)
+
+
+@given(parsers.parse('"{link}" is a symlink to "{target}"'))
+def _(link: str, target: str, world: dict[str, Any]) -> None:
+    (world["dir"] / link).parent.mkdir(parents=True, exist_ok=True)
+    (world["dir"] / link).symlink_to(target)
+
+
+@then(parsers.parse('"{link}" is still a symlink to "{target}"'))
+def _(link: str, target: str, world: dict[str, Any]) -> None:
+    assert os.readlink(world["dir"] / link) == target
+
+
+@then(parsers.parse('the file "{name}" still belongs to its owner and has mode {mode}'))
+def _(name: str, mode: str, world: dict[str, Any]) -> None:
+    path = world["dir"] / name
+    assert (path.stat().st_uid, path.stat().st_gid) == world["owners"][name]
+    assert path.stat().st_mode & 0o7777 == int(mode, 8)

@@ -452,8 +452,8 @@ class TestChecks:
         )
         assert migrator("apply", plan, "--to", "b").code == 1
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
-        assert "first row only in the check: (2, 'b')" in detail["detail"]
-        assert "first row only in equals_query: (2, 'c')" in detail["detail"]
+        assert "1 row only in the check's query: (id: 2, v: b)" in detail["detail"]
+        assert "1 row only in equals_query: (id: 2, v: c)" in detail["detail"]
 
 
 def test_variables_are_bound_never_pasted(migrator: Any, write_plan: Any, sql: Any) -> None:

@@ -1,7 +1,14 @@
-"""The generic expectation of a check: a value, `"OP VALUE"`, or `{equals_query: SQL}`."""
+"""The generic expectation of a check: a value, `"OP VALUE"`, or `{equals_query: SQL}`.
+
+Comparisons are honest (docs/concepts.md, "How checks compare"): NULL and no row pass
+only `expect: null`; a boolean is a boolean, never 1; numbers compare as numbers across
+int, Decimal and float; text as text; a value of one kind never equals one of another,
+and the detail says which kinds met instead of a silent `false`.
+"""
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 from collections.abc import Callable
@@ -11,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from migrator.db.sqltext import statements
 from migrator.plugin.context import CheckOutcome
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -23,6 +31,12 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 _ORDERING = {">", ">=", "<", "<="}
 _OP_EXPR = re.compile(r"^\s*([<>=!]+)\s*(.*?)\s*$", re.DOTALL)
+# What may stand as a subquery: `(Q) AS l` (equals_query compares in the database).
+_QUERY_START = re.compile(
+    r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(select|values|table|with|\()", re.I | re.S
+)
+NO_ROW_DETAIL = "the query returned no row"
+NULL_DETAIL = "the query returned NULL"
 
 
 class ExpectationError(ValueError):
@@ -37,13 +51,28 @@ class Comparison:
     value: Any
 
     def test(self, actual: Any) -> bool:
+        return self.verdict(actual)[0]
+
+    def verdict(self, actual: Any, *, no_row: bool = False) -> tuple[bool, str]:
+        """(passed, detail): the detail says why a comparison could not pass."""
+        if no_row or actual is None:
+            passed = self.op == "==" and self.value is None
+            return passed, NO_ROW_DETAIL if no_row else ("" if passed else NULL_DETAIL)
+        if self.value is None:
+            return self.op == "!=", "" if self.op == "!=" else "expected NULL"
+        got, want = kind_of(actual), kind_of(self.value)
+        if got != want:
+            return False, (
+                f"the query returned {_a(got)} ({_shown(actual)}) and expect is {_a(want)}: "
+                f"{got} and {want} never compare; cast in SQL, or write expect as {_a(got)}"
+            )
+        if self.op in _ORDERING and got != "number":
+            return False, f"'{self.op}' compares numbers, not {got}"
         left, right = _comparable(actual), _comparable(self.value)
-        if self.op in _ORDERING and (not _is_number(left) or not _is_number(right)):
-            return False
         try:
-            return OPERATORS[self.op](left, right)
-        except TypeError:
-            return False
+            return bool(OPERATORS[self.op](left, right)), ""
+        except TypeError:  # pragma: no cover - same kinds always compare
+            return False, f"{_shown(actual)} and {_shown(self.value)} do not compare"
 
     def __str__(self) -> str:
         return f"{self.op} {self.value!r}" if self.op != "==" else repr(self.value)
@@ -60,6 +89,28 @@ class EqualsQuery:
 
 
 Expectation = Comparison | EqualsQuery
+
+
+def kind_of(value: Any) -> str:
+    """What a value is for comparing: NULL, boolean, number, text, or its type's name."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _a(kind: str) -> str:
+    return kind if kind == "NULL" else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_number(value: Any) -> bool:
@@ -82,10 +133,7 @@ def parse_expectation(raw: Any) -> Expectation:
             raise ExpectationError(
                 f"a mapping expectation takes exactly the key 'equals_query', not {keys}"
             )
-        sql = raw["equals_query"]
-        if not isinstance(sql, str) or not sql.strip():
-            raise ExpectationError("equals_query needs the SQL of a query")
-        return EqualsQuery(sql)
+        return EqualsQuery(one_query(raw["equals_query"], "equals_query"))
     if isinstance(raw, list):
         raise ExpectationError(
             "expect takes a value, 'OP VALUE' or {equals_query: SQL}, not a list"
@@ -107,6 +155,23 @@ def parse_expectation(raw: Any) -> Expectation:
     return Comparison("==", raw)
 
 
+def one_query(sql: Any, what: str) -> str:
+    """`sql` if it is one query that can stand as a subquery; else ExpectationError."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise ExpectationError(f"{what} needs the SQL of a query")
+    found = statements(sql)
+    if len(found) != 1:
+        raise ExpectationError(
+            f"{what} takes one query (SELECT, VALUES, TABLE or WITH), not {len(found)} statements"
+        )
+    if not _QUERY_START.match(found[0].text):
+        raise ExpectationError(
+            f"{what} takes a query (SELECT, VALUES, TABLE or WITH), "
+            f"not `{' '.join(found[0].text.split())[:40]}`"
+        )
+    return sql
+
+
 def _scalar(text: str) -> Any:
     try:
         value = yaml.safe_load(text)
@@ -115,19 +180,31 @@ def _scalar(text: str) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else text
 
 
-def judge(expectation: Any, actual: Any) -> CheckOutcome:
-    """The outcome of comparing `actual` with a parsed `Comparison` (for plugins' checks)."""
+def judge(expectation: Any, actual: Any, *, no_row: bool = False) -> CheckOutcome:
+    """The outcome of comparing `actual` with a parsed `Comparison` (for plugins' checks).
+
+    `no_row`: the query returned no row at all (`actual` is then ignored); like NULL it
+    passes only `expect: null`, and the detail tells the two apart.
+    """
     if not isinstance(expectation, Comparison):
         raise TypeError(f"judge() takes a Comparison, not {type(expectation).__name__}")
-    return CheckOutcome(expectation.test(actual), actual, str(expectation))
+    passed, detail = expectation.verdict(actual, no_row=no_row)
+    return CheckOutcome(passed, None if no_row else actual, str(expectation), detail)
 
 
 def compare_rows(left: list[tuple[Any, ...]], right: list[tuple[Any, ...]]) -> str | None:
-    """None when two result sets hold the same rows (as multisets); else what differs first."""
+    """None when two small result sets hold the same rows (as multisets); else what
+    differs first. Both are held in memory: `equals_query` compares in the database."""
     from collections import Counter
 
-    only_left = Counter(left) - Counter(right)
-    only_right = Counter(right) - Counter(left)
+    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            json.dumps(v, sort_keys=True, default=str) if isinstance(v, dict | list) else v
+            for v in row
+        )
+
+    lefts, rights = Counter(map(key, left)), Counter(map(key, right))
+    only_left, only_right = lefts - rights, rights - lefts
     if not only_left and not only_right:
         return None
     parts = [f"{len(left)} rows against {len(right)}"]

@@ -6,9 +6,17 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
-from migrator.plan.expect import ExpectationError, parse_expectation
+from migrator.plan.expect import EqualsQuery, ExpectationError, one_query, parse_expectation
 
 Risk = Literal["low", "medium", "high"]
 
@@ -57,6 +65,22 @@ def _expectation(raw: Any) -> Any:
         return parse_expectation(raw)
     except ExpectationError as exc:
         raise ValueError(str(exc)) from None
+
+
+def equals_query_rule(key: str) -> Any:
+    """The validator of a check whose `key` holds SQL: with `expect: {equals_query: SQL}`
+    that SQL is one query too (the two become subqueries of one statement)."""
+
+    def one_each(value: Any, info: ValidationInfo) -> Any:
+        own = info.data.get(key)
+        if isinstance(value, EqualsQuery) and isinstance(own, str):
+            try:
+                one_query(own, f"`{key}` (compared with equals_query)")
+            except ExpectationError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    return field_validator("expect")(one_each)
 
 
 GenericExpect = Annotated[

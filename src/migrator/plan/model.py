@@ -21,7 +21,15 @@ from pydantic import (
     create_model,
 )
 
-from migrator.plan.fields import Duration, GenericExpect, Risk, Soak, Strict, Wait
+from migrator.plan.fields import (
+    Duration,
+    GenericExpect,
+    Risk,
+    Soak,
+    Strict,
+    Wait,
+    equals_query_rule,
+)
 from migrator.plan.source import SourceDocument
 from migrator.plugin.registry import Registry
 
@@ -165,9 +173,14 @@ def _check_model(key: str, spec: Any) -> type[CheckBase]:
     if not spec.expect_required:
         expect_type = Optional[expect_type]  # noqa: UP045
     fields: dict[str, Any] = {key: (spec.config, Field(..., description=spec.summary or None))}
+    validators: dict[str, Any] = {}
     if spec.accepts_expect:
         fields["expect"] = (expect_type, expect_default)
-    model: Any = _create_model(f"{_camel(key)}Check", __base__=CheckBase, **fields)
+        if spec.expect is None and spec.language == "sql":  # SQL: equals_query may compare it
+            validators["equals_query_compares_one_query"] = equals_query_rule(key)
+    model: Any = _create_model(
+        f"{_camel(key)}Check", __base__=CheckBase, __validators__=validators, **fields
+    )
     model.check_key = key
     return cast(type[CheckBase], model)
 
