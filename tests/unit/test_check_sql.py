@@ -128,7 +128,7 @@ def test_validate_points_at_the_file_line_and_field_of_every_sql_a_check_sends(
         ["{sql: select 1}"],
         pre_checks=[
             "name: commits\nquery: select 0; commit; drop table x\nexpect: 0",
-            "name: equal\nquery: select 1\nexpect: {equals_query: 'select 1; end'}",
+            "name: equal\nquery: select 1\nexpect: {equals_query: 'select pg_advisory_lock(1)'}",
         ],
         post_checks=[
             "name: probe\nrls_probe: {as_role: anon, sql: 'reset role; select 1'}\nexpect: allowed",
@@ -142,7 +142,7 @@ def test_validate_points_at_the_file_line_and_field_of_every_sql_a_check_sends(
     line = int(commit.split(":")[1])
     assert "query: select 0; commit" in lines[line - 1]
     assert "check 'commits' may not send this SQL: statement 2: COMMIT" in commit
-    assert "statement 2: END" in where["transitions[0].pre_checks[1].expect.equals_query"]
+    assert "pg_advisory_lock" in where["transitions[0].pre_checks[1].expect.equals_query"]
     assert "RESET ROLE" in where["transitions[0].post_checks[0].rls_probe.sql"]
 
 
