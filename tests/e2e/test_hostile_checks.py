@@ -138,7 +138,11 @@ def test_what_validate_sees_is_refused_before_the_database_is_touched(
         for command in (("plan",), ("apply", "--yes")):
             result = cli(*command, plan, "--to", "b", "--dsn", target)
             _clear(result, 2)
-            assert "may not send this SQL" in result.err
+            # An equals_query of several statements is refused even before its words are
+            # read: it must be one query.
+            assert "may not send this SQL" in result.err or (
+                "equals_query takes" in result.err and "equals_query" in check
+            ), result.err
     assert query(target, "select to_regnamespace('migrator')") == [(None,)]
 
 
