@@ -2,8 +2,8 @@
 
 Every query of migrator's own tables lives in this package, one module a table:
 `schema` (creating and upgrading it from `migrations/*.sql`), `runs`, `phases`
-(`plan_state`), `events` (the audit trail), `checkpoints`, `controls`, `flags` and
-`locks`; `seed` copies a plan's phase and the flags into a rehearsal's scratch database;
+(`plan_state`), `events` (the audit trail, hash-chained) and `chain` (verifying it),
+`checkpoints`, `controls`, `flags` and `locks`; `seed` copies a plan's phase and the flags into a rehearsal's scratch database;
 `kinds` holds the words stored in it (`RunStatus`, `EventKind`, `EventStatus`).
 
 This module re-exports what the core calls; the plugin API (`migrator.plugin`) re-exports
@@ -14,6 +14,7 @@ loads no database library.
 
 from __future__ import annotations
 
+from migrator.state.chain import Break, Trail, TrailEdited, refuse_edited, verify_run, verify_runs
 from migrator.state.controls import Control, read_control, write_control
 from migrator.state.events import (
     EventRow,
@@ -61,12 +62,15 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "UNSETTLED_STATUSES",
+    "Break",
     "Control",
     "EventKind",
     "EventRow",
     "EventStatus",
     "RunRow",
     "RunStatus",
+    "Trail",
+    "TrailEdited",
     "approved",
     "create_run",
     "current_phase",
@@ -81,6 +85,7 @@ __all__ = [
     "owns_run",
     "read_control",
     "record_event",
+    "refuse_edited",
     "runs_of",
     "runs_taking_back",
     "schema_exists",
@@ -90,5 +95,7 @@ __all__ = [
     "steps_done",
     "table_exists",
     "take_run",
+    "verify_run",
+    "verify_runs",
     "write_control",
 ]

@@ -31,18 +31,41 @@ class EventRow:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+# The content an event's hash covers, as the server renders it (jsonb's text is canonical,
+# the time is UTC text whatever the session's TimeZone): the same expression when the
+# event is written and when its trail is verified (`migrator.state.chain`).
+def content_sql(e: str) -> str:
+    """The bytes hashed for the event (or row) aliased `e`: its run, place in the chain,
+    time, step, kind, status and detail, as one jsonb array's text."""
+    return (
+        f"convert_to(jsonb_build_array({e}.run_id, {e}.seq, "
+        f"to_char({e}.at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
+        f"{e}.step, {e}.kind, {e}.status, {e}.detail)::text, 'UTF8')"
+    )
+
+
 @cache
 def _insert(durable: bool) -> TextClause:
-    if durable:
-        return text(
-            "insert into migrator.events (run_id, step, kind, status, detail) "
-            "values (:r, :step, :k, :s, cast(:d as jsonb)) returning id"
-        )
-    # The same insert, and its transaction's commit not waiting for the disk: one round trip.
+    """The insert of an event, chained: the run's row is locked (`for update`) before its
+    chain's head is read, so that events of one run written from several connections
+    follow one another, never fork; the head moves to the new event in the same statement.
+    A run without a chain (made before schema version 4) gets events without one."""
+    # Without `durable`, the transaction's commit does not wait for the disk: the same
+    # insert in one round trip.
+    lazily = "" if durable else ", (select set_config('synchronous_commit', 'off', true)) as lazily"
     return text(
-        "insert into migrator.events (run_id, step, kind, status, detail) "
-        "select :r, :step, :k, :s, cast(:d as jsonb) "
-        "from (select set_config('synchronous_commit', 'off', true)) as lazily returning id"
+        "with head as (select chain_length, chain_head from migrator.runs "
+        "where id = :r for update), "
+        "ev as (select cast(:r as bigint) as run_id, clock_timestamp() as at, "
+        "cast(:step as text) as step, cast(:k as text) as kind, cast(:s as text) as status, "
+        "cast(:d as jsonb) as detail, head.chain_length + 1 as seq, "
+        f"head.chain_head as prev_hash from (select 1) as one left join head on true{lazily}), "
+        f"hashed as (select ev.*, sha256(ev.prev_hash || {content_sql('ev')}) as hash from ev), "
+        "moved as (update migrator.runs r set chain_length = h.seq, chain_head = h.hash "
+        "from hashed h where r.id = h.run_id and h.seq is not null) "
+        "insert into migrator.events (run_id, at, step, kind, status, detail, seq, prev_hash, "
+        "hash) select run_id, at, step, kind, status, detail, seq, prev_hash, hash from hashed "
+        "returning id"
     )
 
 
@@ -58,6 +81,9 @@ def record_event(
 ) -> int:
     """Add an event to the audit trail; its id. An event of kind `state` has the run's
     new `RunStatus` for its status, any other an `EventStatus`.
+
+    The event is chained to the run's events before it (`_insert`; verified by
+    `migrator.state.chain`); writing it locks the run's row until the transaction ends.
 
     Whatever `detail` holds is stored (`migrator.storable`): a NUL character, text that
     was not UTF-8, NaN or 10 MB of a program's output never make the insert fail.

@@ -1,0 +1,233 @@
+"""The audit trail is a hash chain: each event's hash covers its content and the hash of
+the event before it, and the run's row holds the chain's length and head.
+
+`migrator.state.chain` walks a run's events and names every broken link. These tests
+write events through `record_event` as the engine does, from one connection or several
+at once, and check the chain they make; the tests of what `resume`, `rollback` and
+`history --verify` do with an edited trail are in test_audit_tampering.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from migrator import state
+from migrator.state import EventKind, EventStatus
+from tests.processes import wait_for
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        state.ensure_schema(conn)
+    yield engine
+    engine.dispose()
+
+
+def new_run(engine: Engine) -> int:
+    with engine.connect() as conn, conn.begin():
+        return state.create_run(
+            conn,
+            plan="chain",
+            transition="go",
+            from_phase="a",
+            to_phase="b",
+            operator="test",
+            checksum="0",
+            plan_file="chain.yaml",
+        )
+
+
+def write(engine: Engine, run_id: int, n: int, **detail: Any) -> None:
+    with engine.connect() as conn, conn.begin():
+        state.record_event(
+            conn, run_id, EventKind.STEP, EventStatus.DONE, step="s", detail={"n": n, **detail}
+        )
+
+
+def trail(engine: Engine, run_id: int) -> state.Trail:
+    with engine.connect() as conn, conn.begin():
+        found = state.verify_run(conn, run_id)
+    assert found is not None
+    return found
+
+
+def test_events_chain_whatever_the_detail_and_the_session_time_zone(
+    engine: Engine, sql: Any
+) -> None:
+    run_id = new_run(engine)
+    hostile = {
+        "float": 1.10,
+        "big": 10**30,
+        "text": "é\u2028\x00",
+        "nested": {"b": 1, "a": [None, True]},
+    }
+    with engine.connect() as conn:
+        for zone, durable in (("UTC", True), ("Asia/Kathmandu", False), ("America/St_Johns", True)):
+            with conn.begin():
+                conn.execute(text("select set_config('TimeZone', :z, true)"), {"z": zone})
+                state.record_event(
+                    conn,
+                    run_id,
+                    EventKind.STEP,
+                    EventStatus.DONE,
+                    step="s",
+                    detail=hostile,
+                    durable=durable,
+                )
+    # verified from a session in yet another time zone, the chain holds
+    with engine.connect() as conn, conn.begin():
+        conn.execute(text("select set_config('TimeZone', 'Pacific/Chatham', true)"))
+        verdict = state.verify_run(conn, run_id)
+    assert verdict == state.Trail(run_id, True, 3, ())
+    assert sql("select seq from migrator.events where run_id = %s order by id", run_id) == [
+        (1,),
+        (2,),
+        (3,),
+    ]
+    assert sql("select chain_length from migrator.runs where id = %s", run_id) == [(3,)]
+    # and it is the chain: an edit of the first event's detail breaks it there
+    sql("update migrator.events set detail = detail || '{\"float\": 2}' where seq = 1")
+    (first,) = sql("select id from migrator.events where seq = 1")[0]
+    assert [b.event_id for b in trail(engine, run_id).breaks] == [first]
+
+
+ROUNDS = 30
+
+
+def test_events_of_one_run_written_from_two_connections_at_once_make_one_chain(
+    engine: Engine, sql: Any
+) -> None:
+    run_id = new_run(engine)
+    barrier = threading.Barrier(2, timeout=60)
+    failures: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            with engine.connect() as conn:
+                for n in range(ROUNDS):
+                    barrier.wait()  # both insert at the same moment, every round
+                    with conn.begin():
+                        state.record_event(
+                            conn,
+                            run_id,
+                            EventKind.STEP,
+                            EventStatus.DONE,
+                            step=name,
+                            detail={"n": n},
+                            durable=n % 2 == 0,
+                        )
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert failures == []
+    assert trail(engine, run_id) == state.Trail(run_id, True, 2 * ROUNDS, ())
+    seqs = sql("select seq from migrator.events where run_id = %s order by id", run_id)
+    assert [s for (s,) in seqs] == list(range(1, 2 * ROUNDS + 1))  # no fork: one line
+    forks = sql(
+        "select count(*) from migrator.events a join migrator.events b "
+        "on a.run_id = b.run_id and a.id < b.id and a.prev_hash = b.prev_hash"
+    )
+    assert forks == [(0,)]
+
+
+def test_an_event_waits_for_the_uncommitted_events_of_its_run_then_follows_them(
+    engine: Engine, sql: Any
+) -> None:
+    """A step's transaction holds its `done` event uncommitted while another connection
+    (the unlock of another process, say) writes an event of the same run: that one
+    waits for the step to commit, then follows its events; neither deadlocks."""
+    run_id = new_run(engine)
+    write(engine, run_id, 0)
+    other_pid: list[int] = []
+    finished = threading.Event()
+    failures: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            with engine.connect() as conn:
+                other_pid.append(int(conn.execute(text("select pg_backend_pid()")).scalar_one()))
+                conn.commit()
+                with conn.begin():
+                    state.record_event(
+                        conn, run_id, EventKind.LOCK, EventStatus.UNLOCKED, detail={"by": "other"}
+                    )
+            finished.set()
+        except BaseException as exc:
+            failures.append(exc)
+
+    with engine.connect() as step:
+        with step.begin():
+            state.record_event(step, run_id, EventKind.STEP, EventStatus.DONE, step="s1")
+            thread = threading.Thread(target=other)
+            thread.start()
+            # the other connection waits for this transaction (on the run's row)
+            wait_for(
+                lambda: (
+                    bool(other_pid)
+                    and bool(
+                        sql("select 1 from pg_locks where pid = %s and not granted", other_pid[0])
+                    )
+                    or bool(failures)
+                )
+            )
+            assert not finished.is_set()
+            state.record_event(step, run_id, EventKind.STEP, EventStatus.DONE, step="s2")
+        thread.join(timeout=60)
+    assert failures == [] and finished.is_set()
+    order = sql(
+        "select seq, kind, step from migrator.events where run_id = %s order by seq", run_id
+    )
+    assert order == [(1, "step", "s"), (2, "step", "s1"), (3, "step", "s2"), (4, "lock", None)]
+    assert trail(engine, run_id).intact
+
+
+def test_a_rolled_back_event_leaves_no_hole(engine: Engine, sql: Any) -> None:
+    run_id = new_run(engine)
+    write(engine, run_id, 0)
+    with engine.connect() as conn:
+        with conn.begin() as tx:
+            state.record_event(conn, run_id, EventKind.STEP, EventStatus.DONE, step="gone")
+            tx.rollback()
+    write(engine, run_id, 1)
+    assert trail(engine, run_id) == state.Trail(run_id, True, 2, ())
+
+
+def test_a_run_from_before_the_chain_is_unchained_not_broken(engine: Engine, sql: Any) -> None:
+    """Runs and events written before schema version 4 have no hash: such a run is
+    reported unchained, and its new events stay unchained too. A run that began after
+    the upgrade without a chain had it removed: that is broken."""
+    old = new_run(engine)
+    sql(
+        "update migrator.runs set chain_length = null, chain_head = null, "
+        "started_at = (select upgraded_at from migrator.schema_version where version = 4) "
+        "- interval '1 day' where id = %s",
+        old,
+    )
+    write(engine, old, 0)
+    write(engine, old, 1)
+    assert sql("select count(*) from migrator.events where run_id = %s and hash is null", old) == [
+        (2,)
+    ]
+    assert trail(engine, old) == state.Trail(old, False, 2, ())
+    recent = new_run(engine)
+    write(engine, recent, 0)
+    sql("update migrator.runs set chain_length = null, chain_head = null where id = %s", recent)
+    breaks = trail(engine, recent).breaks
+    assert [b.event_id for b in breaks][:1] == [None]
+    assert "its chain was removed" in breaks[0].problem
+    (event,) = sql("select id from migrator.events where run_id = %s", recent)[0]
+    assert [b.event_id for b in breaks][1:] == [event]
