@@ -175,15 +175,7 @@ def test_an_event_waits_for_the_uncommitted_events_of_its_run_then_follows_them(
             thread = threading.Thread(target=other)
             thread.start()
             # the other connection waits for this transaction (on the run's row)
-            wait_for(
-                lambda: (
-                    bool(other_pid)
-                    and bool(
-                        sql("select 1 from pg_locks where pid = %s and not granted", other_pid[0])
-                    )
-                    or bool(failures)
-                )
-            )
+            wait_for(lambda: bool(failures) or blocked(sql, other_pid))
             assert not finished.is_set()
             state.record_event(step, run_id, EventKind.STEP, EventStatus.DONE, step="s2")
         thread.join(timeout=60)
@@ -195,13 +187,19 @@ def test_an_event_waits_for_the_uncommitted_events_of_its_run_then_follows_them(
     assert trail(engine, run_id).intact
 
 
+def blocked(sql: Any, pids: list[int]) -> bool:
+    """Whether the backend in `pids` (once known) waits for a lock."""
+    return bool(pids) and bool(
+        sql("select 1 from pg_locks where pid = %s and not granted", pids[0])
+    )
+
+
 def test_a_rolled_back_event_leaves_no_hole(engine: Engine, sql: Any) -> None:
     run_id = new_run(engine)
     write(engine, run_id, 0)
-    with engine.connect() as conn:
-        with conn.begin() as tx:
-            state.record_event(conn, run_id, EventKind.STEP, EventStatus.DONE, step="gone")
-            tx.rollback()
+    with engine.connect() as conn, conn.begin() as tx:
+        state.record_event(conn, run_id, EventKind.STEP, EventStatus.DONE, step="gone")
+        tx.rollback()
     write(engine, run_id, 1)
     assert trail(engine, run_id) == state.Trail(run_id, True, 2, ())
 

@@ -3,8 +3,9 @@
 Every query of migrator's own tables lives in this package, one module a table:
 `schema` (creating and upgrading it from `migrations/*.sql`), `runs`, `phases`
 (`plan_state`), `events` (the audit trail, hash-chained) and `chain` (verifying it),
-`checkpoints`, `controls`, `flags` and `locks`; `seed` copies a plan's phase and the flags into a rehearsal's scratch database;
-`kinds` holds the words stored in it (`RunStatus`, `EventKind`, `EventStatus`).
+`checkpoints`, `controls`, `flags` and `locks`; `seed` copies a plan's phase and the
+flags into a rehearsal's scratch database; `kinds` holds the words stored in it
+(`RunStatus`, `EventKind`, `EventStatus`).
 
 This module re-exports what the core calls; the plugin API (`migrator.plugin`) re-exports
 the checkpoint, control and flag functions a plugin may use. Nothing here imports
