@@ -86,7 +86,10 @@ def test_events_chain_whatever_the_detail_and_the_session_time_zone(
     with engine.connect() as conn, conn.begin():
         conn.execute(text("select set_config('TimeZone', 'Pacific/Chatham', true)"))
         verdict = state.verify_run(conn, run_id)
-    assert verdict == state.Trail(run_id, True, 3, ())
+    head = sql("select encode(chain_head, 'hex') from migrator.runs where id = %s", run_id)
+    assert verdict == state.Trail(run_id, True, 3, (), head[0][0])
+    last = sql("select encode(hash, 'hex') from migrator.events where seq = 3")
+    assert last == head
     assert sql("select seq from migrator.events where run_id = %s order by id", run_id) == [
         (1,),
         (2,),
@@ -134,7 +137,8 @@ def test_events_of_one_run_written_from_two_connections_at_once_make_one_chain(
     for t in threads:
         t.join(timeout=120)
     assert failures == []
-    assert trail(engine, run_id) == state.Trail(run_id, True, 2 * ROUNDS, ())
+    verdict = trail(engine, run_id)
+    assert (verdict.chained, verdict.events, verdict.breaks) == (True, 2 * ROUNDS, ())
     seqs = sql("select seq from migrator.events where run_id = %s order by id", run_id)
     assert [s for (s,) in seqs] == list(range(1, 2 * ROUNDS + 1))  # no fork: one line
     forks = sql(
@@ -201,7 +205,8 @@ def test_a_rolled_back_event_leaves_no_hole(engine: Engine, sql: Any) -> None:
         state.record_event(conn, run_id, EventKind.STEP, EventStatus.DONE, step="gone")
         tx.rollback()
     write(engine, run_id, 1)
-    assert trail(engine, run_id) == state.Trail(run_id, True, 2, ())
+    verdict = trail(engine, run_id)
+    assert (verdict.chained, verdict.events, verdict.breaks) == (True, 2, ())
 
 
 def test_a_run_from_before_the_chain_is_unchained_not_broken(engine: Engine, sql: Any) -> None:
@@ -220,7 +225,7 @@ def test_a_run_from_before_the_chain_is_unchained_not_broken(engine: Engine, sql
     assert sql("select count(*) from migrator.events where run_id = %s and hash is null", old) == [
         (2,)
     ]
-    assert trail(engine, old) == state.Trail(old, False, 2, ())
+    assert trail(engine, old) == state.Trail(old, False, 2, (), None)
     recent = new_run(engine)
     write(engine, recent, 0)
     sql("update migrator.runs set chain_length = null, chain_head = null where id = %s", recent)

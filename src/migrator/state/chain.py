@@ -11,8 +11,10 @@ the one before it (replaced), one without a hash (written by hand), and a chain 
 or longer than the run recorded (its last events deleted, or some added after them).
 
 What it cannot see: someone with write access who computes every hash again, the run's
-head included (the hash is not keyed). Runs made before version 4 are "unchained": shown
-as such, never refused; a run started after the upgrade without a chain is broken.
+head included (the hash is not keyed), unless the head was kept elsewhere beforehand
+(`history --verify` shows it): a trail rewritten since no longer ends there. Runs made
+before version 4 are "unchained": shown as such, never refused; a run started after the
+upgrade without a chain is broken.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Trail:
     chained: bool
     events: int
     breaks: tuple[Break, ...]
+    head: str | None = None  # the run's last hash, hex: worth keeping elsewhere (see below)
 
     @property
     def intact(self) -> bool:
@@ -64,6 +67,7 @@ class Trail:
             "chained": self.chained,
             "events": self.events,
             "intact": self.intact,
+            "head": self.head,
             "breaks": [b.as_dict() for b in self.breaks],
         }
 
@@ -112,7 +116,8 @@ def verify_runs(conn: Connection, run_ids: list[int]) -> dict[int, Trail]:
             breaks = _unchained(run_id, events, bool(after_upgrade))
         else:
             breaks = _walk(run_id, events, int(length), _bytes(head) or b"")
-        trails[run_id] = Trail(run_id, length is not None, len(events), tuple(breaks))
+        shown = None if head is None else bytes(head).hex()
+        trails[run_id] = Trail(run_id, length is not None, len(events), tuple(breaks), shown)
     return trails
 
 

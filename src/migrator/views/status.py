@@ -161,7 +161,10 @@ def _render_trail(run_id: int, trail: dict[str, Any], reporter: Reporter) -> Non
     if not trail["chained"] and trail["intact"]:
         reporter.say(f"  trail of run {run_id}: unchained (written before the chain began)")
     elif trail["intact"]:
-        reporter.say(f"  trail of run {run_id}: intact ({trail['events']} events)", style="green")
+        reporter.say(
+            f"  trail of run {run_id}: intact ({trail['events']} events, head {trail['head']})",
+            style="green",
+        )
     else:
         count = len(trail["breaks"])
         reporter.say(
