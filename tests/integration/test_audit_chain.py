@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from migrator import state
-from migrator.state import EventKind, EventStatus
+from migrator.state import EventKind, EventStatus, events
 from tests.processes import wait_for
 
 
@@ -234,3 +234,42 @@ def test_a_run_from_before_the_chain_is_unchained_not_broken(engine: Engine, sql
     assert "its chain was removed" in breaks[0].problem
     (event,) = sql("select id from migrator.events where run_id = %s", recent)[0]
     assert [b.event_id for b in breaks][1:] == [event]
+
+
+def test_an_edit_whose_hash_was_computed_again_breaks_the_next_link(
+    engine: Engine, sql: Any
+) -> None:
+    """Someone who edits an event and computes its hash again is seen at the next event
+    (which does not follow it), or at the run's head when it was the last; only by
+    computing every later hash and the head again does the edit go unseen (documented:
+    the hash is not keyed)."""
+    run_id = new_run(engine)
+    for n in range(3):
+        write(engine, run_id, n)
+    ids = [i for (i,) in sql("select id from migrator.events order by seq")]
+    rehash = f"sha256(e.prev_hash || {events.content_sql('e')})"
+    sql(
+        f"update migrator.events e set detail = '{{\"n\": 99}}', hash = {rehash} where id = %s",
+        ids[1],
+    )  # sha256 over the row as it was: so once more, over the row as it is now
+    sql(f"update migrator.events e set hash = {rehash} where id = %s", ids[1])
+    breaks = trail(engine, run_id).breaks
+    assert [(b.event_id, b.problem) for b in breaks] == [
+        (ids[2], "it does not follow the event before it (an event replaced or inserted)")
+    ]
+    # the next one made to follow it: now the run's head gives it away
+    sql(
+        "update migrator.events set prev_hash = (select hash from migrator.events "
+        "where id = %s) where id = %s",
+        ids[1],
+        ids[2],
+    )
+    sql(f"update migrator.events e set hash = {rehash} where id = %s", ids[2])
+    assert [(b.event_id, b.problem) for b in trail(engine, run_id).breaks] == [
+        (None, "the last event is not the one the run recorded (replaced)")
+    ]
+    sql(
+        "update migrator.runs set chain_head = (select hash from migrator.events where id = %s)",
+        ids[2],
+    )
+    assert trail(engine, run_id).intact  # every hash computed again: not seen
