@@ -273,3 +273,28 @@ def test_an_edit_whose_hash_was_computed_again_breaks_the_next_link(
         ids[2],
     )
     assert trail(engine, run_id).intact  # every hash computed again: not seen
+
+
+def test_runs_from_before_the_upgrade_stay_unchained_and_verify(database: str, sql: Any) -> None:
+    """A database at schema version 3 with a run and its events, upgraded to 4: the run
+    is unchained (never refused), the events it gets from now on too; a new run chains."""
+    for version, migration in enumerate(state.MIGRATIONS[:3], start=1):
+        sql(migration)
+        sql("insert into migrator.schema_version (version) values (%s)", version)
+    sql(
+        "insert into migrator.runs (plan, transition, from_phase, to_phase, status, operator, "
+        "host, pid, plan_checksum) values ('chain', 'go', 'a', 'b', 'running', 'o', 'h', 1, '0')"
+    )
+    sql("insert into migrator.events (run_id, kind, status) values (1, 'state', 'applying')")
+    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            assert state.ensure_schema(conn) == state.SCHEMA_VERSION
+        write(engine, 1, 0)
+        assert trail(engine, 1) == state.Trail(1, False, 2, (), None)
+        fresh = new_run(engine)
+        write(engine, fresh, 0)
+        verdict = trail(engine, fresh)
+        assert (verdict.chained, verdict.events, verdict.intact) == (True, 1, True)
+    finally:
+        engine.dispose()

@@ -11,4 +11,4 @@ alter table migrator.events add column hash bytea;
 alter table migrator.runs add column chain_length bigint;
 alter table migrator.runs add column chain_head bytea;
 alter table migrator.runs alter column chain_length set default 0;
-alter table migrator.runs alter column chain_head set default '\x';
+alter table migrator.runs alter column chain_head set default ''::bytea;
