@@ -298,3 +298,21 @@ def test_runs_from_before_the_upgrade_stay_unchained_and_verify(database: str, s
         assert (verdict.chained, verdict.events, verdict.intact) == (True, 1, True)
     finally:
         engine.dispose()
+
+
+def test_a_schema_not_yet_upgraded_verifies_as_unchained(database: str, sql: Any) -> None:
+    """`history --verify` only reads: on a schema still at version 3 every run is unchained."""
+    for version, migration in enumerate(state.MIGRATIONS[:3], start=1):
+        sql(migration)
+        sql("insert into migrator.schema_version (version) values (%s)", version)
+    sql(
+        "insert into migrator.runs (plan, transition, from_phase, to_phase, status, operator, "
+        "host, pid, plan_checksum) values ('chain', 'go', 'a', 'b', 'running', 'o', 'h', 1, '0')"
+    )
+    sql("insert into migrator.events (run_id, kind, status) values (1, 'state', 'applying')")
+    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        assert trail(engine, 1) == state.Trail(1, False, 1, ())
+    finally:
+        engine.dispose()
+    assert sql("select max(version) from migrator.schema_version") == [(3,)]
