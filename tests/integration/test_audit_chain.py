@@ -316,3 +316,53 @@ def test_a_schema_not_yet_upgraded_verifies_as_unchained(database: str, sql: Any
     finally:
         engine.dispose()
     assert sql("select max(version) from migrator.schema_version") == [(3,)]
+
+
+def test_a_steps_events_are_sealed_into_the_chain_when_it_commits(engine: Engine, sql: Any) -> None:
+    """In a step's transaction the events do not hold the run's row: `seal_chain` (called
+    by the fence, before the commit) locks it and moves the head past them."""
+    run_id = new_run(engine)
+    write(engine, run_id, 0)
+    with engine.connect() as conn, conn.begin():
+        first = events.write_event(
+            conn, run_id, EventKind.STEP, EventStatus.DONE, step="a", held=False
+        )
+        second = events.write_event(
+            conn, run_id, EventKind.STEP, EventStatus.DONE, step="b", held=False, after=first
+        )
+        assert (first.seq, second.seq, second.prev_hash) == (2, 3, first.hash)
+        events.seal_chain(conn, run_id, [first, second])
+    verdict = trail(engine, run_id)
+    assert (verdict.events, verdict.breaks) == (3, ())
+    # unsealed, a committed event goes past the run's recorded end: seen
+    with engine.connect() as conn, conn.begin():
+        events.write_event(conn, run_id, EventKind.STEP, EventStatus.DONE, step="c", held=False)
+    assert [b.problem for b in trail(engine, run_id).breaks] == [
+        "the trail goes on past the run's recorded end (3 events)"
+    ]
+
+
+def test_a_process_held_in_its_step_keeps_no_one_waiting_and_cannot_fork_the_chain(
+    engine: Engine, sql: Any
+) -> None:
+    """A's step transaction wrote its `done` event and is held before its commit (frozen,
+    say); B takes the run over and writes events without waiting for A. When A goes on,
+    its seal finds the chain moved: A's transaction rolls back, the chain stays one line."""
+    run_id = new_run(engine)
+    write(engine, run_id, 0)
+    moved = pytest.raises(events.ChainMoved, match=f"audit trail of run {run_id} moved")
+    with engine.connect() as a, moved, a.begin():
+        held = events.write_event(
+            a, run_id, EventKind.STEP, EventStatus.DONE, step="A's", held=False
+        )
+        with engine.connect() as b, b.begin():  # B, while A is held: it must not wait
+            b.execute(text("set local lock_timeout = '5s'"))
+            state.take_run(b, run_id, "00000000-0000-0000-0000-00000000000b", "B")
+            state.record_event(b, run_id, EventKind.STATE, state.RunStatus.APPLYING)
+        events.seal_chain(a, run_id, [held])
+    assert sql("select step from migrator.events where run_id = %s order by seq", run_id) == [
+        ("s",),
+        (None,),
+    ]
+    verdict = trail(engine, run_id)
+    assert (verdict.events, verdict.breaks) == (2, ())

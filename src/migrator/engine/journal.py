@@ -28,10 +28,10 @@ from migrator.state import (
     approved,
     interrupted_from,
     owns_run,
-    record_event,
     step_indexes,
     steps_done,
 )
+from migrator.state.events import Link, seal_chain, write_event
 from migrator.storable import json_data
 
 T = TypeVar("T")
@@ -47,6 +47,9 @@ class Journal:
         self.run_id = run_id
         self.conn = env.db.connect()  # its own: replaced if the server drops it
         self._pid: int | None = None
+        # events written in the step's transaction under way, not yet sealed (see `event`)
+        self._unsealed: list[Link] = []
+        self._unsealed_in: object | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -107,12 +110,32 @@ class Journal:
         commit: the start of a step in a transaction, a check's verdict.
         """
         detail = self.env.secrets.mask_data(json_data(detail))  # masked before any text is cut
-        durable = not lazy or self.conn.in_transaction()
-        self.in_tx(
-            lambda conn: record_event(
-                conn, self.run_id, kind, status, step=step, detail=detail, durable=durable
+        if self.conn.in_transaction():
+            # In the step's transaction: the run's row is not locked yet, so that a process
+            # held in its step never keeps another from taking the run over; `fence` locks
+            # it before the commit and moves the chain's head (`seal_chain`).
+            tx = self.conn.get_transaction()
+            if tx is not self._unsealed_in:
+                self._unsealed, self._unsealed_in = [], tx
+            after = self._unsealed[-1] if self._unsealed else None
+            self._unsealed.append(
+                write_event(
+                    self.conn,
+                    self.run_id,
+                    kind,
+                    status,
+                    step=step,
+                    detail=detail,
+                    held=False,
+                    after=after,
+                )
             )
-        )
+        else:
+            self.in_tx(
+                lambda conn: write_event(
+                    conn, self.run_id, kind, status, step=step, detail=detail, durable=not lazy
+                )
+            )
         self.report(kind, status, step, detail)
 
     def report(
@@ -137,9 +160,13 @@ class Journal:
     def fence(self, conn: Connection) -> None:
         """In a transaction: raise RunTakenOver (exit 4) unless this process still owns the
         run; if it does, the run's row stays locked until the transaction ends, so what the
-        transaction writes commits only while the run is ours."""
+        transaction writes commits only while the run is ours, and the events written in
+        it so far are sealed into the run's chain."""
         if not owns_run(conn, self.run_id, self.lock.owner):
             raise taken_over(conn, self.env.plan.name, self.run_id)
+        if self._unsealed and conn.get_transaction() is self._unsealed_in:
+            seal_chain(conn, self.run_id, self._unsealed)  # the run's row is locked now
+        self._unsealed, self._unsealed_in = [], None
 
     def fenced(self) -> None:
         """Check, in a transaction of its own, that the run is still ours (before a step

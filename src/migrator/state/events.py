@@ -45,28 +45,57 @@ def content_sql(e: str) -> str:
 
 
 @cache
-def _insert(durable: bool) -> TextClause:
-    """The insert of an event, chained: the run's row is locked (`for update`) before its
-    chain's head is read, so that events of one run written from several connections
-    follow one another, never fork; the head moves to the new event in the same statement.
-    A run without a chain (made before schema version 4) gets events without one."""
+def _insert(durable: bool, held: bool) -> TextClause:
+    """The insert of an event, chained to the head of its run's chain.
+
+    `held`: the run's row is locked (`for no key update`: not waiting for the key share
+    lock an uncommitted event's foreign key holds) before the head is read, so that events
+    of one run written from several connections follow one another, never fork; the head
+    moves to the new event in the same statement. Not `held`: the head is only read (or
+    the event follows `:after_seq`, `:after_hash`, an event of the same transaction), and
+    moved later by `seal_chain`. A run without a chain (made before schema version 4)
+    gets events without one.
+    """
     # Without `durable`, the transaction's commit does not wait for the disk: the same
     # insert in one round trip.
     lazily = "" if durable else ", (select set_config('synchronous_commit', 'off', true)) as lazily"
+    follows = (
+        "head.chain_length + 1 as seq, head.chain_head as prev_hash"
+        if held
+        else "case when head.chain_length is null then null else coalesce("
+        "cast(:after_seq as bigint), head.chain_length) + 1 end as seq, "
+        "case when head.chain_length is null then null else coalesce("
+        "cast(:after_hash as bytea), head.chain_head) end as prev_hash"
+    )
+    moved = (
+        ", moved as (update migrator.runs r set chain_length = h.seq, chain_head = h.hash "
+        "from hashed h where r.id = h.run_id and h.seq is not null) "
+        if held
+        else " "
+    )
     return text(
         "with head as (select chain_length, chain_head from migrator.runs "
-        "where id = :r for update), "
+        f"where id = :r{' for no key update' if held else ''}), "
         "ev as (select cast(:r as bigint) as run_id, clock_timestamp() as at, "
         "cast(:step as text) as step, cast(:k as text) as kind, cast(:s as text) as status, "
-        "cast(:d as jsonb) as detail, head.chain_length + 1 as seq, "
-        f"head.chain_head as prev_hash from (select 1) as one left join head on true{lazily}), "
-        f"hashed as (select ev.*, sha256(ev.prev_hash || {content_sql('ev')}) as hash from ev), "
-        "moved as (update migrator.runs r set chain_length = h.seq, chain_head = h.hash "
-        "from hashed h where r.id = h.run_id and h.seq is not null) "
+        f"cast(:d as jsonb) as detail, {follows} "
+        f"from (select 1) as one left join head on true{lazily}), "
+        f"hashed as (select ev.*, sha256(ev.prev_hash || {content_sql('ev')}) as hash from ev)"
+        f"{moved}"
         "insert into migrator.events (run_id, at, step, kind, status, detail, seq, prev_hash, "
         "hash) select run_id, at, step, kind, status, detail, seq, prev_hash, hash from hashed "
-        "returning id"
+        "returning id, seq, prev_hash, hash"
     )
+
+
+@dataclass(frozen=True)
+class Link:
+    """An event written and where it stands in its run's chain (None: no chain)."""
+
+    id: int
+    seq: int | None
+    prev_hash: bytes | None
+    hash: bytes | None
 
 
 def record_event(
@@ -92,17 +121,77 @@ def record_event(
     for an event in a transaction of its own, whose loss in a crash of the server itself
     (never of migrator's process) nothing depends on.
     """
-    return int(
-        conn.execute(
-            _insert(durable),
-            {
-                "r": run_id,
-                "step": None if step is None else storable_text(step),
-                "k": str(kind),
-                "s": str(status),
-                "d": storable_json(dict(detail or {})),
-            },
-        ).scalar_one()
+    return write_event(conn, run_id, kind, status, step=step, detail=detail, durable=durable).id
+
+
+def write_event(
+    conn: Connection,
+    run_id: int,
+    kind: EventKind,
+    status: EventStatus | RunStatus,
+    *,
+    step: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    durable: bool = True,
+    held: bool = True,
+    after: Link | None = None,
+) -> Link:
+    """`record_event`, and where the event stands in the chain.
+
+    `held=False`: the run's row is not locked, and the chain's head not moved, until
+    `seal_chain(conn, run_id, links)` does both, before the transaction commits: for an
+    event in a step's transaction, whose process may be held there (frozen, or waiting
+    on a lock) while another process takes the run over; that process must not wait
+    for it. `after`: the event of the same transaction it follows, if any.
+    """
+    row = conn.execute(
+        _insert(durable, held),
+        {
+            "r": run_id,
+            "step": None if step is None else storable_text(step),
+            "k": str(kind),
+            "s": str(status),
+            "d": storable_json(dict(detail or {})),
+            **(
+                {}
+                if held
+                else {"after_seq": after and after.seq, "after_hash": after and after.hash}
+            ),
+        },
+    ).one()
+    return Link(int(row[0]), row[1], _bytes(row[2]), _bytes(row[3]))
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+class ChainMoved(RuntimeError):
+    """Events of a run were written by another connection while a transaction held events
+    of it not yet sealed: sealing them would fork the chain (the transaction must roll back)."""
+
+
+def seal_chain(conn: Connection, run_id: int, links: list[Link]) -> None:
+    """Move the head of run `run_id`'s chain to the last of `links`, events written in this
+    transaction without holding the run's row (`write_event(held=False)`); the row is
+    locked now (as `owns_run` locks it). ChainMoved if the chain moved meanwhile."""
+    head = conn.execute(
+        text("select chain_length, chain_head from migrator.runs where id = :r for no key update"),
+        {"r": run_id},
+    ).one()
+    if head[0] is None or not links:
+        return  # a run without a chain
+    seq, prev = int(head[0]), bytes(head[1])
+    for link in links:
+        if link.seq != seq + 1 or link.prev_hash != prev:
+            raise ChainMoved(
+                f"the audit trail of run {run_id} moved while a step's transaction held its "
+                f"event {link.id}: another connection wrote events of the run"
+            )
+        seq, prev = link.seq, link.hash or b""
+    conn.execute(
+        text("update migrator.runs set chain_length = :n, chain_head = :h where id = :r"),
+        {"n": seq, "h": prev, "r": run_id},
     )
 
 
