@@ -24,14 +24,16 @@ from migrator.plugin.context import StepContext
 from migrator.state import (
     EventKind,
     EventStatus,
+    Link,
     RunStatus,
     approved,
     interrupted_from,
     owns_run,
+    seal_chain,
     step_indexes,
     steps_done,
+    write_event,
 )
-from migrator.state.events import Link, seal_chain, write_event
 from migrator.storable import json_data
 
 T = TypeVar("T")

@@ -18,14 +18,18 @@ from __future__ import annotations
 from migrator.state.chain import Break, Trail, TrailEdited, refuse_edited, verify_run, verify_runs
 from migrator.state.controls import Control, read_control, write_control
 from migrator.state.events import (
+    ChainMoved,
     EventRow,
+    Link,
     approved,
     events_of,
     interrupted_from,
     last_step_done,
     record_event,
+    seal_chain,
     step_indexes,
     steps_done,
+    write_event,
 )
 from migrator.state.kinds import (
     FINAL_STATUSES,
@@ -64,10 +68,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "UNSETTLED_STATUSES",
     "Break",
+    "ChainMoved",
     "Control",
     "EventKind",
     "EventRow",
     "EventStatus",
+    "Link",
     "RunRow",
     "RunStatus",
     "Trail",
@@ -90,6 +96,7 @@ __all__ = [
     "runs_of",
     "runs_taking_back",
     "schema_exists",
+    "seal_chain",
     "set_phase",
     "set_run_status",
     "step_indexes",
@@ -99,4 +106,5 @@ __all__ = [
     "verify_run",
     "verify_runs",
     "write_control",
+    "write_event",
 ]
