@@ -22,6 +22,7 @@ from migrator.engine.locks import PlanLock, taken_over
 from migrator.engine.operations import PARTIAL, Operation
 from migrator.plugin.context import StepContext
 from migrator.state import (
+    ChainMoved,
     EventKind,
     EventStatus,
     Link,
@@ -164,11 +165,15 @@ class Journal:
         run; if it does, the run's row stays locked until the transaction ends, so what the
         transaction writes commits only while the run is ours, and the events written in
         it so far are sealed into the run's chain."""
+        links = self._unsealed if conn.get_transaction() is self._unsealed_in else []
+        self._unsealed, self._unsealed_in = [], None
+        chained = bool(links) and links[0].seq is not None
+        if chained and seal_chain(conn, self.run_id, links, self.lock.owner):
+            return  # ours, its row locked, the step's events sealed: one statement
         if not owns_run(conn, self.run_id, self.lock.owner):
             raise taken_over(conn, self.env.plan.name, self.run_id)
-        if self._unsealed and conn.get_transaction() is self._unsealed_in:
-            seal_chain(conn, self.run_id, self._unsealed)  # the run's row is locked now
-        self._unsealed, self._unsealed_in = [], None
+        if chained:
+            raise ChainMoved(self.run_id, links[0].id)
 
     def fenced(self) -> None:
         """Check, in a transaction of its own, that the run is still ours (before a step

@@ -170,29 +170,39 @@ class ChainMoved(RuntimeError):
     """Events of a run were written by another connection while a transaction held events
     of it not yet sealed: sealing them would fork the chain (the transaction must roll back)."""
 
+    def __init__(self, run_id: int, event_id: int) -> None:
+        super().__init__(
+            f"the audit trail of run {run_id} moved while a step's transaction held its "
+            f"event {event_id}: another connection wrote events of the run"
+        )
 
-def seal_chain(conn: Connection, run_id: int, links: list[Link]) -> None:
-    """Move the head of run `run_id`'s chain to the last of `links`, events written in this
-    transaction without holding the run's row (`write_event(held=False)`); the row is
-    locked now (as `owns_run` locks it). ChainMoved if the chain moved meanwhile."""
-    head = conn.execute(
-        text("select chain_length, chain_head from migrator.runs where id = :r for no key update"),
-        {"r": run_id},
-    ).one()
-    if head[0] is None or not links:
-        return  # a run without a chain
-    seq, prev = int(head[0]), bytes(head[1])
-    for link in links:
-        if link.seq != seq + 1 or link.prev_hash != prev:
-            raise ChainMoved(
-                f"the audit trail of run {run_id} moved while a step's transaction held its "
-                f"event {link.id}: another connection wrote events of the run"
-            )
-        seq, prev = link.seq, link.hash or b""
-    conn.execute(
-        text("update migrator.runs set chain_length = :n, chain_head = :h where id = :r"),
-        {"n": seq, "h": prev, "r": run_id},
-    )
+
+def seal_chain(conn: Connection, run_id: int, links: list[Link], owner: str | None = None) -> bool:
+    """Move the head of run `run_id`'s chain past `links`, events of this transaction
+    written without holding the run's row (`write_event(held=False)`, each after the one
+    before), locking the row: one statement. False, nothing done, when the chain moved
+    meanwhile (see ChainMoved), or token `owner` (if given) no longer owns the run.
+    Events of a run without a chain need no seal (True)."""
+    first = links[0] if links else None
+    if first is None or first.seq is None:
+        return True
+    last = links[-1]
+    owned = " and owner = cast(:owner as uuid)" if owner is not None else ""
+    sealed = conn.execute(
+        text(
+            "update migrator.runs set chain_length = :n, chain_head = :h where id = :r "
+            f"and chain_length = :before and chain_head = :prev{owned} returning 1"
+        ),
+        {
+            "n": last.seq,
+            "h": last.hash,
+            "r": run_id,
+            "before": first.seq - 1,
+            "prev": first.prev_hash,
+            "owner": owner,
+        },
+    ).first()
+    return sealed is not None
 
 
 def events_of(conn: Connection, run_ids: list[int]) -> list[EventRow]:
