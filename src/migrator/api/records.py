@@ -24,11 +24,25 @@ def status(ctx: Context, plan_path: str | Path) -> ExitCode:
     return _show(ctx, plan_path, plan_status, render_status)
 
 
-def history(ctx: Context, plan_path: str | Path) -> ExitCode:
-    """Every run of the plan and every event of each run: the audit trail."""
+def history(ctx: Context, plan_path: str | Path, verify: bool = False) -> ExitCode:
+    """Every run of the plan and every event of each run: the audit trail.
+
+    `verify`: verify each run's hash chain too, and report every broken link; exit 2
+    when any trail was edited, 0 when all are intact (or unchained: older than the chain).
+    """
     from migrator.views.status import plan_history, render_history
 
-    return _show(ctx, plan_path, plan_history, render_history)
+    if not verify:
+        return _show(ctx, plan_path, plan_history, render_history)
+    intact: list[bool] = []
+
+    def build(db: Engine, plan: Plan) -> dict[str, Any]:
+        document = plan_history(db, plan, verify=True)
+        intact.append(document["intact"])
+        return document
+
+    _show(ctx, plan_path, build, render_history)
+    return ExitCode.OK if all(intact) else ExitCode.INVALID
 
 
 def graph(ctx: Context, plan_path: str | Path) -> ExitCode:

@@ -39,12 +39,22 @@ def report(run: int, **options: Any) -> int:
 
 @cli.command()
 @PLAN_ARG
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Verify each run's hash chain and report every broken link (an event edited, "
+    "missing, inserted or out of order). Exits 2 when a trail was edited.",
+)
 @database_options
-def history(plan: str, **options: Any) -> int:
-    """Every run of PLAN and every event of each run (the audit trail)."""
+def history(plan: str, verify: bool, **options: Any) -> int:
+    """Every run of PLAN and every event of each run (the audit trail).
+
+    With --verify, each run's trail is verified too: intact, unchained (written before
+    the chain began) or broken, with every broken link. Exits 2 when any is broken.
+    """
     from migrator import api
 
-    return api.history(context(**options), plan)
+    return api.history(context(**options), plan, verify=verify)
 
 
 @cli.group()

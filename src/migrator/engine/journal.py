@@ -22,15 +22,18 @@ from migrator.engine.locks import PlanLock, taken_over
 from migrator.engine.operations import PARTIAL, Operation
 from migrator.plugin.context import StepContext
 from migrator.state import (
+    ChainMoved,
     EventKind,
     EventStatus,
+    Link,
     RunStatus,
     approved,
     interrupted_from,
     owns_run,
-    record_event,
+    seal_chain,
     step_indexes,
     steps_done,
+    write_event,
 )
 from migrator.storable import json_data
 
@@ -47,6 +50,9 @@ class Journal:
         self.run_id = run_id
         self.conn = env.db.connect()  # its own: replaced if the server drops it
         self._pid: int | None = None
+        # events written in the step's transaction under way, not yet sealed (see `event`)
+        self._unsealed: list[Link] = []
+        self._unsealed_in: object | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -107,12 +113,32 @@ class Journal:
         commit: the start of a step in a transaction, a check's verdict.
         """
         detail = self.env.secrets.mask_data(json_data(detail))  # masked before any text is cut
-        durable = not lazy or self.conn.in_transaction()
-        self.in_tx(
-            lambda conn: record_event(
-                conn, self.run_id, kind, status, step=step, detail=detail, durable=durable
+        if self.conn.in_transaction():
+            # In the step's transaction: the run's row is not locked yet, so that a process
+            # held in its step never keeps another from taking the run over; `fence` locks
+            # it before the commit and moves the chain's head (`seal_chain`).
+            tx = self.conn.get_transaction()
+            if tx is not self._unsealed_in:
+                self._unsealed, self._unsealed_in = [], tx
+            after = self._unsealed[-1] if self._unsealed else None
+            self._unsealed.append(
+                write_event(
+                    self.conn,
+                    self.run_id,
+                    kind,
+                    status,
+                    step=step,
+                    detail=detail,
+                    held=False,
+                    after=after,
+                )
             )
-        )
+        else:
+            self.in_tx(
+                lambda conn: write_event(
+                    conn, self.run_id, kind, status, step=step, detail=detail, durable=not lazy
+                )
+            )
         self.report(kind, status, step, detail)
 
     def report(
@@ -137,9 +163,17 @@ class Journal:
     def fence(self, conn: Connection) -> None:
         """In a transaction: raise RunTakenOver (exit 4) unless this process still owns the
         run; if it does, the run's row stays locked until the transaction ends, so what the
-        transaction writes commits only while the run is ours."""
+        transaction writes commits only while the run is ours, and the events written in
+        it so far are sealed into the run's chain."""
+        links = self._unsealed if conn.get_transaction() is self._unsealed_in else []
+        self._unsealed, self._unsealed_in = [], None
+        chained = bool(links) and links[0].seq is not None
+        if chained and seal_chain(conn, self.run_id, links, self.lock.owner):
+            return  # ours, its row locked, the step's events sealed: one statement
         if not owns_run(conn, self.run_id, self.lock.owner):
             raise taken_over(conn, self.env.plan.name, self.run_id)
+        if chained:
+            raise ChainMoved(self.run_id, links[0].id)
 
     def fenced(self) -> None:
         """Check, in a transaction of its own, that the run is still ours (before a step

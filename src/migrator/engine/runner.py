@@ -102,6 +102,7 @@ class Runner:
                 open_run = state.open_run(conn, self.env.plan.name)
                 last = state.last_succeeded_run(conn, self.env.plan.name)
             if open_run is not None:
+                self._verify_trails(conn, open_run)
                 self._checksum_guard(open_run)
                 t, reverting = self._transition_of(conn, open_run)
                 if reverting is None:
@@ -201,6 +202,14 @@ class Runner:
             ExitCode.UNDO_FAILED if run.status == state.RunStatus.UNDO_FAILED else ExitCode.INVALID,
         )
 
+    def _verify_trails(self, conn: Connection, run: state.RunRow) -> None:
+        """Refuse (TrailEdited, exit 2), before anything is done, to act on a run whose
+        audit trail was edited, or that takes back a run whose trail was: what a resume
+        or a rollback does is read from those trails (`migrator.state.chain`)."""
+        with conn.begin():
+            runs = [run.id] if run.reverts is None else [run.id, run.reverts]
+            state.refuse_edited(conn, runs, self.env.plan.file)
+
     def _checksum_guard(self, run: state.RunRow) -> None:
         if run.plan_checksum != self.env.plan.checksum and not self.env.options.force:
             raise UsageError(
@@ -268,6 +277,7 @@ class Runner:
                 if takes_back is None or takes_back.transition != t.reverts:
                     raise UsageError(f"{t.name} undoes {t.reverts}, which has not been applied")
                 reverting = takes_back
+                self._verify_trails(conn, reverting)  # its trail says what to undo
                 self._checksum_guard(reverting)
                 # `rollback`, or `apply` to the phase a hotfix or a transition came from
                 self._refuse_irreversible(
@@ -315,6 +325,7 @@ class Runner:
         return t, (taken_back if t.reverts is not None else None)
 
     def _resume_run(self, conn: Connection, lock: PlanLock, run: state.RunRow) -> ExitCode:
+        self._verify_trails(conn, run)
         self._checksum_guard(run)
         t, reverting = self._transition_of(conn, run)
         check_environment(self.env.plan, [t])  # before anything runs

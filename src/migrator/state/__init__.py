@@ -2,9 +2,10 @@
 
 Every query of migrator's own tables lives in this package, one module a table:
 `schema` (creating and upgrading it from `migrations/*.sql`), `runs`, `phases`
-(`plan_state`), `events` (the audit trail), `checkpoints`, `controls`, `flags` and
-`locks`; `seed` copies a plan's phase and the flags into a rehearsal's scratch database;
-`kinds` holds the words stored in it (`RunStatus`, `EventKind`, `EventStatus`).
+(`plan_state`), `events` (the audit trail, hash-chained) and `chain` (verifying it),
+`checkpoints`, `controls`, `flags` and `locks`; `seed` copies a plan's phase and the
+flags into a rehearsal's scratch database; `kinds` holds the words stored in it
+(`RunStatus`, `EventKind`, `EventStatus`).
 
 This module re-exports what the core calls; the plugin API (`migrator.plugin`) re-exports
 the checkpoint, control and flag functions a plugin may use. Nothing here imports
@@ -14,16 +15,21 @@ loads no database library.
 
 from __future__ import annotations
 
+from migrator.state.chain import Break, Trail, TrailEdited, refuse_edited, verify_run, verify_runs
 from migrator.state.controls import Control, read_control, write_control
 from migrator.state.events import (
+    ChainMoved,
     EventRow,
+    Link,
     approved,
     events_of,
     interrupted_from,
     last_step_done,
     record_event,
+    seal_chain,
     step_indexes,
     steps_done,
+    write_event,
 )
 from migrator.state.kinds import (
     FINAL_STATUSES,
@@ -61,12 +67,17 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "UNSETTLED_STATUSES",
+    "Break",
+    "ChainMoved",
     "Control",
     "EventKind",
     "EventRow",
     "EventStatus",
+    "Link",
     "RunRow",
     "RunStatus",
+    "Trail",
+    "TrailEdited",
     "approved",
     "create_run",
     "current_phase",
@@ -81,14 +92,19 @@ __all__ = [
     "owns_run",
     "read_control",
     "record_event",
+    "refuse_edited",
     "runs_of",
     "runs_taking_back",
     "schema_exists",
+    "seal_chain",
     "set_phase",
     "set_run_status",
     "step_indexes",
     "steps_done",
     "table_exists",
     "take_run",
+    "verify_run",
+    "verify_runs",
     "write_control",
+    "write_event",
 ]
