@@ -23,6 +23,25 @@ def _parse_vars(
     return parsed
 
 
+DSN_PASSWORD_WARNING = (
+    "warning: --dsn carries a password, which other users of this machine can read "
+    "(ps, shell history): prefer MIGRATOR_DSN or a pgpass file (~/.pgpass, PGPASSFILE)"
+)
+
+
+def warn_dsn_password(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """`--dsn`'s callback: one line on stderr when the DSN on the command line holds a
+    password (never the DSN itself)."""
+    if value:
+        from migrator.db.target import Target, dsn_problem
+
+        if dsn_problem(value) is not None or Target(value, "--dsn").password:
+            click.echo(DSN_PASSWORD_WARNING, err=True)
+    return value
+
+
 def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--output",
@@ -39,6 +58,7 @@ def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--dsn",
             metavar="DSN",
+            callback=warn_dsn_password,
             help="The target database. Default: $MIGRATOR_DSN, else $DATABASE_URL, "
             "else the embedded PostgreSQL in .migrator/pgdata.",
         ),
