@@ -22,11 +22,15 @@ class Secrets:
         self._values: set[str] = set()
 
     def add(self, value: str | None) -> None:
-        if value and len(value) >= 3:  # masking "a" everywhere would destroy every text
-            self._values.add(value)
-            encoded = quote(value, safe="")
-            if encoded != value:
-                self._values.add(encoded)
+        """Mask `value` from now on; and, for one that spans lines or spaces, each of its
+        lines and its words joined by single spaces (text shown a line at a time, or on
+        one line, still hides it)."""
+        if not value or len(value) < 3:  # masking "a" everywhere would destroy every text
+            return
+        forms = {value, quote(value, safe=""), " ".join(value.split())}
+        if "\n" in value or "\r" in value:
+            forms.update(line.strip() for line in value.splitlines())
+        self._values.update(form for form in forms if len(form) >= 3)
 
     def __contains__(self, text: object) -> bool:
         """Whether `text` holds a secret (all of one)."""
