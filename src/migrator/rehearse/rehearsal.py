@@ -24,6 +24,7 @@ prepares the scratch copy (`scratch`) and walks; `summary` reports.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.db.failures import error_text
 from migrator.engine.environment import RunEnvironment, RunOptions
 from migrator.errors import ExitCode
+from migrator.nested import strings_in
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk, Walker
 from migrator.rehearse.scratch import ScratchDatabase, ScratchError
@@ -211,6 +213,10 @@ def _prepare(
         if amount is not None:
             scratch.rows_copied = copy_sample(source, scratch.dsn, amount)
         seed = read_seed(source, plan.name)
+    for name, value, _ in seed.flags:  # a flag set from a secret: masked in all it shows
+        if name in seed.secret:
+            for _, piece in strings_in(json.loads(value)):
+                secrets.add(piece)
     prepared.start = _seed(scratch, plan, seed, prepared.notes)
     return prepared
 
