@@ -110,6 +110,11 @@ def _option_names() -> set[str]:
 def _candidates(dsn: str) -> list[str]:
     """What might be a password in a DSN that cannot be parsed: every reading of it."""
     found = [m["pw"].strip("'") for m in _KV_PASSWORD.finditer(dsn)]
+    for m in _KV_PASSWORD.finditer(dsn):  # to the next `key=`: the value had spaces
+        rest = dsn[m.start("pw") :]
+        end = re.search(r"\s+\w+\s*=", rest)
+        value = rest[: end.start() if end else len(rest)].strip().strip("'")
+        found += [value, *value.split()]
     found += [m["pw"] for m in _QUERY_PASSWORD.finditer(dsn)]
     if "://" in dsn:
         rest = dsn.split("://", 1)[1]
