@@ -152,8 +152,10 @@ def run(ctx: StepContext, step: Any) -> Any:
 
 
 def undo(ctx: StepContext, step: Any, memo: Any) -> None:
-    """Put back exactly what was there, the earlier value or no flag at all; unless the
-    flag changed since the step set it (FlagChangedSince, nothing changed)."""
+    """Put back exactly what was there: the earlier value, or no flag at all.
+
+    Only if the flag still holds what the step set: changed or deleted since, the undo
+    raises FlagChangedSince naming the difference, and changes nothing."""
     setting = step.flag
     store = _store(ctx, setting.store)
     key = _key(setting.store, store)
