@@ -45,7 +45,9 @@ class Target:
         """Everything to mask: the password; for a DSN that cannot be parsed, also every
         piece that might be one, and the whole text."""
         if dsn_problem(self.dsn) is None:
-            return [p for p in (self.password,) if p]
+            patterns = (_URL_PASSWORD, _QUERY_PASSWORD)
+            written = [m["pw"] for p in patterns if (m := p.search(self.dsn))]
+            return [p for p in (self.password, *written) if p]  # as libpq reads it, as written
         return [self.dsn, *_candidates(self.dsn)]
 
 

@@ -80,7 +80,8 @@ def rehearse(
         reporter.say(line, style="dim")
 
     target = resolve_target(ctx.dsn, announce=announce)
-    secrets.add(target.password)
+    for secret in target.secrets():
+        secrets.add(secret)
     engine = connect_engine(target)  # exit 5 now if the target cannot be reached
     try:  # pg_dump's session settings would not hold through a pooler in transaction mode
         require_pinned(engine)
@@ -92,7 +93,8 @@ def rehearse(
         from migrator.db.target import EMBEDDED_DIR
 
         server = Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
-    secrets.add(server.password)
+    for secret in server.secrets():
+        secrets.add(secret)
     connect_engine(server).dispose()
     with _plainly(secrets):
         scratch = create_database(server.dsn, plan.name)
