@@ -11,8 +11,8 @@ from migrator.cli.options import (
     PLAN_ARG,
     context,
     database_options,
+    note_dsn_password,
     output_option,
-    warn_dsn_password,
 )
 
 
@@ -31,7 +31,7 @@ def status(plan: str, **options: Any) -> int:
 @click.option(
     "--dsn",
     metavar="DSN",
-    callback=warn_dsn_password,
+    callback=note_dsn_password,
     help="The target database (as for the other commands).",
 )
 @output_option
@@ -75,7 +75,7 @@ def audit() -> None:
 @click.option(
     "--dsn",
     metavar="DSN",
-    callback=warn_dsn_password,
+    callback=note_dsn_password,
     help="The target database (as for the other commands).",
 )
 @output_option
