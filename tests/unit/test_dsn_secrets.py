@@ -3,6 +3,8 @@ echoed, not even in part; `--dsn` with a password warns."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from migrator.db.target import Target, dsn_problem, redact, scrub
@@ -105,3 +107,27 @@ def test_a_password_on_the_command_line_warns_once_without_the_dsn(
     assert len(lines) == (1 if warned else 0), err
     assert "MIGRATOR_DSN" in "".join(lines) or not warned
     assert "Hunter2" not in err
+
+
+@pytest.mark.parametrize(
+    ("options", "where"),
+    [
+        ([], "err"),
+        (["--log-format", "json"], "out"),  # stderr carries JSON lines only
+        (["--log-format", "json", "--output", "json"], None),  # both carry JSON
+    ],
+)
+def test_the_warning_goes_where_people_read(
+    options: list[str], where: str | None, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from migrator.cli import main
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text("plan: p\nkind: hotfix\nsteps: [{sql: select 1}]\n")
+    dsn = "postgresql://ops:Hunter2@127.0.0.1:1/prod"
+    assert main(["apply", str(plan), "--dsn", dsn, *options]) == 5  # nothing listens there
+    captured = capsys.readouterr()
+    said = {"out": captured.out, "err": captured.err}
+    for stream, text in said.items():
+        assert ("--dsn carries a password" in text) == (stream == where), said
+        assert "Hunter2" not in text
