@@ -7,6 +7,9 @@
 - **An `${env:...}` secret.** ENV_NAME holds ENV_VALUE for the whole session (subprocesses
   inherit it); tests/e2e/test_secrets.py sends it through every place a plan may use one.
 
+Each secret is searched whole and as every piece of FRAGMENT (12) characters: a secret
+cut in two before it was masked leaves a piece that no longer matches it whole.
+
 Searched, test by test, and named with the test that produced it when found:
 
 - everything a test reads back from `capsys`/`capfd` (the `migrator` fixture, the BDD
@@ -16,7 +19,10 @@ Searched, test by test, and named with the test that produced it when found:
 - the stdout and stderr of every subprocess read through `communicate()` (and so
   `subprocess.run`);
 - the `migrator` tables of every `database` fixture, just before it is dropped
-  (`check_database(dsn)` for fixtures that make databases of their own);
+  (`check_database(dsn)` for fixtures that make databases of their own), but for where a
+  secret is kept by design: the value of a flag marked as set from a secret (in
+  `migrator.flags`; an application reads it), and the values its undo puts back
+  (`migrator.kept_flag_values`);
 - at the end: every file under the session's temporary folder (plans, flag files, logs,
   reports, generated docs) and the test server's log.
 
@@ -41,6 +47,24 @@ import pytest
 PLUGIN_NAME = "secrets-sweep"
 ENV_NAME = "MIGRATOR_SWEEP_SECRET"
 MAX_FILE = 8 * 1024 * 1024  # bigger files (a WAL segment) are not read
+FRAGMENT = 12
+"""A secret's pieces of this many characters are searched too: a secret cut in two (text
+cut short before it was masked) leaves one."""
+
+# Where a secret is kept by design, so not searched: the value of a flag set from a secret
+# (the application reads it) and what the undo of its step puts back.
+_KEPT_BY_DESIGN = {
+    "flags": (
+        "select t::text from migrator.flags t where not exists (select 1 from "
+        "migrator.secret_flags s where s.store = 'table' and s.name = t.name)"
+    ),
+    "kept_flag_values": (
+        "select (to_jsonb(t) - 'previous' - 'value' || jsonb_build_object("
+        "'previous', case when t.previous_secret then null else t.previous end, "
+        "'value', case when t.value_secret then null else t.value end))::text "
+        "from migrator.kept_flag_values t"
+    ),
+}
 
 
 class SecretsSweep:
@@ -80,14 +104,22 @@ class SecretsSweep:
         finally:
             self.seconds += time.perf_counter() - started
 
+    def fragments(self, value: str) -> list[str]:
+        """Every FRAGMENT-character piece of `value` (the whole of a shorter one)."""
+        if len(value) <= FRAGMENT:
+            return [value]
+        return [value[i : i + FRAGMENT] for i in range(len(value) - FRAGMENT + 1)]
+
     def _check(self, text: str | bytes, where: str) -> None:
         self.texts += 1
         data = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
         for label, value in self.secrets.items():
-            if value in data:
-                line = next(ln for ln in data.splitlines() if value in ln)
-                seen = f"{self.current}: {label} in {where}: {self.mask(line.strip())[:300]}"
-                self.found[seen] = None
+            piece = next((f for f in self.fragments(value) if f in data), None)
+            if piece is not None:
+                line = next(ln for ln in data.splitlines() if piece in ln)
+                what = label if value in data else f"a piece of {label} ({len(piece)} characters)"
+                shown = self.mask(line.strip()).replace(piece, f"<{what}>")[:300]
+                self.found[f"{self.current}: {what} in {where}: {shown}"] = None
 
     def check_database(self, dsn: str) -> None:
         """Every row of every table in schema `migrator` of the database at `dsn`."""
@@ -102,10 +134,14 @@ class SecretsSweep:
                     "select table_name from information_schema.tables "
                     "where table_schema = 'migrator' order by 1"
                 ).fetchall()
-                for (table,) in tables:
-                    rows = conn.execute(
-                        sql.SQL("select t::text from migrator.{} t").format(sql.Identifier(table))
-                    ).fetchall()
+                names = {table for (table,) in tables}
+                for table in sorted(names):
+                    query: Any = sql.SQL("select t::text from migrator.{} t").format(
+                        sql.Identifier(table)
+                    )
+                    if table in _KEPT_BY_DESIGN and "secret_flags" in names:
+                        query = sql.SQL(_KEPT_BY_DESIGN[table])  # type: ignore[arg-type]
+                    rows = conn.execute(query).fetchall()
                     self._check("\n".join(r[0] for r in rows), f"table migrator.{table}")
         except psycopg.OperationalError:
             pass  # the test dropped its database itself

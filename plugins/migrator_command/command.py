@@ -39,10 +39,6 @@ def describe(step: Any) -> str:
     return "run: " + shlex.join(step.command.argv)
 
 
-def _tail(text: str) -> str:
-    return text if len(text) <= KEEP else "..." + text[-KEEP:]
-
-
 def run(ctx: StepContext, step: Any) -> Any:
     import os
 
@@ -74,12 +70,14 @@ def run(ctx: StepContext, step: Any) -> Any:
         raise RuntimeError(f"{argv[0]} ran longer than {step.timeout:g}s and was stopped") from None
     memo = {
         "exit_code": done.returncode,
-        # masked before it is cut: a secret across the cut would otherwise leave a part
-        "stdout": _tail(ctx.mask(done.stdout)),
-        "stderr": _tail(ctx.mask(done.stderr)),
+        # the last KEEP characters, masked before they are cut and without the end of a
+        # secret at the cut: a secret across the cut would otherwise leave a part
+        "stdout": ctx.shorten(done.stdout, KEEP + 3, keep="tail", marker="..."),
+        "stderr": ctx.shorten(done.stderr, KEEP + 3, keep="tail", marker="..."),
         "seconds": round(time.monotonic() - started, 3),
     }
     if done.returncode != 0:
-        last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+        said = ctx.mask(done.stderr).strip() or ctx.mask(done.stdout).strip()
+        last = said.splitlines()[-1:] or [""]
         raise StepError(f"{argv[0]} exited with {done.returncode}: {last[0]}", memo=memo)
     return memo

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,7 +77,7 @@ def run(ctx: StepContext, step: Any) -> dict[str, Any]:
     method, url, response, elapsed = _call(ctx, request)
     if not 200 <= response.status_code < 300:
         raise HttpCallFailed(
-            f"{method} {url} answered {_status_text(response)}{_body_note(response)}"
+            f"{method} {url} answered {_status_text(response)}{_body_note(ctx, response)}"
         )
     return {"status": response.status_code, "elapsed_ms": elapsed}
 
@@ -103,7 +104,7 @@ def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:
     body, is_json = _json_of(response)
     actual: dict[str, Any] = {"status": response.status_code}
     if is_json:
-        actual["json"] = _small(body)
+        actual["json"] = _small(ctx, body)
     status_ok = (
         response.status_code == expectation.status
         if expectation.status is not None
@@ -111,14 +112,14 @@ def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:
     )
     if not status_ok:
         detail = f"status: expected {expected['status']}, got {_status_text(response)}"
-        return CheckOutcome(False, actual, expected, detail + _body_note(response))
+        return CheckOutcome(False, actual, expected, detail + _body_note(ctx, response))
     if expectation.json_subset is None:
         return CheckOutcome(True, actual, expected)
     if not is_json:
         return CheckOutcome(
-            False, actual, expected, "the response is not JSON" + _body_note(response)
+            False, actual, expected, "the response is not JSON" + _body_note(ctx, response)
         )
-    mismatch = first_mismatch(expected_json, body)
+    mismatch = first_mismatch(expected_json, body, shown=lambda v: _shown(ctx, v))
     return CheckOutcome(mismatch is None, actual, expected, mismatch or "")
 
 
@@ -144,9 +145,10 @@ def _call(ctx: StepContext, request: Request) -> tuple[str, str, Any, int]:
             f"{method} {url}: no answer within {request.timeout:g}s ({type(exc).__name__})"
         ) from exc
     except httpx.ConnectError as exc:
-        raise HttpCallFailed(f"{method} {url}: cannot connect: {_one_line(str(exc))}") from exc
+        reason = _one_line(ctx.mask(str(exc)))
+        raise HttpCallFailed(f"{method} {url}: cannot connect: {reason}") from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        reason = _one_line(str(exc)) or type(exc).__name__
+        reason = _one_line(ctx.mask(str(exc))) or type(exc).__name__
         raise HttpCallFailed(f"{method} {url}: {reason}") from exc
     return method, url, response, round((time.monotonic() - started) * 1000)
 
@@ -154,37 +156,42 @@ def _call(ctx: StepContext, request: Request) -> tuple[str, str, Any, int]:
 # -- comparing ------------------------------------------------------------------------------
 
 
-def first_mismatch(expected: Any, actual: Any, path: str = "") -> str | None:
+def first_mismatch(
+    expected: Any, actual: Any, path: str = "", shown: Callable[[Any], str] | None = None
+) -> str | None:
     """Where `actual` does not contain `expected`, as `path: expected X, got Y`; None if it does.
 
     Objects match by a subset of keys, arrays element by element (same length),
-    anything else by equality (`true` is not `1`).
+    anything else by equality (`true` is not `1`). `shown` writes a value in the message
+    (masked and cut short by the check; by default cut short alone).
     """
+    show = shown or _shown_plain
     where = path or "json"
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return f"{where}: expected an object, got {_shown(actual)}"
+            return f"{where}: expected an object, got {show(actual)}"
         for key, value in expected.items():
             inner = _join(path, key)
             if key not in actual:
-                return f"{inner}: missing (expected {_shown(value)})"
-            found = first_mismatch(value, actual[key], inner)
+                return f"{inner}: missing (expected {show(value)})"
+            found = first_mismatch(value, actual[key], inner, show)
             if found is not None:
                 return found
         return None
     if isinstance(expected, list):
         if not isinstance(actual, list):
-            return f"{where}: expected an array, got {_shown(actual)}"
+            return f"{where}: expected an array, got {show(actual)}"
         if len(expected) != len(actual):
             return f"{where}: expected {len(expected)} items, got {len(actual)}"
         for index, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            found = first_mismatch(e, a, f"{path}[{index}]" if path else f"json[{index}]")
+            inner = f"{path}[{index}]" if path else f"json[{index}]"
+            found = first_mismatch(e, a, inner, show)
             if found is not None:
                 return found
         return None
     if _same_scalar(expected, actual):
         return None
-    return f"{where}: expected {_shown(expected)}, got {_shown(actual)}"
+    return f"{where}: expected {show(expected)}, got {show(actual)}"
 
 
 def _same_scalar(expected: Any, actual: Any) -> bool:
@@ -219,52 +226,59 @@ def _status_text(response: Any) -> str:
     return f"{response.status_code} {phrase}".strip()
 
 
-def _body_note(response: Any) -> str:
+def _body_note(ctx: StepContext, response: Any) -> str:
     location = response.headers.get("location")
-    note = f" (location: {location})" if location and 300 <= response.status_code < 400 else ""
-    excerpt = _excerpt(response)
+    if location and 300 <= response.status_code < 400:
+        note = f" (location: {ctx.shorten(_one_line(ctx.mask(location)), EXCERPT_CHARS)})"
+    else:
+        note = ""
+    excerpt = _excerpt(ctx, response)
     return note + (f": {excerpt}" if excerpt else "")
 
 
-def _excerpt(response: Any) -> str:
+def _excerpt(ctx: StepContext, response: Any) -> str:
+    """The start of the body on one line: masked before its spaces are joined (a secret
+    holding a newline still matches) and before it is cut."""
     try:
         text = response.text
     except Exception:  # an undecodable body: say how big it is instead
         return f"<{len(response.content)} bytes>"
-    return _cut(_one_line(text), EXCERPT_CHARS)
+    return ctx.shorten(_one_line(ctx.mask(text)), EXCERPT_CHARS)
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
-def _shown(value: Any) -> str:
+def _shown_plain(value: Any) -> str:
     """A value in a mismatch message: strings quoted like Python, the rest as JSON."""
     text = repr(value) if isinstance(value, str) else _compact(value)
-    return _cut(text, 80)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
-def _small(value: Any, depth: int = 0) -> Any:
-    """A response body cut down to be recorded beside the expectation."""
+def _shown(ctx: StepContext, value: Any) -> str:
+    """A value in a mismatch message, masked before it is cut."""
+    text = repr(value) if isinstance(value, str) else _compact(value)
+    return ctx.shorten(text, 80)
+
+
+def _small(ctx: StepContext, value: Any, depth: int = 0) -> Any:
+    """A response body cut down to be recorded beside the expectation (masked, then cut)."""
     if isinstance(value, str):
-        return _cut(value, EXCERPT_CHARS)
+        return ctx.shorten(value, EXCERPT_CHARS)
     if depth >= 6 and isinstance(value, dict | list):
         return "…"
     if isinstance(value, dict):
         items = list(value.items())
-        out = {str(k): _small(v, depth + 1) for k, v in items[:30]}
+        out = {str(k): _small(ctx, v, depth + 1) for k, v in items[:30]}
         if len(items) > 30:
             out["…"] = f"{len(items) - 30} more keys"
         return out
     if isinstance(value, list):
-        head = [_small(v, depth + 1) for v in value[:20]]
+        head = [_small(ctx, v, depth + 1) for v in value[:20]]
         return head + ([f"… {len(value) - 20} more items"] if len(value) > 20 else [])
     return value

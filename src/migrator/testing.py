@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -40,10 +41,17 @@ _names = itertools.count()
 
 
 def database_dsn(dsn: str, name: str) -> str:
-    """`dsn` with its database replaced by `name` (its query, the socket's host, kept)."""
-    base, _, query = dsn.partition("?")
-    head = base.rsplit("/", 1)[0]
-    return f"{head}/{name}" + (f"?{query}" if query else "")
+    """`dsn` with its database replaced by `name` (its query, the socket's host, kept): a
+    URL stays a URL; a key=value DSN is rebuilt by libpq's rules (quoting included)."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(dsn, dbname=name)
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    _, qmark, query = tail.partition("?")
+    return f"{scheme}://{netloc}/{quote(name, safe='')}" + (f"?{query}" if qmark else "")
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
 scenarios("secrets")
@@ -41,3 +42,8 @@ def _(password: str, world: dict[str, Any]) -> None:
     scheme, rest = world["dsn"].split("://", 1)
     user = rest.split("@", 1)[0].split(":", 1)[0]
     world["dsn"] = f"{scheme}://{user}:{password}@{rest.split('@', 1)[1]}"
+
+
+@given(parsers.parse('the environment variable "{name}" is unset'))
+def _(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(name, raising=False)

@@ -96,7 +96,8 @@ def report(ctx: Context, run_id: int) -> ExitCode:
 
     target = resolve_target(ctx.dsn, announce=lambda line: print(line, file=ctx.err))
     secrets = Secrets()
-    secrets.add(target.password)
+    for secret in target.secrets():
+        secrets.add(secret)
     db = connect_engine(target)
     try:
         with db.connect() as conn, conn.begin() as tx:

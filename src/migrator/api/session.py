@@ -81,7 +81,8 @@ def open_session(ctx: Context, plan_path: str | Path) -> Iterator[Session]:
         ctx.out, ctx.err, output=ctx.output, log_format=ctx.log_format, secrets=secrets
     )
     target = resolve_target(ctx.dsn, announce=lambda line: reporter.say(line, style="dim"))
-    secrets.add(target.password)
+    for secret in target.secrets():
+        secrets.add(secret)
     db = connect_engine(target)
     try:
         yield Session(plan, target, db, secrets, reporter)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from migrator.cli.group import cli
-from migrator.cli.options import PLAN_ARG, context, output_option
+from migrator.cli.options import PLAN_ARG, context, note_dsn_password, output_option
 
 
 @cli.command()
@@ -84,6 +84,7 @@ def docs(plans: tuple[str, ...], output: str, out_dir: str | None) -> int:
 @click.option(
     "--dsn",
     metavar="DSN",
+    callback=note_dsn_password,
     help="Highlight the phase PLAN is in on this database (only read). Default: "
     "$MIGRATOR_DSN, else $DATABASE_URL; without either no database is used.",
 )

@@ -7,7 +7,13 @@ from typing import Any
 import click
 
 from migrator.cli.group import cli
-from migrator.cli.options import PLAN_ARG, context, database_options, output_option
+from migrator.cli.options import (
+    PLAN_ARG,
+    context,
+    database_options,
+    note_dsn_password,
+    output_option,
+)
 
 
 @cli.command()
@@ -22,7 +28,12 @@ def status(plan: str, **options: Any) -> int:
 
 @cli.command()
 @click.argument("run", type=click.IntRange(min=1), metavar="RUN")
-@click.option("--dsn", metavar="DSN", help="The target database (as for the other commands).")
+@click.option(
+    "--dsn",
+    metavar="DSN",
+    callback=note_dsn_password,
+    help="The target database (as for the other commands).",
+)
 @output_option
 def report(run: int, **options: Any) -> int:
     """RUN's evidence for a post-incident review (RUN: a run id from `migrator history`).
@@ -71,7 +82,12 @@ def audit() -> None:
     help="Audit only this schema (repeatable); the schemas given are then the exposed "
     "ones. Default: every user schema, with public as the exposed one.",
 )
-@click.option("--dsn", metavar="DSN", help="The target database (as for the other commands).")
+@click.option(
+    "--dsn",
+    metavar="DSN",
+    callback=note_dsn_password,
+    help="The target database (as for the other commands).",
+)
 @output_option
 def audit_rls(schemas: tuple[str, ...], **options: Any) -> int:
     """Find RLS holes: tables with RLS on and no policy, allow-all policies, exposed tables.

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from migrator.cli.group import cli
-from migrator.cli.options import PLAN_ARG, context, database_options
+from migrator.cli.options import PLAN_ARG, context, database_options, warn_dsn_password
 
 
 @cli.command()
@@ -77,6 +77,7 @@ def rehearse(
 @click.option(
     "--dsn",
     metavar="DSN",
+    callback=warn_dsn_password,
     help="A server to tell it on instead of the embedded PostgreSQL (its database "
     "migrator_demo is dropped and created).",
 )

@@ -23,6 +23,50 @@ def _parse_vars(
     return parsed
 
 
+DSN_PASSWORD_WARNING = (
+    "warning: --dsn carries a password, which other users of this machine can read "
+    "(ps, shell history): prefer MIGRATOR_DSN or a pgpass file (~/.pgpass, PGPASSFILE)"
+)
+
+
+_PASSWORD_GIVEN = "migrator.dsn_password"
+
+
+def _holds_password(value: str | None) -> bool:
+    if not value:
+        return False
+    from migrator.db.target import Target, dsn_problem
+
+    return dsn_problem(value) is not None or bool(Target(value, "--dsn").password)
+
+
+def note_dsn_password(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """`--dsn`'s callback: remember that the DSN on the command line holds a password (or
+    cannot be parsed, so may); the command warns once it knows where its lines go."""
+    if _holds_password(value):
+        ctx.meta[_PASSWORD_GIVEN] = True
+    return value
+
+
+def warn_dsn_password(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """`--dsn`'s callback for a command without a `Context` (demo): warn at once."""
+    if _holds_password(value):
+        click.echo(DSN_PASSWORD_WARNING, err=True)
+    return value
+
+
+def _warn_once(log_format: str | None = None, output: str | None = None) -> None:
+    """The warning of a password on the command line, one line where people read: stderr;
+    stdout when stderr carries JSON log lines; nowhere when both carry JSON."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not ctx.meta.pop(_PASSWORD_GIVEN, False):
+        return
+    if log_format != "json":
+        click.echo(DSN_PASSWORD_WARNING, err=True)
+    elif output != "json":
+        click.echo(DSN_PASSWORD_WARNING)
+
+
 def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--output",
@@ -39,6 +83,7 @@ def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--dsn",
             metavar="DSN",
+            callback=note_dsn_password,
             help="The target database. Default: $MIGRATOR_DSN, else $DATABASE_URL, "
             "else the embedded PostgreSQL in .migrator/pgdata.",
         ),
@@ -71,6 +116,7 @@ def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def context(**kwargs: Any) -> Any:
     from migrator.api import Context
 
+    _warn_once()
     given = {k: v for k, v in kwargs.items() if v is not None}
     return Context(**given)
 
@@ -78,6 +124,7 @@ def context(**kwargs: Any) -> Any:
 def run_context(**kwargs: Any) -> Any:
     """A Context for commands that run plans: terminal prompts when there is a terminal."""
     log_format = kwargs.pop("log_format", None)
+    _warn_once(log_format, kwargs.get("output"))
     ctx = context(**kwargs)
     ctx.log_format = log_format
     ctx.interactive = sys.stdin.isatty()

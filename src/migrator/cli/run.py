@@ -24,7 +24,11 @@ def _printable_output() -> None:
 _STOPPED = "stopped by SIGINT (Ctrl-C): no run was under way"
 
 
-_PASSWORDS = re.compile(r"(://[^:/@\s]*:)[^@\s]*@|(password\s*=\s*)\S+", re.IGNORECASE)
+# A URL's password runs to the last `@` of the word (a password may hold one); a key=value
+# password may be quoted, spaces and all.
+_PASSWORDS = re.compile(
+    r"(://[^:/@\s]*:)\S*@|(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE
+)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -31,45 +31,140 @@ class Target:
 
     @property
     def shown(self) -> str:
+        """The DSN without its password; a DSN that cannot be parsed is not shown at all
+        (where its password ends cannot be told): only where it came from."""
+        if dsn_problem(self.dsn) is not None:
+            return f"the DSN given by {self.source} (unparseable)"
         return redact(self.dsn)
 
     @property
     def password(self) -> str | None:
         return _password(self.dsn)
 
+    def secrets(self) -> list[str]:
+        """Everything to mask: the password; for a DSN that cannot be parsed, also every
+        piece that might be one, and the whole text."""
+        if dsn_problem(self.dsn) is None:
+            patterns = (_URL_PASSWORD, _QUERY_PASSWORD)
+            written = [m["pw"] for p in patterns if (m := p.search(self.dsn))]
+            return [p for p in (self.password, *written) if p]  # as libpq reads it, as written
+        return [self.dsn, *_candidates(self.dsn)]
 
+
+# libpq reads a URL's user information up to the first `@` or `/`, the password after
+# its first `:`; a key=value value is quoted ('...', with \\ escapes) or runs to a space
+# that no backslash escapes.
 _URL_PASSWORD = re.compile(
-    r"^(?P<head>[a-z][a-z0-9+.\-]*://[^:/@?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)", re.I
+    r"^(?P<head>[a-z][a-z0-9+.\-]*://[^:/@]*:)(?P<pw>[^@/]*)(?P<tail>@)", re.I
 )
-_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+_KV_PASSWORD = re.compile(
+    r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\])+)", re.I
+)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&#]*)", re.I)
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _is_url(dsn: str) -> bool:
+    return bool(re.match(r"^postgres(?:ql)?://", dsn.strip(), re.I))
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why libpq (or migrator) cannot parse `dsn`, without any of its text; None if it can.
+
+    A URL whose host holds an `@` is refused too: libpq reads it, but the password ended
+    at the first `@` and the rest became the host (`postgresql://u:p@ss@host/db`)."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parsed = conninfo_to_dict(dsn)
+    except ProgrammingError as error:
+        return _without_dsn_text(str(error))
+    if any("@" in str(parsed.get(key) or "") for key in ("host", "hostaddr", "port", "dbname")):
+        return "an @ after the user information: write an @ in a password as %40"
+    if _password(dsn) != (parsed.get("password") or None):
+        return "where its password ends cannot be told"
+    return None
+
+
+def _without_dsn_text(message: str) -> str:
+    """libpq's message with what it quotes of the DSN left out, option names kept."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    known = set(conninfo_to_dict("").keys()) | _option_names()
+    first = (message.strip().splitlines() or ["not a valid DSN"])[0]
+
+    def keep(quoted: str) -> bool:  # an option's name, or a sign ("=", "]")
+        return quoted in known or len(quoted) <= 1
+
+    return _QUOTED.sub(lambda m: m[0] if keep(m[0][1:-1]) else '"…"', first)
+
+
+def _option_names() -> set[str]:
+    from psycopg import pq
+
+    try:
+        return {d.keyword.decode() for d in pq.Conninfo.get_defaults()}
+    except Exception:  # a libpq without PQconndefaults: no name is kept
+        return set()
+
+
+def _candidates(dsn: str) -> list[str]:
+    """What might be a password in a DSN that cannot be parsed: every reading of it."""
+    found = [m["pw"].strip("'") for m in _KV_PASSWORD.finditer(dsn)]
+    for m in _KV_PASSWORD.finditer(dsn):  # to the next `key=`: the value had spaces
+        rest = dsn[m.start("pw") :]
+        end = re.search(r"\s+\w+\s*=", rest)
+        value = rest[: end.start() if end else len(rest)].strip().strip("'")
+        found += [value, *value.split()]
+    found += [m["pw"] for m in _QUERY_PASSWORD.finditer(dsn)]
+    if "://" in dsn:
+        rest = dsn.split("://", 1)[1]
+        user_info = rest.rsplit("@", 1)[0] if "@" in rest else ""
+        if ":" in user_info:
+            found.append(user_info.split(":", 1)[1])
+        if "@" in user_info:
+            found += user_info.split("@")
+    return [f for f in found if f]
 
 
 def redact(dsn: str) -> str:
-    """The DSN with any password replaced by `***` (URL, query string and key=value forms)."""
-    if "://" not in dsn:
+    """The DSN with any password replaced by `***` (URL, query string and key=value forms);
+    one that cannot be parsed is not shown at all."""
+    if dsn_problem(dsn) is not None:
+        return "a DSN that cannot be parsed"
+    if not _is_url(dsn):
         return _KV_PASSWORD.sub(lambda m: m["head"] + "***", dsn)
     out = _URL_PASSWORD.sub(lambda m: m["head"] + ("***" if m["pw"] else "") + m["tail"], dsn)
     return _QUERY_PASSWORD.sub(lambda m: m["head"] + "***", out)
 
 
 def _password(dsn: str) -> str | None:
-    patterns = (_URL_PASSWORD, _QUERY_PASSWORD) if "://" in dsn else (_KV_PASSWORD,)
-    for pattern in patterns:
-        match = pattern.search(dsn)
-        if match and match["pw"]:
-            return match["pw"].strip("'")
-    return None
+    """The password as libpq reads it (decoded), or None."""
+    from urllib.parse import unquote
+
+    if _is_url(dsn):
+        for pattern in (_QUERY_PASSWORD, _URL_PASSWORD):
+            match = pattern.search(dsn)
+            if match and match["pw"]:
+                return unquote(match["pw"])
+        return None
+    matches = list(_KV_PASSWORD.finditer(dsn))
+    match = matches[-1] if matches else None  # libpq keeps the last one
+    if match is None or not match["pw"]:
+        return None
+    value = match["pw"]
+    if value.startswith("'"):
+        value = value[1:-1]
+    return re.sub(r"\\(.)", r"\1", value) or None
 
 
 def scrub(text: str, target: Target | None) -> str:
     """Remove the target's password from any text (an error message from a driver)."""
-    secret = target.password if target else None
-    if secret:
-        text = text.replace(secret, "***")
-        from urllib.parse import quote
+    from urllib.parse import quote
 
-        text = text.replace(quote(secret, safe=""), "***")
+    for secret in sorted(target.secrets() if target else [], key=len, reverse=True):
+        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
     return text
 
 
@@ -141,6 +236,10 @@ def connect_engine(target: Target, **engine_options: Any) -> Engine:
     import psycopg
     from sqlalchemy import create_engine, exc
 
+    problem = dsn_problem(target.dsn)
+    if problem is not None:
+        raise DatabaseUnreachable(target.shown, f"not a valid DSN: {problem}")
+
     def creator() -> psycopg.Connection[Any]:
         # psycopg parses every DSN form libpq knows (URLs and key=value strings). No
         # prepared statements: behind a pooler the next transaction may run on a server
@@ -166,7 +265,7 @@ def connect_engine(target: Target, **engine_options: Any) -> Engine:
         raise DatabaseUnreachable(target.shown, scrub(reason, target)) from None
     except psycopg.ProgrammingError as error:  # a DSN libpq cannot parse
         engine.dispose()
-        raise DatabaseUnreachable(
-            target.shown, scrub(f"not a valid DSN: {error}", target)
-        ) from None
+        reason = _without_dsn_text(str(error))
+        reason = scrub(f"not a valid DSN: {reason}", target)
+        raise DatabaseUnreachable(target.shown, reason) from None
     return engine

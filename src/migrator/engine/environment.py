@@ -104,4 +104,6 @@ class RunEnvironment:
             stop_requested=self.stop.requested,
             owner=owner,
             mask=secrets.mask,
+            shorten=secrets.shorten,
+            add_secret=secrets.add,
         )

@@ -80,8 +80,14 @@ from migrator.rls.holes import missing_tables as missing_tables
 from migrator.rls.holes import select_findings as select_findings
 from migrator.rls.holes import split_table as split_table
 
-# The default flag store's table, `migrator.flags` (STATE: its queries live in migrator.state).
+# The default flag store's table, `migrator.flags` (STATE: its queries live in migrator.state);
+# flags set from a secret, marked by store and name, and what their undo puts back kept
+# outside the audit trail (migrator.secret_flags, migrator.kept_flag_values).
 from migrator.state.flags import delete_flag as delete_flag
+from migrator.state.flags import flag_is_secret as flag_is_secret
+from migrator.state.flags import keep_flag_values as keep_flag_values
+from migrator.state.flags import kept_flag_values as kept_flag_values
+from migrator.state.flags import mark_flag_secret as mark_flag_secret
 from migrator.state.flags import read_flag as read_flag
 from migrator.state.flags import write_flag as write_flag
 
@@ -121,13 +127,17 @@ __all__ = [
     "execute",
     "fetch_rows",
     "find_rls_holes",
+    "flag_is_secret",
     "hookimpl",
     "is_connection_lost",
     "judge",
+    "keep_flag_values",
+    "kept_flag_values",
     "load_checkpoint",
     "lock_checkpoint",
     "lost_connection",
     "map_strings",
+    "mark_flag_secret",
     "missing_schemas",
     "missing_tables",
     "parse_duration",

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from migrator.masking import Secrets
+
 if TYPE_CHECKING:
     from pluggy import HookRelay
     from sqlalchemy import Connection, Engine
@@ -37,8 +39,12 @@ class StepContext:
     `StopRequested`: the step is left part way, the run interrupted, and `migrator
     resume` runs the step again (from its checkpoint).
 
-    `mask(text)` hides every secret the run knows (DSN passwords, `${env:...}` values):
-    call it before cutting text short, so that no part of a secret is kept.
+    `mask(text)` hides every secret the run knows (DSN passwords, `${env:...}` values).
+    `shorten(text, limit, keep="head"|"tail", partial=False)` is the one way to cut text
+    short: it masks, cuts to `limit` characters (an ellipsis marks the cut), and removes
+    any start or end of a secret left at the cut (`partial=True`: the text was itself read
+    only in part, so both its edges are cuts). `add_secret(text)` makes a value the run
+    found a secret from then on (a flag once set from `${env:...}`, read back later).
 
     `owner` is the token of this process's ownership of run `run_id`: pass it to
     `lock_checkpoint` in each transaction a step commits by itself, so that a process
@@ -66,6 +72,8 @@ class StepContext:
     stop_requested: Callable[[], bool] = field(default=lambda: False)
     owner: str | None = None
     mask: Callable[[str], str] = field(default=lambda text: text)
+    shorten: Callable[..., str] = field(default=Secrets().shorten)
+    add_secret: Callable[[str], None] = field(default=lambda text: None)
 
 
 class StepError(Exception):

@@ -24,6 +24,7 @@ prepares the scratch copy (`scratch`) and walks; `summary` reports.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.db.failures import error_text
 from migrator.engine.environment import RunEnvironment, RunOptions
 from migrator.errors import ExitCode
+from migrator.nested import strings_in
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk, Walker
 from migrator.rehearse.scratch import ScratchDatabase, ScratchError
@@ -78,7 +80,8 @@ def rehearse(
         reporter.say(line, style="dim")
 
     target = resolve_target(ctx.dsn, announce=announce)
-    secrets.add(target.password)
+    for secret in target.secrets():
+        secrets.add(secret)
     engine = connect_engine(target)  # exit 5 now if the target cannot be reached
     try:  # pg_dump's session settings would not hold through a pooler in transaction mode
         require_pinned(engine)
@@ -90,7 +93,8 @@ def rehearse(
         from migrator.db.target import EMBEDDED_DIR
 
         server = Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
-    secrets.add(server.password)
+    for secret in server.secrets():
+        secrets.add(secret)
     connect_engine(server).dispose()
     with _plainly(secrets):
         scratch = create_database(server.dsn, plan.name)
@@ -211,6 +215,10 @@ def _prepare(
         if amount is not None:
             scratch.rows_copied = copy_sample(source, scratch.dsn, amount)
         seed = read_seed(source, plan.name)
+    for name, value, _ in seed.flags:  # a flag set from a secret: masked in all it shows
+        if name in seed.secret:
+            for _, piece in strings_in(json.loads(value)):
+                secrets.add(piece)
     prepared.start = _seed(scratch, plan, seed, prepared.notes)
     return prepared
 

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Seed:
-    """The target's phase of a plan (None: never recorded) and its flags, as text."""
+    """The target's phase of a plan (None: never recorded) and its flags, as text;
+    `secret`: the names of the flags set from a secret (masked in all a rehearsal shows)."""
 
     phase: str | None = None
     flags: list[tuple[str, str, str | None]] = field(default_factory=list)
+    secret: frozenset[str] = frozenset()
 
 
 def read_seed(source: psycopg.Connection[Any], plan: str) -> Seed:
@@ -34,9 +36,16 @@ def read_seed(source: psycopg.Connection[Any], plan: str) -> Seed:
         flags = source.execute(
             "select name, value::text, updated_by from migrator.flags order by name"
         ).fetchall()
+        secret: list[Any] = []
+        marked = source.execute("select to_regclass('migrator.secret_flags')").fetchone()
+        if marked is not None and marked[0] is not None:
+            secret = source.execute(
+                "select name from migrator.secret_flags where store = 'table'"
+            ).fetchall()
     return Seed(
         None if phase is None else str(phase[0]),
         [(str(n), str(v), None if by is None else str(by)) for n, v, by in flags],
+        frozenset(str(n) for (n,) in secret),
     )
 
 
@@ -49,6 +58,10 @@ def write_seed(scratch: psycopg.Connection[Any], plan: str, seed: Seed, phase: s
             "values (%s, cast(%s as jsonb), %s)",
             (name, value, updated_by),
         )
+        if name in seed.secret:
+            scratch.execute(
+                "insert into migrator.secret_flags (store, name) values ('table', %s)", (name,)
+            )
     if phase is not None:
         scratch.execute(
             "insert into migrator.plan_state (plan, phase) values (%s, %s)", (plan, phase)

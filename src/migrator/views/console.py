@@ -128,7 +128,12 @@ class _Progress:
         self.reporter = reporter
         self.total = total
         self.done = done
+        # Masked before rich crops the label to the terminal's width, and escaped: rich
+        # would read `[...]` in it as markup.
+        from rich.markup import escape
+
         self.description = description
+        self.label = escape(reporter.secrets.mask(description))
         self.estimated = estimated
         self.every = every
         self.started = time.monotonic()
@@ -160,7 +165,7 @@ class _Progress:
             )
             self.bar.start()
             self.task = self.bar.add_task(
-                description, total=total, completed=done, rate="", about=self._about()
+                self.label, total=total, completed=done, rate="", about=self._about()
             )
 
     def _about(self) -> str:
@@ -191,7 +196,10 @@ class _Progress:
 
     def status(self, text: str) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, description=f"{self.description} ({text})")
+            from rich.markup import escape
+
+            shown = escape(self.reporter.secrets.mask(text))
+            self.bar.update(self.task, description=f"{self.label} ({shown})")
         elif self.reporter.output == "text":
             self.reporter.say(f"  {self.description}: {text}")
 
