@@ -40,6 +40,29 @@ def query(dsn: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
         return cur.fetchall() if cur.description else []
 
 
+def forge_chain(sql: Callable[..., list[tuple[Any, ...]]]) -> None:
+    """Compute every hash of every chained run's audit trail again, and each run's head, as
+    someone with write access who knows the chain's rule could after editing an event: the
+    edit then passes the chain, and only what the undo checks itself stands in its way.
+    `sql(query, *params)` runs a statement (the `sql` fixture, or `query` on a DSN)."""
+    from migrator.state.events import content_sql
+
+    for (run_id,) in sql("select id from migrator.runs where chain_length is not null"):
+        head = b""
+        for (event_id,) in sql(
+            "select id from migrator.events where run_id = %s order by seq", run_id
+        ):
+            ((digest,),) = sql(
+                "update migrator.events e set prev_hash = %s, "
+                f"hash = sha256(%s::bytea || {content_sql('e')}) where id = %s returning hash",
+                head,
+                head,
+                event_id,
+            )
+            head = bytes(digest)
+        sql("update migrator.runs set chain_head = %s where id = %s", head, run_id)
+
+
 def fingerprint(dsn: str) -> list[tuple[Any, ...]]:
     """Every relation, column, constraint, index, policy and function of the database
     outside the system schemas, and every row of every table (schema `migrator` with

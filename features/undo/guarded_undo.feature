@@ -56,7 +56,7 @@ Feature: An undo restores only what it changed
     And the output contains "finishing it"
     And the query "select pg_get_expr(polqual, polrelid) from pg_policy" returns "(owner = CURRENT_USER)"
 
-  Scenario: A memo edited in the audit trail is refused, never executed
+  Scenario: A memo edited in the audit trail, its hash chain forged too, is refused, never executed
     Given I ran "migrator apply x.yaml"
     And the SQL:
       """
@@ -64,6 +64,7 @@ Feature: An undo restores only what it changed
          set detail = jsonb_set(detail, '{memo,previous,using}', to_jsonb('true); create table pwned (x int); --'::text))
        where kind = 'step' and status = 'done';
       """
+    And the audit trail's hashes are computed again, as a forger would
     When I run "migrator rollback x.yaml"
     Then the exit code is 3
     And the output contains "holds a `using` that is not one SQL expression (a `)` closes more than it opened); nothing was executed"

@@ -18,7 +18,7 @@ from pytest_bdd import given, parsers, then, when
 from migrator.cli import main
 from migrator.db.target import application_name
 from tests.backfills import assert_exact, held_between_looks
-from tests.helpers import query
+from tests.helpers import forge_chain, query
 from tests.processes import wait_for
 
 
@@ -83,6 +83,11 @@ def _(name: str, docstring: str, world: dict[str, Any]) -> None:
 @given("the SQL:")
 def _(docstring: str, world: dict[str, Any]) -> None:
     query(world["dsn"], docstring)
+
+
+@given("the audit trail's hashes are computed again, as a forger would")
+def _(world: dict[str, Any]) -> None:
+    forge_chain(lambda sql, *params: query(world["dsn"], sql, *params))
 
 
 @given(parsers.parse('the plan "{name}" has the rollback of "{step}" replaced by "{sql}"'))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import forge_chain
 from tests.plans import hotfix
 
 ROLES = ["Public", 'we"ird role', "CURRENT_USER", "authenticated"]
@@ -54,7 +55,9 @@ def memo_of(sql: Any, plan: str) -> dict[str, Any]:
 
 
 def edit_memo(sql: Any, plan: str, memo: dict[str, Any]) -> None:
-    """Rewrite the memo a plan's step recorded, as someone with write access could."""
+    """Rewrite the memo a plan's step recorded, as someone with write access could, and
+    forge the audit trail's chain over it: what stands in the way is the undo's own check
+    (the chain alone refuses the edit with exit 2: tests/integration/test_audit_tampering.py)."""
     sql(
         "update migrator.events e set detail = jsonb_set(e.detail, '{memo}', %s::jsonb) "
         "from migrator.runs r where r.id = e.run_id and r.plan = %s "
@@ -62,6 +65,7 @@ def edit_memo(sql: Any, plan: str, memo: dict[str, Any]) -> None:
         json.dumps(memo),
         plan,
     )
+    forge_chain(sql)
 
 
 @pytest.mark.parametrize(
