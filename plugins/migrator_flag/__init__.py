@@ -38,9 +38,6 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             describe=flag.describe_check,
             expect_required=False,
             accepts_expect=False,
-            # The table store reads a flag FOR UPDATE (state.flags.read_flag), which a
-            # READ ONLY transaction refuses: its check is read-write, still rolled back.
-            writes=True,
             summary="the flag {name} holds {value}",
         )
     )

@@ -17,12 +17,18 @@ if TYPE_CHECKING:
 
 
 def read_flag(conn: Connection, name: str, missing: Any) -> Any:
-    """The flag's value, its row locked until the transaction ends; `missing` when there
-    is no such flag (or no table yet)."""
+    """The flag's value; `missing` when there is no such flag (or no table yet).
+
+    In a transaction that may write (a `flag` step, its undo) the row stays locked until
+    the transaction ends, so that no one changes the flag between its read and its write;
+    in a read-only one (a check, a dry run) it is only read: a check takes no lock.
+    """
     if not table_exists(conn, "flags"):
         return missing
+    read_only = conn.execute(text("select current_setting('transaction_read_only')")).scalar()
+    lock = "" if read_only == "on" else " for update"
     row = conn.execute(
-        text("select value from migrator.flags where name = :n for update"), {"n": name}
+        text(f"select value from migrator.flags where name = :n{lock}"), {"n": name}
     ).first()
     return missing if row is None else row[0]
 
