@@ -23,7 +23,7 @@ Feature: The undo of a flag restores only what its step changed
       """
     When I run "migrator rollback launch.yaml"
     Then the exit code is 3
-    And the output contains "flag checkout_v2 changed since the step set it to true: it now holds "off for the incident""
+    And the output contains "flag checkout_v2 is not as its step left it: the step set it to true and it now holds "off for the incident""
     And the output contains "The undo changes nothing"
     And the query "select value #>> '{}' from migrator.flags where name = 'checkout_v2'" returns "off for the incident"
 
@@ -34,7 +34,7 @@ Feature: The undo of a flag restores only what its step changed
       """
     When I run "migrator rollback launch.yaml"
     Then the exit code is 3
-    And the output contains "flag checkout_v2 changed since the step set it to true: it was deleted"
+    And the output contains "flag checkout_v2 is not as its step left it: the step set it to true and it was deleted"
     And the query "select count(*) from migrator.flags" returns "0"
 
   Scenario: Once the flag is as the step left it again, the rollback goes through
@@ -67,6 +67,6 @@ Feature: The undo of a flag restores only what its step changed
       """
     When I run "migrator rollback key.yaml"
     Then the exit code is 3
-    And the output contains "flag checkout_key changed since the step set it to "***": it now holds "***""
+    And the output contains "flag checkout_key is not as its step left it: the step set it to "***" and it now holds "***""
     And the output does not contain "ck-live"
     And the query "select value #>> '{}' from migrator.flags where name = 'checkout_key'" returns "ck-live-rotated-77b1"

@@ -25,6 +25,7 @@ from migrator import CheckContext, CheckOutcome, StepContext
 from migrator.plugin import (
     MISSING,
     FlagStore,
+    NotAsLeft,
     flag_is_secret,
     keep_flag_values,
     kept_flag_values,
@@ -46,10 +47,6 @@ class FlagSetting(BaseModel):
         description="table (migrator.flags, the default) or file:PATH (.json/.yaml), "
         "relative to the plan file",
     )
-
-
-class FlagChangedSince(Exception):
-    """The flag is no longer as the step left it: the undo would overwrite someone's change."""
 
 
 def describe(step: Any) -> str:
@@ -155,7 +152,7 @@ def undo(ctx: StepContext, step: Any, memo: Any) -> None:
     """Put back exactly what was there: the earlier value, or no flag at all.
 
     Only if the flag still holds what the step set: changed or deleted since, the undo
-    raises FlagChangedSince naming the difference, and changes nothing."""
+    raises NotAsLeft naming the difference, and changes nothing."""
     setting = step.flag
     store = _store(ctx, setting.store)
     key = _key(setting.store, store)
@@ -165,9 +162,12 @@ def undo(ctx: StepContext, step: Any, memo: Any) -> None:
     if "kept" in memo:
         kept = kept_flag_values(ctx.connection, int(memo["kept"]))
         if kept is None:
-            raise FlagChangedSince(
-                f"flag {setting.name}: what its undo puts back (row {memo['kept']} of "
-                "migrator.kept_flag_values) is gone; the undo changes nothing"
+            raise NotAsLeft(
+                f"flag {setting.name}",
+                [
+                    f"what its undo puts back (row {memo['kept']} of "
+                    "migrator.kept_flag_values) is gone"
+                ],
             )
         existed, previous = kept["existed"], kept["previous"]
         previous_secret = kept["previous_secret"]
@@ -182,11 +182,13 @@ def undo(ctx: StepContext, step: Any, memo: Any) -> None:
             _hide(ctx, now)
         if now is MISSING or not _same(now, left):
             change = "was deleted" if now is MISSING else f"now holds {_shown(ctx, now)}"
-            raise FlagChangedSince(
-                f"flag {setting.name} changed since the step set it to {_shown(ctx, left)}: "
-                f"it {change}. The undo changes nothing (it would put back "
-                f"{_shown(ctx, previous) if existed else 'no flag'}); settle the flag by "
-                "hand, then run the rollback again"
+            raise NotAsLeft(
+                f"flag {setting.name}",
+                [
+                    f"the step set it to {_shown(ctx, left)} and it {change} (the undo "
+                    f"would put back {_shown(ctx, previous) if existed else 'no flag'}); "
+                    "settle the flag by hand, then run the rollback again"
+                ],
             )
     if existed:
         if previous_secret:

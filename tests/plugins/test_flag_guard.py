@@ -31,7 +31,10 @@ def test_a_flag_file_changed_since_is_left_as_it_is(
     flags.write_text(json.dumps({"checkout_v2": 1}))  # someone else; 1 is not true
     undo = migrator("rollback", plan)
     assert undo.code == 3, undo.out + undo.err
-    assert "flag checkout_v2 changed since the step set it to true: it now holds 1" in undo.out
+    assert (
+        "flag checkout_v2 is not as its step left it: the step set it to true and it now holds 1"
+        in undo.out
+    )
     assert json.loads(flags.read_text()) == {"checkout_v2": 1}
     flags.write_text(json.dumps({"checkout_v2": True}))  # settled by hand
     assert migrator("rollback", plan).code == 0
