@@ -16,6 +16,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from migrator.masking import Secrets
+
+# What pg_stat_activity keeps of a query (track_activity_query_size, 1024 by default): a
+# query this long or longer may have been cut by the server, perhaps inside a secret.
+SERVER_CUT = 1023
+
 FIRST_LOOK = 0.2  # seconds before the watcher connects: most steps are done by then
 INTERVAL = 0.1
 
@@ -48,9 +54,10 @@ class Blocker:
 class LockWatch:
     """`with LockWatch(db, backend_pid) as watch:` ... `watch.blockers` once it waited."""
 
-    def __init__(self, db: Engine, backend_pid: int) -> None:
+    def __init__(self, db: Engine, backend_pid: int, secrets: Secrets | None = None) -> None:
         self.db = db
         self.backend_pid = backend_pid
+        self.secrets = secrets or Secrets()
         self.blockers: list[Blocker] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="migrator-lockwatch", daemon=True)
@@ -68,6 +75,16 @@ class LockWatch:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def _blocker(self, *row: Any) -> Blocker:
+        """A blocker with its query masked before anything cuts it (the server may have:
+        then the start of a secret left at its end is dropped too)."""
+        pid, user, application, state, seconds, query = row
+        if query is not None:
+            query = self.secrets.shorten(
+                query, len(query) + 1, keep="head", partial=len(query) >= SERVER_CUT
+            )
+        return Blocker(pid, user, application, state, seconds, query)
+
     def _watch(self) -> None:
         if self._stop.wait(FIRST_LOOK):
             return
@@ -84,7 +101,7 @@ class LockWatch:
                     ).all()
                     conn.rollback()
                     if rows:
-                        self.blockers = [Blocker(*r) for r in rows]
+                        self.blockers = [self._blocker(*r) for r in rows]
                     self._stop.wait(INTERVAL)
         except Exception:  # watching is best effort: the step's own error is what matters
             return

@@ -152,7 +152,7 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
         conn = journal.conn
         with conn.begin():
             _set_timeouts(journal, op)
-            with LockWatch(env.db, journal.backend_pid()) as watch:
+            with LockWatch(env.db, journal.backend_pid(), env.secrets) as watch:
                 try:
                     memo = op.do(ctx)
                 except Exception as exc:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
@@ -178,6 +179,11 @@ def snapshot(conn: Connection, flags: dict[str, Any] | None = None) -> Snapshot:
     return taken
 
 
+def _cut(text_: str, limit: int) -> str:
+    """Cut to `limit` characters: for text that holds no secret (tests, a schema alone)."""
+    return text_ if len(text_) <= limit else text_[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class Difference:
     """One object that is not the same in two snapshots."""
@@ -187,6 +193,8 @@ class Difference:
     change: str  # added, removed or changed
     before: Any  # None when added
     after: Any  # None when removed
+    # How a value is cut short for a person: masked before it is cut (Secrets.shorten)
+    shorten: Callable[[str, int], str] = field(default=_cut, compare=False, repr=False)
 
     @property
     def names(self) -> list[str]:
@@ -210,7 +218,7 @@ class Difference:
             return f"{what} is there and was not before"
         if self.change == "removed":
             return f"{what} is missing"
-        changed = _changed_fields(self.before, self.after)
+        changed = _changed_fields(self.before, self.after, self.shorten)
         return f"{what} changed" + (f" ({changed})" if changed else "")
 
     def as_dict(self) -> dict[str, Any]:
@@ -224,33 +232,34 @@ class Difference:
         }
 
 
-def _shown(value: Any) -> str:
-    shown = json.dumps(value, default=str)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+def _changed_fields(before: Any, after: Any, shorten: Callable[[str, int], str]) -> str:
+    def shown(value: Any) -> str:
+        return shorten(json.dumps(value, default=str), 80)
 
-
-def _changed_fields(before: Any, after: Any) -> str:
     if isinstance(before, dict) and isinstance(after, dict):
         return "; ".join(
-            f"{k}: {_shown(before.get(k))} -> {_shown(after.get(k))}"
+            f"{k}: {shown(before.get(k))} -> {shown(after.get(k))}"
             for k in sorted(set(before) | set(after))
             if before.get(k) != after.get(k)
         )
-    return f"{_shown(before)} -> {_shown(after)}"
+    return f"{shown(before)} -> {shown(after)}"
 
 
-def compare(before: Snapshot, after: Snapshot) -> list[Difference]:
-    """Every object added, removed or changed from `before` to `after`, in a stable order."""
+def compare(
+    before: Snapshot, after: Snapshot, shorten: Callable[[str, int], str] = _cut
+) -> list[Difference]:
+    """Every object added, removed or changed from `before` to `after`, in a stable order;
+    `shorten` cuts the values a difference shows (pass the run's `Secrets.shorten`)."""
     found: list[Difference] = []
     for kind in KINDS:
         old, new = before.get(kind, {}), after.get(kind, {})
         for key in sorted(set(old) | set(new)):
             if key not in old:
-                found.append(Difference(kind, key, "added", None, new[key]))
+                found.append(Difference(kind, key, "added", None, new[key], shorten))
             elif key not in new:
-                found.append(Difference(kind, key, "removed", old[key], None))
+                found.append(Difference(kind, key, "removed", old[key], None, shorten))
             elif old[key] != new[key]:
-                found.append(Difference(kind, key, "changed", old[key], new[key]))
+                found.append(Difference(kind, key, "changed", old[key], new[key], shorten))
     return found
 
 

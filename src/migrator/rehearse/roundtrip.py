@@ -194,7 +194,7 @@ class Walk:
             for snapshot, values in (before, after):
                 flags = {**snapshot["flag"], **self.overlay.effective(values, ctx)}
                 sides.append({**snapshot, "flag": flags})
-        return catalog.compare(sides[0], sides[1])
+        return catalog.compare(sides[0], sides[1], self.walker.env.secrets.shorten)
 
     # -- legs -------------------------------------------------------------------------------
 
