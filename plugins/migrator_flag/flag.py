@@ -15,8 +15,10 @@ guard (no `set`) are undone as they were.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +28,7 @@ from migrator.plugin import (
     MISSING,
     FlagStore,
     NotAsLeft,
+    StepError,
     flag_is_secret,
     keep_flag_values,
     kept_flag_values,
@@ -140,12 +143,22 @@ def run(ctx: StepContext, step: Any) -> Any:
             value=value,
             value_secret=secret,
         )
-        return {"existed": existed, "secret": True, "kept": kept}
+        salt = secrets.token_hex(16)
+        seal = _seal(salt, kept, kept_flag_values(conn, kept))
+        return {"existed": existed, "secret": True, "kept": kept, "salt": salt, "seal": seal}
     memo: dict[str, Any] = {"existed": existed}
     if existed:
         memo["previous"] = before
     memo["set"] = value
     return memo
+
+
+def _seal(salt: str, kept: int, values: dict[str, Any] | None) -> str:
+    """A salted digest of the values kept for an undo, held in the memo: the memo is in
+    the hash-chained audit trail, the kept row is not, so an edit of the row shows. (A
+    digest, not the values: it says nothing of a secret with the entropy of a token.)"""
+    record = json.dumps({"id": kept, **(values or {})}, sort_keys=True, default=str)
+    return hashlib.sha256(f"{salt}:{record}".encode()).hexdigest()
 
 
 def undo(ctx: StepContext, step: Any, memo: Any) -> None:
@@ -168,6 +181,11 @@ def undo(ctx: StepContext, step: Any, memo: Any) -> None:
                     f"what its undo puts back (row {memo['kept']} of "
                     "migrator.kept_flag_values) is gone"
                 ],
+            )
+        if "seal" in memo and _seal(str(memo.get("salt")), int(memo["kept"]), kept) != memo["seal"]:
+            raise StepError(
+                f"flag {setting.name}: what its undo would put back (row {memo['kept']} of "
+                "migrator.kept_flag_values) was edited since its step; the undo changed nothing"
             )
         existed, previous = kept["existed"], kept["previous"]
         previous_secret = kept["previous_secret"]

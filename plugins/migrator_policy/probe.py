@@ -30,6 +30,9 @@ ProbeVerdict = Literal["allowed", "denied"]
 INSUFFICIENT_PRIVILEGE = "42501"  # also what a row-level-security violation raises
 READ_ONLY_TRANSACTION = "25006"
 _READING = {"select", "values", "table", "show"}
+# What a probe tries: reading or writing rows, as the application would. Nothing else (a
+# CREATE FUNCTION could define code that switches role inside one statement).
+_PROBING = _READING | {"with", "insert", "update", "delete", "merge"}
 NOT_PROBED = "not probed: a dry run is read-only and this writes"
 
 
@@ -44,6 +47,19 @@ class ProbeConfig(BaseModel):
         description="how many rows each statement that returns or affects rows must give "
         "for `allowed` (the generic expectation: 'OP VALUE' or a number)",
     )
+
+    @field_validator("sql")
+    @classmethod
+    def _sql(cls, value: str) -> str:
+        for number, stmt in enumerate(sql_words(value), start=1):
+            first = stmt[0].value if stmt[0].kind == "word" else stmt[0].value[:20]
+            if stmt[0].kind != "word" or first not in _PROBING:
+                raise ValueError(
+                    f"statement {number} begins with {first.upper()!r}: a probe reads or "
+                    "writes rows as the application would (SELECT, WITH, VALUES, TABLE, "
+                    "SHOW, INSERT, UPDATE, DELETE, MERGE), nothing else"
+                )
+        return value
 
     @field_validator("rows")
     @classmethod

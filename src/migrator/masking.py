@@ -8,6 +8,7 @@ removed (a secret cut in two no longer matches the mask, so its first half would
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -30,6 +31,14 @@ class Secrets:
         forms = {value, quote(value, safe=""), " ".join(value.split())}
         if "\n" in value or "\r" in value:
             forms.update(line.strip() for line in value.splitlines())
+        # As it reads inside JSON or a repr (an HTTP answer echoing it, a Python error):
+        # quotes and backslashes escaped, non-ASCII as \uXXXX or kept.
+        forms.update(
+            json.dumps(form, ensure_ascii=ascii)[1:-1]
+            for form in list(forms)
+            for ascii in (True, False)
+        )
+        forms.add(value.replace("\\", "\\\\"))
         self._values.update(form for form in forms if len(form) >= 3)
 
     def __contains__(self, text: object) -> bool:

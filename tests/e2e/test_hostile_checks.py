@@ -73,6 +73,14 @@ VISIBLE = [
     "select dblink_exec('dbname=postgres', 'create table escaped (x int)')",
     "select pg_terminate_backend(pg_backend_pid())",
     f"select lo_export(1, '{MARKER}')",
+    # Strings read otherwise by the server than by the rules (a review's find): refused.
+    "set standard_conforming_strings = off; select 1",
+    "select set_config('standard_conforming_strings', 'off', true)",
+    # SQL text run by a function, where no rule reads it (a review's find): refused.
+    "select count(*) from ts_stat('select to_tsvector(pg_terminate_backend(0)::text)')",
+    "select query_to_xml('select set_config(''role'', ''postgres'', true)', true, true, '')",
+    "select pg_stat_reset()",
+    "select pg_replication_origin_create('hostile')",
     "select nextval('tickets')",
 ]
 
@@ -140,8 +148,11 @@ def test_what_validate_sees_is_refused_before_the_database_is_touched(
             _clear(result, 2)
             # An equals_query of several statements is refused even before its words are
             # read: it must be one query.
-            assert "may not send this SQL" in result.err or (
-                "equals_query takes" in result.err and "equals_query" in check
+            # (A probe's statements must read or write rows, which refuses some first.)
+            assert (
+                "may not send this SQL" in result.err
+                or ("equals_query takes" in result.err and "equals_query" in check)
+                or ("a probe reads or writes rows" in result.err and "rls_probe" in check)
             ), result.err
     assert query(target, "select to_regnamespace('migrator')") == [(None,)]
 
@@ -294,3 +305,27 @@ def test_a_dry_run_changes_nothing_whatever_its_checks_send(
     assert _outside_migrator(target) == before
     assert not MARKER.exists()
     assert query(target, "select count(*) from pg_locks where locktype = 'advisory'") == [(0,)]
+
+
+def test_a_database_reading_backslashes_the_old_way_hides_no_commit(
+    admin_dsn: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """With standard_conforming_strings off by the database's default, 'a\\'' ends the
+    string for the server while the rules read one string on: the check's transaction
+    turns it on, so the server reads what the rules read, and no COMMIT hides in it."""
+    hidden = (
+        "select 'a\\''; commit; begin read write; drop table accounts; commit; "
+        "begin read only; select '\\''"
+    )
+    assert sql_problems(hidden) == []  # the rules read one string: nothing to refuse
+    with fresh_database(admin_dsn, request.config) as dsn:
+        query(dsn, SETUP)
+        (name,) = query(dsn, "select current_database()")[0]
+        query(dsn, f'alter database "{name}" set standard_conforming_strings = off')
+        plan = _plan(tmp_path, [f"{{name: hidden, query: {json.dumps(hidden)}, expect: 1}}"])
+        before = _outside_migrator(dsn)
+        for command in (("plan",), ("apply", "--yes")):
+            result = cli(*command, plan, "--to", "b", "--dsn", dsn)
+            assert "Traceback" not in result.text, result.text
+        assert query(dsn, "select to_regclass('accounts') is not null") == [(True,)]
+        assert _outside_migrator(dsn) == before

@@ -88,3 +88,37 @@ def _connect(dsn: str) -> Any:
     import psycopg
 
     return psycopg.connect(dsn)
+
+
+SECRET_PLAN = """\
+plan: keys
+kind: hotfix
+steps:
+  - flag: {name: api_key, value: "${env:FLAG_GUARD_TOKEN}"}
+"""
+
+
+def test_values_kept_for_an_undo_and_edited_since_are_never_put_back(
+    migrator: Any, write_plan: Any, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The values an undo of a secret flag puts back live outside the hash-chained trail
+    (migrator.kept_flag_values); the memo in the trail holds a salted seal of them, so an
+    edit of the row is refused (exit 3) instead of restoring an attacker's value."""
+    monkeypatch.setenv("FLAG_GUARD_TOKEN", "tok-3c9f1e7a2b5d8e4f")
+    plan = write_plan(SECRET_PLAN)
+    assert migrator("apply", plan).code == 0
+    ((memo,),) = sql(
+        "select detail->'memo' from migrator.events where kind = 'step' and status = 'done'"
+    )
+    assert set(memo) == {"existed", "secret", "kept", "salt", "seal"}
+    assert "tok-3c9f1e7a2b5d8e4f" not in json.dumps(memo)
+    sql(
+        "update migrator.kept_flag_values set existed = true, previous = '\"ATTACKER\"', "
+        "previous_secret = false where name = 'api_key'"
+    )
+    undo = migrator("rollback", plan)
+    assert undo.code == 3, undo.out + undo.err
+    assert "was edited since its step; the undo changed nothing" in undo.out
+    assert sql("select value from migrator.flags where name = 'api_key'") == [
+        ("tok-3c9f1e7a2b5d8e4f",)
+    ]

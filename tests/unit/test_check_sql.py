@@ -12,6 +12,11 @@ from tests.plans import hotfix, phased
 
 REFUSED = [
     "select 0; commit; drop table x; commit; select 0",
+    "lock table accounts in access exclusive mode",
+    "select pg_stat_reset_shared('bgwriter')",
+    "select count(*) from ts_stat('select to_tsvector(1::text)')",
+    "set standard_conforming_strings to off",
+    "select set_config('backslash_quote', 'on', true)",
     "select 1; COMMIT",
     "end",
     "END WORK",
@@ -131,7 +136,8 @@ def test_validate_points_at_the_file_line_and_field_of_every_sql_a_check_sends(
             "name: equal\nquery: select 1\nexpect: {equals_query: 'select pg_advisory_lock(1)'}",
         ],
         post_checks=[
-            "name: probe\nrls_probe: {as_role: anon, sql: 'reset role; select 1'}\nexpect: allowed",
+            "name: probe\nrls_probe: {as_role: anon, sql: \"select set_config('role', 'x', true)\"}"
+            "\nexpect: allowed",
         ],
     )
     errors = _errors(tmp_path, text)
@@ -143,7 +149,7 @@ def test_validate_points_at_the_file_line_and_field_of_every_sql_a_check_sends(
     assert "query: select 0; commit" in lines[line - 1]
     assert "check 'commits' may not send this SQL: statement 2: COMMIT" in commit
     assert "pg_advisory_lock" in where["transitions[0].pre_checks[1].expect.equals_query"]
-    assert "RESET ROLE" in where["transitions[0].post_checks[0].rls_probe.sql"]
+    assert "set_config('role'" in where["transitions[0].post_checks[0].rls_probe.sql"]
 
 
 def test_a_hotfix_check_is_held_to_the_same_rules(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -159,3 +165,18 @@ def test_legitimate_check_sql_validates(tmp_path) -> None:  # type: ignore[no-un
         pre_checks=["{query: \"select count(*) from t where s = 'commit' -- ; end\", expect: 0}"],
     )
     assert _errors(tmp_path, text) == []
+
+
+def test_a_probe_only_reads_or_writes_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A probe that could define code (CREATE FUNCTION switching role inside one
+    statement, a review's find) is refused: a probe reads or writes rows."""
+    text = phased(
+        "probing",
+        ["{sql: select 1}"],
+        pre_checks=[
+            "name: probe\nrls_probe: {as_role: anon, sql: 'create function pg_temp.f() "
+            "returns int language sql as $$select 1$$; select pg_temp.f()'}\nexpect: allowed",
+        ],
+    )
+    (error,) = _errors(tmp_path, text)
+    assert "statement 1 begins with 'CREATE': a probe reads or writes rows" in error

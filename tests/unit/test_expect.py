@@ -128,3 +128,19 @@ def test_equals_query_accepts_queries(sql: str) -> None:
 def test_compare_rows_holds_json_values() -> None:
     assert compare_rows([({"a": 1}, [1])], [({"a": 1}, [1])]) is None
     assert "only in equals_query" in (compare_rows([({"a": 1},)], [({"a": 2},)]) or "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "actual", "passes"),
+    [
+        # beyond a float's 53 bits: compared exactly (a review's find)
+        ("> 100000000000000000", Decimal("100000000000000000.5"), True),
+        (9007199254740992, Decimal("9007199254740992.5"), False),
+        (0.1, Decimal("0.1"), True),
+        ("!= 1", Decimal("NaN"), True),
+        ("== 1", Decimal("NaN"), False),
+        ("> 1", Decimal("NaN"), False),
+    ],
+)
+def test_numbers_compare_exactly(raw: Any, actual: Any, passes: bool) -> None:
+    assert parse_expectation(raw).verdict(actual)[0] is passes

@@ -34,6 +34,7 @@ from migrator.db.sqltext import GUARD_KEY, _tokens
 
 __all__ = [
     "FORBIDDEN_FUNCTIONS",
+    "FORBIDDEN_PREFIXES",
     "GUARD_KEY",
     "SENSITIVE_SETTINGS",
     "CheckGuard",
@@ -49,6 +50,12 @@ SENSITIVE_SETTINGS = frozenset(
         "session_authorization",
         "default_transaction_read_only",
         "transaction_read_only",
+        # How the server reads a backslash in '...': the rules read strings as PostgreSQL
+        # does with standard_conforming_strings on (the check's transaction sets it on).
+        # Off, 'a\'; commit; ...' would be one string to the rules and a COMMIT to the
+        # server.
+        "standard_conforming_strings",
+        "backslash_quote",
     }
 )
 
@@ -106,8 +113,38 @@ FORBIDDEN_FUNCTIONS: dict[str, str] = {
             "pg_promote",
             "pg_backup_start",
             "pg_backup_stop",
+            "pg_copy_physical_replication_slot",
+            "pg_copy_logical_replication_slot",
+            "pg_replication_slot_advance",
+            "pg_logical_slot_get_changes",
+            "pg_logical_slot_get_binary_changes",
+            "pg_log_backend_memory_contexts",
+            "pg_wal_replay_pause",
+            "pg_wal_replay_resume",
+            "pg_import_system_collations",
+            "pg_stat_statements_reset",
         )
     },
+    # Functions that run SQL text of their own: no rule reads that text, so what it does
+    # (a role switched, a backend ended) would pass every rule.
+    **{
+        name: "it runs SQL text of its own, which no rule reads"
+        for name in (
+            "ts_stat",
+            "ts_rewrite",
+            "query_to_xml",
+            "query_to_xmlschema",
+            "query_to_xml_and_xmlschema",
+            "cursor_to_xml",
+            "cursor_to_xmlschema",
+        )
+    },
+}
+# Families refused by the start of their names: statistics reset, replication origins.
+FORBIDDEN_PREFIXES = {
+    "pg_stat_reset": _OUTSIDE,
+    "pg_replication_origin_": _OUTSIDE,
+    "dblink": "it runs SQL on another connection, outside the check's transaction",
 }
 
 _TRANSACTION_WORDS = {
@@ -127,6 +164,7 @@ _REFUSED_FIRST = {
     "on the database host)",
     "discard": "DISCARD changes the session (DISCARD ALL ends its role and locks)",
     "load": "LOAD loads a shared library into the server",
+    "lock": "LOCK TABLE holds a lock that the application may queue behind; a check reads",
 }
 
 
@@ -219,6 +257,9 @@ def statement_problem(statement: list[Word]) -> str | None:
         name = word.value if word.kind == "ident" else word.value.lower()
         if name in FORBIDDEN_FUNCTIONS:
             return f"{name}() is refused in a check: {FORBIDDEN_FUNCTIONS[name]}"
+        for prefix, why in FORBIDDEN_PREFIXES.items():
+            if name.startswith(prefix):
+                return f"{name}() is refused in a check: {why}"
         if name == "set_config":
             problem = _set_config_problem(statement[i + 2 :])
             if problem:
@@ -319,10 +360,14 @@ class CheckGuard:
             pq.TransactionStatus.INERROR,
         ):
             self._refuse("a statement ended the check's transaction")
-        user, read_only = connection.exec_driver_sql(
-            "select current_user, current_setting('transaction_read_only')", {}
+        user, read_only, conforming = connection.exec_driver_sql(
+            "select current_user, current_setting('transaction_read_only'), "
+            "current_setting('standard_conforming_strings')",
+            {},
         ).one()
         if user != self.user:
             self._refuse(f"a statement changed the role from {self.user} to {user}")
         if (read_only == "on") != self.read_only:
             self._refuse("a statement changed the transaction's read-only mode")
+        if conforming != "on":
+            self._refuse("a statement turned standard_conforming_strings off")

@@ -243,6 +243,9 @@ def _look(
             # Undone by the rollback; kept only if a COMMIT got through, and then what
             # follows it is read-only too (the guard stops the check right after it).
             conn.execute(text("set session default_transaction_read_only = on"))
+            # Strings read as the check-SQL rules read them, whatever the database's
+            # default: with it off, a backslash could hide a COMMIT from the rules.
+            conn.execute(text("set local standard_conforming_strings = on"))
             guard.user = str(conn.execute(text("select current_user")).scalar_one())
             info[GUARD_KEY] = guard
             ctx = env.step_context(conn, run_id, dry_run=dry_run)

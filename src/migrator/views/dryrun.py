@@ -47,6 +47,7 @@ def _preview(env: RunEnvironment, conn: Connection, step: Any) -> str | None:
         return None
     with conn.begin() as tx:
         conn.execute(text("set transaction read only"))
+        conn.execute(text("set local standard_conforming_strings = on"))  # as checks read
         user = str(conn.execute(text("select current_user")).scalar_one())
         conn.info[GUARD_KEY] = CheckGuard(user, read_only=True)
         try:
