@@ -24,7 +24,7 @@ Feature: The undo of a flag restores only what its step changed
     When I run "migrator rollback launch.yaml"
     Then the exit code is 3
     And the output contains "flag checkout_v2 is not as its step left it: the step set it to true and it now holds "off for the incident""
-    And the output contains "The undo changes nothing"
+    And the output contains "the undo changed nothing"
     And the query "select value #>> '{}' from migrator.flags where name = 'checkout_v2'" returns "off for the incident"
 
   Scenario: Someone deleted the flag since: the rollback says so
