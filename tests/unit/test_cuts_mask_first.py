@@ -37,7 +37,7 @@ def flag_difference(shorten: Any) -> str:
 def test_a_difference_masks_a_value_before_cutting_it() -> None:
     shown = flag_difference(secrets().shorten)
     assert pieces(shown) == [], shown
-    assert "-> \"off\"" in shown
+    assert '-> "off"' in shown
 
 
 def test_cutting_before_masking_would_leave_a_piece() -> None:
