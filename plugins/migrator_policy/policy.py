@@ -102,43 +102,26 @@ class PolicyExpectation(_Config):
 # -- SQL text ---------------------------------------------------------------------------
 
 
-def create_policy_sql(
-    schema: str,
-    table: str,
-    name: str,
-    *,
-    command: str,
-    roles: list[str],
-    using: str | None,
-    with_check: str | None,
-    permissive: bool,
-) -> str:
-    """CREATE POLICY for a plan's step: `roles` as the plan writes them."""
+def create_policy_sql(schema: str, table: str, p: PolicyConfig) -> str:
+    """CREATE POLICY for a plan's step: its roles as the plan writes them."""
     return create_sql(
         schema,
         table,
-        name,
-        command=command,
-        roles=[plan_role_sql(r) for r in roles],
-        using=using,
-        with_check=with_check,
-        permissive=permissive,
+        p.name,
+        command=p.command,
+        roles=[plan_role_sql(r) for r in p.to],
+        using=p.using,
+        with_check=p.with_check,
+        permissive=p.permissive,
     )
 
 
 def describe(step: Any) -> str:
     p = step.policy
     schema, _, table = p.table.rpartition(".")
-    return create_policy_sql(
-        schema or "public",
-        table,
-        p.name,
-        command=p.command,
-        roles=p.to,
-        using=p.using,
-        with_check=p.with_check,
-        permissive=p.permissive,
-    ) + (" (replacing a policy of the same name, if there is one)")
+    return create_policy_sql(schema or "public", table, p) + (
+        " (replacing a policy of the same name, if there is one)"
+    )
 
 
 def describe_rls(step: Any) -> str:
@@ -211,19 +194,7 @@ def run(ctx: StepContext, step: Any) -> Any:
     before = read_definition(conn, schema, table, p.name)
     if before is not None:
         _drop(conn, schema, table, p.name)
-    ddl(
-        conn,
-        create_policy_sql(
-            schema,
-            table,
-            p.name,
-            command=p.command,
-            roles=p.to,
-            using=p.using,
-            with_check=p.with_check,
-            permissive=p.permissive,
-        ),
-    )
+    ddl(conn, create_policy_sql(schema, table, p))
     left = read_definition(conn, schema, table, p.name)
     return {
         "schema": schema,
