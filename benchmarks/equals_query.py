@@ -25,11 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from embedded import server  # benchmarks/embedded.py, beside this script
 
 LIMIT = 1.20  # the peak of the full run at most 20% over the empty run's
 COLUMNS = "id, body, tags, score"
@@ -54,24 +53,6 @@ pre_checks:
 steps:
   - sql: select 1
 """
-
-
-@contextmanager
-def server(dsn: str | None, workdir: Path) -> Iterator[str]:
-    if dsn:
-        yield dsn
-        return
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs, imported by pgserver
-        import pgserver  # type: ignore[import-untyped]
-
-    pg = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
-    try:
-        yield str(pg.get_uri())
-    finally:
-        pg.cleanup()
 
 
 def fresh_database(admin: str, name: str, rows: int) -> str:

@@ -29,12 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from embedded import server  # benchmarks/embedded.py, beside this script
 
 TARGET_MS = 5.0
 PSQL = shutil.which("psql") or "/usr/bin/psql"
@@ -101,24 +100,6 @@ def psql_script(shape: Shape) -> str:
 
 
 SCHEMA = "create table bench (t int not null, s int not null)"
-
-
-@contextmanager
-def server(dsn: str | None, workdir: Path) -> Iterator[str]:
-    if dsn:
-        yield dsn
-        return
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs, imported by pgserver
-        import pgserver  # type: ignore[import-untyped]
-
-    pg = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
-    try:
-        yield str(pg.get_uri())
-    finally:
-        pg.cleanup()
 
 
 def fresh_database(admin: str, name: str) -> str:
