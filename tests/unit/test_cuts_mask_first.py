@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrator.engine.lockwatch import SERVER_CUT, LockWatch
+from migrator.db.lockwait import SERVER_CUT, LockWatch
 from migrator.masking import Secrets
 from migrator.rehearse import catalog
 

@@ -72,6 +72,9 @@ class Backoff:
 
 
 NO_PAUSE = Backoff(0.0, 0.0)
+LOCK_BACKOFF = Backoff(0.5, 10.0)
+"""The pauses between attempts at a lock not granted in time (a step, a batch, an undo):
+long enough for the application's queued writes to drain and a short blocker to end."""
 
 
 def _sleep(seconds: float) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT
 from migrator.engine.stopping import StopAtOnce, StopRequest
 from migrator.masking import Secrets
 from migrator.plan.interpolate import interpolate, references
@@ -71,6 +72,9 @@ class RunEnvironment:
         dry_run: bool = False,
         step: str | None = None,
         owner: str | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        lock_retries: int = 3,
+        retrying: Callable[[str, int, BaseException, float], None] | None = None,
     ) -> StepContext:
         """What an action or a check is given, on `conn`; values from `${env:...}` that it
         interpolates are masked from then on."""
@@ -106,4 +110,7 @@ class RunEnvironment:
             mask=secrets.mask,
             shorten=secrets.shorten,
             add_secret=secrets.add,
+            lock_timeout=lock_timeout,
+            lock_retries=lock_retries,
+            **({"retrying": retrying} if retrying is not None else {}),
         )

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
+from migrator.db.failures import error_text
+from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT
 from migrator.db.reconnect import connect_again
 from migrator.db.retry import lost_connection, retry
 from migrator.db.sessions import backend_pid
@@ -57,9 +59,33 @@ class Journal:
     def close(self) -> None:
         self.conn.close()
 
-    def context(self, step: str | None = None) -> StepContext:
-        """What an action or a check is given, on the run's connection."""
-        return self.env.step_context(self.conn, self.run_id, step=step, owner=self.lock.owner)
+    def context(
+        self, step: str | None = None, op: Operation | None = None, conn: Connection | None = None
+    ) -> StepContext:
+        """What an action or a check is given, on the run's connection (or `conn`); for
+        operation `op`, with its lock timeout, and the retries of its parts recorded as
+        its events (call `retrying` from the step's own thread)."""
+        conn = conn if conn is not None else self.conn
+        if op is None:
+            return self.env.step_context(conn, self.run_id, step=step, owner=self.lock.owner)
+        return self.env.step_context(
+            conn,
+            self.run_id,
+            step=step,
+            owner=self.lock.owner,
+            lock_timeout=op.lock_timeout or DEFAULT_LOCK_TIMEOUT,
+            lock_retries=max(op.retries, TRANSIENT_RETRIES),
+            retrying=lambda part, attempt, error, pause: self.step_event(
+                EventKind.STEP,
+                EventStatus.RETRY,
+                op,
+                part=part,
+                attempt=attempt,
+                error=error_text(error),
+                pause=pause,
+                blockers=[b.as_dict() for b in getattr(error, "blockers", [])],
+            ),
+        )
 
     # -- writing --------------------------------------------------------------------------
 

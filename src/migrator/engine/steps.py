@@ -17,18 +17,24 @@ from typing import Any
 
 from sqlalchemy import text
 
-from migrator.db.failures import error_text, is_lock_timeout
-from migrator.db.retry import LOST_CONNECTION, Backoff, any_of, lock_timeout, lost_connection, retry
+from migrator.db.failures import error_text
+from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT, set_lock_timeout, watch_locks
+from migrator.db.retry import (
+    LOCK_BACKOFF,
+    LOST_CONNECTION,
+    any_of,
+    lock_timeout,
+    lost_connection,
+    retry,
+)
 from migrator.db.sessions import reset_session
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
 from migrator.engine.locks import RunTakenOver
-from migrator.engine.lockwatch import Blocker, LockWatch
 from migrator.engine.operations import Operation, PluginExited
 from migrator.plugin.context import StepContext, StepError
 from migrator.state import EventKind, EventStatus
 
-DEFAULT_LOCK_TIMEOUT = 5.0
-STEP_BACKOFF = Backoff(0.5, 10.0)
+STEP_BACKOFF = LOCK_BACKOFF
 
 # What a plugin raises by mistake, never on purpose: a bug, not a failed step. The run is
 # left interrupted (exit 6) instead of undone, for a person to settle once it is fixed.
@@ -50,20 +56,6 @@ def is_bug(exc: BaseException) -> bool:
     return isinstance(exc, BUGS) and not isinstance(exc, SQLAlchemyError)
 
 
-class LockNotGranted(Exception):
-    """A lock was not granted within `lock_timeout`; names the sessions that held it."""
-
-    def __init__(self, error: BaseException, blockers: list[Blocker]) -> None:
-        self.error = error
-        self.blockers = blockers
-        names = "; ".join(str(b) for b in blockers)
-        super().__init__(f"{error_text(error)} — blocked by {names}")
-
-    @property
-    def orig(self) -> Any:  # read like the driver error it wraps (SQLSTATE 55P03)
-        return getattr(self.error, "orig", None)
-
-
 class StepFailed(Exception):
     def __init__(self, label: str, error: str) -> None:
         super().__init__(f"step {label} failed: {error}")
@@ -77,7 +69,7 @@ def run_step(journal: Journal, op: Operation) -> None:
     # A step outside a transaction may act before its next durable commit: its start
     # is written durably, since undoing a run relies on it (see undo_everything).
     journal.step_event(EventKind.STEP, EventStatus.STARTED, op, lazy=op.transactional)
-    ctx = journal.context(op.label)
+    ctx = journal.context(op.label, op)
 
     def hook(name: str, **more: Any) -> None:  # the step's lifecycle hooks, with its context
         journal.hook(name, ctx=ctx, step=op.label, action=op.action, config=op.step, **more)
@@ -87,7 +79,7 @@ def run_step(journal: Journal, op: Operation) -> None:
 
     def attempt(n: int) -> Any:
         nonlocal ctx
-        ctx = journal.context(op.label)  # maybe on a new connection
+        ctx = journal.context(op.label, op)  # maybe on a new connection
         return _attempt(journal, op, ctx, started)
 
     def failed(exc: BaseException, reason: str | None) -> None:
@@ -152,13 +144,10 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
         conn = journal.conn
         with conn.begin():
             _set_timeouts(journal, op)
-            with LockWatch(env.db, journal.backend_pid(), env.secrets) as watch:
-                try:
-                    memo = op.do(ctx)
-                except Exception as exc:
-                    if is_lock_timeout(exc) and watch.blockers:
-                        raise LockNotGranted(exc, watch.blockers) from exc
-                    raise
+            with watch_locks(
+                env.db, journal.backend_pid(), env.secrets, lock_timeout=lock_timeout_of(op)
+            ):
+                memo = op.do(ctx)
             reset_session(conn)  # a session-level SET of the step ends with it
             done(memo)  # committed together with what the step did,
             journal.fence(conn)  # only while the run is ours: else rolled back, undone
@@ -171,7 +160,7 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
                 text("select set_config('statement_timeout', :v, false)"),
                 {"v": f"{int(op.timeout * 1000)}ms"},
             )
-        ctx = env.step_context(side, journal.run_id, step=op.label, owner=journal.lock.owner)
+        ctx = journal.context(op.label, op, side)
         try:
             memo = op.do(ctx)
         finally:  # the connection goes back to the pool as it came
@@ -181,12 +170,13 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
     return memo
 
 
+def lock_timeout_of(op: Operation) -> float:
+    """How long each statement of `op` may wait for a lock (seconds)."""
+    return op.lock_timeout or DEFAULT_LOCK_TIMEOUT
+
+
 def _set_timeouts(journal: Journal, op: Operation) -> None:
-    lock_timeout = op.lock_timeout or DEFAULT_LOCK_TIMEOUT
-    journal.conn.execute(
-        text("select set_config('lock_timeout', :v, true)"),
-        {"v": f"{int(lock_timeout * 1000)}ms"},
-    )
+    set_lock_timeout(journal.conn, lock_timeout_of(op))
     if op.timeout:
         journal.conn.execute(
             text("select set_config('statement_timeout', :v, true)"),

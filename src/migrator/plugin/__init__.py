@@ -20,15 +20,23 @@ from migrator.db.checksql import run_as as run_as
 from migrator.db.checksql import sql_problems as check_sql_problems
 from migrator.db.checksql import words as sql_words
 
+# Waiting for locks: at most the step's lock_timeout, and naming who made the wait.
+from migrator.db.lockwait import Blocker as Blocker
+from migrator.db.lockwait import LockNotGranted as LockNotGranted
+from migrator.db.lockwait import set_lock_timeout as set_lock_timeout
+from migrator.db.lockwait import watch_locks as watch_locks
+
 # Connections: telling a lost connection, and opening one again within the window.
 from migrator.db.reconnect import connect_again as connect_again
 from migrator.db.reconnect import is_connection_lost as is_connection_lost
+from migrator.db.retry import LOCK_BACKOFF as LOCK_BACKOFF
 
 # Retrying work that failed for a reason that passes (ENGINE: one loop for engine and plugins).
 from migrator.db.retry import Backoff as Backoff
 from migrator.db.retry import Transient as Transient
 from migrator.db.retry import any_of as any_of
 from migrator.db.retry import conflict as conflict
+from migrator.db.retry import lock_timeout as lock_timeout
 from migrator.db.retry import lost_connection as lost_connection
 from migrator.db.retry import retry as retry
 
@@ -92,9 +100,11 @@ from migrator.state.flags import read_flag as read_flag
 from migrator.state.flags import write_flag as write_flag
 
 __all__ = [
+    "LOCK_BACKOFF",
     "MISSING",
     "ActionSpec",
     "Backoff",
+    "Blocker",
     "CheckContext",
     "CheckOutcome",
     "CheckSpec",
@@ -107,6 +117,7 @@ __all__ = [
     "Finding",
     "FindingKind",
     "FlagStore",
+    "LockNotGranted",
     "NotAsLeft",
     "Progress",
     "RunNotOwned",
@@ -135,6 +146,7 @@ __all__ = [
     "kept_flag_values",
     "load_checkpoint",
     "lock_checkpoint",
+    "lock_timeout",
     "lost_connection",
     "map_strings",
     "mark_flag_secret",
@@ -148,9 +160,11 @@ __all__ = [
     "run_as",
     "save_checkpoint",
     "select_findings",
+    "set_lock_timeout",
     "split_table",
     "sql_words",
     "statements",
+    "watch_locks",
     "write_flag",
 ]
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT
 from migrator.masking import Secrets
 
 if TYPE_CHECKING:
@@ -46,6 +47,16 @@ class StepContext:
     only in part, so both its edges are cuts). `add_secret(text)` makes a value the run
     found a secret from then on (a flag once set from `${env:...}`, read back later).
 
+    `lock_timeout` (seconds) is how long each statement the step sends may wait for a
+    lock, so that no application write queues behind it for longer: the engine sets it on
+    the connection it gives; a step that opens connections of its own (a backfill's
+    batches) sets it on each (`set_lock_timeout`), runs its work under `watch_locks` (a
+    lock not granted in time then names its blockers, `LockNotGranted`) and tries again up
+    to `lock_retries` times with growing pauses (`LOCK_BACKOFF`), calling
+    `retrying(part, attempt, error, pause)` before each pause: that records the retry of
+    that part of the step ("batch after key 41000") in the audit trail, with the blockers
+    the error names, and tells the operator.
+
     `owner` is the token of this process's ownership of run `run_id`: pass it to
     `lock_checkpoint` in each transaction a step commits by itself, so that a process
     whose run was taken over by another (resumed or rolled back while it was cut off)
@@ -74,6 +85,11 @@ class StepContext:
     mask: Callable[[str], str] = field(default=lambda text: text)
     shorten: Callable[..., str] = field(default=Secrets().shorten)
     add_secret: Callable[[str], None] = field(default=lambda text: None)
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    lock_retries: int = 3
+    retrying: Callable[[str, int, BaseException, float], None] = field(
+        default=lambda part, attempt, error, pause: None
+    )
 
 
 class StepError(Exception):
