@@ -203,6 +203,55 @@ def test_undoing_an_interrupted_run_refuses_to_pass_an_irreversible_step(
     assert sql("select step from undone") == [("one",)]
 
 
+KILLED_INSIDE = hotfix(
+    "drops",
+    [
+        traced("one"),
+        "name: drop legacy column\n"
+        "autocommit: true\n"
+        "lock_timeout: 1h\n"
+        "rollback: irreversible\n"
+        "sql: alter table legacy drop column old; select pg_advisory_lock(4242)",
+    ],
+)
+
+
+def test_a_run_killed_inside_an_irreversible_step_outside_a_transaction_is_not_rolled_back_past_it(
+    migrator: Any, sql: Any, write_plan: Any, database: str
+) -> None:
+    """Killed while an autocommit step ran: its column is gone though no `done` was
+    written, so the rollback counts the step as passed and refuses without --force."""
+    import psycopg
+
+    from tests.processes import spawn, wait_for
+
+    sql("create table legacy (id int, old text)")
+    plan = write_plan(KILLED_INSIDE)
+    with psycopg.connect(database, autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(4242)")
+        proc = spawn("apply", plan, "--dsn", database)
+        try:
+            waiting = "select 1 from pg_locks where locktype = 'advisory' and objid = 4242 "
+            wait_for(lambda: bool(sql(waiting + "and not granted")), proc=proc)
+        finally:
+            sigkill(proc)
+    assert _columns(sql) == ["id"]  # what the step did before it was killed stays
+    assert sql("select status from migrator.runs") == [("applying",)]
+    before = fingerprint(database)
+    preview = migrator("rollback", plan, "--dry-run", "--output", "json")
+    assert json.loads(preview.out)["irreversible"] == ["drop legacy column"]
+    refused = migrator("rollback", plan)
+    assert refused.code == 2, refused.out + refused.err
+    assert "'drop legacy column'" in refused.err
+    assert fingerprint(database) == before
+    forced = migrator("rollback", plan, "--force")
+    assert forced.code == 0, forced.out + forced.err
+    assert sql("select status, step from migrator.events where kind = 'undo' order by id") == [
+        ("not_undone", "drop legacy column"),
+        ("done", "one"),
+    ]
+
+
 FAILS_AFTER_DROP = hotfix(
     "drops",
     [

@@ -63,6 +63,19 @@ def undo_operations(
     return ops
 
 
+def begun_outside_transaction(registry: Registry, t: Transition, unended: list[int]) -> list[int]:
+    """Of the steps of `t` a run began and never ended (`unended`, see
+    `migrator.state.steps_unended`), those that ran outside a transaction: a process
+    killed while they ran may have left part of their effect (a step in a transaction
+    left nothing)."""
+    steps = t.steps
+    return [
+        i
+        for i in unended
+        if i < len(steps) and not registry.actions[steps[i].action_key].in_transaction(steps[i])
+    ]
+
+
 def step_operation(registry: Registry, index: int, step: Any) -> Operation:
     """The operation of plan step `step` (number `index`), with how it is undone."""
     spec = registry.actions[step.action_key]

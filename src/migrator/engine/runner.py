@@ -17,12 +17,14 @@ from migrator.db.failures import error_text
 from migrator.db.reconnect import is_connection_lost, reconnect_window
 from migrator.engine.environment import RunEnvironment, RunOptions
 from migrator.engine.locks import PlanLock
+from migrator.engine.operations import begun_outside_transaction
 from migrator.engine.stopping import StopRequested
 from migrator.engine.transition import TransitionRun
 from migrator.errors import ConnectionLost, ExitCode, MigratorError, RunStopped, UsageError
 from migrator.plan.graph import find_path
 from migrator.plan.model import Transition
 from migrator.plan.variables import check_environment
+from migrator.plugin.registry import Registry
 
 __all__ = ["PlanBlocked", "RunEnvironment", "RunOptions", "Runner", "find_path"]
 
@@ -220,7 +222,7 @@ class Runner:
     def _refuse_irreversible(self, conn: Connection, run: state.RunRow, t: Transition) -> None:
         """Refuse (exit 2) to take back run `run` of `t` past a step it completed that is
         `rollback: irreversible`, unless --force: the step is then recorded not undone."""
-        passed = irreversible_done(conn, run, t)
+        passed = irreversible_done(conn, self.env.registry, run, t)
         if not passed or self.env.options.force:
             return
         names = ", ".join(f"'{name}'" for name in passed)
@@ -346,17 +348,20 @@ class Runner:
             return transition_run.resume()
 
 
-def irreversible_done(conn: Connection, run: state.RunRow, t: Transition) -> list[str]:
+def irreversible_done(
+    conn: Connection, registry: Registry, run: state.RunRow, t: Transition
+) -> list[str]:
     """The labels of the steps of `t` that run `run` completed (or began, outside a
-    transaction) and that are `rollback: irreversible`, in the order they ran."""
+    transaction: killed while they ran) and that are `rollback: irreversible`, in the
+    order they ran."""
     with conn.begin():
-        rows = state.steps_done(conn, run.id)
-    labels = []
-    for _, detail in rows:
-        index = int(detail["index"])
-        if index < len(t.steps) and t.steps[index].rollback == "irreversible":
-            labels.append(t.steps[index].label(index))
-    return labels
+        indexes = [int(detail["index"]) for _, detail in state.steps_done(conn, run.id)]
+        indexes += begun_outside_transaction(registry, t, state.steps_unended(conn, run.id))
+    return [
+        t.steps[i].label(i)
+        for i in dict.fromkeys(indexes)
+        if i < len(t.steps) and t.steps[i].rollback == "irreversible"
+    ]
 
 
 def _shown_status(status: str) -> str:

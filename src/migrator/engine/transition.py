@@ -346,6 +346,9 @@ class TransitionRun:
             if index in undone:
                 continue
             self.env.stop.check(f"the undo of step {op.label}")
+            if op.irreversible:
+                self._not_undone(EventKind.UNDO, op, op.undo_missing)
+                continue
             if memo == PARTIAL and not isinstance(op.step.rollback, list | tuple):
                 self.journal.step_event(
                     EventKind.UNDO,
@@ -353,9 +356,6 @@ class TransitionRun:
                     op,
                     reason="it failed part way, and has no rollback to undo what it did",
                 )
-                continue
-            if op.irreversible:
-                self._not_undone(EventKind.UNDO, op, op.undo_missing)
                 continue
             if op.undo is None:
                 self.journal.step_event(

@@ -29,6 +29,7 @@ from migrator.state.events import (
     seal_chain,
     step_indexes,
     steps_done,
+    steps_unended,
     write_event,
 )
 from migrator.state.kinds import (
@@ -101,6 +102,7 @@ __all__ = [
     "set_run_status",
     "step_indexes",
     "steps_done",
+    "steps_unended",
     "table_exists",
     "take_run",
     "verify_run",

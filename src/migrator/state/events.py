@@ -253,6 +253,29 @@ def steps_done(conn: Connection, run_id: int) -> list[tuple[EventStatus, dict[st
     return [(EventStatus(status), detail) for status, detail in rows]
 
 
+def steps_unended(conn: Connection, run_id: int) -> list[int]:
+    """The indexes of the run's steps recorded `started` and never `done` or `failed`, in
+    the order they started: a process killed while they ran (or, in a transaction, before
+    their commit, which then left nothing)."""
+    rows = conn.execute(
+        text(
+            "select (s.detail->>'index')::int from migrator.events s "
+            "where s.run_id = :r and s.kind = :step and s.status = :started "
+            "and not exists (select 1 from migrator.events e where e.run_id = s.run_id "
+            "and e.kind = s.kind and e.status in (:done, :failed) "
+            "and e.detail->'index' = s.detail->'index') order by s.id"
+        ),
+        {
+            "r": run_id,
+            "step": str(EventKind.STEP),
+            "started": str(EventStatus.STARTED),
+            "done": str(EventStatus.DONE),
+            "failed": str(EventStatus.FAILED),
+        },
+    ).all()
+    return list(dict.fromkeys(int(index) for (index,) in rows))
+
+
 def approved(conn: Connection, run_id: int) -> bool:
     """Whether the run's approval was given (an `approval` event `approved`)."""
     row = conn.execute(

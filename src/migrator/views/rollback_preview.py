@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from migrator import state
 from migrator.engine.environment import RunEnvironment
+from migrator.engine.operations import begun_outside_transaction
 from migrator.engine.runner import Runner
 from migrator.plan.model import Transition
 from migrator.views.console import Reporter
@@ -35,9 +36,16 @@ def _undo_doc(env: RunEnvironment, original: Transition, index: int) -> dict[str
 def _undos(
     env: RunEnvironment, conn: Connection, run: state.RunRow, original: Transition
 ) -> list[dict[str, Any]]:
-    """The undo of each step `run` completed, last first."""
+    """The undo of each step `run` completed (or began outside a transaction, killed while
+    it ran), last first."""
     indexes = [int(detail["index"]) for _, detail in state.steps_done(conn, run.id)]
-    return [_undo_doc(env, original, i) for i in reversed(indexes) if i < len(original.steps)]
+    unended = state.steps_unended(conn, run.id)
+    indexes += begun_outside_transaction(env.registry, original, unended)
+    return [
+        _undo_doc(env, original, i)
+        for i in reversed(list(dict.fromkeys(indexes)))
+        if i < len(original.steps)
+    ]
 
 
 def _forward(env: RunEnvironment, t: Transition) -> list[dict[str, Any]]:
