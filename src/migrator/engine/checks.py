@@ -8,7 +8,10 @@ its queries see one snapshot), READ ONLY unless the check's spec declares it wri
 (`migrator.db.checksql`) on the connection refuses what a check may not send and makes
 sure, after every statement sent through `execute`, that the transaction is still open,
 as the same role and in the same mode: when not, the check fails. A session-level
-advisory lock the check leaves is released, and the check fails. `run_checks` evaluates
+advisory lock the check leaves is released, and the check fails. Each look waits at most
+`DEFAULT_LOCK_TIMEOUT` for a lock (a check never queues the application's writes behind
+it for longer), and a look whose lock was not granted is tried again with growing pauses,
+then fails naming who held the lock. `run_checks` evaluates
 a transition's pre- or post-checks for its run and records each verdict.
 """
 
@@ -24,8 +27,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from migrator.db.checksql import GUARD_KEY, CheckGuard, CheckSqlRefused
 from migrator.db.failures import error_text, is_connection_lost
+from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT, set_lock_timeout, watch_locks
 from migrator.db.reconnect import connect_again
-from migrator.db.retry import lost_connection, retry
+from migrator.db.retry import LOCK_BACKOFF, lock_timeout, lost_connection, retry
 from migrator.db.sessions import reset_session
 from migrator.engine.environment import RunEnvironment
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
@@ -161,9 +165,22 @@ def evaluate_check(
 
     writes = spec.may_write(check) and not read_only
 
+    def look(attempt: int) -> CheckOutcome:
+        return _look(env, own, run_id, check, writes=writes, dry_run=read_only)
+
+    def paused(seconds: float) -> bool:
+        _pause(env, seconds)
+        return True
+
     def once() -> CheckOutcome:
-        try:
-            outcome = _look(env, own, run_id, check, writes=writes, dry_run=read_only)
+        try:  # a lock not granted in time: looked at again, then failed naming who held it
+            outcome = retry(
+                look,
+                transient=lock_timeout,
+                retries=TRANSIENT_RETRIES,
+                backoff=LOCK_BACKOFF,
+                wait=paused,
+            )
         except Exception as exc:
             if not read_only and is_connection_lost(exc):
                 raise  # the database went away: no verdict on the check (asked again)
@@ -246,11 +263,14 @@ def _look(
             # Strings read as the check-SQL rules read them, whatever the database's
             # default: with it off, a backslash could hide a COMMIT from the rules.
             conn.execute(text("set local standard_conforming_strings = on"))
-            guard.user = str(conn.execute(text("select current_user")).scalar_one())
+            set_lock_timeout(conn, DEFAULT_LOCK_TIMEOUT)
+            user, pid = conn.execute(text("select current_user, pg_backend_pid()")).one()
+            guard.user = str(user)
             info[GUARD_KEY] = guard
             ctx = env.step_context(conn, run_id, dry_run=dry_run)
             try:
-                outcome: CheckOutcome = spec.evaluate(ctx, check)
+                with watch_locks(env.db, pid, env.secrets, lock_timeout=DEFAULT_LOCK_TIMEOUT):
+                    outcome: CheckOutcome = spec.evaluate(ctx, check)
             except CheckSqlRefused:
                 outcome = CheckOutcome(False, None, _shown(check.expectation), "")
             except Exception as exc:
