@@ -109,14 +109,15 @@ def run(ctx: StepContext, step: Any) -> Any:
         now = time.monotonic()
         if ctx.stop_requested():
             raise StopRequested(
-                f"stopped while {'step ' + ctx.step if ctx.step else 'a wait'} waited: "
+                f"stopped while {'step ' + ctx.step if ctx.step else 'an undo'} waited: "
                 f"{roughly(now - started)} of {spoken(seconds)}"
             )
         left = deadline - now
         if left <= 0:
             break
         if now - told >= every:
-            ctx.say(f"  still waiting: {spoken(math.ceil(left))} left of {what}")
+            shown = roughly(left) if left < 10 else spoken(math.ceil(left))
+            ctx.say(f"  still waiting: {shown} left of {what}")
             told = now
         time.sleep(min(POLL, left))
     return {"waited": seconds}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from migrator.plan import load_plan
+from migrator.plan import load_plan, load_plan_text
+from migrator.plugin import StepContext, StopRequested
 from tests import plans
 from tests.processes import sigkill, spawn, wait_for
 from tests.signals import SIGNALS, finish, interrupted_event, run_status
@@ -117,6 +119,59 @@ def test_a_short_wait_waits_says_so_and_is_recorded_done(
         "select detail->'memo' from migrator.events where run_id = 2 and status = 'done' "
         "and step = 'undo settle'"
     ) == [(None,)]
+
+
+def test_a_long_wait_says_now_and_then_how_much_is_left(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cadence of those lines shortened (a minute at least, else), the wait itself real.
+    import migrator_wait.wait as wait
+
+    monkeypatch.setattr(wait, "TELL_EVERY", 0.1)
+    plan = load_plan_text(plans.hotfix("settle", ["name: settle\nwait: 500ms"]), "p.yaml", registry)
+    said: list[str] = []
+    ctx = StepContext(connection=None, variables={}, plan="settle", operator="t", step="settle")
+    ctx.say = said.append
+    memo = wait.run(ctx, plan.transitions[0].steps[0])
+    assert memo == {"waited": 0.5}
+    assert said[0] == "  waiting 500ms (step settle)"
+    assert len(said) >= 2, said
+    for line in said[1:]:
+        assert re.fullmatch(r"  still waiting: 0\.\ds left of 500ms \(step settle\)", line), said
+
+
+def test_a_stop_asked_before_the_wait_ends_it_before_any_time_passes(registry: Any) -> None:
+    import migrator_wait.wait as wait
+
+    plan = load_plan_text(plans.hotfix("settle", ["name: settle\nwait: 6h"]), "p.yaml", registry)
+    ctx = StepContext(connection=None, variables={}, plan="settle", operator="t", step="settle")
+    ctx.stop_requested = lambda: True
+    with pytest.raises(StopRequested, match=r"stopped while step settle waited: 0\.\ds of 6h"):
+        wait.run(ctx, plan.transitions[0].steps[0])
+
+
+def test_a_wait_in_a_rollback_waits_on_the_way_back(
+    migrator: Any, write_plan: Any, sql: Any
+) -> None:
+    plan = write_plan(
+        plans.hotfix(
+            "side",
+            [
+                "name: a table\nsql: create table side (id int)\n"
+                "rollback: [{sql: drop table side}, {wait: 200ms}]"
+            ],
+        )
+    )
+    assert migrator("apply", plan).code == 0
+    undone = migrator("rollback", plan)
+    assert undone.code == 0, undone.out + undone.err
+    assert "  waiting 200ms (step undo a table)\n" in undone.out
+    assert sql("select to_regclass('side')") == [(None,)]
+    ((seconds,),) = sql(
+        "select (detail->>'seconds')::float from migrator.events "
+        "where run_id = 2 and step = 'undo a table' and status = 'done'"
+    )
+    assert seconds >= 0.2
 
 
 # -- a signal during a wait ---------------------------------------------------------------
@@ -288,6 +343,8 @@ def test_a_rehearsal_lets_no_time_pass(
     )
     try:
         out, err = proc.communicate(timeout=120)  # it would take six hours to wait
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the rehearsal waited") from None
     finally:
         if proc.poll() is None:
             sigkill(proc)
