@@ -92,7 +92,7 @@ def _what(ctx: StepContext, step: Any) -> str:
     about = f" (step {ctx.step})" if ctx.step else ""
     description = (step.description or "").strip()
     if description:
-        about += f": {ctx.interpolate(description.splitlines()[0])}"
+        about += f": {description.splitlines()[0]}"  # as written, like a runbook shows it
     return f"{spoken(step.wait)}{about}"
 
 
