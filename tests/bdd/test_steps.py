@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from pytest_bdd import given, parsers, scenarios, then
+from pytest_bdd import given, parsers, scenarios, then, when
 
-from tests.processes import wait_for
+from tests.processes import sigkill, wait_for
 
 scenarios("steps")
 
@@ -161,3 +164,42 @@ def _(name: str, mode: str, world: dict[str, Any]) -> None:
     path = world["dir"] / name
     assert (path.stat().st_uid, path.stat().st_gid) == world["owners"][name]
     assert path.stat().st_mode & 0o7777 == int(mode, 8)
+
+
+def _started(dsn: str, step: str) -> int:
+    """How many times step `step` has started (in any run)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('migrator.events')").fetchone() == (None,):
+            return 0
+        row = conn.execute(
+            "select count(*) from migrator.events where kind = 'step' and status = 'started' "
+            "and step = %s",
+            (step,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@when(parsers.parse('"{command}" gets {name:w} while step "{step}" waits'))
+def _(command: str, name: str, step: str, world: dict[str, Any]) -> None:
+    """Run `command` until the wait step `step` starts (once more than before), then send
+    the signal `name` once, and record how the command ended."""
+    words = command.split()
+    assert words[0] == "migrator"
+    before = _started(world["dsn"], step)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migrator", *words[1:], "--dsn", world["dsn"]],
+        cwd=world["dir"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_for(lambda: _started(world["dsn"], step) > before, proc=proc)
+        os.kill(proc.pid, {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}[name])
+        out, err = proc.communicate(timeout=60)  # an hour's wait ends at the signal
+    finally:
+        sigkill(proc)
+    world["code"] = proc.returncode
+    world["stdout"], world["stderr"] = out, err
+    world["output"] = out + err

@@ -50,7 +50,7 @@ transitions:
 """
 WARNING = "4:11: transitions[0].name: warning: transition 'go' has no post-checks"
 
-ACTION_KEYS = ["backfill", "flag", "http", "manual", "policy", "rls", "sql"]
+ACTION_KEYS = ["backfill", "flag", "http", "manual", "policy", "rls", "sql", "wait"]
 CHECK_KEYS = ["flag_is", "http", "policy_exists", "query", "rls_probe"]
 UNREACHABLE_DSN = "postgresql://nobody@127.0.0.1:1/nowhere"
 

@@ -267,8 +267,8 @@ def test_the_wheel_ships_the_code_the_plugins_the_plans_and_the_demo_sql(wheel: 
         [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         points = zf.read(entry_points).decode()
         assert "migrator = migrator.__main__:run" in points
-        plugins = ("sql", "flag", "policy", "backfill", "manual", "http", "rlsaudit", "command")
-        for plugin in plugins:
+        plugins = ["sql", "flag", "policy", "backfill", "manual", "http", "rlsaudit"]
+        for plugin in [*plugins, "command", "wait"]:
             assert f"{plugin} = migrator_{plugin}" in points
         # Nothing of the repository beyond the packages.
         assert not [n for n in names if n.startswith(("tests/", "features/", "plans/"))]

@@ -48,7 +48,7 @@ CASES = {
     "step without an action key": (
         VALID_HEAD + "    steps:\n      - name: nothing to do\n",
         "plan.yaml:8:9: transitions[0].steps[0]: a step needs one action key; available: "
-        "backfill, command, flag, http, manual, policy, rls, sql",
+        "backfill, command, flag, http, manual, policy, rls, sql, wait",
     ),
     "step with two action keys": (
         VALID_HEAD + "    steps:\n      - sql: select 1\n        flag: {name: F, value: true}\n",
@@ -58,7 +58,7 @@ CASES = {
     "unknown action key": (
         VALID_HEAD + "    steps:\n      - name: s\n        sqll: select 1\n",
         "plan.yaml:9:9: transitions[0].steps[0].sqll: unknown action key 'sqll' (did you mean "
-        "'sql'?); available: backfill, command, flag, http, manual, policy, rls, sql",
+        "'sql'?); available: backfill, command, flag, http, manual, policy, rls, sql, wait",
     ),
     "undeclared phase": (
         VALID_HEAD + "  - name: on\n    from: dual_write\n    to: unified\n",

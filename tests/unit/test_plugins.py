@@ -32,6 +32,7 @@ BUILTINS: dict[str, tuple[list[str], list[str]]] = {
     "rlsaudit": ([], ["rls_audit"]),
     "policy": (["policy", "rls"], ["policy_exists", "rls_probe"]),
     "sql": (["sql"], ["query"]),
+    "wait": (["wait"], []),
 }
 
 THIRDPARTY = '''\

@@ -14,6 +14,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from migrator.plan.expect import EqualsQuery, ExpectationError, one_query, parse_expectation
@@ -115,6 +116,18 @@ class Wait(Strict):
 
     timeout: Duration
     interval: Duration = 5.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, value: Any) -> Any:
+        """A check's `wait: 30s` is the step's `wait` misplaced: say where each belongs."""
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            raise ValueError(
+                "a check's wait is {timeout, interval}: it looks again until the check "
+                "passes; to let time pass between two steps, make it a step: `- wait: "
+                f"{value}`"
+            )
+        return value
 
 
 class Soak(Strict):

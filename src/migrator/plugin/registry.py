@@ -44,6 +44,9 @@ class ActionSpec:
     - `pausable`: whether a running step reads the plan's live controls
       (`read_control`) between units of work, so that `migrator pause` and `continue`
       act on it; they refuse a plan whose live run has no such step left.
+    - `stand_in(ctx, step)`: optional; what `migrator rehearse` calls instead of `run`
+      for a step that changes nothing in the database yet would cost a rehearsal its
+      time (a `wait` lets none pass); its memo is kept as `run`'s, its undo is `undo`.
     """
 
     key: str
@@ -59,6 +62,7 @@ class ActionSpec:
     reaches_outside: bool = False
     language: str | None = None
     pausable: bool = False
+    stand_in: Callable[[StepContext, Any], Any] | None = None
 
     def in_transaction(self, step: Any) -> bool:
         """Whether `step` runs inside the run's transaction (committed with its audit event)."""

@@ -37,7 +37,13 @@ from migrator.nested import strings_in
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk, Walker
 from migrator.rehearse.scratch import ScratchDatabase, ScratchError
-from migrator.rehearse.standins import FlagOverlay, once_each, rehearsal_registry, stood_in
+from migrator.rehearse.standins import (
+    FlagOverlay,
+    once_each,
+    rehearsal_registry,
+    standing_in,
+    stood_in,
+)
 from migrator.rehearse.summary import Prepared, document, render, render_preparation
 from migrator.state import ensure_schema
 from migrator.state.seed import Seed, read_seed, write_seed
@@ -110,6 +116,7 @@ def rehearse(
         _finish_scratch(scratch, keep, reporter, drop_database)
         raise
     not_called = stood_in(plan, ctx.plugins())
+    instead = standing_in(plan, ctx.plugins())
     code = ExitCode.OK
     if any(t.outcome != "clean" for t in walk.trips):
         code = ExitCode.CHECK_FAILED
@@ -118,13 +125,23 @@ def rehearse(
         ctx.emit_json(
             secrets.mask_data(
                 document(
-                    plan, target, server, scratch, prepared, amount, walk, code, keep, not_called
+                    plan,
+                    target,
+                    server,
+                    scratch,
+                    prepared,
+                    amount,
+                    walk,
+                    code,
+                    keep,
+                    not_called,
+                    instead,
                 )
             )
         )
     else:
         render_preparation(prepared, scratch, amount, reporter)
-        render(plan, walk, not_called, reporter)
+        render(plan, walk, not_called, reporter, instead)
         _finish_scratch(scratch, keep, reporter, drop_database)
     return code
 

@@ -1,10 +1,11 @@
 """What a rehearsal stands in, so that it changes nothing but its scratch database.
 
 The actions and checks whose spec `reaches_outside` (`http`, `command`) are not called
-(`rehearsal_registry`); flags kept outside the database are read from their real store
-but written only in memory (`FlagOverlay`); checks are evaluated once, without `wait`
-or `soak`, and never stop a transition (`once_each`). `stood_in` and `waiting` name
-what was stood in, for the report.
+(`rehearsal_registry`), and the actions whose spec has a `stand_in` (`wait`, which lets no
+time pass on a copy) run it instead of `run`; flags kept outside the database are read
+from their real store but written only in memory (`FlagOverlay`); checks are evaluated
+once, without `wait` or `soak`, and never stop a transition (`once_each`). `stood_in`,
+`standing_in` and `waiting` name what was stood in, for the report.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def rehearsal_registry(registry: Registry) -> Registry:
             copy.actions[key] = replace(
                 action, run=_not_called, undo=_not_undone, transactional=True
             )
+        elif action.stand_in is not None:
+            copy.actions[key] = replace(action, run=action.stand_in)
     for key, check in registry.checks.items():
         if check.reaches_outside:
             copy.checks[key] = replace(check, evaluate=_not_asked)
@@ -126,6 +129,18 @@ def stood_in(plan: Plan, registry: Registry) -> list[str]:
             for i, check in enumerate(checks):
                 if registry.checks[check.check_key].reaches_outside:
                     found.append(f"{phase}-check '{check.label(i)}' ({check.check_key}){where}")
+    return found
+
+
+def standing_in(plan: Plan, registry: Registry) -> list[str]:
+    """The steps of `plan` whose action's stand-in a rehearsal runs instead (a `wait`)."""
+    found: list[str] = []
+    for t in plan.transitions:
+        where = "" if plan.kind == "hotfix" else f" of {t.name}"
+        for i, step in enumerate(t.steps):
+            spec = registry.actions[step.action_key]
+            if spec.stand_in is not None and not spec.reaches_outside:
+                found.append(f"step '{step.label(i)}' ({spec.describe(step)}){where}")
     return found
 
 

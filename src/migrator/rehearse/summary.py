@@ -37,6 +37,7 @@ def document(
     code: ExitCode,
     keep: bool,
     not_called: list[str],
+    stood_in: list[str] | None = None,
 ) -> dict[str, Any]:
     failing = [t for t in walk.trips if t.outcome != "clean"]
     return {
@@ -57,6 +58,7 @@ def document(
         "start_phase": prepared.start,
         "notes": prepared.notes,
         "not_called": not_called,
+        "stood_in": stood_in or [],
         "evaluated_once": waiting(plan),
         "round_trips": [t.as_dict() for t in walk.trips],
         "not_rehearsed": [
@@ -82,13 +84,21 @@ def render_preparation(
     say(f"  starting in phase '{prepared.start}'")
 
 
-def render(plan: Plan, walk: Walk, not_called: list[str], reporter: Reporter) -> None:
+def render(
+    plan: Plan,
+    walk: Walk,
+    not_called: list[str],
+    reporter: Reporter,
+    stood_in: list[str] | None = None,
+) -> None:
     say = reporter.say
     if not_called:
         say(
             "  not called on a rehearsal (they reach outside the database): "
             + "; ".join(not_called)
         )
+    if stood_in:
+        say("  stood in on a rehearsal (no time let pass): " + "; ".join(stood_in))
     once = waiting(plan)
     if once:
         say("  evaluated once, without their wait or soak: " + "; ".join(once))

@@ -181,6 +181,8 @@ def _capabilities(spec: ActionSpec | CheckSpec, plugin: str) -> Iterator[str]:
     yield f"- provided by the plugin {code(plugin)}"
     if spec.reaches_outside:
         yield "- reaches outside the database: `migrator rehearse` never calls it"
+    if getattr(spec, "stand_in", None) is not None:
+        yield "- stood in on a rehearsal: `migrator rehearse` runs its stand-in instead"
     language = spec.language
     if language:
         yield f"- its text is shown as {code(language)}"
