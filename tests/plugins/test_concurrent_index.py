@@ -274,3 +274,19 @@ def test_reindex_table_that_skips_an_invalid_index_fails_naming_it(
     assert failed == [({"invalid": [{"index": "docs_half", "table": "docs"}]},)]
     assert sql(VALID, "docs_half") == [(False, False)]  # not the step's to drop
     assert sql(VALID, "docs_id") == [(True, True)]
+
+
+def test_if_not_exists_over_an_index_of_another_table_fails_naming_it(
+    migrator: Any, write_plan: Any, sql: Any
+) -> None:
+    sql("create table docs (id int); create table other (id int)")
+    sql("create index docs_id on other (id)")
+    plan = write_plan(
+        phased("other", [step("create index concurrently if not exists docs_id on docs (id)")])
+    )
+    result = migrator("apply", plan, "--to", "b")
+    assert result.code == 1, result.out + result.err
+    assert 'no index "docs_id" on table "docs" after its build' in result.out
+    assert sql(
+        "select indrelid::regclass::text from pg_index where indexrelid = 'docs_id'::regclass"
+    ) == [("other",)]
