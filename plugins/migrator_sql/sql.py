@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.plugin import EqualsQuery, execute, fetch_rows, judge, statements
+from migrator.plugin import EqualsQuery, execute, fetch_rows, judge, sql_words, statements
 
 
 class SqlOptions(BaseModel):
@@ -40,8 +40,12 @@ _SESSION_SET = re.compile(r"set\s+(?!local\b|transaction\b|constraints\b)", re.I
 def lint(step: Any) -> list[str]:
     """A session-level SET in a step: every step, undo and check starts from the same
     session state, so it does not reach the steps after it."""
+    from . import indexes
+
     warnings = []
     for statement in statements(str(step.sql)):
+        for words in sql_words(statement.text)[:1]:
+            warnings += indexes.lint_statement(words, bool(step.autocommit))
         body = _LEADING.sub("", statement.text, count=1)
         if _SESSION_SET.match(body):
             shown = " ".join(body.split())[:60]
@@ -58,9 +62,35 @@ def in_transaction(step: Any) -> bool:
 
 
 def run(ctx: StepContext, step: Any) -> Any:
-    result = execute(ctx.connection, step.sql, ctx.variables)
+    if step.autocommit:
+        result = _run_autocommit(ctx, step)
+    else:
+        result = execute(ctx.connection, step.sql, ctx.variables)
     rowcount = getattr(result, "rowcount", -1)
     return {"rowcount": rowcount} if rowcount is not None and rowcount >= 0 else None
+
+
+def _run_autocommit(ctx: StepContext, step: Any) -> Any:
+    """Each statement on its own; a concurrent index build among them guarded: what an
+    interrupted one left dropped before, what it built checked valid after (indexes.py)."""
+    from . import indexes
+
+    result = None
+    for statement in statements(step.sql):
+        found = sql_words(statement.text)
+        build = indexes.read(found[0]) if found else None
+        if build is None:
+            result = execute(ctx.connection, statement.text, ctx.variables)
+            continue
+        guard = indexes.Guard(ctx.connection, build, ctx.say)
+        guard.before()
+        try:
+            result = execute(ctx.connection, statement.text, ctx.variables)
+        except Exception:
+            guard.failed()
+            raise
+        guard.after()
+    return result
 
 
 def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:

@@ -6,14 +6,27 @@ _SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin shutdown, crash shutdown, ca
 
 
 def error_text(exc: BaseException) -> str:
-    """One line for a person: the driver's first line, or the error's own words."""
+    """One line for a person: the driver's first line and the server's DETAIL (which key
+    is duplicated, which row failed a check), or the error's own words.
+
+    The DETAIL may quote row values: like the rest of the line, it is masked for secrets
+    wherever it is shown or recorded, and never cut here (a cut could halve a secret).
+    """
     if getattr(exc, "blockers", None):  # a lock wait that knows who blocked it
         return str(exc)
     orig = getattr(exc, "orig", None)
     if orig is not None:
         first = str(orig).strip().splitlines()
-        return first[0] if first else type(orig).__name__
+        line = first[0] if first else type(orig).__name__
+        detail = _detail(orig)
+        return f"{line}: {detail}" if detail and detail not in line else line
     return f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+
+
+def _detail(orig: BaseException) -> str:
+    """The server's DETAIL of a driver error, on one line ("" when there is none)."""
+    detail = getattr(getattr(orig, "diag", None), "message_detail", None)
+    return " ".join(detail.split()) if isinstance(detail, str) else ""
 
 
 def is_disconnect(exc: BaseException) -> bool:
