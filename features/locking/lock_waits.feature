@@ -28,6 +28,7 @@ Feature: A step waits for its lock at most its lock_timeout, and says who made i
               sql: alter table busy add column note text
               autocommit: true
               lock_timeout: 200ms
+              timeout: 20s
       """
 
   Scenario: An autocommit step behind a blocker names it and is retried, then undone
@@ -65,6 +66,7 @@ Feature: A step waits for its lock at most its lock_timeout, and says who made i
             - name: add a note
               sql: alter table busy add column note text
               lock_timeout: 200ms
+              timeout: 20s
               rollback: {sql: alter table busy drop column note}
             - name: fail when told
               sql: |

@@ -19,7 +19,8 @@ ADD_NOTE = (
     "name: add a note\n"
     "sql: alter table busy add column note text\n"
     "autocommit: true\n"
-    "lock_timeout: 200ms"
+    "lock_timeout: 200ms\n"
+    "timeout: 20s"  # what bounds the test if the lock wait were not
 )
 
 
@@ -124,7 +125,7 @@ def test_an_undo_behind_a_blocker_is_retried_naming_it_then_fails(
     undo = "{sql: alter table busy drop column note" + (", autocommit: 1}" if autocommit else "}")
     add = (
         "name: add a note\nsql: alter table busy add column note text\n"
-        f"lock_timeout: 200ms\nrollback: {undo}"
+        f"lock_timeout: 200ms\ntimeout: 20s\nrollback: {undo}"
     )
     plan = write_plan(phased("ddl", [add, FAIL_WHEN_TOLD]))
     holders: list[psycopg.Connection[Any]] = []
@@ -190,7 +191,8 @@ def test_a_multi_statement_autocommit_step_is_not_run_again_after_a_statement_co
         "  insert into ran values (1);\n"
         "  alter table busy add column note text\n"
         "autocommit: true\n"
-        "lock_timeout: 200ms"
+        "lock_timeout: 200ms\n"
+        "timeout: 20s"
     )
     plan = write_plan(phased("ddl", [step]))
     with report_open(database) as holder:

@@ -83,3 +83,16 @@ def test_a_retry_of_the_step_itself_counts_as_an_attempt() -> None:
     assert _steps(events)[0]["attempts"] == 2
     summary = "copy (backfill): retry after attempt 1, again in 0.5s: lock timeout"
     assert _summary(events[1]) == summary
+
+
+def test_after_a_lock_wait_the_pause_is_at_least_the_wait_doubling_up_to_a_ceiling() -> None:
+    from migrator.db.retry import LOCK_BACKOFF, LOCK_TIMEOUT, LOST_CONNECTION
+    from migrator.engine.steps import pause_after
+
+    def pauses(waited: float, reason: str = LOCK_TIMEOUT) -> list[float]:
+        return [pause_after(waited, n, reason, LOCK_BACKOFF.pause(n)) for n in (1, 2, 3, 4, 5)]
+
+    assert pauses(0.2) == [0.5, 1.0, 2.0, 4.0, 8.0]  # short waits: LOCK_BACKOFF's own
+    assert pauses(5.0) == [5.0, 10.0, 10.0, 10.0, 10.0]  # never shorter than the wait
+    assert pauses(30.0) == [30.0] * 5  # a long lock_timeout: as long as the wait
+    assert pauses(5.0, LOST_CONNECTION) == [0.5, 1.0, 2.0, 4.0, 8.0]  # not a lock wait

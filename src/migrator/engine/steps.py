@@ -102,14 +102,13 @@ def retries_for(op: Operation) -> Callable[[str | None], int]:
     return allowed
 
 
-def pause_after(op: Operation, attempt: int, reason: str | None, pause: float) -> float:
-    """The pause before the next attempt: after a lock not granted, at least as long as
-    the wait was (the step's lock_timeout), doubling, so that the application's writes,
-    queued behind each wait, run at least as long between two waits as they queued in
-    one (measured: docs/concepts.md, "Locks and the application")."""
+def pause_after(waited: float, attempt: int, reason: str | None, pause: float) -> float:
+    """The pause before the next attempt: after a lock not granted in `waited` seconds
+    (the lock_timeout), at least as long as the wait was, doubling, so that the
+    application's writes, queued behind each wait, run at least as long between two
+    waits as they queued in one (measured: docs/concepts.md, "Locks and the application")."""
     if reason != LOCK_TIMEOUT:
         return pause
-    waited = lock_timeout_of(op)
     return min(max(pause, waited * 2.0 ** (attempt - 1)), max(LOCK_BACKOFF.ceiling, waited))
 
 
@@ -149,7 +148,7 @@ def run_step(journal: Journal, op: Operation) -> None:
 
     def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
         nonlocal next_pause
-        pause = next_pause = pause_after(op, n, reason, pause)
+        pause = next_pause = pause_after(lock_timeout_of(op), n, reason, pause)
         journal.step_event(
             EventKind.STEP,
             EventStatus.RETRY,
@@ -289,7 +288,7 @@ def undo_step(journal: Journal, op: Operation, memo: Any) -> None:
 
     def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
         nonlocal next_pause
-        pause = next_pause = pause_after(op, n, reason, pause)
+        pause = next_pause = pause_after(lock_timeout_of(op), n, reason, pause)
         if reason == LOST_CONNECTION:
             journal.reconnect()
         journal.step_event(
