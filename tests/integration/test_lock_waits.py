@@ -160,25 +160,48 @@ def test_an_undo_behind_a_blocker_is_retried_naming_it_then_fails(
     assert ("note",) in columns(sql)  # not undone
 
 
-def test_the_autocommit_connection_goes_back_to_the_pool_without_its_lock_timeout(
+def test_every_connection_goes_back_to_the_pool_without_the_lock_timeout_of_its_step(
     migrator: Any, sql: Any, write_plan: Any
 ) -> None:
-    sql("create table seen (pid int, lock_timeout text)")
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    sql("create table seen (lock_timeout text, statement_timeout text)")
+    record = "insert into seen values (current_setting('lock_timeout'), " + (
+        "current_setting('statement_timeout'))"
+    )
     look = (
-        "name: look\n"
-        "sql: insert into seen select pg_backend_pid(), current_setting('lock_timeout')\n"
-        "autocommit: true\n"
-        "lock_timeout: 1234ms"
+        f'name: look\nsql: "{record}"\nautocommit: true\nlock_timeout: 1234ms\ntimeout: 7s\n'
+        f'rollback: {{sql: "{record}", autocommit: true}}'
     )
-    # the check runs on the connection the step gave back (the one the pool holds)
-    same_session_clean = (
-        '{query: "select count(*) from seen where pid = pg_backend_pid() '
-        "and lock_timeout = '1234ms' and current_setting('lock_timeout') = '0'\", expect: 1}"
-    )
-    plan = write_plan(phased("clean", [look], post_checks=[same_session_clean]))
-    applied = migrator("apply", plan, "--to", "b")
-    assert applied.code == 0, applied.out + applied.err
-    assert sql("select lock_timeout from seen") == [("1234ms",)]
+    fail = "name: fail\nsql: select 1 / 0"  # the look is undone too, outside a transaction
+    settings: list[tuple[str, str]] = []
+
+    def returned(dbapi_connection: Any, record: Any) -> None:  # as the pool gets it back
+        if dbapi_connection is None or dbapi_connection.closed:
+            return
+        with dbapi_connection.cursor() as cur:
+            cur.execute(
+                "select current_setting('lock_timeout'), current_setting('statement_timeout')"
+            )
+            settings.append(cur.fetchone())
+        if not dbapi_connection.autocommit:
+            dbapi_connection.rollback()
+
+    plan = write_plan(phased("clean", [look, fail]))
+    event.listen(Pool, "checkin", returned)
+    try:
+        applied = migrator("apply", plan, "--to", "b")
+    finally:
+        event.remove(Pool, "checkin", returned)
+    assert applied.code == 1, applied.out + applied.err
+    assert sql("select count(*) from migrator.events where kind = 'undo' and status = 'done'") == [
+        (1,)
+    ]
+    # the step and its undo, each outside a transaction, under the step's timeouts
+    assert sql("select * from seen") == [("1234ms", "7s"), ("1234ms", "7s")]
+    assert len(settings) >= 3, settings  # the step's, the undo's, the run's own connections
+    assert set(settings) == {("0", "0")}, settings
 
 
 def test_a_multi_statement_autocommit_step_is_not_run_again_after_a_statement_committed(
