@@ -45,7 +45,7 @@ def test_a_retry_of_a_part_names_the_part_the_attempt_the_pause_and_who_blocked_
         error="canceling statement due to lock timeout",
         blockers=[BLOCKER],
     )
-    assert "copy (sql): batch 17: attempt 2 failed, again in 1s" in line
+    assert "copy (sql): retry of batch 17 after attempt 2, again in 1s" in line
     assert "lock timeout — blocked by pid 4242 (app, idle in transaction): select * from busy" in (
         line
     )
@@ -54,7 +54,7 @@ def test_a_retry_of_a_part_names_the_part_the_attempt_the_pause_and_who_blocked_
 def test_a_retry_whose_error_names_its_blockers_names_them_once() -> None:
     error = "canceling statement due to lock timeout — blocked by pid 4242 (app): select 1"
     line = shown("undo", "retry", attempt=1, pause=0.5, error=error, blockers=[BLOCKER])
-    assert "undo copy (sql): attempt 1 failed, again in 0.5s — " + error in line
+    assert "undo copy (sql): retry after attempt 1, again in 0.5s — " + error in line
     assert line.count("blocked by") == 1
 
 

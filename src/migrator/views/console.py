@@ -112,10 +112,10 @@ class Reporter:
 def _retry(detail: dict[str, Any]) -> str:
     """A retry of a step, an undo or a part of a step (a batch): which attempt failed,
     when the next comes, why, and who held the lock it waited for."""
-    part = f"{detail['part']}: " if detail.get("part") else ""
+    part = f" of {detail['part']}" if detail.get("part") else ""
     pause = detail.get("pause")
     again = f", again in {pause:g}s" if isinstance(pause, int | float) else ""
-    text = f"{part}attempt {detail.get('attempt', '?')} failed{again}"
+    text = f"retry{part} after attempt {detail.get('attempt', '?')}{again}"
     error = str(detail.get("error") or "")
     blockers = [b for b in detail.get("blockers") or [] if isinstance(b, dict)]
     if blockers and "blocked by" not in error:
