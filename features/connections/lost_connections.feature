@@ -32,7 +32,7 @@ Feature: A run that loses its database connection
     And the server will drop every connection of the run while step "two" runs
     When I run "migrator apply three.yaml --to after"
     Then the exit code is 0
-    And the output contains "two (sql): retry — terminating connection due to administrator command"
+    And the output contains "two (sql): retry after attempt 1, again in 0.5s — terminating connection due to administrator command"
     And the query "select string_agg(step, ',' order by step) from ran" returns "one,three,two"
     And the plan "three" is in phase "after"
     When I run "migrator history three.yaml"

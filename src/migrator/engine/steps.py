@@ -7,34 +7,46 @@ transaction (HTTP calls, people, CREATE INDEX CONCURRENTLY) runs on a connection
 autocommit and is recorded right after. A transient failure (a lock not granted in
 time, a lost connection) is retried with backoff, as are any failures up to the
 step's own `retries`.
+
+Outside a transaction too, every statement waits at most the step's `lock_timeout` for
+a lock (set for the session of its connection, reset before the connection goes back
+to the pool), and a lock not granted names its blockers. Each statement there commits
+on its own: after a lock timeout, a step (or an undo) is tried again only if none of
+its statements had committed yet, since doing it again would run them a second time
+(`PartlyDone`; docs/concepts.md, "Locks and the application").
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 
-from migrator.db.failures import error_text
+from migrator.db.failures import error_text, is_lock_timeout
 from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT, set_lock_timeout, watch_locks
 from migrator.db.retry import (
     LOCK_BACKOFF,
+    LOCK_TIMEOUT,
     LOST_CONNECTION,
     any_of,
     lock_timeout,
     lost_connection,
     retry,
 )
-from migrator.db.sessions import reset_session
+from migrator.db.sessions import backend_pid, reset_session
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
 from migrator.engine.locks import RunTakenOver
 from migrator.engine.operations import Operation, PluginExited
 from migrator.plugin.context import StepContext, StepError
 from migrator.state import EventKind, EventStatus
 
+T = TypeVar("T")
 STEP_BACKOFF = LOCK_BACKOFF
+PARTLY_DONE = "partly done"
 
 # What a plugin raises by mistake, never on purpose: a bug, not a failed step. The run is
 # left interrupted (exit 6) instead of undone, for a person to settle once it is fixed.
@@ -54,6 +66,50 @@ def is_bug(exc: BaseException) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
     return isinstance(exc, BUGS) and not isinstance(exc, SQLAlchemyError)
+
+
+class PartlyDone(Exception):
+    """A lock not granted in time to a statement outside a transaction after others of
+    the same step (or undo) had committed: not tried again, which would run them twice."""
+
+    def __init__(self, error: BaseException, committed: int) -> None:
+        self.error = error
+        self.blockers = list(getattr(error, "blockers", []))
+        super().__init__(
+            f"{error_text(error)} (not tried again: {committed} statement(s) before it "
+            "had committed, and would run again)"
+        )
+
+
+def partly_done(exc: BaseException) -> str | None:
+    """A `Transient` reason that allows no retry (see `retries_for`)."""
+    return PARTLY_DONE if isinstance(exc, PartlyDone) else None
+
+
+def blockers_of(exc: BaseException) -> list[dict[str, Any]]:
+    """The sessions that held the lock `exc` waited for in vain, as event detail."""
+    return [b.as_dict() for b in getattr(exc, "blockers", [])]
+
+
+def retries_for(op: Operation) -> Callable[[str | None], int]:
+    """How many attempts may follow the first, given why it failed (see `retry`)."""
+
+    def allowed(reason: str | None) -> int:
+        if reason == PARTLY_DONE:
+            return 0
+        return max(op.retries, TRANSIENT_RETRIES) if reason else op.retries
+
+    return allowed
+
+
+def pause_after(waited: float, attempt: int, reason: str | None, pause: float) -> float:
+    """The pause before the next attempt: after a lock not granted in `waited` seconds
+    (the lock_timeout), at least as long as the wait was, doubling, so that the
+    application's writes, queued behind each wait, run at least as long between two
+    waits as they queued in one (measured: docs/concepts.md, "Locks and the application")."""
+    if reason != LOCK_TIMEOUT:
+        return pause
+    return min(max(pause, waited * 2.0 ** (attempt - 1)), max(LOCK_BACKOFF.ceiling, waited))
 
 
 class StepFailed(Exception):
@@ -88,10 +144,19 @@ def run_step(journal: Journal, op: Operation) -> None:
         if reason == LOST_CONNECTION:
             journal.reconnect()  # the step's transaction died with the connection
 
+    next_pause = 0.0
+
     def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
-        error = error_text(exc)
+        nonlocal next_pause
+        pause = next_pause = pause_after(lock_timeout_of(op), n, reason, pause)
         journal.step_event(
-            EventKind.STEP, EventStatus.RETRY, op, attempt=n, error=error, pause=pause
+            EventKind.STEP,
+            EventStatus.RETRY,
+            op,
+            attempt=n,
+            error=error_text(exc),
+            pause=pause,
+            blockers=blockers_of(exc),
         )
 
     def give_up(n: int, exc: BaseException) -> None:
@@ -108,7 +173,7 @@ def run_step(journal: Journal, op: Operation) -> None:
             attempts=n,
             seconds=time.monotonic() - started,
             describe=op.describe,
-            blockers=[b.as_dict() for b in getattr(exc, "blockers", [])],
+            blockers=blockers_of(exc),
             partial=not op.transactional,
             **({"memo": exc.memo} if isinstance(exc, StepError) else {}),
         )
@@ -118,12 +183,13 @@ def run_step(journal: Journal, op: Operation) -> None:
 
     retry(
         attempt,
-        transient=any_of(lost_connection, lock_timeout),
-        retries=lambda reason: max(op.retries, TRANSIENT_RETRIES) if reason else op.retries,
+        transient=any_of(partly_done, lost_connection, lock_timeout),
+        retries=retries_for(op),
         backoff=STEP_BACKOFF,
         on_failure=failed,
         on_retry=retrying,
         on_give_up=give_up,
+        wait=lambda pause: _sleep(next_pause),
     )
     hook("migrator_after_step", seconds=time.monotonic() - started)
 
@@ -152,22 +218,51 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
             done(memo)  # committed together with what the step did,
             journal.fence(conn)  # only while the run is ours: else rolled back, undone
         return memo
+    memo = on_side(journal, op, lambda side: op.do(journal.context(op.label, op, side)))
+    done(memo)
+    return memo
+
+
+def on_side(journal: Journal, op: Operation, work: Callable[[Connection], T]) -> T:
+    """`work` (a part of `op` outside a transaction) on a connection in autocommit whose
+    session waits at most `op`'s lock_timeout for a lock, watched: a lock not granted
+    names its blockers; one after statements of `work` committed is `PartlyDone`."""
+    env = journal.env
     journal.fenced()  # what follows cannot be rolled back: run it only while the run is ours
     with env.db.connect() as side:
         side = side.execution_options(isolation_level="AUTOCOMMIT")
-        if op.timeout:
-            side.execute(
-                text("select set_config('statement_timeout', :v, false)"),
-                {"v": f"{int(op.timeout * 1000)}ms"},
-            )
-        ctx = journal.context(op.label, op, side)
+        committed = 0
+
+        def count(*args: Any) -> None:
+            nonlocal committed
+            committed += 1
+
         try:
-            memo = op.do(ctx)
+            set_lock_timeout(side, lock_timeout_of(op), local=False)
+            if op.timeout:
+                side.execute(
+                    text("select set_config('statement_timeout', :v, false)"),
+                    {"v": f"{int(op.timeout * 1000)}ms"},
+                )
+            pid = backend_pid(side)
+            event.listen(side, "after_cursor_execute", count)
+            try:
+                with watch_locks(env.db, pid, env.secrets, lock_timeout=lock_timeout_of(op)):
+                    return work(side)
+            except Exception as exc:
+                if committed and is_lock_timeout(exc):
+                    raise PartlyDone(exc, committed) from exc
+                raise
         finally:  # the connection goes back to the pool as it came
             with suppress(Exception):
+                event.remove(side, "after_cursor_execute", count)
+            with suppress(Exception):
                 reset_session(side)
-    done(memo)
-    return memo
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return True
 
 
 def lock_timeout_of(op: Operation) -> float:
@@ -185,24 +280,37 @@ def _set_timeouts(journal: Journal, op: Operation) -> None:
 
 
 def undo_step(journal: Journal, op: Operation, memo: Any) -> None:
-    """Undo `op`; an undo whose connection was lost is done again on a new one (a
-    transaction that died with its connection did nothing)."""
+    """Undo `op`; an undo whose connection was lost, or that waited for a lock in vain,
+    is done again (a transaction that died with its connection, or that timed out,
+    did nothing), recorded as a `retry` of the undo naming who held the lock."""
     started = time.monotonic()
+    next_pause = 0.0
 
     def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
-        journal.reconnect()
-        journal.step_event(EventKind.UNDO, EventStatus.RETRY, op, attempt=n, error=error_text(exc))
+        nonlocal next_pause
+        pause = next_pause = pause_after(lock_timeout_of(op), n, reason, pause)
+        if reason == LOST_CONNECTION:
+            journal.reconnect()
+        journal.step_event(
+            EventKind.UNDO,
+            EventStatus.RETRY,
+            op,
+            attempt=n,
+            error=error_text(exc),
+            pause=pause,
+            blockers=blockers_of(exc),
+        )
 
     def pause_then_check_lock(pause: float) -> bool:
-        time.sleep(pause)
+        time.sleep(next_pause)
         journal.still_locked()  # before each attempt, as before the first
         return True
 
     journal.still_locked()
     retry(
         lambda n: _undo_once(journal, op, memo, started),
-        transient=lost_connection,
-        retries=TRANSIENT_RETRIES,
+        transient=any_of(partly_done, lost_connection, lock_timeout),
+        retries=lambda reason: 0 if reason in (None, PARTLY_DONE) else retries_for(op)(reason),
         backoff=STEP_BACKOFF,
         on_retry=retrying,
         wait=pause_then_check_lock,
@@ -211,6 +319,7 @@ def undo_step(journal: Journal, op: Operation, memo: Any) -> None:
 
 def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> None:
     assert op.undo is not None
+    undo = op.undo
     env = journal.env
 
     def done() -> None:
@@ -223,19 +332,16 @@ def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> No
         )
 
     if op.undo_transactional:
-        with journal.conn.begin():
+        conn = journal.conn
+        with conn.begin():
             _set_timeouts(journal, op)
-            op.undo(env.step_context(journal.conn, journal.run_id), memo)
-            reset_session(journal.conn)
+            with watch_locks(
+                env.db, journal.backend_pid(), env.secrets, lock_timeout=lock_timeout_of(op)
+            ):
+                undo(env.step_context(conn, journal.run_id), memo)
+            reset_session(conn)
             done()  # committed together with what the undo did,
-            journal.fence(journal.conn)  # only while the run is ours
+            journal.fence(conn)  # only while the run is ours
         return
-    journal.fenced()
-    with env.db.connect() as side:
-        side = side.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            op.undo(env.step_context(side, journal.run_id), memo)
-        finally:
-            with suppress(Exception):
-                reset_session(side)
+    on_side(journal, op, lambda side: undo(env.step_context(side, journal.run_id), memo))
     done()

@@ -26,7 +26,7 @@ from migrator.engine.operations import (
     undo_operations,
 )
 from migrator.engine.runstate import LIVE, RunModel, RunState, drive
-from migrator.engine.steps import StepFailed, run_step, undo_step
+from migrator.engine.steps import StepFailed, blockers_of, run_step, undo_step
 from migrator.engine.stopping import StopRequested
 from migrator.errors import ExitCode, InternalError, MigratorError, RunStopped
 from migrator.plan.model import Transition
@@ -377,7 +377,12 @@ class TransitionRun:
                     raise  # the database went away: the undo is interrupted, not failed
                 error = error_text(exc)
                 self.journal.step_event(
-                    EventKind.UNDO, EventStatus.FAILED, op, error=error, describe=op.undo_describe
+                    EventKind.UNDO,
+                    EventStatus.FAILED,
+                    op,
+                    error=error,
+                    describe=op.undo_describe,
+                    blockers=blockers_of(exc),
                 )
                 self.model.undo_broke(reason=f"undoing {op.label} failed: {error}")
                 self.env.reporter.say(

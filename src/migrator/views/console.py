@@ -91,7 +91,9 @@ class Reporter:
             action = detail.get("action", "")
             verb = "undo " if kind == EventKind.UNDO else ""
             text = f"{verb}{step} ({action}): {status}"
-            if detail.get("error"):
+            if status == EventStatus.RETRY:
+                text = f"{verb}{step} ({action}): {_retry(detail)}"
+            elif detail.get("error"):
                 text += f" — {detail['error']}"
             elif detail.get("reason"):
                 text += f" — {detail['reason']}"
@@ -105,6 +107,24 @@ class Reporter:
             self.console.print(f"  [{style}]{escape(f'run {status}{reason}')}[/]")
         elif kind == "note":
             self.console.print(f"  {escape(str(detail.get('message', '')))}")
+
+
+def _retry(detail: dict[str, Any]) -> str:
+    """A retry of a step, an undo or a part of a step (a batch): which attempt failed,
+    when the next comes, why, and who held the lock it waited for."""
+    part = f" of {detail['part']}" if detail.get("part") else ""
+    pause = detail.get("pause")
+    again = f", again in {pause:g}s" if isinstance(pause, int | float) else ""
+    text = f"retry{part} after attempt {detail.get('attempt', '?')}{again}"
+    error = str(detail.get("error") or "")
+    blockers = [b for b in detail.get("blockers") or [] if isinstance(b, dict)]
+    if blockers and "blocked by" not in error:
+        error += " — blocked by " + "; ".join(
+            f"pid {b.get('pid')} ({b.get('user') or '?'}, {b.get('state') or '?'}): "
+            f"{' '.join(str(b.get('query') or '').split())[:160]}"
+            for b in blockers
+        )
+    return f"{text} — {error}" if error else text
 
 
 def _duration(seconds: Any) -> str:

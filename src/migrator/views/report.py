@@ -167,7 +167,9 @@ def _steps(events: list[EventRow]) -> list[dict[str, Any]]:
             },
         )
         d = e.detail
-        if e.status == EventStatus.RETRY:
+        if e.status == EventStatus.RETRY and d.get("part"):
+            entry["part_retries"] = entry.get("part_retries", 0) + 1  # a batch, not the step
+        elif e.status == EventStatus.RETRY:
             entry["attempts"] = int(d.get("attempt", 0)) + 1
             entry["error"] = d.get("error")
         elif e.status != EventStatus.STARTED:
@@ -211,7 +213,10 @@ def _summary(e: EventRow) -> str:
         verb = "undo of " if e.kind == EventKind.UNDO else ""
         text = f"{verb}{e.step} ({d.get('action', '')}): {e.status}"
         if e.status == EventStatus.RETRY:
+            text += f" of {d['part']}" if d.get("part") else ""
             text += f" after attempt {d.get('attempt')}"
+            if isinstance(d.get("pause"), int | float):
+                text += f", again in {d['pause']:g}s"
         problem = d.get("error") or d.get("reason")
         return text + took + (f": {problem}" if problem else "")
     extra = d.get("detail") or d.get("message") or ""
