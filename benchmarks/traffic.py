@@ -210,7 +210,7 @@ class Batches(threading.Thread):
     one's is the batch's duration plus the moment the walk takes to find the next bound.
     """
 
-    def __init__(self, dsn: str, plan: str, poll: float = 0.01) -> None:
+    def __init__(self, dsn: str, plan: str, poll: float = 0.005) -> None:
         super().__init__(daemon=True)
         self.dsn, self.plan, self.poll = dsn, plan, poll
         self.seen: dict[int, tuple[int, datetime]] = {}  # batches done: rows done, start
