@@ -313,7 +313,7 @@ def batch_notes(sc: Scenario, s: Settings, batches: Batches, memo: dict[str, Any
         return notes
     periods = batches.periods()
     later = periods[FIRST_BATCHES:]
-    seen = f"{len(batches.seen) - 1} batch records read ({batches.missed} missed)"
+    seen = f"{batches.read} batch records read ({batches.missed} missed)"
     if not later:
         return [*notes, f"checkpoint: {seen}; too few batches after the first {FIRST_BATCHES}"]
     seconds = [p for _, p in later]

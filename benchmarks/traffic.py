@@ -247,6 +247,11 @@ class Batches(threading.Thread):
         return out
 
     @property
+    def read(self) -> int:
+        """Batches whose record was read (the checkpoint's first record is no batch's)."""
+        return sum(1 for n in self.seen if n >= 1)
+
+    @property
     def missed(self) -> int:
         """Batches whose record was overwritten before it was read."""
-        return max(self.seen, default=0) + 1 - len(self.seen)
+        return max(self.seen, default=0) - self.read

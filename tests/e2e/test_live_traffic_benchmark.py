@@ -126,4 +126,7 @@ def test_batches_are_timed_from_one_start_to_the_next() -> None:
     # batch 1: 10 rows, 0.3 s to batch 2's start; batch 2: no record of batch 3;
     # batch 4: batch 3's record missed, so its rows are unknown.
     assert batches.periods() == [(10, 0.3)]
-    assert batches.missed == 1
+    assert (batches.read, batches.missed) == (4, 1)
+    del batches.seen[0]  # the record before the first batch, overwritten unread
+    assert batches.periods() == [(10, 0.3)]
+    assert (batches.read, batches.missed) == (4, 1)
