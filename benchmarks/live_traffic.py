@@ -404,7 +404,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         "--only", nargs="+", metavar="KEY", help="scenarios: a b1 b2 bt b1x c cx d dx e ex"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="20,000 rows, short holds: the smoke test's run"
+        "--quick", action="store_true", help="50,000 rows, short holds: the smoke test's run"
     )
     args = parser.parse_args(argv)
     s = Settings(
@@ -422,9 +422,9 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     if args.quick:
         s = replace(
             s,
-            rows=20_000,
-            batch_size=500,
-            adaptive_batch_size=5000,
+            rows=50_000,
+            batch_size=1000,
+            adaptive_batch_size=10_000,
             lock_timeout=0.5,
             hold=1.5,
             warmup=0.3,
