@@ -31,7 +31,8 @@ def _(name: str, streams: str, world: dict[str, Any]) -> None:
 def _summary(step: str, output: str) -> re.Match[str]:
     """The line a backfill ends with: rows, batches, failures, retries and its times."""
     found = re.search(
-        rf"backfill {re.escape(step)}: (?P<counts>[\d,]+ rows in \d+ batches, \d+ failed, "
+        rf"backfill {re.escape(step)}: (?P<counts>[\d,]+ rows walked, [\d,]+ written, "
+        r"in \d+ batches, \d+ failed, "
         r"\d+ retr(?:y|ies)), (?P<elapsed>[\d.]+)s; mean batch (?P<mean>[\d.]+)s, "
         r"slowest (?P<slowest>[\d.]+)s",
         output,
@@ -49,12 +50,14 @@ def _(name: str, statement: str, world: dict[str, Any]) -> None:
 def _(size: int, world: dict[str, Any]) -> None:
     output = world["output"]
     resumed = re.search(
-        r"resuming after key \S+ \((?P<rows>[\d,]+) rows in (?P<b>\d+) batches\)", output
+        r"resuming after key \S+ \((?P<rows>[\d,]+) rows in (?P<b>\d+) batches, [\d,]+ written\)",
+        output,
     )
     assert resumed, output
     rows_before, batches_before = int(resumed["rows"].replace(",", "")), int(resumed["b"])
     counts = re.match(
-        r"(?P<rows>[\d,]+) rows in (?P<b>\d+) batches", _summary("copy", output)["counts"]
+        r"(?P<rows>[\d,]+) rows walked, [\d,]+ written, in (?P<b>\d+) batches",
+        _summary("copy", output)["counts"],
     )
     assert counts
     rows = int(counts["rows"].replace(",", ""))
