@@ -192,6 +192,6 @@ Feature: Backfilling data in batches
       """
     When I run "migrator apply steady.yaml --to full"
     Then the exit code is 0
-    And the output shows the progress of "copy" in rows of 20,000, rows per second and time left
+    And the output shows the progress of "copy" in rows of 20,000, rows written, rows per second and time left
     And the backfill "copy" sums up "20,000 rows walked, 20,000 written, in 20 batches, 0 failed, 0 retries" with its elapsed time, mean and slowest batch
     And every row of "src" is in "dst" exactly once

@@ -260,7 +260,11 @@ def run(ctx: StepContext, step: Any) -> Any:
                 _Masking(ctx.shorten),
             )
             progress = ctx.progress(
-                total=begun.total, done=stats.rows, description=ctx.step, estimated=begun.estimated
+                total=begun.total,
+                done=stats.rows,
+                description=ctx.step,
+                estimated=begun.estimated,
+                written=stats.written,
             )
             try:
                 with contextlib.closing(progress):
@@ -388,7 +392,7 @@ def _coordinate(
                     pace.observe(news.batch.size, news.batch.rows, news.attempt_seconds, ceiling)
                 stats.batch_seconds += news.seconds
                 stats.slowest = max(stats.slowest, news.seconds)
-                progress.advance(news.batch.rows)
+                progress.advance(news.batch.rows, news.written)
             elif isinstance(news, Retry):
                 heard_retry(news)
             elif isinstance(news, Failed):
