@@ -14,9 +14,10 @@ Feature: Backfilling under live traffic
       insert into src select g, 'v' || g from generate_series(1, 1000) g;
       create table dst (id bigint primary key, v text);
       -- the application: each batch that copies rows adds 50 new ones to src, until 3000
+      create sequence grow_ids start 1001;
       create function grow() returns trigger language plpgsql as $$ begin
-        insert into src select m + g, 'new' from (select max(id) m from src) s,
-          generate_series(1, 50) g where m < 3000;
+        insert into src select nextval('grow_ids'), 'new' from generate_series(1, 50)
+          where (select max(id) from src) < 3000;
         return null;
       end $$;
       create trigger grow after insert on dst for each statement execute function grow();

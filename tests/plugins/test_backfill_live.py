@@ -58,9 +58,10 @@ def growing(sql: Any, source: None) -> None:
     batch's own transaction (so the rows come exactly as batches commit, no clock
     involved), until src holds 3 * ROWS rows."""
     sql(
+        f"create sequence grow_ids start {ROWS + 1}; "
         "create function grow() returns trigger language plpgsql as $$ begin "
-        "insert into src select m + g, 'new' from (select max(id) m from src) s, "
-        f"generate_series(1, 50) g where m < {3 * ROWS}; return null; end $$; "
+        "insert into src select nextval('grow_ids'), 'new' from generate_series(1, 50) "
+        f"where (select max(id) from src) < {3 * ROWS}; return null; end $$; "
         "create trigger grow after insert on dst for each statement execute function grow()"
     )
 
@@ -73,10 +74,12 @@ def memo_of(sql: Any) -> dict[str, Any]:
     return dict(rows[-1][0])
 
 
+@pytest.mark.parametrize("parallel", [1, 3])
 def test_a_backfill_ends_at_the_largest_key_it_started_with(
-    migrator: Any, write_plan: Any, sql: Any, growing: None
+    migrator: Any, write_plan: Any, sql: Any, growing: None, parallel: int
 ) -> None:
-    result = migrator("apply", write_plan(live_plan(COPY)), "--to", "b")
+    plan = live_plan(COPY, extra=f"          parallel: {parallel}\n")
+    result = migrator("apply", write_plan(plan), "--to", "b")
     assert result.code == 0, result.out
     assert sql("select count(*), max(id) from dst") == [(ROWS, ROWS)]  # none of the new rows
     assert sql("select count(*) from src") == [(ROWS + 10 * 50,)]  # 10 batches, 50 rows each

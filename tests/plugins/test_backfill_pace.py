@@ -100,3 +100,53 @@ def test_batch_time_moves_the_batch_sizes_toward_the_target(
     largest = memo["largest_batch"]  # the sizes asked for (the last batch got fewer rows)
     assert memo["smallest_batch"] == FIRST_SIZE and max(sizes) <= largest <= MAX_STEP * 40
     assert f"batches of {FIRST_SIZE} to {largest} rows" in result.out
+
+
+def test_the_operators_batch_size_is_the_ceiling_of_batch_time(
+    database: str, migrator: Any, write_plan: Any, sql: Any, costly: None
+) -> None:
+    """Quick rows: batch_time alone would grow the batches to batch_size; a resume with
+    --batch-size 15 (the live batch size) holds them at 15."""
+    from tests.plugins.test_backfill_live import live_plan
+    from tests.processes import has_checkpoint, sigkill, spawn, wait_for
+
+    statement = "update src set v = 'x' where id > :lo and id <= :hi"
+    extra = "          batch_time: 5s\n          throttle: 50ms\n"
+    plan = write_plan(live_plan(statement, extra=extra, batch_size=1000))
+    proc = spawn("apply", plan, "--to", "b", "--dsn", database)
+    try:
+        wait_for(has_checkpoint(sql, 2), proc=proc)
+    finally:
+        sigkill(proc)
+    result = migrator("resume", plan, "--batch-size", "15")
+    assert result.code == 0, result.out
+    memo = sql(
+        "select detail->'memo' from migrator.events where kind = 'step' and status = 'done'"
+    )[0][0]
+    assert memo["largest_batch"] == 15  # grown to the ceiling, and no further
+    assert sql("select count(*) from src where v is null") == [(0,)]
+
+
+def test_batch_time_with_parallel_streams(
+    migrator: Any, write_plan: Any, sql: Any, costly: None
+) -> None:
+    from tests.plugins.test_backfill_live import live_plan
+
+    statement = "update src set v = 'x' || pg_sleep(0.005)::text where id > :lo and id <= :hi"
+    extra = "          batch_time: 100ms\n          parallel: 2\n"
+    result = migrator("apply", write_plan(live_plan(statement, extra=extra)), "--to", "b")
+    assert result.code == 0, result.out
+    memo = sql(
+        "select detail->'memo' from migrator.events where kind = 'step' and status = 'done'"
+    )[0][0]
+    assert memo["smallest_batch"] == FIRST_SIZE and memo["largest_batch"] <= MAX_STEP * 20
+    assert memo["rows_walked"] == memo["rows_written"] == 400
+
+
+def test_timings_near_the_target_keep_the_size() -> None:
+    """A batch 10% slower or quicker than the target is as good as on it: no jitter."""
+    pace = Pace(0.25, size=250)
+    sizes = []
+    for seconds in (0.275, 0.225, 0.27, 0.23, 0.26):
+        sizes.append(pace.observe(250, 250, seconds, ceiling=5000))
+    assert sizes == [250] * 5
