@@ -35,7 +35,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from migrator import StepContext
 from migrator.plugin import (
     Checkpoint,
-    StepError,
     StopRequested,
     load_checkpoint,
     lock_timeout,
@@ -47,7 +46,7 @@ from migrator.plugin import (
 from .link import Link
 from .pace import Pace
 from .position import Batch, Planner, Position, Span
-from .streams import Done, Failed, Job, Retry, Streams, lock_timeout_reason
+from .streams import BatchLocked, Done, Failed, Job, Masking, Retry, Streams, lock_timeout_reason
 from .tally import Stats, summary
 from .walk import BackfillError, Walk, in_key_order, last, prepare, probe, start, total
 
@@ -257,7 +256,7 @@ def run(ctx: StepContext, step: Any) -> Any:
                 ctx.owner,
                 ctx.lock_timeout,
                 ctx.lock_retries,
-                _Masking(ctx.shorten),
+                Masking(ctx.shorten),
             )
             progress = ctx.progress(
                 total=begun.total,
@@ -277,27 +276,6 @@ def run(ctx: StepContext, step: Any) -> Any:
     memo = stats.memo(time.monotonic() - started)
     ctx.say(summary(ctx.step, memo))
     return memo
-
-
-class BatchLocked(StepError):
-    """A batch that did not get its locks within lock_timeout, after all its retries.
-
-    Not a lock timeout itself: the step is not run again (its batches were retried)."""
-
-    def __init__(self, error: BaseException, seconds: float, retries: int) -> None:
-        self.blockers = list(getattr(error, "blockers", []))
-        super().__init__(
-            f"a batch waited for a lock {retries + 1} times, {seconds:g}s each "
-            f"(lock_timeout): {error}",
-            {"blockers": [b.as_dict() for b in self.blockers]},
-        )
-
-
-@dataclass(frozen=True)
-class _Masking:
-    """What the lock watcher needs of the run's secrets: its `shorten`."""
-
-    shorten: Any
 
 
 def _coordinate(

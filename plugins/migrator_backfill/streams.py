@@ -37,6 +37,7 @@ from migrator.plugin import (
     Backoff,
     Checkpoint,
     Statement,
+    StepError,
     Transient,
     any_of,
     conflict,
@@ -83,6 +84,26 @@ class Failed:
 
 
 News = Done | Retry | Failed
+
+
+class BatchLocked(StepError):
+    """A batch that did not get its locks within lock_timeout, after all its retries.
+
+    Not a lock timeout itself: the step is not run again (its batches were retried)."""
+
+    def __init__(self, error: BaseException, seconds: float, retries: int) -> None:
+        self.blockers = list(getattr(error, "blockers", []))
+        super().__init__(  # the failed event keeps the blockers (`blockers`)
+            f"a batch waited for a lock {retries + 1} times, {seconds:g}s each "
+            f"(lock_timeout): {error}"
+        )
+
+
+@dataclass(frozen=True)
+class Masking:
+    """What the lock watcher needs of the run's secrets: its `shorten`."""
+
+    shorten: Any
 
 
 class Stopped(Exception):

@@ -8,36 +8,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.plans import live_plan
 from tests.processes import has_checkpoint, sigkill, spawn, wait_for
 
 ROWS = 1000
-
-
-def live_plan(
-    statement: str,
-    *,
-    extra: str = "",
-    step: str = "",
-    batch_size: int = 100,
-    rollback: str = "select 1",
-) -> str:
-    """Plan `live`: one backfill step `fill` over `src` (a -> b)."""
-    return f"""\
-plan: live
-phases: [a, b]
-transitions:
-  - name: go
-    from: a
-    to: b
-    steps:
-      - name: fill
-{step}        backfill:
-          table: src
-          key: id
-          batch_size: {batch_size}
-          statement: "{statement}"
-{extra}        rollback: {{sql: "{rollback}"}}
-"""
 
 
 COPY = "insert into dst select id, v from src where id > :lo and id <= :hi on conflict do nothing"

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from migrator_backfill.pace import FIRST_SIZE, MAX_STEP, Pace
+from tests.plans import live_plan
+from tests.processes import has_checkpoint, sigkill, spawn, wait_for
 
 
 def run(pace: Pace, per_row: float, batches: int, ceiling: int, overhead: float = 0.0) -> list[int]:
@@ -75,7 +77,6 @@ def test_batch_time_moves_the_batch_sizes_toward_the_target(
     rows at most. The sizes start at FIRST_SIZE, grow while too quick, and never pass
     twice that (a step from a size the timings allowed): asserted on the sizes the
     batches had (a trigger records them), relative to each other, never on the clock."""
-    from tests.plugins.test_backfill_live import live_plan
 
     statement = "update src set v = 'x' || pg_sleep(0.005)::text where id > :lo and id <= :hi"
     plan = live_plan(statement, extra="          batch_time: 200ms\n", batch_size=1000)
@@ -107,8 +108,6 @@ def test_the_operators_batch_size_is_the_ceiling_of_batch_time(
 ) -> None:
     """Quick rows: batch_time alone would grow the batches to batch_size; a resume with
     --batch-size 15 (the live batch size) holds them at 15."""
-    from tests.plugins.test_backfill_live import live_plan
-    from tests.processes import has_checkpoint, sigkill, spawn, wait_for
 
     statement = "update src set v = 'x' where id > :lo and id <= :hi"
     extra = "          batch_time: 5s\n          throttle: 50ms\n"
@@ -130,7 +129,6 @@ def test_the_operators_batch_size_is_the_ceiling_of_batch_time(
 def test_batch_time_with_parallel_streams(
     migrator: Any, write_plan: Any, sql: Any, costly: None
 ) -> None:
-    from tests.plugins.test_backfill_live import live_plan
 
     statement = "update src set v = 'x' || pg_sleep(0.005)::text where id > :lo and id <= :hi"
     extra = "          batch_time: 100ms\n          parallel: 2\n"
