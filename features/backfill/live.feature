@@ -40,6 +40,11 @@ Feature: Backfilling under live traffic
               rollback: {sql: truncate dst}
       """
 
+  Scenario: The dry run says where the walk will end
+    When I run "migrator plan copy.yaml --to full"
+    Then the output contains "1,000 rows in 10 batches of 100"
+    And the output contains "the walk ends at key '1000', the largest now (follow: false)"
+
   Scenario: A backfill against a table receiving inserts ends at the key it started with
     When I run "migrator apply copy.yaml --to full"
     Then the exit code is 0

@@ -219,11 +219,17 @@ def test_a_batch_behind_a_row_lock_names_the_blocker_is_retried_then_fails_and_i
     assert sql("select status from migrator.events where kind = 'undo'") == [("done",)]
 
 
+@pytest.mark.parametrize("parallel", [1, 2])
 def test_a_batch_behind_a_row_lock_goes_on_once_the_blocker_leaves(
-    database: str, write_plan: Any, sql: Any, source: None
+    database: str, write_plan: Any, sql: Any, source: None, parallel: int
 ) -> None:
+    """With streams, the retry is heard by the coordinator (the step's own thread), which
+    records it: the other stream goes on meanwhile."""
     blocker = Blocker(database)
-    proc = spawn("apply", write_plan(lock_plan()), "--to", "b", "--dsn", database)
+    plan = lock_plan().replace(
+        "          batch_size:", f"          parallel: {parallel}\n          batch_size:"
+    )
+    proc = spawn("apply", write_plan(plan), "--to", "b", "--dsn", database)
     try:
         wait_for(lambda: has_events(sql) and bool(retry_events(sql)), proc=proc, timeout=60)
     finally:
