@@ -145,11 +145,7 @@ def preview(ctx: StepContext, step: Any) -> str:
     lines = [f"{about}{rows:,} rows in {about}{batches:,} batches of {b.batch_size:,}"]
     lo = start(conn, walk)
     if lo is not None:
-        first = (
-            min(b.batch_size, Pace(b.batch_time).next(b.batch_size))
-            if b.batch_time
-            else b.batch_size
-        )
+        first = Pace(b.batch_time).next(b.batch_size) if b.batch_time else b.batch_size
         found = probe(conn, walk, variables, lo, first, end, end is not None)
         if found is not None:
             hi, n = found
@@ -158,6 +154,11 @@ def preview(ctx: StepContext, step: Any) -> str:
             )
     if end is not None:
         lines.append(f"the walk ends at key {end!r}, the largest now (follow: false)")
+    if b.batch_time:
+        lines.append(
+            f"batch sizes adapt between 1 and {b.batch_size:,} so that a batch takes about "
+            f"{b.batch_time:g}s"
+        )
     if b.parallel > 1:
         lines.append(
             f"{b.parallel} parallel streams: {b.parallel} connections run batches at once, "

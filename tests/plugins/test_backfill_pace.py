@@ -148,3 +148,14 @@ def test_timings_near_the_target_keep_the_size() -> None:
     for seconds in (0.275, 0.225, 0.27, 0.23, 0.26):
         sizes.append(pace.observe(250, 250, seconds, ceiling=5000))
     assert sizes == [250] * 5
+
+
+def test_the_dry_run_shows_the_small_first_batch_of_batch_time(
+    migrator: Any, write_plan: Any, costly: None
+) -> None:
+    statement = "update src set v = 'x' where id > :lo and id <= :hi"
+    plan = write_plan(live_plan(statement, extra="          batch_time: 250ms\n", batch_size=1000))
+    result = migrator("plan", plan, "--to", "b")
+    assert result.code == 0, result.out
+    assert f"first batch: :lo = '0' (exclusive), :hi = '{FIRST_SIZE}' (inclusive)" in result.out
+    assert "batch sizes adapt between 1 and 1,000 so that a batch takes about 0.25s" in result.out
