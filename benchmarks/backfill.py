@@ -434,7 +434,7 @@ def main() -> int:
                 if loop is not None:
                     naive.results.append(loop)
             drop(admin, template)
-            completed = ours[args.parallel[0]].memos[0]["rows"]
+            completed = ours[args.parallel[0]].memos[0]["rows_walked"]
             print(f"   {completed:,} completed sessions to unify; every migrator run wrote the")
             print("   same payloads as the single statement")
             if args.repeat > 1:

@@ -134,3 +134,31 @@ FOUR_STEPS = phased(
     post_checks=["{query: select count(*) from ran, expect: 4}"],
     variables="{nap: 0}",
 )
+
+
+def live_plan(
+    statement: str,
+    *,
+    extra: str = "",
+    step: str = "",
+    batch_size: int = 100,
+    rollback: str = "select 1",
+) -> str:
+    """Plan `live`: one backfill step `fill` over `src` (a -> b), undone by `rollback`.
+    `step`: more lines of the step (`lock_timeout: 200ms`); `extra`: of its backfill."""
+    return f"""\
+plan: live
+phases: [a, b]
+transitions:
+  - name: go
+    from: a
+    to: b
+    steps:
+      - name: fill
+{step}        backfill:
+          table: src
+          key: id
+          batch_size: {batch_size}
+          statement: "{statement}"
+{extra}        rollback: {{sql: "{rollback}"}}
+"""

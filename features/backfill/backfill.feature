@@ -43,7 +43,7 @@ Feature: Backfilling data in batches
   Scenario: A backfill reports what it did
     When I run "migrator apply fill.yaml --to full"
     Then the exit code is 0
-    And the output contains "20,000 rows in 20 batches, 0 failed, 0 retries"
+    And the output contains "20,000 rows walked, 20,000 written, in 20 batches, 0 failed, 0 retries"
     And every row of "src" is in "dst" exactly once
 
   Scenario: A killed backfill resumes after its last committed batch
@@ -137,7 +137,7 @@ Feature: Backfilling data in batches
     When I run "migrator apply slow.yaml --to full"
     Then the exit code is 1
     And the output contains "copy (backfill): failed — canceling statement due to statement timeout"
-    And the output contains "backfill copy stopped: 15,000 rows in 15 batches, 1 failed, 0 retries"
+    And the output contains "backfill copy stopped: 15,000 rows walked, 15,000 written, in 15 batches, 1 failed, 0 retries"
     And the audit trail of plan "slow" shows the undo of "copy"
     And the query "select count(*) from dst" returns "0"
     And the plan "slow" is in phase "empty"
@@ -166,7 +166,7 @@ Feature: Backfilling data in batches
       """
     When I run "migrator apply paced.yaml --to full"
     Then the exit code is 0
-    And the output contains "3,000 rows in 6 batches, 0 failed, 0 retries"
+    And the output contains "3,000 rows walked, 3,000 written, in 6 batches, 0 failed, 0 retries"
     And the backfill "copy" took at least 1.5 seconds
     And the query "select count(*) from dst" returns "3000"
 
@@ -192,6 +192,6 @@ Feature: Backfilling data in batches
       """
     When I run "migrator apply steady.yaml --to full"
     Then the exit code is 0
-    And the output shows the progress of "copy" in rows of 20,000, rows per second and time left
-    And the backfill "copy" sums up "20,000 rows in 20 batches, 0 failed, 0 retries" with its elapsed time, mean and slowest batch
+    And the output shows the progress of "copy" in rows of 20,000, rows written, rows per second and time left
+    And the backfill "copy" sums up "20,000 rows walked, 20,000 written, in 20 batches, 0 failed, 0 retries" with its elapsed time, mean and slowest batch
     And every row of "src" is in "dst" exactly once

@@ -42,7 +42,7 @@ Feature: Backfilling in parallel streams
   Scenario: Three streams copy every row once
     When I run "migrator apply fill.yaml --to full"
     Then the exit code is 0
-    And the output contains "20,000 rows in 20 batches, 0 failed, 0 retries"
+    And the output contains "20,000 rows walked, 20,000 written, in 20 batches, 0 failed, 0 retries"
     And the output contains "3 parallel streams"
     And every row of "src" is in "dst" exactly once
 

@@ -68,7 +68,7 @@ Feature: A run that loses its database connection
     When I run "migrator apply fill.yaml --to full"
     Then the exit code is 0
     And the output contains "lost connection, retrying"
-    And the output contains "4,000 rows in 8 batches, 0 failed, 1 retry"
+    And the output contains "4,000 rows walked, 4,000 written, in 8 batches, 0 failed, 1 retry"
     And every row of "src" is in "dst" exactly once
     And the plan "fill" is in phase "full"
 

@@ -10,6 +10,14 @@ streams.py), which runs the plan's statement with `:lo` (exclusive) and `:hi`
 (see position.py): a killed run resumes exactly, whichever batches had committed,
 with no row twice and no row missed. Keys never travel into Python, except the
 bounds of batches: memory stays flat whatever the table's size.
+
+The walk ends at the largest key present when the backfill started (kept in the
+checkpoint, so a resume ends there too): rows the application adds meanwhile are its
+own to write, and a table that keeps growing cannot keep the walk going forever.
+`follow: true` walks on until no key is left. `batch_time` adapts the batch size
+(see pace.py); every batch waits at most the step's lock_timeout for a lock, and a
+retry after a lock timeout is reported from here, the step's own thread, with the
+blockers (streams only send news).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import hashlib
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -29,15 +37,18 @@ from migrator.plugin import (
     Checkpoint,
     StopRequested,
     load_checkpoint,
+    lock_timeout,
     read_control,
     save_checkpoint,
     statements,
 )
 
 from .link import Link
+from .pace import Pace
 from .position import Batch, Planner, Position, Span
-from .streams import Done, Failed, Job, Retry, Streams
-from .walk import BackfillError, Walk, in_key_order, prepare, probe, start, total
+from .streams import BatchLocked, Done, Failed, Job, Masking, Retry, Streams, lock_timeout_reason
+from .tally import Stats, summary
+from .walk import BackfillError, Walk, in_key_order, last, prepare, probe, start, total
 
 __all__ = ["BackfillConfig", "BackfillError", "describe", "lint", "preview", "run"]
 
@@ -78,14 +89,28 @@ class BackfillConfig(BaseModel):
     throttle_query: str | None = Field(
         None, description="SQL true while the database is under pressure: wait while it holds"
     )
+    follow: bool = Field(
+        False,
+        description="walk on until no key is left (default: end at the largest key present "
+        "when the backfill started; the application writes the rows added after)",
+    )
+    batch_time: Seconds | None = Field(
+        None,
+        gt=0,
+        description="a target duration per batch: the batch size adapts between 1 and "
+        "batch_size so that a batch takes about that long",
+    )
 
 
 def describe(step: Any) -> str:
     b = step.backfill
     where = f" where {b.where}" if b.where else ""
     head = f"backfill over {b.table}.{b.key}{where} in batches of {b.batch_size}"
+    if b.batch_time:
+        head += f" (adapted to take about {b.batch_time:g}s each)"
     if b.parallel > 1:
         head += f", {b.parallel} parallel streams"
+    head += ", following new rows" if b.follow else ", up to the largest key at its start"
     return f"{head}:\n{b.statement.strip()}"
 
 
@@ -113,48 +138,33 @@ def preview(ctx: StepContext, step: Any) -> str:
     conn = ctx.connection
     walk = prepare(conn, b.table, b.key, b.where, b.statement)
     variables = dict(ctx.variables)
-    rows, estimated = total(conn, walk, variables)
+    end = None if b.follow else last(conn, walk)
+    rows, estimated = total(conn, walk, variables, end)
     batches = math.ceil(rows / b.batch_size) if rows else 0
     about = "about " if estimated else ""
     lines = [f"{about}{rows:,} rows in {about}{batches:,} batches of {b.batch_size:,}"]
     lo = start(conn, walk)
     if lo is not None:
-        found = probe(conn, walk, variables, lo, b.batch_size)
+        first = Pace(b.batch_time).next(b.batch_size) if b.batch_time else b.batch_size
+        found = probe(conn, walk, variables, lo, first, end, end is not None)
         if found is not None:
             hi, n = found
             lines.append(
                 f"first batch: :lo = {lo!r} (exclusive), :hi = {hi!r} (inclusive), {n} rows"
             )
+    if end is not None:
+        lines.append(f"the walk ends at key {end!r}, the largest now (follow: false)")
+    if b.batch_time:
+        lines.append(
+            f"batch sizes adapt between 1 and {b.batch_size:,} so that a batch takes about "
+            f"{b.batch_time:g}s"
+        )
     if b.parallel > 1:
         lines.append(
             f"{b.parallel} parallel streams: {b.parallel} connections run batches at once, "
             "one more hands out their bounds"
         )
     return "\n".join(lines)
-
-
-@dataclass
-class Stats:
-    parallel: int = 1
-    rows: int = 0
-    batches: int = 0
-    failed_batches: int = 0
-    retries: int = 0
-    slowest: float = 0.0
-    batch_seconds: float = 0.0
-
-    def memo(self, seconds: float) -> dict[str, Any]:
-        mean = self.batch_seconds / self.batches if self.batches else 0.0
-        return {
-            "rows": self.rows,
-            "batches": self.batches,
-            "failed_batches": self.failed_batches,
-            "retries": self.retries,
-            "seconds": round(seconds, 3),
-            "mean_batch_seconds": round(mean, 4),
-            "slowest_batch_seconds": round(self.slowest, 4),
-            "parallel": self.parallel,
-        }
 
 
 @dataclass
@@ -180,23 +190,30 @@ def _begin(conn: Any, ctx: StepContext, b: BackfillConfig, digest: str) -> Start
         )
     if point is None:
         lo = start(conn, walk)
-        position = Position(lo) if lo is not None else None
+        end = None if b.follow else last(conn, walk)
+        position = Position(lo, end=end) if lo is not None else None
         if position is not None:  # the row every batch merges its range into
             save_checkpoint(conn, ctx.run_id, ctx.step, Checkpoint(position.dump(), 0, 0, digest))
     else:
         position = Position.load(point.position)
-        if point.statement_checksum != digest:  # --force: record the statement now run
+        if b.follow:
+            position = replace(position, end=None)
+        elif position.end is None:  # a checkpoint of an earlier version, or of `follow: true`
+            position = replace(position, end=last(conn, walk))
+        if point.statement_checksum != digest or position.dump() != point.position:
+            # --force: record the statement now run; and the end now walked to
             save_checkpoint(
                 conn,
                 ctx.run_id,
                 ctx.step,
-                Checkpoint(point.position, point.rows_done, point.batches_done, digest),
+                Checkpoint(position.dump(), point.rows_done, point.batches_done, digest),
             )
     ahead: list[Span] = []
     if position is not None and position.done:
         by_lo = dict(position.done)
         ahead = [(lo, by_lo[lo]) for lo in in_key_order(conn, walk, list(by_lo))]
-    rows, estimated = total(conn, walk, dict(ctx.variables))
+    end = position.end if position is not None else None
+    rows, estimated = total(conn, walk, dict(ctx.variables), end)
     return Start(walk, position, ahead, point, rows, estimated)
 
 
@@ -213,16 +230,19 @@ def run(ctx: StepContext, step: Any) -> Any:
         point, position = begun.resumed, begun.position
         if point is not None and position is not None:
             stats.rows, stats.batches = point.rows_done, point.batches_done
+            stats.written = position.written
             beyond = f" and {len(position.done)} ranges beyond it" if position.done else ""
             ctx.say(
                 f"  resuming after key {position.key}{beyond} "
-                f"({stats.rows:,} rows in {stats.batches} batches)"
+                f"({stats.rows:,} rows in {stats.batches} batches, {stats.written:,} written)"
             )
         if position is not None:
             walk = begun.walk
 
-            def find(lo: str, size: int, upto: str | None) -> tuple[str, int] | None:
-                return link.call(lambda conn: probe(conn, walk, variables, lo, size, upto))
+            def find(
+                lo: str, size: int, upto: str | None, last: bool = False
+            ) -> tuple[str, int] | None:
+                return link.call(lambda conn: probe(conn, walk, variables, lo, size, upto, last))
 
             planner = Planner(position, begun.ahead, find)
             job = Job(
@@ -235,34 +255,28 @@ def run(ctx: StepContext, step: Any) -> Any:
                 digest,
                 b.batch_timeout,
                 ctx.owner,
+                ctx.lock_timeout,
+                ctx.lock_retries,
+                Masking(ctx.shorten),
             )
             progress = ctx.progress(
-                total=begun.total, done=stats.rows, description=ctx.step, estimated=begun.estimated
+                total=begun.total,
+                done=stats.rows,
+                description=ctx.step,
+                estimated=begun.estimated,
+                written=stats.written,
             )
             try:
                 with contextlib.closing(progress):
-                    _coordinate(ctx, b, link, planner, Streams(job, b.parallel), stats, progress)
+                    _coordinate(ctx, b, link, planner, job, stats, progress)
             except BaseException:  # how far it got: a failed batch, a stop, Ctrl-C twice
-                _sum_up(ctx, stats.memo(time.monotonic() - started), stopped=True)
+                ctx.say(summary(ctx.step, stats.memo(time.monotonic() - started), stopped=True))
                 raise
     finally:
         link.close()
     memo = stats.memo(time.monotonic() - started)
-    _sum_up(ctx, memo)
+    ctx.say(summary(ctx.step, memo))
     return memo
-
-
-def _sum_up(ctx: StepContext, memo: dict[str, Any], stopped: bool = False) -> None:
-    """The line a backfill ends with. `failed` counts the batches given up on (a failed
-    backfill stops at the first); `retries` the attempts redone after a transient error."""
-    retries = f"{memo['retries']} {'retry' if memo['retries'] == 1 else 'retries'}"
-    streams = f"; {memo['parallel']} parallel streams" if memo["parallel"] > 1 else ""
-    ctx.say(
-        f"  backfill {ctx.step}{' stopped' if stopped else ''}: {memo['rows']:,} rows in "
-        f"{memo['batches']} batches, {memo['failed_batches']} failed, {retries}, "
-        f"{memo['seconds']}s; mean batch {memo['mean_batch_seconds']}s, "
-        f"slowest {memo['slowest_batch_seconds']}s{streams}"
-    )
 
 
 def _coordinate(
@@ -270,7 +284,7 @@ def _coordinate(
     b: BackfillConfig,
     link: Link,
     planner: Planner,
-    streams: Streams,
+    job: Job,
     stats: Stats,
     progress: Any,
 ) -> None:
@@ -282,6 +296,22 @@ def _coordinate(
     SIGTERM), then StopRequested is raised: the step is resumed from its checkpoint.
     An interruption at once (a second Ctrl-C) cancels the batches in flight: they roll back.
     """
+
+    def heard_retry(news: Retry) -> None:  # in this thread: a stream's retry, before its pause
+        stats.retries += 1
+        why = news.reason
+        if news.reason == lock_timeout_reason and news.error is not None:
+            ctx.retrying(f"batch after key {news.batch.lo}", news.attempt, news.error, news.pause)
+            blockers = getattr(news.error, "blockers", [])
+            if blockers:
+                why += ", blocked by " + ", ".join(
+                    f"pid {b.pid} ({b.application or 'no application name'})" for b in blockers
+                )
+        ctx.say(f"  batch after key {news.batch.lo}: {why}, retrying in {news.pause:.1f}s")
+
+    streams = Streams(job, b.parallel, heard_retry)
+    pace = Pace(b.batch_time) if b.batch_time else None
+    ceiling = b.batch_size
     started = time.monotonic()
     resting = [0.0] * b.parallel  # per idle stream: when it may take its next batch
     in_flight = 0
@@ -308,9 +338,9 @@ def _coordinate(
                 else:
                     batch: Batch | None = None
                     try:
-                        reason, size = _gate(ctx, link, b)
+                        reason, ceiling = _gate(ctx, link, b)
                         if not reason:
-                            batch = planner.next(size)
+                            batch = planner.next(pace.next(ceiling) if pace else ceiling)
                     except Exception as exc:
                         failure = exc
                         continue
@@ -327,6 +357,7 @@ def _coordinate(
                         resting.remove(min(resting))
                         in_flight += 1
                         handed_rows += batch.rows
+                        stats.sized(batch.size)
                         streams.submit(batch)
                         continue
             news = streams.next(timeout)
@@ -334,16 +365,15 @@ def _coordinate(
                 in_flight -= 1
                 resting.append(time.monotonic() + (b.throttle or 0.0))
                 stats.rows += news.batch.rows
+                stats.written += news.written
                 stats.batches += 1
+                if pace is not None:
+                    pace.observe(news.batch.size, news.batch.rows, news.attempt_seconds, ceiling)
                 stats.batch_seconds += news.seconds
                 stats.slowest = max(stats.slowest, news.seconds)
-                progress.advance(news.batch.rows)
+                progress.advance(news.batch.rows, news.written)
             elif isinstance(news, Retry):
-                stats.retries += 1
-                ctx.say(
-                    f"  batch after key {news.batch.lo}: {news.reason}, "
-                    f"retrying in {news.pause:.1f}s"
-                )
+                heard_retry(news)
             elif isinstance(news, Failed):
                 in_flight -= 1
                 resting.append(time.monotonic())
@@ -354,6 +384,8 @@ def _coordinate(
         raise
     streams.close()
     if failure is not None:
+        if lock_timeout(failure):  # retried by the batch already: not again by the engine
+            raise BatchLocked(failure, ctx.lock_timeout, ctx.lock_retries) from failure
         raise failure
     if stopping:
         raise StopRequested(

@@ -4,6 +4,8 @@ The checkpoint's `position` is a JSON object:
 
     {"key": "41000"}                                    every key <= 41000 is done
     {"key": "41000", "done": [["45000", "50000"]]}      ... and so is (45000, 50000]
+    {"key": "41000", "end": "90000", "written": 3120}   the walk ends at key 90000; the
+                                                         statement wrote 3120 rows so far
 
 `key` is the contiguous low-water mark (the exclusive `:lo` of the rest of the
 walk); `done` lists the ranges `(lo, hi]` committed beyond it by faster streams
@@ -33,28 +35,43 @@ Span = tuple[str, str]  # (lo, hi]: lo exclusive, hi inclusive, keys as text
 class Position:
     key: str
     done: tuple[Span, ...] = ()
+    end: str | None = None  # the walk's last key; None: follow the table to its end
+    written: int = 0  # rows the statement reported written, all batches together
 
     @classmethod
     def load(cls, value: Any) -> Position:
         if not isinstance(value, dict) or not isinstance(value.get("key"), str):
             raise ValueError(f"not a backfill position: {value!r}")
         done = tuple((str(lo), str(hi)) for lo, hi in value.get("done") or ())
-        return cls(value["key"], done)
+        end = value.get("end")
+        return cls(
+            value["key"],
+            done,
+            str(end) if end is not None else None,
+            int(value.get("written") or 0),
+        )
 
     def dump(self) -> dict[str, Any]:
-        if not self.done:
-            return {"key": self.key}
-        return {"key": self.key, "done": [list(span) for span in self.done]}
+        out: dict[str, Any] = {"key": self.key}
+        if self.done:
+            out["done"] = [list(span) for span in self.done]
+        if self.end is not None:
+            out["end"] = self.end
+        if self.written:
+            out["written"] = self.written
+        return out
 
-    def add(self, lo: str, hi: str) -> Position:
-        """The position once `(lo, hi]`, a range of the walk's chain, is committed too."""
+    def add(self, lo: str, hi: str, written: int = 0) -> Position:
+        """The position once `(lo, hi]`, a range of the walk's chain, is committed too,
+        its statement having written `written` rows."""
         done = list(self.done)
+        total = self.written + written
         if lo == self.key:
             key = hi
             while (after := next((s for s in done if s[0] == key), None)) is not None:
                 done.remove(after)
                 key = after[1]
-            return Position(key, tuple(done))
+            return Position(key, tuple(done), self.end, total)
         before = next((s for s in done if s[1] == lo), None)
         after = next((s for s in done if s[0] == hi), None)
         merged = (before[0] if before else lo, after[1] if after else hi)
@@ -62,7 +79,7 @@ class Position:
             if touching is not None:
                 done.remove(touching)
         done.append(merged)
-        return Position(self.key, tuple(done))
+        return Position(self.key, tuple(done), self.end, total)
 
 
 @dataclass(frozen=True)
@@ -72,10 +89,12 @@ class Batch:
     lo: str
     hi: str
     rows: int
+    size: int = 0  # the batch size asked for (rows is fewer at the end or before a done range)
 
 
-Probe = Callable[[str, int, str | None], tuple[str, int] | None]
-"""`probe(lo, size, upto)`: the last key and rows of the batch after `lo` (see walk.probe)."""
+Probe = Callable[..., tuple[str, int] | None]
+"""`probe(lo, size, upto[, last])`: the last key and rows of the batch after `lo` (see
+walk.probe; `last`: `upto` is the walk's end)."""
 
 
 class Planner:
@@ -83,26 +102,34 @@ class Planner:
 
     `done` must be sorted in key order (the key column's order, see walk.in_key_order).
     A batch that would reach into a done range ends where that range starts; the walk
-    then goes on after it. Whatever the batch size, no key is handed out twice and
-    none is left out.
+    then goes on after it. With an `end` the last batch ends there, and the walk with it.
+    Whatever the batch size, no key is handed out twice and none is left out.
     """
 
     def __init__(self, position: Position, done_in_key_order: list[Span], probe: Probe) -> None:
         self.lo: str | None = position.key
         self.ahead = list(done_in_key_order)
         self.probe = probe
+        self.end = position.end
 
     def next(self, size: int) -> Batch | None:
         if self.lo is None:
             return None
         while self.ahead and self.ahead[0][0] == self.lo:
             self.lo = self.ahead.pop(0)[1]  # done already: skip it
-        upto = self.ahead[0][0] if self.ahead else None
-        found = self.probe(self.lo, size, upto)
+        if self.lo == self.end:
+            self.lo = None  # the walk reached the key it ends at
+            return None
+        if self.ahead:
+            found = self.probe(self.lo, size, self.ahead[0][0])
+        elif self.end is not None:
+            found = self.probe(self.lo, size, self.end, True)
+        else:
+            found = self.probe(self.lo, size, None)
         if found is None:
             self.lo = None  # the walk is over
             return None
         hi, rows = found
-        batch = Batch(self.lo, hi, rows)
+        batch = Batch(self.lo, hi, rows, size)
         self.lo = hi
         return batch

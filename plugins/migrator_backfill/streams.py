@@ -3,7 +3,14 @@
 A batch runs the plan's statement for its range and merges the range into the
 checkpoint in the same transaction (the checkpoint row is locked for that last
 moment only), so what is committed and what the checkpoint says never differ.
-Transient failures (deadlock, serialization failure, a lost connection) redo the
+Every batch runs under the step's `lock_timeout`, watched (`watch_locks`): a row
+lock another session holds makes the batch give up after that long, with the
+blockers named (`LockNotGranted`), so that no application write queues behind the
+batch for longer; it is tried again after LOCK_BACKOFF's growing pauses, up to the
+step's `lock_retries` times. The watcher is a thread per batch that connects only
+once the batch has run for a moment (min(0.2 s, lock_timeout / 2)): a quick batch
+costs no connection; a slower one borrows one from the engine's pool while it runs.
+Other transient failures (deadlock, serialization failure, a lost connection) redo the
 batch on a new connection with backoff (a new connection waits for a restarting server,
 see migrator.reconnect). After a lost connection the old session is made sure to be
 gone (ended if the server still runs it), and then the checkpoint itself, written in the
@@ -26,17 +33,22 @@ from datetime import datetime
 from typing import Any
 
 from migrator.plugin import (
+    LOCK_BACKOFF,
     Backoff,
     Checkpoint,
     Statement,
+    StepError,
     Transient,
     any_of,
     conflict,
     connect_again,
     lock_checkpoint,
+    lock_timeout,
     lost_connection,
     retry,
     save_checkpoint,
+    set_lock_timeout,
+    watch_locks,
 )
 
 from .position import Batch, Position
@@ -45,12 +57,15 @@ from .walk import BackfillError
 BATCH_RETRIES = 5
 BATCH_BACKOFF = Backoff(0.2, 5.0)
 SETTLE_WITHIN = 30.0  # seconds for the session of a lost connection to end
+lock_timeout_reason = "lock timeout"  # what `lock_timeout` names its failures
 
 
 @dataclass(frozen=True)
 class Done:
     batch: Batch
     seconds: float  # from its first attempt to its commit
+    written: int = 0  # the rows the statement reported (its row count)
+    attempt_seconds: float = 0.0  # its successful attempt alone: what `batch_time` paces
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class Retry:
     batch: Batch
     reason: str
     pause: float
+    attempt: int = 1
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,26 @@ class Failed:
 
 
 News = Done | Retry | Failed
+
+
+class BatchLocked(StepError):
+    """A batch that did not get its locks within lock_timeout, after all its retries.
+
+    Not a lock timeout itself: the step is not run again (its batches were retried)."""
+
+    def __init__(self, error: BaseException, seconds: float, retries: int) -> None:
+        self.blockers = list(getattr(error, "blockers", []))
+        super().__init__(  # the failed event keeps the blockers (`blockers`)
+            f"a batch waited for a lock {retries + 1} times, {seconds:g}s each "
+            f"(lock_timeout): {error}"
+        )
+
+
+@dataclass(frozen=True)
+class Masking:
+    """What the lock watcher needs of the run's secrets: its `shorten`."""
+
+    shorten: Any
 
 
 class Stopped(Exception):
@@ -86,10 +123,14 @@ class Job:
     digest: str
     batch_timeout: float | None = None
     owner: str | None = None  # the run's owner: a batch commits only while the run is ours
+    lock_timeout: float = 5.0  # seconds a batch may wait for a lock (the step's)
+    lock_retries: int = 3  # attempts after a lock timeout (the step's)
+    secrets: Any = None  # masks the blockers' queries (anything with the run's `shorten`)
 
 
-transient: Transient = any_of(lost_connection, conflict)
-"""Why retrying a batch can help: a lost connection, a deadlock, a serialization failure."""
+transient: Transient = any_of(lost_connection, conflict, lock_timeout)
+"""Why retrying a batch can help: a lost connection, a deadlock, a serialization failure,
+a lock not granted within the step's lock_timeout."""
 
 
 class Unsure(Exception):
@@ -113,27 +154,50 @@ class Stream:
     def run(self, batch: Batch, tell: Any) -> bool:
         """Run `batch` until it is committed (True) or fails for good (False)."""
         started = time.monotonic()
+        locks = 0  # lock timeouts so far: they pause by LOCK_BACKOFF, up to lock_retries
+        pause = 0.0
+        outcome: list[tuple[int, float]] = []  # (rows written, seconds) of the success
+
+        def allowed(reason: str | None) -> float:
+            if not reason or self.stop.is_set():
+                return 0
+            if reason == lock_timeout_reason:
+                return float("inf") if locks <= self.job.lock_retries else 0
+            return BATCH_RETRIES
+
+        def failed(error: BaseException, reason: str | None) -> None:
+            nonlocal locks
+            if reason == lock_timeout_reason:
+                locks += 1
+
+        def retrying(attempt: int, error: BaseException, reason: str | None, then: float) -> None:
+            nonlocal pause  # the pause this retry waits: by LOCK_BACKOFF after a lock timeout
+            pause = LOCK_BACKOFF.pause(locks) if reason == lock_timeout_reason else then
+            tell(Retry(batch, reason or "", pause, attempt, error))
+
         try:
             retry(
-                lambda attempt: self._attempt(batch),
+                lambda attempt: outcome.append(self._attempt(batch)),
                 transient=transient,
-                retries=lambda reason: BATCH_RETRIES if reason and not self.stop.is_set() else 0,
+                retries=allowed,
                 backoff=BATCH_BACKOFF,
-                on_retry=lambda attempt, error, reason, pause: tell(
-                    Retry(batch, reason or "", pause)
-                ),
-                wait=lambda pause: not self.stop.wait(pause),
+                on_failure=failed,
+                on_retry=retrying,
+                wait=lambda _: not self.stop.wait(pause),
             )
         except Exception as exc:
             tell(Failed(batch, exc.error if isinstance(exc, Unsure) else exc))
             return False
-        tell(Done(batch, time.monotonic() - started))
+        written, seconds = outcome[-1]
+        tell(Done(batch, time.monotonic() - started, written, seconds))
         return True
 
-    def _attempt(self, batch: Batch) -> None:
-        """Commit `batch`; after a lost connection, done if it committed after all."""
+    def _attempt(self, batch: Batch) -> tuple[int, float]:
+        """Commit `batch`: (rows written, seconds it took); after a lost connection,
+        done if it committed after all (its rows written then unknown: 0)."""
+        began = time.monotonic()
         try:
-            self._commit(batch)
+            return self._commit(batch), time.monotonic() - began
         except Exception as exc:
             if lost_connection(exc) is None:
                 raise
@@ -141,7 +205,7 @@ class Stream:
             self._drop()
             try:
                 if self.done_after_all(batch, lost):
-                    return
+                    return 0, time.monotonic() - began
             except Exception as unsure:
                 raise Unsure(unsure) from exc
             raise
@@ -164,27 +228,35 @@ class Stream:
             self.driver = conn.connection.driver_connection
         return self.conn
 
-    def _commit(self, batch: Batch) -> None:
+    def _commit(self, batch: Batch) -> int:
+        """Run `batch` and record it, in one transaction: the rows the statement wrote."""
         job = self.job
         conn = self._connection()
-        with conn.begin():
+        assert self.session is not None
+        with (
+            watch_locks(job.db, self.session[0], job.secrets, lock_timeout=job.lock_timeout),
+            conn.begin(),
+        ):
+            set_lock_timeout(conn, job.lock_timeout)
             if job.batch_timeout:
                 conn.exec_driver_sql(
                     "select set_config('statement_timeout', %(t)s, true)",
                     {"t": f"{int(job.batch_timeout * 1000)}ms"},
                 )
-            conn.exec_driver_sql(
+            result = conn.exec_driver_sql(
                 job.statement.driver_sql,
                 job.statement.bind({**job.variables, "lo": batch.lo, "hi": batch.hi}),
             )
+            written = max(int(result.rowcount), 0)  # -1: the statement reports no count
             point = lock_checkpoint(conn, job.run_id, job.step, job.owner)
             if point is None:
                 raise BackfillError("the checkpoint of this backfill disappeared")
-            position = Position.load(point.position).add(batch.lo, batch.hi)
+            position = Position.load(point.position).add(batch.lo, batch.hi, written)
             rows, batches = point.rows_done + batch.rows, point.batches_done + 1
             save_checkpoint(
                 conn, job.run_id, job.step, Checkpoint(position.dump(), rows, batches, job.digest)
             )
+        return written
 
     def done_after_all(self, batch: Batch, lost: tuple[int, datetime] | None) -> bool:
         """After the connection of session `lost` (pid, start) was lost running `batch`:
@@ -249,7 +321,10 @@ class Stream:
 class Streams:
     """`parallel` streams fed batches by one coordinator; their news on one queue."""
 
-    def __init__(self, job: Job, parallel: int) -> None:
+    def __init__(self, job: Job, parallel: int, hear: Any = None) -> None:
+        """`hear(news)`: with one stream (run in the coordinator's own thread), a retry's
+        news is heard at once, before its pause, rather than queued behind the batch."""
+        self.hear = hear
         self.news: queue.Queue[News] = queue.Queue()
         self.stop = threading.Event()
         self.streams = [Stream(job, self.stop) for _ in range(parallel)]
@@ -267,7 +342,13 @@ class Streams:
         if self.threads:
             self.tasks.put(batch)
         else:
-            self.streams[0].run(batch, self.news.put)
+            self.streams[0].run(batch, self._tell)
+
+    def _tell(self, news: News) -> None:
+        if isinstance(news, Retry) and self.hear is not None:
+            self.hear(news)
+        else:
+            self.news.put(news)
 
     def next(self, timeout: float | None) -> News | None:
         """The next piece of news; None when there was none within `timeout` seconds."""

@@ -35,6 +35,7 @@ class Walk:
     tail: Statement  # the last key and size of the final, partial batch
     bound_upto: Statement  # the last key of a full batch that ends at :batch_upto at the latest
     count_upto: Statement  # the rows up to :batch_upto (a batch clipped there)
+    tail_upto: Statement  # the last key up to :batch_upto, and the rows up to it (the walk's end)
     statement: Statement
     count_sql: str
     order_sql: str  # sorts text keys (%(keys)s, a JSON array) in the key's own order
@@ -71,10 +72,16 @@ def prepare(conn: Any, table: str, key: str, where: str | None, statement: str) 
     )
     (bound_upto,) = statements(f"select {key_sql}::text as bound {upto} {nth}")
     (count_upto,) = statements(f"select count(*) {upto}")
+    (tail_upto,) = statements(
+        f"select (select {key_sql}::text as bound {upto} order by {key_sql} desc limit 1), "
+        f"(select count(*) {upto})"
+    )
     found = statements(statement)
     if len(found) != 1:
         raise BackfillError("the backfill statement must be one SQL statement")
-    count_sql = f"select count(*) from {table_sql}" + (f" where ({where})" if where else "")
+    count_sql = f"select count(*) from {table_sql} where true" + (
+        f" and ({where})" if where else ""
+    )
     # The type and collation come from the catalog, never from the plan.
     collate = f" collate {row[4]}" if row[4] else ""
     order_sql = (
@@ -102,6 +109,7 @@ def prepare(conn: Any, table: str, key: str, where: str | None, statement: str) 
         tail,
         bound_upto,
         count_upto,
+        tail_upto,
         found[0],
         count_sql,
         order_sql,
@@ -144,9 +152,27 @@ def start(conn: Any, walk: Walk) -> str | None:
     return begin
 
 
-def total(conn: Any, walk: Walk, variables: dict[str, Any]) -> tuple[int, bool]:
-    """(rows, estimated): an exact count when cheap, else the planner's estimate."""
-    (count,) = statements(walk.count_sql)
+def last(conn: Any, walk: Walk) -> str | None:
+    """The largest key of the driving table now (None: it is empty): where a walk that
+    does not follow the table ends."""
+    found = conn.exec_driver_sql(
+        f"select {walk.key_sql}::text as bound from {walk.table_sql} "
+        f"order by {walk.key_sql} desc limit 1",
+        {},
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def total(
+    conn: Any, walk: Walk, variables: dict[str, Any], end: str | None = None
+) -> tuple[int, bool]:
+    """(rows, estimated) up to key `end` (all: None): an exact count when cheap, else the
+    planner's estimate."""
+    sql = walk.count_sql
+    if end is not None:
+        sql += f" and {walk.key_sql} <= :batch_end"
+        variables = {**variables, "batch_end": end}
+    (count,) = statements(sql)
     explain = conn.exec_driver_sql(
         "explain (format json) " + count.driver_sql, count.bind(variables)
     ).scalar()
@@ -165,11 +191,14 @@ def probe(
     lo: str,
     size: int,
     upto: str | None = None,
+    last: bool = False,
 ) -> tuple[str, int] | None:
     """The batch after `lo`: (its last key, its rows); None when no row is left.
 
     With `upto` the batch ends there at the latest (a range already done starts
-    after it): then it is never None, and (upto, rows) when fewer keys remain.
+    after it): then it is never None, and (upto, rows) when fewer keys remain. With
+    `last`, `upto` is the walk's end instead: a batch ends at its last row, and None
+    when no row is left up to it.
     """
     params = {**variables, "lo": lo, "batch_rows": size}
     if upto is None:
@@ -183,6 +212,10 @@ def probe(
     hi = conn.exec_driver_sql(statement.driver_sql, statement.bind(params)).scalar()
     if hi is not None:
         return str(hi), size
+    if last:
+        tail = walk.tail_upto
+        hi, rows = conn.exec_driver_sql(tail.driver_sql, tail.bind(params)).one()
+        return (str(hi), int(rows)) if hi is not None else None
     count = walk.count_upto
     rows = conn.exec_driver_sql(count.driver_sql, count.bind(params)).scalar()
     return upto, int(rows or 0)

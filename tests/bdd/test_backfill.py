@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from pytest_bdd import given, parsers, scenarios, then
+
+from tests.processes import wait_for
 
 scenarios("backfill")
 
@@ -31,7 +37,8 @@ def _(name: str, streams: str, world: dict[str, Any]) -> None:
 def _summary(step: str, output: str) -> re.Match[str]:
     """The line a backfill ends with: rows, batches, failures, retries and its times."""
     found = re.search(
-        rf"backfill {re.escape(step)}: (?P<counts>[\d,]+ rows in \d+ batches, \d+ failed, "
+        rf"backfill {re.escape(step)}: (?P<counts>[\d,]+ rows walked, [\d,]+ written, "
+        r"in \d+ batches, \d+ failed, "
         r"\d+ retr(?:y|ies)), (?P<elapsed>[\d.]+)s; mean batch (?P<mean>[\d.]+)s, "
         r"slowest (?P<slowest>[\d.]+)s",
         output,
@@ -49,12 +56,14 @@ def _(name: str, statement: str, world: dict[str, Any]) -> None:
 def _(size: int, world: dict[str, Any]) -> None:
     output = world["output"]
     resumed = re.search(
-        r"resuming after key \S+ \((?P<rows>[\d,]+) rows in (?P<b>\d+) batches\)", output
+        r"resuming after key \S+ \((?P<rows>[\d,]+) rows in (?P<b>\d+) batches, [\d,]+ written\)",
+        output,
     )
     assert resumed, output
     rows_before, batches_before = int(resumed["rows"].replace(",", "")), int(resumed["b"])
     counts = re.match(
-        r"(?P<rows>[\d,]+) rows in (?P<b>\d+) batches", _summary("copy", output)["counts"]
+        r"(?P<rows>[\d,]+) rows walked, [\d,]+ written, in (?P<b>\d+) batches",
+        _summary("copy", output)["counts"],
     )
     assert counts
     rows = int(counts["rows"].replace(",", ""))
@@ -68,12 +77,15 @@ def _(step: str, seconds: float, world: dict[str, Any]) -> None:
 
 @then(
     parsers.parse(
-        'the output shows the progress of "{step}" in rows of {total}, rows per second and '
-        "time left"
+        'the output shows the progress of "{step}" in rows of {total}, rows written, rows '
+        "per second and time left"
     )
 )
 def _(step: str, total: str, world: dict[str, Any]) -> None:
-    line = rf"{re.escape(step)}: [\d,]+ of {re.escape(total)} rows, [\d,]+ rows/s, about \d+s left"
+    line = (
+        rf"{re.escape(step)}: [\d,]+ of {re.escape(total)} rows, [\d,]+ written, "
+        r"[\d,]+ rows/s, about \d+s left"
+    )
     assert re.search(line, world["output"]), world["output"]
 
 
@@ -87,3 +99,74 @@ def _(step: str, counts: str, world: dict[str, Any]) -> None:
     assert summary["counts"] == counts
     mean, slowest, elapsed = (float(summary[k]) for k in ("mean", "slowest", "elapsed"))
     assert 0 < mean <= slowest <= elapsed, summary[0]
+
+
+@given(parsers.parse('the plan "{name}" now follows new rows'))
+def _(name: str, world: dict[str, Any]) -> None:
+    path = world["dir"] / name
+    text = path.read_text()
+    assert "          batch_size:" in text
+    path.write_text(
+        text.replace("          batch_size:", "          follow: true\n          batch_size:")
+    )
+
+
+def _retried(dsn: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('migrator.events')").fetchone() == (None,):
+            return False
+        found = conn.execute("select 1 from migrator.events where status = 'retry'").fetchone()
+        return found is not None
+
+
+@pytest.fixture
+def row_lockers() -> Iterator[list[threading.Event]]:
+    releases: list[threading.Event] = []
+    yield releases
+    for release in releases:
+        release.set()
+
+
+@given(
+    parsers.parse(
+        'the session "{application}" holds the row of "{table}" with id {key:d} until a batch '
+        "is retried"
+    )
+)
+def _(
+    application: str,
+    table: str,
+    key: int,
+    world: dict[str, Any],
+    row_lockers: list[threading.Event],
+) -> None:
+    """A support tool's session with one row locked (`select ... for update`); it lets go
+    once the audit trail records a retry, not after any clock."""
+    held, release = threading.Event(), threading.Event()
+    row_lockers.append(release)
+
+    def hold() -> None:
+        with psycopg.connect(world["dsn"], application_name=application) as conn:
+            conn.execute(
+                f"select * from {table} where id = %s for update",  # type: ignore[arg-type]
+                (key,),
+            )
+            held.set()
+            wait_for(lambda: release.is_set() or _retried(world["dsn"]), 60)
+            conn.rollback()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(10)
+
+
+@then(parsers.parse('the audit trail has a retry of "{part}" blocked by "{application}"'))
+def _(part: str, application: str, world: dict[str, Any]) -> None:
+    with psycopg.connect(world["dsn"], autocommit=True) as conn:
+        rows = conn.execute(
+            "select detail from migrator.events where kind = 'step' and status = 'retry'"
+        ).fetchall()
+    details = [row[0] for row in rows]
+    assert any(
+        d.get("part") == part and [b["application"] for b in d.get("blockers", [])] == [application]
+        for d in details
+    ), details

@@ -48,9 +48,9 @@ def test_backfill_copies_every_row_once(
     assert result.code == 0, result.out
     assert_exact(sql)
     memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
-    assert (memo["rows"], memo["batches"], memo["failed_batches"]) == (ROWS, 20, 0)
+    assert (memo["rows_walked"], memo["batches"], memo["failed_batches"]) == (ROWS, 20, 0)
     assert memo["slowest_batch_seconds"] >= memo["mean_batch_seconds"] > 0
-    assert "20,000 rows in 20 batches, 0 failed, 0 retries" in result.out
+    assert "20,000 rows walked, 20,000 written, in 20 batches, 0 failed, 0 retries" in result.out
 
 
 def test_killed_backfill_resumes_exactly_where_it_stopped(
@@ -121,7 +121,7 @@ def test_a_deadlock_or_serialization_failure_is_retried_and_the_result_is_exact(
     result = migrator("apply", write_plan(backfill_plan(statement=flaky)), "--to", "full")
     assert result.code == 0, result.out
     assert f"batch after key 1000: {reason}, retrying" in result.out
-    assert "20,000 rows in 20 batches, 0 failed, 1 retry" in result.out
+    assert "20,000 rows walked, 20,000 written, in 20 batches, 0 failed, 1 retry" in result.out
     assert_exact(sql)
     assert sql("select last_value from attempts") == [(2,)]  # failed once, then committed
 
@@ -215,7 +215,7 @@ def test_the_batch_size_given_to_resume_stays_with_the_resumed_run(
     # a later run of the same backfill walks in the plan's own batches again
     result = migrator("apply", plan, "--to", "full")
     assert result.code == 0, result.out
-    assert "20,000 rows in 20 batches" in result.out
+    assert "20,000 rows walked, 20,000 written, in 20 batches" in result.out
     assert_exact(sql)
 
 
@@ -228,7 +228,7 @@ def test_a_batch_size_given_with_nothing_to_resume_is_not_kept(
     assert "nothing to resume" in result.out
     result = migrator("apply", plan, "--to", "full")
     assert result.code == 0, result.out
-    assert "20,000 rows in 20 batches" in result.out
+    assert "20,000 rows walked, 20,000 written, in 20 batches" in result.out
 
 
 def test_a_failing_batch_undoes_the_whole_backfill(
@@ -241,7 +241,10 @@ def test_a_failing_batch_undoes_the_whole_backfill(
     assert result.code == 1
     assert "division by zero" in result.out
     # How far it got: the twelve batches before key 12,345, and the one it gave up on.
-    assert "backfill copy stopped: 12,000 rows in 12 batches, 1 failed, 0 retries" in result.out
+    assert (
+        "backfill copy stopped: 12,000 rows walked, 12,000 written, in 12 batches, 1 failed, "
+        "0 retries" in result.out
+    )
     assert sql("select count(*) from dst") == [(0,)]  # its rollback emptied the target
     undo = sql("select status from migrator.events where kind = 'undo'")
     assert undo == [("done",)]
@@ -259,7 +262,7 @@ def test_where_filters_the_driving_rows(
     result = migrator("apply", write_plan(plan), "--to", "full")
     assert result.code == 0, result.out
     memo = sql("select detail->'memo' from migrator.events where status = 'done'")[0][0]
-    assert (memo["rows"], memo["batches"]) == (ROWS // 2, 10)
+    assert (memo["rows_walked"], memo["batches"]) == (ROWS // 2, 10)
 
 
 def test_uuid_and_text_keys(migrator: Any, write_plan: Any, sql: Any) -> None:

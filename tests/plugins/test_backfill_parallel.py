@@ -58,6 +58,9 @@ def plan_text(*, parallel: int, **options: Any) -> str:
     return backfill_plan(parallel=parallel, variables="{slow: 0.5}", **options)
 
 
+DONE = {"key": str(ROWS), "end": str(ROWS), "written": ROWS}  # every row walked and written
+
+
 def position(sql: Any) -> tuple[dict[str, Any], int, int]:
     rows = sql("select position, rows_done, batches_done from migrator.checkpoints")
     return rows[0][0], int(rows[0][1]), int(rows[0][2])
@@ -116,16 +119,16 @@ def test_parallel_streams_copy_every_row_once(
     assert result.code == 0, result.out
     assert_exact(sql)
     memo = memo_of(sql)
-    assert (memo["rows"], memo["batches"], memo["failed_batches"], memo["parallel"]) == (
+    assert (memo["rows_walked"], memo["batches"], memo["failed_batches"], memo["parallel"]) == (
         ROWS,
         20,
         0,
         parallel,
     )
     assert memo["slowest_batch_seconds"] >= memo["mean_batch_seconds"] > 0
-    assert "20,000 rows in 20 batches, 0 failed, 0 retries" in result.out
+    assert "20,000 rows walked, 20,000 written, in 20 batches, 0 failed, 0 retries" in result.out
     assert f"{parallel} parallel streams" in result.out
-    assert position(sql) == ({"key": str(ROWS)}, ROWS, 20)  # all merged into the mark
+    assert position(sql) == (DONE, ROWS, 20)  # all merged into the mark
 
 
 def test_killed_with_batches_done_out_of_order_resumes_exactly(
@@ -139,8 +142,8 @@ def test_killed_with_batches_done_out_of_order_resumes_exactly(
         result.out
     )
     assert_exact(sql)
-    assert position(sql) == ({"key": str(ROWS)}, ROWS, 20)  # same batch size: same 20 batches
-    assert memo_of(sql)["rows"] == ROWS
+    assert position(sql) == (DONE, ROWS, 20)  # same batch size: same 20 batches
+    assert memo_of(sql)["rows_walked"] == ROWS
 
 
 @pytest.mark.parametrize(("parallel", "batch_size"), [(1, 700), (2, 3000)])
@@ -165,7 +168,7 @@ def test_resume_with_other_streams_and_batch_size_after_an_out_of_order_kill(
     assert result.code == 0, result.out
     assert_exact(sql)
     point, rows_done, _ = position(sql)
-    assert point == {"key": str(ROWS)} and rows_done == ROWS
+    assert point == DONE and rows_done == ROWS
 
 
 def test_a_terminated_stream_is_retried_and_exact(
@@ -180,7 +183,7 @@ def test_a_terminated_stream_is_retried_and_exact(
     assert_exact(sql)
     memo = memo_of(sql)
     assert memo["retries"] >= 1 and memo["failed_batches"] == 0  # redone, not lost
-    assert position(sql) == ({"key": str(ROWS)}, ROWS, 10)
+    assert position(sql) == (DONE, ROWS, 10)
 
 
 def test_throttle_query_pause_and_continue_hold_every_stream(
@@ -343,7 +346,7 @@ def test_after_a_lost_connection_the_checkpoint_tells_whether_a_batch_committed(
     news: list[Any] = []
     for lo, hi in (("0", "100"), ("200", "300"), ("300", "900")):  # (100, 200] still open
         assert stream.run(Batch(lo, hi, int(hi) - int(lo)), news.append)
-    assert position(sql)[0] == {"key": "100", "done": [["200", "900"]]}
+    assert position(sql)[0] == {"key": "100", "done": [["200", "900"]], "written": 800}
     for lo, hi, committed in (
         ("0", "100", True),  # at or below the mark
         ("200", "300", True),  # inside a range done beyond it
@@ -466,4 +469,5 @@ def test_any_interruption_resumed_with_any_settings_is_exact(
     assert sql("select count(*), count(distinct k) from got") == [(len(keys), len(keys))]
     assert sql("select count(*) from (select k from keys except select k from got) m") == [(0,)]
     final = sql("select position, rows_done from migrator.checkpoints where run_id = %s", run_id)
-    assert final == [({"key": sql("select max(k) from keys")[0][0]}, len(keys))]
+    largest = sql("select max(k) from keys")[0][0]  # an old checkpoint: it ends at the largest
+    assert final == [({"key": largest, "end": largest, "written": len(keys)}, len(keys))]

@@ -55,3 +55,20 @@ def test_on_a_terminal_a_bar() -> None:
     progress.close()
     assert progress.bar is None
     assert "copy" in out.getvalue()
+
+
+def test_rows_written_are_shown_apart_from_rows_done() -> None:
+    out = io.StringIO()
+    progress = _Progress(
+        Reporter(out, io.StringIO()), total=1_000, description="copy", every=0.0, written=7
+    )
+    progress.advance(100, 3)
+    assert out.getvalue().startswith("  copy: 100 of 1,000 rows, 10 written, ")
+    bar = io.StringIO()
+    reporter = Reporter(bar, io.StringIO())
+    reporter.console = Console(file=bar, force_terminal=True, width=160)
+    progress = _Progress(reporter, total=1_000, description="copy", written=0)
+    progress.advance(400, 40)
+    progress.bar.refresh()
+    progress.close()
+    assert "40 written" in bar.getvalue()

@@ -252,8 +252,10 @@ def connect_engine(target: Target, **engine_options: Any) -> Engine:
         )
 
     # A run holds a few connections of its own (lock, audit, step); a backfill with
-    # `parallel: 16` opens 17 more at once: room for them beyond the pool's 5 kept ones.
-    options: dict[str, Any] = {"pool_pre_ping": True, "creator": creator, "max_overflow": 24}
+    # `parallel: 16` opens 17 more at once, and each stream's lock watcher one more while a
+    # batch runs longer than its first look (db/lockwait.py): room for them beyond the
+    # pool's 5 kept ones.
+    options: dict[str, Any] = {"pool_pre_ping": True, "creator": creator, "max_overflow": 40}
     options.update(engine_options)
     engine = create_engine("postgresql+psycopg://", **options)
     try:

@@ -32,7 +32,8 @@ class StepContext:
     `db` is the SQLAlchemy `Engine` to open connections from, `step` the step's
     name (the key of its checkpoint, see `migrator.plugin.save_checkpoint`), `force` whether the
     operator passed `--force`, and `progress(total=, done=, description=,
-    estimated=)` returns a `Progress` to report rows as they are done.
+    estimated=, written=)` returns a `Progress` to report rows as they are done (`written`:
+    rows written so far, for a step that counts them apart from the rows it walks).
 
     `stop_requested()` tells whether the operator asked the run to stop (SIGINT,
     SIGTERM). A step that runs long checks it at its safe points (a backfill between
@@ -139,8 +140,9 @@ class StopRequested(BaseException):
 class Progress:
     """Where a long step reports how far it got (a bar on a terminal, lines otherwise)."""
 
-    def advance(self, rows: int) -> None:
-        """`rows` more are done."""
+    def advance(self, rows: int, written: int | None = None) -> None:
+        """`rows` more are done; `written`: of which the step's statement wrote this many
+        (a backfill counts the rows it walks and the rows it writes apart)."""
 
     def status(self, text: str) -> None:
         """A word on what it is doing now (paused, waiting for the database)."""

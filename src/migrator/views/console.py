@@ -144,10 +144,12 @@ class _Progress:
         description: str = "",
         estimated: bool = False,
         every: float = 5.0,
+        written: int | None = None,
     ) -> None:
         self.reporter = reporter
         self.total = total
         self.done = done
+        self.written = written  # None: the step does not count rows written apart
         # Masked before rich crops the label to the terminal's width, and escaped: rich
         # would read `[...]` in it as markup.
         from rich.markup import escape
@@ -176,7 +178,7 @@ class _Progress:
                 TextColumn("  {task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("rows{task.fields[about]}"),
+                TextColumn("rows{task.fields[about]}{task.fields[written]}"),
                 TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
@@ -185,7 +187,12 @@ class _Progress:
             )
             self.bar.start()
             self.task = self.bar.add_task(
-                self.label, total=total, completed=done, rate="", about=self._about()
+                self.label,
+                total=total,
+                completed=done,
+                rate="",
+                about=self._about(),
+                written=self._written(),
             )
 
     def _about(self) -> str:
@@ -195,10 +202,20 @@ class _Progress:
         elapsed = time.monotonic() - self.started
         return (self.done - self.started_at_done) / elapsed if elapsed > 0 else 0.0
 
-    def advance(self, rows: int) -> None:
+    def _written(self) -> str:
+        return f", {self.written:,} written" if self.written is not None else ""
+
+    def advance(self, rows: int, written: int | None = None) -> None:
         self.done += rows
+        if written is not None:
+            self.written = (self.written or 0) + written
         if self.bar is not None:
-            self.bar.update(self.task, completed=self.done, rate=f"{self._rate():,.0f} rows/s")
+            self.bar.update(
+                self.task,
+                completed=self.done,
+                rate=f"{self._rate():,.0f} rows/s",
+                written=self._written(),
+            )
             return
         now_ = time.monotonic()
         if now_ - self.last_line >= self.every and self.reporter.output == "text":
@@ -208,11 +225,11 @@ class _Progress:
     def _line(self) -> str:
         rate = self._rate()
         if self.total:
-            share = f"{self.done:,} of {self.total:,} rows{self._about()}"
+            share = f"{self.done:,} of {self.total:,} rows{self._about()}{self._written()}"
             left = max(self.total - self.done, 0) / rate if rate > 0 else None
             eta = f", about {left:.0f}s left" if left is not None else ""
             return f"{share}, {rate:,.0f} rows/s{eta}"
-        return f"{self.done:,} rows, {rate:,.0f} rows/s"
+        return f"{self.done:,} rows{self._written()}, {rate:,.0f} rows/s"
 
     def status(self, text: str) -> None:
         if self.bar is not None:
