@@ -107,7 +107,8 @@ Feature: Backfilling under live traffic
     And the session "support-tool" holds the row of "src" with id 150 until a batch is retried
     When I run "migrator apply mark.yaml --to after"
     Then the exit code is 0
-    And the output contains "batch after key 100: lock timeout, blocked by pid"
-    And the output contains "(support-tool), retrying in 0.5s"
+    And the output contains "retry of batch after key 100 after attempt 1, again in 0.5s"
+    And the output contains "lock timeout — blocked by pid"
+    And the output contains "(support-tool, "
     And the audit trail has a retry of "batch after key 100" blocked by "support-tool"
     And the query "select count(*) from src where v = 'marked'" returns "1000"

@@ -299,15 +299,11 @@ def _coordinate(
 
     def heard_retry(news: Retry) -> None:  # in this thread: a stream's retry, before its pause
         stats.retries += 1
-        why = news.reason
         if news.reason == lock_timeout_reason and news.error is not None:
+            # recorded in the audit trail and told, with who blocked it
             ctx.retrying(f"batch after key {news.batch.lo}", news.attempt, news.error, news.pause)
-            blockers = getattr(news.error, "blockers", [])
-            if blockers:
-                why += ", blocked by " + ", ".join(
-                    f"pid {b.pid} ({b.application or 'no application name'})" for b in blockers
-                )
-        ctx.say(f"  batch after key {news.batch.lo}: {why}, retrying in {news.pause:.1f}s")
+            return
+        ctx.say(f"  batch after key {news.batch.lo}: {news.reason}, retrying in {news.pause:.1f}s")
 
     streams = Streams(job, b.parallel, heard_retry)
     pace = Pace(b.batch_time) if b.batch_time else None

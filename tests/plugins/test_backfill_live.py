@@ -203,7 +203,7 @@ def test_a_batch_behind_a_row_lock_names_the_blocker_is_retried_then_fails_and_i
     finally:
         blocker.leave()
     assert result.code == 1, result.out  # failed, and undone (SPEC "Exit codes")
-    assert f"blocked by pid {blocker.pid} (support-tool)" in result.out
+    assert f"blocked by pid {blocker.pid} (support-tool, " in result.out
     retries = retry_events(sql)
     assert len(retries) == 3  # the step's lock_retries: max(retries, 3)
     for n, event in enumerate(retries, 1):
@@ -236,7 +236,7 @@ def test_a_batch_behind_a_row_lock_goes_on_once_the_blocker_leaves(
         blocker.leave()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, out + err
-    assert f"blocked by pid {blocker.pid} (support-tool)" in out
+    assert f"blocked by pid {blocker.pid} (support-tool, " in out
     assert sql("select count(*) from src where v = 'seen'") == [(ROWS,)]
     assert memo_of(sql)["retries"] >= 1
 

@@ -55,11 +55,18 @@ class Blocker:
         query = (self.query or "").strip().replace("\n", " ")
         if len(query) > 160:
             query = query[:157] + "..."
-        who = f"pid {self.pid} ({self.user or '?'}, {self.state or '?'}{since})"
+        about = [self.application] if self.application else []
+        about += [self.user or "?", self.state or "?"]
+        who = f"pid {self.pid} ({', '.join(about)}{since})"
         return f"{who}: {query}" if query else who
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, detail: dict[str, Any]) -> Blocker:
+        """A blocker as an event recorded it (`as_dict`); what is missing is unknown."""
+        return cls(**{k: detail.get(k) for k in cls.__dataclass_fields__})
 
 
 class LockNotGranted(Exception):

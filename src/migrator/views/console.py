@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+from migrator.db.lockwait import Blocker
 from migrator.masking import Secrets
 from migrator.state.kinds import EventKind, EventStatus, RunStatus
 from migrator.views.durations import elapsed
@@ -119,11 +120,7 @@ def _retry(detail: dict[str, Any]) -> str:
     error = str(detail.get("error") or "")
     blockers = [b for b in detail.get("blockers") or [] if isinstance(b, dict)]
     if blockers and "blocked by" not in error:
-        error += " — blocked by " + "; ".join(
-            f"pid {b.get('pid')} ({b.get('user') or '?'}, {b.get('state') or '?'}): "
-            f"{' '.join(str(b.get('query') or '').split())[:160]}"
-            for b in blockers
-        )
+        error += " — blocked by " + "; ".join(str(Blocker.from_dict(b)) for b in blockers)
     return f"{text} — {error}" if error else text
 
 
