@@ -66,7 +66,8 @@ class Blocker:
     @classmethod
     def from_dict(cls, detail: dict[str, Any]) -> Blocker:
         """A blocker as an event recorded it (`as_dict`); what is missing is unknown."""
-        return cls(**{k: detail.get(k) for k in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {k: detail.get(k) for k in cls.__dataclass_fields__}
+        return cls(**fields)
 
 
 class LockNotGranted(Exception):
