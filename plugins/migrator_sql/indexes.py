@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import text
 
 from migrator import StepError
+from migrator.plugin import REPEATABLE
 
 LEFTOVER = re.compile(r"_cc(new|old)[0-9]*$")
 """The names REINDEX CONCURRENTLY gives its new and old copies of an index."""
@@ -144,7 +145,8 @@ class Guard:
 
     def _regclass(self, parts: tuple[str, ...]) -> int | None:
         row = self.connection.execute(
-            text("select to_regclass(:name)::oid"), {"name": quoted(*parts)}
+            text("select to_regclass(:name)::oid").execution_options(**REPEATABLE),
+            {"name": quoted(*parts)},
         ).first()
         return int(row[0]) if row and row[0] is not None else None
 
@@ -154,14 +156,19 @@ class Guard:
         if oid is None or self.build.kind == "create" or self.build.reindex_table:
             return oid
         row = self.connection.execute(
-            text("select indrelid from pg_index where indexrelid = :oid"), {"oid": oid}
+            text("select indrelid from pg_index where indexrelid = :oid").execution_options(
+                **REPEATABLE
+            ),
+            {"oid": oid},
         ).first()
         return int(row[0]) if row else None
 
     def indexes(self) -> list[Index]:
         if self.table is None:
             return []
-        rows = self.connection.execute(text(_INDEXES), {"table": self.table}).all()
+        rows = self.connection.execute(
+            text(_INDEXES).execution_options(**REPEATABLE), {"table": self.table}
+        ).all()
         return [Index(int(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def ours(self, indexes: list[Index]) -> list[Index]:
@@ -173,8 +180,9 @@ class Guard:
         return [i for i in indexes if i.name == self.build.name]
 
     def drop(self, index: Index) -> None:
-        self.connection.exec_driver_sql(
-            f"drop index concurrently if exists {quoted(index.schema, index.name)}"
+        self.connection.exec_driver_sql(  # its own leftover: dropped again, nothing happens
+            f"drop index concurrently if exists {quoted(index.schema, index.name)}",
+            execution_options=REPEATABLE,
         )
 
     def before(self) -> None:

@@ -1,7 +1,8 @@
 """The `wait` action: let a duration pass between two steps (`wait: 30s`), so that an
 application picks up a flag or a cache expires before the next step relies on it.
 
-It changes nothing and holds nothing: no transaction, no lock, no connection in use. It
+It changes nothing and holds nothing: no transaction, no lock; the connection it is
+given stays idle (no statement, so nothing watches it either). It
 says what it waits for, and on a long wait how much is left now and then. A first
 Ctrl-C (SIGINT, SIGTERM) ends it within a fraction of a second and leaves the run
 interrupted; `migrator resume` then waits again, in full: a wait keeps no checkpoint,

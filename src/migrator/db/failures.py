@@ -6,11 +6,14 @@ _SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin shutdown, crash shutdown, ca
 
 
 def error_text(exc: BaseException) -> str:
-    """One line for a person: the driver's first line and the server's DETAIL (which key
-    is duplicated, which row failed a check), or the error's own words.
+    """One line for a person: the driver's first line and the server's DETAIL when it
+    names a key (`Key (email)=(a@b.c) is duplicated.`), or the error's own words.
 
-    The DETAIL may quote row values: like the rest of the line, it is masked for secrets
-    wherever it is shown or recorded, and never cut here (a cut could halve a secret).
+    A key's DETAIL quotes its values whole: like the rest of the line, it is masked for
+    secrets wherever it is shown or recorded, and never cut here (a cut could halve a
+    secret). Other DETAILs are left out: "Failing row contains (...)" quotes a whole row
+    of the application's data with each value cut by the server at 64 bytes, where no
+    mask could find a secret's first half.
     """
     if getattr(exc, "blockers", None):  # a lock wait that knows who blocked it
         return str(exc)
@@ -26,7 +29,9 @@ def error_text(exc: BaseException) -> str:
 def _detail(orig: BaseException) -> str:
     """The server's DETAIL of a driver error, on one line ("" when there is none)."""
     detail = getattr(getattr(orig, "diag", None), "message_detail", None)
-    return " ".join(detail.split()) if isinstance(detail, str) else ""
+    if not isinstance(detail, str) or not detail.startswith("Key ("):
+        return ""
+    return " ".join(detail.split())
 
 
 def is_disconnect(exc: BaseException) -> bool:

@@ -15,8 +15,9 @@ which names the blockers (pid, user, application, state, how long, query).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -100,15 +101,21 @@ def set_lock_timeout(conn: Connection, seconds: float, *, local: bool = True) ->
 
 @contextmanager
 def watch_locks(
-    db: Engine, backend_pid: int, secrets: Secrets | None = None, *, lock_timeout: float = 0.0
+    db: Engine,
+    backend_pid: int,
+    secrets: Secrets | None = None,
+    *,
+    lock_timeout: float = 0.0,
+    gated: bool = False,
 ) -> Iterator[LockWatch]:
     """Watch backend `backend_pid` while the block runs; a lock timeout raised in it
     comes out as `LockNotGranted` naming who blocked it (when the watcher saw them).
 
     `lock_timeout` (seconds), when known, makes the watcher look early enough to see
-    the blockers of a short wait."""
+    the blockers of a short wait. `gated`: look only between `statement_started` and
+    `statement_ended` (work that mostly waits for something else: a person, a timer)."""
     first_look = min(FIRST_LOOK, lock_timeout / 2) if lock_timeout > 0 else FIRST_LOOK
-    with LockWatch(db, backend_pid, secrets, first_look=first_look) as watch:
+    with LockWatch(db, backend_pid, secrets, first_look=first_look, gated=gated) as watch:
         try:
             yield watch
         except Exception as exc:
@@ -127,6 +134,7 @@ class LockWatch:
         secrets: Secrets | None = None,
         *,
         first_look: float = FIRST_LOOK,
+        gated: bool = False,
     ) -> None:
         self.db = db
         self.backend_pid = backend_pid
@@ -134,7 +142,22 @@ class LockWatch:
         self.first_look = first_look
         self.blockers: list[Blocker] = []
         self._stop = threading.Event()
+        # gated: the backend is looked at only while a statement runs on it
+        # (`statement_started`/`statement_ended`); else all the while
+        self._busy_since: float | None = None if gated else time.monotonic()
+        self._wake = threading.Event()  # a statement started, or the watch ends
         self._thread = threading.Thread(target=self._watch, name="migrator-lockwatch", daemon=True)
+
+    def statement_started(self) -> None:
+        """A statement was sent on the watched backend: watch it (after `first_look`)."""
+        self.blockers = []  # whoever blocked an earlier statement does not block this one
+        self._busy_since = time.monotonic()
+        self._wake.set()
+
+    def statement_ended(self) -> None:
+        """The statement ended: nothing to watch until the next one (its blockers stay
+        known, for the error it may have raised)."""
+        self._busy_since = None
 
     def __enter__(self) -> LockWatch:
         self._thread.start()
@@ -147,6 +170,7 @@ class LockWatch:
         tb: TracebackType | None,
     ) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=5)
 
     def _blocker(self, *row: Any) -> Blocker:
@@ -160,24 +184,39 @@ class LockWatch:
         return Blocker(pid, user, application, state, seconds, query)
 
     def _watch(self) -> None:
+        """Look while a statement has run for `first_look`; connect only then (work that
+        sends no statement, or only quick ones, never opens the second connection)."""
         from sqlalchemy import text
 
-        if self._stop.wait(self.first_look):
-            return
+        conn: Connection | None = None
         try:
-            with self.db.connect() as conn:
-                while not self._stop.is_set():
-                    rows = conn.execute(
-                        text(
-                            "select pid, usename, application_name, state, "
-                            "extract(epoch from now() - xact_start)::float8, query "
-                            "from pg_stat_activity where pid = any(pg_blocking_pids(:pid))"
-                        ),
-                        {"pid": self.backend_pid},
-                    ).all()
-                    conn.rollback()
-                    if rows:
-                        self.blockers = [self._blocker(*r) for r in rows]
-                    self._stop.wait(INTERVAL)
-        except Exception:  # watching is best effort: the step's own error is what matters
+            while not self._stop.is_set():
+                since = self._busy_since
+                if since is None:  # no statement under way: sleep until one starts
+                    self._wake.wait()
+                    self._wake.clear()
+                    continue
+                due = since + self.first_look - time.monotonic()
+                if due > 0:
+                    self._stop.wait(due)
+                    continue
+                if conn is None:
+                    conn = self.db.connect()
+                rows = conn.execute(
+                    text(
+                        "select pid, usename, application_name, state, "
+                        "extract(epoch from now() - xact_start)::float8, query "
+                        "from pg_stat_activity where pid = any(pg_blocking_pids(:pid))"
+                    ),
+                    {"pid": self.backend_pid},
+                ).all()
+                conn.rollback()
+                if rows and self._busy_since is not None:
+                    self.blockers = [self._blocker(*r) for r in rows]
+                self._stop.wait(INTERVAL)
+        except Exception:  # watching is best effort: the work's own error is what matters
             return
+        finally:
+            if conn is not None:
+                with suppress(Exception):
+                    conn.close()

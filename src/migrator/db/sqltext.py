@@ -16,6 +16,14 @@ _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+REPEATABLE_OPTION = "migrator_repeatable"
+REPEATABLE: dict[str, Any] = {REPEATABLE_OPTION: True}
+"""The execution options of a statement a step may send again with no harm (a read of the
+catalog, the drop of a leftover it made itself): outside a transaction, a lock timeout
+after it still lets the step be tried again. `conn.execute(text(sql).execution_options(
+**REPEATABLE))`, `conn.exec_driver_sql(sql, execution_options=REPEATABLE)`."""
+
+
 class SqlTextError(ValueError):
     """SQL that names a parameter no variable provides."""
 

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any, TypeVar
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import text
 
-from migrator.db.failures import error_text, is_lock_timeout
+from migrator.db.failures import error_text
 from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT, set_lock_timeout, watch_locks
 from migrator.db.retry import (
     LOCK_BACKOFF,
@@ -37,7 +35,8 @@ from migrator.db.retry import (
     lost_connection,
     retry,
 )
-from migrator.db.sessions import backend_pid, reset_session
+from migrator.db.sessions import reset_session
+from migrator.engine.autocommit import PartlyDone, on_side
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
 from migrator.engine.locks import RunTakenOver
 from migrator.engine.operations import Operation, PluginExited
@@ -66,19 +65,6 @@ def is_bug(exc: BaseException) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
     return isinstance(exc, BUGS) and not isinstance(exc, SQLAlchemyError)
-
-
-class PartlyDone(Exception):
-    """A lock not granted in time to a statement outside a transaction after others of
-    the same step (or undo) had committed: not tried again, which would run them twice."""
-
-    def __init__(self, error: BaseException, committed: int) -> None:
-        self.error = error
-        self.blockers = list(getattr(error, "blockers", []))
-        super().__init__(
-            f"{error_text(error)} (not tried again: {committed} statement(s) before it "
-            "had committed, and would run again)"
-        )
 
 
 def partly_done(exc: BaseException) -> str | None:
@@ -218,46 +204,16 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
             done(memo)  # committed together with what the step did,
             journal.fence(conn)  # only while the run is ours: else rolled back, undone
         return memo
-    memo = on_side(journal, op, lambda side: op.do(journal.context(op.label, op, side)))
+    journal.fenced()  # what follows cannot be rolled back: run it only while the run is ours
+    memo = on_side(
+        env.db,
+        env.secrets,
+        lock_timeout_of(op),
+        op.timeout,
+        lambda side: op.do(journal.context(op.label, op, side)),
+    )
     done(memo)
     return memo
-
-
-def on_side(journal: Journal, op: Operation, work: Callable[[Connection], T]) -> T:
-    """`work` (a part of `op` outside a transaction) on a connection in autocommit whose
-    session waits at most `op`'s lock_timeout for a lock, watched: a lock not granted
-    names its blockers; one after statements of `work` committed is `PartlyDone`."""
-    env = journal.env
-    journal.fenced()  # what follows cannot be rolled back: run it only while the run is ours
-    with env.db.connect() as side:
-        side = side.execution_options(isolation_level="AUTOCOMMIT")
-        committed = 0
-
-        def count(*args: Any) -> None:
-            nonlocal committed
-            committed += 1
-
-        try:
-            set_lock_timeout(side, lock_timeout_of(op), local=False)
-            if op.timeout:
-                side.execute(
-                    text("select set_config('statement_timeout', :v, false)"),
-                    {"v": f"{int(op.timeout * 1000)}ms"},
-                )
-            pid = backend_pid(side)
-            event.listen(side, "after_cursor_execute", count)
-            try:
-                with watch_locks(env.db, pid, env.secrets, lock_timeout=lock_timeout_of(op)):
-                    return work(side)
-            except Exception as exc:
-                if committed and is_lock_timeout(exc):
-                    raise PartlyDone(exc, committed) from exc
-                raise
-        finally:  # the connection goes back to the pool as it came
-            with suppress(Exception):
-                event.remove(side, "after_cursor_execute", count)
-            with suppress(Exception):
-                reset_session(side)
 
 
 def _sleep(seconds: float) -> bool:
@@ -343,5 +299,12 @@ def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> No
             done()  # committed together with what the undo did,
             journal.fence(conn)  # only while the run is ours
         return
-    on_side(journal, op, lambda side: undo(env.step_context(side, journal.run_id), memo))
+    journal.fenced()
+    on_side(
+        env.db,
+        env.secrets,
+        lock_timeout_of(op),
+        op.timeout,
+        lambda side: undo(env.step_context(side, journal.run_id), memo),
+    )
     done()

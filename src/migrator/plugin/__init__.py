@@ -41,6 +41,7 @@ from migrator.db.retry import lost_connection as lost_connection
 from migrator.db.retry import retry as retry
 
 # SQL text: statements split as PostgreSQL reads them, `:name` parameters bound.
+from migrator.db.sqltext import REPEATABLE as REPEATABLE
 from migrator.db.sqltext import SqlTextError as SqlTextError
 from migrator.db.sqltext import Statement as Statement
 from migrator.db.sqltext import execute as execute
@@ -102,6 +103,7 @@ from migrator.state.flags import write_flag as write_flag
 __all__ = [
     "LOCK_BACKOFF",
     "MISSING",
+    "REPEATABLE",
     "ActionSpec",
     "Backoff",
     "Blocker",
