@@ -132,6 +132,12 @@ class Index:
         return f"index {quoted(self.schema, self.name)} on table {quoted(self.schema, self.table)}"
 
 
+def _copy_of(base: str, target: str) -> bool:
+    """Whether a REINDEX copy whose name without its suffix is `base` is a copy of index
+    `target` (its name whole, or cut short to make room for `_ccnew`, `_ccold1`...)."""
+    return base == target or (len(base) >= 50 and target.startswith(base))
+
+
 class Guard:
     """Around one build: `before` drops what an interrupted one left, `after` checks what
     this one built, `failed` drops what this one left when it failed."""
@@ -174,7 +180,13 @@ class Guard:
     def ours(self, indexes: list[Index]) -> list[Index]:
         """The indexes of the table this build makes (or an interrupted one made)."""
         if self.build.kind == "reindex":
-            return [i for i in indexes if LEFTOVER.search(i.name)]
+            leftovers = [i for i in indexes if LEFTOVER.search(i.name)]
+            if self.build.reindex_table:
+                return leftovers
+            # REINDEX INDEX: the copies of that index only, whose names PostgreSQL makes
+            # from its name (cut short to fit 63 bytes with the suffix)
+            target = self.build.target[-1]
+            return [i for i in leftovers if _copy_of(LEFTOVER.sub("", i.name), target)]
         if self.build.name is None:
             return [i for i in indexes if i.oid not in self.existing]
         return [i for i in indexes if i.name == self.build.name]

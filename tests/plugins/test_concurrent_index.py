@@ -162,6 +162,20 @@ def test_reindex_concurrently_drops_the_copies_an_interrupted_one_left(
     assert sql(VALID, "docs_id") == [(True, True)]
 
 
+def test_reindex_index_leaves_the_leftovers_of_another_index_alone(
+    migrator: Any, write_plan: Any, sql: Any, database: str
+) -> None:
+    sql("create table docs (id int, v int)")
+    sql("insert into docs select g, g from generate_series(1, 100) g")
+    sql("create index docs_id on docs (id); create index docs_v on docs (v)")
+    leave_invalid(database, "docs", "reindex index concurrently docs_v")
+    plan = write_plan(phased("reindex", [step("reindex index concurrently docs_id")]))
+    result = migrator("apply", plan, "--to", "b")
+    assert result.code == 0, result.out + result.err
+    assert sql(VALID, "docs_v_ccnew") == [(False, False)]  # not this step's to drop
+    assert sql(VALID, "docs_id") == [(True, True)]
+
+
 def test_names_that_need_quotes_are_found_and_dropped_quoted(
     migrator: Any, write_plan: Any, sql: Any, database: str
 ) -> None:
