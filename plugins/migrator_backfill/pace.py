@@ -5,9 +5,13 @@ an application write of one of its rows waits. A fixed `batch_size` is right for
 table on one day; `batch_time` aims at a duration instead. After each batch the size
 moves toward the one that would have taken `target` seconds at the rate that batch
 ran (rows per second of its successful attempt, not its retries or pauses): a
-multiplicative step, bounded (at most `MAX_STEP` times larger or smaller at once) so
-that one odd batch (a cold cache, a checkpoint) cannot swing it far, and with a dead
-band around the target so that it does not jitter. The first batch is small
+multiplicative step, bounded (at most `MAX_GROWTH` times larger, `MAX_SHRINK` times
+smaller at once) so that one odd batch (a cold cache, a checkpoint) cannot swing it far,
+and with a dead band around the target so that it does not jitter. Growing faster than
+shrinking would be wrong for the locks a batch holds, were the growth not bounded by the
+rate measured too: a batch grows 8 times only when it ran 8 times too quick. So the walk
+reaches its size within a handful of batches (docs/performance.md, "Live traffic"), and
+a slow batch shrinks the next one up to 4 times. The first batch is small
 (`FIRST_SIZE` rows at most): a statement with a cost per row that nobody measured
 cannot hold its locks for seconds before the controller knows better.
 
@@ -21,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FIRST_SIZE = 10
-MAX_STEP = 2.0  # the size at most doubles, or halves, from one batch to the next
+MAX_GROWTH = 8.0  # the size at most 8 times larger from one batch to the next,
+MAX_SHRINK = 4.0  # and at most 4 times smaller
 DEAD_BAND = 0.15  # within 15% of the target: keep the size
 
 
@@ -44,10 +49,10 @@ class Pace:
         if rows < asked and seconds < self.target:
             return self.size
         quick = seconds <= 0 or rows <= 0  # too quick to time: grow by the largest step
-        ideal = asked * MAX_STEP if quick else rows * self.target / seconds
+        ideal = asked * MAX_GROWTH if quick else rows * self.target / seconds
         ratio = ideal / asked
         if abs(seconds - self.target) <= DEAD_BAND * self.target:
             ratio = 1.0
-        ratio = min(MAX_STEP, max(1 / MAX_STEP, ratio))
+        ratio = min(MAX_GROWTH, max(1 / MAX_SHRINK, ratio))
         self.size = max(1, min(ceiling, round(asked * ratio)))
         return self.size

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from migrator_backfill.pace import FIRST_SIZE, MAX_STEP, Pace
+from migrator_backfill.pace import FIRST_SIZE, MAX_GROWTH, Pace
 from tests.plans import live_plan
 from tests.processes import has_checkpoint, sigkill, spawn, wait_for
 
@@ -26,8 +26,8 @@ def run(pace: Pace, per_row: float, batches: int, ceiling: int, overhead: float 
 def test_it_starts_small_and_grows_by_bounded_steps_to_the_target() -> None:
     sizes = run(Pace(0.25), per_row=0.001, batches=12, ceiling=5000)  # 250 rows take 0.25s
     assert sizes[0] == FIRST_SIZE
-    assert all(b <= a * MAX_STEP for a, b in itertools.pairwise(sizes))
-    assert sizes[:5] == [10, 20, 40, 80, 160]  # doubling: each batch far too quick
+    assert all(b <= a * MAX_GROWTH for a, b in itertools.pairwise(sizes))
+    assert sizes[:3] == [10, 80, 250]  # 8 times larger while far too quick, then the rate's
     assert 250 * 0.85 <= sizes[-1] <= 250 * 1.15  # settled within the dead band
     assert len(set(sizes[-4:])) == 1  # and stays there: no jitter
 
@@ -35,8 +35,8 @@ def test_it_starts_small_and_grows_by_bounded_steps_to_the_target() -> None:
 def test_slow_rows_shrink_the_batch_down_to_one_row_at_least() -> None:
     pace = Pace(0.25, size=1000)
     sizes = run(pace, per_row=0.01, batches=6, ceiling=5000)  # 25 rows take 0.25s
-    assert sizes[:4] == [1000, 500, 250, 125]  # halving: never more than MAX_STEP at once
-    assert run(Pace(0.25, size=4), per_row=2.0, batches=4, ceiling=5000) == [4, 2, 1, 1]
+    assert sizes[:4] == [1000, 250, 62, 25]  # never more than MAX_SHRINK times at once
+    assert run(Pace(0.25, size=4), per_row=2.0, batches=4, ceiling=5000) == [4, 1, 1, 1]
 
 
 def test_the_ceiling_bounds_it_and_a_lower_one_takes_effect_at_once() -> None:
@@ -49,17 +49,17 @@ def test_the_ceiling_bounds_it_and_a_lower_one_takes_effect_at_once() -> None:
 def test_a_quick_batch_cut_short_says_nothing_about_a_larger_one() -> None:
     pace = Pace(0.25, size=400)
     assert pace.observe(asked=400, rows=3, seconds=0.01, ceiling=5000) == 400  # the tail
-    assert pace.observe(asked=400, rows=3, seconds=1.0, ceiling=5000) == 200  # slow: shrink
+    assert pace.observe(asked=400, rows=3, seconds=1.0, ceiling=5000) == 100  # slow: shrink
 
 
 def test_a_batch_too_quick_to_time_grows_by_the_largest_step() -> None:
     pace = Pace(0.25, size=100)
-    assert pace.observe(asked=100, rows=100, seconds=0.0, ceiling=5000) == 200
+    assert pace.observe(asked=100, rows=100, seconds=0.0, ceiling=5000) == 800
 
 
 def test_one_odd_batch_moves_the_size_by_a_bounded_step_only() -> None:
     pace = Pace(0.25, size=1000)
-    assert pace.observe(asked=1000, rows=1000, seconds=30.0, ceiling=5000) == 500
+    assert pace.observe(asked=1000, rows=1000, seconds=30.0, ceiling=5000) == 250
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_batch_time_moves_the_batch_sizes_toward_the_target(
 ) -> None:
     """Each row costs 5 ms at least (pg_sleep in the statement): a 200 ms batch holds 40
     rows at most. The sizes start at FIRST_SIZE, grow while too quick, and never pass
-    twice that (a step from a size the timings allowed): asserted on the sizes the
+    8 times that (a step from a size the timings allowed): asserted on the sizes the
     batches had (a trigger records them), relative to each other, never on the clock."""
 
     statement = "update src set v = 'x' || pg_sleep(0.005)::text where id > :lo and id <= :hi"
@@ -92,14 +92,14 @@ def test_batch_time_moves_the_batch_sizes_toward_the_target(
     sizes = [r[0] for r in sql("select size from sizes order by n")]
     assert sum(sizes) == 400 and sql("select count(*) from src where v is null") == [(0,)]
     assert sizes[0] == FIRST_SIZE  # small first: its cost per row was not known yet
-    assert max(sizes) <= MAX_STEP * 40  # never the step's batch_size: the target holds it
+    assert max(sizes) <= MAX_GROWTH * 40  # never the step's batch_size: the target holds it
     later = sizes[len(sizes) // 2 : -1]  # the last batch is what is left
     assert later and min(later) > FIRST_SIZE, sizes  # it grew toward the target and stayed
     memo = sql(
         "select detail->'memo' from migrator.events where kind = 'step' and status = 'done'"
     )[0][0]
     largest = memo["largest_batch"]  # the sizes asked for (the last batch got fewer rows)
-    assert memo["smallest_batch"] == FIRST_SIZE and max(sizes) <= largest <= MAX_STEP * 40
+    assert memo["smallest_batch"] == FIRST_SIZE and max(sizes) <= largest <= MAX_GROWTH * 40
     assert f"batches of {FIRST_SIZE} to {largest} rows" in result.out
 
 
@@ -137,7 +137,7 @@ def test_batch_time_with_parallel_streams(
     memo = sql(
         "select detail->'memo' from migrator.events where kind = 'step' and status = 'done'"
     )[0][0]
-    assert memo["smallest_batch"] == FIRST_SIZE and memo["largest_batch"] <= MAX_STEP * 20
+    assert memo["smallest_batch"] == FIRST_SIZE and memo["largest_batch"] <= MAX_GROWTH * 20
     assert memo["rows_walked"] == memo["rows_written"] == 400
 
 
