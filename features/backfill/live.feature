@@ -61,8 +61,8 @@ Feature: Backfilling under live traffic
     And the query "select count(*) from dst" returns "3000"
     And the query "select count(*) from src" returns "3000"
 
-  Scenario: Rows written are counted apart from the rows walked
-    An UPDATE that changes every fourth row walks all of them and writes a quarter.
+  Scenario Outline: Rows written are counted apart from the rows walked
+    A statement that writes every fourth row (<kind>) walks all of them and writes a quarter.
 
     Given the plan "touch.yaml":
       """
@@ -78,12 +78,20 @@ Feature: Backfilling under live traffic
                 table: src
                 key: id
                 batch_size: 100
-                statement: update src set v = 'marked' where id > :lo and id <= :hi and id % 4 = 0
-              rollback: {sql: "update src set v = 'v' || id where v = 'marked'"}
+                statement: STATEMENT
+              rollback: irreversible
       """
+    And the plan "touch.yaml" has its backfill statement written as "<statement>"
     When I run "migrator apply touch.yaml --to after"
     Then the exit code is 0
     And the output contains "backfill mark: 1,000 rows walked, 250 written, in 10 batches"
+    And the query "<check>" returns "250"
+
+    Examples:
+      | kind   | statement                                                                                           | check                                         |
+      | UPDATE | update src set v = 'marked' where id > :lo and id <= :hi and id % 4 = 0                             | select count(*) from src where v = 'marked'   |
+      | DELETE | delete from src where id > :lo and id <= :hi and id % 4 = 0                                         | select 1000 - count(*) from src where id <= 1000 |
+      | INSERT | insert into dst select id, v from src where id > :lo and id <= :hi and id % 4 = 0 on conflict do nothing | select count(*) from dst                      |
 
   Scenario: A batch behind a row lock names the blocker and is retried until it leaves
     Given the plan "mark.yaml":

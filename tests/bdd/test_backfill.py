@@ -111,6 +111,14 @@ def _(name: str, world: dict[str, Any]) -> None:
     )
 
 
+@given(parsers.parse('the plan "{name}" has its backfill statement written as "{statement}"'))
+def _(name: str, statement: str, world: dict[str, Any]) -> None:
+    path = world["dir"] / name
+    text = path.read_text()
+    assert "statement: STATEMENT" in text
+    path.write_text(text.replace("statement: STATEMENT", f"statement: {statement}"))
+
+
 def _retried(dsn: str) -> bool:
     with psycopg.connect(dsn, autocommit=True) as conn:
         if conn.execute("select to_regclass('migrator.events')").fetchone() == (None,):
