@@ -182,8 +182,8 @@ class Blocker:
         self.conn.close()
 
 
-def lock_plan(retries: str = "") -> str:
-    step = f"        lock_timeout: 200ms\n{retries}"
+def lock_plan(retries: str = "", lock_timeout: str = "200ms") -> str:
+    step = f"        lock_timeout: {lock_timeout}\n{retries}"
     return live_plan(UPDATE, step=step, rollback="update src set v = null where v = 'seen'")
 
 
@@ -194,12 +194,23 @@ def retry_events(sql: Any) -> list[dict[str, Any]]:
     return [dict(r[0]) for r in rows]
 
 
+@pytest.mark.parametrize(
+    ("lock_timeout", "pauses"),
+    [("200ms", [0.5, 1.0, 2.0]), ("700ms", [0.7, 1.4, 2.8])],
+)
 def test_a_batch_behind_a_row_lock_names_the_blocker_is_retried_then_fails_and_is_undone(
-    migrator: Any, write_plan: Any, sql: Any, source: None, database: str
+    migrator: Any,
+    write_plan: Any,
+    sql: Any,
+    source: None,
+    database: str,
+    lock_timeout: str,
+    pauses: list[float],
 ) -> None:
+    """A retry pauses at least as long as the batch waited, doubling (`lock_pause`)."""
     blocker = Blocker(database)
     try:
-        result = migrator("apply", write_plan(lock_plan()), "--to", "b")
+        result = migrator("apply", write_plan(lock_plan(lock_timeout=lock_timeout)), "--to", "b")
     finally:
         blocker.leave()
     assert result.code == 1, result.out  # failed, and undone (SPEC "Exit codes")
@@ -211,7 +222,7 @@ def test_a_batch_behind_a_row_lock_names_the_blocker_is_retried_then_fails_and_i
         assert [(b["pid"], b["application"]) for b in event["blockers"]] == [
             (blocker.pid, "support-tool")
         ]
-    assert [event["pause"] for event in retries] == [0.5, 1.0, 2.0]  # LOCK_BACKOFF
+    assert [event["pause"] for event in retries] == pytest.approx(pauses)  # lock_pause
     failed = sql("select detail->>'error' from migrator.events where status = 'failed'")
     assert failed and f"pid {blocker.pid}" in str(failed[0][0]), failed
     # the first batch committed, then the run was undone: nothing of it is left

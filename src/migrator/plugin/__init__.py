@@ -36,6 +36,7 @@ from migrator.db.retry import Backoff as Backoff
 from migrator.db.retry import Transient as Transient
 from migrator.db.retry import any_of as any_of
 from migrator.db.retry import conflict as conflict
+from migrator.db.retry import lock_pause as lock_pause
 from migrator.db.retry import lock_timeout as lock_timeout
 from migrator.db.retry import lost_connection as lost_connection
 from migrator.db.retry import retry as retry
@@ -146,6 +147,7 @@ __all__ = [
     "kept_flag_values",
     "load_checkpoint",
     "lock_checkpoint",
+    "lock_pause",
     "lock_timeout",
     "lost_connection",
     "map_strings",
