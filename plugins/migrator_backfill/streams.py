@@ -7,9 +7,10 @@ Every batch runs under the step's `lock_timeout`, watched (`watch_locks`): a row
 lock another session holds makes the batch give up after that long, with the
 blockers named (`LockNotGranted`), so that no application write queues behind the
 batch for longer; it is tried again after growing pauses (`lock_pause`: at least as
-long as the wait, doubling), up to the step's `lock_retries` times. The watcher is a thread per batch that connects only
-once the batch has run for a moment (min(0.2 s, lock_timeout / 2)): a quick batch
-costs no connection; a slower one borrows one from the engine's pool while it runs.
+long as the wait, doubling), up to the step's `lock_retries` times. The watcher is a
+thread per batch that connects only once the batch has run for a moment (min(0.2 s,
+lock_timeout / 2)): a quick batch costs no connection; a slower one borrows one from the
+engine's pool while it runs.
 Other transient failures (deadlock, serialization failure, a lost connection) redo the
 batch on a new connection with backoff (a new connection waits for a restarting server,
 see migrator.reconnect). After a lost connection the old session is made sure to be
