@@ -62,7 +62,14 @@ def _seconds(value: Any) -> float:
     return parse_duration(value)
 
 
+def _server_seconds(value: Any) -> float:  # a timeout PostgreSQL enforces: at most INT_MAX ms
+    from migrator.plugin import parse_duration, server_timeout
+
+    return server_timeout(parse_duration(value))
+
+
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+ServerSeconds = Annotated[float, BeforeValidator(_server_seconds)]
 
 
 class BackfillConfig(BaseModel):
@@ -85,7 +92,7 @@ class BackfillConfig(BaseModel):
     max_rate: float | None = Field(
         None, gt=0, description="rows per second at most (all streams together)"
     )
-    batch_timeout: Seconds | None = Field(None, description="statement timeout of one batch")
+    batch_timeout: ServerSeconds | None = Field(None, description="statement timeout of one batch")
     throttle_query: str | None = Field(
         None, description="SQL true while the database is under pressure: wait while it holds"
     )
@@ -224,14 +231,7 @@ def run(ctx: StepContext, step: Any) -> Any:
     digest = checksum(b.statement)
     started = time.monotonic()
     stats = Stats(parallel=b.parallel)
-    link = Link(
-        ctx.db,
-        ctx.lock_timeout,
-        ctx.lock_retries,
-        secrets=Masking(ctx.shorten),
-        retrying=ctx.retrying,
-        stop_requested=ctx.stop_requested,
-    )
+    link = Link.of(ctx)
     try:
         begun = link.call(lambda conn: _begin(conn, ctx, b, digest), "the walk's start")
         point, position = begun.resumed, begun.position

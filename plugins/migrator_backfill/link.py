@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from migrator import StepContext
 from migrator.plugin import (
     StepError,
     StopRequested,
@@ -30,7 +31,7 @@ from migrator.plugin import (
     watch_locks,
 )
 
-from .streams import BATCH_BACKOFF, BATCH_RETRIES, lock_timeout_reason
+from .streams import BATCH_BACKOFF, BATCH_RETRIES, Masking, lock_timeout_reason
 
 T = TypeVar("T")
 
@@ -74,6 +75,18 @@ class Link:
         self.stop_requested = stop_requested
         self.conn: Any = None
         self.pid = 0
+
+    @classmethod
+    def of(cls, ctx: StepContext) -> Link:
+        """The Link of a backfill step: its lock_timeout, retries, secrets, retry reports."""
+        return cls(
+            ctx.db,
+            ctx.lock_timeout,
+            ctx.lock_retries,
+            secrets=Masking(ctx.shorten),
+            retrying=ctx.retrying,
+            stop_requested=ctx.stop_requested,
+        )
 
     def call(self, work: Callable[[Any], T], what: str = "the walk") -> T:
         """`work(connection)`'s result; `what` it reads names its retries ("reading ...")."""

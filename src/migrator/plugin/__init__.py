@@ -162,6 +162,7 @@ __all__ = [
     "run_as",
     "save_checkpoint",
     "select_findings",
+    "server_timeout",
     "set_lock_timeout",
     "split_table",
     "sql_words",
@@ -181,6 +182,7 @@ if TYPE_CHECKING:
 
     # Plan values: durations as plans write them ("30s", "5m", 90).
     from migrator.plan.fields import parse_duration as parse_duration
+    from migrator.plan.fields import server_timeout as server_timeout
 
 _FROM_PLAN = {
     "Comparison": "migrator.plan.expect",
@@ -190,6 +192,7 @@ _FROM_PLAN = {
     "judge": "migrator.plan.expect",
     "parse_expectation": "migrator.plan.expect",
     "parse_duration": "migrator.plan.fields",
+    "server_timeout": "migrator.plan.fields",
 }
 
 
