@@ -318,3 +318,17 @@ def test_the_coordinator_behind_a_table_lock_fails_after_its_retries_naming_the_
     assert f"pid {holder.pid} (report-tool" in failed["error"], failed
     assert [b["pid"] for b in failed["blockers"]] == [holder.pid]
     assert sql("select status from migrator.events where kind = 'undo'") == [("done",)]
+
+
+def test_the_dry_run_behind_a_table_lock_says_the_preview_waited_naming_the_holder(
+    database: str, migrator: Any, write_plan: Any, source: None
+) -> None:
+    holder = TableHolder(database)
+    try:  # in-process: without a lock_timeout on its preview, this call would never return
+        result = migrator("plan", write_plan(lock_plan()), "--to", "b")
+    finally:
+        holder.leave()
+    assert result.code == 0, result.out
+    assert "(no preview: canceling statement due to lock timeout" in result.out, result.out
+    assert f"blocked by pid {holder.pid} (report-tool, " in result.out
+    assert "step fill (backfill):" in result.out  # the rest of the dry run is there
