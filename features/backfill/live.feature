@@ -120,3 +120,31 @@ Feature: Backfilling under live traffic
     And the output contains "(support-tool, "
     And the audit trail has a retry of "batch after key 100" blocked by "support-tool"
     And the query "select count(*) from src where v = 'marked'" returns "1000"
+
+  Scenario: The backfill's own reads behind a table lock name the holder and go on once it leaves
+    Given the plan "mark.yaml":
+      """
+      plan: mark
+      phases: [before, after]
+      transitions:
+        - name: mark
+          from: before
+          to: after
+          steps:
+            - name: mark
+              lock_timeout: 200ms
+              backfill:
+                table: src
+                key: id
+                batch_size: 100
+                statement: update src set v = 'marked' where id > :lo and id <= :hi
+              rollback: {sql: "update src set v = 'v' || id where v = 'marked'"}
+      """
+    And the session "report-tool" holds the table "src" until a retry is recorded
+    When I run "migrator apply mark.yaml --to after"
+    Then the exit code is 0
+    And the output contains "retry of reading the walk's start after attempt 1, again in 0.5s"
+    And the output contains "lock timeout — blocked by pid"
+    And the output contains "(report-tool, "
+    And the audit trail has a retry of "reading the walk's start" blocked by "report-tool"
+    And the query "select count(*) from src where v = 'marked'" returns "1000"

@@ -15,9 +15,9 @@ The walk ends at the largest key present when the backfill started (kept in the
 checkpoint, so a resume ends there too): rows the application adds meanwhile are its
 own to write, and a table that keeps growing cannot keep the walk going forever.
 `follow: true` walks on until no key is left. `batch_time` adapts the batch size
-(see pace.py); every batch waits at most the step's lock_timeout for a lock, and a
-retry after a lock timeout is reported from here, the step's own thread, with the
-blockers (streams only send news).
+(see pace.py); every batch, and every read of the coordinator (see link.py), waits at
+most the step's lock_timeout for a lock, and a retry after a lock timeout is reported
+from here, the step's own thread, with the blockers (streams only send news).
 """
 
 from __future__ import annotations
@@ -62,7 +62,14 @@ def _seconds(value: Any) -> float:
     return parse_duration(value)
 
 
+def _server_seconds(value: Any) -> float:  # a timeout PostgreSQL enforces: at most INT_MAX ms
+    from migrator.plugin import parse_duration, server_timeout
+
+    return server_timeout(parse_duration(value))
+
+
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+ServerSeconds = Annotated[float, BeforeValidator(_server_seconds)]
 
 
 class BackfillConfig(BaseModel):
@@ -85,7 +92,7 @@ class BackfillConfig(BaseModel):
     max_rate: float | None = Field(
         None, gt=0, description="rows per second at most (all streams together)"
     )
-    batch_timeout: Seconds | None = Field(None, description="statement timeout of one batch")
+    batch_timeout: ServerSeconds | None = Field(None, description="statement timeout of one batch")
     throttle_query: str | None = Field(
         None, description="SQL true while the database is under pressure: wait while it holds"
     )
@@ -224,9 +231,9 @@ def run(ctx: StepContext, step: Any) -> Any:
     digest = checksum(b.statement)
     started = time.monotonic()
     stats = Stats(parallel=b.parallel)
-    link = Link(ctx.db)
+    link = Link.of(ctx)
     try:
-        begun = link.call(lambda conn: _begin(conn, ctx, b, digest))
+        begun = link.call(lambda conn: _begin(conn, ctx, b, digest), "the walk's start")
         point, position = begun.resumed, begun.position
         if point is not None and position is not None:
             stats.rows, stats.batches = point.rows_done, point.batches_done
@@ -242,7 +249,10 @@ def run(ctx: StepContext, step: Any) -> Any:
             def find(
                 lo: str, size: int, upto: str | None, last: bool = False
             ) -> tuple[str, int] | None:
-                return link.call(lambda conn: probe(conn, walk, variables, lo, size, upto, last))
+                return link.call(
+                    lambda conn: probe(conn, walk, variables, lo, size, upto, last),
+                    f"the end of the batch after key {lo}",
+                )
 
             planner = Planner(position, begun.ahead, find)
             job = Job(
@@ -402,4 +412,4 @@ def _gate(ctx: StepContext, link: Link, b: BackfillConfig) -> tuple[str, int]:
                 return "the throttle query holds", 0
         return "", control.batch_size or b.batch_size
 
-    return link.call(look)
+    return link.call(look, "the controls")

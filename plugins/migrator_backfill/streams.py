@@ -6,10 +6,11 @@ moment only), so what is committed and what the checkpoint says never differ.
 Every batch runs under the step's `lock_timeout`, watched (`watch_locks`): a row
 lock another session holds makes the batch give up after that long, with the
 blockers named (`LockNotGranted`), so that no application write queues behind the
-batch for longer; it is tried again after LOCK_BACKOFF's growing pauses, up to the
-step's `lock_retries` times. The watcher is a thread per batch that connects only
-once the batch has run for a moment (min(0.2 s, lock_timeout / 2)): a quick batch
-costs no connection; a slower one borrows one from the engine's pool while it runs.
+batch for longer; it is tried again after growing pauses (`lock_pause`: at least as
+long as the wait, doubling), up to the step's `lock_retries` times. The watcher is a
+thread per batch that connects only once the batch has run for a moment (min(0.2 s,
+lock_timeout / 2)): a quick batch costs no connection; a slower one borrows one from the
+engine's pool while it runs.
 Other transient failures (deadlock, serialization failure, a lost connection) redo the
 batch on a new connection with backoff (a new connection waits for a restarting server,
 see migrator.reconnect). After a lost connection the old session is made sure to be
@@ -33,7 +34,6 @@ from datetime import datetime
 from typing import Any
 
 from migrator.plugin import (
-    LOCK_BACKOFF,
     Backoff,
     Checkpoint,
     Statement,
@@ -43,6 +43,7 @@ from migrator.plugin import (
     conflict,
     connect_again,
     lock_checkpoint,
+    lock_pause,
     lock_timeout,
     lost_connection,
     retry,
@@ -154,7 +155,7 @@ class Stream:
     def run(self, batch: Batch, tell: Any) -> bool:
         """Run `batch` until it is committed (True) or fails for good (False)."""
         started = time.monotonic()
-        locks = 0  # lock timeouts so far: they pause by LOCK_BACKOFF, up to lock_retries
+        locks = 0  # lock timeouts so far: they pause by lock_pause, up to lock_retries
         pause = 0.0
         outcome: list[tuple[int, float]] = []  # (rows written, seconds) of the success
 
@@ -171,8 +172,9 @@ class Stream:
                 locks += 1
 
         def retrying(attempt: int, error: BaseException, reason: str | None, then: float) -> None:
-            nonlocal pause  # the pause this retry waits: by LOCK_BACKOFF after a lock timeout
-            pause = LOCK_BACKOFF.pause(locks) if reason == lock_timeout_reason else then
+            nonlocal pause  # the pause this retry waits: by lock_pause after a lock timeout
+            locked = reason == lock_timeout_reason
+            pause = lock_pause(self.job.lock_timeout, locks) if locked else then
             tell(Retry(batch, reason or "", pause, attempt, error))
 
         try:

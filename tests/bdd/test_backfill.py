@@ -167,6 +167,28 @@ def _(
     assert held.wait(10)
 
 
+@given(
+    parsers.parse('the session "{application}" holds the table "{table}" until a retry is recorded')
+)
+def _(
+    application: str, table: str, world: dict[str, Any], row_lockers: list[threading.Event]
+) -> None:
+    """A report tool's session holding the whole table (`lock table ... in access exclusive
+    mode`); it lets go once the audit trail records a retry, not after any clock."""
+    held, release = threading.Event(), threading.Event()
+    row_lockers.append(release)
+
+    def hold() -> None:
+        with psycopg.connect(world["dsn"], application_name=application) as conn:
+            conn.execute(f"lock table {table} in access exclusive mode")  # type: ignore[arg-type]
+            held.set()
+            wait_for(lambda: release.is_set() or _retried(world["dsn"]), 60)
+            conn.rollback()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(10)
+
+
 @then(parsers.parse('the audit trail has a retry of "{part}" blocked by "{application}"'))
 def _(part: str, application: str, world: dict[str, Any]) -> None:
     with psycopg.connect(world["dsn"], autocommit=True) as conn:

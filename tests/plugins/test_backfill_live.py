@@ -182,8 +182,8 @@ class Blocker:
         self.conn.close()
 
 
-def lock_plan(retries: str = "") -> str:
-    step = f"        lock_timeout: 200ms\n{retries}"
+def lock_plan(retries: str = "", lock_timeout: str = "200ms") -> str:
+    step = f"        lock_timeout: {lock_timeout}\n{retries}"
     return live_plan(UPDATE, step=step, rollback="update src set v = null where v = 'seen'")
 
 
@@ -194,12 +194,23 @@ def retry_events(sql: Any) -> list[dict[str, Any]]:
     return [dict(r[0]) for r in rows]
 
 
+@pytest.mark.parametrize(
+    ("lock_timeout", "pauses"),
+    [("200ms", [0.5, 1.0, 2.0]), ("700ms", [0.7, 1.4, 2.8])],
+)
 def test_a_batch_behind_a_row_lock_names_the_blocker_is_retried_then_fails_and_is_undone(
-    migrator: Any, write_plan: Any, sql: Any, source: None, database: str
+    migrator: Any,
+    write_plan: Any,
+    sql: Any,
+    source: None,
+    database: str,
+    lock_timeout: str,
+    pauses: list[float],
 ) -> None:
+    """A retry pauses at least as long as the batch waited, doubling (`lock_pause`)."""
     blocker = Blocker(database)
     try:
-        result = migrator("apply", write_plan(lock_plan()), "--to", "b")
+        result = migrator("apply", write_plan(lock_plan(lock_timeout=lock_timeout)), "--to", "b")
     finally:
         blocker.leave()
     assert result.code == 1, result.out  # failed, and undone (SPEC "Exit codes")
@@ -211,7 +222,7 @@ def test_a_batch_behind_a_row_lock_names_the_blocker_is_retried_then_fails_and_i
         assert [(b["pid"], b["application"]) for b in event["blockers"]] == [
             (blocker.pid, "support-tool")
         ]
-    assert [event["pause"] for event in retries] == [0.5, 1.0, 2.0]  # LOCK_BACKOFF
+    assert [event["pause"] for event in retries] == pytest.approx(pauses)  # lock_pause
     failed = sql("select detail->>'error' from migrator.events where status = 'failed'")
     assert failed and f"pid {blocker.pid}" in str(failed[0][0]), failed
     # the first batch committed, then the run was undone: nothing of it is left
@@ -243,3 +254,81 @@ def test_a_batch_behind_a_row_lock_goes_on_once_the_blocker_leaves(
 
 def has_events(sql: Any) -> bool:
     return sql("select to_regclass('migrator.events')") != [(None,)]
+
+
+class TableHolder:
+    """A report tool's session holding the driving table (`lock table ... access exclusive`):
+    the coordinator's own reads (the walk's start, its end, the count) wait for it."""
+
+    def __init__(self, dsn: str) -> None:
+        self.conn = psycopg.connect(dsn, application_name="report-tool")
+        self.conn.execute("lock table src in access exclusive mode")
+        self.pid = self.conn.info.backend_pid
+
+    def leave(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+def test_the_coordinator_behind_a_table_lock_names_the_holder_and_goes_on_once_it_leaves(
+    database: str, write_plan: Any, sql: Any, source: None
+) -> None:
+    holder = TableHolder(database)
+    proc = spawn("apply", write_plan(lock_plan()), "--to", "b", "--dsn", database)
+    try:
+        wait_for(lambda: has_events(sql) and bool(retry_events(sql)), proc=proc, timeout=60)
+    finally:
+        holder.leave()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert f"blocked by pid {holder.pid} (report-tool, " in out
+    first = retry_events(sql)[0]
+    assert first["part"] == "reading the walk's start" and first["attempt"] == 1, first
+    assert [(b["pid"], b["application"]) for b in first["blockers"]] == [
+        (holder.pid, "report-tool")
+    ]
+    assert sql("select count(*) from src where v = 'seen'") == [(ROWS,)]
+
+
+def test_the_coordinator_behind_a_table_lock_fails_after_its_retries_naming_the_holder(
+    migrator: Any, write_plan: Any, sql: Any, source: None, database: str
+) -> None:
+    holder = TableHolder(database)
+    try:  # undone by `select 1`: the undo needs no lock of src
+        result = migrator(
+            "apply",
+            write_plan(live_plan(UPDATE, step="        lock_timeout: 200ms\n")),
+            "--to",
+            "b",
+        )
+    finally:
+        holder.leave()
+    assert result.code == 1, result.out  # failed, and undone (SPEC "Exit codes")
+    assert f"blocked by pid {holder.pid} (report-tool, " in result.out
+    retries = retry_events(sql)
+    assert [(e["part"], e["attempt"], e["pause"]) for e in retries] == [
+        ("reading the walk's start", 1, 0.5),
+        ("reading the walk's start", 2, 1.0),
+        ("reading the walk's start", 3, 2.0),
+    ]
+    failed = sql("select detail from migrator.events where kind = 'step' and status = 'failed'")[0][
+        0
+    ]
+    assert failed["attempts"] == 1  # retried by the backfill, not again by the engine
+    assert f"pid {holder.pid} (report-tool" in failed["error"], failed
+    assert [b["pid"] for b in failed["blockers"]] == [holder.pid]
+    assert sql("select status from migrator.events where kind = 'undo'") == [("done",)]
+
+
+def test_the_dry_run_behind_a_table_lock_says_the_preview_waited_naming_the_holder(
+    database: str, migrator: Any, write_plan: Any, source: None
+) -> None:
+    holder = TableHolder(database)
+    try:  # in-process: without a lock_timeout on its preview, this call would never return
+        result = migrator("plan", write_plan(lock_plan()), "--to", "b")
+    finally:
+        holder.leave()
+    assert result.code == 0, result.out
+    assert "(no preview: canceling statement due to lock timeout" in result.out, result.out
+    assert f"blocked by pid {holder.pid} (report-tool, " in result.out
+    assert "step fill (backfill):" in result.out  # the rest of the dry run is there

@@ -130,6 +130,23 @@ CASES = {
         "- plan: x\n",
         "plan.yaml:1:1: a plan is a YAML mapping (plan:, phases:, transitions: ...)",
     ),
+    "lock_timeout longer than PostgreSQL takes": (
+        VALID_HEAD + "    steps:\n      - sql: select 1\n        lock_timeout: 600h\n",
+        "plan.yaml:9:23: transitions[0].steps[0].lock_timeout: a timeout PostgreSQL enforces "
+        "is at most 2147483647ms (about 24.8 days), not 2.16e+06s",
+    ),
+    "timeout longer than PostgreSQL takes": (
+        VALID_HEAD + "    steps:\n      - sql: select 1\n        timeout: 2147484s\n",
+        "plan.yaml:9:18: transitions[0].steps[0].timeout: a timeout PostgreSQL enforces "
+        "is at most 2147483647ms (about 24.8 days), not 2.14748e+06s",
+    ),
+    "batch_timeout longer than PostgreSQL takes": (
+        VALID_HEAD
+        + "    steps:\n      - backfill:\n          table: t\n          key: id\n"
+        + "          statement: select 1\n          batch_timeout: 597h\n",
+        "plan.yaml:12:26: transitions[0].steps[0].backfill.batch_timeout: a timeout PostgreSQL "
+        "enforces is at most 2147483647ms (about 24.8 days), not 2.1492e+06s",
+    ),
     "bad duration": (
         VALID_HEAD
         + "    post_checks:\n      - query: select 1\n        expect: 1\n"

@@ -77,6 +77,17 @@ LOCK_BACKOFF = Backoff(0.5, 10.0)
 long enough for the application's queued writes to drain and a short blocker to end."""
 
 
+def lock_pause(waited: float, attempt: int) -> float:
+    """The pause after failed attempt number `attempt` (1 for the first) at a lock not
+    granted in `waited` seconds (the lock_timeout): LOCK_BACKOFF's pause, but at least
+    as long as the wait, doubling (`waited * 2 ** (attempt - 1)`), capped at
+    max(LOCK_BACKOFF.ceiling, waited). The application's writes, queued behind each
+    wait, so run at least as long between two waits as they queued in one.
+    With lock_timeout 200ms: 0.5, 1, 2, 4 s; with 1s: 1, 2, 4, 8 s; with 30s: 30, 30 s."""
+    doubled = waited * 2.0 ** min(attempt - 1, 64)
+    return min(max(LOCK_BACKOFF.pause(attempt), doubled), max(LOCK_BACKOFF.ceiling, waited))
+
+
 def _sleep(seconds: float) -> bool:
     time.sleep(seconds)
     return True

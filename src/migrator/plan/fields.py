@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -43,6 +44,20 @@ def parse_duration(raw: Any) -> float:
         raise ValueError("a duration must be a finite number of seconds, at most 30 days")
     if seconds <= 0:
         raise ValueError("a duration must be greater than 0")
+    return seconds
+
+
+SERVER_LONGEST_MS = 2_147_483_647  # PostgreSQL's largest timeout (INT_MAX ms, about 24.8 days)
+
+
+def server_timeout(seconds: float) -> float:
+    """`seconds` if PostgreSQL accepts it as a timeout (`lock_timeout`, `statement_timeout`):
+    at most INT_MAX milliseconds, about 24.8 days."""
+    if int(seconds * 1000) > SERVER_LONGEST_MS:
+        raise ValueError(
+            f"a timeout PostgreSQL enforces is at most {SERVER_LONGEST_MS}ms (about 24.8 "
+            f"days), not {seconds:g}s"
+        )
     return seconds
 
 
@@ -136,3 +151,7 @@ class Soak(Strict):
     duration: Duration
     interval: Duration = 10.0
     failure_limit: int = Field(0, ge=0)
+
+
+ServerTimeout = Annotated[Duration, AfterValidator(server_timeout)]
+"""A duration PostgreSQL enforces (a step's `timeout`, `lock_timeout`): at most INT_MAX ms."""

@@ -22,9 +22,9 @@ from pydantic import (
 )
 
 from migrator.plan.fields import (
-    Duration,
     GenericExpect,
     Risk,
+    ServerTimeout,
     Soak,
     Strict,
     Wait,
@@ -59,8 +59,8 @@ class StepBase(Strict):
 
     name: str | None = None
     description: str | None = None
-    timeout: Duration | None = None
-    lock_timeout: Duration | None = None
+    timeout: ServerTimeout | None = None
+    lock_timeout: ServerTimeout | None = None
     retries: int = Field(0, ge=0, le=100)
     risk: Risk | None = None
 

@@ -36,6 +36,7 @@ from migrator.db.retry import Backoff as Backoff
 from migrator.db.retry import Transient as Transient
 from migrator.db.retry import any_of as any_of
 from migrator.db.retry import conflict as conflict
+from migrator.db.retry import lock_pause as lock_pause
 from migrator.db.retry import lock_timeout as lock_timeout
 from migrator.db.retry import lost_connection as lost_connection
 from migrator.db.retry import retry as retry
@@ -148,6 +149,7 @@ __all__ = [
     "kept_flag_values",
     "load_checkpoint",
     "lock_checkpoint",
+    "lock_pause",
     "lock_timeout",
     "lost_connection",
     "map_strings",
@@ -162,6 +164,7 @@ __all__ = [
     "run_as",
     "save_checkpoint",
     "select_findings",
+    "server_timeout",
     "set_lock_timeout",
     "split_table",
     "sql_words",
@@ -181,6 +184,7 @@ if TYPE_CHECKING:
 
     # Plan values: durations as plans write them ("30s", "5m", 90).
     from migrator.plan.fields import parse_duration as parse_duration
+    from migrator.plan.fields import server_timeout as server_timeout
 
 _FROM_PLAN = {
     "Comparison": "migrator.plan.expect",
@@ -190,6 +194,7 @@ _FROM_PLAN = {
     "judge": "migrator.plan.expect",
     "parse_expectation": "migrator.plan.expect",
     "parse_duration": "migrator.plan.fields",
+    "server_timeout": "migrator.plan.fields",
 }
 
 

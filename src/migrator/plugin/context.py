@@ -53,7 +53,7 @@ class StepContext:
     the connection it gives; a step that opens connections of its own (a backfill's
     batches) sets it on each (`set_lock_timeout`), runs its work under `watch_locks` (a
     lock not granted in time then names its blockers, `LockNotGranted`) and tries again up
-    to `lock_retries` times with growing pauses (`LOCK_BACKOFF`), calling
+    to `lock_retries` times with growing pauses (`lock_pause`), calling
     `retrying(part, attempt, error, pause)` before each pause: that records the retry of
     that part of the step ("batch after key 41000") in the audit trail, with the blockers
     the error names, and tells the operator.

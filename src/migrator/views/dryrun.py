@@ -3,7 +3,8 @@
 Each pre-check runs as in a run (`migrator.engine.checks`: a connection of its own,
 guarded, READ ONLY whatever the check declares; through a pooler in transaction mode
 without the session reset and lock release, which would reach other clients' sessions),
-and each preview in a READ ONLY transaction under the same guard.
+and each preview in a READ ONLY transaction under the same guard, waiting at most the
+step's lock_timeout for a lock (a preview that could not get one says so, naming who held it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from migrator.db.checksql import GUARD_KEY, CheckGuard
 from migrator.db.failures import error_text
+from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT, set_lock_timeout, watch_locks
 from migrator.db.sessions import TransactionPooling, require_pinned
 from migrator.engine.checks import CheckConnection, evaluate_check
 from migrator.engine.environment import RunEnvironment
@@ -45,13 +47,16 @@ def _preview(env: RunEnvironment, conn: Connection, step: Any) -> str | None:
     spec = env.registry.actions[step.action_key]
     if spec.preview is None or spec.reaches_outside:  # a dry run calls nothing outside
         return None
+    waits = step.lock_timeout or DEFAULT_LOCK_TIMEOUT  # as the step would: no longer
     with conn.begin() as tx:
         conn.execute(text("set transaction read only"))
         conn.execute(text("set local standard_conforming_strings = on"))  # as checks read
-        user = str(conn.execute(text("select current_user")).scalar_one())
-        conn.info[GUARD_KEY] = CheckGuard(user, read_only=True)
+        set_lock_timeout(conn, waits)
+        user, pid = conn.execute(text("select current_user, pg_backend_pid()")).one()
+        conn.info[GUARD_KEY] = CheckGuard(str(user), read_only=True)
         try:
-            return spec.preview(env.step_context(conn, None, dry_run=True), step)
+            with watch_locks(env.db, int(pid), env.secrets, lock_timeout=waits):
+                return spec.preview(env.step_context(conn, None, dry_run=True), step)
         except Exception as exc:
             return f"(no preview: {error_text(exc)})"
         finally:
