@@ -31,6 +31,7 @@ from migrator.db.retry import (
     LOCK_TIMEOUT,
     LOST_CONNECTION,
     any_of,
+    lock_pause,
     lock_timeout,
     lost_connection,
     retry,
@@ -93,9 +94,7 @@ def pause_after(waited: float, attempt: int, reason: str | None, pause: float) -
     (the lock_timeout), at least as long as the wait was, doubling, so that the
     application's writes, queued behind each wait, run at least as long between two
     waits as they queued in one (measured: docs/concepts.md, "Locks and the application")."""
-    if reason != LOCK_TIMEOUT:
-        return pause
-    return min(max(pause, waited * 2.0 ** (attempt - 1)), max(LOCK_BACKOFF.ceiling, waited))
+    return lock_pause(waited, attempt) if reason == LOCK_TIMEOUT else pause
 
 
 class StepFailed(Exception):
