@@ -40,6 +40,29 @@ def query(dsn: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
         return cur.fetchall() if cur.description else []
 
 
+def events_of(
+    sql: Callable[..., list[tuple[Any, ...]]], kind: str, status: str
+) -> list[dict[str, Any]]:
+    """The detail of the audit trail's events of `kind` and `status`, in the order written
+    ([] before migrator first ran here)."""
+    if sql("select to_regclass('migrator.events')") == [(None,)]:
+        return []
+    rows = sql(
+        "select detail from migrator.events where kind = %s and status = %s order by id",
+        kind,
+        status,
+    )
+    return [row[0] for row in rows]
+
+
+def has_retry(dsn: str) -> bool:
+    """Whether the audit trail at `dsn` has a `retry` event (of any run)."""
+    rows = query(dsn, "select to_regclass('migrator.events')")
+    if rows == [(None,)]:
+        return False
+    return bool(query(dsn, "select 1 from migrator.events where status = 'retry' limit 1"))
+
+
 def forge_chain(sql: Callable[..., list[tuple[Any, ...]]]) -> None:
     """Compute every hash of every chained run's audit trail again, and each run's head, as
     someone with write access who knows the chain's rule could after editing an event: the

@@ -8,6 +8,8 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,15 @@ from migrator.db.target import application_name
 from tests.backfills import assert_exact, held_between_looks
 from tests.helpers import forge_chain, query
 from tests.processes import wait_for
+
+
+@pytest.fixture
+def lock_holders() -> Iterator[list[threading.Event]]:
+    """The releases of the sessions a scenario holds a lock with: all set at its end."""
+    releases: list[threading.Event] = []
+    yield releases
+    for release in releases:
+        release.set()
 
 
 @pytest.fixture

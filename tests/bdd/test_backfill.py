@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
+from tests.helpers import has_retry
 from tests.processes import wait_for
 
 scenarios("backfill")
@@ -119,22 +118,6 @@ def _(name: str, statement: str, world: dict[str, Any]) -> None:
     path.write_text(text.replace("statement: STATEMENT", f"statement: {statement}"))
 
 
-def _retried(dsn: str) -> bool:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        if conn.execute("select to_regclass('migrator.events')").fetchone() == (None,):
-            return False
-        found = conn.execute("select 1 from migrator.events where status = 'retry'").fetchone()
-        return found is not None
-
-
-@pytest.fixture
-def row_lockers() -> Iterator[list[threading.Event]]:
-    releases: list[threading.Event] = []
-    yield releases
-    for release in releases:
-        release.set()
-
-
 @given(
     parsers.parse(
         'the session "{application}" holds the row of "{table}" with id {key:d} until a batch '
@@ -146,12 +129,12 @@ def _(
     table: str,
     key: int,
     world: dict[str, Any],
-    row_lockers: list[threading.Event],
+    lock_holders: list[threading.Event],
 ) -> None:
     """A support tool's session with one row locked (`select ... for update`); it lets go
     once the audit trail records a retry, not after any clock."""
     held, release = threading.Event(), threading.Event()
-    row_lockers.append(release)
+    lock_holders.append(release)
 
     def hold() -> None:
         with psycopg.connect(world["dsn"], application_name=application) as conn:
@@ -160,7 +143,7 @@ def _(
                 (key,),
             )
             held.set()
-            wait_for(lambda: release.is_set() or _retried(world["dsn"]), 60)
+            wait_for(lambda: release.is_set() or has_retry(world["dsn"]), 60)
             conn.rollback()
 
     threading.Thread(target=hold, daemon=True).start()
@@ -171,18 +154,18 @@ def _(
     parsers.parse('the session "{application}" holds the table "{table}" until a retry is recorded')
 )
 def _(
-    application: str, table: str, world: dict[str, Any], row_lockers: list[threading.Event]
+    application: str, table: str, world: dict[str, Any], lock_holders: list[threading.Event]
 ) -> None:
     """A report tool's session holding the whole table (`lock table ... in access exclusive
     mode`); it lets go once the audit trail records a retry, not after any clock."""
     held, release = threading.Event(), threading.Event()
-    row_lockers.append(release)
+    lock_holders.append(release)
 
     def hold() -> None:
         with psycopg.connect(world["dsn"], application_name=application) as conn:
             conn.execute(f"lock table {table} in access exclusive mode")  # type: ignore[arg-type]
             held.set()
-            wait_for(lambda: release.is_set() or _retried(world["dsn"]), 60)
+            wait_for(lambda: release.is_set() or has_retry(world["dsn"]), 60)
             conn.rollback()
 
     threading.Thread(target=hold, daemon=True).start()

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +15,10 @@ import psycopg
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
+from tests.helpers import has_retry
 from tests.processes import sigkill, wait_for
 
 scenarios("steps")
-
-
-def _retried(dsn: str) -> bool:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        if conn.execute("select to_regclass('migrator.events')").fetchone() == (None,):
-            return False
-        found = conn.execute("select 1 from migrator.events where status = 'retry'").fetchone()
-        return found is not None
-
-
-@pytest.fixture
-def lock_holders() -> Iterator[list[threading.Event]]:
-    releases: list[threading.Event] = []
-    yield releases
-    for release in releases:
-        release.set()
 
 
 @given(parsers.parse('another session holds a lock on "{table}" until the step is tried again'))
@@ -46,7 +30,7 @@ def _(table: str, world: dict[str, Any], lock_holders: list[threading.Event]) ->
         with psycopg.connect(world["dsn"]) as conn:
             conn.execute(f"lock table {table} in access exclusive mode")  # type: ignore[arg-type]
             held.set()
-            wait_for(lambda: release.is_set() or _retried(world["dsn"]), 60)  # tried again
+            wait_for(lambda: release.is_set() or has_retry(world["dsn"]), 60)  # tried again
             conn.rollback()
 
     threading.Thread(target=hold, daemon=True).start()

@@ -12,21 +12,9 @@ from typing import Any
 
 import psycopg
 
+from tests.helpers import events_of
 from tests.plans import phased
 from tests.processes import spawn, step_started, wait_for
-
-
-def events(sql: Any, kind: str, status: str) -> list[dict[str, Any]]:
-    """The detail of the events of `kind` and `status`, in order ([] before any run)."""
-    if sql("select to_regclass('migrator.events')") == [(None,)]:
-        return []
-    rows = sql(
-        "select detail from migrator.events where kind = %s and status = %s order by id",
-        kind,
-        status,
-    )
-    return [row[0] for row in rows]
-
 
 LONE_CIC = (
     "name: index busy\n"
@@ -46,7 +34,7 @@ def test_a_lone_concurrent_index_build_behind_a_blocker_is_tried_again_and_ends_
     holder.execute("lock table busy in share update exclusive mode")
 
     def leave_at_the_first_retry() -> None:
-        wait_for(lambda: bool(events(sql, "step", "retry")), timeout=30)
+        wait_for(lambda: bool(events_of(sql, "step", "retry")), timeout=30)
         holder.close()
 
     leaving = threading.Thread(target=leave_at_the_first_retry)
@@ -57,7 +45,7 @@ def test_a_lone_concurrent_index_build_behind_a_blocker_is_tried_again_and_ends_
         leaving.join()
         holder.close()
     assert result.code == 0, result.out + result.err
-    assert events(sql, "step", "retry"), result.out
+    assert events_of(sql, "step", "retry"), result.out
     assert sql("select indisvalid from pg_index where indexrelid = 'busy_id'::regclass") == [
         (True,)
     ]
@@ -78,7 +66,7 @@ def test_a_procedure_that_committed_inside_itself_is_not_run_again_after_a_lock_
         result = migrator("apply", plan, "--to", "b")
     assert result.code == 1, result.out + result.err  # failed (and undone: nothing to undo)
     assert sql("select count(*) from ran") == [(1,)]  # once, never again
-    (failed,) = events(sql, "step", "failed")
+    (failed,) = events_of(sql, "step", "failed")
     assert "CALL may have committed part of its work" in failed["error"]
     assert "reporting-job" in failed["error"]
 

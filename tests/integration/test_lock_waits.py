@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.helpers import events_of
 from tests.plans import phased, traced
 from tests.processes import step_started, wait_for
 
@@ -36,17 +37,6 @@ def report_open(database: str) -> Iterator[psycopg.Connection[Any]]:
         holder.close()
 
 
-def events(sql: Any, kind: str, status: str) -> list[dict[str, Any]]:
-    if sql("select to_regclass('migrator.events')") == [(None,)]:
-        return []
-    rows = sql(
-        "select detail from migrator.events where kind = %s and status = %s order by id",
-        kind,
-        status,
-    )
-    return [row[0] for row in rows]
-
-
 def columns(sql: Any) -> list[tuple[object, ...]]:
     return sql("select column_name from information_schema.columns where table_name = 'busy'")
 
@@ -60,14 +50,14 @@ def test_an_autocommit_step_behind_a_blocker_names_it_on_each_retry_then_is_undo
         pid = holder.info.backend_pid
         result = migrator("apply", plan, "--to", "b")
     assert result.code == 1, result.out + result.err  # failed, and undone
-    retries = events(sql, "step", "retry")
+    retries = events_of(sql, "step", "retry")
     assert len(retries) == 3  # max(retries, 3) more attempts
     assert [r["pause"] for r in retries] == [0.5, 1.0, 2.0]
     for retry in retries:
         assert [b["pid"] for b in retry["blockers"]] == [pid]
         assert retry["blockers"][0]["application"] == "reporting-job"
         assert f"blocked by pid {pid}" in retry["error"]
-    (failed,) = events(sql, "step", "failed")
+    (failed,) = events_of(sql, "step", "failed")
     assert failed["attempts"] == 4
     assert [b["pid"] for b in failed["blockers"]] == [pid]
     assert "canceling statement due to lock timeout" in failed["error"]
@@ -90,7 +80,7 @@ def test_an_autocommit_step_is_retried_until_the_blocker_leaves(
         retried = threading.Event()
 
         def end_report_at_first_retry() -> None:
-            wait_for(lambda: bool(events(sql, "step", "retry")), timeout=30)
+            wait_for(lambda: bool(events_of(sql, "step", "retry")), timeout=30)
             holder.rollback()  # the report ends: its lock goes
             retried.set()
 
@@ -102,8 +92,8 @@ def test_an_autocommit_step_is_retried_until_the_blocker_leaves(
             ender.join()
     assert retried.is_set()
     assert result.code == 0, result.out + result.err
-    assert events(sql, "step", "retry")[0]["blockers"][0]["pid"] == pid
-    assert len(events(sql, "step", "done")) == 1
+    assert events_of(sql, "step", "retry")[0]["blockers"][0]["pid"] == pid
+    assert len(events_of(sql, "step", "done")) == 1
     assert columns(sql) == [("id",), ("note",)]
 
 
@@ -148,11 +138,11 @@ def test_an_undo_behind_a_blocker_is_retried_naming_it_then_fails(
             holder.close()
     pid = pids[0]
     assert result.code == 3, result.out + result.err  # undo failed: manual intervention
-    retries = events(sql, "undo", "retry")
+    retries = events_of(sql, "undo", "retry")
     assert len(retries) == 3
     assert [r["pause"] for r in retries] == [0.5, 1.0, 2.0]
     assert all([b["pid"] for b in r["blockers"]] == [pid] for r in retries)
-    (failed,) = events(sql, "undo", "failed")
+    (failed,) = events_of(sql, "undo", "failed")
     assert [b["pid"] for b in failed["blockers"]] == [pid]
     assert f"blocked by pid {pid}" in failed["error"]
     lines = [line for line in result.out.splitlines() if f"blocked by pid {pid}" in line]
@@ -223,8 +213,8 @@ def test_a_multi_statement_autocommit_step_is_not_run_again_after_a_statement_co
         result = migrator("apply", plan, "--to", "b")
     assert result.code == 1, result.out + result.err
     assert sql("select n from ran") == [(1,)]  # once, not once per attempt
-    assert events(sql, "step", "retry") == []
-    (failed,) = events(sql, "step", "failed")
+    assert events_of(sql, "step", "retry") == []
+    (failed,) = events_of(sql, "step", "failed")
     assert failed["attempts"] == 1
     assert [b["pid"] for b in failed["blockers"]] == [pid]
     assert "not tried again: 1 statement(s) before it had committed" in failed["error"]

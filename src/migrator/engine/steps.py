@@ -97,6 +97,30 @@ def pause_after(waited: float, attempt: int, reason: str | None, pause: float) -
     return lock_pause(waited, attempt) if reason == LOCK_TIMEOUT else pause
 
 
+def _record_retry(
+    journal: Journal,
+    kind: EventKind,
+    op: Operation,
+    attempt: int,
+    exc: BaseException,
+    reason: str | None,
+    pause: float,
+) -> float:
+    """Record that attempt `attempt` of `op` (its step or its undo) failed and is done
+    again, naming who held the lock it waited for; the pause before the next attempt."""
+    pause = pause_after(lock_timeout_of(op), attempt, reason, pause)
+    journal.step_event(
+        kind,
+        EventStatus.RETRY,
+        op,
+        attempt=attempt,
+        error=error_text(exc),
+        pause=pause,
+        blockers=blockers_of(exc),
+    )
+    return pause
+
+
 class StepFailed(Exception):
     def __init__(self, label: str, error: str) -> None:
         super().__init__(f"step {label} failed: {error}")
@@ -133,16 +157,7 @@ def run_step(journal: Journal, op: Operation) -> None:
 
     def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
         nonlocal next_pause
-        pause = next_pause = pause_after(lock_timeout_of(op), n, reason, pause)
-        journal.step_event(
-            EventKind.STEP,
-            EventStatus.RETRY,
-            op,
-            attempt=n,
-            error=error_text(exc),
-            pause=pause,
-            blockers=blockers_of(exc),
-        )
+        next_pause = _record_retry(journal, EventKind.STEP, op, n, exc, reason, pause)
 
     def give_up(n: int, exc: BaseException) -> None:
         error = error_text(exc)
@@ -243,18 +258,9 @@ def undo_step(journal: Journal, op: Operation, memo: Any) -> None:
 
     def retrying(n: int, exc: BaseException, reason: str | None, pause: float) -> None:
         nonlocal next_pause
-        pause = next_pause = pause_after(lock_timeout_of(op), n, reason, pause)
         if reason == LOST_CONNECTION:
             journal.reconnect()
-        journal.step_event(
-            EventKind.UNDO,
-            EventStatus.RETRY,
-            op,
-            attempt=n,
-            error=error_text(exc),
-            pause=pause,
-            blockers=blockers_of(exc),
-        )
+        next_pause = _record_retry(journal, EventKind.UNDO, op, n, exc, reason, pause)
 
     def pause_then_check_lock(pause: float) -> bool:
         time.sleep(next_pause)
