@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 
 from migrator.db.failures import error_text
-from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT
 from migrator.db.reconnect import connect_again
 from migrator.db.retry import lost_connection, retry
 from migrator.db.sessions import backend_pid
@@ -73,7 +72,7 @@ class Journal:
             self.run_id,
             step=step,
             owner=self.lock.owner,
-            lock_timeout=op.lock_timeout or DEFAULT_LOCK_TIMEOUT,
+            lock_timeout=op.lock_wait,
             lock_retries=max(op.retries, TRANSIENT_RETRIES),
             retrying=lambda part, attempt, error, pause: self.step_event(
                 EventKind.STEP,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT
 from migrator.plan.model import Transition
 from migrator.plugin.context import StepContext
 from migrator.plugin.registry import Registry
@@ -44,6 +45,12 @@ class Operation:
     # in a rollback run: why this operation (the undo of an irreversible step) undoes
     # nothing; the run records the step `not_undone` instead of running it
     not_undone: str | None = None
+
+    @property
+    def lock_wait(self) -> float:
+        """How long each statement of it may wait for a lock (seconds): its step's
+        `lock_timeout`, else the default."""
+        return self.lock_timeout or DEFAULT_LOCK_TIMEOUT
 
 
 def forward_operations(registry: Registry, t: Transition) -> list[Operation]:

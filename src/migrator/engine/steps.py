@@ -23,9 +23,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from migrator.db.failures import error_text
-from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT, set_lock_timeout, watch_locks
+from migrator.db.lockwait import set_lock_timeout, watch_locks
 from migrator.db.retry import (
     LOCK_BACKOFF,
     LOCK_TIMEOUT,
@@ -45,7 +46,6 @@ from migrator.plugin.context import StepContext, StepError
 from migrator.state import EventKind, EventStatus
 
 T = TypeVar("T")
-STEP_BACKOFF = LOCK_BACKOFF
 PARTLY_DONE = "partly done"
 
 # What a plugin raises by mistake, never on purpose: a bug, not a failed step. The run is
@@ -108,7 +108,7 @@ def _record_retry(
 ) -> float:
     """Record that attempt `attempt` of `op` (its step or its undo) failed and is done
     again, naming who held the lock it waited for; the pause before the next attempt."""
-    pause = pause_after(lock_timeout_of(op), attempt, reason, pause)
+    pause = pause_after(op.lock_wait, attempt, reason, pause)
     journal.step_event(
         kind,
         EventStatus.RETRY,
@@ -185,7 +185,7 @@ def run_step(journal: Journal, op: Operation) -> None:
         attempt,
         transient=any_of(partly_done, lost_connection, lock_timeout),
         retries=retries_for(op),
-        backoff=STEP_BACKOFF,
+        backoff=LOCK_BACKOFF,
         on_failure=failed,
         on_retry=retrying,
         on_give_up=give_up,
@@ -205,29 +205,38 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
             describe=op.describe,
         )
 
-    env = journal.env
     if op.transactional:
-        conn = journal.conn
-        with conn.begin():
-            _set_timeouts(journal, op)
-            with watch_locks(
-                env.db, journal.backend_pid(), env.secrets, lock_timeout=lock_timeout_of(op)
-            ):
-                memo = op.do(ctx)
-            reset_session(conn)  # a session-level SET of the step ends with it
-            done(memo)  # committed together with what the step did,
-            journal.fence(conn)  # only while the run is ours: else rolled back, undone
-        return memo
-    journal.fenced()  # what follows cannot be rolled back: run it only while the run is ours
-    memo = on_side(
-        env.db,
-        env.secrets,
-        lock_timeout_of(op),
-        op.timeout,
-        lambda side: op.do(journal.context(op.label, op, side)),
-    )
+        return _in_transaction(journal, op, lambda conn: op.do(ctx), done)
+    memo = _beside(journal, op, lambda side: op.do(journal.context(op.label, op, side)))
     done(memo)
     return memo
+
+
+def _in_transaction(
+    journal: Journal, op: Operation, work: Callable[[Connection], T], record: Callable[[T], None]
+) -> T:
+    """`work` on the run's connection, in a transaction under `op`'s timeouts, watched for
+    lock waits; `record(result)` writes its event in the same transaction, which commits
+    only while the run is ours (else it is rolled back, undone)."""
+    conn = journal.conn
+    with conn.begin():
+        _set_timeouts(journal, op)
+        with watch_locks(
+            journal.env.db, journal.backend_pid(), journal.env.secrets, lock_timeout=op.lock_wait
+        ):
+            result = work(conn)
+        reset_session(conn)  # a session-level SET of the step ends with it
+        record(result)
+        journal.fence(conn)
+    return result
+
+
+def _beside(journal: Journal, op: Operation, work: Callable[[Connection], T]) -> T:
+    """`work` outside a transaction (engine.autocommit), once the run is known to be ours:
+    what it does cannot be rolled back."""
+    journal.fenced()
+    env = journal.env
+    return on_side(env.db, env.secrets, op.lock_wait, op.timeout, work)
 
 
 def _sleep(seconds: float) -> bool:
@@ -235,13 +244,8 @@ def _sleep(seconds: float) -> bool:
     return True
 
 
-def lock_timeout_of(op: Operation) -> float:
-    """How long each statement of `op` may wait for a lock (seconds)."""
-    return op.lock_timeout or DEFAULT_LOCK_TIMEOUT
-
-
 def _set_timeouts(journal: Journal, op: Operation) -> None:
-    set_lock_timeout(journal.conn, lock_timeout_of(op))
+    set_lock_timeout(journal.conn, op.lock_wait)
     if op.timeout:
         journal.conn.execute(
             text("select set_config('statement_timeout', :v, true)"),
@@ -272,7 +276,7 @@ def undo_step(journal: Journal, op: Operation, memo: Any) -> None:
         lambda n: _undo_once(journal, op, memo, started),
         transient=any_of(partly_done, lost_connection, lock_timeout),
         retries=lambda reason: 0 if reason in (None, PARTLY_DONE) else retries_for(op)(reason),
-        backoff=STEP_BACKOFF,
+        backoff=LOCK_BACKOFF,
         on_retry=retrying,
         wait=pause_then_check_lock,
     )
@@ -293,23 +297,12 @@ def _undo_once(journal: Journal, op: Operation, memo: Any, started: float) -> No
         )
 
     if op.undo_transactional:
-        conn = journal.conn
-        with conn.begin():
-            _set_timeouts(journal, op)
-            with watch_locks(
-                env.db, journal.backend_pid(), env.secrets, lock_timeout=lock_timeout_of(op)
-            ):
-                undo(env.step_context(conn, journal.run_id), memo)
-            reset_session(conn)
-            done()  # committed together with what the undo did,
-            journal.fence(conn)  # only while the run is ours
+        _in_transaction(
+            journal,
+            op,
+            lambda conn: undo(env.step_context(conn, journal.run_id), memo),
+            lambda result: done(),
+        )
         return
-    journal.fenced()
-    on_side(
-        env.db,
-        env.secrets,
-        lock_timeout_of(op),
-        op.timeout,
-        lambda side: undo(env.step_context(side, journal.run_id), memo),
-    )
+    _beside(journal, op, lambda side: undo(env.step_context(side, journal.run_id), memo))
     done()
