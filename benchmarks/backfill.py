@@ -22,7 +22,7 @@ times, round after round, and the table shows each method's best round (the one 
 machine disturbed least), every round's seconds beside it, and the slowest batch of all
 rounds as well as the best round's.
 
-Without --dsn it starts an embedded PostgreSQL (pgserver) in a temporary folder.
+Without --dsn it starts an embedded PostgreSQL in a temporary folder.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from embedded import server as embedded_server  # benchmarks/embedded.py, beside this script
 
 SCHEMA = """
 create table assessment_sessions (
@@ -402,90 +403,82 @@ def main() -> int:
         naive_loop(args.naive_child)
         return 0
 
-    server = None
-    admin = args.dsn
     workdir = Path(tempfile.mkdtemp(prefix="migrator-bench-"))
-    if admin is None:
-        import warnings
+    with embedded_server(args.dsn, workdir) as admin:
+        return measure(args, admin, workdir)
 
-        warnings.simplefilter("ignore")  # platformdirs, imported by pgserver
-        import pgserver  # type: ignore[import-untyped]
 
-        server = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
-        admin = server.get_uri()
-    try:
-        peaks: dict[tuple[int, int], float] = {}
-        for n in args.sessions:
-            print(f"\n== {n:,} sessions: building the legacy tables ...", flush=True)
-            started = time.monotonic()
-            template = f"bench_template_{n}"
-            build_template(admin, template, n)
-            print(f"   built in {time.monotonic() - started:.1f}s", flush=True)
-            ours = {p: Runs([], []) for p in args.parallel}
-            single, naive = Runs([], []), Runs([], [])
-            for round_ in range(args.repeat):
-                if args.repeat > 1:
-                    print(f"   round {round_ + 1} of {args.repeat} ...", flush=True)
-                measured, one, loop = measure_round(admin, template, n, args, workdir)
-                for parallel, result, memo in measured:
-                    ours[parallel].results.append(result)
-                    ours[parallel].memos.append(memo)
-                single.results.append(one)
-                if loop is not None:
-                    naive.results.append(loop)
-            drop(admin, template)
-            completed = ours[args.parallel[0]].memos[0]["rows_walked"]
-            print(f"   {completed:,} completed sessions to unify; every migrator run wrote the")
-            print("   same payloads as the single statement")
+def measure(args: argparse.Namespace, admin: str, workdir: Path) -> int:
+    """Every size and stream count of `args` on the server of `admin`; the table printed."""
+    peaks: dict[tuple[int, int], float] = {}
+    for n in args.sessions:
+        print(f"\n== {n:,} sessions: building the legacy tables ...", flush=True)
+        started = time.monotonic()
+        template = f"bench_template_{n}"
+        build_template(admin, template, n)
+        print(f"   built in {time.monotonic() - started:.1f}s", flush=True)
+        ours = {p: Runs([], []) for p in args.parallel}
+        single, naive = Runs([], []), Runs([], [])
+        for round_ in range(args.repeat):
             if args.repeat > 1:
-                print(f"   best of {args.repeat} rounds; every round's seconds in the note")
-            print(f"   {'method':<34}{'seconds':>9}{'sessions/s':>12}{'peak MB':>9}  note")
-            table = [*ours.values(), single] + ([naive] if naive.results else [])
-            for runs in table:
-                r = runs.results[runs.best]
-                peak = runs.peak_mb
-                every = _times(runs.seconds)
-                note = "; ".join(x for x in (r.note, every and f"rounds: {every}") if x)
-                print(
-                    f"   {r.label:<34}{r.seconds:>9.2f}{completed / r.seconds:>12,.0f}"
-                    f"{f'{peak:.0f}' if peak else '-':>9}  {note}"
-                )
-            best_single = single.results[single.best].seconds
-            for parallel, runs in ours.items():
-                best = runs.results[runs.best]
-                memo = runs.memos[runs.best]
-                peaks[(n, parallel)] = runs.peak_mb
-                ratio_3_1 = (
-                    f"   ratio 3/1: {naive.results[naive.best].seconds / best.seconds:.1f}"
-                    " (target >= 8)"
-                    if naive.results
-                    else ""
-                )
-                print(
-                    f"   parallel {parallel}: ratio 1/2: {best.seconds / best_single:.2f} "
-                    f"(target <= 1.15){ratio_3_1}"
-                )
-                slowest = max(m["slowest_batch_seconds"] for m in runs.memos)
-                over_all = f", {slowest:.3f}s over all rounds" if args.repeat > 1 else ""
-                print(
-                    f"      {memo['batches']} batches, mean {memo['mean_batch_seconds']:.3f}s, "
-                    f"slowest {memo['slowest_batch_seconds']:.3f}s{over_all} (target < 1 s); "
-                    f"peak {peaks[(n, parallel)]:.0f} MB"
-                )
-        if len(args.sessions) > 1:
-            sizes = sorted(args.sessions)
-            for parallel in args.parallel:
-                low, high = peaks[(sizes[0], parallel)], peaks[(sizes[-1], parallel)]
-                print(
-                    f"\npeak memory of migrator, parallel {parallel}: "
-                    + ", ".join(f"{n:,}: {peaks[(n, parallel)]:.0f} MB" for n in sizes)
-                    + f"; largest / smallest = {high / low:.2f} (target <= 1.2)"
-                )
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"\n(largest peak RSS of any child: {children:.0f} MB)")
-    finally:
-        if server is not None:
-            server.cleanup()
+                print(f"   round {round_ + 1} of {args.repeat} ...", flush=True)
+            measured, one, loop = measure_round(admin, template, n, args, workdir)
+            for parallel, result, memo in measured:
+                ours[parallel].results.append(result)
+                ours[parallel].memos.append(memo)
+            single.results.append(one)
+            if loop is not None:
+                naive.results.append(loop)
+        drop(admin, template)
+        completed = ours[args.parallel[0]].memos[0]["rows_walked"]
+        print(f"   {completed:,} completed sessions to unify; every migrator run wrote the")
+        print("   same payloads as the single statement")
+        if args.repeat > 1:
+            print(f"   best of {args.repeat} rounds; every round's seconds in the note")
+        print(f"   {'method':<34}{'seconds':>9}{'sessions/s':>12}{'peak MB':>9}  note")
+        table = [*ours.values(), single] + ([naive] if naive.results else [])
+        for runs in table:
+            r = runs.results[runs.best]
+            peak = runs.peak_mb
+            every = _times(runs.seconds)
+            note = "; ".join(x for x in (r.note, every and f"rounds: {every}") if x)
+            print(
+                f"   {r.label:<34}{r.seconds:>9.2f}{completed / r.seconds:>12,.0f}"
+                f"{f'{peak:.0f}' if peak else '-':>9}  {note}"
+            )
+        best_single = single.results[single.best].seconds
+        for parallel, runs in ours.items():
+            best = runs.results[runs.best]
+            memo = runs.memos[runs.best]
+            peaks[(n, parallel)] = runs.peak_mb
+            ratio_3_1 = (
+                f"   ratio 3/1: {naive.results[naive.best].seconds / best.seconds:.1f}"
+                " (target >= 8)"
+                if naive.results
+                else ""
+            )
+            print(
+                f"   parallel {parallel}: ratio 1/2: {best.seconds / best_single:.2f} "
+                f"(target <= 1.15){ratio_3_1}"
+            )
+            slowest = max(m["slowest_batch_seconds"] for m in runs.memos)
+            over_all = f", {slowest:.3f}s over all rounds" if args.repeat > 1 else ""
+            print(
+                f"      {memo['batches']} batches, mean {memo['mean_batch_seconds']:.3f}s, "
+                f"slowest {memo['slowest_batch_seconds']:.3f}s{over_all} (target < 1 s); "
+                f"peak {peaks[(n, parallel)]:.0f} MB"
+            )
+    if len(args.sessions) > 1:
+        sizes = sorted(args.sessions)
+        for parallel in args.parallel:
+            low, high = peaks[(sizes[0], parallel)], peaks[(sizes[-1], parallel)]
+            print(
+                f"\npeak memory of migrator, parallel {parallel}: "
+                + ", ".join(f"{n:,}: {peaks[(n, parallel)]:.0f} MB" for n in sizes)
+                + f"; largest / smallest = {high / low:.2f} (target <= 1.2)"
+            )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"\n(largest peak RSS of any child: {children:.0f} MB)")
     return 0
 
 

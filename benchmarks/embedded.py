@@ -13,14 +13,10 @@ def server(dsn: str | None, workdir: Path) -> Iterator[str]:
     if dsn:
         yield dsn
         return
-    import warnings
+    from migrator.db import embedded
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs, imported by pgserver
-        import pgserver  # type: ignore[import-untyped]
-
-    pg = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
+    pgdata = workdir / "pgdata"
     try:
-        yield str(pg.get_uri())
+        yield embedded.start(pgdata)
     finally:
-        pg.cleanup()
+        embedded.stop(pgdata)

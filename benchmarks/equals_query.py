@@ -14,7 +14,7 @@ comparison happens in the database, and no result set reaches migrator.
 `--old` also measures the way equals_query worked before (both result sets fetched into
 Python and counted there) on the same rows, in a child process of its own.
 
-Without --dsn it starts an embedded PostgreSQL (pgserver) in a temporary folder.
+Without --dsn it starts an embedded PostgreSQL in a temporary folder.
 """
 
 from __future__ import annotations

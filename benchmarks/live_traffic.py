@@ -38,7 +38,7 @@ d, dx, e, ex. With --repeat N every scenario runs N times, round after round, an
 table shows each one's round with the shortest work (the one the machine disturbed
 least), every round's work and longest write in its notes.
 
-Without --dsn it starts an embedded PostgreSQL (pgserver) in a temporary folder; with
+Without --dsn it starts an embedded PostgreSQL in a temporary folder; with
 one, it works in a database `live_traffic` of its own, dropped at the end.
 """
 

@@ -12,7 +12,7 @@ check, its event. Process start-up is measured apart (`migrator --version`) and 
     python benchmarks/overhead.py --operations 2000 --repeat 5
     python benchmarks/overhead.py --profile      # where the time goes (cProfile, in process)
 
-Without --dsn it starts an embedded PostgreSQL (pgserver) in a temporary folder.
+Without --dsn it starts an embedded PostgreSQL in a temporary folder.
 Target: under 5 ms per operation.
 """
 

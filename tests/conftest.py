@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL (pgserver) for the session, a fresh database per test.
+"""Shared fixtures: a real PostgreSQL (the embedded one) for the session, a fresh database per test.
 
 Both come from `migrator.testing`, the fixtures a plugin author enables the same way; ours
 add the secrets sweep (the server's log, a password in the DSN, every database swept).

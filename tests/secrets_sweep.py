@@ -344,7 +344,7 @@ def register(config: pytest.Config) -> SecretsSweep:
 
 
 def with_password(dsn: str, password: str) -> str:
-    """`dsn` (a postgresql:// URL, as pgserver gives) with `password` in it."""
+    """`dsn` (a postgresql:// URL, as the embedded server gives) with `password` in it."""
     scheme, sep, rest = dsn.partition("://")
     userinfo, at, host = rest.partition("@")
     if not sep or not at:

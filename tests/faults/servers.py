@@ -8,26 +8,23 @@ and starts it again at the same socket, so DSNs stay valid.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-from typing import Any
+import subprocess
 
 import psycopg
 
 
 class RestartableServer:
     def __init__(self, password: str | None = None) -> None:
-        import pgserver
+        from migrator.db import embedded
 
         self.password = password  # put in its DSN (the server trusts its socket)
-        # Unix socket paths are short (107 bytes): keep the data directory near /tmp.
-        self.pgdata = Path(tempfile.mkdtemp(prefix="migrator-faults-pg-"))
-        self.server: Any = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._started = embedded.temporary("migrator-faults-pg-")
+        self.server = self._started.__enter__()
+        self.pgdata = self.server.pgdata
 
     @property
     def admin_dsn(self) -> str:
-        dsn = str(self.server.get_uri())
+        dsn = self.server.dsn
         if self.password is None:
             return dsn
         from tests.secrets_sweep import with_password
@@ -36,20 +33,21 @@ class RestartableServer:
 
     def crash(self) -> None:
         """Stop at once: every backend dies without a goodbye, nothing is checkpointed."""
-        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+        from migrator.db import embedded
 
-        pg_ctl(["-m", "immediate", "-w", "stop"], pgdata=self.pgdata, user=self.server.system_user)
+        pg_ctl = str(embedded.programs() / "pg_ctl")
+        command = [pg_ctl, "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"]
+        subprocess.run(command, check=True, capture_output=True, user=embedded.system_user())
 
     def start(self) -> None:
-        self.server.ensure_postgres_running()  # the same socket directory, the same DSN
+        self.server.restart()  # the same socket directory, the same DSN
 
     def crash_and_restart(self) -> None:
         self.crash()
         self.start()
 
     def close(self) -> None:
-        self.server.cleanup()
-        shutil.rmtree(self.pgdata, ignore_errors=True)
+        self._started.__exit__(None, None, None)
 
 
 def terminate_migrator_backends(dsn: str) -> list[int]:

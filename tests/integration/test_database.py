@@ -44,7 +44,7 @@ def test_unreachable_database_is_exit_5_without_the_password() -> None:
 
 
 def test_wrong_password_is_reported_without_it(database: str) -> None:
-    # pgserver trusts local connections, so prove scrubbing on a driver message that echoes it.
+    # The embedded server trusts local connections: prove scrubbing on a message that echoes it.
     target = Target("host=/nonexistent user=ops password='p@ss word'", "--dsn")
     assert "p@ss word" not in redact(target.dsn)
     assert scrub("failed for p@ss word", target) == "failed for ***"

@@ -549,10 +549,9 @@ def workdir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="mr-"))
     yield path
     pgdata = path / ".migrator" / "pgdata"
-    if (pgdata / "postmaster.pid").exists():
-        import pgserver
+    from migrator.db import embedded
 
-        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+    embedded.stop(pgdata)
 
 
 def test_by_default_the_scratch_copy_lives_on_the_embedded_server_with_the_roles_it_needs(

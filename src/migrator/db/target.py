@@ -1,8 +1,8 @@
 """Where the database is, and connecting to it without ever showing a password.
 
 `--dsn`, else `MIGRATOR_DSN`, else `DATABASE_URL`, else the embedded PostgreSQL
-started from `pgserver` in `.migrator/pgdata` under the current directory. The
-embedded server is left running for the next command, which reuses it.
+(`db/embedded.py`) in `.migrator/pgdata` under the current directory. The embedded
+server is left running for the next command, which reuses it.
 """
 
 from __future__ import annotations
@@ -185,40 +185,9 @@ def resolve_target(
 
 def embedded_dsn(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:
     """Start (or reuse) the embedded PostgreSQL in `pgdata` and return its DSN."""
-    import warnings
+    from migrator.db import embedded
 
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        pgdata.mkdir(parents=True, exist_ok=True)
-        was_running = _postmaster_alive(pgdata)
-        server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
-    if not was_running and announce is not None:
-        announce(f"started the embedded PostgreSQL in {_relative(pgdata)}")
-    return str(server.get_uri())
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _postmaster_alive(pgdata: Path) -> bool:
-    pid_file = pgdata / "postmaster.pid"
-    try:
-        pid = int(pid_file.read_text().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return embedded.start(pgdata, announce)
 
 
 def application_name(pid: int | None = None, host: str | None = None) -> str:

@@ -84,14 +84,10 @@ class ScratchDatabase:
 
 
 def bundled_bin() -> Path:
-    """The folder of the PostgreSQL programs shipped with pgserver (the embedded server's)."""
-    import warnings
+    """The folder of the PostgreSQL programs shipped with the embedded server."""
+    from migrator.db import embedded
 
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    return Path(pgserver.__file__).resolve().parent / "pginstall" / "bin"
+    return embedded.programs()
 
 
 @dataclass(frozen=True)
