@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from embedded import server as embedded_server  # benchmarks/embedded.py, beside this script
 
 SCHEMA = """
 create table assessment_sessions (
@@ -403,8 +402,10 @@ def main() -> int:
         naive_loop(args.naive_child)
         return 0
 
+    from embedded import server  # benchmarks/embedded.py, beside this script
+
     workdir = Path(tempfile.mkdtemp(prefix="migrator-bench-"))
-    with embedded_server(args.dsn, workdir) as admin:
+    with server(args.dsn, workdir) as admin:
         return measure(args, admin, workdir)
 
 
