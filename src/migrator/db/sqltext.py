@@ -5,7 +5,7 @@ A small lexer that knows PostgreSQL's quoting: '...' and E'...' strings,
 `::` casts. Outside those, `:name` is a bound parameter; inside, it is text.
 A `;` ends a statement where PostgreSQL's own lexer in psql says it does: not inside
 parentheses (a rule's `DO ALSO (...; ...)`) nor inside a routine's `BEGIN ATOMIC ...
-END` body (`_Depth`). tests/sql/splitting.sql is the corpus the server checks it on.
+END` body (`_Depth`). tests/splitting.sql is the corpus the server checks it on.
 """
 
 from __future__ import annotations
