@@ -82,6 +82,9 @@ VISIBLE = [
     "select pg_stat_reset()",
     "select pg_replication_origin_create('hostile')",
     "select nextval('tickets')",
+    # A statement that goes on past a `;`: a definition, its inner statements unread.
+    "create function f() returns int language sql begin atomic delete from accounts; end",
+    "create rule r as on select to accounts do instead (select 1; delete from accounts)",
 ]
 
 # What hides in the database: validate lets them through; the check fails as it runs.
@@ -277,6 +280,9 @@ FRAGMENTS = st.sampled_from(
         'select 1 as "commit"',
         "savepoint s",
         "call p()",
+        "create function f() returns int language sql begin atomic delete from accounts; end",
+        "create rule r as on insert to accounts do also (delete from accounts; select 1)",
+        "select (1; delete from accounts",
     ]
 )
 HOSTILE_SQL = st.lists(FRAGMENTS, min_size=1, max_size=5).map("; ".join)

@@ -98,3 +98,30 @@ def test_run_as_quotes_the_role_and_the_guard_follows_it(conn: Connection, datab
         finally:
             conn.info.pop(GUARD_KEY)
             tx.rollback()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "create rule r as on insert to t do also (delete from t; delete from t)",
+        "create function f() returns int language sql begin atomic delete from t; end",
+        "select 1; delete from t where id in (select 1; commit",
+    ],
+)
+def test_a_statement_going_on_past_a_semicolon_is_refused_before_it_is_sent(
+    conn: Connection, database: str, sql: str
+) -> None:
+    """A `;` the splitter keeps inside a statement (a BEGIN ATOMIC body, rule actions, an
+    unclosed parenthesis) is a definition, or text the server would read otherwise: a
+    writing check's guard refuses it before it is sent, so nothing hides behind it."""
+    with conn.begin() as tx:
+        _guarded(conn, read_only=False)
+        try:
+            with pytest.raises(CheckSqlRefused, match="a `;` inside parentheses"):
+                execute(conn, sql, {})
+        finally:
+            conn.info.pop(GUARD_KEY)
+            tx.commit()  # were anything sent, it would stay
+    assert query(database, "select count(*) from t") == [(2,)]
+    assert query(database, "select count(*) from pg_proc where proname = 'f'") == [(0,)]
+    assert query(database, "select count(*) from pg_rewrite where rulename = 'r'") == [(0,)]

@@ -11,6 +11,8 @@ transaction or that role, or act where a rollback cannot reach, has no place in 
 - role and session changes: SET/RESET ROLE, SET/RESET SESSION AUTHORIZATION, RESET ALL,
   SET SESSION CHARACTERISTICS, SET TRANSACTION, and SET/RESET of the settings in
   `SENSITIVE_SETTINGS`; DISCARD; LOAD (a shared library);
+- a statement that goes on past a `;` (a routine's BEGIN ATOMIC body, a rule's actions
+  in parentheses): a definition, whose inner statements no rule reads one by one;
 - COPY, whatever its direction (`COPY ... TO PROGRAM` runs a shell command on the
   database host, and a check has no reason to copy);
 - the functions in `FORBIDDEN_FUNCTIONS` (session-level advisory locks, work done
@@ -245,6 +247,13 @@ def statement_problem(statement: list[Word]) -> str | None:
         )
     if first in _REFUSED_FIRST:
         return _REFUSED_FIRST[first]
+    if Word("punct", ";") in statement:
+        # The statement goes on past a `;` (a BEGIN ATOMIC body, rule actions in
+        # parentheses): a definition, and more statements than the rules read one by one.
+        return (
+            "a `;` inside parentheses or a BEGIN ATOMIC ... END body defines a function or "
+            "a rule, which a check never does"
+        )
     if first in ("set", "reset"):
         # A setting may be named as a "quoted identifier": SET "role" TO ...
         named = [w.value.lower() for w in statement[1:] if w.kind in ("word", "ident")]
