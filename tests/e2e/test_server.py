@@ -227,3 +227,13 @@ def test_server_help_shows_how_to_reach_it_with_psql(folder: Path) -> None:
     status = migrator(folder, "server", "status", "--help")
     assert "[text|json|dsn]" in status.stdout
     assert "starts nothing" in status.stdout
+
+
+def test_the_docs_name_the_embedded_server_as_it_is() -> None:
+    documents = [README, *sorted((README.parent / "docs").glob("*.md"))]
+    for document in documents:
+        assert "pgserver" not in document.read_text(), document  # the package it replaced
+    readme = README.read_text()
+    assert f"PostgreSQL {embedded.major()}" in readme
+    assert f"[`{embedded.PACKAGE}`](https://pypi.org/project/{embedded.PACKAGE}/)" in readme
+    assert "| `migrator server status` / `start` / `stop` |" in readme
