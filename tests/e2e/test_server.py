@@ -237,3 +237,29 @@ def test_the_docs_name_the_embedded_server_as_it_is() -> None:
     assert f"PostgreSQL {embedded.major()}" in readme
     assert f"[`{embedded.PACKAGE}`](https://pypi.org/project/{embedded.PACKAGE}/)" in readme
     assert "| `migrator server status` / `start` / `stop` |" in readme
+
+
+def test_a_stale_postmaster_pid_naming_another_program_is_no_server(folder: Path) -> None:
+    # A server killed without its clean-up leaves postmaster.pid; its pid may belong to
+    # another program since: that one is neither reported nor signalled.
+    assert migrator(folder, "server", "start").returncode == 0
+    pgdata = folder / ".migrator" / "pgdata"
+    lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    assert migrator(folder, "server", "stop").returncode == 0
+    other = subprocess.Popen(["sleep", "300"])
+    try:
+        (pgdata / "postmaster.pid").write_text("\n".join([str(other.pid), *lines[1:]]) + "\n")
+        found = document(folder, "server", "status")
+        assert found["running"] is False and found["pid"] is None, found
+        stopped = migrator(folder, "server", "stop")
+        assert "nothing to stop" in stopped.stdout, stopped.stdout
+        assert other.poll() is None  # not signalled
+        restarted = migrator(folder, "server", "start")  # the server starts over it
+        assert restarted.returncode == 0, restarted.stderr
+        assert "started the embedded PostgreSQL" in restarted.stdout
+        running = document(folder, "server", "status")
+        assert running["running"] is True and running["pid"] != other.pid, running
+        assert psutil.Process(running["pid"]).name() == "postgres"  # type: ignore[arg-type]
+    finally:
+        other.kill()
+        other.wait()

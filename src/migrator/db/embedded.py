@@ -195,6 +195,10 @@ def start(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:
     if problem is not None:
         raise OtherMajorData(problem)
     was_running = _postmaster(pgdata) is not None
+    if not was_running:
+        # A server killed without its clean-up leaves postmaster.pid behind, and its pid
+        # may be another program's since: the package would take that for a server.
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
     try:
         server = _package().get_server(pgdata, cleanup_mode=None)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
