@@ -1,24 +1,23 @@
-"""The wheel is the product: built with `python -m build`, installed into a fresh
-virtualenv, `migrator demo` tells the whole story from it, in an empty folder, on the
-embedded PostgreSQL, with the plans and the demo's SQL read from the installed package.
+"""The wheel is the product: built with `python -m build` (tests/wheels.py, once per
+session), installed into a fresh virtualenv, `migrator demo` tells the whole story from
+it, in an empty folder, on the embedded PostgreSQL, with the plans and the demo's SQL read
+from the installed package.
 
-Built from a copy of the tracked files (`git ls-files`, as they are in the work tree), so
-the repository gets no build/ or *.egg-info, and a file git does not know (that a clone,
-and so CI, would not have) cannot make the test pass. Everything
-lives in temporary folders outside the session's pytest folder (a virtualenv is too big
-for the secrets sweep's end-of-session walk); the demo's folder, its database and every
-captured output are shown to the sweep before they go. The embedded server the demo
-started is stopped, and the test fails if a postgres process is left running.
+Everything lives in temporary folders outside the session's pytest folder (a virtualenv
+is too big for the secrets sweep's end-of-session walk); the demo's folder, its database
+and every captured output are shown to the sweep before they go. The embedded server the
+demo started is stopped with `migrator server stop`, and the test fails if a postgres
+process is left running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,68 +32,12 @@ import pytest
 
 from migrator.demo.story import PLAN_FILES
 from tests import secrets_sweep
+from tests.wheels import ROOT, Wheel, run, tail
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = 300  # as features/demo: the whole story, in little more than its waits and soaks
 NOT_INHERITED = ("MIGRATOR_DSN", "DATABASE_URL", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-STOP_SERVER = (  # run by the virtualenv's python: its own migrator, as tests/bdd/test_embedded
-    "import sys, pathlib; from migrator.db import embedded; "
-    "embedded.stop(pathlib.Path(sys.argv[1]))"
-)
-
-
-def _run(
-    argv: list[str | Path | int],
-    timeout: float,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """A bounded subprocess, its output captured through communicate() (the sweep reads it)."""
-    return subprocess.run(
-        [str(a) for a in argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env=env,
-    )
-
-
-def _tail(proc: subprocess.CompletedProcess[str], lines: int = 60) -> str:
-    return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
-
-
-def _tracked_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=60
-    ).stdout
-    return [os.fsdecode(name) for name in listed.split(b"\0") if name]
-
-
-def _copy_tracked(dest: Path) -> list[str]:
-    """The tracked files as they are in the work tree (symlinks kept), under `dest`."""
-    copied = []
-    for rel in _tracked_files():
-        source = ROOT / rel
-        if not os.path.lexists(source):
-            continue  # deleted in the work tree, not yet committed
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            target.symlink_to(os.readlink(source))
-        else:
-            shutil.copy2(source, target)
-        copied.append(rel)
-    return copied
-
-
-@dataclass(frozen=True)
-class Wheel:
-    path: Path
-    source: Path  # the copy it was built from
-    tracked: list[str]
 
 
 @dataclass(frozen=True)
@@ -113,47 +56,21 @@ def workdir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def wheel(workdir: Path) -> Wheel:
-    litter_before = _build_litter()
-    source = workdir / "source"
-    tracked = _copy_tracked(source)
-    dist = workdir / "dist"
-    built = _run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", dist, source],
-        timeout=600,
-        cwd=workdir,
-    )
-    assert built.returncode == 0, _tail(built)
-    wheels = sorted(dist.glob("migrator-*.whl"))
-    assert len(wheels) == 1, (wheels, _tail(built))
-    assert _build_litter() == litter_before  # the build happened in the copy only
-    return Wheel(wheels[0], source, tracked)
-
-
-def _build_litter() -> set[Path]:
-    return {
-        path
-        for pattern in ("build", "dist", "*.egg-info", "src/*.egg-info", "plugins/*.egg-info")
-        for path in ROOT.glob(pattern)
-    }
-
-
-@pytest.fixture(scope="module")
 def venv(workdir: Path, wheel: Wheel) -> Venv:
     root = workdir / "venv"
-    made = _run([sys.executable, "-m", "venv", root], timeout=180, cwd=workdir)
-    assert made.returncode == 0, _tail(made)
+    made = run([sys.executable, "-m", "venv", root], timeout=180, cwd=workdir)
+    assert made.returncode == 0, tail(made)
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}  # PIP_* stay
     env["VIRTUAL_ENV"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     python = root / "bin" / "python"
-    installed = _run(
+    installed = run(
         [python, "-m", "pip", "install", "--quiet", wheel.path],
         timeout=900,
         env=env,
         cwd=workdir,
     )
-    assert installed.returncode == 0, _tail(installed)
+    assert installed.returncode == 0, tail(installed)
     return Venv(root, python, root / "bin" / "migrator", env)
 
 
@@ -205,13 +122,13 @@ def _alive(pid: int) -> bool:
 
 
 def _stop_server(venv: Venv, pgdata: Path) -> None:
-    """Stop the server as the project does (`embedded.stop`, here the virtualenv's own);
-    if that failed, a fast and then an immediate shutdown of its postmaster."""
+    """Stop the server as a user would (`migrator server stop`, the virtualenv's own, in
+    the folder); if that failed, a fast and then an immediate shutdown of its postmaster."""
     pid = _postmaster_pid(pgdata)
     if pid is None or not _alive(pid):
         return
-    stop = [venv.python, "-c", STOP_SERVER, pgdata]
-    stopped = _run(stop, timeout=60, cwd=pgdata.parent, env=venv.env)
+    stop = [venv.migrator, "server", "stop"]
+    stopped = run(stop, timeout=60, cwd=pgdata.parent.parent, env=venv.env)
     for sig, wait in ((None, 5), (signal.SIGINT, 30), (signal.SIGQUIT, 30)):
         if sig is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -221,7 +138,7 @@ def _stop_server(venv: Venv, pgdata: Path) -> None:
             time.sleep(0.2)
         if not _alive(pid):
             return
-    raise AssertionError(f"the embedded PostgreSQL (pid {pid}) did not stop: {_tail(stopped)}")
+    raise AssertionError(f"the embedded PostgreSQL (pid {pid}) did not stop: {tail(stopped)}")
 
 
 def _demo_apps(folder: Path) -> list[psutil.Process]:
@@ -278,7 +195,7 @@ def test_the_demo_runs_from_the_installed_wheel(
     venv: Venv, demo_folder: Path, request: pytest.FixtureRequest
 ) -> None:
     # The migrator that runs is the wheel's, in the virtualenv, not this checkout.
-    where = _run(
+    where = run(
         [
             venv.python,
             "-c",
@@ -297,7 +214,7 @@ def test_the_demo_runs_from_the_installed_wheel(
         assert not path.resolve().is_relative_to(ROOT), path
     plans = module.parent / "demo" / "plans"  # as the demo names them: the package's copy
 
-    proc = _run(
+    proc = run(
         [venv.migrator, "demo", "--sessions", SESSIONS],
         timeout=600,
         env=venv.env,
@@ -381,3 +298,16 @@ def test_the_demo_runs_from_the_installed_wheel(
     sweep = secrets_sweep.sweep_of(request.config)
     if sweep is not None:
         sweep.check_database(shown[1])
+
+    # The server the demo left running, as `migrator server` shows it, and stopped by it.
+    status = run([venv.migrator, "server", "status", "--output", "json"], 60, demo_folder, venv.env)
+    assert status.returncode == 0, tail(status)
+    server = json.loads(status.stdout)
+    assert server["running"] is True, server
+    assert server["version"].startswith("18."), server
+    assert server["data_folder"] == str(demo_folder / ".migrator" / "pgdata")
+    assert Path(server["programs"]).resolve().is_relative_to(site)  # the wheel's own server
+    stopped = run([venv.migrator, "server", "stop"], 60, demo_folder, venv.env)
+    assert stopped.returncode == 0, tail(stopped)
+    assert f"stopped the embedded PostgreSQL (pid {server['pid']})" in stopped.stdout
+    assert not _postgres_of(demo_folder / ".migrator" / "pgdata")

@@ -5,7 +5,8 @@ and returns an exit code; errors are raised as `MigratorError`s. The CLI only
 parses arguments, calls these, and turns errors into one line and an exit code.
 
 The functions live by what they do: `plans` (no database), `runs` (moving a plan),
-`records` (reading what happened); `session` opens a plan on its database. `rehearse`
+`records` (reading what happened), `server` (the embedded PostgreSQL: status, start,
+stop); `session` opens a plan on its database. `rehearse`
 is `migrator.rehearse.rehearsal.rehearse`, imported on first use (it loads the engine).
 """
 
@@ -17,6 +18,7 @@ from migrator.api.context import Context, OutputFormat
 from migrator.api.plans import DOCS_SUFFIX, DocsFormat, docs, plugins, schema, validate
 from migrator.api.records import graph, history, report, status
 from migrator.api.runs import apply, continue_, dry_run, pause, resume, rollback, unlock
+from migrator.api.server import server_start, server_status, server_stop
 from migrator.api.session import Session, default_target_phase, open_session
 
 if TYPE_CHECKING:
@@ -43,6 +45,9 @@ __all__ = [
     "resume",
     "rollback",
     "schema",
+    "server_start",
+    "server_status",
+    "server_stop",
     "status",
     "unlock",
     "validate",

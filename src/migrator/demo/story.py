@@ -330,4 +330,10 @@ def run_demo(
             out.write(line + "\n")
 
         admin_dsn = embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce)
+        code = Story(out, run_cli, sessions=sessions, keep=keep).tell(admin_dsn)
+        out.write(
+            "\n   The embedded PostgreSQL keeps running for them: `migrator server status` "
+            "shows it,\n   `migrator server stop` stops it.\n"
+        )
+        return code
     return Story(out, run_cli, sessions=sessions, keep=keep).tell(admin_dsn)
