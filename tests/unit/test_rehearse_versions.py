@@ -91,6 +91,11 @@ def test_the_embedded_pg_dump_is_refused_for_an_older_scratch_server_naming_the_
         "scratch/postgres), cannot be trusted to read (pg_dump 17 and later write settings "
         "16 and older refuse). Give --pg-dump PATH to a pg_dump 16"
     )
+    said = refusal(server("17.11"), server("17.11"), EMBEDDED_PG_DUMP)
+    assert said.endswith(
+        "cannot be trusted to read (a dump is written for its pg_dump's own major). Give "
+        "--pg-dump PATH to a pg_dump 17"
+    )
     said = refusal(server("14.23"), scratch, given("17.11"))
     assert said.startswith("pg_dump 17.11 (/pg/17.11/bin/pg_dump, given by --pg-dump) writes")
     assert said.endswith(

@@ -142,11 +142,15 @@ def check(target: Server, scratch: Server, pg_dump: Tool, embedded_major: int) -
             f"--pg-dump PATH to {_which_pg_dump(target, scratch)}"
         )
     if pg_dump.major > scratch.major:
+        why = (
+            "pg_dump 17 and later write settings 16 and older refuse"
+            if pg_dump.major >= 17 and scratch.major <= 16
+            else "a dump is written for its pg_dump's own major"
+        )
         raise ScratchError(
             f"pg_dump {pg_dump.version} ({pg_dump.path}, {whose}) writes its copy for "
             f"PostgreSQL {pg_dump.major}, which the scratch server, {scratch}, cannot be "
-            f"trusted to read (pg_dump 17 and later write settings 16 and older refuse). "
-            f"Give --pg-dump PATH to {_which_pg_dump(target, scratch)}"
+            f"trusted to read ({why}). Give --pg-dump PATH to {_which_pg_dump(target, scratch)}"
         )
 
 
