@@ -4,7 +4,10 @@ Feature: Rehearsing a plan on a scratch copy
   again there. After the way back the tables, columns, indexes, policies, row
   level security and flags must be as they were before; a difference is laid at
   the step whose undo forgot it, and the rehearsal exits 1. The target itself is
-  only read.
+  only read. The copy is made by a pg_dump at least as new as the target and
+  restored on a server at least as new as that pg_dump (by default both the
+  embedded PostgreSQL's, the newest); the output says which were used, and what
+  does not fit is refused before anything is made.
 
   Background:
     Given scratch copies are made on the test server
