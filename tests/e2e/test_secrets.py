@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.httpserver import body_of, reply, serving
+from tests.rehearsing import fitting_pg_dump
 from tests.secrets_sweep import ENV_NAME, SecretsSweep, sweep_of, with_password
 
 SECRET = "${env:" + ENV_NAME + "}"
@@ -140,7 +141,7 @@ def test_every_command_keeps_both_secrets_to_itself(
         migrator("audit", "rls"),
         migrator("rollback", plan, "--output", "json"),
         migrator("apply", plan, "--to", "after", "--yes", "--output", "json"),
-        migrator("rehearse", plan, "--scratch-dsn", admin_dsn),
+        migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *fitting_pg_dump(admin_dsn)),
         migrator("apply", failing, "--log-format", "json"),
     ]
     assert runs[-1].code == 1, runs[-1].out + runs[-1].err  # the 500 undid the hotfix

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.rehearsing import fitting_pg_dump
 from tests.sites import installed_site
 
 PLUGIN = '''\
@@ -154,7 +155,7 @@ def test_rehearse_and_plan_never_call_an_outside_plugin_and_apply_does(
     plan = write_plan(PLAN.replace("URL", webhook.url), "page.yaml")
     assert "pager (migrator-pager 1.0)" in migrator("plugins").out
 
-    rehearsed = migrator("rehearse", plan, "--scratch-dsn", admin_dsn)
+    rehearsed = migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *fitting_pg_dump(admin_dsn))
 
     assert rehearsed.code == 0, rehearsed.out + rehearsed.err
     assert (

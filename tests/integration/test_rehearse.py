@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,13 @@ import pytest
 from migrator.demo import sql_text
 from migrator.rehearse.catalog import Difference, compare, mentions, snapshot
 from migrator.rehearse.scratch import Sample, ScratchError, scratch_name
+from tests.rehearsing import (
+    fake_pg_dump,
+    fitting_pg_dump,
+    scratch_databases,
+    server_major,
+    server_version,
+)
 from tests.secrets_sweep import sweep_of
 
 TABLES = """
@@ -138,20 +144,14 @@ def catalog_of(dsn: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def scratch_databases(admin_dsn: str) -> set[str]:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            "select datname from pg_database where datname like 'migrator_rehearse_%'"
-        ).fetchall()
-    return {r[0] for r in rows}
-
-
 @pytest.fixture
 def rehearse(migrator: Any, admin_dsn: str) -> Any:
-    """`migrator rehearse` on the test's database, its scratch copy on the test server."""
+    """`migrator rehearse` on the test's database, its scratch copy on the test server
+    (restored from the test server's own pg_dump when the embedded one is of another major)."""
+    fitting = fitting_pg_dump(admin_dsn)
 
     def run(plan: Path, *args: str) -> Any:
-        return migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *args)
+        return migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *fitting, *args)
 
     return run
 
@@ -470,38 +470,32 @@ def test_a_plan_in_a_later_phase_is_rehearsed_from_there_and_kept_on_request(
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
-def fake_pg_dump(folder: Path, version: str, output: str) -> Path:
-    """A stand-in pg_dump program: answers --version, prints `output` as the dump."""
-    script = folder / "pg_dump"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) {version}"; exit 0; fi\n'
-        f"cat <<'EOF'\n{output}\nEOF\n"
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return script
-
-
 def test_a_pg_dump_older_than_the_target_is_said_clearly(
-    rehearse: Any, write_plan: Any, tmp_path: Path, admin_dsn: str
+    migrator: Any, write_plan: Any, tmp_path: Path, admin_dsn: str
 ) -> None:
-    old = fake_pg_dump(tmp_path, "12.4", "")
+    old = fake_pg_dump(tmp_path, "12.4")
     scratches = scratch_databases(admin_dsn)
-    result = rehearse(write_plan(LEAKY), "--pg-dump", str(old))
-    assert result.code == 2
-    assert f"newer than pg_dump 12.4 ({old}): it cannot copy a newer server's schema" in (
-        result.err
+    result = migrator(
+        "rehearse", write_plan(LEAKY), "--scratch-dsn", admin_dsn, "--pg-dump", str(old)
     )
-    assert "Pass --pg-dump PATH to a pg_dump 16 or newer" in result.err
+    assert result.code == 2
+    assert (
+        f"pg_dump 12.4 ({old}, given by --pg-dump) is older than the target's PostgreSQL "
+        f"{server_version(admin_dsn)}: it cannot copy a newer server's schema. "
+        f"Give --pg-dump PATH to a pg_dump {server_major(admin_dsn)}\n"
+    ) in result.err
     assert scratch_databases(admin_dsn) == scratches
 
 
 def test_a_schema_that_does_not_restore_is_reported_and_cleaned_up(
-    rehearse: Any, write_plan: Any, tmp_path: Path, admin_dsn: str
+    migrator: Any, write_plan: Any, tmp_path: Path, admin_dsn: str
 ) -> None:
-    broken = fake_pg_dump(tmp_path, "16.2", "create table broken (;")
+    # A pg_dump of the scratch server's own major, so that it is let make the copy.
+    broken = fake_pg_dump(tmp_path, f"{server_major(admin_dsn)}.0", "create table broken (;")
     scratches = scratch_databases(admin_dsn)
-    result = rehearse(write_plan(LEAKY), "--pg-dump", str(broken))
+    result = migrator(
+        "rehearse", write_plan(LEAKY), "--scratch-dsn", admin_dsn, "--pg-dump", str(broken)
+    )
     assert result.code == 2
     assert "the schema could not be restored in the scratch database:" in result.err
     assert 'syntax error at or near ";"' in result.err
@@ -516,7 +510,7 @@ def test_a_scratch_server_that_refuses_a_database_is_said_in_one_line(
         "exception when duplicate_object then null; end $$"
     )
     user = admin_dsn.replace("postgresql://postgres:", "postgresql://rehearser:", 1)
-    result = migrator("rehearse", write_plan(LEAKY), "--scratch-dsn", user)
+    result = migrator("rehearse", write_plan(LEAKY), "--scratch-dsn", user, *fitting_pg_dump(user))
     assert result.code == 2
     said = [line for line in result.err.splitlines() if not line.startswith("warning: --dsn")]
     assert said == ["error: the rehearsal stopped: permission denied to create database"]
@@ -557,6 +551,8 @@ def workdir() -> Iterator[Path]:
 def test_by_default_the_scratch_copy_lives_on_the_embedded_server_with_the_roles_it_needs(
     workdir: Path, sql: Any, database: str
 ) -> None:
+    from migrator.db import embedded
+
     sql(sql_text("supabase.sql"))
     sql(IR07)
     (workdir / "ir07.yaml").write_text(HOTFIX)
@@ -570,7 +566,12 @@ def test_by_default_the_scratch_copy_lives_on_the_embedded_server_with_the_roles
         timeout=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "started the embedded PostgreSQL in .migrator/pgdata" in done.stdout
+    version = embedded.version()
+    assert f"started the embedded PostgreSQL {version} in .migrator/pgdata" in done.stdout
+    assert (
+        f"  copied the schema only of PostgreSQL {server_version(database)} with pg_dump "
+        f"{version} (embedded) onto scratch PostgreSQL {version} (embedded)\n"
+    ) in done.stdout
     assert (
         "created roles on the scratch server (NOLOGIN), which the schema names: "
         "anon, authenticated, service_role"

@@ -20,6 +20,7 @@ from migrator.plan import load_plan, load_plan_text
 from migrator.plugin import StepContext, StopRequested
 from tests import plans
 from tests.processes import sigkill, spawn, wait_for
+from tests.rehearsing import fitting_pg_dump
 from tests.signals import SIGNALS, finish, interrupted_event, run_status
 
 SETTLE = "let the app see it"
@@ -339,8 +340,9 @@ def test_a_rehearsal_lets_no_time_pass(
         )
     )
     proc = spawn(
-        "rehearse", plan, "--dsn", database, "--scratch-dsn", admin_dsn, "--output", "json"
-    )
+        "rehearse", plan, "--dsn", database, "--scratch-dsn", admin_dsn,
+        *fitting_pg_dump(admin_dsn), "--output", "json",
+    )  # fmt: skip
     try:
         out, err = proc.communicate(timeout=120)  # it would take six hours to wait
     except subprocess.TimeoutExpired:

@@ -23,13 +23,16 @@ from migrator.cli.options import PLAN_ARG, context, database_options, warn_dsn_p
     "--scratch-dsn",
     metavar="DSN",
     envvar="MIGRATOR_SCRATCH_DSN",
-    help="The server to make the scratch database on. Default: $MIGRATOR_SCRATCH_DSN, "
-    "else the embedded PostgreSQL.",
+    help="The server to make the scratch database on, of the target's major or newer. "
+    "Default: $MIGRATOR_SCRATCH_DSN, else the embedded PostgreSQL.",
 )
 @click.option(
     "--pg-dump",
     metavar="PATH",
-    help="The pg_dump that copies the schema. Default: the embedded PostgreSQL's.",
+    envvar="MIGRATOR_PG_DUMP",
+    help="The pg_dump that copies the schema: of the target's major or newer, and not "
+    "newer than the scratch server's. Default: $MIGRATOR_PG_DUMP, else the embedded "
+    "PostgreSQL's.",
 )
 @database_options
 def rehearse(
@@ -51,6 +54,15 @@ def rehearse(
     as before, and after the forward again as after the forward. Approvals and
     manual steps are confirmed; http and command steps are not called; a check that
     does not pass on the copy is reported and does not stop the rehearsal.
+
+    Versions: the copy is made by a pg_dump at least as new as the target and
+    restored on a server at least as new as that pg_dump (a dump is written for its
+    own major: an older server cannot be trusted to read it). By default both are
+    the embedded PostgreSQL's, the newest major, so any target up to it needs no
+    option. A --scratch-dsn server older than the embedded pg_dump needs --pg-dump
+    of a major between the target's and the scratch server's (the scratch server's
+    own is the surest). Whatever does not fit is refused (exit 2) before anything is
+    made, saying what to give; the output says which pg_dump and server were used.
 
     Exits 0 when every round trip is clean, 1 when an undo does not restore what
     its transition changed (the steps are named) or a leg fails on the copy.

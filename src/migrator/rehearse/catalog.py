@@ -41,6 +41,36 @@ def _not_extension(catalog: str, oid: str) -> str:
     )
 
 
+def _unusual_not_null(of: str, prefix: str) -> str:
+    """A JSON object to add to a column's or a domain's description: its not-null
+    constraint's definition when there is more to it than `not_null` says, else nothing.
+
+    PostgreSQL 18 keeps a table column's NOT NULL as a `pg_constraint` row too (contype
+    'n'; 17 already a domain's), with a name, NOT VALID and NO INHERIT: one NOT NULL is
+    one difference (the column's or the domain's, never a constraint besides), and these
+    details show only when the constraint is unusual: NOT VALID, NO INHERIT, or named
+    otherwise than PostgreSQL names one (`<table>_<column>_not_null`, `<domain>_not_null`,
+    a digit added when taken; when that is too long PostgreSQL cuts it short, and any
+    `..._not_null` passes). An inherited one (a partition's) bears its parent's name: usual.
+    Before 17 (18 for columns) there is no such row: the object is `{}`."""
+    plain_name = (
+        f"(left(k.conname, length({prefix})) = {prefix} "
+        f"and substr(k.conname, length({prefix}) + 1) ~ '^_not_null[0-9]*$') "
+        f"or (octet_length({prefix} || '_not_null') > 63 and k.conname ~ '_not_null[0-9]*$')"
+    )
+    return f"""jsonb_strip_nulls(jsonb_build_object('not_null_constraint', (
+            select 'CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid)
+            from pg_constraint k
+            where k.contype = 'n' and {of}
+              and not (k.convalidated and not k.connoinherit
+                       and (k.coninhcount > 0 and not k.conislocal or {plain_name})))))"""
+
+
+_COLUMN_NOT_NULL = _unusual_not_null(
+    "k.conrelid = a.attrelid and k.conkey = array[a.attnum]", "c.relname || '_' || a.attname"
+)
+_DOMAIN_NOT_NULL = _unusual_not_null("k.contypid = t.oid", "t.typname")
+
 _DEFAULT_ACL = "acldefault((case c.relkind when 'S' then 's' else 'r' end)::\"char\", c.relowner)"
 
 _QUERIES: dict[str, str] = {
@@ -71,6 +101,7 @@ _QUERIES: dict[str, str] = {
             'generated', nullif(a.attgenerated, ''),
             'collation', case when a.attcollation <> t.typcollation
                 then (select collname from pg_collation where oid = a.attcollation) end)
+            || {_COLUMN_NOT_NULL}
         from pg_attribute a
         join pg_class c on c.oid = a.attrelid
         join pg_namespace n on n.oid = c.relnamespace
@@ -93,7 +124,7 @@ _QUERIES: dict[str, str] = {
         join pg_namespace n on n.oid = k.connamespace
         left join pg_class c on c.oid = k.conrelid
         left join pg_type t on t.oid = k.contypid
-        where {_SYSTEM} and {_not_extension("pg_constraint", "k.oid")}
+        where k.contype <> 'n' and {_SYSTEM} and {_not_extension("pg_constraint", "k.oid")}
           and (c.oid is null or {_not_extension("pg_class", "c.oid")})
     """,
     "policy": f"""
@@ -137,6 +168,7 @@ _QUERIES: dict[str, str] = {
                 then format_type(t.typbasetype, t.typtypmod) end,
             'not_null', t.typnotnull,
             'default', t.typdefault)
+            || {_DOMAIN_NOT_NULL}
         from pg_type t join pg_namespace n on n.oid = t.typnamespace
         where t.typtype in ('e', 'd') and {_SYSTEM} and {_not_extension("pg_type", "t.oid")}
     """,

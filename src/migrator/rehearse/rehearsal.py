@@ -36,7 +36,7 @@ from migrator.errors import ExitCode
 from migrator.nested import strings_in
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk, Walker
-from migrator.rehearse.scratch import ScratchDatabase, ScratchError
+from migrator.rehearse.scratch import ScratchDatabase
 from migrator.rehearse.standins import (
     FlagOverlay,
     once_each,
@@ -45,11 +45,14 @@ from migrator.rehearse.standins import (
     stood_in,
 )
 from migrator.rehearse.summary import Prepared, document, render, render_preparation
+from migrator.rehearse.versions import ScratchError
 from migrator.state import ensure_schema
 from migrator.state.seed import Seed, read_seed, write_seed
 
 if TYPE_CHECKING:
     from migrator.api.context import Context
+    from migrator.db.target import Target
+    from migrator.rehearse.versions import Versions
     from migrator.views.console import Reporter
 
 # -- the command --------------------------------------------------------------------------
@@ -71,7 +74,7 @@ def rehearse(
     module for how.
     """
     from migrator.db.sessions import require_pinned
-    from migrator.db.target import Target, connect_engine, embedded_dsn, resolve_target
+    from migrator.db.target import connect_engine, resolve_target
     from migrator.masking import Secrets
     from migrator.plan import load_plan
     from migrator.rehearse.scratch import Sample, create_database, drop_database
@@ -93,16 +96,8 @@ def rehearse(
         require_pinned(engine)
     finally:
         engine.dispose()
-    if scratch_dsn:
-        server = Target(scratch_dsn, "--scratch-dsn")
-    else:
-        from migrator.db.target import EMBEDDED_DIR
-
-        server = Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
-    for secret in server.secrets():
-        secrets.add(secret)
-    connect_engine(server).dispose()
-    with _plainly(secrets):
+    with _plainly(secrets):  # nothing is made before the versions are known to fit
+        server, versions = _servers(target, scratch_dsn, pg_dump, secrets, announce)
         scratch = create_database(server.dsn, plan.name)
     reporter.say(
         f"rehearsing plan {plan.name} on a scratch copy of {target.shown}: "
@@ -110,7 +105,7 @@ def rehearse(
     )
     try:
         with _plainly(secrets):
-            prepared = _prepare(target, server, scratch, plan, amount, pg_dump, secrets, reporter)
+            prepared = _prepare(target, versions, scratch, plan, amount, secrets, reporter)
             walk = _walk(ctx, plan, scratch, prepared.start, secrets)
     except BaseException:
         _finish_scratch(scratch, keep, reporter, drop_database)
@@ -172,63 +167,72 @@ def _finish_scratch(
     drop(scratch)
 
 
+def _servers(
+    target: Target,
+    scratch_dsn: str | None,
+    pg_dump_path: str | None,
+    secrets: Any,
+    announce: Callable[[str], None],
+) -> tuple[Target, Versions]:
+    """The scratch server (the embedded one, started only once the versions fit) and the
+    versions of all that makes the copy, checked to fit (`versions.check`)."""
+    import psycopg
+
+    from migrator.db.target import EMBEDDED_DIR, Target, connect_engine, embedded_dsn
+    from migrator.rehearse.scratch import read_only
+    from migrator.rehearse.versions import choose, embedded_server, server_of
+
+    with read_only(target.dsn) as conn, conn.transaction():
+        target_server = server_of(conn, target.shown)
+    if scratch_dsn:
+        server = Target(scratch_dsn, "--scratch-dsn")
+        for secret in server.secrets():
+            secrets.add(secret)
+        connect_engine(server).dispose()  # exit 5 now if it cannot be reached
+        with psycopg.connect(server.dsn, autocommit=True, connect_timeout=10) as conn:
+            versions = choose(target_server, server_of(conn, server.shown), pg_dump_path)
+        return server, versions
+    versions = choose(target_server, embedded_server(), pg_dump_path)
+    server = Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
+    for secret in server.secrets():
+        secrets.add(secret)
+    return server, versions
+
+
 def _prepare(
     target: Any,
-    server: Any,
+    versions: Versions,
     scratch: ScratchDatabase,
     plan: Plan,
     amount: Any,
-    pg_dump_path: str | None,
     secrets: Any,
     reporter: Reporter,
 ) -> Prepared:
     """Copy the schema, the roles it needs, the flags and a sample of the data; the start."""
-    import psycopg
-
     from migrator.rehearse.scratch import (
         copy_sample,
         create_missing_roles,
         dump_schema,
-        find_tool,
         read_only,
         referenced_roles,
         restore,
-        server_version,
     )
+    from migrator.rehearse.versions import newer_scratch_note
 
-    pg_dump = find_tool("pg_dump", pg_dump_path)
-    beside = pg_dump.path.parent / "psql"
-    psql = find_tool("psql", beside if beside.exists() else None)
-    with psycopg.connect(server.dsn, autocommit=True, connect_timeout=10) as conn:
-        scratch_version = server_version(conn)
+    prepared = Prepared(versions, plan.initial_phase)
+    note = newer_scratch_note(versions.target, versions.scratch)
+    if note is not None:
+        prepared.notes.append(note)
     with read_only(target.dsn) as source:
-        with source.transaction():
-            target_version = server_version(source)
-        target_major = int(target_version.split(".")[0])
-        if target_major > pg_dump.major:
-            shipped = "" if pg_dump_path else ", the one shipped with the embedded PostgreSQL"
-            raise ScratchError(
-                f"the target runs PostgreSQL {target_version}, newer than pg_dump "
-                f"{pg_dump.version} ({pg_dump.path}{shipped}): it cannot copy a newer "
-                f"server's schema. Pass --pg-dump PATH to a pg_dump {target_major} or newer, "
-                f"and --scratch-dsn DSN to a PostgreSQL {target_major} server to rehearse on"
-            )
-        prepared = Prepared(target_version, scratch_version, pg_dump, plan.initial_phase)
-        if target_major > int(scratch_version.split(".")[0]):
-            prepared.notes.append(
-                f"the scratch server runs PostgreSQL {scratch_version}, older than the "
-                f"target's {target_version}: pass --scratch-dsn to a server of the target's "
-                "version if the copy fails or behaves differently"
-            )
         roles = referenced_roles(source)
-        scratch.roles_created = create_missing_roles(server.dsn, roles)
+        scratch.roles_created = create_missing_roles(scratch.admin_dsn, roles)
         if scratch.roles_created:
             reporter.say(
                 "created roles on the scratch server (NOLOGIN), which the schema names: "
                 + ", ".join(scratch.roles_created)
             )
-        schema_sql = dump_schema(pg_dump, target.dsn, secrets.mask)
-        restore(psql, scratch.dsn, schema_sql, secrets.mask)
+        schema_sql = dump_schema(versions.pg_dump, target.dsn, secrets.mask)
+        restore(versions.psql, scratch.dsn, schema_sql, secrets.mask)
         if amount is not None:
             scratch.rows_copied = copy_sample(source, scratch.dsn, amount)
         seed = read_seed(source, plan.name)

@@ -1,10 +1,10 @@
 """A scratch copy of a database: its schema, the roles it names, and a sample of its data.
 
-The schema is copied with `pg_dump --schema-only` (by default the one shipped with
-the embedded PostgreSQL, so it matches that server's version) and restored with
-the `psql` beside it. The source is only read: every query on it runs in a READ
-ONLY transaction, and pg_dump only reads. Passwords reach pg_dump and psql
-through the environment (`PGPASSWORD`), never their command line.
+The schema is copied with `pg_dump --schema-only` (which one, and onto which server, is
+chosen by their versions: `versions`) and restored with a `psql`. The source is only
+read: every query on it runs in a READ ONLY transaction, and pg_dump only reads.
+Passwords reach pg_dump and psql through the environment (`PGPASSWORD`), never their
+command line.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from migrator.errors import ExitCode, MigratorError
+from migrator.rehearse.versions import ScratchError as ScratchError  # raised here too
+from migrator.rehearse.versions import Tool
 
 _SYSTEM = (
     "n.nspname not in ('pg_catalog', 'information_schema', 'migrator') "
@@ -29,12 +29,6 @@ _MEMBER_OF_EXTENSION = (
     "and d.objid = c.oid and d.deptype = 'e')"
 )
 DUMP_TIMEOUT = 600.0
-
-
-class ScratchError(MigratorError):
-    """The scratch copy could not be made: a missing or too old tool, a failed restore."""
-
-    exit_code = ExitCode.INVALID
 
 
 @dataclass(frozen=True)
@@ -83,38 +77,6 @@ class ScratchDatabase:
 # -- tools ------------------------------------------------------------------------------------
 
 
-def bundled_bin() -> Path:
-    """The folder of the PostgreSQL programs shipped with the embedded server."""
-    from migrator.db import embedded
-
-    return embedded.programs()
-
-
-@dataclass(frozen=True)
-class Tool:
-    path: Path
-    version: str  # 16.2
-
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0])
-
-
-def find_tool(name: str, given: str | Path | None = None) -> Tool:
-    """`name` (pg_dump, psql) from `given`, else the embedded server's; with its version."""
-    path = Path(given) if given else bundled_bin() / name
-    try:
-        done = subprocess.run(
-            [str(path), "--version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except OSError as exc:
-        raise ScratchError(f"cannot run {name} at {path}: {exc.strerror or exc}") from None
-    found = re.search(r"(\d+)(?:\.(\d+))?", done.stdout)
-    if done.returncode != 0 or found is None:
-        raise ScratchError(f"{path} does not answer --version like {name}: {done.stderr.strip()}")
-    return Tool(path, found.group(0))
-
-
 def libpq_args(dsn: str) -> tuple[str, dict[str, str]]:
     """A conninfo without the password, and the environment that carries it."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -147,12 +109,6 @@ def read_only(dsn: str) -> Iterator[Any]:
     ) as conn:
         conn.read_only = True
         yield conn
-
-
-def server_version(conn: Any) -> str:
-    """`16.2` for a server whose server_version is `16.2 (Debian ...)`."""
-    version = str(conn.execute("show server_version").fetchone()[0])
-    return version.split()[0]
 
 
 def dump_schema(pg_dump: Tool, dsn: str, scrub: Any) -> str:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from migrator.errors import ExitCode
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk
-from migrator.rehearse.scratch import ScratchDatabase, Tool
+from migrator.rehearse.scratch import ScratchDatabase
 from migrator.rehearse.standins import waiting
+from migrator.rehearse.versions import Versions
 
 if TYPE_CHECKING:
     from migrator.views.console import Reporter
@@ -19,9 +20,7 @@ if TYPE_CHECKING:
 class Prepared:
     """What was done to make the scratch database, for the report."""
 
-    target_version: str
-    scratch_version: str
-    pg_dump: Tool
+    versions: Versions  # of the target, the scratch server, pg_dump
     start: str
     notes: list[str] = field(default_factory=list)
 
@@ -40,19 +39,31 @@ def document(
     stood_in: list[str] | None = None,
 ) -> dict[str, Any]:
     failing = [t for t in walk.trips if t.outcome != "clean"]
+    versions = prepared.versions
     return {
         "plan": plan.name,
         "exit_code": int(code),
         "result": "clean" if not failing else ("failed" if walk.stopped else "differences"),
-        "target": {"dsn": target.shown, "version": prepared.target_version},
+        "target": {
+            "dsn": target.shown,
+            "version": versions.target.version,
+            "major": versions.target.major,
+        },
         "scratch": {
             "server": server.shown,
-            "version": prepared.scratch_version,
+            **versions.scratch.as_dict(),
+            "shown": str(versions.scratch),
             "database": scratch.name,
             "kept": keep,
             "roles_created": scratch.roles_created,
         },
-        "pg_dump": {"path": str(prepared.pg_dump.path), "version": prepared.pg_dump.version},
+        "pg_dump": {
+            "path": str(versions.pg_dump.path),
+            "version": versions.pg_dump.version,
+            "major": versions.pg_dump.major,
+            "embedded": versions.pg_dump.embedded,
+            "shown": versions.pg_dump.shown,
+        },
         "sample": str(amount) if amount is not None else None,
         "rows_copied": scratch.rows_copied,
         "start_phase": prepared.start,
@@ -75,9 +86,10 @@ def render_preparation(
     if amount is not None:
         rows = sum(scratch.rows_copied.values())
         copied = f"the schema and {amount} ({rows} rows in {len(scratch.rows_copied)} tables)"
+    versions = prepared.versions
     say(
-        f"  copied {copied} with pg_dump {prepared.pg_dump.version} (target PostgreSQL "
-        f"{prepared.target_version}, scratch PostgreSQL {prepared.scratch_version})"
+        f"  copied {copied} of PostgreSQL {versions.target.version} with "
+        f"{versions.pg_dump.shown} onto scratch {versions.scratch}"
     )
     for note in prepared.notes:
         say(f"  note: {note}", style="yellow")
