@@ -567,7 +567,7 @@ def test_by_default_the_scratch_copy_lives_on_the_embedded_server_with_the_roles
     )
     assert done.returncode == 0, done.stdout + done.stderr
     version = embedded.version()
-    assert f"started the embedded PostgreSQL {version} in .migrator/pgdata" in done.stdout
+    assert f"started the embedded PostgreSQL in .migrator/pgdata (version {version};" in done.stdout
     assert (
         f"  copied the schema only of PostgreSQL {server_version(database)} with pg_dump "
         f"{version} (embedded) onto scratch PostgreSQL {version} (embedded)\n"
