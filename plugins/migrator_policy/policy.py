@@ -147,6 +147,16 @@ def describe_rls(step: Any) -> str:
     return text
 
 
+def exists_sql_texts(check: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """The plan's expressions a policy_exists has the server read, for `migrator validate`."""
+    c = check.policy_exists
+    return [
+        (("policy_exists", key), value)
+        for key in ("using", "with_check")
+        if (value := getattr(c, key)) is not None
+    ]
+
+
 def describe_exists(check: Any) -> str:
     c = check.policy_exists
     wanted = [

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
-from migrator.db.checksql import GUARD_KEY, CheckGuard
+from migrator.db.checksql import GUARD_KEY, CheckGuard, CheckSqlRefused
 from migrator.demo import sql_text
 from migrator_policy.compare import ExpressionError, compare
 from tests.processes import sigkill, spawn, wait_for
@@ -195,6 +195,20 @@ def test_hostile_text_is_refused_and_never_sent(connection: Connection, hostile:
     assert as_a_check(connection, None, attempt).startswith("it is not one SQL expression (")
 
 
+def test_the_plan_side_goes_through_the_checks_guard(connection: Connection) -> None:
+    with connection.begin():
+        connection.execute(text("set transaction read only"))
+        guard = CheckGuard(str(connection.execute(text("select current_user")).scalar()), True)
+        connection.info[GUARD_KEY] = guard
+        try:
+            with pytest.raises(CheckSqlRefused):
+                compare(connection, "public", "docs", "pg_terminate_backend(id::int)", "true")
+        finally:
+            connection.info.pop(GUARD_KEY, None)
+    assert guard.violation is not None
+    assert "pg_terminate_backend" in guard.violation
+
+
 def test_text_the_server_cannot_read_is_named(connection: Connection) -> None:
     def attempt(conn: Connection) -> str:
         with pytest.raises(ExpressionError) as refused:
@@ -260,6 +274,15 @@ def test_a_hostile_expected_expression_is_refused_before_anything_runs(
     result = migrator("validate", plan)
     assert result.code == 2, result.out + result.err
     assert "not one SQL expression: a `)` closes more than it opened" in result.out + result.err
+
+
+def test_validate_holds_the_expected_expressions_to_the_check_sql_rules(
+    migrator: Any, write_plan: Any
+) -> None:
+    plan = write_plan(POLICY_PLAN.format(name="same", using='"pg_terminate_backend(id::int)"'))
+    result = migrator("validate", plan)
+    assert result.code == 2, result.out + result.err
+    assert "may not send this SQL: statement 1: pg_terminate_backend" in result.out + result.err
 
 
 def test_a_writer_holding_the_table_does_not_hold_the_check(
