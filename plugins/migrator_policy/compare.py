@@ -95,7 +95,10 @@ def _normalised(rows: Any) -> Normalised:
         if child.get("Parent Relationship") in ("SubPlan", "InitPlan")
     )
     expression = ", ".join(top.get("Output", []))
-    return Normalised(expression, subplans, json.dumps(document, sort_keys=True))
+    # The plan alone: beside it, EXPLAIN VERBOSE may print a "Query Identifier" (with
+    # compute_query_id on, as pg_stat_statements sets it), a hash of the query as
+    # written, before constants are folded: `org_id = 3 + 4` and `org_id = 7` differ there.
+    return Normalised(expression, subplans, json.dumps(top, sort_keys=True))
 
 
 def _node(plan: dict[str, Any]) -> str:

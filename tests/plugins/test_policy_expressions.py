@@ -147,11 +147,17 @@ def deparsed(conn: Connection, number: int) -> str:
     )
 
 
-@pytest.mark.parametrize("role", [None, "authenticated"], ids=["superuser", "under-rls"])
+@pytest.mark.parametrize(
+    ("role", "query_ids"),
+    [(None, False), ("authenticated", False), (None, True)],
+    ids=["superuser", "under-rls", "with-query-ids"],
+)
 def test_equal_expressions_match_and_different_ones_never_do(
-    connection: Connection, role: str | None
+    connection: Connection, role: str | None, query_ids: bool
 ) -> None:
     def verdicts(conn: Connection) -> list[tuple[str, str, Any]]:
+        if query_ids:  # as with pg_stat_statements loaded: EXPLAIN VERBOSE shows one
+            conn.execute(text("set local compute_query_id = on"))
         return [
             (plan, created, compare(conn, "public", "docs", plan, deparsed(conn, number)))
             for number, (plan, created) in enumerate(MATCH + DIFFER)
