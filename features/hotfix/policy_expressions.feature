@@ -1,4 +1,3 @@
-@ir07
 Feature: policy_exists compares a policy's expressions by PostgreSQL
   A plan may expect a policy's USING and WITH CHECK expressions, written as people write
   SQL. PostgreSQL reads both the plan's expression and the policy's (through a read-only
