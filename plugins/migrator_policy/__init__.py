@@ -53,6 +53,7 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
             config=policy.PolicyExpectation,
             evaluate=policy.evaluate_exists,
             describe=policy.describe_exists,
+            sql_texts=policy.exists_sql_texts,
             expect_required=False,
             accepts_expect=False,
             summary="a policy {table, name} exists; optionally its command, roles, expressions",

@@ -266,7 +266,14 @@ def read_definition(conn: Any, schema: str, table: str, name: str) -> Definition
 
 
 def differences(now: Definition | None, left: Definition) -> list[str]:
-    """What differs between the policy now and the one a step left, in words."""
+    """What differs between the policy now and the one a step left, in words.
+
+    The expressions are compared as text, not by the server (`compare.py`): both are
+    the server's own deparse (`pg_get_expr`), the left one read back from the memo,
+    and nothing read back from the audit trail is ever sent to be read. Equal text is
+    the same expression; text that differs only by how another major or search_path
+    prints it reads as changed, and the undo refuses (the safe side: nothing changed).
+    """
     if now is None:
         return ["it is gone (dropped or renamed)"]
     found = []

@@ -1,32 +1,10 @@
 """Expressions of a policy: whether a text is one SQL expression (before a memo's goes
-into DDL), and an expression as written compared with the server's deparsed one."""
+into DDL), and whether a plan's expected expression is one (before the server reads it,
+`compare.py`)."""
 
 from __future__ import annotations
 
-import re
-
-_CAST = re.compile(r"::(text|name|character varying|varchar|jsonb|json|uuid)\b")
-
-
-def normalize_expression(expression: str) -> str:
-    """Compare a plan's expression with PostgreSQL's deparsed one: no casts of
-    literals, no outer parentheses, single spaces."""
-    text = _CAST.sub("", expression)
-    text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"\(\s+", "(", text)
-    text = re.sub(r"\s+\)", ")", text)
-    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
-        text = text[1:-1].strip()
-    return text
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += (ch == "(") - (ch == ")")
-        if depth < 0:
-            return False
-    return depth == 0
+from migrator.plugin import sql_words
 
 
 def _ident_char(ch: str) -> bool:
@@ -91,3 +69,39 @@ def one_expression(text: str) -> str | None:
         else:
             i += 1
     return "a `(` is not closed" if depth else None
+
+
+# Words that never stand outside parentheses in one expression: a query's own (a text
+# `select 1 union select 2` read between parentheses would be a query, not an expression).
+_QUERY_WORDS = {"union", "intersect", "except"}
+_QUERY_START = {"select", "with", "values", "table"}
+
+
+def expected_expression(text: str) -> str | None:
+    """Why a plan's expected `using`/`with_check` is not one SQL expression, or None.
+
+    `one_expression`, and more: read between the parentheses of a SELECT (as
+    `compare.py` has the server read it), the text must be what `USING (...)` takes,
+    one expression: no list (a `,` outside parentheses and brackets), no query (a text
+    beginning with SELECT, WITH, VALUES or TABLE, or holding UNION, INTERSECT or EXCEPT
+    outside parentheses), no plan variable (`:name`; a policy holds none).
+    """
+    problem = one_expression(text)
+    if problem:
+        return problem
+    (tokens,) = sql_words(text)
+    if tokens[0].kind == "word" and tokens[0].value in _QUERY_START:
+        return f"it begins with {tokens[0].value.upper()}: a query, not an expression"
+    depth = 0
+    for token in tokens:
+        if token.kind == "other" and token.value.startswith(":"):
+            return f"it holds the plan variable `{token.value}`: a policy holds none"
+        if token.kind == "punct" and token.value in "([":
+            depth += 1
+        elif token.kind == "punct" and token.value in ")]":
+            depth -= 1
+        elif depth == 0 and token.kind == "punct" and token.value == ",":
+            return "it is a list (a `,` outside parentheses), not one expression"
+        elif depth == 0 and token.kind == "word" and token.value in _QUERY_WORDS:
+            return f"it holds {token.value.upper()} outside parentheses: a query, not an expression"
+    return None

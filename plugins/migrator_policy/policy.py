@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from migrator import CheckContext, CheckOutcome, StepContext
 from migrator.plugin import NotAsLeft
 
+from .compare import ExpressionError, compare, shown_apart
 from .definition import (
     ROLE_KEYWORDS,
     Command,
@@ -38,7 +39,7 @@ from .definition import (
     restore_sql,
     table_exists,
 )
-from .expression import normalize_expression
+from .expression import expected_expression
 
 
 class _Config(BaseModel):
@@ -51,6 +52,13 @@ def _upper(value: Any) -> Any:
 
 def _roles(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
+
+
+def _one_expression(value: str | None) -> str | None:
+    problem = None if value is None else expected_expression(value)
+    if problem:
+        raise ValueError(f"not one SQL expression: {problem}")
+    return value
 
 
 def _role_entries(value: list[str] | None) -> list[str] | None:
@@ -86,17 +94,24 @@ class RlsConfig(_Config):
     force: bool | None = Field(None, description="also FORCE (or NO FORCE) for the table owner")
 
 
+EXPRESSION_HELP = (
+    "one SQL expression, compared by PostgreSQL with the policy's: equal when the server "
+    "makes the same of both (casts, qualified names, folded constants), operands in order"
+)
+
+
 class PolicyExpectation(_Config):
     table: str = Field(..., min_length=1)
     name: str = Field(..., min_length=1)
     command: Command | None = None
     roles: list[str] | None = Field(None, description=ROLES_HELP)
-    using: str | None = None
-    with_check: str | None = None
+    using: str | None = Field(None, description=EXPRESSION_HELP)
+    with_check: str | None = Field(None, description=EXPRESSION_HELP)
 
     _command = field_validator("command", mode="before")(_upper)
     _roles = field_validator("roles", mode="before")(_roles)
     _role_entries = field_validator("roles")(_role_entries)
+    _expressions = field_validator("using", "with_check")(_one_expression)
 
 
 # -- SQL text ---------------------------------------------------------------------------
@@ -130,6 +145,16 @@ def describe_rls(step: Any) -> str:
     if r.force is not None:
         text += f"; ALTER TABLE {r.table} {'' if r.force else 'NO '}FORCE ROW LEVEL SECURITY"
     return text
+
+
+def exists_sql_texts(check: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """The plan's expressions a policy_exists has the server read, for `migrator validate`."""
+    c = check.policy_exists
+    return [
+        (("policy_exists", key), value)
+        for key in ("using", "with_check")
+        if (value := getattr(c, key)) is not None
+    ]
 
 
 def describe_exists(check: Any) -> str:
@@ -340,10 +365,21 @@ def evaluate_exists(ctx: CheckContext, check: Any) -> CheckOutcome:
         if sorted(found["roles"]) != sorted(wanted):
             mismatches.append(f"roles are {', '.join(found['roles'])}, not {', '.join(c.roles)}")
     for key in ("using", "with_check"):
-        want = getattr(c, key)
-        have = found[key]
-        if want is not None and (
-            have is None or normalize_expression(have) != normalize_expression(want)
-        ):
-            mismatches.append(f"{key} is {have!r}, not {want!r}")
+        want, have = getattr(c, key), found[key]
+        if want is None:
+            continue
+        if have is None:
+            mismatches.append(f"{key} is none, not {want!r}")
+            continue
+        try:
+            differ = compare(conn, schema, table, want, have)
+        except ExpressionError as exc:  # the transaction may be aborted: nothing more sent
+            mismatches.append(f"{key}: the plan's {want!r}: {exc}")
+            break
+        if differ:
+            ours, theirs = shown_apart(*differ)
+            mismatches.append(
+                f"{key} differs: the policy's is {theirs}, the plan's is {ours} "
+                "(both as PostgreSQL reads them)"
+            )
     return CheckOutcome(not mismatches, found, expected, "; ".join(mismatches))
