@@ -199,6 +199,21 @@ def test_a_pg_dump_older_than_the_target_is_refused_before_anything_is_made(
         assert f"with pg_dump {embedded.version()} ({own}) onto scratch" in result.out
 
 
+def test_another_program_given_as_pg_dump_is_refused_before_anything_is_made(
+    migrator: Any, write_plan: Any, database: str, admin_dsn: str
+) -> None:
+    # psql answers --version with a version too: only pg_dump's own answer is taken.
+    psql = embedded.programs() / "psql"
+    scratches = scratch_databases(admin_dsn)
+    result = migrator("rehearse", write_plan(NOTES), "--pg-dump", str(psql))
+    assert result.code == 2, result.out + result.err
+    assert f"error: {psql} is not pg_dump: asked its --version, it answered 'psql (PostgreSQL)" in (
+        result.err
+    )
+    assert "rehearsing plan" not in result.out
+    assert scratch_databases(admin_dsn) == scratches
+
+
 def test_the_embedded_pg_dump_is_never_restored_on_an_older_scratch_server(
     migrator: Any, write_plan: Any, admin_dsn: str, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,10 +65,16 @@ def find_tool(name: str, given: str | Path | None = None) -> Tool:
         )
     except OSError as exc:
         raise ScratchError(f"cannot run {name} at {path}: {exc.strerror or exc}") from None
-    found = re.search(r"(\d+)(?:\.(\d+))?", done.stdout)
+    # `pg_dump (PostgreSQL) 18.6`: another PostgreSQL program (psql) would pass a mere
+    # version check and fail only after the scratch database is made.
+    found = re.match(rf"\s*{re.escape(name)} \(PostgreSQL\) (\d+(?:\.\d+)?)", done.stdout)
     if done.returncode != 0 or found is None:
-        raise ScratchError(f"{path} does not answer --version like {name}: {done.stderr.strip()}")
-    return Tool(path, found.group(0), embedded=not given)
+        said = (done.stdout.strip() or done.stderr.strip()).splitlines()[:1]
+        raise ScratchError(
+            f"{path} is not {name}: asked its --version, it answered "
+            f"{said[0] if said else 'nothing'!r}"
+        )
+    return Tool(path, found.group(1), embedded=not given)
 
 
 @dataclass(frozen=True)
