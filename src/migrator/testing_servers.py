@@ -196,7 +196,10 @@ class ProgramsServer:
         )
 
     def start(self) -> None:
-        """Start it (again, after a crash: the same socket, so DSNs stay valid)."""
+        """Start it (again, after a crash: the same socket, so DSNs stay valid); nothing
+        to do if it runs."""
+        if self.running():
+            return
         options = f"-h '' -k {self.socket_dir}"
         self.run(
             "pg_ctl",
@@ -216,7 +219,15 @@ class ProgramsServer:
         self.start()
 
     def running(self) -> bool:
-        return (self.pgdata / "postmaster.pid").exists()
+        """Whether its postmaster runs (a postmaster.pid left by a dead one is not)."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+        except PermissionError:
+            return True  # alive, another user's
+        except (OSError, ValueError, IndexError):
+            return False
+        return True
 
 
 @dataclass
