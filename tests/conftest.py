@@ -1,4 +1,7 @@
-"""Shared fixtures: a real PostgreSQL (the embedded one) for the session, a fresh database per test.
+"""Shared fixtures: a real PostgreSQL for the session, a fresh database per test.
+
+The server is the embedded one, or the major MIGRATOR_TEST_PG names (14 to 17, or a folder
+of PostgreSQL programs: `migrator.testing_servers`); the pytest header says which ran.
 
 Both come from `migrator.testing`, the fixtures a plugin author enables the same way; ours
 add the secrets sweep (the server's log, a password in the DSN, every database swept).
@@ -31,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server(migrator_postgres: Postgres, request: pytest.FixtureRequest) -> Postgres:
-    """One embedded PostgreSQL for the whole test session, in a temporary directory."""
+    """One PostgreSQL for the whole test session, in a temporary directory."""
     sweep = secrets_sweep.sweep_of(request.config)
     if sweep is not None:
         sweep.files.append(migrator_postgres.log)  # the server's log
@@ -42,11 +45,14 @@ def pg_server(migrator_postgres: Postgres, request: pytest.FixtureRequest) -> Po
 def restartable_server(request: pytest.FixtureRequest) -> Iterator[RestartableServer]:
     """A PostgreSQL server of its own, that tests may crash and start again (the shared
     one is never restarted; tests/faults/servers.py). Its DSN carries the sweep's
-    password, as the shared server's does, and its log is swept."""
+    password, as the shared server's does, and its log is swept. It is of the same major
+    as the shared one."""
+    from migrator.testing_servers import chosen_programs
     from tests.faults.servers import RestartableServer
 
     sweep = secrets_sweep.sweep_of(request.config)
-    server = RestartableServer(password=sweep.password if sweep else None)
+    password = sweep.password if sweep else None
+    server = RestartableServer(password=password, programs=chosen_programs())
     if sweep is not None:
         sweep.files.append(server.pgdata / "log")
     yield server

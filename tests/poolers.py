@@ -5,8 +5,8 @@
 name (`* = host=SOCKETDIR`), trusting every client, and `dsn(database_dsn)` is the DSN
 of the same database through it (the password of the test's DSN kept, so the secrets
 sweep watches it). PgBouncer refuses to run as root: as root it is started with `-u`,
-the owner of the server's socket directory (the embedded server's own user), after reading its
-configuration as root. `close()` stops it.
+the owner of the server's socket directory (the user the test server runs as, of whichever
+major MIGRATOR_TEST_PG chose), after reading its configuration as root. `close()` stops it.
 
 It is waited for by reading its log for "listening on", then a first connection, never
 by sleeping. `.ci/run` installs it when it is missing; elsewhere the tests that need it

