@@ -104,6 +104,13 @@ def test_a_wait_opens_no_connection_to_watch_for_lock_waits(
     )
     try:
         wait_for(step_started(sql, "pause"), proc=proc)
+        # The event that says so commits a moment before its session goes idle: from then
+        # on no session of the run runs a statement.
+        busy = (
+            "select count(*) from pg_stat_activity where datname = current_database() "
+            "and pid <> pg_backend_pid() and state = 'active'"
+        )
+        wait_for(lambda: sql(busy) == [(0,)], proc=proc)
         first = sql(sessions)
         for _ in range(10):  # a second of our own looks, each 0.1s apart at least
             sql("select pg_sleep(0.1)")
