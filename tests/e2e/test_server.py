@@ -348,6 +348,15 @@ def test_a_project_folder_of_any_name_has_its_server(folder: Path) -> None:
     assert not Path("PWNED").exists()
 
 
+def test_a_project_folder_with_a_line_break_in_its_path_is_refused(folder: Path) -> None:
+    project = folder / "two\nlines"  # PostgreSQL refuses it in any data folder's path
+    project.mkdir()
+    done = migrator(project, "server", "start")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: the path of .migrator/pgdata holds a line break")
+    assert not (project / ".migrator").exists()
+
+
 def test_the_dsn_of_a_socket_folder_is_percent_encoded(folder: Path) -> None:
     project = folder / "p%41q"  # a plain path: the socket is in the data folder
     project.mkdir()

@@ -190,6 +190,11 @@ def start(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:
     problem = _not_a_folder(pgdata)
     if problem is not None:
         raise UsageError(problem)
+    if "\n" in str(pgdata.absolute()) or "\r" in str(pgdata.absolute()):
+        raise UsageError(
+            f"the path of {shown(pgdata)} holds a line break, which PostgreSQL refuses in "
+            "a data folder's path: run migrator from a folder whose path has none"
+        )
     pgdata.mkdir(parents=True, exist_ok=True)
     pgdata = pgdata.resolve()
     problem = _other_major(pgdata)
@@ -299,7 +304,8 @@ def _initdb(pgdata: Path) -> None:
             timeout=300, check=True,
         )  # fmt: skip
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        said = [line for line in str(error.stderr or "").splitlines() if "error:" in line]
+        lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
+        said = [line for line in lines if "error:" in line] or lines[-1:]
         reason = " ".join(said[0].split())[:300] if said else "no reason given"
         timed_out = isinstance(error, subprocess.TimeoutExpired)
         raise DatabaseUnreachable(
