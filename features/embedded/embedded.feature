@@ -79,3 +79,47 @@ Feature: No database server to install: an embedded PostgreSQL
     And I run "migrator apply local.yaml" there with no database configured
     Then the exit code is 0
     And the output contains "started the embedded PostgreSQL in .migrator/pgdata"
+
+  Scenario: A project folder of any name: a blank, a quote, & and $(...) are only names
+    Given an empty folder named "it's my project & $(touch PWNED)" with the plan "local.yaml":
+      """
+      plan: local
+      kind: hotfix
+      steps:
+        - flag: {name: LOCAL, value: true}
+      """
+    When I run "migrator apply local.yaml" there with no database configured
+    Then the exit code is 0
+    And the output contains "started the embedded PostgreSQL in .migrator/pgdata"
+    When I run the shell command "psql "$(migrator server start --output dsn)" -c "select 'reached it'"" there
+    Then the exit code is 0
+    And the output contains "reached it"
+    And no file "PWNED" was made
+
+  Scenario Outline: A leftover postmaster.pid naming another server's <process> is no server
+    A server killed without its clean-up leaves its postmaster.pid, whose pid may be
+    given since to another server's postgres: that one is neither reported nor stopped.
+    Given an empty folder with the plan "local.yaml":
+      """
+      plan: local
+      kind: hotfix
+      steps:
+        - flag: {name: LOCAL, value: true}
+      """
+    And another PostgreSQL server runs on this machine, with a session open
+    And the folder's server was killed, its postmaster.pid naming the other server's <process>
+    When I run "migrator server status" there with no database configured
+    Then the exit code is 0
+    And the output contains "running      no"
+    When I run "migrator server stop" there with no database configured
+    Then the output contains "nothing to stop"
+    And the other server and its session still run
+    When I run "migrator server start" there with no database configured
+    Then the exit code is 0
+    And the output contains "started the embedded PostgreSQL in .migrator/pgdata"
+    And the other server and its session still run
+
+    Examples:
+      | process         |
+      | postmaster      |
+      | session process |

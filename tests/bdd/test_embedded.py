@@ -28,7 +28,7 @@ def folder() -> Iterator[Path]:
     # Short path: PostgreSQL's socket lives in the data folder, and socket paths are short.
     path = Path(tempfile.mkdtemp(prefix="mg-")).resolve()
     yield path
-    for pgdata in (path / ".migrator").glob("pgdata*"):
+    for pgdata in path.glob("**/.migrator/pgdata*"):  # also in a project folder in it
         embedded.stop(pgdata)
     shutil.rmtree(path, ignore_errors=True)
 
@@ -55,6 +55,58 @@ def _record(proc: subprocess.CompletedProcess[str], world: dict[str, Any]) -> No
 def _(name: str, docstring: str, folder: Path, world: dict[str, Any]) -> None:
     (folder / name).write_text(docstring + "\n")
     world["folder"] = folder
+
+
+@given(parsers.parse('an empty folder named "{name}" with the plan "{plan}":'))
+def _(name: str, plan: str, docstring: str, folder: Path, world: dict[str, Any]) -> None:
+    project = folder / name  # removed with `folder`; its server stopped at the end
+    project.mkdir()
+    (project / plan).write_text(docstring + "\n")
+    world["folder"] = project
+
+
+@pytest.fixture
+def other_server() -> Iterator[dict[str, Any]]:
+    """Another PostgreSQL server of this machine, with a session open on it."""
+    import psycopg
+
+    with embedded.temporary("mg-other-") as other, psycopg.connect(other.dsn) as session:
+        postmaster = int((other.pgdata / "postmaster.pid").read_text().split()[0])
+        backend = session.execute("select pg_backend_pid()").fetchone()
+        assert backend is not None
+        yield {"postmaster": postmaster, "session": backend[0], "conn": session}
+
+
+@given("another PostgreSQL server runs on this machine, with a session open")
+def _(other_server: dict[str, Any], world: dict[str, Any]) -> None:
+    world["other"] = other_server
+
+
+@given(
+    parsers.parse(
+        "the folder's server was killed, its postmaster.pid naming the other server's {process}"
+    )
+)
+def _(process: str, world: dict[str, Any]) -> None:
+    pgdata = world["folder"] / ".migrator" / "pgdata"
+    embedded.start(pgdata)
+    lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    embedded.stop(pgdata)
+    pid = world["other"]["postmaster" if process == "postmaster" else "session"]
+    (pgdata / "postmaster.pid").write_text("\n".join([str(pid), *lines[1:]]) + "\n")
+
+
+@then("the other server and its session still run")
+def _(world: dict[str, Any]) -> None:
+    import psutil
+
+    assert psutil.Process(world["other"]["postmaster"]).name() == "postgres"
+    assert world["other"]["conn"].execute("select 1").fetchone() == (1,)
+
+
+@then(parsers.parse('no file "{name}" was made'))
+def _(name: str, world: dict[str, Any]) -> None:
+    assert not list(world["folder"].parent.rglob(name))
 
 
 @given("the folder's .migrator/pgdata was made by PostgreSQL 16, its server still running")
@@ -114,10 +166,10 @@ def _(path: str, world: dict[str, Any]) -> None:
 def _(world: dict[str, Any]) -> None:
     import psutil
 
-    pgdata = str(world["folder"] / ".migrator" / "pgdata")
-    running = [
+    pgdata = world["folder"] / ".migrator" / "pgdata"
+    running = [  # a postmaster runs in its data folder (migrator gives it no -D)
         p.pid
-        for p in psutil.process_iter(["name", "cmdline"])
-        if p.info["name"] == "postgres" and pgdata in " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["name", "cwd"])
+        if p.info["name"] == "postgres" and p.info["cwd"] and Path(p.info["cwd"]) == pgdata
     ]
     assert not running, running

