@@ -5,9 +5,10 @@ columns by name. Each is deparsed through a read-only
 
     EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) SELECT (expression) FROM ONLY table WHERE false
 
-which executes nothing and takes an AccessShareLock on the tables it names at most (a
-writer's RowExclusiveLock does not conflict with it; an ACCESS EXCLUSIVE one makes it wait
-the check's lock wait, watched and named as any check's). What the two plans hold is
+which executes no query (planning it may run functions: see below) and takes an
+AccessShareLock on the tables it names at most (a writer's RowExclusiveLock does not
+conflict with it; an ACCESS EXCLUSIVE one makes it wait the check's lock wait, watched and
+named as any check's). What the two plans hold is
 compared whole: the expression as the server prints it (casts made explicit, names
 qualified, `IN (...)` as `= ANY`, constants folded, SQL functions inlined) and every
 SubPlan or InitPlan it became, with what each reads and filters (an `EXISTS(SubPlan 1)`
@@ -20,8 +21,28 @@ AND and OR operands is kept: PostgreSQL's own deparse keeps it, and `a and b` is
 
 The policy's side is the server's own deparse (`pg_get_expr` of `pg_policy.polqual` or
 `polwithcheck`, read in the same transaction); the plan's side is plan-author SQL (like an
-`sql` step), checked to be one expression (`expected_expression`) and sent through the
-check's guard. Nothing read back from the audit trail is sent.
+`sql` step), checked to be one expression (`expected_expression`: no locking clause, which
+would take a RowShareLock) and sent through the check's guard. Nothing read back from the
+audit trail is sent.
+
+Planning runs code: it folds an IMMUTABLE function called with constants, evaluates a
+STABLE one to estimate a condition, inlines a SQL function or runs it. A policy's functions
+are its table owner's code, and migrator's role is often a superuser. So before anything
+is planned, `depends.reach` reads from the catalogs what the two texts could have the
+planner run: a function in a trusted procedural language it could run refuses the
+comparison (ExpressionError naming it: the check fails, nothing planned or run); a SQL
+function of the database's makes both sides planned as the table's owner (`run_as`, the
+sanctioned way through the check's guard; refused when the check's role cannot become
+the owner), then the check's role again. Both sides alike, so they are normalised alike.
+And a database function folded into a constant must not make a check pass: two plans
+alike still differ when the texts call different functions of the database by name
+(`trojan()` folded to `true` is not `true`). Refusing was chosen over comparing text
+(`pg_get_expr` of the policy against the plan's text): the plan's side cannot be
+deparsed without planning it, and text alone would fail most equal expressions.
+
+Aliases are the writer's choice: `select m.org_id from members m` and `select org_id from
+members` plan alike once each relation scan is known by its relation's name (`aliases.py`,
+only where that names one thing).
 
 The planner's choices for a SubPlan (hashed or not, an index or not) follow the tables'
 size, which writers may change between two EXPLAINs: the policy's side is deparsed again
