@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
+from migrator.db.checksql import GUARD_KEY, CheckGuard
 from migrator.demo import sql_text
 from migrator_policy.compare import ExpressionError, compare
-from tests.plugins.test_policy_expressions import as_a_check
 
 SCHEMA = """
 create table members (org_id int, user_id uuid, role text);
@@ -97,6 +97,24 @@ def connection(db: str) -> Iterator[Connection]:
             yield conn
     finally:
         engine.dispose()
+
+
+def as_a_check(conn: Connection, role: str | None, work: Any) -> Any:
+    """`work(conn)` in a transaction as a check's: read only, one snapshot, guarded."""
+    with conn.begin() as tx:
+        conn.execute(text("set transaction isolation level repeatable read"))
+        conn.execute(text("set transaction read only"))
+        conn.execute(text("set local standard_conforming_strings = on"))
+        if role:
+            conn.execute(text(f"set local role {role}"))
+        guard = CheckGuard(str(conn.execute(text("select current_user")).scalar()), True)
+        conn.info[GUARD_KEY] = guard
+        try:
+            return work(conn)
+        finally:
+            conn.info.pop(GUARD_KEY, None)
+            tx.rollback()
+            assert guard.violation is None, guard.violation
 
 
 def polqual(conn: Connection, name: str) -> str:
