@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from migrator.db.checksql import GUARD_KEY, CheckGuard
 from migrator.demo import sql_text
@@ -241,8 +242,9 @@ def test_a_sql_function_the_planner_runs_runs_as_the_tables_owner(
         admin.execute("create policy k on tenant_docs using (sql_kill())")
 
         def attempt(conn: Connection) -> Any:
-            with pytest.raises(Exception, match="permission denied to terminate"):
+            with pytest.raises(DBAPIError) as refused:  # not the owner's to terminate
                 compare(conn, "public", "tenant_docs", "sql_kill()", polqual(conn, "k"))
+            assert getattr(refused.value.orig, "sqlstate", None) == "42501", refused.value
 
         as_a_check(connection, None, attempt)
         assert _alive(admin, pid), "the planner ran the owner's SQL as migrator's role"
