@@ -315,3 +315,27 @@ def test_a_role_that_cannot_read_the_table_compares_what_calls_no_function(
         lambda conn: compare(conn, "public", "hidden", "org_id = 1", polqual(conn, "ph")),
     )
     assert differ is None
+
+
+def test_a_check_role_that_cannot_become_the_owner_compares_no_sql_function(db: str) -> None:
+    checker = f"checker_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute(f"create role {checker} login")
+        admin.execute(f"grant select on docs, members to {checker}")
+        admin.execute(f"grant usage on schema auth to {checker}")
+        admin.execute("create policy mine on docs using (owner = auth.uid())")
+    as_checker = psycopg.conninfo.make_conninfo(db, user=checker)
+    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(as_checker))
+    try:
+        with engine.connect() as conn:
+
+            def attempt(conn: Connection) -> str:
+                with pytest.raises(ExpressionError) as refused:
+                    compare(conn, "public", "docs", "owner = auth.uid()", polqual(conn, "mine"))
+                return str(refused.value)
+
+            message = as_a_check(conn, None, attempt)
+    finally:
+        engine.dispose()
+    assert message.startswith("it cannot be compared safely: the expressions call SQL functions")
+    assert f"the table's owner postgres, a role the check's role {checker} cannot take" in message
