@@ -170,7 +170,7 @@ def compare(
     problem = expected_expression(expected)
     if problem:
         raise ExpressionError(f"it is not one SQL expression ({problem})")
-    found = reach(conn, [expected, deparsed])
+    found = reach(conn, qualified(schema, table), [expected, deparsed])
     if found.unsafe:
         raise ExpressionError(
             "it cannot be compared safely: the expressions call "

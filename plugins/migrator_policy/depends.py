@@ -16,7 +16,9 @@ code. The rest is:
   BEGIN ATOMIC one) for what it calls in turn, and `Reach.sql` says one was met: then both
   sides are planned as the table's owner (what the planner runs of it runs with the
   owner's rights, no more);
-- a view a text names: its query is read (`pg_get_viewdef`) the same way.
+- a view a text names: its query is read (`pg_get_viewdef`) the same way; and a table it
+  names (or the compared one) that row level security applies to, for the role planning:
+  its policies' expressions (they become quals of its scans).
 
 Texts are read for names, not parsed: a name followed by `(` that some such function bears
 in any schema, a word that some view bears, an operator whose function is such a function
@@ -50,9 +52,18 @@ select o.oprname, o.oprcode::oid::bigint from pg_operator o
 join pg_proc p on p.oid = o.oprcode join pg_language l on l.oid = p.prolang
 where o.oid >= 16384 and p.oid >= 16384 and l.lanpltrusted
 """
-_VIEWS = """
-select c.relname, pg_get_viewdef(c.oid) from pg_class c
+# What a relation a text names adds to the plan: a view's query; a table's policies, when
+# row level security applies to the role planning (they become quals of its scans).
+_RELATIONS = """
+select c.relname::text, pg_get_viewdef(c.oid) from pg_class c
 where c.oid >= 16384 and c.relkind = 'v' and c.relname = any(cast(:names as text[]))
+union all
+select c.relname::text, concat_ws(' and ', pg_get_expr(p.polqual, p.polrelid),
+                                  pg_get_expr(p.polwithcheck, p.polrelid))
+from pg_class c join pg_policy p on p.polrelid = c.oid
+where c.relkind in ('r', 'p') and row_security_active(c.oid)
+  and (c.relname = any(cast(:names as text[]))
+       or c.oid = cast(cast(:table as text) as regclass))
 """
 
 
@@ -91,13 +102,15 @@ def defined_functions(conn: Any, text: str) -> frozenset[str]:
     return frozenset(str(row[0]) for row in rows)
 
 
-def reach(conn: Any, texts: list[str]) -> Reach:
-    """Follow `texts` through the SQL functions and views they name (read only)."""
+def reach(conn: Any, table: str, texts: list[str]) -> Reach:
+    """Follow `texts`, read over `table` (quoted, qualified), through the SQL functions,
+    views and tables under row level security they name (read only)."""
     found = Reach()
     operators = [(str(n), int(f)) for n, f in conn.execute(query(_OPERATORS)).all()]
     seen: set[int] = set()
-    seen_views: set[str] = set()
+    seen_relations: set[str] = set()
     pending = [(text, False) for text in texts]
+    compared: str | None = table  # its policies read once
     while pending:
         text, in_body = pending.pop()
         oids = [oid for name, oid in operators if name in text]
@@ -111,10 +124,12 @@ def reach(conn: Any, texts: list[str]) -> Reach:
                 pending.append((str(body), True))
             elif in_body or volatility != "v":
                 found.unsafe.append(f"{shown}() ({language}, {_VOLATILITY.get(volatility, '?')})")
-        views = sorted(_words(text) - seen_views)
-        for name, view in conn.execute(query(_VIEWS), {"names": views}).all():
-            seen_views.add(str(name))
-            pending.append((str(view), in_body))
+        names = sorted(_words(text) - seen_relations)
+        relations = conn.execute(query(_RELATIONS), {"names": names, "table": compared}).all()
+        compared = None
+        for name, read in relations:
+            seen_relations.add(str(name))
+            pending.append((str(read), in_body))
     found.unsafe.sort()
     return found
 

@@ -339,3 +339,29 @@ def test_a_check_role_that_cannot_become_the_owner_compares_no_sql_function(db: 
         engine.dispose()
     assert message.startswith("it cannot be compared safely: the expressions call SQL functions")
     assert f"the table's owner postgres, a role the check's role {checker} cannot take" in message
+
+
+@pytest.mark.parametrize("role", [None, "authenticated"])
+def test_another_policy_the_planner_adds_under_row_level_security_is_read_too(
+    db: str, connection: Connection, role: str | None
+) -> None:
+    with _victim(db) as (admin, _, pid):
+        admin.execute(
+            "create function public.trojan() returns boolean language plpgsql immutable "
+            f"as $f$ begin perform pg_terminate_backend({pid}); return true; end $f$"
+        )
+        admin.execute("create policy t on docs using (trojan())")
+        admin.execute("create policy plain on docs using (org_id = 1)")
+
+        def attempt(conn: Connection) -> Any:
+            try:
+                return compare(conn, "public", "docs", "org_id = 1", polqual(conn, "plain"))
+            except ExpressionError as exc:
+                return str(exc)
+
+        verdict = as_a_check(connection, role, attempt)
+        assert _alive(admin, pid), "the planner ran the other policy's function"
+    if role is None:  # a superuser is not under row level security: nothing of t planned
+        assert verdict is None
+    else:
+        assert "public.trojan() (plpgsql, IMMUTABLE)" in str(verdict)
