@@ -22,7 +22,8 @@ code. The rest is:
 
 Texts are read for names, not parsed: a name followed by `(` that some such function bears
 in any schema, a word that some view bears, an operator whose function is such a function
-appearing anywhere. Reading too much only refuses more.
+appearing anywhere, a cast's function (casts may be implicit) always. Reading too much
+only refuses more.
 """
 
 from __future__ import annotations
@@ -47,10 +48,15 @@ join pg_language l on l.oid = p.prolang
 where p.oid >= 16384 and l.lanpltrusted and p.prokind in ('f', 'a', 'w')
   and (p.proname = any(cast(:names as text[])) or p.oid = any(cast(:oids as bigint[])))
 """
+# Functions called by no name: an operator's (its name), a cast's (no name: always).
 _OPERATORS = """
-select o.oprname, o.oprcode::oid::bigint from pg_operator o
+select o.oprname::text, o.oprcode::oid::bigint from pg_operator o
 join pg_proc p on p.oid = o.oprcode join pg_language l on l.oid = p.prolang
 where o.oid >= 16384 and p.oid >= 16384 and l.lanpltrusted
+union all
+select '', c.castfunc::bigint from pg_cast c
+join pg_proc p on p.oid = c.castfunc join pg_language l on l.oid = p.prolang
+where c.oid >= 16384 and p.oid >= 16384 and l.lanpltrusted
 """
 # What a relation a text names adds to the plan: a view's query; a table's policies, when
 # row level security applies to the role planning (they become quals of its scans).

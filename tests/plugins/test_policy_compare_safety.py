@@ -365,3 +365,23 @@ def test_another_policy_the_planner_adds_under_row_level_security_is_read_too(
         assert verdict is None
     else:
         assert "public.trojan() (plpgsql, IMMUTABLE)" in str(verdict)
+
+
+def test_a_cast_of_the_databases_is_read_too(db: str, connection: Connection) -> None:
+    with _victim(db) as (admin, _, pid):
+        admin.execute("create type mood as enum ('calm')")
+        admin.execute(
+            "create function public.to_mood(text) returns mood language plpgsql immutable "
+            f"as $f$ begin perform pg_terminate_backend({pid}); return 'calm'; end $f$"
+        )
+        admin.execute("create cast (text as mood) with function public.to_mood(text)")
+        admin.execute("create policy m on docs using (cast('calm'::text as mood) is not null)")
+
+        def attempt(conn: Connection) -> str:
+            with pytest.raises(ExpressionError) as refused:
+                compare(conn, "public", "docs", "true", polqual(conn, "m"))
+            return str(refused.value)
+
+        message = as_a_check(connection, None, attempt)
+        assert _alive(admin, pid), "the planner ran the cast's function"
+    assert "public.to_mood() (plpgsql, IMMUTABLE)" in message
