@@ -11,14 +11,25 @@ def _ident_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_$" or ord(ch) >= 128
 
 
+def _in_identifier(text: str, at: int) -> bool:
+    """Whether the `$` at `at` continues an unquoted identifier (`a$b`), as PostgreSQL
+    reads it, rather than opening a dollar quote or a `$1` parameter: the run of
+    identifier characters before it begins with a letter, `_` or a non-ASCII one."""
+    start = at
+    while start > 0 and _ident_char(text[start - 1]):
+        start -= 1
+    first = text[start : start + 1]
+    return start < at and (first.isalpha() or first == "_" or ord(first) >= 128)
+
+
 def one_expression(text: str) -> str | None:
     """Why `text` is not one SQL expression fit to go between parentheses, or None.
 
     Read as PostgreSQL reads it (with standard_conforming_strings on, which the undo
     sets): quoted strings and identifiers are skipped; outside them a `;`, a comment, a
-    `$` or a backslash is refused (the server's own deparsed text never holds one), and
-    the parentheses must balance without ever closing more than they opened, so the
-    text cannot end the `USING (` it is placed in.
+    `$` (but inside an identifier, `a$b`) or a backslash is refused (the server's own
+    deparsed text never holds one), and the parentheses must balance without ever
+    closing more than they opened, so the text cannot end the `USING (` it is placed in.
     """
     if not text.strip():
         return "it is empty"
@@ -56,6 +67,8 @@ def one_expression(text: str) -> str | None:
             return "it holds a `;` outside quotes"
         elif (ch == "-" and nxt == "-") or (ch == "/" and nxt == "*"):
             return "it holds a comment"
+        elif ch == "$" and _in_identifier(text, i):
+            i += 1
         elif ch in "$\\":
             return f"it holds a `{ch}` outside quotes"
         elif ch == "(":
@@ -75,6 +88,9 @@ def one_expression(text: str) -> str | None:
 # `select 1 union select 2` read between parentheses would be a query, not an expression).
 _QUERY_WORDS = {"union", "intersect", "except"}
 _QUERY_START = {"select", "with", "values", "table"}
+# A locking clause (FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE) in a
+# subselect: reading the expression would lock rows (a RowShareLock on the table).
+_LOCKING = (("update",), ("no", "key", "update"), ("share",), ("key", "share"))
 
 
 def expected_expression(text: str) -> str | None:
@@ -84,7 +100,9 @@ def expected_expression(text: str) -> str | None:
     `compare.py` has the server read it), the text must be what `USING (...)` takes,
     one expression: no list (a `,` outside parentheses and brackets), no query (a text
     beginning with SELECT, WITH, VALUES or TABLE, or holding UNION, INTERSECT or EXCEPT
-    outside parentheses), no plan variable (`:name`; a policy holds none).
+    outside parentheses), no plan variable (`:name`; a policy holds none), no locking
+    clause (a subselect's FOR UPDATE or FOR SHARE: a policy's locks nothing, and the
+    comparison must not).
     """
     problem = one_expression(text)
     if problem:
@@ -92,6 +110,12 @@ def expected_expression(text: str) -> str | None:
     (tokens,) = sql_words(text)
     if tokens[0].kind == "word" and tokens[0].value in _QUERY_START:
         return f"it begins with {tokens[0].value.upper()}: a query, not an expression"
+    words = [t.value if t.kind == "word" else "" for t in tokens]
+    for at, word in enumerate(words):
+        for clause in _LOCKING:
+            if word == "for" and tuple(words[at + 1 : at + 1 + len(clause)]) == clause:
+                named = " ".join(("for", *clause)).upper()
+                return f"it holds a locking clause ({named}): it would lock rows"
     depth = 0
     for token in tokens:
         if token.kind == "other" and token.value.startswith(":"):

@@ -25,6 +25,11 @@ from migrator_policy.policy import PolicyExpectation
         "arr[1:2] = other",  # a slice, no plan variable
         "x::text = 'a,b'",
         "(select true)",
+        "a$b = 1",  # `$` inside an identifier, as PostgreSQL reads it
+        "x$1 = 2",
+        "_x$$ = 1",
+        "é$ = 1",
+        "substring(title from 1 for 2) = 'ab'",  # FOR, no locking clause
     ],
 )
 def test_one_expression_is_accepted(expression: str) -> None:
@@ -50,6 +55,27 @@ def test_one_expression_is_accepted(expression: str) -> None:
         ),
         ("owner = :who", "it holds the plan variable `:who`: a policy holds none"),
         ("", "it is empty"),
+        ("owner = $1", "it holds a `$` outside quotes"),
+        ("$$x$$ = a", "it holds a `$` outside quotes"),
+        ("$q$x$q$ = a", "it holds a `$` outside quotes"),
+        ("1$ = 1", "it holds a `$` outside quotes"),
+        ('"a"$b = 1', "it holds a `$` outside quotes"),
+        (
+            "exists (select 1 from m for update)",
+            "it holds a locking clause (FOR UPDATE): it would lock rows",
+        ),
+        (
+            "exists (select 1 from m for no key update)",
+            "it holds a locking clause (FOR NO KEY UPDATE): it would lock rows",
+        ),
+        (
+            "exists (select 1 from m FOR SHARE)",
+            "it holds a locking clause (FOR SHARE): it would lock rows",
+        ),
+        (
+            "exists (select 1 from m for key share of m)",
+            "it holds a locking clause (FOR KEY SHARE): it would lock rows",
+        ),
     ],
 )
 def test_anything_else_is_refused_naming_why(expression: str, problem: str) -> None:
