@@ -13,13 +13,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from migrator.db.checksql import GUARD_KEY, CheckGuard
 from migrator.demo import sql_text
 from migrator_policy.compare import ExpressionError, compare
+from tests.checking import as_a_check, connection_to
 
 SCHEMA = """
 create table members (org_id int, user_id uuid, role text);
@@ -92,30 +92,8 @@ def db(database: str) -> Iterator[str]:
 
 @pytest.fixture
 def connection(db: str) -> Iterator[Connection]:
-    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(db))
-    try:
-        with engine.connect() as conn:
-            yield conn
-    finally:
-        engine.dispose()
-
-
-def as_a_check(conn: Connection, role: str | None, work: Any) -> Any:
-    """`work(conn)` in a transaction as a check's: read only, one snapshot, guarded."""
-    with conn.begin() as tx:
-        conn.execute(text("set transaction isolation level repeatable read"))
-        conn.execute(text("set transaction read only"))
-        conn.execute(text("set local standard_conforming_strings = on"))
-        if role:
-            conn.execute(text(f"set local role {role}"))
-        guard = CheckGuard(str(conn.execute(text("select current_user")).scalar()), True)
-        conn.info[GUARD_KEY] = guard
-        try:
-            return work(conn)
-        finally:
-            conn.info.pop(GUARD_KEY, None)
-            tx.rollback()
-            assert guard.violation is None, guard.violation
+    with connection_to(db) as conn:
+        yield conn
 
 
 def polqual(conn: Connection, name: str) -> str:
@@ -325,18 +303,14 @@ def test_a_check_role_that_cannot_become_the_owner_compares_no_sql_function(db: 
         admin.execute(f"grant usage on schema auth to {checker}")
         admin.execute("create policy mine on docs using (owner = auth.uid())")
     as_checker = psycopg.conninfo.make_conninfo(db, user=checker)
-    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(as_checker))
-    try:
-        with engine.connect() as conn:
+    with connection_to(as_checker) as conn:
 
-            def attempt(conn: Connection) -> str:
-                with pytest.raises(ExpressionError) as refused:
-                    compare(conn, "public", "docs", "owner = auth.uid()", polqual(conn, "mine"))
-                return str(refused.value)
+        def attempt(conn: Connection) -> str:
+            with pytest.raises(ExpressionError) as refused:
+                compare(conn, "public", "docs", "owner = auth.uid()", polqual(conn, "mine"))
+            return str(refused.value)
 
-            message = as_a_check(conn, None, attempt)
-    finally:
-        engine.dispose()
+        message = as_a_check(conn, None, attempt)
     assert message.startswith("it cannot be compared safely: the expressions call SQL functions")
     assert f"the table's owner postgres, a role the check's role {checker} cannot take" in message
 

@@ -12,12 +12,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from migrator.db.checksql import GUARD_KEY, CheckGuard, CheckSqlRefused
 from migrator.demo import sql_text
 from migrator_policy.compare import ExpressionError, compare
+from tests.checking import as_a_check, connection_to
 from tests.processes import sigkill, spawn, wait_for
 
 SCHEMA = """
@@ -112,30 +113,8 @@ def docs(database: str) -> Iterator[str]:
 
 @pytest.fixture
 def connection(docs: str) -> Iterator[Connection]:
-    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(docs))
-    try:
-        with engine.connect() as conn:
-            yield conn
-    finally:
-        engine.dispose()
-
-
-def as_a_check(conn: Connection, role: str | None, work: Any) -> Any:
-    """`work(conn)` in a transaction as a check's: read only, one snapshot, guarded."""
-    with conn.begin() as tx:
-        conn.execute(text("set transaction isolation level repeatable read"))
-        conn.execute(text("set transaction read only"))
-        conn.execute(text("set local standard_conforming_strings = on"))
-        if role:
-            conn.execute(text(f"set local role {role}"))
-        guard = CheckGuard(str(conn.execute(text("select current_user")).scalar()), True)
-        conn.info[GUARD_KEY] = guard
-        try:
-            return work(conn)
-        finally:
-            conn.info.pop(GUARD_KEY, None)
-            tx.rollback()
-            assert guard.violation is None, guard.violation
+    with connection_to(docs) as conn:
+        yield conn
 
 
 def deparsed(conn: Connection, number: int) -> str:
