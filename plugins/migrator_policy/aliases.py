@@ -57,9 +57,25 @@ def _rewritten(value: Any, mapping: dict[str, str]) -> Any:
     return value
 
 
+def _calls(text: str, at: int) -> bool:
+    """Whether the name that starts at `at` (plain or quoted) is followed by `(`: a
+    function's name, so what qualified it was a schema."""
+    j, n = at, len(text)
+    if text[j : j + 1] == '"':
+        j += 1
+        while j < n and not (text[j] == '"' and text[j + 1 : j + 2] != '"'):
+            j += 2 if text[j] == '"' else 1
+        j += 1
+    else:
+        while j < n and (text[j].isalnum() or text[j] in "_$" or ord(text[j]) >= 128):
+            j += 1
+    return text[j : j + 1] == "("
+
+
 def qualifiers_renamed(text: str, mapping: dict[str, str]) -> str:
     """`text` (an expression as EXPLAIN prints it) with each name in `mapping` (as printed,
-    quoted if need be) that qualifies another (`m.` before a column) replaced."""
+    quoted if need be) that qualifies another (`m.` before a column) replaced; a name that
+    qualifies a function's (`auth.uid()`) is a schema's, and kept."""
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
@@ -86,7 +102,8 @@ def qualifiers_renamed(text: str, mapping: dict[str, str]) -> str:
             continue
         word = text[i:j]
         before = text[i - 1] if i else ""
-        if text[j : j + 1] == "." and before != "." and word in mapping:
+        qualifies = text[j : j + 1] == "." and before != "." and word in mapping
+        if qualifies and not _calls(text, j + 1):  # `auth.uid()`: a schema, not an alias
             word = mapping[word]
         out.append(word)
         i = j

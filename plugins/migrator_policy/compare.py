@@ -179,15 +179,23 @@ def compare(
             "into a constant) while reading them: compare the policy by hand"
         )
     user = _as_owner(conn, schema, table) if found.sql else None
-    wanted, have = _compared(conn, schema, table, expected, deparsed)
-    if user is not None:
-        run_as(conn, user)
+    try:
+        wanted, have = _compared(conn, schema, table, expected, deparsed)
+    finally:  # back to the check's role while the transaction goes on (else its end does)
+        if user is not None and not _aborted(conn):
+            run_as(conn, user)
     if wanted.plan != have.plan:
         return wanted, have
     ours, theirs = defined_functions(conn, expected), defined_functions(conn, deparsed)
     if ours != theirs:
         return _calling(wanted, ours), _calling(have, theirs)
     return None
+
+
+def _aborted(conn: Any) -> bool:
+    """Whether the check's transaction failed (nothing more can be sent in it)."""
+    status = conn.connection.driver_connection.info.transaction_status
+    return bool(status.name == "INERROR")
 
 
 def _calling(side: Normalised, functions: frozenset[str]) -> Normalised:

@@ -14,8 +14,7 @@ code. The rest is:
   run whole);
 - a SQL function (`auth.uid()`): its body is read (`prosrc`, or `pg_get_functiondef` of a
   BEGIN ATOMIC one) for what it calls in turn, and `Reach.sql` says one was met: then both
-  sides are planned as the table's owner (what the planner runs of it runs with the
-  owner's rights, no more);
+  sides are planned as the table's owner;
 - a view a text names: its query is read (`pg_get_viewdef`) the same way; and a table it
   names (or the compared one) that row level security applies to, for the role planning:
   its policies' expressions (they become quals of its scans).
@@ -24,6 +23,11 @@ Texts are read for names, not parsed: a name followed by `(` that some such func
 in any schema, a word that some view bears, an operator whose function is such a function
 appearing anywhere, a cast's function (casts may be implicit) always. Reading too much
 only refuses more.
+
+A guard for the ordinary case, not a boundary: what runs as the owner under a superuser
+can set the superuser's role back, and the planner reaches code no name in a text shows
+(an operator's selectivity estimate over a column's common values, a built-in function
+reading a view, a domain's check on a composite literal). docs/concepts.md says so.
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ where c.relkind in ('r', 'p') and row_security_active(c.oid)
 """
 
 
+# A name as written plain (folded to lower case) or quoted (`"Trojan"`, kept as written).
+_NAMES = ("word", "ident")
+
+
 @dataclass
 class Reach:
     """What the planner could meet of the database's own code in some texts."""
@@ -87,12 +95,12 @@ def called(text: str) -> set[str]:
     return {
         word.value
         for word, after in pairwise(tokens)
-        if word.kind == "word" and after.kind == "punct" and after.value == "("
+        if word.kind in _NAMES and after.kind == "punct" and after.value == "("
     }
 
 
 def _words(text: str) -> set[str]:
-    return {t.value for statement in sql_words(text) for t in statement if t.kind == "word"}
+    return {t.value for statement in sql_words(text) for t in statement if t.kind in _NAMES}
 
 
 def defined_functions(conn: Any, text: str) -> frozenset[str]:

@@ -30,6 +30,11 @@ alter table docs force row level security;
 create function public.sql_true() returns boolean language sql immutable as 'select true';
 create function public.later() returns boolean language plpgsql volatile
   as $f$ begin return true; end $f$;
+create schema members;
+create function members.is_admin() returns boolean language plpgsql volatile
+  as $f$ begin return true; end $f$;
+create function auth.is_admin() returns boolean language plpgsql volatile
+  as $f$ begin return false; end $f$;
 """
 
 # (the plan's text, the policy's USING as created): the same expression
@@ -47,6 +52,7 @@ MATCH = [
         "exists (select 1 from members m where m.org_id = docs.org_id)",
     ),
     ("a$b = 1", '"a$b" = 1'),
+    ('owner = auth."uid"()', "owner = auth.uid()"),  # a quoted name is the same name
     ("sql_true()", "sql_true()"),
     ("later()", "later()"),  # a VOLATILE function is never run by the planner
 ]
@@ -75,6 +81,10 @@ DIFFER = [
     ("true", "sql_true()"),  # folded alike, but one calls the database's function
     ("sql_true()", "true"),
     ("a$b = 1", '"a$b" = 2'),
+    (  # an alias named like a schema: the schema of a function it qualifies is kept
+        "exists (select 1 from members auth where auth.org_id = docs.org_id and auth.is_admin())",
+        "exists (select 1 from members where members.org_id = docs.org_id and members.is_admin())",
+    ),
 ]
 
 LOCKING = ["for update", "for no key update", "for share", "for key share"]
@@ -172,8 +182,12 @@ def _alive(admin: psycopg.Connection[Any], pid: int) -> bool:
             "language sql immutable as $f$ select public.inner_trojan() $f$",
             "public.inner_trojan() (plpgsql, VOLATILE)",
         ),
+        (  # a quoted name is a name too
+            "language plpgsql immutable as $f$ begin perform {kill}; return true; end $f$",
+            'public."Trojan"() (plpgsql, IMMUTABLE)',
+        ),
     ],
-    ids=["immutable", "stable", "through-sql"],
+    ids=["immutable", "stable", "through-sql", "quoted"],
 )
 @pytest.mark.parametrize("side", ["policy", "plan"])
 def test_a_function_of_the_database_the_planner_would_run_is_refused_unrun(
@@ -185,15 +199,13 @@ def test_a_function_of_the_database_the_planner_would_run_is_refused_unrun(
             "create function public.inner_trojan() returns boolean language plpgsql "
             f"as $f$ begin perform {kill}; return true; end $f$"
         )
-        admin.execute(
-            f"create function public.trojan() returns boolean {definition.format(kill=kill)}"
-        )
-        admin.execute(
-            f"create policy t on docs using ({'trojan()' if side == 'policy' else 'true'})"
-        )
+        name = 'public."Trojan"' if '"Trojan"' in named else "public.trojan"
+        admin.execute(f"create function {name}() returns boolean {definition.format(kill=kill)}")
+        using = f"{name}()" if side == "policy" else "true"
+        admin.execute(f"create policy t on docs using ({using})")
 
         def attempt(conn: Connection) -> str:
-            plan = "true" if side == "policy" else "trojan()"
+            plan = "true" if side == "policy" else f"{name}()"
             with pytest.raises(ExpressionError) as refused:
                 compare(conn, "public", "docs", plan, polqual(conn, "t"))
             return str(refused.value)
