@@ -401,3 +401,15 @@ def test_of_three_simultaneous_starts_one_starts_the_server(folder: Path) -> Non
     assert [start.returncode for start in starts] == [0, 0, 0]
     assert sorted(document["started"] for document in found) == [False, False, True], found
     assert len({document["pid"] for document in found}) == 1, found
+
+
+def test_the_demo_on_a_server_that_is_gone_exits_5_naming_it(folder: Path) -> None:
+    # As when `migrator server stop` ends the demo's server under it: its own connections
+    # (not a run's) fail with the server gone, a database out of reach, never a bug.
+    gone = f"postgresql://postgres@/postgres?host={folder / 'no-server-here'}"
+    done = migrator(folder, "demo", "--sessions", "300", "--dsn", gone)
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.stderr.startswith("error: cannot reach the database at the demo's PostgreSQL: ")
+    assert "it is gone: connection is bad: connection to server on socket" in done.stderr
+    assert "internal error" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -323,17 +323,32 @@ def run_demo(
     admin_dsn: str | None = None,
 ) -> int:
     """Tell the story on `admin_dsn`'s server (default: the embedded PostgreSQL)."""
-    if admin_dsn is None:
-        from migrator.db.target import EMBEDDED_DIR, embedded_dsn
+    if admin_dsn is not None:
+        return _told(Story(out, run_cli, sessions=sessions, keep=keep), admin_dsn)
+    from migrator.db.target import EMBEDDED_DIR, embedded_dsn
 
-        def announce(line: str) -> None:
-            out.write(line + "\n")
+    def announce(line: str) -> None:
+        out.write(line + "\n")
 
-        admin_dsn = embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce)
-        code = Story(out, run_cli, sessions=sessions, keep=keep).tell(admin_dsn)
-        out.write(
-            "\n   The embedded PostgreSQL keeps running for them: `migrator server status` "
-            "shows it,\n   `migrator server stop` stops it.\n"
-        )
-        return code
-    return Story(out, run_cli, sessions=sessions, keep=keep).tell(admin_dsn)
+    admin_dsn = embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce)
+    code = _told(Story(out, run_cli, sessions=sessions, keep=keep), admin_dsn)
+    out.write(
+        "\n   The embedded PostgreSQL keeps running for them: `migrator server status` "
+        "shows it,\n   `migrator server stop` stops it.\n"
+    )
+    return code
+
+
+def _told(story: Story, admin_dsn: str) -> int:
+    """The story told; a server that cannot be reached, or went away mid-story (stopped,
+    crashed), is exit 5."""
+    from migrator.db.failures import error_text, is_connection_lost
+    from migrator.errors import DatabaseUnreachable
+
+    try:
+        return story.tell(admin_dsn)
+    except Exception as exc:
+        if not is_connection_lost(exc):
+            raise
+        said = error_text(exc).splitlines()[0]
+        raise DatabaseUnreachable("the demo's PostgreSQL", f"it is gone: {said}") from None
