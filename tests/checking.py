@@ -43,3 +43,16 @@ def as_a_check(conn: Connection, role: str | None, work: Any) -> Any:
             conn.info.pop(GUARD_KEY, None)
             tx.rollback()
             assert guard.violation is None, guard.violation
+
+
+def with_policies(dsn: str, schema: str, pairs: list[tuple[str, str]]) -> str:
+    """The database of `dsn` made Supabase-like, with `schema` and a policy `p<n>` on table
+    `docs` for each (plan's text, policy's USING) pair, USING the second; its DSN."""
+    from migrator.demo import sql_text
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql_text("supabase.sql"))
+        conn.execute(schema)
+        for number, (_, created) in enumerate(pairs):
+            conn.execute(f"create policy p{number} on docs using ({created})")
+    return dsn

@@ -17,9 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from migrator.demo import sql_text
 from migrator_policy.compare import ExpressionError, compare
-from tests.checking import as_a_check, connection_to
+from tests.checking import as_a_check, connection_to, with_policies
 
 SCHEMA = """
 create table members (org_id int, user_id uuid, role text);
@@ -91,13 +90,8 @@ LOCKING = ["for update", "for no key update", "for share", "for key share"]
 
 
 @pytest.fixture
-def db(database: str) -> Iterator[str]:
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(sql_text("supabase.sql"))
-        conn.execute(SCHEMA)
-        for number, (_, created) in enumerate(MATCH + DIFFER):
-            conn.execute(f"create policy p{number} on docs using ({created})")
-    yield database
+def db(database: str) -> str:
+    return with_policies(database, SCHEMA, MATCH + DIFFER)
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from migrator.db.checksql import GUARD_KEY, CheckGuard, CheckSqlRefused
-from migrator.demo import sql_text
 from migrator_policy.compare import ExpressionError, compare
-from tests.checking import as_a_check, connection_to
+from tests.checking import as_a_check, connection_to, with_policies
 from tests.processes import sigkill, spawn, wait_for
 
 SCHEMA = """
@@ -102,13 +101,8 @@ HOSTILE = [
 
 
 @pytest.fixture
-def docs(database: str) -> Iterator[str]:
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(sql_text("supabase.sql"))
-        conn.execute(SCHEMA)
-        for number, (_, created) in enumerate(MATCH + DIFFER):
-            conn.execute(f"create policy p{number} on docs using ({created})")
-    yield database
+def docs(database: str) -> str:
+    return with_policies(database, SCHEMA, MATCH + DIFFER)
 
 
 @pytest.fixture
