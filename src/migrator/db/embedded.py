@@ -281,12 +281,11 @@ def _uid(user: str | None) -> int:
 def _initdb(pgdata: Path) -> None:
     """Make the data folder's cluster, if it has none (as the package does: trust, UTF-8,
     superuser `postgres`; run as root, owned by the server's own user)."""
-    user = system_user()
+    user = server_user()
     if user is not None:
         import pwd
 
         package = _package()
-        package.utils.ensure_user_exists(user)
         package.utils.ensure_prefix_permissions(pgdata)
         package.utils.ensure_prefix_permissions(programs())
         readable = stat.S_IRGRP | stat.S_IROTH
@@ -396,6 +395,15 @@ def temporary(prefix: str = "migrator-pg-") -> Iterator[TemporaryServer]:
     finally:
         server.cleanup()
         shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def server_user() -> str | None:
+    """The OS user a server runs as when migrator runs as root, added (as the package adds
+    it) if missing; None when not root."""
+    user = system_user()
+    if user is not None:
+        _package().utils.ensure_user_exists(user)
+    return user
 
 
 def system_user() -> str | None:
