@@ -10,7 +10,7 @@ from migrator import ActionSpec
 
 @migrator.hookimpl
 def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
-    from . import backfill
+    from . import backfill, lint
 
     register(
         ActionSpec(
@@ -20,7 +20,8 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             describe=backfill.describe,
             transactional=False,  # it commits batch by batch, each with its checkpoint
             preview=backfill.preview,
-            lint=backfill.lint,
+            lint=lint.lint,
+            sql_texts=lint.sql_texts,
             summary="copy data in keyset batches, each committed with its checkpoint",
             pausable=True,  # it reads the plan's controls before each batch
         )

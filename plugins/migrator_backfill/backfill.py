@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
@@ -50,7 +49,7 @@ from .streams import BatchLocked, Done, Failed, Job, Masking, Retry, Streams, lo
 from .tally import Stats, summary
 from .walk import BackfillError, Walk, in_key_order, last, prepare, probe, start, total
 
-__all__ = ["BackfillConfig", "BackfillError", "describe", "lint", "preview", "run"]
+__all__ = ["BackfillConfig", "BackfillError", "describe", "preview", "run"]
 
 CONTROL_POLL = 0.5  # seconds between looks at a pause or a throttle query
 MAX_PARALLEL = 16
@@ -119,21 +118,6 @@ def describe(step: Any) -> str:
         head += f", {b.parallel} parallel streams"
     head += ", following new rows" if b.follow else ", up to the largest key at its start"
     return f"{head}:\n{b.statement.strip()}"
-
-
-def lint(step: Any) -> list[str]:
-    """An insert that is not idempotent runs twice on a retried batch: say so."""
-    text = _strip_comments(step.backfill.statement).lower()
-    if re.search(r"\binsert\b", text) and "on conflict" not in text:
-        return [
-            "the statement inserts without ON CONFLICT: a batch that is retried or resumed "
-            "could insert its rows twice"
-        ]
-    return []
-
-
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.DOTALL)
 
 
 def checksum(statement: str) -> str:

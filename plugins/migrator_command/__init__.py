@@ -15,6 +15,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
     register(
         ActionSpec(
             key="command",
+            honours_lock_timeout=False,
             config=command.CommandConfig,
             run=command.run,
             describe=command.describe,

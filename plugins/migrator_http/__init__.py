@@ -15,6 +15,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
     register(
         ActionSpec(
             key="http",
+            honours_lock_timeout=False,
             config=http.Request,
             run=http.run,
             undo=http.undo,

@@ -15,6 +15,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
     register(
         ActionSpec(
             key="manual",
+            honours_lock_timeout=False,
             config=str,
             run=manual.run,
             undo=manual.undo,

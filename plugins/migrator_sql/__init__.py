@@ -21,6 +21,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=sql.run,
             describe=sql.describe,
             lint=sql.lint,
+            sql_texts=sql.sql_texts,
             language="sql",
             summary="SQL to run; plan variables are bound as :name",
         )

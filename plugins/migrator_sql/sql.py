@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from migrator import CheckContext, CheckOutcome, StepContext
-from migrator.plugin import EqualsQuery, execute, fetch_rows, judge, sql_words, statements
+from migrator.plugin import (
+    EqualsQuery,
+    SqlText,
+    execute,
+    fetch_rows,
+    judge,
+    sql_words,
+    statements,
+)
 
 
 class SqlOptions(BaseModel):
@@ -55,6 +63,11 @@ def lint(step: Any) -> list[str]:
                 "or set it in each step that needs it"
             )
     return warnings
+
+
+def sql_texts(step: Any) -> list[SqlText]:
+    """The step's SQL, for lint: in a transaction unless `autocommit: true`."""
+    return [SqlText(("sql",), str(step.sql), in_transaction=in_transaction(step))]
 
 
 def in_transaction(step: Any) -> bool:

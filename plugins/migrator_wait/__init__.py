@@ -15,6 +15,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
     register(
         ActionSpec(
             key="wait",
+            honours_lock_timeout=False,
             config=wait.WaitConfig,
             run=wait.run,
             undo=wait.undo,

@@ -36,17 +36,24 @@ class Problem:
     path: str
     message: str
     severity: Severity = "error"
+    rule: str | None = None
+    """A lint finding's stable rule id (`require-concurrent-index-creation`); None otherwise."""
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         prefix = "warning: " if self.severity == "warning" else ""
-        line = f"{self.file}:{self.line}:{self.column}: {where}{prefix}{self.message}"
+        rule = f" [{self.rule}]" if self.rule else ""
+        line = f"{self.file}:{self.line}:{self.column}: {where}{prefix}{self.message}{rule}"
         # One line whatever the plan holds: a key with a newline or a carriage return in it
         # cannot forge another line of output (`plans/x.yaml: valid`).
         return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), line)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """Its fields; `rule` only for a lint finding."""
+        fields = asdict(self)
+        if self.rule is None:
+            del fields["rule"]
+        return fields
 
 
 class MigratorError(Exception):

@@ -29,7 +29,7 @@ sure the transaction is still open and the role and read-only mode are what they
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from migrator.db.sqltext import GUARD_KEY, _tokens
@@ -178,20 +178,26 @@ class Word:
 
     kind: str
     value: str
+    at: int = field(default=-1, compare=False)
+    """Where the word starts in the text it was read from (0-based), for a finding's column."""
 
 
 def words(sql: str) -> list[list[Word]]:
-    """Each statement of `sql` as a list of words (comments dropped, literals kept)."""
+    """Each statement of `sql` as a list of words (comments dropped, literals kept), each
+    word with its offset in `sql`."""
     out: list[list[Word]] = [[]]
+    at = 0
     for kind, chunk in _tokens(sql):
         if kind == "semicolon":
             out.append([])
         elif kind == "quoted":
-            out[-1].append(_literal(chunk))
+            out[-1].append(replace(_literal(chunk), at=at))
         elif kind == "param":
-            out[-1].append(Word("other", f":{chunk}"))
+            out[-1].append(Word("other", f":{chunk}", at))
+            at += 1  # the colon, which the token leaves out
         elif kind == "code":
-            out[-1].extend(_code_words(chunk))
+            out[-1].extend(_code_words(chunk, at))
+        at += len(chunk)
     return [s for s in out if s]
 
 
@@ -203,7 +209,7 @@ def _literal(chunk: str) -> Word:
     return Word("other", chunk)
 
 
-def _code_words(chunk: str) -> list[Word]:
+def _code_words(chunk: str, at: int = 0) -> list[Word]:
     out: list[Word] = []
     i, n = 0, len(chunk)
     while i < n:
@@ -212,7 +218,7 @@ def _code_words(chunk: str) -> list[Word]:
             j = i + 1
             while j < n and (chunk[j].isalnum() or chunk[j] in "_$"):
                 j += 1
-            out.append(Word("word", chunk[i:j].lower()))
+            out.append(Word("word", chunk[i:j].lower(), at + i))
             i = j
         elif ch.isspace():
             i += 1
@@ -220,14 +226,14 @@ def _code_words(chunk: str) -> list[Word]:
             j = i + 1
             while j < n and (chunk[j].isalnum() or chunk[j] in "._"):
                 j += 1
-            out.append(Word("other", chunk[i:j]))
+            out.append(Word("other", chunk[i:j], at + i))
             i = j
         else:
-            out.append(Word("punct", ch))
+            out.append(Word("punct", ch, at + i))
             i += 1
     # An escape string E'...' leaves its E in the code before it: it is no word.
     if out and out[-1] == Word("word", "e") and chunk.endswith(("e", "E")):
-        out[-1] = Word("punct", "E")
+        out[-1] = Word("punct", "E", out[-1].at)
     return out
 
 

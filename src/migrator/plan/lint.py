@@ -40,7 +40,13 @@ def lint_document(doc: SourceDocument) -> list[Problem]:
 def lint_plan(plan: Plan, registry: Registry) -> list[Problem]:
     """Warnings about a valid plan: things that work but that a reviewer should see; and
     the SQL its checks may not send (errors)."""
-    return _check_sql(plan, registry, plan.source) + _warnings(plan, registry, plan.source)
+    from migrator.lint.runner import lint_steps
+
+    return (
+        _check_sql(plan, registry, plan.source)
+        + lint_steps(plan, registry)
+        + _warnings(plan, registry, plan.source)
+    )
 
 
 def _check_sql(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Problem]:
@@ -188,11 +194,6 @@ def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Probl
     for t in plan.transitions:
         if t.reverts is not None:
             continue
-        for i, step in enumerate(t.steps):
-            spec = registry.actions[step.action_key]
-            for warning in spec.lint(step) if spec.lint else []:
-                where = (*t.path, "steps", i, step.action_key)
-                problems.append(doc.problem(where, warning, severity="warning"))
         if not t.post_checks:
             where = (*t.path, "name") if t.path else ()
             problems.append(

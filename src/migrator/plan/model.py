@@ -63,6 +63,11 @@ class StepBase(Strict):
     lock_timeout: ServerTimeout | None = None
     retries: int = Field(0, ge=0, le=100)
     risk: Risk | None = None
+    ignore: list[Annotated[str, Field(min_length=1)]] | dict[str, str] | None = Field(
+        None,
+        description="lint rules silenced for this step: a list of rule ids, or a mapping "
+        "of rule id to the reason it is safe here",
+    )
 
     if TYPE_CHECKING:
         # The field each action's step model adds (`_step_model`); undo steps have none.

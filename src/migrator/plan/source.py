@@ -118,6 +118,39 @@ class SourceDocument:
     data: Any
     values: dict[PathKey, Position] = field(default_factory=dict)
     keys: dict[PathKey, Position] = field(default_factory=dict)
+    styles: dict[PathKey, str] = field(default_factory=dict)
+    """The style of each scalar written other than plain on one line: `|` and `>` blocks,
+    quoted (`'`, `"`), and `~` for a plain scalar over several lines."""
+    text: str = ""
+
+    def position_in(self, path: PathKey, offset: int) -> Position:
+        """The position of character `offset` of the string at `path` (a lint finding in
+        a statement of a `sql: |` block). Exact in a literal block (`|`) and in a scalar
+        on one line; elsewhere (a folded block, a quoted string over several lines) the
+        position of the value itself."""
+        start = self.position(path)
+        value = self._value_at(path)
+        if path not in self.values or not isinstance(value, str) or not 0 <= offset <= len(value):
+            return start
+        style = self.styles.get(path, "")
+        if style == "|":
+            lines = self.text.splitlines()
+            indent = _block_indent(lines, start.line)
+            row = value.count("\n", 0, offset)
+            column = offset - (value.rfind("\n", 0, offset) + 1)
+            return Position(start.line + 1 + row, indent + column + 1)
+        if style in ("", "'", '"') and "\n" not in value[:offset]:
+            return Position(start.line, start.column + (1 if style else 0) + offset)
+        return start
+
+    def _value_at(self, path: PathKey) -> Any:
+        value = self.data
+        for part in path:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return value
 
     def position(self, path: PathKey, *, key: bool = False) -> Position:
         """The position of `path`, or of its nearest ancestor that has one.
@@ -147,6 +180,15 @@ class SourceDocument:
             message=message,
             severity="warning" if severity == "warning" else "error",
         )
+
+
+def _block_indent(lines: list[str], header: int) -> int:
+    """The indentation of a block scalar whose `|` is on line `header` (1-based): that of
+    its first line with text."""
+    for line in lines[header:]:
+        if line.strip():
+            return len(line) - len(line.lstrip(" "))
+    return 0
 
 
 def dotted(path: PathKey) -> str:
@@ -191,7 +233,7 @@ def load_yaml(text: str, file: str, *, libyaml: bool = True) -> SourceDocument:
     finally:
         if loader is not None:
             loader.dispose()
-    doc = SourceDocument(file=file, data=None)
+    doc = SourceDocument(file=file, data=None, text=text)
     if root is None:
         raise PlanError([Problem(file, 1, 1, "", "the file is empty: a plan is a YAML mapping")])
     problems: list[Problem] = []
@@ -281,6 +323,10 @@ def _build(
             _build(item, (*path, i), doc, loader, problems, depth + 1, budget)
             for i, item in enumerate(node.value)
         ]
+    if isinstance(node, yaml.ScalarNode) and (
+        node.style or node.end_mark.line > node.start_mark.line
+    ):
+        doc.styles[path] = node.style or "~"
     try:
         value = loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:

@@ -49,6 +49,11 @@ from migrator.db.sqltext import execute as execute
 from migrator.db.sqltext import fetch_rows as fetch_rows
 from migrator.db.sqltext import statements as statements
 
+# Lint: a rule, what it found, the SQL a step sends (`ActionSpec.rules`, `lint`, `sql_texts`).
+from migrator.lint.findings import LintFinding as LintFinding
+from migrator.lint.findings import LintRule as LintRule
+from migrator.lint.findings import SqlText as SqlText
+
 # Strings in nested data (a JSON body): every one changed, e.g. interpolated.
 from migrator.nested import map_strings as map_strings
 
@@ -120,10 +125,13 @@ __all__ = [
     "Finding",
     "FindingKind",
     "FlagStore",
+    "LintFinding",
+    "LintRule",
     "LockNotGranted",
     "NotAsLeft",
     "Progress",
     "RunNotOwned",
+    "SqlText",
     "SqlTextError",
     "Statement",
     "StepContext",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from migrator.errors import PluginError
 
 if TYPE_CHECKING:
+    from migrator.lint.findings import LintFinding, LintRule, SqlText
     from migrator.plugin.context import CheckContext, StepContext
 
 Undo = Callable[["StepContext", Any, Any], None]
@@ -35,7 +36,19 @@ class ActionSpec:
       ran, so a crash in between repeats them on resume. A callable decides per step.
     - `preview(ctx, step)`: optional; what a dry run can tell from today's data
       (rows a backfill would copy), run in a READ ONLY transaction.
-    - `lint(step)`: optional; warnings `migrator validate` shows for this step.
+    - `lint(step)`: optional; what `migrator validate` warns about in this step: each a
+      `LintFinding` (a rule id of `rules`, the reason, where in the step), or a plain string
+      (its rule id is then `<key>-lint`).
+    - `sql_texts(step)`: optional; every SQL text the step sends, as `SqlText`s (where in
+      the step, the text, in a transaction or not, the parameters the action binds
+      itself, SQL it generates): the core's lint rules read them.
+    - `lint_database(connection, step)`: optional; findings that need the target database
+      (`validate --dsn`): `connection` is a SQLAlchemy connection in a READ ONLY
+      transaction.
+    - `rules`: the lint rules `lint` and `lint_database` may find (ids, what, the safe
+      way), listed in the reference and accepted by a step's `ignore`.
+    - `honours_lock_timeout`: whether the step's `lock_timeout` bounds its waits for locks
+      (it runs SQL on the target under it); False: lint warns about a `lock_timeout` given.
     - `reaches_outside`: whether it acts beyond the target database (calls a service,
       runs a program): `migrator rehearse` stands it in and never calls it, and a dry
       run never asks its `preview`.
@@ -58,7 +71,11 @@ class ActionSpec:
     summary: str = ""
     transactional: Callable[[Any], bool] | bool = True
     preview: Callable[[StepContext, Any], str] | None = None
-    lint: Callable[[Any], list[str]] | None = None
+    lint: Callable[[Any], Sequence[str | LintFinding]] | None = None
+    sql_texts: Callable[[Any], list[SqlText]] | None = None
+    lint_database: Callable[[Any, Any], list[LintFinding]] | None = None
+    rules: tuple[LintRule, ...] = ()
+    honours_lock_timeout: bool = True
     reaches_outside: bool = False
     language: str | None = None
     pausable: bool = False
