@@ -18,6 +18,13 @@ from migrator.cli.options import PLAN_ARG, context, database_options, warn_dsn_p
     metavar="N|P%",
     help="Also copy N rows (or P percent) of each table's data. Default: the schema only.",
 )
+@click.option(
+    "--sample-sql",
+    metavar="PATH",
+    help="Load sample rows of your own (a SQL file, run with psql in one transaction) into "
+    "the copy after its schema, so that checks that need rows have them. Production rows "
+    "are copied only with --sample.",
+)
 @click.option("--keep", is_flag=True, help="Keep the scratch database afterwards.")
 @click.option(
     "--scratch-dsn",
@@ -38,6 +45,7 @@ from migrator.cli.options import PLAN_ARG, context, database_options, warn_dsn_p
 def rehearse(
     plan: str,
     sample: str | None,
+    sample_sql: str | None,
     keep: bool,
     scratch_dsn: str | None,
     pg_dump: str | None,
@@ -64,14 +72,19 @@ def rehearse(
     own is the surest). Whatever does not fit is refused (exit 2) before anything is
     made, saying what to give; the output says which pg_dump and server were used.
 
-    Exits 0 when every round trip is clean, 1 when an undo does not restore what
-    its transition changed (the steps are named) or a leg fails on the copy.
+    A transition that completed a step marked `rollback: irreversible`, and whose way
+    back is the undo of its steps, goes forward only: it is reported irreversible by
+    design, not as a failed round trip. --sample-sql loads rows of your own.
+
+    Exits 0 when every round trip is clean or irreversible by design, 1 when an undo
+    does not restore what its transition changed (the steps are named) or a leg fails
+    on the copy.
     """
     from migrator import api
 
     return api.rehearse(
-        context(**options), plan, sample=sample, keep=keep, scratch_dsn=scratch_dsn,
-        pg_dump=pg_dump,
+        context(**options), plan, sample=sample, sample_sql=sample_sql, keep=keep,
+        scratch_dsn=scratch_dsn, pg_dump=pg_dump,
     )  # fmt: skip
 
 

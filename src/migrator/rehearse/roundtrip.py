@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrator import state
 from migrator.engine.environment import RunEnvironment
-from migrator.engine.runner import Runner
+from migrator.engine.runner import Runner, irreversible_done
 from migrator.errors import ExitCode, UsageError
 from migrator.plan.graph import NoPath, find_path
 from migrator.plan.model import Transition
@@ -60,12 +60,22 @@ class RoundTrip:
     log: str = ""  # what the failing leg printed
     checks: list[dict[str, Any]] = field(default_factory=list)  # checks that did not pass
     notes: list[str] = field(default_factory=list)  # what is said without failing
+    # steps marked `rollback: irreversible` that the forward completed and that only the
+    # undo of its steps could take back: the trip stops after the forward, by design
+    irreversible: list[str] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
         if self.failed:
             return "failed"
-        return "differences" if self.findings else "clean"
+        if self.findings:
+            return "differences"
+        return "irreversible" if self.irreversible else "clean"
+
+    @property
+    def passes(self) -> bool:
+        """Every reversible part came back as it was (an irreversible trip passes)."""
+        return self.outcome in ("clean", "irreversible")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +89,7 @@ class RoundTrip:
             "log": self.log or None,
             "checks_not_passed": self.checks,
             "notes": self.notes,
+            "irreversible": self.irreversible,
             "differences": [f.as_dict() for f in self.findings],
         }
 
@@ -259,16 +270,30 @@ class Walk:
             path = find_path(self.plan, here, phase)
         except NoPath:
             path = None
+        why = ""
         for step in path or []:
-            if self.walker.run_transition(step) != ExitCode.OK:
+            try:
+                code = self.walker.run_transition(step)
+            except UsageError as exc:  # the way back passes an irreversible step
+                code, why = ExitCode.INVALID, str(exc)
+            if code != ExitCode.OK:
                 path = None
                 break
         if path is None:
-            self.unreached[t.name] = (
-                f"the rehearsal could not come back from phase '{here}' to '{phase}'"
-            )
+            reason = f"the rehearsal could not come back from phase '{here}' to '{phase}'"
+            if "rollback: irreversible" in why:
+                reason += ": the way back passes a step marked `rollback: irreversible`"
+            self.unreached[t.name] = reason
             return False
         return True
+
+    def irreversible_passed(self, t: Transition, run: state.RunRow) -> list[str]:
+        """The steps of `t` marked `rollback: irreversible` that `run` completed, when the
+        way back is the undo of its steps (a reverse transition of its own needs no undo)."""
+        if self.walker.runner.reverse_of(run).reverts is None:
+            return []
+        with self.db.connect() as conn:
+            return irreversible_done(conn, self.walker.env.registry, run, t)
 
     def round_trip(self, t: Transition) -> None:
         trip = RoundTrip(t.name, t.source, t.target)
@@ -278,6 +303,9 @@ class Walk:
             self.stopped = True
             return
         forward_run = self.last_run()
+        trip.irreversible = self.irreversible_passed(t, forward_run)
+        if trip.irreversible:  # what `migrator rollback` would refuse: not a failure
+            return
         after = self.snap()
         if not self.leg(trip, "back", self.walker.take_back):
             self.stopped = True

@@ -136,8 +136,15 @@ def dump_schema(pg_dump: Tool, dsn: str, scrub: Any) -> str:
 _META_COMMAND = re.compile(r"^\\(restrict|unrestrict)\b.*$", re.MULTILINE)
 
 
-def restore(psql: Tool, dsn: str, schema_sql: str, scrub: Any) -> None:
-    """Run a schema dump in the scratch database, in one transaction, stopping at an error."""
+def restore(
+    psql: Tool,
+    dsn: str,
+    schema_sql: str,
+    scrub: Any,
+    failure: str = "the schema could not be restored in the scratch database",
+) -> None:
+    """Run a schema dump (or sample rows: `failure` says which) in the scratch database,
+    with psql, in one transaction, stopping at an error."""
     conninfo, env = libpq_args(dsn)
     argv = [
         str(psql.path),
@@ -161,10 +168,7 @@ def restore(psql: Tool, dsn: str, schema_sql: str, scrub: Any) -> None:
         check=False,
     )
     if done.returncode != 0:
-        raise ScratchError(
-            f"the schema could not be restored in the scratch database: "
-            f"{scrub(_first_error(done.stderr))}"
-        )
+        raise ScratchError(f"{failure}: {scrub(_first_error(done.stderr))}")
 
 
 # -- roles ------------------------------------------------------------------------------------

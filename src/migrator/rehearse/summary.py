@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrator.errors import ExitCode
+from migrator.errors import ExitCode, UsageError
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk
 from migrator.rehearse.scratch import ScratchDatabase
@@ -16,6 +17,24 @@ if TYPE_CHECKING:
     from migrator.views.console import Reporter
 
 
+@dataclass(frozen=True)
+class SampleRows:
+    """`--sample-sql PATH`: sample rows of the operator's own, as SQL for psql."""
+
+    path: str
+    text: str
+
+    @classmethod
+    def read(cls, path: str | Path) -> SampleRows:
+        """The file's text; a file that cannot be read is bad usage, before anything is made."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"--sample-sql {str(path)!r}: cannot read it ({why})") from None
+        return cls(str(path), text)
+
+
 @dataclass
 class Prepared:
     """What was done to make the scratch database, for the report."""
@@ -23,6 +42,7 @@ class Prepared:
     versions: Versions  # of the target, the scratch server, pg_dump
     start: str
     notes: list[str] = field(default_factory=list)
+    sample_rows: SampleRows | None = None
 
 
 def document(
@@ -38,7 +58,7 @@ def document(
     not_called: list[str],
     stood_in: list[str] | None = None,
 ) -> dict[str, Any]:
-    failing = [t for t in walk.trips if t.outcome != "clean"]
+    failing = [t for t in walk.trips if not t.passes]
     versions = prepared.versions
     return {
         "plan": plan.name,
@@ -66,11 +86,14 @@ def document(
         },
         "sample": str(amount) if amount is not None else None,
         "rows_copied": scratch.rows_copied,
+        "sample_sql": prepared.sample_rows.path if prepared.sample_rows else None,
         "start_phase": prepared.start,
         "notes": prepared.notes,
         "not_called": not_called,
         "stood_in": stood_in or [],
         "evaluated_once": waiting(plan),
+        "plan_checksum": plan.checksum,
+        "irreversible": [t.transition for t in walk.trips if t.irreversible],
         "round_trips": [t.as_dict() for t in walk.trips],
         "not_rehearsed": [
             {"transition": name, "reason": reason} for name, reason in walk.unreached.items()
@@ -86,6 +109,8 @@ def render_preparation(
     if amount is not None:
         rows = sum(scratch.rows_copied.values())
         copied = f"the schema and {amount} ({rows} rows in {len(scratch.rows_copied)} tables)"
+    if prepared.sample_rows is not None:
+        copied += f", then loaded the sample rows of {prepared.sample_rows.path},"
     versions = prepared.versions
     say(
         f"  copied {copied} of PostgreSQL {versions.target.version} with "
@@ -122,7 +147,14 @@ def render(
             legs += ("; " if legs else "") + trip.failed
         n = len(trip.findings)
         verdict = f"{n} difference{'s' if n != 1 else ''}" if n else "clean"
-        if trip.outcome == "clean":
+        if trip.outcome == "irreversible":
+            steps = ", ".join(f"'{s}'" for s in trip.irreversible)
+            say(
+                f"  ✓ {arrow}: {legs}: irreversible by design, not taken back "
+                f"({steps} marked `rollback: irreversible`)",
+                style="green",
+            )
+        elif trip.outcome == "clean":
             say(f"  ✓ {arrow}: {legs}: {verdict}", style="green")
         else:
             say(f"  ✗ {arrow}: {legs}: {verdict}", style="red")
@@ -144,11 +176,16 @@ def render(
                 say(f"      {line}")
     for name, reason in walk.unreached.items():
         say(f"  - {name}: not rehearsed ({reason})", style="yellow")
-    failing = [t for t in walk.trips if t.outcome != "clean"]
+    failing = [t for t in walk.trips if not t.passes]
+    kept = [t.transition for t in walk.trips if t.irreversible]
     if not failing:
+        trips = f"{len(walk.trips)} round trip{'s' if len(walk.trips) != 1 else ''}"
+        if kept:
+            trips += "; not taken back, irreversible by design: " + ", ".join(kept)
+        every = "every reversible transition" if kept else "every transition"
         say(
-            f"rehearsal of plan {plan.name}: clean, every transition rehearsed came back as it was "
-            f"({len(walk.trips)} round trip{'s' if len(walk.trips) != 1 else ''})",
+            f"rehearsal of plan {plan.name}: clean, {every} rehearsed came back as it was "
+            f"({trips})",
             style="green",
         )
     else:
