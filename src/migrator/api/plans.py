@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from migrator.api.context import Context
 from migrator.errors import ExitCode, Problem, UsageError
+
+if TYPE_CHECKING:
+    from migrator.plan.model import Plan
+    from migrator.views.rehearsed import Rehearsal
 
 
 def validate(ctx: Context, paths: Sequence[str | Path]) -> ExitCode:
@@ -100,8 +104,13 @@ def docs(
     *,
     form: DocsFormat = "markdown",
     out_dir: str | Path | None = None,
+    rehearsals: Sequence[str | Path] = (),
 ) -> ExitCode:
     """Render plans as runbooks (Markdown, a standalone HTML page, or JSON); no database.
+
+    Each step shows its lint findings. `rehearsals`: `rehearse --output json` documents,
+    each of one of the plans (of that very version: exit 2 otherwise), whose locks and
+    rewrites are shown beside the steps.
 
     Without `out_dir`, the one plan's runbook goes to `ctx.out`. With it, each plan is
     written to `out_dir/<plan>.md` (`.html`, `.json`) and its diagram to
@@ -116,9 +125,10 @@ def docs(
         raise UsageError("give one PLAN, or --out DIR to write a runbook for each")
     registry = ctx.plugins()
     plans = [load_plan(path, registry) for path in plan_paths]
+    traces = _rehearsals(ctx, plans, rehearsals)
     rendered: list[tuple[str, str, str]] = []  # (plan, runbook text, diagram)
     for plan in plans:
-        document = runbook(plan, registry)
+        document = runbook(plan, registry, traces.get(plan.name))
         if form == "json":
             text = json.dumps(document, indent=2, default=str) + "\n"
         elif form == "html":
@@ -139,3 +149,34 @@ def docs(
             path.write_text(content, encoding="utf-8")
             ctx.say(f"wrote {path}")
     return ExitCode.OK
+
+
+def _rehearsals(
+    ctx: Context, plans: Sequence[Plan], paths: Sequence[str | Path]
+) -> dict[str, Rehearsal]:
+    """Each rehearsal document given, by the plan it rehearsed; all read before anything
+    is written, and refused (exit 2) when it is not of one of `plans` as they are now."""
+    from migrator.views.rehearsed import check_fits, read_rehearsal
+
+    by_name = {plan.name: plan for plan in plans}
+    found: dict[str, Rehearsal] = {}
+    for path in paths:
+        rehearsal = read_rehearsal(path)
+        plan = by_name.get(rehearsal.plan, plans[0] if len(plans) == 1 else None)
+        if plan is None:
+            names = ", ".join(f"'{name}'" for name in by_name)
+            raise UsageError(
+                f"--rehearsal {str(path)!r} is a rehearsal of plan '{rehearsal.plan}', "
+                f"not of {names}"
+            )
+        check_fits(rehearsal, plan.name, plan.checksum, plan.file)
+        if plan.name in found:
+            raise UsageError(f"two --rehearsal documents of plan '{plan.name}': give one")
+        if rehearsal.checksum is None:
+            print(
+                f"warning: --rehearsal {str(path)!r} does not say which version of "
+                f"{plan.file} it rehearsed (no plan_checksum): shown as it is",
+                file=ctx.err,
+            )
+        found[plan.name] = rehearsal
+    return found

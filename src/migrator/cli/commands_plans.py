@@ -61,7 +61,18 @@ def plugins(output: str) -> int:
     help="Write each plan's runbook to DIR/<plan>.md (.html, .json) and its diagram to "
     "DIR/<plan>.mmd instead of printing it; takes several PLANS.",
 )
-def docs(plans: tuple[str, ...], output: str, out_dir: str | None) -> int:
+@click.option(
+    "--rehearsal",
+    "rehearsals",
+    multiple=True,
+    metavar="FILE",
+    help="A `migrator rehearse PLAN --output json` document: show each step's locks and "
+    "rewrites from it beside its SQL (repeatable, one per plan; refused when it is of "
+    "another plan or of another version of it).",
+)
+def docs(
+    plans: tuple[str, ...], output: str, out_dir: str | None, rehearsals: tuple[str, ...]
+) -> int:
     """PLANS as runbooks to follow and review: Markdown, a standalone page, or JSON.
 
     A runbook has the plan's summary, its phase diagram, each transition's risk and
@@ -72,11 +83,21 @@ def docs(plans: tuple[str, ...], output: str, out_dir: str | None) -> int:
     Needs no database. The SQL is the plan's own, with its :name parameters; ${env:...}
     references are shown as written, never resolved. The docs of this repository's
     plans are regenerated with `migrator docs plans/*.yaml --out docs/plans`.
+
+    Each step shows its lint findings (rule, line, reason: as `validate` prints them);
+    with --rehearsal, what it did on the rehearsal's scratch copy ("takes ACCESS
+    EXCLUSIVE on public.profiles; rewrites public.events").
     """
     from migrator import api
 
     form = {"text": "markdown", "html": "html", "json": "json"}[output]
-    return api.docs(context(), plans, form=form, out_dir=out_dir)  # type: ignore[arg-type]
+    return api.docs(
+        context(),
+        plans,
+        form=form,  # type: ignore[arg-type]
+        out_dir=out_dir,
+        rehearsals=rehearsals,
+    )
 
 
 @cli.command()

@@ -4,7 +4,9 @@
 that as a standalone HTML page.
 
 Everything here is a pure function of the loaded plan and the registry that describes
-its steps and checks: no database, no clock, no environment. Code is shown in the
+its steps and checks (and of a rehearsal's document, when one is given: what each step
+did on the scratch copy, `migrator.views.rehearsed`): no database, no clock, no
+environment. Each step carries its lint findings (`migrator.lint`). Code is shown in the
 language its action or check declares (`ActionSpec.language`). The SQL shown is the plan's
 own text, with its `:name` parameters as written; `${env:NAME}` references are shown as
 written and never resolved, so a runbook can be published without leaking a secret.
@@ -12,20 +14,27 @@ written and never resolved, so a runbook can be published without leaking a secr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from migrator.errors import Problem
 from migrator.nested import strings_in
 from migrator.plan.interpolate import InterpolationError, references
+from migrator.plan.lint import lint_plan
 from migrator.plan.model import Plan, Transition
+from migrator.plan.source import dotted
 from migrator.plugin.registry import Registry
 from migrator.views.diagram import mermaid
+from migrator.views.rehearsed import Rehearsal
 
 # -- the runbook as data -------------------------------------------------------------------
 
 
-def runbook(plan: Plan, registry: Registry) -> dict[str, Any]:
-    """The runbook of `plan` as a JSON-able document (what `--output json` prints)."""
-    transitions = [_transition(plan, registry, t) for t in plan.transitions]
+def runbook(plan: Plan, registry: Registry, rehearsal: Rehearsal | None = None) -> dict[str, Any]:
+    """The runbook of `plan` as a JSON-able document (what `--output json` prints): each
+    step with its lint findings and, given a rehearsal of the plan, what it did there."""
+    seen = _Seen(_findings(plan, registry), rehearsal)
+    transitions = [_transition(plan, registry, t, seen) for t in plan.transitions]
     irreversible = [
         {"transition": t["name"], "step": s["name"]}
         for t in transitions
@@ -43,6 +52,7 @@ def runbook(plan: Plan, registry: Registry) -> dict[str, Any]:
         "environment": _environment(plan),
         "highest_risk": max((t.risk for t in plan.transitions), key=_RISKS.index, default="low"),
         "irreversible_steps": irreversible,
+        "rehearsal": rehearsal.file if rehearsal is not None else None,
         "diagram": mermaid(plan),
         "transitions": transitions,
     }
@@ -70,7 +80,31 @@ def _way_back(plan: Plan, t: Transition) -> str | None:
     return None  # `migrator rollback` undoes the run's steps in reverse order
 
 
-def _transition(plan: Plan, registry: Registry, t: Transition) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Seen:
+    """What is known of the steps besides the plan: lint findings, a rehearsal's trace."""
+
+    findings: list[Problem]
+    rehearsal: Rehearsal | None
+
+    def of(self, t: Transition, index: int, label: str) -> dict[str, Any]:
+        where = dotted((*t.path, "steps", index))
+        lint = [
+            {"rule": p.rule, "line": p.line, "column": p.column, "message": p.message}
+            for p in self.findings
+            if p.path == where or p.path.startswith(where + ".")
+        ]
+        trace = self.rehearsal.trace(t.name, label) if self.rehearsal is not None else None
+        return {"lint": lint, "rehearsal": trace}
+
+
+def _findings(plan: Plan, registry: Registry) -> list[Problem]:
+    """What `validate` warns about the plan with a rule id (each is placed at the step, or
+    the undo step, whose path it has)."""
+    return [p for p in lint_plan(plan, registry) if p.rule is not None]
+
+
+def _transition(plan: Plan, registry: Registry, t: Transition, seen: _Seen) -> dict[str, Any]:
     if t.reverts is not None:
         original = plan.transition(t.reverts)
         steps = [
@@ -84,6 +118,8 @@ def _transition(plan: Plan, registry: Registry, t: Transition) -> dict[str, Any]
                 "timeout": None,
                 "lock_timeout": None,
                 "retries": 0,
+                "lint": [],
+                "rehearsal": None,
                 "undo": {
                     "kind": "none",
                     "text": "the undo of a step is not undone",
@@ -93,7 +129,9 @@ def _transition(plan: Plan, registry: Registry, t: Transition) -> dict[str, Any]
             for s in reversed([_step(registry, i, s) for i, s in enumerate(original.steps)])
         ]
     else:
-        steps = [_step(registry, i, s) for i, s in enumerate(t.steps)]
+        steps = [
+            {**_step(registry, i, s), **seen.of(t, i, s.label(i))} for i, s in enumerate(t.steps)
+        ]
     return {
         **t.heading(),
         "reverts": t.reverts,

@@ -76,6 +76,13 @@ def _summary(doc: dict[str, Any], add: Any) -> None:
         add(f"- **Irreversible steps:** {steps}")
     else:
         add("- **Irreversible steps:** none")
+    found = sum(len(s.get("lint") or []) for t in doc["transitions"] for s in t["steps"])
+    add(f"- **Lint findings:** {found or 'none'}{' (each beside its step)' if found else ''}")
+    if doc.get("rehearsal"):
+        add(
+            f"- **Rehearsal:** each step's locks and rewrites as {_code(doc['rehearsal'])} "
+            "saw them on a scratch copy"
+        )
     add("")
 
 
@@ -206,6 +213,7 @@ def _step_md(i: int, s: dict[str, Any], add: Any, *, undo: bool) -> None:
     if s["retries"]:
         bits.append(f"{s['retries']} retries")
     _entry(i, s, bits, add)
+    _seen_md(s, add)
     if undo:
         u = s["undo"]
         if u["kind"] == "rollback":
@@ -214,6 +222,27 @@ def _step_md(i: int, s: dict[str, Any], add: Any, *, undo: bool) -> None:
             add(_fence(u["text"], u["language"]))
         else:
             add(f"Undone by: {_undo_summary(u)}")
+        add("")
+
+
+def _seen_md(s: dict[str, Any], add: Any) -> None:
+    """A step's lint findings, and what a rehearsal saw it do, beside its SQL."""
+    if s.get("lint"):
+        add("Lint:")
+        add("")
+        for f in s["lint"]:
+            where = f"line {f['line']}, column {f['column']}"
+            add(f"- ⚠ {_code(f['rule'])} ({where}): {_md(f['message'])}")
+        add("")
+    trace = s.get("rehearsal")
+    if trace:
+        verdicts = [
+            f"{word} {', '.join(_code(r) for r in trace['lint'][key])}"
+            for key, word in (("confirmed", "confirms"), ("refuted", "refutes"))
+            if trace["lint"].get(key)
+        ]
+        more = f" (lint: {'; '.join(verdicts)})" if verdicts else ""
+        add(f"**Rehearsed:** {_md(trace['text'])}{more}")
         add("")
 
 

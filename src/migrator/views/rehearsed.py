@@ -1,0 +1,174 @@
+"""What a rehearsal saw of each step, for the runbook (`migrator docs --rehearsal FILE`).
+
+FILE is a `migrator rehearse PLAN --output json` document. Its trace of a step (SPEC.md,
+"Rehearsal trace": `locks: [{relation, mode}]`, `rewritten: [relation]`) is read
+defensively, wherever the document holds it: any object with `locks` or `rewritten` and
+a step's name (`step` or `name`), under the round trip of its `transition`, in the leg
+that an enclosing `leg` (or a key named for one) says. A step of a transition shows what
+its first `forward` leg did; a step of a reverse transition what the `back` leg that ran
+it did. A document of another plan is refused, and so is one of another version of the
+plan (its `plan_checksum` differs): the locks of SQL that has changed since would mislead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrator.errors import UsageError
+
+_LEGS = {"forward": "forward", "back": "back", "forward again": "again", "forward_again": "again"}
+_MODE = re.compile(r"^((?:[A-Z][a-z]+)+)Lock$")
+_STRENGTH = {  # strongest first
+    f"{name}Lock": rank
+    for rank, name in enumerate(
+        [
+            "AccessExclusive",
+            "Exclusive",
+            "ShareRowExclusive",
+            "Share",
+            "ShareUpdateExclusive",
+            "RowExclusive",
+            "RowShare",
+            "AccessShare",
+        ]
+    )
+}
+
+
+@dataclass
+class Rehearsal:
+    """One rehearsal document: the plan it rehearsed and each step's trace in it."""
+
+    file: str
+    plan: str
+    checksum: str | None
+    steps: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def trace(self, transition: str, step: str) -> dict[str, Any] | None:
+        """What the rehearsal saw step `step` of `transition` do, as the runbook shows it."""
+        return self.steps.get((transition, step))
+
+
+def read_rehearsal(path: str | Path) -> Rehearsal:
+    """The rehearsal document at `path`; one that cannot be read or is not one: exit 2."""
+    shown = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--rehearsal {shown!r}: cannot read it ({exc.strerror})") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"--rehearsal {shown!r}: not JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("plan"), str):
+        raise UsageError(
+            f"--rehearsal {shown!r}: not the JSON of `migrator rehearse PLAN --output json`"
+        )
+    checksum = data.get("plan_checksum")
+    found = Rehearsal(shown, data["plan"], checksum if isinstance(checksum, str) else None)
+    ranked: dict[tuple[str, str], int] = {}
+    for transition, leg, entry in _entries(data, None, None, None):
+        name = entry.get("step", entry.get("name"))
+        if not isinstance(name, str) or transition is None:
+            continue
+        rank = {"forward": 0, None: 1, "again": 2}.get(leg)
+        if leg == "back":  # a reverse transition's steps, run as a way back
+            transition, rank = entry.get("_back"), 0
+            if not isinstance(transition, str):
+                continue
+        key = (transition, name)
+        if rank is not None and rank < ranked.get(key, 9):
+            ranked[key] = rank
+            found.steps[key] = _shown(entry)
+    return found
+
+
+def check_fits(rehearsal: Rehearsal, plan_name: str, checksum: str, file: str) -> None:
+    """Refuse (exit 2) a rehearsal of another plan, or of another version of this one."""
+    if rehearsal.plan != plan_name:
+        raise UsageError(
+            f"--rehearsal {rehearsal.file!r} is a rehearsal of plan '{rehearsal.plan}', "
+            f"not of '{plan_name}' ({file})"
+        )
+    if rehearsal.checksum is not None and rehearsal.checksum != checksum:
+        raise UsageError(
+            f"--rehearsal {rehearsal.file!r} rehearsed another version of {file} (the plan's "
+            f"checksum differs): its locks would be of SQL that has changed. Rehearse it "
+            f"again: migrator rehearse {file} --output json > {rehearsal.file}"
+        )
+
+
+def _entries(
+    node: Any, transition: str | None, leg: str | None, back: str | None
+) -> Iterator[tuple[str | None, str | None, dict[str, Any]]]:
+    """Every object that traces a step, with its transition and leg (from its enclosers)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _entries(item, transition, leg, back)
+        return
+    if not isinstance(node, dict):
+        return
+    if isinstance(node.get("transition"), str):
+        transition = node["transition"]
+    if isinstance(node.get("back"), str):
+        back = node["back"]
+    if isinstance(node.get("leg"), str):
+        leg = _LEGS.get(node["leg"], node["leg"])
+    if "locks" in node or "rewritten" in node:
+        yield transition, leg, {**node, "_back": back}
+        return
+    for key, value in node.items():
+        inner = _LEGS.get(key, leg) if isinstance(key, str) else leg
+        yield from _entries(value, transition, inner, back)
+
+
+def mode_words(mode: str) -> str:
+    """`AccessExclusiveLock` as people say it: `ACCESS EXCLUSIVE`."""
+    match = _MODE.match(mode)
+    if match is None:
+        return mode
+    return " ".join(re.findall(r"[A-Z][a-z]+", match.group(1))).upper()
+
+
+def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """A step's trace as the runbook keeps it: locks, rewrites, lint verdicts, one line."""
+    raw_locks = entry.get("locks")
+    locks = (
+        [
+            {"relation": str(lock["relation"]), "mode": str(lock["mode"])}
+            for lock in raw_locks
+            if isinstance(lock, dict) and "relation" in lock and "mode" in lock
+        ]
+        if isinstance(raw_locks, list)
+        else None
+    )
+    raw = entry.get("rewritten")
+    rewritten = [str(r) for r in raw] if isinstance(raw, list) else []
+    given = entry.get("lint")
+    verdicts: dict[str, Any] = given if isinstance(given, dict) else {}
+    lint = {
+        word: [str(r) for r in verdicts.get(word) or [] if isinstance(r, str)]
+        for word in ("confirmed", "refuted")
+    }
+    return {"locks": locks, "rewritten": rewritten, "lint": lint, "text": _line(locks, rewritten)}
+
+
+def _line(locks: list[dict[str, str]] | None, rewritten: list[str]) -> str:
+    """`takes ACCESS EXCLUSIVE on public.profiles; rewrites public.events`."""
+    parts: list[str] = []
+    if locks is None:
+        parts.append("its locks were not traced")
+    elif locks:
+        by_mode: dict[str, list[str]] = {}
+        for lock in locks:
+            by_mode.setdefault(lock["mode"], []).append(lock["relation"])
+        for mode in sorted(by_mode, key=lambda m: _STRENGTH.get(m, len(_STRENGTH))):
+            parts.append(f"takes {mode_words(mode)} on {', '.join(by_mode[mode])}")
+    if rewritten:
+        parts.append("rewrites " + ", ".join(rewritten))
+    if not parts:
+        return "takes no lock and rewrites nothing"
+    return "; ".join(parts)

@@ -1,0 +1,311 @@
+"""`migrator docs`: each step's lint findings beside its SQL, and with `--rehearsal FILE`
+what the rehearsal saw it do ("takes ACCESS EXCLUSIVE on public.profiles")."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator.cli import main
+from migrator.plan import check_plan, load_plan
+from migrator.views.rehearsed import mode_words, read_rehearsal
+from migrator.views.runbook import runbook
+from migrator.views.runbook_markdown import markdown
+
+PROFILES = textwrap.dedent(
+    """\
+    plan: profiles
+    phases: [open, locked]
+    transitions:
+      - name: lock
+        from: open
+        to: locked
+        steps:
+          - name: an index on owners
+            sql: create index concurrently profiles_owner_idx on profiles (owner)
+            rollback:
+              - sql: |
+                  set statement_timeout = '1min';
+                  drop index profiles_owner_idx
+          - name: owners only
+            policy: {table: profiles, name: owners only, command: select, using: "owner = 1"}
+          - name: a wider owner
+            sql: alter table profiles alter column owner type bigint
+            rollback: {sql: alter table profiles alter column owner type int}
+      - name: unlock
+        from: locked
+        to: open
+        steps:
+          - name: owners only no more
+            sql: drop policy "owners only" on profiles
+    """
+)
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "profiles.yaml"
+    path.write_text(PROFILES)
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def traced(checksum: str | None, shape: str = "steps") -> dict[str, Any]:
+    """A `rehearse --output json` document of PROFILES, in the shape SPEC.md gives a step's
+    trace (`locks: [{relation, mode}]`, `rewritten: [relation]`), laid out as `shape`."""
+    forward = [
+        {
+            "step": "an index on owners",
+            "locks": [],
+            "rewritten": [],
+            "lint": {"confirmed": [], "refuted": []},
+        },
+        {
+            "step": "owners only",
+            "locks": [
+                {"relation": "public.profiles", "mode": "AccessExclusiveLock"},
+                {"relation": "public.owners", "mode": "AccessShareLock"},
+            ],
+            "rewritten": [],
+        },
+        {
+            "step": "a wider owner",
+            "locks": [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}],
+            "rewritten": ["public.profiles", "public.profiles_pkey"],
+            "lint": {"confirmed": ["changing-column-type"], "refuted": []},
+        },
+    ]
+    again = [{**s, "locks": [{"relation": "public.x", "mode": "ShareLock"}]} for s in forward]
+    back = [
+        {
+            "step": "owners only no more",
+            "locks": [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}],
+            "rewritten": [],
+        }
+    ]
+    if shape == "steps":
+        legs: Any = {  # in no particular order: the forward leg is the one shown
+            "steps": [{"leg": "forward again", **s} for s in again]
+            + [{"leg": "back", **s} for s in back]
+            + [{"leg": "forward", **s} for s in forward]
+        }
+    elif shape == "by leg":
+        legs = {"trace": {"forward": forward, "back": back, "forward again": again}}
+    else:  # a list of legs, each with its steps
+        legs = {
+            "trace": [
+                {"leg": "forward", "steps": forward},
+                {"leg": "back", "steps": back},
+                {"leg": "forward again", "steps": again},
+            ]
+        }
+    document: dict[str, Any] = {
+        "plan": "profiles",
+        "result": "clean",
+        "round_trips": [{"transition": "lock", "back": "unlock", "outcome": "clean", **legs}],
+    }
+    if checksum is not None:
+        document["plan_checksum"] = checksum
+    return document
+
+
+def checksum_of(path: Path) -> str:
+    return hashlib.sha256(path.read_text().encode()).hexdigest()
+
+
+def test_each_step_shows_the_lint_findings_validate_reports_at_its_line(
+    registry: Any, plan_file: Path
+) -> None:
+    plan, problems = check_plan(plan_file, registry)
+    assert plan is not None
+    found = [p for p in problems if p.rule is not None]
+    assert found, "the plan must have lint findings for this test to mean anything"
+    doc = runbook(plan, registry)
+    shown = [
+        (t["name"], s["name"], f["rule"], f["line"], f["column"], f["message"])
+        for t in doc["transitions"]
+        for s in t["steps"]
+        for f in s["lint"]
+    ]
+    expected = []
+    for p in found:  # each finding sits with the step its path is in (undo steps included)
+        where = re.match(r"transitions\[(\d+)\]\.steps\[(\d+)\]", p.path)
+        if where is None:
+            continue  # about a transition or the plan, not a step
+        t = doc["transitions"][int(where[1])]
+        step = t["steps"][int(where[2])]["name"]
+        expected.append((t["name"], step, p.rule, p.line, p.column, p.message))
+    assert ("lock", "an index on owners") in {e[:2] for e in expected}  # the undo's too
+    assert sorted(shown) == sorted(expected)
+    text = markdown(doc)
+    for _, _, rule, line, column, _ in shown:
+        assert f"- ⚠ `{rule}` (line {line}, column {column}): " in text
+    assert f"- **Lint findings:** {len(shown)} (each beside its step)" in text
+
+
+def test_a_plan_without_findings_says_none(registry: Any, tmp_path: Path) -> None:
+    path = tmp_path / "flag.yaml"
+    path.write_text("plan: f\nkind: hotfix\nsteps:\n  - flag: {name: X, value: true}\n")
+    text = markdown(runbook(load_plan(path, registry), registry))
+    assert "- **Lint findings:** none" in text
+    assert "Lint:" not in text and "**Rehearsed:**" not in text
+
+
+@pytest.mark.parametrize("shape", ["steps", "by leg", "legs with steps"])
+def test_a_rehearsal_shows_each_steps_locks_and_rewrites_beside_its_sql(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path, shape: str
+) -> None:
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(traced(checksum_of(plan_file), shape)))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 0, err
+    assert err == ""
+    assert f"- **Rehearsal:** each step's locks and rewrites as `{rehearsal}` saw them" in out
+    assert "**Rehearsed:** takes no lock and rewrites nothing" in out
+    assert (
+        "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles; "
+        "takes ACCESS SHARE on public.owners\n" in out
+    )
+    assert (
+        "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles; rewrites public.profiles, "
+        "public.profiles\\_pkey (lint: confirms `changing-column-type`)" in out
+    )
+    # the reverse transition's step: as the back leg ran it; the forward again is not shown
+    unlock = out[out.index("## 2. unlock") :]
+    assert "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in unlock
+    assert "public.x" not in out
+    # the SQL comes first, then what the rehearsal saw
+    assert out.index("alter column owner type bigint") < out.index("rewrites public.profiles")
+
+    code, out, _ = run(capsys, "docs", plan_file, "--rehearsal", rehearsal, "--output", "json")
+    steps = json.loads(out)["transitions"][0]["steps"]
+    assert steps[2]["rehearsal"]["rewritten"] == ["public.profiles", "public.profiles_pkey"]
+    assert steps[1]["rehearsal"]["locks"][0] == {
+        "relation": "public.profiles",
+        "mode": "AccessExclusiveLock",
+    }
+
+    code, out, _ = run(capsys, "docs", plan_file, "--rehearsal", rehearsal, "--output", "html")
+    assert "takes ACCESS EXCLUSIVE on public.profiles" in out
+
+
+def test_a_rehearsal_of_another_version_of_the_plan_is_refused(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(traced(checksum_of(plan_file))))
+    plan_file.write_text(PROFILES.replace("type bigint", "type numeric"))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 2
+    assert out == ""
+    assert f"rehearsed another version of {plan_file} (the plan's checksum differs)" in err
+    assert f"migrator rehearse {plan_file} --output json > {rehearsal}" in err
+
+
+def test_a_rehearsal_of_another_plan_is_refused(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps({**traced(None), "plan": "billing"}))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 2 and out == ""
+    assert "is a rehearsal of plan 'billing', not of 'profiles'" in err
+
+
+def test_a_rehearsal_that_does_not_name_its_version_is_shown_with_a_warning(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(traced(None)))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 0
+    assert "does not say which version of" in err and "no plan_checksum" in err
+    assert "takes ACCESS EXCLUSIVE on public.profiles" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "cannot read it"),
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not the JSON of `migrator rehearse PLAN --output json`"),
+        ('{"result": "clean"}', "not the JSON of `migrator rehearse PLAN --output json`"),
+    ],
+)
+def test_a_file_that_is_not_a_rehearsal_is_bad_usage(
+    capsys: pytest.CaptureFixture[str],
+    plan_file: Path,
+    tmp_path: Path,
+    content: str | None,
+    said: str,
+) -> None:
+    rehearsal = tmp_path / "rehearsal.json"
+    if content is not None:
+        rehearsal.write_text(content)
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 2 and out == ""
+    assert f"--rehearsal '{rehearsal}': {said}" in err
+
+
+def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    document = {
+        "plan": "p",
+        "plan_checksum": 7,  # not a checksum: as if none were given
+        "round_trips": [
+            {
+                "transition": "t",
+                "steps": [
+                    {"leg": "forward", "step": "s", "locks": "all", "rewritten": None},
+                    {"leg": "forward", "locks": []},  # no step name
+                    {"leg": "forward", "step": "u", "locks": [{"mode": "ShareLock"}, 3]},
+                ],
+            }
+        ],
+    }
+    path.write_text(json.dumps(document))
+    found = read_rehearsal(path)
+    assert found.checksum is None
+    assert found.trace("t", "s") == {
+        "locks": None,
+        "rewritten": [],
+        "lint": {"confirmed": [], "refuted": []},
+        "text": "its locks were not traced",
+    }
+    assert found.trace("t", "u") is not None
+    assert found.trace("t", "u")["text"] == "takes no lock and rewrites nothing"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("AccessExclusiveLock", "ACCESS EXCLUSIVE"),
+        ("ShareRowExclusiveLock", "SHARE ROW EXCLUSIVE"),
+        ("ShareLock", "SHARE"),
+        ("SIReadLock", "SIReadLock"),
+    ],
+)
+def test_lock_modes_are_named_as_people_say_them(mode: str, words: str) -> None:
+    assert mode_words(mode) == words
