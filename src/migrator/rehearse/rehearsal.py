@@ -13,6 +13,8 @@ transition, forward, back (its reverse transition, or the undo of its steps, as
 A difference is reported against the steps of the transition that touched the object
 (those whose configuration names it, else all of the steps the run completed), and the
 rehearsal exits 1. So does a leg that fails on the copy (a check, a step, an undo).
+A transition that completed a step marked `rollback: irreversible`, whose way back is
+the undo of its steps, goes forward only: irreversible by design, not a failure.
 
 Steps and checks that reach outside the database (`http`, `command`) are not called
 on a rehearsal, and flags kept outside the database (a flag file) are read from their
