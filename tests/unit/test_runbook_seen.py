@@ -103,6 +103,13 @@ def traced(checksum: str | None, shape: str = "steps") -> dict[str, Any]:
         }
     elif shape == "by leg":
         legs = {"trace": {"forward": forward, "back": back, "forward again": again}}
+    elif shape == "steps by name":
+        legs = {
+            "legs": {
+                leg: {s["step"]: {k: v for k, v in s.items() if k != "step"} for s in steps}
+                for leg, steps in (("forward again", again), ("back", back), ("forward", forward))
+            }
+        }
     else:  # a list of legs, each with its steps
         legs = {
             "trace": [
@@ -163,7 +170,7 @@ def test_a_plan_without_findings_says_none(registry: Any, tmp_path: Path) -> Non
     assert "Lint:" not in text and "**Rehearsed:**" not in text
 
 
-@pytest.mark.parametrize("shape", ["steps", "by leg", "legs with steps"])
+@pytest.mark.parametrize("shape", ["steps", "by leg", "legs with steps", "steps by name"])
 def test_a_rehearsal_shows_each_steps_locks_and_rewrites_beside_its_sql(
     capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path, shape: str
 ) -> None:
@@ -309,3 +316,31 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
 )
 def test_lock_modes_are_named_as_people_say_them(mode: str, words: str) -> None:
     assert mode_words(mode) == words
+
+
+def test_with_several_plans_each_rehearsal_goes_to_its_own_plan(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("plan: other\nkind: hotfix\nsteps:\n  - flag: {name: X, value: true}\n")
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(traced(checksum_of(plan_file))))
+    out_dir = tmp_path / "runbooks"
+
+    code, _, err = run(capsys, "docs", plan_file, other, "--out", out_dir, "--rehearsal", rehearsal)
+
+    assert code == 0, err
+    assert "takes ACCESS EXCLUSIVE on public.profiles" in (out_dir / "profiles.md").read_text()
+    assert "**Rehearsed:**" not in (out_dir / "other.md").read_text()
+
+    stray = tmp_path / "stray.json"
+    stray.write_text(json.dumps({**traced(None), "plan": "billing"}))
+    code, _, err = run(capsys, "docs", plan_file, other, "--out", out_dir, "--rehearsal", stray)
+    assert code == 2
+    assert "is a rehearsal of plan 'billing', not of 'profiles', 'other'" in err
+
+    code, _, err = run(
+        capsys, "docs", plan_file, "--rehearsal", rehearsal, "--rehearsal", rehearsal
+    )
+    assert code == 2
+    assert "two --rehearsal documents of plan 'profiles': give one" in err

@@ -3,11 +3,12 @@
 FILE is a `migrator rehearse PLAN --output json` document. Its trace of a step (SPEC.md,
 "Rehearsal trace": `locks: [{relation, mode}]`, `rewritten: [relation]`) is read
 defensively, wherever the document holds it: any object with `locks` or `rewritten` and
-a step's name (`step` or `name`), under the round trip of its `transition`, in the leg
-that an enclosing `leg` (or a key named for one) says. A step of a transition shows what
-its first `forward` leg did; a step of a reverse transition what the `back` leg that ran
-it did. A document of another plan is refused, and so is one of another version of the
-plan (its `plan_checksum` differs): the locks of SQL that has changed since would mislead.
+a step's name (`step` or `name`, or the key it is under), under the round trip of its
+`transition`, in the leg that an enclosing `leg` (or a key named for one) says. A step
+of a transition shows what its first `forward` leg did; a step of a reverse transition
+what the `back` leg that ran it did. A document of another plan is refused, and so is
+one of another version of the plan (its `plan_checksum` differs): the locks of SQL that
+has changed since would mislead.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def read_rehearsal(path: str | Path) -> Rehearsal:
     checksum = data.get("plan_checksum")
     found = Rehearsal(shown, data["plan"], checksum if isinstance(checksum, str) else None)
     ranked: dict[tuple[str, str], int] = {}
-    for transition, leg, entry in _entries(data, None, None, None):
-        name = entry.get("step", entry.get("name"))
+    for transition, leg, entry in _entries(data, None, None, None, None):
+        name = entry.get("step", entry.get("name", entry["_key"]))
         if not isinstance(name, str) or transition is None:
             continue
         rank = {"forward": 0, None: 1, "again": 2}.get(leg)
@@ -102,12 +103,13 @@ def check_fits(rehearsal: Rehearsal, plan_name: str, checksum: str, file: str) -
 
 
 def _entries(
-    node: Any, transition: str | None, leg: str | None, back: str | None
+    node: Any, transition: str | None, leg: str | None, back: str | None, key: Any
 ) -> Iterator[tuple[str | None, str | None, dict[str, Any]]]:
-    """Every object that traces a step, with its transition and leg (from its enclosers)."""
+    """Every object that traces a step, with its transition and leg (from its enclosers)
+    and the key it is under (a step's name, when the steps are a mapping)."""
     if isinstance(node, list):
         for item in node:
-            yield from _entries(item, transition, leg, back)
+            yield from _entries(item, transition, leg, back, None)
         return
     if not isinstance(node, dict):
         return
@@ -118,11 +120,11 @@ def _entries(
     if isinstance(node.get("leg"), str):
         leg = _LEGS.get(node["leg"], node["leg"])
     if "locks" in node or "rewritten" in node:
-        yield transition, leg, {**node, "_back": back}
+        yield transition, leg, {**node, "_back": back, "_key": key}
         return
-    for key, value in node.items():
-        inner = _LEGS.get(key, leg) if isinstance(key, str) else leg
-        yield from _entries(value, transition, inner, back)
+    for inner_key, value in node.items():
+        inner = _LEGS.get(inner_key, leg) if isinstance(inner_key, str) else leg
+        yield from _entries(value, transition, inner, back, inner_key)
 
 
 def mode_words(mode: str) -> str:
