@@ -344,3 +344,40 @@ def test_with_several_plans_each_rehearsal_goes_to_its_own_plan(
     )
     assert code == 2
     assert "two --rehearsal documents of plan 'profiles': give one" in err
+
+
+def test_an_undo_that_the_way_back_ran_shows_what_it_did(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan = tmp_path / "hotfix.yaml"
+    plan.write_text(
+        "plan: hotfix\nkind: hotfix\nsteps:\n"
+        "  - name: a wider owner\n"
+        "    sql: alter table profiles alter column owner type bigint\n"
+        "    rollback: {sql: alter table profiles alter column owner type int}\n"
+    )
+    undo = {"relation": "public.profiles", "mode": "AccessExclusiveLock"}
+    document = {
+        "plan": "hotfix",
+        "plan_checksum": checksum_of(plan),
+        "round_trips": [
+            {
+                "transition": "apply",
+                "back": None,  # the undo of its steps
+                "steps": [
+                    {"leg": "forward", "step": "a wider owner", "locks": [], "rewritten": []},
+                    {"leg": "back", "step": "a wider owner", "locks": [undo], "rewritten": []},
+                ],
+            }
+        ],
+    }
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(document))
+
+    code, out, err = run(capsys, "docs", plan, "--rehearsal", rehearsal)
+
+    assert code == 0, err
+    assert "**Rehearsed:** takes no lock and rewrites nothing" in out
+    assert "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in out
+    way_back = out[out.index("## 2.") :]  # the hotfix's way back: its steps undone
+    assert "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in way_back

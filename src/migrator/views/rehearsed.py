@@ -6,9 +6,10 @@ defensively, wherever the document holds it: any object with `locks` or `rewritt
 a step's name (`step` or `name`, or the key it is under), under the round trip of its
 `transition`, in the leg that an enclosing `leg` (or a key named for one) says. A step
 of a transition shows what its first `forward` leg did; a step of a reverse transition
-what the `back` leg that ran it did. A document of another plan is refused, and so is
-one of another version of the plan (its `plan_checksum` differs): the locks of SQL that
-has changed since would mislead.
+what the `back` leg that ran it did; an undo, what the `back` leg that undid the step
+did. A document of another plan is refused, and so is one of another version of the
+plan (its `plan_checksum` differs): the locks of SQL that has changed since would
+mislead.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from migrator.errors import UsageError
 
 _LEGS = {"forward": "forward", "back": "back", "forward again": "again", "forward_again": "again"}
+_UNDO = "\0undo of "  # the way back undid these steps (no reverse transition ran them)
 _MODE = re.compile(r"^((?:[A-Z][a-z]+)+)Lock$")
 _STRENGTH = {  # strongest first
     f"{name}Lock": rank
@@ -54,6 +56,10 @@ class Rehearsal:
         """What the rehearsal saw step `step` of `transition` do, as the runbook shows it."""
         return self.steps.get((transition, step))
 
+    def undo_trace(self, transition: str, step: str) -> dict[str, Any] | None:
+        """What the undo of step `step` did, on a way back that undid `transition`'s steps."""
+        return self.steps.get((_UNDO + transition, step))
+
 
 def read_rehearsal(path: str | Path) -> Rehearsal:
     """The rehearsal document at `path`; one that cannot be read or is not one: exit 2."""
@@ -77,9 +83,8 @@ def read_rehearsal(path: str | Path) -> Rehearsal:
             continue
         rank = {"forward": 0, None: 1, "again": 2}.get(leg)
         if leg == "back":  # a reverse transition's steps, run as a way back
-            transition, rank = entry.get("_back"), 0
-            if not isinstance(transition, str):
-                continue
+            back = entry.get("_back")
+            transition, rank = (back if isinstance(back, str) else _UNDO + transition), 0
         key = (transition, name)
         if rank is not None and rank < ranked.get(key, 9):
             ranked[key] = rank

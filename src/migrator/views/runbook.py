@@ -94,8 +94,13 @@ class _Seen:
             for p in self.findings
             if p.path == where or p.path.startswith(where + ".")
         ]
-        trace = self.rehearsal.trace(t.name, label) if self.rehearsal is not None else None
-        return {"lint": lint, "rehearsal": trace}
+        if self.rehearsal is None:
+            return {"lint": lint, "rehearsal": None, "undo_rehearsal": None}
+        return {
+            "lint": lint,
+            "rehearsal": self.rehearsal.trace(t.name, label),
+            "undo_rehearsal": self.rehearsal.undo_trace(t.name, label),
+        }
 
 
 def _findings(plan: Plan, registry: Registry) -> list[Problem]:
@@ -119,14 +124,20 @@ def _transition(plan: Plan, registry: Registry, t: Transition, seen: _Seen) -> d
                 "lock_timeout": None,
                 "retries": 0,
                 "lint": [],
-                "rehearsal": None,
+                "rehearsal": s["undo_rehearsal"],
+                "undo_rehearsal": None,
                 "undo": {
                     "kind": "none",
                     "text": "the undo of a step is not undone",
                     "language": "",
                 },
             }
-            for s in reversed([_step(registry, i, s) for i, s in enumerate(original.steps)])
+            for s in reversed(
+                [
+                    {**_step(registry, i, s), **seen.of(original, i, s.label(i))}
+                    for i, s in enumerate(original.steps)
+                ]
+            )
         ]
     else:
         steps = [

@@ -223,6 +223,9 @@ def _step_md(i: int, s: dict[str, Any], add: Any, *, undo: bool) -> None:
         else:
             add(f"Undone by: {_undo_summary(u)}")
         add("")
+        if s.get("undo_rehearsal"):
+            add(f"**Undo rehearsed:** {_md(s['undo_rehearsal']['text'])}")
+            add("")
 
 
 def _seen_md(s: dict[str, Any], add: Any) -> None:
