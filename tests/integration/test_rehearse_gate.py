@@ -203,3 +203,23 @@ def test_sample_rows_that_fail_stop_the_rehearsal_and_leave_no_scratch_database(
     assert f"the sample rows of {rows} could not be loaded in the scratch database" in result.err
     assert 'relation "no_such_table" does not exist' in result.err
     assert scratch_databases(admin_dsn) == scratches
+
+
+def test_the_runbook_takes_the_rehearsal_of_the_plan_as_it_is_and_refuses_a_stale_one(
+    rehearse: Any, migrator: Any, write_plan: Any, accounts: None, tmp_path: Path
+) -> None:
+    plan = write_plan(EXPAND_CONTRACT)
+    result = rehearse(plan, "--output", "json")
+    assert result.code == 0, result.out + result.err
+    saved = tmp_path / "rehearsal.json"
+    saved.write_text(result.out)
+
+    runbook = migrator("docs", plan, "--rehearsal", saved, dsn=False)
+    assert runbook.code == 0, runbook.err
+    assert runbook.err == ""  # the document names the plan's version: no warning
+    assert f"- **Rehearsal:** each step's locks and rewrites as `{saved}` saw them" in runbook.out
+
+    plan.write_text(EXPAND_CONTRACT.replace("accounts (name)", "accounts (name, id)"))
+    stale = migrator("docs", plan, "--rehearsal", saved, dsn=False)
+    assert stale.code == 2
+    assert "rehearsed another version of" in stale.err
