@@ -14,6 +14,10 @@ A difference is reported against the steps of the transition that touched the ob
 (those whose configuration names it, else all of the steps the run completed), and the
 rehearsal exits 1. So does a leg that fails on the copy (a check, a step, an undo).
 
+Every step of every leg is traced (`trace`): the locks it took, the relations it
+rewrote, the constraints and indexes it made, and the plan's lint findings it confirmed
+or refuted.
+
 Steps and checks that reach outside the database (`http`, `command`) are not called
 on a rehearsal, and flags kept outside the database (a flag file) are read from their
 real store but written only in memory: a rehearsal changes nothing but its scratch
@@ -274,7 +278,9 @@ def _seed(scratch: ScratchDatabase, plan: Plan, seed: Seed, notes: list[str]) ->
 
 def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secrets: Any) -> Walk:
     from migrator.db.target import Target, connect_engine
+    from migrator.lint.runner import findings_by_step
     from migrator.plan.variables import resolve_variables
+    from migrator.rehearse.trace import Tracer
     from migrator.views.console import Reporter
 
     pm = ctx.manager()
@@ -282,6 +288,7 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
     pm.register(overlay, name="migrator-rehearsal-flags")
     log = io.StringIO()
     engine = connect_engine(Target(scratch.dsn, "scratch"))
+    tracer = Tracer(engine)
     try:
         env = RunEnvironment(
             db=engine,
@@ -295,9 +302,10 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
                 assume_yes=True,
             ),
             secrets=secrets,
+            observer=tracer,
         )
         walker = Walker(env)
-        walk = Walk(walker, overlay, log)
+        walk = Walk(walker, overlay, log, tracer, findings_by_step(plan, ctx.plugins()))
         walk.walk(start)
         return walk
     finally:
