@@ -15,7 +15,7 @@ from tests.rehearsing import (
     server_version,
 )
 
-scenarios("rehearse")
+scenarios("rehearse/rehearse.feature")  # trace.feature: tests/bdd/test_trace.py
 
 
 @given("scratch copies are made on the test server")
