@@ -225,7 +225,7 @@ def test_lint_findings_are_confirmed_or_refuted_by_the_trace(
 
 
 def test_relation_names_compare_as_sql_writes_them() -> None:
-    from migrator.rehearse.trace import StepTrace, mode_words, same_relation, verdict
+    from migrator.rehearse.trace import StepTrace, judge, mode_words, same_relation, verdict
 
     assert same_relation("events", "public.events")
     assert same_relation("Events", "app.events")
@@ -240,3 +240,8 @@ def test_relation_names_compare_as_sql_writes_them() -> None:
     assert verdict(LintFinding("r", "m"), outside) is None
     inside = StepTrace("s", False, True, [{"relation": "public.t", "mode": "AccessExclusiveLock"}])
     assert verdict(lock, inside) is True  # a stronger lock than predicted confirms it
+    # A rule is confirmed when one of its predictions holds, though another does not.
+    judge(inside, [LintFinding("r", "m", trace=("t", "rewrite")), lock, lock])
+    assert (inside.confirmed, inside.refuted) == (["r"], [])
+    judge(inside, [LintFinding("r", "m", trace=("other", "ShareLock"))])
+    assert (inside.confirmed, inside.refuted) == ([], ["r"])
