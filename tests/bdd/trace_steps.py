@@ -1,26 +1,12 @@
-"""Scenarios of features/rehearse/trace.feature: a rehearsal's trace of each step, for real."""
+"""The steps of features/rehearse/trace.feature (a rehearsal's trace of each step), which
+tests/bdd/test_rehearse.py runs with the rest of features/rehearse."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import pytest
-from pytest_bdd import given, parsers, scenarios, then
-
-from tests.rehearsing import fitting_pg_dump
-
-scenarios("rehearse/trace.feature")
-
-
-@given("scratch copies are made on the test server")
-def _(monkeypatch: pytest.MonkeyPatch, admin_dsn: str) -> None:
-    monkeypatch.setenv("MIGRATOR_SCRATCH_DSN", admin_dsn)
-    fitting = fitting_pg_dump(admin_dsn)  # the test server's own, when of another major
-    if fitting:
-        monkeypatch.setenv("MIGRATOR_PG_DUMP", fitting[1])
-    else:
-        monkeypatch.delenv("MIGRATOR_PG_DUMP", raising=False)
+from pytest_bdd import parsers, then
 
 
 def _step(world: dict[str, Any], leg: str, step: str) -> dict[str, Any]:
