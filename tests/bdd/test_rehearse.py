@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
+from tests.bdd.trace_steps import *  # noqa: F403  (the steps of trace.feature)
 from tests.rehearsing import (
     fake_pg_dump,
     fitting_pg_dump,

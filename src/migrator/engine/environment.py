@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -24,6 +24,9 @@ from migrator.plan.model import Plan
 from migrator.plugin.context import StepContext
 from migrator.plugin.registry import Registry
 from migrator.views.console import Reporter, progress_for
+
+if TYPE_CHECKING:
+    from migrator.engine.operations import Operation
 
 
 @dataclass
@@ -40,6 +43,19 @@ class RunOptions:
     batch_size: int | None = None  # `resume --batch-size`: for the resumed run's backfill
 
 
+class StepObserver(Protocol):
+    """What watches each step of a run: a rehearsal's trace (`migrator.rehearse.trace`), and
+    nothing else. Called before each attempt of a step, on the step's own connection inside
+    its transaction once its work is done and before it commits (a step in a transaction
+    only), and after the step is done. An undo after a failure is not watched."""
+
+    def before_step(self, op: Operation) -> None: ...
+
+    def in_transaction(self, conn: Connection, op: Operation) -> None: ...
+
+    def after_step(self, op: Operation) -> None: ...
+
+
 @dataclass(frozen=True)
 class RunEnvironment:
     """The database, the plan, the plugins, the reporter, the secrets and the options;
@@ -53,6 +69,7 @@ class RunEnvironment:
     options: RunOptions
     secrets: Secrets
     stop: StopRequest = field(default_factory=StopRequest)
+    observer: StepObserver | None = None  # set by a rehearsal only: its trace
 
     def ask(self, question: str) -> bool:
         """Ask the operator (an approval, a manual step): a signal ends the question at once."""

@@ -205,26 +205,41 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
             describe=op.describe,
         )
 
+    observer = journal.env.observer
+    if observer is not None:
+        observer.before_step(op)
     if op.transactional:
-        return _in_transaction(journal, op, lambda conn: op.do(ctx), done)
-    memo = _beside(journal, op, lambda side: op.do(journal.context(op.label, op, side)))
-    done(memo)
+        memo = _in_transaction(journal, op, lambda conn: op.do(ctx), done, observed=True)
+    else:
+        memo = _beside(journal, op, lambda side: op.do(journal.context(op.label, op, side)))
+        done(memo)
+    if observer is not None:
+        observer.after_step(op)
     return memo
 
 
 def _in_transaction(
-    journal: Journal, op: Operation, work: Callable[[Connection], T], record: Callable[[T], None]
+    journal: Journal,
+    op: Operation,
+    work: Callable[[Connection], T],
+    record: Callable[[T], None],
+    *,
+    observed: bool = False,
 ) -> T:
     """`work` on the run's connection, in a transaction under `op`'s timeouts, watched for
     lock waits; `record(result)` writes its event in the same transaction, which commits
-    only while the run is ours (else it is rolled back, undone)."""
+    only while the run is ours (else it is rolled back, undone). `observed`: the run's
+    observer (a rehearsal's trace) reads the transaction once the work is done."""
     conn = journal.conn
+    observer = journal.env.observer if observed else None
     with conn.begin():
         _set_timeouts(journal, op)
         with watch_locks(
             journal.env.db, journal.backend_pid(), journal.env.secrets, lock_timeout=op.lock_wait
         ):
             result = work(conn)
+        if observer is not None:
+            observer.in_transaction(conn, op)
         reset_session(conn)  # a session-level SET of the step ends with it
         record(result)
         journal.fence(conn)

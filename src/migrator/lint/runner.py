@@ -99,9 +99,43 @@ def lint_steps(plan: Plan, registry: Registry, connection: Any = None) -> list[P
     return problems
 
 
+def findings_by_step(plan: Plan, registry: Registry) -> dict[tuple[str, str], list[LintFinding]]:
+    """The findings left after `ignore` in each step of `plan`, by (transition, step label);
+    those of a step's `rollback` steps under (transition, "undo " + the step's label), as a
+    rehearsal's trace names the undo it watches (`migrator.rehearse.trace`)."""
+    whole = _Plan(
+        registry, known_rules(registry), plan.source,
+        frozenset(str(name) for name in plan.variables), None,
+    )  # fmt: skip
+    found: dict[tuple[str, str], list[LintFinding]] = {}
+    for t in plan.transitions:
+        if t.reverts is not None:
+            continue
+        for i, step in enumerate(t.steps):
+            label = step.label(i)
+            found[(t.name, label)] = _found(whole, step, label, t, None)
+            undos = step.rollback if isinstance(step.rollback, list) else []
+            found[(t.name, f"undo {label}")] = [
+                f
+                for j, undo in enumerate(undos)
+                for f in _found(whole, undo, undo.label(j), t, label)
+            ]
+    return found
+
+
 def _lint_one(
     whole: _Plan, step: Any, label: str, t: Transition, where: PathKey, undo_of: str | None
 ) -> list[Problem]:
+    kept = _found(whole, step, label, t, undo_of)
+    return [_problem(f, where, step.action_key, whole.known, whole.doc) for f in kept] + (
+        _unknown_ignores(step, where, whole.known, whole.doc)
+    )
+
+
+def _found(
+    whole: _Plan, step: Any, label: str, t: Transition, undo_of: str | None
+) -> list[LintFinding]:
+    """What every rule finds in one step, less what its `ignore` names."""
     spec = whole.registry.actions[step.action_key]
     linted = LintedStep(
         step=step,
@@ -124,10 +158,7 @@ def _lint_one(
     if whole.connection is not None and spec.lint_database is not None:
         found += spec.lint_database(whole.connection, step)
     ignored = _ignored(step)
-    kept = [f for f in _unique(found) if f.rule not in ignored]
-    return [_problem(f, where, step.action_key, whole.known, whole.doc) for f in kept] + (
-        _unknown_ignores(step, where, whole.known, whole.doc)
-    )
+    return [f for f in _unique(found) if f.rule not in ignored]
 
 
 def _ignored(step: Any) -> frozenset[str]:

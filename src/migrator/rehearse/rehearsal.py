@@ -16,6 +16,10 @@ rehearsal exits 1. So does a leg that fails on the copy (a check, a step, an und
 A transition that completed a step marked `rollback: irreversible`, whose way back is
 the undo of its steps, goes forward only: irreversible by design, not a failure.
 
+Every step of every leg is traced (`trace`): the locks it took, the relations it
+rewrote, the constraints and indexes it made, and the plan's lint findings it confirmed
+or refuted.
+
 Steps and checks that reach outside the database (`http`, `command`) are not called
 on a rehearsal, and flags kept outside the database (a flag file) are read from their
 real store but written only in memory: a rehearsal changes nothing but its scratch
@@ -290,7 +294,9 @@ def _seed(scratch: ScratchDatabase, plan: Plan, seed: Seed, notes: list[str]) ->
 
 def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secrets: Any) -> Walk:
     from migrator.db.target import Target, connect_engine
+    from migrator.lint.runner import findings_by_step
     from migrator.plan.variables import resolve_variables
+    from migrator.rehearse.trace import Tracer
     from migrator.views.console import Reporter
 
     pm = ctx.manager()
@@ -298,6 +304,7 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
     pm.register(overlay, name="migrator-rehearsal-flags")
     log = io.StringIO()
     engine = connect_engine(Target(scratch.dsn, "scratch"))
+    tracer = Tracer(engine)
     try:
         env = RunEnvironment(
             db=engine,
@@ -311,9 +318,10 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
                 assume_yes=True,
             ),
             secrets=secrets,
+            observer=tracer,
         )
         walker = Walker(env)
-        walk = Walk(walker, overlay, log)
+        walk = Walk(walker, overlay, log, tracer, findings_by_step(plan, ctx.plugins()))
         walk.walk(start)
         return walk
     finally:

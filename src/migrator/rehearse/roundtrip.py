@@ -24,9 +24,12 @@ from migrator.plan.model import Transition
 from migrator.rehearse import catalog
 from migrator.rehearse.catalog import Difference, Snapshot
 from migrator.rehearse.standins import FlagOverlay
+from migrator.rehearse.trace import StepTrace, Tracer, judge
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from migrator.lint.findings import LintFinding
 
 
 # -- what a rehearsal finds ---------------------------------------------------------------
@@ -63,6 +66,7 @@ class RoundTrip:
     # steps marked `rollback: irreversible` that the forward completed and that only the
     # undo of its steps could take back: the trip stops after the forward, by design
     irreversible: list[str] = field(default_factory=list)
+    trace: list[StepTrace] = field(default_factory=list)  # what each step of each leg did
 
     @property
     def outcome(self) -> str:
@@ -91,6 +95,7 @@ class RoundTrip:
             "notes": self.notes,
             "irreversible": self.irreversible,
             "differences": [f.as_dict() for f in self.findings],
+            "trace": [entry.as_dict() for entry in self.trace],
         }
 
 
@@ -164,8 +169,17 @@ def _quoted(names: list[str]) -> str:
 class Walk:
     """The walk through a plan's transitions on the scratch database."""
 
-    def __init__(self, walker: Walker, overlay: FlagOverlay, log: io.StringIO) -> None:
+    def __init__(
+        self,
+        walker: Walker,
+        overlay: FlagOverlay,
+        log: io.StringIO,
+        tracer: Tracer | None = None,
+        lint: dict[tuple[str, str], list[LintFinding]] | None = None,
+    ) -> None:
         self.walker = walker
+        self.tracer = tracer  # the run environment's observer, when the steps are traced
+        self.lint = lint or {}  # the plan's lint findings by (transition, step label)
         self.plan = walker.plan
         self.db: Engine = walker.env.db
         self.overlay = overlay
@@ -212,7 +226,10 @@ class Walk:
     def leg(self, trip: RoundTrip, name: str, run: Callable[[], ExitCode]) -> bool:
         start = self.log.tell()
         seen = len(self.walker.env.reporter.events)
+        traced = len(self.tracer.entries) if self.tracer else 0
         code = run()
+        if self.tracer is not None and len(self.tracer.entries) > traced:
+            self.traced(trip, name, self.tracer.entries[traced:])
         for event in self.walker.env.reporter.events[seen:]:
             if event["kind"] == state.EventKind.CHECK and event["status"] in (
                 state.EventStatus.WARNED,
@@ -235,6 +252,18 @@ class Walk:
         trip.log = self.log.read()
         trip.failed = f"{name} failed (exit {int(code)})"
         return False
+
+    def traced(self, trip: RoundTrip, leg: str, entries: list[StepTrace]) -> None:
+        """Lay the trace of a leg's steps in its round trip, each judged against the lint of
+        its step (an undo's against its step's `rollback` steps)."""
+        transition = self.last_run().transition
+        for entry in entries:
+            entry.leg, entry.transition = leg, transition
+            judge(
+                entry,
+                self.lint.get((trip.transition if entry.undo else transition, entry.step), []),
+            )
+            trip.trace.append(entry)
 
     def walk(self, start: str) -> None:
         self.visit(start)

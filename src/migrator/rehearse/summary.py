@@ -168,6 +168,9 @@ def render(
             )
         for note in trip.notes:
             say(f"      note: {note}", style="yellow")
+        for entry in trip.trace:  # the way there and back; forward again in the JSON
+            if entry.leg in ("forward", "back"):
+                say(f"      {entry.leg} '{entry.step}': {entry.line()}", style="dim")
         for finding in trip.findings:
             say(f"      {finding.leg}: {finding.message}")
         if trip.log:

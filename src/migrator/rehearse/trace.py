@@ -1,0 +1,331 @@
+"""A rehearsal's trace: what each step did to the scratch copy's relations, as PostgreSQL saw it.
+
+For every step the walk runs (`roundtrip.Walk`), the `Tracer` (the run's `StepObserver`,
+`migrator.engine.environment`) reads:
+
+- **locks**: from `pg_locks` of the step's own backend, inside its transaction once its
+  work is done and before it commits: every relation lock it holds on a relation that
+  existed before the step, the strongest mode per relation. Left out: relations the step
+  itself created (a new table's ACCESS EXCLUSIVE blocks nobody), schema `migrator` (the
+  audit trail), the catalogs and temporary relations, and the locks an index or a
+  sequence takes beside its table when read or written (up to ROW EXCLUSIVE). A step
+  outside a transaction (`autocommit: true`, a backfill, HTTP...) commits statement by
+  statement on a connection of its own: its locks are not traced (`locks_traced: false`),
+  what follows is.
+- **rewritten**: the tables, materialized views and indexes whose `pg_class.relfilenode`
+  changed between before and after the step (an index only when its table was not
+  rewritten with it).
+- **constraints**: those added (valid or NOT VALID) and those validated.
+- **indexes**: those built, and whether they are valid.
+
+Lock modes and rewrites do not depend on the rows: they show on a copy of the schema
+alone. A plan's lint findings that predict a lock or a rewrite (`LintFinding.trace`) are
+then confirmed or refuted by what their step did (`verdict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from migrator.engine.operations import Operation
+    from migrator.lint.findings import LintFinding
+
+# The table-level lock modes, weakest first (PostgreSQL's "Table-Level Locks").
+MODES = (
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+)
+COMPANION = MODES.index("RowExclusiveLock")  # an index's or sequence's lock beside its table
+
+_USER = """
+  n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast', 'migrator')
+  and n.nspname not like 'pg\\_temp\\_%' and n.nspname not like 'pg\\_toast\\_temp\\_%'
+"""
+RELATIONS = f"""
+select c.oid::bigint, n.nspname, c.relname, c.relkind::text, c.relfilenode::bigint,
+       i.indrelid::bigint, coalesce(i.indisvalid, true)
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  left join pg_index i on i.indexrelid = c.oid
+ where c.relkind in ('r', 'p', 'm', 'i', 'I', 'f', 'v', 'S') and {_USER}
+"""
+CONSTRAINTS = f"""
+select k.oid::bigint, n.nspname, c.relname, k.conname, k.contype::text, k.convalidated
+  from pg_constraint k
+  join pg_class c on c.oid = k.conrelid
+  join pg_namespace n on n.oid = c.relnamespace
+ where {_USER}
+"""
+LOCKS = """
+select relation::bigint, mode from pg_locks
+ where pid = pg_backend_pid() and locktype = 'relation' and granted
+   and database = (select oid from pg_database where datname = current_database())
+"""
+CONSTRAINT_KINDS = {
+    "c": "check",
+    "f": "foreign key",
+    "p": "primary key",
+    "u": "unique",
+    "x": "exclusion",
+    "t": "trigger",
+    "n": "not null",
+}
+
+
+@dataclass(frozen=True)
+class Relation:
+    schema: str
+    name: str
+    kind: str  # pg_class.relkind
+    filenode: int
+    table: int | None  # an index's table
+    valid: bool  # an index's indisvalid
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The user relations and constraints of a database at one moment, by oid."""
+
+    relations: dict[int, Relation]
+    constraints: dict[int, tuple[str, str, str, bool]]  # relation, name, kind, validated
+
+
+def read_catalog(conn: Connection) -> Catalog:
+    relations = {
+        int(row[0]): Relation(row[1], row[2], row[3], int(row[4]), row[5], bool(row[6]))
+        for row in conn.execute(text(RELATIONS))
+    }
+    constraints = {
+        int(row[0]): (
+            f"{row[1]}.{row[2]}",
+            str(row[3]),
+            CONSTRAINT_KINDS.get(row[4], str(row[4])),
+            bool(row[5]),
+        )
+        for row in conn.execute(text(CONSTRAINTS))
+    }
+    return Catalog(relations, constraints)
+
+
+@dataclass
+class StepTrace:
+    """What one step did on the copy (see the module)."""
+
+    step: str
+    undo: bool
+    in_transaction: bool
+    locks: list[dict[str, str]] = field(default_factory=list)
+    rewritten: list[str] = field(default_factory=list)
+    constraints: list[dict[str, Any]] = field(default_factory=list)
+    indexes: list[dict[str, Any]] = field(default_factory=list)
+    leg: str = ""
+    transition: str = ""
+    confirmed: list[str] = field(default_factory=list)
+    refuted: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "leg": self.leg,
+            "transition": self.transition,
+            "step": self.step,
+            "undo": self.undo,
+            "locks_traced": self.in_transaction,
+            "locks": self.locks,
+            "rewritten": self.rewritten,
+            "constraints": self.constraints,
+            "indexes": self.indexes,
+            "lint": {"confirmed": self.confirmed, "refuted": self.refuted},
+        }
+
+    def line(self) -> str:
+        """The step as one line: "takes ACCESS EXCLUSIVE on public.profiles; rewrites ..."."""
+        parts = []
+        if not self.in_transaction:
+            parts.append("locks not traced (outside a transaction)")
+        elif self.locks:
+            by_mode: dict[str, list[str]] = {}  # strongest first, as `locks` are
+            for lock in self.locks:
+                by_mode.setdefault(lock["mode"], []).append(lock["relation"])
+            taken = ", ".join(f"{mode_words(m)} on {' and '.join(r)}" for m, r in by_mode.items())
+            parts.append(f"takes {taken}")
+        else:
+            parts.append("takes no lock on a relation that was there before")
+        if self.rewritten:
+            parts.append("rewrites " + ", ".join(self.rewritten))
+        for c in self.constraints:
+            if c["change"] == "validated":
+                parts.append(f"validates {c['type']} constraint {c['name']} on {c['relation']}")
+            else:
+                how = "valid" if c["valid"] else "NOT VALID"
+                parts.append(f"adds {c['type']} constraint {c['name']} on {c['relation']} ({how})")
+        for i in self.indexes:
+            how = "valid" if i["valid"] else "INVALID"
+            parts.append(f"builds index {i['index']} on {i['relation']} ({how})")
+        if self.confirmed:
+            parts.append("lint confirmed: " + ", ".join(self.confirmed))
+        if self.refuted:
+            parts.append("lint refuted: " + ", ".join(self.refuted))
+        return "; ".join(parts)
+
+
+def mode_words(mode: str) -> str:
+    """`AccessExclusiveLock` as people read it: ACCESS EXCLUSIVE."""
+    name = mode.removesuffix("Lock")
+    words = "".join(f" {c}" if c.isupper() else c for c in name).split()
+    return " ".join(words).upper()
+
+
+def strength(mode: str) -> int:
+    return MODES.index(mode) if mode in MODES else -1
+
+
+class Tracer:
+    """The rehearsal's `StepObserver`: a `StepTrace` for every step it watches, in order."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+        self.entries: list[StepTrace] = []
+        self._before: Catalog | None = None
+        self._locks: list[dict[str, str]] = []
+
+    def _catalog(self) -> Catalog:
+        with self.db.connect() as conn, conn.begin():
+            return read_catalog(conn)
+
+    def before_step(self, op: Operation) -> None:
+        self._before = self._catalog()
+        self._locks = []
+
+    def in_transaction(self, conn: Connection, op: Operation) -> None:
+        assert self._before is not None
+        relations = self._before.relations
+        strongest: dict[int, str] = {}
+        for oid, mode in conn.execute(text(LOCKS)):
+            rel = relations.get(int(oid)) if oid is not None else None
+            if rel is None:  # created by the step, or not a user relation
+                continue
+            if rel.kind in ("i", "I", "S") and strength(mode) <= COMPANION:
+                continue
+            if strength(mode) > strength(strongest.get(int(oid), "")):
+                strongest[int(oid)] = mode
+        held = sorted(strongest.items(), key=lambda x: (-strength(x[1]), relations[x[0]].qualified))
+        self._locks = [{"relation": relations[oid].qualified, "mode": mode} for oid, mode in held]
+
+    def after_step(self, op: Operation) -> None:
+        before, after = self._before, self._catalog()
+        assert before is not None
+        entry = StepTrace(op.label, op.action.startswith("undo:"), op.transactional, self._locks)
+        rewritten_tables = set()
+        for oid, rel in before.relations.items():
+            now = after.relations.get(oid)
+            if now is None or not rel.filenode or now.filenode == rel.filenode:
+                continue
+            if rel.kind in ("r", "m"):
+                rewritten_tables.add(oid)
+                entry.rewritten.append(rel.qualified)
+        for oid, rel in before.relations.items():
+            now = after.relations.get(oid)
+            if rel.kind != "i" or now is None or not rel.filenode or now.filenode == rel.filenode:
+                continue
+            if rel.table not in rewritten_tables:
+                entry.rewritten.append(rel.qualified)
+        for oid, (relation, name, kind, valid) in sorted(after.constraints.items()):
+            was = before.constraints.get(oid)
+            if was is None:
+                entry.constraints.append(
+                    {"relation": relation, "name": name, "type": kind, "valid": valid,
+                     "change": "added"}
+                )  # fmt: skip
+            elif valid and not was[3]:
+                entry.constraints.append(
+                    {"relation": relation, "name": name, "type": kind, "valid": True,
+                     "change": "validated"}
+                )  # fmt: skip
+        for oid, rel in sorted(after.relations.items()):
+            if rel.kind == "i" and oid not in before.relations and rel.table is not None:
+                table = after.relations.get(rel.table)
+                entry.indexes.append(
+                    {"index": rel.qualified, "relation": table.qualified if table else "",
+                     "valid": rel.valid}
+                )  # fmt: skip
+        self.entries.append(entry)
+        self._before = None
+
+
+# -- lint's predictions, confirmed or refuted -----------------------------------------------
+
+
+def _name_parts(written: str) -> tuple[str, ...]:
+    """A relation's name as written in SQL (`public."Events"`), as its parts."""
+    parts, part, quoted, i = [], "", False, 0
+    while i < len(written):
+        c = written[i]
+        if c == '"':
+            if quoted and written[i + 1 : i + 2] == '"':
+                part += '"'
+                i += 1
+            else:
+                quoted = not quoted
+        elif c == "." and not quoted:
+            parts.append(part)
+            part = ""
+        else:
+            part += c if quoted else c.lower()
+        i += 1
+    parts.append(part)
+    return tuple(p.strip() for p in parts)
+
+
+def same_relation(written: str, traced: str) -> bool:
+    """Whether a relation as a statement wrote it names the one a trace read (`schema.name`):
+    an unqualified name matches that name in any schema."""
+    parts = _name_parts(written)
+    schema, _, name = traced.partition(".")
+    return parts == (schema, name) if len(parts) > 1 else parts[0] == name
+
+
+def verdict(finding: LintFinding, entry: StepTrace) -> bool | None:
+    """Whether the trace of its step confirms (True) or refutes (False) what `finding`
+    predicts; None when it cannot tell (no prediction, or locks not traced)."""
+    if finding.trace is None:
+        return None
+    relation, what = finding.trace
+    if what == "rewrite":
+        return any(same_relation(relation, r) for r in entry.rewritten)
+    if not entry.in_transaction:
+        return None
+    return any(
+        same_relation(relation, lock["relation"]) and strength(lock["mode"]) >= strength(what)
+        for lock in entry.locks
+    )
+
+
+def judge(entry: StepTrace, findings: list[LintFinding]) -> None:
+    """Mark the rules of `findings` (a step's lint) confirmed or refuted by `entry`: a rule
+    is confirmed when the trace shows one of its predictions, refuted when it shows none."""
+    confirmed: list[str] = []
+    refuted: list[str] = []
+    for finding in findings:
+        seen = verdict(finding, entry)
+        if seen is True and finding.rule not in confirmed:
+            confirmed.append(finding.rule)
+        elif seen is False and finding.rule not in refuted:
+            refuted.append(finding.rule)
+    entry.confirmed = confirmed
+    entry.refuted = [rule for rule in refuted if rule not in confirmed]
