@@ -32,6 +32,8 @@ class LintedStep:
     """The plan's variables (`vars`): the `:name` parameters any text may use."""
     undo_of: str | None = None
     """The label of the step this one undoes (a `rollback` step), or None."""
+    registry: Registry | None = None
+    """The actions of the plan's other steps (their SQL texts), for rules that look back."""
 
     def statements(self) -> Iterator[tuple[SqlText, list[Word]]]:
         """Each statement of each SQL text, as words with their offsets in the text."""
@@ -50,7 +52,9 @@ class RuleSet(Protocol):
 
 def rule_sets() -> tuple[RuleSet, ...]:
     """The core's modules of rules, in the order their findings are listed."""
-    return ()
+    from migrator.lint import ddl
+
+    return (ddl,)
 
 
 def known_rules(registry: Registry) -> dict[str, LintRule]:
@@ -113,6 +117,7 @@ def _lint_one(
         texts=tuple(spec.sql_texts(step)) if spec.sql_texts else (),
         variables=whole.variables,
         undo_of=undo_of,
+        registry=whole.registry,
     )
     found: list[LintFinding] = []
     for module in rule_sets():
