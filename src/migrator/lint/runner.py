@@ -99,7 +99,10 @@ def lint_steps(plan: Plan, registry: Registry, connection: Any = None) -> list[P
             problems += _lint_one(whole, step, label, t, where, None)
             undos = step.rollback if isinstance(step.rollback, list) else []
             for j, undo in enumerate(undos):
-                problems += _lint_one(whole, undo, undo.label(j), t, (*where, "rollback", j), label)
+                at = (*where, "rollback", j)
+                if at not in plan.source.values:  # `rollback:` a mapping, one step
+                    at = (*where, "rollback")
+                problems += _lint_one(whole, undo, undo.label(j), t, at, label)
     return problems
 
 
