@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 from migrator.db.checksql import Word
 from migrator.lint.ddl_alter import at, check_clause
 from migrator.lint.findings import LintFinding, LintRule, SqlText
-from migrator.lint.runner import LintedStep
 from migrator.lint.sqlwords import (
+    Linted,
     Made,
     Statement,
     altered_table,
@@ -125,7 +125,7 @@ _LOCK_MODES = {
 }
 
 
-def check(step: LintedStep) -> Iterable[LintFinding]:
+def check(step: Linted) -> Iterable[LintFinding]:
     made: Made | None = None
     own = Made()
     for text, statement in step.statements():
@@ -141,7 +141,7 @@ def check(step: LintedStep) -> Iterable[LintFinding]:
         own.read(statement)
 
 
-def _new_here(step: LintedStep) -> Made:
+def _new_here(step: Linted) -> Made:
     """What is new at `step`: made by the transition's steps before it, or by the step it
     undoes."""
     known = earlier(step)

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from migrator.db.checksql import Word, words
-
-if TYPE_CHECKING:
-    from migrator.lint.runner import LintedStep
+from migrator.lint.findings import SqlText
 
 Statement = Sequence[Word]
+
+
+class Linted(Protocol):
+    """What the DDL rules read of a step (the runner's `LintedStep`, named here by shape:
+    the runner imports the rule modules, so they may not import it)."""
+
+    @property
+    def step(self) -> Any: ...
+    @property
+    def transition(self) -> Any: ...
+    @property
+    def registry(self) -> Any: ...
+    def statements(self) -> Iterator[tuple[SqlText, list[Word]]]: ...
 
 
 def is_word(statement: Statement, i: int, *values: str) -> bool:
@@ -155,7 +166,7 @@ class Earlier:
 _last: tuple[Any, Earlier] | None = None
 
 
-def earlier(step: LintedStep) -> Earlier:
+def earlier(step: Linted) -> Earlier:
     """What the transition of `step` made before it (built once per transition: the steps
     of one transition are linted one after the other)."""
     global _last
