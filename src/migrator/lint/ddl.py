@@ -181,7 +181,7 @@ def _drop(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
             "require-concurrent-index-deletion",
             f"DROP INDEX {index} without CONCURRENTLY takes ACCESS EXCLUSIVE on its table: "
             "reads and writes wait",
-            (index, "AccessExclusiveLock") if index else None,
+            None,  # the lock is on the index's table, which the statement does not name
         )
     elif is_word(s, 1, "table"):
         table, _ = name_at(s, skip(s, 2, ("if", "exists")))
