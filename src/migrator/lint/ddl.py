@@ -16,6 +16,7 @@ from migrator.lint.sqlwords import (
     Statement,
     altered_table,
     clauses,
+    ddl_statements,
     earlier,
     has_words,
     is_word,
@@ -128,17 +129,18 @@ _LOCK_MODES = {
 def check(step: Linted) -> Iterable[LintFinding]:
     made: Made | None = None
     own = Made()
-    for text, statement in step.statements():
-        head = statement[0]
-        if head.kind != "word" or head.value not in _HEADS:
-            continue
-        if made is None:
-            made = _new_here(step)
-        both = Made()
-        both.update(made)
-        both.update(own)
-        yield from _HEADS[head.value](text, statement, both)
-        own.read(statement)
+    for text in step.texts:
+        for statement in ddl_statements(text.text):
+            head = statement[0]
+            if head.kind != "word" or head.value not in _HEADS:
+                continue
+            if made is None:
+                made = _new_here(step)
+            both = Made()
+            both.update(made)
+            both.update(own)
+            yield from _HEADS[head.value](text, statement, both)
+            own.read(statement)
 
 
 def _new_here(step: Linted) -> Made:
