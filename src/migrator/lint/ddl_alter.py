@@ -70,7 +70,7 @@ def check_clause(text: SqlText, table: str, clause: Statement, made: Made) -> It
             )
         else:
             column, _ = name_at(clause, skip(clause, 1, ("column",)))
-            if not made.column(table, column):
+            if column and not made.column(table, column):
                 yield at(
                     text,
                     clause[0],
