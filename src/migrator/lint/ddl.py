@@ -60,6 +60,12 @@ RULES: tuple[LintRule, ...] = (
         "and fill the rows with a backfill step",
     ),
     LintRule(
+        "adding-required-field",
+        "a column added NOT NULL without a DEFAULT fails on a table that has rows",
+        "add it with a constant DEFAULT (stored without a rewrite since PostgreSQL 11), or "
+        "nullable, backfill it, then SET NOT NULL",
+    ),
+    LintRule(
         "adding-not-nullable-field",
         "SET NOT NULL scans the whole table under ACCESS EXCLUSIVE",
         "add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a later step, "

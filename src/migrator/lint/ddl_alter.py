@@ -139,6 +139,26 @@ def _column(text: SqlText, table: str, clause: Statement, made: Made) -> Iterato
             f"ADD COLUMN {column} rewrites {table} under ACCESS EXCLUSIVE: {why}",
             (table, "rewrite"),
         )
+    top = _top_level(clause[i:])
+    if has_words(top, "not", "null") and not has_words(top, "default") and where is None:
+        yield at(
+            text,
+            clause[0],
+            "adding-required-field",
+            f"ADD COLUMN {column} NOT NULL without a DEFAULT fails as soon as {table} has a row",
+            None,
+        )
+
+
+def _top_level(clause: Statement) -> list[Word]:
+    """The words of `clause` outside parentheses (a column's own NOT NULL, not a CHECK's)."""
+    depth, out = 0, []
+    for word in clause:
+        if word.kind == "punct" and word.value in "()":
+            depth += 1 if word.value == "(" else -1
+        elif depth == 0:
+            out.append(word)
+    return out
 
 
 def _volatile_call(clause: Statement, start: int) -> str:
