@@ -99,15 +99,21 @@ def _constraint(text: SqlText, table: str, clause: Statement, made: Made) -> Ite
             (table, "ShareRowExclusiveLock" if foreign else "AccessExclusiveLock"),
         )
     elif kind in ("unique", "primary") and not has_words(clause, "using", "index"):
-        primary = kind == "primary"
-        yield at(
-            text,
-            clause[1],
-            "adding-serial-primary-key-field" if primary else "disallowed-unique-constraint",
-            f"ADD {'PRIMARY KEY' if primary else 'UNIQUE'} builds its index on {table} under "
-            "ACCESS EXCLUSIVE: reads and writes wait until it ends",
-            (table, "AccessExclusiveLock"),
-        )
+        yield _keyed(text, table, clause[1], primary=kind == "primary")
+
+
+def _keyed(text: SqlText, table: str, word: Word, primary: bool | None = None) -> LintFinding:
+    """ADD UNIQUE or PRIMARY KEY (a constraint, or a new column's) without USING INDEX."""
+    if primary is None:
+        primary = word.value == "primary"
+    return at(
+        text,
+        word,
+        "adding-serial-primary-key-field" if primary else "disallowed-unique-constraint",
+        f"ADD {'PRIMARY KEY' if primary else 'UNIQUE'} builds its index on {table} under "
+        "ACCESS EXCLUSIVE: reads and writes wait until it ends",
+        (table, "AccessExclusiveLock"),
+    )
 
 
 def _column(text: SqlText, table: str, clause: Statement, made: Made) -> Iterator[LintFinding]:
@@ -140,6 +146,9 @@ def _column(text: SqlText, table: str, clause: Statement, made: Made) -> Iterato
             (table, "rewrite"),
         )
     top = _top_level(clause[i:])
+    inline = next((w for w in top if w.kind == "word" and w.value in ("primary", "unique")), None)
+    if inline is not None:
+        yield _keyed(text, table, inline)
     if has_words(top, "not", "null") and not has_words(top, "default") and where is None:
         yield at(
             text,
