@@ -32,6 +32,8 @@ class LintedStep:
     """The plan's variables (`vars`): the `:name` parameters any text may use."""
     undo_of: str | None = None
     """The label of the step this one undoes (a `rollback` step), or None."""
+    registry: Registry | None = None
+    """The actions of the plan's other steps (their SQL texts), for rules that look back."""
 
     def statements(self) -> Iterator[tuple[SqlText, list[Word]]]:
         """Each statement of each SQL text, as words with their offsets in the text."""
@@ -50,7 +52,9 @@ class RuleSet(Protocol):
 
 def rule_sets() -> tuple[RuleSet, ...]:
     """The core's modules of rules, in the order their findings are listed."""
-    return ()
+    from migrator.lint import ddl
+
+    return (ddl,)
 
 
 def known_rules(registry: Registry) -> dict[str, LintRule]:
@@ -95,7 +99,10 @@ def lint_steps(plan: Plan, registry: Registry, connection: Any = None) -> list[P
             problems += _lint_one(whole, step, label, t, where, None)
             undos = step.rollback if isinstance(step.rollback, list) else []
             for j, undo in enumerate(undos):
-                problems += _lint_one(whole, undo, undo.label(j), t, (*where, "rollback", j), label)
+                at = (*where, "rollback", j)
+                if at not in plan.source.values:  # `rollback:` a mapping, one step
+                    at = (*where, "rollback")
+                problems += _lint_one(whole, undo, undo.label(j), t, at, label)
     return problems
 
 
@@ -147,6 +154,7 @@ def _found(
         texts=tuple(spec.sql_texts(step)) if spec.sql_texts else (),
         variables=whole.variables,
         undo_of=undo_of,
+        registry=whole.registry,
     )
     found: list[LintFinding] = []
     for module in rule_sets():
