@@ -53,9 +53,24 @@ def rule_sets() -> tuple[RuleSet, ...]:
     return ()
 
 
+class StepLinter(Protocol):
+    """Findings made for all of a plan's steps at once (squawk: one program call per
+    plan), added to each step's own."""
+
+    def prepare(self, steps: Sequence[LintedStep]) -> None: ...
+
+    def findings(
+        self, index: int, step: LintedStep, native: Iterable[LintFinding]
+    ) -> list[LintFinding]: ...
+
+    def problems(self, file: str) -> list[Problem]: ...
+
+
 def known_rules(registry: Registry) -> dict[str, LintRule]:
     """Every rule id a finding may carry and an `ignore` may name."""
-    known: dict[str, LintRule] = {}
+    from migrator.lint import squawk
+
+    known: dict[str, LintRule] = {r.id: r for r in squawk.RULES}  # migrator's own win
     for module in rule_sets():
         known.update((r.id, r) for r in module.RULES)
     for spec in registry.actions.values():
@@ -74,10 +89,12 @@ class _Plan:
     connection: Any
 
 
-def lint_steps(plan: Plan, registry: Registry, connection: Any = None) -> list[Problem]:
+def lint_steps(
+    plan: Plan, registry: Registry, connection: Any = None, extra: StepLinter | None = None
+) -> list[Problem]:
     """The findings of every rule in every step of `plan`, as warnings pointing into its
     file; with `connection` (a read-only connection to the target), the actions' checks
-    of the database too."""
+    of the database too; with `extra` (squawk), its findings as well."""
     whole = _Plan(
         registry,
         known_rules(registry),
@@ -85,25 +102,30 @@ def lint_steps(plan: Plan, registry: Registry, connection: Any = None) -> list[P
         frozenset(str(name) for name in plan.variables),
         connection,
     )
-    problems: list[Problem] = []
+    todo: list[tuple[LintedStep, PathKey]] = []
     for t in plan.transitions:
         if t.reverts is not None:
             continue
         for i, step in enumerate(t.steps):
             where = (*t.path, "steps", i)
             label = step.label(i)
-            problems += _lint_one(whole, step, label, t, where, None)
+            todo.append((_linted(whole, step, label, t, None), where))
             undos = step.rollback if isinstance(step.rollback, list) else []
             for j, undo in enumerate(undos):
-                problems += _lint_one(whole, undo, undo.label(j), t, (*where, "rollback", j), label)
-    return problems
+                todo.append(
+                    (_linted(whole, undo, undo.label(j), t, label), (*where, "rollback", j))
+                )
+    if extra is not None:
+        extra.prepare([linted for linted, _ in todo])
+    problems: list[Problem] = []
+    for n, (linted, where) in enumerate(todo):
+        problems += _lint_one(whole, linted, where, n, extra)
+    return problems + (extra.problems(plan.source.file) if extra is not None else [])
 
 
-def _lint_one(
-    whole: _Plan, step: Any, label: str, t: Transition, where: PathKey, undo_of: str | None
-) -> list[Problem]:
+def _linted(whole: _Plan, step: Any, label: str, t: Transition, undo_of: str | None) -> LintedStep:
     spec = whole.registry.actions[step.action_key]
-    linted = LintedStep(
+    return LintedStep(
         step=step,
         key=step.action_key,
         label=label,
@@ -114,6 +136,12 @@ def _lint_one(
         variables=whole.variables,
         undo_of=undo_of,
     )
+
+
+def _lint_one(
+    whole: _Plan, linted: LintedStep, where: PathKey, index: int, extra: StepLinter | None
+) -> list[Problem]:
+    step, spec = linted.step, linted.spec
     found: list[LintFinding] = []
     for module in rule_sets():
         found += module.check(linted)
@@ -122,12 +150,29 @@ def _lint_one(
             item if isinstance(item, LintFinding) else LintFinding(f"{spec.key}-lint", item)
         )
     if whole.connection is not None and spec.lint_database is not None:
-        found += spec.lint_database(whole.connection, step)
+        found += _database_findings(whole.connection, spec, step)
+    if extra is not None:
+        found += extra.findings(index, linted, found)
     ignored = _ignored(step)
     kept = [f for f in _unique(found) if f.rule not in ignored]
     return [_problem(f, where, step.action_key, whole.known, whole.doc) for f in kept] + (
         _unknown_ignores(step, where, whole.known, whole.doc)
     )
+
+
+def _database_findings(connection: Any, spec: ActionSpec, step: Any) -> list[LintFinding]:
+    """The action's findings from the target database, in a savepoint: a query that fails
+    (a table the plan creates earlier is not there yet) spoils no other step's."""
+    assert spec.lint_database is not None
+    savepoint = connection.begin_nested()
+    try:
+        found = list(spec.lint_database(connection, step))
+    except Exception as error:  # a plugin's query: whatever it raises, lint goes on
+        savepoint.rollback()
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+        return [LintFinding("", f"could not read the database for this step: {reason}")]
+    savepoint.commit()
+    return found
 
 
 def _ignored(step: Any) -> frozenset[str]:
@@ -158,7 +203,9 @@ def _problem(
     message = f"{finding.message}; safe way: {safe}" if safe else finding.message
     from migrator.plan.source import dotted
 
-    return Problem(doc.file, pos.line, pos.column, dotted(path), message, "warning", finding.rule)
+    return Problem(
+        doc.file, pos.line, pos.column, dotted(path), message, "warning", finding.rule or None
+    )
 
 
 def _unknown_ignores(
