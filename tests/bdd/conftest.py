@@ -180,6 +180,11 @@ def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -
     _run(command, world, capsys)
 
 
+@when(parsers.parse('I run "{command}" on the scenario\'s database'))
+def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    _run(f"{command} --dsn {shlex.quote(world['dsn'])}", world, capsys)
+
+
 @then(parsers.parse("the exit code is {code:d}"))
 def _(code: int, world: dict[str, Any]) -> None:
     assert world["code"] == code, world["output"]

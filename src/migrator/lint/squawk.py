@@ -203,6 +203,8 @@ class Squawk:
             self.failures.append(f"squawk could not be started: {error.strerror or error}")
             return
         try:
+            if done.returncode not in (0, 1):  # 1: it found something
+                raise ValueError("it ended in error")
             reported = _parse(done.stdout)
         except ValueError as error:
             said = done.stderr.decode("utf-8", "replace").strip().splitlines()
