@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from migrator.lint.findings import LintFinding, SqlText
-from migrator.lint.squawk import EXCLUDED, Squawk, find_program, offset_of, positional
+from migrator.lint.squawk import EXCLUDED, Squawk, _Group, find_program, offset_of, positional
 
 SQUAWK = find_program("")[0]
 
@@ -96,14 +96,15 @@ def test_a_transactional_concurrent_build_is_squawks_finding(
 
 def _recording(tmp_path: Path, calls: Path) -> Path:
     """A program standing in front of the real squawk: it notes its arguments and the
-    texts of its files, then runs squawk."""
+    SQL it is given on stdin, then hands both to squawk."""
     assert SQUAWK is not None
     return _script(
         tmp_path,
-        "import json, os, sys\n"
-        "texts = [open(a).read() for a in sys.argv[1:] if a.endswith('.sql')]\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps([sys.argv[1:], texts]) + '\\n')\n"
-        f"os.execv({SQUAWK!r}, [{SQUAWK!r}, *sys.argv[1:]])",
+        "import json, subprocess, sys\n"
+        "given = sys.stdin.read()\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps([sys.argv[1:], given]) + '\\n')\n"
+        f"done = subprocess.run([{SQUAWK!r}, *sys.argv[1:]], input=given, text=True)\n"
+        "sys.exit(done.returncode)",
     )
 
 
@@ -121,24 +122,23 @@ def test_the_sql_an_action_generates_is_given_to_squawk(
     _problems(migrator, write_plan(plan))
     given = {}
     for line in calls.read_text().splitlines():
-        argv, texts = json.loads(line)
-        for text in texts:
-            given[text] = "--assume-in-transaction" in argv
-    assert (
-        given[
-            'CREATE POLICY "mine" ON "public"."widgets" AS PERMISSIVE FOR ALL TO PUBLIC '
-            "USING (owner = current_user)"
-        ]
-        is True
+        argv, text = json.loads(line)
+        given["--assume-in-transaction" in argv] = text
+    policy = (
+        'CREATE POLICY "mine" ON "public"."widgets" AS PERMISSIVE FOR ALL TO PUBLIC '
+        "USING (owner = current_user)\n;\n"
     )
-    assert (
-        given[
-            "ALTER TABLE widgets ENABLE ROW LEVEL SECURITY; "
-            "ALTER TABLE widgets FORCE ROW LEVEL SECURITY;"
-        ]
-        is True
+    rls = (
+        "ALTER TABLE widgets ENABLE ROW LEVEL SECURITY; "
+        "ALTER TABLE widgets FORCE ROW LEVEL SECURITY;\n;\n"
     )
-    assert given["select 1; create index concurrently c on widgets (owner)"] is False
+    assert policy in given[True]
+    assert rls in given[True]
+    # each text from the start of a line, its parameters positional, in plan order
+    assert given[True].startswith(
+        "select 'ééé' where $1     = 'x';  create index i on widgets (owner);\n"
+    )
+    assert given[False] == "select 1; create index concurrently c on widgets (owner)\n;\n"
 
 
 def test_no_squawk_and_the_setting_off_leave_it_out(
@@ -293,3 +293,18 @@ def test_a_rule_migrator_found_in_the_same_statement_is_not_repeated() -> None:
     native = [LintFinding("require-concurrent-index-creation", "migrator's", ("sql",), 7)]
     kept = squawk.findings(0, Step(), native)  # type: ignore[arg-type]
     assert [f.message for f in kept] == ["squawk: two"]
+
+
+def test_the_texts_of_a_call_are_found_again_by_line() -> None:
+    group = _Group()
+    first = SqlText(("sql",), "select 1;\r\ncreate index i on t (a)")
+    second = SqlText(("sql",), "create index j on t (a)")
+    group.add(0, first)
+    group.add(3, second)
+    assert "".join(group.parts) == (
+        "select 1;\r\ncreate index i on t (a)\n;\ncreate index j on t (a)\n;\n"
+    )
+    assert group.find(1) == (0, first, 1)
+    assert group.find(2) == (0, first, 2)  # the line `;` that ends it: no offset in it
+    assert offset_of(first.text, 2, 0) is None
+    assert group.find(3) == (3, second, 0)

@@ -6,24 +6,24 @@ How it is found: `$MIGRATOR_SQUAWK` names the program (a path, or a name on PATH
 one installed beside this Python (the extra's, in a virtualenv not activated). Found
 nowhere and not asked for: validate runs migrator's own rules only, silently.
 
-Each text is written to a file of its own with its `:name` parameters as `$1` padded with
-spaces to the same width, so that squawk parses it and its lines and columns stay those
-of the plan's text. The texts that run in a transaction go in one call with
-`--assume-in-transaction`, the others in another; `--pg-version` is the target's when
-`validate --dsn` names one. squawk's rule ids are kept. A squawk that fails, answers
+The texts that run in a transaction go to squawk in one call (on stdin, as one file, in
+plan order) with `--assume-in-transaction`, the others in another; `--pg-version` is the
+target's when `validate --dsn` names one. In that file each text starts a line, its
+`:name` parameters written `$1` padded with spaces to the same width (squawk parses `$1`,
+and lines and columns stay those of the plan's text), and a line `;` ends it. squawk's rule ids are kept. A squawk that fails, answers
 what is not its JSON or takes longer than `$MIGRATOR_SQUAWK_TIMEOUT` seconds (60) is one
 warning, and validate goes on with migrator's own rules.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +153,33 @@ def _same_statement(text: SqlText, a: int | None, b: int | None) -> bool:
 
 
 @dataclass
+class _Group:
+    """The texts squawk reads in one call, as one file: each text from the start of a
+    line (its `:name` parameters positional), then a line `;` that ends its last
+    statement. In plan order: squawk sees a table the plan created earlier as new."""
+
+    parts: list[str] = field(default_factory=list)
+    texts: list[tuple[int, int, SqlText]] = field(default_factory=list)
+    """(first line, step index, text) of each text."""
+    starts: list[int] = field(default_factory=list)
+    lines: int = 0
+
+    def add(self, step: int, text: SqlText) -> None:
+        self.starts.append(self.lines)
+        self.texts.append((self.lines, step, text))
+        self.parts.append(positional(text.text) + "\n;\n")
+        self.lines += len(_LINE_BREAK.findall(text.text)) + 2
+
+    def find(self, line: int) -> tuple[int, SqlText, int] | None:
+        """The step, the text and the line in it of the file's `line`."""
+        at = bisect.bisect_right(self.starts, line) - 1
+        if at < 0:
+            return None
+        first, step, text = self.texts[at]
+        return step, text, line - first
+
+
+@dataclass
 class Squawk:
     """squawk over the SQL texts of a plan's steps (`runner.StepLinter`)."""
 
@@ -163,24 +190,17 @@ class Squawk:
     failures: list[str] = field(default_factory=list)
 
     def prepare(self, steps: Sequence[LintedStep]) -> None:
-        """Run squawk once over every text of `steps` that runs in a transaction and once
-        over the others; keep its findings by step."""
-        with tempfile.TemporaryDirectory(prefix="migrator-squawk-") as folder:
-            groups: dict[bool, dict[str, tuple[int, SqlText]]] = {True: {}, False: {}}
-            for i, step in enumerate(steps):
-                for j, text in enumerate(step.texts):
-                    name = f"s{i}-t{j}.sql"
-                    Path(folder, name).write_text(
-                        positional(text.text), encoding="utf-8", errors="surrogatepass"
-                    )
-                    groups[text.in_transaction][name] = (i, text)
-            for in_transaction, files in groups.items():
-                if files and not self.failures:
-                    self._run(Path(folder), in_transaction, files)
+        """Run squawk once over the texts of `steps` that run in a transaction and once
+        over the others, each group as one file in plan order; keep its findings by step."""
+        groups: dict[bool, _Group] = {True: _Group(), False: _Group()}
+        for i, step in enumerate(steps):
+            for text in step.texts:
+                groups[text.in_transaction].add(i, text)
+        for in_transaction, group in groups.items():
+            if group.texts and not self.failures:
+                self._run(in_transaction, group)
 
-    def _run(
-        self, folder: Path, in_transaction: bool, files: dict[str, tuple[int, SqlText]]
-    ) -> None:
+    def _run(self, in_transaction: bool, group: _Group) -> None:
         command = [self.program, "--reporter", "json", "--exclude", ",".join(EXCLUDED)]
         command.append(
             "--assume-in-transaction" if in_transaction else "--no-assume-in-transaction"
@@ -189,9 +209,8 @@ class Squawk:
             command.append(f"--pg-version={self.pg_version}")
         try:
             done = subprocess.run(
-                [*command, *files],
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
+                command,
+                input="".join(group.parts).encode("utf-8", "surrogatepass"),
                 capture_output=True,
                 timeout=self.timeout,
                 check=False,
@@ -212,23 +231,24 @@ class Squawk:
             self.failures.append(f"squawk failed (exit {done.returncode}): {why[:300]}")
             return
         for entry in reported:
-            self._keep(entry, files)
+            self._keep(entry, group)
 
-    def _keep(self, entry: Mapping[str, Any], files: dict[str, tuple[int, SqlText]]) -> None:
+    def _keep(self, entry: Mapping[str, Any], group: _Group) -> None:
         rule = str(entry.get("rule_name") or "")
-        where = files.get(Path(str(entry.get("file", ""))).name)
+        where = group.find(int(entry["line"]))
         if not rule or rule in DROPPED or rule in EXCLUDED or where is None:
             return
-        i, text = where
-        offset = None
-        if not text.generated:
-            offset = offset_of(positional(text.text), int(entry["line"]), int(entry["column"]))
+        i, text, line = where
+        offset = (
+            None if text.generated else offset_of(positional(text.text), line, int(entry["column"]))
+        )
+        if offset is None and not text.generated:
+            return  # on the line that ends the text: not in it
         message = " ".join(str(entry.get("message") or rule).split()).rstrip(".")
         safe = " ".join(str(entry.get("help") or "").split())
+        path = () if text.generated else text.path
         self.found.setdefault(i, []).append(
-            LintFinding(
-                rule, f"squawk: {message}", () if text.generated else text.path, offset, safe
-            )
+            LintFinding(rule, f"squawk: {message}", path, offset, safe)
         )
 
     def findings(
