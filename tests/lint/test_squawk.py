@@ -23,6 +23,13 @@ from migrator.lint.squawk import EXCLUDED, Squawk, _Group, find_program, offset_
 SQUAWK = find_program("")[0]
 
 
+@pytest.fixture(autouse=True)
+def _squawk_as_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the developer's shell says, these tests start from squawk as installed."""
+    monkeypatch.delenv("MIGRATOR_SQUAWK", raising=False)
+    monkeypatch.delenv("MIGRATOR_SQUAWK_TIMEOUT", raising=False)
+
+
 def _script(folder: Path, body: str) -> Path:
     path = folder / "fake-squawk"
     path.write_text(f"#!{sys.executable}\n{body}\n")

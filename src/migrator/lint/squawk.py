@@ -10,9 +10,10 @@ The texts that run in a transaction go to squawk in one call (on stdin, as one f
 plan order) with `--assume-in-transaction`, the others in another; `--pg-version` is the
 target's when `validate --dsn` names one. In that file each text starts a line, its
 `:name` parameters written `$1` padded with spaces to the same width (squawk parses `$1`,
-and lines and columns stay those of the plan's text), and a line `;` ends it. squawk's rule ids are kept. A squawk that fails, answers
-what is not its JSON or takes longer than `$MIGRATOR_SQUAWK_TIMEOUT` seconds (60) is one
-warning, and validate goes on with migrator's own rules.
+and lines and columns stay those of the plan's text), and a line `;` ends it. squawk's
+rule ids are kept. A squawk that fails, answers what is not its JSON or takes longer than
+`$MIGRATOR_SQUAWK_TIMEOUT` seconds (60) is one warning, and validate goes on with
+migrator's own rules.
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from migrator.db.checksql import words
 from migrator.errors import Problem
 from migrator.lint.findings import LintFinding, LintRule, SqlText
 
-if TYPE_CHECKING:
-    from migrator.lint.runner import LintedStep
+
+class LintedStep(Protocol):
+    """What squawk reads of a step (`migrator.lint.runner.LintedStep`): its SQL texts."""
+
+    @property
+    def texts(self) -> tuple[SqlText, ...]: ...
+
 
 SETTING = "MIGRATOR_SQUAWK"
 TIMEOUT_SETTING = "MIGRATOR_SQUAWK_TIMEOUT"
