@@ -98,7 +98,9 @@ def test_a_transactional_concurrent_build_is_squawks_finding(
 ) -> None:
     plan = PLAN.replace("        autocommit: true\n", "")
     found = _problems(migrator, write_plan(plan))
-    assert _at(found, "ban-concurrent-index-creation-in-transaction") == {(20, 37)}
+    # squawk's at `concurrently` (20:37); migrator's own rule of the id, where it has one,
+    # finds the same statement and stands for both
+    assert {line for line, _ in _at(found, "ban-concurrent-index-creation-in-transaction")} == {20}
 
 
 def _recording(tmp_path: Path, calls: Path) -> Path:
