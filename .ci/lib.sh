@@ -5,7 +5,7 @@ ci_venv() {
     python3 -m venv .venv-ci
     . .venv-ci/bin/activate
     python -m pip install --quiet --upgrade pip
-    python -m pip install --quiet -e '.[test]'
+    python -m pip install --quiet -e '.[test,lint]'
 }
 
 ci_pgbouncer() {

@@ -22,6 +22,8 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             preview=backfill.preview,
             lint=lint.lint,
             sql_texts=lint.sql_texts,
+            lint_database=lint.lint_database,
+            rules=lint.RULES,
             summary="copy data in keyset batches, each committed with its checkpoint",
             pausable=True,  # it reads the plan's controls before each batch
         )

@@ -11,7 +11,7 @@ from migrator import ActionSpec, CheckSpec
 
 @migrator.hookimpl
 def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
-    from . import policy
+    from . import lint, policy
 
     register(
         ActionSpec(
@@ -20,6 +20,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=policy.run,
             undo=policy.undo,
             describe=policy.describe,
+            sql_texts=lint.policy_sql_texts,
             language="sql",
             summary=(
                 "create or replace an RLS policy; undone by restoring the earlier definition "
@@ -34,6 +35,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             run=policy.run_rls,
             undo=policy.undo_rls,
             describe=policy.describe_rls,
+            sql_texts=lint.rls_sql_texts,
             language="sql",
             summary=(
                 "enable, disable or force row level security on a table; undone by the earlier "

@@ -37,7 +37,7 @@ def lock_holders() -> Iterator[list[threading.Event]]:
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> dict[str, Any]:
     """What a scenario has done so far; commands run in its own directory."""
     monkeypatch.chdir(tmp_path)
-    for name in ("MIGRATOR_DSN", "DATABASE_URL"):
+    for name in ("MIGRATOR_DSN", "DATABASE_URL", "MIGRATOR_SQUAWK"):
         monkeypatch.delenv(name, raising=False)
     state: dict[str, Any] = {"dir": tmp_path, "dsn": database, "others": {}}
     yield state  # type: ignore[misc]
@@ -178,6 +178,11 @@ def _(command: str, step: str, world: dict[str, Any]) -> None:
 @when(parsers.parse('I run "{command}"'))
 def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     _run(command, world, capsys)
+
+
+@when(parsers.parse('I run "{command}" on the scenario\'s database'))
+def _(command: str, world: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    _run(f"{command} --dsn {shlex.quote(world['dsn'])}", world, capsys)
 
 
 @then(parsers.parse("the exit code is {code:d}"))

@@ -4,7 +4,8 @@ plugins, docs."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,26 +17,27 @@ if TYPE_CHECKING:
     from migrator.views.rehearsed import Rehearsal
 
 
-def validate(ctx: Context, paths: Sequence[str | Path]) -> ExitCode:
-    """Load and lint plans; print every problem with file:line:column; change nothing."""
+def validate(ctx: Context, paths: Sequence[str | Path], *, squawk: bool = True) -> ExitCode:
+    """Load and lint plans; print every problem with file:line:column; change nothing.
+
+    With `ctx.dsn` (only that: validate reads no DSN from the environment) the target is
+    read, never written: the actions' database rules run in a READ ONLY transaction that
+    is rolled back, and squawk is told the server's version. `squawk` False leaves squawk
+    out (`migrator.lint.squawk` says how it is found)."""
+    from migrator.lint.squawk import from_environment
     from migrator.plan import check_plan
 
     registry = ctx.plugins()
     results: list[dict[str, Any]] = []
     problems: list[Problem] = []
-    for path in paths:
-        plan, found = check_plan(path, registry)
-        problems += found
-        errors = sum(p.severity == "error" for p in found)
-        results.append(
-            {
-                "file": str(path),
-                "plan": plan.name if plan else None,
-                "valid": errors == 0,
-                "errors": errors,
-                "warnings": len(found) - errors,
-            }
-        )
+    with _read_only(ctx.dsn) as (connection, version):
+        for path in paths:
+            linter, trouble = from_environment(squawk, version)
+            plan, found = check_plan(path, registry, connection, linter)
+            if trouble is not None:
+                found.append(Problem(str(path), 1, 1, "", trouble, "warning"))
+            problems += found
+            _tally(results, path, plan, found)
     failed = any(p.severity == "error" for p in problems)
     if ctx.output == "json":
         ctx.emit_json(
@@ -50,6 +52,46 @@ def validate(ctx: Context, paths: Sequence[str | Path]) -> ExitCode:
             counts = f"{r['errors']} error(s), {r['warnings']} warning(s)"
             print(f"{r['file']}{name}: {verdict}, {counts}", file=ctx.out)
     return ExitCode.INVALID if failed else ExitCode.OK
+
+
+@contextmanager
+def _read_only(dsn: str | None) -> Iterator[tuple[Any, str | None]]:
+    """A connection to `dsn` in a READ ONLY transaction rolled back at the end, and the
+    server's version as squawk takes it (`14.11`); (None, None) without a DSN. A server
+    that cannot be reached: DatabaseUnreachable (exit 5)."""
+    if not dsn:
+        yield None, None
+        return
+    from migrator.db.target import Target, connect_engine
+
+    engine = connect_engine(Target(dsn, "--dsn"), pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            conn.exec_driver_sql("set transaction read only")
+            conn.exec_driver_sql("set local statement_timeout = '30s'")
+            number = int(conn.exec_driver_sql("show server_version_num").scalar_one())
+            try:
+                yield conn, f"{number // 10000}.{number % 10000}"
+            finally:
+                tx.rollback()
+    finally:
+        engine.dispose()
+
+
+def _tally(
+    results: list[dict[str, Any]], path: str | Path, plan: Any, found: list[Problem]
+) -> None:
+    errors = sum(p.severity == "error" for p in found)
+    results.append(
+        {
+            "file": str(path),
+            "plan": plan.name if plan else None,
+            "valid": errors == 0,
+            "errors": errors,
+            "warnings": len(found) - errors,
+        }
+    )
 
 
 def schema(ctx: Context) -> ExitCode:

@@ -12,15 +12,30 @@ from migrator.cli.options import PLAN_ARG, context, note_dsn_password, output_op
 
 @cli.command()
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--dsn",
+    metavar="DSN",
+    callback=note_dsn_password,
+    help="Also read this database (only read, in a READ ONLY transaction): the rules that "
+    "need the target (a backfill key without a unique index), and its PostgreSQL version "
+    "for squawk. Only this option: validate reads no DSN from the environment.",
+)
+@click.option(
+    "--no-squawk",
+    is_flag=True,
+    help="Leave squawk out (also: MIGRATOR_SQUAWK=off). By default squawk's rules run "
+    "when its program is found ($MIGRATOR_SQUAWK, else squawk on PATH or beside Python).",
+)
 @output_option
-def validate(plans: tuple[str, ...], output: str) -> int:
+def validate(plans: tuple[str, ...], dsn: str | None, no_squawk: bool, output: str) -> int:
     """Load and lint PLANS; print every problem as FILE:LINE:COL; change nothing.
 
-    Exits 0 when every plan is valid (warnings allowed), 2 when any has an error.
+    Exits 0 when every plan is valid (warnings allowed), 2 when any has an error, 5 when
+    --dsn names a database that cannot be reached.
     """
     from migrator import api
 
-    return api.validate(context(output=output), plans)
+    return api.validate(context(output=output, dsn=dsn), plans, squawk=not no_squawk)
 
 
 @cli.command()

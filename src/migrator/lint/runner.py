@@ -57,9 +57,24 @@ def rule_sets() -> tuple[RuleSet, ...]:
     return (ddl,)
 
 
+class StepLinter(Protocol):
+    """Findings made for all of a plan's steps at once (squawk: one program call per
+    plan), added to each step's own."""
+
+    def prepare(self, steps: Sequence[LintedStep]) -> None: ...
+
+    def findings(
+        self, index: int, step: LintedStep, native: Iterable[LintFinding]
+    ) -> list[LintFinding]: ...
+
+    def problems(self, file: str) -> list[Problem]: ...
+
+
 def known_rules(registry: Registry) -> dict[str, LintRule]:
     """Every rule id a finding may carry and an `ignore` may name."""
-    known: dict[str, LintRule] = {}
+    from migrator.lint import squawk
+
+    known: dict[str, LintRule] = {r.id: r for r in squawk.RULES}  # migrator's own win
     for module in rule_sets():
         known.update((r.id, r) for r in module.RULES)
     for spec in registry.actions.values():
@@ -78,10 +93,12 @@ class _Plan:
     connection: Any
 
 
-def lint_steps(plan: Plan, registry: Registry, connection: Any = None) -> list[Problem]:
+def lint_steps(
+    plan: Plan, registry: Registry, connection: Any = None, extra: StepLinter | None = None
+) -> list[Problem]:
     """The findings of every rule in every step of `plan`, as warnings pointing into its
     file; with `connection` (a read-only connection to the target), the actions' checks
-    of the database too."""
+    of the database too; with `extra` (squawk), its findings as well."""
     whole = _Plan(
         registry,
         known_rules(registry),
@@ -89,21 +106,28 @@ def lint_steps(plan: Plan, registry: Registry, connection: Any = None) -> list[P
         frozenset(str(name) for name in plan.variables),
         connection,
     )
-    problems: list[Problem] = []
+    todo: list[tuple[LintedStep, PathKey]] = []
     for t in plan.transitions:
         if t.reverts is not None:
             continue
         for i, step in enumerate(t.steps):
             where = (*t.path, "steps", i)
             label = step.label(i)
-            problems += _lint_one(whole, step, label, t, where, None)
+            todo.append((_linted(whole, step, label, t, None), where))
             undos = step.rollback if isinstance(step.rollback, list) else []
             for j, undo in enumerate(undos):
                 at = (*where, "rollback", j)
                 if at not in plan.source.values:  # `rollback:` a mapping, one step
                     at = (*where, "rollback")
-                problems += _lint_one(whole, undo, undo.label(j), t, at, label)
-    return problems
+                todo.append((_linted(whole, undo, undo.label(j), t, label), at))
+    if extra is not None:
+        extra.prepare([linted for linted, _ in todo])
+    problems: list[Problem] = []
+    for n, (linted, where) in enumerate(todo):
+        kept = _found(whole, linted, n, extra)
+        problems += [_problem(f, where, linted.key, whole.known, whole.doc) for f in kept]
+        problems += _unknown_ignores(linted.step, where, whole.known, whole.doc)
+    return problems + (extra.problems(plan.source.file) if extra is not None else [])
 
 
 def findings_by_step(plan: Plan, registry: Registry) -> dict[tuple[str, str], list[LintFinding]]:
@@ -120,31 +144,19 @@ def findings_by_step(plan: Plan, registry: Registry) -> dict[tuple[str, str], li
             continue
         for i, step in enumerate(t.steps):
             label = step.label(i)
-            found[(t.name, label)] = _found(whole, step, label, t, None)
+            found[(t.name, label)] = _found(whole, _linted(whole, step, label, t, None))
             undos = step.rollback if isinstance(step.rollback, list) else []
             found[(t.name, f"undo {label}")] = [
                 f
                 for j, undo in enumerate(undos)
-                for f in _found(whole, undo, undo.label(j), t, label)
+                for f in _found(whole, _linted(whole, undo, undo.label(j), t, label))
             ]
     return found
 
 
-def _lint_one(
-    whole: _Plan, step: Any, label: str, t: Transition, where: PathKey, undo_of: str | None
-) -> list[Problem]:
-    kept = _found(whole, step, label, t, undo_of)
-    return [_problem(f, where, step.action_key, whole.known, whole.doc) for f in kept] + (
-        _unknown_ignores(step, where, whole.known, whole.doc)
-    )
-
-
-def _found(
-    whole: _Plan, step: Any, label: str, t: Transition, undo_of: str | None
-) -> list[LintFinding]:
-    """What every rule finds in one step, less what its `ignore` names."""
+def _linted(whole: _Plan, step: Any, label: str, t: Transition, undo_of: str | None) -> LintedStep:
     spec = whole.registry.actions[step.action_key]
-    linted = LintedStep(
+    return LintedStep(
         step=step,
         key=step.action_key,
         label=label,
@@ -156,6 +168,14 @@ def _found(
         undo_of=undo_of,
         registry=whole.registry,
     )
+
+
+def _found(
+    whole: _Plan, linted: LintedStep, index: int = -1, extra: StepLinter | None = None
+) -> list[LintFinding]:
+    """What every rule finds in one step (and `extra`, the plan's step number `index`),
+    less what its `ignore` names."""
+    step, spec = linted.step, linted.spec
     found: list[LintFinding] = []
     for module in rule_sets():
         found += module.check(linted)
@@ -164,9 +184,26 @@ def _found(
             item if isinstance(item, LintFinding) else LintFinding(f"{spec.key}-lint", item)
         )
     if whole.connection is not None and spec.lint_database is not None:
-        found += spec.lint_database(whole.connection, step)
+        found += _database_findings(whole.connection, spec, step)
+    if extra is not None:
+        found += extra.findings(index, linted, found)
     ignored = _ignored(step)
     return [f for f in _unique(found) if f.rule not in ignored]
+
+
+def _database_findings(connection: Any, spec: ActionSpec, step: Any) -> list[LintFinding]:
+    """The action's findings from the target database, in a savepoint: a query that fails
+    (a table the plan creates earlier is not there yet) spoils no other step's."""
+    assert spec.lint_database is not None
+    savepoint = connection.begin_nested()
+    try:
+        found = list(spec.lint_database(connection, step))
+    except Exception as error:  # a plugin's query: whatever it raises, lint goes on
+        savepoint.rollback()
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+        return [LintFinding("", f"could not read the database for this step: {reason}")]
+    savepoint.commit()
+    return found
 
 
 def _ignored(step: Any) -> frozenset[str]:
@@ -197,7 +234,9 @@ def _problem(
     message = f"{finding.message}; safe way: {safe}" if safe else finding.message
     from migrator.plan.source import dotted
 
-    return Problem(doc.file, pos.line, pos.column, dotted(path), message, "warning", finding.rule)
+    return Problem(
+        doc.file, pos.line, pos.column, dotted(path), message, "warning", finding.rule or None
+    )
 
 
 def _unknown_ignores(

@@ -37,14 +37,16 @@ def lint_document(doc: SourceDocument) -> list[Problem]:
     return problems
 
 
-def lint_plan(plan: Plan, registry: Registry) -> list[Problem]:
+def lint_plan(
+    plan: Plan, registry: Registry, connection: Any = None, extra: Any = None
+) -> list[Problem]:
     """Warnings about a valid plan: things that work but that a reviewer should see; and
-    the SQL its checks may not send (errors)."""
+    the SQL its checks may not send (errors). `connection` and `extra`: see `lint_steps`."""
     from migrator.lint.runner import lint_steps
 
     return (
         _check_sql(plan, registry, plan.source)
-        + lint_steps(plan, registry)
+        + lint_steps(plan, registry, connection, extra)
         + _warnings(plan, registry, plan.source)
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -22,6 +22,9 @@ from migrator.plan.model import (
 )
 from migrator.plan.source import PathKey, SourceDocument, load_yaml
 from migrator.plugin.registry import Registry
+
+if TYPE_CHECKING:
+    from migrator.lint.runner import StepLinter
 
 
 def _registry(registry: Registry | None) -> Registry:
@@ -42,9 +45,14 @@ def load_plan(path: str | Path, registry: Registry | None = None) -> Plan:
 
 
 def check_plan(
-    path: str | Path, registry: Registry | None = None
+    path: str | Path,
+    registry: Registry | None = None,
+    connection: Any = None,
+    extra: StepLinter | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
-    """Load a plan file and lint it: the plan (None if invalid) and every error and warning."""
+    """Load a plan file and lint it: the plan (None if invalid) and every error and warning
+    (with `connection`, a read-only one to the target, and `extra`, squawk: see
+    `migrator.lint.runner.lint_steps`)."""
     name = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -54,7 +62,8 @@ def check_plan(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [Problem(name, 1, 1, "", f"the plan is not UTF-8 text: {exc.reason}")]
-    return _check_text(text, name, hashlib.sha256(raw).hexdigest(), _registry(registry))
+    checksum = hashlib.sha256(raw).hexdigest()
+    return _check_text(text, name, checksum, _registry(registry), connection, extra)
 
 
 def load_plan_text(text: str, file: str = "<plan>", registry: Registry | None = None) -> Plan:
@@ -68,7 +77,12 @@ def load_plan_text(text: str, file: str = "<plan>", registry: Registry | None = 
 
 
 def _check_text(
-    text: str, file: str, checksum: str, registry: Registry
+    text: str,
+    file: str,
+    checksum: str,
+    registry: Registry,
+    connection: Any = None,
+    extra: StepLinter | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
     try:
         doc = load_yaml(text, file)
@@ -97,7 +111,7 @@ def _check_text(
     plan = None
     if parsed is not None and not problems:
         plan = _normalize(parsed, doc, checksum)
-        problems += lint_plan(plan, registry)
+        problems += lint_plan(plan, registry, connection, extra)
     problems.sort(key=lambda p: (p.severity != "error", p.line, p.column))
     return plan, problems
 
