@@ -1,7 +1,8 @@
 @read_only
 Feature: The runbook shows the danger next to the SQL
   The reviewer of a change reads the runbook: `migrator docs` puts each step's
-  lint findings (rule, line, reason: what `validate` warns) beside its SQL, and
+  lint findings (rule, line, reason: what `validate` warns by migrator's own rules;
+  squawk's, an optional program, only `validate` adds) beside its SQL, and
   with `--rehearsal FILE`, a `migrator rehearse PLAN --output json` document,
   what the step did on the rehearsal's scratch copy: "takes ACCESS EXCLUSIVE on
   public.profiles". A rehearsal of another version of the plan is refused: its
@@ -24,7 +25,7 @@ Feature: The runbook shows the danger next to the SQL
   Scenario: Each step's lint findings are shown beside its SQL
     When I run "migrator docs profiles.yaml"
     Then the exit code is 0
-    And the runbook shows every lint finding that "migrator validate profiles.yaml --output json" reports, beside its step
+    And the runbook shows every lint finding that "migrator validate profiles.yaml --output json --no-squawk" reports, beside its step
 
   Scenario: A rehearsal's locks and rewrites are shown beside each step's SQL
     Given a rehearsal of "profiles.yaml" saved as "rehearsal.json", in which step "a wider owner" took "AccessExclusiveLock" on "public.profiles" and rewrote "public.profiles"
