@@ -12,15 +12,26 @@ from migrator.cli.options import PLAN_ARG, context, note_dsn_password, output_op
 
 @cli.command()
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@output_option
-def validate(plans: tuple[str, ...], output: str) -> int:
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json", "github", "gitlab"]),
+    default="text",
+    show_default=True,
+    help="text for people; json: one document on stdout (each lint finding with its rule); "
+    "github: workflow annotations; gitlab: a Code Quality report.",
+)
+@click.option("--strict", is_flag=True, help="Warnings (lint findings) fail too: exit 2.")
+def validate(plans: tuple[str, ...], output: str, strict: bool) -> int:
     """Load and lint PLANS; print every problem as FILE:LINE:COL; change nothing.
 
-    Exits 0 when every plan is valid (warnings allowed), 2 when any has an error.
+    Exits 0 when every plan is valid (warnings allowed), 2 when any has an error, or a
+    warning under --strict.
     """
     from migrator import api
 
-    return api.validate(context(output=output), plans)
+    ci = output if output in ("github", "gitlab") else None
+    ctx = context(output="json" if output == "gitlab" else "text" if ci else output)
+    return api.validate(ctx, plans, strict=strict, ci=ci)  # type: ignore[arg-type]
 
 
 @cli.command()

@@ -3,54 +3,28 @@ finding placed at the FILE:LINE:COL of the text it is about, a step's `ignore` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from migrator.db.checksql import Word, words
 from migrator.errors import Problem
-from migrator.lint.findings import LintFinding, LintRule, PathKey, SqlText
+from migrator.lint.findings import LintFinding, LintRule, PathKey
+from migrator.lint.linted import LintedStep, RuleSet
 
 if TYPE_CHECKING:
     from migrator.plan.model import Plan, Transition
     from migrator.plan.source import SourceDocument
-    from migrator.plugin.registry import ActionSpec, Registry
+    from migrator.plugin.registry import Registry
 
 
-@dataclass(frozen=True)
-class LintedStep:
-    """A step as the rules see it: what it is, how it runs, the SQL it sends."""
-
-    step: Any
-    key: str
-    label: str
-    transition: Transition
-    spec: ActionSpec
-    in_transaction: bool
-    texts: tuple[SqlText, ...]
-    variables: frozenset[str]
-    """The plan's variables (`vars`): the `:name` parameters any text may use."""
-    undo_of: str | None = None
-    """The label of the step this one undoes (a `rollback` step), or None."""
-
-    def statements(self) -> Iterator[tuple[SqlText, list[Word]]]:
-        """Each statement of each SQL text, as words with their offsets in the text."""
-        for text in self.texts:
-            for statement in words(text.text):
-                yield text, statement
-
-
-class RuleSet(Protocol):
-    """A module of rules: what it knows (`RULES`) and what it finds in a step (`check`)."""
-
-    RULES: tuple[LintRule, ...]
-
-    def check(self, step: LintedStep) -> Iterable[LintFinding]: ...
+__all__ = ["LintedStep", "RuleSet", "known_rules", "lint_steps", "rule_sets"]
 
 
 def rule_sets() -> tuple[RuleSet, ...]:
     """The core's modules of rules, in the order their findings are listed."""
-    return ()
+    from migrator.lint import steps, transitions
+
+    return (steps, transitions)
 
 
 def known_rules(registry: Registry) -> dict[str, LintRule]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 from migrator.db.checksql import sql_problems
@@ -190,6 +191,9 @@ def _reversible(plan: Plan, t: Transition) -> bool:
 
 
 def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Problem]:
+    """The rules of `migrator.lint.transitions`, which need the whole plan's graph."""
+    from migrator.lint.transitions import IRREVERSIBLE, NO_POST_CHECKS, NO_UNDO
+
     problems: list[Problem] = []
     for t in plan.transitions:
         if t.reverts is not None:
@@ -197,10 +201,11 @@ def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Probl
         if not t.post_checks:
             where = (*t.path, "name") if t.path else ()
             problems.append(
-                doc.problem(
+                _warning(
+                    doc,
                     where,
                     f"transition '{t.name}' has no post-checks: nothing confirms that it worked",
-                    severity="warning",
+                    NO_POST_CHECKS,
                 )
             )
         if not _reversible(plan, t):
@@ -208,22 +213,33 @@ def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Probl
         for i, step in enumerate(t.steps):
             where = (*t.path, "steps", i)
             label = step.label(i)
-            if step.rollback == "irreversible":
+            ignored = step.ignore or ()
+            if step.rollback == "irreversible" and IRREVERSIBLE not in ignored:
                 problems.append(
-                    doc.problem(
+                    _warning(
+                        doc,
                         (*where, "rollback"),
                         f"step '{label}' is irreversible, but the plan has a way back "
                         f"from '{t.target}' to '{t.source}'",
-                        severity="warning",
+                        IRREVERSIBLE,
                     )
                 )
-            elif step.rollback is None and registry.actions[step.action_key].undo is None:
+            elif (
+                step.rollback is None
+                and registry.actions[step.action_key].undo is None
+                and NO_UNDO not in ignored
+            ):
                 problems.append(
-                    doc.problem(
+                    _warning(
+                        doc,
                         where,
                         f"step '{label}' cannot be undone: {step.action_key} has no default undo; "
                         "give it a rollback, or say rollback: irreversible",
-                        severity="warning",
+                        NO_UNDO,
                     )
                 )
     return problems
+
+
+def _warning(doc: SourceDocument, where: PathKey, message: str, rule: str) -> Problem:
+    return replace(doc.problem(where, message, severity="warning"), rule=rule)
