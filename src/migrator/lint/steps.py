@@ -168,11 +168,17 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
 
 def _concurrent_head(statement: Sequence[Word]) -> str:
     """`CREATE INDEX CONCURRENTLY` (REINDEX, DROP INDEX) if the statement is one, else ''."""
-    values = []
-    for w in statement[:8]:
-        if w.kind == "punct" and w.value == "(":
+    values: list[str] = []
+    depth = 0
+    for w in statement:
+        if len(values) >= 6:
             break
-        values.append(w.value if w.kind == "word" else "")
+        if w.kind == "punct" and w.value in "()":
+            depth += 1 if w.value == "(" else -1
+            if depth < 0 or (depth == 1 and values[:1] != ["reindex"]):
+                break  # a column list: the head is over (REINDEX's options come first)
+        elif depth == 0:
+            values.append(w.value if w.kind == "word" else "")
     if values[:1] not in (["create"], ["reindex"], ["drop"]) or "concurrently" not in values:
         return ""
     head = values[: values.index("concurrently") + 1]
