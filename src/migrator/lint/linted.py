@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from migrator.db.checksql import Word, words
@@ -32,10 +33,13 @@ class LintedStep:
     """The label of the step this one undoes (a `rollback` step), or None."""
 
     def statements(self) -> Iterator[tuple[SqlText, list[Word]]]:
-        """Each statement of each SQL text, as words with their offsets in the text."""
-        for text in self.texts:
-            for statement in words(text.text):
-                yield text, statement
+        """Each statement of each SQL text, as words with their offsets in the text (read
+        once per step, however many modules of rules ask)."""
+        return iter(self._statements)
+
+    @cached_property
+    def _statements(self) -> tuple[tuple[SqlText, list[Word]], ...]:
+        return tuple((text, statement) for text in self.texts for statement in words(text.text))
 
 
 class RuleSet(Protocol):
