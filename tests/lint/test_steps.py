@@ -11,7 +11,7 @@ from migrator.errors import Problem
 from migrator.lint import steps
 from migrator.lint.findings import SqlText
 from migrator.lint.linted import LintedStep
-from migrator.plan import load_plan
+from migrator.plan import check_plan, load_plan
 from migrator.plugin.manager import get_plugin_manager
 from migrator.views.lintreport import github_annotations, gitlab_report
 
@@ -49,11 +49,38 @@ def _linted(tmp_path: Path, *texts: SqlText, lock_timeout: bool = False) -> Lint
 
 
 def test_generated_sql_is_found_at_the_step(tmp_path: Path) -> None:
-    generated = SqlText((), "CREATE POLICY p ON public.profiles USING (true)", generated=True)
+    generated = SqlText(
+        (), "set role x; CREATE POLICY p ON public.profiles USING (true)", generated=True
+    )
     found = list(steps.check(_linted(tmp_path, generated)))
     assert [(f.rule, f.path, f.offset, f.trace) for f in found] == [
-        (steps.RLS_LOCK, (), None, ("public.profiles", "AccessExclusiveLock"))
+        (steps.SESSION_SET, (), None, None),
+        (steps.RLS_LOCK, (), None, ("public.profiles", "AccessExclusiveLock")),
     ]
+
+
+def test_a_batched_statement_is_no_whole_table_write(tmp_path: Path) -> None:
+    text = "update t set x = 1 from (select id from t where id > :lo) b"
+    batched = SqlText(("backfill", "statement"), text, binds=frozenset({"lo"}), batched=True)
+    assert list(steps.check(_linted(tmp_path, batched))) == []
+    once = SqlText(("sql",), text.replace(":lo", "1"))
+    assert [f.rule for f in steps.check(_linted(tmp_path, once))] == [steps.WHOLE_TABLE]
+
+
+def test_a_step_ignores_the_rules_over_its_transition(tmp_path: Path) -> None:
+    path = tmp_path / "back.yaml"
+    plan = (
+        "plan: back\nphases: [a, b]\ntransitions:\n"
+        "  - {name: go, from: a, to: b, steps: [{sql: drop table t, rollback: irreversible%s}]}\n"
+        "  - {name: back, from: b, to: a, steps: [{sql: create table t (), %s}]}\n"
+    )
+    path.write_text(plan % ("", "rollback: irreversible"))
+    rules = [p.rule for p in check_plan(path)[1]]
+    assert rules.count("irreversible-with-way-back") == 2
+    path.write_text(plan % (", ignore: [irreversible-with-way-back]", "ignore: [no-undo]"))
+    assert [p.rule for p in check_plan(path)[1]] == ["no-post-checks", "no-post-checks"]
+    path.write_text(plan % ("", ""))
+    assert [p.rule for p in check_plan(path)[1]].count("no-undo") == 1
 
 
 def test_a_step_lock_timeout_quiets_the_rls_rule(tmp_path: Path) -> None:
