@@ -119,7 +119,15 @@ def check(step: LintedStep) -> Iterator[LintFinding]:
 def _parameters(
     step: LintedStep, text: SqlText, statement: Sequence[Word]
 ) -> Iterator[LintFinding]:
-    known = step.variables | text.binds
+    for w, message in unbound(statement, step.variables | text.binds):
+        yield _found(UNDEFINED, message, text, w)
+
+
+def unbound(
+    statement: Sequence[Word], known: frozenset[str], what: str = "step"
+) -> Iterator[tuple[Word, str]]:
+    """Each `:name` parameter of a statement that `known` does not define, with the
+    reason (`validate` reads checks' SQL with it too)."""
     for w in statement:
         if w.kind != "other" or not w.value.startswith(":") or len(w.value) < 2:
             continue
@@ -129,12 +137,10 @@ def _parameters(
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f" (did you mean `:{close[0]}`?)" if close else ""
         names = ", ".join(sorted(known)) or "none"
-        yield _found(
-            UNDEFINED,
-            f"`:{name}` names no plan variable{hint}: the step fails when it runs "
-            f"(variables: {names})",
-            text,
+        yield (
             w,
+            f"`:{name}` names no plan variable{hint}: the {what} fails when it runs "
+            f"(variables: {names})",
         )
 
 

@@ -6,12 +6,12 @@ from collections import deque
 from dataclasses import replace
 from typing import Any
 
-from migrator.db.checksql import sql_problems
+from migrator.db.checksql import sql_problems, words
 from migrator.errors import Problem
 from migrator.nested import strings_in
 from migrator.plan.interpolate import InterpolationError, references
 from migrator.plan.model import Plan, Transition
-from migrator.plan.source import PathKey, SourceDocument
+from migrator.plan.source import PathKey, SourceDocument, dotted
 from migrator.plugin.registry import Registry
 
 
@@ -56,6 +56,7 @@ def _check_sql(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Prob
     from migrator.plan.expect import EqualsQuery
 
     problems: list[Problem] = []
+    known = frozenset(str(name) for name in plan.variables)
     for t in plan.transitions:
         for phase in ("pre_checks", "post_checks"):
             for i, check in enumerate(getattr(t, phase)):
@@ -71,6 +72,22 @@ def _check_sql(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Prob
                                 f"check '{check.label(i)}' may not send this SQL: {problem}",
                             )
                         )
+                    problems += _unbound((*t.path, phase, i, *field), sql, known, doc)
+    return problems
+
+
+def _unbound(path: PathKey, sql: str, known: frozenset[str], doc: SourceDocument) -> list[Problem]:
+    """A check's `:name` parameters that no plan variable defines (the check fails)."""
+    from migrator.lint.steps import RULES, UNDEFINED, unbound
+
+    safe = next(r.safe for r in RULES if r.id == UNDEFINED)
+    problems = []
+    for statement in words(sql):
+        for w, message in unbound(statement, known, "check"):
+            pos = doc.position_in(path, w.at)
+            text = f"{message}; safe way: {safe}"
+            problem = Problem(doc.file, pos.line, pos.column, dotted(path), text, "warning")
+            problems.append(replace(problem, rule=UNDEFINED))
     return problems
 
 
