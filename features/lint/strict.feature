@@ -63,3 +63,26 @@ Feature: Strict validation gates CI on lint findings
     When I run "migrator validate --output json risky.yaml"
     Then the output is a JSON document whose "valid" is "True"
     And the JSON problem at line 9 column 14 has the rule "whole-table-write"
+
+  Scenario: A finding a step ignores with its reason does not fail --strict
+    Given the plan "accepted.yaml":
+      """
+      plan: accepted
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps:
+            - name: fill
+              sql: update widgets set owner = 'ops'
+              ignore:
+                whole-table-write: widgets holds a dozen rows, and nothing writes them
+              rollback: irreversible
+          post_checks:
+            - query: select count(*) from widgets where owner is null
+              expect: 0
+      """
+    When I run "migrator validate --strict accepted.yaml"
+    Then the exit code is 0
+    And the output contains "accepted.yaml (plan accepted): valid, 0 error(s), 0 warning(s)"
