@@ -6,6 +6,7 @@ pre-check and a post-check on each transition, and variables bound as `:name` an
 `${name}`), then measures:
 
 1. load + lint in this process (`check_plan`, the plugins already loaded), best of N;
+   and of it, the lint rules over every step alone (`lint_steps`, docs/lint.md);
 2. `migrator validate PLAN` as a user runs it: a fresh process, wall time, best of N.
 
     python benchmarks/scale.py
@@ -99,6 +100,22 @@ def measure_in_process(path: Path, repeat: int) -> tuple[list[float], int, int]:
     return times, errors, len(problems) - errors
 
 
+def measure_lint(path: Path, repeat: int) -> list[float]:
+    """Seconds of each `lint_steps` over the loaded plan: the rules of docs/lint.md alone."""
+    from migrator.lint.runner import lint_steps
+    from migrator.plan import load_plan
+    from migrator.plugin.manager import get_plugin_manager
+
+    registry = get_plugin_manager().build_registry()
+    plan = load_plan(path, registry)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        lint_steps(plan, registry)
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def measure_cli(path: Path, repeat: int) -> tuple[list[float], int, str]:
     times = []
     code, out = 0, ""
@@ -161,11 +178,13 @@ def main() -> int:
             profile(path)
             return 0
         load, errors, warnings = measure_in_process(path, args.repeat)
+        lint = measure_lint(path, args.repeat)
         cli, code, out = measure_cli(path, args.repeat)
         startup = measure_startup(args.repeat)
         print(f"{'measure':<44}{'best s':>8}{'worst s':>9}  target")
         rows = [
             ("load + lint (check_plan, in process)", load, f"< {TARGET_SECONDS:.0f} s"),
+            ("  of it, lint rules (lint_steps)", lint, ""),
             ("`migrator validate PLAN` (wall, new process)", cli, f"< {TARGET_SECONDS:.0f} s"),
             ("`migrator --version` (startup, reference)", startup, ""),
         ]

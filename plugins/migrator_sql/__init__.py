@@ -22,6 +22,7 @@ def migrator_register_actions(register: Callable[[ActionSpec], None]) -> None:
             describe=sql.describe,
             lint=sql.lint,
             sql_texts=sql.sql_texts,
+            rules=(sql.UNNAMED_RULE,),
             language="sql",
             summary="SQL to run; plan variables are bound as :name",
         )

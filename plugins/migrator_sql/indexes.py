@@ -19,7 +19,7 @@ that runs in autocommit:
 
 An unnamed `CREATE INDEX CONCURRENTLY ON t (...)` is checked by the table's indexes
 before and after it; a leftover of one killed half-way cannot be found by name on
-resume, so `validate` warns about it (see `lint_statement`).
+resume, so `validate` warns about it (`sql.UNNAMED_RULE`).
 """
 
 from __future__ import annotations
@@ -254,21 +254,7 @@ class Guard:
         )
 
 
-def lint_statement(words: Sequence[Any], autocommit: bool) -> list[str]:
-    """What `validate` says about one statement of a `sql` step."""
+def unnamed_build(words: Sequence[Any]) -> bool:
+    """Whether a statement's words are an unnamed `CREATE INDEX CONCURRENTLY`."""
     build = read(words)
-    values = [w.value for w in words if w.kind == "word"]
-    head = values[: values.index("concurrently") + 1] if "concurrently" in values[:5] else []
-    warnings = []
-    if head and head[0] in ("create", "reindex", "drop") and not autocommit:
-        warnings.append(
-            f"{' '.join(head).upper()} cannot run inside a transaction: "
-            "set `autocommit: true` on this step"
-        )
-    if build is not None and build.kind == "create" and build.name is None:
-        warnings.append(
-            "an unnamed CREATE INDEX CONCURRENTLY: if it is killed half-way, the invalid "
-            "index it leaves cannot be found by name on resume and a second one is built "
-            "beside it; name the index"
-        )
-    return warnings
+    return build is not None and build.kind == "create" and build.name is None

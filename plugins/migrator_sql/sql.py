@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from migrator import CheckContext, CheckOutcome, StepContext
 from migrator.plugin import (
     EqualsQuery,
+    LintFinding,
+    LintRule,
     SqlText,
     execute,
     fetch_rows,
@@ -40,29 +41,34 @@ def describe_query(check: Any) -> str:
     return text
 
 
-_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
-# SET LOCAL, SET TRANSACTION and SET CONSTRAINTS last only as long as the transaction
-_SESSION_SET = re.compile(r"set\s+(?!local\b|transaction\b|constraints\b)", re.I)
+UNNAMED_RULE = LintRule(
+    "unnamed-concurrent-index",
+    "an unnamed CREATE INDEX CONCURRENTLY, which a resume cannot find by name",
+    "name the index: CREATE INDEX CONCURRENTLY name ON ...",
+)
 
 
-def lint(step: Any) -> list[str]:
-    """A session-level SET in a step: every step, undo and check starts from the same
-    session state, so it does not reach the steps after it."""
+def lint(step: Any) -> list[LintFinding]:
+    """What only this action knows of its SQL: an unnamed concurrent index build (the
+    core's rules see the rest: session SET, CONCURRENTLY in a transaction, ...)."""
+    if not step.autocommit:
+        return []
     from . import indexes
 
-    warnings = []
-    for statement in statements(str(step.sql)):
-        for words in sql_words(statement.text)[:1]:
-            warnings += indexes.lint_statement(words, bool(step.autocommit))
-        body = _LEADING.sub("", statement.text, count=1)
-        if _SESSION_SET.match(body):
-            shown = " ".join(body.split())[:60]
-            warnings.append(
-                f"`{shown}` sets the session, but every step, undo and check starts from "
-                "the same session state: it lasts only until this step ends; use SET LOCAL, "
-                "or set it in each step that needs it"
+    found = []
+    for words in sql_words(str(step.sql)):
+        if indexes.unnamed_build(words):
+            found.append(
+                LintFinding(
+                    UNNAMED_RULE.id,
+                    "an unnamed CREATE INDEX CONCURRENTLY: if it is killed half-way, the "
+                    "invalid index it leaves cannot be found by name on resume and a second "
+                    "one is built beside it",
+                    ("sql",),
+                    words[0].at,
+                )
             )
-    return warnings
+    return found
 
 
 def sql_texts(step: Any) -> list[SqlText]:

@@ -160,7 +160,9 @@ def test_warnings_alone_keep_exit_0(tmp_path: Path, capsys: pytest.CaptureFixtur
         "path",
         "message",
         "severity",
+        "rule",
     }
+    assert document["problems"][0]["rule"] == "no-post-checks"
 
 
 # -- schema, help, bad usage ----------------------------------------------------------------

@@ -17,9 +17,18 @@ if TYPE_CHECKING:
     from migrator.views.rehearsed import Rehearsal
 
 
-def validate(ctx: Context, paths: Sequence[str | Path], *, squawk: bool = True) -> ExitCode:
+def validate(
+    ctx: Context,
+    paths: Sequence[str | Path],
+    *,
+    strict: bool = False,
+    ci: Literal["github", "gitlab"] | None = None,
+    squawk: bool = True,
+) -> ExitCode:
     """Load and lint plans; print every problem with file:line:column; change nothing.
 
+    `strict`: a warning fails the plan too (exit 2). `ci`: print the problems as GitHub
+    workflow annotations or a GitLab Code Quality report instead (`views.lintreport`).
     With `ctx.dsn` (only that: validate reads no DSN from the environment) the target is
     read, never written: the actions' database rules run in a READ ONLY transaction that
     is rolled back, and squawk is told the server's version. `squawk` False leaves squawk
@@ -37,20 +46,23 @@ def validate(ctx: Context, paths: Sequence[str | Path], *, squawk: bool = True) 
             if trouble is not None:
                 found.append(Problem(str(path), 1, 1, "", trouble, "warning"))
             problems += found
-            _tally(results, path, plan, found)
-    failed = any(p.severity == "error" for p in problems)
-    if ctx.output == "json":
+            _tally(results, path, plan, found, strict)
+    failed = not all(r["valid"] for r in results)
+    if ci is not None:
+        _print_for_ci(ctx, ci, problems, results, strict)
+    elif ctx.output == "json":
         ctx.emit_json(
-            {"valid": not failed, "plans": results, "problems": [p.as_dict() for p in problems]}
+            {
+                "valid": not failed,
+                "plans": results,
+                "problems": [p.as_dict() for p in problems],
+            }
         )
     else:
         for problem in problems:
             print(problem, file=ctx.out)
         for r in results:
-            verdict = "valid" if r["valid"] else "INVALID"
-            name = f" (plan {r['plan']})" if r["plan"] else ""
-            counts = f"{r['errors']} error(s), {r['warnings']} warning(s)"
-            print(f"{r['file']}{name}: {verdict}, {counts}", file=ctx.out)
+            print(_verdict(r, strict), file=ctx.out)
     return ExitCode.INVALID if failed else ExitCode.OK
 
 
@@ -80,18 +92,50 @@ def _read_only(dsn: str | None) -> Iterator[tuple[Any, str | None]]:
 
 
 def _tally(
-    results: list[dict[str, Any]], path: str | Path, plan: Any, found: list[Problem]
+    results: list[dict[str, Any]],
+    path: str | Path,
+    plan: Any,
+    found: list[Problem],
+    strict: bool,
 ) -> None:
     errors = sum(p.severity == "error" for p in found)
+    warnings = len(found) - errors
     results.append(
         {
             "file": str(path),
             "plan": plan.name if plan else None,
-            "valid": errors == 0,
+            "valid": errors == 0 and not (strict and warnings),
             "errors": errors,
-            "warnings": len(found) - errors,
+            "warnings": warnings,
         }
     )
+
+
+def _verdict(r: dict[str, Any], strict: bool) -> str:
+    verdict = "valid" if r["valid"] else "INVALID"
+    if strict and not r["valid"] and not r["errors"]:
+        verdict = "INVALID (--strict: warnings fail)"
+    name = f" (plan {r['plan']})" if r["plan"] else ""
+    counts = f"{r['errors']} error(s), {r['warnings']} warning(s)"
+    return f"{r['file']}{name}: {verdict}, {counts}"
+
+
+def _print_for_ci(
+    ctx: Context,
+    ci: Literal["github", "gitlab"],
+    problems: list[Problem],
+    results: list[dict[str, Any]],
+    strict: bool,
+) -> None:
+    from migrator.views.lintreport import github_annotations, gitlab_report
+
+    if ci == "gitlab":
+        ctx.emit_json(gitlab_report(problems))
+        return
+    for line in github_annotations(problems):
+        print(line, file=ctx.out)
+    for r in results:
+        print(_verdict(r, strict), file=ctx.out)
 
 
 def schema(ctx: Context) -> ExitCode:

@@ -13,6 +13,15 @@ from migrator.cli.options import PLAN_ARG, context, note_dsn_password, output_op
 @cli.command()
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
+    "--output",
+    type=click.Choice(["text", "json", "github", "gitlab"]),
+    default="text",
+    show_default=True,
+    help="text for people; json: one document on stdout (each lint finding with its rule); "
+    "github: workflow annotations; gitlab: a Code Quality report.",
+)
+@click.option("--strict", is_flag=True, help="Warnings (lint findings) fail too: exit 2.")
+@click.option(
     "--dsn",
     metavar="DSN",
     callback=note_dsn_password,
@@ -26,16 +35,19 @@ from migrator.cli.options import PLAN_ARG, context, note_dsn_password, output_op
     help="Leave squawk out (also: MIGRATOR_SQUAWK=off). By default squawk's rules run "
     "when its program is found ($MIGRATOR_SQUAWK, else squawk on PATH or beside Python).",
 )
-@output_option
-def validate(plans: tuple[str, ...], dsn: str | None, no_squawk: bool, output: str) -> int:
+def validate(
+    plans: tuple[str, ...], output: str, strict: bool, dsn: str | None, no_squawk: bool
+) -> int:
     """Load and lint PLANS; print every problem as FILE:LINE:COL; change nothing.
 
-    Exits 0 when every plan is valid (warnings allowed), 2 when any has an error, 5 when
-    --dsn names a database that cannot be reached.
+    Exits 0 when every plan is valid (warnings allowed), 2 when any has an error, or a
+    warning under --strict; 5 when --dsn names a database that cannot be reached.
     """
     from migrator import api
 
-    return api.validate(context(output=output, dsn=dsn), plans, squawk=not no_squawk)
+    ci = output if output in ("github", "gitlab") else None
+    ctx = context(output="json" if output == "gitlab" else "text" if ci else output, dsn=dsn)
+    return api.validate(ctx, plans, strict=strict, ci=ci, squawk=not no_squawk)  # type: ignore[arg-type]
 
 
 @cli.command()

@@ -3,13 +3,13 @@ finding placed at the FILE:LINE:COL of the text it is about, a step's `ignore` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from migrator.db.checksql import Word, words
 from migrator.errors import Problem
-from migrator.lint.findings import LintFinding, LintRule, PathKey, SqlText
+from migrator.lint.findings import LintFinding, LintRule, PathKey
+from migrator.lint.linted import LintedStep, RuleSet
 
 if TYPE_CHECKING:
     from migrator.plan.model import Plan, Transition
@@ -17,44 +17,22 @@ if TYPE_CHECKING:
     from migrator.plugin.registry import ActionSpec, Registry
 
 
-@dataclass(frozen=True)
-class LintedStep:
-    """A step as the rules see it: what it is, how it runs, the SQL it sends."""
-
-    step: Any
-    key: str
-    label: str
-    transition: Transition
-    spec: ActionSpec
-    in_transaction: bool
-    texts: tuple[SqlText, ...]
-    variables: frozenset[str]
-    """The plan's variables (`vars`): the `:name` parameters any text may use."""
-    undo_of: str | None = None
-    """The label of the step this one undoes (a `rollback` step), or None."""
-    registry: Registry | None = None
-    """The actions of the plan's other steps (their SQL texts), for rules that look back."""
-
-    def statements(self) -> Iterator[tuple[SqlText, list[Word]]]:
-        """Each statement of each SQL text, as words with their offsets in the text."""
-        for text in self.texts:
-            for statement in words(text.text):
-                yield text, statement
-
-
-class RuleSet(Protocol):
-    """A module of rules: what it knows (`RULES`) and what it finds in a step (`check`)."""
-
-    RULES: tuple[LintRule, ...]
-
-    def check(self, step: LintedStep) -> Iterable[LintFinding]: ...
+__all__ = [
+    "LintedStep",
+    "RuleSet",
+    "StepLinter",
+    "findings_by_step",
+    "known_rules",
+    "lint_steps",
+    "rule_sets",
+]
 
 
 def rule_sets() -> tuple[RuleSet, ...]:
     """The core's modules of rules, in the order their findings are listed."""
-    from migrator.lint import ddl
+    from migrator.lint import ddl, steps, transitions
 
-    return (ddl,)
+    return (steps, ddl, transitions)
 
 
 class StepLinter(Protocol):

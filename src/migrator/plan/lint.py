@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
-from migrator.db.checksql import sql_problems
+from migrator.db.checksql import sql_problems, words
 from migrator.errors import Problem
 from migrator.nested import strings_in
 from migrator.plan.interpolate import InterpolationError, references
 from migrator.plan.model import Plan, Transition
-from migrator.plan.source import PathKey, SourceDocument
+from migrator.plan.source import PathKey, SourceDocument, dotted
 from migrator.plugin.registry import Registry
 
 
@@ -57,6 +58,7 @@ def _check_sql(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Prob
     from migrator.plan.expect import EqualsQuery
 
     problems: list[Problem] = []
+    known = frozenset(str(name) for name in plan.variables)
     for t in plan.transitions:
         for phase in ("pre_checks", "post_checks"):
             for i, check in enumerate(getattr(t, phase)):
@@ -72,6 +74,22 @@ def _check_sql(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Prob
                                 f"check '{check.label(i)}' may not send this SQL: {problem}",
                             )
                         )
+                    problems += _unbound((*t.path, phase, i, *field), sql, known, doc)
+    return problems
+
+
+def _unbound(path: PathKey, sql: str, known: frozenset[str], doc: SourceDocument) -> list[Problem]:
+    """A check's `:name` parameters that no plan variable defines (the check fails)."""
+    from migrator.lint.steps import RULES, UNDEFINED, unbound
+
+    safe = next(r.safe for r in RULES if r.id == UNDEFINED)
+    problems = []
+    for statement in words(sql):
+        for w, message in unbound(statement, known, "check"):
+            pos = doc.position_in(path, w.at)
+            text = f"{message}; safe way: {safe}"
+            problem = Problem(doc.file, pos.line, pos.column, dotted(path), text, "warning")
+            problems.append(replace(problem, rule=UNDEFINED))
     return problems
 
 
@@ -192,6 +210,9 @@ def _reversible(plan: Plan, t: Transition) -> bool:
 
 
 def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Problem]:
+    """The rules of `migrator.lint.transitions`, which need the whole plan's graph."""
+    from migrator.lint.transitions import IRREVERSIBLE, NO_POST_CHECKS, NO_UNDO
+
     problems: list[Problem] = []
     for t in plan.transitions:
         if t.reverts is not None:
@@ -199,10 +220,11 @@ def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Probl
         if not t.post_checks:
             where = (*t.path, "name") if t.path else ()
             problems.append(
-                doc.problem(
+                _warning(
+                    doc,
                     where,
                     f"transition '{t.name}' has no post-checks: nothing confirms that it worked",
-                    severity="warning",
+                    NO_POST_CHECKS,
                 )
             )
         if not _reversible(plan, t):
@@ -210,22 +232,33 @@ def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Probl
         for i, step in enumerate(t.steps):
             where = (*t.path, "steps", i)
             label = step.label(i)
-            if step.rollback == "irreversible":
+            ignored = step.ignore or ()
+            if step.rollback == "irreversible" and IRREVERSIBLE not in ignored:
                 problems.append(
-                    doc.problem(
+                    _warning(
+                        doc,
                         (*where, "rollback"),
                         f"step '{label}' is irreversible, but the plan has a way back "
                         f"from '{t.target}' to '{t.source}'",
-                        severity="warning",
+                        IRREVERSIBLE,
                     )
                 )
-            elif step.rollback is None and registry.actions[step.action_key].undo is None:
+            elif (
+                step.rollback is None
+                and registry.actions[step.action_key].undo is None
+                and NO_UNDO not in ignored
+            ):
                 problems.append(
-                    doc.problem(
+                    _warning(
+                        doc,
                         where,
                         f"step '{label}' cannot be undone: {step.action_key} has no default undo; "
                         "give it a rollback, or say rollback: irreversible",
-                        severity="warning",
+                        NO_UNDO,
                     )
                 )
     return problems
+
+
+def _warning(doc: SourceDocument, where: PathKey, message: str, rule: str) -> Problem:
+    return replace(doc.problem(where, message, severity="warning"), rule=rule)

@@ -1,0 +1,285 @@
+"""Lint rules only a plan can know: how its SQL runs (in a transaction migrator opened or
+not, once or batch by batch), which `:name` parameters it can bind, and what its step's
+keys say. Each finding is placed at the word it is about in the step's text; SQL an action
+generates (a `policy` step's CREATE POLICY) is placed at the step.
+
+- `undefined-bind-variable`: a `:name` that is neither a plan variable nor one the
+  action binds itself (a backfill's `:lo` and `:hi`): the step fails when it runs.
+- `transaction-nesting`: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT or a
+  two-phase PREPARE/COMMIT/ROLLBACK in a text that runs inside migrator's transaction
+  (SAVEPOINT, RELEASE and ROLLBACK TO stay inside it, and are fine).
+- `session-set`: a SET that is not LOCAL, TRANSACTION or CONSTRAINTS lasts only until the
+  step ends: every step, undo and check starts from the same session state.
+- `ban-concurrent-index-creation-in-transaction`: CREATE/DROP INDEX and REINDEX
+  CONCURRENTLY cannot run in a transaction block.
+- `whole-table-write`: an UPDATE or DELETE with no WHERE, outside a backfill.
+- `rls-without-lock-timeout`: CREATE/ALTER/DROP POLICY and ALTER TABLE ... ROW LEVEL
+  SECURITY take ACCESS EXCLUSIVE on the table; without a step `lock_timeout` of its own
+  the step waits the default 5s, and every query on the table queues behind it.
+- `lock-timeout-ignored`: `lock_timeout` on a step kind that takes no database lock.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from migrator.lint.findings import LintFinding, LintRule, SqlText
+
+if TYPE_CHECKING:
+    from migrator.db.checksql import Word
+    from migrator.lint.linted import LintedStep
+
+UNDEFINED = "undefined-bind-variable"
+NESTING = "transaction-nesting"
+SESSION_SET = "session-set"
+CONCURRENT_IN_TX = "ban-concurrent-index-creation-in-transaction"
+WHOLE_TABLE = "whole-table-write"
+RLS_LOCK = "rls-without-lock-timeout"
+LOCK_IGNORED = "lock-timeout-ignored"
+
+RULES: tuple[LintRule, ...] = (
+    LintRule(
+        UNDEFINED,
+        "a `:name` parameter that no plan variable defines",
+        "declare it under `vars:` (or correct its name)",
+    ),
+    LintRule(
+        NESTING,
+        "transaction control inside a step that runs in a transaction",
+        "leave it out: each step is its own transaction; split the work into steps, or give "
+        "statements that must run outside a transaction a step with `autocommit: true`",
+    ),
+    LintRule(
+        SESSION_SET,
+        "a session-level SET, which lasts only until the step ends",
+        "use SET LOCAL, or set it in each step that needs it",
+    ),
+    LintRule(
+        CONCURRENT_IN_TX,
+        "CONCURRENTLY in a step that runs in a transaction",
+        "set `autocommit: true` on this step (a step of its own for the concurrent build)",
+    ),
+    LintRule(
+        WHOLE_TABLE,
+        "an UPDATE or DELETE of every row of a table in one statement",
+        "do it in a `backfill` step (batches by key, each its own short transaction); or "
+        "add the WHERE that was meant",
+    ),
+    LintRule(
+        RLS_LOCK,
+        "row level security DDL (ACCESS EXCLUSIVE) in a step with no `lock_timeout`",
+        "give the step a short `lock_timeout` (e.g. 1s) and `retries`, so that it gives "
+        "way to the application's queries and tries again",
+    ),
+    LintRule(
+        LOCK_IGNORED,
+        "`lock_timeout` on a step kind that takes no database lock",
+        "remove it: this kind of step has nothing for it to time",
+    ),
+)
+
+_ENDS = {"commit", "end", "rollback", "abort"}
+_SESSION_KEEPS = {"local", "transaction", "constraints"}
+_RLS_VERBS = {"create", "alter", "drop"}
+
+
+def check(step: LintedStep) -> Iterator[LintFinding]:
+    """Every finding of these rules in one step."""
+    if step.step.lock_timeout is not None and not step.spec.honours_lock_timeout:
+        yield LintFinding(
+            LOCK_IGNORED,
+            f"`lock_timeout` on a `{step.key}` step does nothing: it takes no database lock "
+            "that migrator could time",
+            ("lock_timeout",),
+        )
+    for text, statement in step.statements():
+        yield from _parameters(step, text, statement)
+        first = _word(statement, 0)
+        if not first:
+            continue
+        if text.in_transaction:
+            yield from _in_transaction(text, statement)
+        if first == "set" and _word(statement, 1) not in _SESSION_KEEPS:
+            shown = _shown(text, statement)
+            yield _found(
+                SESSION_SET,
+                f"`{shown}` sets the session, but every step, undo and check starts from the "
+                "same session state: it lasts only until this step ends",
+                text,
+                statement[0],
+            )
+        if first in ("update", "delete") and not text.batched:
+            yield from _whole_table(text, statement)
+        if step.step.lock_timeout is None:
+            yield from _rls(text, statement)
+
+
+def _parameters(
+    step: LintedStep, text: SqlText, statement: Sequence[Word]
+) -> Iterator[LintFinding]:
+    for w, message in unbound(statement, step.variables | text.binds):
+        yield _found(UNDEFINED, message, text, w)
+
+
+def unbound(
+    statement: Sequence[Word], known: frozenset[str], what: str = "step"
+) -> Iterator[tuple[Word, str]]:
+    """Each `:name` parameter of a statement that `known` does not define, with the
+    reason (`validate` reads checks' SQL with it too)."""
+    for w in statement:
+        if w.kind != "other" or not w.value.startswith(":") or len(w.value) < 2:
+            continue
+        name = w.value[1:]
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean `:{close[0]}`?)" if close else ""
+        names = ", ".join(sorted(known)) or "none"
+        yield (
+            w,
+            f"`:{name}` names no plan variable{hint}: the {what} fails when it runs "
+            f"(variables: {names})",
+        )
+
+
+def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
+    first, second = _word(statement, 0), _word(statement, 1)
+    control = None
+    if first == "begin" or (first == "start" and second == "transaction"):
+        control = f"{first} {second}".strip() if first == "start" else first
+    elif first in _ENDS and second != "to" and _word(statement, 2) != "to":
+        control = first if second != "prepared" else f"{first} prepared"
+    elif first == "prepare" and second == "transaction":
+        control = "prepare transaction"
+    if control is not None:
+        yield _found(
+            NESTING,
+            f"{control.upper()} in a step that runs in a transaction: migrator opens and "
+            "commits that transaction itself, with the step's record; ended early, the step "
+            "is no longer all or nothing",
+            text,
+            statement[0],
+        )
+    head = _concurrent_head(statement)
+    if head:
+        yield _found(
+            CONCURRENT_IN_TX,
+            f"{head} cannot run inside a transaction: this step fails every time it runs",
+            text,
+            statement[0],
+        )
+
+
+def _concurrent_head(statement: Sequence[Word]) -> str:
+    """`CREATE INDEX CONCURRENTLY` (REINDEX, DROP INDEX) if the statement is one, else ''."""
+    values: list[str] = []
+    depth = 0
+    for w in statement:
+        if len(values) >= 6:
+            break
+        if w.kind == "punct" and w.value in "()":
+            depth += 1 if w.value == "(" else -1
+            if depth < 0 or (depth == 1 and values[:1] != ["reindex"]):
+                break  # a column list: the head is over (REINDEX's options come first)
+        elif depth == 0:
+            values.append(w.value if w.kind == "word" else "")
+    if values[:1] not in (["create"], ["reindex"], ["drop"]) or "concurrently" not in values:
+        return ""
+    head = values[: values.index("concurrently") + 1]
+    if head[0] == "reindex" or "index" in head:
+        return " ".join(head).upper()
+    return ""
+
+
+def _whole_table(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
+    depth = 0
+    for w in statement:
+        if w.kind == "punct" and w.value in "()":
+            depth += 1 if w.value == "(" else -1
+        elif depth == 0 and w.kind == "word" and w.value == "where":
+            return
+    verb = statement[0].value
+    start = 2 if verb == "delete" and _word(statement, 1) == "from" else 1
+    if _word(statement, start) == "only":
+        start += 1
+    table = _qualified(statement, start) or "the table"
+    yield _found(
+        WHOLE_TABLE,
+        f"{verb.upper()} with no WHERE writes every row of {table} in one transaction: each "
+        "row stays locked until the step commits, and the table and its replicas take the "
+        "whole write at once",
+        text,
+        statement[0],
+    )
+
+
+def _rls(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
+    first, second = _word(statement, 0), _word(statement, 1)
+    table = ""
+    what = ""
+    if first in _RLS_VERBS and second == "policy":
+        i = next((i for i, w in enumerate(statement) if w.kind == "word" and w.value == "on"), -1)
+        if i < 0:
+            return
+        table = _qualified(statement, i + 2 if _word(statement, i + 1) == "only" else i + 1)
+        what = f"{first} policy".upper()
+    elif first == "alter" and second == "table" and _has_row_level_security(statement):
+        i = 2
+        while _word(statement, i) in ("if", "exists", "only"):
+            i += 1
+        table = _qualified(statement, i)
+        what = "ALTER TABLE ... ROW LEVEL SECURITY"
+    if not table:
+        return
+    yield LintFinding(
+        RLS_LOCK,
+        f"{what} takes ACCESS EXCLUSIVE on {table}: while it waits for that lock every query "
+        f"on {table} queues behind it, for as long as the default lock_timeout (5s)",
+        () if text.generated else text.path,
+        None if text.generated else statement[0].at,
+        trace=(table, "AccessExclusiveLock"),
+    )
+
+
+def _has_row_level_security(statement: Sequence[Word]) -> bool:
+    values = [w.value if w.kind == "word" else "" for w in statement]
+    return any(values[i : i + 3] == ["row", "level", "security"] for i in range(len(values)))
+
+
+def _found(rule: str, message: str, text: SqlText, word: Word) -> LintFinding:
+    """A finding at `word` of `text` (at the step, for generated SQL)."""
+    if text.generated:
+        return LintFinding(rule, message)
+    return LintFinding(rule, message, text.path, word.at)
+
+
+def _word(statement: Sequence[Word], i: int) -> str:
+    return statement[i].value if i < len(statement) and statement[i].kind == "word" else ""
+
+
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def _qualified(statement: Sequence[Word], i: int) -> str:
+    """The (perhaps schema-qualified) name from word `i` on, as written; '' if none."""
+    parts: list[str] = []
+    while i < len(statement) and statement[i].kind in ("word", "ident"):
+        w = statement[i]
+        plain = w.kind == "word" or _PLAIN.fullmatch(w.value)  # "public" is public
+        parts.append(w.value if plain else '"' + w.value.replace('"', '""') + '"')
+        if i + 1 < len(statement) and statement[i + 1].value == ".":
+            i += 2
+            continue
+        break
+    return ".".join(parts)
+
+
+def _shown(text: SqlText, statement: Sequence[Word]) -> str:
+    """The statement as written, on one line, cut at 60 characters."""
+    start = statement[0].at
+    end = text.text.find(";", statement[-1].at)
+    body = text.text[start : end if end >= 0 else len(text.text)]
+    return " ".join(body.split())[:60]
