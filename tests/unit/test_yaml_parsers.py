@@ -67,6 +67,8 @@ def test_a_fragment_of_yaml_syntax_reads_alike(text: str) -> None:
     "text",
     [
         "a: !\n",  # a non-specific tag on an empty value: null, as PyYAML says
+        "!:!",  # a tag handle libyaml reads as the tag '!:!', PyYAML as a handle without its end
+        "a: x != y\n",  # SQL's != is no tag
         "a: |#\n",  # libyaml takes a comment right after the indicator
         "a: [x?y]\n",  # PyYAML ends a plain scalar at `?` inside a flow collection
         "? a\n",  # the position of the empty value of an explicit key

@@ -77,9 +77,12 @@ if _CParser is not None:
 # (tests/unit/test_yaml_parsers.py): a tab inside a plain scalar; a byte order mark past
 # the start; Unicode line breaks; `?` (explicit keys, and inside flow collections, where
 # PyYAML ends a plain scalar at it); `#` right after `|` or `>`; a bare `---` or `...`
-# line. Text holding any of them is read by PyYAML alone.
+# line; a tag (`!` where a node starts, but not SQL's `!=`), whose handle libyaml and
+# PyYAML split differently (`!:!`). Text holding any of them is read by PyYAML alone.
 _PYTHON_ONLY = re.compile(
-    r"[\t\ufeff\x85\u2028\u2029?]|[|>][-+0-9]*#|^(?:---|\.\.\.)[ \r]*$", re.MULTILINE
+    r"[\t\ufeff\x85\u2028\u2029?]|[|>][-+0-9]*#|^(?:---|\.\.\.)[ \r]*$"
+    r"|(?<![^\s\[{,:\-])!(?![=\s])",
+    re.MULTILINE,
 )
 
 
