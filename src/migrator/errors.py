@@ -26,6 +26,12 @@ Severity = Literal["error", "warning"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def on_one_line(text: str) -> str:
+    """`text` with its control characters and line breaks escaped (`\\n`): what a plan or a
+    file name holds cannot forge another line of output."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding about a plan file, pointing at the exact place in it."""
@@ -46,7 +52,7 @@ class Problem:
         line = f"{self.file}:{self.line}:{self.column}: {where}{prefix}{self.message}{rule}"
         # One line whatever the plan holds: a key with a newline or a carriage return in it
         # cannot forge another line of output (`plans/x.yaml: valid`).
-        return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), line)
+        return on_one_line(line)
 
     def as_dict(self) -> dict[str, object]:
         """Its fields; `rule` only for a lint finding."""

@@ -22,6 +22,7 @@ plan: ir-07-profiles-rls
 kind: hotfix
 steps:
   - name: owners may write their profile
+    lock_timeout: 1s
     policy: {table: public.profiles, name: owner_write, to: authenticated, using: id = auth.uid()}
 post_checks:
   - policy_exists: {table: public.profiles, name: owner_write}

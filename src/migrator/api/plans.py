@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from migrator.api.context import Context
-from migrator.errors import ExitCode, Problem, UsageError
+from migrator.errors import DatabaseUnreachable, ExitCode, Problem, UsageError
 
 if TYPE_CHECKING:
     from migrator.plan.model import Plan
@@ -40,8 +40,9 @@ def validate(
     results: list[dict[str, Any]] = []
     problems: list[Problem] = []
     with _read_only(ctx.dsn) as (connection, version):
+        # one squawk for every plan: one that failed (hung) is not asked again
+        linter, trouble = from_environment(squawk, version)
         for path in paths:
-            linter, trouble = from_environment(squawk, version)
             plan, found = check_plan(path, registry, connection, linter)
             if trouble is not None:
                 found.append(Problem(str(path), 1, 1, "", trouble, "warning"))
@@ -76,17 +77,29 @@ def _read_only(dsn: str | None) -> Iterator[tuple[Any, str | None]]:
         return
     from migrator.db.target import Target, connect_engine
 
-    engine = connect_engine(Target(dsn, "--dsn"), pool_size=1, max_overflow=0)
+    target = Target(dsn, "--dsn")
+    engine = connect_engine(target, pool_size=1, max_overflow=0)
     try:
         with engine.connect() as conn:
             tx = conn.begin()
             conn.exec_driver_sql("set transaction read only")
             conn.exec_driver_sql("set local statement_timeout = '30s'")
+            # squawk may take a while between two reads: the server must not end us for it
+            conn.exec_driver_sql("set local idle_in_transaction_session_timeout = 0")
             number = int(conn.exec_driver_sql("show server_version_num").scalar_one())
             try:
                 yield conn, f"{number // 10000}.{number % 10000}"
             finally:
-                tx.rollback()
+                with suppress(Exception):  # a connection lost: nothing to roll back
+                    tx.rollback()
+    except Exception as error:
+        from migrator.db.failures import error_text, is_connection_lost
+        from migrator.db.target import scrub
+
+        if not is_connection_lost(error):
+            raise
+        reason = scrub(f"the connection was lost: {error_text(error)}", target)
+        raise DatabaseUnreachable(target.shown, reason) from None
     finally:
         engine.dispose()
 
@@ -112,6 +125,14 @@ def _tally(
 
 
 def _verdict(r: dict[str, Any], strict: bool) -> str:
+    """The line that ends a plan's problems, on one line whatever its file's name holds (a
+    line break in it could start a GitHub workflow command)."""
+    from migrator.errors import on_one_line
+
+    return on_one_line(_verdict_text(r, strict))
+
+
+def _verdict_text(r: dict[str, Any], strict: bool) -> str:
     verdict = "valid" if r["valid"] else "INVALID"
     if strict and not r["valid"] and not r["errors"]:
         verdict = "INVALID (--strict: warnings fail)"

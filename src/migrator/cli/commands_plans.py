@@ -8,6 +8,7 @@ import click
 
 from migrator.cli.group import cli
 from migrator.cli.options import PLAN_ARG, context, note_dsn_password, output_option
+from migrator.errors import UsageError
 
 
 @cli.command()
@@ -45,6 +46,8 @@ def validate(
     """
     from migrator import api
 
+    if dsn is not None and not dsn.strip():  # a CI secret missing, as on a fork's build
+        raise UsageError("--dsn is empty: give the target's DSN, or leave --dsn out")
     ci = output if output in ("github", "gitlab") else None
     ctx = context(output="json" if output == "gitlab" else "text" if ci else output, dsn=dsn)
     return api.validate(ctx, plans, strict=strict, ci=ci, squawk=not no_squawk)  # type: ignore[arg-type]

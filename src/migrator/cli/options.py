@@ -25,7 +25,9 @@ def _parse_vars(
 
 DSN_PASSWORD_WARNING = (
     "warning: --dsn carries a password, which other users of this machine can read "
-    "(ps, shell history): prefer MIGRATOR_DSN or a pgpass file (~/.pgpass, PGPASSFILE)"
+    "(ps, shell history): prefer MIGRATOR_DSN or a pgpass file (~/.pgpass, PGPASSFILE); "
+    "validate reads only --dsn: give its DSN no password, and the password by a pgpass file "
+    "or PGPASSWORD"
 )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import os
 import re
 import shutil
@@ -36,16 +37,24 @@ from migrator.lint.findings import LintFinding, LintRule, SqlText
 
 
 class LintedStep(Protocol):
-    """What squawk reads of a step (`migrator.lint.runner.LintedStep`): its SQL texts."""
+    """What squawk reads of a step (`migrator.lint.linted.LintedStep`): its SQL texts, its
+    label, and whether it is an undo step."""
 
     @property
     def texts(self) -> tuple[SqlText, ...]: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def undo_of(self) -> str | None: ...
 
 
 SETTING = "MIGRATOR_SQUAWK"
 TIMEOUT_SETTING = "MIGRATOR_SQUAWK_TIMEOUT"
 OFF = frozenset({"off", "no", "none", "false", "0"})
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 3600.0
 
 EXCLUDED: Mapping[str, str] = {
     "prefer-robust-stmts": "a failed step is undone and a step runs exactly once: "
@@ -132,10 +141,16 @@ def positional(text: str) -> str:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def offset_of(text: str, line: int, column: int) -> int | None:
+def line_starts(text: str) -> list[int]:
+    """Where each line of `text` starts (CRLF, CR and LF each end a line)."""
+    return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+
+
+def offset_of(text: str, line: int, column: int, starts: Sequence[int] | None = None) -> int | None:
     """The character of `text` at squawk's 0-based `line` and `column` (a count of UTF-8
-    bytes in that line; a tab one byte; CRLF, CR and LF each end a line)."""
-    starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+    bytes in that line; a tab one byte; CRLF, CR and LF each end a line); `starts`: its
+    `line_starts`, when already known."""
+    starts = line_starts(text) if starts is None else starts
     if not 0 <= line < len(starts):
         return None
     start = starts[line]
@@ -146,18 +161,6 @@ def offset_of(text: str, line: int, column: int) -> int | None:
     return start + len(raw[:column].decode("utf-8", "ignore"))
 
 
-def _statement_spans(text: str) -> list[tuple[int, int]]:
-    """Where each statement of `text` starts and the next begins."""
-    starts = [statement[0].at for statement in words(text)]
-    return list(zip(starts, [*starts[1:], len(text) + 1], strict=True))
-
-
-def _same_statement(text: SqlText, a: int | None, b: int | None) -> bool:
-    if text.generated or a is None or b is None:
-        return True
-    return any(lo <= a < hi and lo <= b < hi for lo, hi in _statement_spans(text.text))
-
-
 @dataclass
 class _Group:
     """The texts squawk reads in one call, as one file: each text from the start of a
@@ -165,24 +168,26 @@ class _Group:
     statement. In plan order: squawk sees a table the plan created earlier as new."""
 
     parts: list[str] = field(default_factory=list)
-    texts: list[tuple[int, int, SqlText]] = field(default_factory=list)
-    """(first line, step index, text) of each text."""
+    texts: list[tuple[int, int, SqlText, list[int]]] = field(default_factory=list)
+    """(first line, step index, text, where each of its lines starts) of each text."""
     starts: list[int] = field(default_factory=list)
     lines: int = 0
 
     def add(self, step: int, text: SqlText) -> None:
         self.starts.append(self.lines)
-        self.texts.append((self.lines, step, text))
-        self.parts.append(positional(text.text) + "\n;\n")
-        self.lines += len(_LINE_BREAK.findall(text.text)) + 2
+        shown = positional(text.text)
+        lines = line_starts(shown)
+        self.texts.append((self.lines, step, text, lines))
+        self.parts.append(shown + "\n;\n")
+        self.lines += len(lines) + 1
 
-    def find(self, line: int) -> tuple[int, SqlText, int] | None:
-        """The step, the text and the line in it of the file's `line`."""
+    def find(self, line: int) -> tuple[int, SqlText, int, list[int]] | None:
+        """The step, the text, the line in it of the file's `line`, and its line starts."""
         at = bisect.bisect_right(self.starts, line) - 1
         if at < 0:
             return None
-        first, step, text = self.texts[at]
-        return step, text, line - first
+        first, step, text, lines = self.texts[at]
+        return step, text, line - first, lines
 
 
 @dataclass
@@ -192,12 +197,17 @@ class Squawk:
     program: str
     pg_version: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    excluded: tuple[str, ...] = tuple(EXCLUDED)
     found: dict[int, list[LintFinding]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
 
     def prepare(self, steps: Sequence[LintedStep]) -> None:
         """Run squawk once over the texts of `steps` that run in a transaction and once
         over the others, each group as one file in plan order; keep its findings by step."""
+        self.found, self.unread = {}, []
+        self.labels = [step.label for step in steps]
         groups: dict[bool, _Group] = {True: _Group(), False: _Group()}
         for i, step in enumerate(steps):
             for text in step.texts:
@@ -207,7 +217,7 @@ class Squawk:
                 self._run(in_transaction, group)
 
     def _run(self, in_transaction: bool, group: _Group) -> None:
-        command = [self.program, "--reporter", "json", "--exclude", ",".join(EXCLUDED)]
+        command = [self.program, "--reporter", "json", "--exclude", ",".join(self.excluded)]
         command.append(
             "--assume-in-transaction" if in_transaction else "--no-assume-in-transaction"
         )
@@ -231,6 +241,8 @@ class Squawk:
             if done.returncode not in (0, 1):  # 1: it found something
                 raise ValueError("it ended in error")
             reported = _parse(done.stdout)
+            if done.returncode == 1 and not reported:  # "found something", and said nothing
+                raise ValueError("it ended in error")
         except ValueError as error:
             said = done.stderr.decode("utf-8", "replace").strip().splitlines()
             why = said[0] if said else f"{error}"
@@ -242,11 +254,13 @@ class Squawk:
     def _keep(self, entry: Mapping[str, Any], group: _Group) -> None:
         rule = str(entry.get("rule_name") or "")
         where = group.find(int(entry["line"]))
+        if rule == "syntax-error" and where is not None:  # squawk then reads nothing else
+            self.unread.append(self.labels[where[0]] if where[0] < len(self.labels) else "?")
         if not rule or rule in DROPPED or rule in EXCLUDED or where is None:
             return
-        i, text, line = where
+        i, text, line, starts = where
         offset = (
-            None if text.generated else offset_of(positional(text.text), line, int(entry["column"]))
+            None if text.generated else offset_of(text.text, line, int(entry["column"]), starts)
         )
         if offset is None and not text.generated:
             return  # on the line that ends the text: not in it
@@ -260,24 +274,26 @@ class Squawk:
     def findings(
         self, index: int, step: LintedStep, native: Iterable[LintFinding]
     ) -> list[LintFinding]:
-        """squawk's findings in step `index`, but a rule migrator found in the same
-        statement already (its own finding says more: the plan's context)."""
-        mine = list(native)
-        texts = {t.path: t for t in step.texts}
-        kept = []
-        for f in self.found.get(index, []):
-            text = texts.get(f.path) or next((t for t in step.texts if t.generated), None)
-            if text is not None and any(
-                n.rule == f.rule and n.path == f.path and _same_statement(text, n.offset, f.offset)
-                for n in mine
-            ):
-                continue
-            kept.append(f)
-        return kept
+        """squawk's findings in step `index` (the runner leaves out those of a rule migrator
+        has too); in an undo step, not its `ban-drop-*` ones: an undo drops what its own
+        step made, which no client used before that step."""
+        found = self.found.get(index, [])
+        if step.undo_of is not None:
+            found = [f for f in found if not f.rule.startswith("ban-drop-")]
+        return found
 
     def problems(self, file: str) -> list[Problem]:
-        """squawk's failure, if it failed: one warning."""
-        return [Problem(file, 1, 1, "", f"{self.failures[0]}", "warning")] if self.failures else []
+        """squawk's failure, if it failed, or the step whose SQL it could not parse: one
+        warning (it then reads none of the plan's texts that go with that step's)."""
+        if self.failures:
+            return [Problem(file, 1, 1, "", self.failures[0], "warning")]
+        if self.unread:
+            message = (
+                f"squawk could not parse the SQL of step '{self.unread[0]}' (PostgreSQL will "
+                "judge it): squawk's rules did not run on this plan's SQL"
+            )
+            return [Problem(file, 1, 1, "", message, "warning")]
+        return []
 
 
 def _parse(output: bytes) -> list[Mapping[str, Any]]:
@@ -306,5 +322,26 @@ def from_environment(
     try:
         timeout = float(os.environ.get(TIMEOUT_SETTING) or DEFAULT_TIMEOUT)
     except ValueError:
-        return None, f"{TIMEOUT_SETTING} is not a number of seconds; squawk's rules were not run"
-    return Squawk(program, pg_version, timeout if timeout > 0 else DEFAULT_TIMEOUT), None
+        timeout = math.nan
+    if not 0 < timeout <= MAX_TIMEOUT:  # nan, inf and 1e400 too
+        why = f"{TIMEOUT_SETTING} is not a number of seconds from 0 to {MAX_TIMEOUT:g}"
+        return None, f"{why}; squawk's rules were not run"
+    excluded = tuple(dict.fromkeys([*EXCLUDED, *configured_exclusions(Path.cwd())]))
+    return Squawk(program, pg_version, timeout, excluded), None
+
+
+def configured_exclusions(folder: Path) -> list[str]:
+    """The `excluded_rules` of the `.squawk.toml` squawk itself would read (in `folder` or
+    the nearest folder above it): squawk's `--exclude` replaces that list, so migrator
+    passes it on with its own."""
+    import tomllib
+
+    for place in (folder, *folder.parents):
+        config = place / ".squawk.toml"
+        if config.is_file():
+            try:
+                rules = tomllib.loads(config.read_text("utf-8")).get("excluded_rules", [])
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return []  # squawk says what is wrong with it
+            return [str(r) for r in rules] if isinstance(rules, list) else []
+    return []

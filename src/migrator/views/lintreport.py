@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from migrator.errors import Problem
@@ -38,12 +39,14 @@ def github_annotations(problems: Sequence[Problem]) -> list[str]:
 
 def gitlab_report(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     """GitLab's Code Quality report: a list of issues with `description`, `check_name`,
-    `fingerprint` (stable while the finding stays: its file, step path, rule and message,
-    not its line), `severity` and `location` (`path`, `lines.begin`)."""
+    `fingerprint` (stable while the finding stays: its file, rule and message, not its line
+    nor its step's place in the list, which a step added before it moves), `severity` and
+    `location` (`path` relative to the current folder, the repository's root in a CI job,
+    when the file is under it; `lines.begin`)."""
     seen: dict[str, int] = {}
     issues = []
     for p in problems:
-        key = "\0".join((p.file, p.path, p.rule or "", p.message))
+        key = "\0".join((_relative(p.file), p.rule or "", p.message))
         count = seen[key] = seen.get(key, 0) + 1
         fingerprint = hashlib.sha256(f"{key}\0{count}".encode()).hexdigest()
         where = f"{p.path}: " if p.path else ""
@@ -53,7 +56,17 @@ def gitlab_report(problems: Sequence[Problem]) -> list[dict[str, Any]]:
                 "check_name": p.rule or f"migrator-{p.severity}",
                 "fingerprint": fingerprint,
                 "severity": _GITLAB_SEVERITY.get(p.severity, "minor"),
-                "location": {"path": p.file, "lines": {"begin": p.line}},
+                "location": {"path": _relative(p.file), "lines": {"begin": p.line}},
             }
         )
     return issues
+
+
+def _relative(file: str) -> str:
+    """`file` relative to the current folder when it is under it (`./a.yaml`, an absolute
+    path in the checkout: `a.yaml`), else as given."""
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (OSError, ValueError):
+        return path.as_posix()
