@@ -98,9 +98,11 @@ def test_a_wait_opens_no_connection_to_watch_for_lock_waits(
     `state_change` would move. During a wait, no session of the run's moves at all."""
     plan = write_plan(phased("waits", ["name: pause\nwait: 1h"]))
     proc = spawn("apply", plan, "--to", "b", "--dsn", database)
+    # the run's sessions, by the application_name it gives them: a session of this test's
+    # own looks that just closed may still show in pg_stat_activity for a moment
     sessions = (
-        "select pid, state_change from pg_stat_activity "
-        "where datname = current_database() and pid <> pg_backend_pid() order by pid"
+        "select pid, state_change from pg_stat_activity where datname = current_database() "
+        f"and application_name like 'migrator {proc.pid}@%' order by pid"
     )
     try:
         wait_for(step_started(sql, "pause"), proc=proc)
@@ -112,6 +114,7 @@ def test_a_wait_opens_no_connection_to_watch_for_lock_waits(
         )
         wait_for(lambda: sql(busy) == [(0,)], proc=proc)
         first = sql(sessions)
+        assert first  # the run's sessions are found
         for _ in range(10):  # a second of our own looks, each 0.1s apart at least
             sql("select pg_sleep(0.1)")
         assert sql(sessions) == first
