@@ -128,23 +128,34 @@ class SourceDocument:
 
     def position_in(self, path: PathKey, offset: int) -> Position:
         """The position of character `offset` of the string at `path` (a lint finding in
-        a statement of a `sql: |` block). Exact in a literal block (`|`) and in a scalar
-        on one line; elsewhere (a folded block, a quoted string over several lines) the
-        position of the value itself."""
+        a statement of a `sql: |` block).
+
+        Exact where the file holds the string character for character: a literal block
+        (`|`, with or without an indentation indicator), a plain scalar on one line, a
+        quoted string on one line with no escape (`\\t`, `''`...) in it; anchors and tags
+        before the value are skipped. Elsewhere (a folded block, a string over several
+        lines, an escape) the position of the value itself.
+        """
         start = self.position(path)
         value = self._value_at(path)
         if path not in self.values or not isinstance(value, str) or not 0 <= offset <= len(value):
             return start
+        lines = self.text.splitlines()
+        content = _content_start(lines, start.line - 1, start.column - 1)
+        if content is None:
+            return start
+        line, column = content
         style = self.styles.get(path, "")
         if style == "|":
-            lines = self.text.splitlines()
-            indent = _block_indent(lines, start.line)
-            row = value.count("\n", 0, offset)
-            column = offset - (value.rfind("\n", 0, offset) + 1)
-            return Position(start.line + 1 + row, indent + column + 1)
-        if style in ("", "'", '"') and "\n" not in value[:offset]:
-            return Position(start.line, start.column + (1 if style else 0) + offset)
-        return start
+            exact = _in_literal(lines, line, column, value, offset)
+        elif style in ("", "'", '"'):
+            exact = _in_one_line(lines[line], column, style, value, offset)
+        else:
+            exact = None
+        if exact is None:
+            return start
+        row, col = exact
+        return Position(line + row + 1, col + 1)
 
     def _value_at(self, path: PathKey) -> Any:
         value = self.data
@@ -185,13 +196,70 @@ class SourceDocument:
         )
 
 
-def _block_indent(lines: list[str], header: int) -> int:
-    """The indentation of a block scalar whose `|` is on line `header` (1-based): that of
-    its first line with text."""
-    for line in lines[header:]:
-        if line.strip():
-            return len(line) - len(line.lstrip(" "))
-    return 0
+def _content_start(lines: list[str], line: int, column: int) -> tuple[int, int] | None:
+    """Where a node's content starts (0-based line and column), from where the node starts:
+    past its anchor (`&name`) and tag (`!!str`), the spaces, comments and line breaks after
+    them. None when the text is not there (a mark that is not in the document)."""
+    while line < len(lines):
+        text = lines[line]
+        while column < len(text):
+            char = text[column]
+            if char in " \t":
+                column += 1
+            elif char in "&!":  # a property: up to the next space
+                while column < len(text) and text[column] not in " \t":
+                    column += 1
+            elif char == "#" and (column == 0 or text[column - 1] in " \t"):
+                column = len(text)
+            else:
+                return line, column
+        line, column = line + 1, 0
+    return None
+
+
+def _in_literal(
+    lines: list[str], header: int, column: int, value: str, offset: int
+) -> tuple[int, int] | None:
+    """Character `offset` of a literal block whose `|` is at `header`, `column`: the
+    row after the header and the column, 0-based; None unless the file's line holds the
+    value's line, after the block's indentation.
+
+    The indentation is read from the text (the first line with text, less the spaces the
+    value keeps), which holds with an indentation indicator (`|2`) too.
+    """
+    if lines[header][column : column + 1] != "|":
+        return None
+    rows = value.split("\n")
+    body = lines[header + 1 : header + 1 + len(rows)]
+    indent = next(
+        (len(text) - len(row) for row, text in zip(rows, body, strict=False) if row.strip(" ")),
+        None,
+    )
+    row = value.count("\n", 0, offset)
+    if indent is None or indent < 0 or row >= len(body):
+        return None
+    text = body[row]
+    if text[:indent].strip(" ") or text[indent:] != rows[row]:
+        return None
+    return row + 1, indent + offset - (value.rfind("\n", 0, offset) + 1)
+
+
+def _in_one_line(
+    text: str, column: int, style: str, value: str, offset: int
+) -> tuple[int, int] | None:
+    """Character `offset` of a scalar starting at `column` of `text` (its quote, for a quoted
+    one): row 0 and the column, 0-based; None unless the line holds the value character for
+    character (a plain scalar, or one quoted with no escape in it)."""
+    if style:  # no quote inside (`''`, `\"`), no backslash in double quotes: no escape
+        escapes = style + ("\\" if style == '"' else "")
+        if text[column : column + 1] != style or any(char in value for char in escapes):
+            return None
+        column += 1
+        if text[column + len(value) : column + len(value) + 1] != style:
+            return None
+    if text[column : column + len(value)] != value:
+        return None
+    return 0, column + offset
 
 
 def dotted(path: PathKey) -> str:
