@@ -81,6 +81,13 @@ def test_a_string_the_file_holds_otherwise_is_placed_at_the_value(sql_yaml: str)
     assert doc.position_in(PATH, value.index(":ownr")) == doc.position(PATH) == Position(3, 10)
 
 
+def test_the_lines_are_split_once_per_document() -> None:
+    doc = _doc("|\n      select 1;\n      update events set a = :ownr\n")
+    doc.position_in(PATH, 3)
+    doc.text = ""  # were the text split again, no line would be found
+    assert doc.position_in(PATH, 12) == Position(5, 9)
+
+
 _TEXT = st.text(st.sampled_from("ab :'\"\\\t#&!|-\n"), max_size=30)
 _STYLES = st.sampled_from([None, "'", '"', "|", ">"])
 _PROPERTIES = st.sampled_from(["", "&a ", "!!str ", "&a !!str\n   "])

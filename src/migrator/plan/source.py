@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -126,6 +127,11 @@ class SourceDocument:
     quoted (`'`, `"`), and `~` for a plain scalar over several lines."""
     text: str = ""
 
+    @cached_property
+    def lines(self) -> list[str]:
+        """The document's text split into lines, once (every lint finding reads them)."""
+        return self.text.splitlines()
+
     def position_in(self, path: PathKey, offset: int) -> Position:
         """The position of character `offset` of the string at `path` (a lint finding in
         a statement of a `sql: |` block).
@@ -140,16 +146,15 @@ class SourceDocument:
         value = self._value_at(path)
         if path not in self.values or not isinstance(value, str) or not 0 <= offset <= len(value):
             return start
-        lines = self.text.splitlines()
-        content = _content_start(lines, start.line - 1, start.column - 1)
+        content = _content_start(self.lines, start.line - 1, start.column - 1)
         if content is None:
             return start
         line, column = content
         style = self.styles.get(path, "")
         if style == "|":
-            exact = _in_literal(lines, line, column, value, offset)
+            exact = _in_literal(self.lines, line, column, value, offset)
         elif style in ("", "'", '"'):
-            exact = _in_one_line(lines[line], column, style, value, offset)
+            exact = _in_one_line(self.lines[line], column, style, value, offset)
         else:
             exact = None
         if exact is None:
