@@ -34,4 +34,4 @@ Feature: A step silences a lint rule it has a reason to break
 
   Scenario: An ignore naming no rule is a warning of its own
     When I run "migrator validate empty.yaml"
-    Then the output contains "empty.yaml:17:18: transitions[0].steps[1].ignore[0]: warning: ignore names no lint rule 'whole-table-writes'"
+    Then the output contains "empty.yaml:17:18: transitions[0].steps[1].ignore[0]: warning: ignore names no lint rule 'whole-table-writes' (did you mean 'whole-table-write'? the rules are listed in docs/lint.md)"

@@ -60,3 +60,26 @@ def test_a_wrong_form_is_one_error_that_names_the_forms(tmp_path: Path) -> None:
                 f"safe here; {detail}",
             )
         ]
+
+
+def test_an_unknown_rule_is_shown_at_its_id_with_the_nearest_one(tmp_path: Path) -> None:
+    step = "        ignore:\n          WHOLE-TABLE-WRITE: reason\n          xyzzy: reason\n"
+    problems = _phased(tmp_path, step=step)
+    unknown = [p for p in problems if p.rule is None]
+    assert [(p.line, p.column) for p in unknown] == [(11, 11), (12, 11)]
+    assert [p.message for p in unknown] == [
+        "ignore names no lint rule 'WHOLE-TABLE-WRITE' (did you mean 'whole-table-write'? "
+        "the rules are listed in docs/lint.md)",
+        "ignore names no lint rule 'xyzzy' (the rules are listed in docs/lint.md)",
+    ]
+    # an id is exact: a near one silences nothing
+    assert "whole-table-write" in _rules(problems)
+    listed = _phased(tmp_path, step="        ignore: [no-post-check]\n")
+    assert [(p.line, p.column, p.message) for p in listed if p.rule is None] == [
+        (
+            10,
+            18,
+            "ignore names no lint rule 'no-post-check' (did you mean 'no-post-checks'? "
+            "the rules are listed in docs/lint.md)",
+        )
+    ]

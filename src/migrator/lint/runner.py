@@ -3,6 +3,7 @@ finding placed at the FILE:LINE:COL of the text it is about, a step's `ignore` a
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -224,15 +225,26 @@ def _problem(
 def _unknown_ignores(
     step: Any, where: PathKey, known: dict[str, LintRule], doc: SourceDocument
 ) -> list[Problem]:
+    """A warning at each rule id of the step's `ignore` that names no rule (at the id: the
+    list's item, the mapping's key)."""
     problems = []
-    for i, rule in enumerate(getattr(step, "ignore", None) or ()):
+    ignore = getattr(step, "ignore", None) or ()
+    for i, rule in enumerate(ignore):
         if rule not in known:
-            names = ", ".join(sorted(known)) or "none"
             problems.append(
                 doc.problem(
-                    (*where, "ignore", i if isinstance(step.ignore, list) else rule),
-                    f"ignore names no lint rule '{rule}' (rules: {names})",
+                    (*where, "ignore", i if isinstance(ignore, list) else rule),
+                    f"ignore names no lint rule '{rule}'{_did_you_mean(rule, known)}",
                     severity="warning",
+                    key=True,
                 )
             )
     return problems
+
+
+def _did_you_mean(rule: str, known: dict[str, LintRule]) -> str:
+    """`rule`'s nearest known id (letter case aside), and where they are all listed."""
+    lowered = {r.lower(): r for r in known}
+    near = difflib.get_close_matches(rule.lower(), list(lowered), n=1)
+    hint = f"did you mean '{lowered[near[0]]}'? " if near else ""
+    return f" ({hint}the rules are listed in docs/lint.md)"
