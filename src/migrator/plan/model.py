@@ -264,6 +264,14 @@ def _build_models(registry: Registry) -> PlanModels:
         kind=(Literal["hotfix"], ...),
         risk=(Risk, "low"),
         approval=(bool, False),
+        ignore=(
+            Ignore,
+            Field(
+                None,
+                description="lint rules about the hotfix as a whole (no-post-checks) "
+                "silenced: a list of rule ids, or a mapping of rule id to the reason",
+            ),
+        ),
         **common_lists,
     )
     tags = {STEP_TAG.format(k) for k in steps} | {CHECK_TAG.format(k) for k in checks}
@@ -301,6 +309,11 @@ class TransitionFields(Strict):
     description: str | None = None
     risk: Risk = "low"
     approval: bool = False
+    ignore: Ignore = Field(
+        None,
+        description="lint rules about the transition as a whole (no-post-checks) silenced "
+        "for it: a list of rule ids, or a mapping of rule id to the reason it is safe here",
+    )
 
 
 @dataclass(frozen=True)
@@ -318,6 +331,8 @@ class Transition:
     post_checks: tuple[CheckBase, ...]
     path: tuple[str | int, ...]
     reverts: str | None = None
+    ignore: list[str] | dict[str, str | None] | None = None
+    """The transition's own `ignore` (a hotfix's: the plan's): rules about it as a whole."""
 
     def heading(self) -> dict[str, Any]:
         """What every document of a transition opens with (the dry run, the runbook)."""
