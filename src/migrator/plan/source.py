@@ -22,6 +22,7 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from migrator.errors import PlanError, Problem
+from migrator.plan.textpos import content_start, in_literal, in_one_line
 
 PathKey = tuple[str | int, ...]
 
@@ -146,15 +147,15 @@ class SourceDocument:
         value = self._value_at(path)
         if path not in self.values or not isinstance(value, str) or not 0 <= offset <= len(value):
             return start
-        content = _content_start(self.lines, start.line - 1, start.column - 1)
+        content = content_start(self.lines, start.line - 1, start.column - 1)
         if content is None:
             return start
         line, column = content
         style = self.styles.get(path, "")
         if style == "|":
-            exact = _in_literal(self.lines, line, column, value, offset)
+            exact = in_literal(self.lines, line, column, value, offset)
         elif style in ("", "'", '"'):
-            exact = _in_one_line(self.lines[line], column, style, value, offset)
+            exact = in_one_line(self.lines[line], column, style, value, offset)
         else:
             exact = None
         if exact is None:
@@ -199,72 +200,6 @@ class SourceDocument:
             message=message,
             severity="warning" if severity == "warning" else "error",
         )
-
-
-def _content_start(lines: list[str], line: int, column: int) -> tuple[int, int] | None:
-    """Where a node's content starts (0-based line and column), from where the node starts:
-    past its anchor (`&name`) and tag (`!!str`), the spaces, comments and line breaks after
-    them. None when the text is not there (a mark that is not in the document)."""
-    while line < len(lines):
-        text = lines[line]
-        while column < len(text):
-            char = text[column]
-            if char in " \t":
-                column += 1
-            elif char in "&!":  # a property: up to the next space
-                while column < len(text) and text[column] not in " \t":
-                    column += 1
-            elif char == "#" and (column == 0 or text[column - 1] in " \t"):
-                column = len(text)
-            else:
-                return line, column
-        line, column = line + 1, 0
-    return None
-
-
-def _in_literal(
-    lines: list[str], header: int, column: int, value: str, offset: int
-) -> tuple[int, int] | None:
-    """Character `offset` of a literal block whose `|` is at `header`, `column`: the
-    row after the header and the column, 0-based; None unless the file's line holds the
-    value's line, after the block's indentation.
-
-    The indentation is read from the text (the first line with text, less the spaces the
-    value keeps), which holds with an indentation indicator (`|2`) too.
-    """
-    if lines[header][column : column + 1] != "|":
-        return None
-    rows = value.split("\n")
-    body = lines[header + 1 : header + 1 + len(rows)]
-    indent = next(
-        (len(text) - len(row) for row, text in zip(rows, body, strict=False) if row.strip(" ")),
-        None,
-    )
-    row = value.count("\n", 0, offset)
-    if indent is None or indent < 0 or row >= len(body):
-        return None
-    text = body[row]
-    if text[:indent].strip(" ") or text[indent:] != rows[row]:
-        return None
-    return row + 1, indent + offset - (value.rfind("\n", 0, offset) + 1)
-
-
-def _in_one_line(
-    text: str, column: int, style: str, value: str, offset: int
-) -> tuple[int, int] | None:
-    """Character `offset` of a scalar starting at `column` of `text` (its quote, for a quoted
-    one): row 0 and the column, 0-based; None unless the line holds the value character for
-    character (a plain scalar, or one quoted with no escape in it)."""
-    if style:  # no quote inside (`''`, `\"`), no backslash in double quotes: no escape
-        escapes = style + ("\\" if style == '"' else "")
-        if text[column : column + 1] != style or any(char in value for char in escapes):
-            return None
-        column += 1
-        if text[column + len(value) : column + len(value) + 1] != style:
-            return None
-    if text[column : column + len(value)] != value:
-        return None
-    return 0, column + offset
 
 
 def dotted(path: PathKey) -> str:
