@@ -1,6 +1,7 @@
 Feature: A step silences a lint rule it has a reason to break
   `ignore` on a step names the rules it silences, with the reason a reviewer reads next
-  to the SQL; the step's other findings, and the other steps', stay.
+  to the SQL; the step's other findings, and the other steps', stay. A rule about a
+  transition as a whole (no-post-checks) is silenced by the transition's own `ignore`.
 
   Background:
     Given the plan "empty.yaml":
@@ -34,4 +35,25 @@ Feature: A step silences a lint rule it has a reason to break
 
   Scenario: An ignore naming no rule is a warning of its own
     When I run "migrator validate empty.yaml"
-    Then the output contains "empty.yaml:17:18: transitions[0].steps[1].ignore[0]: warning: ignore names no lint rule 'whole-table-writes'"
+    Then the output contains "empty.yaml:17:18: transitions[0].steps[1].ignore[0]: warning: ignore names no lint rule 'whole-table-writes' (did you mean 'whole-table-write'? the rules are listed in docs/lint.md)"
+
+  Scenario: A transition silences a rule about itself; a step naming it is told where it goes
+    Given the plan "checked.yaml":
+      """
+      plan: checked
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          ignore:
+            no-post-checks: the next release's smoke test reads the new column
+          steps:
+            - sql: alter table t add column c text
+              rollback: {sql: alter table t drop column c}
+              ignore: [no-post-checks]
+      """
+    When I run "migrator validate checked.yaml"
+    Then the exit code is 0
+    And the output does not contain "[no-post-checks]"
+    And the output contains "checked.yaml:12:18: transitions[0].steps[0].ignore[0]: warning: no-post-checks is about the transition as a whole: a step's ignore does not silence it; put it in the transition's `ignore` (transitions[0].ignore)"

@@ -3,6 +3,7 @@ finding placed at the FILE:LINE:COL of the text it is about, a step's `ignore` a
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,6 +23,7 @@ __all__ = [
     "RuleSet",
     "StepLinter",
     "findings_by_step",
+    "ignore_problems",
     "known_rules",
     "lint_steps",
     "rule_sets",
@@ -104,7 +106,8 @@ def lint_steps(
     for n, (linted, where) in enumerate(todo):
         kept = _found(whole, linted, n, extra)
         problems += [_problem(f, where, linted.key, whole.known, whole.doc) for f in kept]
-        problems += _unknown_ignores(linted.step, where, whole.known, whole.doc)
+        ignore = getattr(linted.step, "ignore", None)
+        problems += ignore_problems(ignore, where, whole.known, whole.doc, linted.transition.path)
     return problems + (extra.problems(plan.source.file) if extra is not None else [])
 
 
@@ -221,18 +224,49 @@ def _problem(
     )
 
 
-def _unknown_ignores(
-    step: Any, where: PathKey, known: dict[str, LintRule], doc: SourceDocument
+def ignore_problems(
+    ignore: Any,
+    where: PathKey,
+    known: dict[str, LintRule],
+    doc: SourceDocument,
+    transition: PathKey | None = None,
 ) -> list[Problem]:
+    """Warnings about the `ignore` of the step at `where` (of the transition at `where`
+    when `transition` is None; else the path of the step's transition): a rule id that
+    names no rule, or a rule it cannot silence there (a transition's rule in a step's
+    `ignore`, a step's rule in a transition's)."""
+    from migrator.lint.transitions import WHOLE_TRANSITION
+    from migrator.plan.source import dotted
+
     problems = []
-    for i, rule in enumerate(getattr(step, "ignore", None) or ()):
+    for i, rule in enumerate(ignore or ()):
+        at = (*where, "ignore", i if isinstance(ignore, list) else rule)
         if rule not in known:
-            names = ", ".join(sorted(known)) or "none"
-            problems.append(
-                doc.problem(
-                    (*where, "ignore", i if isinstance(step.ignore, list) else rule),
-                    f"ignore names no lint rule '{rule}' (rules: {names})",
-                    severity="warning",
-                )
+            message = f"ignore names no lint rule '{rule}'{_did_you_mean(rule, known)}"
+        elif transition is not None and rule in WHOLE_TRANSITION:
+            place = (
+                f"the transition's `ignore` ({dotted((*transition, 'ignore'))})"
+                if transition
+                else "the plan's own `ignore` (at the top, beside `kind: hotfix`)"
             )
+            message = (
+                f"{rule} is about the transition as a whole: a step's ignore does not "
+                f"silence it; put it in {place}"
+            )
+        elif transition is None and rule not in WHOLE_TRANSITION:
+            message = (
+                f"{rule} is found in steps: a transition's ignore does not silence it; put "
+                "it in the `ignore` of the step it is about"
+            )
+        else:
+            continue
+        problems.append(doc.problem(at, message, severity="warning", key=True))
     return problems
+
+
+def _did_you_mean(rule: str, known: dict[str, LintRule]) -> str:
+    """`rule`'s nearest known id (letter case aside), and where they are all listed."""
+    lowered = {r.lower(): r for r in known}
+    near = difflib.get_close_matches(rule.lower(), list(lowered), n=1)
+    hint = f"did you mean '{lowered[near[0]]}'? " if near else ""
+    return f" ({hint}the rules are listed in docs/lint.md)"

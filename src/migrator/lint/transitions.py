@@ -1,7 +1,8 @@
 """Lint rules over a transition as a whole, which `migrator.plan.lint` finds (they need the
 plan's graph of transitions, not one step): a transition with no post-checks, a step
 irreversible by design in a transition the plan has a way back from, a step with no undo.
-Their ids let a step's `ignore` and `validate --strict` treat them as every other rule."""
+Their ids let `ignore` and `validate --strict` treat them as every other rule: a step's
+`ignore` silences the two about a step, a transition's `ignore` the one about it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
 NO_POST_CHECKS = "no-post-checks"
 IRREVERSIBLE = "irreversible-with-way-back"
 NO_UNDO = "no-undo"
+
+WHOLE_TRANSITION = frozenset({NO_POST_CHECKS})
+"""The rules about a transition as a whole: its own `ignore` silences them (a hotfix's: the
+plan's), a step's does not."""
 
 RULES: tuple[LintRule, ...] = (
     LintRule(

@@ -211,13 +211,16 @@ def _reversible(plan: Plan, t: Transition) -> bool:
 
 def _warnings(plan: Plan, registry: Registry, doc: SourceDocument) -> list[Problem]:
     """The rules of `migrator.lint.transitions`, which need the whole plan's graph."""
+    from migrator.lint.runner import ignore_problems, known_rules
     from migrator.lint.transitions import IRREVERSIBLE, NO_POST_CHECKS, NO_UNDO
 
     problems: list[Problem] = []
+    known = known_rules(registry)
     for t in plan.transitions:
         if t.reverts is not None:
             continue
-        if not t.post_checks:
+        problems += ignore_problems(t.ignore, t.path, known, doc)
+        if not t.post_checks and NO_POST_CHECKS not in (t.ignore or ()):
             where = (*t.path, "name") if t.path else ()
             problems.append(
                 _warning(

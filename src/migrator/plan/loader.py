@@ -129,6 +129,7 @@ def _normalize(parsed: Any, doc: SourceDocument, checksum: str) -> Plan:
             steps=tuple(parsed.steps),
             post_checks=tuple(parsed.post_checks),
             path=(),
+            ignore=parsed.ignore,
         )
         back = Transition(
             name="rollback",
@@ -159,6 +160,7 @@ def _normalize(parsed: Any, doc: SourceDocument, checksum: str) -> Plan:
                 steps=tuple(t.steps),
                 post_checks=tuple(t.post_checks),
                 path=("transitions", i),
+                ignore=t.ignore,
             )
             for i, t in enumerate(parsed.transitions)
         )
@@ -266,6 +268,7 @@ def _unknown_key(key: str, parent: PathKey, siblings: Any, models: PlanModels) -
                 "pre_checks",
                 "steps",
                 "post_checks",
+                "ignore",
             }
         )
     hint = difflib.get_close_matches(key, [c for c in candidates if c != key], n=1)

@@ -52,6 +52,41 @@ def _rollback_kind(value: Any) -> str:
     return IRREVERSIBLE_TAG if value == "irreversible" else UNDO_STEPS_TAG
 
 
+IGNORE_FORM = "a list of rule ids, or a mapping of rule id to the reason it is safe here"
+
+
+def _ignore_form(value: Any) -> Any:
+    """`ignore` is a list of rule ids or a mapping of rule id to its reason (a rule id with
+    no reason, `ban-drop-column:`, is taken as in the list form); else one clear error."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _bad_ignore(f"not one id: write `ignore: [{value}]`")
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str) or not item:
+                return _bad_ignore(f"{item!r} is not a rule id")
+        return value
+    if isinstance(value, dict):
+        for rule, reason in value.items():
+            if not isinstance(rule, str) or not rule:
+                return _bad_ignore(f"{rule!r} is not a rule id")
+            if reason is not None and not isinstance(reason, str):
+                return _bad_ignore(f"the reason given for {rule} is not text")
+        return {rule: reason or "" for rule, reason in value.items()}
+    return _bad_ignore(f"not {type(value).__name__}")
+
+
+def _bad_ignore(detail: str) -> Any:
+    raise ValueError(f"must be {IGNORE_FORM}; {detail}")
+
+
+Ignore = Annotated[
+    list[Annotated[str, Field(min_length=1)]] | dict[str, str | None] | None,
+    BeforeValidator(_ignore_form),
+]
+
+
 class StepBase(Strict):
     """Keys any step may carry beside its one action key."""
 
@@ -63,7 +98,7 @@ class StepBase(Strict):
     lock_timeout: ServerTimeout | None = None
     retries: int = Field(0, ge=0, le=100)
     risk: Risk | None = None
-    ignore: list[Annotated[str, Field(min_length=1)]] | dict[str, str] | None = Field(
+    ignore: Ignore = Field(
         None,
         description="lint rules silenced for this step: a list of rule ids, or a mapping "
         "of rule id to the reason it is safe here",
@@ -229,6 +264,14 @@ def _build_models(registry: Registry) -> PlanModels:
         kind=(Literal["hotfix"], ...),
         risk=(Risk, "low"),
         approval=(bool, False),
+        ignore=(
+            Ignore,
+            Field(
+                None,
+                description="lint rules about the hotfix as a whole (no-post-checks) "
+                "silenced: a list of rule ids, or a mapping of rule id to the reason",
+            ),
+        ),
         **common_lists,
     )
     tags = {STEP_TAG.format(k) for k in steps} | {CHECK_TAG.format(k) for k in checks}
@@ -266,6 +309,11 @@ class TransitionFields(Strict):
     description: str | None = None
     risk: Risk = "low"
     approval: bool = False
+    ignore: Ignore = Field(
+        None,
+        description="lint rules about the transition as a whole (no-post-checks) silenced "
+        "for it: a list of rule ids, or a mapping of rule id to the reason it is safe here",
+    )
 
 
 @dataclass(frozen=True)
@@ -283,6 +331,8 @@ class Transition:
     post_checks: tuple[CheckBase, ...]
     path: tuple[str | int, ...]
     reverts: str | None = None
+    ignore: list[str] | dict[str, str | None] | None = None
+    """The transition's own `ignore` (a hotfix's: the plan's): rules about it as a whole."""
 
     def heading(self) -> dict[str, Any]:
         """What every document of a transition opens with (the dry run, the runbook)."""

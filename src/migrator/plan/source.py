@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -21,6 +22,7 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from migrator.errors import PlanError, Problem
+from migrator.plan.textpos import content_start, in_literal, in_one_line
 
 PathKey = tuple[str | int, ...]
 
@@ -126,25 +128,40 @@ class SourceDocument:
     quoted (`'`, `"`), and `~` for a plain scalar over several lines."""
     text: str = ""
 
+    @cached_property
+    def lines(self) -> list[str]:
+        """The document's text split into lines, once (every lint finding reads them)."""
+        return self.text.splitlines()
+
     def position_in(self, path: PathKey, offset: int) -> Position:
         """The position of character `offset` of the string at `path` (a lint finding in
-        a statement of a `sql: |` block). Exact in a literal block (`|`) and in a scalar
-        on one line; elsewhere (a folded block, a quoted string over several lines) the
-        position of the value itself."""
+        a statement of a `sql: |` block).
+
+        Exact where the file holds the string character for character: a literal block
+        (`|`, with or without an indentation indicator), a plain scalar on one line, a
+        quoted string on one line with no escape (`\\t`, `''`...) in it; anchors and tags
+        before the value are skipped. Elsewhere (a folded block, a string over several
+        lines, an escape) the position of the value itself.
+        """
         start = self.position(path)
         value = self._value_at(path)
         if path not in self.values or not isinstance(value, str) or not 0 <= offset <= len(value):
             return start
+        content = content_start(self.lines, start.line - 1, start.column - 1)
+        if content is None:
+            return start
+        line, column = content
         style = self.styles.get(path, "")
         if style == "|":
-            lines = self.text.splitlines()
-            indent = _block_indent(lines, start.line)
-            row = value.count("\n", 0, offset)
-            column = offset - (value.rfind("\n", 0, offset) + 1)
-            return Position(start.line + 1 + row, indent + column + 1)
-        if style in ("", "'", '"') and "\n" not in value[:offset]:
-            return Position(start.line, start.column + (1 if style else 0) + offset)
-        return start
+            exact = in_literal(self.lines, line, column, value, offset)
+        elif style in ("", "'", '"'):
+            exact = in_one_line(self.lines[line], column, style, value, offset)
+        else:
+            exact = None
+        if exact is None:
+            return start
+        row, col = exact
+        return Position(line + row + 1, col + 1)
 
     def _value_at(self, path: PathKey) -> Any:
         value = self.data
@@ -183,15 +200,6 @@ class SourceDocument:
             message=message,
             severity="warning" if severity == "warning" else "error",
         )
-
-
-def _block_indent(lines: list[str], header: int) -> int:
-    """The indentation of a block scalar whose `|` is on line `header` (1-based): that of
-    its first line with text."""
-    for line in lines[header:]:
-        if line.strip():
-            return len(line) - len(line.lstrip(" "))
-    return 0
 
 
 def dotted(path: PathKey) -> str:
