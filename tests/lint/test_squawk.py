@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,8 @@ import pytest
 
 from migrator.lint.findings import SqlText
 from migrator.lint.squawk import EXCLUDED, _Group, find_program, offset_of, positional
+from tests.lint.squawking import PLAN
+from tests.lint.squawking import script as _script
 
 SQUAWK = find_program("")[0]
 
@@ -30,13 +30,6 @@ def _squawk_as_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MIGRATOR_SQUAWK_TIMEOUT", raising=False)
 
 
-def _script(folder: Path, body: str) -> Path:
-    path = folder / "fake-squawk"
-    path.write_text(f"#!{sys.executable}\n{body}\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
-
-
 def _problems(migrator: Any, plan: Path, *args: str) -> list[dict[str, Any]]:
     result = migrator("validate", "--output", "json", *args, plan)
     assert result.code == 0, result.out + result.err
@@ -46,33 +39,6 @@ def _problems(migrator: Any, plan: Path, *args: str) -> list[dict[str, Any]]:
 
 def _at(found: list[dict[str, Any]], rule: str) -> set[tuple[int, int]]:
     return {(p["line"], p["column"]) for p in found if p.get("rule") == rule}
-
-
-PLAN = """\
-plan: widgets
-phases: [before, after]
-vars: {owner: ops}
-transitions:
-  - name: go
-    from: before
-    to: after
-    steps:
-      - name: index
-        sql: |
-          select 'ééé' where :owner = 'x';  create index i on widgets (owner);
-          \tcreate index j on widgets (owner);
-      - name: serial
-        sql: alter table widgets add column n serial
-        rollback:
-          - sql: "select 1; create index k on widgets (n)"
-      - name: protect
-        policy: {table: widgets, name: mine, using: "owner = current_user"}
-      - name: concurrently
-        autocommit: true
-        sql: select 1; create index concurrently c on widgets (owner)
-    post_checks:
-      - {query: select 1, expect: 1}
-"""
 
 
 def test_the_program_is_installed_for_these_tests() -> None:

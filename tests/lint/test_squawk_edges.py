@@ -7,27 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.lint.test_squawk import PLAN
+from tests.lint.squawking import PLAN, script
 
 
 @pytest.fixture(autouse=True)
 def _squawk_as_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MIGRATOR_SQUAWK", raising=False)
     monkeypatch.delenv("MIGRATOR_SQUAWK_TIMEOUT", raising=False)
-
-
-def _script(folder: Path, body: str, name: str = "fake-squawk") -> Path:
-    path = folder / name
-    path.write_text(f"#!{sys.executable}\n{body}\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
 
 
 def _plan(steps: str) -> str:
@@ -56,7 +48,7 @@ def test_a_squawk_that_fails_without_a_word_is_a_warning(
     migrator: Any, write_plan: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # squawk exits 1 both when it found something and on a configuration error
-    monkeypatch.setenv("MIGRATOR_SQUAWK", str(_script(tmp_path, "import sys; sys.exit(1)")))
+    monkeypatch.setenv("MIGRATOR_SQUAWK", str(script(tmp_path, "import sys; sys.exit(1)")))
     found = _json(migrator, write_plan(PLAN))
     assert [p["message"] for p in found if p["message"].startswith("squawk failed")] == [
         "squawk failed (exit 1): it ended in error"
@@ -124,7 +116,7 @@ def test_a_hung_squawk_is_waited_for_once_for_many_plans(
 ) -> None:
     calls = tmp_path / "calls"
     body = f"open({str(calls)!r}, 'a').write('call\\n')\nimport time\nwhile True: time.sleep(1)"
-    monkeypatch.setenv("MIGRATOR_SQUAWK", str(_script(tmp_path, body)))
+    monkeypatch.setenv("MIGRATOR_SQUAWK", str(script(tmp_path, body)))
     monkeypatch.setenv("MIGRATOR_SQUAWK_TIMEOUT", "0.5")
     first, second = write_plan(PLAN, name="one.yaml"), write_plan(PLAN, name="two.yaml")
     result = migrator("validate", first, second)
@@ -172,7 +164,7 @@ def test_validate_dsn_outlasts_a_server_that_ends_idle_transactions(
     sql(f'alter database "{name}" set idle_in_transaction_session_timeout = 200')
     real = _squawk()
     slow = f"import os, sys, time; time.sleep(1); os.execv({real!r}, [{real!r}, *sys.argv[1:]])"
-    monkeypatch.setenv("MIGRATOR_SQUAWK", str(_script(tmp_path, slow)))
+    monkeypatch.setenv("MIGRATOR_SQUAWK", str(script(tmp_path, slow)))
     found = _json(migrator, "--dsn", database, write_plan(_backfill_plan()))
     assert "backfill-key-not-unique" in {p.get("rule") for p in found}
 
@@ -191,7 +183,7 @@ def test_a_connection_lost_under_validate_dsn_exits_5(
         "print('[]')"
     )
     monkeypatch.setenv("EDGES_TARGET", database)  # in the environment, not in a file
-    monkeypatch.setenv("MIGRATOR_SQUAWK", str(_script(tmp_path, killer)))
+    monkeypatch.setenv("MIGRATOR_SQUAWK", str(script(tmp_path, killer)))
     result = migrator("validate", "--dsn", database, write_plan(_backfill_plan()))
     assert result.code == 5, result.out + result.err
     assert "the connection was lost" in result.err
