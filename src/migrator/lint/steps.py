@@ -5,6 +5,8 @@ generates (a `policy` step's CREATE POLICY) is placed at the step.
 
 - `undefined-bind-variable`: a `:name` that is neither a plan variable nor one the
   action binds itself (a backfill's `:lo` and `:hi`): the step fails when it runs.
+- `parameter-in-generated-sql`: a `:name` in SQL an action generates from its keys (a
+  `policy` step's `using`): that DDL is sent with no parameters, so it fails at apply.
 - `transaction-nesting`: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT or a
   two-phase PREPARE/COMMIT/ROLLBACK in a text that runs inside migrator's transaction
   (SAVEPOINT, RELEASE and ROLLBACK TO stay inside it, and are fine).
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from migrator.lint.linted import LintedStep
 
 UNDEFINED = "undefined-bind-variable"
+GENERATED_PARAMETER = "parameter-in-generated-sql"
 NESTING = "transaction-nesting"
 SESSION_SET = "session-set"
 CONCURRENT_IN_TX = "ban-concurrent-index-creation-in-transaction"
@@ -45,6 +48,14 @@ RULES: tuple[LintRule, ...] = (
         UNDEFINED,
         "a `:name` parameter that no plan variable defines",
         "declare it under `vars:` (or correct its name)",
+    ),
+    LintRule(
+        GENERATED_PARAMETER,
+        "a `:name` parameter in SQL an action generates (a policy's `using`), which it runs "
+        "with no parameters",
+        "write the value into the expression as a literal; for a value known only at run "
+        "time, read a setting (`current_setting('app.owner')`): plan variables reach SQL only "
+        "as the bound parameters of `sql` and `backfill` steps",
     ),
     LintRule(
         NESTING,
@@ -120,6 +131,18 @@ def check(step: LintedStep) -> Iterator[LintFinding]:
 def _parameters(
     step: LintedStep, text: SqlText, statement: Sequence[Word]
 ) -> Iterator[LintFinding]:
+    if text.generated:
+        for w in statement:
+            if w.kind == "other" and w.value.startswith(":") and len(w.value) >= 2:
+                yield _found(
+                    GENERATED_PARAMETER,
+                    f"`{w.value}` in the SQL the `{step.key}` step generates is sent as "
+                    "written: its DDL takes no bind parameters, so the step fails with a "
+                    "syntax error when it runs",
+                    text,
+                    w,
+                )
+        return
     for w, message in unbound(statement, step.variables | text.binds):
         yield _found(UNDEFINED, message, text, w)
 
