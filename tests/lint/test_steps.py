@@ -50,12 +50,12 @@ def _linted(tmp_path: Path, *texts: SqlText, lock_timeout: bool = False) -> Lint
 
 def test_generated_sql_is_found_at_the_step(tmp_path: Path) -> None:
     generated = SqlText(
-        (), "set role x; CREATE POLICY p ON public.profiles USING (true)", generated=True
+        (), "CREATE POLICY p ON public.profiles USING (true); set role x", generated=True
     )
     found = list(steps.check(_linted(tmp_path, generated)))
     assert [(f.rule, f.path, f.offset, f.trace) for f in found] == [
-        (steps.SESSION_SET, (), None, None),
         (steps.RLS_LOCK, (), None, ("public.profiles", "AccessExclusiveLock")),
+        (steps.SESSION_SET, (), None, None),
     ]
 
 

@@ -10,8 +10,11 @@ generates (a `policy` step's CREATE POLICY) is placed at the step.
 - `transaction-nesting`: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT or a
   two-phase PREPARE/COMMIT/ROLLBACK in a text that runs inside migrator's transaction
   (SAVEPOINT, RELEASE and ROLLBACK TO stay inside it, and are fine).
-- `session-set`: a SET that is not LOCAL, TRANSACTION or CONSTRAINTS lasts only until the
-  step ends: every step, undo and check starts from the same session state.
+- `session-set`: a SET that changes nothing. Every step, undo and check starts from the
+  same session state, so a session SET lasts exactly until its step ends: harmless before
+  the statements it is for (`set lock_timeout = '2s'; alter table ...`), useless with
+  nothing after it in its step. SET LOCAL in a text that runs outside a transaction
+  (`autocommit: true`: each statement on its own) does nothing either.
 - `ban-concurrent-index-creation-in-transaction`: CREATE/DROP INDEX and REINDEX
   CONCURRENTLY cannot run in a transaction block.
 - `whole-table-write`: an UPDATE or DELETE with no WHERE, outside a backfill.
@@ -65,8 +68,10 @@ RULES: tuple[LintRule, ...] = (
     ),
     LintRule(
         SESSION_SET,
-        "a session-level SET, which lasts only until the step ends",
-        "use SET LOCAL, or set it in each step that needs it",
+        "a SET that changes nothing: last in its step (each step starts from a clean "
+        "session), or SET LOCAL outside a transaction block",
+        "put the SET in the step that needs it, before the statements it is for (it lasts "
+        "until that step ends)",
     ),
     LintRule(
         CONCURRENT_IN_TX,
@@ -106,26 +111,49 @@ def check(step: LintedStep) -> Iterator[LintFinding]:
             "that migrator could time",
             ("lock_timeout",),
         )
-    for text, statement in step.statements():
+    listed = list(step.statements())
+    last_work = max(
+        (n for n, (_, s) in enumerate(listed) if _word(s, 0) not in ("set", "reset", "")),
+        default=-1,
+    )
+    for n, (text, statement) in enumerate(listed):
         yield from _parameters(step, text, statement)
         first = _word(statement, 0)
         if not first:
             continue
         if text.in_transaction:
             yield from _in_transaction(text, statement)
-        if first == "set" and _word(statement, 1) not in _SESSION_KEEPS:
-            shown = _shown(text, statement)
-            yield _found(
-                SESSION_SET,
-                f"`{shown}` sets the session, but every step, undo and check starts from the "
-                "same session state: it lasts only until this step ends",
-                text,
-                statement[0],
-            )
+        if first == "set":
+            yield from _set(text, statement, after=n < last_work)
         if first in ("update", "delete") and not text.batched:
             yield from _whole_table(text, statement)
         if step.step.lock_timeout is None:
             yield from _rls(text, statement)
+
+
+def _set(text: SqlText, statement: Sequence[Word], after: bool) -> Iterator[LintFinding]:
+    """A session SET with nothing after it in its step; SET LOCAL where each statement is a
+    transaction of its own."""
+    second = _word(statement, 1)
+    if second == "local" and not text.in_transaction:
+        yield _found(
+            SESSION_SET,
+            f"`{_shown(text, statement)}` does nothing: this text runs outside a transaction "
+            "(`autocommit: true`, each statement on its own), where SET LOCAL ends with the "
+            "statement itself",
+            text,
+            statement[0],
+            "use a plain SET, before the statements it is for: it lasts until the step ends "
+            "(or the step's `lock_timeout`, for lock_timeout)",
+        )
+    elif second not in _SESSION_KEEPS and not after:
+        yield _found(
+            SESSION_SET,
+            f"`{_shown(text, statement)}` changes nothing: no statement runs after it in "
+            "this step, and the next step starts from a clean session",
+            text,
+            statement[0],
+        )
 
 
 def _parameters(
@@ -272,11 +300,11 @@ def _has_row_level_security(statement: Sequence[Word]) -> bool:
     return any(values[i : i + 3] == ["row", "level", "security"] for i in range(len(values)))
 
 
-def _found(rule: str, message: str, text: SqlText, word: Word) -> LintFinding:
+def _found(rule: str, message: str, text: SqlText, word: Word, safe: str = "") -> LintFinding:
     """A finding at `word` of `text` (at the step, for generated SQL)."""
     if text.generated:
-        return LintFinding(rule, message)
-    return LintFinding(rule, message, text.path, word.at)
+        return LintFinding(rule, message, safe=safe)
+    return LintFinding(rule, message, text.path, word.at, safe)
 
 
 def _word(statement: Sequence[Word], i: int) -> str:
