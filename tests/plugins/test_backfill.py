@@ -333,8 +333,10 @@ def test_two_statements_where_the_backfill_runs_one_are_refused_at_validate(
 ) -> None:
     """Apply would refuse them (or fail unpacking them) after the plan began: validate
     says so first, with exit 2."""
-    plan = backfill_plan(statement=value) if key == "statement" else backfill_plan(
-        extra=f'          {key}: "{value}"\n'
+    plan = (
+        backfill_plan(statement=value)
+        if key == "statement"
+        else backfill_plan(extra=f'          {key}: "{value}"\n')
     )
     result = migrator("validate", write_plan(plan))
     assert result.code == 2, result.out + result.err
