@@ -16,7 +16,9 @@ generates (a `policy` step's CREATE POLICY) is placed at the step.
   nothing after it in its step. SET LOCAL in a text that runs outside a transaction
   (`autocommit: true`: each statement on its own) does nothing either.
 - `ban-concurrent-index-creation-in-transaction`: CREATE/DROP INDEX and REINDEX
-  CONCURRENTLY cannot run in a transaction block.
+  CONCURRENTLY (`REINDEX (CONCURRENTLY) ...` too) cannot run in a transaction block.
+- `cannot-run-in-transaction`: the other statements PostgreSQL refuses in a transaction
+  block (VACUUM, CREATE/DROP DATABASE, ALTER SYSTEM, ... `_NO_BLOCK`).
 - `whole-table-write`: an UPDATE or DELETE with no WHERE, outside a backfill.
 - `rls-without-lock-timeout`: CREATE/ALTER/DROP POLICY and ALTER TABLE ... ROW LEVEL
   SECURITY take ACCESS EXCLUSIVE on the table; without a step `lock_timeout` of its own
@@ -42,6 +44,7 @@ GENERATED_PARAMETER = "parameter-in-generated-sql"
 NESTING = "transaction-nesting"
 SESSION_SET = "session-set"
 CONCURRENT_IN_TX = "ban-concurrent-index-creation-in-transaction"
+NO_BLOCK = "cannot-run-in-transaction"
 WHOLE_TABLE = "whole-table-write"
 RLS_LOCK = "rls-without-lock-timeout"
 LOCK_IGNORED = "lock-timeout-ignored"
@@ -77,6 +80,12 @@ RULES: tuple[LintRule, ...] = (
         CONCURRENT_IN_TX,
         "CONCURRENTLY in a step that runs in a transaction",
         "set `autocommit: true` on this step (a step of its own for the concurrent build)",
+    ),
+    LintRule(
+        NO_BLOCK,
+        "a statement PostgreSQL refuses inside a transaction block (VACUUM, CREATE DATABASE, "
+        "ALTER SYSTEM, DETACH PARTITION CONCURRENTLY, ...) in a step that runs in one",
+        "give it a step of its own with `autocommit: true`",
     ),
     LintRule(
         WHOLE_TABLE,
@@ -222,6 +231,72 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
             text,
             statement[0],
         )
+        return
+    refused = _no_block(statement)
+    if refused:
+        yield _found(
+            NO_BLOCK,
+            f"{refused} cannot run inside a transaction block, and this step runs in one: it "
+            "fails every time it runs",
+            text,
+            statement[0],
+        )
+
+
+_NO_BLOCK = {
+    ("vacuum",): "VACUUM",
+    ("create", "database"): "CREATE DATABASE",
+    ("drop", "database"): "DROP DATABASE",
+    ("create", "tablespace"): "CREATE TABLESPACE",
+    ("drop", "tablespace"): "DROP TABLESPACE",
+    ("alter", "system"): "ALTER SYSTEM",
+    ("discard", "all"): "DISCARD ALL",
+    ("reindex", "database"): "REINDEX DATABASE",
+    ("reindex", "system"): "REINDEX SYSTEM",
+    ("create", "subscription"): "CREATE SUBSCRIPTION",
+}
+"""Statements PostgreSQL refuses in a transaction block ("... cannot run inside a
+transaction block"), by their first words (a REINDEX's options left out); the rest need
+more than their head: `_no_block`."""
+
+
+def _no_block(statement: Sequence[Word]) -> str:
+    """What PostgreSQL names the statement in its refusal if it cannot run in a transaction
+    block, else ''."""
+    top = _top_words(statement)
+    for head, name in _NO_BLOCK.items():
+        if tuple(top[: len(head)]) == head:
+            if head == ("create", "subscription") and "create_slot" in _all_words(statement):
+                return ""  # with (create_slot = false) it can
+            return name
+    if top[:1] == ["cluster"] and all(v in ("cluster", "verbose") for v in top):
+        return "CLUSTER"  # without a table: every clustered table of the database
+    if top[:2] == ["alter", "table"] and "detach" in top and "concurrently" in top:
+        return "ALTER TABLE ... DETACH CONCURRENTLY"
+    if top[:2] == ["alter", "database"] and _follows(top, "set", "tablespace"):
+        return "ALTER DATABASE SET TABLESPACE"
+    return ""
+
+
+def _top_words(statement: Sequence[Word]) -> list[str]:
+    """The bare words of a statement outside parentheses (a REINDEX's or VACUUM's options,
+    a column list left out), lower case as the lexer gives them."""
+    depth, out = 0, []
+    for w in statement:
+        if w.kind == "punct" and w.value in "()":
+            depth += 1 if w.value == "(" else -1
+        elif depth == 0 and w.kind == "word":
+            out.append(w.value)
+    return out
+
+
+def _all_words(statement: Sequence[Word]) -> set[str]:
+    return {w.value for w in statement if w.kind == "word"}
+
+
+def _follows(values: list[str], *sequence: str) -> bool:
+    n = len(sequence)
+    return any(tuple(values[i : i + n]) == sequence for i in range(len(values) - n + 1))
 
 
 def _concurrent_head(statement: Sequence[Word]) -> str:
@@ -235,11 +310,11 @@ def _concurrent_head(statement: Sequence[Word]) -> str:
             depth += 1 if w.value == "(" else -1
             if depth < 0 or (depth == 1 and values[:1] != ["reindex"]):
                 break  # a column list: the head is over (REINDEX's options come first)
-        elif depth == 0:
+        elif depth == 0 or (depth == 1 and values[:1] == ["reindex"]):  # REINDEX (CONCURRENTLY)
             values.append(w.value if w.kind == "word" else "")
     if values[:1] not in (["create"], ["reindex"], ["drop"]) or "concurrently" not in values:
         return ""
-    head = values[: values.index("concurrently") + 1]
+    head = [v for v in values[: values.index("concurrently") + 1] if v]
     if head[0] == "reindex" or "index" in head:
         return " ".join(head).upper()
     return ""
