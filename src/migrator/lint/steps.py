@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from migrator.lint.blocks import concurrent_head, no_block
 from migrator.lint.findings import LintFinding, LintRule, SqlText
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
             text,
             statement[0],
         )
-    head = _concurrent_head(statement)
+    head = concurrent_head(statement)
     if head:
         yield _found(
             CONCURRENT_IN_TX,
@@ -232,7 +233,7 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
             statement[0],
         )
         return
-    refused = _no_block(statement)
+    refused = no_block(statement)
     if refused:
         yield _found(
             NO_BLOCK,
@@ -241,83 +242,6 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
             text,
             statement[0],
         )
-
-
-_NO_BLOCK = {
-    ("vacuum",): "VACUUM",
-    ("create", "database"): "CREATE DATABASE",
-    ("drop", "database"): "DROP DATABASE",
-    ("create", "tablespace"): "CREATE TABLESPACE",
-    ("drop", "tablespace"): "DROP TABLESPACE",
-    ("alter", "system"): "ALTER SYSTEM",
-    ("discard", "all"): "DISCARD ALL",
-    ("reindex", "database"): "REINDEX DATABASE",
-    ("reindex", "system"): "REINDEX SYSTEM",
-    ("create", "subscription"): "CREATE SUBSCRIPTION",
-}
-"""Statements PostgreSQL refuses in a transaction block ("... cannot run inside a
-transaction block"), by their first words (a REINDEX's options left out); the rest need
-more than their head: `_no_block`."""
-
-
-def _no_block(statement: Sequence[Word]) -> str:
-    """What PostgreSQL names the statement in its refusal if it cannot run in a transaction
-    block, else ''."""
-    top = _top_words(statement)
-    for head, name in _NO_BLOCK.items():
-        if tuple(top[: len(head)]) == head:
-            if head == ("create", "subscription") and "create_slot" in _all_words(statement):
-                return ""  # with (create_slot = false) it can
-            return name
-    if top[:1] == ["cluster"] and all(v in ("cluster", "verbose") for v in top):
-        return "CLUSTER"  # without a table: every clustered table of the database
-    if top[:2] == ["alter", "table"] and "detach" in top and "concurrently" in top:
-        return "ALTER TABLE ... DETACH CONCURRENTLY"
-    if top[:2] == ["alter", "database"] and _follows(top, "set", "tablespace"):
-        return "ALTER DATABASE SET TABLESPACE"
-    return ""
-
-
-def _top_words(statement: Sequence[Word]) -> list[str]:
-    """The bare words of a statement outside parentheses (a REINDEX's or VACUUM's options,
-    a column list left out), lower case as the lexer gives them."""
-    depth, out = 0, []
-    for w in statement:
-        if w.kind == "punct" and w.value in "()":
-            depth += 1 if w.value == "(" else -1
-        elif depth == 0 and w.kind == "word":
-            out.append(w.value)
-    return out
-
-
-def _all_words(statement: Sequence[Word]) -> set[str]:
-    return {w.value for w in statement if w.kind == "word"}
-
-
-def _follows(values: list[str], *sequence: str) -> bool:
-    n = len(sequence)
-    return any(tuple(values[i : i + n]) == sequence for i in range(len(values) - n + 1))
-
-
-def _concurrent_head(statement: Sequence[Word]) -> str:
-    """`CREATE INDEX CONCURRENTLY` (REINDEX, DROP INDEX) if the statement is one, else ''."""
-    values: list[str] = []
-    depth = 0
-    for w in statement:
-        if len(values) >= 6:
-            break
-        if w.kind == "punct" and w.value in "()":
-            depth += 1 if w.value == "(" else -1
-            if depth < 0 or (depth == 1 and values[:1] != ["reindex"]):
-                break  # a column list: the head is over (REINDEX's options come first)
-        elif depth == 0 or (depth == 1 and values[:1] == ["reindex"]):  # REINDEX (CONCURRENTLY)
-            values.append(w.value if w.kind == "word" else "")
-    if values[:1] not in (["create"], ["reindex"], ["drop"]) or "concurrently" not in values:
-        return ""
-    head = [v for v in values[: values.index("concurrently") + 1] if v]
-    if head[0] == "reindex" or "index" in head:
-        return " ".join(head).upper()
-    return ""
 
 
 def _whole_table(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
