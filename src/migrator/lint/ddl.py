@@ -17,10 +17,10 @@ from migrator.lint.sqlwords import (
     altered_table,
     clauses,
     ddl_statements,
-    earlier,
     has_words,
     is_word,
     name_at,
+    new_at,
     skip,
 )
 
@@ -141,24 +141,12 @@ def check(step: Linted) -> Iterable[LintFinding]:
             if head.kind != "word" or head.value not in _HEADS:
                 continue
             if made is None:
-                made = _new_here(step)
+                made = new_at(step)
             both = Made()
             both.update(made)
             both.update(own)
             yield from _HEADS[head.value](text, statement, both)
             own.read(statement)
-
-
-def _new_here(step: Linted) -> Made:
-    """What is new at `step`: made by the transition's steps before it, or by the step it
-    undoes."""
-    known = earlier(step)
-    made = Made()
-    key = id(step.step)
-    for source in (known.before.get(key), known.undone.get(key)):
-        if source is not None:
-            made.update(source)
-    return made
 
 
 def _create(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
@@ -183,6 +171,8 @@ def _create(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
 def _drop(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
     if is_word(s, 1, "index") and not is_word(s, 2, "concurrently"):
         index, _ = name_at(s, skip(s, 2, ("if", "exists")))
+        if index and made.new_index(index):
+            return  # on a table new in the transition: nothing waits on it
         yield at(
             text,
             s[0],

@@ -207,7 +207,7 @@ def _alter_column(
             "ACCESS EXCLUSIVE",
             (table, "rewrite"),
         )
-    elif follows(clause, i, "set", "not", "null") and not made.validated(table):
+    elif follows(clause, i, "set", "not", "null") and not made.validated(table, column):
         yield at(
             text,
             clause[i],
