@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from migrator.db.checksql import Word
 from migrator.lint.blocks import concurrent_head, no_block
 from migrator.lint.findings import LintFinding, LintRule, SqlText
+from migrator.lint.sqlwords import Made, new_at
 
 if TYPE_CHECKING:
-    from migrator.db.checksql import Word
     from migrator.lint.linted import LintedStep
 
 UNDEFINED = "undefined-bind-variable"
@@ -108,6 +109,8 @@ RULES: tuple[LintRule, ...] = (
 )
 
 _ENDS = {"commit", "end", "rollback", "abort"}
+_OPEN = Word("punct", "(")
+_CLOSE = Word("punct", ")")
 _SESSION_KEEPS = {"local", "transaction", "constraints"}
 _RLS_VERBS = {"create", "alter", "drop"}
 
@@ -126,6 +129,13 @@ def check(step: LintedStep) -> Iterator[LintFinding]:
         (n for n, (_, s) in enumerate(listed) if _word(s, 0) not in ("set", "reset", "")),
         default=-1,
     )
+    own, made = Made(), None  # what this step makes; what is new at it (read when asked)
+
+    def new(table: str) -> bool:
+        nonlocal made
+        made = made or new_at(step)
+        return own.table(table) or made.table(table)
+
     for n, (text, statement) in enumerate(listed):
         yield from _parameters(step, text, statement)
         first = _word(statement, 0)
@@ -135,10 +145,12 @@ def check(step: LintedStep) -> Iterator[LintFinding]:
             yield from _in_transaction(text, statement)
         if first == "set":
             yield from _set(text, statement, after=n < last_work)
-        if first in ("update", "delete") and not text.batched:
-            yield from _whole_table(text, statement)
-        if step.step.lock_timeout is None:
-            yield from _rls(text, statement)
+        if first in ("update", "delete", "with") and not text.batched:
+            yield from _whole_table(text, statement, new)
+        if step.step.lock_timeout is None and first in _RLS_VERBS:
+            yield from _rls(text, statement, new)
+        if first == "create":
+            own.read(statement)  # a table this step creates is new for its later statements
 
 
 def _set(text: SqlText, statement: Sequence[Word], after: bool) -> Iterator[LintFinding]:
@@ -244,29 +256,62 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
         )
 
 
-def _whole_table(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
-    depth = 0
-    for w in statement:
-        if w.kind == "punct" and w.value in "()":
-            depth += 1 if w.value == "(" else -1
-        elif depth == 0 and w.kind == "word" and w.value == "where":
+def _whole_table(
+    text: SqlText, statement: Sequence[Word], new: Callable[[str], bool]
+) -> Iterator[LintFinding]:
+    """Each UPDATE or DELETE with no WHERE of its own: the statement itself, the one after
+    a WITH, or one inside a WITH's parentheses (`with m as (delete from t returning *)`)."""
+    for i in _write_heads(statement):
+        verb = statement[i].value
+        start = i + 2 if verb == "delete" and _word(statement, i + 1) == "from" else i + 1
+        if _word(statement, start) == "only":
+            start += 1
+        table = _qualified(statement, start)
+        if table and new(table):
+            continue  # new in this transition: no client reads it yet
+        yield _found(
+            WHOLE_TABLE,
+            f"{verb.upper()} with no WHERE writes every row of {table or 'the table'} in one "
+            "transaction: each row stays locked until the step commits, and the table and "
+            "its replicas take the whole write at once",
+            text,
+            statement[i],
+        )
+
+
+def _write_heads(statement: Sequence[Word], at_most: int = 16) -> Iterator[int]:
+    """Where an UPDATE or DELETE without a WHERE at its own level starts: at the statement's
+    start, right after a WITH's `)` or inside a `(` (ON CONFLICT DO UPDATE, FOR UPDATE, ON
+    DELETE are none); the first `at_most` only, so a hostile text costs little."""
+    with_ = _word(statement, 0) == "with"
+    seen = 0
+    for i, w in enumerate(statement):
+        if w.kind != "word" or w.value not in ("update", "delete"):
+            continue
+        before = statement[i - 1] if i else None
+        if before is not None and not (before == _OPEN or (with_ and before == _CLOSE)):
+            continue
+        seen += 1
+        if seen > at_most:
             return
-    verb = statement[0].value
-    start = 2 if verb == "delete" and _word(statement, 1) == "from" else 1
-    if _word(statement, start) == "only":
-        start += 1
-    table = _qualified(statement, start) or "the table"
-    yield _found(
-        WHOLE_TABLE,
-        f"{verb.upper()} with no WHERE writes every row of {table} in one transaction: each "
-        "row stays locked until the step commits, and the table and its replicas take the "
-        "whole write at once",
-        text,
-        statement[0],
-    )
+        depth = 0
+        for later in statement[i + 1 :]:
+            if later in (_OPEN, _CLOSE):
+                depth += 1 if later == _OPEN else -1
+                if depth < 0:
+                    break
+            elif depth == 0 and later.kind == "word" and later.value == "where":
+                break
+        else:
+            yield i
+            continue
+        if depth < 0:
+            yield i
 
 
-def _rls(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
+def _rls(
+    text: SqlText, statement: Sequence[Word], new: Callable[[str], bool]
+) -> Iterator[LintFinding]:
     first, second = _word(statement, 0), _word(statement, 1)
     table = ""
     what = ""
@@ -282,8 +327,8 @@ def _rls(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
             i += 1
         table = _qualified(statement, i)
         what = "ALTER TABLE ... ROW LEVEL SECURITY"
-    if not table:
-        return
+    if not table or new(table):
+        return  # a table new in this transition: no query waits on it
     yield LintFinding(
         RLS_LOCK,
         f"{what} takes ACCESS EXCLUSIVE on {table}: while it waits for that lock every query "
