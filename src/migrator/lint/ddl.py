@@ -115,7 +115,7 @@ RULES: tuple[LintRule, ...] = (
     ),
     LintRule(
         "ban-lock-table",
-        "LOCK TABLE holds its lock to the end of the step, and every session queues behind it",
+        "LOCK TABLE holds its lock to the end of the step: what its mode conflicts with waits",
         "let each statement take the lock it needs, under the step's `lock_timeout`",
     ),
 )
@@ -130,6 +130,19 @@ _LOCK_MODES = {
     "exclusive": "ExclusiveLock",
     "access exclusive": "AccessExclusiveLock",
 }
+
+
+_BLOCKS = {
+    "access share": "only ACCESS EXCLUSIVE locks (ALTER TABLE, DROP, TRUNCATE, VACUUM FULL)",
+    "row share": "EXCLUSIVE and ACCESS EXCLUSIVE locks (ALTER TABLE, DROP, TRUNCATE)",
+    "row exclusive": "index builds without CONCURRENTLY, LOCK ... SHARE and stronger, and DDL",
+    "share update exclusive": "VACUUM, ANALYZE, CREATE INDEX CONCURRENTLY and DDL",
+    "share": "every write (INSERT, UPDATE, DELETE) and DDL",
+    "share row exclusive": "every write (INSERT, UPDATE, DELETE) and DDL",
+    "exclusive": "every write and SELECT ... FOR UPDATE/SHARE (plain reads go on)",
+    "access exclusive": "every read and every write",
+}
+"""What each mode of LOCK TABLE makes wait (PostgreSQL's table of conflicting locks)."""
 
 
 def check(step: Linted) -> Iterable[LintFinding]:
@@ -251,17 +264,19 @@ def _lock(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
     if not table or made.table(table):
         return
     mode = "access exclusive"
-    for j in range(len(s)):
-        if is_word(s, j, "in"):
-            end = next((k for k in range(j, len(s)) if is_word(s, k, "mode")), len(s))
-            mode = " ".join(w.value for w in s[j + 1 : end])
-    shown = _LOCK_MODES.get(mode, "AccessExclusiveLock")
+    j = next((j for j in range(len(s)) if is_word(s, j, "in")), None)  # IN mode MODE, once
+    if j is not None:
+        end = next((k for k in range(j, len(s)) if is_word(s, k, "mode")), len(s))
+        mode = " ".join(w.value for w in s[j + 1 : end])
+    if mode not in _LOCK_MODES:
+        mode = "access exclusive"  # not a mode: PostgreSQL refuses it; the default shown
     yield at(
         text,
         s[0],
         "ban-lock-table",
-        f"LOCK TABLE takes {mode.upper()} on {table} until the step ends",
-        (table, shown),
+        f"LOCK TABLE takes {mode.upper()} on {table} until the step ends: "
+        f"{_BLOCKS[mode]} wait for it",
+        (table, _LOCK_MODES[mode]),
     )
 
 

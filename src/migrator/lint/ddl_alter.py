@@ -125,13 +125,14 @@ def _column(text: SqlText, table: str, clause: Statement, made: Made) -> Iterato
     where: Word | None = None
     if is_word(clause, i, *SERIAL):
         why, where = f"a {clause[i].value} column fills every row", clause[i]
+    last = {v: j for j, w in enumerate(clause) if w.kind == "word" for v in (w.value,)}
     for j in range(i, len(clause)):
         if where is not None:
             break
-        if is_word(clause, j, "generated"):
-            if has_words(clause[j:], "identity"):
+        if is_word(clause, j, "generated"):  # IDENTITY or STORED after it (read once: `last`)
+            if last.get("identity", -1) > j:
                 why, where = "an identity column numbers every row", clause[j]
-            elif has_words(clause[j:], "stored"):
+            elif last.get("stored", -1) > j:
                 why, where = "a stored generated column computes every row", clause[j]
         elif is_word(clause, j, "default"):
             called = _volatile_call(clause, j + 1)
@@ -187,8 +188,9 @@ def _volatile_call(clause: Statement, start: int) -> str:
 
 
 _ENDS_DEFAULT = frozenset(
-    {"not", "null", "constraint", "check", "unique", "primary", "references", "generated"}
-)
+    {"not", "null", "constraint", "check", "unique", "primary", "references", "generated",
+     "default"}
+)  # fmt: skip
 
 
 def _alter_column(

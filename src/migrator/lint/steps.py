@@ -31,11 +31,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from migrator.db.checksql import Word
 from migrator.lint.blocks import concurrent_head, no_block
-from migrator.lint.findings import LintFinding, LintRule, SqlText
+from migrator.lint.findings import LintFinding, LintRule, PathKey, SqlText
 from migrator.lint.sqlwords import Made, new_at
 
 if TYPE_CHECKING:
@@ -136,8 +137,9 @@ def check(step: LintedStep) -> Iterator[LintFinding]:
         made = made or new_at(step)
         return own.table(table) or made.table(table)
 
+    seen: dict[PathKey, set[str]] = {}  # the parameters reported, by text
     for n, (text, statement) in enumerate(listed):
-        yield from _parameters(step, text, statement)
+        yield from _parameters(step, text, statement, seen.setdefault(text.path, set()))
         first = _word(statement, 0)
         if not first:
             continue
@@ -179,11 +181,15 @@ def _set(text: SqlText, statement: Sequence[Word], after: bool) -> Iterator[Lint
 
 
 def _parameters(
-    step: LintedStep, text: SqlText, statement: Sequence[Word]
+    step: LintedStep, text: SqlText, statement: Sequence[Word], seen: set[str]
 ) -> Iterator[LintFinding]:
+    """The parameters of `statement` no one binds, each name once per text (`seen`)."""
     if text.generated:
         for w in statement:
             if w.kind == "other" and w.value.startswith(":") and len(w.value) >= 2:
+                if w.value in seen:
+                    continue
+                seen.add(w.value)
                 yield _found(
                     GENERATED_PARAMETER,
                     f"`{w.value}` in the SQL the `{step.key}` step generates is sent as "
@@ -193,29 +199,53 @@ def _parameters(
                     w,
                 )
         return
-    for w, message in unbound(statement, step.variables | text.binds):
+    for w, message in unbound(statement, step.variables | text.binds, seen=seen):
         yield _found(UNDEFINED, message, text, w)
 
 
+_HINTED = 20
+"""Undefined names per text that get a "did you mean" (difflib over every variable)."""
+_LISTED = 12
+"""Variables named in a message, at most."""
+
+
 def unbound(
-    statement: Sequence[Word], known: frozenset[str], what: str = "step"
+    statement: Sequence[Word],
+    known: frozenset[str],
+    what: str = "step",
+    seen: set[str] | None = None,
 ) -> Iterator[tuple[Word, str]]:
     """Each `:name` parameter of a statement that `known` does not define, with the
-    reason (`validate` reads checks' SQL with it too)."""
+    reason (`validate` reads checks' SQL with it too); with `seen`, each name once (the
+    names already reported are in it, and are added to it)."""
+    seen = set() if seen is None else seen
     for w in statement:
         if w.kind != "other" or not w.value.startswith(":") or len(w.value) < 2:
             continue
         name = w.value[1:]
-        if name in known:
+        if name in known or name in seen:
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f" (did you mean `:{close[0]}`?)" if close else ""
-        names = ", ".join(sorted(known)) or "none"
+        seen.add(name)
+        close = _close(name, known) if len(seen) <= _HINTED else ""
+        hint = f" (did you mean `:{close}`?)" if close else ""
         yield (
             w,
             f"`:{name}` names no plan variable{hint}: the {what} fails when it runs "
-            f"(variables: {names})",
+            f"(variables: {_listed(known)})",
         )
+
+
+@lru_cache(maxsize=4096)
+def _close(name: str, known: frozenset[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return close[0] if close else ""
+
+
+@lru_cache(maxsize=64)
+def _listed(known: frozenset[str]) -> str:
+    names = sorted(known)
+    shown = ", ".join(names[:_LISTED]) or "none"
+    return shown + (f", ... ({len(names)} in all)" if len(names) > _LISTED else "")
 
 
 def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
