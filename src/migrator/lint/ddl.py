@@ -82,6 +82,13 @@ RULES: tuple[LintRule, ...] = (
         "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX",
     ),
     LintRule(
+        "adding-exclusion-constraint",
+        "ADD EXCLUDE builds its index and checks every row under ACCESS EXCLUSIVE",
+        "add it with the table (or while the table is new in the transition); on a live table "
+        "plan a quiet window with a short `lock_timeout`: an exclusion constraint cannot be "
+        "built CONCURRENTLY, added NOT VALID or attached USING INDEX",
+    ),
+    LintRule(
         "ban-drop-column",
         "dropping a column breaks the clients still reading or writing it",
         "stop every client using the column first (a release before), then drop it in a "

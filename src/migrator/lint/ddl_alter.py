@@ -98,6 +98,15 @@ def _constraint(text: SqlText, table: str, clause: Statement, made: Made) -> Ite
             f"{'SHARE ROW EXCLUSIVE' if foreign else 'ACCESS EXCLUSIVE'} on it",
             (table, "ShareRowExclusiveLock" if foreign else "AccessExclusiveLock"),
         )
+    elif kind == "exclude":
+        yield at(
+            text,
+            clause[i],
+            "adding-exclusion-constraint",
+            f"ADD EXCLUDE builds its index on {table} and checks every row under ACCESS "
+            "EXCLUSIVE: reads and writes wait until it ends",
+            (table, "AccessExclusiveLock"),
+        )
     elif kind in ("unique", "primary") and not has_words(clause, "using", "index"):
         yield _keyed(text, table, clause[1], primary=kind == "primary")
 
