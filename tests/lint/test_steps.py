@@ -71,7 +71,7 @@ def test_a_step_ignores_the_rules_over_its_transition(tmp_path: Path) -> None:
     path = tmp_path / "back.yaml"
     plan = (
         "plan: back\nphases: [a, b]\ntransitions:\n"
-        "  - {name: go, from: a, to: b, steps: [{sql: drop table t, rollback: irreversible%s}]}\n"
+        "  - {name: go, from: a, to: b, steps: [{sql: truncate t, rollback: irreversible%s}]}\n"
         "  - {name: back, from: b, to: a, steps: [{sql: create table t (), %s}]}\n"
     )
     path.write_text(plan % ("", "rollback: irreversible"))
