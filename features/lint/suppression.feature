@@ -30,7 +30,7 @@ Feature: A step silences a lint rule it has a reason to break
     When I run "migrator validate empty.yaml"
     Then the exit code is 0
     And the output does not contain "empty.yaml:10:11"
-    And the output contains "empty.yaml:11:11: transitions[0].steps[0].sql: warning: `set search_path to other` sets the session"
+    And the output contains "empty.yaml:11:11: transitions[0].steps[0].sql: warning: `set search_path to other` changes nothing"
     And the output contains "empty.yaml:16:14: transitions[0].steps[1].sql: warning: DELETE with no WHERE writes every row of other_rows"
 
   Scenario: An ignore naming no rule is a warning of its own

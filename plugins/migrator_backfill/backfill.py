@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from migrator import StepContext
 from migrator.plugin import (
@@ -43,6 +43,7 @@ from migrator.plugin import (
 )
 
 from .link import Link
+from .lint import one_statement
 from .pace import Pace
 from .position import Batch, Planner, Position, Span
 from .streams import BatchLocked, Done, Failed, Job, Masking, Retry, Streams, lock_timeout_reason
@@ -106,6 +107,8 @@ class BackfillConfig(BaseModel):
         description="a target duration per batch: the batch size adapts between 1 and "
         "batch_size so that a batch takes about that long",
     )
+
+    _one = field_validator("statement", "where", "throttle_query")(one_statement)
 
 
 def describe(step: Any) -> str:

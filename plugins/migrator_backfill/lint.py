@@ -7,7 +7,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from migrator.plugin import LintFinding, LintRule, SqlText, sql_words
+from pydantic import ValidationInfo
+
+from migrator.plugin import LintFinding, LintRule, SqlText, sql_words, statements
 
 STATEMENT = ("backfill", "statement")
 
@@ -30,38 +32,62 @@ INSERT_WITHOUT_ON_CONFLICT = LintRule(
 RULES = (WITHOUT_BOUNDS, KEY_NOT_UNIQUE, INSERT_WITHOUT_ON_CONFLICT)
 
 
+_ONE = {
+    "statement": ("one SQL statement", "each batch runs exactly one"),
+    "where": ("one condition", "the walk puts it into its own queries"),
+    "throttle_query": ("one SQL query", "its one value says whether to wait"),
+}
+
+
+def one_statement(value: str | None, info: ValidationInfo) -> str | None:
+    """`statement`, `where` and `throttle_query` are each one piece of SQL: the walk runs
+    the statement once per batch, puts the `where` into its own queries, and reads one
+    value of the throttle query (a second statement would fail at apply, not here)."""
+    if value is None:
+        return value
+    found = statements(value)
+    if len(found) != 1:
+        what, why = _ONE.get(str(info.field_name), _ONE["statement"])
+        raise ValueError(f"must be {what}, with no ';' between statements: it holds "
+                         f"{len(found)} ({why})")  # fmt: skip
+    return value
+
+
 def sql_texts(step: Any) -> list[SqlText]:
-    """The batch statement, for lint: run once per batch, each in its own transaction,
-    with `:lo` and `:hi` bound by the walk."""
-    return [
-        SqlText(
-            STATEMENT,
-            step.backfill.statement,
-            binds=frozenset({"lo", "hi"}),
-            batched=True,
-        )
-    ]
+    """The SQL a backfill sends, for lint: the batch statement, run once per batch, each
+    in its own transaction, with `:lo` and `:hi` bound by the walk; the `where` (a
+    condition the walk puts into its own queries) and the `throttle_query`, bound with
+    the plan's variables only."""
+    b = step.backfill
+    texts = [SqlText(STATEMENT, b.statement, binds=frozenset({"lo", "hi"}), batched=True)]
+    for name in ("where", "throttle_query"):
+        value = getattr(b, name)
+        if value:
+            texts.append(
+                SqlText(("backfill", name), value, batched=True, expression=name == "where")
+            )
+    return texts
 
 
 def lint(step: Any) -> list[LintFinding]:
     """A statement not bounded by the batch, and an insert that is not idempotent."""
-    statements = sql_words(step.backfill.statement)
-    if not statements:
+    said = sql_words(step.backfill.statement)
+    if not said:
         return []
     found = []
-    used = {w.value[1:] for s in statements for w in s if w.kind == "other" and w.value[:1] == ":"}
-    missing = [f":{name}" for name in ("lo", "hi") if name not in used]
-    if missing:
-        found.append(
-            LintFinding(
-                WITHOUT_BOUNDS.id,
-                f"the statement does not use {' or '.join(missing)}: each batch, the first "
-                "one included, runs it over every row it matches, not over the batch's keys",
-                STATEMENT,
-                statements[0][0].at,
+    for statement in said:  # one (`one_statement`); each judged on its own
+        used = {w.value[1:] for w in statement if w.kind == "other" and w.value[:1] == ":"}
+        missing = [f":{name}" for name in ("lo", "hi") if name not in used]
+        if missing:
+            found.append(
+                LintFinding(
+                    WITHOUT_BOUNDS.id,
+                    f"the statement does not use {' or '.join(missing)}: each batch, the first "
+                    "one included, runs it over every row it matches, not over the batch's keys",
+                    STATEMENT,
+                    statement[0].at,
+                )
             )
-        )
-    for statement in statements:
         names = [w.value for w in statement if w.kind == "word"]
         if "insert" in names and not _on_conflict(names):
             found.append(

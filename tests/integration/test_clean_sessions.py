@@ -1,6 +1,6 @@
 """Every step, undo and check starts from the same session state: a session-level SET in
 a step ends with the step, so that a run does the same whether or not it was interrupted,
-and an undo acts where its step did. `validate` warns about such a SET."""
+and an undo acts where its step did. `validate` warns about such a SET with nothing after it."""
 
 from __future__ import annotations
 
@@ -68,11 +68,14 @@ def test_validate_warns_about_a_session_set_where_it_is(migrator: Any, write_pla
     assert checked.code == 0, checked.out + checked.err
     text = checked.out + checked.err
     assert f"{plan}:9:14: transitions[0].steps[0].sql: warning: " in text, text  # the SQL
-    assert "`set search_path to other` sets the session" in text
-    local = write_plan(SEARCH_PATH.replace("set search_path", "set local search_path"), "l.yaml")
-    quiet = migrator("validate", local)
+    assert "`set search_path to other` changes nothing: no statement runs after it" in text
+    before = write_plan(
+        SEARCH_PATH.replace("set search_path to other", "set search_path to other; select 1"),
+        "b.yaml",
+    )
+    quiet = migrator("validate", before)
     assert quiet.code == 0
-    assert "sets the session" not in quiet.out + quiet.err
+    assert "[session-set]" not in quiet.out + quiet.err
 
 
 def test_a_set_role_ends_with_its_step_for_a_role_that_is_not_a_superuser(

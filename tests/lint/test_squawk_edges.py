@@ -210,3 +210,11 @@ def _backfill_plan() -> str:
         "          statement: update events set kind_id = 1 where id > :lo and id <= :hi\n"
         "        rollback: {sql: select 1}\n"
     )
+
+
+def test_a_backfill_condition_is_no_statement_for_squawk(migrator: Any, write_plan: Any) -> None:
+    plan = _backfill_plan().replace(
+        "          key: id\n", "          key: id\n          where: kind_id is null\n"
+    )
+    found = _json(migrator, write_plan(plan))
+    assert [p["message"] for p in found if "could not parse" in p["message"]] == []

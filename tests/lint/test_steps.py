@@ -50,12 +50,12 @@ def _linted(tmp_path: Path, *texts: SqlText, lock_timeout: bool = False) -> Lint
 
 def test_generated_sql_is_found_at_the_step(tmp_path: Path) -> None:
     generated = SqlText(
-        (), "set role x; CREATE POLICY p ON public.profiles USING (true)", generated=True
+        (), "CREATE POLICY p ON public.profiles USING (true); set role x", generated=True
     )
     found = list(steps.check(_linted(tmp_path, generated)))
     assert [(f.rule, f.path, f.offset, f.trace) for f in found] == [
-        (steps.SESSION_SET, (), None, None),
         (steps.RLS_LOCK, (), None, ("public.profiles", "AccessExclusiveLock")),
+        (steps.SESSION_SET, (), None, None),
     ]
 
 
@@ -127,3 +127,17 @@ def test_a_gitlab_fingerprint_stays_when_the_line_moves_and_differs_for_a_twin()
     error = gitlab_report([Problem("p.yaml", 1, 2, "", "bad")])[0]
     assert (error["check_name"], error["severity"]) == ("migrator-error", "major")
     json.dumps(twins)  # plain JSON
+
+
+def test_an_undefined_parameter_is_found_once_per_text_and_its_message_stays_short(
+    tmp_path: Path,
+) -> None:
+    many = frozenset(f"v{i}" for i in range(300))
+    text = SqlText(("sql",), "select :ownr, :ownr; select :ownr, :other, :owner")
+    linted = _linted(tmp_path, text)
+    linted = LintedStep(**{**linted.__dict__, "variables": many | {"owner"}})
+    found = [f for f in steps.check(linted) if f.rule == steps.UNDEFINED]
+    assert [(f.offset, f.message.split("`")[1]) for f in found] == [(7, ":ownr"), (35, ":other")]
+    assert "(did you mean `:owner`?)" in found[0].message
+    assert "... (301 in all)" in found[0].message
+    assert len(found[0].message) < 300

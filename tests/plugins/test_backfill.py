@@ -320,6 +320,30 @@ def test_validate_warns_about_an_insert_without_on_conflict(
     assert "ON CONFLICT" not in migrator("validate", write_plan(quiet, "quiet.yaml")).out
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("statement", "delete from dst where id > :lo and id <= :hi; select 1"),
+        ("where", "id > 0; select 1"),
+        ("throttle_query", "select false; select true"),
+    ],
+)
+def test_two_statements_where_the_backfill_runs_one_are_refused_at_validate(
+    migrator: Any, write_plan: Any, key: str, value: str
+) -> None:
+    """Apply would refuse them (or fail unpacking them) after the plan began: validate
+    says so first, with exit 2."""
+    plan = (
+        backfill_plan(statement=value)
+        if key == "statement"
+        else backfill_plan(extra=f'          {key}: "{value}"\n')
+    )
+    result = migrator("validate", write_plan(plan))
+    assert result.code == 2, result.out + result.err
+    assert "must be one" in result.out + result.err
+    assert f"backfill.{key}" in result.out + result.err
+
+
 def test_an_unknown_key_column_fails_clearly(migrator: Any, write_plan: Any, source: None) -> None:
     result = migrator(
         "apply", write_plan(backfill_plan().replace("key: id", "key: idd")), "--to", "full"

@@ -17,10 +17,10 @@ from migrator.lint.sqlwords import (
     altered_table,
     clauses,
     ddl_statements,
-    earlier,
     has_words,
     is_word,
     name_at,
+    new_at,
     skip,
 )
 
@@ -82,6 +82,13 @@ RULES: tuple[LintRule, ...] = (
         "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX",
     ),
     LintRule(
+        "adding-exclusion-constraint",
+        "ADD EXCLUDE builds its index and checks every row under ACCESS EXCLUSIVE",
+        "add it with the table (or while the table is new in the transition); on a live table "
+        "plan a quiet window with a short `lock_timeout`: an exclusion constraint cannot be "
+        "built CONCURRENTLY, added NOT VALID or attached USING INDEX",
+    ),
+    LintRule(
         "ban-drop-column",
         "dropping a column breaks the clients still reading or writing it",
         "stop every client using the column first (a release before), then drop it in a "
@@ -115,7 +122,7 @@ RULES: tuple[LintRule, ...] = (
     ),
     LintRule(
         "ban-lock-table",
-        "LOCK TABLE holds its lock to the end of the step, and every session queues behind it",
+        "LOCK TABLE holds its lock to the end of the step: what its mode conflicts with waits",
         "let each statement take the lock it needs, under the step's `lock_timeout`",
     ),
 )
@@ -132,6 +139,19 @@ _LOCK_MODES = {
 }
 
 
+_BLOCKS = {
+    "access share": "only ACCESS EXCLUSIVE locks (ALTER TABLE, DROP, TRUNCATE, VACUUM FULL)",
+    "row share": "EXCLUSIVE and ACCESS EXCLUSIVE locks (ALTER TABLE, DROP, TRUNCATE)",
+    "row exclusive": "index builds without CONCURRENTLY, LOCK ... SHARE and stronger, and DDL",
+    "share update exclusive": "VACUUM, ANALYZE, CREATE INDEX CONCURRENTLY and DDL",
+    "share": "every write (INSERT, UPDATE, DELETE) and DDL",
+    "share row exclusive": "every write (INSERT, UPDATE, DELETE) and DDL",
+    "exclusive": "every write and SELECT ... FOR UPDATE/SHARE (plain reads go on)",
+    "access exclusive": "every read and every write",
+}
+"""What each mode of LOCK TABLE makes wait (PostgreSQL's table of conflicting locks)."""
+
+
 def check(step: Linted) -> Iterable[LintFinding]:
     made: Made | None = None
     own = Made()
@@ -141,24 +161,12 @@ def check(step: Linted) -> Iterable[LintFinding]:
             if head.kind != "word" or head.value not in _HEADS:
                 continue
             if made is None:
-                made = _new_here(step)
+                made = new_at(step)
             both = Made()
             both.update(made)
             both.update(own)
             yield from _HEADS[head.value](text, statement, both)
             own.read(statement)
-
-
-def _new_here(step: Linted) -> Made:
-    """What is new at `step`: made by the transition's steps before it, or by the step it
-    undoes."""
-    known = earlier(step)
-    made = Made()
-    key = id(step.step)
-    for source in (known.before.get(key), known.undone.get(key)):
-        if source is not None:
-            made.update(source)
-    return made
 
 
 def _create(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
@@ -183,6 +191,8 @@ def _create(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
 def _drop(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
     if is_word(s, 1, "index") and not is_word(s, 2, "concurrently"):
         index, _ = name_at(s, skip(s, 2, ("if", "exists")))
+        if index and made.new_index(index):
+            return  # on a table new in the transition: nothing waits on it
         yield at(
             text,
             s[0],
@@ -261,17 +271,19 @@ def _lock(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
     if not table or made.table(table):
         return
     mode = "access exclusive"
-    for j in range(len(s)):
-        if is_word(s, j, "in"):
-            end = next((k for k in range(j, len(s)) if is_word(s, k, "mode")), len(s))
-            mode = " ".join(w.value for w in s[j + 1 : end])
-    shown = _LOCK_MODES.get(mode, "AccessExclusiveLock")
+    j = next((j for j in range(len(s)) if is_word(s, j, "in")), None)  # IN mode MODE, once
+    if j is not None:
+        end = next((k for k in range(j, len(s)) if is_word(s, k, "mode")), len(s))
+        mode = " ".join(w.value for w in s[j + 1 : end])
+    if mode not in _LOCK_MODES:
+        mode = "access exclusive"  # not a mode: PostgreSQL refuses it; the default shown
     yield at(
         text,
         s[0],
         "ban-lock-table",
-        f"LOCK TABLE takes {mode.upper()} on {table} until the step ends",
-        (table, shown),
+        f"LOCK TABLE takes {mode.upper()} on {table} until the step ends: "
+        f"{_BLOCKS[mode]} wait for it",
+        (table, _LOCK_MODES[mode]),
     )
 
 

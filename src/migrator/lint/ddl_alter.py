@@ -98,6 +98,15 @@ def _constraint(text: SqlText, table: str, clause: Statement, made: Made) -> Ite
             f"{'SHARE ROW EXCLUSIVE' if foreign else 'ACCESS EXCLUSIVE'} on it",
             (table, "ShareRowExclusiveLock" if foreign else "AccessExclusiveLock"),
         )
+    elif kind == "exclude":
+        yield at(
+            text,
+            clause[i],
+            "adding-exclusion-constraint",
+            f"ADD EXCLUDE builds its index on {table} and checks every row under ACCESS "
+            "EXCLUSIVE: reads and writes wait until it ends",
+            (table, "AccessExclusiveLock"),
+        )
     elif kind in ("unique", "primary") and not has_words(clause, "using", "index"):
         yield _keyed(text, table, clause[1], primary=kind == "primary")
 
@@ -125,13 +134,14 @@ def _column(text: SqlText, table: str, clause: Statement, made: Made) -> Iterato
     where: Word | None = None
     if is_word(clause, i, *SERIAL):
         why, where = f"a {clause[i].value} column fills every row", clause[i]
+    last = {v: j for j, w in enumerate(clause) if w.kind == "word" for v in (w.value,)}
     for j in range(i, len(clause)):
         if where is not None:
             break
-        if is_word(clause, j, "generated"):
-            if has_words(clause[j:], "identity"):
+        if is_word(clause, j, "generated"):  # IDENTITY or STORED after it (read once: `last`)
+            if last.get("identity", -1) > j:
                 why, where = "an identity column numbers every row", clause[j]
-            elif has_words(clause[j:], "stored"):
+            elif last.get("stored", -1) > j:
                 why, where = "a stored generated column computes every row", clause[j]
         elif is_word(clause, j, "default"):
             called = _volatile_call(clause, j + 1)
@@ -187,8 +197,9 @@ def _volatile_call(clause: Statement, start: int) -> str:
 
 
 _ENDS_DEFAULT = frozenset(
-    {"not", "null", "constraint", "check", "unique", "primary", "references", "generated"}
-)
+    {"not", "null", "constraint", "check", "unique", "primary", "references", "generated",
+     "default"}
+)  # fmt: skip
 
 
 def _alter_column(
@@ -207,7 +218,7 @@ def _alter_column(
             "ACCESS EXCLUSIVE",
             (table, "rewrite"),
         )
-    elif follows(clause, i, "set", "not", "null") and not made.validated(table):
+    elif follows(clause, i, "set", "not", "null") and not made.validated(table, column):
         yield at(
             text,
             clause[i],

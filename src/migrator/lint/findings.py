@@ -54,6 +54,8 @@ class SqlText:
       then not one).
     - `generated`: SQL the action builds from its keys (a `policy` step's CREATE POLICY):
       findings point at the step, not into a text of the file.
+    - `expression`: a SQL expression, not statements (a backfill's `where`): read for its
+      parameters; squawk, which parses statements, is not given it.
     """
 
     path: PathKey
@@ -62,3 +64,4 @@ class SqlText:
     binds: frozenset[str] = field(default_factory=frozenset)
     batched: bool = False
     generated: bool = False
+    expression: bool = False

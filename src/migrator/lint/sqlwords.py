@@ -124,14 +124,30 @@ def altered_table(statement: Statement) -> tuple[str, int] | None:
 @dataclass
 class Made:
     """What statements created: tables (keys) and columns (`table.column` keys); and the
-    tables where a constraint was validated (a SET NOT NULL after it needs no scan)."""
+    columns a validated CHECK (column IS NOT NULL) covers (a SET NOT NULL after it needs
+    no scan): such a CHECK added valid (`checked`), or added NOT VALID (`not_null`, by
+    `table.constraint`) and then validated (`validated_names`)."""
 
     tables: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
     checked: set[str] = field(default_factory=set)
+    not_null: dict[str, str] = field(default_factory=dict)
+    validated_names: set[str] = field(default_factory=set)
+    indexes: dict[str, str] = field(default_factory=dict)
+    """Index (key) -> its table (key), for the indexes created."""
 
-    def validated(self, name: str) -> bool:
-        return key(name) in self.checked
+    def new_index(self, name: str) -> bool:
+        """Whether index `name` was created on a table that is new."""
+        table = self.indexes.get(key(name).rpartition(".")[2])
+        return table is not None and table in self.tables
+
+    def validated(self, name: str, column: str) -> bool:
+        """Whether a validated CHECK says `column` of table `name` IS NOT NULL."""
+        col = f"{key(name)}.{key(column)}"
+        return col in self.checked or any(
+            f"{key(name)}.{c}" == col for n, c in self.not_null.items()
+            if n in self.validated_names and n.startswith(f"{key(name)}.")
+        )  # fmt: skip
 
     def table(self, name: str) -> bool:
         return key(name) in self.tables
@@ -140,41 +156,76 @@ class Made:
         return f"{key(table)}.{column.lower()}" in self.columns or self.table(table)
 
     def read(self, statement: Statement) -> None:
-        """Adds what `statement` creates (CREATE TABLE, ALTER TABLE ... ADD COLUMN)."""
+        """Adds what `statement` creates (CREATE TABLE, ALTER TABLE ... ADD COLUMN, a CHECK
+        of IS NOT NULL) or validates. CREATE TABLE IF NOT EXISTS makes nothing sure: the
+        table may be there already, with its rows and clients."""
         if is_word(statement, 0, "create"):
             i = skip(statement, 1, ("or", "replace"), ("global",), ("local",))
             i = skip(statement, i, ("temporary",), ("temp",), ("unlogged",))
-            if is_word(statement, i, "table"):
-                name, _ = name_at(statement, skip(statement, i + 1, ("if", "not", "exists")))
+            if is_word(statement, i, "table") and not follows(statement, i + 1, "if", "not"):
+                name, _ = name_at(statement, i + 1)
                 if name:
                     self.tables.add(key(name))
+            elif is_word(statement, i, "unique", "index"):
+                self._index(statement, skip(statement, i, ("unique",)))
             return
         altered = altered_table(statement)
         if altered is None:
             return
         table, start = altered
         for clause in clauses(statement, start):
-            if is_word(clause, 0, "validate"):
-                self.checked.add(key(table))
+            if is_word(clause, 0, "validate") and is_word(clause, 1, "constraint"):
+                name, _ = name_at(clause, 2)
+                self.validated_names.add(f"{key(table)}.{key(name)}")
+            elif is_word(clause, 0, "add") and is_word(clause, 1, "constraint", "check"):
+                self._check(table, clause)
             elif is_word(clause, 0, "add") and not is_word(
-                clause, 1, "constraint", "unique", "primary", "check", "foreign", "exclude"
+                clause, 1, "unique", "primary", "foreign", "exclude"
             ):
                 i = skip(clause, 1, ("column",), ("if", "not", "exists"))
                 column, _ = name_at(clause, i)
                 if column:
                     self.columns.add(f"{key(table)}.{column.lower()}")
 
+    def _index(self, statement: Statement, i: int) -> None:
+        """`CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON [ONLY] table`."""
+        i = skip(statement, i + 1, ("concurrently",), ("if", "not", "exists"))
+        name, i = name_at(statement, i)
+        if name and is_word(statement, i, "on"):
+            table, _ = name_at(statement, skip(statement, i + 1, ("only",)))
+            if table:
+                self.indexes[key(name).rpartition(".")[2]] = key(table)
+
+    def _check(self, table: str, clause: Statement) -> None:
+        """`ADD [CONSTRAINT name] CHECK (column IS NOT NULL) [NOT VALID]`."""
+        name, i = name_at(clause, 2) if is_word(clause, 1, "constraint") else ("", 1)
+        if not (is_word(clause, i, "check") and i + 1 < len(clause)):
+            return
+        if clause[i + 1] != Word("punct", "("):
+            return
+        column, j = name_at(clause, i + 2)
+        if not column or not follows(clause, j, "is", "not", "null"):
+            return
+        if not has_words(clause, "not", "valid"):
+            self.checked.add(f"{key(table)}.{key(column)}")
+        elif name:
+            self.not_null[f"{key(table)}.{key(name)}"] = key(column)
+
     def update(self, other: Made) -> None:
         self.tables |= other.tables
         self.columns |= other.columns
         self.checked |= other.checked
+        self.not_null.update(other.not_null)
+        self.validated_names |= other.validated_names
+        self.indexes.update(other.indexes)
 
 
 @dataclass(frozen=True)
 class Earlier:
-    """For one transition: what the steps before each step made, and for each undo step
-    what the step it undoes made (an undo that drops what its step created breaks no
-    client)."""
+    """For one transition: what the steps before each step made (for an undo step, the
+    steps up to and including the one it undoes, and the undos before it), and for each
+    undo step what the step it undoes made (an undo that drops what its step created
+    breaks no client)."""
 
     before: dict[int, Made]
     undone: dict[int, Made]
@@ -197,7 +248,8 @@ def earlier(step: Linted) -> Earlier:
         before[id(forward)] = _copy(so_far)
         made = _made(forward, registry)
         undos = forward.rollback if isinstance(forward.rollback, list) else []
-        undo_so_far = Made()
+        undo_so_far = _copy(so_far)  # an undo runs after its step: what it made is there
+        undo_so_far.update(made)
         for undo in undos:
             before[id(undo)] = _copy(undo_so_far)
             undone[id(undo)] = made
@@ -221,4 +273,15 @@ def _made(step: Any, registry: Any) -> Made:
     for text in spec.sql_texts(step):
         for statement in ddl_statements(text.text):
             made.read(statement)
+    return made
+
+
+def new_at(step: Linted) -> Made:
+    """What is new at `step`: made by the transition's steps before it, or by the step it
+    undoes (and the steps before that)."""
+    known = earlier(step)
+    made = Made()
+    for source in (known.before.get(id(step.step)), known.undone.get(id(step.step))):
+        if source is not None:
+            made.update(source)
     return made

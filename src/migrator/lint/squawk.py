@@ -211,7 +211,8 @@ class Squawk:
         groups: dict[bool, _Group] = {True: _Group(), False: _Group()}
         for i, step in enumerate(steps):
             for text in step.texts:
-                groups[text.in_transaction].add(i, text)
+                if not text.expression:  # a condition alone is no statement to parse
+                    groups[text.in_transaction].add(i, text)
         for in_transaction, group in groups.items():
             if group.texts and not self.failures:
                 self._run(in_transaction, group)

@@ -5,13 +5,20 @@ generates (a `policy` step's CREATE POLICY) is placed at the step.
 
 - `undefined-bind-variable`: a `:name` that is neither a plan variable nor one the
   action binds itself (a backfill's `:lo` and `:hi`): the step fails when it runs.
+- `parameter-in-generated-sql`: a `:name` in SQL an action generates from its keys (a
+  `policy` step's `using`): that DDL is sent with no parameters, so it fails at apply.
 - `transaction-nesting`: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT or a
   two-phase PREPARE/COMMIT/ROLLBACK in a text that runs inside migrator's transaction
   (SAVEPOINT, RELEASE and ROLLBACK TO stay inside it, and are fine).
-- `session-set`: a SET that is not LOCAL, TRANSACTION or CONSTRAINTS lasts only until the
-  step ends: every step, undo and check starts from the same session state.
+- `session-set`: a SET that changes nothing. Every step, undo and check starts from the
+  same session state, so a session SET lasts exactly until its step ends: harmless before
+  the statements it is for (`set lock_timeout = '2s'; alter table ...`), useless with
+  nothing after it in its step. SET LOCAL in a text that runs outside a transaction
+  (`autocommit: true`: each statement on its own) does nothing either.
 - `ban-concurrent-index-creation-in-transaction`: CREATE/DROP INDEX and REINDEX
-  CONCURRENTLY cannot run in a transaction block.
+  CONCURRENTLY (`REINDEX (CONCURRENTLY) ...` too) cannot run in a transaction block.
+- `cannot-run-in-transaction`: the other statements PostgreSQL refuses in a transaction
+  block (VACUUM, CREATE/DROP DATABASE, ALTER SYSTEM, ... `_NO_BLOCK`).
 - `whole-table-write`: an UPDATE or DELETE with no WHERE, outside a backfill.
 - `rls-without-lock-timeout`: CREATE/ALTER/DROP POLICY and ALTER TABLE ... ROW LEVEL
   SECURITY take ACCESS EXCLUSIVE on the table; without a step `lock_timeout` of its own
@@ -23,19 +30,24 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from migrator.lint.findings import LintFinding, LintRule, SqlText
+from migrator.db.checksql import Word
+from migrator.lint.blocks import concurrent_head, no_block
+from migrator.lint.findings import LintFinding, LintRule, PathKey, SqlText
+from migrator.lint.sqlwords import Made, new_at
 
 if TYPE_CHECKING:
-    from migrator.db.checksql import Word
     from migrator.lint.linted import LintedStep
 
 UNDEFINED = "undefined-bind-variable"
+GENERATED_PARAMETER = "parameter-in-generated-sql"
 NESTING = "transaction-nesting"
 SESSION_SET = "session-set"
 CONCURRENT_IN_TX = "ban-concurrent-index-creation-in-transaction"
+NO_BLOCK = "cannot-run-in-transaction"
 WHOLE_TABLE = "whole-table-write"
 RLS_LOCK = "rls-without-lock-timeout"
 LOCK_IGNORED = "lock-timeout-ignored"
@@ -47,6 +59,14 @@ RULES: tuple[LintRule, ...] = (
         "declare it under `vars:` (or correct its name)",
     ),
     LintRule(
+        GENERATED_PARAMETER,
+        "a `:name` parameter in SQL an action generates (a policy's `using`), which it runs "
+        "with no parameters",
+        "write the value into the expression as a literal; for a value known only at run "
+        "time, read a setting (`current_setting('app.owner')`): plan variables reach SQL only "
+        "as the bound parameters of `sql` and `backfill` steps",
+    ),
+    LintRule(
         NESTING,
         "transaction control inside a step that runs in a transaction",
         "leave it out: each step is its own transaction; split the work into steps, or give "
@@ -54,13 +74,21 @@ RULES: tuple[LintRule, ...] = (
     ),
     LintRule(
         SESSION_SET,
-        "a session-level SET, which lasts only until the step ends",
-        "use SET LOCAL, or set it in each step that needs it",
+        "a SET that changes nothing: last in its step (each step starts from a clean "
+        "session), or SET LOCAL outside a transaction block",
+        "put the SET in the step that needs it, before the statements it is for (it lasts "
+        "until that step ends)",
     ),
     LintRule(
         CONCURRENT_IN_TX,
         "CONCURRENTLY in a step that runs in a transaction",
         "set `autocommit: true` on this step (a step of its own for the concurrent build)",
+    ),
+    LintRule(
+        NO_BLOCK,
+        "a statement PostgreSQL refuses inside a transaction block (VACUUM, CREATE DATABASE, "
+        "ALTER SYSTEM, DETACH PARTITION CONCURRENTLY, ...) in a step that runs in one",
+        "give it a step of its own with `autocommit: true`",
     ),
     LintRule(
         WHOLE_TABLE,
@@ -82,6 +110,8 @@ RULES: tuple[LintRule, ...] = (
 )
 
 _ENDS = {"commit", "end", "rollback", "abort"}
+_OPEN = Word("punct", "(")
+_CLOSE = Word("punct", ")")
 _SESSION_KEEPS = {"local", "transaction", "constraints"}
 _RLS_VERBS = {"create", "alter", "drop"}
 
@@ -95,54 +125,127 @@ def check(step: LintedStep) -> Iterator[LintFinding]:
             "that migrator could time",
             ("lock_timeout",),
         )
-    for text, statement in step.statements():
-        yield from _parameters(step, text, statement)
+    listed = list(step.statements())
+    last_work = max(
+        (n for n, (_, s) in enumerate(listed) if _word(s, 0) not in ("set", "reset", "")),
+        default=-1,
+    )
+    own, made = Made(), None  # what this step makes; what is new at it (read when asked)
+
+    def new(table: str) -> bool:
+        nonlocal made
+        made = made or new_at(step)
+        return own.table(table) or made.table(table)
+
+    seen: dict[PathKey, set[str]] = {}  # the parameters reported, by text
+    for n, (text, statement) in enumerate(listed):
+        yield from _parameters(step, text, statement, seen.setdefault(text.path, set()))
         first = _word(statement, 0)
         if not first:
             continue
         if text.in_transaction:
             yield from _in_transaction(text, statement)
-        if first == "set" and _word(statement, 1) not in _SESSION_KEEPS:
-            shown = _shown(text, statement)
-            yield _found(
-                SESSION_SET,
-                f"`{shown}` sets the session, but every step, undo and check starts from the "
-                "same session state: it lasts only until this step ends",
-                text,
-                statement[0],
-            )
-        if first in ("update", "delete") and not text.batched:
-            yield from _whole_table(text, statement)
-        if step.step.lock_timeout is None:
-            yield from _rls(text, statement)
+        if first == "set":
+            yield from _set(text, statement, after=n < last_work)
+        if first in ("update", "delete", "with") and not text.batched:
+            yield from _whole_table(text, statement, new)
+        if step.step.lock_timeout is None and first in _RLS_VERBS:
+            yield from _rls(text, statement, new)
+        if first == "create":
+            own.read(statement)  # a table this step creates is new for its later statements
+
+
+def _set(text: SqlText, statement: Sequence[Word], after: bool) -> Iterator[LintFinding]:
+    """A session SET with nothing after it in its step; SET LOCAL where each statement is a
+    transaction of its own."""
+    second = _word(statement, 1)
+    if second == "local" and not text.in_transaction:
+        yield _found(
+            SESSION_SET,
+            f"`{_shown(text, statement)}` does nothing: this text runs outside a transaction "
+            "(`autocommit: true`, each statement on its own), where SET LOCAL ends with the "
+            "statement itself",
+            text,
+            statement[0],
+            "use a plain SET, before the statements it is for: it lasts until the step ends "
+            "(or the step's `lock_timeout`, for lock_timeout)",
+        )
+    elif second not in _SESSION_KEEPS and not after:
+        yield _found(
+            SESSION_SET,
+            f"`{_shown(text, statement)}` changes nothing: no statement runs after it in "
+            "this step, and the next step starts from a clean session",
+            text,
+            statement[0],
+        )
 
 
 def _parameters(
-    step: LintedStep, text: SqlText, statement: Sequence[Word]
+    step: LintedStep, text: SqlText, statement: Sequence[Word], seen: set[str]
 ) -> Iterator[LintFinding]:
-    for w, message in unbound(statement, step.variables | text.binds):
+    """The parameters of `statement` no one binds, each name once per text (`seen`)."""
+    if text.generated:
+        for w in statement:
+            if w.kind == "other" and w.value.startswith(":") and len(w.value) >= 2:
+                if w.value in seen:
+                    continue
+                seen.add(w.value)
+                yield _found(
+                    GENERATED_PARAMETER,
+                    f"`{w.value}` in the SQL the `{step.key}` step generates is sent as "
+                    "written: its DDL takes no bind parameters, so the step fails with a "
+                    "syntax error when it runs",
+                    text,
+                    w,
+                )
+        return
+    for w, message in unbound(statement, step.variables | text.binds, seen=seen):
         yield _found(UNDEFINED, message, text, w)
 
 
+_HINTED = 20
+"""Undefined names per text that get a "did you mean" (difflib over every variable)."""
+_LISTED = 12
+"""Variables named in a message, at most."""
+
+
 def unbound(
-    statement: Sequence[Word], known: frozenset[str], what: str = "step"
+    statement: Sequence[Word],
+    known: frozenset[str],
+    what: str = "step",
+    seen: set[str] | None = None,
 ) -> Iterator[tuple[Word, str]]:
     """Each `:name` parameter of a statement that `known` does not define, with the
-    reason (`validate` reads checks' SQL with it too)."""
+    reason (`validate` reads checks' SQL with it too); with `seen`, each name once (the
+    names already reported are in it, and are added to it)."""
+    seen = set() if seen is None else seen
     for w in statement:
         if w.kind != "other" or not w.value.startswith(":") or len(w.value) < 2:
             continue
         name = w.value[1:]
-        if name in known:
+        if name in known or name in seen:
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f" (did you mean `:{close[0]}`?)" if close else ""
-        names = ", ".join(sorted(known)) or "none"
+        seen.add(name)
+        close = _close(name, known) if len(seen) <= _HINTED else ""
+        hint = f" (did you mean `:{close}`?)" if close else ""
         yield (
             w,
             f"`:{name}` names no plan variable{hint}: the {what} fails when it runs "
-            f"(variables: {names})",
+            f"(variables: {_listed(known)})",
         )
+
+
+@lru_cache(maxsize=4096)
+def _close(name: str, known: frozenset[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return close[0] if close else ""
+
+
+@lru_cache(maxsize=64)
+def _listed(known: frozenset[str]) -> str:
+    names = sorted(known)
+    shown = ", ".join(names[:_LISTED]) or "none"
+    return shown + (f", ... ({len(names)} in all)" if len(names) > _LISTED else "")
 
 
 def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
@@ -163,7 +266,7 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
             text,
             statement[0],
         )
-    head = _concurrent_head(statement)
+    head = concurrent_head(statement)
     if head:
         yield _found(
             CONCURRENT_IN_TX,
@@ -171,52 +274,74 @@ def _in_transaction(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFi
             text,
             statement[0],
         )
+        return
+    refused = no_block(statement)
+    if refused:
+        yield _found(
+            NO_BLOCK,
+            f"{refused} cannot run inside a transaction block, and this step runs in one: it "
+            "fails every time it runs",
+            text,
+            statement[0],
+        )
 
 
-def _concurrent_head(statement: Sequence[Word]) -> str:
-    """`CREATE INDEX CONCURRENTLY` (REINDEX, DROP INDEX) if the statement is one, else ''."""
-    values: list[str] = []
-    depth = 0
-    for w in statement:
-        if len(values) >= 6:
-            break
-        if w.kind == "punct" and w.value in "()":
-            depth += 1 if w.value == "(" else -1
-            if depth < 0 or (depth == 1 and values[:1] != ["reindex"]):
-                break  # a column list: the head is over (REINDEX's options come first)
-        elif depth == 0:
-            values.append(w.value if w.kind == "word" else "")
-    if values[:1] not in (["create"], ["reindex"], ["drop"]) or "concurrently" not in values:
-        return ""
-    head = values[: values.index("concurrently") + 1]
-    if head[0] == "reindex" or "index" in head:
-        return " ".join(head).upper()
-    return ""
+def _whole_table(
+    text: SqlText, statement: Sequence[Word], new: Callable[[str], bool]
+) -> Iterator[LintFinding]:
+    """Each UPDATE or DELETE with no WHERE of its own: the statement itself, the one after
+    a WITH, or one inside a WITH's parentheses (`with m as (delete from t returning *)`)."""
+    for i in _write_heads(statement):
+        verb = statement[i].value
+        start = i + 2 if verb == "delete" and _word(statement, i + 1) == "from" else i + 1
+        if _word(statement, start) == "only":
+            start += 1
+        table = _qualified(statement, start)
+        if table and new(table):
+            continue  # new in this transition: no client reads it yet
+        yield _found(
+            WHOLE_TABLE,
+            f"{verb.upper()} with no WHERE writes every row of {table or 'the table'} in one "
+            "transaction: each row stays locked until the step commits, and the table and "
+            "its replicas take the whole write at once",
+            text,
+            statement[i],
+        )
 
 
-def _whole_table(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
-    depth = 0
-    for w in statement:
-        if w.kind == "punct" and w.value in "()":
-            depth += 1 if w.value == "(" else -1
-        elif depth == 0 and w.kind == "word" and w.value == "where":
+def _write_heads(statement: Sequence[Word], at_most: int = 16) -> Iterator[int]:
+    """Where an UPDATE or DELETE without a WHERE at its own level starts: at the statement's
+    start, right after a WITH's `)` or inside a `(` (ON CONFLICT DO UPDATE, FOR UPDATE, ON
+    DELETE are none); the first `at_most` only, so a hostile text costs little."""
+    with_ = _word(statement, 0) == "with"
+    seen = 0
+    for i, w in enumerate(statement):
+        if w.kind != "word" or w.value not in ("update", "delete"):
+            continue
+        before = statement[i - 1] if i else None
+        if before is not None and not (before == _OPEN or (with_ and before == _CLOSE)):
+            continue
+        seen += 1
+        if seen > at_most:
             return
-    verb = statement[0].value
-    start = 2 if verb == "delete" and _word(statement, 1) == "from" else 1
-    if _word(statement, start) == "only":
-        start += 1
-    table = _qualified(statement, start) or "the table"
-    yield _found(
-        WHOLE_TABLE,
-        f"{verb.upper()} with no WHERE writes every row of {table} in one transaction: each "
-        "row stays locked until the step commits, and the table and its replicas take the "
-        "whole write at once",
-        text,
-        statement[0],
-    )
+        depth = 0
+        for later in statement[i + 1 :]:
+            if later in (_OPEN, _CLOSE):
+                depth += 1 if later == _OPEN else -1
+                if depth < 0:
+                    break
+            elif depth == 0 and later.kind == "word" and later.value == "where":
+                break
+        else:
+            yield i
+            continue
+        if depth < 0:
+            yield i
 
 
-def _rls(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
+def _rls(
+    text: SqlText, statement: Sequence[Word], new: Callable[[str], bool]
+) -> Iterator[LintFinding]:
     first, second = _word(statement, 0), _word(statement, 1)
     table = ""
     what = ""
@@ -232,8 +357,8 @@ def _rls(text: SqlText, statement: Sequence[Word]) -> Iterator[LintFinding]:
             i += 1
         table = _qualified(statement, i)
         what = "ALTER TABLE ... ROW LEVEL SECURITY"
-    if not table:
-        return
+    if not table or new(table):
+        return  # a table new in this transition: no query waits on it
     yield LintFinding(
         RLS_LOCK,
         f"{what} takes ACCESS EXCLUSIVE on {table}: while it waits for that lock every query "
@@ -249,11 +374,11 @@ def _has_row_level_security(statement: Sequence[Word]) -> bool:
     return any(values[i : i + 3] == ["row", "level", "security"] for i in range(len(values)))
 
 
-def _found(rule: str, message: str, text: SqlText, word: Word) -> LintFinding:
+def _found(rule: str, message: str, text: SqlText, word: Word, safe: str = "") -> LintFinding:
     """A finding at `word` of `text` (at the step, for generated SQL)."""
     if text.generated:
-        return LintFinding(rule, message)
-    return LintFinding(rule, message, text.path, word.at)
+        return LintFinding(rule, message, safe=safe)
+    return LintFinding(rule, message, text.path, word.at, safe)
 
 
 def _word(statement: Sequence[Word], i: int) -> str:
