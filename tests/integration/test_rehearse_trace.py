@@ -248,3 +248,28 @@ def test_relation_names_compare_as_sql_writes_them() -> None:
     assert (inside.confirmed, inside.refuted) == (["r"], [])
     judge(inside, [LintFinding("r", "m", trace=("other", "ShareLock"))])
     assert (inside.confirmed, inside.refuted) == ([], ["r"])
+
+
+def test_docs_shows_what_a_real_rehearsal_saw_each_step_and_its_undo_do(
+    rehearse: Any, write_plan: Any, migrator: Any, tmp_path: Path
+) -> None:
+    """`docs --rehearsal` of the document `rehearse --output json` itself wrote: each step's
+    trace beside its SQL, and its undo's (the way back that undid the steps) beside that."""
+    plan = write_plan(SAFER)
+    result = rehearse(plan, "--output", "json")
+    assert result.code == 0, result.out + result.err
+    document = tmp_path / "rehearsal.json"
+    document.write_text(result.out)
+
+    docs = migrator("docs", plan, "--rehearsal", document, dsn=False)
+
+    assert docs.code == 0, docs.out + docs.err
+    assert (
+        "**Rehearsed:** takes SHARE ROW EXCLUSIVE on public.items, public.owners"
+    ) in docs.out.splitlines(), docs.out
+    undone = [line for line in docs.out.splitlines() if line.startswith("**Undo rehearsed:**")]
+    assert len(undone) == 4, docs.out  # every step's undo ran on the way back
+    assert undone[:2] == [
+        "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.items, public.tags, public.tags\\_pkey",
+        "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.items, public.owners",
+    ], undone

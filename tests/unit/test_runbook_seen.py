@@ -14,6 +14,7 @@ import pytest
 
 from migrator.cli import main
 from migrator.plan import check_plan, load_plan
+from migrator.rehearse.trace import StepTrace
 from migrator.views.rehearsed import mode_words, read_rehearsal
 from migrator.views.runbook import runbook
 from migrator.views.runbook_markdown import markdown
@@ -62,66 +63,46 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
     return code, captured.out, captured.err
 
 
-def traced(checksum: str | None, shape: str = "steps") -> dict[str, Any]:
-    """A `rehearse --output json` document of PROFILES, in the shape SPEC.md gives a step's
-    trace (`locks: [{relation, mode}]`, `rewritten: [relation]`), laid out as `shape`."""
+def entry(
+    leg: str,
+    transition: str,
+    step: str,
+    locks: list[dict[str, str]],
+    rewritten: list[str],
+    confirmed: tuple[str, ...] = (),
+    *,
+    undo: bool = False,
+    in_transaction: bool = True,
+) -> dict[str, Any]:
+    """A step's trace as `rehearse --output json` writes it (`StepTrace.as_dict`)."""
+    trace = StepTrace(step, undo, in_transaction, locks, rewritten, leg=leg, transition=transition)
+    trace.confirmed = list(confirmed)
+    return trace.as_dict()
+
+
+def traced(checksum: str | None) -> dict[str, Any]:
+    """A `rehearse --output json` document of PROFILES, in the shape rehearse writes it:
+    each round trip's `trace`, one entry per step of each leg (SPEC.md, "Rehearsal trace")."""
+    share = [{"relation": "public.x", "mode": "ShareLock"}]
+    exclusive = [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}]
     forward = [
-        {
-            "step": "an index on owners",
-            "locks": [],
-            "rewritten": [],
-            "lint": {"confirmed": [], "refuted": []},
-        },
-        {
-            "step": "owners only",
-            "locks": [
-                {"relation": "public.profiles", "mode": "AccessExclusiveLock"},
-                {"relation": "public.owners", "mode": "AccessShareLock"},
-            ],
-            "rewritten": [],
-        },
-        {
-            "step": "a wider owner",
-            "locks": [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}],
-            "rewritten": ["public.profiles", "public.profiles_pkey"],
-            "lint": {"confirmed": ["changing-column-type"], "refuted": []},
-        },
-    ]
-    again = [{**s, "locks": [{"relation": "public.x", "mode": "ShareLock"}]} for s in forward]
-    back = [
-        {
-            "step": "owners only no more",
-            "locks": [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}],
-            "rewritten": [],
-        }
-    ]
-    if shape == "steps":
-        legs: Any = {  # in no particular order: the forward leg is the one shown
-            "steps": [{"leg": "forward again", **s} for s in again]
-            + [{"leg": "back", **s} for s in back]
-            + [{"leg": "forward", **s} for s in forward]
-        }
-    elif shape == "by leg":
-        legs = {"trace": {"forward": forward, "back": back, "forward again": again}}
-    elif shape == "steps by name":
-        legs = {
-            "legs": {
-                leg: {s["step"]: {k: v for k, v in s.items() if k != "step"} for s in steps}
-                for leg, steps in (("forward again", again), ("back", back), ("forward", forward))
-            }
-        }
-    else:  # a list of legs, each with its steps
-        legs = {
-            "trace": [
-                {"leg": "forward", "steps": forward},
-                {"leg": "back", "steps": back},
-                {"leg": "forward again", "steps": again},
-            ]
-        }
+        ("an index on owners", [], [], ()),
+        ("owners only", [*exclusive, {"relation": "public.owners", "mode": "AccessShareLock"}],
+         [], ()),
+        ("a wider owner", exclusive, ["public.profiles", "public.profiles_pkey"],
+         ("changing-column-type",)),
+    ]  # fmt: skip
+    trace = (  # in no particular order: the forward leg is the one shown
+        [entry("forward again", "lock", s, share, r, c) for s, _, r, c in forward]
+        + [entry("back", "unlock", "owners only no more", exclusive, [])]
+        + [entry("forward", "lock", *s) for s in forward]
+    )
     document: dict[str, Any] = {
         "plan": "profiles",
         "result": "clean",
-        "round_trips": [{"transition": "lock", "back": "unlock", "outcome": "clean", **legs}],
+        "round_trips": [
+            {"transition": "lock", "back": "unlock", "outcome": "clean", "trace": trace}
+        ],
     }
     if checksum is not None:
         document["plan_checksum"] = checksum
@@ -170,12 +151,11 @@ def test_a_plan_without_findings_says_none(registry: Any, tmp_path: Path) -> Non
     assert "Lint:" not in text and "**Rehearsed:**" not in text
 
 
-@pytest.mark.parametrize("shape", ["steps", "by leg", "legs with steps", "steps by name"])
 def test_a_rehearsal_shows_each_steps_locks_and_rewrites_beside_its_sql(
-    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path, shape: str
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
 ) -> None:
     rehearsal = tmp_path / "rehearsal.json"
-    rehearsal.write_text(json.dumps(traced(checksum_of(plan_file), shape)))
+    rehearsal.write_text(json.dumps(traced(checksum_of(plan_file))))
 
     code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
 
@@ -363,10 +343,10 @@ def test_an_undo_that_the_way_back_ran_shows_what_it_did(
         "round_trips": [
             {
                 "transition": "apply",
-                "back": None,  # the undo of its steps
-                "steps": [
-                    {"leg": "forward", "step": "a wider owner", "locks": [], "rewritten": []},
-                    {"leg": "back", "step": "a wider owner", "locks": [undo], "rewritten": []},
+                "back": None,  # the undo of its steps, by the run `revert apply`
+                "trace": [
+                    entry("forward", "apply", "a wider owner", [], []),
+                    entry("back", "revert apply", "undo a wider owner", [undo], [], undo=True),
                 ],
             }
         ],

@@ -82,9 +82,15 @@ def read_rehearsal(path: str | Path) -> Rehearsal:
         if not isinstance(name, str) or transition is None:
             continue
         rank = {"forward": 0, None: 1, "again": 2}.get(leg)
-        if leg == "back":  # a reverse transition's steps, run as a way back
+        if leg == "back":  # a reverse transition's steps, or the undo of the steps
             back = entry.get("_back")
-            transition, rank = (back if isinstance(back, str) else _UNDO + transition), 0
+            if isinstance(back, str):
+                transition = back
+            else:  # `undo NAME`, the undo of step NAME of the transition
+                transition = _UNDO + transition
+                if entry.get("undo") is True and name.startswith("undo "):
+                    name = name.removeprefix("undo ")
+            rank = 0
         key = (transition, name)
         if rank is not None and rank < ranked.get(key, 9):
             ranked[key] = rank
@@ -118,13 +124,16 @@ def _entries(
         return
     if not isinstance(node, dict):
         return
-    if isinstance(node.get("transition"), str):
+    entry = "locks" in node or "rewritten" in node
+    # A round trip names the plan's transition; a step's own `transition` (the run that
+    # ran it: `revert tighten` on a way back that undid tighten's steps) only when none does.
+    if isinstance(node.get("transition"), str) and (transition is None or not entry):
         transition = node["transition"]
     if isinstance(node.get("back"), str):
         back = node["back"]
     if isinstance(node.get("leg"), str):
         leg = _LEGS.get(node["leg"], node["leg"])
-    if "locks" in node or "rewritten" in node:
+    if entry:
         yield transition, leg, {**node, "_back": back, "_key": key}
         return
     for inner_key, value in node.items():
