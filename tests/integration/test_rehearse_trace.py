@@ -270,6 +270,12 @@ def test_docs_shows_what_a_real_rehearsal_saw_each_step_and_its_undo_do(
     undone = [line for line in docs.out.splitlines() if line.startswith("**Undo rehearsed:**")]
     assert len(undone) == 4, docs.out  # every step's undo ran on the way back
     assert undone[:2] == [
-        "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.items, public.tags, public.tags\\_pkey",
+        "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.items, public.tags, "
+        "public.tags\\_pkey",
         "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.items, public.owners",
     ], undone
+    # a step outside a transaction: its locks were not traced, never "no lock"
+    concurrently = [line for line in docs.out.splitlines() if "**Rehearsed:**" in line][3]
+    assert concurrently.startswith("**Rehearsed:** its locks were not traced"), concurrently
+    assert "takes no lock" not in concurrently
+    assert undone[3].startswith("**Undo rehearsed:** its locks were not traced"), undone[3]

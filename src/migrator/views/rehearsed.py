@@ -158,8 +158,8 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
             for lock in raw_locks
             if isinstance(lock, dict) and "relation" in lock and "mode" in lock
         ]
-        if isinstance(raw_locks, list)
-        else None
+        if isinstance(raw_locks, list) and entry.get("locks_traced") is not False
+        else None  # a step outside a transaction: its locks were not traced
     )
     raw = entry.get("rewritten")
     rewritten = [str(r) for r in raw] if isinstance(raw, list) else []
@@ -169,7 +169,10 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
         word: [str(r) for r in verdicts.get(word) or [] if isinstance(r, str)]
         for word in ("confirmed", "refuted")
     }
-    return {"locks": locks, "rewritten": rewritten, "lint": lint, "text": _line(locks, rewritten)}
+    text = _line(locks, rewritten)
+    if entry.get("locks_traced") is False:
+        text = text.replace("not traced", "not traced (outside a transaction)", 1)
+    return {"locks": locks, "rewritten": rewritten, "lint": lint, "text": text}
 
 
 def _line(locks: list[dict[str, str]] | None, rewritten: list[str]) -> str:
