@@ -264,7 +264,6 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     document = {
         "plan": "p",
-        "plan_checksum": 7,  # not a checksum: as if none were given
         "round_trips": [
             {
                 "transition": "t",
@@ -272,6 +271,13 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
                     {"leg": "forward", "step": "s", "locks": "all", "rewritten": None},
                     {"leg": "forward", "locks": []},  # no step name
                     {"leg": "forward", "step": "u", "locks": [{"mode": "ShareLock"}, 3]},
+                    {
+                        "leg": "forward",
+                        "step": "v",
+                        "locks": [],
+                        "rewritten": [5, {"a": 1}],
+                        "lint": {"confirmed": 5, "refuted": "abc"},
+                    },
                 ],
             }
         ],
@@ -287,6 +293,53 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
     }
     assert found.trace("t", "u") is not None
     assert found.trace("t", "u")["text"] == "takes no lock and rewrites nothing"  # type: ignore[index]
+    assert found.trace("t", "v") == {  # a number, a string: no verdict, not its characters
+        "locks": [],
+        "rewritten": [],
+        "lint": {"confirmed": [], "refuted": []},
+        "text": "takes no lock and rewrites nothing",
+    }
+
+
+def deep(levels: int) -> str:
+    return '{"plan": "profiles", "round_trips": ' + "[" * levels + "]" * levels + "}"
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ('{"plan": "profiles", "plan_checksum": 7}', "its plan_checksum is not a string"),
+        ('{"plan": "profiles", "plan_checksum": ["x"]}', "its plan_checksum is not a string"),
+        (deep(5000), "nested"),
+        (deep(100), "nested deeper than 32 levels"),
+    ],
+)
+def test_a_malformed_rehearsal_is_bad_usage_with_a_reason(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path, content: str, said: str
+) -> None:
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(content)
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert (code, out) == (2, ""), err
+    assert f"--rehearsal '{rehearsal}': not " in err and said in err
+    assert "Traceback" not in err
+
+
+def test_lint_verdicts_of_the_wrong_type_are_no_verdicts(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    document = traced(checksum_of(plan_file))
+    for step in document["round_trips"][0]["trace"]:
+        step["lint"] = {"confirmed": 5, "refuted": "abc"}
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(document))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 0, err
+    assert "(lint:" not in out and "`a`" not in out
 
 
 @pytest.mark.parametrize(
