@@ -418,3 +418,24 @@ def test_an_undo_that_the_way_back_ran_shows_what_it_did(
     assert "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in out
     way_back = out[out.index("## 2.") :]  # the hotfix's way back: its steps undone
     assert "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in way_back
+
+
+def test_a_relation_name_with_line_breaks_stays_on_the_steps_line(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    document = traced(checksum_of(plan_file))
+    odd = "public.x\n\n# Injected heading\n- item"
+    for step in document["round_trips"][0]["trace"]:
+        step["locks"] = [{"relation": odd, "mode": "AccessExclusiveLock"}]
+        step["rewritten"] = [odd]
+        step["lint"] = {"confirmed": ["rule\n# two"], "refuted": []}
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(document))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 0, err
+    lines = out.splitlines()
+    assert not any(line.startswith(("# Injected", "- item", "# two")) for line in lines), out
+    shown = [line for line in lines if line.startswith("**Rehearsed:**")]
+    assert shown and all("Injected heading" in line for line in shown), shown
