@@ -224,6 +224,30 @@ def test_an_undo_that_forgets_an_index_names_the_step_and_the_index(
     assert difference["steps"] == ["add a column and an index"]
 
 
+def test_a_forward_that_fails_says_so_and_never_that_the_trip_is_clean(
+    rehearse: Any, write_plan: Any, items: None
+) -> None:
+    plan = write_plan(
+        """\
+        plan: broken
+        phases: [before, after]
+        transitions:
+          - name: divide
+            from: before
+            to: after
+            steps:
+              - {name: by zero, sql: select 1/0, rollback: {sql: select 1}}
+        """
+    )
+
+    result = rehearse(plan)
+
+    assert result.code == 1, result.out + result.err
+    (line,) = [x for x in result.out.splitlines() if "✗ divide (before -> after)" in x]
+    assert line.strip() == "✗ divide (before -> after): forward failed (exit 1)", line
+    assert "clean" not in line
+
+
 def test_a_way_back_that_leaves_a_new_flag_set_is_said_and_one_that_changes_a_flag_fails(
     rehearse: Any, migrator: Any, write_plan: Any, items: None
 ) -> None:
