@@ -224,6 +224,30 @@ def test_an_undo_that_forgets_an_index_names_the_step_and_the_index(
     assert difference["steps"] == ["add a column and an index"]
 
 
+def test_output_cut_short_still_drops_the_scratch_database(
+    write_plan: Any, items: None, database: str, admin_dsn: str
+) -> None:
+    """`migrator rehearse PLAN | head -1`: the reader has gone, each line written fails
+    (a broken pipe); the scratch database is dropped all the same."""
+    before = scratch_databases(admin_dsn)
+    read, write = os.pipe()
+    os.close(read)  # whatever rehearse writes meets a pipe nobody reads
+    command = [sys.executable, "-m", "migrator", "rehearse", str(write_plan(FAITHFUL))]
+    command += ["--dsn", database, "--scratch-dsn", admin_dsn, *fitting_pg_dump(admin_dsn)]
+    with subprocess.Popen(
+        command,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as proc:
+        os.close(write)
+        _, err = proc.communicate(timeout=120)
+
+    assert proc.returncode != 0  # it could not say what it did
+    assert scratch_databases(admin_dsn) == before, err
+
+
 def test_a_forward_that_fails_says_so_and_never_that_the_trip_is_clean(
     rehearse: Any, write_plan: Any, items: None
 ) -> None:

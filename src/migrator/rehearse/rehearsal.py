@@ -114,11 +114,11 @@ def rehearse(
     with _plainly(secrets):  # nothing is made before the versions are known to fit
         server, versions = _servers(target, scratch_dsn, pg_dump, secrets, announce)
         scratch = create_database(server.dsn, plan.name)
-    reporter.say(
-        f"rehearsing plan {plan.name} on a scratch copy of {target.shown}: "
-        f"database {scratch.name} on {server.shown}"
-    )
-    try:
+    try:  # from here on, the scratch database is dropped whatever happens (--keep aside)
+        reporter.say(
+            f"rehearsing plan {plan.name} on a scratch copy of {target.shown}: "
+            f"database {scratch.name} on {server.shown}"
+        )
         with _plainly(secrets):
             prepared = _prepare(target, versions, scratch, plan, (amount, rows), secrets, reporter)
             walk = _walk(ctx, plan, scratch, prepared.start, secrets)
@@ -150,8 +150,12 @@ def rehearse(
             )
         )
     else:
-        render_preparation(prepared, scratch, amount, reporter)
-        render(plan, walk, not_called, reporter, instead)
+        try:  # output that cannot be written (`| head -1`) leaves no scratch database behind
+            render_preparation(prepared, scratch, amount, reporter)
+            render(plan, walk, not_called, reporter, instead)
+        except BaseException:
+            _finish_scratch(scratch, keep, None, drop_database)
+            raise
         _finish_scratch(scratch, keep, reporter, drop_database)
     return code
 
