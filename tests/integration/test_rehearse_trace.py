@@ -279,3 +279,51 @@ def test_docs_shows_what_a_real_rehearsal_saw_each_step_and_its_undo_do(
     assert concurrently.startswith("**Rehearsed:** its locks were not traced"), concurrently
     assert "takes no lock" not in concurrently
     assert undone[3].startswith("**Undo rehearsed:** its locks were not traced"), undone[3]
+
+
+@pytest.mark.parametrize("stage", ["before_step", "in_transaction", "after_step"])
+def test_a_tracer_that_fails_never_fails_the_step_it_watches(
+    rehearse: Any, write_plan: Any, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    """The observer raises (in its transaction's savepoint: an SQL error) when it watches
+    'index the name', which cannot run twice: the step runs once and passes, and its trace
+    says it could not be traced, and why."""
+    from sqlalchemy import text
+
+    from migrator.rehearse import trace
+
+    class Failing(trace.Tracer):
+        def before_step(self, op: Any) -> None:
+            super().before_step(op)
+            if stage == "before_step" and op.label == "index the name":
+                raise RuntimeError("the tracer's catalog is gone")
+
+        def in_transaction(self, conn: Any, op: Any) -> None:
+            if stage == "in_transaction" and op.label == "index the name":
+                conn.execute(text("select 1 / 0"))
+            super().in_transaction(conn, op)
+
+        def after_step(self, op: Any) -> None:
+            if stage == "after_step" and op.label == "index the name":
+                raise RuntimeError("the tracer's catalog is gone")
+            super().after_step(op)
+
+    monkeypatch.setattr(trace, "Tracer", Failing)
+
+    result = rehearse(write_plan(DANGEROUS), "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    document = json.loads(result.out)
+    (trip,) = document["round_trips"]
+    assert (trip["outcome"], trip["legs"]) == ("clean", ["forward", "back", "forward again"])
+    forward = trace_of(document, "forward")
+    assert list(forward) == ["everyone reads items", "kind becomes a bigint", "index the name"]
+    index = forward["index the name"]
+    said = "division by zero" if stage == "in_transaction" else "the tracer's catalog is gone"
+    assert said in index["not_traced"], index
+    assert index["locks_traced"] is False and index["locks"] == []
+    assert index["lint"] == {"confirmed": [], "refuted": []}  # no verdict from no trace
+    assert forward["kind becomes a bigint"]["rewritten"] == ["public.items"]
+    assert forward["kind becomes a bigint"]["not_traced"] is None
+    text_out = rehearse(write_plan(DANGEROUS)).out
+    assert f"forward 'index the name': could not be traced ({said}" in text_out, text_out

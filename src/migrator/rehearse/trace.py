@@ -18,6 +18,10 @@ For every step the walk runs (`roundtrip.Walk`), the `Tracer` (the run's `StepOb
 - **constraints**: those added (valid or NOT VALID) and those validated.
 - **indexes**: those built, and whether they are valid.
 
+Tracing never fails a step: what goes wrong in the tracer (a catalog that cannot be read,
+an error in its transaction's savepoint) is the engine's to pass to `Tracer.failed`, and
+that step's trace says it `could not be traced` and why (`not_traced` in JSON).
+
 Lock modes and rewrites do not depend on the rows: they show on a copy of the schema
 alone. A plan's lint findings that predict a lock or a rewrite (`LintFinding.trace`) are
 then confirmed or refuted by what their step did (`verdict`).
@@ -138,6 +142,7 @@ class StepTrace:
     transition: str = ""
     confirmed: list[str] = field(default_factory=list)
     refuted: list[str] = field(default_factory=list)
+    not_traced: str | None = None  # why the step could not be traced (the tracer failed)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -145,7 +150,8 @@ class StepTrace:
             "transition": self.transition,
             "step": self.step,
             "undo": self.undo,
-            "locks_traced": self.in_transaction,
+            "not_traced": self.not_traced,
+            "locks_traced": self.in_transaction and self.not_traced is None,
             "locks": self.locks,
             "rewritten": self.rewritten,
             "constraints": self.constraints,
@@ -155,6 +161,8 @@ class StepTrace:
 
     def line(self) -> str:
         """The step as one line: "takes ACCESS EXCLUSIVE on public.profiles; rewrites ..."."""
+        if self.not_traced is not None:
+            return f"could not be traced ({self.not_traced})"
         parts = []
         if not self.in_transaction:
             parts.append("locks not traced (outside a transaction)")
@@ -203,14 +211,15 @@ class Tracer:
         self.entries: list[StepTrace] = []
         self._before: Catalog | None = None
         self._locks: list[dict[str, str]] = []
+        self._failure: str | None = None
 
     def _catalog(self) -> Catalog:
         with self.db.connect() as conn, conn.begin():
             return read_catalog(conn)
 
     def before_step(self, op: Operation) -> None:
+        self._before, self._locks, self._failure = None, [], None
         self._before = self._catalog()
-        self._locks = []
 
     def in_transaction(self, conn: Connection, op: Operation) -> None:
         assert self._before is not None
@@ -227,9 +236,25 @@ class Tracer:
         held = sorted(strongest.items(), key=lambda x: (-strength(x[1]), relations[x[0]].qualified))
         self._locks = [{"relation": relations[oid].qualified, "mode": mode} for oid, mode in held]
 
+    def failed(self, op: Operation, stage: str, reason: str) -> None:
+        """The engine's word that tracing `op` failed at `stage`: its trace says so."""
+        if stage == "after_step":
+            self.entries.append(self._untraced(op, reason))
+        else:
+            self._failure = self._failure or reason
+
+    def _untraced(self, op: Operation, reason: str) -> StepTrace:
+        self._before = None
+        first = (reason.strip().splitlines() or ["an error"])[0]
+        return StepTrace(
+            op.label, op.action.startswith("undo:"), op.transactional, not_traced=first
+        )
+
     def after_step(self, op: Operation) -> None:
+        if self._failure is not None or self._before is None:
+            self.entries.append(self._untraced(op, self._failure or "no catalog before it"))
+            return
         before, after = self._before, self._catalog()
-        assert before is not None
         entry = StepTrace(op.label, op.action.startswith("undo:"), op.transactional, self._locks)
         rewritten_tables = set()
         for oid, rel in before.relations.items():
@@ -303,7 +328,7 @@ def same_relation(written: str, traced: str) -> bool:
 def verdict(finding: LintFinding, entry: StepTrace) -> bool | None:
     """Whether the trace of its step confirms (True) or refutes (False) what `finding`
     predicts; None when it cannot tell (no prediction, or locks not traced)."""
-    if finding.trace is None:
+    if finding.trace is None or entry.not_traced is not None:
         return None
     relation, what = finding.trace
     if what == "rewrite":

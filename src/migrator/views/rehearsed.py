@@ -194,7 +194,10 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
         for word in ("confirmed", "refuted")
     }
     text = _line(locks, rewritten)
-    if entry.get("locks_traced") is False:
+    why = entry.get("not_traced")
+    if isinstance(why, str):  # the tracer failed on it: nothing it shows can be trusted
+        locks, rewritten, text = None, [], f"could not be traced ({' '.join(why.split())})"
+    elif entry.get("locks_traced") is False:
         text = text.replace("not traced", "not traced (outside a transaction)", 1)
     return {"locks": locks, "rewritten": rewritten, "lint": lint, "text": text}
 
