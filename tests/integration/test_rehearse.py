@@ -17,6 +17,7 @@ import pytest
 from migrator.demo import sql_text
 from migrator.rehearse.catalog import Difference, compare, mentions, snapshot
 from migrator.rehearse.scratch import Sample, ScratchError, scratch_name
+from tests.processes import sigkill, spawn, wait_for
 from tests.rehearsing import (
     fake_pg_dump,
     fitting_pg_dump,
@@ -25,6 +26,7 @@ from tests.rehearsing import (
     server_version,
 )
 from tests.secrets_sweep import sweep_of
+from tests.signals import FIRST_SIGNAL_HANDLED, SIGNALS, finish, wait_for_line
 
 TABLES = """
 create table items (id serial primary key, name text not null default 'x', kind text);
@@ -246,6 +248,57 @@ def test_output_cut_short_still_drops_the_scratch_database(
 
     assert proc.returncode != 0  # it could not say what it did
     assert scratch_databases(admin_dsn) == before, err
+
+
+SLEEPY = """\
+plan: sleepy
+phases: [before, after]
+transitions:
+  - name: doze
+    from: before
+    to: after
+    steps:
+      - {name: a long statement, sql: select pg_sleep(61.25), rollback: {sql: select 1}}
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_stopped_rehearsal_says_it_was_stopped_and_leaves_nothing_to_settle(
+    signum: int, code: int, write_plan: Any, items: None, database: str, admin_dsn: str
+) -> None:
+    """SIGINT or SIGTERM while a step runs on the copy (the second stops at once): the
+    rehearsal says it stopped and its scratch database was dropped, never the engine's
+    `migrator resume` or `rollback` (followed with the target's DSN, they would act on it)."""
+    before = scratch_databases(admin_dsn)
+    plan = write_plan(SLEEPY)
+    seen: list[str] = []
+    proc = spawn(
+        "rehearse", plan, "--dsn", database, "--scratch-dsn", admin_dsn,
+        *fitting_pg_dump(admin_dsn),
+    )  # fmt: skip
+
+    def sleeping() -> bool:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "select 1 from pg_stat_activity where query like 'select pg_sleep(61.25)%'"
+            ).fetchall()
+        return bool(rows)
+
+    try:
+        wait_for(sleeping, timeout=60, proc=proc)
+        os.kill(proc.pid, signum)
+        wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+        os.kill(proc.pid, signum)  # the statement runs a minute: stop at once
+        exit_code, out, err = finish(proc, seen)
+    finally:
+        sigkill(proc)
+
+    assert exit_code == code, out + err
+    assert "the rehearsal of plan sleepy was stopped" in err, err
+    assert "was dropped" in err and "nothing is left to settle" in err
+    assert "left interrupted" not in err and "migrator resume" not in err
+    assert "Traceback" not in err
+    assert scratch_databases(admin_dsn) == before
 
 
 def test_a_forward_that_fails_says_so_and_never_that_the_trip_is_clean(
