@@ -327,3 +327,35 @@ def test_a_tracer_that_fails_never_fails_the_step_it_watches(
     assert forward["kind becomes a bigint"]["not_traced"] is None
     text_out = rehearse(write_plan(DANGEROUS)).out
     assert f"forward 'index the name': could not be traced ({said}" in text_out, text_out
+
+
+def test_lock_modes_no_other_covers_are_all_kept(rehearse: Any, write_plan: Any) -> None:
+    """SHARE (CREATE INDEX) and SHARE UPDATE EXCLUSIVE (ANALYZE) on one table: neither
+    blocks all that the other blocks, so the trace keeps both (no total order of modes)."""
+    plan = write_plan(
+        DANGEROUS.replace(
+            "sql: create index items_name_idx on items (name)",
+            "sql: create index items_name_idx on items (name); analyze items",
+        )
+    )
+    result = rehearse(plan, "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    index = trace_of(json.loads(result.out), "forward")["index the name"]
+    assert index["locks"] == [
+        {"relation": "public.items", "mode": "ShareLock"},
+        {"relation": "public.items", "mode": "ShareUpdateExclusiveLock"},
+    ]
+
+
+def test_a_lock_prediction_is_confirmed_only_by_a_mode_that_covers_it() -> None:
+    from migrator.rehearse.trace import StepTrace, covers, verdict
+
+    assert covers("ExclusiveLock", "ShareLock") and covers("AccessExclusiveLock", "ShareLock")
+    assert not covers("ShareLock", "ShareUpdateExclusiveLock")
+    assert not covers("ShareUpdateExclusiveLock", "ShareLock")
+    assert not covers("RowExclusiveLock", "ShareLock") and covers("ShareLock", "AccessShareLock")
+    share = StepTrace("s", False, True, [{"relation": "public.t", "mode": "ShareLock"}])
+    assert verdict(LintFinding("r", "m", trace=("t", "ShareUpdateExclusiveLock")), share) is False
+    assert verdict(LintFinding("r", "m", trace=("t", "RowExclusiveLock")), share) is False
+    assert verdict(LintFinding("r", "m", trace=("t", "ShareLock")), share) is True

@@ -5,8 +5,9 @@ For every step the walk runs (`roundtrip.Walk`), the `Tracer` (the run's `StepOb
 
 - **locks**: from `pg_locks` of the step's own backend, inside its transaction once its
   work is done and before it commits: every relation lock it holds on a relation that
-  existed before the step, the strongest mode per relation. Left out: relations the step
-  itself created (a new table's ACCESS EXCLUSIVE blocks nobody), schema `migrator` (the
+  existed before the step, every mode held on it that no other mode it holds there
+  covers (conflicts with all it conflicts with): SHARE and SHARE UPDATE EXCLUSIVE both.
+  Left out: relations the step itself created (a new table's ACCESS EXCLUSIVE blocks nobody), schema `migrator` (the
   audit trail), the catalogs and temporary relations, and the locks an index or a
   sequence takes beside its table when read or written (up to ROW EXCLUSIVE). A step
   outside a transaction (`autocommit: true`, a backfill, HTTP...) commits statement by
@@ -52,6 +53,31 @@ MODES = (
     "AccessExclusiveLock",
 )
 COMPANION = MODES.index("RowExclusiveLock")  # an index's or sequence's lock beside its table
+
+# What each mode conflicts with (PostgreSQL's "Conflicting Lock Modes" table). The modes are
+# no total order: SHARE and SHARE UPDATE EXCLUSIVE each block what the other lets through.
+_A, _RS, _RE, _SUE, _S, _SRE, _E, _AE = MODES
+CONFLICTS: dict[str, frozenset[str]] = {
+    _A: frozenset({_AE}),
+    _RS: frozenset({_E, _AE}),
+    _RE: frozenset({_S, _SRE, _E, _AE}),
+    _SUE: frozenset({_SUE, _S, _SRE, _E, _AE}),
+    _S: frozenset({_RE, _SUE, _SRE, _E, _AE}),
+    _SRE: frozenset({_RE, _SUE, _S, _SRE, _E, _AE}),
+    _E: frozenset({_RS, _RE, _SUE, _S, _SRE, _E, _AE}),
+    _AE: frozenset(MODES),
+}
+
+
+def covers(held: str, wanted: str) -> bool:
+    """Whether holding `held` blocks all that `wanted` blocks (the same mode or a stronger
+    one: its conflicts include all of `wanted`'s)."""
+    if held == wanted:
+        return True
+    if held not in CONFLICTS or wanted not in CONFLICTS:
+        return False
+    return CONFLICTS[wanted] <= CONFLICTS[held]
+
 
 _USER = """
   n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast', 'migrator')
@@ -224,16 +250,21 @@ class Tracer:
     def in_transaction(self, conn: Connection, op: Operation) -> None:
         assert self._before is not None
         relations = self._before.relations
-        strongest: dict[int, str] = {}
+        taken: dict[int, set[str]] = {}
         for oid, mode in conn.execute(text(LOCKS)):
             rel = relations.get(int(oid)) if oid is not None else None
             if rel is None:  # created by the step, or not a user relation
                 continue
             if rel.kind in ("i", "I", "S") and strength(mode) <= COMPANION:
                 continue
-            if strength(mode) > strength(strongest.get(int(oid), "")):
-                strongest[int(oid)] = mode
-        held = sorted(strongest.items(), key=lambda x: (-strength(x[1]), relations[x[0]].qualified))
+            taken.setdefault(int(oid), set()).add(mode)
+        held = [  # every mode held that no other held mode covers
+            (oid, mode)
+            for oid, modes in taken.items()
+            for mode in modes
+            if not any(other != mode and covers(other, mode) for other in modes)
+        ]
+        held.sort(key=lambda x: (-strength(x[1]), relations[x[0]].qualified))
         self._locks = [{"relation": relations[oid].qualified, "mode": mode} for oid, mode in held]
 
     def failed(self, op: Operation, stage: str, reason: str) -> None:
@@ -336,7 +367,7 @@ def verdict(finding: LintFinding, entry: StepTrace) -> bool | None:
     if not entry.in_transaction:
         return None
     return any(
-        same_relation(relation, lock["relation"]) and strength(lock["mode"]) >= strength(what)
+        same_relation(relation, lock["relation"]) and covers(lock["mode"], what)
         for lock in entry.locks
     )
 
