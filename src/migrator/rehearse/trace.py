@@ -7,8 +7,8 @@ For every step the walk runs (`roundtrip.Walk`), the `Tracer` (the run's `StepOb
   work is done and before it commits: every relation lock it holds on a relation that
   existed before the step, every mode held on it that no other mode it holds there
   covers (conflicts with all it conflicts with): SHARE and SHARE UPDATE EXCLUSIVE both.
-  Left out: relations the step itself created (a new table's ACCESS EXCLUSIVE blocks nobody), schema `migrator` (the
-  audit trail), the catalogs and temporary relations, and the locks an index or a
+  Left out: relations the step itself created (a new table's ACCESS EXCLUSIVE blocks
+  nobody), schema `migrator` (the audit trail), the catalogs and temporary relations, and the locks an index or a
   sequence takes beside its table when read or written (up to ROW EXCLUSIVE). A step
   outside a transaction (`autocommit: true`, a backfill, HTTP...) commits statement by
   statement on a connection of its own: its locks are not traced (`locks_traced: false`),
