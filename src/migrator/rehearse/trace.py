@@ -8,11 +8,11 @@ For every step the walk runs (`roundtrip.Walk`), the `Tracer` (the run's `StepOb
   existed before the step, every mode held on it that no other mode it holds there
   covers (conflicts with all it conflicts with): SHARE and SHARE UPDATE EXCLUSIVE both.
   Left out: relations the step itself created (a new table's ACCESS EXCLUSIVE blocks
-  nobody), schema `migrator` (the audit trail), the catalogs and temporary relations, and the locks an index or a
-  sequence takes beside its table when read or written (up to ROW EXCLUSIVE). A step
-  outside a transaction (`autocommit: true`, a backfill, HTTP...) commits statement by
-  statement on a connection of its own: its locks are not traced (`locks_traced: false`),
-  what follows is.
+  nobody), schema `migrator` (the audit trail), the catalogs and temporary relations,
+  and the locks an index or a sequence takes beside its table when read or written (up
+  to ROW EXCLUSIVE). A step outside a transaction (`autocommit: true`, a backfill,
+  HTTP...) commits statement by statement on a connection of its own: its locks are not
+  traced (`locks_traced: false`), what follows is.
 - **rewritten**: the tables, materialized views and indexes whose `pg_class.relfilenode`
   changed between before and after the step (an index only when its table was not
   rewritten with it).
