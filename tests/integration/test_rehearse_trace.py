@@ -359,3 +359,50 @@ def test_a_lock_prediction_is_confirmed_only_by_a_mode_that_covers_it() -> None:
     assert verdict(LintFinding("r", "m", trace=("t", "ShareUpdateExclusiveLock")), share) is False
     assert verdict(LintFinding("r", "m", trace=("t", "RowExclusiveLock")), share) is False
     assert verdict(LintFinding("r", "m", trace=("t", "ShareLock")), share) is True
+
+
+REBUILT = """\
+plan: rebuilt
+phases: [before, after]
+transitions:
+  - name: widen
+    from: before
+    to: after
+    steps:
+      - name: kind becomes a bigint
+        sql: alter table items alter column kind type bigint
+        rollback: {sql: alter table items alter column kind type int}
+      - name: v becomes a bigint
+        sql: alter table parts alter column v type bigint
+        rollback: {sql: alter table parts alter column v type int}
+"""
+
+
+def test_what_a_type_change_rebuilds_is_no_new_index_or_constraint(
+    rehearse: Any, write_plan: Any, sql: Any
+) -> None:
+    """ALTER COLUMN TYPE makes the column's indexes and constraints again (new oids, the
+    same names): a rewrite, not an index built or a constraint added; on a partitioned
+    table it rewrites the partitions, which confirms the lint's rewrite of the table."""
+    sql(
+        """
+        create index items_kind_idx on items (kind);
+        alter table items add constraint items_kind_positive check (kind > 0);
+        alter table items add constraint items_kind_key unique (kind);
+        create table parts (id int, v int) partition by range (id);
+        create table parts_1 partition of parts for values from (0) to (100);
+        create index parts_v_idx on parts (v);
+        """
+    )
+    result = rehearse(write_plan(REBUILT), "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    forward = trace_of(json.loads(result.out), "forward")
+    kind = forward["kind becomes a bigint"]
+    assert kind["rewritten"] == ["public.items"]
+    assert (kind["constraints"], kind["indexes"]) == ([], [])
+    assert kind["lint"] == {"confirmed": ["changing-column-type"], "refuted": []}
+    parts = forward["v becomes a bigint"]
+    assert parts["rewritten"] == ["public.parts_1"]
+    assert (parts["constraints"], parts["indexes"]) == ([], [])
+    assert parts["lint"] == {"confirmed": ["changing-column-type"], "refuted": []}

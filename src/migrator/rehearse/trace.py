@@ -85,7 +85,10 @@ _USER = """
 """
 RELATIONS = f"""
 select c.oid::bigint, n.nspname, c.relname, c.relkind::text, c.relfilenode::bigint,
-       i.indrelid::bigint, coalesce(i.indisvalid, true)
+       i.indrelid::bigint, coalesce(i.indisvalid, true),
+       array(select pn.nspname || '.' || pc.relname from pg_partition_ancestors(c.oid) a
+              join pg_class pc on pc.oid = a.relid join pg_namespace pn on pn.oid = pc.relnamespace
+              where a.relid <> c.oid and c.relispartition)
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
   left join pg_index i on i.indexrelid = c.oid
@@ -122,6 +125,7 @@ class Relation:
     filenode: int
     table: int | None  # an index's table
     valid: bool  # an index's indisvalid
+    ancestors: tuple[str, ...] = ()  # a partition's partitioned tables, `schema.name`
 
     @property
     def qualified(self) -> str:
@@ -138,7 +142,9 @@ class Catalog:
 
 def read_catalog(conn: Connection) -> Catalog:
     relations = {
-        int(row[0]): Relation(row[1], row[2], row[3], int(row[4]), row[5], bool(row[6]))
+        int(row[0]): Relation(
+            row[1], row[2], row[3], int(row[4]), row[5], bool(row[6]), tuple(row[7] or ())
+        )
         for row in conn.execute(text(RELATIONS))
     }
     constraints = {
@@ -169,6 +175,7 @@ class StepTrace:
     confirmed: list[str] = field(default_factory=list)
     refuted: list[str] = field(default_factory=list)
     not_traced: str | None = None  # why the step could not be traced (the tracer failed)
+    parents: dict[str, list[str]] = field(default_factory=dict)  # a rewritten partition's
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -287,41 +294,60 @@ class Tracer:
             return
         before, after = self._before, self._catalog()
         entry = StepTrace(op.label, op.action.startswith("undo:"), op.transactional, self._locks)
-        rewritten_tables = set()
-        for oid, rel in before.relations.items():
-            now = after.relations.get(oid)
-            if now is None or not rel.filenode or now.filenode == rel.filenode:
-                continue
-            if rel.kind in ("r", "m"):
-                rewritten_tables.add(oid)
-                entry.rewritten.append(rel.qualified)
-        for oid, rel in before.relations.items():
-            now = after.relations.get(oid)
-            if rel.kind != "i" or now is None or not rel.filenode or now.filenode == rel.filenode:
-                continue
-            if rel.table not in rewritten_tables:
-                entry.rewritten.append(rel.qualified)
-        for oid, (relation, name, kind, valid) in sorted(after.constraints.items()):
-            was = before.constraints.get(oid)
-            if was is None:
-                entry.constraints.append(
-                    {"relation": relation, "name": name, "type": kind, "valid": valid,
-                     "change": "added"}
-                )  # fmt: skip
-            elif valid and not was[3]:
-                entry.constraints.append(
-                    {"relation": relation, "name": name, "type": kind, "valid": True,
-                     "change": "validated"}
-                )  # fmt: skip
-        for oid, rel in sorted(after.relations.items()):
-            if rel.kind == "i" and oid not in before.relations and rel.table is not None:
-                table = after.relations.get(rel.table)
-                entry.indexes.append(
-                    {"index": rel.qualified, "relation": table.qualified if table else "",
-                     "valid": rel.valid}
-                )  # fmt: skip
+        _compare(before, after, entry)
         self.entries.append(entry)
         self._before = None
+
+
+def _compare(before: Catalog, after: Catalog, entry: StepTrace) -> None:
+    """What changed from `before` to `after`, laid in `entry`. An index or a constraint
+    dropped and made again under the same name (ALTER COLUMN TYPE rebuilds those of the
+    column: new oids, same names) is no new one: a rebuilt index is a rewrite (unless its
+    table's rewrite says it), a rebuilt constraint is left out (validated when it was NOT
+    VALID before). A rewritten partition counts for its partitioned tables too (`parents`)."""
+    by_name = {(r.qualified, r.kind): r for r in after.relations.values()}
+    rewritten_tables = set()
+    for oid, rel in before.relations.items():
+        now = after.relations.get(oid)
+        if now is None or not rel.filenode or now.filenode == rel.filenode:
+            continue
+        if rel.kind in ("r", "m"):
+            rewritten_tables.add(oid)
+            entry.rewritten.append(rel.qualified)
+            for parent in rel.ancestors:
+                entry.parents.setdefault(rel.qualified, []).append(parent)
+    for oid, rel in before.relations.items():
+        if rel.kind != "i" or not rel.filenode:
+            continue
+        now = after.relations.get(oid) or by_name.get((rel.qualified, rel.kind))
+        if now is None or now.filenode == rel.filenode:
+            continue
+        if now.table not in rewritten_tables:
+            entry.rewritten.append(rel.qualified)
+    was_named = {(c[0], c[1]): c for c in before.constraints.values()}
+    for oid, (relation, name, kind, valid) in sorted(after.constraints.items()):
+        was = before.constraints.get(oid) or was_named.get((relation, name))
+        if was is None:
+            entry.constraints.append(
+                {"relation": relation, "name": name, "type": kind, "valid": valid,
+                 "change": "added"}
+            )  # fmt: skip
+        elif valid and not was[3]:
+            entry.constraints.append(
+                {"relation": relation, "name": name, "type": kind, "valid": True,
+                 "change": "validated"}
+            )  # fmt: skip
+    known = {(r.qualified, r.kind) for r in before.relations.values()}
+    for oid, rel in sorted(after.relations.items()):
+        if rel.kind != "i" or oid in before.relations or rel.table is None:
+            continue
+        if (rel.qualified, rel.kind) in known:
+            continue  # rebuilt under its name: said with the rewrites above
+        table = after.relations.get(rel.table)
+        entry.indexes.append(
+            {"index": rel.qualified, "relation": table.qualified if table else "",
+             "valid": rel.valid}
+        )  # fmt: skip
 
 
 # -- lint's predictions, confirmed or refuted -----------------------------------------------
@@ -362,8 +388,12 @@ def verdict(finding: LintFinding, entry: StepTrace) -> bool | None:
     if finding.trace is None or entry.not_traced is not None:
         return None
     relation, what = finding.trace
-    if what == "rewrite":
-        return any(same_relation(relation, r) for r in entry.rewritten)
+    if what == "rewrite":  # the table, or a partition of it
+        return any(
+            same_relation(relation, r)
+            or any(same_relation(relation, p) for p in entry.parents.get(r, ()))
+            for r in entry.rewritten
+        )
     if not entry.in_transaction:
         return None
     return any(
