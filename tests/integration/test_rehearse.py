@@ -17,6 +17,7 @@ import pytest
 from migrator.demo import sql_text
 from migrator.rehearse.catalog import Difference, compare, mentions, snapshot
 from migrator.rehearse.scratch import Sample, ScratchError, scratch_name
+from tests.processes import sigkill, spawn, wait_for
 from tests.rehearsing import (
     fake_pg_dump,
     fitting_pg_dump,
@@ -25,6 +26,7 @@ from tests.rehearsing import (
     server_version,
 )
 from tests.secrets_sweep import sweep_of
+from tests.signals import FIRST_SIGNAL_HANDLED, SIGNALS, finish, wait_for_line
 
 TABLES = """
 create table items (id serial primary key, name text not null default 'x', kind text);
@@ -222,6 +224,105 @@ def test_an_undo_that_forgets_an_index_names_the_step_and_the_index(
         "added",
     )
     assert difference["steps"] == ["add a column and an index"]
+
+
+def test_output_cut_short_still_drops_the_scratch_database(
+    write_plan: Any, items: None, database: str, admin_dsn: str
+) -> None:
+    """`migrator rehearse PLAN | head -1`: the reader has gone, each line written fails
+    (a broken pipe); the scratch database is dropped all the same."""
+    before = scratch_databases(admin_dsn)
+    read, write = os.pipe()
+    os.close(read)  # whatever rehearse writes meets a pipe nobody reads
+    command = [sys.executable, "-m", "migrator", "rehearse", str(write_plan(FAITHFUL))]
+    command += ["--dsn", database, "--scratch-dsn", admin_dsn, *fitting_pg_dump(admin_dsn)]
+    with subprocess.Popen(
+        command,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as proc:
+        os.close(write)
+        _, err = proc.communicate(timeout=120)
+
+    assert proc.returncode != 0  # it could not say what it did
+    assert scratch_databases(admin_dsn) == before, err
+
+
+SLEEPY = """\
+plan: sleepy
+phases: [before, after]
+transitions:
+  - name: doze
+    from: before
+    to: after
+    steps:
+      - {name: a long statement, sql: select pg_sleep(61.25), rollback: {sql: select 1}}
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_stopped_rehearsal_says_it_was_stopped_and_leaves_nothing_to_settle(
+    signum: int, code: int, write_plan: Any, items: None, database: str, admin_dsn: str
+) -> None:
+    """SIGINT or SIGTERM while a step runs on the copy (the second stops at once): the
+    rehearsal says it stopped and its scratch database was dropped, never the engine's
+    `migrator resume` or `rollback` (followed with the target's DSN, they would act on it)."""
+    before = scratch_databases(admin_dsn)
+    plan = write_plan(SLEEPY)
+    seen: list[str] = []
+    proc = spawn(
+        "rehearse", plan, "--dsn", database, "--scratch-dsn", admin_dsn,
+        *fitting_pg_dump(admin_dsn),
+    )  # fmt: skip
+
+    def sleeping() -> bool:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "select 1 from pg_stat_activity where query like 'select pg_sleep(61.25)%'"
+            ).fetchall()
+        return bool(rows)
+
+    try:
+        wait_for(sleeping, timeout=60, proc=proc)
+        os.kill(proc.pid, signum)
+        wait_for_line(proc.stderr, FIRST_SIGNAL_HANDLED, seen)
+        os.kill(proc.pid, signum)  # the statement runs a minute: stop at once
+        exit_code, out, err = finish(proc, seen)
+    finally:
+        sigkill(proc)
+
+    assert exit_code == code, out + err
+    assert "the rehearsal of plan sleepy was stopped" in err, err
+    assert "was dropped" in err and "nothing is left to settle" in err
+    assert "left interrupted" not in err and "migrator resume" not in err
+    assert "Traceback" not in err
+    assert scratch_databases(admin_dsn) == before
+
+
+def test_a_forward_that_fails_says_so_and_never_that_the_trip_is_clean(
+    rehearse: Any, write_plan: Any, items: None
+) -> None:
+    plan = write_plan(
+        """\
+        plan: broken
+        phases: [before, after]
+        transitions:
+          - name: divide
+            from: before
+            to: after
+            steps:
+              - {name: by zero, sql: select 1/0, rollback: {sql: select 1}}
+        """
+    )
+
+    result = rehearse(plan)
+
+    assert result.code == 1, result.out + result.err
+    (line,) = [x for x in result.out.splitlines() if "✗ divide (before -> after)" in x]
+    assert line.strip() == "✗ divide (before -> after): forward failed (exit 1)", line
+    assert "clean" not in line
 
 
 def test_a_way_back_that_leaves_a_new_flag_set_is_said_and_one_that_changes_a_flag_fails(

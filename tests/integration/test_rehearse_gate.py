@@ -125,6 +125,49 @@ def test_a_hotfix_with_an_irreversible_step_is_said_and_not_taken_back(
     assert document["round_trips"][0]["irreversible"] == ["drop the legacy column"]
 
 
+def test_a_transition_past_an_irreversible_one_says_which_step_keeps_the_walk_there(
+    rehearse: Any, write_plan: Any, accounts: None
+) -> None:
+    """The walk takes the plan's transitions in their order: once `contract` went forward
+    and could not come back (its step is irreversible), `expand` from the same phase is
+    not rehearsed, and the reason names the step that keeps the walk past it."""
+    plan = write_plan(
+        """\
+        plan: names
+        phases: [v1, v2, v3]
+        transitions:
+          - name: contract
+            from: v1
+            to: v2
+            steps:
+              - name: drop the legacy column
+                sql: alter table accounts drop column legacy_name
+                rollback: irreversible
+          - name: later
+            from: v1
+            to: v3
+            steps:
+              - name: a name index
+                sql: create index accounts_name_idx on accounts (name)
+                rollback: {sql: drop index accounts_name_idx}
+        """
+    )
+
+    result = rehearse(plan, "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    document = json.loads(result.out)
+    assert [t["transition"] for t in document["round_trips"]] == ["contract"]
+    assert document["not_rehearsed"] == [
+        {
+            "transition": "later",
+            "reason": "the rehearsal could not come back from phase 'v2' to 'v1': it came to "
+            "'v2' by contract, not taken back ('drop the legacy column' marked "
+            "`rollback: irreversible`)",
+        }
+    ]
+
+
 SAMPLED = """\
 plan: sampled
 phases: [a, b]

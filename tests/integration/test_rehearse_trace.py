@@ -248,3 +248,161 @@ def test_relation_names_compare_as_sql_writes_them() -> None:
     assert (inside.confirmed, inside.refuted) == (["r"], [])
     judge(inside, [LintFinding("r", "m", trace=("other", "ShareLock"))])
     assert (inside.confirmed, inside.refuted) == ([], ["r"])
+
+
+def test_docs_shows_what_a_real_rehearsal_saw_each_step_and_its_undo_do(
+    rehearse: Any, write_plan: Any, migrator: Any, tmp_path: Path
+) -> None:
+    """`docs --rehearsal` of the document `rehearse --output json` itself wrote: each step's
+    trace beside its SQL, and its undo's (the way back that undid the steps) beside that."""
+    plan = write_plan(SAFER)
+    result = rehearse(plan, "--output", "json")
+    assert result.code == 0, result.out + result.err
+    document = tmp_path / "rehearsal.json"
+    document.write_text(result.out)
+
+    docs = migrator("docs", plan, "--rehearsal", document, dsn=False)
+
+    assert docs.code == 0, docs.out + docs.err
+    assert (
+        "**Rehearsed:** takes SHARE ROW EXCLUSIVE on public.items, public.owners"
+    ) in docs.out.splitlines(), docs.out
+    undone = [line for line in docs.out.splitlines() if line.startswith("**Undo rehearsed:**")]
+    assert len(undone) == 4, docs.out  # every step's undo ran on the way back
+    assert undone[:2] == [
+        "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.items, public.tags, "
+        "public.tags\\_pkey",
+        "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.items, public.owners",
+    ], undone
+    # a step outside a transaction: its locks were not traced, never "no lock"
+    concurrently = [line for line in docs.out.splitlines() if "**Rehearsed:**" in line][3]
+    assert concurrently.startswith("**Rehearsed:** its locks were not traced"), concurrently
+    assert "takes no lock" not in concurrently
+    assert undone[3].startswith("**Undo rehearsed:** its locks were not traced"), undone[3]
+
+
+@pytest.mark.parametrize("stage", ["before_step", "in_transaction", "after_step"])
+def test_a_tracer_that_fails_never_fails_the_step_it_watches(
+    rehearse: Any, write_plan: Any, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    """The observer raises (in its transaction's savepoint: an SQL error) when it watches
+    'index the name', which cannot run twice: the step runs once and passes, and its trace
+    says it could not be traced, and why."""
+    from sqlalchemy import text
+
+    from migrator.rehearse import trace
+
+    class Failing(trace.Tracer):
+        def before_step(self, op: Any) -> None:
+            super().before_step(op)
+            if stage == "before_step" and op.label == "index the name":
+                raise RuntimeError("the tracer's catalog is gone")
+
+        def in_transaction(self, conn: Any, op: Any) -> None:
+            if stage == "in_transaction" and op.label == "index the name":
+                conn.execute(text("select 1 / 0"))
+            super().in_transaction(conn, op)
+
+        def after_step(self, op: Any) -> None:
+            if stage == "after_step" and op.label == "index the name":
+                raise RuntimeError("the tracer's catalog is gone")
+            super().after_step(op)
+
+    monkeypatch.setattr(trace, "Tracer", Failing)
+
+    result = rehearse(write_plan(DANGEROUS), "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    document = json.loads(result.out)
+    (trip,) = document["round_trips"]
+    assert (trip["outcome"], trip["legs"]) == ("clean", ["forward", "back", "forward again"])
+    forward = trace_of(document, "forward")
+    assert list(forward) == ["everyone reads items", "kind becomes a bigint", "index the name"]
+    index = forward["index the name"]
+    said = "division by zero" if stage == "in_transaction" else "the tracer's catalog is gone"
+    assert said in index["not_traced"], index
+    assert index["locks_traced"] is False and index["locks"] == []
+    assert index["lint"] == {"confirmed": [], "refuted": []}  # no verdict from no trace
+    assert forward["kind becomes a bigint"]["rewritten"] == ["public.items"]
+    assert forward["kind becomes a bigint"]["not_traced"] is None
+    text_out = rehearse(write_plan(DANGEROUS)).out
+    assert f"forward 'index the name': could not be traced ({said}" in text_out, text_out
+
+
+def test_lock_modes_no_other_covers_are_all_kept(rehearse: Any, write_plan: Any) -> None:
+    """SHARE (CREATE INDEX) and SHARE UPDATE EXCLUSIVE (ANALYZE) on one table: neither
+    blocks all that the other blocks, so the trace keeps both (no total order of modes)."""
+    plan = write_plan(
+        DANGEROUS.replace(
+            "sql: create index items_name_idx on items (name)",
+            "sql: create index items_name_idx on items (name); analyze items",
+        )
+    )
+    result = rehearse(plan, "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    index = trace_of(json.loads(result.out), "forward")["index the name"]
+    assert index["locks"] == [
+        {"relation": "public.items", "mode": "ShareLock"},
+        {"relation": "public.items", "mode": "ShareUpdateExclusiveLock"},
+    ]
+
+
+def test_a_lock_prediction_is_confirmed_only_by_a_mode_that_covers_it() -> None:
+    from migrator.rehearse.trace import StepTrace, covers, verdict
+
+    assert covers("ExclusiveLock", "ShareLock") and covers("AccessExclusiveLock", "ShareLock")
+    assert not covers("ShareLock", "ShareUpdateExclusiveLock")
+    assert not covers("ShareUpdateExclusiveLock", "ShareLock")
+    assert not covers("RowExclusiveLock", "ShareLock") and covers("ShareLock", "AccessShareLock")
+    share = StepTrace("s", False, True, [{"relation": "public.t", "mode": "ShareLock"}])
+    assert verdict(LintFinding("r", "m", trace=("t", "ShareUpdateExclusiveLock")), share) is False
+    assert verdict(LintFinding("r", "m", trace=("t", "RowExclusiveLock")), share) is False
+    assert verdict(LintFinding("r", "m", trace=("t", "ShareLock")), share) is True
+
+
+REBUILT = """\
+plan: rebuilt
+phases: [before, after]
+transitions:
+  - name: widen
+    from: before
+    to: after
+    steps:
+      - name: kind becomes a bigint
+        sql: alter table items alter column kind type bigint
+        rollback: {sql: alter table items alter column kind type int}
+      - name: v becomes a bigint
+        sql: alter table parts alter column v type bigint
+        rollback: {sql: alter table parts alter column v type int}
+"""
+
+
+def test_what_a_type_change_rebuilds_is_no_new_index_or_constraint(
+    rehearse: Any, write_plan: Any, sql: Any
+) -> None:
+    """ALTER COLUMN TYPE makes the column's indexes and constraints again (new oids, the
+    same names): a rewrite, not an index built or a constraint added; on a partitioned
+    table it rewrites the partitions, which confirms the lint's rewrite of the table."""
+    sql(
+        """
+        create index items_kind_idx on items (kind);
+        alter table items add constraint items_kind_positive check (kind > 0);
+        alter table items add constraint items_kind_key unique (kind);
+        create table parts (id int, v int) partition by range (id);
+        create table parts_1 partition of parts for values from (0) to (100);
+        create index parts_v_idx on parts (v);
+        """
+    )
+    result = rehearse(write_plan(REBUILT), "--output", "json")
+
+    assert result.code == 0, result.out + result.err
+    forward = trace_of(json.loads(result.out), "forward")
+    kind = forward["kind becomes a bigint"]
+    assert kind["rewritten"] == ["public.items"]
+    assert (kind["constraints"], kind["indexes"]) == ([], [])
+    assert kind["lint"] == {"confirmed": ["changing-column-type"], "refuted": []}
+    parts = forward["v becomes a bigint"]
+    assert parts["rewritten"] == ["public.parts_1"]
+    assert (parts["constraints"], parts["indexes"]) == ([], [])
+    assert parts["lint"] == {"confirmed": ["changing-column-type"], "refuted": []}

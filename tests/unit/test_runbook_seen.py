@@ -14,6 +14,7 @@ import pytest
 
 from migrator.cli import main
 from migrator.plan import check_plan, load_plan
+from migrator.rehearse.trace import StepTrace
 from migrator.views.rehearsed import mode_words, read_rehearsal
 from migrator.views.runbook import runbook
 from migrator.views.runbook_markdown import markdown
@@ -29,6 +30,7 @@ PROFILES = textwrap.dedent(
         steps:
           - name: an index on owners
             sql: create index concurrently profiles_owner_idx on profiles (owner)
+            autocommit: true
             rollback:
               - sql: |
                   set statement_timeout = '1min';
@@ -62,66 +64,46 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
     return code, captured.out, captured.err
 
 
-def traced(checksum: str | None, shape: str = "steps") -> dict[str, Any]:
-    """A `rehearse --output json` document of PROFILES, in the shape SPEC.md gives a step's
-    trace (`locks: [{relation, mode}]`, `rewritten: [relation]`), laid out as `shape`."""
-    forward = [
-        {
-            "step": "an index on owners",
-            "locks": [],
-            "rewritten": [],
-            "lint": {"confirmed": [], "refuted": []},
-        },
-        {
-            "step": "owners only",
-            "locks": [
-                {"relation": "public.profiles", "mode": "AccessExclusiveLock"},
-                {"relation": "public.owners", "mode": "AccessShareLock"},
-            ],
-            "rewritten": [],
-        },
-        {
-            "step": "a wider owner",
-            "locks": [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}],
-            "rewritten": ["public.profiles", "public.profiles_pkey"],
-            "lint": {"confirmed": ["changing-column-type"], "refuted": []},
-        },
-    ]
-    again = [{**s, "locks": [{"relation": "public.x", "mode": "ShareLock"}]} for s in forward]
-    back = [
-        {
-            "step": "owners only no more",
-            "locks": [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}],
-            "rewritten": [],
-        }
-    ]
-    if shape == "steps":
-        legs: Any = {  # in no particular order: the forward leg is the one shown
-            "steps": [{"leg": "forward again", **s} for s in again]
-            + [{"leg": "back", **s} for s in back]
-            + [{"leg": "forward", **s} for s in forward]
-        }
-    elif shape == "by leg":
-        legs = {"trace": {"forward": forward, "back": back, "forward again": again}}
-    elif shape == "steps by name":
-        legs = {
-            "legs": {
-                leg: {s["step"]: {k: v for k, v in s.items() if k != "step"} for s in steps}
-                for leg, steps in (("forward again", again), ("back", back), ("forward", forward))
-            }
-        }
-    else:  # a list of legs, each with its steps
-        legs = {
-            "trace": [
-                {"leg": "forward", "steps": forward},
-                {"leg": "back", "steps": back},
-                {"leg": "forward again", "steps": again},
-            ]
-        }
+def entry(
+    leg: str,
+    transition: str,
+    step: str,
+    locks: list[dict[str, str]],
+    rewritten: list[str],
+    confirmed: tuple[str, ...] = (),
+    *,
+    undo: bool = False,
+    in_transaction: bool = True,
+) -> dict[str, Any]:
+    """A step's trace as `rehearse --output json` writes it (`StepTrace.as_dict`)."""
+    trace = StepTrace(step, undo, in_transaction, locks, rewritten, leg=leg, transition=transition)
+    trace.confirmed = list(confirmed)
+    return trace.as_dict()
+
+
+def traced(checksum: str | None) -> dict[str, Any]:
+    """A `rehearse --output json` document of PROFILES, in the shape rehearse writes it:
+    each round trip's `trace`, one entry per step of each leg (SPEC.md, "Rehearsal trace")."""
+    share = [{"relation": "public.x", "mode": "ShareLock"}]
+    exclusive = [{"relation": "public.profiles", "mode": "AccessExclusiveLock"}]
+    forward = [  # the index is built outside a transaction: its locks are not traced
+        ("an index on owners", [], [], ()),
+        ("owners only", [*exclusive, {"relation": "public.owners", "mode": "AccessShareLock"}],
+         [], ()),
+        ("a wider owner", exclusive, ["public.profiles", "public.profiles_pkey"],
+         ("changing-column-type",)),
+    ]  # fmt: skip
+    trace = (  # in no particular order: the forward leg is the one shown
+        [entry("forward again", "lock", s, share, r, c) for s, _, r, c in forward]
+        + [entry("back", "unlock", "owners only no more", exclusive, [])]
+        + [entry("forward", "lock", *s, in_transaction=i > 0) for i, s in enumerate(forward)]
+    )
     document: dict[str, Any] = {
         "plan": "profiles",
         "result": "clean",
-        "round_trips": [{"transition": "lock", "back": "unlock", "outcome": "clean", **legs}],
+        "round_trips": [
+            {"transition": "lock", "back": "unlock", "outcome": "clean", "trace": trace}
+        ],
     }
     if checksum is not None:
         document["plan_checksum"] = checksum
@@ -170,19 +152,21 @@ def test_a_plan_without_findings_says_none(registry: Any, tmp_path: Path) -> Non
     assert "Lint:" not in text and "**Rehearsed:**" not in text
 
 
-@pytest.mark.parametrize("shape", ["steps", "by leg", "legs with steps", "steps by name"])
 def test_a_rehearsal_shows_each_steps_locks_and_rewrites_beside_its_sql(
-    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path, shape: str
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
 ) -> None:
     rehearsal = tmp_path / "rehearsal.json"
-    rehearsal.write_text(json.dumps(traced(checksum_of(plan_file), shape)))
+    rehearsal.write_text(json.dumps(traced(checksum_of(plan_file))))
 
     code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
 
     assert code == 0, err
     assert err == ""
     assert f"- **Rehearsal:** each step's locks and rewrites as `{rehearsal}` saw them" in out
-    assert "**Rehearsed:** takes no lock and rewrites nothing" in out
+    assert (
+        "**Rehearsed:** its locks were not traced (outside a transaction)\n" in out
+    )  # never "takes no lock"
+    assert out.count("takes no lock") == 0
     assert (
         "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles; "
         "takes ACCESS SHARE on public.owners\n" in out
@@ -280,7 +264,6 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     document = {
         "plan": "p",
-        "plan_checksum": 7,  # not a checksum: as if none were given
         "round_trips": [
             {
                 "transition": "t",
@@ -288,6 +271,13 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
                     {"leg": "forward", "step": "s", "locks": "all", "rewritten": None},
                     {"leg": "forward", "locks": []},  # no step name
                     {"leg": "forward", "step": "u", "locks": [{"mode": "ShareLock"}, 3]},
+                    {
+                        "leg": "forward",
+                        "step": "v",
+                        "locks": [],
+                        "rewritten": [5, {"a": 1}],
+                        "lint": {"confirmed": 5, "refuted": "abc"},
+                    },
                 ],
             }
         ],
@@ -303,6 +293,53 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
     }
     assert found.trace("t", "u") is not None
     assert found.trace("t", "u")["text"] == "takes no lock and rewrites nothing"  # type: ignore[index]
+    assert found.trace("t", "v") == {  # a number, a string: no verdict, not its characters
+        "locks": [],
+        "rewritten": [],
+        "lint": {"confirmed": [], "refuted": []},
+        "text": "takes no lock and rewrites nothing",
+    }
+
+
+def deep(levels: int) -> str:
+    return '{"plan": "profiles", "round_trips": ' + "[" * levels + "]" * levels + "}"
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ('{"plan": "profiles", "plan_checksum": 7}', "its plan_checksum is not a string"),
+        ('{"plan": "profiles", "plan_checksum": ["x"]}', "its plan_checksum is not a string"),
+        (deep(5000), "nested"),
+        (deep(100), "nested deeper than 32 levels"),
+    ],
+)
+def test_a_malformed_rehearsal_is_bad_usage_with_a_reason(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path, content: str, said: str
+) -> None:
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(content)
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert (code, out) == (2, ""), err
+    assert f"--rehearsal '{rehearsal}': not " in err and said in err
+    assert "Traceback" not in err
+
+
+def test_lint_verdicts_of_the_wrong_type_are_no_verdicts(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    document = traced(checksum_of(plan_file))
+    for step in document["round_trips"][0]["trace"]:
+        step["lint"] = {"confirmed": 5, "refuted": "abc"}
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(document))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 0, err
+    assert "(lint:" not in out and "`a`" not in out
 
 
 @pytest.mark.parametrize(
@@ -363,10 +400,10 @@ def test_an_undo_that_the_way_back_ran_shows_what_it_did(
         "round_trips": [
             {
                 "transition": "apply",
-                "back": None,  # the undo of its steps
-                "steps": [
-                    {"leg": "forward", "step": "a wider owner", "locks": [], "rewritten": []},
-                    {"leg": "back", "step": "a wider owner", "locks": [undo], "rewritten": []},
+                "back": None,  # the undo of its steps, by the run `revert apply`
+                "trace": [
+                    entry("forward", "apply", "a wider owner", [], []),
+                    entry("back", "revert apply", "undo a wider owner", [undo], [], undo=True),
                 ],
             }
         ],
@@ -381,3 +418,24 @@ def test_an_undo_that_the_way_back_ran_shows_what_it_did(
     assert "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in out
     way_back = out[out.index("## 2.") :]  # the hotfix's way back: its steps undone
     assert "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in way_back
+
+
+def test_a_relation_name_with_line_breaks_stays_on_the_steps_line(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    document = traced(checksum_of(plan_file))
+    odd = "public.x\n\n# Injected heading\n- item"
+    for step in document["round_trips"][0]["trace"]:
+        step["locks"] = [{"relation": odd, "mode": "AccessExclusiveLock"}]
+        step["rewritten"] = [odd]
+        step["lint"] = {"confirmed": ["rule\n# two"], "refuted": []}
+    rehearsal = tmp_path / "rehearsal.json"
+    rehearsal.write_text(json.dumps(document))
+
+    code, out, err = run(capsys, "docs", plan_file, "--rehearsal", rehearsal)
+
+    assert code == 0, err
+    lines = out.splitlines()
+    assert not any(line.startswith(("# Injected", "- item", "# two")) for line in lines), out
+    shown = [line for line in lines if line.startswith("**Rehearsed:**")]
+    assert shown and all("Injected heading" in line for line in shown), shown

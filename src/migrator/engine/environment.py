@@ -47,13 +47,20 @@ class StepObserver(Protocol):
     """What watches each step of a run: a rehearsal's trace (`migrator.rehearse.trace`), and
     nothing else. Called before each attempt of a step, on the step's own connection inside
     its transaction once its work is done and before it commits (a step in a transaction
-    only), and after the step is done. An undo after a failure is not watched."""
+    only; in a savepoint), and once after the step is done for good (after its commit,
+    outside its retries). An undo after a failure is not watched.
+
+    What the observer raises is never the step's failure: the step goes on as if it were
+    not watched, and the observer is told with `failed` (the stage: `before_step`,
+    `in_transaction` or `after_step`, and the error's text)."""
 
     def before_step(self, op: Operation) -> None: ...
 
     def in_transaction(self, conn: Connection, op: Operation) -> None: ...
 
     def after_step(self, op: Operation) -> None: ...
+
+    def failed(self, op: Operation, stage: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from sqlalchemy import text
@@ -39,6 +40,7 @@ from migrator.db.retry import (
 )
 from migrator.db.sessions import reset_session
 from migrator.engine.autocommit import PartlyDone, on_side
+from migrator.engine.environment import StepObserver
 from migrator.engine.journal import TRANSIENT_RETRIES, Journal
 from migrator.engine.locks import RunTakenOver
 from migrator.engine.operations import Operation, PluginExited
@@ -191,7 +193,20 @@ def run_step(journal: Journal, op: Operation) -> None:
         on_give_up=give_up,
         wait=lambda pause: _sleep(next_pause),
     )
+    observer = journal.env.observer  # once the step is done for good, never retried for it
+    if observer is not None:
+        _observe(observer, op, "after_step", lambda: observer.after_step(op))
     hook("migrator_after_step", seconds=time.monotonic() - started)
+
+
+def _observe(observer: StepObserver, op: Operation, stage: str, call: Callable[[], None]) -> None:
+    """`call` the run's observer (a rehearsal's trace): what fails there is the observer's,
+    told to it (`failed`), never the step's, which goes on as if it were not watched."""
+    try:
+        call()
+    except Exception as exc:
+        with suppress(Exception):
+            observer.failed(op, stage, error_text(exc) or type(exc).__name__)
 
 
 def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) -> Any:
@@ -207,14 +222,11 @@ def _attempt(journal: Journal, op: Operation, ctx: StepContext, started: float) 
 
     observer = journal.env.observer
     if observer is not None:
-        observer.before_step(op)
+        _observe(observer, op, "before_step", lambda: observer.before_step(op))
     if op.transactional:
-        memo = _in_transaction(journal, op, lambda conn: op.do(ctx), done, observed=True)
-    else:
-        memo = _beside(journal, op, lambda side: op.do(journal.context(op.label, op, side)))
-        done(memo)
-    if observer is not None:
-        observer.after_step(op)
+        return _in_transaction(journal, op, lambda conn: op.do(ctx), done, observed=True)
+    memo = _beside(journal, op, lambda side: op.do(journal.context(op.label, op, side)))
+    done(memo)
     return memo
 
 
@@ -238,12 +250,17 @@ def _in_transaction(
             journal.env.db, journal.backend_pid(), journal.env.secrets, lock_timeout=op.lock_wait
         ):
             result = work(conn)
-        if observer is not None:
-            observer.in_transaction(conn, op)
+        if observer is not None:  # in a savepoint: its failure leaves the step's work whole
+            _observe(observer, op, "in_transaction", lambda: _look(observer, conn, op))
         reset_session(conn)  # a session-level SET of the step ends with it
         record(result)
         journal.fence(conn)
     return result
+
+
+def _look(observer: StepObserver, conn: Connection, op: Operation) -> None:
+    with conn.begin_nested():
+        observer.in_transaction(conn, op)
 
 
 def _beside(journal: Journal, op: Operation, work: Callable[[Connection], T]) -> T:

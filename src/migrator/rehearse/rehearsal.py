@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.db.failures import error_text
 from migrator.engine.environment import RunEnvironment, RunOptions
-from migrator.errors import ExitCode
+from migrator.engine.stopping import StopRequest, StopRequested
+from migrator.errors import ExitCode, RunStopped
 from migrator.nested import strings_in
 from migrator.plan.model import Plan
 from migrator.rehearse.roundtrip import Walk, Walker
@@ -114,14 +115,23 @@ def rehearse(
     with _plainly(secrets):  # nothing is made before the versions are known to fit
         server, versions = _servers(target, scratch_dsn, pg_dump, secrets, announce)
         scratch = create_database(server.dsn, plan.name)
-    reporter.say(
-        f"rehearsing plan {plan.name} on a scratch copy of {target.shown}: "
-        f"database {scratch.name} on {server.shown}"
-    )
-    try:
-        with _plainly(secrets):
-            prepared = _prepare(target, versions, scratch, plan, (amount, rows), secrets, reporter)
-            walk = _walk(ctx, plan, scratch, prepared.start, secrets)
+    stop = StopRequest()
+    try:  # from here on, the scratch database is dropped whatever happens (--keep aside)
+        with stop.handling():  # SIGINT, SIGTERM: the rehearsal stops, nothing left to settle
+            reporter.say(
+                f"rehearsing plan {plan.name} on a scratch copy of {target.shown}: "
+                f"database {scratch.name} on {server.shown}"
+            )
+            with _plainly(secrets):
+                samples = (amount, rows)
+                prepared = _prepare(target, versions, scratch, plan, samples, secrets, reporter)
+                walk = _walk(ctx, plan, scratch, prepared.start, secrets, stop)
+            stop.check("the rehearsal was done")
+    except (RunStopped, StopRequested, KeyboardInterrupt):
+        _finish_scratch(scratch, keep, None, drop_database)
+        if not stop.requested():  # a Ctrl-C outside the engine's handlers
+            stop.request()
+        raise _stopped(stop, plan, scratch, keep) from None
     except BaseException:
         _finish_scratch(scratch, keep, reporter, drop_database)
         raise
@@ -150,10 +160,30 @@ def rehearse(
             )
         )
     else:
-        render_preparation(prepared, scratch, amount, reporter)
-        render(plan, walk, not_called, reporter, instead)
+        try:  # output that cannot be written (`| head -1`) leaves no scratch database behind
+            render_preparation(prepared, scratch, amount, reporter)
+            render(plan, walk, not_called, reporter, instead)
+        except BaseException:
+            _finish_scratch(scratch, keep, None, drop_database)
+            raise
         _finish_scratch(scratch, keep, reporter, drop_database)
     return code
+
+
+def _stopped(stop: StopRequest, plan: Plan, scratch: ScratchDatabase, keep: bool) -> RunStopped:
+    """What a rehearsal stopped by SIGINT or SIGTERM says: it ran on its scratch database
+    alone, so there is no run to resume or roll back (the engine's advice, followed with
+    the target's DSN, would act on the target)."""
+    left = (
+        f"its scratch database {scratch.name} is kept (--keep): drop it when done"
+        if keep
+        else f"its scratch database {scratch.name} was dropped"
+    )
+    return RunStopped(
+        f"{stop.name}: the rehearsal of plan {plan.name} was stopped; {left}; the target was "
+        "only read: nothing is left to settle",
+        stop.exit_code,
+    )
 
 
 @contextmanager
@@ -292,7 +322,9 @@ def _seed(scratch: ScratchDatabase, plan: Plan, seed: Seed, notes: list[str]) ->
     return start
 
 
-def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secrets: Any) -> Walk:
+def _walk(
+    ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secrets: Any, stop: StopRequest
+) -> Walk:
     from migrator.db.target import Target, connect_engine
     from migrator.lint.runner import findings_by_step
     from migrator.plan.variables import resolve_variables
@@ -318,6 +350,7 @@ def _walk(ctx: Context, plan: Plan, scratch: ScratchDatabase, start: str, secret
                 assume_yes=True,
             ),
             secrets=secrets,
+            stop=stop,
             observer=tracer,
         )
         walker = Walker(env)

@@ -310,7 +310,14 @@ class Walk:
                 break
         if path is None:
             reason = f"the rehearsal could not come back from phase '{here}' to '{phase}'"
-            if "rollback: irreversible" in why:
+            kept = [trip for trip in self.trips if trip.irreversible and trip.target == here]
+            if kept:  # the walk is here by a transition it could not take back
+                steps = ", ".join(f"'{s}'" for s in kept[-1].irreversible)
+                reason += (
+                    f": it came to '{here}' by {kept[-1].transition}, not taken back "
+                    f"({steps} marked `rollback: irreversible`)"
+                )
+            elif "rollback: irreversible" in why:
                 reason += ": the way back passes a step marked `rollback: irreversible`"
             self.unreached[t.name] = reason
             return False

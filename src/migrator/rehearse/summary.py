@@ -147,6 +147,8 @@ def render(
             legs += ("; " if legs else "") + trip.failed
         n = len(trip.findings)
         verdict = f"{n} difference{'s' if n != 1 else ''}" if n else "clean"
+        if trip.failed and not n:  # a leg failed: nothing to call clean
+            verdict = ""
         if trip.outcome == "irreversible":
             steps = ", ".join(f"'{s}'" for s in trip.irreversible)
             say(
@@ -157,7 +159,7 @@ def render(
         elif trip.outcome == "clean":
             say(f"  ✓ {arrow}: {legs}: {verdict}", style="green")
         else:
-            say(f"  ✗ {arrow}: {legs}: {verdict}", style="red")
+            say(f"  ✗ {arrow}: {legs}" + (f": {verdict}" if verdict else ""), style="red")
         for check in trip.checks:
             expected = f", expected {check['expected']}" if check["expected"] is not None else ""
             why = f" — {check['detail']}" if check["detail"] else ""

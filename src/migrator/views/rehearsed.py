@@ -9,7 +9,8 @@ of a transition shows what its first `forward` leg did; a step of a reverse tran
 what the `back` leg that ran it did; an undo, what the `back` leg that undid the step
 did. A document of another plan is refused, and so is one of another version of the
 plan (its `plan_checksum` differs): the locks of SQL that has changed since would
-mislead.
+mislead. A malformed document (a `plan_checksum` that is not a string, nesting deeper than
+a rehearsal writes) is refused; a value of the wrong type in an entry is passed over.
 """
 
 from __future__ import annotations
@@ -70,21 +71,37 @@ def read_rehearsal(path: str | Path) -> Rehearsal:
         raise UsageError(f"--rehearsal {shown!r}: cannot read it ({exc.strerror})") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"--rehearsal {shown!r}: not JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("plan"), str):
+    except RecursionError:
         raise UsageError(
-            f"--rehearsal {shown!r}: not the JSON of `migrator rehearse PLAN --output json`"
-        )
+            f"--rehearsal {shown!r}: not JSON this program reads (nested too deep)"
+        ) from None
+    not_one = f"--rehearsal {shown!r}: not the JSON of `migrator rehearse PLAN --output json`"
+    if not isinstance(data, dict) or not isinstance(data.get("plan"), str):
+        raise UsageError(not_one)
     checksum = data.get("plan_checksum")
-    found = Rehearsal(shown, data["plan"], checksum if isinstance(checksum, str) else None)
+    if checksum is not None and not isinstance(checksum, str):
+        raise UsageError(f"{not_one} (its plan_checksum is not a string)")
+    found = Rehearsal(shown, data["plan"], checksum)
     ranked: dict[tuple[str, str], int] = {}
-    for transition, leg, entry in _entries(data, None, None, None, None):
+    entries = _entries(data, None, None, None, None, 0)
+    try:
+        traced = list(entries)
+    except _TooDeep:
+        raise UsageError(f"{not_one} (nested deeper than {_DEPTH} levels)") from None
+    for transition, leg, entry in traced:
         name = entry.get("step", entry.get("name", entry["_key"]))
         if not isinstance(name, str) or transition is None:
             continue
         rank = {"forward": 0, None: 1, "again": 2}.get(leg)
-        if leg == "back":  # a reverse transition's steps, run as a way back
+        if leg == "back":  # a reverse transition's steps, or the undo of the steps
             back = entry.get("_back")
-            transition, rank = (back if isinstance(back, str) else _UNDO + transition), 0
+            if isinstance(back, str):
+                transition = back
+            else:  # `undo NAME`, the undo of step NAME of the transition
+                transition = _UNDO + transition
+                if entry.get("undo") is True and name.startswith("undo "):
+                    name = name.removeprefix("undo ")
+            rank = 0
         key = (transition, name)
         if rank is not None and rank < ranked.get(key, 9):
             ranked[key] = rank
@@ -107,29 +124,41 @@ def check_fits(rehearsal: Rehearsal, plan_name: str, checksum: str, file: str) -
         )
 
 
+class _TooDeep(Exception):
+    """A document nested deeper than any rehearsal writes one."""
+
+
+_DEPTH = 32  # a rehearsal's document nests 5 deep where a step's trace is
+
+
 def _entries(
-    node: Any, transition: str | None, leg: str | None, back: str | None, key: Any
+    node: Any, transition: str | None, leg: str | None, back: str | None, key: Any, depth: int
 ) -> Iterator[tuple[str | None, str | None, dict[str, Any]]]:
     """Every object that traces a step, with its transition and leg (from its enclosers)
     and the key it is under (a step's name, when the steps are a mapping)."""
+    if depth > _DEPTH and isinstance(node, (list, dict)):
+        raise _TooDeep
     if isinstance(node, list):
         for item in node:
-            yield from _entries(item, transition, leg, back, None)
+            yield from _entries(item, transition, leg, back, None, depth + 1)
         return
     if not isinstance(node, dict):
         return
-    if isinstance(node.get("transition"), str):
+    entry = "locks" in node or "rewritten" in node
+    # A round trip names the plan's transition; a step's own `transition` (the run that
+    # ran it: `revert tighten` on a way back that undid tighten's steps) only when none does.
+    if isinstance(node.get("transition"), str) and (transition is None or not entry):
         transition = node["transition"]
     if isinstance(node.get("back"), str):
         back = node["back"]
     if isinstance(node.get("leg"), str):
         leg = _LEGS.get(node["leg"], node["leg"])
-    if "locks" in node or "rewritten" in node:
+    if entry:
         yield transition, leg, {**node, "_back": back, "_key": key}
         return
     for inner_key, value in node.items():
         inner = _LEGS.get(inner_key, leg) if isinstance(inner_key, str) else leg
-        yield from _entries(value, transition, inner, back, inner_key)
+        yield from _entries(value, transition, inner, back, inner_key, depth + 1)
 
 
 def mode_words(mode: str) -> str:
@@ -145,22 +174,32 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
     raw_locks = entry.get("locks")
     locks = (
         [
-            {"relation": str(lock["relation"]), "mode": str(lock["mode"])}
+            {"relation": lock["relation"], "mode": lock["mode"]}
             for lock in raw_locks
-            if isinstance(lock, dict) and "relation" in lock and "mode" in lock
+            if isinstance(lock, dict)
+            and isinstance(lock.get("relation"), str)
+            and isinstance(lock.get("mode"), str)
         ]
-        if isinstance(raw_locks, list)
-        else None
+        if isinstance(raw_locks, list) and entry.get("locks_traced") is not False
+        else None  # a step outside a transaction: its locks were not traced
     )
     raw = entry.get("rewritten")
-    rewritten = [str(r) for r in raw] if isinstance(raw, list) else []
+    rewritten = [r for r in raw if isinstance(r, str)] if isinstance(raw, list) else []
     given = entry.get("lint")
     verdicts: dict[str, Any] = given if isinstance(given, dict) else {}
-    lint = {
-        word: [str(r) for r in verdicts.get(word) or [] if isinstance(r, str)]
+    lint = {  # a list of rule ids; anything else (a number, a string) is no verdict
+        word: [r for r in verdicts[word] if isinstance(r, str)]
+        if isinstance(verdicts.get(word), list)
+        else []
         for word in ("confirmed", "refuted")
     }
-    return {"locks": locks, "rewritten": rewritten, "lint": lint, "text": _line(locks, rewritten)}
+    text = _line(locks, rewritten)
+    why = entry.get("not_traced")
+    if isinstance(why, str):  # the tracer failed on it: nothing it shows can be trusted
+        locks, rewritten, text = None, [], f"could not be traced ({' '.join(why.split())})"
+    elif entry.get("locks_traced") is False:
+        text = text.replace("not traced", "not traced (outside a transaction)", 1)
+    return {"locks": locks, "rewritten": rewritten, "lint": lint, "text": text}
 
 
 def _line(locks: list[dict[str, str]] | None, rewritten: list[str]) -> str:

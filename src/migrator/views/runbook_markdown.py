@@ -224,7 +224,7 @@ def _step_md(i: int, s: dict[str, Any], add: Any, *, undo: bool) -> None:
             add(f"Undone by: {_undo_summary(u)}")
         add("")
         if s.get("undo_rehearsal"):
-            add(f"**Undo rehearsed:** {_md(s['undo_rehearsal']['text'])}")
+            add(f"**Undo rehearsed:** {_md(s['undo_rehearsal']['text'], one_line=True)}")
             add("")
 
 
@@ -235,7 +235,7 @@ def _seen_md(s: dict[str, Any], add: Any) -> None:
         add("")
         for f in s["lint"]:
             where = f"line {f['line']}, column {f['column']}"
-            add(f"- ⚠ {_code(f['rule'])} ({where}): {_md(f['message'])}")
+            add(f"- ⚠ {_code(f['rule'])} ({where}): {_md(f['message'], one_line=True)}")
         add("")
     trace = s.get("rehearsal")
     if trace:
@@ -245,7 +245,7 @@ def _seen_md(s: dict[str, Any], add: Any) -> None:
             if trace["lint"].get(key)
         ]
         more = f" (lint: {'; '.join(verdicts)})" if verdicts else ""
-        add(f"**Rehearsed:** {_md(trace['text'])}{more}")
+        add(f"**Rehearsed:** {_md(trace['text'], one_line=True)}{more}")
         add("")
 
 
