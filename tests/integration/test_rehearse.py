@@ -147,18 +147,6 @@ def catalog_of(dsn: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def rehearse(migrator: Any, admin_dsn: str) -> Any:
-    """`migrator rehearse` on the test's database, its scratch copy on the test server
-    (restored from the test server's own pg_dump when the embedded one is of another major)."""
-    fitting = fitting_pg_dump(admin_dsn)
-
-    def run(plan: Path, *args: str) -> Any:
-        return migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *fitting, *args)
-
-    return run
-
-
-@pytest.fixture
 def items(sql: Any) -> None:
     sql(TABLES)
 

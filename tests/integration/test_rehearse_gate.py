@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.rehearsing import fitting_pg_dump, scratch_databases
+from tests.rehearsing import scratch_databases
 
 TABLES = """
 create table accounts (id serial primary key, legacy_name text, name text);
@@ -37,16 +37,6 @@ transitions:
         sql: alter table accounts drop column legacy_name
         rollback: irreversible
 """
-
-
-@pytest.fixture
-def rehearse(migrator: Any, admin_dsn: str) -> Any:
-    fitting = fitting_pg_dump(admin_dsn)
-
-    def run(plan: Path, *args: str) -> Any:
-        return migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *fitting, *args)
-
-    return run
 
 
 @pytest.fixture

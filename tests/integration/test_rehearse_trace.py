@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from migrator.lint.findings import LintFinding, LintRule
-from tests.rehearsing import fitting_pg_dump
 
 TABLE = """
 create table items (id int primary key, name text not null, kind int, owner_id int);
@@ -63,15 +62,9 @@ transitions:
 """
 
 
-@pytest.fixture
-def rehearse(migrator: Any, admin_dsn: str, sql: Any) -> Any:
+@pytest.fixture(autouse=True)
+def items(sql: Any) -> None:
     sql(TABLE)
-    fitting = fitting_pg_dump(admin_dsn)
-
-    def run(plan: Path, *args: str) -> Any:
-        return migrator("rehearse", plan, "--scratch-dsn", admin_dsn, *fitting, *args)
-
-    return run
 
 
 def trace_of(document: dict[str, Any], leg: str) -> dict[str, dict[str, Any]]:
