@@ -268,7 +268,8 @@ Feature: What steps do, and how each is taken back
       """
     When I run "migrator validate paths.yaml"
     Then the exit code is 0
-    And the output contains "paths.yaml:9:14: transitions[0].steps[0].sql: warning: `set search_path to other` sets the session"
+    And the output contains "paths.yaml:9:14: transitions[0].steps[0].sql: warning: `set search_path to other` changes nothing: no statement runs after it in this step, and the next step starts from a clean session"
+    And the output contains "[session-set]"
     When I run "migrator apply paths.yaml --to after"
     Then the exit code is 1
     And the output contains "make widgets (sql): failed"
