@@ -63,12 +63,6 @@ def _traces(tmp_path: Path, sql: str) -> list[tuple[str, tuple[str, str] | None]
         ("alter table events alter column id type bigint", ("events", "rewrite")),
         ("alter table events add column t uuid default gen_random_uuid()", ("events", "rewrite")),
         ("alter table events add column n bigserial", ("events", "rewrite")),
-        ("alter table events add constraint c check (a > 0)", ("events", "AccessExclusiveLock")),
-        (
-            "alter table events add foreign key (c) references customers (id)",
-            ("events", "ShareRowExclusiveLock"),
-        ),
-        ("alter table events alter kind set not null", ("events", "AccessExclusiveLock")),
         ("alter table events add unique (a)", ("events", "AccessExclusiveLock")),
         ("reindex table events", ("events", "ShareLock")),
         ("reindex index events_kind", ("events_kind", "AccessExclusiveLock")),
@@ -80,6 +74,11 @@ def _traces(tmp_path: Path, sql: str) -> list[tuple[str, tuple[str, str] | None]
         # sees a renamed table under its new name: no prediction
         ("drop index events_kind", None),
         ("alter table events rename to events_old", None),
+        # the danger is a scan of every row, which no trace sees (the safe form takes the
+        # same lock): no prediction, so no "confirmed" for what was not seen
+        ("alter table events add constraint c check (a > 0)", None),
+        ("alter table events add foreign key (c) references customers (id)", None),
+        ("alter table events alter kind set not null", None),
     ],
 )
 def test_what_a_finding_predicts_for_the_trace(

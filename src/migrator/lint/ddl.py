@@ -92,12 +92,14 @@ RULES: tuple[LintRule, ...] = (
         "ban-drop-column",
         "dropping a column breaks the clients still reading or writing it",
         "stop every client using the column first (a release before), then drop it in a "
-        "contract phase",
+        "contract step whose `ignore: {ban-drop-column: ...}` says which release stopped "
+        "using it",
     ),
     LintRule(
         "ban-drop-table",
         "dropping a table breaks the clients still using it, and loses its rows",
-        "stop every client using the table first, then drop it in a contract phase",
+        "stop every client using the table first, then drop it in a contract step whose "
+        "`ignore: {ban-drop-table: ...}` says which release stopped using it",
     ),
     LintRule(
         "renaming-column",

@@ -57,7 +57,7 @@ def check_clause(text: SqlText, table: str, clause: Statement, made: Made) -> It
                 clause[0],
                 "ban-drop-column",
                 f"DROP COLUMN {column} breaks the clients of {table} still using it",
-                (table, "AccessExclusiveLock"),
+                None,  # its danger (clients, a scan) is no lock or rewrite a trace sees
             )
     elif is_word(clause, 0, "rename") and not is_word(clause, 1, "constraint"):
         if is_word(clause, 1, "to"):
@@ -76,7 +76,7 @@ def check_clause(text: SqlText, table: str, clause: Statement, made: Made) -> It
                     clause[0],
                     "renaming-column",
                     f"RENAME COLUMN breaks the clients using {table}.{column} by its old name",
-                    (table, "AccessExclusiveLock"),
+                    None,  # its danger (clients, a scan) is no lock or rewrite a trace sees
                 )
 
 
@@ -96,7 +96,7 @@ def _constraint(text: SqlText, table: str, clause: Statement, made: Made) -> Ite
             f"ADD {'FOREIGN KEY' if foreign else 'CHECK'} without NOT VALID scans all of "
             f"{table} while holding "
             f"{'SHARE ROW EXCLUSIVE' if foreign else 'ACCESS EXCLUSIVE'} on it",
-            (table, "ShareRowExclusiveLock" if foreign else "AccessExclusiveLock"),
+            None,  # its danger (clients, a scan) is no lock or rewrite a trace sees
         )
     elif kind == "exclude":
         yield at(
@@ -224,5 +224,5 @@ def _alter_column(
             clause[i],
             "adding-not-nullable-field",
             f"SET NOT NULL on {table}.{column} scans the whole table under ACCESS EXCLUSIVE",
-            (table, "AccessExclusiveLock"),
+            None,  # its danger (clients, a scan) is no lock or rewrite a trace sees
         )
