@@ -98,6 +98,11 @@ def traced(checksum: str | None) -> dict[str, Any]:
         + [entry("back", "unlock", "owners only no more", exclusive, [])]
         + [entry("forward", "lock", *s, in_transaction=i > 0) for i, s in enumerate(forward)]
     )
+    for e in trace:  # what the concurrent build made, as the trace says it
+        if e["step"] == "an index on owners":
+            e["indexes"] = [
+                {"index": "public.ownersidx", "relation": "public.profiles", "valid": True}
+            ]
     document: dict[str, Any] = {
         "plan": "profiles",
         "result": "clean",
@@ -164,8 +169,9 @@ def test_a_rehearsal_shows_each_steps_locks_and_rewrites_beside_its_sql(
     assert err == ""
     assert f"- **Rehearsal:** each step's locks and rewrites as `{rehearsal}` saw them" in out
     assert (
-        "**Rehearsed:** its locks were not traced (outside a transaction)\n" in out
-    )  # never "takes no lock"
+        "**Rehearsed:** its locks were not traced (outside a transaction); builds index "
+        "public.ownersidx on public.profiles (valid)\n" in out
+    )  # never "takes no lock"; what it built is said
     assert out.count("takes no lock") == 0
     assert (
         "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles; "
@@ -292,12 +298,15 @@ def test_strange_entries_in_a_rehearsal_are_passed_over(tmp_path: Path) -> None:
         "text": "its locks were not traced",
     }
     assert found.trace("t", "u") is not None
-    assert found.trace("t", "u")["text"] == "takes no lock and rewrites nothing"  # type: ignore[index]
+    assert (
+        found.trace("t", "u")["text"]
+        == "takes no lock on a relation that was there before, and rewrites nothing"
+    )  # type: ignore[index]
     assert found.trace("t", "v") == {  # a number, a string: no verdict, not its characters
         "locks": [],
         "rewritten": [],
         "lint": {"confirmed": [], "refuted": []},
-        "text": "takes no lock and rewrites nothing",
+        "text": "takes no lock on a relation that was there before, and rewrites nothing",
     }
 
 
@@ -414,7 +423,10 @@ def test_an_undo_that_the_way_back_ran_shows_what_it_did(
     code, out, err = run(capsys, "docs", plan, "--rehearsal", rehearsal)
 
     assert code == 0, err
-    assert "**Rehearsed:** takes no lock and rewrites nothing" in out
+    assert (
+        "**Rehearsed:** takes no lock on a relation that was there before, and rewrites nothing"
+        in out
+    )
     assert "**Undo rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in out
     way_back = out[out.index("## 2.") :]  # the hotfix's way back: its steps undone
     assert "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in way_back

@@ -29,12 +29,15 @@ RULES: tuple[LintRule, ...] = (
     LintRule(
         "require-concurrent-index-creation",
         "CREATE INDEX without CONCURRENTLY blocks every write to the table while it builds",
-        f"build it with CREATE INDEX CONCURRENTLY {_CONCURRENT}",
+        f"build it with CREATE INDEX CONCURRENTLY {_CONCURRENT}; on a partitioned table, "
+        "CREATE INDEX ON ONLY the parent, then CONCURRENTLY on each partition, then ALTER "
+        "INDEX ... ATTACH PARTITION each",
     ),
     LintRule(
         "require-concurrent-index-deletion",
         "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table",
-        f"drop it with DROP INDEX CONCURRENTLY {_CONCURRENT}",
+        f"drop it with DROP INDEX CONCURRENTLY {_CONCURRENT}; a partitioned index cannot be "
+        "dropped CONCURRENTLY: `ignore` the rule with that reason",
     ),
     LintRule(
         "require-concurrent-reindex",

@@ -193,7 +193,7 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
         else []
         for word in ("confirmed", "refuted")
     }
-    text = _line(locks, rewritten)
+    text = "; ".join([_line(locks, rewritten), *_made(entry)])
     why = entry.get("not_traced")
     if isinstance(why, str):  # the tracer failed on it: nothing it shows can be trusted
         locks, rewritten, text = None, [], f"could not be traced ({' '.join(why.split())})"
@@ -216,5 +216,27 @@ def _line(locks: list[dict[str, str]] | None, rewritten: list[str]) -> str:
     if rewritten:
         parts.append("rewrites " + ", ".join(rewritten))
     if not parts:
-        return "takes no lock and rewrites nothing"
+        return "takes no lock on a relation that was there before, and rewrites nothing"
     return "; ".join(parts)
+
+
+def _made(entry: dict[str, Any]) -> list[str]:
+    """The constraints and indexes the step made, as the rehearsal's own lines say them
+    (a concurrent index build outside a transaction: whether it came out valid)."""
+    out: list[str] = []
+    constraints, indexes = entry.get("constraints"), entry.get("indexes")
+    for c in constraints if isinstance(constraints, list) else []:
+        if not isinstance(c, dict) or not all(
+            isinstance(c.get(k), str) for k in ("type", "name", "relation")
+        ):
+            continue
+        if c.get("change") == "validated":
+            out.append(f"validates {c['type']} constraint {c['name']} on {c['relation']}")
+        else:
+            how = "valid" if c.get("valid") is True else "NOT VALID"
+            out.append(f"adds {c['type']} constraint {c['name']} on {c['relation']} ({how})")
+    for i in indexes if isinstance(indexes, list) else []:
+        if isinstance(i, dict) and isinstance(i.get("index"), str):
+            how = "valid" if i.get("valid") is True else "INVALID"
+            out.append(f"builds index {i['index']} on {i.get('relation', '?')} ({how})")
+    return out
