@@ -19,7 +19,7 @@ Feature: Validate names the DDL that locks, rewrites or breaks clients
       """
     When I run "migrator validate index.yaml"
     Then the exit code is 0
-    And the output contains "index.yaml:8:7: steps[0].sql: warning: CREATE INDEX without CONCURRENTLY takes a SHARE lock on public.events: writes wait until the build ends; safe way: build it with CREATE INDEX CONCURRENTLY in a step with `autocommit: true` [require-concurrent-index-creation]"
+    And the output contains "index.yaml:8:7: steps[0].sql: warning: CREATE INDEX without CONCURRENTLY takes a SHARE lock on public.events: writes wait until the build ends; safe way: build it with CREATE INDEX CONCURRENTLY in a step with `autocommit: true`; on a partitioned table, CREATE INDEX ON ONLY the parent, then CONCURRENTLY on each partition, then ALTER INDEX ... ATTACH PARTITION each [require-concurrent-index-creation]"
 
   Scenario: The safe way is not found: built concurrently, or on a table the step creates
     Given the plan "index.yaml":
