@@ -7,6 +7,8 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
+
 PLAN = """\
 plan: widgets
 phases: [before, after]
@@ -39,3 +41,11 @@ def script(folder: Path, body: str) -> Path:
     path.write_text(f"#!{sys.executable}\n{body}\n")
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
+
+
+@pytest.fixture(autouse=True)
+def squawk_as_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the developer's shell says, a squawk test starts from squawk as installed
+    (autouse in each module that imports it)."""
+    monkeypatch.delenv("MIGRATOR_SQUAWK", raising=False)
+    monkeypatch.delenv("MIGRATOR_SQUAWK_TIMEOUT", raising=False)

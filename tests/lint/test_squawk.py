@@ -17,17 +17,13 @@ import pytest
 
 from migrator.lint.findings import SqlText
 from migrator.lint.squawk import EXCLUDED, _Group, find_program, offset_of, positional
-from tests.lint.squawking import PLAN
+from tests.lint.squawking import (
+    PLAN,
+    squawk_as_installed,  # noqa: F401  (autouse)
+)
 from tests.lint.squawking import script as _script
 
 SQUAWK = find_program("")[0]
-
-
-@pytest.fixture(autouse=True)
-def _squawk_as_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever the developer's shell says, these tests start from squawk as installed."""
-    monkeypatch.delenv("MIGRATOR_SQUAWK", raising=False)
-    monkeypatch.delenv("MIGRATOR_SQUAWK_TIMEOUT", raising=False)
 
 
 def _problems(migrator: Any, plan: Path, *args: str) -> list[dict[str, Any]]:

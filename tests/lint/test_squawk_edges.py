@@ -13,13 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.lint.squawking import PLAN, script
-
-
-@pytest.fixture(autouse=True)
-def _squawk_as_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MIGRATOR_SQUAWK", raising=False)
-    monkeypatch.delenv("MIGRATOR_SQUAWK_TIMEOUT", raising=False)
+from tests.lint.squawking import (
+    PLAN,
+    script,
+    squawk_as_installed,  # noqa: F401  (autouse)
+)
 
 
 def _plan(steps: str) -> str:

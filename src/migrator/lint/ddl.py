@@ -245,13 +245,7 @@ def _vacuum(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
         if s[j].kind in ("word", "ident") and s[j].value not in ("full", "verbose", "analyze"):
             table = _name_ending(s, j)
             break
-    yield at(
-        text,
-        s[0],
-        "ban-vacuum-full",
-        f"VACUUM FULL rewrites {table or 'every table'} under ACCESS EXCLUSIVE",
-        (table, "rewrite") if table else None,
-    )
+    yield _rewrites(text, s, "ban-vacuum-full", "VACUUM FULL", table or "every table")
 
 
 def _cluster(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
@@ -262,12 +256,19 @@ def _cluster(text: SqlText, s: Statement, made: Made) -> Iterator[LintFinding]:
         i += 1
     i = skip(s, i, ("verbose",))
     table, _ = name_at(s, i)
-    yield at(
+    yield _rewrites(text, s, "ban-cluster", "CLUSTER", table or "every clustered table")
+
+
+def _rewrites(text: SqlText, s: Statement, rule: str, verb: str, table: str) -> LintFinding:
+    """A statement that rewrites `table` under ACCESS EXCLUSIVE, the rewrite predicted for
+    the trace when the statement names its table."""
+    named = not table.startswith("every ")
+    return at(
         text,
         s[0],
-        "ban-cluster",
-        f"CLUSTER rewrites {table or 'every clustered table'} under ACCESS EXCLUSIVE",
-        (table, "rewrite") if table else None,
+        rule,
+        f"{verb} rewrites {table} under ACCESS EXCLUSIVE",
+        (table, "rewrite") if named else None,
     )
 
 
