@@ -262,6 +262,7 @@ def run(ctx: StepContext, step: Any) -> Any:
                 description=ctx.step,
                 estimated=begun.estimated,
                 written=stats.written,
+                streams=b.parallel,
             )
             try:
                 with contextlib.closing(progress):

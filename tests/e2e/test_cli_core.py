@@ -218,7 +218,7 @@ def test_var_must_be_name_equals_value(
 ) -> None:
     path = write(tmp_path, VALID)
 
-    code, out, err = run(capsys, "status", path, "--var", bad, "--dsn", UNREACHABLE_DSN)
+    code, out, err = run(capsys, "plan", path, "--var", bad, "--dsn", UNREACHABLE_DSN)
 
     assert code == 2, "a bad --var is bad usage, found before any database is asked"
     assert out == ""
@@ -230,7 +230,7 @@ def test_a_good_var_gets_past_parsing(tmp_path: Path, capsys: pytest.CaptureFixt
     # the database, which cannot be reached (exit 5, not 2).
     path = write(tmp_path, VALID)
 
-    code, _, err = run(capsys, "status", path, "--var", "version=2", "--dsn", UNREACHABLE_DSN)
+    code, _, err = run(capsys, "plan", path, "--var", "version=2", "--dsn", UNREACHABLE_DSN)
 
     assert code == 5
     assert "cannot reach the database" in err

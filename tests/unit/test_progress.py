@@ -6,7 +6,8 @@ import io
 
 from rich.console import Console
 
-from migrator.views.console import Reporter, _Progress
+from migrator.views.console import Reporter
+from migrator.views.progress import _Progress
 
 
 def test_without_a_terminal_a_plain_line_every_few_seconds() -> None:

@@ -30,7 +30,7 @@ def history(ctx: Context, plan_path: str | Path, verify: bool = False) -> ExitCo
     `verify`: verify each run's hash chain too, and report every broken link; exit 2
     when any trail was edited, 0 when all are intact (or unchained: older than the chain).
     """
-    from migrator.views.status import plan_history, render_history
+    from migrator.views.history import plan_history, render_history
 
     if not verify:
         return _show(ctx, plan_path, plan_history, render_history)

@@ -10,15 +10,15 @@ from migrator.cli.group import cli
 from migrator.cli.options import (
     PLAN_ARG,
     context,
-    database_options,
     note_dsn_password,
     output_option,
+    reading_options,
 )
 
 
 @cli.command()
 @PLAN_ARG
-@database_options
+@reading_options
 def status(plan: str, **options: Any) -> int:
     """The current phase, the lock holder, any run in progress or interrupted, the last runs."""
     from migrator import api
@@ -56,7 +56,7 @@ def report(run: int, **options: Any) -> int:
     help="Verify each run's hash chain and report every broken link (an event edited, "
     "missing, inserted or out of order). Exits 2 when a trail was edited.",
 )
-@database_options
+@reading_options
 def history(plan: str, verify: bool, **options: Any) -> int:
     """Every run of PLAN and every event of each run (the audit trail).
 

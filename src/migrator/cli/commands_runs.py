@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from migrator.cli.group import cli
-from migrator.cli.options import PLAN_ARG, context, database_options, run_context, run_options
+from migrator.cli.options import (
+    PLAN_ARG,
+    confirmed_control_options,
+    context,
+    control_options,
+    run_context,
+    run_options,
+)
 
 
 @cli.command()
@@ -100,7 +107,7 @@ def resume(
 
 @cli.command()
 @PLAN_ARG
-@database_options
+@control_options
 def pause(plan: str, **options: Any) -> int:
     """Hold PLAN's running backfill after its current batch (its transaction commits first).
 
@@ -114,7 +121,7 @@ def pause(plan: str, **options: Any) -> int:
 
 @cli.command("continue")
 @PLAN_ARG
-@database_options
+@control_options
 def continue_command(plan: str, **options: Any) -> int:
     """Release PLAN's paused backfill: it goes on with its next batch.
 
@@ -135,7 +142,7 @@ def continue_command(plan: str, **options: Any) -> int:
     metavar="N",
     help="The live run whose process holds the lock (`migrator status` names it).",
 )
-@database_options
+@confirmed_control_options
 def unlock(plan: str, run_id: int, **options: Any) -> int:
     """End the sessions of a frozen process that holds PLAN's lock for run N.
 

@@ -79,40 +79,64 @@ def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The options of every command that touches a database (the README's common options)."""
-    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-        click.option(
-            "--dsn",
-            metavar="DSN",
-            callback=note_dsn_password,
-            help="The target database. Default: $MIGRATOR_DSN, else $DATABASE_URL, "
-            "else the embedded PostgreSQL in .migrator/pgdata.",
-        ),
-        click.option(
-            "--var",
-            "variables",
-            multiple=True,
-            metavar="NAME=VALUE",
-            callback=_parse_vars,
-            help="Override a plan variable (repeatable).",
-        ),
-        click.option(
-            "--yes",
-            "assume_yes",
-            is_flag=True,
-            help="Confirm approval gates and manual steps without prompting.",
-        ),
-        click.option(
-            "--operator",
-            metavar="NAME",
-            help="Who runs this, for the audit trail. Default: the OS user.",
-        ),
-        output_option,
-    ]
+_DSN = click.option(
+    "--dsn",
+    metavar="DSN",
+    callback=note_dsn_password,
+    help="The target database. Default: $MIGRATOR_DSN, else $DATABASE_URL, "
+    "else the embedded PostgreSQL in .migrator/pgdata.",
+)
+_VAR = click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    callback=_parse_vars,
+    help="Override a plan variable (repeatable).",
+)
+_YES = click.option(
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Confirm approval gates and manual steps without prompting.",
+)
+_OPERATOR = click.option(
+    "--operator",
+    metavar="NAME",
+    help="Who runs this, for the audit trail. Default: the OS user.",
+)
+
+
+def _with(
+    f: Callable[..., Any], options: list[Callable[[Callable[..., Any]], Callable[..., Any]]]
+) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of every command that runs a plan's steps or checks (the README's
+    common options): --dsn, --var, --yes, --operator, --output."""
+    return _with(f, [_DSN, _VAR, _YES, _OPERATOR, output_option])
+
+
+def reading_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a command that only reads the database (status, history): --dsn,
+    --output. Nothing runs, so there is no variable to give, nothing to approve and
+    nothing recorded under an operator's name."""
+    return _with(f, [_DSN, output_option])
+
+
+def control_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a command that acts on a run from outside it (pause, continue):
+    --dsn, --operator (recorded as who did it), --output."""
+    return _with(f, [_DSN, _OPERATOR, output_option])
+
+
+def confirmed_control_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`control_options` and --yes, for a control that asks first (unlock)."""
+    return _with(f, [_DSN, _YES, _OPERATOR, output_option])
 
 
 def context(**kwargs: Any) -> Any:

@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.engine import Connection, Engine
 
 from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT
+from migrator.engine.progress import recorded_progress
 from migrator.engine.stopping import StopAtOnce, StopRequest
 from migrator.masking import Secrets
 from migrator.plan.interpolate import interpolate, references
 from migrator.plan.model import Plan
 from migrator.plugin.context import StepContext
 from migrator.plugin.registry import Registry
-from migrator.views.console import Reporter, progress_for
+from migrator.views.console import Reporter
+from migrator.views.progress import progress_for
 
 if TYPE_CHECKING:
     from migrator.engine.operations import Operation
@@ -127,7 +129,9 @@ class RunEnvironment:
             db=self.db,
             step=step,
             force=self.options.force,
-            progress=progress_for(self.reporter),
+            progress=recorded_progress(
+                progress_for(self.reporter), self.db, None if dry_run else run_id, step
+            ),
             hooks=self.hooks,
             stop_requested=self.stop.requested,
             owner=owner,

@@ -32,8 +32,10 @@ class StepContext:
     `db` is the SQLAlchemy `Engine` to open connections from, `step` the step's
     name (the key of its checkpoint, see `migrator.plugin.save_checkpoint`), `force` whether the
     operator passed `--force`, and `progress(total=, done=, description=,
-    estimated=, written=)` returns a `Progress` to report rows as they are done (`written`:
-    rows written so far, for a step that counts them apart from the rows it walks).
+    estimated=, written=, streams=)` returns a `Progress` to report rows as they are done
+    (`written`: rows written so far, for a step that counts them apart from the rows it
+    walks; `streams`: how many batches it runs at once). What it reports is shown to the
+    operator and recorded for `migrator status` in another terminal.
 
     `stop_requested()` tells whether the operator asked the run to stop (SIGINT,
     SIGTERM). A step that runs long checks it at its safe points (a backfill between
