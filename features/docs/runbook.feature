@@ -57,12 +57,18 @@ Feature: A plan is its own runbook
     Then the output contains "```mermaid"
     And the output contains "dual_write --> unified_only: cutover (risk medium, needs approval)"
 
-  Scenario: A standalone web page of the runbook
+  Scenario: A standalone web page of the runbook, which works offline
+    The page is one file that needs nothing else: its phase diagram is an SVG drawn
+    into it when it is made, it has no script and fetches nothing, it fits a phone's
+    screen, and printed, its SQL wraps instead of being cut.
     When I run "migrator docs cutover.yaml --output html"
     Then the exit code is 0
     And the output contains "<!DOCTYPE html>"
     And the output contains "<h2>1. cutover: dual_write → unified_only</h2>"
-    And the output contains "<pre class="mermaid">"
+    And the page draws the phases "dual_write, unified_only" and the transition "cutover" in an SVG
+    And the page has no script and fetches nothing from the network
+    And the output contains "<meta name="viewport" content="width=device-width, initial-scale=1">"
+    And the output contains "white-space: pre-wrap"
 
   Scenario: The runbooks of several plans are written to a folder
     Given the plan "fix.yaml":

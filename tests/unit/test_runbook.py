@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from migrator.plan import load_plan_text
+from migrator.views.diagram_svg import runbook_svg
 from migrator.views.markdown import code, fence
 from migrator.views.runbook import runbook
 from migrator.views.runbook_html import html_page
@@ -237,13 +238,43 @@ def test_a_hotfix_rollback_undoes_its_steps_in_reverse(registry: Any) -> None:
 
 def test_html_is_a_standalone_page_that_never_interprets_plan_text(registry: Any) -> None:
     plan = load_plan_text(HOTFIX, "plans/ir-07.yaml", registry)
-    page = html_page(markdown(runbook(plan, registry)), "Runbook: ir-07")
+    doc = runbook(plan, registry)
+    page = html_page(markdown(doc), "Runbook: ir-07", diagram=runbook_svg(doc))
     assert page.startswith("<!DOCTYPE html>")
     assert "<title>Runbook: ir-07</title>" in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert '<pre class="mermaid">---\ntitle: ir-07\n---\nstateDiagram-v2' in page
     assert "<table>" in page and "<td><code>apply</code></td>" in page
+
+
+def test_the_html_page_works_offline_on_a_phone_and_on_paper(registry: Any) -> None:
+    plan = load_plan_text(SCORING, "plans/scoring-results.yaml", registry)
+    doc = runbook(plan, registry)
+    page = html_page(markdown(doc), "Runbook", diagram=runbook_svg(doc))
+    assert "<script" not in page.lower()
+    # nothing fetched: no src, no stylesheet link, and a policy that allows no fetch
+    assert not re.search(r"\b(src|href)\s*=", page, re.I)
+    assert not re.search(r"url\((?!#)", page)
+    assert "default-src 'none'" in page
+    # the diagram drawn inline, where the Markdown had it; its Mermaid source beside it
+    figure = page[page.index('<figure class="diagram">') :]
+    assert figure.index('<svg class="phase-diagram"') < figure.index("</figure>")
+    assert "<summary>Mermaid source</summary>" in page
+    assert "stateDiagram-v2" in page
+    assert page.index("<h2>Phases and transitions</h2>") < page.index("<svg")
+    # a phone: the viewport, wide tables scrolling in their box
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert page.count('<div class="table-scroll">\n<table>') == page.count("<table>") > 0
+    # paper: code wrapped, not cut
+    printed = page[page.index("@media print") :]
+    assert "white-space: pre-wrap" in printed and "break-inside: avoid" in printed
+
+
+def test_without_a_drawing_the_diagram_stays_text(registry: Any) -> None:
+    doc = runbook(load_plan_text(HOTFIX, "plans/ir-07.yaml", registry), registry)
+    page = html_page(markdown(doc), "x")
+    assert "<svg" not in page and "<script" not in page
+    assert "<pre><code>---\ntitle: ir-07\n---\nstateDiagram-v2" in page
 
 
 def test_markdown_special_characters_in_names_stay_literal(registry: Any) -> None:

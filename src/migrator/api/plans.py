@@ -224,6 +224,7 @@ def docs(
     `out_dir/<plan>.mmd`, and every file written is named on a line.
     """
     from migrator.plan import load_plan
+    from migrator.views.diagram_svg import runbook_svg
     from migrator.views.runbook import runbook
     from migrator.views.runbook_html import html_page
     from migrator.views.runbook_markdown import markdown
@@ -239,7 +240,9 @@ def docs(
         if form == "json":
             text = json.dumps(document, indent=2, default=str) + "\n"
         elif form == "html":
-            text = html_page(markdown(document), f"Runbook: {plan.name}")
+            text = html_page(
+                markdown(document), f"Runbook: {plan.name}", diagram=runbook_svg(document)
+            )
         else:
             text = markdown(document)
         rendered.append((plan.name, text, document["diagram"]))

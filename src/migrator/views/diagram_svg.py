@@ -1,0 +1,344 @@
+"""A plan's phases and transitions as an inline SVG drawing, made at render time.
+
+The HTML runbook (`migrator docs --output html`) and the report page (`migrator report
+RUN --output html`) carry it: no JavaScript, no network, the same bytes for the same
+plan. The layout is our own and small: each phase is a box in the row of its distance
+from the initial phase (the initial phase alone on top, a start dot above it; phases no
+transition reaches in a last row), in the plan's order within a row. A transition that
+goes further from the initial phase is a solid arrow ("forward"); one that goes back
+or sideways is a dashed arrow curving to the right ("back"), so a way back never hides
+its way there. Each arrow is labelled with the transition's name; its risk and approval
+are in its `<title>` (a tooltip).
+
+What a reader's tools find (the browser checks of the pages rely on it): the drawing is
+`<svg class="phase-diagram">` with a `<title>`; each phase a `<g class="phase"
+data-phase="NAME">` (class `phase current` for the phase the plan is in), each
+transition a `<g class="transition forward|back" data-transition="NAME">`. Names are
+free text in a plan: every one is escaped, and characters XML cannot hold are shown as
+U+FFFD.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from migrator.views.values import cut
+
+FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
+FONT_SIZE = 13
+CHAR = 7.9  # a monospace character of FONT_SIZE, a little generous
+BOX_HEIGHT = 34
+BOX_PAD = 14
+BOX_GAP = 48
+ROW_GAP = 96  # between two rows' boxes: room for the arrows' labels
+NAME_WIDTH = 36  # characters of a phase's name shown in its box (all of it in <title>)
+LABEL_WIDTH = 30  # characters of a transition's name on its arrow
+MARGIN = 16
+FORWARD = "#24292f"
+BACK = "#9a3412"
+CURRENT_FILL = "#fde68a"
+CURRENT_STROKE = "#b45309"
+
+_Point = tuple[float, float]
+_Curve = tuple[_Point, _Point, _Point, _Point]
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A transition as drawn: its name, its phases, and what its tooltip adds."""
+
+    name: str
+    source: str
+    target: str
+    note: str = ""
+
+
+def edges_of(transitions: Iterable[dict[str, Any]]) -> list[Edge]:
+    """The edges of a runbook document's transitions (`name`, `from`, `to`, `risk`,
+    `approval`, `reverts`)."""
+    edges = []
+    for t in transitions:
+        notes = [f"risk {t['risk']}"] if t.get("risk") else []
+        if t.get("approval"):
+            notes.append("needs approval")
+        if t.get("reverts"):
+            notes.append(f"undoes {t['reverts']}")
+        edges.append(Edge(str(t["name"]), str(t["from"]), str(t["to"]), ", ".join(notes)))
+    return edges
+
+
+def runbook_svg(doc: dict[str, Any], current: str | None = None) -> str:
+    """The drawing of a runbook document's plan (`migrator.views.runbook.runbook`)."""
+    return phase_svg(
+        doc["phases"],
+        edges_of(doc["transitions"]),
+        initial=doc["initial_phase"],
+        current=current,
+        title=f"The phases of plan {doc['plan']} and the transitions between them",
+    )
+
+
+def phase_svg(
+    phases: Sequence[str],
+    edges: Sequence[Edge],
+    *,
+    initial: str | None,
+    current: str | None = None,
+    title: str = "",
+    ids: str = "pd",
+) -> str:
+    """The drawing of `phases` and `edges` as an `<svg class="phase-diagram">` element.
+
+    `initial` is the phase the rows are counted from; `current` (a phase) is highlighted;
+    `title` is the drawing's `<title>`; `ids` prefixes the ids of its arrowheads (give
+    each drawing of a page its own)."""
+    names = list(dict.fromkeys([*phases, *(p for e in edges for p in (e.source, e.target))]))
+    layout = _Layout(names, edges, initial)
+    out: list[str] = []
+    for edge in edges:
+        out.append(layout.edge(edge, ids))
+    for name in names:
+        out.append(layout.box(name, current))
+    if initial in layout.boxes:
+        out.append(layout.start(initial, ids))
+    x0, y0, x1, y1 = layout.bounds()
+    width, height = x1 - x0, y1 - y0
+    head = (
+        '<svg class="phase-diagram" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'viewBox="{_n(x0)} {_n(y0)} {_n(width)} {_n(height)}" width="{_n(width)}" '
+        f'height="{_n(height)}" font-family="{FONT}" font-size="{FONT_SIZE}">'
+    )
+    what = title or "Phases and transitions"
+    described = f"{what}: " + "; ".join(f"{e.source} → {e.target} by {e.name}" for e in edges)
+    defs = (
+        "<defs>"
+        + "".join(
+            f'<marker id="{_a(ids)}-{kind}" viewBox="0 0 10 10" refX="9" refY="5" '
+            'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
+            f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
+            for kind, color in (("forward", FORWARD), ("back", BACK))
+        )
+        + "</defs>"
+    )
+    return "\n".join([head, f"<title>{_t(described)}</title>", defs, *out, "</svg>"]) + "\n"
+
+
+def text_width(text: str) -> float:
+    """How wide `text` is in FONT: a wide (East Asian) character counts two."""
+    return CHAR * sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+class _Layout:
+    """Where each box and arrow goes."""
+
+    def __init__(self, names: list[str], edges: Sequence[Edge], initial: str | None) -> None:
+        self.rows = _rows(names, edges, initial)
+        self.row_of = {name: r for r, row in enumerate(self.rows) for name in row}
+        widths = {n: max(72.0, text_width(cut(n, NAME_WIDTH)) + 2 * BOX_PAD) for n in names}
+        row_widths = [sum(widths[n] for n in row) + BOX_GAP * (len(row) - 1) for row in self.rows]
+        widest = max(row_widths, default=0.0)
+        self.boxes: dict[str, tuple[float, float, float]] = {}  # name: (left, top, width)
+        top = 0.0
+        for row, row_width in zip(self.rows, row_widths, strict=True):
+            left = (widest - row_width) / 2
+            for name in row:
+                self.boxes[name] = (left, top, widths[name])
+                left += widths[name] + BOX_GAP
+            top += BOX_HEIGHT + ROW_GAP
+        self.points: list[tuple[float, float]] = [
+            corner
+            for left, top, width in self.boxes.values()
+            for corner in ((left, top), (left + width, top + BOX_HEIGHT))
+        ]
+        pairs = {(e.source, e.target) for e in edges}
+        self.both_ways = {p for p in pairs if (p[1], p[0]) in pairs}
+        self.ports = _ports(edges, self.boxes, self.row_of)
+        self.taken: list[tuple[float, float, float, float]] = [
+            (left, top, left + width, top + BOX_HEIGHT) for left, top, width in self.boxes.values()
+        ]
+
+    def box(self, name: str, current: str | None) -> str:
+        left, top, width = self.boxes[name]
+        here = name == current
+        cls = "phase current" if here else "phase"
+        fill, stroke, stroke_width = (
+            (CURRENT_FILL, CURRENT_STROKE, 3) if here else ("#ffffff", FORWARD, 1.5)
+        )
+        shown = cut(name, NAME_WIDTH)
+        return (
+            f'<g class="{cls}" data-phase="{_a(name)}">'
+            f"<title>{_t(name + (' (the phase the plan is in)' if here else ''))}</title>"
+            f'<rect x="{_n(left)}" y="{_n(top)}" width="{_n(width)}" height="{BOX_HEIGHT}" '
+            f'rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"/>'
+            f'<text x="{_n(left + width / 2)}" y="{_n(top + BOX_HEIGHT / 2)}" '
+            f'text-anchor="middle" dominant-baseline="central" fill="{FORWARD}">'
+            f"{_t(shown)}</text></g>"
+        )
+
+    def start(self, initial: str, ids: str) -> str:
+        left, top, width = self.boxes[initial]
+        x = left + width / 2
+        self.points += [(x - 6, top - 40), (x + 6, top - 40)]
+        return (
+            '<g class="start"><title>the initial phase</title>'
+            f'<circle cx="{_n(x)}" cy="{_n(top - 34)}" r="6" fill="{FORWARD}"/>'
+            f'<path d="M{_n(x)},{_n(top - 28)} L{_n(x)},{_n(top - 2)}" stroke="{FORWARD}" '
+            f'stroke-width="1.5" fill="none" marker-end="url(#{_a(ids)}-forward)"/></g>'
+        )
+
+    def edge(self, e: Edge, ids: str) -> str:
+        forward = self.row_of[e.target] > self.row_of[e.source]
+        kind = "forward" if forward else "back"
+        color = FORWARD if forward else BACK
+        (sx, sy), (tx, ty) = self.ports[e]
+        if e.source == e.target:  # a loop on the box's right side
+            left, top, width = self.boxes[e.source]
+            sx, sy, tx, ty = left + width, top + 10, left + width, top + BOX_HEIGHT - 10
+            c1, c2 = (sx + 50, sy - 20), (tx + 50, ty + 20)
+        elif forward:
+            span = self.row_of[e.target] - self.row_of[e.source]
+            shift = -8 if (e.source, e.target) in self.both_ways else 0
+            sx, tx = sx + shift, tx + shift
+            bend = -60.0 * (span - 1)  # past the rows between, on the left
+            c1, c2 = (sx + bend, sy + ROW_GAP / 2), (tx + bend, ty - ROW_GAP / 2)
+        else:
+            shift = 8 if (e.source, e.target) in self.both_ways else 0
+            sx, tx = sx + shift, tx + shift
+            bulge = 50.0 + 30.0 * abs(self.row_of[e.source] - self.row_of[e.target])
+            if sy == ty:  # sideways in one row: under it, deeper the further it goes
+                bulge = 30.0 + abs(tx - sx) / 4
+                c1, c2 = (sx, sy + bulge), (tx, ty + bulge)
+            else:
+                c1, c2 = (sx + bulge, sy - ROW_GAP / 3), (tx + bulge, ty + ROW_GAP / 3)
+        label = cut(e.name, LABEL_WIDTH)
+        half = text_width(label) / 2 + 4
+        left_of = forward and (e.source, e.target) in self.both_ways  # the way back is right
+        mx, my = self.label_at(((sx, sy), c1, c2, (tx, ty)), half, left_of)
+        self.points += [c1, c2, (mx - half, my - 10), (mx + half, my + 10)]
+        tip = f"{e.name}: {e.source} → {e.target}" + (f" ({e.note})" if e.note else "")
+        dashes = "" if forward else ' stroke-dasharray="6 4"'
+        return (
+            f'<g class="transition {kind}" data-transition="{_a(e.name)}" '
+            f'data-from="{_a(e.source)}" data-to="{_a(e.target)}">'
+            f"<title>{_t(tip)}</title>"
+            f'<path d="M{_n(sx)},{_n(sy)} C{_n(c1[0])},{_n(c1[1])} {_n(c2[0])},{_n(c2[1])} '
+            f'{_n(tx)},{_n(ty)}" fill="none" stroke="{color}" stroke-width="1.5"{dashes} '
+            f'marker-end="url(#{_a(ids)}-{kind})"/>'
+            f'<rect x="{_n(mx - half)}" y="{_n(my - 10)}" width="{_n(2 * half)}" height="20" '
+            'rx="4" fill="#ffffff" fill-opacity="0.9"/>'
+            f'<text x="{_n(mx)}" y="{_n(my)}" text-anchor="middle" dominant-baseline="central" '
+            f'fill="{color}">{_t(label)}</text></g>'
+        )
+
+    def label_at(self, curve: _Curve, half: float, left_of: bool) -> tuple[float, float]:
+        """Where an arrow's label goes: its middle, else a little before or after it,
+        where it covers no box and no label placed before (else its middle anyway)."""
+        first = None
+        for t in (0.5, 0.35, 0.65, 0.25, 0.75, 0.15, 0.85):
+            x, y = _at(curve, t)
+            if left_of:
+                x -= half + 6
+            spot = (x - half, y - 10, x + half, y + 10)
+            first = first or (x, y)
+            if not any(_overlap(spot, other) for other in self.taken):
+                self.taken.append(spot)
+                return x, y
+        assert first is not None
+        return first
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        xs = [x for x, _ in self.points] or [0.0]
+        ys = [y for _, y in self.points] or [0.0]
+        return min(xs) - MARGIN, min(ys) - MARGIN, max(xs) + MARGIN, max(ys) + MARGIN
+
+
+def _rows(names: list[str], edges: Sequence[Edge], initial: str | None) -> list[list[str]]:
+    """The phases by their distance from `initial` (breadth first along the
+    transitions); those it does not reach in one last row. Each row in `names`' order."""
+    distance: dict[str, int] = {}
+    if initial in names:
+        distance[initial] = 0
+        frontier = [initial]
+        while frontier:
+            following = []
+            for phase in frontier:
+                for e in edges:
+                    if e.source == phase and e.target not in distance:
+                        distance[e.target] = distance[phase] + 1
+                        following.append(e.target)
+            frontier = following
+    last = max(distance.values(), default=-1) + 1
+    rows: list[list[str]] = [[] for _ in range(last + 1)]
+    for name in names:
+        rows[distance.get(name, last)].append(name)
+    return [row for row in rows if row]
+
+
+def _ports(
+    edges: Sequence[Edge],
+    boxes: dict[str, tuple[float, float, float]],
+    row_of: dict[str, int],
+) -> dict[Edge, tuple[tuple[float, float], tuple[float, float]]]:
+    """Where each arrow leaves its source and reaches its target: forward arrows from a
+    box's bottom to the next box's top, others from its top (or bottom, sideways), the
+    arrows at one side of a box spread along it."""
+    sides: dict[tuple[str, str], list[tuple[float, Edge, str]]] = {}
+    for e in edges:
+        forward = row_of[e.target] > row_of[e.source]
+        same_row = row_of[e.target] == row_of[e.source]
+        out_side = "bottom" if forward or same_row else "top"
+        in_side = "top" if forward else "bottom"
+        sides.setdefault((e.source, out_side), []).append((_centre(boxes, e.target), e, "out"))
+        sides.setdefault((e.target, in_side), []).append((_centre(boxes, e.source), e, "in"))
+    ends: dict[Edge, dict[str, tuple[float, float]]] = {e: {} for e in edges}
+    for (name, side), items in sides.items():
+        left, top, width = boxes[name]
+        items.sort(key=lambda item: item[0])
+        step = min(18.0, width / (len(items) + 1))
+        y = top + BOX_HEIGHT if side == "bottom" else top
+        for i, (_, e, end) in enumerate(items):
+            x = left + width / 2 + (i - (len(items) - 1) / 2) * step
+            ends[e][end] = (x, y)
+    return {e: (ends[e]["out"], ends[e]["in"]) for e in edges}
+
+
+def _centre(boxes: dict[str, tuple[float, float, float]], name: str) -> float:
+    left, _, width = boxes[name]
+    return left + width / 2
+
+
+def _at(curve: _Curve, t: float) -> tuple[float, float]:
+    """The point at `t` (0 to 1) along a cubic Bézier curve."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = curve
+    a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3
+    return a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
+
+
+def _overlap(one: tuple[float, ...], other: tuple[float, ...]) -> bool:
+    return one[0] < other[2] and other[0] < one[2] and one[1] < other[3] and other[1] < one[3]
+
+
+def _n(value: float) -> str:
+    """A coordinate as the same short text every time."""
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _t(text: str) -> str:
+    """Plan text as the content of an element."""
+    return escape(_clean(text), quote=False)
+
+
+def _a(text: str) -> str:
+    """Plan text as an attribute's value (always in double quotes)."""
+    return escape(_clean(text), quote=True)

@@ -1,0 +1,166 @@
+"""The phase diagram as inline SVG: a box per phase, an arrow per transition, rows by the
+distance from the initial phase, ways back told apart, plan text escaped, the same bytes
+every time."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from migrator.plan import load_plan_text
+from migrator.views.diagram_svg import Edge, phase_svg, runbook_svg, text_width
+from migrator.views.runbook import runbook
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+PLAN = """\
+plan: scoring-results
+phases: [legacy, dual_write, unified_only, retired]
+transitions:
+  - {name: enable_dual_write, from: legacy, to: dual_write}
+  - {name: cutover, from: dual_write, to: unified_only, risk: high, approval: true}
+  - {name: back_to_dual_write, from: unified_only, to: dual_write, risk: medium}
+  - {name: back_to_legacy, from: dual_write, to: legacy}
+  - {name: retire, from: unified_only, to: retired}
+"""
+
+
+def parsed(svg: str) -> ET.Element:
+    return ET.fromstring(svg)  # raises on anything that is not well-formed XML
+
+
+def groups(root: ET.Element, cls: str) -> list[ET.Element]:
+    return [g for g in root.iter(f"{SVG}g") if cls in (g.get("class") or "").split()]
+
+
+def box(root: ET.Element, phase: str) -> tuple[float, float]:
+    (g,) = [g for g in groups(root, "phase") if g.get("data-phase") == phase]
+    rect = g.find(f"{SVG}rect")
+    assert rect is not None
+    return float(rect.get("x", "nan")), float(rect.get("y", "nan"))
+
+
+def test_a_box_per_phase_and_an_arrow_per_transition(registry: Any) -> None:
+    doc = runbook(load_plan_text(PLAN, "p.yaml", registry), registry)
+    root = parsed(runbook_svg(doc))
+    assert root.tag == f"{SVG}svg" and root.get("class") == "phase-diagram"
+    title = root.find(f"{SVG}title")
+    assert title is not None and "scoring-results" in (title.text or "")
+    phases = [g.get("data-phase") for g in groups(root, "phase")]
+    assert phases == ["legacy", "dual_write", "unified_only", "retired"]
+    arrows = {
+        (g.get("data-transition"), g.get("data-from"), g.get("data-to"))
+        for g in groups(root, "transition")
+    }
+    assert arrows == {
+        ("enable_dual_write", "legacy", "dual_write"),
+        ("cutover", "dual_write", "unified_only"),
+        ("back_to_dual_write", "unified_only", "dual_write"),
+        ("back_to_legacy", "dual_write", "legacy"),
+        ("retire", "unified_only", "retired"),
+    }
+    for g in groups(root, "transition"):  # each arrow says its name, and its risk on hover
+        label = g.find(f"{SVG}text")
+        assert label is not None and label.text == g.get("data-transition")
+        assert g.find(f"{SVG}path") is not None
+    (gated,) = [g for g in groups(root, "transition") if g.get("data-transition") == "cutover"]
+    assert "risk high, needs approval" in (gated.findtext(f"{SVG}title") or "")
+
+
+def test_rows_by_distance_and_ways_back_drawn_otherwise(registry: Any) -> None:
+    doc = runbook(load_plan_text(PLAN, "p.yaml", registry), registry)
+    root = parsed(runbook_svg(doc))
+    tops = {p: box(root, p)[1] for p in ("legacy", "dual_write", "unified_only", "retired")}
+    assert tops["legacy"] < tops["dual_write"] < tops["unified_only"] < tops["retired"]
+    kinds = {g.get("data-transition"): g.get("class") for g in groups(root, "transition")}
+    assert kinds == {
+        "enable_dual_write": "transition forward",
+        "cutover": "transition forward",
+        "back_to_dual_write": "transition back",
+        "back_to_legacy": "transition back",
+        "retire": "transition forward",
+    }
+    for g in groups(root, "transition"):
+        path = g.find(f"{SVG}path")
+        assert path is not None
+        dashed = path.get("stroke-dasharray") is not None
+        assert dashed == ("back" in (g.get("class") or ""))
+        assert path.get("marker-end") == f"url(#pd-{'back' if dashed else 'forward'})"
+    start = groups(root, "start")
+    assert len(start) == 1  # the initial phase's start dot
+
+
+def test_the_current_phase_is_highlighted(registry: Any) -> None:
+    doc = runbook(load_plan_text(PLAN, "p.yaml", registry), registry)
+    root = parsed(runbook_svg(doc, current="dual_write"))
+    current = [g.get("data-phase") for g in groups(root, "current")]
+    assert current == ["dual_write"]
+    assert "current" not in runbook_svg(doc)
+
+
+def test_the_same_plan_draws_the_same_bytes(registry: Any) -> None:
+    doc = runbook(load_plan_text(PLAN, "p.yaml", registry), registry)
+    assert runbook_svg(doc) == runbook_svg(
+        runbook(load_plan_text(PLAN, "p.yaml", registry), registry)
+    )
+
+
+HOSTILE = "</svg><script>alert(1)</script>"
+
+
+def test_hostile_names_are_text_never_markup() -> None:
+    phases = ["start", HOSTILE, 'quote " & amp', "bell\x07 and \ud800 lone"]
+    edges = [
+        Edge(HOSTILE, "start", HOSTILE, note="<b>risk</b>"),
+        Edge('"><g onload="x', HOSTILE, 'quote " & amp'),
+        Edge("ring", "bell\x07 and \ud800 lone", "start"),
+    ]
+    svg = phase_svg(phases, edges, initial="start", current=HOSTILE, title="<title>")
+    root = parsed(svg)
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    assert not any("onload" in el.attrib for el in root.iter())
+    names = [g.get("data-phase") for g in groups(root, "phase")]
+    assert names == ["start", HOSTILE, 'quote " & amp', "bell\ufffd and \ufffd lone"]
+    assert [g.get("data-phase") for g in groups(root, "current")] == [HOSTILE]
+    arrows = [g.get("data-transition") for g in groups(root, "transition")]
+    assert arrows == [HOSTILE, '"><g onload="x', "ring"]
+    assert not any(el.tag.endswith("script") for el in root.iter())
+
+
+def test_long_names_are_cut_in_the_box_and_whole_in_its_title() -> None:
+    name = "a phase whose name goes on and on well past the width of any box"
+    root = parsed(phase_svg(["short", name], [Edge("go", "short", name)], initial="short"))
+    (g,) = [g for g in groups(root, "phase") if g.get("data-phase") == name]
+    shown = g.findtext(f"{SVG}text") or ""
+    assert shown.endswith("…") and len(shown) == 36
+    assert g.findtext(f"{SVG}title") == name
+
+
+def test_the_drawing_fits_its_view_box() -> None:
+    phases = ["a", "b", "c", "d", "wide " * 6]
+    edges = [
+        Edge("one", "a", "b"),
+        Edge("two", "a", "c"),
+        Edge("skip ahead", "a", "d"),
+        Edge("sideways", "b", "c"),
+        Edge("home", "d", "a"),
+        Edge("far", "c", "wide " * 6),
+    ]
+    svg = phase_svg(phases, edges, initial="a")
+    root = parsed(svg)
+    x0, y0, w, h = (float(v) for v in (root.get("viewBox") or "").split())
+    numbers = [
+        (float(g.get("x", "0")), float(g.get("y", "0")), float(g.get("width", "0")))
+        for g in root.iter(f"{SVG}rect")
+    ]
+    for x, y, width in numbers:
+        assert x0 <= x and x + width <= x0 + w and y0 <= y <= y0 + h
+    for path in root.iter(f"{SVG}path"):
+        for px, py in re.findall(r"(-?[\d.]+),(-?[\d.]+)", path.get("d") or ""):
+            if path.get("marker-end"):
+                assert x0 <= float(px) <= x0 + w and y0 <= float(py) <= y0 + h
+
+
+def test_text_width_counts_wide_characters_twice() -> None:
+    assert text_width("段階") == 2 * text_width("ab")
