@@ -65,7 +65,7 @@ Feature: A plan is its own runbook
     Then the exit code is 0
     And the output contains "<!DOCTYPE html>"
     And the output contains "<h2>1. cutover: dual_write → unified_only</h2>"
-    And the page draws the phases "dual_write, unified_only" and the transition "cutover" in an SVG
+    And the page draws the phases "dual_write, unified_only" and the transitions "cutover"
     And the page has no script and fetches nothing from the network
     And the output contains "<meta name="viewport" content="width=device-width, initial-scale=1">"
     And the output contains "white-space: pre-wrap"

@@ -1,8 +1,9 @@
 Feature: The evidence of one run, for a post-incident review
   `migrator report RUN` puts together what the audit trail recorded about one
-  run (RUN is the run's id from `migrator history`): the timeline, each check's
-  actual value against the expected one, who approved, how long each step took,
-  and what was undone. As Markdown for people, or as one JSON document.
+  run (RUN is the run's id from `migrator history`), failures first: what failed
+  and what was undone, each check's actual value against the expected one, who
+  approved, how long each step took, and the timeline. As Markdown for people
+  (rendered on a terminal), as a standalone page, or as one JSON document.
 
   Background:
     Given the SQL:
@@ -50,6 +51,25 @@ Feature: The evidence of one run, for a post-incident review
     And the output contains "2. create profiles: **done**"
     And the output contains "drop table profiles"
     And the output contains "run undoing → undone: a post-check failed"
+
+  @read_only
+  Scenario: What failed comes first, the values as values
+    When I run "migrator report 1"
+    Then its sections begin with "What failed, What was undone"
+    And the output contains "1. post-check every session has a profile: **failed**: actual `1`, expected `0`"
+
+  @read_only
+  Scenario: The report as a page that works offline, with the plan's phases
+    The page is one file: failures first, the plan's phases drawn as an SVG from the
+    runs this database recorded (the phase the plan is in highlighted), no script,
+    nothing fetched.
+    When I run "migrator report 1 --output html"
+    Then the exit code is 0
+    And the output contains "<!DOCTYPE html>"
+    And its sections begin with "What failed, What was undone"
+    And the page draws the phases "missing, filled" and the transitions "fill"
+    And the output contains "<g class="phase current" data-phase="missing">"
+    And the page has no script and fetches nothing from the network
 
   @read_only
   Scenario: The same evidence as JSON

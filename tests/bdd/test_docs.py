@@ -11,36 +11,9 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then
 
 from migrator.cli import main
+from tests.bdd.page_steps import *  # noqa: F403  (a page as a reader sees it)
 
 scenarios("docs")
-
-SVG = "{http://www.w3.org/2000/svg}"
-
-
-@then(
-    parsers.parse(
-        'the page draws the phases "{phases}" and the transition "{transition}" in an SVG'
-    )
-)
-def _(phases: str, transition: str, world: dict[str, Any]) -> None:
-    import xml.etree.ElementTree as ET
-
-    page = world["stdout"]
-    start = page.index('<svg class="phase-diagram"')
-    root = ET.fromstring(page[start : page.index("</svg>", start) + len("</svg>")])
-    drawn = [g.get("data-phase") for g in root.iter(f"{SVG}g") if g.get("class") == "phase"]
-    assert drawn == [p.strip() for p in phases.split(",")], drawn
-    arrows = [g.get("data-transition") for g in root.iter(f"{SVG}g") if g.get("data-transition")]
-    assert arrows == [transition], arrows
-    assert root.find(f"{SVG}title") is not None
-
-
-@then("the page has no script and fetches nothing from the network")
-def _(world: dict[str, Any]) -> None:
-    page = world["stdout"]
-    assert "<script" not in page.lower()
-    assert not re.search(r"\b(src|href)\s*=|@import|url\((?!#)", page, re.I), page
-    assert "Content-Security-Policy" in page and "default-src 'none'" in page
 
 
 @given(

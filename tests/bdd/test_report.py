@@ -2,4 +2,6 @@
 
 from pytest_bdd import scenarios
 
+from tests.bdd.page_steps import *  # noqa: F403  (a page as a reader sees it)
+
 scenarios("report")

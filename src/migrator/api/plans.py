@@ -219,12 +219,14 @@ def docs(
     each of one of the plans (of that very version: exit 2 otherwise), whose locks and
     rewrites are shown beside the steps.
 
-    Without `out_dir`, the one plan's runbook goes to `ctx.out`. With it, each plan is
+    Without `out_dir`, the one plan's runbook goes to `ctx.out` (Markdown rendered by
+    rich when it is a terminal). With it, each plan is
     written to `out_dir/<plan>.md` (`.html`, `.json`) and its diagram to
     `out_dir/<plan>.mmd`, and every file written is named on a line.
     """
     from migrator.plan import load_plan
     from migrator.views.diagram_svg import runbook_svg
+    from migrator.views.markdown import write
     from migrator.views.runbook import runbook
     from migrator.views.runbook_html import html_page
     from migrator.views.runbook_markdown import markdown
@@ -247,7 +249,10 @@ def docs(
             text = markdown(document)
         rendered.append((plan.name, text, document["diagram"]))
     if out_dir is None:
-        ctx.out.write(rendered[0][1])
+        if form == "markdown":
+            write(rendered[0][1], ctx.out)  # rendered by rich on a terminal
+        else:
+            ctx.out.write(rendered[0][1])
         return ExitCode.OK
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from migrator.api.context import Context
 from migrator.api.session import open_session
@@ -84,16 +84,27 @@ def graph(ctx: Context, plan_path: str | Path) -> ExitCode:
     return ExitCode.OK
 
 
-def report(ctx: Context, run_id: int) -> ExitCode:
-    """One run's evidence: timeline, checks' actual against expected, approvals, undos.
+ReportFormat = Literal["markdown", "html", "json"]
 
-    Reads schema `migrator` only. Exit 2 when the database holds no run `run_id`.
+
+def report(ctx: Context, run_id: int, form: ReportFormat | None = None) -> ExitCode:
+    """One run's evidence, failures first: what failed, what was undone, the checks'
+    actual against expected, approvals, steps, the timeline.
+
+    `form`: Markdown (rendered by rich when `ctx.out` is a terminal), a standalone HTML
+    page with the plan's phase diagram, or JSON; None: JSON for `ctx.output` json, else
+    Markdown. Reads schema `migrator` only. Exit 2 when the database holds no run
+    `run_id`.
     """
     from migrator.db.target import connect_engine, resolve_target
     from migrator.masking import Secrets
-    from migrator.views.report import load_records, markdown
+    from migrator.views.markdown import write
+    from migrator.views.report import load_records
     from migrator.views.report import report as build_report
+    from migrator.views.report_html import report_page
+    from migrator.views.report_markdown import markdown
 
+    form = form or ("json" if ctx.output == "json" else "markdown")
     target = resolve_target(ctx.dsn, announce=lambda line: print(line, file=ctx.err))
     secrets = Secrets()
     for secret in target.secrets():
@@ -110,10 +121,12 @@ def report(ctx: Context, run_id: int) -> ExitCode:
             f"no run {run_id} in this database: `migrator history PLAN` lists a plan's runs"
         )
     document = secrets.mask_data(build_report(records))
-    if ctx.output == "json":
+    if form == "json":
         ctx.emit_json(document)
+    elif form == "html":
+        ctx.out.write(secrets.mask(report_page(document)))
     else:
-        ctx.out.write(secrets.mask(markdown(document)))
+        write(secrets.mask(markdown(document)), ctx.out)
     return ExitCode.OK
 
 

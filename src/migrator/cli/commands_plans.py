@@ -81,7 +81,8 @@ def plugins(output: str) -> int:
     type=click.Choice(["text", "html", "json"]),
     default="text",
     show_default=True,
-    help="text: Markdown; html: a standalone page; json: the runbook as data.",
+    help="text: Markdown (rendered on a terminal); html: a standalone page that works "
+    "offline; json: the runbook as data.",
 )
 @click.option(
     "--out",

@@ -34,18 +34,29 @@ def status(plan: str, **options: Any) -> int:
     callback=note_dsn_password,
     help="The target database (as for the other commands).",
 )
-@output_option
-def report(run: int, **options: Any) -> int:
+@click.option(
+    "--output",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="text: Markdown (rendered on a terminal); html: a standalone page that works "
+    "offline, with the plan's phase diagram; json: one machine-readable document.",
+)
+def report(run: int, output: str, **options: Any) -> int:
     """RUN's evidence for a post-incident review (RUN: a run id from `migrator history`).
 
-    The timeline of every recorded event, each check's actual value against the
-    expected one, approvals and who gave them, each step's duration, attempts and
-    SQL, and what was undone. text: Markdown; json: the same as one document.
-    Reads the audit trail only. Exits 2 when the database has no run RUN.
+    Failures first: the checks that failed with their actual and expected values, the
+    steps that failed and what was undone; then each check's actual value against the
+    expected one, approvals and who gave them, each step's duration, attempts and SQL,
+    and the timeline of every recorded event. text: Markdown, rendered on a terminal;
+    html: a standalone page; json: the same as one document. Reads the audit trail
+    only. Exits 2 when the database has no run RUN.
     """
     from migrator import api
 
-    return api.report(context(**options), run)
+    form = {"text": "markdown", "html": "html", "json": "json"}[output]
+    ctx = context(output="json" if output == "json" else "text", **options)
+    return api.report(ctx, run, form=form)  # type: ignore[arg-type]
 
 
 @cli.command()

@@ -92,17 +92,19 @@ def phase_svg(
     current: str | None = None,
     title: str = "",
     ids: str = "pd",
+    marked: str | None = None,
 ) -> str:
     """The drawing of `phases` and `edges` as an `<svg class="phase-diagram">` element.
 
     `initial` is the phase the rows are counted from; `current` (a phase) is highlighted;
     `title` is the drawing's `<title>`; `ids` prefixes the ids of its arrowheads (give
-    each drawing of a page its own)."""
+    each drawing of a page its own); `marked` (a transition's name) is drawn bold, class
+    `transition ... marked` (a report's run)."""
     names = list(dict.fromkeys([*phases, *(p for e in edges for p in (e.source, e.target))]))
     layout = _Layout(names, edges, initial)
     out: list[str] = []
     for edge in edges:
-        out.append(layout.edge(edge, ids))
+        out.append(layout.edge(edge, ids, edge.name == marked))
     for name in names:
         out.append(layout.box(name, current))
     if initial in layout.boxes:
@@ -120,7 +122,8 @@ def phase_svg(
         "<defs>"
         + "".join(
             f'<marker id="{_a(ids)}-{kind}" viewBox="0 0 10 10" refX="9" refY="5" '
-            'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
+            'markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" '
+            'orient="auto-start-reverse">'
             f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
             for kind, color in (("forward", FORWARD), ("back", BACK))
         )
@@ -192,9 +195,10 @@ class _Layout:
             f'stroke-width="1.5" fill="none" marker-end="url(#{_a(ids)}-forward)"/></g>'
         )
 
-    def edge(self, e: Edge, ids: str) -> str:
+    def edge(self, e: Edge, ids: str, marked: bool = False) -> str:
         forward = self.row_of[e.target] > self.row_of[e.source]
         kind = "forward" if forward else "back"
+        weight, bold, also = (3, ' font-weight="bold"', " marked") if marked else (1.5, "", "")
         color = FORWARD if forward else BACK
         (sx, sy), (tx, ty) = self.ports[e]
         if e.source == e.target:  # a loop on the box's right side
@@ -224,16 +228,17 @@ class _Layout:
         tip = f"{e.name}: {e.source} → {e.target}" + (f" ({e.note})" if e.note else "")
         dashes = "" if forward else ' stroke-dasharray="6 4"'
         return (
-            f'<g class="transition {kind}" data-transition="{_a(e.name)}" '
+            f'<g class="transition {kind}{also}" '
+            f'data-transition="{_a(e.name)}" '
             f'data-from="{_a(e.source)}" data-to="{_a(e.target)}">'
             f"<title>{_t(tip)}</title>"
             f'<path d="M{_n(sx)},{_n(sy)} C{_n(c1[0])},{_n(c1[1])} {_n(c2[0])},{_n(c2[1])} '
-            f'{_n(tx)},{_n(ty)}" fill="none" stroke="{color}" stroke-width="1.5"{dashes} '
+            f'{_n(tx)},{_n(ty)}" fill="none" stroke="{color}" stroke-width="{weight}"{dashes} '
             f'marker-end="url(#{_a(ids)}-{kind})"/>'
             f'<rect x="{_n(mx - half)}" y="{_n(my - 10)}" width="{_n(2 * half)}" height="20" '
             'rx="4" fill="#ffffff" fill-opacity="0.9"/>'
             f'<text x="{_n(mx)}" y="{_n(my)}" text-anchor="middle" dominant-baseline="central" '
-            f'fill="{color}">{_t(label)}</text></g>'
+            f'fill="{color}"{bold}>{_t(label)}</text></g>'
         )
 
     def label_at(self, curve: _Curve, half: float, left_of: bool) -> tuple[float, float]:

@@ -1,9 +1,10 @@
-"""Plan and audit-trail text placed into Markdown literally: escaped, in code spans, fenced."""
+"""Plan and audit-trail text placed into Markdown literally: escaped, in code spans, fenced;
+and a Markdown document written where it goes (`write`: rendered on a terminal)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TextIO
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<|])")
 _LINE_START = re.compile(r"^(\s*)([#>+\-])", re.M)  # a heading, a quote, a list item
@@ -31,3 +32,24 @@ def fence(body: str, language: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"^\s*(`{3,})", text, re.M)), default=2)
     ticks = "`" * (longest + 1)
     return f"{ticks}{language}\n{text}\n{ticks}"
+
+
+def write(text: str, out: TextIO) -> None:
+    """A Markdown document to `out`: rendered by rich on a terminal (headings, tables
+    that fit its width, code highlighted), as the Markdown it is anywhere else (a pipe,
+    a file): what a person reads, or what a program keeps."""
+    if not _is_terminal(out):
+        out.write(text)
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = Console(file=out, highlight=False, soft_wrap=False)
+    console.print(Markdown(text, code_theme="ansi_dark", hyperlinks=False))
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):  # a closed or odd stream
+        return False

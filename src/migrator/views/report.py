@@ -1,16 +1,22 @@
 """One run's evidence for a post-incident review (`migrator report RUN`).
 
-`load_records` reads a run, its events and the runs linked to it from schema
-`migrator` (reading only: a database without the schema has no runs). Everything
-else is a pure function of those records: `report` builds the JSON-able document,
-`markdown` renders it. The audit trail was masked when it was written (DSN passwords,
-values read from `${env:...}`), so nothing here can reveal a secret the run did not.
+`load_records` reads a run, its events, the runs linked to it and the plan's other
+runs (for its phase diagram) from schema `migrator` (reading only: a database without
+the schema has no runs). Everything else is a pure function of those records: `report`
+builds the JSON-able document, failures first; `migrator.views.report_markdown`
+renders it as Markdown, `migrator.views.report_html` as a standalone page. The audit
+trail was masked when it was written (DSN passwords, values read from `${env:...}`), so
+nothing here can reveal a secret the run did not.
+
+A run does not record its plan file (only the plan's name and checksum), so the phase
+diagram is drawn from what this database recorded: the phases and transitions of the
+plan's runs, the plan's phase now, and this run's transition. A transition never run
+here is not in it.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,14 +28,15 @@ from migrator.state import (
     EventStatus,
     RunRow,
     RunStatus,
+    current_phase,
     events_of,
     get_run,
+    runs_of,
     runs_taking_back,
     schema_exists,
 )
 from migrator.views.durations import elapsed as _secs
-from migrator.views.markdown import code as _code
-from migrator.views.markdown import escape, fence
+from migrator.views.values import plain, shown
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class RunRecords:
     events: list[EventRow]
     takes_back: RunRow | None  # the run this one took back (a rollback)
     taken_back_by: list[RunRow]  # later runs that took this one back
+    plan_runs: list[RunRow] = field(default_factory=list)  # the plan's runs, newest first
+    phase: str | None = None  # the phase the plan is in now
 
 
 def load_records(conn: Connection, run_id: int) -> RunRecords | None:
@@ -51,22 +60,27 @@ def load_records(conn: Connection, run_id: int) -> RunRecords | None:
         return None
     taken_back_by = runs_taking_back(conn, run_id)
     takes_back = get_run(conn, run.reverts) if run.reverts is not None else None
-    return RunRecords(run, events_of(conn, [run_id]), takes_back, taken_back_by)
+    plan_runs = runs_of(conn, run.plan)
+    phase = current_phase(conn, run.plan, plan_runs[-1].from_phase)
+    return RunRecords(run, events_of(conn, [run_id]), takes_back, taken_back_by, plan_runs, phase)
 
 
 # -- the document ---------------------------------------------------------------------------
 
 
 def report(records: RunRecords) -> dict[str, Any]:
-    """The run's evidence: timeline, checks, approvals, steps, what was undone."""
+    """The run's evidence: what failed, what was undone, the phases, the checks,
+    approvals, steps and timeline."""
     run = records.run
     events = records.events
     return {
         "run": {
-            **{k: _plain(v) for k, v in run.as_dict().items()},
+            **{k: plain(v) for k, v in run.as_dict().items()},
             "seconds": _seconds(run.started_at, run.finished_at),
         },
         "outcome": _outcome(run),
+        "failures": _failures(events),
+        "phases": _phases(records),
         "takes_back": _brief(records.takes_back),
         "taken_back_by": [_brief(r) for r in records.taken_back_by],
         "timeline": [_moment(e, run.started_at) for e in events],
@@ -78,7 +92,7 @@ def report(records: RunRecords) -> dict[str, Any]:
                 "via": e.detail.get("via"),
                 "reason": e.detail.get("reason"),
                 "risk": e.detail.get("risk"),
-                "at": _plain(e.at),
+                "at": plain(e.at),
             }
             for e in events
             if e.kind == EventKind.APPROVAL
@@ -93,7 +107,7 @@ def report(records: RunRecords) -> dict[str, Any]:
                 "describe": e.detail.get("describe"),
                 "reason": e.detail.get("reason"),
                 "error": e.detail.get("error"),
-                "at": _plain(e.at),
+                "at": plain(e.at),
             }
             for e in events
             if e.kind == EventKind.UNDO
@@ -123,7 +137,7 @@ def _brief(run: RunRow | None) -> dict[str, Any] | None:
         "transition": run.transition,
         "status": run.status,
         "operator": run.operator,
-        "started_at": _plain(run.started_at),
+        "started_at": plain(run.started_at),
     }
 
 
@@ -137,10 +151,62 @@ def _check(e: EventRow) -> dict[str, Any]:
         "actual": d.get("actual"),
         "expected": d.get("expected"),
         "detail": d.get("detail") or None,
+        "differences": d.get("differences"),
         "samples": d.get("samples"),
         "seconds": d.get("seconds"),
         "describe": d.get("describe"),
-        "at": _plain(e.at),
+        "at": plain(e.at),
+    }
+
+
+def _failures(events: list[EventRow]) -> list[dict[str, Any]]:
+    """What went wrong in the run, in the order it happened: checks that failed (or
+    warned), an approval declined, steps and undos that failed (or a step a rollback
+    left not undone), with what a person needs to see why."""
+    found: list[dict[str, Any]] = []
+    for e in events:
+        d = e.detail
+        if e.kind == EventKind.CHECK and e.status in (EventStatus.FAILED, EventStatus.WARNED):
+            found.append({"kind": "check", **_check(e)})
+        elif e.kind == EventKind.APPROVAL and e.status == EventStatus.DECLINED:
+            found.append(
+                {
+                    "kind": "approval",
+                    "name": "approval",
+                    "status": e.status,
+                    "error": d.get("reason") or f"declined by {d.get('operator', '?')}",
+                    "at": plain(e.at),
+                }
+            )
+        elif e.kind in (EventKind.STEP, EventKind.UNDO) and e.status in (
+            EventStatus.FAILED,
+            EventStatus.NOT_UNDONE,
+        ):
+            found.append(
+                {
+                    "kind": "undo" if e.kind == EventKind.UNDO else "step",
+                    "name": e.step,
+                    "action": d.get("action"),
+                    "status": e.status,
+                    "error": d.get("error") or d.get("reason"),
+                    "at": plain(e.at),
+                }
+            )
+    return found
+
+
+def _phases(records: RunRecords) -> dict[str, Any] | None:
+    """The plan's phases and transitions as this database's runs of it went (oldest
+    first), its phase now and this run's transition: what the diagram draws."""
+    runs = list(reversed(records.plan_runs)) or [records.run]
+    phases = list(dict.fromkeys(p for r in runs for p in (r.from_phase, r.to_phase)))
+    seen = dict.fromkeys((r.transition, r.from_phase, r.to_phase) for r in runs)
+    return {
+        "initial": runs[0].from_phase,
+        "phases": phases,
+        "transitions": [{"name": n, "from": f, "to": t} for n, f, t in seen],
+        "current": records.phase,
+        "run_transition": records.run.transition,
     }
 
 
@@ -163,7 +229,7 @@ def _steps(events: list[EventRow]) -> list[dict[str, Any]]:
                 "memo": None,
                 "error": None,
                 "reason": None,
-                "started_at": _plain(e.at),
+                "started_at": plain(e.at),
             },
         )
         d = e.detail
@@ -184,7 +250,7 @@ def _steps(events: list[EventRow]) -> list[dict[str, Any]]:
 
 def _moment(e: EventRow, started: datetime) -> dict[str, Any]:
     return {
-        "at": _plain(e.at),
+        "at": plain(e.at),
         "offset_seconds": round((e.at - started).total_seconds(), 3),
         "kind": e.kind,
         "status": e.status,
@@ -202,7 +268,7 @@ def _summary(e: EventRow) -> str:
     if e.kind == EventKind.CHECK:
         text = (
             f"{d.get('phase', '')}-check {e.step}: {e.status} "
-            f"(actual {_shown(d.get('actual'))}, expected {_shown(d.get('expected'), quote=False)})"
+            f"(actual {shown(d.get('actual'), 200)}, expected {shown(d.get('expected'), 200)})"
         )
         return text + (f": {d['detail']}" if d.get("detail") else "") + took
     if e.kind == EventKind.APPROVAL:
@@ -223,177 +289,8 @@ def _summary(e: EventRow) -> str:
     return f"{e.kind} {e.status}" + (f": {extra}" if extra else "")
 
 
-# -- Markdown -------------------------------------------------------------------------------
-
-
-def markdown(doc: dict[str, Any]) -> str:
-    """The report as Markdown, for a post-incident review."""
-    run = doc["run"]
-    out: list[str] = []
-    add = out.append
-    add(f"# Run {run['id']}: {_md(run['plan'])}, {_md(run['transition'])}")
-    add("")
-    add(f"**Outcome:** {_md(doc['outcome'])}")
-    add("")
-    add(
-        f"- **Transition:** {_code(run['transition'])}: {_code(run['from_phase'])} → "
-        f"{_code(run['to_phase'])}"
-    )
-    add(f"- **Status:** {_code(run['status'])}")
-    add(f"- **Operator:** {_md(run['operator'])} on {_md(run['host'])} (pid {run['pid']})")
-    finished = run["finished_at"] or "not finished"
-    add(
-        f"- **Started:** {run['started_at']}; **finished:** {finished}"
-        + (f" ({_secs(run['seconds'])})" if run["seconds"] is not None else "")
-    )
-    add(f"- **Plan checksum:** {_code(run['plan_checksum'])}")
-    if run["error"]:
-        add(f"- **Why it stopped:** {_md(run['error'])}")
-    if doc["takes_back"]:
-        t = doc["takes_back"]
-        add(f"- **Takes back:** run {t['id']} ({_code(t['transition'])}, {t['status']})")
-    for t in doc["taken_back_by"]:
-        add(
-            f"- **Taken back by:** run {t['id']} ({_code(t['transition'])} by "
-            f"{_md(t['operator'])}, {t['status']})"
-        )
-    add("")
-    _checks_md(doc["checks"], add)
-    _approvals_md(doc["approvals"], add)
-    _steps_md(doc["steps"], add)
-    _undone_md(doc["undone"], add)
-    add("## Timeline")
-    add("")
-    add("| at | + s | event |")
-    add("| --- | ---: | --- |")
-    for m in doc["timeline"]:
-        add(f"| {m['at']} | {m['offset_seconds']:.3f} | {_cell(m['summary'])} |")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _checks_md(checks: list[dict[str, Any]], add: Any) -> None:
-    add("## Checks: actual against expected")
-    add("")
-    if not checks:
-        add("No check ran.")
-        add("")
-        return
-    add("| when | check | result | actual | expected | samples | time | detail |")
-    add("| --- | --- | --- | --- | --- | ---: | ---: | --- |")
-    for c in checks:
-        add(
-            f"| {c['phase'] or ''} | {_cell(c['name'])} | **{c['status']}** "
-            f"| {_tcode(_shown(c['actual']))} | {_tcode(_shown(c['expected'], quote=False))} "
-            f"| {c['samples'] or ''} | {_secs(c['seconds'])} | {_cell(c['detail'] or '')} |"
-        )
-    add("")
-
-
-def _approvals_md(approvals: list[dict[str, Any]], add: Any) -> None:
-    add("## Approvals")
-    add("")
-    if not approvals:
-        add("None asked for: the transition does not need approval (or stopped before the gate).")
-        add("")
-        return
-    for a in approvals:
-        how = f" via {_code(a['via'])}" if a["via"] else ""
-        why = f": {_md(a['reason'])}" if a["reason"] else ""
-        risk = f" (risk {a['risk']})" if a["risk"] else ""
-        add(f"- **{a['status']}** by {_md(a['operator'] or '?')}{how} at {a['at']}{risk}{why}")
-    add("")
-
-
-def _steps_md(steps: list[dict[str, Any]], add: Any) -> None:
-    add("## Steps")
-    add("")
-    if not steps:
-        add("No step ran.")
-        add("")
-        return
-    add("| step | action | result | attempts | time | note |")
-    add("| --- | --- | --- | ---: | ---: | --- |")
-    for s in steps:
-        add(
-            f"| {_cell(s['step'])} | {_tcode(s['action'] or '')} | **{s['status']}** "
-            f"| {s['attempts']} | {_secs(s['seconds'])} | {_step_note(s)} |"
-        )
-    add("")
-    for s in steps:
-        if s["describe"]:
-            add(f"**{_md(s['step'])}** ran:")
-            add("")
-            add(fence(s["describe"]))
-            add("")
-
-
-def _step_note(s: dict[str, Any]) -> str:
-    """Why a step failed or was skipped; else what it returned (its memo), literally."""
-    problem = s["error"] or s["reason"]
-    if problem:
-        return _cell(problem)
-    return _tcode(_compact(s["memo"])) if s["memo"] else ""
-
-
-def _undone_md(undone: list[dict[str, Any]], add: Any) -> None:
-    add("## What was undone")
-    add("")
-    if not undone:
-        add("Nothing: no step was undone in this run.")
-        add("")
-        return
-    add("In the order it happened (last step first):")
-    add("")
-    for n, u in enumerate(undone, 1):
-        problem = u["error"] or u["reason"]
-        took = f" in {_secs(u['seconds'])}" if u["seconds"] is not None else ""
-        add(
-            f"{n}. {_md(u['step'])}: **{u['status']}**{took}"
-            + (f": {_md(problem)}" if problem else "")
-        )
-    add("")
-    for u in undone:
-        if not u["describe"] or u["status"] != EventStatus.DONE:
-            continue
-        if u["describe"].startswith("default undo of "):  # a sentence, not code
-            add(f"Undoing **{_md(u['step'])}**: {_md(u['describe'])}")
-        else:
-            add(f"Undoing **{_md(u['step'])}** ran:")
-            add("")
-            add(fence(u["describe"]))
-        add("")
-
-
 # -- small helpers --------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
     return None if end is None else round((end - start).total_seconds(), 3)
-
-
-def _shown(value: Any, *, quote: bool = True) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        return repr(value) if quote else value
-    return _compact(value)
-
-
-def _compact(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
-
-
-def _md(value: Any) -> str:
-    return escape(value, one_line=True)
-
-
-def _cell(value: Any) -> str:
-    return escape(value, one_line=True)
-
-
-def _tcode(value: Any) -> str:
-    return _code(value, in_table=True)
