@@ -164,3 +164,17 @@ def test_the_drawing_fits_its_view_box() -> None:
 
 def test_text_width_counts_wide_characters_twice() -> None:
     assert text_width("段階") == 2 * text_width("ab")
+
+
+def test_a_transition_within_a_row_is_drawn_as_no_step_forward() -> None:
+    """Two phases one transition away from the initial one are in one row: a transition
+    between them goes no further from the start, so it is drawn dashed, as a way back."""
+    edges = [Edge("to b", "a", "b"), Edge("to c", "a", "c"), Edge("b to c", "b", "c")]
+    root = parsed(phase_svg(["a", "b", "c"], edges, initial="a"))
+    assert box(root, "b")[1] == box(root, "c")[1] > box(root, "a")[1]
+    kinds = {g.get("data-transition"): g.get("class") for g in groups(root, "transition")}
+    assert kinds == {
+        "to b": "transition forward",
+        "to c": "transition forward",
+        "b to c": "transition back",
+    }
