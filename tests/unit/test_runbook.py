@@ -265,6 +265,7 @@ def test_the_html_page_works_offline_on_a_phone_and_on_paper(registry: Any) -> N
     # a phone: the viewport, wide tables scrolling in their box
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert page.count('<div class="table-scroll">\n<table>') == page.count("<table>") > 0
+    assert ":not(pre) > code { overflow-wrap: anywhere; }" in page  # a checksum, a long name
     # paper: code wrapped, not cut
     printed = page[page.index("@media print") :]
     assert "white-space: pre-wrap" in printed and "break-inside: avoid" in printed

@@ -25,6 +25,7 @@ body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
        padding: 0 1rem; line-height: 1.5; color: #1f2328; }
 pre { background: #f6f8fa; padding: .75rem; overflow-x: auto; border-radius: 6px; }
 code { font-family: ui-monospace, monospace; font-size: .9em; }
+:not(pre) > code { overflow-wrap: anywhere; }
 .table-scroll { overflow-x: auto; margin: 1rem 0; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
