@@ -70,6 +70,14 @@ Feature: A plan is its own runbook
     And the output contains "<meta name="viewport" content="width=device-width, initial-scale=1">"
     And the output contains "white-space: pre-wrap"
 
+  Scenario: On a terminal the runbook is rendered to fit it
+    When I run "migrator docs cutover.yaml" on a terminal 80 columns wide
+    Then the exit code is 0
+    And the output contains "1. cutover: dual_write → unified_only"
+    And the output contains "update sessions set mode = 'unified' where status = :status"
+    And the output is rendered, not Markdown source
+    And no line is wider than 80 columns
+
   Scenario: The runbooks of several plans are written to a folder
     Given the plan "fix.yaml":
       """

@@ -72,6 +72,15 @@ Feature: The evidence of one run, for a post-incident review
     And the page has no script and fetches nothing from the network
 
   @read_only
+  Scenario: On a terminal the report is rendered to fit it; piped, it is Markdown
+    When I run "migrator report 1" on a terminal 80 columns wide
+    Then the exit code is 0
+    And the output contains "What failed"
+    And the output contains "every session has a profile"
+    And the output is rendered, not Markdown source
+    And no line is wider than 80 columns
+
+  @read_only
   Scenario: The same evidence as JSON
     When I run "migrator report 1 --output json"
     Then the exit code is 0

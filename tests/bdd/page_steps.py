@@ -1,13 +1,23 @@
 """The steps that read a page or a report as a reader does (its diagram, what it would
-fetch, the order of its sections), which tests/bdd/test_docs.py and test_report.py run."""
+fetch, the order of its sections; a command's output on a terminal), which
+tests/bdd/test_docs.py and test_report.py run."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
 import re
+import struct
+import subprocess
+import sys
+import termios
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from pytest_bdd import parsers, then
+from pytest_bdd import parsers, then, when
+
+from tests.bdd.conftest import _argv
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -46,3 +56,50 @@ def _(sections: str, world: dict[str, Any]) -> None:
     found = re.findall(r"^## (.+)$", text, re.M) or re.findall(r"<h2[^>]*>([^<]+)</h2>", text)
     wanted = _names(sections)
     assert found[: len(wanted)] == wanted, found
+
+
+@when(parsers.parse('I run "{command}" on a terminal {width:d} columns wide'))
+def _(command: str, width: int, world: dict[str, Any]) -> None:
+    """The command as a real process whose stdout is a terminal (a pty) `width` columns
+    wide; its output without the terminal's escape sequences."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, width, 0, 0))
+    env = {**os.environ, "COLUMNS": str(width), "LINES": "40", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migrator", *_argv(command, world)],
+        cwd=world["dir"],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    world["code"] = proc.wait(timeout=60)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    world["stdout"] = text.replace("\r\n", "\n")
+    world["stderr"] = err
+    world["output"] = world["stdout"] + err
+
+
+@then(parsers.parse("no line is wider than {width:d} columns"))
+def _(width: int, world: dict[str, Any]) -> None:
+    lines = world["stdout"].splitlines()
+    assert lines and max(len(line) for line in lines) <= width, world["stdout"]
+
+
+@then("the output is rendered, not Markdown source")
+def _(world: dict[str, Any]) -> None:
+    for line in world["stdout"].splitlines():  # Markdown's marks begin its lines
+        assert not re.match(r"(#{1,6} |```|\| --- )", line), line
+    assert "**" not in world["stdout"], world["stdout"]
