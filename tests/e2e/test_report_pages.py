@@ -100,6 +100,8 @@ def test_the_report_page_is_standalone_failures_first_with_the_plans_diagram(
     headings = re.findall(r"<h2[^>]*>([^<]+)</h2>", page)
     assert headings[:4] == ["What failed", "What was undone", "The run", "Phases"]
     assert '<h2 class="failed">What failed</h2>' in page
+    assert "<strong>failed</strong>" not in page  # each failure in red
+    assert page.count('<strong class="failed">failed</strong>') == 2  # what failed, checks
     root = svg_of(page)
     phases = {
         g.get("data-phase"): g.get("class") for g in root.iter(f"{SVG}g") if g.get("data-phase")

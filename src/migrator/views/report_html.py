@@ -22,7 +22,9 @@ def report_page(doc: dict[str, Any]) -> str:
     diagram = report_svg(doc)
     text = markdown(doc, diagram=diagram is not None)
     page = html_page(text, f"Run {run['id']}: {run['plan']}, {run['transition']}", diagram)
-    return page.replace("<h2>What failed</h2>", '<h2 class="failed">What failed</h2>', 1)
+    # red where it failed (plan text cannot say this: it was escaped as Markdown)
+    page = page.replace("<h2>What failed</h2>", '<h2 class="failed">What failed</h2>', 1)
+    return page.replace("<strong>failed</strong>", '<strong class="failed">failed</strong>')
 
 
 def report_svg(doc: dict[str, Any]) -> str | None:
