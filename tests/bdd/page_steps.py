@@ -8,6 +8,7 @@ import fcntl
 import os
 import pty
 import re
+import shlex
 import struct
 import subprocess
 import sys
@@ -16,8 +17,6 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from pytest_bdd import parsers, then, when
-
-from tests.bdd.conftest import _argv
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -66,8 +65,11 @@ def _(command: str, width: int, world: dict[str, Any]) -> None:
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, width, 0, 0))
     env = {**os.environ, "COLUMNS": str(width), "LINES": "40", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
+    words = shlex.split(command)
+    assert words[0] == "migrator", command
+    argv = words[1:] + ([] if words[1] == "docs" else ["--dsn", world["dsn"]])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "migrator", *_argv(command, world)],
+        [sys.executable, "-m", "migrator", *argv],
         cwd=world["dir"],
         stdout=follower,
         stderr=subprocess.PIPE,
