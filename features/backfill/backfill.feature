@@ -137,7 +137,7 @@ Feature: Backfilling data in batches
     When I run "migrator apply slow.yaml --to full"
     Then the exit code is 1
     And the output contains "copy (backfill): failed — canceling statement due to statement timeout"
-    And the output contains "backfill copy stopped: 15,000 rows walked, 15,000 written, in 15 batches, 1 failed, 0 retries"
+    And the output contains "copy stopped: 15,000 rows walked, 15,000 written, in 15 batches, 1 failed, 0 retries"
     And the audit trail of plan "slow" shows the undo of "copy"
     And the query "select count(*) from dst" returns "0"
     And the plan "slow" is in phase "empty"

@@ -35,15 +35,22 @@ def _(name: str, streams: str, world: dict[str, Any]) -> None:
 
 def _summary(step: str, output: str) -> re.Match[str]:
     """The line a backfill ends with: rows, batches, failures, retries and its times."""
+    took = r"[\d.]+ m?s"  # as every view writes a duration: `240 ms`, `4.9 s`
     found = re.search(
-        rf"backfill {re.escape(step)}: (?P<counts>[\d,]+ rows walked, [\d,]+ written, "
+        rf"^  {re.escape(step)}: (?P<counts>[\d,]+ rows walked, [\d,]+ written, "
         r"in \d+ batches, \d+ failed, "
-        r"\d+ retr(?:y|ies)), (?P<elapsed>[\d.]+)s; mean batch (?P<mean>[\d.]+)s, "
-        r"slowest (?P<slowest>[\d.]+)s",
+        rf"\d+ retr(?:y|ies)), (?P<elapsed>{took}); mean batch (?P<mean>{took}), "
+        rf"slowest (?P<slowest>{took})",
         output,
+        re.MULTILINE,
     )
     assert found, output
     return found
+
+
+def _seconds(took: str) -> float:
+    number, unit = took.split()
+    return float(number) / (1000 if unit == "ms" else 1)
 
 
 @given(parsers.parse('the statement of "{name}" is now "{statement}"'))
@@ -71,7 +78,7 @@ def _(size: int, world: dict[str, Any]) -> None:
 
 @then(parsers.parse('the backfill "{step}" took at least {seconds:f} seconds'))
 def _(step: str, seconds: float, world: dict[str, Any]) -> None:
-    assert float(_summary(step, world["output"])["elapsed"]) >= seconds, world["output"]
+    assert _seconds(_summary(step, world["output"])["elapsed"]) >= seconds, world["output"]
 
 
 @then(
@@ -82,10 +89,10 @@ def _(step: str, seconds: float, world: dict[str, Any]) -> None:
 )
 def _(step: str, total: str, world: dict[str, Any]) -> None:
     line = (
-        rf"{re.escape(step)}: [\d,]+ of {re.escape(total)} rows, [\d,]+ written, "
-        r"[\d,]+ rows/s, about \d+s left"
+        rf"^  {re.escape(step)}: [\d,]+ of {re.escape(total)} rows \(\d+%\), [\d,]+ written, "
+        r"[\d,]+ rows/s, \d[\w .]* left, [\w .]+ elapsed$"
     )
-    assert re.search(line, world["output"]), world["output"]
+    assert re.search(line, world["output"], re.MULTILINE), world["output"]
 
 
 @then(
@@ -96,7 +103,7 @@ def _(step: str, total: str, world: dict[str, Any]) -> None:
 def _(step: str, counts: str, world: dict[str, Any]) -> None:
     summary = _summary(step, world["output"])
     assert summary["counts"] == counts
-    mean, slowest, elapsed = (float(summary[k]) for k in ("mean", "slowest", "elapsed"))
+    mean, slowest, elapsed = (_seconds(summary[k]) for k in ("mean", "slowest", "elapsed"))
     assert 0 < mean <= slowest <= elapsed, summary[0]
 
 
