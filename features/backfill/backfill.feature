@@ -63,6 +63,13 @@ Feature: Backfilling data in batches
     Then alice's run ends with exit code 0
     And every row of "src" is in "dst" exactly once
 
+  Scenario: A paused backfill says so while it is paused, and when it runs again
+    Given "alice" is running "migrator apply fill.yaml --to full" in another terminal
+    When I run "migrator pause fill.yaml"
+    Then the backfill stands still
+    When I run "migrator continue fill.yaml"
+    Then alice's run ends with exit code 0, "copy" said paused, then running again
+
   Scenario: Pause and continue are refused when no backfill is running
     When I run "migrator pause fill.yaml"
     Then the exit code is 2

@@ -190,3 +190,18 @@ def _(part: str, application: str, world: dict[str, Any]) -> None:
         d.get("part") == part and [b["application"] for b in d.get("blockers", [])] == [application]
         for d in details
     ), details
+
+
+@then(
+    parsers.parse(
+        '{operator}\'s run ends with exit code {code:d}, "{step}" said paused, then running again'
+    )
+)
+def _(operator: str, code: int, step: str, world: dict[str, Any]) -> None:
+    proc = world["others"][operator]
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, out + err
+    lines = out.splitlines()
+    assert f"  {step}: paused" in lines, out
+    paused = lines.index(f"  {step}: paused")
+    assert f"  {step}: running" in lines[paused + 1 :], out
