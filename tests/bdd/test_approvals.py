@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import pty
 import re
+import shlex
 import subprocess
 import sys
 from typing import Any
 
 from pytest_bdd import parsers, scenarios, when
-
-from tests.bdd.conftest import _argv
 
 scenarios("approvals")
 
@@ -22,9 +21,11 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 def _(command: str, answer: str, world: dict[str, Any]) -> None:
     """The command in a terminal of its own (a pseudo-terminal: stdin, stdout and stderr),
     the answer typed ahead: the terminal keeps it until the question reads it."""
+    words = shlex.split(command)
+    assert words[0] == "migrator", f"commands start with migrator: {command}"
     terminal, its_end = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "migrator", *_argv(command, world)],
+        [sys.executable, "-m", "migrator", *words[1:], "--dsn", world["dsn"]],
         cwd=world["dir"],
         stdin=its_end,
         stdout=its_end,
