@@ -12,7 +12,7 @@ from rich.console import Console
 
 from migrator.masking import Secrets
 from migrator.views.console import Reporter
-from migrator.views.progress import _Progress, fitted, span
+from migrator.views.progress import _Progress, fitted, per_second, span
 
 LONG = (
     "backfill unified payloads from the historical scoring results "
@@ -81,7 +81,7 @@ def test_the_rate_and_the_time_left_are_one_window() -> None:
     # over the window: from the last sample before the pause, 100 rows in 61 s
     assert span(6_900 / (100 / 61)) == "1 h 10 min"
     assert progress.line() == (
-        "3,100 of 10,000 rows (31%), 2 rows/s, 1 h 10 min left, 1 min 31 s elapsed"
+        "3,100 of 10,000 rows (31%), 1.6 rows/s, 1 h 10 min left, 1 min 31 s elapsed"
     )
 
 
@@ -221,4 +221,38 @@ def test_spans() -> None:
         "4 min 12 s",
         "1 h 00 min",
         "2 h 05 min",
+    ]
+
+
+def test_the_bar_keeps_its_width_as_the_figures_change() -> None:
+    clock = Clock()
+    progress, _ = on_a_terminal(120, total=1_000_000, description="copy", clock=clock)
+    progress.close()
+    clock.now += 100
+    progress.advance(500_000)
+    before = drawn(progress, 120)[1]
+    clock.now += 1
+    progress.advance(499_000)
+    after = drawn(progress, 120)[1]  # shorter figures: the bar stays as it was
+    assert "101 ms left" in after and len(after) < len(before)
+    assert after.index(" 999,000 of") == before.index(" 500,000 of")
+
+
+def test_a_slow_step_is_not_shown_standing_still() -> None:
+    clock = Clock()
+    progress, _ = plain(total=1_000_000, clock=clock)
+    clock.now += 10
+    progress.advance(1)
+    assert "0.1 rows/s, 2777 h 46 min left" in progress.line()  # not "0 rows/s"
+
+
+def test_rates() -> None:
+    assert [per_second(r) for r in (0, 0.004, 0.25, 1.5, 9.96, 12.4, 12_345.6)] == [
+        "0",
+        "under 0.01",
+        "0.25",
+        "1.5",
+        "10",
+        "12",
+        "12,346",
     ]

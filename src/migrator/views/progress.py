@@ -29,6 +29,14 @@ BAR_MAX = 40
 RUNNING = "running"
 
 
+def per_second(rate: float) -> str:
+    """A rate as a person reads it: whole rows from 10 a second, two digits below (a
+    slow step is not shown standing still: `0.25`), `under 0.01` near standing still."""
+    if rate >= 10 or rate == 0:
+        return f"{rate:,.0f}"
+    return f"{rate:.2g}" if rate >= 0.01 else "under 0.01"
+
+
 def span(seconds: float) -> str:
     """A time left or elapsed: `elapsed` under a minute (`6.2 s`), then whole minutes
     and seconds (`4 min 12 s`), then hours and minutes (`2 h 05 min`)."""
@@ -91,7 +99,7 @@ class Figures:
         shown = [rows]
         if self.written is not None:
             shown.append(f"{self.written:,} written")
-        shown.append(f"{rate:,.0f} rows/s" if rate is not None else "rate not known yet")
+        shown.append(f"{per_second(rate)} rows/s" if rate is not None else "rate not known yet")
         if self.total is not None:
             shown.append(f"{span(left)} left" if left is not None else "time left unknown")
         shown.append(f"{span(max(now - self.started, 0.0))} elapsed")
@@ -127,6 +135,7 @@ class _Display:
     def __init__(self, name: Callable[[int], str], figures: Figures) -> None:
         self.name = name
         self.figures = figures
+        self.widest = 0  # the figures' widest yet: the bar keeps its width as they change
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield from self.lines(max(options.max_width, INDENT + 1))
@@ -150,7 +159,8 @@ class _Display:
             yield title
         figures = self.figures.pieces()
         text = SEPARATOR.join(figures)
-        bar_width = min(BAR_MAX, room - cell_len(text) - 1)
+        self.widest = max(self.widest, cell_len(text))
+        bar_width = min(BAR_MAX, room - self.widest - 1)
         total = self.figures.total
         bar = ProgressBar(
             total=float(total) if total else None,
