@@ -90,7 +90,7 @@ def _(step: str, seconds: float, world: dict[str, Any]) -> None:
 def _(step: str, total: str, world: dict[str, Any]) -> None:
     line = (
         rf"^  {re.escape(step)}: [\d,]+ of {re.escape(total)} rows \(\d+%\), [\d,]+ written, "
-        r"[\d,]+ rows/s, \d[\w .]* left, [\w .]+ elapsed$"
+        r"[\d,.]+ rows/s, \d[\w .]* left, [\w .]+ elapsed$"
     )
     assert re.search(line, world["output"], re.MULTILINE), world["output"]
 
