@@ -11,10 +11,20 @@ from typing import Any
 import psycopg
 from pytest_bdd import given, parsers, scenarios, then
 
+from tests.bdd.terminal_steps import *  # noqa: F403  (a command at a terminal of a width)
 from tests.helpers import has_retry
 from tests.processes import wait_for
 
 scenarios("backfill")
+
+
+def _progress_lines(world: dict[str, Any]) -> list[str]:
+    """The lines the live progress drew, frame after frame: what the terminal received
+    between hiding its cursor for the display and showing it again."""
+    drawn = re.findall(r"\x1b\[\?25l(.*?)\x1b\[\?25h", world["terminal"], re.DOTALL)
+    assert drawn, world["output"]
+    lines = re.split(r"\r\n|\r|\n", ANSI.sub("", "".join(drawn)))  # noqa: F405
+    return [line for line in lines if line.strip()]
 
 
 def _set_key(path: Path, key: str, value: str) -> None:
@@ -205,3 +215,24 @@ def _(operator: str, code: int, step: str, world: dict[str, Any]) -> None:
     assert f"  {step}: paused" in lines, out
     paused = lines.index(f"  {step}: paused")
     assert f"  {step}: running" in lines[paused + 1 :], out
+
+
+@then(parsers.parse("no line of the progress is wider than {columns:d} columns"))
+def _(columns: int, world: dict[str, Any]) -> None:
+    from rich.cells import cell_len
+
+    lines = _progress_lines(world)
+    assert [line for line in lines if cell_len(line) > columns] == [], lines
+
+
+@then(parsers.parse('the progress showed "{start}" shortened with "{mark}"'))
+def _(start: str, mark: str, world: dict[str, Any]) -> None:
+    lines = _progress_lines(world)
+    assert any(line.startswith(f"  {start}") and line.endswith(mark) for line in lines), lines
+
+
+@then(parsers.re(r'the progress showed (?P<figures>"[^"]+"(?:, "[^"]+")* and "[^"]+")'))
+def _(figures: str, world: dict[str, Any]) -> None:
+    frames = "\n".join(_progress_lines(world))
+    for figure in re.findall(r'"([^"]+)"', figures):
+        assert figure in frames, (figure, frames)
