@@ -10,7 +10,6 @@ import re
 import pytest
 from rich.console import Console
 
-from migrator.masking import Secrets
 from migrator.views.console import Reporter
 from migrator.views.progress import _Progress, fitted, per_second, span
 
@@ -195,10 +194,18 @@ def test_the_name_is_masked_before_it_is_shortened() -> None:
     secret = "tok-6f1c2a9e4b7d8c3f5a0e"
     progress, _ = on_a_terminal(80, total=10, description="copy " + "x" * 60 + secret)
     progress.close()
-    progress.reporter.secrets = Secrets()
     progress.reporter.secrets.add(secret)
     first = drawn(progress, 80)[0]
     assert "tok-6f1c" not in first and first.endswith("***")
+
+
+def test_what_it_waits_for_is_masked_and_not_markup() -> None:
+    secret = "tok-6f1c2a9e4b7d8c3f5a0e"
+    progress, _ = on_a_terminal(80, total=10, description="copy")
+    progress.close()
+    progress.reporter.secrets.add(secret)
+    progress.status(f"waiting for [bold]{secret}[/bold]")
+    assert drawn(progress, 80)[0] == "  copy — waiting for [bold]***[/bold]"
 
 
 def test_a_name_with_brackets_is_not_markup() -> None:

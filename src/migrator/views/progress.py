@@ -132,9 +132,12 @@ class _Display:
     line; the bar and the figures on the next, the figures wrapping between figures
     when the width is short."""
 
-    def __init__(self, name: Callable[[int], str], figures: Figures) -> None:
+    def __init__(
+        self, name: Callable[[int], str], figures: Figures, mask: Callable[[str], str]
+    ) -> None:
         self.name = name
         self.figures = figures
+        self.mask = mask
         self.widest = 0  # the figures' widest yet: the bar keeps its width as they change
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -142,18 +145,17 @@ class _Display:
 
     def lines(self, width: int) -> Iterator[Any]:
         from rich.cells import cell_len
-        from rich.markup import escape
         from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
 
         room = width - INDENT
         waiting = self.figures.waiting
-        state = f" — {waiting}" if waiting else ""
+        state = f" — {self.mask(waiting)}" if waiting else ""
         title = Text(" " * INDENT)
         title.append(self.name(max(room - cell_len(state), 1)), style="bold")
         if state:
-            title.append(Text.from_markup(f"[yellow]{escape(state)}[/]"))
+            title.append(state, style="yellow")  # plain text: `[...]` in it is not markup
         title.truncate(width, overflow="ellipsis")
         if title.plain.strip():
             yield title
@@ -217,7 +219,7 @@ class _Progress:
             started=started,
             clock=clock,
         )
-        self.display = _Display(self._name, self.figures)
+        self.display = _Display(self._name, self.figures, reporter.secrets.mask)
         self.bar: Any = None
         console = reporter.console
         if reporter.output == "text" and console.is_terminal:
