@@ -63,6 +63,13 @@ Feature: Backfilling data in batches
     Then alice's run ends with exit code 0
     And every row of "src" is in "dst" exactly once
 
+  Scenario: A paused backfill says so while it is paused, and when it runs again
+    Given "alice" is running "migrator apply fill.yaml --to full" in another terminal
+    When I run "migrator pause fill.yaml"
+    Then the backfill stands still
+    When I run "migrator continue fill.yaml"
+    Then alice's run ends with exit code 0, "copy" said paused, then running again
+
   Scenario: Pause and continue are refused when no backfill is running
     When I run "migrator pause fill.yaml"
     Then the exit code is 2
@@ -137,7 +144,7 @@ Feature: Backfilling data in batches
     When I run "migrator apply slow.yaml --to full"
     Then the exit code is 1
     And the output contains "copy (backfill): failed — canceling statement due to statement timeout"
-    And the output contains "backfill copy stopped: 15,000 rows walked, 15,000 written, in 15 batches, 1 failed, 0 retries"
+    And the output contains "copy stopped: 15,000 rows walked, 15,000 written, in 15 batches, 1 failed, 0 retries"
     And the audit trail of plan "slow" shows the undo of "copy"
     And the query "select count(*) from dst" returns "0"
     And the plan "slow" is in phase "empty"

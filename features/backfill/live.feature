@@ -48,7 +48,7 @@ Feature: Backfilling under live traffic
   Scenario: A backfill against a table receiving inserts ends at the key it started with
     When I run "migrator apply copy.yaml --to full"
     Then the exit code is 0
-    And the output contains "backfill copy: 1,000 rows walked, 1,000 written, in 10 batches"
+    And the output contains "copy: 1,000 rows walked, 1,000 written, in 10 batches"
     And the query "select count(*) from dst" returns "1000"
     And the query "select max(id) from dst" returns "1000"
     And the query "select count(*) from src" returns "1500"
@@ -57,7 +57,7 @@ Feature: Backfilling under live traffic
     Given the plan "copy.yaml" now follows new rows
     When I run "migrator apply copy.yaml --to full"
     Then the exit code is 0
-    And the output contains "backfill copy: 3,000 rows walked, 3,000 written"
+    And the output contains "copy: 3,000 rows walked, 3,000 written"
     And the query "select count(*) from dst" returns "3000"
     And the query "select count(*) from src" returns "3000"
 
@@ -84,7 +84,7 @@ Feature: Backfilling under live traffic
     And the plan "touch.yaml" has its backfill statement written as "<statement>"
     When I run "migrator apply touch.yaml --to after"
     Then the exit code is 0
-    And the output contains "backfill mark: 1,000 rows walked, 250 written, in 10 batches"
+    And the output contains "mark: 1,000 rows walked, 250 written, in 10 batches"
     And the query "<check>" returns "250"
 
     Examples:

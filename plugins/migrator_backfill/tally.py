@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.plugin import elapsed
+
 
 @dataclass
 class Stats:
@@ -48,8 +50,10 @@ class Stats:
 
 
 def summary(step: str, memo: dict[str, Any], stopped: bool = False) -> str:
-    """The line a backfill ends with. `failed` counts the batches given up on (a failed
-    backfill stops at the first); `retries` the attempts redone after a transient error."""
+    """The line a backfill ends with, naming its step once as its progress lines do
+    (`copy: 20,000 rows walked, ...`), its durations as every view writes them. `failed`
+    counts the batches given up on (a failed backfill stops at the first); `retries` the
+    attempts redone after a transient error."""
     retries = f"{memo['retries']} {'retry' if memo['retries'] == 1 else 'retries'}"
     streams = f"; {memo['parallel']} parallel streams" if memo["parallel"] > 1 else ""
     if memo["smallest_batch"] != memo["largest_batch"]:
@@ -57,9 +61,9 @@ def summary(step: str, memo: dict[str, Any], stopped: bool = False) -> str:
             f"; batches of {memo['smallest_batch']:,} to {memo['largest_batch']:,} rows" + streams
         )
     return (
-        f"  backfill {step}{' stopped' if stopped else ''}: {memo['rows_walked']:,} rows "
+        f"  {step}{' stopped' if stopped else ''}: {memo['rows_walked']:,} rows "
         f"walked, {memo['rows_written']:,} written, in {memo['batches']} batches, "
-        f"{memo['failed_batches']} failed, {retries}, {memo['seconds']}s; "
-        f"mean batch {memo['mean_batch_seconds']}s, "
-        f"slowest {memo['slowest_batch_seconds']}s{streams}"
+        f"{memo['failed_batches']} failed, {retries}, {elapsed(memo['seconds'])}; "
+        f"mean batch {elapsed(memo['mean_batch_seconds'])}, "
+        f"slowest {elapsed(memo['slowest_batch_seconds'])}{streams}"
     )

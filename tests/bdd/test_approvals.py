@@ -2,4 +2,6 @@
 
 from pytest_bdd import scenarios
 
+from tests.bdd.terminal_steps import *  # noqa: F403  (a command at a terminal, answering)
+
 scenarios("approvals")

@@ -11,10 +11,20 @@ from typing import Any
 import psycopg
 from pytest_bdd import given, parsers, scenarios, then
 
+from tests.bdd.terminal_steps import *  # noqa: F403  (a command at a terminal of a width)
 from tests.helpers import has_retry
 from tests.processes import wait_for
 
 scenarios("backfill")
+
+
+def _progress_lines(world: dict[str, Any]) -> list[str]:
+    """The lines the live progress drew, frame after frame: what the terminal received
+    between hiding its cursor for the display and showing it again."""
+    drawn = re.findall(r"\x1b\[\?25l(.*?)\x1b\[\?25h", world["terminal"], re.DOTALL)
+    assert drawn, world["output"]
+    lines = re.split(r"\r\n|\r|\n", ANSI.sub("", "".join(drawn)))  # noqa: F405
+    return [line for line in lines if line.strip()]
 
 
 def _set_key(path: Path, key: str, value: str) -> None:
@@ -35,15 +45,22 @@ def _(name: str, streams: str, world: dict[str, Any]) -> None:
 
 def _summary(step: str, output: str) -> re.Match[str]:
     """The line a backfill ends with: rows, batches, failures, retries and its times."""
+    took = r"[\d.]+ m?s"  # as every view writes a duration: `240 ms`, `4.9 s`
     found = re.search(
-        rf"backfill {re.escape(step)}: (?P<counts>[\d,]+ rows walked, [\d,]+ written, "
+        rf"^  {re.escape(step)}: (?P<counts>[\d,]+ rows walked, [\d,]+ written, "
         r"in \d+ batches, \d+ failed, "
-        r"\d+ retr(?:y|ies)), (?P<elapsed>[\d.]+)s; mean batch (?P<mean>[\d.]+)s, "
-        r"slowest (?P<slowest>[\d.]+)s",
+        rf"\d+ retr(?:y|ies)), (?P<elapsed>{took}); mean batch (?P<mean>{took}), "
+        rf"slowest (?P<slowest>{took})",
         output,
+        re.MULTILINE,
     )
     assert found, output
     return found
+
+
+def _seconds(took: str) -> float:
+    number, unit = took.split()
+    return float(number) / (1000 if unit == "ms" else 1)
 
 
 @given(parsers.parse('the statement of "{name}" is now "{statement}"'))
@@ -71,7 +88,7 @@ def _(size: int, world: dict[str, Any]) -> None:
 
 @then(parsers.parse('the backfill "{step}" took at least {seconds:f} seconds'))
 def _(step: str, seconds: float, world: dict[str, Any]) -> None:
-    assert float(_summary(step, world["output"])["elapsed"]) >= seconds, world["output"]
+    assert _seconds(_summary(step, world["output"])["elapsed"]) >= seconds, world["output"]
 
 
 @then(
@@ -82,10 +99,10 @@ def _(step: str, seconds: float, world: dict[str, Any]) -> None:
 )
 def _(step: str, total: str, world: dict[str, Any]) -> None:
     line = (
-        rf"{re.escape(step)}: [\d,]+ of {re.escape(total)} rows, [\d,]+ written, "
-        r"[\d,]+ rows/s, about \d+s left"
+        rf"^  {re.escape(step)}: [\d,]+ of {re.escape(total)} rows \(\d+%\), [\d,]+ written, "
+        r"[\d,.]+ rows/s, \d[\w .]* left, [\w .]+ elapsed$"
     )
-    assert re.search(line, world["output"]), world["output"]
+    assert re.search(line, world["output"], re.MULTILINE), world["output"]
 
 
 @then(
@@ -96,7 +113,7 @@ def _(step: str, total: str, world: dict[str, Any]) -> None:
 def _(step: str, counts: str, world: dict[str, Any]) -> None:
     summary = _summary(step, world["output"])
     assert summary["counts"] == counts
-    mean, slowest, elapsed = (float(summary[k]) for k in ("mean", "slowest", "elapsed"))
+    mean, slowest, elapsed = (_seconds(summary[k]) for k in ("mean", "slowest", "elapsed"))
     assert 0 < mean <= slowest <= elapsed, summary[0]
 
 
@@ -183,3 +200,39 @@ def _(part: str, application: str, world: dict[str, Any]) -> None:
         d.get("part") == part and [b["application"] for b in d.get("blockers", [])] == [application]
         for d in details
     ), details
+
+
+@then(
+    parsers.parse(
+        '{operator}\'s run ends with exit code {code:d}, "{step}" said paused, then running again'
+    )
+)
+def _(operator: str, code: int, step: str, world: dict[str, Any]) -> None:
+    proc = world["others"][operator]
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, out + err
+    lines = out.splitlines()
+    assert f"  {step}: paused" in lines, out
+    paused = lines.index(f"  {step}: paused")
+    assert f"  {step}: running" in lines[paused + 1 :], out
+
+
+@then(parsers.parse("no line of the progress is wider than {columns:d} columns"))
+def _(columns: int, world: dict[str, Any]) -> None:
+    from rich.cells import cell_len
+
+    lines = _progress_lines(world)
+    assert [line for line in lines if cell_len(line) > columns] == [], lines
+
+
+@then(parsers.parse('the progress showed "{start}" shortened with "{mark}"'))
+def _(start: str, mark: str, world: dict[str, Any]) -> None:
+    lines = _progress_lines(world)
+    assert any(line.startswith(f"  {start}") and line.endswith(mark) for line in lines), lines
+
+
+@then(parsers.re(r'the progress showed (?P<figures>"[^"]+"(?:, "[^"]+")* and "[^"]+")'))
+def _(figures: str, world: dict[str, Any]) -> None:
+    frames = "\n".join(_progress_lines(world))
+    for figure in re.findall(r'"([^"]+)"', figures):
+        assert figure in frames, (figure, frames)

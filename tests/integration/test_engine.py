@@ -345,7 +345,7 @@ class TestApproval:
         assert sql("select to_regclass('gated_t')") == [(None,)]
         approval = sql("select status, detail from migrator.events where kind = 'approval'")
         assert approval[0][0] == "declined"
-        assert approval[0][1]["reason"] == "needs --yes or a terminal"
+        assert approval[0][1]["reason"] == "no terminal to ask on; pass --yes to approve"
 
     def test_yes_approves_and_records_who(self, migrator: Any, write_plan: Any, sql: Any) -> None:
         result = migrator("apply", write_plan(self.PLAN), "--to", "b", "--yes", "--operator", "ana")

@@ -242,7 +242,7 @@ def test_a_failing_batch_undoes_the_whole_backfill(
     assert "division by zero" in result.out
     # How far it got: the twelve batches before key 12,345, and the one it gave up on.
     assert (
-        "backfill copy stopped: 12,000 rows walked, 12,000 written, in 12 batches, 1 failed, "
+        "\n  copy stopped: 12,000 rows walked, 12,000 written, in 12 batches, 1 failed, "
         "0 retries" in result.out
     )
     assert sql("select count(*) from dst") == [(0,)]  # its rollback emptied the target

@@ -61,7 +61,7 @@ def test_a_backfill_ends_at_the_largest_key_it_started_with(
     assert (memo["rows_walked"], memo["rows_written"], memo["batches"]) == (ROWS, ROWS, 10)
     point = sql("select position from migrator.checkpoints")[0][0]
     assert point["end"] == str(ROWS) and point["key"] == str(ROWS)
-    assert f"backfill fill: {ROWS:,} rows walked, {ROWS:,} written, in 10 batches" in result.out
+    assert f"  fill: {ROWS:,} rows walked, {ROWS:,} written, in 10 batches" in result.out
 
 
 def test_follow_walks_the_rows_added_until_none_is_left(

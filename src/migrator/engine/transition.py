@@ -283,10 +283,7 @@ class TransitionRun:
 
     def _approve(self) -> bool:
         options = self.env.options
-        question = (
-            f"Apply {self.t.name} ({self.t.source} -> {self.t.target}, risk {self.t.risk}) "
-            f"to plan {self.env.plan.name}?"
-        )
+        question = self._question()
         risk = self.t.risk
 
         def record(status: EventStatus, **how: Any) -> None:
@@ -300,9 +297,21 @@ class TransitionRun:
         if options.interactive and self.env.ask(question):
             record(EventStatus.APPROVED, via="terminal")
             return True
-        how = "declined at the terminal" if options.interactive else "needs --yes or a terminal"
-        record(EventStatus.DECLINED, reason=how)
+        if options.interactive:
+            record(EventStatus.DECLINED, reason="declined at the terminal", via="terminal")
+        else:
+            record(EventStatus.DECLINED, reason="no terminal to ask on; pass --yes to approve")
         return False
+
+    def _question(self) -> str:
+        """What the approval asks: the hotfix, or the transition and its plan, by name."""
+        t, plan = self.t, self.env.plan
+        how = f"({t.source} -> {t.target}, risk {t.risk})"
+        if plan.kind == "hotfix":
+            return f"{'Undo' if t.reverts else 'Apply'} the hotfix {plan.name} {how}?"
+        if t.reverts:
+            return f"Undo transition {t.reverts} of plan {plan.name} {how}?"
+        return f"Run transition {t.name} of plan {plan.name} {how}?"
 
     # -- undo -----------------------------------------------------------------------------
 

@@ -106,6 +106,9 @@ from migrator.state.flags import mark_flag_secret as mark_flag_secret
 from migrator.state.flags import read_flag as read_flag
 from migrator.state.flags import write_flag as write_flag
 
+# Durations as every view writes them (`12 ms`, `1.5 s`).
+from migrator.views.durations import elapsed as elapsed
+
 __all__ = [
     "LOCK_BACKOFF",
     "MISSING",
@@ -146,6 +149,7 @@ __all__ = [
     "conflict",
     "connect_again",
     "delete_flag",
+    "elapsed",
     "execute",
     "fetch_rows",
     "find_rls_holes",

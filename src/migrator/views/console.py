@@ -100,7 +100,11 @@ class Reporter:
             self.console.print(f"  {mark} {escape(text)}{took}")
         elif kind == EventKind.APPROVAL:
             who = detail.get("operator", "")
-            self.console.print(f"  {mark} {escape(f'approval: {status} by {who}')}")
+            said = f"approval: {status} by {who}"
+            if status == EventStatus.DECLINED:  # why: at the terminal, or none to ask on
+                by = f" by {who}" if detail.get("via") == "terminal" else ""
+                said = f"not approved: {detail.get('reason') or status}{by}"
+            self.console.print(f"  {mark} {escape(said)}")
         elif kind == EventKind.STATE and status in _ENDED:
             style = {RunStatus.SUCCEEDED: "green", RunStatus.UNDONE: "yellow"}.get(status, "red")
             reason = f": {detail['reason']}" if detail.get("reason") else ""
