@@ -11,7 +11,10 @@ page printed to PDF (the print styles). Then it checks each page:
 - the page asked the network for nothing (Chromium's net log holds no http(s) or
   ws(s) request: a diagram drawn by a script from a CDN would be one);
 - the page has a viewport, and no script;
-- each screenshot was written and is not blank (its pixels vary).
+- each screenshot was written and is not blank (its pixels vary);
+- at each width the page is no wider than the window: a reader on a phone never scrolls
+  sideways to read it (wide tables and code scroll inside their own box). The width is
+  measured by a small page of this script's that holds the page in a frame of that size.
 
     python scripts/check_pages.py OUTDIR
     python scripts/check_pages.py OUTDIR --plan plans/ir-07-profiles-rls-hotfix.yaml
@@ -99,6 +102,7 @@ class Page:
     viewport: bool = False
     requests: list[str] = field(default_factory=list)
     pictures: dict[str, Picture] = field(default_factory=dict)
+    widths: dict[str, tuple[int, int]] = field(default_factory=dict)  # (page, window)
     pdf: Path | None = None
 
     def problems(self, phases: list[str] | None = None) -> list[str]:
@@ -121,6 +125,9 @@ class Page:
                 found.append(f"the {name} screenshot is blank")
             if (picture.width, picture.height) != SIZES[name]:
                 found.append(f"the {name} screenshot is {picture.width}x{picture.height}")
+        for name, (page, window) in self.widths.items():
+            if page > window:
+                found.append(f"at {name} width the page is {page} px wide in {window} px")
         return found
 
 
@@ -243,9 +250,37 @@ def network_requests(netlog: Path) -> list[str]:
     return sorted({u for u in NETWORK_URL.findall(text) if "~notfound" not in u.lower()})
 
 
+_MEASURE = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="page" src="{src}" style="width:{width}px;height:{height}px;border:0"></iframe>
+<script>
+document.getElementById("page").addEventListener("load", function () {{
+  var root = this.contentDocument.documentElement;
+  document.body.setAttribute("data-page", String(root.scrollWidth));
+  document.body.setAttribute("data-window", String(root.clientWidth));
+}});
+</script></body></html>
+"""
+
+
+def measure(browser: str, page: Path, out_dir: Path, size: tuple[int, int]) -> tuple[int, int]:
+    """How wide `page` is laid out in a window of `size`, and the window's width (CSS
+    pixels): read by a page of ours holding it in a frame (the page itself runs nothing)."""
+    frame = out_dir / f"{page.stem}-measured-{size[0]}.html"
+    frame.write_text(
+        _MEASURE.format(src=page.resolve().as_uri(), width=size[0], height=size[1]),
+        encoding="utf-8",
+    )
+    dom = _chromium(browser, frame, "--allow-file-access-from-files", "--dump-dom")
+    found = re.search(r'<body[^>]*data-page="(\d+)"[^>]*data-window="(\d+)"', dom)
+    if found is None:
+        raise RuntimeError(f"the width of {page} could not be measured: {dom[:500]}")
+    return int(found[1]), int(found[2])
+
+
 def look(browser: str, page: Path, out_dir: Path) -> Page:
     """`page` loaded in Chromium: its DOM after load, every request it tried, a screenshot
-    at each of SIZES (OUT_DIR/<stem>-<size>.png) and the page printed (<stem>.pdf)."""
+    at each of SIZES (OUT_DIR/<stem>-<size>.png) and how wide it is laid out there, and the
+    page printed (<stem>.pdf)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     netlog = out_dir / f"{page.stem}.netlog.json"
     seen = read_dom(_chromium(browser, page, "--dump-dom", netlog=netlog))
@@ -256,6 +291,7 @@ def look(browser: str, page: Path, out_dir: Path) -> Page:
         shot.unlink(missing_ok=True)
         _chromium(browser, page, f"--screenshot={shot}", f"--window-size={width},{height}")
         seen.pictures[name] = read_png(shot)
+        seen.widths[name] = measure(browser, page, out_dir, (width, height))
     pdf = out_dir / f"{page.stem}.pdf"
     _chromium(browser, page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
     seen.pdf = pdf if pdf.is_file() else None
@@ -315,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         failed = failed or bool(problems)
         shots = ", ".join(str(p.path) for p in seen.pictures.values())
         print(f"{page}: {'; '.join(problems) if problems else 'as a reader should see it'}")
-        print(f"  diagram phases {seen.phases}; screenshots {shots}; printed {seen.pdf}")
+        laid = ", ".join(f"{n} {w[0]} px in {w[1]}" for n, w in seen.widths.items())
+        print(f"  diagram phases {seen.phases}; laid out {laid}")
+        print(f"  screenshots {shots}; printed {seen.pdf}")
     return 1 if failed else 0
 
 

@@ -66,6 +66,8 @@ def test_the_runbook_draws_its_diagram_offline(browser: str, migrator: Any, tmp_
         assert (picture.width, picture.height) == (width, height)
         assert not picture.blank, f"the {name} screenshot is blank"
     assert seen.pdf is not None and seen.pdf.read_bytes().startswith(b"%PDF")
+    for name, (page_width, window) in seen.widths.items():
+        assert 0 < page_width <= window, f"at {name} width the reader scrolls sideways"
     assert seen.problems(["legacy", "dual_write", "unified_only"]) == []
 
 
@@ -133,6 +135,12 @@ def test_the_checks_catch_what_a_reader_would_miss(browser: str, tmp_path: Path)
         "</head><body><pre class=mermaid>stateDiagram-v2\n a --> b</pre></body></html>",
         encoding="utf-8",
     )
+    wide = tmp_path / "wide.html"
+    wide.write_text(
+        '<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width">'
+        "</head><body><pre>" + "select 1; " * 60 + "</pre></body></html>",
+        encoding="utf-8",
+    )
     blank = tmp_path / "blank.html"
     blank.write_text(
         '<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width">'
@@ -144,6 +152,10 @@ def test_the_checks_catch_what_a_reader_would_miss(browser: str, tmp_path: Path)
     assert "0 svg.phase-diagram after load, not 1" in fetched
     assert any("cdn.example.invalid/mermaid.mjs" in p for p in fetched), fetched
     assert "1 <script> element(s)" in fetched and "no <meta name=viewport>" in fetched
+
+    scrolled = pages.look(browser, wide, tmp_path / "seen")
+    assert scrolled.widths["phone"][0] > scrolled.widths["phone"][1] == 390
+    assert any(p.startswith("at phone width the page is") for p in scrolled.problems())
 
     empty = pages.look(browser, blank, tmp_path / "seen")
     assert empty.pictures["desktop"].blank and empty.pictures["phone"].blank
