@@ -154,6 +154,12 @@ def _cells(line: str) -> list[str]:
     return cells
 
 
+def unwrappable(line: str) -> bool:
+    """Whether a line is one word after its indent (a path, a URL, a DSN): nothing can
+    wrap it without breaking what a person copies."""
+    return len(line.split()) <= 1
+
+
 @dataclass
 class Drawn:
     """What a program drew in a terminal: its exit code, the screen, the raw output."""
@@ -161,6 +167,10 @@ class Drawn:
     code: int
     screen: Screen
     output: str
+
+    def too_wide(self) -> list[str]:
+        """The lines drawn wider than the terminal, but for a single word too long."""
+        return [line for line in self.screen.too_wide if not unwrappable(line)]
 
 
 def in_terminal(

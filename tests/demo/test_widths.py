@@ -25,12 +25,12 @@ import pytest
 from rich.cells import cell_len
 
 from migrator.cli.options import DSN_PASSWORD_WARNING
-from tests.terminal import in_terminal
+from tests.terminal import in_terminal, unwrappable
 
 
 def too_wide(lines: list[str], width: int) -> list[str]:
     """The lines wider than `width` that are not one word after their indent."""
-    return [line for line in lines if cell_len(line) > width and len(line.split()) > 1]
+    return [line for line in lines if cell_len(line) > width and not unwrappable(line)]
 
 
 @pytest.mark.slow
