@@ -62,14 +62,26 @@ def fitted(text: str, stream: Any) -> str:
     words to the terminal's width (a word longer than the width stays whole)."""
     if not stream.isatty():
         return text
-    import shutil
     import textwrap
 
-    width = shutil.get_terminal_size().columns
+    width = _columns(stream)
     return "\n".join(
         "\n".join(textwrap.wrap(line, width, break_long_words=False) or [line])
         for line in text.split("\n")
     )
+
+
+def _columns(stream: Any) -> int:
+    """A terminal's width as rich reads it: COLUMNS first, else the terminal's own."""
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return 80
 
 
 def _warn_once(log_format: str | None = None, output: str | None = None) -> None:
