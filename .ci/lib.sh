@@ -1,5 +1,6 @@
-# Shared by the .ci scripts (sourced): a fresh virtualenv with the project's own install, and
-# Debian's PgBouncer for the pooler tests (tests/poolers.py).
+# Shared by the .ci scripts (sourced): a fresh virtualenv with the project's own install,
+# Debian's PgBouncer for the pooler tests (tests/poolers.py), and Debian's headless Chromium
+# for the pages checked as a reader sees them (tests/e2e/test_pages_in_chromium.py).
 
 ci_venv() {
     python3 -m venv .venv-ci
@@ -15,6 +16,21 @@ ci_pgbouncer() {
         $sudo apt-get update -qq
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer
     fi
+}
+
+ci_chromium() {
+    local browser
+    for browser in chromium-headless-shell chromium chromium-browser google-chrome; do
+        if command -v "$browser" >/dev/null; then
+            echo "$browser: $("$browser" --version 2>/dev/null || true)"
+            return 0
+        fi
+    done
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell
+    chromium-headless-shell --version
 }
 
 # ci_tests NAME MAJOR COMMAND...: one pytest run (COMMAND) on PostgreSQL MAJOR (the embedded

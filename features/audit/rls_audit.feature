@@ -26,6 +26,23 @@ Feature: Finding row level security holes before they become incidents
     Then the exit code is 0
     And the output does not contain "rls_without_policy"
 
+  Scenario: The findings fit the terminal, each detail wrapped in its column
+    Given the SQL:
+      """
+      create policy "Allow every signed-in user to read and write every profile"
+        on public.profiles for all to authenticated using (true) with check (true);
+      create table public.assessment_answers_of_every_session_ever_started (id int);
+      grant select, insert, update, delete
+        on public.assessment_answers_of_every_session_ever_started to anon, authenticated;
+      """
+    And the environment variable "COLUMNS" is "80"
+    When I run "migrator audit rls"
+    Then the exit code is 0
+    And no line it printed on stdout is wider than 80 columns
+    And the output contains "policy Allow every signed-in user"
+    And the output contains "roles authenticated"
+    And the output contains "2 findings: 0 errors, 2 warnings"
+
   Scenario: A policy that lets everyone through is a warning
     Given the SQL:
       """

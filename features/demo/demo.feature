@@ -12,7 +12,8 @@ Feature: The demo tells both incidents on the embedded PostgreSQL
     When I run the demo with 300 sessions and --keep from an empty folder
     Then the exit code is 0
     And the output contains "violates row-level security policy for table "profiles""
-    And the output contains "rls_without_policy   public.profiles"
+    And the output contains "rls_without_policy"
+    And the output contains "public.profiles"
     And the output contains "run undone: a post-check failed"
     And the output does not contain "Traceback"
     And in the demo database the plans are "ir-07-profiles-rls-hotfix applied, ir-08-backfill-profiles applied, scoring-results-unification dual_write"

@@ -225,39 +225,43 @@ def test_the_demo_runs_from_the_installed_wheel(
     assert "Traceback" not in out, out
     assert (demo_folder / ".migrator" / "pgdata" / "PG_VERSION").is_file()
     assert "started the embedded PostgreSQL in .migrator/pgdata" in out
+    # The demo fits its lines to the terminal: commands broken between their words with
+    # ` \\`, prose between words. `typed` joins the commands, `words` every line.
+    typed = re.sub(r" \\\n +", " ", out)
+    words = " ".join(out.split())
 
     # 1-2. The broken state, the symptom and its cause.
     assert "━━ 1. A scoring database in the IR-07 broken state" in out
     assert re.search(
         rf"{SESSIONS} sessions, [\d,]+ completed, [\d,]+ profiles: 45 completed sessions "
         "have no profile",
-        out,
+        words,
     ), out
     assert (
         'finalizeAssessment -> 500: new row violates row-level security policy for table "profiles"'
-        in out
+        in words
     )
-    assert "rls_without_policy   public.profiles" in out
+    assert re.search(r"error +rls_without_policy .*\n +public\.profiles ", out), out
 
     # 3-4. IR-07 and IR-08, from the plans inside the installed package.
     assert "━━ 3. IR-07: the hotfix" in out
     assert (
         f"$ migrator apply {plans / PLAN_FILES['ir07']} --yes --var app_url=http://127.0.0.1:"
-        in out
+        in typed
     )
-    assert f"$ migrator apply {plans / PLAN_FILES['ir08']}\n" in out
+    assert f"$ migrator apply {plans / PLAN_FILES['ir08']}\n" in typed
 
     # 5-7. Dual write, the cutover that fails and is undone, the repaired cutover.
-    assert f"$ migrator apply {plans / PLAN_FILES['scoring']} --to dual_write" in out
+    assert f"$ migrator apply {plans / PLAN_FILES['scoring']} --to dual_write" in typed
     assert "━━ 6. A cutover that must not happen" in out
     assert "run undone: a post-check failed" in out
 
     # 8. The way back: every session scored while unified-only gets its legacy rows.
-    lacking = re.search(r"(\d+) sessions scored while unified-only have no legacy rows", out)
+    lacking = re.search(r"(\d+) sessions scored while unified-only have no legacy rows", words)
     assert lacking, out
     count = int(lacking[1])
     assert count > 0  # users kept scoring while the plan was unified-only
-    assert f"{count} of {count} have complete legacy rows now" in out
+    assert f"{count} of {count} have complete legacy rows now" in words
 
     # 9. The summary.
     assert "━━ 9. What happened" in out
@@ -270,7 +274,7 @@ def test_the_demo_runs_from_the_installed_wheel(
         ("rollback to dual_write", f"{count} unified-only sessions written back"),
     ):
         assert f"   {what:<30} {outcome}\n" in out, (what, out)
-    assert f"migrator status {plans / PLAN_FILES['scoring']}" in out
+    assert f"migrator status {plans / PLAN_FILES['scoring']}" in typed
     assert not _demo_apps(demo_folder), "the demo left its scoring app running"
 
     # The database the summary points at holds what the story says.

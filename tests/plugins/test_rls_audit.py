@@ -16,9 +16,10 @@ from migrator.rls.holes import (
     audit_rls,
     find_rls_holes,
     is_literal_true,
-    render_findings,
     select_findings,
+    summary_line,
 )
+from migrator.views.rlsaudit import render_findings
 
 ROLES = """
 do $$ begin create role anon nologin; exception when duplicate_object then null; end $$;
@@ -176,7 +177,7 @@ def test_a_clean_schema_has_no_findings(sql: Any, conn: Any, roles: None) -> Non
     sql(SERVICE_POLICY)
     sql("create table plain (id int)")  # no RLS, but no API role may touch it
     assert holes(conn) == []
-    assert render_findings([]) == "no RLS holes found\n"
+    assert rendered([]) == "no RLS holes found\n"
 
 
 def test_findings_are_sorted_errors_first_then_by_table(sql: Any, conn: Any, roles: None) -> None:
@@ -200,10 +201,17 @@ def test_findings_are_sorted_errors_first_then_by_table(sql: Any, conn: Any, rol
         found[3],
     ]
     assert select_findings(found, kinds=["allow_all_policy"]) == [found[1]]
-    text = render_findings(found).splitlines()
-    assert text[0].split() == ["SEVERITY", "KIND", "TABLE", "POLICY", "ROLES", "DETAIL"]
-    assert text[1].split()[:3] == ["error", "rls_without_policy", "public.z_locked"]
+    text = rendered(found).splitlines()
+    assert text[0].split() == ["SEVERITY", "FINDING", "DETAIL"]
+    assert text[2].split()[:2] == ["error", "rls_without_policy"]
+    assert text[3].split()[0] == "public.z_locked"
     assert text[-1] == "4 findings: 1 error, 3 warnings"
+
+
+def rendered(found: list[Finding], width: int = 100) -> str:
+    out = io.StringIO()
+    render_findings(found, summary_line(found), out, width=width)
+    return out.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -267,7 +275,7 @@ def test_audit_rls_text_writes_nothing(sql: Any, database: str, ir07: None) -> N
     code, out = _audit(database)
     lines = out.splitlines()
     assert code == ExitCode.CHECK_FAILED
-    assert "rls_without_policy" in lines[1] and "public.profiles" in lines[1]
+    assert "rls_without_policy" in lines[2] and "public.profiles" in lines[3]
     assert lines[-1] == "1 finding: 1 error, 0 warnings"
     assert sql("select to_regnamespace('migrator') is null") == [(True,)]  # read only
     sql("create schema private")

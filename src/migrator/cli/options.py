@@ -53,8 +53,35 @@ def note_dsn_password(ctx: click.Context, _param: click.Parameter, value: str | 
 def warn_dsn_password(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """`--dsn`'s callback for a command without a `Context` (demo): warn at once."""
     if _holds_password(value):
-        click.echo(DSN_PASSWORD_WARNING, err=True)
+        click.echo(fitted(DSN_PASSWORD_WARNING, sys.stderr), err=True)
     return value
+
+
+def fitted(text: str, stream: Any) -> str:
+    """`text` as is, or, when `stream` is a terminal, each of its lines wrapped between
+    words to the terminal's width (a word longer than the width stays whole)."""
+    if not stream.isatty():
+        return text
+    import textwrap
+
+    width = _columns(stream)
+    return "\n".join(
+        "\n".join(textwrap.wrap(line, width, break_long_words=False) or [line])
+        for line in text.split("\n")
+    )
+
+
+def _columns(stream: Any) -> int:
+    """A terminal's width as rich reads it: COLUMNS first, else the terminal's own."""
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return 80
 
 
 def _warn_once(log_format: str | None = None, output: str | None = None) -> None:
@@ -64,9 +91,9 @@ def _warn_once(log_format: str | None = None, output: str | None = None) -> None
     if ctx is None or not ctx.meta.pop(_PASSWORD_GIVEN, False):
         return
     if log_format != "json":
-        click.echo(DSN_PASSWORD_WARNING, err=True)
+        click.echo(fitted(DSN_PASSWORD_WARNING, sys.stderr), err=True)
     elif output != "json":
-        click.echo(DSN_PASSWORD_WARNING)
+        click.echo(fitted(DSN_PASSWORD_WARNING, sys.stdout))
 
 
 def output_option(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from migrator.cli.group import cli
+from migrator.cli.options import fitted
 from migrator.errors import ExitCode, MigratorError
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except MigratorError as error:
         if traceback:
             raise
-        click.echo(f"{error.label}: {error.message}", err=True)
+        click.echo(fitted(f"{error.label}: {error.message}", sys.stderr), err=True)
         return int(error.exit_code)
     except KeyboardInterrupt:  # Ctrl-C outside a run (a run turns it into RunStopped)
         click.echo(_STOPPED, err=True)

@@ -32,6 +32,7 @@ import psycopg
 
 from migrator.db.target import redact
 from migrator.demo import generate
+from migrator.demo.lines import shell_lines, terminal_width, wrapped
 from migrator.errors import ExitCode, MigratorError
 
 DATABASE = "migrator_demo"
@@ -71,20 +72,25 @@ class Story:
 
     # -- telling --------------------------------------------------------------------
 
+    @property
+    def width(self) -> int:
+        """The terminal's width, as the commands' output sees it (rich: COLUMNS, the
+        terminal's size, else 80)."""
+        return terminal_width(self.out)
+
     def chapter(self, title: str, text: str) -> None:
         self.chapter_no += 1
-        self.out.write(f"\n━━ {self.chapter_no}. {title}\n")
-        for line in text.strip().splitlines():
-            self.out.write(f"   {line.strip()}\n")
+        self.out.write("\n" + wrapped(f"━━ {self.chapter_no}. {title}", self.width, "", "   "))
+        self.out.write(wrapped(" ".join(text.split()), self.width, "   "))
         self.out.flush()
 
-    def note(self, text: str) -> None:
-        self.out.write(f"   {text}\n")
+    def note(self, text: str, indent: str = "   ") -> None:
+        self.out.write(wrapped(text, self.width, indent))
         self.out.flush()
 
-    def command(self, argv: list[str], expect: int = 0, *, shown: str | None = None) -> int:
+    def command(self, argv: list[str], expect: int = 0) -> int:
         """Run `migrator ARGV` as a person would type it; stop the story on a surprise."""
-        self.out.write(f"\n$ migrator {shown or ' '.join(argv)}\n")
+        self.out.write("\n" + shell_lines(["$ migrator", *argv], self.width, ""))
         self.out.flush()
         code = self.run_cli(argv)
         self.out.flush()
@@ -184,7 +190,8 @@ class Story:
             profiles has row level security on and no policy.""",
         )
         status, body = self.finalize(generate.TEST_SESSION, service_key)
-        self.note(f"POST /functions/v1/finalizeAssessment -> {status}: {body.get('error')}")
+        self.note(f"POST /functions/v1/finalizeAssessment -> {status}:")
+        self.note(str(body.get("error")), indent="     ")
         if status != 500:
             raise DemoFailed("finalizeAssessment was expected to fail before IR-07")
         self.command(["audit", "rls"], expect=1)  # exit 1: it found an error
@@ -292,24 +299,28 @@ class Story:
         self.chapter("What happened", f"The whole story took {seconds:.0f}s.")
         for what, outcome in self.outcomes:
             self.note(f"{what:<30} {outcome}")
-        scoring = plan_path(PLAN_FILES["scoring"])
+        scoring = str(plan_path(PLAN_FILES["scoring"]))
         shown = redact(self.dsn)
-        hidden = "   # the password is not shown: put it in" if shown != self.dsn else ""
-        self.out.write(
-            f"""
-   Look deeper (the database stays until the next `migrator demo`):
-     export MIGRATOR_DSN='{shown}'{hidden}
-     migrator status {scoring}
-     migrator history {scoring}
-     migrator history {plan_path(PLAN_FILES["ir07"])}
-     migrator report RUN        # one run's evidence (RUN from history)
-     migrator graph {scoring}
-"""
-        )
+        self.out.write("\n")
+        self.note("Look deeper (the database stays until the next `migrator demo`):")
+        if shown != self.dsn:
+            self.note("# the password is not shown: put it in", indent="     ")
+        # a DSN of key=value pairs may be broken between them: libpq reads any white
+        # space, a new line too, as their separator (a URL has no space: it stays whole)
+        self.out.write(wrapped(f"export MIGRATOR_DSN='{shown}'", self.width, "     ", "       "))
+        for argv in (
+            ["status", scoring],
+            ["history", scoring],
+            ["history", str(plan_path(PLAN_FILES["ir07"]))],
+            ["report", "RUN", "       # one run's evidence (RUN from history)"],
+            ["graph", scoring],
+        ):
+            self.out.write(shell_lines(["migrator", *argv], self.width, "     "))
         if self.keep and self.app is not None:
-            self.out.write(
-                f"\n   The scoring app keeps running on {self.app_url} "
-                f"(pid {self.app.pid}; stop it with `kill {self.app.pid}`).\n"
+            self.out.write("\n")
+            self.note(
+                f"The scoring app keeps running on {self.app_url} "
+                f"(pid {self.app.pid}; stop it with `kill {self.app.pid}`)."
             )
         self.out.flush()
 
@@ -332,9 +343,14 @@ def run_demo(
 
     admin_dsn = embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce)
     code = _told(Story(out, run_cli, sessions=sessions, keep=keep), admin_dsn)
+    out.write("\n")
     out.write(
-        "\n   The embedded PostgreSQL keeps running for them: `migrator server status` "
-        "shows it,\n   `migrator server stop` stops it.\n"
+        wrapped(
+            "The embedded PostgreSQL keeps running for them: `migrator server status` "
+            "shows it, `migrator server stop` stops it.",
+            terminal_width(out),
+            "   ",
+        )
     )
     return code
 

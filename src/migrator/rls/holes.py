@@ -331,30 +331,6 @@ def summary_line(findings: Sequence[Finding]) -> str:
     )
 
 
-def render_findings(findings: Sequence[Finding]) -> str:
-    """A plain text table, one line per finding, then a summary line."""
-    if not findings:
-        return summary_line(findings) + "\n"
-    header = ("SEVERITY", "KIND", "TABLE", "POLICY", "ROLES", "DETAIL")
-    rows = [
-        (
-            f.severity,
-            f.kind,
-            f.qualified_table,
-            f.policy or "-",
-            ",".join(f.roles) or "-",
-            f.detail,
-        )
-        for f in findings
-    ]
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
-        for row in (header, *rows)
-    ]
-    return "\n".join([*lines, summary_line(findings)]) + "\n"
-
-
 # -- the command -------------------------------------------------------------------------
 
 
@@ -400,5 +376,7 @@ def audit_rls(ctx: Context, schemas: Sequence[str] | None = None) -> ExitCode:
             )
         )
     else:
-        ctx.out.write(render_findings(findings))
+        from migrator.views.rlsaudit import render_findings
+
+        render_findings(findings, summary_line(findings), ctx.out)
     return code

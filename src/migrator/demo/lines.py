@@ -1,0 +1,53 @@
+"""The demo's own lines fitted to the terminal: prose wrapped between words at its indent,
+and a command broken between its words as a person types it (` \\` at each line's end)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TextIO
+
+
+def terminal_width(out: TextIO) -> int:
+    """The width rich gives a console on `out`: COLUMNS, else the terminal's, else 80."""
+    from rich.console import Console
+
+    return Console(file=out).width
+
+
+def wrapped(text: str, width: int, indent: str, more: str | None = None) -> str:
+    """`text` as a paragraph of lines that fit `width`: each at `indent` (continuations at
+    `more`, default the same), broken between words only (a word longer than the line,
+    a URL or a path, stays whole)."""
+    lines = textwrap.wrap(
+        text,
+        width=max(width, len(indent) + 20),
+        initial_indent=indent,
+        subsequent_indent=indent if more is None else more,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "".join(f"{line}\n" for line in lines or [indent])
+
+
+def shell_lines(words: list[str], width: int, indent: str) -> str:
+    """A command as a person would type it in a terminal of `width`: its words on lines
+    that fit, each line but the last ending in ` \\`, continuations 4 spaces further in.
+    The first word (`$ migrator`) is never split from the second, nor an option from
+    its value (`--to unified_only`)."""
+    groups: list[str] = []
+    for word in words:
+        option = bool(groups) and groups[-1].startswith("--") and " " not in groups[-1]
+        if option and not word.startswith("-"):
+            groups[-1] += " " + word
+        else:
+            groups.append(word)
+    lines: list[str] = []
+    line = indent + groups[0]
+    for word in groups[1:]:
+        if len(line) + 1 + len(word) + 2 <= width or line.strip() == groups[0]:
+            line += " " + word
+        else:
+            lines.append(line + " \\")
+            line = indent + "    " + word
+    lines.append(line)
+    return "".join(f"{text}\n" for text in lines)
