@@ -2,4 +2,4 @@
 
 from pytest_bdd import scenarios
 
-scenarios("status")
+scenarios("status/status_history.feature")
