@@ -111,9 +111,37 @@ Feature: Watching a run from a second terminal
     And the output is a JSON document whose "open_run.current_step" is "widen v"
     And the output is a JSON document whose "open_run.lock_wait.blockers.0.application" is "report-tool"
     When I run "migrator status mark.yaml"
-    Then the output contains "is waiting for a lock"
+    Then the output contains "is waiting for a lock (applying)"
     And the output contains "waiting for a lock held by pid"
     And the output contains "(report-tool, "
+    When the session "report-tool" lets go
+    Then alice's run ends with exit code 0
+
+  Scenario: A run retried after a lock wait names who blocked it at its last retry
+    Given the plan "mark.yaml":
+      """
+      plan: mark
+      phases: [before, after]
+      transitions:
+        - name: mark
+          from: before
+          to: after
+          steps:
+            - name: widen v
+              lock_timeout: 200ms
+              retries: 10
+              sql: alter table src add column note text
+              rollback: {sql: alter table src drop column note}
+      """
+    And the session "report-tool" holds the table "src"
+    And "alice" is running "migrator apply mark.yaml --to after" in another terminal
+    When alice's run has retried a step
+    And I run "migrator status mark.yaml --output json"
+    Then the output is a JSON document whose "open_run.lock_wait.last_retry.step" is "widen v"
+    And the output is a JSON document whose "open_run.lock_wait.last_retry.blockers.0.application" is "report-tool"
+    When I run "migrator status mark.yaml"
+    Then the output contains "last retry (widen v, "
+    And the output contains "): blocked by pid"
     When the session "report-tool" lets go
     Then alice's run ends with exit code 0
 

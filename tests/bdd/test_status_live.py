@@ -321,3 +321,13 @@ def _(columns: int, world: dict[str, Any]) -> None:
     assert any("backfill copy: " in line for line in lines), lines
     wide = [line for line in lines if len(line) > columns]
     assert not wide, wide
+
+
+@when(parsers.parse("{operator}'s run has retried a step"))
+def _(operator: str, world: dict[str, Any]) -> None:
+    def retried() -> bool:
+        if query(world["dsn"], "select to_regclass('migrator.events')") == [(None,)]:
+            return False
+        return bool(query(world["dsn"], "select 1 from migrator.events where status = 'retry'"))
+
+    wait_for(retried, proc=world["others"][operator])

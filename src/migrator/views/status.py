@@ -194,8 +194,7 @@ def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
         f"run {run['id']} ({run['transition']}: {run['from_phase']} -> {run['to_phase']}) "
         f"is {_state(run['state'])}"
     )
-    if not live:
-        head += f" (recorded as {run['status']})"
+    head += f" ({run['status']})" if live else f" (recorded as {run['status']})"
     lines: list[RenderableType] = [Text(head, style=style)]
     took = f", running for {elapsed(run['elapsed_seconds'])}" if live else ""
     lines.append(
