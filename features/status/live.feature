@@ -177,3 +177,19 @@ Feature: Watching a run from a second terminal
     Then the exit code is 0
     And the output is a JSON document whose "phase" is "empty"
     And the output is a JSON document whose "ended" is "[]"
+
+  Scenario: Without a plan on a database migrator never touched, status says so and writes nothing
+    When I run "migrator status"
+    Then the exit code is 0
+    And the output contains "no plan has run on this database yet"
+    And the database has no schema "migrator"
+    When I run "migrator status --output json"
+    Then the output is a JSON document whose "plans" is "[]"
+
+  Scenario: Status without a plan of a database that cannot be reached, and a watch too eager
+    When I run "migrator status --dsn postgresql://ops:hunter2@127.0.0.1:1/prod"
+    Then the exit code is 5
+    And the output does not contain "hunter2"
+    When I run "migrator status fill.yaml --watch --interval 0"
+    Then the exit code is 2
+    And the output contains "Invalid value for '--interval'"

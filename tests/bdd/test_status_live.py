@@ -318,7 +318,7 @@ def _(code: int, text: str, world: dict[str, Any]) -> None:
 @then(parsers.parse("no line the terminal showed is wider than {columns:d} columns"))
 def _(columns: int, world: dict[str, Any]) -> None:
     lines = re.split(r"\r\n|\r|\n", _screen(world))
-    assert any("backfill copy: " in line for line in lines), lines
+    assert any(line.startswith("  rows: ") for line in lines), lines
     wide = [line for line in lines if len(line) > columns]
     assert not wide, wide
 

@@ -16,7 +16,7 @@ from migrator.views.live import LIVE_STATES, run_document
 from migrator.views.values import shown
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
     from sqlalchemy.engine import Engine
 
     from migrator.plan import Plan
@@ -161,7 +161,7 @@ def all_view(doc: dict[str, Any]) -> RenderableType:
 
     if not doc["plans"]:
         return Text("no plan has run on this database yet")
-    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
+    table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
     for name in ("plan", "phase", "run"):
         table.add_column(name, overflow="fold")
     for p in doc["plans"]:
@@ -227,22 +227,23 @@ def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
 
 
 def backfill_lines(b: dict[str, Any], live: bool, file: str) -> list[str]:
-    """A backfill's figures, a line each: rows done of the total, the rate and the time
-    left, the last batch, a pause or a throttle."""
+    """A backfill's figures, a line each, its step's name on a line of its own (above):
+    rows done of the total, the rate and the time left, the last batch, a pause or a
+    throttle."""
     total = b["rows_total"]
     rows = f"{b['rows_done']:,}"
     if total is not None:
         about = "about " if b["estimated"] else ""
-        rows += f" of {about}{total:,} rows"
-        if b["percent"] is not None:
-            rows += f" ({b['percent']:.1f}%)"
-    else:
+        rows += f" of {about}{total:,}"
+    if not live:
         rows += " rows"
+    if total is not None and b["percent"] is not None:
+        rows += f" ({b['percent']:.1f}%)"
     if b["rows_written"] is not None:
         rows += f", {b['rows_written']:,} written"
-    lines = [f"backfill {b['step']}: {rows}" + ("" if live else " when it stopped")]
-    if not live:
-        return lines
+    if not live:  # how far it got: no current step is shown above
+        return [f"backfill {b['step']}: {rows} when it stopped"]
+    lines = [f"rows: {rows}"]
     figures = []
     rate = b["rows_per_second"]
     figures.append("rate: measuring" if rate is None else f"rate: {rate:,.0f} rows/s")
@@ -269,14 +270,14 @@ def runs_table(runs: list[dict[str, Any]]) -> RenderableType:
     """The last runs: id, start (with its zone), transition, phases, status, operator, time."""
     from rich.table import Table
 
-    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
-    table.add_column("run", justify="right", no_wrap=True)
-    table.add_column("started", no_wrap=True)
+    table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
+    table.add_column("run", justify="right", min_width=3)
+    table.add_column("started", min_width=10)
     table.add_column("transition", overflow="fold")
     table.add_column("phases", overflow="fold")
     table.add_column("status", overflow="fold")
     table.add_column("operator", overflow="fold")
-    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("took", justify="right", min_width=6)
     for r in runs:
         finished = r["finished_at"]
         took = elapsed((finished - r["started_at"]).total_seconds()) if finished else ""
@@ -312,7 +313,24 @@ def _state(name: str) -> str:
 
 def _indented(line: str, style: str = "") -> RenderableType:
     """A line of the run's block: indented, and so are the lines it wraps onto."""
-    from rich.padding import Padding
     from rich.text import Text
 
-    return Padding(Text(line, style=style), (0, 0, 0, 2), expand=False)
+    return _Indented(Text(line, style=style))
+
+
+class _Indented:
+    """Text two columns in, wrapped within the width left (no padding to the right)."""
+
+    def __init__(self, text: Any) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+
+        inner = options.update_width(max(options.max_width - 2, 8))
+        for line in console.render_lines(self.text, inner, pad=False):
+            if line and not line[-1].control:  # no space left at the end of a wrapped line
+                line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style)
+            yield Segment("  ")
+            yield from line
+            yield Segment.line()
