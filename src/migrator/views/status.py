@@ -267,28 +267,25 @@ def backfill_lines(b: dict[str, Any], live: bool, file: str) -> list[str]:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> RenderableType:
-    """The last runs: id, start (with its zone), transition, phases, status, operator, time."""
+    """The last runs: id, start (with its zone), transition and its phases beneath it,
+    status, operator, how long it took."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("run", justify="right", min_width=3)
     table.add_column("started", min_width=10)
     table.add_column("transition", overflow="fold")
-    table.add_column("phases", overflow="fold")
     table.add_column("status", overflow="fold")
-    table.add_column("operator", overflow="fold")
+    table.add_column("by", overflow="fold")
     table.add_column("took", justify="right", min_width=6)
     for r in runs:
         finished = r["finished_at"]
         took = elapsed((finished - r["started_at"]).total_seconds()) if finished else ""
+        transition = Text(r["transition"])
+        transition.append(f"\n{r['from_phase']} -> {r['to_phase']}", style="dim")
         table.add_row(
-            str(r["id"]),
-            when(r["started_at"]),
-            r["transition"],
-            f"{r['from_phase']} -> {r['to_phase']}",
-            r["status"],
-            r["operator"],
-            took,
+            str(r["id"]), when(r["started_at"]), transition, r["status"], r["operator"], took
         )
     return table
 
