@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
     from migrator.plan import Plan
     from migrator.state.locks import Holder
-    from migrator.views.console import Reporter
 
 
 def plan_status(db: Engine, plan: Plan, last: int = 10) -> dict[str, Any]:
@@ -109,14 +108,6 @@ def _lock(held: bool, holder: Holder | None) -> dict[str, Any]:
             "since": holder.since,
         },
     }
-
-
-def render_status(document: dict[str, Any], reporter: Reporter) -> None:
-    reporter.console.print(status_view(document), soft_wrap=False)
-
-
-def render_all(document: dict[str, Any], reporter: Reporter) -> None:
-    reporter.console.print(all_view(document), soft_wrap=False)
 
 
 def status_view(doc: dict[str, Any]) -> RenderableType:
