@@ -88,6 +88,7 @@ def _status(
             out=ctx.out,
             as_json=ctx.output == "json",
             interval=interval,
+            mask=secrets.mask,
         )
     document = masked()
     if ctx.output == "json":

@@ -5,7 +5,9 @@ one (a pipe, a log) it is printed again each time, after a line with the databas
 time; with `--output json` each reading is one JSON document on a line of its own
 (JSON Lines), the last one with `ended` naming how each watched run ended. Watching
 ends, exit 0, once no run is at work and the lock is free (a path of several
-transitions is watched to its end); Ctrl-C stops watching (exit 130), not the run.
+transitions is watched to its end); Ctrl-C stops watching (exit 130), not the run. A
+database that cannot be read (a restart, a failover) is said and read again, for up to
+`MIGRATOR_RECONNECT_TIMEOUT` seconds (then exit 5).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from migrator.errors import ExitCode
+from migrator.db.failures import error_text, is_connection_lost
+from migrator.db.reconnect import reconnect_window
+from migrator.errors import ConnectionLost, ExitCode
 from migrator.views.status import live_runs
 from migrator.views.values import plain
 
@@ -41,13 +45,34 @@ def watch(
     out: TextIO,
     as_json: bool,
     interval: float,
+    mask: Callable[[str], str] = str,
 ) -> ExitCode:
     """Show `build()` every `interval` seconds until no run is at work; then the lines
-    `ended(ids)` gives for every run seen at work."""
+    `ended(ids)` gives for every run seen at work (`mask`: what hides secrets in a note)."""
     seen: list[int] = []
+    lost: list[float] = []  # since when the database cannot be read (empty: it can)
+    last: list[Document] = []
 
     def read() -> Document:
-        document = build()
+        try:
+            document = build()
+        except Exception as exc:
+            if not last or not is_connection_lost(exc):
+                raise
+            lost[:] = lost or [time.monotonic()]
+            if time.monotonic() - lost[0] > reconnect_window():
+                raise ConnectionLost(
+                    mask(
+                        "lost the database while watching, and it did not come back within "
+                        f"{reconnect_window():g} s: {' '.join(error_text(exc).split())}"
+                    )
+                ) from exc
+            why = " ".join(error_text(exc).split())
+            note = f"the database cannot be read now ({why}); reading again"
+            console.print(mask(note), markup=False)
+            return last[0]
+        lost.clear()
+        last[:] = [document]
         seen.extend(i for i in live_runs(document) if i not in seen)
         return document
 
