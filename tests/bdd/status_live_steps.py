@@ -1,5 +1,6 @@
-"""Scenarios of features/status/live.feature: a run watched from a second terminal, the
-run and the watcher real processes, every wait on the database's state (no sleeps)."""
+"""The steps of features/status/live.feature (run by tests/bdd/test_status.py): a run
+watched from a second terminal, the run and the watcher real processes, every wait on
+the database's state or on what a watcher printed (no sleeps)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from pytest_bdd import given, parsers, scenarios, then, when
+from pytest_bdd import given, parsers, then, when
 
 from migrator.cli import main
 from migrator.db.target import application_name
 from tests.helpers import query
 from tests.processes import wait_for
-
-scenarios("status/live.feature")
 
 
 def _status(world: dict[str, Any], plan: str) -> dict[str, Any]:
