@@ -78,12 +78,15 @@ Feature: Watching a run from a second terminal
   Scenario: An interrupted backfill says how far it got and what settles it
     Given "migrator apply fill.yaml --to full" was killed after 5 batches
     When I run "migrator status fill.yaml"
-    Then the output contains "run 1 (fill: empty -> full) is interrupted"
+    Then the output contains "run 1 (fill: empty -> full) is interrupted (recorded as applying)"
+    And the output contains "stopped during step: copy"
     And the output contains "backfill copy: "
     And the output contains "of 100,000 rows ("
     And the output contains "settle it: migrator resume fill.yaml  |  migrator rollback fill.yaml"
     When I run "migrator status fill.yaml --output json"
     Then the output is a JSON document whose "open_run.state" is "interrupted"
+    And the output is a JSON document whose "open_run.stopped_during" is "copy"
+    And the output is a JSON document whose "open_run.current_step" is "None"
     And the output is a JSON document whose "open_run.backfill.step" is "copy"
     And the status document counts at least 5000 rows done, as the checkpoint committed
     And the output is a JSON document whose "open_run.settle.0" is "migrator resume fill.yaml"

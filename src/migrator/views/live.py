@@ -74,6 +74,7 @@ def run_document(
         **run.as_dict(),
         "state": shown,
         "current_step": step if live else None,
+        "stopped_during": None if live else step,
         "last_step_done": state.last_step_done(conn, run.id),
         "elapsed_seconds": round((now - run.started_at).total_seconds(), 1),
         "backfill": backfill,

@@ -196,6 +196,8 @@ def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
     )
     if live and run["current_step"]:
         lines.append(_indented(f"step: {run['current_step']}"))
+    if not live and run["stopped_during"]:
+        lines.append(_indented(f"stopped during step: {run['stopped_during']}"))
     if run["last_step_done"]:
         lines.append(_indented(f"last step done: {run['last_step_done']}"))
     backfill = run["backfill"]
