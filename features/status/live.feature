@@ -91,6 +91,31 @@ Feature: Watching a run from a second terminal
     And the status document counts at least 5000 rows done, as the checkpoint committed
     And the output is a JSON document whose "open_run.settle.0" is "migrator resume fill.yaml"
 
+  Scenario: A run whose undo failed says so and what settles it
+    Given the plan "broken.yaml":
+      """
+      plan: broken
+      phases: [a, b]
+      transitions:
+        - name: go
+          from: a
+          to: b
+          steps:
+            - name: make t
+              sql: create table t (id int)
+              rollback: {sql: drop table no_such_table}
+            - name: divide
+              sql: select 1/0
+              rollback: {sql: select 1}
+      """
+    And I ran "migrator apply broken.yaml --to b" and it exited 3
+    When I run "migrator status broken.yaml"
+    Then the output contains "run 1 (go: a -> b) is blocked: its undo failed (recorded as undo_failed)"
+    And the output contains "why: undoing make t failed: table "no_such_table" does not exist"
+    And the output contains "settle it: migrator resume broken.yaml  |  migrator rollback broken.yaml"
+    When I run "migrator status broken.yaml --output json"
+    Then the output is a JSON document whose "open_run.state" is "undo_failed"
+
   Scenario: A run waiting for a lock names the session it waits for
     Given the plan "mark.yaml":
       """

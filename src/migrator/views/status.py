@@ -196,6 +196,8 @@ def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
     )
     if live and run["current_step"]:
         lines.append(_indented(f"step: {run['current_step']}"))
+    if not live and run["error"]:
+        lines.append(_indented(f"why: {shown(run['error'], 400)}", "red"))
     if not live and run["stopped_during"]:
         lines.append(_indented(f"stopped during step: {run['stopped_during']}"))
     if run["last_step_done"]:
@@ -294,7 +296,7 @@ def when(at: datetime | str | None) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S} {zone}"
 
 
-_STATES = {"waiting_for_lock": "waiting for a lock"}
+_STATES = {"waiting_for_lock": "waiting for a lock", "undo_failed": "blocked: its undo failed"}
 
 
 def _state(name: str) -> str:
