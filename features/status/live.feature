@@ -221,3 +221,6 @@ Feature: Watching a run from a second terminal
     When I run "migrator status fill.yaml --watch --interval 0"
     Then the exit code is 2
     And the output contains "Invalid value for '--interval'"
+    When I run "migrator status fill.yaml --interval 5"
+    Then the exit code is 2
+    And the output contains "--interval is the pace of --watch: give --watch too"

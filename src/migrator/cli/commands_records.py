@@ -28,13 +28,11 @@ from migrator.cli.options import (
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.1),
-    default=1.0,
-    show_default=True,
     metavar="SECONDS",
-    help="Seconds between two readings with --watch.",
+    help="Seconds between two readings with --watch (default 1; only with --watch).",
 )
 @reading_options
-def status(plan: str | None, watch: bool, interval: float, **options: Any) -> int:
+def status(plan: str | None, watch: bool, interval: float | None, **options: Any) -> int:
     """The current phase, the lock holder, any run in progress or interrupted, the last runs.
 
     A run at work: its step, how long it has run, who runs it where; a backfill's rows
@@ -44,7 +42,9 @@ def status(plan: str | None, watch: bool, interval: float, **options: Any) -> in
     """
     from migrator import api
 
-    return api.status(context(**options), plan, watch=watch, interval=interval)
+    if interval is not None and not watch:
+        raise click.UsageError("--interval is the pace of --watch: give --watch too")
+    return api.status(context(**options), plan, watch=watch, interval=interval or 1.0)
 
 
 @cli.command()
