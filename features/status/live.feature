@@ -75,6 +75,14 @@ Feature: Watching a run from a second terminal
     When the pressure is off
     Then alice's run ends with exit code 0
 
+  Scenario: A watched run whose process dies ends the watch, which says so
+    Given the database is under pressure
+    And "alice" is running "migrator apply fill.yaml --to full" in another terminal
+    And the terminal "text" watches "migrator status fill.yaml --watch --interval 0.2"
+    When the terminal "text" shows "step: copy"
+    And alice's process is killed
+    Then the watch in terminal "text" ends with exit code 0 saying "run 1 (fill: empty -> full) stopped interrupted (recorded as applying); plan fill is in phase empty; `migrator resume fill.yaml` or `migrator rollback fill.yaml` settles it"
+
   Scenario: An interrupted backfill says how far it got and what settles it
     Given "migrator apply fill.yaml --to full" was killed after 5 batches
     When I run "migrator status fill.yaml"

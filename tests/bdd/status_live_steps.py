@@ -75,6 +75,7 @@ def _(name: str, command: str, world: dict[str, Any]) -> None:
         )
 
 
+@when(parsers.parse('the terminal "{name}" shows "{text}"'))
 @then(parsers.parse('the terminal "{name}" shows "{text}"'))
 def _(name: str, text: str, world: dict[str, Any]) -> None:
     log = world["dir"] / f"watch-{name}.log"
@@ -102,8 +103,15 @@ def _watched(world: dict[str, Any], name: str, code: int) -> str:
 @then(parsers.parse('the watch in terminal "{name}" ends with exit code {code:d} saying "{text}"'))
 def _(name: str, code: int, text: str, world: dict[str, Any]) -> None:
     output = _watched(world, name, code)
-    assert text in output, output
+    assert text in " ".join(output.split()), output  # the line as rich wrapped it
     assert "step: copy" in output, output  # it showed the run while it was at work
+
+
+@when(parsers.parse("{operator}'s process is killed"))
+def _(operator: str, world: dict[str, Any]) -> None:
+    proc = world["others"][operator]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 @then(

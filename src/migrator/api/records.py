@@ -101,6 +101,7 @@ def _status(
 def _ended(db: Engine, ids: list[int]) -> list[str]:
     """How each of these runs ended, and the phase its plan is in now."""
     from migrator import state
+    from migrator.state.live import plan_file
 
     lines = []
     with db.connect() as conn, conn.begin() as tx:
@@ -109,9 +110,16 @@ def _ended(db: Engine, ids: list[int]) -> list[str]:
             if run is None:
                 continue
             phase = state.current_phase(conn, run.plan, run.from_phase)
+            name = f"run {run.id} ({run.transition}: {run.from_phase} -> {run.to_phase})"
+            if run.status in state.FINAL_STATUSES:
+                lines.append(f"{name} ended {run.status}; plan {run.plan} is in phase {phase}")
+                continue
+            shown = "interrupted" if run.status != state.RunStatus.UNDO_FAILED else run.status
+            file = plan_file(conn, run.id) or "PLAN_FILE"
             lines.append(
-                f"run {run.id} ({run.transition}: {run.from_phase} -> {run.to_phase}) ended "
-                f"{run.status}; plan {run.plan} is in phase {phase}"
+                f"{name} stopped {shown} (recorded as {run.status}); plan {run.plan} is in "
+                f"phase {phase}; `migrator resume {file}` or `migrator rollback {file}` "
+                "settles it"
             )
         tx.rollback()
     return lines
