@@ -199,11 +199,12 @@ Feature: Watching a run from a second terminal
     Then the exit code is 0
     And the output contains "last run 1 turn_on: succeeded"
     And the output contains "run 2 fill: interrupted"
-    And the output contains "(none recorded)"
+    And the output contains "fill  empty"
     And the output contains "settle it: migrator resume fill.yaml  |  migrator rollback fill.yaml"
     When I run "migrator status --output json"
     Then the output is a JSON document whose "plans.0.plan" is "fill"
     And the output is a JSON document whose "plans.0.open_run.state" is "interrupted"
+    And the output is a JSON document whose "plans.0.phase" is "empty"
     And the output is a JSON document whose "plans.1.plan" is "flags"
     And the output is a JSON document whose "plans.1.phase" is "live"
     And the output is a JSON document whose "plans.1.open_run" is "None"

@@ -95,19 +95,20 @@ def plan_file(conn: Connection, run_id: int) -> str | None:
     return None if found is None else str(found)
 
 
-def known_plans(conn: Connection) -> list[tuple[str, str | None]]:
-    """Every plan the database has a run or a phase of, by name, with its phase (None
-    when it has runs and no phase recorded: it never finished a transition)."""
+def known_plans(conn: Connection) -> list[tuple[str, str]]:
+    """Every plan the database has a run or a phase of, by name, with its phase (a plan
+    that never finished a transition is in its first phase: where its first run began)."""
     if not schema_exists(conn):
         return []
     rows = conn.execute(
         text(
-            "select p.plan, s.phase from (select plan from migrator.runs union "
-            "select plan from migrator.plan_state) p "
+            "select p.plan, coalesce(s.phase, (select r.from_phase from migrator.runs r "
+            "where r.plan = p.plan order by r.id limit 1)) "
+            "from (select plan from migrator.runs union select plan from migrator.plan_state) p "
             "left join migrator.plan_state s on s.plan = p.plan order by p.plan"
         )
     ).all()
-    return [(str(plan), None if phase is None else str(phase)) for plan, phase in rows]
+    return [(str(plan), str(phase)) for plan, phase in rows]
 
 
 def lock_waits(conn: Connection, application: str) -> list[tuple[Any, ...]]:

@@ -164,7 +164,7 @@ def all_view(doc: dict[str, Any]) -> RenderableType:
             now = f"last run {last['id']} {last['transition']}: {last['status']}"
         else:
             now = "no runs"
-        table.add_row(p["plan"], p["phase"] or "(none recorded)", now)
+        table.add_row(p["plan"], p["phase"], now)
     lines: list[RenderableType] = [table]
     for p in doc["plans"]:
         if p["open_run"]:
