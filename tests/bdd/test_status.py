@@ -2,4 +2,6 @@
 
 from pytest_bdd import scenarios
 
+from tests.bdd.status_live_steps import *  # noqa: F403  (the steps of live.feature)
+
 scenarios("status")

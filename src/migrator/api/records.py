@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,15 +14,134 @@ from migrator.errors import ExitCode, UsageError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from migrator.masking import Secrets
     from migrator.plan import Plan
     from migrator.views.console import Reporter
 
 
-def status(ctx: Context, plan_path: str | Path) -> ExitCode:
-    """The current phase, the run in progress or interrupted, the lock holder, the last runs."""
-    from migrator.views.status import plan_status, render_status
+def status(
+    ctx: Context,
+    plan_path: str | Path | None = None,
+    *,
+    watch: bool = False,
+    interval: float = 1.0,
+) -> ExitCode:
+    """The current phase, the lock holder, the run in progress or interrupted (what it
+    does now: its step, a backfill's rows, rate and time left, a pause, a lock wait; how
+    far an interrupted one got and what settles it), the last runs.
 
-    return _show(ctx, plan_path, plan_status, render_status)
+    Without `plan_path`: every plan the database knows, its phase and any open run.
+    `watch`: again every `interval` seconds until no run is at work (exit 0), Ctrl-C 130.
+    """
+    from migrator.views import status as views
+
+    if plan_path is None:
+        with _database(ctx) as (db, secrets, reporter):
+            return _status(
+                ctx,
+                lambda: views.all_status(db),
+                views.all_view,
+                db,
+                secrets,
+                reporter,
+                watch,
+                interval,
+            )
+    with open_session(ctx, plan_path) as session:
+        plan = session.plan
+        return _status(
+            ctx,
+            lambda: views.plan_status(session.db, plan),
+            views.status_view,
+            session.db,
+            session.secrets,
+            session.reporter,
+            watch,
+            interval,
+        )
+
+
+def _status(
+    ctx: Context,
+    build: Callable[[], dict[str, Any]],
+    view: Callable[[dict[str, Any]], Any],
+    db: Engine,
+    secrets: Secrets,
+    reporter: Reporter,
+    watch: bool,
+    interval: float,
+) -> ExitCode:
+    from migrator.views.values import plain
+
+    def masked() -> dict[str, Any]:
+        document: dict[str, Any] = secrets.mask_data(build())
+        return document
+
+    if watch:
+        from migrator.views.watch import watch as watching
+
+        return watching(
+            masked,
+            view,
+            lambda ids: [secrets.mask(line) for line in _ended(db, ids)],
+            console=reporter.console,
+            out=ctx.out,
+            as_json=ctx.output == "json",
+            interval=interval,
+            mask=secrets.mask,
+        )
+    document = masked()
+    if ctx.output == "json":
+        ctx.emit_json(plain(document))
+    else:
+        reporter.console.print(view(document), soft_wrap=False)
+    return ExitCode.OK
+
+
+def _ended(db: Engine, ids: list[int]) -> list[str]:
+    """How each of these runs ended, and the phase its plan is in now."""
+    from migrator import state
+    from migrator.state.live import plan_file
+
+    lines = []
+    with db.connect() as conn, conn.begin() as tx:
+        for run_id in ids:
+            run = state.get_run(conn, run_id)
+            if run is None:
+                continue
+            phase = state.current_phase(conn, run.plan, run.from_phase)
+            name = f"run {run.id} ({run.transition}: {run.from_phase} -> {run.to_phase})"
+            if run.status in state.FINAL_STATUSES:
+                lines.append(f"{name} ended {run.status}; plan {run.plan} is in phase {phase}")
+                continue
+            shown = "interrupted" if run.status != state.RunStatus.UNDO_FAILED else run.status
+            file = plan_file(conn, run.id) or "PLAN_FILE"
+            lines.append(
+                f"{name} stopped {shown} (recorded as {run.status}); plan {run.plan} is in "
+                f"phase {phase}; `migrator resume {file}` or `migrator rollback {file}` "
+                "settles it"
+            )
+        tx.rollback()
+    return lines
+
+
+@contextmanager
+def _database(ctx: Context) -> Iterator[tuple[Engine, Secrets, Reporter]]:
+    """The target database without a plan: its engine, its secrets, the reporter."""
+    from migrator.db.target import connect_engine, resolve_target
+    from migrator.masking import Secrets
+    from migrator.views.console import Reporter
+
+    secrets = Secrets()
+    reporter = Reporter(ctx.out, ctx.err, output=ctx.output, secrets=secrets)
+    target = resolve_target(ctx.dsn, announce=lambda line: reporter.say(line, style="dim"))
+    for secret in target.secrets():
+        secrets.add(secret)
+    db = connect_engine(target)
+    try:
+        yield db, secrets, reporter
+    finally:
+        db.dispose()
 
 
 def history(ctx: Context, plan_path: str | Path, verify: bool = False) -> ExitCode:

@@ -17,13 +17,34 @@ from migrator.cli.options import (
 
 
 @cli.command()
-@PLAN_ARG
+@click.argument("plan", type=click.Path(dir_okay=False), required=False)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Show it again every --interval seconds until no run is at work (exit 0; Ctrl-C "
+    "stops watching with 130, not the run): redrawn in place on a terminal, printed again "
+    "otherwise, one JSON document a line with --output json.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Seconds between two readings with --watch (default 1; only with --watch).",
+)
 @reading_options
-def status(plan: str, **options: Any) -> int:
-    """The current phase, the lock holder, any run in progress or interrupted, the last runs."""
+def status(plan: str | None, watch: bool, interval: float | None, **options: Any) -> int:
+    """The current phase, the lock holder, any run in progress or interrupted, the last runs.
+
+    A run at work: its step, how long it has run, who runs it where; a backfill's rows
+    done of the total, rate, time left, streams, last batch, a pause or a throttle; the
+    sessions a lock wait waits for. An interrupted run: how far it got and the commands
+    that settle it. Without PLAN: every plan the database knows, its phase and any open run.
+    """
     from migrator import api
 
-    return api.status(context(**options), plan)
+    if interval is not None and not watch:
+        raise click.UsageError("--interval is the pace of --watch: give --watch too")
+    return api.status(context(**options), plan, watch=watch, interval=interval or 1.0)
 
 
 @cli.command()

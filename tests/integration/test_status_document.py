@@ -1,0 +1,139 @@
+"""The document `status` makes of an open run (views/live.py), from rows written as a
+running backfill writes them: the rate and the time left over the recent window against
+the database's clock, the rows its checkpoint committed, a pause with who and since when,
+and an interrupted run's settling commands. A second process's real run is in
+features/status/live.feature; here the rows are placed to test the edges exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+
+from migrator import state
+from migrator.state.checkpoints import Checkpoint, save_checkpoint
+from migrator.state.live import database_now
+from migrator.state.progress import StepProgress, record_progress
+from migrator.views.live import run_document
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        state.ensure_schema(conn)
+    yield engine
+    engine.dispose()
+
+
+def _run(conn: Connection) -> state.RunRow:
+    run_id = state.create_run(
+        conn,
+        plan="fill",
+        transition="fill",
+        from_phase="empty",
+        to_phase="full",
+        operator="alice",
+        checksum="0",
+        plan_file="plans/fill.yaml",
+    )
+    state.record_event(
+        conn,
+        run_id,
+        state.EventKind.STEP,
+        state.EventStatus.STARTED,
+        step="copy",
+        detail={"index": 0},
+    )
+    run = state.get_run(conn, run_id)
+    assert run is not None
+    return run
+
+
+def _progress(
+    conn: Connection, run_id: int, now: datetime, samples: list[tuple[float, int]]
+) -> None:
+    at = now.timestamp()
+    record_progress(
+        conn,
+        StepProgress(
+            run_id=run_id,
+            step="copy",
+            rows_done=samples[-1][1],
+            rows_total=10_000,
+            rows_written=samples[-1][1] // 2,
+            streams=4,
+            samples=tuple((at + t, n) for t, n in samples),
+            last_batch_at=now,
+        ),
+    )
+
+
+def test_the_rate_is_over_the_last_30_seconds_to_the_databases_now(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        # 1,000 rows a second for the last 30 s, after a slow start
+        _progress(conn, run.id, now, [(-100.0, 0), (-30.5, 1_000), (0.0, 31_000 // 10)])
+        doc = run_document(conn, run, plan_file="fill.yaml", held=True, holder=None, now=now)
+    backfill = doc["backfill"]
+    assert doc["state"] == "running"
+    assert doc["current_step"] == "copy"
+    assert backfill["rows_done"] == 3_100
+    assert backfill["rows_per_second"] == pytest.approx(2_100 / 30.5, abs=0.1)
+    assert backfill["eta_seconds"] == pytest.approx(6_900 / (2_100 / 30.5), abs=0.1)
+    assert backfill["percent"] == 31.0
+    assert backfill["streams"] == 4
+    assert backfill["rows_written"] == 1_550
+    assert backfill["paused"] is False and backfill["throttled"] is None
+    assert doc["settle"] == []
+
+
+def test_a_backfill_that_stopped_adding_rows_shows_a_falling_rate_then_none(
+    engine: Engine,
+) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        # its last rows 20 s ago: from the sample before the window (30 s to now) to now
+        _progress(conn, run.id, now, [(-45.0, 0), (-35.0, 1_000), (-20.0, 2_000)])
+        falling = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+        # none for longer than the window: no rate, no time left
+        _progress(conn, run.id, now, [(-80.0, 0), (-60.0, 1_000), (-40.0, 2_000)])
+        still = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+    assert falling["backfill"]["rows_per_second"] == pytest.approx(1_000 / 35, abs=0.1)
+    assert still["backfill"]["rows_per_second"] == 0
+    assert still["backfill"]["eta_seconds"] is None
+
+
+def test_a_pause_names_who_and_since_when(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 500)])
+        state.write_control(conn, "fill", "bob", paused=True)
+        doc = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+    assert doc["state"] == "paused"
+    assert doc["backfill"]["paused"]["by"] == "bob"
+    assert isinstance(doc["backfill"]["paused"]["since"], datetime)
+
+
+def test_an_interrupted_run_counts_what_its_checkpoint_committed_and_says_what_settles_it(
+    engine: Engine,
+) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 500)])
+        save_checkpoint(conn, run.id, "copy", Checkpoint({"mark": 7000}, 7_000, 7, "x"))
+        doc = run_document(conn, run, plan_file="plans/fill.yaml", held=False, holder=None, now=now)
+    assert doc["state"] == "interrupted"
+    assert doc["current_step"] is None
+    backfill = doc["backfill"]
+    assert backfill["rows_done"] == 7_000 and backfill["percent"] == 70.0
+    assert backfill["rows_written"] is None  # the record's figure is older than the checkpoint
+    assert backfill["rows_per_second"] is None and backfill["eta_seconds"] is None
+    assert doc["settle"] == ["migrator resume plans/fill.yaml", "migrator rollback plans/fill.yaml"]
