@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 from migrator.views.console import Reporter
-from migrator.views.progress import _Progress, fitted, per_second, span
+from migrator.views.durations import elapsed
+from migrator.views.progress import _Progress, fitted, per_second
 
 LONG = (
     "backfill unified payloads from the historical scoring results "
@@ -78,7 +79,7 @@ def test_the_rate_and_the_time_left_are_one_window() -> None:
     clock.now += 1
     progress.advance(100)  # it moves again: the figure and the time left agree
     # over the window: from the last sample before the pause, 100 rows in 61 s
-    assert span(6_900 / (100 / 61)) == "1 h 10 min"
+    assert elapsed(6_900 / (100 / 61)) == "1 h 10 min"
     assert progress.line() == (
         "3,100 of 10,000 rows (31%), 1.6 rows/s, 1 h 10 min left, 1 min 31 s elapsed"
     )
@@ -219,8 +220,8 @@ def test_figures_wrap_between_figures() -> None:
     assert fitted(["a" * 20, "b"], 5) == ["a" * 20, "b"]  # never cut
 
 
-def test_spans() -> None:
-    assert [span(s) for s in (0.2, 6.04, 59.9, 60, 252.4, 3600, 7_530)] == [
+def test_one_duration_format() -> None:
+    assert [elapsed(s) for s in (0.2, 6.04, 59.9, 60, 252.4, 3600, 7_530)] == [
         "200 ms",
         "6.0 s",
         "59.9 s",

@@ -6,10 +6,19 @@ from typing import Any
 
 
 def elapsed(seconds: Any) -> str:
-    """How long something took: `12 ms` under a second, else `1.5 s`; "" when not a number."""
-    if not isinstance(seconds, int | float):
+    """How long something took, or is left: `12 ms` under a second, `1.5 s` under a
+    minute, then `4 min 12 s`, then `2 h 05 min`; "" when not a number. The one
+    duration format of every view."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return ""
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 59.95:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def as_written(seconds: float) -> str:

@@ -37,17 +37,6 @@ def per_second(rate: float) -> str:
     return f"{rate:.2g}" if rate >= 0.01 else "under 0.01"
 
 
-def span(seconds: float) -> str:
-    """A time left or elapsed: `elapsed` under a minute (`6.2 s`), then whole minutes
-    and seconds (`4 min 12 s`), then hours and minutes (`2 h 05 min`)."""
-    if seconds < 60:
-        return elapsed(seconds)
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-
-
 class Figures:
     """How far a step is, as the words the bar and the plain line share."""
 
@@ -101,8 +90,8 @@ class Figures:
             shown.append(f"{self.written:,} written")
         shown.append(f"{per_second(rate)} rows/s" if rate is not None else "rate not known yet")
         if self.total is not None:
-            shown.append(f"{span(left)} left" if left is not None else "time left unknown")
-        shown.append(f"{span(max(now - self.started, 0.0))} elapsed")
+            shown.append(f"{elapsed(left)} left" if left is not None else "time left unknown")
+        shown.append(f"{elapsed(max(now - self.started, 0.0))} elapsed")
         if self.streams and self.streams > 1:
             shown.append(f"{self.streams} streams")
         return shown
