@@ -10,7 +10,6 @@ console's: the terminal's, COLUMNS, or 80 when the output is not a terminal.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import IO, Protocol
 
@@ -21,7 +20,6 @@ from rich.text import Text
 
 from migrator.views.values import shown
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _STYLE = {"error": "bold red", "warning": "yellow"}
 
 
@@ -44,7 +42,7 @@ class ShownFinding(Protocol):
 
 def visible(name: str) -> str:
     """A catalog name on one line as a person can read it: control characters as `\\xNN`."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", shown(name))
+    return shown(name)
 
 
 def findings_table(findings: Sequence[ShownFinding]) -> Table:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -20,6 +21,9 @@ from uuid import UUID
 from migrator.views.durations import elapsed
 
 ELLIPSIS = "…"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def plain(value: Any) -> Any:
@@ -78,7 +82,17 @@ def shown(value: Any, width: int | None = None) -> str:
     else:
         line = json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
     line = line.replace("\r", "\\r").replace("\n", "\\n")
-    return cut(line, width)
+    return cut(visible(line), width)
+
+
+def visible(text: str, lines: bool = False) -> str:
+    """`text` safe to print on a terminal and readable: every control character (an
+    escape sequence's ESC, BEL, a carriage return, C1 codes) written `\\xNN`, so that
+    a value read from a database or a name in a plan can neither move the cursor, clear
+    the screen, set the window's title nor hide the text after it. `lines`: keep line
+    breaks and tabs (a paragraph of prose), else they are escaped too."""
+    pattern = _CONTROL_BUT_LINES if lines else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 def cut(text: str, width: int | None) -> str:
