@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from migrator.db.lockwait import Blocker
+from migrator.errors import ExitCode
 from migrator.masking import Secrets
 from migrator.state.kinds import EventKind, EventStatus, RunStatus
+from migrator.views.differences import difference_lines, named_part
 from migrator.views.durations import elapsed
+from migrator.views.values import cut, shown
 
 LogFormat = Literal["text", "json"]
 
@@ -77,14 +80,7 @@ class Reporter:
         mark = _MARK.get(status, " ")
         took = _duration(detail.get("seconds"))
         if kind == EventKind.CHECK:
-            phase = detail.get("phase", "")
-            actual = detail.get("actual")
-            text = f"{phase}-check {step}: {status}"
-            if "expected" in detail:
-                text += f" (actual {actual!r}, expected {detail['expected']})"
-            if detail.get("detail"):
-                text += f" — {detail['detail']}"
-            self.console.print(f"  {mark} {escape(text)}{took}")
+            self._check(event, mark, took)
         elif kind in (EventKind.STEP, EventKind.UNDO):
             if status == EventStatus.STARTED:
                 return
@@ -107,6 +103,85 @@ class Reporter:
             self.console.print(f"  [{style}]{escape(f'run {status}{reason}')}[/]")
         elif kind == "note":
             self.console.print(f"  {escape(str(detail.get('message', '')))}")
+
+    def _check(self, event: dict[str, Any], mark: str, took: str) -> None:
+        """`✓ pre-check NAME: passed (actual 40, expected 0)`, each value on one line and
+        cut so that the line fits the console (the whole value is in the event); under
+        it, indented, what the check says (its detail), and for a failed check in red
+        its differences as data, a line each."""
+        from rich.markup import escape
+
+        status, detail = event["status"], event.get("detail") or {}
+        text = f"{detail.get('phase', '')}-check {event.get('step')}: {status}"
+        if "expected" in detail:
+            expected = detail["expected"]
+            room = max(16, (self.console.width - len(text) - 30) // 2)
+            actual = shown(named_part(detail.get("actual"), expected), room)
+            text += f" (actual {actual}, expected {shown(expected, room)})"
+        failed = status == EventStatus.FAILED
+        style = "red" if failed else None
+        line = f"[red]{escape(text)}[/]" if failed else escape(text)
+        self._lines(f"{mark} {line}{took}", 2)
+        for said in str(detail.get("detail") or "").splitlines():
+            self._lines(escape(said), 6, style)
+        if failed or status == EventStatus.WARNED:
+            width = self.console.width - 6
+            for difference in difference_lines(detail.get("differences") or (), width):
+                self._lines(escape(difference), 6, style)
+
+    def _lines(self, markup: str, indent: int, style: str | None = None) -> None:
+        """A line at `indent`: on a terminal wrapped to its width, each wrapped line at the
+        same indent; otherwise whole, as a log keeps it."""
+        if not self.console.is_terminal:
+            self.console.print(" " * indent + markup, style=style)
+            return
+        from rich.padding import Padding
+        from rich.text import Text
+
+        text = Text.from_markup(markup, style=style or "")
+        self.console.print(Padding(text, (0, 0, 0, indent), expand=False), soft_wrap=False)
+
+
+def ended_line(
+    plan: str,
+    before: str | None,
+    phase: str,
+    code: int,
+    *,
+    reason: str | None = None,
+    plan_file: str = "PLAN",
+) -> tuple[str, str]:
+    """The last line of apply, rollback and resume: the phase the plan is in and what
+    the exit code means (SPEC.md, "Exit codes"); with its style."""
+    settle = f"`migrator resume {plan_file}` or `migrator rollback {plan_file}` settles it"
+    if code == ExitCode.OK:
+        moved = before is not None and before != phase
+        return f"plan {plan} is {'now ' if moved else ''}in phase {phase} (exit 0)", "green"
+    if code == ExitCode.CHECK_FAILED:
+        why = (reason or "").strip()
+        if "nothing was applied" not in why:
+            why = f"{why or 'a check failed'} and what the run did was undone"
+        return f"plan {plan} stays in phase {phase}: {cut(why, 200)} (exit 1)", "red"
+    if code == ExitCode.UNDO_FAILED:
+        return (
+            f"plan {plan} stays in phase {phase}: undoing failed, the run needs a person; "
+            f"{settle} (exit 3)",
+            "red",
+        )
+    if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
+        signal = "SIGINT" if code == ExitCode.SIGINT else "SIGTERM"
+        return (
+            f"plan {plan} stays in phase {phase}: stopped by {signal}, the run is "
+            f"interrupted; {settle} (exit {int(code)})",
+            "yellow",
+        )
+    if code == ExitCode.INTERNAL:
+        return (
+            f"plan {plan} stays in phase {phase}: an internal error left the run "
+            f"interrupted; {settle} (exit 6)",
+            "red",
+        )
+    return f"plan {plan} is in phase {phase} (exit {int(code)})", "yellow"
 
 
 def _retry(detail: dict[str, Any]) -> str:
