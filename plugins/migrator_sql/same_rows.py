@@ -125,7 +125,7 @@ def compare(
         + [_alone("query", labels, r) for r in left_alone]
         + [_alone("equals_query", labels, r) for r in right_alone]
     )
-    parts = [f"{left_rows} rows against {right_rows}"]
+    parts = [f"{left_rows} row{'s' if left_rows != 1 else ''} against {right_rows}"]
     if only_left:
         parts.append(_count(only_left, "the check's query"))
     if only_right:

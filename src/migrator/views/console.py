@@ -115,9 +115,12 @@ class Reporter:
         text = f"{detail.get('phase', '')}-check {event.get('step')}: {status}"
         if "expected" in detail:
             expected = detail["expected"]
-            room = max(16, (self.console.width - len(text) - 30) // 2)
-            actual = shown(named_part(detail.get("actual"), expected), room)
-            text += f" (actual {actual}, expected {shown(expected, room)})"
+            actual = named_part(detail.get("actual"), expected)
+            values = [shown(actual), shown(expected)]
+            room = self.console.width - len(text) - 34  # the mark, the words, the time
+            if sum(map(len, values)) > room:
+                values = [shown(v, max(12, room // 2)) for v in (actual, expected)]
+            text += f" (actual {values[0]}, expected {values[1]})"
         failed = status == EventStatus.FAILED
         style = "red" if failed else None
         line = f"[red]{escape(text)}[/]" if failed else escape(text)
@@ -135,11 +138,12 @@ class Reporter:
         if not self.console.is_terminal:
             self.console.print(" " * indent + markup, style=style)
             return
-        from rich.padding import Padding
         from rich.text import Text
 
         text = Text.from_markup(markup, style=style or "")
-        self.console.print(Padding(text, (0, 0, 0, indent), expand=False), soft_wrap=False)
+        for line in text.wrap(self.console, max(self.console.width - indent, 20)):
+            line.rstrip()
+            self.console.print(Text(" " * indent) + line)
 
 
 def ended_line(

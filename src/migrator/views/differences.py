@@ -14,18 +14,22 @@ from typing import Any
 from migrator.views.values import cut, shown
 
 SIDES = {"query": "the check's query", "equals_query": "equals_query"}
-_VALUE_WIDTHS = (None, 40, 24, 16, 9)  # each value cut to these in turn until a line fits
+_SHORTER = (40, 24, 16, 9)  # each value cut to these in turn until a line fits
 
 
-def difference_lines(differences: Iterable[Any], width: int | None = None) -> list[str]:
+def difference_lines(
+    differences: Iterable[Any], width: int | None = None, *, value_width: int | None = None
+) -> list[str]:
     """A line per difference (see `CheckOutcome.differences`), each at most `width`
-    characters: its values cut shorter first, the line itself last."""
+    characters: its values cut shorter first, the line itself last. `value_width`: each
+    value cut to it at most (for a line that its reader wraps)."""
+    widths = [value_width, *(w for w in _SHORTER if value_width is None or w < value_width)]
     lines = []
     for difference in differences:
         if not isinstance(difference, Mapping):
             continue
-        for value_width in _VALUE_WIDTHS:
-            line = _line(difference, value_width)
+        for each in widths:
+            line = _line(difference, each)
             if width is None or len(line) <= width:
                 break
         lines.append(cut(line, width))

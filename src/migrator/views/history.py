@@ -83,6 +83,8 @@ def _stamp(at: Any) -> str:
 
 def _events_table(run: dict[str, Any], reporter: Reporter) -> Any:
     from rich import box
+    from rich.console import Group
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
@@ -90,9 +92,9 @@ def _events_table(run: dict[str, Any], reporter: Reporter) -> Any:
     width = reporter.console.width
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=False)
     table.add_column("at", no_wrap=True)
-    table.add_column("event", no_wrap=True)
-    table.add_column("step, and what it says", overflow="fold")
+    table.add_column("event: its step, and what it says", overflow="fold")
     day = run["started_at"].date() if isinstance(run.get("started_at"), datetime) else None
+    room = max(30, width - len("00:00:00.000") - 3)  # what is left of a line after the time
     for e in run["events"]:
         at = e["at"]
         shown_at = (
@@ -102,33 +104,39 @@ def _events_table(run: dict[str, Any], reporter: Reporter) -> Any:
         )
         status = e["status"]
         style = "red" if status in ("failed", "undo_failed", "declined") else ""
-        cell = Text(mask(e["step"] or ""), style="bold")
-        what = mask(_what(e, max(24, width // 3)))
-        if what:
-            cell.append(("\n" if e["step"] else "") + what, style=style)
-        table.add_row(shown_at, Text(f"{e['kind']} {status}", style=style), cell)
+        cell = Text(f"{e['kind']} {status}", style=style)
+        if e["step"]:
+            cell.append("  ")
+            cell.append(mask(e["step"]), style="bold")
+        what = mask(_what(e, room - 2))
+        said = Padding(Text(what, style=style), (0, 0, 0, 2)) if what else None
+        table.add_row(shown_at, Group(cell, said) if said else cell)
     return table
 
 
 def _what(event: dict[str, Any], room: int) -> str:
-    """What an event says beyond its kind and status: a check's values and differences,
-    a step's error or reason, how long it took."""
+    """What an event says beyond its kind and status: a check's values and differences
+    (cut to `room` characters a line), a step's error or reason, how long it took."""
     detail = event["detail"] or {}
     parts = []
     if event["kind"] == "check" and "expected" in detail:
         expected = detail["expected"]
         actual = named_part(detail.get("actual"), expected)
-        parts.append(f"actual {shown(actual, room)}, expected {shown(expected, room)}")
+        values = [shown(actual), shown(expected)]
+        if sum(map(len, values)) > room - 20:  # the rest of the line, and its duration
+            values = [shown(v, max(12, (room - 20) // 2)) for v in (actual, expected)]
+        parts.append(f"actual {values[0]}, expected {values[1]}")
     for key in ("error", "reason", "via", "detail", "message"):
         value = detail.get(key)
         if value not in (None, ""):
             parts.append(shown(value) if key in ("detail", "message") else f"{key}: {shown(value)}")
     if detail.get("blockers"):
-        parts.append("blocked by " + "; ".join(shown(b, room) for b in detail["blockers"]))
+        parts.append("blocked by " + "; ".join(shown(b) for b in detail["blockers"]))
     took = elapsed(detail.get("seconds"))
     if took:
         parts = [f"{parts[0]} ({took})", *parts[1:]] if parts else [took]
-    lines = parts + difference_lines(detail.get("differences") or (), room * 2)
+    differences = detail.get("differences") or ()
+    lines = parts + difference_lines(differences, room)
     return "\n".join(line for line in lines if line)
 
 
