@@ -93,7 +93,9 @@ class Reporter:
                 text += f" — {detail['error']}"
             elif detail.get("reason"):
                 text += f" — {detail['reason']}"
-            self.console.print(f"  {mark} {escape(text)}{took}")
+            failed = status in (EventStatus.FAILED, RunStatus.UNDO_FAILED)
+            shown_text = f"[red]{escape(text)}[/]" if failed else escape(text)
+            self.console.print(f"  {mark} {shown_text}{took}")
         elif kind == EventKind.APPROVAL:
             who = detail.get("operator", "")
             self.console.print(f"  {mark} {escape(f'approval: {status} by {who}')}")
