@@ -199,3 +199,52 @@ def test_the_last_line_names_the_phase_and_the_exit_codes_meaning(
     assert style == (
         "green" if code == ExitCode.OK else "red" if code != ExitCode.SIGINT else "yellow"
     )
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_history_fits_the_terminal_dates_with_their_zone_values_as_values(width: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from migrator.views.history import render_history
+
+    start = datetime(2026, 12, 5, 23, 59, 58, tzinfo=UTC)
+    check = {
+        "phase": "post",
+        "actual": {"status": 200, "json": {"ok": True, "blob": "z" * 900}},
+        "expected": {"status": 200, "json": {"ok": True}},
+        "detail": "a long explanation " * 12,
+        "differences": [PAIRED],
+        "seconds": 0.0394,
+    }
+    events = [
+        {"at": start, "kind": "state", "status": "prechecking", "step": None, "detail": {}},
+        {
+            "at": start + timedelta(seconds=3),  # the next day: shown with its date
+            "kind": "check",
+            "status": "failed",
+            "step": "the application answers and unified and legacy agree " * 2,
+            "detail": json_data(check),
+        },
+    ]
+    run = {
+        "id": 7,
+        "transition": "cutover",
+        "from_phase": "dual_write",
+        "to_phase": "unified_only",
+        "status": "undone",
+        "operator": "ann",
+        "host": "ops-1",
+        "pid": 42,
+        "started_at": start,
+        "finished_at": start + timedelta(seconds=4, milliseconds=500),
+        "events": events,
+    }
+    reporter, sink = _reporter(width)
+    render_history({"plan": "p", "runs": [run]}, reporter)
+    lines = _plain(sink.getvalue())
+    assert all(len(line) <= width for line in lines), lines
+    text = "\n".join(lines)
+    assert "started 2026-12-05 23:59:58+00:00, ended 2026-12-06 00:00:02+00:00, took 4.5 s" in text
+    assert "23:59:58.000" in text and "2026-12-06 00:00:01+00:00" in text
+    assert "session_id 16103642" in text and "confidence 0.724 vs 0.362" in text
+    assert "zzz" not in text and "(39 ms)" in text

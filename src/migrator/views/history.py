@@ -94,14 +94,12 @@ def _events_table(run: dict[str, Any], reporter: Reporter) -> Any:
     table.add_column("at", no_wrap=True)
     table.add_column("event: its step, and what it says", overflow="fold")
     day = run["started_at"].date() if isinstance(run.get("started_at"), datetime) else None
-    room = max(30, width - len("00:00:00.000") - 3)  # what is left of a line after the time
-    for e in run["events"]:
-        at = e["at"]
-        shown_at = (
-            f"{at:%H:%M:%S.%f}"[:-3]
-            if isinstance(at, datetime) and at.date() == day
-            else _stamp(at)
-        )
+    times = [
+        f"{at:%H:%M:%S.%f}"[:-3] if isinstance(at, datetime) and at.date() == day else _stamp(at)
+        for at in (e["at"] for e in run["events"])
+    ]  # the time of day; the date and zone too when it is not the run's first day
+    room = max(30, width - max(map(len, times)) - 3)  # what is left of a line after it
+    for e, shown_at in zip(run["events"], times, strict=True):
         status = e["status"]
         style = "red" if status in ("failed", "undo_failed", "declined") else ""
         cell = Text(f"{e['kind']} {status}", style=style)
