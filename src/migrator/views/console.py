@@ -121,7 +121,7 @@ class Reporter:
             values = [shown(actual), shown(expected)]
             room = self.console.width - len(text) - 34  # the mark, the words, the time
             if sum(map(len, values)) > room:
-                values = [shown(v, max(12, room // 2)) for v in (actual, expected)]
+                values = [shown(v, max(24, room // 2)) for v in (actual, expected)]
             text += f" (actual {values[0]}, expected {values[1]})"
         failed = status == EventStatus.FAILED
         style = "red" if failed else None
