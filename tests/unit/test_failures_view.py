@@ -175,6 +175,14 @@ def test_a_passed_check_shows_no_differences() -> None:
             "plan p stays in phase legacy: a pre-check failed: nothing was applied (exit 1)",
         ),
         (
+            ExitCode.CHECK_FAILED,
+            "a",
+            "a",
+            "step add a note failed: canceling statement due to lock timeout",
+            "plan p stays in phase a: step add a note failed and what the run did was undone "
+            "(exit 1)",
+        ),
+        (
             ExitCode.UNDO_FAILED,
             "a",
             "a",

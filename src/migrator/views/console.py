@@ -166,6 +166,8 @@ def ended_line(
     if code == ExitCode.CHECK_FAILED:
         why = (reason or "").strip()
         if "nothing was applied" not in why:
+            # "step NAME failed: ERROR": the error is on the lines above; what failed here
+            why = why.split(": ")[0] if why.startswith("step ") else why
             why = f"{why or 'a check failed'} and what the run did was undone"
         return f"plan {plan} stays in phase {phase}: {cut(why, 200)} (exit 1)", "red"
     if code == ExitCode.UNDO_FAILED:
