@@ -176,6 +176,14 @@ def test_a_passed_check_shows_no_differences() -> None:
         ),
         (
             ExitCode.CHECK_FAILED,
+            "legacy",
+            "dual_write",  # its first transition went through, the second was undone
+            "a post-check failed",
+            "plan p is now in phase dual_write: a post-check failed and what the run did was "
+            "undone (exit 1)",
+        ),
+        (
+            ExitCode.CHECK_FAILED,
             "a",
             "a",
             "step add a note failed: canceling statement due to lock timeout",
@@ -205,6 +213,8 @@ def test_the_last_line_names_the_phase_and_the_exit_codes_meaning(
 ) -> None:
     text, style = ended_line("p", before, after, code, reason=reason, plan_file="p.yaml")
     assert text == line
+    forged, _ = ended_line("p", "a", "a", ExitCode.UNDO_FAILED, plan_file="p\nplan p is ok")
+    assert "\n" not in forged  # a file name cannot forge a line of its own
     assert style == (
         "green" if code == ExitCode.OK else "red" if code != ExitCode.SIGINT else "yellow"
     )

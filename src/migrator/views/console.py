@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from migrator.db.lockwait import Blocker
-from migrator.errors import ExitCode
+from migrator.errors import ExitCode, on_one_line
 from migrator.masking import Secrets
 from migrator.state.kinds import EventKind, EventStatus, RunStatus
 from migrator.views.differences import difference_lines, named_part
@@ -159,34 +159,33 @@ def ended_line(
 ) -> tuple[str, str]:
     """The last line of apply, rollback and resume: the phase the plan is in and what
     the exit code means (SPEC.md, "Exit codes"); with its style."""
+    plan_file = on_one_line(plan_file)
     settle = f"`migrator resume {plan_file}` or `migrator rollback {plan_file}` settles it"
+    moved = before is not None and before != phase
     if code == ExitCode.OK:
-        moved = before is not None and before != phase
         return f"plan {plan} is {'now ' if moved else ''}in phase {phase} (exit 0)", "green"
+    stays = f"plan {plan} {'is now in' if moved else 'stays in'} phase {phase}"
     if code == ExitCode.CHECK_FAILED:
         why = (reason or "").strip()
         if "nothing was applied" not in why:
             # "step NAME failed: ERROR": the error is on the lines above; what failed here
             why = why.split(": ")[0] if why.startswith("step ") else why
             why = f"{why or 'a check failed'} and what the run did was undone"
-        return f"plan {plan} stays in phase {phase}: {cut(why, 200)} (exit 1)", "red"
+        return f"{stays}: {cut(why, 200)} (exit 1)", "red"
     if code == ExitCode.UNDO_FAILED:
         return (
-            f"plan {plan} stays in phase {phase}: undoing failed, the run needs a person; "
-            f"{settle} (exit 3)",
+            f"{stays}: undoing failed, the run needs a person; {settle} (exit 3)",
             "red",
         )
     if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
         signal = "SIGINT" if code == ExitCode.SIGINT else "SIGTERM"
         return (
-            f"plan {plan} stays in phase {phase}: stopped by {signal}, the run is "
-            f"interrupted; {settle} (exit {int(code)})",
+            f"{stays}: stopped by {signal}, the run is interrupted; {settle} (exit {int(code)})",
             "yellow",
         )
     if code == ExitCode.INTERNAL:
         return (
-            f"plan {plan} stays in phase {phase}: an internal error left the run "
-            f"interrupted; {settle} (exit 6)",
+            f"{stays}: an internal error left the run interrupted; {settle} (exit 6)",
             "red",
         )
     return f"plan {plan} is in phase {phase} (exit {int(code)})", "yellow"
