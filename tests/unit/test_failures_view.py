@@ -54,6 +54,7 @@ def test_of_an_actual_mapping_only_what_the_expectation_names_is_shown() -> None
     assert named_part(actual, expected) == {"status": 200, "json": {"flags": {"A": True}}}
     assert named_part("2 rows", "the same 2 rows") == "2 rows"
     assert named_part({"a": 1}, "x") == {"a": 1}
+    assert named_part({"found": "x"}, {"table": "t"}) == {"found": "x"}  # none named: all
 
 
 def _reporter(width: int, terminal: bool = True) -> tuple[Reporter, io.StringIO]:
@@ -89,7 +90,10 @@ def test_a_failed_check_fits_the_terminal_with_its_difference_under_it(width: in
     reporter.event("p", 1, json_data(event))
     lines = _plain(sink.getvalue())
     assert all(len(line) <= width for line in lines), lines
-    assert lines[0].startswith("  ✗ post-check unified and legacy agree: failed (actual 2760 rows")
+    assert lines[0].startswith("  ✗ post-check unified and legacy agree: failed")
+    # the values on the check's line when they fit, else on a line of their own under it
+    values = "actual 2760 rows, expected the same 2760 rows"
+    assert values in lines[0] if width >= 120 else lines[1] == f"      {values}", lines
     said = next(i for i, line in enumerate(lines) if "2760 rows against 2760" in line)
     assert lines[said].startswith("      2760 rows against 2760")  # on a line of its own
     assert all(line.startswith("      ") for line in lines[said:]), lines  # wrapped: indented
@@ -110,12 +114,28 @@ def test_an_http_answer_shows_its_status_and_the_fields_expected_cut_to_the_line
         "p", 1, _check("passed", "health", phase="pre", actual=actual, expected=expected)
     )
     lines = _plain(sink.getvalue())
-    line = " ".join(lines)
-    assert "blob" not in line and "yyy" not in line  # the field nobody expected: left out
-    assert lines[0].startswith('  ✓ pre-check health: passed (actual {"status": ')
+    assert "blob" not in " ".join(lines) and "yyy" not in " ".join(lines)  # nobody expected it
     assert all(len(each) <= width for each in lines), lines
-    assert all(each.startswith("  ") for each in lines[1:]), lines  # wrapped at its indent
-    assert '(actual {"status": 200, "json":' in line
+    # the value it has is the value expected: once, whole, under the check's line
+    assert lines == [
+        "  ✓ pre-check health: passed",
+        '      as expected: {"status": 200, "json": {"flags": {"WRITE_UNIFIED": true}}}',
+    ]
+
+
+def test_values_that_differ_and_do_not_fit_are_cut_on_their_own_line() -> None:
+    reporter, sink = _reporter(100)
+    actual = {"status": 500, "json": {"error": "e" * 200}}
+    expected = {"status": 200, "json": {"error": None}}
+    reporter.event(
+        "p", 1, _check("failed", "health", phase="post", actual=actual, expected=expected)
+    )
+    head, values = _plain(sink.getvalue())
+    assert head == "  ✗ post-check health: failed"
+    assert values.startswith('      actual {"status": 500, "json": {"error": "')
+    assert "…, expected" in values  # the long value cut, the short one whole
+    assert values.endswith(', expected {"status": 200, "json": {"error": null}}')
+    assert len(values) <= 100
 
 
 def test_values_are_values_never_python_reprs() -> None:

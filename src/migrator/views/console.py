@@ -107,45 +107,82 @@ class Reporter:
             self.console.print(f"  {escape(str(detail.get('message', '')))}")
 
     def _check(self, event: dict[str, Any], mark: str, took: str) -> None:
-        """`✓ pre-check NAME: passed (actual 40, expected 0)`, each value on one line and
-        cut so that the line fits the console (the whole value is in the event); under
-        it, indented, what the check says (its detail), and for a failed check in red
-        its differences as data, a line each."""
+        """`✓ pre-check NAME: passed (actual 40, expected 0)`: values as values, of an
+        actual mapping only what the expectation names, a long one cut (the whole value is
+        in the event). On a terminal, values that would not fit the line go on their own
+        line under it. Under it, indented, what the check says (its detail), and for a
+        failed check in red its differences as data, a line each."""
         from rich.markup import escape
 
         status, detail = event["status"], event.get("detail") or {}
+        failed = status == EventStatus.FAILED
+        style = "red" if failed else None
         text = f"{detail.get('phase', '')}-check {event.get('step')}: {status}"
+        under: list[str] = []
         if "expected" in detail:
             expected = detail["expected"]
             actual = named_part(detail.get("actual"), expected)
-            values = [shown(actual), shown(expected)]
-            room = self.console.width - len(text) - 34  # the mark, the words, the time
-            if sum(map(len, values)) > room:
-                values = [shown(v, max(24, room // 2)) for v in (actual, expected)]
-            text += f" (actual {values[0]}, expected {values[1]})"
-        failed = status == EventStatus.FAILED
-        style = "red" if failed else None
+            values = f"actual {shown(actual)}, expected {shown(expected)}"
+            width = self.console.width
+            if not self.console.is_terminal or len(text) + len(values) + 16 <= width:
+                text += f" ({_values(actual, expected, width - len(text) - 16)})"
+            else:
+                under.append(_values(actual, expected, width - 6))
         line = f"[red]{escape(text)}[/]" if failed else escape(text)
-        self._lines(f"{mark} {line}{took}", 2)
-        for said in str(detail.get("detail") or "").splitlines():
-            self._lines(escape(said), 6, style)
+        self._lines(f"{mark} {line}{took}", 2, hang=4)
+        under += str(detail.get("detail") or "").splitlines()
         if failed or status == EventStatus.WARNED:
             width = self.console.width - 6
-            for difference in difference_lines(detail.get("differences") or (), width):
-                self._lines(escape(difference), 6, style)
+            under += difference_lines(detail.get("differences") or (), width)
+        for said in under:
+            self._lines(escape(said), 6, style)
 
-    def _lines(self, markup: str, indent: int, style: str | None = None) -> None:
-        """A line at `indent`: on a terminal wrapped to its width, each wrapped line at the
-        same indent; otherwise whole, as a log keeps it."""
+    def paragraph(self, text: str, style: str | None = None) -> None:
+        """A line for a person (masked, never markup), wrapped on a terminal."""
+        from rich.markup import escape
+
+        self._lines(escape(self.secrets.mask(text)), 0, style)
+
+    def _lines(
+        self, markup: str, indent: int, style: str | None = None, *, hang: int | None = None
+    ) -> None:
+        """A line at `indent`: on a terminal wrapped to its width, each wrapped line at
+        `hang` (default: the same indent); otherwise whole, as a log keeps it."""
         if not self.console.is_terminal:
             self.console.print(" " * indent + markup, style=style)
             return
         from rich.text import Text
 
         text = Text.from_markup(markup, style=style or "")
-        for line in text.wrap(self.console, max(self.console.width - indent, 20)):
-            line.rstrip()
-            self.console.print(Text(" " * indent) + line)
+        hang = indent if hang is None else hang
+        first, *rest = text.wrap(self.console, max(self.console.width - indent, 20))
+        first.rstrip()
+        self.console.print(Text(" " * indent) + first)
+        if rest:  # the rest wrapped again, at the hanging indent
+            tail = Text(" ").join(rest)
+            for line in tail.wrap(self.console, max(self.console.width - hang, 20)):
+                line.rstrip()
+                self.console.print(Text(" " * hang) + line)
+
+
+def _values(actual: Any, expected: Any, room: int) -> str:
+    """`actual A, expected B` in `room` characters if it can: the long value cut, the
+    short one whole, or both cut in half (never to less than 24 characters); the same
+    value once, `as expected: A`."""
+    a, e = shown(actual), shown(expected)
+    if a == e and len(a) > 24 and len(f"actual {a}, expected {e}") > room:
+        return f"as expected: {shown(actual, max(24, room - 13))}"
+    budget = room - len("actual , expected ")
+    if len(a) + len(e) <= budget:
+        return f"actual {a}, expected {e}"
+    if len(e) <= budget - 24:  # the expected value whole, the actual one cut
+        a = shown(actual, budget - len(e))
+    elif len(a) <= budget - 24:
+        e = shown(expected, budget - len(a))
+    else:
+        half = max(24, budget // 2)  # a short value is never cut: it says more whole
+        a, e = shown(actual, half), shown(expected, half)
+    return f"actual {a}, expected {e}"
 
 
 def ended_line(

@@ -60,5 +60,6 @@ def named_part(actual: Any, expected: Any) -> Any:
     expectation gives (recursively), so that an HTTP check's 600-character answer shows
     as its status and the fields it was expected to have; anything else as it is."""
     if isinstance(actual, Mapping) and isinstance(expected, Mapping):
-        return {k: named_part(actual[k], expected[k]) for k in expected if k in actual}
+        named = {k: named_part(actual[k], expected[k]) for k in expected if k in actual}
+        return named or actual  # nothing named is there: all of it is the news
     return actual
