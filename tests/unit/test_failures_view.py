@@ -287,3 +287,21 @@ def test_history_fits_the_terminal_dates_with_their_zone_values_as_values(width:
     assert "23:59:58.000" in text and "2026-12-06 00:00:01+00:00" in text
     assert "session_id 16103642" in text and "confidence 0.724 vs 0.362" in text
     assert "zzz" not in text and "(39 ms)" in text
+
+
+def test_a_line_said_on_a_terminal_wraps_at_its_own_indent() -> None:
+    reporter, sink = _reporter(40)
+    reporter.say(
+        "  manual step: " + "deploy the function " * 5 + "\n\nplan p [bold]is[/] in phase a"
+    )
+    lines = _plain(sink.getvalue())
+    assert all(len(line) <= 40 for line in lines), lines
+    assert lines[0].startswith("  manual step: deploy")
+    assert all(line.startswith("  ") for line in lines[1:4]), lines  # its indent kept
+    assert "" in lines and lines[-1] == "plan p [bold]is[/] in phase a"  # never markup
+
+
+def test_a_line_said_without_a_terminal_stays_whole() -> None:
+    reporter, sink = _reporter(40, terminal=False)
+    reporter.say("  manual step: " + "deploy the function " * 5)
+    assert sink.getvalue() == "  manual step: " + "deploy the function " * 5 + "\n"

@@ -105,7 +105,7 @@ def _say_ended(session: Session, code: ExitCode, before: str | None) -> None:
         reason=last.error if last is not None else None,
         plan_file=str(session.plan.file),
     )
-    session.reporter.paragraph(text, style=style)
+    session.reporter.say(text, style=style)
 
 
 def _ended(ctx: Context, session: Session, code: ExitCode, before: str | None) -> ExitCode:

@@ -57,10 +57,17 @@ class Reporter:
         self.console = Console(file=target, highlight=False, soft_wrap=True)
 
     def say(self, text: str, style: str | None = None) -> None:
+        """A line for a person (masked, never markup); on a terminal each of its lines
+        wrapped to the width at its own indent."""
         from rich.markup import escape
 
         line = escape(self.secrets.mask(text))
-        self.console.print(f"[{style}]{line}[/]" if style else line)
+        if not self.console.is_terminal:
+            self.console.print(f"[{style}]{line}[/]" if style else line)
+            return
+        for each in line.split("\n"):
+            indent = len(each) - len(each.lstrip(" "))
+            self._lines(each[indent:], indent, style)
 
     def event(self, plan: str, run_id: int, event: dict[str, Any]) -> None:
         event = self.secrets.mask_data(event)
@@ -95,7 +102,7 @@ class Reporter:
                 text += f" — {detail['reason']}"
             failed = status in (EventStatus.FAILED, RunStatus.UNDO_FAILED)
             shown_text = f"[red]{escape(text)}[/]" if failed else escape(text)
-            self.console.print(f"  {mark} {shown_text}{took}")
+            self._lines(f"{mark} {shown_text}{took}", 2, hang=4)
         elif kind == EventKind.APPROVAL:
             who = detail.get("operator", "")
             self.console.print(f"  {mark} {escape(f'approval: {status} by {who}')}")
@@ -137,12 +144,6 @@ class Reporter:
         for said in under:
             self._lines(escape(said), 6, style)
 
-    def paragraph(self, text: str, style: str | None = None) -> None:
-        """A line for a person (masked, never markup), wrapped on a terminal."""
-        from rich.markup import escape
-
-        self._lines(escape(self.secrets.mask(text)), 0, style)
-
     def _lines(
         self, markup: str, indent: int, style: str | None = None, *, hang: int | None = None
     ) -> None:
@@ -155,10 +156,15 @@ class Reporter:
 
         text = Text.from_markup(markup, style=style or "")
         hang = indent if hang is None else hang
-        first, *rest = text.wrap(self.console, max(self.console.width - indent, 20))
+        wrapped = text.wrap(self.console, max(self.console.width - indent, 20))
+        first, *rest = list(wrapped) or [Text()]
         first.rstrip()
         self.console.print(Text(" " * indent) + first)
-        if rest:  # the rest wrapped again, at the hanging indent
+        if hang == indent:
+            for line in rest:
+                line.rstrip()
+                self.console.print(Text(" " * indent) + line)
+        elif rest:  # the rest wrapped again, at the hanging indent
             tail = Text(" ").join(rest)
             for line in tail.wrap(self.console, max(self.console.width - hang, 20)):
                 line.rstrip()
