@@ -140,8 +140,9 @@ Feature: Checks and what they expect
     When I run "migrator apply hurry.yaml --to after"
     Then the exit code is 1
     And the output contains "post-check the test session has a profile: failed (actual 0, expected 1)"
-    And the output contains "post-check conversion recovers: failed (actual 0, expected > 90) — evaluated once, without its wait or soak: an earlier check failed"
-    And the output contains "post-check conversion stays up: passed (actual 100, expected > 90) — evaluated once, without its wait or soak: an earlier check failed"
+    And the output contains "post-check conversion recovers: failed (actual 0, expected > 90)"
+    And the output contains "post-check conversion stays up: passed (actual 100, expected > 90)"
+    And the output contains "evaluated once, without its wait or soak: an earlier check failed"
     And the query "select string_agg((detail->>'samples'), ',' order by id) from migrator.events where kind = 'check'" returns "1,1,1"
     And the query "select to_regclass('marked') is null" returns "True"
 
@@ -190,8 +191,9 @@ Feature: Checks and what they expect
       """
     When I run "migrator apply same.yaml --to after"
     Then the exit code is 1
-    And the output contains "pre-check every session is unified: failed (actual '40 rows', expected the same 39 rows)"
-    And the output contains "40 rows against 39; 1 row only in the check's query: (id: 40)"
+    And the output contains "pre-check every session is unified: failed (actual 40 rows, expected the same 39 rows)"
+    And the output contains "40 rows against 39; 1 row only in the check's query"
+    And the output contains "      id 40: only in the check's query"
 
   Scenario Outline: Checks compare honestly: no row and NULL pass only null, a boolean is not 1
     A query that finds nothing has not found something different from 0: it passes
@@ -216,24 +218,26 @@ Feature: Checks and what they expect
     When I run "migrator apply honest.yaml --to after"
     Then the exit code is <code>
     And the output contains "pre-check the answer: <verdict>"
+    And the output contains "<said>"
 
     Examples:
-      | query                                    | expect    | code | verdict                                                                                       |
-      | select id from sessions where id = 0     | "!= 0"    | 1    | failed (actual None, expected != 0) — the query returned no row                               |
-      | select max(id) from sessions where false | "!= 0"    | 1    | failed (actual None, expected != 0) — the query returned NULL                                 |
-      | select id from sessions where id = 0     | null      | 0    | passed (actual None, expected None) — the query returned no row                               |
-      | select null::int                         | null      | 0    | passed (actual None, expected None)                                                           |
-      | select 1                                 | true      | 1    | failed (actual 1, expected True) — the query returned a number (1) and expect is a boolean    |
-      | select true                              | 1         | 1    | failed (actual True, expected 1) — the query returned a boolean (True) and expect is a number |
-      | select true                              | "== true" | 0    | passed (actual True, expected True)                                                           |
-      | select '1'                               | 1         | 1    | failed (actual '1', expected 1) — the query returned a text ('1') and expect is a number      |
-      | select 2.50::numeric                     | 2.5       | 0    | passed                                                                                        |
+      | query                                    | expect    | code | verdict                             | said                                                       |
+      | select id from sessions where id = 0     | "!= 0"    | 1    | failed (actual NULL, expected != 0) | the query returned no row                                  |
+      | select max(id) from sessions where false | "!= 0"    | 1    | failed (actual NULL, expected != 0) | the query returned NULL                                    |
+      | select id from sessions where id = 0     | null      | 0    | passed (actual NULL, expected NULL) | the query returned no row                                  |
+      | select null::int                         | null      | 0    | passed (actual NULL, expected NULL) | run succeeded                                              |
+      | select 1                                 | true      | 1    | failed (actual 1, expected true)    | the query returned a number (1) and expect is a boolean    |
+      | select true                              | 1         | 1    | failed (actual true, expected 1)    | the query returned a boolean (true) and expect is a number |
+      | select true                              | "== true" | 0    | passed (actual true, expected true) | run succeeded                                              |
+      | select '1'                               | 1         | 1    | failed (actual 1, expected 1)       | the query returned a text ('1') and expect is a number     |
+      | select 2.50::numeric                     | 2.5       | 0    | passed                              | run succeeded                                              |
 
   Scenario: equals_query compares in the database, jsonb and arrays included, and shows a difference readably
     The two queries are compared by the database (EXCEPT ALL both ways, duplicates
     counting), so no result set is loaded into migrator: a column of any type
     compares, json and point included, and the first differences are shown with their
-    column names.
+    column names: the two rows of the same key (the first column) side by side, only the
+    columns that differ.
 
     Given the SQL:
       """
@@ -260,6 +264,6 @@ Feature: Checks and what they expect
       """
     When I run "migrator apply copy.yaml --to after"
     Then the exit code is 1
-    And the output contains "pre-check the copy is faithful: failed (actual '2 rows', expected the same 2 rows)"
-    And the output contains "1 row only in the check's query: (id: 2, body: {"a": 2}, tags: {z}, raw: {"k": []}, spot: (3,4))"
-    And the output contains "1 row only in equals_query: (id: 2, body: {"a": 20}, tags: {z}, raw: {"k": []}, spot: (3,4))"
+    And the output contains "pre-check the copy is faithful: failed (actual 2 rows, expected the same 2 rows)"
+    And the output contains "1 row only in the check's query; 1 row only in equals_query"
+    And the output contains "      id 2: body {"a": 2} vs {"a": 20}"

@@ -37,8 +37,8 @@ Feature: A run that loses its database connection
     And the plan "three" is in phase "after"
     When I run "migrator history three.yaml"
     Then the output contains "run 1: go (before -> after) succeeded"
-    And the output contains "step     retry        two"
-    And the output contains "lock     reacquired"
+    And the output contains "step retry"
+    And the output contains "lock reacquired"
 
   Scenario: A backfill redoes the batch whose connection was dropped, and only that one
     Given the SQL:

@@ -51,8 +51,8 @@ Feature: A hotfix with row level security, proved without writing a row
   Scenario: Apply the hotfix
     When I run "migrator apply ir07.yaml"
     Then the exit code is 0
-    And the output contains "pre-check service role writes are refused today: passed (actual 'denied', expected denied)"
-    And the output contains "post-check service role can write: passed (actual 'allowed', expected allowed)"
+    And the output contains "pre-check service role writes are refused today: passed (actual denied, expected denied)"
+    And the output contains "post-check service role can write: passed (actual allowed, expected allowed)"
     And the query "select count(*) from pg_policies where tablename = 'profiles'" returns "1"
     And the query "select count(*) from profiles" returns "0"
 

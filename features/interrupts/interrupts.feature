@@ -33,6 +33,7 @@ Feature: Ctrl-C, SIGTERM and surprises leave a run interrupted, never half told
     Then the exit code is 130
     And the output contains "SIGINT (Ctrl-C): run 1 (go) of plan three is left interrupted (stopped before step three)"
     And the output contains "`migrator resume three.yaml` continues it, `migrator rollback three.yaml` undoes what it did"
+    And the output contains "plan three stays in phase before: stopped by SIGINT, the run is interrupted; `migrator resume "
     And the output does not contain "Traceback"
     And the runs of plan "three" are "go interrupted"
     And the query "select string_agg(step, ',' order by step) from ran" returns "one,two"

@@ -40,7 +40,7 @@ Feature: A flag set from a secret stays masked
       """
     When I run "migrator apply peek.yaml"
     Then the exit code is 1
-    And the output contains "actual '***'"
+    And the output contains "actual ***"
     And the output does not contain "pk-live"
     And the audit trail of plan "peek" does not contain "pk-live"
     When I run "migrator report 2 --output json"

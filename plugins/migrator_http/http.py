@@ -255,14 +255,14 @@ def _compact(value: Any) -> str:
 
 
 def _shown_plain(value: Any) -> str:
-    """A value in a mismatch message: strings quoted like Python, the rest as JSON."""
-    text = repr(value) if isinstance(value, str) else _compact(value)
+    """A value in a mismatch message as JSON writes it (a string in double quotes)."""
+    text = _compact(value)
     return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _shown(ctx: StepContext, value: Any) -> str:
-    """A value in a mismatch message, masked before it is cut."""
-    text = repr(value) if isinstance(value, str) else _compact(value)
+    """A value in a mismatch message as JSON writes it, masked before it is cut."""
+    text = _compact(value)
     return ctx.shorten(text, 80)
 
 

@@ -14,9 +14,11 @@ everything else by its text form, json as jsonb (whitespace and key order do not
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from migrator import CheckOutcome
@@ -111,17 +113,27 @@ def compare(
     as_is = [a == b and native.get(a, False) for a, b in zip(left.types, right.types, strict=True)]
     sql = _comparison(left_text, right_text, as_is)
     row = execute(connection, sql, variables).one()
-    left_rows, right_rows, only_left, only_right, left_sample, right_sample = row
+    left_rows, right_rows, only_left, only_right = row[:4]
     rows = f"{left_rows} row{'s' if left_rows != 1 else ''}"
     expected = f"the same {right_rows} row{'s' if right_rows != 1 else ''}"
     if not only_left and not only_right:
         return CheckOutcome(True, rows, expected, "")
-    parts = [f"{left_rows} rows against {right_rows}"]
+    labels = _labels(left.names, right.names)
+    pairs, left_alone, right_alone = (_json(v) for v in row[4:])
+    differences = tuple(
+        [_paired(labels, a, b) for a, b in pairs]
+        + [_alone("query", labels, r) for r in left_alone]
+        + [_alone("equals_query", labels, r) for r in right_alone]
+    )
+    parts = [f"{left_rows} row{'s' if left_rows != 1 else ''} against {right_rows}"]
     if only_left:
-        parts.append(_differences(only_left, "the check's query", left.names, left_sample))
+        parts.append(_count(only_left, "the check's query"))
     if only_right:
-        parts.append(_differences(only_right, "equals_query", right.names, right_sample))
-    return CheckOutcome(False, rows, expected, "; ".join(parts))
+        parts.append(_count(only_right, "equals_query"))
+    detail = "; ".join(parts)
+    if 2 * len(pairs) + len(left_alone) + len(right_alone) < only_left + only_right:
+        detail += f" (the first {len(differences)} differences shown)"
+    return CheckOutcome(False, rows, expected, detail, differences)
 
 
 def _describe(connection: Any, query: str, variables: Mapping[str, Any]) -> Columns:
@@ -137,42 +149,70 @@ def _native_types(connection: Any, oids: set[int]) -> dict[int, bool]:
 
 
 def _comparison(left: str, right: str, as_is: Sequence[bool]) -> str:
+    """One statement: both counts, the counts of each side's rows the other lacks, and
+    the first few of those as JSON arrays of their values: paired by the first column
+    (a row of each side with the same key: what changed), then each side's rows whose
+    key the other side's differing rows lack."""
     names = [f"c{i + 1}" for i in range(len(as_is))]
     aliases = f"({', '.join(names)})" if names else ""
     compared = ", ".join(
         f"{n} as {n}" if native else f"to_jsonb({n}) as {n}"
         for n, native in zip(names, as_is, strict=True)
     )
-    shown = ", ".join(
-        f"cast({n} as text)" if native else f"{n} #>> '{{}}'"
-        for n, native in zip(names, as_is, strict=True)
+    values = f"jsonb_build_array({', '.join(names)})"
+    key = "c1" if names else "null::int"
+    # The values as JSON, read as text: numbers keep every digit (parsed as Decimal).
+    sample = (
+        f"ls as (select {key} as k, {values} as j from lo),\n"
+        f"rs as (select {key} as k, {values} as j from ro)\n"
+        "select (select count(*) from l), (select count(*) from r),\n"
+        "  (select count(*) from lo), (select count(*) from ro),\n"
+        "  (select cast(jsonb_agg(jsonb_build_array(a, b)) as text) from (\n"
+        f"    select ls.j as a, rs.j as b from ls join rs on ls.k = rs.k limit {SHOWN}) s),\n"
+        "  (select cast(jsonb_agg(j) as text) from (select j from ls\n"
+        f"    where not exists (select from rs where rs.k = ls.k) limit {SHOWN}) s),\n"
+        "  (select cast(jsonb_agg(j) as text) from (select j from rs\n"
+        f"    where not exists (select from ls where ls.k = rs.k) limit {SHOWN}) s)"
     )
     return (
         f"with l as materialized (select {compared} from (\n{left}\n) as q{aliases}),\n"
         f"r as materialized (select {compared} from (\n{right}\n) as q{aliases}),\n"
         "lo as materialized (select * from l except all select * from r),\n"
-        "ro as materialized (select * from r except all select * from l)\n"
-        "select (select count(*) from l), (select count(*) from r),\n"
-        "  (select count(*) from lo), (select count(*) from ro),\n"
-        f"  (select jsonb_agg(jsonb_build_array({shown})) from (table lo limit {SHOWN}) s),\n"
-        f"  (select jsonb_agg(jsonb_build_array({shown})) from (table ro limit {SHOWN}) s)"
+        "ro as materialized (select * from r except all select * from l),\n" + sample
     )
 
 
-def _differences(count: int, side: str, names: Sequence[str], sample: Any) -> str:
-    rows = [_row(names, values) for values in (sample or [])]
-    noun = "row" if count == 1 else "rows"
-    if count > len(rows):
-        return f"{count} {noun} only in {side}, the first {len(rows)}: {', '.join(rows)}"
-    return f"{count} {noun} only in {side}: {', '.join(rows)}"
+def _json(text: str | None) -> list[Any]:
+    return json.loads(text, parse_float=Decimal) if text else []
 
 
-def _row(names: Sequence[str], values: Sequence[str | None]) -> str:
-    return "(" + ", ".join(f"{n}: {_value(v)}" for n, v in zip(names, values, strict=True)) + ")"
+def _labels(left: Sequence[str], right: Sequence[str]) -> list[str]:
+    """A name for each column: the check's query's, else equals_query's, else its place
+    (a name PostgreSQL made up, `?column?`, or one given twice is no name)."""
+
+    def usable(names: Sequence[str], name: str) -> bool:
+        return name != "?column?" and names.count(name) == 1
+
+    return [
+        a if usable(left, a) else b if usable(right, b) else f"column {i + 1}"
+        for i, (a, b) in enumerate(zip(left, right, strict=True))
+    ]
 
 
-def _value(value: str | None) -> str:
-    if value is None:
-        return "NULL"
-    value = value.replace("\r", "\\r").replace("\n", "\\n")  # a row stays on one line
-    return value if len(value) <= 80 else value[:77] + "..."
+def _paired(labels: Sequence[str], left: Sequence[Any], right: Sequence[Any]) -> dict[str, Any]:
+    """A row of each side with the same key: the key, and each column that differs as
+    [the check's value, equals_query's]."""
+    columns = {n: [a, b] for n, a, b in zip(labels, left, right, strict=True) if a != b}
+    return {"key": {labels[0]: left[0]}, "columns": columns}
+
+
+def _alone(side: str, labels: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """A row of one side whose key the other side's differing rows lack: its key (the
+    first column) and the rest of it."""
+    row = dict(zip(labels, values, strict=True))
+    key = {labels[0]: row.pop(labels[0])} if labels else {}
+    return {"only_in": side, "key": key, "row": row}
+
+
+def _count(count: int, side: str) -> str:
+    return f"{count} {'row' if count == 1 else 'rows'} only in {side}"

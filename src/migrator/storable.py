@@ -13,7 +13,6 @@ before cutting, so a secret is never cut in two halves that no longer match.
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
@@ -26,17 +25,13 @@ _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def json_data(data: Any) -> Any:
-    """`data` as plain JSON types (dict, list, str, int, float, bool, None): tuples become
-    lists, keys strings, and any other object its `str`."""
-    if data is None or isinstance(data, bool | int | str):
-        return data
-    if isinstance(data, float):
-        return data if math.isfinite(data) else str(data)
-    if isinstance(data, dict):
-        return {str(k): json_data(v) for k, v in data.items()}
-    if isinstance(data, list | tuple | set | frozenset):
-        return [json_data(v) for v in data]
-    return str(data)
+    """`data` as plain JSON types (dict, list, str, int, float, bool, None): values as
+    values (`migrator.views.values.plain`: a Decimal as its number, a UUID as its text, a
+    time in ISO 8601 with its zone), tuples as lists, keys as strings, any other object
+    as its `str`."""
+    from migrator.views.values import plain
+
+    return plain(data)
 
 
 def storable_text(text: str, limit: int = MAX_CHARS) -> str:

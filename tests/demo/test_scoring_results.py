@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from migrator.demo.app import LEGACY_PAYLOAD
@@ -137,10 +139,26 @@ def test_a_broken_parity_undoes_the_cutover(start_app, fixed, migrator, sql) -> 
     url = ("--var", f"app_url={app.url}")
     assert migrator("apply", SCORING, "--to", "dual_write", *url).code == 0
     # A legacy write bug: one session's confidence drifted in the legacy tables.
-    sql("update profiles set confidence = confidence / 2 where id = (select min(id) from profiles)")
+    [(before,)] = sql("select confidence from profiles where id = (select min(id) from profiles)")
+    [(session, after)] = sql(
+        "update profiles set confidence = round(confidence / 2, 3) "
+        "where id = (select min(id) from profiles) returning session_id, confidence"
+    )
     result = migrator("apply", SCORING, "--to", "unified_only", "--yes", *url)
     assert result.code == 1, result.out + result.err
     assert "unified and legacy agree" in result.out
+    # The difference as data under the failed check: that session, its two confidences.
+    lines = result.out.splitlines()
+    difference = next(
+        line for line in lines if line.startswith(f"      session_id {str(session)[:8]}")
+    )
+    shown = difference.rpartition(": confidence ")[2].split(" vs ")
+    assert [Decimal(v) for v in shown] == [before, after], difference
+    assert "Decimal(" not in result.out and "UUID(" not in result.out
+    assert lines[-1] == (
+        "plan scoring-results-unification stays in phase dual_write: a post-check failed and "
+        "what the run did was undone (exit 1)"
+    )
     assert phase(sql) == "dual_write"
     assert flags(sql) == {"WRITE_UNIFIED": True, "READ_SOURCE": "unified_first"}
     undone = sql(

@@ -128,7 +128,9 @@ def test_an_edited_trail_is_named_by_verify_and_refused_by_rollback(
     verified = migrator("history", plan, "--verify")
     assert verified.code == 2, verified.out + verified.err
     assert "trail of run 1: BROKEN" in verified.out
-    broken = [line.strip() for line in verified.out.splitlines() if line.startswith("    ")]
+    lines = verified.out.splitlines()
+    verdict = next(i for i, line in enumerate(lines) if "trail of run 1: BROKEN" in line)
+    broken = [line.strip() for line in lines[verdict + 1 :] if line.startswith("    ")]
     assert broken[0].startswith(named.replace("the end of the trail", "at its end"))
     assert problem in broken[0]
     document = json.loads(migrator("history", plan, "--verify", "--output", "json").out)

@@ -450,10 +450,12 @@ class TestChecks:
                 ],
             )
         )
-        assert migrator("apply", plan, "--to", "b").code == 1
+        result = migrator("apply", plan, "--to", "b")
+        assert result.code == 1
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
-        assert "1 row only in the check's query: (id: 2, v: b)" in detail["detail"]
-        assert "1 row only in equals_query: (id: 2, v: c)" in detail["detail"]
+        assert "1 row only in the check's query; 1 row only in equals_query" in detail["detail"]
+        assert detail["differences"] == [{"key": {"id": 2}, "columns": {"v": ["b", "c"]}}]
+        assert "\n      id 2: v b vs c\n" in result.out  # under the failed check, as data
 
 
 def test_variables_are_bound_never_pasted(migrator: Any, write_plan: Any, sql: Any) -> None:

@@ -221,7 +221,7 @@ def test_a_mismatched_nested_value_fails_the_check_and_names_its_path(
     expect = "{json: {profile: {results_version: '${scoring_version}'}}}"
     result = migrator("apply", _checked_plan(write_plan, server, expect), "--to", "b")
     assert result.code == 1, result.out
-    detail = "profile.results_version: expected 'v1.2.1', got 'v1.2.0'"
+    detail = 'profile.results_version: expected "v1.2.1", got "v1.2.0"'
     assert detail in result.out
     [check] = _events(sql, "check", "failed")
     assert check["detail"] == detail
@@ -288,13 +288,13 @@ def test_an_unreachable_check_endpoint_fails_the_check(
     [
         ({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}, "d": 3}, None),
         ({"a": {"b": 1}}, {"a": {"c": 2}}, "a.b: missing (expected 1)"),
-        ({"a": [1, {"b": "x"}]}, {"a": [1, {"b": "y"}]}, "a[1].b: expected 'x', got 'y'"),
+        ({"a": [1, {"b": "x"}]}, {"a": [1, {"b": "y"}]}, 'a[1].b: expected "x", got "y"'),
         ({"a": [1, 2]}, {"a": [1, 2, 3]}, "a: expected 2 items, got 3"),
         ({"a": True}, {"a": 1}, "a: expected true, got 1"),
         ({"a": 1}, {"a": 1.0}, None),
         ({"a": None}, {"a": None}, None),
-        ({"a": {"b": 1}}, {"a": "b"}, "a: expected an object, got 'b'"),
-        ({"a": "1"}, {"a": [1]}, "a: expected '1', got [1]"),
+        ({"a": {"b": 1}}, {"a": "b"}, 'a: expected an object, got "b"'),
+        ({"a": "1"}, {"a": [1]}, 'a: expected "1", got [1]'),
         ({"x-y": 1}, {"x-y": 2}, 'json["x-y"]: expected 1, got 2'),
         ([1], {"a": 1}, 'json: expected an array, got {"a": 1}'),
     ],

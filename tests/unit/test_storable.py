@@ -4,8 +4,9 @@ and strings cut at 64 KB with a marker, after secrets are masked (never a half s
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from uuid import UUID
 
 from migrator.masking import Secrets
 from migrator.storable import MAX_CHARS, json_data, storable, storable_json, storable_text
@@ -17,9 +18,16 @@ def test_nul_and_lone_surrogates_are_written_so_postgresql_takes_them() -> None:
     assert json.loads(storable_json({"k\x00": ["x\x00", 1.5]})) == {"k\\u0000": ["x\\u0000", 1.5]}
 
 
-def test_any_object_becomes_json_and_nan_a_string() -> None:
+def test_any_object_becomes_json_values_as_values_and_nan_a_string() -> None:
     data = json_data({"when": date(2026, 1, 2), "n": Decimal("1.5"), 3: (1, float("nan"))})
-    assert data == {"when": "2026-01-02", "n": "1.5", "3": [1, "nan"]}
+    assert data == {"when": "2026-01-02", "n": 1.5, "3": [1, "nan"]}  # a number, no repr
+    uid = UUID("16103642-a0b1-4c2d-8e9f-0123456789ab")
+    at = datetime(2026, 12, 5, 14, 4, 37, tzinfo=UTC)
+    assert json_data([uid, at, Decimal("0.1000000000000000000001")]) == [
+        str(uid),
+        "2026-12-05T14:04:37+00:00",  # ISO 8601 with its zone, not str()'s space
+        "0.1000000000000000000001",  # a float would change it: its text
+    ]
     assert "NaN" not in storable_json({"x": float("inf")})
 
 

@@ -55,7 +55,11 @@ class Context:
         return self.plugin_manager
 
     def emit_json(self, document: Any) -> None:
-        json.dump(document, self.out, indent=2, default=str)
+        """`document` on stdout as JSON, its values as values (`views.values.plain`: a
+        Decimal a number, a time in ISO 8601 with its zone, never a repr)."""
+        from migrator.views.values import plain
+
+        json.dump(plain(document), self.out, indent=2)
         self.out.write("\n")
 
     def say(self, line: str) -> None:

@@ -6,18 +6,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrator.api.context import Context
 from migrator.api.session import Session, default_target_phase, finish, open_session
 from migrator.errors import ExitCode, InternalError, RunStopped
 
+if TYPE_CHECKING:
+    from migrator.state import RunRow
+
 
 def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
     """Move the plan to phase `to`, transition by transition; undo a transition that fails."""
-    with open_session(ctx, plan_path) as session, _reported(ctx, session):
+    with open_session(ctx, plan_path) as session, _reported(ctx, session) as before:
         target = default_target_phase(session.plan, to)
         code = session.runner(ctx).apply(target)
-        return finish(ctx, session, code)
+        return _ended(ctx, session, code, before)
 
 
 def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> ExitCode:
@@ -38,8 +42,8 @@ def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> Exit
             else:
                 render_rollback(document, session.reporter)
             return ExitCode.OK
-    with open_session(ctx, plan_path) as session, _reported(ctx, session):
-        return finish(ctx, session, session.runner(ctx).rollback())
+    with open_session(ctx, plan_path) as session, _reported(ctx, session) as before:
+        return _ended(ctx, session, session.runner(ctx).rollback(), before)
 
 
 def resume(
@@ -52,21 +56,62 @@ def resume(
 
     `batch_size` changes the batch size of the backfill being resumed.
     """
-    with open_session(ctx, plan_path) as session, _reported(ctx, session):
-        return finish(ctx, session, session.runner(ctx, skip, batch_size).resume())
+    with open_session(ctx, plan_path) as session, _reported(ctx, session) as before:
+        return _ended(ctx, session, session.runner(ctx, skip, batch_size).resume(), before)
 
 
 @contextmanager
-def _reported(ctx: Context, session: Session) -> Iterator[None]:
-    """A run stopped by a signal or broken by a bug still gives `--output json` its
-    document (exit code, result, phase, events, and the message) before the error goes up."""
+def _reported(ctx: Context, session: Session) -> Iterator[str | None]:
+    """The phase the plan is in before the command (None if it cannot be read); a run
+    stopped by a signal or broken by a bug still ends with the line naming the phase
+    and gives `--output json` its document (exit code, result, phase, events, and the
+    message) before the error goes up."""
+    before = _phase_and_run(session)[0]
     try:
-        yield
+        yield before
     except (RunStopped, InternalError) as error:
+        with suppress(Exception):  # the database may be what broke
+            _say_ended(session, error.exit_code, before)
         if ctx.output == "json":
-            with suppress(Exception):  # the database may be what broke
+            with suppress(Exception):
                 finish(ctx, session, error.exit_code, error=error.message)
         raise
+
+
+def _phase_and_run(session: Session) -> tuple[str | None, RunRow | None]:
+    """The plan's phase and its newest run, read now (None, None: not readable)."""
+    from migrator import state
+
+    try:
+        with session.db.connect() as conn:
+            phase = state.current_phase(conn, session.plan.name, session.plan.initial_phase)
+            runs = state.runs_of(conn, session.plan.name, limit=1)
+    except Exception:  # the database may be what broke: the command says so itself
+        return None, None
+    return phase, runs[0] if runs else None
+
+
+def _say_ended(session: Session, code: ExitCode, before: str | None) -> None:
+    from migrator.views.console import ended_line
+
+    phase, last = _phase_and_run(session)
+    if phase is None:
+        return
+    text, style = ended_line(
+        session.plan.name,
+        before,
+        phase,
+        code,
+        reason=last.error if last is not None else None,
+        plan_file=str(session.plan.file),
+    )
+    session.reporter.say(text, style=style)
+
+
+def _ended(ctx: Context, session: Session, code: ExitCode, before: str | None) -> ExitCode:
+    """The command's last line: the plan's phase and what the exit code means."""
+    _say_ended(session, code, before)
+    return finish(ctx, session, code)
 
 
 def pause(ctx: Context, plan_path: str | Path) -> ExitCode:

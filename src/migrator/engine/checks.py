@@ -83,6 +83,7 @@ def _run_checks(
             actual=outcome.actual,
             expected=outcome.expected,
             detail=outcome.detail,
+            **({"differences": list(outcome.differences)} if outcome.differences else {}),
             seconds=seconds,
             samples=samples,
             describe=registry.checks[check.check_key].describe(check),
@@ -205,7 +206,7 @@ def evaluate_check(
             f"(limit {soak.failure_limit})"
         )
         return (
-            CheckOutcome(ok, last.actual, last.expected, note),
+            replace(last, passed=ok, detail=note),
             time.monotonic() - started,
             samples,
         )
@@ -218,11 +219,10 @@ def evaluate_check(
             outcome = once()
             samples += 1
         if not outcome.passed:
-            outcome = CheckOutcome(
-                False,
-                outcome.actual,
-                outcome.expected,
-                (outcome.detail + "; " if outcome.detail else "")
+            outcome = replace(
+                outcome,
+                passed=False,
+                detail=(outcome.detail + "; " if outcome.detail else "")
                 + f"still failing after {check.wait.timeout:g}s",
             )
     return outcome, time.monotonic() - started, samples
@@ -295,9 +295,7 @@ def _look(
 
 
 def _failed(outcome: CheckOutcome, why: str) -> CheckOutcome:
-    return CheckOutcome(
-        False, outcome.actual, outcome.expected, "; ".join(filter(None, [why, outcome.detail]))
-    )
+    return replace(outcome, passed=False, detail="; ".join(filter(None, [why, outcome.detail])))
 
 
 def _pause(env: RunEnvironment, seconds: float) -> None:

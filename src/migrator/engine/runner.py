@@ -93,10 +93,7 @@ class Runner:
                 code = self.new_run(lock, t)
                 if code != ExitCode.OK:
                     return code
-            self.env.reporter.say(
-                f"plan {self.env.plan.name} is now in phase '{target}'", style="green"
-            )
-            return ExitCode.OK
+            return ExitCode.OK  # the command's last line names the phase (api/runs.py)
 
     def rollback(self) -> ExitCode:
         with self.locked() as (lock, conn):

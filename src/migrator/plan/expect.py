@@ -77,7 +77,20 @@ class Comparison:
             return False, f"{_shown(actual)} and {_shown(self.value)} do not compare"
 
     def __str__(self) -> str:
-        return f"{self.op} {self.value!r}" if self.op != "==" else repr(self.value)
+        """As SQL writes the value (`true`, `NULL`, `'ready'`, `> 90`), not as Python does."""
+        value = literal(self.value)
+        return f"{self.op} {value}" if self.op != "==" else value
+
+
+def literal(value: Any) -> str:
+    """A value expected of a query, as SQL writes it: NULL, true, 42, 'text'."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,7 @@ def _a(kind: str) -> str:
 def _shown(value: Any) -> str:
     # Never cut here: the run masks what it records, and a secret cut in two before it is
     # masked would leave its first half (text is cut, masked first, where it is recorded).
-    return repr(value) if isinstance(value, str) else str(value)
+    return literal(value)
 
 
 def _is_number(value: Any) -> bool:

@@ -161,11 +161,17 @@ def render(
         else:
             say(f"  ✗ {arrow}: {legs}" + (f": {verdict}" if verdict else ""), style="red")
         for check in trip.checks:
-            expected = f", expected {check['expected']}" if check["expected"] is not None else ""
+            from migrator.views.values import shown
+
+            expected = (
+                f", expected {shown(check['expected'], 60)}"
+                if check["expected"] is not None
+                else ""
+            )
             why = f" — {check['detail']}" if check["detail"] else ""
             say(
                 f"      {check['leg']}: {check['check']} did not pass on the copy "
-                f"(actual {check['actual']!r}{expected}){why}",
+                f"(actual {shown(check['actual'], 60)}{expected}){why}",
                 style="yellow",
             )
         for note in trip.notes:

@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from migrator.db.lockwait import Blocker
+from migrator.errors import ExitCode, on_one_line
 from migrator.masking import Secrets
 from migrator.state.kinds import EventKind, EventStatus, RunStatus
+from migrator.views.differences import difference_lines, named_part
 from migrator.views.durations import elapsed
+from migrator.views.values import cut, shown
 
 LogFormat = Literal["text", "json"]
 
@@ -54,10 +57,17 @@ class Reporter:
         self.console = Console(file=target, highlight=False, soft_wrap=True)
 
     def say(self, text: str, style: str | None = None) -> None:
+        """A line for a person (masked, never markup); on a terminal each of its lines
+        wrapped to the width at its own indent."""
         from rich.markup import escape
 
         line = escape(self.secrets.mask(text))
-        self.console.print(f"[{style}]{line}[/]" if style else line)
+        if not self.console.is_terminal:
+            self.console.print(f"[{style}]{line}[/]" if style else line)
+            return
+        for each in line.split("\n"):
+            indent = len(each) - len(each.lstrip(" "))
+            self._lines(each[indent:], indent, style)
 
     def event(self, plan: str, run_id: int, event: dict[str, Any]) -> None:
         event = self.secrets.mask_data(event)
@@ -77,14 +87,7 @@ class Reporter:
         mark = _MARK.get(status, " ")
         took = _duration(detail.get("seconds"))
         if kind == EventKind.CHECK:
-            phase = detail.get("phase", "")
-            actual = detail.get("actual")
-            text = f"{phase}-check {step}: {status}"
-            if "expected" in detail:
-                text += f" (actual {actual!r}, expected {detail['expected']})"
-            if detail.get("detail"):
-                text += f" — {detail['detail']}"
-            self.console.print(f"  {mark} {escape(text)}{took}")
+            self._check(event, mark, took)
         elif kind in (EventKind.STEP, EventKind.UNDO):
             if status == EventStatus.STARTED:
                 return
@@ -97,7 +100,9 @@ class Reporter:
                 text += f" — {detail['error']}"
             elif detail.get("reason"):
                 text += f" — {detail['reason']}"
-            self.console.print(f"  {mark} {escape(text)}{took}")
+            failed = status in (EventStatus.FAILED, RunStatus.UNDO_FAILED)
+            shown_text = f"[red]{escape(text)}[/]" if failed else escape(text)
+            self._lines(f"{mark} {shown_text}{took}", 2, hang=4)
         elif kind == EventKind.APPROVAL:
             who = detail.get("operator", "")
             said = f"approval: {status} by {who}"
@@ -111,6 +116,126 @@ class Reporter:
             self.console.print(f"  [{style}]{escape(f'run {status}{reason}')}[/]")
         elif kind == "note":
             self.console.print(f"  {escape(str(detail.get('message', '')))}")
+
+    def _check(self, event: dict[str, Any], mark: str, took: str) -> None:
+        """`✓ pre-check NAME: passed (actual 40, expected 0)`: values as values, of an
+        actual mapping only what the expectation names, a long one cut (the whole value is
+        in the event). On a terminal, values that would not fit the line go on their own
+        line under it. Under it, indented, what the check says (its detail), and for a
+        failed check in red its differences as data, a line each."""
+        from rich.markup import escape
+
+        status, detail = event["status"], event.get("detail") or {}
+        failed = status == EventStatus.FAILED
+        style = "red" if failed else None
+        text = f"{detail.get('phase', '')}-check {event.get('step')}: {status}"
+        under: list[str] = []
+        if "expected" in detail:
+            expected = detail["expected"]
+            actual = named_part(detail.get("actual"), expected)
+            values = f"actual {shown(actual)}, expected {shown(expected)}"
+            width = self.console.width
+            if not self.console.is_terminal or len(text) + len(values) + 16 <= width:
+                text += f" ({_values(actual, expected, width - len(text) - 16)})"
+            else:
+                under.append(_values(actual, expected, width - 6))
+        line = f"[red]{escape(text)}[/]" if failed else escape(text)
+        self._lines(f"{mark} {line}{took}", 2, hang=4)
+        under += str(detail.get("detail") or "").splitlines()
+        if failed or status == EventStatus.WARNED:
+            width = self.console.width - 6
+            under += difference_lines(detail.get("differences") or (), width)
+        for said in under:
+            self._lines(escape(said), 6, style)
+
+    def _lines(
+        self, markup: str, indent: int, style: str | None = None, *, hang: int | None = None
+    ) -> None:
+        """A line at `indent`: on a terminal wrapped to its width, each wrapped line at
+        `hang` (default: the same indent); otherwise whole, as a log keeps it."""
+        if not self.console.is_terminal:
+            self.console.print(" " * indent + markup, style=style)
+            return
+        from rich.text import Text
+
+        text = Text.from_markup(markup, style=style or "")
+        hang = indent if hang is None else hang
+        wrapped = text.wrap(self.console, max(self.console.width - indent, 20))
+        first, *rest = list(wrapped) or [Text()]
+        first.rstrip()
+        self.console.print(Text(" " * indent) + first)
+        if hang == indent:
+            for line in rest:
+                line.rstrip()
+                self.console.print(Text(" " * indent) + line)
+        elif rest:  # the rest wrapped again, at the hanging indent
+            tail = Text(" ").join(rest)
+            for line in tail.wrap(self.console, max(self.console.width - hang, 20)):
+                line.rstrip()
+                self.console.print(Text(" " * hang) + line)
+
+
+def _values(actual: Any, expected: Any, room: int) -> str:
+    """`actual A, expected B` in `room` characters if it can: the long value cut, the
+    short one whole, or both cut in half (never to less than 24 characters); the same
+    value once, `as expected: A`."""
+    a, e = shown(actual), shown(expected)
+    if a == e and len(a) > 24 and len(f"actual {a}, expected {e}") > room:
+        return f"as expected: {shown(actual, max(24, room - 13))}"
+    budget = room - len("actual , expected ")
+    if len(a) + len(e) <= budget:
+        return f"actual {a}, expected {e}"
+    if len(e) <= budget - 24:  # the expected value whole, the actual one cut
+        a = shown(actual, budget - len(e))
+    elif len(a) <= budget - 24:
+        e = shown(expected, budget - len(a))
+    else:
+        half = max(24, budget // 2)  # a short value is never cut: it says more whole
+        a, e = shown(actual, half), shown(expected, half)
+    return f"actual {a}, expected {e}"
+
+
+def ended_line(
+    plan: str,
+    before: str | None,
+    phase: str,
+    code: int,
+    *,
+    reason: str | None = None,
+    plan_file: str = "PLAN",
+) -> tuple[str, str]:
+    """The last line of apply, rollback and resume: the phase the plan is in and what
+    the exit code means (SPEC.md, "Exit codes"); with its style."""
+    plan_file = on_one_line(plan_file)
+    settle = f"`migrator resume {plan_file}` or `migrator rollback {plan_file}` settles it"
+    moved = before is not None and before != phase
+    if code == ExitCode.OK:
+        return f"plan {plan} is {'now ' if moved else ''}in phase {phase} (exit 0)", "green"
+    stays = f"plan {plan} {'is now in' if moved else 'stays in'} phase {phase}"
+    if code == ExitCode.CHECK_FAILED:
+        why = (reason or "").strip()
+        if "nothing was applied" not in why:
+            # "step NAME failed: ERROR": the error is on the lines above; what failed here
+            why = why.split(": ")[0] if why.startswith("step ") else why
+            why = f"{why or 'a check failed'} and what the run did was undone"
+        return f"{stays}: {cut(why, 200)} (exit 1)", "red"
+    if code == ExitCode.UNDO_FAILED:
+        return (
+            f"{stays}: undoing failed, the run needs a person; {settle} (exit 3)",
+            "red",
+        )
+    if code in (ExitCode.SIGINT, ExitCode.SIGTERM):
+        signal = "SIGINT" if code == ExitCode.SIGINT else "SIGTERM"
+        return (
+            f"{stays}: stopped by {signal}, the run is interrupted; {settle} (exit {int(code)})",
+            "yellow",
+        )
+    if code == ExitCode.INTERNAL:
+        return (
+            f"{stays}: an internal error left the run interrupted; {settle} (exit 6)",
+            "red",
+        )
+    return f"plan {plan} is in phase {phase} (exit {int(code)})", "yellow"
 
 
 def _retry(detail: dict[str, Any]) -> str:
