@@ -7,7 +7,7 @@ features/status/live.feature; here the rows are placed to test the edges exactly
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine
@@ -16,8 +16,10 @@ from sqlalchemy.engine import Connection, Engine
 from migrator import state
 from migrator.state.checkpoints import Checkpoint, save_checkpoint
 from migrator.state.live import database_now
+from migrator.state.locks import Holder
+from migrator.state.sql import text
 from migrator.state.progress import StepProgress, record_progress
-from migrator.views.live import run_document
+from migrator.views.live import WRITTEN_LATELY, run_document
 
 
 @pytest.fixture
@@ -57,6 +59,8 @@ def _progress(
     conn: Connection, run_id: int, now: datetime, samples: list[tuple[float, int]]
 ) -> None:
     at = now.timestamp()
+    if samples[-1][0] != 0.0:  # the runner takes a sample as it writes the row
+        samples = [*samples, (0.0, samples[-1][1])]
     record_progress(
         conn,
         StepProgress(
@@ -129,6 +133,7 @@ def test_an_interrupted_run_counts_what_its_checkpoint_committed_and_says_what_s
         now = database_now(conn)
         _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 500)])
         save_checkpoint(conn, run.id, "copy", Checkpoint({"mark": 7000}, 7_000, 7, "x"))
+        _age_progress(conn, run.id, 60)  # its process wrote nothing for a minute: dead
         doc = run_document(conn, run, plan_file="plans/fill.yaml", held=False, holder=None, now=now)
     assert doc["state"] == "interrupted"
     assert doc["current_step"] is None
@@ -137,3 +142,130 @@ def test_an_interrupted_run_counts_what_its_checkpoint_committed_and_says_what_s
     assert backfill["rows_written"] is None  # the record's figure is older than the checkpoint
     assert backfill["rows_per_second"] is None and backfill["eta_seconds"] is None
     assert doc["settle"] == ["migrator resume plans/fill.yaml", "migrator rollback plans/fill.yaml"]
+
+
+def _age_progress(conn: Connection, run_id: int, seconds: float) -> None:
+    conn.execute(
+        text(
+            "update migrator.progress set updated_at = updated_at - make_interval(secs => :s) "
+            "where run_id = :r"
+        ),
+        {"s": seconds, "r": run_id},
+    )
+
+
+def test_a_run_whose_lock_was_lost_in_a_reconnect_is_live_while_it_writes_progress(
+    engine: Engine,
+) -> None:
+    """A database restart ends the session holding the advisory lock; the batches
+    reconnect and go on writing progress: running, nothing to settle."""
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 500)])
+        doc = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+        _age_progress(conn, run.id, WRITTEN_LATELY + 1)
+        dead = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+    assert doc["state"] == "running" and doc["lock_lost"] is True
+    assert doc["current_step"] == "copy" and doc["settle"] == []
+    assert doc["backfill"]["rows_per_second"] is not None
+    assert dead["state"] == "interrupted" and dead["lock_lost"] is False
+    assert dead["settle"] == ["migrator resume f", "migrator rollback f"]
+
+
+def test_the_rate_holds_when_the_runners_clock_is_a_minute_off(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        behind = now - timedelta(seconds=60)  # the runner's clock, a minute behind
+        _progress(conn, run.id, behind, [(-20.0, 0), (-10.0, 1_000), (0.0, 2_000)])
+        doc = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+    assert doc["backfill"]["rows_per_second"] == pytest.approx(100.0, abs=0.5)
+    assert doc["backfill"]["last_batch_age_seconds"] < 5
+
+
+def test_no_time_left_is_told_while_paused_or_held(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 500)])
+        state.write_control(conn, "fill", "bob", paused=True)
+        doc = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+    assert doc["state"] == "paused" and doc["backfill"]["eta_seconds"] is None
+
+
+def test_percent_is_never_100_before_the_last_row(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 9_999)])
+        doc = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+    assert doc["backfill"]["percent"] == 99.9
+
+
+def test_a_run_stopped_in_a_later_step_shows_no_other_steps_figures(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 500)])
+        _age_progress(conn, run.id, 60)
+        for status in (state.EventStatus.DONE, state.EventStatus.STARTED):
+            state.record_event(
+                conn,
+                run.id,
+                state.EventKind.STEP,
+                status,
+                step="copy" if status == state.EventStatus.DONE else "index",
+                detail={"index": 0 if status == state.EventStatus.DONE else 1},
+            )
+        doc = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+    assert doc["state"] == "interrupted" and doc["stopped_during"] == "index"
+    assert doc["backfill"] is None
+
+
+def test_an_interrupted_runs_time_stops_at_its_last_event(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn) + timedelta(hours=1)  # read an hour after it stopped
+        doc = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+    assert doc["state"] == "interrupted"
+    assert doc["elapsed_seconds"] < 60
+
+
+def test_a_retry_after_a_lock_timeout_with_no_rows_since_is_waiting_for_a_lock(
+    engine: Engine,
+) -> None:
+    blocker = {"pid": 42, "user": "app", "application": "psql", "state": "idle in transaction"}
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        _progress(conn, run.id, now - timedelta(seconds=5), [(-2.0, 0), (-1.0, 500)])
+        state.record_event(
+            conn,
+            run.id,
+            state.EventKind.STEP,
+            state.EventStatus.RETRY,
+            step="copy",
+            detail={"index": 0, "error": "canceling statement due to lock timeout"},
+        )
+        waiting = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+        state.record_event(
+            conn,
+            run.id,
+            state.EventKind.STEP,
+            state.EventStatus.DONE,
+            step="copy",
+            detail={"index": 0, "blockers": [blocker]},
+        )
+        moved_on = run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+    assert waiting["state"] == "waiting_for_lock"
+    assert moved_on["state"] == "running"
+
+
+def test_a_resumed_run_names_the_process_that_holds_its_lock(engine: Engine) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        now = database_now(conn)
+        holder = Holder(run.id, "carol", "db-runner-2", 4242, now)
+        doc = run_document(conn, run, plan_file="f", held=True, holder=holder, now=now)
+    assert (doc["operator"], doc["host"], doc["pid"]) == ("carol", "db-runner-2", 4242)

@@ -96,6 +96,7 @@ class RecordedProgress(Progress):
         if now < self.quiet_until or (not force and now - self.written_at < EVERY):
             return
         self.written_at = now
+        self.window.add(now, self.state.rows_done)  # the newest sample: when it is written
         record = self._with_samples()
         try:
             with self.db.begin() as conn:

@@ -74,17 +74,27 @@ def committed_rows(conn: Connection, run_id: int) -> dict[str, int]:
 
 
 def last_retry(conn: Connection, run_id: int) -> dict[str, Any] | None:
-    """The run's last `retry` event (of a step or an undo): when, which step, its detail."""
+    """The run's last `retry` event (of a step or an undo): when, which step, its detail,
+    and whether it is the run's last event (`last`: it is still retrying)."""
     row = conn.execute(
         text(
-            "select at, step, detail from migrator.events where run_id = :r "
+            "select at, step, detail, id = (select max(l.id) from migrator.events l "
+            "where l.run_id = :r) from migrator.events where run_id = :r "
             "and status = :retry order by id desc limit 1"
         ),
         {"r": run_id, "retry": str(EventStatus.RETRY)},
     ).first()
     if row is None:
         return None
-    return {"at": row[0], "step": row[1], "detail": row[2] or {}}
+    return {"at": row[0], "step": row[1], "detail": row[2] or {}, "last": bool(row[3])}
+
+
+def last_event_at(conn: Connection, run_id: int) -> datetime | None:
+    """When the run recorded its last event (of a run that stopped: when it stopped)."""
+    at: datetime | None = conn.execute(
+        text("select max(at) from migrator.events where run_id = :r"), {"r": run_id}
+    ).scalar()
+    return at
 
 
 def plan_file(conn: Connection, run_id: int) -> str | None:

@@ -12,7 +12,9 @@ commands that settle it.
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from migrator import state
@@ -23,6 +25,7 @@ from migrator.state.live import (
     committed_rows,
     control_set,
     current_step,
+    last_event_at,
     last_retry,
     lock_waits,
 )
@@ -40,6 +43,16 @@ PAUSED = "paused"
 WAITING_FOR_LOCK = "waiting_for_lock"
 LIVE_STATES = (RUNNING, PAUSED, WAITING_FOR_LOCK)
 
+WRITTEN_LATELY = 3 * 1.0 + 7.0
+"""Seconds (by the database's clock) within which a progress row written by a run whose
+plan lock is free shows that its process still works: three times the interval at which
+a long step writes its progress (`engine.progress.EVERY`, 1 s) and slack for a slow
+batch. After a database restart the run's batches reconnect and go on, but the advisory
+lock (a session's) is gone: such a run is live, not interrupted, until its progress ages
+past this. (A `resume` would fence the old process by the run's owner token.)"""
+
+_NOT_LIVE = (state.RunStatus.UNDO_FAILED, state.RunStatus.INTERRUPTED)
+
 
 def run_document(
     conn: Connection,
@@ -51,36 +64,46 @@ def run_document(
     now: datetime,
 ) -> dict[str, Any]:
     """The open run `run` as `status` shows it (`held`, `holder`: the plan's lock now)."""
+    recorded = [on_database_clock(p) for p in read_progress(conn, run.id)]
     live = held and (holder is None or holder.run_id in (None, run.id))
+    lock_lost = not held and run.status not in _NOT_LIVE and _written_lately(recorded, now)
+    live = live or lock_lost
     step = current_step(conn, run.id)
     control = control_set(conn, run.plan)
-    backfill = _backfill(conn, run.id, step if live else None, live, control, now)
+    retry = last_retry(conn, run.id)
+    backfill = _backfill(conn, run.id, recorded, step, live, control, now)
     waits: list[Blocker] = []
     if live and holder is not None:
         name = application_name(holder.pid, holder.host)
         waits = [Blocker(*row) for row in lock_waits(conn, name)]
-    retry = last_retry(conn, run.id)
+    retrying = live and _retrying(retry, recorded)
     if run.status == state.RunStatus.UNDO_FAILED:
         shown = str(state.RunStatus.UNDO_FAILED)
     elif not live:
         shown = str(state.RunStatus.INTERRUPTED)
-    elif waits:
+    elif waits or retrying:
         shown = WAITING_FOR_LOCK
     elif backfill is not None and backfill["paused"]:
         shown = PAUSED
     else:
         shown = RUNNING
+    if backfill is not None and shown != RUNNING:  # no time left while it does not move
+        backfill["eta_seconds"] = None
+    ended = now if live else (last_event_at(conn, run.id) or now)
     document: dict[str, Any] = {
         **run.as_dict(),
         "state": shown,
+        "lock_lost": lock_lost,
         "current_step": step if live else None,
         "stopped_during": None if live else step,
         "last_step_done": state.last_step_done(conn, run.id),
-        "elapsed_seconds": round((now - run.started_at).total_seconds(), 1),
+        "elapsed_seconds": round(max((ended - run.started_at).total_seconds(), 0.0), 1),
         "backfill": backfill,
         "lock_wait": None,
         "settle": [],
     }
+    if holder is not None and holder.run_id == run.id:  # a resumed run: its process now
+        document.update(operator=holder.operator, host=holder.host, pid=holder.pid)
     if waits or (live and retry is not None and retry["detail"].get("blockers")):
         document["lock_wait"] = {
             "blockers": [b.as_dict() for b in waits],
@@ -91,19 +114,36 @@ def run_document(
     return document
 
 
+def _written_lately(recorded: list[StepProgress], now: datetime) -> bool:
+    """Whether the run's process wrote its progress within `WRITTEN_LATELY` seconds."""
+    at = recorded[0].updated_at if recorded else None
+    return at is not None and (now - at).total_seconds() <= WRITTEN_LATELY
+
+
+def _retrying(retry: dict[str, Any] | None, recorded: list[StepProgress]) -> bool:
+    """Whether the run's last event is a retry after a lock not granted, newer than the
+    rows it last added: it waits for a lock, between its attempts too."""
+    if retry is None or not retry["last"]:
+        return False
+    detail = retry["detail"]
+    if not detail.get("blockers") and "lock timeout" not in str(detail.get("error") or ""):
+        return False
+    moved = recorded[0].last_batch_at if recorded else None
+    return moved is None or retry["at"] >= moved
+
+
 def _backfill(
     conn: Connection,
     run_id: int,
+    recorded: list[StepProgress],
     step: str | None,
     live: bool,
     control: ControlSet,
     now: datetime,
 ) -> dict[str, Any] | None:
-    """The backfill section: of the current step while the run is live (None when that
-    step records no progress), else of the step that recorded progress last (how far)."""
-    recorded = read_progress(conn, run_id)
-    if live:
-        recorded = [p for p in recorded if p.step == step]
+    """The backfill section of the step the run is in (live) or stopped in (not live):
+    None when that step records no progress (another step's figures are not this one's)."""
+    recorded = [p for p in recorded if p.step == step]
     if not recorded:
         return None
     progress: StepProgress = recorded[0]
@@ -126,10 +166,10 @@ def _backfill(
         "rows_done": done,
         "rows_total": total,
         "estimated": progress.estimated,
-        "percent": None if not total else round(min(100.0, 100.0 * done / total), 1),
+        "percent": None if not total else percent(done, total),
         "rows_written": written,
         "rows_per_second": None if rate is None else round(rate, 1),
-        "eta_seconds": None if eta is None else round(eta, 1),
+        "eta_seconds": None if eta is None or waiting else round(eta, 1),
         "streams": progress.streams,
         "last_batch_age_seconds": None
         if last_batch is None or not live
@@ -137,6 +177,30 @@ def _backfill(
         "paused": {"by": control.by, "since": control.since} if live and control.paused else False,
         "throttled": waiting if waiting and waiting != PAUSED else None,
     }
+
+
+def percent(done: int, total: int) -> float:
+    """`done` of `total` in percent to one decimal, rounded down: 100.0 only when done."""
+    if done >= total:
+        return 100.0
+    return min(math.floor(1000.0 * done / total) / 10.0, 99.9)
+
+
+def on_database_clock(progress: StepProgress) -> StepProgress:
+    """`progress` with its samples and its last batch (taken on the runner's clock)
+    moved onto the database's: the newest sample placed at the row's `updated_at` (the
+    database's clock when it was written, when the runner takes its newest sample), the
+    rest shifted by the same offset. A runner whose clock is off then still shows its
+    rate and the age of its last batch against the database's now."""
+    if not progress.samples or progress.updated_at is None:
+        return progress
+    offset = progress.updated_at.timestamp() - progress.samples[-1][0]
+    last_batch = progress.last_batch_at
+    return replace(
+        progress,
+        samples=tuple((at + offset, done) for at, done in progress.samples),
+        last_batch_at=None if last_batch is None else last_batch + timedelta(seconds=offset),
+    )
 
 
 def _retry(retry: dict[str, Any] | None) -> dict[str, Any] | None:
