@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
 from migrator import state
+from migrator.db.target import application_name
 from migrator.state.checkpoints import Checkpoint, save_checkpoint
 from migrator.state.live import database_now
 from migrator.state.locks import Holder
-from migrator.state.sql import text
 from migrator.state.progress import StepProgress, record_progress
+from migrator.state.sql import text
 from migrator.views.live import WRITTEN_LATELY, run_document
 
 
@@ -155,22 +157,29 @@ def _age_progress(conn: Connection, run_id: int, seconds: float) -> None:
 
 
 def test_a_run_whose_lock_was_lost_in_a_reconnect_is_live_while_it_writes_progress(
-    engine: Engine,
+    engine: Engine, database: str
 ) -> None:
     """A database restart ends the session holding the advisory lock; the batches
-    reconnect and go on writing progress: running, nothing to settle."""
-    with engine.connect() as conn, conn.begin():
+    reconnect and go on writing progress: running, nothing to settle. A killed process
+    (no session left) or one silent for longer than WRITTEN_LATELY is interrupted."""
+    with engine.connect() as conn, conn.begin():  # (a transaction reads sessions once)
         run = _run(conn)
         now = database_now(conn)
         _progress(conn, run.id, now, [(-2.0, 0), (-1.0, 500)])
-        doc = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
-        _age_progress(conn, run.id, WRITTEN_LATELY + 1)
-        dead = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+        killed = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+    # the run's process (this one: the run row's pid and host) reconnected
+    with psycopg.connect(database, application_name=application_name()):
+        with engine.connect() as conn, conn.begin():
+            doc = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+        with engine.connect() as conn, conn.begin():
+            _age_progress(conn, run.id, WRITTEN_LATELY + 1)
+            silent = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
     assert doc["state"] == "running" and doc["lock_lost"] is True
     assert doc["current_step"] == "copy" and doc["settle"] == []
     assert doc["backfill"]["rows_per_second"] is not None
-    assert dead["state"] == "interrupted" and dead["lock_lost"] is False
-    assert dead["settle"] == ["migrator resume f", "migrator rollback f"]
+    for dead in (killed, silent):
+        assert dead["state"] == "interrupted" and dead["lock_lost"] is False
+        assert dead["settle"] == ["migrator resume f", "migrator rollback f"]
 
 
 def test_the_rate_holds_when_the_runners_clock_is_a_minute_off(engine: Engine) -> None:

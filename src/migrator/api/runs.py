@@ -131,6 +131,9 @@ def _hold(ctx: Context, plan_path: str | Path, *, paused: bool) -> ExitCode:
     with open_session(ctx, plan_path) as session:
         run_id = hold(session.db, session.plan, ctx.plugins(), ctx.operator, paused=paused)
         name = session.plan.name
+        if run_id is None:  # `continue` with no run live: the pause left set is cleared
+            session.reporter.say(f"plan {name}: no run of it is live; its pause is cleared")
+            return ExitCode.OK
         session.reporter.say(
             f"plan {name}: the backfill of run {run_id} holds after the current batch "
             f"(`migrator continue {plan_path}` releases it)"

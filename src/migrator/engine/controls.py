@@ -63,11 +63,13 @@ def _pausable_left(
     return [s.label(i) for i, s in enumerate(t.steps) if i not in done and pausable(s)]
 
 
-def hold(db: Engine, plan: Plan, registry: Registry, operator: str, *, paused: bool) -> int:
+def hold(db: Engine, plan: Plan, registry: Registry, operator: str, *, paused: bool) -> int | None:
     """Pause (or release) the backfill of the plan's live run; the run's id.
 
     Refuses (UsageError, exit 2) when no backfill of the plan is live: no run holds the
-    plan's lock, or its run has no backfill left to run.
+    plan's lock, or its run has no backfill left to run. Except that `continue` clears a
+    pause left set with no run live (its run was interrupted while paused: a `resume`
+    would start held): then None.
     """
     verb = "pause" if paused else "continue"
     with db.connect() as conn:
@@ -75,6 +77,11 @@ def hold(db: Engine, plan: Plan, registry: Registry, operator: str, *, paused: b
             run = state.open_run(conn, plan.name)
             live = run is not None and run.status in _LIVE and lock_backend(conn, plan.name)
             left = _pausable_left(conn, plan, registry, run) if run is not None and live else []
+            stale_pause = not paused and not live and state.read_control(conn, plan.name).paused
+        if stale_pause:
+            with conn.begin():
+                state.write_control(conn, plan.name, operator, paused=False)
+            return None
         if run is None or not live or not left:
             why = (
                 "no run of it is live"

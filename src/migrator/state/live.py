@@ -141,3 +141,17 @@ def lock_waits(conn: Connection, application: str) -> list[tuple[Any, ...]]:
             {"name": application},
         ).all()
     ]
+
+
+def has_sessions(conn: Connection, application: str) -> bool:
+    """Whether a session named `application` (a migrator process's) is on the database now
+    (not this one): its process is alive and connected."""
+    return bool(
+        conn.execute(
+            text(
+                "select exists (select 1 from pg_stat_activity where application_name = :name "
+                "and pid <> pg_backend_pid())"
+            ),
+            {"name": application},
+        ).scalar()
+    )

@@ -25,6 +25,7 @@ from migrator.state.live import (
     committed_rows,
     control_set,
     current_step,
+    has_sessions,
     last_event_at,
     last_retry,
     lock_waits,
@@ -48,8 +49,10 @@ WRITTEN_LATELY = 3 * 1.0 + 7.0
 plan lock is free shows that its process still works: three times the interval at which
 a long step writes its progress (`engine.progress.EVERY`, 1 s) and slack for a slow
 batch. After a database restart the run's batches reconnect and go on, but the advisory
-lock (a session's) is gone: such a run is live, not interrupted, until its progress ages
-past this. (A `resume` would fence the old process by the run's owner token.)"""
+lock (a session's) is gone: such a run is live ("its lock was lost in a reconnect"), not
+interrupted, while its progress is this recent AND its process has sessions on the
+database (a killed process's sessions end with it: that run is interrupted at once). A
+`resume` would fence the old process by the run's owner token."""
 
 _NOT_LIVE = (state.RunStatus.UNDO_FAILED, state.RunStatus.INTERRUPTED)
 
@@ -66,7 +69,12 @@ def run_document(
     """The open run `run` as `status` shows it (`held`, `holder`: the plan's lock now)."""
     recorded = [on_database_clock(p) for p in read_progress(conn, run.id)]
     live = held and (holder is None or holder.run_id in (None, run.id))
-    lock_lost = not held and run.status not in _NOT_LIVE and _written_lately(recorded, now)
+    lock_lost = (
+        not held
+        and run.status not in _NOT_LIVE
+        and _written_lately(recorded, now)
+        and has_sessions(conn, application_name(run.pid, run.host))
+    )
     live = live or lock_lost
     step = current_step(conn, run.id)
     control = control_set(conn, run.plan)

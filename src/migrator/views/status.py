@@ -13,7 +13,7 @@ from migrator.engine.locks import lock_holder
 from migrator.state.live import database_now, known_plans, plan_file
 from migrator.views.durations import elapsed
 from migrator.views.live import LIVE_STATES, run_document
-from migrator.views.values import shown
+from migrator.views.values import shown, visible
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -116,8 +116,8 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
     from rich.text import Text
 
     lines: list[RenderableType] = [
-        Text(f"plan {doc['plan']} ({doc['file']})", style="bold"),
-        Text(f"phase: {doc['phase']}   (phases: {' -> '.join(doc['phases'])})"),
+        Text(visible(f"plan {doc['plan']} ({doc['file']})"), style="bold"),
+        Text(visible(f"phase: {doc['phase']}   (phases: {' -> '.join(doc['phases'])})")),
     ]
     lock = doc["lock"]
     if lock["held"]:
@@ -128,20 +128,27 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
             if h
             else "another session"
         )
-        lines.append(Text(f"lock: held by {who}"))
+        lines.append(Text(visible(f"lock: held by {who}")))
     else:
         lines.append(Text("lock: free"))
     run = doc["open_run"]
     if run:
         lines += run_lines(run, doc["file"])
-    elif doc["paused"]:
-        lines.append(Text("backfill: paused (no run is live)", style="yellow"))
+    live = bool(run) and run["state"] in LIVE_STATES
+    if doc["paused"] and not (live and run["backfill"] and run["backfill"]["paused"]):
+        release = f"`migrator continue {doc['file']}` releases it"
+        pause = (
+            f"backfill: paused; the run's backfill holds when it comes to it; {release}"
+            if live
+            else f"backfill: paused (no run is live): a resumed run starts held; {release}"
+        )
+        lines.append(Text(visible(pause), style="yellow"))
     if doc["runs"]:
         lines.append(Text("last runs:"))
         lines.append(runs_table(doc["runs"]))
     else:
         lines.append(Text("no runs yet"))
-    return Group(*lines)
+    return Unpadded(Group(*lines))
 
 
 def all_view(doc: dict[str, Any]) -> RenderableType:
@@ -164,14 +171,14 @@ def all_view(doc: dict[str, Any]) -> RenderableType:
             now = f"last run {last['id']} {last['transition']}: {last['status']}"
         else:
             now = "no runs"
-        table.add_row(p["plan"], p["phase"], now)
+        table.add_row(Text(visible(p["plan"])), Text(visible(p["phase"])), Text(visible(now)))
     lines: list[RenderableType] = [table]
     for p in doc["plans"]:
         if p["open_run"]:
             lines.append(Text(""))
-            lines.append(Text(f"plan {p['plan']}", style="bold"))
+            lines.append(Text(visible(f"plan {p['plan']}"), style="bold"))
             lines += run_lines(p["open_run"], p["open_run"]["file"])
-    return Group(*lines)
+    return Unpadded(Group(*lines))
 
 
 def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
@@ -186,7 +193,9 @@ def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
         f"is {_state(run['state'])}"
     )
     head += f" ({run['status']})" if live else f" (recorded as {run['status']})"
-    lines: list[RenderableType] = [Text(head, style=style)]
+    if run.get("lock_lost") and live:
+        head += "; its lock was lost in a reconnect, its process still writes progress"
+    lines: list[RenderableType] = [Text(visible(head), style=style)]
     took = f", running for {elapsed(run['elapsed_seconds'])}" if live else ""
     lines.append(
         _indented(
@@ -196,6 +205,8 @@ def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
     )
     if live and run["current_step"]:
         lines.append(_indented(f"step: {run['current_step']}"))
+    elif live and run["status"] == "prechecking":
+        lines.append(_indented("step: none yet, it is in its pre-checks"))
     if not live and run["error"]:
         lines.append(_indented(f"why: {shown(run['error'], 400)}", "red"))
     if not live and run["stopped_during"]:
@@ -277,10 +288,15 @@ def runs_table(runs: list[dict[str, Any]]) -> RenderableType:
     for r in runs:
         finished = r["finished_at"]
         took = elapsed((finished - r["started_at"]).total_seconds()) if finished else ""
-        transition = Text(r["transition"])
-        transition.append(f"\n{r['from_phase']} -> {r['to_phase']}", style="dim")
+        transition = Text(visible(r["transition"]))
+        transition.append(visible(f"\n{r['from_phase']} -> {r['to_phase']}", lines=True), "dim")
         table.add_row(
-            str(r["id"]), when(r["started_at"]), transition, r["status"], r["operator"], took
+            str(r["id"]),
+            when(r["started_at"]),
+            transition,
+            Text(visible(r["status"])),
+            Text(visible(r["operator"])),
+            took,
         )
     return table
 
@@ -307,7 +323,7 @@ def _indented(line: str, style: str = "") -> RenderableType:
     """A line of the run's block: indented, and so are the lines it wraps onto."""
     from rich.text import Text
 
-    return _Indented(Text(line, style=style))
+    return _Indented(Text(visible(line), style=style))
 
 
 class _Indented:
@@ -324,5 +340,23 @@ class _Indented:
             if line and not line[-1].control:  # no space left at the end of a wrapped line
                 line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style)
             yield Segment("  ")
+            yield from line
+            yield Segment.line()
+
+
+class Unpadded:
+    """`renderable` with no spaces at the end of its lines (a table pads its cells)."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.strip(" "):
+                line.pop()
+            if line and not line[-1].control:
+                line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style)
             yield from line
             yield Segment.line()
