@@ -13,6 +13,7 @@ from rich.console import Console
 from migrator.views.console import Reporter
 from migrator.views.durations import elapsed
 from migrator.views.progress import _Progress, fitted, per_second
+from migrator.views.rate import RateWindow
 
 LONG = (
     "backfill unified payloads from the historical scoring results "
@@ -264,3 +265,42 @@ def test_rates() -> None:
         "12",
         "12,346",
     ]
+
+
+def test_while_paused_no_time_left_and_after_it_the_rate_of_now() -> None:
+    # ~85 s were left at 100 rows/s; a pause of 10 minutes; 3 s after continue the
+    # rate is the step's again (not the pause spread over the window: "33 rows/s")
+    clock = Clock()
+    progress, _ = plain(total=11_500, clock=clock, every=3600.0)
+    for _ in range(30):
+        clock.now += 1
+        progress.advance(100)
+    progress.status("paused")
+    clock.now += 600
+    assert "no time left while paused" in progress.line()
+    assert " left" not in progress.line().replace("no time left", "")
+    progress.status("running")
+    for _ in range(3):
+        clock.now += 1
+        progress.advance(100)
+    assert "100 rows/s, 1 min 22 s left" in progress.line()
+
+
+def test_control_characters_in_a_name_reach_no_terminal() -> None:
+    progress, out = plain(total=10, description="copy\x1b[2J\x07")
+    progress.advance(5)
+    progress.status("paused\x1b]0;x\x07")
+    assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+    assert "copy\\x1b[2J\\x07: paused\\x1b]0;x\\x07" in out.getvalue()
+    drawn_progress, _ = on_a_terminal(80, total=10, description="copy\x1b[2J")
+    drawn_progress.close()
+    assert drawn(drawn_progress, 80)[0] == "  copy\\x1b[2J"
+
+
+def test_the_rate_window_keeps_about_a_hundred_samples_at_any_batch_rate() -> None:
+    window = RateWindow(window=30.0)
+    for i in range(30_000):  # a batch a millisecond for 30 s
+        window.add(1000.0 + i / 1000, i)
+    assert len(window.samples) <= 120
+    assert window.samples[-1] == (1000.0 + 29_999 / 1000, 29_999)
+    assert window.rate() == pytest.approx(1000.0, rel=0.01)

@@ -79,7 +79,10 @@ class RecordedProgress(Progress):
 
     def status(self, text: str) -> None:
         self.display.status(text)
-        self._change(waiting="" if text == "running" else text)
+        waiting = "" if text == "running" else text
+        if self.state.waiting and not waiting:  # a wait ended: the rate is measured afresh
+            self.window = RateWindow(samples=[(self.clock(), self.state.rows_done)])
+        self._change(waiting=waiting)
         self._write(force=True)
 
     def close(self) -> None:

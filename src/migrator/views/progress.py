@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.views.console import Reporter
 from migrator.views.durations import elapsed
 from migrator.views.rate import RateWindow
+from migrator.views.values import visible
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -67,6 +68,14 @@ class Figures:
             self.written = (self.written or 0) + written
         self.window.add(self.clock(), self.done)
 
+    def wait(self, waiting: str) -> None:
+        """What the step waits for now ("" while it runs). When a wait ends the rate is
+        measured afresh: the rows of before the wait, spread over it, are not the rate
+        of the step as it goes on."""
+        if self.waiting and not waiting:
+            self.window = RateWindow(samples=[(self.clock(), self.done)])
+        self.waiting = waiting
+
     def percent(self) -> int | None:
         if not self.total:
             return None
@@ -89,7 +98,11 @@ class Figures:
         if self.written is not None:
             shown.append(f"{self.written:,} written")
         shown.append(f"{per_second(rate)} rows/s" if rate is not None else "rate not known yet")
-        if self.total is not None:
+        if self.total is not None and self.waiting:  # no time left while it stands still
+            shown.append(
+                "no time left while " + ("paused" if self.waiting == "paused" else "it waits")
+            )
+        elif self.total is not None:
             shown.append(f"{elapsed(left)} left" if left is not None else "time left unknown")
         shown.append(f"{elapsed(max(now - self.started, 0.0))} elapsed")
         if self.streams and self.streams > 1:
@@ -140,7 +153,7 @@ class _Display:
 
         room = width - INDENT
         waiting = self.figures.waiting
-        state = f" — {self.mask(waiting)}" if waiting else ""
+        state = f" — {visible(self.mask(waiting))}" if waiting else ""
         title = Text(" " * INDENT)
         title.append(self.name(max(room - cell_len(state), 1)), style="bold")
         if state:
@@ -233,7 +246,7 @@ class _Progress:
     def _name(self, width: int) -> str:
         # Masked before it is cut (half a secret would no longer match the mask), and
         # escaped by the caller's Text: `[...]` in a step's name is not markup.
-        return self.reporter.secrets.shorten(self.description, width)
+        return self.reporter.secrets.shorten(visible(self.description), width)
 
     def advance(self, rows: int, written: int | None = None) -> None:
         self.figures.advance(rows, written)
@@ -242,7 +255,7 @@ class _Progress:
         now = self.clock()
         if now - self.last_line >= self.every and self.reporter.output == "text":
             self.last_line = now
-            self.reporter.say(f"  {self.description}: {self.line()}")
+            self.reporter.say(f"  {visible(self.description)}: {self.line()}")
 
     def line(self) -> str:
         """The figures as the plain line shows them."""
@@ -253,11 +266,11 @@ class _Progress:
         waiting = "" if text == RUNNING else text
         if waiting == self.figures.waiting:
             return
-        self.figures.waiting = waiting
+        self.figures.wait(waiting)
         if self.bar is not None:
             self.bar.refresh()
         elif self.reporter.output == "text":
-            self.reporter.say(f"  {self.description}: {text}")
+            self.reporter.say(f"  {visible(self.description)}: {visible(text)}")
 
     def close(self) -> None:
         if self.bar is not None:

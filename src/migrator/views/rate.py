@@ -11,6 +11,11 @@ WINDOW = 30.0
 """Seconds of samples the rate is computed over: recent enough to follow a throttle or
 a pause, long enough not to jump with every batch."""
 
+KEPT = 100
+"""Samples closer than `window / KEPT` seconds apart are merged (the newer kept): at
+most about KEPT + 2 samples, whatever the batch rate (each is written to the database
+with the step's progress)."""
+
 
 class RateWindow:
     """Samples of (time, rows done), kept for the last `window` seconds (and the one
@@ -30,7 +35,10 @@ class RateWindow:
         """`done` rows at time `at` (seconds, any monotonic clock the window keeps)."""
         if self.samples and at < self.samples[-1][0]:
             return  # a clock that went back: keep the samples in order
-        self.samples.append((at, done))
+        if len(self.samples) >= 2 and at - self.samples[-2][0] < self.window / KEPT:
+            self.samples[-1] = (at, done)  # close to the one before: it moves on instead
+        else:
+            self.samples.append((at, done))
         while len(self.samples) > 2 and self.samples[1][0] <= at - self.window:
             self.samples.popleft()
 
