@@ -66,11 +66,12 @@ Feature: Watching a run from a second terminal
   Scenario: On a terminal the watch redraws in place, and Ctrl-C stops watching, not the run
     Given the database is under pressure
     And "alice" is running "migrator apply fill.yaml --to full" in another terminal
-    And a terminal of 80 columns watches "migrator status fill.yaml --watch --interval 0.2"
+    And a terminal of 60 columns watches "migrator status fill.yaml --watch --interval 0.2"
     When the terminal shows "waiting: the throttle query holds"
     And the watch is stopped with Ctrl-C
     Then the watch ends with exit code 130 saying "stopped watching (Ctrl-C); the runs go on"
-    And no line the terminal showed is wider than 80 columns
+    And no line the terminal showed is wider than 60 columns
+    And the terminal showed the lock's line whole, wrapped and not cut, to its time zone
     And the status of "fill.yaml" shows run of "alice" in step "copy", running
     When the pressure is off
     Then alice's run ends with exit code 0

@@ -330,6 +330,14 @@ def _(columns: int, world: dict[str, Any]) -> None:
     assert not wide, wide
 
 
+@then("the terminal showed the lock's line whole, wrapped and not cut, to its time zone")
+def _(world: dict[str, Any]) -> None:
+    # longer than the terminal is wide: a Live that crops its lines would cut its end
+    words = " ".join(_screen(world).split())
+    whole = r"lock: held by run \d+ of \S+ on \S+ \(pid \d+\) since \d{4}-\d\d-\d\d [\d:]{8} \S+"
+    assert re.search(whole, words), words
+
+
 @when(parsers.parse("{operator}'s run has retried a step"))
 def _(operator: str, world: dict[str, Any]) -> None:
     def retried() -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -88,3 +89,48 @@ def test_a_database_gone_longer_than_the_reconnect_window_ends_it_with_exit_5(
 def test_a_database_that_cannot_be_read_at_first_is_not_hidden() -> None:
     with pytest.raises(psycopg.OperationalError):
         _watch(_readings(_unreachable))
+
+
+READ_AT = datetime(2026, 12, 5, 3, 4, 5, tzinfo=UTC)
+
+
+def test_a_reading_repeated_while_the_database_is_gone_is_marked_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MIGRATOR_RECONNECT_TIMEOUT", "60")
+    first = {**AT_WORK, "read_at": READ_AT}
+    code, out, _ = _watch(_readings(lambda: first, _unreachable, lambda: ENDED), True)
+    assert code == ExitCode.OK
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(line["stale"], line["as_of"]) for line in lines] == [
+        (False, None),
+        (True, "2026-12-05T03:04:05+00:00"),
+        (False, None),
+    ]
+    code, _, shown = _watch(_readings(lambda: first, _unreachable, lambda: ENDED))
+    assert "as of 03:04:05: the database cannot be read" in shown
+
+
+def test_without_a_terminal_readings_are_parted_by_their_databases_time() -> None:
+    first = {**AT_WORK, "read_at": READ_AT}
+    _, _, shown = _watch(_readings(lambda: first, lambda: ENDED | {"read_at": READ_AT}))
+    assert "2026-12-05 03:04:05 UTC" in shown
+    assert [line for line in shown.splitlines() if line != line.rstrip()] == []
+
+
+def test_on_a_terminal_long_lines_wrap_and_are_never_cropped() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=40, force_terminal=True, soft_wrap=True, color_system=None)
+    long = "step " + "x" * 30 + " 12,345 of 67,890 rows (18.1%)"
+    code = watch(
+        _readings(lambda: AT_WORK, lambda: ENDED),
+        lambda d: Text(long),
+        lambda ids: [],
+        console=console,
+        out=io.StringIO(),
+        as_json=False,
+        interval=0.01,
+    )
+    assert code == ExitCode.OK
+    assert "12,345 of 67,890 rows (18.1%)" in out.getvalue()
+    assert console.soft_wrap  # as it was

@@ -32,6 +32,7 @@ def plan_status(db: Engine, plan: Plan, last: int = 10) -> dict[str, Any]:
         runs = state.runs_of(conn, plan.name, limit=last)
         paused = False
         open_doc = None
+        read_at = database_now(conn)
         if state.schema_exists(conn):
             paused = state.read_control(conn, plan.name).paused
             if open_run is not None:
@@ -50,6 +51,7 @@ def plan_status(db: Engine, plan: Plan, last: int = 10) -> dict[str, Any]:
         "open_run": open_doc,
         "paused": paused,
         "runs": [r.as_dict() for r in runs],
+        "read_at": read_at,
     }
 
 
@@ -58,6 +60,7 @@ def all_status(db: Engine) -> dict[str, Any]:
     plans: list[dict[str, Any]] = []
     with db.connect() as conn, conn.begin() as tx:
         known = known_plans(conn)
+        read_at = database_now(conn)
         tx.rollback()
     for name, phase in known:
         held, holder = lock_holder(db, name)
@@ -86,7 +89,7 @@ def all_status(db: Engine) -> dict[str, Any]:
                 "last_run": last[0].as_dict() if last else None,
             }
         )
-    return {"plans": plans}
+    return {"plans": plans, "read_at": read_at}
 
 
 def live_runs(document: dict[str, Any]) -> list[int]:
