@@ -234,3 +234,20 @@ Feature: Watching a run from a second terminal
     When I run "migrator status fill.yaml --interval 5"
     Then the exit code is 2
     And the output contains "--interval is the pace of --watch: give --watch too"
+
+  Scenario: A pause left set by a run that died is shown, and continue clears it
+    Given "alice" is running "migrator apply fill.yaml --to full" in another terminal
+    When I run "migrator pause fill.yaml --operator bob"
+    Then the backfill stands still
+    When alice's process is killed
+    And I run "migrator status fill.yaml"
+    Then the output contains "is interrupted"
+    And the output contains "backfill: paused (no run is live)"
+    When I run "migrator continue fill.yaml"
+    Then the exit code is 0
+    And the output contains "plan fill: no run of it is live; its pause is cleared"
+    When I run "migrator status fill.yaml"
+    Then the output does not contain "paused"
+    When I run "migrator resume fill.yaml"
+    Then the exit code is 0
+    And every row of "src" is in "dst" exactly once

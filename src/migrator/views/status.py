@@ -227,8 +227,13 @@ def run_lines(run: dict[str, Any], file: str) -> list[RenderableType]:
         if retry and retry["blockers"]:
             names = "; ".join(str(Blocker.from_dict(b)) for b in retry["blockers"])
             part = retry["part"] or retry["step"]
+            # between its attempts, what its last one waited for is what it waits for
+            between = run["state"] == "waiting_for_lock" and not wait["blockers"]
             lines.append(
-                _indented(f"last retry ({part}, {when(retry['at'])}): blocked by {names}", "dim")
+                _indented(
+                    f"last retry ({part}, {when(retry['at'])}): blocked by {names}",
+                    "bold yellow" if between else "dim",
+                )
             )
     if run["settle"]:
         lines.append(_indented("settle it: " + "  |  ".join(run["settle"]), "bold"))
