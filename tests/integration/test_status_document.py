@@ -6,8 +6,10 @@ features/status/live.feature; here the rows are placed to test the edges exactly
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,12 +18,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from migrator import state
 from migrator.db.target import application_name
+from migrator.engine.progress import RecordedProgress
 from migrator.state.checkpoints import Checkpoint, save_checkpoint
 from migrator.state.live import database_now
 from migrator.state.locks import Holder
 from migrator.state.progress import StepProgress, record_progress
 from migrator.state.sql import text
+from migrator.views.console import Reporter
 from migrator.views.live import WRITTEN_LATELY, run_document
+from migrator.views.progress import _Progress
 
 
 @pytest.fixture
@@ -278,3 +283,35 @@ def test_a_resumed_run_names_the_process_that_holds_its_lock(engine: Engine) -> 
         holder = Holder(run.id, "carol", "db-runner-2", 4242, now)
         doc = run_document(conn, run, plan_file="f", held=True, holder=holder, now=now)
     assert (doc["operator"], doc["host"], doc["pid"]) == ("carol", "db-runner-2", 4242)
+
+
+def test_after_a_pause_the_recorded_rate_is_measured_afresh(engine: Engine) -> None:
+    """The runner's record (engine/progress.py): no time left while paused, and 3 s after
+    continue the rate of those 3 s, not the pause spread over the window."""
+    clock = [1000.0]
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+    display = _Progress(Reporter(io.StringIO(), io.StringIO()), total=11_500, every=3600.0)
+    progress = RecordedProgress(
+        display, engine, run.id, "copy", total=11_500, clock=lambda: clock[0]
+    )
+
+    def document() -> dict[str, Any]:
+        with engine.connect() as conn, conn.begin():
+            now = database_now(conn)
+            return run_document(conn, run, plan_file="f", held=True, holder=None, now=now)
+
+    for _ in range(30):
+        clock[0] += 1
+        progress.advance(100)
+    progress.status("paused")
+    clock[0] += 600
+    paused = document()["backfill"]
+    progress.status("running")
+    for _ in range(3):
+        clock[0] += 1
+        progress.advance(100)
+    again = document()["backfill"]
+    assert paused["throttled"] is None and paused["eta_seconds"] is None
+    assert again["rows_done"] == 3_300
+    assert again["rows_per_second"] == pytest.approx(100.0, rel=0.05)
