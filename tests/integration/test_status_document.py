@@ -7,6 +7,7 @@ features/status/live.feature; here the rows are placed to test the edges exactly
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from migrator.state.sql import text
 from migrator.views.console import Reporter
 from migrator.views.live import WRITTEN_LATELY, run_document
 from migrator.views.progress import _Progress
+from tests.processes import wait_for
 
 
 @pytest.fixture
@@ -315,3 +317,40 @@ def test_after_a_pause_the_recorded_rate_is_measured_afresh(engine: Engine) -> N
     assert paused["throttled"] is None and paused["eta_seconds"] is None
     assert again["rows_done"] == 3_300
     assert again["rows_per_second"] == pytest.approx(100.0, rel=0.05)
+
+
+def test_a_run_whose_lock_was_lost_names_whom_its_sessions_wait_for(
+    engine: Engine, database: str
+) -> None:
+    with engine.connect() as conn, conn.begin():
+        run = _run(conn)
+        _progress(conn, run.id, database_now(conn), [(-2.0, 0), (-1.0, 500)])
+        conn.execute(text("create table held (id int)"))
+    with psycopg.connect(database, autocommit=True) as blocker:
+        blocker.execute("begin")
+        blocker.execute("lock table held")
+        blocker_pid = blocker.info.backend_pid
+        with psycopg.connect(database, application_name=application_name()) as waiter:
+            waiting = threading.Thread(target=lambda: waiter.execute("lock table held"))
+            waiting.start()
+
+            def waits() -> bool:  # the run's session waits for the lock (a fresh snapshot)
+                with psycopg.connect(database, autocommit=True) as look:
+                    return bool(
+                        look.execute(
+                            "select 1 from pg_stat_activity where application_name = %s "
+                            "and wait_event_type = 'Lock'",
+                            (application_name(),),
+                        ).fetchall()
+                    )
+
+            try:
+                wait_for(waits)
+                with engine.connect() as conn, conn.begin():
+                    now = database_now(conn)
+                    doc = run_document(conn, run, plan_file="f", held=False, holder=None, now=now)
+            finally:
+                blocker.execute("rollback")
+                waiting.join()
+    assert doc["state"] == "waiting_for_lock" and doc["lock_lost"] is True
+    assert [b["pid"] for b in doc["lock_wait"]["blockers"]] == [blocker_pid]

@@ -81,8 +81,8 @@ def run_document(
     retry = last_retry(conn, run.id)
     backfill = _backfill(conn, run.id, recorded, step, live, control, now)
     waits: list[Blocker] = []
-    if live and holder is not None:
-        name = application_name(holder.pid, holder.host)
+    if live and (holder is not None or lock_lost):  # the sessions of the run's process
+        name = application_name(*((holder.pid, holder.host) if holder else (run.pid, run.host)))
         waits = [Blocker(*row) for row in lock_waits(conn, name)]
     retrying = live and _retrying(retry, recorded)
     if run.status == state.RunStatus.UNDO_FAILED:
