@@ -108,3 +108,33 @@ Feature: The evidence of one run, for a post-incident review
     When I run "migrator report 99"
     Then the exit code is 2
     And the output contains "no run 99 in this database"
+
+  Scenario: Control characters from the database and the plan are shown, never sent to the terminal
+    A value a check read (an escape sequence that would clear the screen and set the
+    window's title) and a phase's name holding one are written `\xNN`: a report piped
+    to a file or read on a terminal cannot move the cursor, clear the screen or hide text.
+    Given the plan "hostile.yaml":
+      """
+      plan: hostile
+      phases: ["review\e[31mRED", after]
+      transitions:
+        - name: look
+          from: "review\e[31mRED"
+          to: after
+          steps:
+            - name: nothing
+              sql: select 1
+              rollback: {sql: select 1}
+          post_checks:
+            - name: screen
+              query: select chr(27) || '[2Jcleared' || chr(27) || ']0;owned' || chr(7)
+              expect: nope
+      """
+    And I ran "migrator apply hostile.yaml --to after --yes" and it exited 1
+    When I run "migrator report 2"
+    Then the output contains "\x1b[2Jcleared\x1b]0;owned\x07"
+    And the output contains "review\x1b[31mRED"
+    And the output holds no control character
+    When I run "migrator report 2" on a terminal 80 columns wide
+    Then the output contains "\x1b[2Jcleared\x1b]0;owned\x07"
+    And the output holds no control character

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from migrator.views.values import cut
+from migrator.views.values import cut, visible
 
 FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
 FONT_SIZE = 13
@@ -336,7 +336,7 @@ def _n(value: float) -> str:
 
 
 def _clean(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    return _NOT_XML.sub("\ufffd", visible(text))
 
 
 def _t(text: str) -> str:
