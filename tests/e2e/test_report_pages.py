@@ -253,3 +253,49 @@ def test_pages_with_long_snake_case_names_fit_a_phone_and_a_desktop(
         for size in ((390, 844), (1280, 900)):
             width, window = pages.measure(browser, path, tmp_path, size)
             assert width <= window, f"the {name} is {width} px wide at {size[0]} px"
+
+
+VALUES_PLAN = """\
+plan: values
+phases: [before, after]
+transitions:
+  - name: look
+    from: before
+    to: after
+    steps:
+      - name: nothing
+        sql: select 1
+        rollback: {sql: select 1}
+    post_checks:
+      - name: a long answer
+        query: select repeat('x', 600) || 'the end'
+        expect: short
+      - name: a json answer
+        query: select jsonb_build_object('session', 'a1', 'score', 0.5)
+        expect: a1
+      - name: results agree
+        query: select * from (values (1, 0.724), (2, 0.5)) as r(session_id, confidence)
+        expect:
+          equals_query: select * from (values (1, 0.362), (2, 0.5)) as l(session_id, confidence)
+"""
+
+
+def test_the_report_shows_values_as_values_and_keeps_them_whole_in_json(
+    migrator: Any, write_plan: Any
+) -> None:
+    """No Python repr reaches the report (a JSON answer is JSON, a text expected is SQL
+    text); a differing row is shown by its key with the columns that differ; the JSON
+    timeline holds every value whole (only the Markdown cuts)."""
+    plan = write_plan(VALUES_PLAN, "values.yaml")
+    assert migrator("apply", plan, "--to", "after").code == 1
+    document = json.loads(migrator("report", "1", "--output", "json").out)
+    checks = {c["name"]: c for c in document["checks"]}
+    assert checks["a long answer"]["expected"] == "'short'"  # as SQL writes text
+    detail = checks["a json answer"]["detail"]
+    assert 'a JSON object ({"score": 0.5, "session": "a1"})' in detail, detail
+    assert "{'" not in json.dumps(document), "a Python repr in the report"
+    long = [m["summary"] for m in document["timeline"] if "a long answer" in (m["step"] or "")]
+    assert any("x" * 600 + "the end" in s for s in long), long
+    text = migrator("report", "1").out
+    assert "session\\_id 1: confidence 0.724 vs 0.362" in text, text
+    assert "x" * 600 + "the end" not in text  # cut in the Markdown, whole in the JSON
