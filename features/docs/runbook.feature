@@ -99,8 +99,11 @@ Feature: A plan is its own runbook
     And the output does not contain "<h1>Not a heading</h1>"
 
   Scenario: On a terminal the runbook is rendered to fit it
+    A terminal draws no Mermaid: there the phases and transitions are lines of text.
     When I run "migrator docs cutover.yaml" on a terminal 80 columns wide
     Then the exit code is 0
+    And the output contains "dual_write → unified_only: cutover (risk medium, needs approval)"
+    And the output does not contain "stateDiagram"
     And the output contains "1. cutover: dual_write → unified_only"
     And the output contains "update sessions set mode = 'unified' where status = :status"
     And the output is rendered, not Markdown source
