@@ -4,6 +4,7 @@ every time."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -258,3 +259,25 @@ def test_labels_never_cover_one_another_nor_a_box(phases: list[str], edges: list
     assert max(tops.count(t) for t in tops) <= MAX_ROW
     assert float((root.get("viewBox") or "").split()[2]) <= 1280
     assert svg == phase_svg(phases, edges, initial=phases[0])  # the same bytes each time
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [PARALLEL, [Edge(f"in_{i}", f"p{i}", "hub") for i in range(8)]],
+    ids=["eighteen-between-two", "eight-into-one"],
+)
+def test_arrow_ends_are_spread_along_a_box_never_piled(edges: list[Edge]) -> None:
+    """The arrows meeting one side of a box meet it apart (the box as wide as they need),
+    so each arrowhead can be told from the next."""
+    phases = list(dict.fromkeys(p for e in edges for p in (e.source, e.target)))
+    root = parsed(phase_svg(phases, edges, initial=phases[0]))
+    ends: dict[float, list[float]] = {}
+    for g in groups(root, "transition"):
+        path = g.find(f"{SVG}path")
+        assert path is not None
+        points = re.findall(r"(-?[\d.]+),(-?[\d.]+)", path.get("d") or "")
+        for x, y in (points[0], points[-1]):
+            ends.setdefault(float(y), []).append(float(x))
+    for xs in ends.values():
+        xs.sort()
+        assert all(b - a >= 10 for a, b in itertools.pairwise(xs)), xs

@@ -43,6 +43,7 @@ ROW_GAP = 96  # between two rows' boxes: room for the arrows' labels
 NAME_WIDTH = 36  # characters of a phase's name shown in its box (all of it in <title>)
 LABEL_WIDTH = 30  # characters of a transition's name on its arrow
 MARGIN = 16
+PORT_GAP = 14.0  # between two arrow ends on a box's side
 MAX_ROW = 6  # boxes in a row: a wider fan-out wraps into more rows
 LEGEND_WIDTH = 60  # characters of a transition's name in the legend
 FORWARD = "#24292f"
@@ -152,7 +153,11 @@ class _Layout:
         self.order = {name: i for i, name in enumerate(names)}
         self.rows = _rows(names, edges, initial)
         self.row_of = {name: r for r, row in enumerate(self.rows) for name in row}
-        widths = {n: max(72.0, text_width(cut(n, NAME_WIDTH)) + 2 * BOX_PAD) for n in names}
+        ends = _ends(edges, self.row_of)  # a box as wide as the arrows meeting it need
+        widths = {
+            n: max(72.0, text_width(cut(n, NAME_WIDTH)) + 2 * BOX_PAD, PORT_GAP * (ends[n] + 1))
+            for n in names
+        }
         row_widths = [sum(widths[n] for n in row) + BOX_GAP * (len(row) - 1) for row in self.rows]
         widest = max(row_widths, default=0.0)
         self.boxes: dict[str, tuple[float, float, float]] = {}  # name: (left, top, width)
@@ -340,22 +345,39 @@ def _ports(
     arrows at one side of a box spread along it."""
     sides: dict[tuple[str, str], list[tuple[float, Edge, str]]] = {}
     for e in edges:
-        down = row_of[e.target] > row_of[e.source]
-        same_row = row_of[e.target] == row_of[e.source]
-        out_side = "bottom" if down or same_row else "top"
-        in_side = "top" if down else "bottom"
+        out_side, in_side = _sides(e, row_of)
         sides.setdefault((e.source, out_side), []).append((_centre(boxes, e.target), e, "out"))
         sides.setdefault((e.target, in_side), []).append((_centre(boxes, e.source), e, "in"))
     ends: dict[Edge, dict[str, tuple[float, float]]] = {e: {} for e in edges}
     for (name, side), items in sides.items():
         left, top, width = boxes[name]
         items.sort(key=lambda item: item[0])
-        step = min(18.0, width / (len(items) + 1))
+        step = min(18.0, max(PORT_GAP, width / (len(items) + 1)))
         y = top + BOX_HEIGHT if side == "bottom" else top
         for i, (_, e, end) in enumerate(items):
             x = left + width / 2 + (i - (len(items) - 1) / 2) * step
             ends[e][end] = (x, y)
     return {e: (ends[e]["out"], ends[e]["in"]) for e in edges}
+
+
+def _sides(e: Edge, row_of: dict[str, int]) -> tuple[str, str]:
+    """The side of its source an arrow leaves from, and of its target it reaches."""
+    down = row_of[e.target] > row_of[e.source]
+    same_row = row_of[e.target] == row_of[e.source]
+    return ("bottom" if down or same_row else "top"), ("top" if down else "bottom")
+
+
+def _ends(edges: Sequence[Edge], row_of: dict[str, int]) -> dict[str, int]:
+    """Of each phase, how many arrow ends meet its busiest side."""
+    count: dict[tuple[str, str], int] = {}
+    for e in edges:
+        out_side, in_side = _sides(e, row_of)
+        for key in ((e.source, out_side), (e.target, in_side)):
+            count[key] = count.get(key, 0) + 1
+    busiest: dict[str, int] = {name: 0 for name in row_of}
+    for (name, _), n in count.items():
+        busiest[name] = max(busiest[name], n)
+    return busiest
 
 
 def _centre(boxes: dict[str, tuple[float, float, float]], name: str) -> float:
