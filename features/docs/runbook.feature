@@ -70,9 +70,40 @@ Feature: A plan is its own runbook
     And the output contains "<meta name="viewport" content="width=device-width, initial-scale=1">"
     And the output contains "white-space: pre-wrap"
 
+  Scenario: Plan prose is shown as it is written, whatever Markdown it holds
+    A description is text, never markup: a fence of backticks or tildes cannot swallow
+    the rest of the runbook nor add a second diagram, a numbered line is no list, an
+    underline makes no heading, and HTML is shown, not run.
+    Given the plan "prose.yaml":
+      """
+      plan: prose
+      description: "Read this.\n~~~\n1. not a list\nNot a heading\n===\n<b>not bold</b>"
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          description: "~~~phase-diagram\n~~~"
+          steps:
+            - name: nothing
+              sql: select 1
+              rollback: {sql: select 1}
+      """
+    When I run "migrator docs prose.yaml --output html"
+    Then the exit code is 0
+    And the page draws 1 phase diagram
+    And the output contains "<h2>1. go: before → after</h2>"
+    And the output contains "~~~phase-diagram"
+    And the output contains "&lt;b&gt;not bold&lt;/b&gt;"
+    And the output does not contain "<li>not a list</li>"
+    And the output does not contain "<h1>Not a heading</h1>"
+
   Scenario: On a terminal the runbook is rendered to fit it
+    A terminal draws no Mermaid: there the phases and transitions are lines of text.
     When I run "migrator docs cutover.yaml" on a terminal 80 columns wide
     Then the exit code is 0
+    And the output contains "dual_write → unified_only: cutover (risk medium, needs approval)"
+    And the output does not contain "stateDiagram"
     And the output contains "1. cutover: dual_write → unified_only"
     And the output contains "update sessions set mode = 'unified' where status = :status"
     And the output is rendered, not Markdown source

@@ -108,3 +108,57 @@ Feature: The evidence of one run, for a post-incident review
     When I run "migrator report 99"
     Then the exit code is 2
     And the output contains "no run 99 in this database"
+
+  Scenario: A failed parity check's report shows the rows that differ, by their key
+    Given the plan "parity.yaml":
+      """
+      plan: parity
+      phases: [dual, unified]
+      transitions:
+        - name: unify
+          from: dual
+          to: unified
+          steps:
+            - name: nothing
+              sql: select 1
+              rollback: {sql: select 1}
+          post_checks:
+            - name: results agree
+              query: select * from (values (1, 0.724), (2, 0.5)) as r(session_id, confidence)
+              expect:
+                equals_query: select * from (values (1, 0.362), (2, 0.5)) as l(session_id, confidence)
+      """
+    And I ran "migrator apply parity.yaml --to unified" and it exited 1
+    When I run "migrator report 2"
+    Then the output contains "1. post-check results agree: **failed**"
+    And the output contains "   - session\_id 1: confidence 0.724 vs 0.362"
+
+  Scenario: Control characters from the database and the plan are shown, never sent to the terminal
+    A value a check read (an escape sequence that would clear the screen and set the
+    window's title) and a phase's name holding one are written `\xNN`: a report piped
+    to a file or read on a terminal cannot move the cursor, clear the screen or hide text.
+    Given the plan "hostile.yaml":
+      """
+      plan: hostile
+      phases: ["review\e[31mRED", after]
+      transitions:
+        - name: look
+          from: "review\e[31mRED"
+          to: after
+          steps:
+            - name: nothing
+              sql: select 1
+              rollback: {sql: select 1}
+          post_checks:
+            - name: screen
+              query: select chr(27) || '[2Jcleared' || chr(27) || ']0;owned' || chr(7)
+              expect: nope
+      """
+    And I ran "migrator apply hostile.yaml --to after --yes" and it exited 1
+    When I run "migrator report 2"
+    Then the output contains "\x1b[2Jcleared\x1b]0;owned\x07"
+    And the output contains "review\x1b[31mRED"
+    And the output holds no control character
+    When I run "migrator report 2" on a terminal 80 columns wide
+    Then the output contains "\x1b[2Jcleared\x1b]0;owned\x07"
+    And the output holds no control character

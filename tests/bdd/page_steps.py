@@ -105,3 +105,16 @@ def _(world: dict[str, Any]) -> None:
     for line in world["stdout"].splitlines():  # Markdown's marks begin its lines
         assert not re.match(r"(#{1,6} |```|\| --- )", line), line
     assert "**" not in world["stdout"], world["stdout"]
+
+
+@then("the output holds no control character")
+def _(world: dict[str, Any]) -> None:
+    """Nothing but text, line breaks and tabs (on a terminal, once the terminal's own
+    colour and style sequences are taken out): no escape sequence of the data's."""
+    found = re.findall(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", world["stdout"])
+    assert not found, (found, world["stdout"])
+
+
+@then(parsers.parse("the page draws {count:d} phase diagram"))
+def _(count: int, world: dict[str, Any]) -> None:
+    assert world["stdout"].count("<svg") == count, world["stdout"]

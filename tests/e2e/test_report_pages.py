@@ -206,3 +206,96 @@ def test_docs_in_a_real_terminal_fits_its_width(write_plan: Any, tmp_path: Path)
     assert any("Runbook: widgets" in line for line in lines)
     assert not any(line.startswith("# ") or line.startswith("```") for line in lines)
     assert max(len(line) for line in lines) <= 80
+
+
+LONG = "dual_write_with_the_legacy_scoring_tables_still_written_and_read_by_no_one"
+LONG_NAMES = f"""\
+plan: scoring_results_unification_with_the_legacy_tables
+phases: [legacy, {LONG}]
+transitions:
+  - name: enable_dual_write_for_scoring_results
+    from: legacy
+    to: {LONG}
+    steps:
+      - name: create_the_unified_scoring_results_table_for_every_session
+        sql: create table unified (id int)
+        rollback: {{sql: drop table unified}}
+    post_checks:
+      - name: every_completed_session_has_its_unified_scoring_result_row
+        query: select 1
+        expect: 2
+"""
+
+
+def test_pages_with_long_snake_case_names_fit_a_phone_and_a_desktop(
+    migrator: Any, write_plan: Any, tmp_path: Path
+) -> None:
+    """A heading, a list item or a table cell holding a long name without a space wraps
+    inside the page (a phone 390 px wide, a desktop 1280 px): the reader never scrolls
+    the page sideways (a wide table scrolls in its own box)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    try:
+        import check_pages as pages  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    browser = pages.find_browser()
+    assert browser is not None, pages.INSTALL_HINT
+    plan = write_plan(LONG_NAMES, "long.yaml")
+    assert migrator("apply", plan, "--to", LONG, "--yes").code == 1
+    written = {
+        "runbook": migrator("docs", plan, "--output", "html", dsn=False).out,
+        "report": migrator("report", "1", "--output", "html").out,
+    }
+    for name, page in written.items():
+        assert LONG in page, page
+        path = tmp_path / f"{name}.html"
+        path.write_text(page, encoding="utf-8")
+        for size in ((390, 844), (1280, 900)):
+            width, window = pages.measure(browser, path, tmp_path, size)
+            assert width <= window, f"the {name} is {width} px wide at {size[0]} px"
+
+
+VALUES_PLAN = """\
+plan: values
+phases: [before, after]
+transitions:
+  - name: look
+    from: before
+    to: after
+    steps:
+      - name: nothing
+        sql: select 1
+        rollback: {sql: select 1}
+    post_checks:
+      - name: a long answer
+        query: select repeat('x', 600) || 'the end'
+        expect: short
+      - name: a json answer
+        query: select jsonb_build_object('session', 'a1', 'score', 0.5)
+        expect: a1
+      - name: results agree
+        query: select * from (values (1, 0.724), (2, 0.5)) as r(session_id, confidence)
+        expect:
+          equals_query: select * from (values (1, 0.362), (2, 0.5)) as l(session_id, confidence)
+"""
+
+
+def test_the_report_shows_values_as_values_and_keeps_them_whole_in_json(
+    migrator: Any, write_plan: Any
+) -> None:
+    """No Python repr reaches the report (a JSON answer is JSON, a text expected is SQL
+    text); a differing row is shown by its key with the columns that differ; the JSON
+    timeline holds every value whole (only the Markdown cuts)."""
+    plan = write_plan(VALUES_PLAN, "values.yaml")
+    assert migrator("apply", plan, "--to", "after").code == 1
+    document = json.loads(migrator("report", "1", "--output", "json").out)
+    checks = {c["name"]: c for c in document["checks"]}
+    assert checks["a long answer"]["expected"] == "'short'"  # as SQL writes text
+    detail = checks["a json answer"]["detail"]
+    assert 'a JSON object ({"score": 0.5, "session": "a1"})' in detail, detail
+    assert "{'" not in json.dumps(document), "a Python repr in the report"
+    long = [m["summary"] for m in document["timeline"] if "a long answer" in (m["step"] or "")]
+    assert any("x" * 600 + "the end" in s for s in long), long
+    text = migrator("report", "1").out
+    assert "session\\_id 1: confidence 0.724 vs 0.362" in text, text
+    assert "x" * 600 + "the end" not in text  # cut in the Markdown, whole in the JSON

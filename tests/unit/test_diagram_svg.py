@@ -4,12 +4,15 @@ every time."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import pytest
+
 from migrator.plan import load_plan_text
-from migrator.views.diagram_svg import Edge, phase_svg, runbook_svg, text_width
+from migrator.views.diagram_svg import MAX_ROW, Edge, phase_svg, runbook_svg, text_width
 from migrator.views.runbook import runbook
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -121,7 +124,7 @@ def test_hostile_names_are_text_never_markup() -> None:
     assert "<script" not in svg and "&lt;script&gt;" in svg
     assert not any("onload" in el.attrib for el in root.iter())
     names = [g.get("data-phase") for g in groups(root, "phase")]
-    assert names == ["start", HOSTILE, 'quote " & amp', "bell\ufffd and \ufffd lone"]
+    assert names == ["start", HOSTILE, 'quote " & amp', "bell\\x07 and \ufffd lone"]
     assert [g.get("data-phase") for g in groups(root, "current")] == [HOSTILE]
     arrows = [g.get("data-transition") for g in groups(root, "transition")]
     assert arrows == [HOSTILE, '"><g onload="x', "ring"]
@@ -166,15 +169,115 @@ def test_text_width_counts_wide_characters_twice() -> None:
     assert text_width("段階") == 2 * text_width("ab")
 
 
-def test_a_transition_within_a_row_is_drawn_as_no_step_forward() -> None:
-    """Two phases one transition away from the initial one are in one row: a transition
-    between them goes no further from the start, so it is drawn dashed, as a way back."""
-    edges = [Edge("to b", "a", "b"), Edge("to c", "a", "c"), Edge("b to c", "b", "c")]
-    root = parsed(phase_svg(["a", "b", "c"], edges, initial="a"))
-    assert box(root, "b")[1] == box(root, "c")[1] > box(root, "a")[1]
+def test_forward_and_back_follow_the_plans_order_of_phases() -> None:
+    """A plan lists its phases in order: a transition to a later phase is forward (solid,
+    going down), even where a shorter way reaches that phase sooner; to an earlier one
+    is back (dashed)."""
+    edges = [
+        Edge("to b", "a", "b"),
+        Edge("to c", "a", "c"),
+        Edge("b to c", "b", "c"),
+        Edge("skip to d", "a", "d"),
+        Edge("c to d", "c", "d"),
+        Edge("d to b", "d", "b"),
+    ]
+    root = parsed(phase_svg(["a", "b", "c", "d"], edges, initial="a"))
+    tops = [box(root, p)[1] for p in ("a", "b", "c", "d")]
+    assert tops == sorted(tops) and len(set(tops)) == 4, tops  # every forward arrow goes down
     kinds = {g.get("data-transition"): g.get("class") for g in groups(root, "transition")}
     assert kinds == {
         "to b": "transition forward",
         "to c": "transition forward",
-        "b to c": "transition back",
+        "b to c": "transition forward",
+        "skip to d": "transition forward",
+        "c to d": "transition forward",
+        "d to b": "transition back",
     }
+
+
+def _rects(root: Any, kind: str) -> list[tuple[float, float, float, float]]:
+    found = []
+    for g in groups(root, kind):
+        for r in g.iter(f"{SVG}rect"):
+            x, y = float(r.get("x", "0")), float(r.get("y", "0"))
+            found.append((x, y, x + float(r.get("width", "0")), y + float(r.get("height", "0"))))
+    return found
+
+
+def _overlaps(boxes: list[tuple[float, float, float, float]]) -> list[tuple[int, int]]:
+    return [
+        (i, j)
+        for i, one in enumerate(boxes)
+        for j, other in enumerate(boxes[i + 1 :], i + 1)
+        if one[0] < other[2] - 0.5
+        and other[0] < one[2] - 0.5
+        and one[1] < other[3] - 0.5
+        and other[1] < one[3] - 0.5
+    ]
+
+
+def _every_arrow_named(root: Any) -> None:
+    legend = " ".join(t.text or "" for g in groups(root, "legend") for t in g.iter(f"{SVG}text"))
+    for g in groups(root, "transition"):
+        label = g.findtext(f"{SVG}text") or ""
+        name = g.get("data-transition") or ""
+        named = label == name or (label.endswith("…") and name.startswith(label[:-1]))
+        assert named or (label.isdigit() and f"{label}  {name}" in legend), (label, name)
+
+
+DENSE = [f"p{i}" for i in range(5)]  # every phase to every other one
+DENSE_EDGES = [
+    Edge(f"to_p{b}_from_p{a}", f"p{a}", f"p{b}") for a in range(5) for b in range(5) if a != b
+]
+PARALLEL = [Edge(f"a_long_transition_name_number_{i:02d}", "a", "b") for i in range(12)] + [
+    Edge(f"back_again_{i}", "b", "a") for i in range(6)
+]
+
+
+@pytest.mark.parametrize(
+    ("phases", "edges"),
+    [
+        (DENSE, DENSE_EDGES),
+        (["a", "b"], PARALLEL),
+        (
+            ["start", *(f"phase_{i:02d}" for i in range(25))],
+            [Edge(f"go_to_phase_{i:02d}", "start", f"phase_{i:02d}") for i in range(25)],
+        ),
+    ],
+    ids=["every-way-between-five", "eighteen-between-two", "fan-out-of-25"],
+)
+def test_labels_never_cover_one_another_nor_a_box(phases: list[str], edges: list[Edge]) -> None:
+    """A label covers no box and no other label: where a name finds no free place its
+    arrow gets a number, named in a legend under the drawing. Rows wrap at MAX_ROW
+    boxes, so a fan-out stays as wide as a page."""
+    svg = phase_svg(phases, edges, initial=phases[0])
+    root = parsed(svg)
+    labels, boxes = _rects(root, "transition"), _rects(root, "phase")
+    assert not _overlaps(labels + boxes), _overlaps(labels + boxes)
+    _every_arrow_named(root)
+    tops = [box(root, p)[1] for p in phases]
+    assert max(tops.count(t) for t in tops) <= MAX_ROW
+    assert float((root.get("viewBox") or "").split()[2]) <= 1280
+    assert svg == phase_svg(phases, edges, initial=phases[0])  # the same bytes each time
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [PARALLEL, [Edge(f"in_{i}", f"p{i}", "hub") for i in range(8)]],
+    ids=["eighteen-between-two", "eight-into-one"],
+)
+def test_arrow_ends_are_spread_along_a_box_never_piled(edges: list[Edge]) -> None:
+    """The arrows meeting one side of a box meet it apart (the box as wide as they need),
+    so each arrowhead can be told from the next."""
+    phases = list(dict.fromkeys(p for e in edges for p in (e.source, e.target)))
+    root = parsed(phase_svg(phases, edges, initial=phases[0]))
+    ends: dict[float, list[float]] = {}
+    for g in groups(root, "transition"):
+        path = g.find(f"{SVG}path")
+        assert path is not None
+        points = re.findall(r"(-?[\d.]+),(-?[\d.]+)", path.get("d") or "")
+        for x, y in (points[0], points[-1]):
+            ends.setdefault(float(y), []).append(float(x))
+    for xs in ends.values():
+        xs.sort()
+        assert all(b - a >= 10 for a, b in itertools.pairwise(xs)), xs

@@ -226,7 +226,7 @@ def docs(
     """
     from migrator.plan import load_plan
     from migrator.views.diagram_svg import runbook_svg
-    from migrator.views.markdown import write
+    from migrator.views.markdown import is_terminal, write
     from migrator.views.runbook import runbook
     from migrator.views.runbook_html import html_page
     from migrator.views.runbook_markdown import markdown
@@ -245,8 +245,8 @@ def docs(
             text = html_page(
                 markdown(document), f"Runbook: {plan.name}", diagram=runbook_svg(document)
             )
-        else:
-            text = markdown(document)
+        else:  # on a terminal the transitions as lines, not Mermaid source
+            text = markdown(document, terminal=out_dir is None and is_terminal(ctx.out))
         rendered.append((plan.name, text, document["diagram"]))
     if out_dir is None:
         if form == "markdown":

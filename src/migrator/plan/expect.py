@@ -20,6 +20,7 @@ import yaml
 
 from migrator.db.sqltext import statements
 from migrator.plugin.context import CheckOutcome
+from migrator.views.values import plain
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -90,7 +91,9 @@ def literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    return str(value)
+    if isinstance(value, dict | list | tuple):  # json or an array: its JSON, never a repr
+        return json.dumps(plain(value), ensure_ascii=False, separators=(", ", ": "))
+    return str(plain(value)) if not isinstance(value, int | float | Decimal) else str(value)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,10 @@ def kind_of(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "text"
-    return type(value).__name__
+    return _KINDS.get(type(value).__name__, type(value).__name__)
+
+
+_KINDS = {"dict": "JSON object", "list": "array", "tuple": "row"}
 
 
 def _a(kind: str) -> str:

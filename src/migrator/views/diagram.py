@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from migrator.plan.model import Plan, Transition
+from migrator.views.values import visible
 
 _RESERVED = {
     "as",
@@ -63,11 +64,12 @@ def edge_label(t: Transition) -> str:
 
 def _edge_text(text: str) -> str:
     # Mermaid ends an edge label at a newline, '#' or ';'.
-    return " ".join(text.split()).replace("#", "\uff03").replace(";", "\uff1b")
+    text = visible(" ".join(text.split()))  # no escape sequence reaches a terminal
+    return text.replace("#", "\uff03").replace(";", "\uff1b")
 
 
 def _state_text(text: str) -> str:
-    return " ".join(text.split()).replace('"', "'")
+    return visible(" ".join(text.split())).replace('"', "'")
 
 
 def mermaid(plan: Plan, current: str | None = None) -> str:

@@ -2,13 +2,17 @@
 
 The HTML runbook (`migrator docs --output html`) and the report page (`migrator report
 RUN --output html`) carry it: no JavaScript, no network, the same bytes for the same
-plan. The layout is our own and small: each phase is a box in the row of its distance
-from the initial phase (the initial phase alone on top, a start dot above it; phases no
-transition reaches in a last row), in the plan's order within a row. A transition that
-goes further from the initial phase is a solid arrow ("forward"); one that goes back
-or sideways is a dashed arrow curving to the right ("back"), so a way back never hides
-its way there. Each arrow is labelled with the transition's name; its risk and approval
-are in its `<title>` (a tooltip).
+plan. The layout is our own and small. A plan lists its phases in order: a transition
+to a later phase is "forward" (a solid arrow), one to an earlier phase (or its own) is
+"back" (a dashed arrow curving to the right, so a way back never hides its way there).
+Each phase is a box in the row of the longest way forward to it from the initial phase
+(the initial phase alone on top, a start dot above it; phases no forward transition
+reaches in a last row), so every forward arrow goes down; a row of more than MAX_ROW
+boxes is wrapped into several, so a fan-out stays readable. Arrows meet a box spread
+along its edge. Each arrow is labelled with the transition's name where the label
+covers no box and no other label; where there is no such place the arrow gets a
+number instead, and a legend under the drawing names it. Its risk and approval are in
+its `<title>` (a tooltip).
 
 What a reader's tools find (the browser checks of the pages rely on it): the drawing is
 `<svg class="phase-diagram">` with a `<title>`; each phase a `<g class="phase"
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from migrator.views.values import cut
+from migrator.views.values import cut, visible
 
 FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
 FONT_SIZE = 13
@@ -39,6 +43,9 @@ ROW_GAP = 96  # between two rows' boxes: room for the arrows' labels
 NAME_WIDTH = 36  # characters of a phase's name shown in its box (all of it in <title>)
 LABEL_WIDTH = 30  # characters of a transition's name on its arrow
 MARGIN = 16
+PORT_GAP = 14.0  # between two arrow ends on a box's side
+MAX_ROW = 6  # boxes in a row: a wider fan-out wraps into more rows
+LEGEND_WIDTH = 60  # characters of a transition's name in the legend
 FORWARD = "#24292f"
 BACK = "#9a3412"
 CURRENT_FILL = "#fde68a"
@@ -109,6 +116,8 @@ def phase_svg(
         out.append(layout.box(name, current))
     if initial in layout.boxes:
         out.append(layout.start(initial, ids))
+    if layout.numbered:
+        out.append(layout.legend())
     x0, y0, x1, y1 = layout.bounds()
     width, height = x1 - x0, y1 - y0
     head = (
@@ -141,9 +150,14 @@ class _Layout:
     """Where each box and arrow goes."""
 
     def __init__(self, names: list[str], edges: Sequence[Edge], initial: str | None) -> None:
+        self.order = {name: i for i, name in enumerate(names)}
         self.rows = _rows(names, edges, initial)
         self.row_of = {name: r for r, row in enumerate(self.rows) for name in row}
-        widths = {n: max(72.0, text_width(cut(n, NAME_WIDTH)) + 2 * BOX_PAD) for n in names}
+        ends = _ends(edges, self.row_of)  # a box as wide as the arrows meeting it need
+        widths = {
+            n: max(72.0, text_width(cut(n, NAME_WIDTH)) + 2 * BOX_PAD, PORT_GAP * (ends[n] + 1))
+            for n in names
+        }
         row_widths = [sum(widths[n] for n in row) + BOX_GAP * (len(row) - 1) for row in self.rows]
         widest = max(row_widths, default=0.0)
         self.boxes: dict[str, tuple[float, float, float]] = {}  # name: (left, top, width)
@@ -165,6 +179,11 @@ class _Layout:
         self.taken: list[tuple[float, float, float, float]] = [
             (left, top, left + width, top + BOX_HEIGHT) for left, top, width in self.boxes.values()
         ]
+        self.numbered: list[Edge] = []  # arrows whose label found no free place
+
+    def forward(self, e: Edge) -> bool:
+        """To a later phase in the plan's order."""
+        return self.order[e.target] > self.order[e.source]
 
     def box(self, name: str, current: str | None) -> str:
         left, top, width = self.boxes[name]
@@ -196,7 +215,8 @@ class _Layout:
         )
 
     def edge(self, e: Edge, ids: str, marked: bool = False) -> str:
-        forward = self.row_of[e.target] > self.row_of[e.source]
+        forward = self.forward(e)
+        down = self.row_of[e.target] > self.row_of[e.source]
         kind = "forward" if forward else "back"
         weight, bold, also = (3, ' font-weight="bold"', " marked") if marked else (1.5, "", "")
         color = FORWARD if forward else BACK
@@ -205,7 +225,7 @@ class _Layout:
             left, top, width = self.boxes[e.source]
             sx, sy, tx, ty = left + width, top + 10, left + width, top + BOX_HEIGHT - 10
             c1, c2 = (sx + 50, sy - 20), (tx + 50, ty + 20)
-        elif forward:
+        elif down:
             span = self.row_of[e.target] - self.row_of[e.source]
             shift = -8 if (e.source, e.target) in self.both_ways else 0
             sx, tx = sx + shift, tx + shift
@@ -222,8 +242,15 @@ class _Layout:
                 c1, c2 = (sx + bulge, sy - ROW_GAP / 3), (tx + bulge, ty + ROW_GAP / 3)
         label = cut(e.name, LABEL_WIDTH)
         half = text_width(label) / 2 + 4
-        left_of = forward and (e.source, e.target) in self.both_ways  # the way back is right
-        mx, my = self.label_at(((sx, sy), c1, c2, (tx, ty)), half, left_of)
+        left_of = down and (e.source, e.target) in self.both_ways  # the way back is right
+        curve = ((sx, sy), c1, c2, (tx, ty))
+        spot = self.label_at(curve, half, left_of)
+        if spot is None:  # no free place for the name: a number, named in the legend
+            self.numbered.append(e)
+            label = str(len(self.numbered))
+            half = text_width(label) / 2 + 5
+            spot = self.label_at(curve, half, False, reach=8) or _at(curve, 0.5)
+        mx, my = spot
         self.points += [c1, c2, (mx - half, my - 10), (mx + half, my + 10)]
         tip = f"{e.name}: {e.source} → {e.target}" + (f" ({e.note})" if e.note else "")
         dashes = "" if forward else ' stroke-dasharray="6 4"'
@@ -241,21 +268,44 @@ class _Layout:
             f'fill="{color}"{bold}>{_t(label)}</text></g>'
         )
 
-    def label_at(self, curve: _Curve, half: float, left_of: bool) -> tuple[float, float]:
-        """Where an arrow's label goes: its middle, else a little before or after it,
-        where it covers no box and no label placed before (else its middle anyway)."""
-        first = None
+    def label_at(
+        self, curve: _Curve, half: float, left_of: bool, reach: int = 1
+    ) -> tuple[float, float] | None:
+        """Where an arrow's label goes: its middle, else a little before or after it, or
+        beside the arrow there (up to `reach` labels' widths away), where it covers no
+        box and no label placed before; None when there is no such place."""
+        steps = [k * (half + 6) for k in range(1, reach + 1)]
+        shifts = [0.0, *(d for step in steps for d in (step, -step))]
         for t in (0.5, 0.35, 0.65, 0.25, 0.75, 0.15, 0.85):
             x, y = _at(curve, t)
             if left_of:
                 x -= half + 6
-            spot = (x - half, y - 10, x + half, y + 10)
-            first = first or (x, y)
-            if not any(_overlap(spot, other) for other in self.taken):
-                self.taken.append(spot)
-                return x, y
-        assert first is not None
-        return first
+            for dx in shifts:
+                spot = (x + dx - half, y - 10, x + dx + half, y + 10)
+                if not any(_overlap(spot, other) for other in self.taken):
+                    self.taken.append(spot)
+                    return x + dx, y
+        return None
+
+    def legend(self) -> str:
+        """Under the drawing, the name of each arrow drawn with a number."""
+        _, _, _, bottom = self.bounds()
+        left = min(x for x, _ in self.points)
+        lines = []
+        for n, e in enumerate(self.numbered, 1):
+            y = bottom - MARGIN + 14 + 20 * (n - 1)
+            text = f"{n}  {cut(e.name, LEGEND_WIDTH)}: {e.source} → {e.target}"
+            text = cut(text, LEGEND_WIDTH + 40)
+            self.points += [(left, y - 10), (left + text_width(text), y + 10)]
+            lines.append(
+                f'<text x="{_n(left)}" y="{_n(y)}" dominant-baseline="central" '
+                f'fill="{BACK if not self.forward(e) else FORWARD}">{_t(text)}</text>'
+            )
+        return (
+            '<g class="legend"><title>the arrows drawn with a number</title>'
+            + "".join(lines)
+            + "</g>"
+        )
 
     def bounds(self) -> tuple[float, float, float, float]:
         xs = [x for x, _ in self.points] or [0.0]
@@ -264,25 +314,25 @@ class _Layout:
 
 
 def _rows(names: list[str], edges: Sequence[Edge], initial: str | None) -> list[list[str]]:
-    """The phases by their distance from `initial` (breadth first along the
-    transitions); those it does not reach in one last row. Each row in `names`' order."""
-    distance: dict[str, int] = {}
-    if initial in names:
-        distance[initial] = 0
-        frontier = [initial]
-        while frontier:
-            following = []
-            for phase in frontier:
-                for e in edges:
-                    if e.source == phase and e.target not in distance:
-                        distance[e.target] = distance[phase] + 1
-                        following.append(e.target)
-            frontier = following
-    last = max(distance.values(), default=-1) + 1
-    rows: list[list[str]] = [[] for _ in range(last + 1)]
+    """The phases in rows: each in the row of the longest way forward (to later phases
+    in `names`' order, which is a topological order of those transitions) from
+    `initial`; those it does not reach in one last row. Each row in `names`' order, and
+    wrapped into rows of at most MAX_ROW."""
+    order = {name: i for i, name in enumerate(names)}
+    layer: dict[str, int] = {}
+    if initial in order:
+        layer[initial] = 0
+        for name in names[order[initial] :]:
+            if name not in layer:
+                continue
+            for e in edges:
+                if e.source == name and order[e.target] > order[name]:
+                    layer[e.target] = max(layer.get(e.target, 0), layer[name] + 1)
+    last = max(layer.values(), default=-1) + 1
+    layers: list[list[str]] = [[] for _ in range(last + 1)]
     for name in names:
-        rows[distance.get(name, last)].append(name)
-    return [row for row in rows if row]
+        layers[layer.get(name, last)].append(name)
+    return [row[i : i + MAX_ROW] for row in layers for i in range(0, len(row), MAX_ROW)]
 
 
 def _ports(
@@ -295,22 +345,39 @@ def _ports(
     arrows at one side of a box spread along it."""
     sides: dict[tuple[str, str], list[tuple[float, Edge, str]]] = {}
     for e in edges:
-        forward = row_of[e.target] > row_of[e.source]
-        same_row = row_of[e.target] == row_of[e.source]
-        out_side = "bottom" if forward or same_row else "top"
-        in_side = "top" if forward else "bottom"
+        out_side, in_side = _sides(e, row_of)
         sides.setdefault((e.source, out_side), []).append((_centre(boxes, e.target), e, "out"))
         sides.setdefault((e.target, in_side), []).append((_centre(boxes, e.source), e, "in"))
     ends: dict[Edge, dict[str, tuple[float, float]]] = {e: {} for e in edges}
     for (name, side), items in sides.items():
         left, top, width = boxes[name]
         items.sort(key=lambda item: item[0])
-        step = min(18.0, width / (len(items) + 1))
+        step = min(18.0, max(PORT_GAP, width / (len(items) + 1)))
         y = top + BOX_HEIGHT if side == "bottom" else top
         for i, (_, e, end) in enumerate(items):
             x = left + width / 2 + (i - (len(items) - 1) / 2) * step
             ends[e][end] = (x, y)
     return {e: (ends[e]["out"], ends[e]["in"]) for e in edges}
+
+
+def _sides(e: Edge, row_of: dict[str, int]) -> tuple[str, str]:
+    """The side of its source an arrow leaves from, and of its target it reaches."""
+    down = row_of[e.target] > row_of[e.source]
+    same_row = row_of[e.target] == row_of[e.source]
+    return ("bottom" if down or same_row else "top"), ("top" if down else "bottom")
+
+
+def _ends(edges: Sequence[Edge], row_of: dict[str, int]) -> dict[str, int]:
+    """Of each phase, how many arrow ends meet its busiest side."""
+    count: dict[tuple[str, str], int] = {}
+    for e in edges:
+        out_side, in_side = _sides(e, row_of)
+        for key in ((e.source, out_side), (e.target, in_side)):
+            count[key] = count.get(key, 0) + 1
+    busiest: dict[str, int] = {name: 0 for name in row_of}
+    for (name, _), n in count.items():
+        busiest[name] = max(busiest[name], n)
+    return busiest
 
 
 def _centre(boxes: dict[str, tuple[float, float, float]], name: str) -> float:
@@ -336,7 +403,7 @@ def _n(value: float) -> str:
 
 
 def _clean(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    return _NOT_XML.sub("\ufffd", visible(text))
 
 
 def _t(text: str) -> str:

@@ -6,19 +6,36 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
-_SPECIAL = re.compile(r"([\\`*_\[\]<|])")
-_LINE_START = re.compile(r"^(\s*)([#>+\-])", re.M)  # a heading, a quote, a list item
+from migrator.views.values import visible
+
+# every character Markdown reads as markup inside a line: emphasis, code spans, links
+# and images, HTML and autolinks, entities, tables, strikethrough and `~~~` fences
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
+# at a line's start: a heading, a quote, a list item (`-`, `+`, `1.`, `1)`), a setext
+# underline (`===`, `---`), a thematic break
+_LINE_START = re.compile(r"^([#+\-=]|\d{1,9}(?=[.)]))", re.M)
 
 
 def escape(value: Any, *, one_line: bool = False) -> str:
-    """`value` as literal Markdown text (never markup); `one_line` for tables and lists."""
+    """`value` as literal Markdown text, whatever it holds (never markup: no fence,
+    heading, list, table, link, HTML or code block); `one_line` for tables and lists.
+    Control characters are written `\\xNN` (`migrator.views.values.visible`): a
+    document piped or shown on a terminal cannot carry an escape sequence."""
     text = " ".join(str(value).split()) if one_line else str(value).strip()
-    return _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
+    text = visible(text, lines=not one_line)
+    text = re.sub(r"^[ \t]+|[ \t]+$", "", text, flags=re.M)  # no code block, no <br>
+    text = _SPECIAL.sub(r"\\\1", text)
+    return _LINE_START.sub(_escape_start, text)
+
+
+def _escape_start(match: re.Match[str]) -> str:
+    mark = match[1]
+    return mark + "\\" if mark[0].isdigit() else "\\" + mark
 
 
 def code(value: Any, *, in_table: bool = False) -> str:
     """`value` in an inline code span, on one line, whatever backticks it holds."""
-    body = " ".join(str(value).split())
+    body = visible(" ".join(str(value).split()))
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     ticks = "`" * (longest + 1)
     pad = " " if body.startswith("`") or body.endswith("`") or not body else ""
@@ -28,7 +45,7 @@ def code(value: Any, *, in_table: bool = False) -> str:
 
 def fence(body: str, language: str = "") -> str:
     """`body` as a fenced code block, its fence longer than any backtick fence inside."""
-    text = str(body).rstrip()
+    text = visible(str(body).rstrip(), lines=True)
     longest = max((len(run) for run in re.findall(r"^\s*(`{3,})", text, re.M)), default=2)
     ticks = "`" * (longest + 1)
     return f"{ticks}{language}\n{text}\n{ticks}"
@@ -37,8 +54,10 @@ def fence(body: str, language: str = "") -> str:
 def write(text: str, out: TextIO) -> None:
     """A Markdown document to `out`: rendered by rich on a terminal (headings, tables
     that fit its width, code highlighted), as the Markdown it is anywhere else (a pipe,
-    a file): what a person reads, or what a program keeps."""
-    if not _is_terminal(out):
+    a file): what a person reads, or what a program keeps. Control characters are
+    written `\\xNN` whatever placed them (the escaping functions here already do)."""
+    text = visible(text, lines=True)
+    if not is_terminal(out):
         out.write(text)
         return
     from rich.console import Console
@@ -48,7 +67,8 @@ def write(text: str, out: TextIO) -> None:
     console.print(Markdown(text, code_theme="ansi_dark", hyperlinks=False))
 
 
-def _is_terminal(out: TextIO) -> bool:
+def is_terminal(out: TextIO) -> bool:
+    """Whether `out` is a terminal (a person reads it), not a pipe or a file."""
     try:
         return bool(out.isatty())
     except (AttributeError, ValueError):  # a closed or odd stream

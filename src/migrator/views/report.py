@@ -260,6 +260,7 @@ def _moment(e: EventRow, started: datetime) -> dict[str, Any]:
 
 
 def _summary(e: EventRow) -> str:
+    """The event on one line, whole (a view cuts it to the room it has)."""
     d = e.detail
     took = f" in {_secs(d['seconds'])}" if isinstance(d.get("seconds"), int | float) else ""
     if e.kind == EventKind.STATE:
@@ -268,7 +269,7 @@ def _summary(e: EventRow) -> str:
     if e.kind == EventKind.CHECK:
         text = (
             f"{d.get('phase', '')}-check {e.step}: {e.status} "
-            f"(actual {shown(d.get('actual'), 200)}, expected {shown(d.get('expected'), 200)})"
+            f"(actual {shown(d.get('actual'))}, expected {shown(d.get('expected'))})"
         )
         return text + (f": {d['detail']}" if d.get("detail") else "") + took
     if e.kind == EventKind.APPROVAL:

@@ -9,15 +9,19 @@ page (`migrator.views.report_html`) is made from it too, with the phase diagram 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from migrator.state import EventStatus
+from migrator.views.differences import difference_lines
 from migrator.views.durations import elapsed as _secs
 from migrator.views.markdown import code as _code
 from migrator.views.markdown import escape, fence
-from migrator.views.values import shown
+from migrator.views.values import cut, shown
 
 VALUE_WIDTH = 200  # a value in a table or a line; all of it is in --output json
+SUMMARY_WIDTH = 300  # a line of the timeline; all of it is in --output json
+DIFFERENCE_VALUE_WIDTH = 60  # a value in a line of a check's differences
 DIFFERENCES_SHOWN = 10
 
 
@@ -69,7 +73,8 @@ def markdown(doc: dict[str, Any], *, diagram: bool = False) -> str:
     add("| at | + s | event |")
     add("| --- | ---: | --- |")
     for m in doc["timeline"]:
-        add(f"| {_at(m['at'])} | {m['offset_seconds']:.3f} | {_cell(m['summary'])} |")
+        summary = cut(m["summary"], SUMMARY_WIDTH)
+        add(f"| {_at(m['at'])} | {m['offset_seconds']:.3f} | {_cell(summary)} |")
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -81,15 +86,15 @@ def _failures_md(failures: list[dict[str, Any]], add: Any) -> None:
     for n, f in enumerate(failures, 1):
         if f["kind"] == "check":
             head = f"{f['phase'] or ''}-check {_md(f['name'])}: **{f['status']}**"
+            actual = _named_first(f["actual"], f["expected"])
             add(
-                f"{n}. {head}: actual {_code(_value(f['actual']))}, "
+                f"{n}. {head}: actual {_code(_value(actual))}, "
                 f"expected {_code(_value(f['expected']))}"
             )
             details = [line for line in str(f["detail"] or "").splitlines() if line.strip()]
             for line in details:
                 add(f"   - {_md(line)}")
-            if not details:
-                _differences_md(f.get("differences"), add)
+            _differences_md(f.get("differences"), add)
         else:
             status = "not undone" if f["status"] == EventStatus.NOT_UNDONE else f["status"]
             error = f": {_md(f['error'])}" if f.get("error") else ""
@@ -103,12 +108,24 @@ def _failures_md(failures: list[dict[str, Any]], add: Any) -> None:
 
 
 def _differences_md(differences: Any, add: Any) -> None:
+    """A check's differences as data, a line each (`session_id 7: confidence 0.724 vs
+    0.362`), the first DIFFERENCES_SHOWN of them."""
     if not isinstance(differences, list):
         return
-    for item in differences[:DIFFERENCES_SHOWN]:
-        add(f"   - {_code(shown(item, VALUE_WIDTH))}")
+    lines = difference_lines(differences[:DIFFERENCES_SHOWN], value_width=DIFFERENCE_VALUE_WIDTH)
+    for line in lines:
+        add(f"   - {_md(line)}")
     if len(differences) > DIFFERENCES_SHOWN:
         add(f"   - and {len(differences) - DIFFERENCES_SHOWN} more (all in `--output json`)")
+
+
+def _named_first(actual: Any, expected: Any) -> Any:
+    """Of a mapping expected of a mapping (an HTTP answer's fields), the keys the
+    expectation names first (what a cut value would lose last), then the others."""
+    if not (isinstance(actual, Mapping) and isinstance(expected, Mapping)):
+        return actual
+    named = {k: _named_first(actual[k], expected[k]) for k in expected if k in actual}
+    return {**named, **{k: v for k, v in actual.items() if k not in named}}
 
 
 def _phases_md(phases: dict[str, Any], add: Any) -> None:
@@ -135,7 +152,8 @@ def _checks_md(checks: list[dict[str, Any]], add: Any) -> None:
     for c in checks:
         add(
             f"| {c['phase'] or ''} | {_cell(c['name'])} | **{c['status']}** "
-            f"| {_tcode(_value(c['actual']))} | {_tcode(_value(c['expected']))} "
+            f"| {_tcode(_value(_named_first(c['actual'], c['expected'])))} "
+            f"| {_tcode(_value(c['expected']))} "
             f"| {c['samples'] or ''} | {_secs(c['seconds'])} | {_cell(c['detail'] or '')} |"
         )
     add("")

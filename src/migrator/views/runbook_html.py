@@ -16,6 +16,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from migrator.views.values import visible
+
 DIAGRAM_FENCE = "phase-diagram"
 """The info string of the fenced block a Markdown document leaves where the page draws
 its phase diagram (the runbook's ```mermaid block is drawn there too)."""
@@ -26,6 +28,7 @@ body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 pre { background: #f6f8fa; padding: .75rem; overflow-x: auto; border-radius: 6px; }
 code { font-family: ui-monospace, monospace; font-size: .9em; }
 :not(pre) > code { overflow-wrap: anywhere; }
+h1, h2, h3, h4, p, li, td, th { overflow-wrap: anywhere; }
 .table-scroll { overflow-x: auto; margin: 1rem 0; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
@@ -72,7 +75,8 @@ def page(title: str, body: str) -> str:
 
 
 def html_body(markdown_text: str, diagram: str | None = None) -> str:
-    """The HTML of a Markdown document (CommonMark and tables, no raw HTML)."""
+    """The HTML of a Markdown document (CommonMark and tables, no raw HTML); control
+    characters written `\\xNN` (`migrator.views.values.visible`)."""
     from markdown_it import MarkdownIt
     from markdown_it.renderer import RendererHTML
 
@@ -99,4 +103,4 @@ def html_body(markdown_text: str, diagram: str | None = None) -> str:
             return str(self.renderToken(tokens, idx, options, env)) + "</div>\n"
 
     md = MarkdownIt("commonmark", {"html": False}, renderer_cls=Renderer).enable("table")
-    return str(md.render(markdown_text))
+    return str(md.render(visible(markdown_text, lines=True)))

@@ -14,8 +14,10 @@ from migrator.views.markdown import escape as _md
 from migrator.views.markdown import fence as _fence
 
 
-def markdown(doc: dict[str, Any]) -> str:
-    """The runbook as Markdown (GitHub flavoured: tables, a ```mermaid diagram)."""
+def markdown(doc: dict[str, Any], *, terminal: bool = False) -> str:
+    """The runbook as Markdown (GitHub flavoured: tables, a ```mermaid diagram);
+    `terminal`: for a person at a terminal, where Mermaid source is no diagram: the
+    transitions as lines (`legacy → dual_write: enable_dual_write (risk medium)`)."""
     out: list[str] = []
     add = out.append
     add(f"# Runbook: {_md(doc['plan'])}")
@@ -31,7 +33,13 @@ def markdown(doc: dict[str, Any]) -> str:
     _summary(doc, add)
     add("## Phases and transitions")
     add("")
-    add(_fence(doc["diagram"], "mermaid"))
+    if terminal:
+        for t in doc["transitions"]:
+            gate = ", needs approval" if t["approval"] else ""
+            way = f"{_code(t['from'])} → {_code(t['to'])}"
+            add(f"- {way}: {_code(t['name'])} (risk {t['risk']}{gate})")
+    else:
+        add(_fence(doc["diagram"], "mermaid"))
     add("")
     add("| # | transition | from → to | risk | approval | pre-checks | steps | post-checks |")
     add("| --- | --- | --- | --- | --- | --- | --- | --- |")
