@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.plans import FOUR_STEPS, TRACE_TABLES
+from tests.plans import FOUR_STEPS, TRACE_TABLES, phased, traced
 
 
 def _closed_stdout(dsn: str, *args: str | Path) -> tuple[int, str]:
@@ -56,3 +56,33 @@ def test_history_into_a_closed_pipe_exits_0_without_a_word(
 
     for command in (["history", plan], ["status", plan], ["status", plan, "--watch"]):
         assert _closed_stdout(database, *command) == (0, ""), command
+
+
+def test_watching_a_run_at_work_into_a_closed_pipe_stops_and_the_run_goes_on(
+    write_plan: Any, database: str, sql: Any
+) -> None:
+    import psycopg
+
+    from tests.processes import spawn, step_started, wait_for
+
+    sql(TRACE_TABLES)
+    held = phased(
+        "held",
+        [traced("one"), traced("wait", sql='"select pg_advisory_xact_lock(4242)"')],
+        post_checks=["{query: select count(*) from ran, expect: 1}"],
+    )
+    plan = write_plan(held)
+    with psycopg.connect(database, autocommit=True) as gate:
+        gate.execute("select pg_advisory_lock(4242)")  # the step waits for it
+        run = spawn("apply", plan, "--to", "b", "--yes", env={"MIGRATOR_DSN": database})
+        try:
+            wait_for(step_started(sql, "wait"), proc=run)
+
+            # at work: --watch would go on while the run does; its reader is gone
+            assert _closed_stdout(database, "status", plan, "--watch") == (0, "")
+            assert run.poll() is None
+        finally:
+            gate.execute("select pg_advisory_unlock(4242)")
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, out + err
+    assert sql("select status from migrator.runs") == [("succeeded",)]
