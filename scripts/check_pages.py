@@ -7,11 +7,17 @@ see: a screenshot at desktop width (1280x900) and at phone width (390x844), and 
 page printed to PDF (the print styles). Then it checks each page:
 
 - its phase diagram is there after load, as inline SVG (`svg.phase-diagram`, a
-  `g.phase` per phase: for a runbook, exactly the plan's phases);
+  `g.phase` per phase: for a runbook, exactly the plan's phases, compared as the page
+  can show them: a control character XML cannot hold is U+FFFD there);
+- at each width the diagram is drawn on the screen, not only in the DOM: rendered (not
+  display:none, hidden, transparent, 0x0, nor inert in a <template>), inside the window's
+  width, its phase names at least MIN_LABEL_PX high as drawn (the SVG scaled to fit);
+- it stays where it is: no `<meta http-equiv=refresh>` taking the reader elsewhere;
 - the page asked the network for nothing (Chromium's net log holds no http(s) or
   ws(s) request: a diagram drawn by a script from a CDN would be one);
 - the page has a viewport, and no script;
-- each screenshot was written and is not blank (its pixels vary);
+- each screenshot was written and is not blank: something is drawn on it (one line of
+  text is enough; one colour from edge to edge is blank);
 - at each width the page is no wider than the window: a reader on a phone never scrolls
   sideways to read it (wide tables and code scroll inside their own box). The width is
   measured by a small page of this script's that holds the page in a frame of that size.
@@ -61,6 +67,15 @@ OFFLINE = (
 )
 NETWORK_URL = re.compile(r"\b(?:https?|wss?|ftp)://[^\s\"'<>]+", re.I)
 INSTALL_HINT = "apt-get install chromium-headless-shell (or chromium)"
+MIN_LABEL_PX = 8.0  # the smallest a phase's name may be drawn, in CSS pixels
+# What the page can show of a name: characters XML cannot hold are U+FFFD in the SVG
+# (migrator.views.diagram_svg), and HTML reads a carriage return as a line feed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def as_shown(name: str) -> str:
+    """`name` as a page's DOM holds it."""
+    return _NOT_XML.sub("\ufffd", name.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def find_browser(named: str | None = None) -> str | None:
@@ -88,7 +103,41 @@ class Picture:
 
     @property
     def blank(self) -> bool:
-        return self.colours < 2 or self.drawn < 0.001
+        """Nothing drawn at all: every pixel counted is of one colour."""
+        return self.colours < 2
+
+
+@dataclass
+class Layout:
+    """How a page is laid out in a window: its width and the window's (CSS pixels), and
+    its diagram as drawn there: `diagram` (left, top, width, height, rendered) or None
+    when no svg.phase-diagram is in the document, `label_px` the smallest phase name
+    as drawn (None: none drawn)."""
+
+    page: int
+    window: int
+    diagram: tuple[float, float, float, float, bool] | None = None
+    label_px: float | None = None
+
+    def problems(self, name: str) -> list[str]:
+        """What a reader at this width would miss of the diagram."""
+        if self.diagram is None:
+            return [f"at {name} width no svg.phase-diagram is in the document (inert?)"]
+        left, _, width, height, rendered = self.diagram
+        if not rendered or width < 1 or height < 1:
+            return [f"at {name} width the diagram is not drawn ({width:g}x{height:g} px)"]
+        found = []
+        if left < -0.5 or left + width > self.window + 0.5:
+            found.append(
+                f"at {name} width the diagram spans {left:g} to {left + width:g} px "
+                f"of a {self.window} px window"
+            )
+        if self.label_px is None or self.label_px < MIN_LABEL_PX:
+            size = "no" if self.label_px is None else f"{self.label_px:.1f} px"
+            found.append(
+                f"at {name} width the phase names are drawn {size} high (under {MIN_LABEL_PX:g} px)"
+            )
+        return found
 
 
 @dataclass
@@ -103,6 +152,8 @@ class Page:
     requests: list[str] = field(default_factory=list)
     pictures: dict[str, Picture] = field(default_factory=dict)
     widths: dict[str, tuple[int, int]] = field(default_factory=dict)  # (page, window)
+    layouts: dict[str, Layout] = field(default_factory=dict)
+    refresh: list[str] = field(default_factory=list)  # <meta http-equiv=refresh> contents
     pdf: Path | None = None
 
     def problems(self, phases: list[str] | None = None) -> list[str]:
@@ -110,7 +161,7 @@ class Page:
         found = []
         if self.diagrams != 1:
             found.append(f"{self.diagrams} svg.phase-diagram after load, not 1")
-        elif phases is not None and sorted(self.phases) != sorted(phases):
+        elif phases is not None and sorted(self.phases) != sorted(map(as_shown, phases)):
             found.append(f"the diagram draws phases {self.phases}, not {phases}")
         elif not self.phases:
             found.append("the diagram draws no g.phase")
@@ -120,6 +171,11 @@ class Page:
             found.append(f"{self.scripts} <script> element(s)")
         if not self.viewport:
             found.append("no <meta name=viewport>")
+        for content in self.refresh:
+            found.append(f"it navigates away: <meta http-equiv=refresh content={content!r}>")
+        if self.diagrams == 1:
+            for name, layout in self.layouts.items():
+                found += layout.problems(name)
         for name, picture in self.pictures.items():
             if picture.blank:
                 found.append(f"the {name} screenshot is blank")
@@ -154,6 +210,8 @@ class _Dom(HTMLParser):
             self.page.scripts += 1
         if tag == "meta" and values.get("name", "").lower() == "viewport":
             self.page.viewport = True
+        if tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
+            self.page.refresh.append(values.get("content", ""))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -254,27 +312,55 @@ _MEASURE = """<!DOCTYPE html><html><body style="margin:0">
 <iframe id="page" src="{src}" style="width:{width}px;height:{height}px;border:0"></iframe>
 <script>
 document.getElementById("page").addEventListener("load", function () {{
-  var root = this.contentDocument.documentElement;
-  document.body.setAttribute("data-page", String(root.scrollWidth));
-  document.body.setAttribute("data-window", String(root.clientWidth));
+  var win = this.contentWindow, doc = this.contentDocument, root = doc.documentElement;
+  var body = document.body;
+  body.setAttribute("data-page", String(root.scrollWidth));
+  body.setAttribute("data-window", String(root.clientWidth));
+  var svg = doc.querySelector("svg.phase-diagram");
+  if (!svg) return;
+  var box = svg.getBoundingClientRect();
+  var rendered = svg.checkVisibility({{checkOpacity: true, checkVisibilityCSS: true}});
+  body.setAttribute("data-svg", [box.left, box.top, box.width, box.height,
+                                 rendered ? 1 : 0].join(" "));
+  var smallest = -1;
+  svg.querySelectorAll("g.phase text").forEach(function (text) {{
+    var scale = text.getScreenCTM();
+    if (!scale || !text.checkVisibility({{checkOpacity: true, checkVisibilityCSS: true}})) return;
+    var px = parseFloat(win.getComputedStyle(text).fontSize) * Math.hypot(scale.a, scale.b);
+    smallest = smallest < 0 ? px : Math.min(smallest, px);
+  }});
+  body.setAttribute("data-label", String(smallest));
 }});
 </script></body></html>
 """
 
 
-def measure(browser: str, page: Path, out_dir: Path, size: tuple[int, int]) -> tuple[int, int]:
-    """How wide `page` is laid out in a window of `size`, and the window's width (CSS
-    pixels): read by a page of ours holding it in a frame (the page itself runs nothing)."""
+def _attribute(dom: str, name: str) -> str | None:
+    found = re.search(rf'<body[^>]*\s{name}="([^"]*)"', dom)
+    return None if found is None else found[1]
+
+
+def measure(browser: str, page: Path, out_dir: Path, size: tuple[int, int]) -> Layout:
+    """How `page` is laid out in a window of `size` (CSS pixels): its width, the window's,
+    and its diagram as drawn; read by a page of ours holding it in a frame (the page
+    itself runs nothing)."""
     frame = out_dir / f"{page.stem}-measured-{size[0]}.html"
     frame.write_text(
         _MEASURE.format(src=page.resolve().as_uri(), width=size[0], height=size[1]),
         encoding="utf-8",
     )
     dom = _chromium(browser, frame, "--allow-file-access-from-files", "--dump-dom")
-    found = re.search(r'<body[^>]*data-page="(\d+)"[^>]*data-window="(\d+)"', dom)
-    if found is None:
+    widths = _attribute(dom, "data-page"), _attribute(dom, "data-window")
+    if widths[0] is None or widths[1] is None:
         raise RuntimeError(f"the width of {page} could not be measured: {dom[:500]}")
-    return int(found[1]), int(found[2])
+    layout = Layout(int(widths[0]), int(widths[1]))
+    svg = _attribute(dom, "data-svg")
+    if svg is not None:
+        left, top, width, height, rendered = (float(v) for v in svg.split())
+        layout.diagram = (left, top, width, height, rendered == 1)
+        label = float(_attribute(dom, "data-label") or -1)
+        layout.label_px = label if label >= 0 else None
+    return layout
 
 
 def look(browser: str, page: Path, out_dir: Path) -> Page:
@@ -291,7 +377,9 @@ def look(browser: str, page: Path, out_dir: Path) -> Page:
         shot.unlink(missing_ok=True)
         _chromium(browser, page, f"--screenshot={shot}", f"--window-size={width},{height}")
         seen.pictures[name] = read_png(shot)
-        seen.widths[name] = measure(browser, page, out_dir, (width, height))
+        layout = measure(browser, page, out_dir, (width, height))
+        seen.layouts[name] = layout
+        seen.widths[name] = (layout.page, layout.window)
     pdf = out_dir / f"{page.stem}.pdf"
     _chromium(browser, page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
     seen.pdf = pdf if pdf.is_file() else None
@@ -353,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{page}: {'; '.join(problems) if problems else 'as a reader should see it'}")
         laid = ", ".join(f"{n} {w[0]} px in {w[1]}" for n, w in seen.widths.items())
         print(f"  diagram phases {seen.phases}; laid out {laid}")
+        for name, layout in seen.layouts.items():
+            label = "-" if layout.label_px is None else f"{layout.label_px:.1f} px"
+            print(f"  at {name} width: diagram {layout.diagram}, phase names {label}")
         print(f"  screenshots {shots}; printed {seen.pdf}")
     return 1 if failed else 0
 

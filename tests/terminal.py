@@ -4,7 +4,8 @@
 rich sees a terminal of that size: colours, live progress bars, its own wrapping) and
 reads everything it writes. `Screen` replays that output the way a terminal would, except
 that it never wraps a line at the right margin: a line that reaches past the width is
-recorded in `Screen.too_wide` (with its whole text), where a real terminal would have
+recorded in `Screen.too_wide` (with its whole text, trailing spaces and all: a terminal
+wraps those too, onto a line of its own), where a real terminal would have
 broken it at the last column, mid-word, with no indent. Escape sequences (colours,
 hyperlinks, the cursor moves and erasures of rich's live displays) are followed, so a
 progress bar redrawn in place counts as the lines it drew, each time it drew them.
@@ -62,7 +63,7 @@ class Screen:
     def close(self) -> None:
         """The end of the output: lines still too wide are recorded."""
         for row in sorted(self._overflowing):
-            self.too_wide.append(self.lines[row].rstrip())
+            self.too_wide.append(self.lines[row])
         self._overflowing.clear()
 
     # -- what the output does -------------------------------------------------------------
@@ -138,7 +139,7 @@ class Screen:
     def _forget(self, row: int) -> None:
         """A line about to be erased: recorded first if it was drawn too wide."""
         if row in self._overflowing:
-            self.too_wide.append(self.lines[row].rstrip())
+            self.too_wide.append(self.lines[row])
             self._overflowing.discard(row)
 
 
@@ -154,10 +155,20 @@ def _cells(line: str) -> list[str]:
     return cells
 
 
+_BOX = re.compile(r"[\u2500-\u259f]")  # box drawing and blocks: rules, bars, borders
+
+
 def unwrappable(line: str) -> bool:
-    """Whether a line is one word after its indent (a path, a URL, a DSN): nothing can
-    wrap it without breaking what a person copies."""
-    return len(line.split()) <= 1
+    """Whether a line too wide is one word after its indent that is a path, a URL or a
+    DSN (it holds a `/` or a `=`): nothing can wrap it without breaking what a person
+    copies. Never a rule or box drawing, a run of one character, other text with no
+    space (JSON, a list): those a program can break or size to the terminal; and never
+    a line with trailing spaces (a terminal wraps them: a blank line of their own)."""
+    words = line.split()
+    if len(words) != 1 or line != line.rstrip():
+        return False
+    word = words[0]
+    return ("/" in word or "=" in word) and not _BOX.search(word) and len(set(word)) > 1
 
 
 @dataclass

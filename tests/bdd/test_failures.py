@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 from typing import Any
 
-from pytest_bdd import parsers, scenarios, then
+from pytest_bdd import parsers, scenarios, then, when
 
 scenarios("failures")
 
@@ -75,3 +79,33 @@ def _(name: str, column: str, left: float, right: float, world: dict[str, Any]) 
     pair = difference["columns"][column]
     assert pair == [left, right]
     assert all(isinstance(v, float) for v in pair), pair  # numbers, not their text
+
+
+@when(parsers.parse('I run "{command}" with its output closed'))
+def _(command: str, world: dict[str, Any]) -> None:
+    """The command as a real process whose stdout is a pipe nobody reads any more (its
+    reading end closed before it starts, as `| head -1` does once it has its line); the
+    database by $MIGRATOR_DSN (no password on the command line)."""
+    read, write = os.pipe()
+    os.close(read)
+    words = shlex.split(command)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "migrator", *words[1:]],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=world["dir"],
+            env={**os.environ, "MIGRATOR_DSN": world["dsn"]},
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    world["code"], world["output"] = done.returncode, done.stderr
+    world["stdout"], world["stderr"] = "", done.stderr
+
+
+@then("nothing was written on stderr")
+def _(world: dict[str, Any]) -> None:
+    assert world["stderr"] == "", world["stderr"]

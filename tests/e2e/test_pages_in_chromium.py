@@ -162,6 +162,83 @@ def test_the_checks_catch_what_a_reader_would_miss(browser: str, tmp_path: Path)
     assert "the phone screenshot is blank" in empty.problems()
 
 
+HEAD = '<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width">'
+
+
+def _diagram(style: str = "", size: str = 'width="300" height="120"', font: int = 14) -> str:
+    """An svg.phase-diagram of two phases, as the runbook draws one."""
+    boxes = "".join(
+        f'<g class="phase" data-phase="{name}"><rect x="{x}" y="10" width="120" '
+        f'height="40" fill="#fff" stroke="#333"/><text x="{x + 60}" y="35" '
+        f'font-size="{font}" text-anchor="middle">{name}</text></g>'
+        for name, x in (("a", 10), ("b", 170))
+    )
+    return (
+        f'<svg class="phase-diagram" {size} viewBox="0 0 300 60" style="{style}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>a to b</title>{boxes}</svg>'
+    )
+
+
+def _page(tmp_path: Path, name: str, body: str, head: str = "") -> Path:
+    page = tmp_path / f"{name}.html"
+    page.write_text(f"{HEAD}{head}</head><body>{body}</body></html>", encoding="utf-8")
+    return page
+
+
+def test_a_diagram_in_the_dom_but_not_on_the_screen_is_caught(browser: str, tmp_path: Path) -> None:
+    fine = pages.look(browser, _page(tmp_path, "fine", _diagram()), tmp_path / "seen")
+    assert fine.problems(["a", "b"]) == []
+    assert fine.layouts["phone"].label_px is not None and fine.layouts["phone"].label_px > 8
+
+    hidden = {
+        "none": _diagram("display:none"),
+        "invisible": _diagram("visibility:hidden"),
+        "transparent": _diagram("opacity:0"),
+        "zero": _diagram(size='width="0" height="0"'),
+        "template": f"<p>a runbook</p><template>{_diagram()}</template>",
+    }
+    for name, body in hidden.items():
+        seen = pages.look(browser, _page(tmp_path, name, body), tmp_path / "seen")
+        assert seen.diagrams == 1 and sorted(seen.phases) == ["a", "b"], name  # in the DOM
+        problems = seen.problems(["a", "b"])
+        assert any(
+            "diagram is not drawn" in p or "no svg.phase-diagram is in" in p for p in problems
+        ), (name, problems)
+
+    wide = _page(tmp_path, "wide", f'<div style="overflow-x:auto">{_diagram("width:900px")}</div>')
+    problems = pages.look(browser, wide, tmp_path / "seen").problems(["a", "b"])
+    assert any(p.startswith("at phone width the diagram spans") for p in problems), problems
+
+    tiny = _page(tmp_path, "tiny", _diagram("width:100%", size="", font=3))
+    problems = pages.look(browser, tiny, tmp_path / "seen").problems(["a", "b"])
+    assert any("phase names are drawn" in p and "under 8 px" in p for p in problems), problems
+
+
+def test_a_line_of_text_is_not_blank_and_a_refresh_is_caught(browser: str, tmp_path: Path) -> None:
+    line = pages.look(browser, _page(tmp_path, "line", "<p>one line</p>"), tmp_path / "seen")
+    assert not line.pictures["desktop"].blank and not line.pictures["phone"].blank
+    assert line.pictures["desktop"].drawn < 0.001  # what the old threshold called blank
+
+    away = _page(
+        tmp_path,
+        "away",
+        _diagram(),
+        head='<meta http-equiv="refresh" content="5; url=https://elsewhere.example.invalid/">',
+    )
+    problems = pages.look(browser, away, tmp_path / "seen").problems(["a", "b"])
+    assert any(
+        p.startswith("it navigates away") and "elsewhere.example.invalid" in p for p in problems
+    ), problems
+
+
+def test_names_are_compared_as_the_page_shows_them() -> None:
+    assert pages.as_shown("dual\x1b[31m_write\x00") == "dual\ufffd[31m_write\ufffd"
+    assert pages.as_shown("a\r\nb\rc\td") == "a\nb\nc\td"
+    seen = pages.Page(Path(), diagrams=1, phases=["le\ufffdgacy", "b"], viewport=True)
+    assert seen.problems(["le\x07gacy", "b"]) == []
+    assert seen.problems(["legacy", "b"]) != []
+
+
 def test_a_missing_browser_is_named_with_the_way_to_install_it(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, SCRIPT, tmp_path, "--browser", "no-such-chromium"],

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.terminal import Screen, in_terminal
+from tests.terminal import Drawn, Screen, in_terminal, unwrappable
 
 
 def screen(width: int, text: str) -> Screen:
@@ -64,3 +64,41 @@ def test_a_program_in_it_sees_a_terminal_of_that_size() -> None:
     drawn = in_terminal([sys.executable, "-c", code], columns=97, env={"PATH": "/usr/bin"})
     assert drawn.code == 0
     assert drawn.screen.lines[0] == "True 97 97 True"
+
+
+def test_trailing_spaces_past_the_margin_make_a_line_too_wide() -> None:
+    drawn = screen(10, "/a/b/c" + " " * 8 + "\nfits      \n")
+    assert drawn.too_wide == ["/a/b/c        "]  # a terminal wraps the spaces: a blank line
+    assert Drawn(0, drawn, "").too_wide() == ["/a/b/c        "]  # no path's exception
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "/home/ann/plans/" + "scoring-results-unification/" * 4 + "plan.yaml",
+        "https://ops.example.invalid/" + "runbooks/" * 10,
+        "postgresql://ann@db.internal:5432/scoring?sslmode=verify-full&" + "x=1&" * 10,
+        "--var=" + "v" * 90,
+    ],
+)
+def test_a_path_a_url_or_a_dsn_too_long_for_any_line_is_the_exception(word: str) -> None:
+    assert unwrappable("    " + word)
+    assert Drawn(0, screen(40, f"    {word}\n"), "").too_wide() == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "━" * 100,  # a rule: rich draws it to the width it is given
+        "=" * 100,
+        "/" * 100,
+        "─────/─────" * 10,  # box drawing, whatever else it holds
+        '{"a":1,' * 30,  # JSON a program could have wrapped or cut
+        "abcdefghij" * 10,
+        "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v " + "and prose",  # two words
+        "/a/b/" * 20 + " ",  # a trailing space
+    ],
+)
+def test_rules_text_without_spaces_and_trailing_spaces_are_no_exception(line: str) -> None:
+    assert not unwrappable(line)
+    assert Drawn(0, screen(40, line + "\n"), "").too_wide() != []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import sys
+from typing import Any, TextIO
 
 import click
 
@@ -20,6 +23,80 @@ def _printable_output() -> None:
             reconfigure = getattr(stream, "reconfigure", None)
             if reconfigure is not None:
                 reconfigure(errors="backslashreplace")
+
+
+# Commands that change things: once stdout's reader is gone (`apply ... | head -1`) they go
+# on to their end, their output dropped; every other command only reads and stops there.
+_ACTING = frozenset(
+    {"apply", "rollback", "resume", "rehearse", "demo", "pause", "continue", "unlock", "server"}
+)
+
+
+class ReaderGone(Exception):
+    """The reader of stdout (or stderr) went away: a closed pipe (`| head -1`)."""
+
+
+class _Guarded:
+    """A standard stream that a closed pipe never turns into a failure: at the first
+    EPIPE the stream's descriptor is pointed at /dev/null (what was buffered, and the
+    flush at exit, go nowhere, silently); then a reading command stops (`ReaderGone`:
+    exit 0, no word) and an acting one goes on, its output dropped."""
+
+    def __init__(self, stream: TextIO, keep_going: bool) -> None:
+        self._stream = stream
+        self._keep_going = keep_going
+        self._gone = False
+
+    def _closed(self) -> None:
+        if not self._gone:
+            self._gone = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):  # no descriptor (a test's capture): dropped here
+                pass
+        if not self._keep_going:
+            raise ReaderGone
+
+    def write(self, text: str) -> int:
+        if self._gone:
+            self._closed()
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except OSError as error:
+            if error.errno != errno.EPIPE:
+                raise
+            self._closed()
+            return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._gone:
+            self._closed()
+            return
+        try:
+            self._stream.flush()
+        except OSError as error:
+            if error.errno != errno.EPIPE:
+                raise
+            self._closed()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _guarded(argv: list[str]) -> tuple[TextIO, TextIO]:
+    """Put guards on stdout and stderr (for `argv`'s command); the streams they guard."""
+    command = next((a for a in argv if not a.startswith("-")), "")
+    streams = sys.stdout, sys.stderr
+    sys.stdout = _Guarded(sys.stdout, command in _ACTING)  # type: ignore[assignment]
+    sys.stderr = _Guarded(sys.stderr, command in _ACTING)  # type: ignore[assignment]
+    return streams
 
 
 _STOPPED = "stopped by SIGINT (Ctrl-C): no run was under way"
@@ -42,7 +119,17 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI and map errors to their exit codes."""
     _printable_output()
-    traceback = "--traceback" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    streams = _guarded(args)
+    try:
+        return _main(argv, "--traceback" in args)
+    except ReaderGone:  # a closed pipe: a reading command's reader has what it wanted
+        return int(ExitCode.OK)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None, traceback: bool) -> int:
     try:
         result = cli.main(args=argv, prog_name="migrator", standalone_mode=False)
     except MigratorError as error:
@@ -64,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INVALID)
     except click.exceptions.Exit as exit_:
         return int(exit_.exit_code)
+    except ReaderGone:
+        raise
     except Exception as exc:  # a bug: one line, never a traceback (unless asked for)
         if traceback:
             raise

@@ -13,7 +13,7 @@ from migrator.masking import Secrets
 from migrator.state.kinds import EventKind, EventStatus, RunStatus
 from migrator.views.differences import difference_lines, named_part
 from migrator.views.durations import elapsed
-from migrator.views.values import cut, shown
+from migrator.views.values import cut, shown, visible
 
 LogFormat = Literal["text", "json"]
 
@@ -61,7 +61,7 @@ class Reporter:
         wrapped to the width at its own indent."""
         from rich.markup import escape
 
-        line = escape(self.secrets.mask(text))
+        line = escape(visible(self.secrets.mask(text), lines=True))
         if not self.console.is_terminal:
             self.console.print(f"[{style}]{line}[/]" if style else line)
             return
@@ -101,6 +101,7 @@ class Reporter:
             elif detail.get("reason"):
                 text += f" — {detail['reason']}"
             failed = status in (EventStatus.FAILED, RunStatus.UNDO_FAILED)
+            text = visible(text, lines=True)  # an error's lines stay lines
             shown_text = f"[red]{escape(text)}[/]" if failed else escape(text)
             self._lines(f"{mark} {shown_text}{took}", 2, hang=4)
         elif kind == EventKind.APPROVAL:
@@ -109,13 +110,13 @@ class Reporter:
             if status == EventStatus.DECLINED:  # why: at the terminal, or none to ask on
                 by = f" by {who}" if detail.get("via") == "terminal" else ""
                 said = f"not approved: {detail.get('reason') or status}{by}"
-            self.console.print(f"  {mark} {escape(said)}")
+            self.console.print(f"  {mark} {escape(visible(said))}")
         elif kind == EventKind.STATE and status in _ENDED:
             style = {RunStatus.SUCCEEDED: "green", RunStatus.UNDONE: "yellow"}.get(status, "red")
             reason = f": {detail['reason']}" if detail.get("reason") else ""
-            self.console.print(f"  [{style}]{escape(f'run {status}{reason}')}[/]")
+            self.console.print(f"  [{style}]{escape(visible(f'run {status}{reason}'))}[/]")
         elif kind == "note":
-            self.console.print(f"  {escape(str(detail.get('message', '')))}")
+            self.console.print(f"  {escape(visible(str(detail.get('message', ''))))}")
 
     def _check(self, event: dict[str, Any], mark: str, took: str) -> None:
         """`✓ pre-check NAME: passed (actual 40, expected 0)`: values as values, of an
@@ -128,7 +129,7 @@ class Reporter:
         status, detail = event["status"], event.get("detail") or {}
         failed = status == EventStatus.FAILED
         style = "red" if failed else None
-        text = f"{detail.get('phase', '')}-check {event.get('step')}: {status}"
+        text = visible(f"{detail.get('phase', '')}-check {event.get('step')}: {status}")
         under: list[str] = []
         if "expected" in detail:
             expected = detail["expected"]
@@ -141,10 +142,10 @@ class Reporter:
                 under.append(_values(actual, expected, width - 6))
         line = f"[red]{escape(text)}[/]" if failed else escape(text)
         self._lines(f"{mark} {line}{took}", 2, hang=4)
-        under += str(detail.get("detail") or "").splitlines()
+        under += map(visible, str(detail.get("detail") or "").splitlines())
         if failed or status == EventStatus.WARNED:
             width = self.console.width - 6
-            under += difference_lines(detail.get("differences") or (), width)
+            under += map(visible, difference_lines(detail.get("differences") or (), width))
         for said in under:
             self._lines(escape(said), 6, style)
 

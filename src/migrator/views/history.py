@@ -12,7 +12,7 @@ from migrator.plan import Plan
 from migrator.views.console import Reporter
 from migrator.views.differences import difference_lines, named_part
 from migrator.views.durations import elapsed
-from migrator.views.values import shown
+from migrator.views.values import shown, visible
 
 
 def plan_history(db: Engine, plan: Plan, verify: bool = False) -> dict[str, Any]:
@@ -105,8 +105,8 @@ def _events_table(run: dict[str, Any], reporter: Reporter) -> Any:
         cell = Text(f"{e['kind']} {status}", style=style)
         if e["step"]:
             cell.append("  ")
-            cell.append(mask(e["step"]), style="bold")
-        what = mask(_what(e, room - 2))
+            cell.append(visible(mask(e["step"])), style="bold")
+        what = visible(mask(_what(e, room - 2)), lines=True)
         said = Padding(Text(what, style=style), (0, 0, 0, 2)) if what else None
         table.add_row(shown_at, Group(cell, said) if said else cell)
     return table

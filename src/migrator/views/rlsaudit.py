@@ -1,5 +1,7 @@
 """`migrator audit rls` as text: a table that fits the terminal, each finding's detail
-wrapped inside its column.
+wrapped inside its column; under `STACKED_BELOW` columns (a split pane, a phone's ssh
+client) a finding a few lines each instead, its detail wrapped at an indent, as three
+columns would leave the detail too narrow to read or push it past the edge.
 
 Three columns: the severity, the finding (its kind, the table, and the policy and roles
 when there are any, one to a line) and the detail. Only the detail column stretches;
@@ -14,13 +16,15 @@ from collections.abc import Sequence
 from typing import IO, Protocol
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from migrator.views.values import shown
 
 _STYLE = {"error": "bold red", "warning": "yellow"}
+STACKED_BELOW = 70  # columns: narrower, each finding stacked rather than a table row
 
 
 class ShownFinding(Protocol):
@@ -45,22 +49,43 @@ def visible(name: str) -> str:
     return shown(name)
 
 
+def _what(finding: ShownFinding) -> list[str]:
+    """The finding column: its kind, the table, and the policy and roles if any."""
+    what = [finding.kind, visible(finding.qualified_table)]
+    if finding.policy is not None:
+        what.append(f"policy {visible(finding.policy)}")
+    if finding.roles:
+        what.append(f"roles {', '.join(visible(r) for r in finding.roles)}")
+    return what
+
+
+def findings_stacked(findings: Sequence[ShownFinding]) -> RenderableType:
+    """Each finding on lines of its own: `SEVERITY KIND`, then indented its table, policy,
+    roles and detail, each wrapped (a name longer than the line folded, never cut)."""
+    parts: list[RenderableType] = []
+    for number, finding in enumerate(findings):
+        if number:
+            parts.append(Text())
+        kind, *rest = _what(finding)
+        head = Text(finding.severity, style=_STYLE.get(finding.severity, ""))
+        head.append(f" {kind}")
+        parts.append(head)
+        for line in [*rest, visible(finding.detail)]:
+            parts.append(Padding(Text(line, overflow="fold"), (0, 0, 0, 2)))
+    return Group(*parts)
+
+
 def findings_table(findings: Sequence[ShownFinding]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold", show_edge=False)
     table.add_column("SEVERITY", no_wrap=True)
     table.add_column("FINDING", overflow="fold")
-    table.add_column("DETAIL", overflow="fold", min_width=30)
+    table.add_column("DETAIL", overflow="fold")  # a minimum width: rich crops it
     for number, finding in enumerate(findings):
         if number:
             table.add_row()  # a blank line between findings
-        what = [finding.kind, visible(finding.qualified_table)]
-        if finding.policy is not None:
-            what.append(f"policy {visible(finding.policy)}")
-        if finding.roles:
-            what.append(f"roles {', '.join(visible(r) for r in finding.roles)}")
         table.add_row(
             Text(finding.severity, style=_STYLE.get(finding.severity, "")),
-            Text("\n".join(what)),
+            Text("\n".join(_what(finding))),
             Text(visible(finding.detail)),
         )
     return table
@@ -73,5 +98,6 @@ def render_findings(
     (`width`: the console's own when None)."""
     console = Console(file=out, highlight=False, width=width)
     if findings:
-        console.print(findings_table(findings))
+        stacked = console.width < STACKED_BELOW
+        console.print(findings_stacked(findings) if stacked else findings_table(findings))
     console.print(Text(summary))
