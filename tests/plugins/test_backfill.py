@@ -139,7 +139,8 @@ def test_pause_and_continue_a_running_backfill(
         assert checkpoint(sql) == held  # nothing moved while paused
         status = json.loads(migrator("status", plan, "--output", "json").out)
         assert status["paused"] is True
-        assert status["open_run"]["state"] == "running"
+        assert status["open_run"]["state"] == "paused"  # live, and held by the pause
+        assert status["open_run"]["backfill"]["paused"]["by"]
         assert migrator("continue", plan).code == 0
         out, err = proc.communicate(timeout=60)
     finally:
