@@ -61,10 +61,42 @@ def write(text: str, out: TextIO) -> None:
         out.write(text)
         return
     from rich.console import Console
-    from rich.markdown import Markdown
 
     console = Console(file=out, highlight=False, soft_wrap=False)
-    console.print(Markdown(text, code_theme="ansi_dark", hyperlinks=False))
+    console.print(_folding_markdown()(text, code_theme="ansi_dark", hyperlinks=False))
+
+
+def _folding_markdown() -> Any:
+    """rich's Markdown whose tables fold a cell too long for its column onto the next
+    line instead of cutting it with `…`: on a narrow terminal a transition's name is
+    read whole (`enable_dual_write`, not `enable_dual_…`)."""
+    from rich import box
+    from rich.markdown import Markdown, TableElement
+    from rich.table import Table
+
+    class FoldingTable(TableElement):
+        def __rich_console__(self, console: Any, options: Any) -> Any:
+            table = Table(
+                box=box.SIMPLE,
+                pad_edge=False,
+                style="markdown.table.border",
+                show_edge=True,
+                collapse_padding=True,
+            )
+            if self.header is not None and self.header.row is not None:
+                for column in self.header.row.cells:
+                    heading = column.content.copy()
+                    heading.stylize("markdown.table.header")
+                    table.add_column(heading, overflow="fold")
+            if self.body is not None:
+                for row in self.body.rows:
+                    table.add_row(*(cell.content for cell in row.cells))
+            yield table
+
+    class FoldingMarkdown(Markdown):
+        elements = {**Markdown.elements, "table_open": FoldingTable}
+
+    return FoldingMarkdown
 
 
 def is_terminal(out: TextIO) -> bool:
