@@ -4,19 +4,15 @@ tests/bdd/test_docs.py and test_report.py run."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
 import shlex
-import struct
-import subprocess
 import sys
-import termios
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from pytest_bdd import parsers, then, when
+
+from tests.terminal import in_terminal
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -61,37 +57,15 @@ def _(sections: str, world: dict[str, Any]) -> None:
 def _(command: str, width: int, world: dict[str, Any]) -> None:
     """The command as a real process whose stdout is a terminal (a pty) `width` columns
     wide; its output without the terminal's escape sequences."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, width, 0, 0))
-    env = {**os.environ, "COLUMNS": str(width), "LINES": "40", "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
     words = shlex.split(command)
     assert words[0] == "migrator", command
     argv = words[1:] + ([] if words[1] == "docs" else ["--dsn", world["dsn"]])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "migrator", *argv],
-        cwd=world["dir"],
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: the process ended
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    world["code"] = proc.wait(timeout=60)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
-    world["stdout"] = text.replace("\r\n", "\n")
-    world["stderr"] = err
-    world["output"] = world["stdout"] + err
+    drawn = in_terminal([sys.executable, "-m", "migrator", *argv], columns=width, cwd=world["dir"])
+    world["code"] = drawn.code
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.output)
+    world["stdout"] = text.replace("\r\n", "\n")  # stderr is drawn on the terminal too
+    world["stderr"] = ""
+    world["output"] = world["stdout"]
 
 
 @then(parsers.parse("no line is wider than {width:d} columns"))

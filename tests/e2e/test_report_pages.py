@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pty
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from migrator import api
+from tests.terminal import in_terminal
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -179,29 +177,11 @@ def test_docs_in_a_real_terminal_fits_its_width(write_plan: Any, tmp_path: Path)
     """A real process whose stdout is a terminal 80 columns wide (a pty): rich renders
     the runbook and keeps to the width."""
     plan = write_plan(PLAN, "widgets.yaml")
-    leader, follower = pty.openpty()
-    env = {**os.environ, "COLUMNS": "80", "LINES": "40", "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
-    with subprocess.Popen(
-        [sys.executable, "-m", "migrator", "docs", str(plan)],
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    ) as proc:
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closed: the process ended
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
-    os.close(leader)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    drawn = in_terminal(
+        [sys.executable, "-m", "migrator", "docs", str(plan)], columns=80, cwd=tmp_path
+    )
+    assert drawn.code == 0, drawn.output
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.output)
     lines = text.replace("\r\n", "\n").splitlines()
     assert any("Runbook: widgets" in line for line in lines)
     assert not any(line.startswith("# ") or line.startswith("```") for line in lines)
@@ -251,8 +231,11 @@ def test_pages_with_long_snake_case_names_fit_a_phone_and_a_desktop(
         path = tmp_path / f"{name}.html"
         path.write_text(page, encoding="utf-8")
         for size in ((390, 844), (1280, 900)):
-            width, window = pages.measure(browser, path, tmp_path, size)
-            assert width <= window, f"the {name} is {width} px wide at {size[0]} px"
+            layout = pages.measure(browser, path, tmp_path, size)
+            assert layout.page <= layout.window, (
+                f"the {name} is {layout.page} px wide at {size[0]} px"
+            )
+            assert not layout.problems(f"{size[0]} px"), layout.problems(f"{size[0]} px")
 
 
 VALUES_PLAN = """\
