@@ -28,7 +28,8 @@ body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 pre { background: #f6f8fa; padding: .75rem; overflow-x: auto; border-radius: 6px; }
 code { font-family: ui-monospace, monospace; font-size: .9em; }
 :not(pre) > code { overflow-wrap: anywhere; }
-h1, h2, h3, h4, p, li, td, th { overflow-wrap: anywhere; }
+h1, h2, h3, h4, p, li { overflow-wrap: anywhere; }
+td, th, td code, th code { overflow-wrap: break-word; }
 .table-scroll { overflow-x: auto; margin: 1rem 0; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
