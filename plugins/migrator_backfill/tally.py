@@ -55,6 +55,7 @@ def summary(step: str, memo: dict[str, Any], stopped: bool = False) -> str:
     counts the batches given up on (a failed backfill stops at the first); `retries` the
     attempts redone after a transient error."""
     retries = f"{memo['retries']} {'retry' if memo['retries'] == 1 else 'retries'}"
+    batches = f"{memo['batches']} {'batch' if memo['batches'] == 1 else 'batches'}"
     streams = f"; {memo['parallel']} parallel streams" if memo["parallel"] > 1 else ""
     if memo["smallest_batch"] != memo["largest_batch"]:
         streams = (
@@ -62,7 +63,7 @@ def summary(step: str, memo: dict[str, Any], stopped: bool = False) -> str:
         )
     return (
         f"  {step}{' stopped' if stopped else ''}: {memo['rows_walked']:,} rows "
-        f"walked, {memo['rows_written']:,} written, in {memo['batches']} batches, "
+        f"walked, {memo['rows_written']:,} written, in {batches}, "
         f"{memo['failed_batches']} failed, {retries}, {elapsed(memo['seconds'])}; "
         f"mean batch {elapsed(memo['mean_batch_seconds'])}, "
         f"slowest {elapsed(memo['slowest_batch_seconds'])}{streams}"

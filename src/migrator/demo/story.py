@@ -339,7 +339,9 @@ def run_demo(
     from migrator.db.target import EMBEDDED_DIR, embedded_dsn
 
     def announce(line: str) -> None:
-        out.write(line + "\n")
+        from migrator.demo.lines import terminal_width, wrapped
+
+        out.write(wrapped(line, terminal_width(out), ""))
 
     admin_dsn = embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce)
     code = _told(Story(out, run_cli, sessions=sessions, keep=keep), admin_dsn)
