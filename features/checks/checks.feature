@@ -236,8 +236,9 @@ Feature: Checks and what they expect
     The two queries are compared by the database (EXCEPT ALL both ways, duplicates
     counting), so no result set is loaded into migrator: a column of any type
     compares, json and point included, and the first differences are shown with their
-    column names: the two rows of the same key (the first column) side by side, only the
-    columns that differ.
+    column names: the two rows of the same key (here the first column: the fewest first
+    columns that tell the differing rows apart) side by side, only the columns that
+    differ.
 
     Given the SQL:
       """

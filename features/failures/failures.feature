@@ -3,9 +3,11 @@ Feature: Failures read at a glance
   reading Python. A failed check is a red line with its actual and expected values as
   values (`0.724`, not `Decimal('0.724')`), and under it, indented, the difference as
   data: for `equals_query`, each row that differs paired with the other side's row of
-  the same key (the first column), only the columns that differ
-  (`session_id 16103642-…: confidence 0.724 vs 0.362`). Long values are cut to the
-  terminal; `--output json` keeps every value whole and the differences as data.
+  the same key (the fewest first columns that tell the differing rows apart on both
+  sides; rows no key pairs surely are shown each on its own), only the columns that
+  differ, in the query's order (`session_id 16103642-…: confidence 0.724 vs 0.362`).
+  Long values are cut to the terminal; `--output json` keeps the differences as data
+  (each value up to 2,000 characters, the rows themselves stay in the database).
   Every apply, rollback and resume ends with one line naming the plan's phase and what
   the exit code means.
 
@@ -61,6 +63,37 @@ Feature: Failures read at a glance
     And the output contains "confidence 0.724 vs 0.362"
     And the output does not contain "Decimal("
     And the output does not contain "UUID("
+
+  Scenario: history shows a difference's columns in the query's order, keyed by a composite key
+    Given the SQL:
+      """
+      create table wide (t int, id int, v text, n int, j text);
+      create table wide_legacy (t int, id int, v text, n int, j text);
+      insert into wide values (1, 1, 'a', 1, 'p'), (1, 2, 'b', 2, 'q');
+      insert into wide_legacy values (1, 1, 'x', 9, 'z'), (1, 3, 'b', 2, 'q');
+      """
+    And the plan "wide.yaml":
+      """
+      plan: wide
+      phases: [before, after]
+      transitions:
+        - name: go
+          from: before
+          to: after
+          steps:
+            - sql: select 1
+          pre_checks:
+            - name: same wide rows
+              query: select t, id, v, n, j from wide
+              expect:
+                equals_query: select t, id, v, n, j from wide_legacy
+      """
+    And I ran "migrator apply wide.yaml --to after" and it exited 1
+    When I run "migrator history wide.yaml"
+    Then the exit code is 0
+    And the output contains "t 1, id 1: v a vs x; n 1 vs 9; j p vs z"
+    And the output contains "t 1, id 2: only in the check's query (v: b, n: 2, j: q)"
+    And the output contains "t 1, id 3: only in equals_query (v: b, n: 2, j: q)"
 
   Scenario: Every apply, rollback and resume ends naming the phase and the exit code's meaning
     Given the SQL:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,8 @@ from migrator import CheckOutcome
 from migrator.plugin import execute, statements
 
 SHOWN = 3  # differences fetched and shown from each side
+KEY_COLUMNS = 4  # at most this many first columns tried as the key that pairs rows
+KEPT = 2000  # characters of a value kept in a difference (the rows stay in the database)
 _QUERY = re.compile(
     r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(select|values|table|with|\()", re.I | re.S
 )
@@ -90,9 +92,14 @@ def problem(sql: str, what: str) -> str:
 
 
 def compare(
-    connection: Any, check_sql: str, other_sql: str, variables: Mapping[str, Any]
+    connection: Any,
+    check_sql: str,
+    other_sql: str,
+    variables: Mapping[str, Any],
+    shorten: Callable[..., str] | None = None,
 ) -> CheckOutcome:
-    """The outcome of `expect: {equals_query: other_sql}` on the check's `check_sql`."""
+    """The outcome of `expect: {equals_query: other_sql}` on the check's `check_sql`.
+    `shorten`: the check context's (masks, then cuts a value kept in `differences`)."""
     left_text = one_query(check_sql, "the check's query")
     right_text = one_query(other_sql, "equals_query")
     if left_text is None or right_text is None:
@@ -119,11 +126,13 @@ def compare(
     if not only_left and not only_right:
         return CheckOutcome(True, rows, expected, "")
     labels = _labels(left.names, right.names)
-    pairs, left_alone, right_alone = (_json(v) for v in row[4:])
+    width = max(int(row[4]), 1)  # the key's columns: those that pair the rows, else the first
+    pairs, left_alone, right_alone = (_json(v) for v in row[5:])
+    keep = _Keep(shorten)
     differences = tuple(
-        [_paired(labels, a, b) for a, b in pairs]
-        + [_alone("query", labels, r) for r in left_alone]
-        + [_alone("equals_query", labels, r) for r in right_alone]
+        [_paired(labels, width, keep(a), keep(b)) for a, b in pairs]
+        + [_alone("query", labels, width, keep(r)) for r in left_alone]
+        + [_alone("equals_query", labels, width, keep(r)) for r in right_alone]
     )
     parts = [f"{left_rows} row{'s' if left_rows != 1 else ''} against {right_rows}"]
     if only_left:
@@ -149,30 +158,60 @@ def _native_types(connection: Any, oids: set[int]) -> dict[int, bool]:
 
 
 def _comparison(left: str, right: str, as_is: Sequence[bool]) -> str:
-    """One statement: both counts, the counts of each side's rows the other lacks, and
-    the first few of those as JSON arrays of their values: paired by the first column
-    (a row of each side with the same key: what changed), then each side's rows whose
-    key the other side's differing rows lack."""
+    """One statement: both counts, the counts of each side's rows the other lacks, how
+    many first columns pair them, and the first few of those rows as JSON arrays of their
+    values: paired (a row of each side with the same key: what changed), then each
+    side's rows that pair with none.
+
+    The key is the fewest first columns (not all of them, at most KEY_COLUMNS) whose
+    values occur at most once among the check's query's rows the other lacks and at most
+    once among equals_query's: a pairing that could be wrong (a key found twice on a
+    side) is not made, the rows are shown each on its own. A NULL in a key pairs with
+    nothing."""
     names = [f"c{i + 1}" for i in range(len(as_is))]
     aliases = f"({', '.join(names)})" if names else ""
     compared = ", ".join(
         f"{n} as {n}" if native else f"to_jsonb({n}) as {n}"
         for n, native in zip(names, as_is, strict=True)
     )
-    values = f"jsonb_build_array({', '.join(names)})"
-    key = "c1" if names else "null::int"
+    prefixes = [names[:p] for p in range(1, min(len(names), KEY_COLUMNS + 1))]
+    unique = "\n  union all ".join(
+        f"select {p} as p where not exists (select from lo group by {', '.join(cols)}"
+        f" having count(*) > 1)\n    and not exists (select from ro group by {', '.join(cols)}"
+        " having count(*) > 1)"
+        for p, cols in enumerate(prefixes, 1)
+    )
+    keys = (
+        f"k as (select coalesce(min(p), 0) as p from (\n  {unique}) s)"
+        if prefixes
+        else ("k as (select 0 as p)")
+    )
+
+    def same(cols: Sequence[str]) -> str:
+        return " and ".join(f"a.{c} = b.{c}" for c in cols)
+
+    match = (
+        " or ".join(
+            f"((select p from k) = {p} and {same(cols)})" for p, cols in enumerate(prefixes, 1)
+        )
+        or "false"
+    )
+
+    def values(side: str) -> str:
+        return f"jsonb_build_array({', '.join(f'{side}.{n}' for n in names)})"
+
     # The values as JSON, read as text: numbers keep every digit (parsed as Decimal).
     sample = (
-        f"ls as (select {key} as k, {values} as j from lo),\n"
-        f"rs as (select {key} as k, {values} as j from ro)\n"
+        f"{keys}\n"
         "select (select count(*) from l), (select count(*) from r),\n"
-        "  (select count(*) from lo), (select count(*) from ro),\n"
-        "  (select cast(jsonb_agg(jsonb_build_array(a, b)) as text) from (\n"
-        f"    select ls.j as a, rs.j as b from ls join rs on ls.k = rs.k limit {SHOWN}) s),\n"
-        "  (select cast(jsonb_agg(j) as text) from (select j from ls\n"
-        f"    where not exists (select from rs where rs.k = ls.k) limit {SHOWN}) s),\n"
-        "  (select cast(jsonb_agg(j) as text) from (select j from rs\n"
-        f"    where not exists (select from ls where ls.k = rs.k) limit {SHOWN}) s)"
+        "  (select count(*) from lo), (select count(*) from ro), (select p from k),\n"
+        "  (select cast(jsonb_agg(jsonb_build_array(x, y)) as text) from (\n"
+        f"    select {values('a')} as x, {values('b')} as y from lo a join ro b\n"
+        f"    on {match} limit {SHOWN}) s),\n"
+        f"  (select cast(jsonb_agg(x) as text) from (select {values('a')} as x from lo a\n"
+        f"    where not exists (select from ro b where {match}) limit {SHOWN}) s),\n"
+        f"  (select cast(jsonb_agg(x) as text) from (select {values('b')} as x from ro b\n"
+        f"    where not exists (select from lo a where {match}) limit {SHOWN}) s)"
     )
     return (
         f"with l as materialized (select {compared} from (\n{left}\n) as q{aliases}),\n"
@@ -199,19 +238,53 @@ def _labels(left: Sequence[str], right: Sequence[str]) -> list[str]:
     ]
 
 
-def _paired(labels: Sequence[str], left: Sequence[Any], right: Sequence[Any]) -> dict[str, Any]:
-    """A row of each side with the same key: the key, and each column that differs as
-    [the check's value, equals_query's]."""
-    columns = {n: [a, b] for n, a, b in zip(labels, left, right, strict=True) if a != b}
-    return {"key": {labels[0]: left[0]}, "columns": columns}
+class _Keep:
+    """A value as a difference keeps it: a text (or the JSON text of a list or mapping)
+    longer than KEPT characters cut to KEPT, saying how much was cut."""
+
+    def __init__(self, shorten: Callable[..., str] | None) -> None:
+        self.shorten = shorten
+
+    def __call__(self, values: Sequence[Any]) -> list[Any]:
+        return [self.one(v) for v in values]
+
+    def one(self, value: Any) -> Any:
+        text = value if isinstance(value, str) else None
+        if isinstance(value, list | dict):
+            text = json.dumps(value, default=str, ensure_ascii=False)
+        if text is None or len(text) <= KEPT:
+            return value
+        marker = f"… (cut from {len(text):,} characters)"
+        if self.shorten is not None:
+            return self.shorten(text, KEPT, marker=marker)
+        return text[: KEPT - len(marker)] + marker
 
 
-def _alone(side: str, labels: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
-    """A row of one side whose key the other side's differing rows lack: its key (the
-    first column) and the rest of it."""
-    row = dict(zip(labels, values, strict=True))
-    key = {labels[0]: row.pop(labels[0])} if labels else {}
-    return {"only_in": side, "key": key, "row": row}
+def _named(labels: Sequence[str], values: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"name": n, "value": v} for n, v in zip(labels, values, strict=True)]
+
+
+def _paired(
+    labels: Sequence[str], width: int, left: Sequence[Any], right: Sequence[Any]
+) -> dict[str, Any]:
+    """A row of each side with the same key: the key, and each column that differs with
+    the check's value and equals_query's, in the query's order."""
+    columns = [
+        {"name": n, "actual": a, "expected": b}
+        for n, a, b in zip(labels, left, right, strict=True)
+        if a != b
+    ]
+    return {"key": _named(labels[:width], left[:width]), "columns": columns}
+
+
+def _alone(side: str, labels: Sequence[str], width: int, values: Sequence[Any]) -> dict[str, Any]:
+    """A row of one side that pairs with none of the other side's differing rows: its
+    key (the columns that pair rows, else the first) and the rest of it."""
+    return {
+        "only_in": side,
+        "key": _named(labels[:width], values[:width]),
+        "row": _named(labels[width:], values[width:]),
+    }
 
 
 def _count(count: int, side: str) -> str:

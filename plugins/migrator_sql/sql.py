@@ -116,7 +116,9 @@ def evaluate(ctx: CheckContext, check: Any) -> CheckOutcome:
     if isinstance(check.expect, EqualsQuery):
         from . import same_rows
 
-        return same_rows.compare(ctx.connection, check.query, check.expect.sql, ctx.variables)
+        return same_rows.compare(
+            ctx.connection, check.query, check.expect.sql, ctx.variables, ctx.shorten
+        )
     rows = fetch_rows(ctx.connection, check.query, ctx.variables)
     if not rows:
         return judge(check.expect, None, no_row=True)

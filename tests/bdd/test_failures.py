@@ -65,7 +65,7 @@ def _check(world: dict[str, Any], name: str) -> dict[str, Any]:
 )
 def _(name: str, column: str, value: str, world: dict[str, Any]) -> None:
     [difference] = _check(world, name)["differences"]
-    assert difference["key"] == {column: value}
+    assert difference["key"] == [{"name": column, "value": value}]
 
 
 @then(
@@ -76,7 +76,8 @@ def _(name: str, column: str, value: str, world: dict[str, Any]) -> None:
 )
 def _(name: str, column: str, left: float, right: float, world: dict[str, Any]) -> None:
     [difference] = _check(world, name)["differences"]
-    pair = difference["columns"][column]
+    [found] = [c for c in difference["columns"] if c["name"] == column]
+    pair = [found["actual"], found["expected"]]
     assert pair == [left, right]
     assert all(isinstance(v, float) for v in pair), pair  # numbers, not their text
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from migrator.db.target import Target, connect_engine
+from migrator.masking import Secrets
 from migrator.plugin import CheckOutcome
 from migrator.views.differences import difference_lines
 from migrator_sql import same_rows
@@ -23,11 +24,13 @@ def compare(database: str, sql: Any) -> Iterator[Compare]:
     """Compare two queries as a check does: in one REPEATABLE READ transaction, rolled back."""
     engine = connect_engine(Target(database, "--dsn"))
 
-    def run(left: str, right: str, **variables: Any) -> CheckOutcome:
+    def run(
+        left: str, right: str, shorten: Callable[..., str] | None = None, **variables: Any
+    ) -> CheckOutcome:
         with engine.connect() as conn, conn.begin() as tx:
             conn.execute(text("set transaction isolation level repeatable read, read only"))
             try:
-                return same_rows.compare(conn, left, right, variables)
+                return same_rows.compare(conn, left, right, variables, shorten)
             finally:
                 tx.rollback()
 
@@ -51,8 +54,8 @@ def test_duplicates_count_as_in_a_multiset(compare: Compare) -> None:
         "3 rows against 3; 1 row only in the check's query; 1 row only in equals_query"
     )
     assert outcome.differences == (
-        {"only_in": "query", "key": {"column1": 1}, "row": {}},
-        {"only_in": "equals_query", "key": {"column1": 2}, "row": {}},
+        {"only_in": "query", "key": [{"name": "column1", "value": 1}], "row": []},
+        {"only_in": "equals_query", "key": [{"name": "column1", "value": 2}], "row": []},
     )
     assert difference_lines(outcome.differences) == [
         "column1 1: only in the check's query",
@@ -94,8 +97,8 @@ def test_every_column_type_compares(
     assert not outcome.passed
     assert "1 row only in the check's query; 1 row only in equals_query" in outcome.detail
     [paired] = outcome.differences  # the two rows of id 2, paired by their first column
-    assert paired["key"] == {"id": 2}
-    assert list(paired["columns"]) == ["v"]
+    assert paired["key"] == [{"name": "id", "value": 2}]
+    assert [c["name"] for c in paired["columns"]] == ["v"]
     assert difference_lines(outcome.differences)[0].startswith("id 2: v ")
 
 
@@ -121,8 +124,8 @@ def test_different_types_compare_as_json_numbers_by_value_text_is_not_a_number(
     outcome = compare("select 1::int as n", "select '1'::text as n")
     assert not outcome.passed
     assert outcome.differences == (  # a number and a text: two keys that do not pair
-        {"only_in": "query", "key": {"n": 1}, "row": {}},
-        {"only_in": "equals_query", "key": {"n": "1"}, "row": {}},
+        {"only_in": "query", "key": [{"name": "n", "value": 1}], "row": []},
+        {"only_in": "equals_query", "key": [{"name": "n", "value": "1"}], "row": []},
     )
 
 
@@ -167,7 +170,7 @@ def test_many_differences_show_the_first_three_and_the_count(compare: Compare) -
     assert outcome.detail == (
         "10 rows against 1; 9 rows only in the check's query (the first 3 differences shown)"
     )
-    shown = [d["key"]["g"] for d in outcome.differences]
+    shown = [d["key"][0]["value"] for d in outcome.differences]
     assert len(shown) == 3 and set(shown) <= set(range(2, 11))
 
 
@@ -216,7 +219,7 @@ def test_a_long_or_multi_line_value_is_shown_on_one_line_and_cut(compare: Compar
     full, cut = difference_lines(outcome.differences), difference_lines(outcome.differences, 80)
     assert full[0] == "t one\\ntwo: only in the check's query (long: " + "x" * 200 + ")"
     assert len(cut[0]) <= 80 and cut[0].startswith("t one\\ntwo: only in the check's query")
-    assert outcome.differences[0]["row"]["long"] == "x" * 200  # the whole of it in the event
+    assert outcome.differences[0]["row"] == [{"name": "long", "value": "x" * 200}]  # all of it
 
 
 TYPES = [
@@ -332,3 +335,44 @@ def test_a_check_query_of_two_statements_with_equals_query_is_rejected_at_valida
         "plain.yaml",
     )
     assert migrator("validate", plain).code == 0
+
+
+def test_a_composite_key_pairs_rows_on_its_columns_never_on_the_first_alone(
+    compare: Compare, sql: Any
+) -> None:
+    sql("create table l (t int, id int, v text); create table r (t int, id int, v text)")
+    sql("insert into l values (1, 1, 'a'), (1, 2, 'b'), (1, 3, 'dup2'), (2, 1, 'c')")
+    sql("insert into r values (1, 1, 'x'), (1, 2, 'b'), (2, 1, 'c')")
+    outcome = compare("select t, id, v from l", "select t, id, v from r")
+    # t 1 is found twice among the check's rows the other lacks: (t, id) pairs them
+    assert difference_lines(outcome.differences) == [
+        "t 1, id 1: v a vs x",
+        "t 1, id 3: only in the check's query (v: dup2)",
+    ]
+
+
+def test_a_first_column_found_twice_on_a_side_pairs_nothing_on_it(compare: Compare) -> None:
+    outcome = compare("values (1, 'a'), (1, 'b')", "values (1, 'c'), (2, 'b')")
+    # (1, a) with (1, c), or (1, b)? no key tells: each row on its own
+    assert sorted(difference_lines(outcome.differences)) == [
+        "column1 1: only in equals_query (column2: c)",
+        "column1 1: only in the check's query (column2: a)",
+        "column1 1: only in the check's query (column2: b)",
+        "column1 2: only in equals_query (column2: b)",
+    ]
+
+
+def test_a_long_value_is_kept_cut_in_the_difference_and_masked(compare: Compare) -> None:
+    secrets = Secrets()
+    secrets.add("s3cret-token")
+    query = "select 1 as id, repeat('x', 99988) || 's3cret-token' as v"
+    [paired] = compare(query, "select 1, 'y'").differences
+    assert paired["columns"][0]["expected"] == "y"
+    actual = paired["columns"][0]["actual"]
+    assert len(actual) == same_rows.KEPT
+    assert actual == "x" * (same_rows.KEPT - 31) + "… (cut from 100,000 characters)"
+    query = "select 1 as id, 's3cret-token' || repeat('x', 2100)"
+    [paired] = compare(query, "select 1, 'y'", shorten=secrets.shorten).differences
+    actual = paired["columns"][0]["actual"]  # the check context's shorten: masked, then cut
+    assert len(actual) == same_rows.KEPT and actual.endswith("… (cut from 2,112 characters)")
+    assert actual.startswith("***xxx") and "s3cret" not in actual

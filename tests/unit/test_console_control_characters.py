@@ -36,7 +36,12 @@ def _events() -> list[dict[str, Any]]:
         "actual": HOSTILE,
         "expected": "ok",
         "detail": f"said {HOSTILE}",
-        "differences": [{"key": {f"id{RED}": 1}, "columns": {f"c{TITLE}": [HOSTILE, 1]}}],
+        "differences": [
+            {
+                "key": [{"name": f"id{RED}", "value": 1}],
+                "columns": [{"name": f"c{TITLE}", "actual": HOSTILE, "expected": 1}],
+            }
+        ],
     }
     return [
         {"kind": "step", "status": "done", "step": f"step {HOSTILE}", "detail": {"action": "sql"}},

@@ -18,19 +18,35 @@ from migrator.views.console import Reporter, ended_line
 from migrator.views.differences import difference_lines, named_part
 
 UID = "16103642-a0b1-4c2d-8e9f-0123456789ab"
-PAIRED = {"key": {"session_id": UID}, "columns": {"confidence": [0.724, 0.362]}}
+PAIRED = {
+    "key": [{"name": "session_id", "value": UID}],
+    "columns": [{"name": "confidence", "actual": 0.724, "expected": 0.362}],
+}
 
 
-def test_a_pair_reads_as_key_then_the_columns_that_differ() -> None:
+def _columns(*columns: tuple[str, Any, Any]) -> list[dict[str, Any]]:
+    return [{"name": n, "actual": a, "expected": e} for n, a, e in columns]
+
+
+def test_a_pair_reads_as_key_then_the_columns_that_differ_in_their_order() -> None:
     assert difference_lines([PAIRED]) == [f"session_id {UID}: confidence 0.724 vs 0.362"]
+    key = [{"name": "t", "value": 1}, {"name": "id", "value": 2}]
+    two = {"key": key, "columns": _columns(("v", "x", None), ("n", 1, 2), ("j", 3, 4))}
+    assert difference_lines([two]) == ["t 1, id 2: v x vs NULL; n 1 vs 2; j 3 vs 4"]
+
+
+def test_a_difference_of_an_older_event_as_mappings_still_reads() -> None:
     two = {"key": {"id": 2}, "columns": {"a": [1, 2], "b": ["x", None]}}
     assert difference_lines([two]) == ["id 2: a 1 vs 2; b x vs NULL"]
+    alone = {"only_in": "equals_query", "key": {"id": 3}, "row": {"v": {"a": 1}}}
+    assert difference_lines([alone]) == ['id 3: only in equals_query (v: {"a": 1})']
 
 
 def test_a_row_on_one_side_reads_as_its_key_and_the_rest() -> None:
-    alone = {"only_in": "equals_query", "key": {"id": 3}, "row": {"v": {"a": 1}}}
-    assert difference_lines([alone]) == ['id 3: only in equals_query (v: {"a": 1})']
-    assert difference_lines([{"only_in": "query", "key": {}, "row": {}}]) == [
+    row = [{"name": "v", "value": {"a": 1}}, {"name": "b", "value": None}]
+    alone = {"only_in": "equals_query", "key": [{"name": "id", "value": 3}], "row": row}
+    assert difference_lines([alone]) == ['id 3: only in equals_query (v: {"a": 1}, b: NULL)']
+    assert difference_lines([{"only_in": "query", "key": [], "row": []}]) == [
         "only in the check's query"
     ]
 
@@ -145,7 +161,12 @@ def test_values_are_values_never_python_reprs() -> None:
         phase="pre",
         actual=Decimal("0.724"),
         expected=Decimal("0.362"),
-        differences=[{"key": {"id": UUID(UID)}, "columns": {"c": [Decimal("0.724"), None]}}],
+        differences=[
+            {
+                "key": [{"name": "id", "value": UUID(UID)}],
+                "columns": _columns(("c", Decimal("0.724"), None)),
+            }
+        ],
     )
     reporter.event("p", 1, json_data(event))
     text = sink.getvalue()

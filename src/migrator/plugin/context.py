@@ -162,12 +162,14 @@ class CheckOutcome:
     """A check's verdict, with the actual value beside the expected one.
 
     `detail` says in words why it failed (or what to know of a pass). `differences`,
-    optional, is the difference as data, for a check that compares rows: each item a
-    mapping, `{"key": {column: value}, "columns": {column: [actual, expected]}}` for a
-    row found on both sides that differs in some columns (paired by its key), or
-    `{"only_in": "query" | "equals_query", "key": {column: value}, "row": {column:
-    value}}` for a row found on one side only (its key, and the rest of it). It is
-    kept in the check's event (and `--output json`), and shown a line per item under a
+    optional, is the difference as data, for a check that compares rows, columns in
+    lists so that they keep the query's order through the audit trail's jsonb: each item
+    `{"key": [{"name": column, "value": v}, ...], "columns": [{"name": column,
+    "actual": a, "expected": e}, ...]}` for a row found on both sides that differs in
+    some columns (paired by its key), or `{"only_in": "query" | "equals_query", "key":
+    [...], "row": [{"name": column, "value": v}, ...]}` for a row found on one side
+    only (its key, and the rest of it). It is kept in the check's event (and `--output
+    json`), so keep each value short (`shorten`), and shown a line per item under a
     failed check.
     """
 

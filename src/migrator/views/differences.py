@@ -44,15 +44,38 @@ def _line(difference: Mapping[str, Any], width: int | None) -> str:
         rest = f" ({values})" if values else ""
         return f"{key}: only in {side}{rest}" if key else f"only in {side}{rest}"
     columns = "; ".join(
-        f"{name} {shown(pair[0], width)} vs {shown(pair[1], width)}"
-        for name, pair in _items(difference.get("columns"))
-        if isinstance(pair, list | tuple) and len(pair) == 2
+        f"{name} {shown(actual, width)} vs {shown(expected, width)}"
+        for name, actual, expected in _columns(difference.get("columns"))
     )
     return f"{key}: {columns or 'differs'}"
 
 
 def _items(data: Any) -> list[tuple[str, Any]]:
-    return [(str(k), v) for k, v in data.items()] if isinstance(data, Mapping) else []
+    """A key's or a row's columns, in order: `[{"name": ..., "value": ...}, ...]` (a
+    mapping, as events before the list kept them, in its own order)."""
+    if isinstance(data, Mapping):
+        return [(str(k), v) for k, v in data.items()]
+    if isinstance(data, list | tuple):
+        return [(str(i.get("name")), i.get("value")) for i in data if isinstance(i, Mapping)]
+    return []
+
+
+def _columns(data: Any) -> list[tuple[str, Any, Any]]:
+    """The columns that differ, in order: `[{"name", "actual", "expected"}, ...]` (a
+    mapping of name to [actual, expected], as events before the list kept them)."""
+    if isinstance(data, Mapping):
+        return [
+            (str(k), v[0], v[1])
+            for k, v in data.items()
+            if isinstance(v, list | tuple) and len(v) == 2
+        ]
+    if isinstance(data, list | tuple):
+        return [
+            (str(i.get("name")), i.get("actual"), i.get("expected"))
+            for i in data
+            if isinstance(i, Mapping)
+        ]
+    return []
 
 
 def named_part(actual: Any, expected: Any) -> Any:
