@@ -308,6 +308,7 @@ def test_history_fits_the_terminal_dates_with_their_zone_values_as_values(width:
     assert "23:59:58.000" in text and "2026-12-06 00:00:01+00:00" in text
     assert "session_id 16103642" in text and "confidence 0.724 vs 0.362" in text
     assert "zzz" not in text and "(39 ms)" in text
+    assert not [line for line in lines if line != line.rstrip()], "a table pads its lines"
 
 
 def test_a_line_said_on_a_terminal_wraps_at_its_own_indent() -> None:

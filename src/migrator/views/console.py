@@ -256,3 +256,21 @@ def _retry(detail: dict[str, Any]) -> str:
 def _duration(seconds: Any) -> str:
     took = elapsed(seconds)
     return f" [dim]{took}[/]" if took else ""
+
+
+class Unpadded:
+    """`renderable` with no spaces at the end of its lines (a table pads its cells)."""
+
+    def __init__(self, renderable: Any) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.segment import Segment
+
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.strip(" "):
+                line.pop()
+            if line and not line[-1].control:
+                line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style)
+            yield from line
+            yield Segment.line()

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from migrator import state
 from migrator.plan import Plan
-from migrator.views.console import Reporter
+from migrator.views.console import Reporter, Unpadded
 from migrator.views.differences import difference_lines, named_part
 from migrator.views.durations import elapsed
 from migrator.views.values import shown, visible
@@ -57,7 +57,7 @@ def render_history(doc: dict[str, Any], reporter: Reporter) -> None:
         )
         say(f"  {_when(run)}")
         if run["events"]:
-            reporter.console.print(_events_table(run, reporter))
+            reporter.console.print(Unpadded(_events_table(run, reporter)))
         if "trail" in run:
             _render_trail(run["id"], run["trail"], reporter)
     if "intact" in doc:

@@ -21,6 +21,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from migrator.views.console import Unpadded
 from migrator.views.values import shown
 
 _STYLE = {"error": "bold red", "warning": "yellow"}
@@ -99,5 +100,5 @@ def render_findings(
     console = Console(file=out, highlight=False, width=width)
     if findings:
         stacked = console.width < STACKED_BELOW
-        console.print(findings_stacked(findings) if stacked else findings_table(findings))
+        console.print(Unpadded(findings_stacked(findings) if stacked else findings_table(findings)))
     console.print(Text(summary))

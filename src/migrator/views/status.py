@@ -11,6 +11,7 @@ from migrator import state
 from migrator.db.lockwait import Blocker
 from migrator.engine.locks import lock_holder
 from migrator.state.live import database_now, known_plans, plan_file
+from migrator.views.console import Unpadded
 from migrator.views.durations import elapsed
 from migrator.views.live import LIVE_STATES, run_document
 from migrator.views.values import shown, visible
@@ -348,23 +349,5 @@ class _Indented:
             if line and not line[-1].control:  # no space left at the end of a wrapped line
                 line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style)
             yield Segment("  ")
-            yield from line
-            yield Segment.line()
-
-
-class Unpadded:
-    """`renderable` with no spaces at the end of its lines (a table pads its cells)."""
-
-    def __init__(self, renderable: RenderableType) -> None:
-        self.renderable = renderable
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from rich.segment import Segment
-
-        for line in console.render_lines(self.renderable, options, pad=False):
-            while line and not line[-1].control and not line[-1].text.strip(" "):
-                line.pop()
-            if line and not line[-1].control:
-                line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style)
             yield from line
             yield Segment.line()

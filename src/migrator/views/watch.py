@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from migrator.db.failures import error_text, is_connection_lost
 from migrator.db.reconnect import reconnect_window
 from migrator.errors import ConnectionLost, ExitCode
-from migrator.views.status import Unpadded, live_runs, when
+from migrator.views.console import Unpadded
+from migrator.views.status import live_runs, when
 from migrator.views.values import plain, visible
 
 if TYPE_CHECKING:
