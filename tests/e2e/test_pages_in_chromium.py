@@ -2,47 +2,32 @@
 network off, their phase diagram found in the DOM after load, screenshots at desktop and
 phone width that are not blank (scripts/check_pages.py does the looking).
 
-A missing browser fails these tests: CI installs it (.ci/run), and so must a developer
-(`apt-get install chromium-headless-shell`).
+They need Debian's `chromium-headless-shell` (or `chromium`), as the pooler tests need
+`pgbouncer`: `.ci/run` installs it, and under CI a missing browser fails them; on a
+developer's machine without it they are skipped with the command that installs it
+(tests/browsers.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.browsers import SCRIPT, pages, require_chromium
 from tests.plans import items
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "check_pages.py"
 SCORING = ROOT / "plans" / "scoring-results.yaml"
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_pages", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-pages = _script()
 
 
 @pytest.fixture(scope="module")
 def browser() -> str:
-    found = pages.find_browser()
-    if found is None:
-        pytest.fail(f"no headless Chromium on this machine: {pages.INSTALL_HINT}")
-    return str(found)
+    return require_chromium()
 
 
 def _phases(page: Any) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator import api
+from tests.browsers import pages, require_chromium
 from tests.terminal import in_terminal
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -213,13 +214,7 @@ def test_pages_with_long_snake_case_names_fit_a_phone_and_a_desktop(
     """A heading, a list item or a table cell holding a long name without a space wraps
     inside the page (a phone 390 px wide, a desktop 1280 px): the reader never scrolls
     the page sideways (a wide table scrolls in its own box)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    try:
-        import check_pages as pages  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
-    browser = pages.find_browser()
-    assert browser is not None, pages.INSTALL_HINT
+    browser = require_chromium()
     plan = write_plan(LONG_NAMES, "long.yaml")
     assert migrator("apply", plan, "--to", LONG, "--yes").code == 1
     written = {
