@@ -454,7 +454,12 @@ class TestChecks:
         assert result.code == 1
         detail = sql("select detail from migrator.events where kind = 'check'")[0][0]
         assert "1 row only in the check's query; 1 row only in equals_query" in detail["detail"]
-        assert detail["differences"] == [{"key": {"id": 2}, "columns": {"v": ["b", "c"]}}]
+        assert detail["differences"] == [
+            {
+                "key": [{"name": "id", "value": 2}],
+                "columns": [{"name": "v", "actual": "b", "expected": "c"}],
+            }
+        ]
         assert "\n      id 2: v b vs c\n" in result.out  # under the failed check, as data
 
 
