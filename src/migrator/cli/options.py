@@ -62,26 +62,10 @@ def fitted(text: str, stream: Any) -> str:
     words to the terminal's width (a word longer than the width stays whole)."""
     if not stream.isatty():
         return text
-    import textwrap
+    from migrator.views.console import terminal_width, wrapped
 
-    width = _columns(stream)
-    return "\n".join(
-        "\n".join(textwrap.wrap(line, width, break_long_words=False) or [line])
-        for line in text.split("\n")
-    )
-
-
-def _columns(stream: Any) -> int:
-    """A terminal's width as rich reads it: COLUMNS first, else the terminal's own."""
-    import os
-
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (OSError, ValueError):
-        return 80
+    width = terminal_width(stream)
+    return "".join(wrapped(line, width, "") for line in text.split("\n")).removesuffix("\n")
 
 
 def _warn_once(log_format: str | None = None, output: str | None = None) -> None:

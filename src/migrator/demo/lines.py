@@ -1,32 +1,12 @@
-"""The demo's own lines fitted to the terminal: prose wrapped between words at its indent,
-and a command broken between its words as a person types it (` \\` at each line's end)."""
+"""The demo's own lines fitted to the terminal: prose wrapped between words at its indent
+(`views.console.wrapped`, the one paragraph wrapping), and a command broken between its
+words as a person types it (` \\` at each line's end)."""
 
 from __future__ import annotations
 
-import textwrap
-from typing import TextIO
+from migrator.views.console import terminal_width, wrapped
 
-
-def terminal_width(out: TextIO) -> int:
-    """The width rich gives a console on `out`: COLUMNS, else the terminal's, else 80."""
-    from rich.console import Console
-
-    return Console(file=out).width
-
-
-def wrapped(text: str, width: int, indent: str, more: str | None = None) -> str:
-    """`text` as a paragraph of lines that fit `width`: each at `indent` (continuations at
-    `more`, default the same), broken between words only (a word longer than the line,
-    a URL or a path, stays whole)."""
-    lines = textwrap.wrap(
-        text,
-        width=max(width, len(indent) + 20),
-        initial_indent=indent,
-        subsequent_indent=indent if more is None else more,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-    return "".join(f"{line}\n" for line in lines or [indent])
+__all__ = ["shell_lines", "terminal_width", "wrapped"]
 
 
 def shell_lines(words: list[str], width: int, indent: str) -> str:

@@ -274,3 +274,27 @@ class Unpadded:
                 line[-1] = Segment(line[-1].text.rstrip(" "), line[-1].style)
             yield from line
             yield Segment.line()
+
+
+def terminal_width(out: TextIO) -> int:
+    """The width rich gives a console on `out`: COLUMNS, else the terminal's, else 80."""
+    from rich.console import Console
+
+    return Console(file=out).width
+
+
+def wrapped(text: str, width: int, indent: str, more: str | None = None) -> str:
+    """`text` as a paragraph of lines that fit `width`: each at `indent` (continuations at
+    `more`, default the same), broken between words only (a word longer than the line,
+    a URL or a path, stays whole)."""
+    import textwrap
+
+    lines = textwrap.wrap(
+        text,
+        width=max(width, len(indent) + 20),
+        initial_indent=indent,
+        subsequent_indent=indent if more is None else more,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "".join(f"{line}\n" for line in lines or [indent])

@@ -45,18 +45,13 @@ class ShownFinding(Protocol):
     def detail(self) -> str: ...
 
 
-def visible(name: str) -> str:
-    """A catalog name on one line as a person can read it: control characters as `\\xNN`."""
-    return shown(name)
-
-
 def _what(finding: ShownFinding) -> list[str]:
     """The finding column: its kind, the table, and the policy and roles if any."""
-    what = [finding.kind, visible(finding.qualified_table)]
+    what = [finding.kind, shown(finding.qualified_table)]
     if finding.policy is not None:
-        what.append(f"policy {visible(finding.policy)}")
+        what.append(f"policy {shown(finding.policy)}")
     if finding.roles:
-        what.append(f"roles {', '.join(visible(r) for r in finding.roles)}")
+        what.append(f"roles {', '.join(shown(r) for r in finding.roles)}")
     return what
 
 
@@ -71,7 +66,7 @@ def findings_stacked(findings: Sequence[ShownFinding]) -> RenderableType:
         head = Text(finding.severity, style=_STYLE.get(finding.severity, ""))
         head.append(f" {kind}")
         parts.append(head)
-        for line in [*rest, visible(finding.detail)]:
+        for line in [*rest, shown(finding.detail)]:
             parts.append(Padding(Text(line, overflow="fold"), (0, 0, 0, 2)))
     return Group(*parts)
 
@@ -87,7 +82,7 @@ def findings_table(findings: Sequence[ShownFinding]) -> Table:
         table.add_row(
             Text(finding.severity, style=_STYLE.get(finding.severity, "")),
             Text("\n".join(_what(finding))),
-            Text(visible(finding.detail)),
+            Text(shown(finding.detail)),
         )
     return table
 
