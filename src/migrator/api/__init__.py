@@ -5,7 +5,8 @@ and returns an exit code; errors are raised as `MigratorError`s. The CLI only
 parses arguments, calls these, and turns errors into one line and an exit code.
 
 The functions live by what they do: `plans` (no database), `runs` (moving a plan),
-`records` (reading what happened), `server` (the embedded PostgreSQL: status, start,
+`records` (reading what happened), `fleet` (one plan on every target of a fleet
+file), `server` (the embedded PostgreSQL: status, start,
 stop); `session` opens a plan on its database. `rehearse`
 is `migrator.rehearse.rehearsal.rehearse`, imported on first use (it loads the engine).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from migrator.api.context import Context, OutputFormat
+from migrator.api.fleet import fleet_apply, fleet_export, fleet_plan, fleet_rollback, fleet_status
 from migrator.api.plans import DOCS_SUFFIX, DocsFormat, docs, plugins, schema, validate
 from migrator.api.records import graph, history, report, status
 from migrator.api.runs import apply, continue_, dry_run, pause, resume, rollback, unlock
@@ -35,6 +37,11 @@ __all__ = [
     "default_target_phase",
     "docs",
     "dry_run",
+    "fleet_apply",
+    "fleet_export",
+    "fleet_plan",
+    "fleet_rollback",
+    "fleet_status",
     "graph",
     "history",
     "open_session",

@@ -3,13 +3,14 @@
 Heavy modules (SQLAlchemy, pydantic models, plugins) are imported inside the
 commands so that `migrator --help` stays instant. The group and its shared options
 are `group` and `options`; the commands live by what they do (`commands_plans`,
-`commands_runs`, `commands_records`, `commands_tools`, `commands_server`); `run.main` is
-the entry point.
+`commands_runs`, `commands_records`, `commands_tools`, `commands_server`,
+`commands_fleet`); `run.main` is the entry point.
 """
 
 from __future__ import annotations
 
 from migrator.cli import (
+    commands_fleet,
     commands_plans,
     commands_records,
     commands_runs,
@@ -21,6 +22,7 @@ from migrator.cli.run import main
 
 __all__ = [
     "cli",
+    "commands_fleet",
     "commands_plans",
     "commands_records",
     "commands_runs",

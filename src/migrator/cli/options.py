@@ -11,7 +11,7 @@ import click
 OUTPUT = click.Choice(["text", "json"])
 
 
-def _parse_vars(
+def parse_vars(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, str]:
     parsed: dict[str, str] = {}
@@ -102,7 +102,7 @@ _VAR = click.option(
     "variables",
     multiple=True,
     metavar="NAME=VALUE",
-    callback=_parse_vars,
+    callback=parse_vars,
     help="Override a plan variable (repeatable).",
 )
 _YES = click.option(

@@ -28,7 +28,18 @@ def _printable_output() -> None:
 # Commands that change things: once stdout's reader is gone (`apply ... | head -1`) they go
 # on to their end, their output dropped; every other command only reads and stops there.
 _ACTING = frozenset(
-    {"apply", "rollback", "resume", "rehearse", "demo", "pause", "continue", "unlock", "server"}
+    {
+        "apply",
+        "rollback",
+        "resume",
+        "rehearse",
+        "demo",
+        "pause",
+        "continue",
+        "unlock",
+        "server",
+        "fleet",
+    }
 )
 
 

@@ -1,0 +1,78 @@
+"""What one target says of a plan, read from its own `migrator` schema: the phase, the
+last run, a run left open. Read only (a READ ONLY transaction), within a time limit; a
+target that cannot be reached is a reading with its reason, never an exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from migrator.fleet.targets import FleetTarget
+from migrator.masking import Secrets
+
+if TYPE_CHECKING:
+    from migrator.state import RunRow
+
+
+@dataclass(frozen=True)
+class TargetReading:
+    """One target's state of one plan, or why it could not be read (`error`)."""
+
+    target: FleetTarget
+    phase: str | None = None
+    last_run: RunRow | None = None
+    """Its newest run of the plan (None: the plan never ran there)."""
+    last_succeeded: RunRow | None = None
+    open_run: RunRow | None = None
+    """A run not settled: under way, interrupted, or its undo failed."""
+    error: str | None = None
+    """Why it could not be read (masked): unreachable, no permission, a timeout."""
+
+    @property
+    def reachable(self) -> bool:
+        return self.error is None
+
+
+def read_target(
+    target: FleetTarget, plan: str, initial_phase: str, timeout: float, secrets: Secrets
+) -> TargetReading:
+    """Read `plan`'s state on `target`, waiting at most about `timeout` seconds (to
+    connect, and for the statements)."""
+    import psycopg
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from migrator import state
+    from migrator.db.failures import error_text
+    from migrator.db.target import Target, application_name, scrub
+
+    shown = Target(target.dsn, f"target {target.name}")
+    milliseconds = max(1, int(timeout * 1000))
+
+    def connect() -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            target.dsn,
+            connect_timeout=max(1, round(timeout)),
+            application_name=application_name(),
+            prepare_threshold=None,
+            options=f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
+        )
+
+    engine = create_engine("postgresql+psycopg://", creator=connect, poolclass=NullPool)
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql("set transaction read only")
+            if not state.schema_exists(conn):
+                return TargetReading(target, phase=initial_phase)
+            runs = state.runs_of(conn, plan, limit=1)
+            return TargetReading(
+                target,
+                phase=state.current_phase(conn, plan, initial_phase),
+                last_run=runs[0] if runs else None,
+                last_succeeded=state.last_succeeded_run(conn, plan),
+                open_run=state.open_run(conn, plan),
+            )
+    except Exception as exc:  # any failure to read is this target's, reported as such
+        return TargetReading(target, error=secrets.mask(scrub(error_text(exc), shown)))
+    finally:
+        engine.dispose()

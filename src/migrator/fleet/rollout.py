@@ -1,0 +1,133 @@
+"""A wave of targets, `parallel` at a time: exit 4 and 5 tried again with a growing wait,
+and the rollout halted once more than `max_failures` targets failed (the targets under way
+finish; none starts after)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from migrator.errors import ExitCode
+from migrator.fleet.model import Retry, WaveSpec
+from migrator.fleet.targets import FleetTarget
+
+RETRIED = frozenset({ExitCode.LOCKED, ExitCode.UNREACHABLE})
+"""Exit codes worth another try: the plan's lock was held, the database did not answer."""
+FAILED = frozenset(
+    {ExitCode.CHECK_FAILED, ExitCode.INVALID, ExitCode.UNDO_FAILED, ExitCode.INTERNAL}
+)
+"""Exit codes that count against a wave's `max_failures` (SPEC: 1, 3 and 6; and 2, a
+target its command refused: a plan blocked there, an unset variable)."""
+STOPPED = frozenset({ExitCode.SIGINT, ExitCode.SIGTERM})
+_PRIORITY = (
+    ExitCode.UNDO_FAILED,
+    ExitCode.INTERNAL,
+    ExitCode.CHECK_FAILED,
+    ExitCode.INVALID,
+    ExitCode.UNREACHABLE,
+    ExitCode.LOCKED,
+)
+
+
+def fleet_exit_code(codes: Iterable[int | None]) -> ExitCode:
+    """The fleet's exit code from its targets': 0 when all are 0, else the first of 3, 6, 1,
+    2, 5, 4 that one of them has (a target not started, None, counts as nothing)."""
+    found = {int(c) for c in codes if c is not None}
+    for code in _PRIORITY:
+        if code in found:
+            return code
+    return ExitCode.OK
+
+
+@dataclass
+class Outcome:
+    """How one target of a wave ended: its last exit code (None: never started) and how
+    many times its command ran."""
+
+    target: FleetTarget
+    code: int | None = None
+    attempts: int = 0
+
+
+Attempt = Callable[[FleetTarget, int], int]
+"""Run the target's command once (its attempt number, from 1); its exit code."""
+
+
+class Halt:
+    """Whether the rollout stops: a signal, or too many failures. Shared by all waves."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        """Set by a signal: nothing new starts, waits end."""
+        self.failures_exceeded = False
+        self.reason = ""
+
+    @property
+    def halted(self) -> bool:
+        return self.stop.is_set() or self.failures_exceeded
+
+    def request_stop(self, reason: str) -> None:
+        self.reason = self.reason or reason
+        self.stop.set()
+
+
+def run_wave(
+    wave: WaveSpec,
+    targets: list[FleetTarget],
+    attempt: Attempt,
+    *,
+    retry: Retry,
+    halt: Halt,
+    on_retry: Callable[[FleetTarget, int, float], None] | None = None,
+    on_end: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run `attempt` for each target, `wave.parallel` at a time, in the targets' order.
+
+    A target whose attempt ends with exit 4 or 5 is tried again after a wait (`retry`:
+    doubling from `backoff` up to `longest`, `attempts` more times at most; a stop ends
+    the wait). Once more than `wave.max_failures` targets ended failed, `halt` says so and
+    no target starts after; those under way finish. Outcomes in the targets' order.
+    """
+    outcomes = [Outcome(t) for t in targets]
+    counted = threading.Lock()
+    failures = 0
+
+    def one(outcome: Outcome) -> None:
+        nonlocal failures
+        if halt.halted:
+            return
+        target = outcome.target
+        delay = retry.backoff
+        while True:
+            outcome.attempts += 1
+            outcome.code = attempt(target, outcome.attempts)
+            retries_left = outcome.attempts <= retry.attempts
+            if outcome.code not in RETRIED or not retries_left or halt.stop.is_set():
+                break
+            if on_retry is not None:
+                on_retry(target, outcome.code, delay)
+            if halt.stop.wait(delay):
+                break
+            delay = min(delay * 2, retry.longest)
+        if outcome.code in FAILED:
+            with counted:
+                failures += 1
+                if failures > wave.max_failures and not halt.failures_exceeded:
+                    halt.failures_exceeded = True
+                    halt.reason = halt.reason or (
+                        f"wave {wave.name}: {failures} target(s) failed, more than its "
+                        f"max_failures ({wave.max_failures})"
+                    )
+        elif outcome.code in STOPPED:
+            halt.request_stop(f"target {target.name} was stopped by a signal")
+        if on_end is not None:
+            on_end(outcome)
+
+    with ThreadPoolExecutor(
+        max_workers=wave.parallel, thread_name_prefix=f"wave-{wave.name}"
+    ) as pool:
+        for future in [pool.submit(one, o) for o in outcomes]:
+            future.result()
+    return outcomes
