@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from migrator.db.target import Target, connect_engine, redact, resolve_target, scrub
-from migrator.errors import DatabaseUnreachable, ExitCode
+from migrator.errors import DatabaseUnreachable, ExitCode, UsageError
 
 
 def test_a_fresh_database_is_empty_and_usable(database: str) -> None:
@@ -32,6 +34,27 @@ def test_the_option_wins_over_the_environment() -> None:
     assert resolve_target("postgresql://x/y", env).source == "--dsn"
     assert resolve_target(None, env).dsn == "postgresql://a/b"
     assert resolve_target(None, {"DATABASE_URL": "postgresql://c/d"}).source == "DATABASE_URL"
+
+
+def test_migrator_dsn_file_is_read_after_migrator_dsn_and_before_database_url(
+    tmp_path: Path,
+) -> None:
+    """A container's mounted secret: the DSN read from the file, its line end dropped;
+    an unreadable or empty file, or both variables, is exit 2, never the embedded server."""
+    file = tmp_path / "acme"
+    file.write_text("postgresql://u@h/acme\n", encoding="utf-8")
+    env = {"MIGRATOR_DSN_FILE": str(file), "DATABASE_URL": "postgresql://c/d"}
+    target = resolve_target(None, env)
+    assert (target.dsn, target.source) == ("postgresql://u@h/acme", "MIGRATOR_DSN_FILE")
+    assert resolve_target("postgresql://x/y", env).source == "--dsn"
+    with pytest.raises(UsageError, match="both set"):
+        resolve_target(None, {**env, "MIGRATOR_DSN": "postgresql://a/b"})
+    with pytest.raises(UsageError, match=r"MIGRATOR_DSN_FILE .*missing: cannot read it"):
+        resolve_target(None, {"MIGRATOR_DSN_FILE": str(tmp_path / "missing")})
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="is empty") as raised:
+        resolve_target(None, {"MIGRATOR_DSN_FILE": str(tmp_path / "empty")})
+    assert raised.value.exit_code == ExitCode.INVALID
 
 
 def test_unreachable_database_is_exit_5_without_the_password() -> None:

@@ -169,20 +169,19 @@ def graph(ctx: Context, plan_path: str | Path) -> ExitCode:
     """The plan's phases and transitions as a Mermaid state diagram.
 
     The phase the plan is in is highlighted when a database is named (`ctx.dsn`, else
-    $MIGRATOR_DSN, else $DATABASE_URL) and can be reached; it is only read. Without
-    one, the embedded PostgreSQL is not started just for a diagram; an unreachable one
-    is said on stderr, and the diagram comes without a current phase (exit 0).
+    $MIGRATOR_DSN, $MIGRATOR_DSN_FILE, else $DATABASE_URL) and can be reached; it is only
+    read. Without one, the embedded PostgreSQL is not started just for a diagram; an
+    unreachable one is said on stderr, and the diagram comes without a current phase
+    (exit 0).
     """
-    import os
-
     from migrator import state
-    from migrator.db.target import Target, connect_engine
+    from migrator.db.target import Target, connect_engine, named_dsn
     from migrator.errors import DatabaseUnreachable
     from migrator.plan import load_plan
     from migrator.views.diagram import mermaid
 
     plan = load_plan(plan_path, ctx.plugins())
-    named = ctx.dsn or os.environ.get("MIGRATOR_DSN") or os.environ.get("DATABASE_URL")
+    named = named_dsn(ctx.dsn)
     phase = None
     if named:
         try:

@@ -94,8 +94,9 @@ _DSN = click.option(
     "--dsn",
     metavar="DSN",
     callback=note_dsn_password,
-    help="The target database. Default: $MIGRATOR_DSN, else $DATABASE_URL, "
-    "else the embedded PostgreSQL in .migrator/pgdata.",
+    help="The target database. Default: $MIGRATOR_DSN, else the file "
+    "$MIGRATOR_DSN_FILE names, else $DATABASE_URL, else the embedded PostgreSQL in "
+    ".migrator/pgdata.",
 )
 _VAR = click.option(
     "--var",

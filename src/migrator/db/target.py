@@ -1,7 +1,8 @@
 """Where the database is, and connecting to it without ever showing a password.
 
-`--dsn`, else `MIGRATOR_DSN`, else `DATABASE_URL`, else the embedded PostgreSQL
-(`db/embedded.py`) in `.migrator/pgdata` under the current directory. The embedded
+`--dsn`, else `MIGRATOR_DSN`, else the file `MIGRATOR_DSN_FILE` names (a container's
+mounted secret, as `POSTGRES_PASSWORD_FILE`), else `DATABASE_URL`, else the embedded
+PostgreSQL (`db/embedded.py`) in `.migrator/pgdata` under the current directory. The embedded
 server is left running for the next command, which reuses it.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrator.errors import DatabaseUnreachable
+from migrator.errors import DatabaseUnreachable, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -177,10 +178,39 @@ def resolve_target(
     env = os.environ if environ is None else environ
     if dsn:
         return Target(dsn, "--dsn")
-    for name in ("MIGRATOR_DSN", "DATABASE_URL"):
-        if env.get(name):
-            return Target(env[name], name)
+    if env.get("MIGRATOR_DSN"):
+        if env.get("MIGRATOR_DSN_FILE"):
+            raise UsageError("MIGRATOR_DSN and MIGRATOR_DSN_FILE are both set: give one")
+        return Target(env["MIGRATOR_DSN"], "MIGRATOR_DSN")
+    if env.get("MIGRATOR_DSN_FILE"):
+        return Target(dsn_from_file(env["MIGRATOR_DSN_FILE"]), "MIGRATOR_DSN_FILE")
+    if env.get("DATABASE_URL"):
+        return Target(env["DATABASE_URL"], "DATABASE_URL")
     return Target(embedded_dsn(Path.cwd() / EMBEDDED_DIR, announce), "embedded")
+
+
+def named_dsn(dsn: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The DSN a command was given (the option, else the environment as `resolve_target`
+    reads it), or None: no embedded server is started for it."""
+    env = os.environ if environ is None else environ
+    if dsn or any(env.get(n) for n in ("MIGRATOR_DSN", "MIGRATOR_DSN_FILE", "DATABASE_URL")):
+        return resolve_target(dsn, env).dsn
+    return None
+
+
+def dsn_from_file(path: str) -> str:
+    """The DSN a file holds (`MIGRATOR_DSN_FILE`): its text without the line end; a file
+    that cannot be read, or is empty, is a usage error (exit 2) naming the file, never
+    the embedded server instead."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise UsageError(f"MIGRATOR_DSN_FILE {path}: cannot read it: {reason}") from None
+    value = text.strip()
+    if not value:
+        raise UsageError(f"MIGRATOR_DSN_FILE {path} is empty: it holds the DSN")
+    return value
 
 
 def embedded_dsn(pgdata: Path, announce: Callable[[str], None] | None = None) -> str:

@@ -85,7 +85,11 @@ class Child:
 
     def run(self) -> ChildResult:
         """Start the command, follow it to its end; its result."""
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MIGRATOR_DSN")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "MIGRATOR_DSN", "MIGRATOR_DSN_FILE")
+        }
         env.update(MIGRATOR_DSN=self.dsn, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
         command = [sys.executable, "-m", "migrator", *self.args]
         command += ["--output", "json", "--log-format", "json"]
