@@ -7,10 +7,13 @@ targets, the ledger) and hands it to the module of its command in `migrator.flee
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from migrator.api.context import Context
 from migrator.errors import ExitCode
+
+if TYPE_CHECKING:
+    from migrator.fleet.export import ExportOptions
 
 ExportFormat = Literal["k8s", "argo"]
 
@@ -57,10 +60,13 @@ def fleet_export(
     plan_path: str | Path,
     to: str | None,
     export_format: ExportFormat,
+    options: ExportOptions | None = None,
 ) -> ExitCode:
     """The rollout as manifests for a scheduler: Kubernetes Indexed Jobs or an Argo
-    Workflow, each pod one `migrator apply` of one target."""
+    Workflow, each pod one `migrator apply` of one target (`options`: the image, the
+    Secret's name, the namespace, a folder to write into)."""
     from migrator.fleet.export import export_fleet
     from migrator.fleet.session import open_fleet
 
-    return export_fleet(open_fleet(ctx, fleet_path, plan_path, to), to, export_format)
+    session = open_fleet(ctx, fleet_path, plan_path, to)
+    return export_fleet(session, to, export_format, options)

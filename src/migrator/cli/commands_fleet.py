@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -129,14 +130,80 @@ def fleet_plan(fleet_file: str, plan: str, to: str | None, **options: Any) -> in
 @FLEET_ARG
 @PLAN_ARG
 @TO
-@click.option("--format", "export_format", type=click.Choice(["k8s", "argo"]), required=True)
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["k8s", "argo"]),
+    required=True,
+    help="k8s: a ConfigMap of the plan and an Indexed Job per wave; argo: the ConfigMap "
+    "and one Argo Workflow.",
+)
+@click.option(
+    "--image",
+    metavar="IMAGE",
+    help="The image of migrator the pods run (the repository's Dockerfile builds one). "
+    "Default: migrator:<this version>.",
+)
+@click.option(
+    "--secret",
+    metavar="NAME",
+    help="The Secret holding the DSNs, one key per target name (made by you: the commands "
+    "are printed). Default: <fleet>-targets.",
+)
+@click.option("--namespace", metavar="NAME", help="The namespace of every object.")
+@click.option(
+    "--out",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per object and commands.sh (the commands, in order) into DIR; "
+    "default: one YAML stream on stdout.",
+)
+@VAR
+@click.option(
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Put --yes in every pod's command: the plan's own approval gates confirmed (a pod "
+    "has no terminal to ask). A wave's approval stays a person's (docs/fleet-export.md).",
+)
+@click.option(
+    "--operator",
+    "pod_operator",
+    metavar="NAME",
+    help="Who runs the rollout, for every target's audit trail. Default: the pod's user.",
+)
 def fleet_export(
-    fleet_file: str, plan: str, to: str | None, export_format: str, **options: Any
+    fleet_file: str,
+    plan: str,
+    to: str | None,
+    export_format: str,
+    image: str | None,
+    secret: str | None,
+    namespace: str | None,
+    out: Path | None,
+    pod_operator: str | None,
+    **options: Any,
 ) -> int:
-    """The rollout as manifests for a scheduler, each pod one `migrator apply`."""
+    """The rollout as manifests for a scheduler, each pod one `migrator apply` of one
+    target: for Kubernetes (--format k8s) an Indexed Job per wave, the target chosen by
+    its index; for Argo Workflows (--format argo) a Workflow whose DAG runs the waves in
+    order, a suspend before a wave with approval. No DSN is ever written: each pod reads
+    its target's from the Secret (--secret), mounted as files (MIGRATOR_DSN_FILE); the
+    output starts with the commands that make it and run the rollout. Exit 4 and 5 are
+    retried (the fleet's retry), 1, 2, 3 and 6 fail the target; see docs/fleet-export.md
+    for what maps and what does not (the ledger, bake's checks)."""
     from migrator import api
+    from migrator.fleet.export import ExportOptions
 
-    return api.fleet_export(_context(**options), fleet_file, plan, to, export_format)  # type: ignore[arg-type]
+    chosen = ExportOptions(image, secret, namespace, out, pod_operator)
+    return api.fleet_export(
+        run_context(**options),
+        fleet_file,
+        plan,
+        to,
+        export_format,  # type: ignore[arg-type]
+        chosen,
+    )
 
 
 def _context(**options: Any) -> Any:
