@@ -11,12 +11,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from tests import fleets
+from tests.exports import argo_errors, k8s_validate, no_secret_in
 from tests.fleets import FleetDatabases
 from tests.plans import phased
 
@@ -33,7 +33,6 @@ WAVES = (
     "  - {name: rest, parallel: 4, max_failures: 1, approval: true}\n"
 )
 fleet_databases = fleets.fleet_databases  # the fixture, used by name
-ARGO_SCHEMA = Path(__file__).parent.parent / "data" / "argo-workflows" / "workflow.schema.json"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -47,15 +46,6 @@ def export(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, 
     return code, captured.out, captured.err
 
 
-def no_secret_in(text: str, fleet: FleetDatabases) -> None:
-    from migrator.db.target import Target
-
-    for dsn in fleet.dsns.values():
-        assert dsn not in text
-        password = Target(dsn, "test").password
-        assert password and password not in text
-
-
 def fleet_and_plan(
     fleet: FleetDatabases, tmp_path: Path, **targets: str | None
 ) -> tuple[Path, Path]:
@@ -66,33 +56,6 @@ def fleet_and_plan(
     plan = tmp_path / "widgets.yaml"
     plan.write_text(PLAN, encoding="utf-8")
     return path, plan
-
-
-def k8s_validate(document: dict[str, Any]) -> None:
-    import kubernetes_validate
-
-    for version in ("1.29", "1.33"):
-        kubernetes_validate.validate(document, version, strict=True)
-
-
-def strict(schema: Any, parent: str | None = None) -> Any:
-    """The schema with no property it does not name allowed (a misspelt key fails)."""
-    if isinstance(schema, dict):
-        found = {k: strict(v, k) for k, v in schema.items()}
-        if parent != "properties" and "properties" in found:
-            found.setdefault("additionalProperties", False)
-        return found
-    if isinstance(schema, list):
-        return [strict(v) for v in schema]
-    return schema
-
-
-def argo_errors(document: dict[str, Any]) -> list[str]:
-    import jsonschema
-
-    schema = strict(json.loads(ARGO_SCHEMA.read_text(encoding="utf-8")))
-    validator = jsonschema.Draft202012Validator(schema)
-    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
 
 
 def test_k8s_an_indexed_job_per_wave_valid_against_kubernetes_schemas(
