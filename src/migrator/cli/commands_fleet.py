@@ -189,9 +189,14 @@ def fleet_export(
     its index; for Argo Workflows (--format argo) a Workflow whose DAG runs the waves in
     order, a suspend before a wave with approval. No DSN is ever written: each pod reads
     its target's from the Secret (--secret), mounted as files (MIGRATOR_DSN_FILE); the
-    output starts with the commands that make it and run the rollout. Exit 4 and 5 are
-    retried (the fleet's retry), 1, 2, 3 and 6 fail the target; see docs/fleet-export.md
-    for what maps and what does not (the ledger, bake's checks)."""
+    output starts with the commands that make it and run the rollout. A pod's exit 4 or 5
+    is retried (the fleet's retry), 1, 2, 3 or 6 fails its target; docs/fleet-export.md
+    says what maps and what does not (the ledger, bake's checks).
+
+    The fleet is read as by every fleet command (its ${env:...} DSNs set: the same
+    variables make the Secret). Exit 0 written; 2 bad usage, an invalid fleet file or
+    plan, or a secret that a manifest would hold; 5 a targets query's database
+    unreachable."""
     from migrator import api
     from migrator.fleet.export import ExportOptions
 
