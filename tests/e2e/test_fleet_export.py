@@ -184,7 +184,7 @@ def test_argo_a_workflow_of_waves_valid_against_argo_schema(
     assert templates["bake-canary"]["suspend"] == {"duration": "600"}
     rest = templates["wave-rest"]
     assert rest["parallelism"] == 4 and "failFast" not in rest  # max_failures: 1
-    assert templates["wave-canary"]["failFast"] is True  # max_failures: 0
+    assert "failFast" not in templates["wave-canary"]  # it would stop a retry (#16849)
     assert rest["steps"][0][0]["withItems"] == ["acme", "beta"]
     retry = templates["apply-rest"]["retryStrategy"]
     assert retry["expression"] == "asInt(lastRetry.exitCode) in [4, 5]"
@@ -193,6 +193,25 @@ def test_argo_a_workflow_of_waves_valid_against_argo_schema(
         {"duration": "2s", "factor": "2", "cap": "30s"},
     )
     assert "argo resume @latest --node-field-selector displayName=approve-rest" in out
+
+
+def test_argo_fails_fast_only_without_retries(
+    fleet_databases: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`max_failures: 0` and no retry: after a failure no target of the wave starts."""
+    fleet = fleet_databases.write(
+        {"internal": "canary", "acme": None}, waves=WAVES, extra="retry: {attempts: 0}\n"
+    )
+    plan = tmp_path / "widgets.yaml"
+    plan.write_text(PLAN, encoding="utf-8")
+    code, out, err = export(capsys, fleet, plan, "--to", "b", "--format", "argo")
+    assert code == 0, err
+    workflow = list(yaml.safe_load_all(out))[1]
+    assert argo_errors(workflow) == []
+    templates = {t["name"]: t for t in workflow["spec"]["templates"]}
+    assert templates["wave-canary"]["failFast"] is True  # max_failures: 0
+    assert "failFast" not in templates["wave-rest"]  # max_failures: 1
+    assert "retryStrategy" not in templates["apply-canary"]
 
 
 def test_argo_schema_check_catches_a_misspelt_key() -> None:

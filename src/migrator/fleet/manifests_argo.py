@@ -4,10 +4,12 @@ Its entry is a DAG of the waves, each depending on the one before (through its b
 timed `suspend`, and the next wave's approval, a `suspend` a person resumes). A wave is a
 steps template fanning out over its targets (`withItems`) `parallelism` at a time; each
 target is a pod of one `migrator apply`, retried on exit 4 and 5 only (`retryStrategy`
-with the fleet's attempts and backoff). `max_failures: 0` is `failFast`: after a failure
-no target of the wave starts and those under way finish, as `fleet apply` does; a larger
-`max_failures` lets every target of the wave run, and any failure stops the rollout after
-the wave (Argo counts no failures): stricter than `fleet apply`.
+with the fleet's attempts and backoff). Every target of a wave runs, and a failure stops
+the rollout after the wave: Argo counts no failures, and its `failFast` takes a failed
+attempt that `retryStrategy` would retry for the target's failure (no retry follows, and
+the workflow may hang: argoproj/argo-workflows#5398, #16849), so a wave is `failFast` (no
+target starts after a failure, as `fleet apply` with `max_failures: 0`) only when it
+allows no failure and the fleet retries nothing (`retry: {attempts: 0}`).
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ def wave_templates(rollout: Rollout, wave: ExportWave) -> list[dict[str, Any]]:
         "parallelism": wave.parallel,
         "steps": [[fan_out]],
     }
-    if wave.max_failures == 0:
-        steps["failFast"] = True
+    if wave.max_failures == 0 and not rollout.attempts:
+        steps["failFast"] = True  # safe without retryStrategy only (see above)
     apply: dict[str, Any] = {
         "name": task_name("apply", wave),
         "inputs": {"parameters": [{"name": "target"}]},
