@@ -187,7 +187,9 @@ def test_argo_a_workflow_of_waves_valid_against_argo_schema(
     assert "failFast" not in templates["wave-canary"]  # it would stop a retry (#16849)
     assert rest["steps"][0][0]["withItems"] == ["acme", "beta"]
     retry = templates["apply-rest"]["retryStrategy"]
-    assert retry["expression"] == "asInt(lastRetry.exitCode) in [4, 5]"
+    assert retry["expression"] == (
+        'lastRetry.status == "Error" || asInt(lastRetry.exitCode) in [4, 5]'
+    )
     assert (retry["limit"], retry["backoff"]) == (
         "2",
         {"duration": "2s", "factor": "2", "cap": "30s"},
@@ -249,6 +251,8 @@ def test_hostile_names_become_safe_distinct_objects(
     for document in documents:
         k8s_validate(document)
         assert DNS_LABEL.match(document["metadata"]["name"]), document["metadata"]["name"]
+        if document["kind"] == "Job":  # its pods' host names: <job>-<index>, 63 at most
+            assert len(document["metadata"]["name"]) <= 56
         for value in document["metadata"]["labels"].values():
             assert LABEL_VALUE.match(value) and len(value) <= 63, value
     waves_named = [d["metadata"]["annotations"]["migrator/wave"] for d in documents[1:]]
@@ -295,6 +299,10 @@ def test_bad_usage_is_exit_2(
     assert code == 2 and "needs --to PHASE" in err
     code, _, err = export(capsys, fleet, plan, "--to", "z", "--format", "k8s")
     assert code == 2 and "no phase 'z'" in err
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("fleet: none\ntargets: []\n", encoding="utf-8")
+    code, out, err = export(capsys, empty, plan, "--to", "b", "--format", "argo")
+    assert (code, out) == (2, "") and "has no target: nothing to export" in err
 
 
 def test_a_secret_in_a_var_is_refused_not_written(

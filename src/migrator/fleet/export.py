@@ -43,6 +43,8 @@ def export_fleet(
     from migrator.fleet import manifests_argo, manifests_k8s
 
     chosen = options or ExportOptions()
+    if not session.targets:
+        raise UsageError(f"fleet {session.fleet.name} has no target: nothing to export")
     rollout = rollout_of(session, to, chosen)
     module: Any = manifests_k8s if export_format == "k8s" else manifests_argo
     documents: list[dict[str, Any]] = module.manifests(rollout)

@@ -30,8 +30,10 @@ from migrator.fleet.pods import (
     volumes,
 )
 
-RETRY_EXPRESSION = "asInt(lastRetry.exitCode) in [4, 5]"
-"""Only a lock held elsewhere (4) or an unreachable database (5) is tried again."""
+RETRY_EXPRESSION = 'lastRetry.status == "Error" || asInt(lastRetry.exitCode) in [4, 5]'
+"""Tried again: a lock held elsewhere (4), an unreachable database (5), and a pod Argo
+lost (Error: deleted, evicted; its run, left interrupted, is resumed by the next
+`migrator apply`). Not a failure of the target itself (1, 2, 3, 6)."""
 
 
 def manifests(rollout: Rollout) -> list[dict[str, Any]]:

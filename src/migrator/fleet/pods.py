@@ -67,8 +67,9 @@ class Rollout:
         return dns_label(f"{self.fleet}-{self.plan}-plan")
 
     def object_name(self, wave: ExportWave) -> str:
-        """A wave's Job (or template) name: fleet, plan, phase and wave, DNS-1123 safe."""
-        return dns_label(f"{self.fleet}-{self.plan}-{self.to}-{wave.name}")
+        """A wave's Job name: fleet, plan, phase and wave, DNS-1123 safe; at most 56, as
+        its pods' host names are `<job>-<index>` (63 at most)."""
+        return dns_label(f"{self.fleet}-{self.plan}-{self.to}-{wave.name}", 56)
 
 
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
