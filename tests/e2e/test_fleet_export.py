@@ -117,11 +117,33 @@ def run_pod(script: str, root: Path, env: dict[str, str]) -> subprocess.Complete
     )
 
 
-def test_k8s_each_index_applies_its_own_target_from_the_mounted_secret(
-    fleet_databases: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def pod_of_wave_rest(out: str, scheduler: str) -> tuple[str, list[dict[str, str]]]:
+    """The script of wave rest's pods, and the environment that picks each of its two
+    targets, then a third that names none (as Kubernetes or Argo would give them)."""
+    documents = list(yaml.safe_load_all(out))
+    if scheduler == "k8s":
+        container = documents[2]["spec"]["template"]["spec"]["containers"][0]
+        picks = [{"JOB_COMPLETION_INDEX": str(i)} for i in range(3)]
+    else:
+        templates = {t["name"]: t for t in documents[1]["spec"]["templates"]}
+        container = templates["apply-rest"]["container"]
+        assert container["env"] == [
+            {"name": "MIGRATOR_TARGET", "value": "{{inputs.parameters.target}}"}
+        ]
+        picks = [{"MIGRATOR_TARGET": name} for name in ("Acme_EU", "beta", "gone")]
+    return container["command"][2], picks
+
+
+@pytest.mark.parametrize("scheduler", ["k8s", "argo"])
+def test_each_pod_applies_its_own_target_from_the_mounted_secret(
+    scheduler: str,
+    fleet_databases: FleetDatabases,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The Job's pod as the kubelet would run it: the Secret's files, the ConfigMap's plan,
-    `JOB_COMPLETION_INDEX`; each index moves exactly its target, with its own vars."""
+    """A wave's pod as the kubelet would run it: the Secret's files, the ConfigMap's plan,
+    `JOB_COMPLETION_INDEX` (or Argo's item); each pod moves exactly its target, with its
+    own vars, and a pod without a target is exit 2."""
     fleet = fleet_databases.write(
         {"internal": "canary", "Acme_EU": None, "beta": None},
         waves=WAVES,
@@ -132,10 +154,9 @@ def test_k8s_each_index_applies_its_own_target_from_the_mounted_secret(
     fleet.write_text(text, encoding="utf-8")
     plan = tmp_path / "widgets.yaml"
     plan.write_text(PLAN, encoding="utf-8")
-    code, out, err = export(capsys, fleet, plan, "--to", "b", "--format", "k8s")
+    code, out, err = export(capsys, fleet, plan, "--to", "b", "--format", scheduler)
     assert code == 0, err
-    rest = list(yaml.safe_load_all(out))[2]
-    script = rest["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    script, picks = pod_of_wave_rest(out, scheduler)
     root = tmp_path / "pod"
     (root / "etc" / "plan").mkdir(parents=True)
     (root / "etc" / "plan" / "widgets.yaml").write_text(PLAN, encoding="utf-8")
@@ -144,19 +165,20 @@ def test_k8s_each_index_applies_its_own_target_from_the_mounted_secret(
     try:
         for name, dsn in fleet_databases.dsns.items():
             (secrets / name).write_text(dsn + "\n", encoding="utf-8")
-        ended = run_pod(script, root, {"JOB_COMPLETION_INDEX": "0"})
+        ended = run_pod(script, root, picks[0])
         assert ended.returncode == 0, ended.stderr[-2000:]
         assert fleet_databases.phase("Acme_EU", "widgets") == "b"
         assert fleet_databases.sql("Acme_EU", "select owner from widgets") == [("o'brien $HOME",)]
-        assert fleet_databases.phase("beta", "widgets") is None  # index 1: not run yet
+        assert fleet_databases.phase("beta", "widgets") is None  # its pod: not run yet
         assert fleet_databases.phase("internal", "widgets") is None  # another wave
-        ended = run_pod(script, root, {"JOB_COMPLETION_INDEX": "1"})
+        ended = run_pod(script, root, picks[1])
         assert ended.returncode == 0, ended.stderr[-2000:]
         assert fleet_databases.sql("beta", "select owner from widgets") == [("nobody",)]
         no_secret_in(ended.stdout + ended.stderr, fleet_databases)
-        ended = run_pod(script, root, {"JOB_COMPLETION_INDEX": "2"})
+        ended = run_pod(script, root, picks[2])
         assert ended.returncode == 2
-        assert "no target at index 2" in ended.stderr
+        expected = "no target at index 2" if scheduler == "k8s" else "gone: cannot read it"
+        assert expected in ended.stderr
     finally:
         for file in secrets.iterdir():
             file.unlink()  # no DSN left in a file for the sweep to find
