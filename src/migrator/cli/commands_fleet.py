@@ -83,7 +83,18 @@ def fleet_apply(fleet_file: str, plan: str, to: str | None, **options: Any) -> i
 @PLAN_ARG
 @output_option
 def fleet_status(fleet_file: str, plan: str, **options: Any) -> int:
-    """Each target's phase and last run, read from the target itself."""
+    """Each target's phase and last run, read from the target itself.
+
+    Every target's own `migrator` schema is read (read only, 16 targets at a time,
+    each within the fleet file's `timeout`, default 10s) and joined with the
+    ledger's latest rollout of PLAN: what it did to each target (moved, failed,
+    rolled back...). The ledger is only read, never held: status runs beside a
+    `fleet apply` under way. A run left open on a target (interrupted, undo failed)
+    is named with the command that settles it on that target.
+
+    Exit codes: 0 every target was read; 5 one or more could not be read in time
+    (each is marked unreachable with its reason, the others shown all the same).
+    """
     from migrator import api
 
     return api.fleet_status(_context(**options), fleet_file, plan)
