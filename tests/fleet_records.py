@@ -21,7 +21,6 @@ from migrator.fleet.child import Child
 from migrator.fleet.ledger import (
     Book,
     FileLedger,
-    LedgerDocument,
     RolloutRecord,
     TargetRecord,
     rollout_id,
@@ -37,7 +36,9 @@ transitions:
     from: initial
     to: expanded
     pre_checks:
-      - {name: orders exist, query: "select count(*) from pg_tables where tablename = 'orders'", expect: 1}
+      - name: orders exist
+        query: select count(*) from pg_class where relname = 'orders'
+        expect: 1
     steps:
       - {name: add extra, sql: "create table extra (id int)", rollback: {sql: "drop table extra"}}
 """
@@ -46,9 +47,16 @@ TWO_WAVES = "  - {name: canary, match: {group: canary}}\n  - {name: rest, parall
 FAST_RETRY = "retry: {attempts: 1, backoff: 0.1s}\n"
 
 
-def write_shop(folder: Path) -> Path:
+GATED_UNDO = SHOP + (
+    "      - {name: gate, sql: select 1, rollback: {sql: select pg_advisory_xact_lock(42)}}\n"
+)
+"""Plan shop whose rollback waits for advisory lock 42 first (a test holding it holds the
+rollback there)."""
+
+
+def write_shop(folder: Path, text: str = SHOP) -> Path:
     path = folder / "shop.yaml"
-    path.write_text(SHOP, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -107,7 +115,7 @@ def record_rollout(
         rollout.targets[name] = TargetRecord(wave=wave)
     document.rollouts.append(rollout)
     book = Book(ledger, document, rollout)
-    for name, wave in moved.items():
+    for name in moved:
         runs = apply_by_hand(fleet, plan, name, operator="release")
         book.update(
             name,

@@ -4,12 +4,15 @@ target, on the test server), through the command line in process."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.fleet_records import (
     FAST_RETRY,
+    GATED_UNDO,
     TWO_WAVES,
     add_targets,
     apply_by_hand,
@@ -23,6 +26,8 @@ from tests.fleet_records import (
 )
 from tests.fleets import FleetDatabases, env_name, fleet_databases  # noqa: F401
 from tests.helpers import run_cli
+from tests.processes import spawn, wait_for
+from tests.signals import SIGNALS, finish, wait_for_line
 
 TARGETS = {"internal": "canary", "acme": None, "globex": None, "umbrella": None}
 
@@ -62,7 +67,7 @@ def test_status_reads_every_target_and_marks_the_unreachable_ones(
     assert code == 5, err
     document = json.loads(out)
     targets = {t["name"]: t for t in document["targets"]}
-    assert [t["name"] for t in document["targets"]][0] == "internal"  # wave order
+    assert document["targets"][0]["name"] == "internal"  # wave order
     assert targets["acme"]["phase"] == "expanded"
     assert targets["acme"]["last_run"]["transition"] == "expand"
     assert targets["acme"]["last_run"]["status"] == "succeeded"
@@ -317,3 +322,54 @@ def test_fleet_plan_of_a_phased_plan_needs_to(
     code, _, err = run_cli(capsys, "fleet", "plan", fleet_file, shop)
     assert code == 2
     assert "--to PHASE is required" in err
+
+
+@pytest.mark.parametrize(("signum", "exit_code"), SIGNALS)
+def test_a_signal_stops_the_rollback_and_rollback_again_finishes_it(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    signum: int,
+    exit_code: int,
+) -> None:
+    gated = write_shop(tmp_path, GATED_UNDO)
+    waves = "  - {name: rest, parallel: 1}\n"
+    fleet_file = fleet_databases.write({"acme": None, "globex": None}, waves=waves)
+    record_rollout(fleet_databases, fleet_file, gated, {"acme": "rest", "globex": "rest"})
+    globex_runs = runs_of(fleet_databases, "globex")
+    seen: list[str] = []
+    with psycopg.connect(fleet_databases.dsns["acme"], autocommit=True) as gate:
+        gate.execute("select pg_advisory_lock(42)")
+        proc = spawn("fleet", "rollback", fleet_file, gated, "--output", "json")
+        try:
+            wait_for(lambda: _waits_for_42(fleet_databases, "acme"), proc=proc)
+            os.kill(proc.pid, signum)
+            wait_for_line(proc.stderr, "stop at their next safe point", seen)
+        finally:
+            gate.execute("select pg_advisory_unlock(42)")
+        code, out, err = finish(proc, seen)
+    assert code == exit_code, out + err
+    assert json.loads(out)["result"] == "stopped"
+    acme_runs = runs_of(fleet_databases, "acme")
+    assert [r[2] for r in acme_runs] == ["succeeded", "interrupted"]  # stopped at a safe point
+    assert runs_of(fleet_databases, "globex") == globex_runs  # never started
+    ledger = ledger_of(fleet_file).load().latest("shop")
+    assert ledger is not None and ledger.targets["globex"].state == "moved"
+    assert ledger.targets["acme"].runs == [r[0] for r in acme_runs]
+
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, gated)
+    assert code == 0, out + err
+    finished = runs_of(fleet_databases, "acme")
+    assert [(r[2], r[3]) for r in finished] == [("succeeded", None), ("succeeded", finished[0][0])]
+    for name in ("acme", "globex"):
+        assert fleet_databases.phase(name, "shop") == "initial"
+
+
+def _waits_for_42(fleet: FleetDatabases, target: str) -> bool:
+    rows = fleet.sql(
+        target,
+        "select count(*) from pg_locks where locktype = 'advisory' and objid = 42 "
+        "and not granted and database = (select oid from pg_database "
+        "where datname = current_database())",
+    )
+    return rows[0][0] == 1

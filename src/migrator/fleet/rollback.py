@@ -42,6 +42,7 @@ from migrator.fleet.targets import FleetTarget
 
 if TYPE_CHECKING:
     from migrator.fleet.session import FleetSession
+    from migrator.state import RunRow
 
 
 def rollback_fleet(session: FleetSession) -> ExitCode:
@@ -167,8 +168,14 @@ class _Rollback:
             book.update(target.name, message=f"could not be read: {reading.error}")
             return ExitCode.UNREACHABLE
         ours = set(record.runs)
+
+        def of_ours(run: RunRow) -> bool:
+            """One of the rollout's runs, or the rollback of one (a `fleet rollback` killed
+            before it recorded its run, or a `migrator rollback` by hand)."""
+            return run.id in ours or (run.reverts is not None and run.reverts in ours)
+
         open_run = reading.open_run
-        if open_run is not None and open_run.id not in ours:
+        if open_run is not None and not of_ours(open_run):
             return self._moved_since(
                 book,
                 target,
@@ -187,7 +194,7 @@ class _Rollback:
             )
             return ExitCode.OK
         last = reading.last_succeeded
-        if open_run is None and (last is None or last.id not in ours):
+        if open_run is None and (last is None or not of_ours(last)):
             since = (
                 "no completed run"
                 if last is None
@@ -330,6 +337,11 @@ class _Rollback:
             self.halt.request_stop(f"{signal.Signals(signum).name} received")
             for child in under_way:
                 child.interrupt()
+            if first:
+                self.say(
+                    f"{signal.Signals(signum).name}: stopping: no target starts now; the "
+                    f"{len(under_way)} rollback(s) under way stop at their next safe point"
+                )
 
         previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
