@@ -373,3 +373,21 @@ def _waits_for_42(fleet: FleetDatabases, target: str) -> bool:
         "where datname = current_database())",
     )
     return rows[0][0] == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("status", ["5 one or more could not be read", "never held"]),
+        ("rollback", ["last wave first", "moved_since", "130 / 143", "one transition"]),
+        ("plan", ["writes nothing", "pre-checks that would fail today"]),
+    ],
+)
+def test_help_of_each_command_explains_it(
+    command: str, says: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "fleet", command, "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    for text in says:
+        assert text in flat, (text, out)
