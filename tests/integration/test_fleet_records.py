@@ -236,8 +236,13 @@ def test_a_failed_undo_exits_3_and_max_failures_decides_the_rest(
         fleet_databases, fleet_file, shop, {"internal": "canary", "globex": "rest", "acme": "rest"}
     )
     execute(fleet_databases, "globex", "drop table extra")  # its undo will fail
-    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, shop, "--output", "json")
+    code, out, err = run_cli(
+        capsys, "fleet", "rollback", fleet_file, shop, "--output", "json", "--log-format", "json"
+    )
     assert code == 3, out + err
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    failed = [e for e in events if e["kind"] == "step" and e["status"] == "failed"]
+    assert [e["target"] for e in failed] == ["globex"]  # each child's events, with its target
     states = {t["name"]: t["state"] for t in json.loads(out)["targets"]}
     assert states["globex"] == "rollback_failed"
     ledger = ledger_of(fleet_file).load().latest("shop")
