@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import psycopg
@@ -251,6 +252,7 @@ def test_a_failed_undo_exits_3_and_max_failures_decides_the_rest(
         assert fleet_databases.phase("acme", "shop") == "expanded"
         assert fleet_databases.phase("internal", "shop") == "expanded"
         assert ledger.targets["internal"].state == "moved"
+        assert states["internal"] == "moved" and "internal (wave canary): not started" in err
     else:
         assert fleet_databases.phase("acme", "shop") == "initial"
         assert fleet_databases.phase("internal", "shop") == "initial"
@@ -396,3 +398,25 @@ def test_help_of_each_command_explains_it(
     flat = " ".join(out.split())
     for text in says:
         assert text in flat, (text, out)
+
+
+def test_a_read_that_never_ends_is_marked_and_holds_no_one() -> None:
+    from migrator.fleet.reading import TargetReading
+    from migrator.fleet.status import read_all
+    from migrator.fleet.targets import FleetTarget
+
+    never = threading.Event()
+    targets = [FleetTarget(n, "postgresql:///x", None, {}, "all") for n in ("stuck", "quick")]
+
+    def read(target: FleetTarget) -> TargetReading:
+        if target.name == "stuck":
+            never.wait()  # a read stuck beyond its own timeouts
+        return TargetReading(target, phase="initial")
+
+    try:
+        readings = read_all(targets, read, readers=2, wait=0.2)
+    finally:
+        never.set()
+    assert [r.target.name for r in readings] == ["stuck", "quick"]
+    assert readings[0].error == "did not answer within 0.2s"
+    assert readings[1].reachable and readings[1].phase == "initial"

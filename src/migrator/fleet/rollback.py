@@ -298,6 +298,11 @@ class _Rollback:
             )
 
     def _finish(self, book: Book, names: list[str], code: ExitCode, back: bool) -> ExitCode:
+        listed = {t["name"] for t in self.ended}
+        for name in names:
+            if name not in listed:  # the rollback stopped before its turn: untouched
+                self._record(name, book.target(name), None)
+                self.say(f"{name} (wave {book.target(name).wave}): not started, untouched")
         states = [book.target(n).state for n in names]
         counts = {s: states.count(s) for s in dict.fromkeys(states)}
         summary = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items())

@@ -40,7 +40,10 @@ def fleet_status(session: FleetSession) -> ExitCode:
     def read(target: FleetTarget) -> TargetReading:
         return read_target(target, plan.name, plan.initial_phase, timeout, session.secrets)
 
-    readings = read_all(session.targets, read, timeout)
+    readers = min(MAX_READERS, max(1, len(session.targets)))
+    rounds = math.ceil(len(session.targets) / readers)
+    # a read: its connection (libpq waits 2s at least) and a few statements, each bounded
+    readings = read_all(session.targets, read, readers, rounds * 2 * max(timeout, 2.0) + 1)
     rollout, ledger_error = _latest_rollout(session)
     document = status_document(session, readings, rollout, ledger_error)
     if ctx.output == "json":
@@ -53,18 +56,20 @@ def fleet_status(session: FleetSession) -> ExitCode:
 
 
 def read_all(
-    targets: list[FleetTarget], read: Callable[[FleetTarget], TargetReading], timeout: float
+    targets: list[FleetTarget],
+    read: Callable[[FleetTarget], TargetReading],
+    readers: int,
+    wait: float,
 ) -> list[TargetReading]:
-    """`read` of every target, `MAX_READERS` at a time, in the targets' order.
+    """`read` of every target, `readers` at a time, in the targets' order.
 
     Each read bounds itself (connect and statement timeouts); the wait for all of them is
-    bounded too, at `timeout` for each round of readers and one more: a target whose read
-    has not ended by then is marked as not answering, and its reader (a daemon thread) is
-    left behind, never holding the others or the command's exit.
+    bounded too, at `wait` seconds: a target whose read has not ended by then is marked as
+    not answering, and its reader (a daemon thread) is left behind, never holding the
+    others or the command's exit.
     """
     if not targets:
         return []
-    readers = min(MAX_READERS, len(targets))
     work: queue.Queue[int] = queue.Queue()
     for index in range(len(targets)):
         work.put(index)
@@ -84,11 +89,10 @@ def read_all(
 
     for n in range(readers):
         threading.Thread(target=reader, name=f"fleet-status-{n}", daemon=True).start()
-    rounds = math.ceil(len(targets) / readers) + 1
     with done:
-        done.wait_for(lambda: len(results) == len(targets), timeout=timeout * rounds + 1)
+        done.wait_for(lambda: len(results) == len(targets), timeout=wait)
         finished = dict(results)
-    late = f"did not answer within {timeout:g}s"
+    late = f"did not answer within {wait:g}s"
     return [finished.get(i) or TargetReading(t, error=late) for i, t in enumerate(targets)]
 
 
