@@ -53,7 +53,8 @@ def test_status_reads_every_target_and_marks_the_unreachable_ones(
 ) -> None:
     fleet_file = _fleet(fleet_databases, extra="timeout: 1s\n")
     apply_by_hand(fleet_databases, shop, "acme")
-    ghost = fleet_databases.dsns["acme"].rsplit("/", 1)[0] + "/no_such_database"
+    head, _, query = fleet_databases.dsns["acme"].partition("?")
+    ghost = head.rsplit("/", 1)[0] + "/no_such_database" + (f"?{query}" if query else "")
     with silent_server() as port:
         monkeypatch.setenv(env_name("ghost"), ghost)
         monkeypatch.setenv(env_name("mute"), f"postgresql://u:hush@127.0.0.1:{port}/x")
@@ -74,7 +75,8 @@ def test_status_reads_every_target_and_marks_the_unreachable_ones(
     assert targets["acme"]["last_run"]["status"] == "succeeded"
     assert targets["internal"]["phase"] == "initial" and targets["internal"]["reachable"]
     assert targets["internal"]["last_run"] is None
-    assert not targets["ghost"]["reachable"] and "no_such_database" in targets["ghost"]["error"]
+    assert not targets["ghost"]["reachable"]
+    assert 'database "no_such_database" does not exist' in targets["ghost"]["error"]
     assert not targets["mute"]["reachable"] and targets["mute"]["error"]
     assert targets["mute"]["phase"] is None
     assert document["rollout"] is None
@@ -88,6 +90,7 @@ def test_status_joins_the_ledger_and_names_the_open_runs(
     fleet_databases: FleetDatabases,  # noqa: F811
     shop: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fleet_file = _fleet(fleet_databases)
     rollout = record_rollout(
@@ -120,6 +123,14 @@ def test_status_joins_the_ledger_and_names_the_open_runs(
     assert f"`migrator resume {shop}` on target globex" in out
     assert rollout.id in out
     assert "+00:00" in out  # when, with its zone
+
+    monkeypatch.setenv("COLUMNS", "50")  # a narrow terminal: fewer columns, the table fits
+    code, narrow, _ = run_cli(capsys, "fleet", "status", fleet_file, shop)
+    assert code == 0
+    table = narrow.split("3 in phase")[0]  # (a path in the summary is never cut)
+    assert all(len(line) <= 50 for line in table.splitlines()), narrow
+    header = next(line for line in narrow.splitlines() if line.startswith("target"))
+    assert header.split() == ["target", "phase", "last", "run", "status", "ledger"]
 
 
 def test_status_never_holds_the_ledger(

@@ -24,23 +24,38 @@ def _run_cells(run: dict[str, Any] | None) -> tuple[str, str, str]:
     return f"{run['id']} {run['transition']}", str(run["status"]), stamp(run["started_at"])
 
 
-def status_table(document: dict[str, Any]) -> Any:
-    """The targets as a rich table that fits the console's width (long cells wrap in their
-    column; the group column only when a target has a group), no padding at line ends."""
+COLUMNS = ("target", "wave", "group", "phase", "last run", "status", "started", "ledger")
+_DROPPED_FIRST = ("group", "wave", "started")
+"""The columns left out, in this order, when the table is wider than the terminal."""
+
+
+def status_table(document: dict[str, Any], width: int | None = None) -> Any:
+    """The targets as a rich table (the group column only when a target has a group), no
+    padding at line ends. When its lines are wider than `width`, it leaves out the group,
+    then the wave, then when the run started, until they fit; then long cells wrap."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    columns = [c for c in COLUMNS if c != "group" or any(t["group"] for t in document["targets"])]
+    table = _table(document, columns)
+    if width is None:
+        return Unpadded(table)
+    console = Console(width=10_000)  # the table's own width, unbounded
+    for dropped in _DROPPED_FIRST:
+        if Measurement.get(console, console.options, table).maximum <= width:
+            break
+        columns = [c for c in columns if c != dropped]
+        table = _table(document, columns)
+    return Unpadded(table)
+
+
+def _table(document: dict[str, Any], columns: list[str]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    grouped = any(t["group"] for t in document["targets"])
     table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
-    table.add_column("target", overflow="fold")
-    table.add_column("wave", overflow="fold")
-    if grouped:
-        table.add_column("group", overflow="fold")
-    table.add_column("phase", overflow="fold")
-    table.add_column("last run", overflow="fold")
-    table.add_column("status", overflow="fold", min_width=11)
-    table.add_column("started", overflow="fold", min_width=11)  # the date, then its time
-    table.add_column("ledger", overflow="fold", min_width=11)
+    for column in columns:
+        table.add_column(column, overflow="fold", min_width=11 if column == "started" else None)
     for t in document["targets"]:
         if not t["reachable"]:
             run, status, started = "-", "-", "-"
@@ -48,18 +63,18 @@ def status_table(document: dict[str, Any]) -> Any:
         else:
             run, status, started = _run_cells(t["last_run"])
             phase = Text(str(t["phase"]))
-        cells: list[Any] = [t["name"], t["wave"]]
-        if grouped:
-            cells.append(t["group"] or "-")
-        cells += [
-            phase,
-            run,
-            Text(status, style="red" if t["open_run"] else ""),
-            started,
-            t["ledger_state"] or "-",
-        ]
-        table.add_row(*cells)
-    return Unpadded(table)
+        cells: dict[str, Any] = {
+            "target": t["name"],
+            "wave": t["wave"],
+            "group": t["group"] or "-",
+            "phase": phase,
+            "last run": run,
+            "status": Text(status, style="red" if t["open_run"] else ""),
+            "started": started,  # the date, then its time (it wraps between them)
+            "ledger": t["ledger_state"] or "-",
+        }
+        table.add_row(*(cells[c] for c in columns))
+    return table
 
 
 def summary_lines(document: dict[str, Any]) -> list[str]:
@@ -110,7 +125,8 @@ def render_fleet_status(document: dict[str, Any], out: TextIO, secrets: Secrets)
         f"{len(document['targets'])} targets",
         style="bold",
     )
-    console.print(status_table(secrets.mask_data(document)), soft_wrap=False)
+    table = status_table(secrets.mask_data(document), console.width)
+    console.print(table, soft_wrap=False)
     for line in summary_lines(document):
         text = wrapped(secrets.mask(line), console.width, "", "  ")
         console.print(escape(text.rstrip("\n")), soft_wrap=True)
