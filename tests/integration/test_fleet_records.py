@@ -221,13 +221,18 @@ def test_rollback_of_a_target_already_back_does_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fleet_file = _fleet(fleet_databases)
-    record_rollout(fleet_databases, fleet_file, shop, {"acme": "rest"})
+    record_rollout(
+        fleet_databases, fleet_file, shop, {"acme": "rest"}, {"globex": ("rest", "running")}
+    )
     apply_by_hand(fleet_databases, shop, "acme", "rollback", str(shop))
-    acme_runs = runs_of(fleet_databases, "acme")
+    apply_by_hand(fleet_databases, shop, "globex")  # a fleet apply killed while it ran
+    acme_runs, globex_runs = runs_of(fleet_databases, "acme"), runs_of(fleet_databases, "globex")
     code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, shop)
     assert code == 0, out + err
     assert "already in phase initial" in out
     assert runs_of(fleet_databases, "acme") == acme_runs
+    assert "globex: the rollout's command on it never reported its end" in out
+    assert runs_of(fleet_databases, "globex") == globex_runs
 
 
 @pytest.mark.parametrize("max_failures", [0, 1])

@@ -52,6 +52,8 @@ def rollback_fleet(session: FleetSession) -> ExitCode:
         document = session.ledger.load()
         rollout = document.latest(session.plan.name)
         taking = _Rollback(session, rollout)
+        if rollout is not None:
+            taking.unsure(rollout)
         if rollout is None or not rollout.moved():
             return taking.nothing()
         book = Book(session.ledger, document, rollout)
@@ -84,6 +86,17 @@ class _Rollback:
             "result": result,
             "targets": self.ended,
         }
+
+    def unsure(self, rollout: RolloutRecord) -> None:
+        """Name the targets whose `fleet apply` ended while their command ran (killed):
+        whether they moved is not recorded, so they are not taken back."""
+        for name, record in rollout.targets.items():
+            if record.state == "running":
+                self.say(
+                    f"{name}: the rollout's command on it never reported its end (its fleet "
+                    "apply was killed): not taken back; `migrator fleet apply` again "
+                    "records where it is"
+                )
 
     def nothing(self) -> ExitCode:
         plan = self.session.plan.name
