@@ -36,3 +36,14 @@ Feature: Fleet status reads every target itself
     And the output contains "target acme: run 1 (expand) is interrupted"
     And the output contains "`migrator resume shop.yaml` on"
     And no DSN of the fleet is in the output
+
+  Scenario: The dry run of every target shows what would fail today, and changes nothing
+    `migrator fleet plan` runs `migrator plan` on each target, wave by wave: where it is,
+    the transitions it would take, the pre-checks that would fail today.
+    Given the table "orders" was made on targets "internal, acme"
+    When I run "migrator fleet plan fleet.yaml shop.yaml --to expanded"
+    Then the exit code is 0
+    And the output contains "internal: initial -> expanded by expand"
+    And the output contains "globex: initial -> expanded by expand"
+    And the output contains "pre-check FAILS today: expand: orders exist (actual 0, expected 1)"
+    And the fleet's targets "internal, acme, globex" have no schema "migrator"

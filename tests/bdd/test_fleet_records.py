@@ -105,6 +105,12 @@ def _(target: str, fleet_databases: FleetDatabases) -> None:  # noqa: F811
     )
 
 
+@given(parsers.parse('the table "{table}" was made on targets "{names}"'))
+def _(table: str, names: str, fleet_databases: FleetDatabases) -> None:  # noqa: F811
+    for name in _names(names):
+        execute(fleet_databases, name, f"create table {table} (id int)")
+
+
 @given(parsers.parse('the table "{table}" was dropped on target "{target}"'))
 def _(table: str, target: str, fleet_databases: FleetDatabases) -> None:  # noqa: F811
     execute(fleet_databases, target, f"drop table {table}")
@@ -148,6 +154,13 @@ def _(
 ) -> None:
     assert fleet_databases.phase(name, "shop") == phase
     assert runs_of(fleet_databases, name) == world["runs"][name]
+
+
+@then(parsers.parse('the fleet\'s targets "{names}" have no schema "{schema}"'))
+def _(names: str, schema: str, fleet_databases: FleetDatabases) -> None:  # noqa: F811
+    for name in _names(names):
+        found = fleet_databases.sql(name, f"select to_regnamespace('{schema}')")
+        assert found == [(None,)], name
 
 
 @then(parsers.parse('the output shows "{first}" taken back before "{second}"'))
