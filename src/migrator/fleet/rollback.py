@@ -118,7 +118,10 @@ class _Rollback:
         names = rollout.moved()
         by_name = {t.name: t for t in self.session.targets}
         waves = {w.name: w for w in self.session.fleet.waves}
-        order = list(reversed(rollout.waves)) or [rollout.targets[names[0]].wave]
+        order = list(reversed(rollout.waves))  # the last wave first
+        for name in reversed(names):  # a wave the record does not list (edited by hand)
+            if rollout.targets[name].wave not in order:
+                order.insert(0, rollout.targets[name].wave)
         book.set_status("rolling_back")
         self.say(
             f"rolling back rollout {rollout.id} ({rollout.plan} to {rollout.to}) on "
