@@ -436,3 +436,19 @@ def test_a_read_that_never_ends_is_marked_and_holds_no_one() -> None:
     assert [r.target.name for r in readings] == ["stuck", "quick"]
     assert readings[0].error == "did not answer within 0.2s"
     assert readings[1].reachable and readings[1].phase == "initial"
+
+
+def test_targets_are_read_at_the_same_time() -> None:
+    from migrator.fleet.reading import TargetReading
+    from migrator.fleet.status import read_all
+    from migrator.fleet.targets import FleetTarget
+
+    targets = [FleetTarget(n, "postgresql:///x", None, {}, "all") for n in ("a", "b", "c")]
+    together = threading.Barrier(3, timeout=20)  # passed only when all three read at once
+
+    def read(target: FleetTarget) -> TargetReading:
+        together.wait()
+        return TargetReading(target, phase="initial")
+
+    readings = read_all(targets, read, readers=3, wait=30)
+    assert [r.phase for r in readings] == ["initial"] * 3
