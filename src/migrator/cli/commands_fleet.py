@@ -84,7 +84,18 @@ def fleet_apply(fleet_file: str, plan: str, to: str | None, **options: Any) -> i
 @PLAN_ARG
 @output_option
 def fleet_status(fleet_file: str, plan: str, **options: Any) -> int:
-    """Each target's phase and last run, read from the target itself."""
+    """Each target's phase and last run, read from the target itself.
+
+    Every target's own `migrator` schema is read (read only, 16 targets at a time,
+    each within the fleet file's `timeout`, default 10s) and joined with the
+    ledger's latest rollout of PLAN: what it did to each target (moved, failed,
+    rolled back...). The ledger is only read, never held: status runs beside a
+    `fleet apply` under way. A run left open on a target (interrupted, undo failed)
+    is named with the command that settles it on that target.
+
+    Exit codes: 0 every target was read; 5 one or more could not be read in time
+    (each is marked unreachable with its reason, the others shown all the same).
+    """
     from migrator import api
 
     return api.fleet_status(_context(**options), fleet_file, plan)
@@ -101,7 +112,26 @@ def fleet_status(fleet_file: str, plan: str, **options: Any) -> int:
 @output_option
 @LOG_FORMAT
 def fleet_rollback(fleet_file: str, plan: str, **options: Any) -> int:
-    """Take the transition back on exactly the targets the last `fleet apply` moved."""
+    """Take the transition back on exactly the targets the last `fleet apply` moved.
+
+    The ledger names the targets PLAN's latest rollout moved; each is taken back by
+    `migrator rollback PLAN` (its own process, lock and audit trail), last wave first,
+    each wave `parallel` at a time with the fleet's retries and `max_failures`. A
+    target the rollout did not move is never touched. Each is read first: one
+    already back in the phase the rollout found it in needs nothing; one moved since
+    by another run (its last completed run, or a run open on it, not the rollout's)
+    is left as it is (`moved_since`). `migrator rollback` takes back one transition:
+    a target the rollout moved through several is taken back by the last only, and
+    its record says in which phase it is left. Running it again retries the targets
+    whose rollback failed; once all are back it has nothing to do. The ledger is held
+    for the whole command.
+
+    Exit codes: 0 every moved target is back (or nothing to take back); else the
+    most serious of the targets' codes (3, 6, 1, 2, 5, 4), a target moved since
+    counting as 1; 4 another fleet command holds the ledger; 130 / 143 stopped by a
+    signal (no target starts after it; each rollback under way stops at its next
+    safe point and is left interrupted: `fleet rollback` again finishes it).
+    """
     from migrator import api
 
     return api.fleet_rollback(_context(**options), fleet_file, plan)
@@ -117,7 +147,17 @@ def fleet_rollback(fleet_file: str, plan: str, **options: Any) -> int:
 @VAR
 @output_option
 def fleet_plan(fleet_file: str, plan: str, to: str | None, **options: Any) -> int:
-    """The dry run of every target: what `migrator plan` shows for each."""
+    """The dry run of every target: what `migrator plan` shows for each.
+
+    Each target's `migrator plan PLAN --to PHASE` runs as a process of its own, wave
+    by wave, `parallel` at a time: its phase now, the transitions it would take (or
+    that it is in the phase already) and the pre-checks that would fail today. Like
+    `migrator plan` it writes nothing: not on a target (not even schema `migrator`),
+    not in the ledger. `--output json` holds every target's whole dry run document.
+
+    Exit codes: 0 every target's dry run was made (whatever its pre-checks found);
+    else the most serious of the targets' codes (2 a plan it refuses, 5 unreachable).
+    """
     from migrator import api
 
     return api.fleet_plan(_context(**options), fleet_file, plan, to)
