@@ -176,11 +176,18 @@ class FileLedger:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, self.path)
+            try:
+                data = memoryview(text.encode("utf-8"))
+                while data:  # os.write may write part of it (a full disk: then it raises)
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)  # the old ledger stays whole; no half of a new one
+            raise
         with contextlib.suppress(OSError):  # the rename itself made durable
             folder = os.open(self.path.parent, os.O_RDONLY)
             try:
