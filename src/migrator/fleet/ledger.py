@@ -276,14 +276,16 @@ class TableLedger:
         return self._conn
 
     def load(self) -> LedgerDocument:
-        row = (
-            self._session()
-            .execute(
-                "select document::text from migrator.fleet_ledgers where fleet = %s",
-                (self.fleet,),
-            )
-            .fetchone()
-        )
+        """The fleet's document; an empty one where no fleet command made the table yet
+        (`fleet status` reads the ledger without holding it, or creating anything)."""
+        conn = self._session()
+        made = conn.execute("select to_regclass('migrator.fleet_ledgers')").fetchone()
+        if made is None or made[0] is None:
+            return LedgerDocument(fleet=self.fleet)
+        row = conn.execute(
+            "select document::text from migrator.fleet_ledgers where fleet = %s",
+            (self.fleet,),
+        ).fetchone()
         if row is None:
             return LedgerDocument(fleet=self.fleet)
         return _parsed(row[0], self.fleet, self.where)
