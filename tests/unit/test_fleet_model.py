@@ -543,3 +543,21 @@ def test_a_halted_rollout_starts_nothing() -> None:
     outcomes = run_wave(wave(parallel=4), targets("a", "b"), gates, retry=TINY, halt=halt)
     assert [(o.code, o.attempts) for o in outcomes] == [(None, 0), (None, 0)]
     assert gates.started == []
+
+
+def test_an_attempt_that_raises_starts_nothing_more() -> None:
+    """A bug in the attempt (or its ledger failing) is raised, and no target starts after
+    it: the rest of the queue is not run behind the error's back."""
+    started: list[str] = []
+
+    def attempt(target: FleetTarget, number: int) -> int:
+        started.append(target.name)
+        if target.name == "a":
+            raise RuntimeError("the ledger's disk is full")
+        return 0
+
+    halt = Halt()
+    with pytest.raises(RuntimeError, match="disk is full"):
+        run_wave(wave(), targets("a", "b", "c"), attempt, retry=TINY, halt=halt)
+    assert started == ["a"]
+    assert halt.stop.is_set() and halt.reason == "target a: RuntimeError"

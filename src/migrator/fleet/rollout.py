@@ -144,9 +144,16 @@ def run_wave(
         if on_end is not None:
             on_end(outcome)
 
+    def guarded(outcome: Outcome) -> None:
+        try:
+            one(outcome)
+        except BaseException as exc:  # a bug, or the ledger failing: nothing more starts
+            halt.request_stop(f"target {outcome.target.name}: {type(exc).__name__}")
+            raise
+
     with ThreadPoolExecutor(
         max_workers=wave.parallel, thread_name_prefix=f"wave-{wave.name}"
     ) as pool:
-        for future in [pool.submit(one, o) for o in outcomes]:
+        for future in [pool.submit(guarded, o) for o in outcomes]:
             future.result()
     return outcomes
