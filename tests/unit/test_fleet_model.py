@@ -4,6 +4,7 @@ executor, driven by an attempt function that waits on gates: no database here)."
 
 from __future__ import annotations
 
+import re
 import textwrap
 import threading
 from collections.abc import Callable
@@ -561,3 +562,44 @@ def test_an_attempt_that_raises_starts_nothing_more() -> None:
         run_wave(wave(), targets("a", "b", "c"), attempt, retry=TINY, halt=halt)
     assert started == ["a"]
     assert halt.stop.is_set() and halt.reason == "target a: RuntimeError"
+
+
+# -- docs/fleets.md, kept true ---------------------------------------------------------------
+
+CHAPTER = Path(__file__).resolve().parents[2] / "docs" / "fleets.md"
+
+
+def chapter_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", CHAPTER.read_text(encoding="utf-8"), re.S)
+
+
+def test_the_chapters_fleet_files_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fleets = [b for b in chapter_blocks("yaml") if b.startswith("# fleet.yaml\n")]
+    assert len(fleets) == 2
+    for name in ("INTERNAL_DSN", "EU_ACME_DSN", "EU_GLOBEX_DSN", "US_INITECH_DSN"):
+        monkeypatch.setenv(name, f"postgresql://app:pw-of-{name}@db/x")
+    listed = load_fleet(write(tmp_path, fleets[0]))
+    assert [(t.wave, t.name, t.vars["owner"]) for t in resolve_targets(listed, Secrets())] == [
+        ("canary", "internal", "staff"),
+        ("eu", "eu-acme", "acme"),
+        ("eu", "eu-globex", "globex"),
+        ("rest", "us-initech", "initech"),
+        ("rest", "us-umbrella", "umbrella"),
+    ]
+    assert listed.waves[0].bake == 600.0 and listed.waves[1].approval
+    queried = load_fleet(write(tmp_path, fleets[1], "queried.yaml"))
+    assert queried.spec.ledger == "${env:CONTROL_DSN}"
+
+
+def test_the_chapters_errors_are_what_migrator_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = next(b for b in chapter_blocks("yaml") if b.startswith("# fleet.yaml\n"))
+    errors, unset = chapter_blocks("text")[:2]
+    broken = fleet.replace("parallel: 4, approval", "parallel: 0, approval") + "retries: 3\n"
+    assert error_of(write(tmp_path, broken)) == errors.strip()
+    monkeypatch.delenv("EU_ACME_DSN", raising=False)
+    monkeypatch.setenv("INTERNAL_DSN", "postgresql:///internal")
+    with pytest.raises(UsageError) as raised:
+        resolve_targets(load_fleet(write(tmp_path, fleet)), Secrets())
+    assert f"{raised.value.label}: {raised.value}".replace(str(tmp_path) + "/", "") == unset.strip()
