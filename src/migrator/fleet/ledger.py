@@ -176,11 +176,18 @@ class FileLedger:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, self.path)
+            try:
+                data = memoryview(text.encode("utf-8"))
+                while data:  # os.write may write part of it (a full disk: then it raises)
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)  # the old ledger stays whole; no half of a new one
+            raise
         with contextlib.suppress(OSError):  # the rename itself made durable
             folder = os.open(self.path.parent, os.O_RDONLY)
             try:
@@ -269,14 +276,16 @@ class TableLedger:
         return self._conn
 
     def load(self) -> LedgerDocument:
-        row = (
-            self._session()
-            .execute(
-                "select document::text from migrator.fleet_ledgers where fleet = %s",
-                (self.fleet,),
-            )
-            .fetchone()
-        )
+        """The fleet's document; an empty one where no fleet command made the table yet
+        (`fleet status` reads the ledger without holding it, or creating anything)."""
+        conn = self._session()
+        made = conn.execute("select to_regclass('migrator.fleet_ledgers')").fetchone()
+        if made is None or made[0] is None:
+            return LedgerDocument(fleet=self.fleet)
+        row = conn.execute(
+            "select document::text from migrator.fleet_ledgers where fleet = %s",
+            (self.fleet,),
+        ).fetchone()
         if row is None:
             return LedgerDocument(fleet=self.fleet)
         return _parsed(row[0], self.fleet, self.where)

@@ -144,16 +144,6 @@ class FleetSpec(Strict):
     timeout: Duration = 10.0
     """How long `fleet status` waits for one target."""
 
-    @field_validator("waves")
-    @classmethod
-    def _unique_waves(cls, waves: list[WaveSpec]) -> list[WaveSpec]:
-        seen: set[str] = set()
-        for wave in waves:
-            if wave.name in seen:
-                raise ValueError(f"two waves are named '{wave.name}'")
-            seen.add(wave.name)
-        return waves
-
 
 @dataclass(frozen=True)
 class Fleet:
@@ -191,6 +181,7 @@ def load_fleet(path: str | Path) -> Fleet:
         raise PlanError(validation_problems(exc, document)) from None
     if isinstance(spec.targets, list):
         duplicates(document, [t.name for t in spec.targets], ("targets",))
+    duplicates(document, [w.name for w in spec.waves], ("waves",), "waves")
     return Fleet(spec, file, document)
 
 
@@ -206,16 +197,20 @@ def read_yaml(file: Path, what: str) -> SourceDocument:
         raise PlanError(
             [Problem(str(file), 1, 1, "", f"the {what} is not UTF-8 text: {exc.reason}")]
         ) from None
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        raise PlanError([Problem(str(file), 1, 1, "", f"the {what} is empty")])
     return load_yaml(text, str(file))
 
 
-def duplicates(document: SourceDocument, names: list[str], where: PathKey) -> None:
-    """PlanError at the second of two targets of the same name."""
+def duplicates(
+    document: SourceDocument, names: list[str], where: PathKey, what: str = "targets"
+) -> None:
+    """PlanError at the name of the second of two targets (or waves) of the same name."""
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:
             raise PlanError(
-                [document.problem((*where, index, "name"), f"two targets are named '{name}'")]
+                [document.problem((*where, index, "name"), f"two {what} are named '{name}'")]
             )
         seen.add(name)
 

@@ -21,6 +21,20 @@ FAILED = frozenset(
 """Exit codes that count against a wave's `max_failures` (SPEC: 1, 3 and 6; and 2, a
 target its command refused: a plan blocked there, an unset variable)."""
 STOPPED = frozenset({ExitCode.SIGINT, ExitCode.SIGTERM})
+_KNOWN = frozenset(int(code) for code in ExitCode)
+
+
+def settled(code: int) -> int:
+    """A command's exit code as the fleet counts it: a process killed by SIGINT or
+    SIGTERM (-2, -15) as stopped (130, 143); killed by another signal (-9: the OOM
+    killer), or any code migrator never exits with, as an internal error (6)."""
+    if code == -2:
+        return ExitCode.SIGINT
+    if code == -15:
+        return ExitCode.SIGTERM
+    return code if code in _KNOWN else ExitCode.INTERNAL
+
+
 _PRIORITY = (
     ExitCode.UNDO_FAILED,
     ExitCode.INTERNAL,
@@ -28,13 +42,17 @@ _PRIORITY = (
     ExitCode.INVALID,
     ExitCode.UNREACHABLE,
     ExitCode.LOCKED,
+    ExitCode.SIGINT,
+    ExitCode.SIGTERM,
 )
 
 
 def fleet_exit_code(codes: Iterable[int | None]) -> ExitCode:
     """The fleet's exit code from its targets': 0 when all are 0, else the first of 3, 6, 1,
-    2, 5, 4 that one of them has (a target not started, None, counts as nothing)."""
-    found = {int(c) for c in codes if c is not None}
+    2, 5, 4 that one of them has, then 130 or 143 (a target stopped by a signal: never 0
+    while a run is left interrupted); a target not started, None, counts as nothing, a
+    process killed by a signal as `settled` says."""
+    found = {settled(int(c)) for c in codes if c is not None}
     for code in _PRIORITY:
         if code in found:
             return code
@@ -111,7 +129,8 @@ def run_wave(
             if halt.stop.wait(delay):
                 break
             delay = min(delay * 2, retry.longest)
-        if outcome.code in FAILED:
+        code = settled(outcome.code)
+        if code in FAILED:
             with counted:
                 failures += 1
                 if failures > wave.max_failures and not halt.failures_exceeded:
@@ -120,14 +139,21 @@ def run_wave(
                         f"wave {wave.name}: {failures} target(s) failed, more than its "
                         f"max_failures ({wave.max_failures})"
                     )
-        elif outcome.code in STOPPED:
+        elif code in STOPPED:
             halt.request_stop(f"target {target.name} was stopped by a signal")
         if on_end is not None:
             on_end(outcome)
 
+    def guarded(outcome: Outcome) -> None:
+        try:
+            one(outcome)
+        except BaseException as exc:  # a bug, or the ledger failing: nothing more starts
+            halt.request_stop(f"target {outcome.target.name}: {type(exc).__name__}")
+            raise
+
     with ThreadPoolExecutor(
         max_workers=wave.parallel, thread_name_prefix=f"wave-{wave.name}"
     ) as pool:
-        for future in [pool.submit(one, o) for o in outcomes]:
+        for future in [pool.submit(guarded, o) for o in outcomes]:
             future.result()
     return outcomes

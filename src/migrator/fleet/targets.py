@@ -153,10 +153,15 @@ def _from_query(fleet: Fleet, source: TargetQuery, secrets: Secrets) -> list[Tar
             with conn.cursor(row_factory=dict_row) as cursor:
                 rows = cursor.execute(source.query).fetchall()  # the fleet file's own SQL
             conn.rollback()
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-        raise DatabaseUnreachable(control.shown, scrub(reason, control)) from None
     except psycopg.Error as exc:
+        # A query canceled (its 30 s ran out) is an OperationalError too, but the database
+        # answered: the query failed, the database is not unreachable.
+        if isinstance(exc, psycopg.OperationalError) and not isinstance(
+            exc, psycopg.errors.QueryCanceled
+        ):
+            text = str(exc).strip()
+            reason = text.splitlines()[0] if text else "connection failed"
+            raise DatabaseUnreachable(control.shown, scrub(reason, control)) from None
         where = fleet.source.position(("targets", "query"))
         reason = scrub(" ".join(str(exc).split()), control)
         raise UsageError(
