@@ -4,6 +4,10 @@ order, failures that stop the rollout, retries, a resumed rollout, a SIGKILL, a 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +25,7 @@ from tests.fleets import (
 from tests.helpers import run_cli
 from tests.plans import phased
 from tests.processes import sigkill, spawn, wait_for
+from tests.terminal import in_terminal
 
 PLAN = "tenants"
 GATE = 4242
@@ -41,8 +46,8 @@ def write_plan(folder: Path, *, gate: bool = False, post_check: str | None = Non
         "name: make\nsql: create table made (id int)\nrollback: {sql: drop table made}",
         f'name: poison check\nsql: "{POISONED}"',
     ]
-    if gate:
-        steps.append(f"name: gate\nsql: select pg_advisory_xact_lock({GATE})\nlock_timeout: 10m")
+    if gate:  # first: the run has steps to do after it
+        steps.insert(0, f"name: gate\nsql: select pg_advisory_xact_lock({GATE})\nlock_timeout: 10m")
     checks = [post_check] if post_check else []
     path = folder / "tenants.yaml"
     path.write_text(phased(PLAN, steps, post_checks=checks, phases=("legacy", "dual")), "utf-8")
@@ -284,3 +289,57 @@ def test_the_ledger_survives_a_sigkill_and_apply_again_finishes(
         assert len(runs(dbs, target)) == 1
         assert step_starts(dbs, target, "make") == 1
     assert step_starts(dbs, "two", "gate") == 1
+
+
+def _lines_of(proc: subprocess.Popen[str]) -> list[str]:
+    """The process's stdout lines as they come (read in a thread of its own)."""
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        lines.extend(proc.stdout)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def test_ctrl_c_stops_the_rollout_and_apply_again_finishes_it(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = dbs.write({"one": None, "two": None}, "  - {name: all, parallel: 1}\n")
+    plan = write_plan(tmp_path, gate=True)
+    with gate_held(dbs.dsns["one"]):
+        proc = spawn("fleet", "apply", fleet, plan, "--to", "dual")
+        lines = _lines_of(proc)
+        try:
+            wait_for(lambda: runs(dbs, "one") != [] and step_starts(dbs, "one", "gate") == 1)
+            proc.send_signal(signal.SIGINT)
+            wait_for(lambda: any("the stop is passed on to the 1 target" in x for x in lines))
+        except BaseException:
+            sigkill(proc)
+            raise
+    # The gate is open: `one` ends its step, stops at its safe point, and the fleet ends.
+    assert proc.wait(timeout=60) == 130, "".join(lines)
+    assert states(fleet)["two"] == "not_started"
+    assert dbs.sql("two", "select to_regnamespace('migrator')") == [(None,)]
+    assert ledger(fleet)["rollouts"][-1]["status"] == "stopped"
+    assert dbs.phase("one", PLAN) != "dual"
+    code, out, err = apply(capsys, fleet, plan)
+    assert code == 0, out + err
+    assert states(fleet) == {"one": "moved", "two": "moved"}
+    assert step_starts(dbs, "one", "gate") == 1  # the interrupted run resumed, not redone
+    assert step_starts(dbs, "one", "make") == 1
+
+
+def test_the_live_table_fits_a_narrow_terminal(dbs: FleetDatabases, tmp_path: Path) -> None:
+    names = {"internal_canary_database_of_the_company": "canary", "acme_corporation_eu_1": None}
+    fleet = dbs.write(names, CANARY_THEN_REST)
+    plan = write_plan(tmp_path)
+    argv = [sys.executable, "-m", "migrator", "fleet", "apply", fleet, plan, "--to", "dual"]
+    drawn = in_terminal(argv, columns=44, env=dict(os.environ), cwd=tmp_path)
+    shown = "\n".join(drawn.screen.lines)
+    assert drawn.code == 0, shown
+    assert not drawn.too_wide(), shown
+    assert "target" in shown and "elapsed" in shown  # the table's heading
+    assert "internal_canary_database_of_the_company: legacy -> dual" in shown.replace("\n", "")
+    assert states(fleet) == {name: "moved" for name in names}

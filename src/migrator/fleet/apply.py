@@ -166,6 +166,13 @@ class _Apply:
             children = list(self.under_way)
         for child in children:
             child.interrupt()
+        if self.stopping.count == 1:
+            self.view.say(
+                f"{name}: stopping; no target starts now, the stop is passed on to the "
+                f"{len(children)} target(s) under way ({name} again: they stop at once)"
+            )
+        else:
+            self.view.say(f"{name} again: the {len(children)} target(s) under way stop at once")
 
     # -- one target ------------------------------------------------------------------------
 

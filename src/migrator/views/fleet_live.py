@@ -64,6 +64,10 @@ class FleetView:
         self._lock = threading.RLock()
         self._live: Live | None = None
         self._console: Console | None = None
+        if terminal:
+            from rich.console import Console
+
+            self._console = Console(file=out, force_terminal=True, highlight=False)
 
     # -- lines -----------------------------------------------------------------------------
 
@@ -71,8 +75,8 @@ class FleetView:
         """A line for a person (masked); above the live table on a terminal."""
         line = self.secrets.mask(line)
         with self._lock:
-            if self._live is not None and self._console is not None:
-                self._console.print(line, markup=False, highlight=False, soft_wrap=True)
+            if self._console is not None:  # a terminal: wrapped to its width
+                self._console.print(line, markup=False, highlight=False)
                 self._refresh()
             else:
                 self._say(line)
@@ -141,13 +145,11 @@ class FleetView:
     @contextmanager
     def live(self) -> Iterator[FleetView]:
         """The live table while the rollout runs (on a terminal only)."""
-        if not self.terminal:
+        if self._console is None:
             yield self
             return
-        from rich.console import Console
         from rich.live import Live
 
-        self._console = Console(file=self.out, force_terminal=True, highlight=False)
         live = Live(self._table(), console=self._console, refresh_per_second=4, transient=False)
         live.get_renderable = self._table  # type: ignore[method-assign]
         with self._lock:
