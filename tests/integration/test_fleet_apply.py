@@ -335,7 +335,8 @@ def test_the_live_table_fits_a_narrow_terminal(dbs: FleetDatabases, tmp_path: Pa
     names = {"internal_canary_database_of_the_company": "canary", "acme_corporation_eu_1": None}
     fleet = dbs.write(names, CANARY_THEN_REST)
     plan = write_plan(tmp_path)
-    argv = [sys.executable, "-m", "migrator", "fleet", "apply", fleet, plan, "--to", "dual"]
+    argv: list[str | Path] = [sys.executable, "-m", "migrator", "fleet", "apply", fleet, plan]
+    argv += ["--to", "dual"]
     drawn = in_terminal(argv, columns=44, env=dict(os.environ), cwd=tmp_path)
     shown = "\n".join(drawn.screen.lines)
     assert drawn.code == 0, shown
