@@ -151,8 +151,11 @@ def test_a_failing_target_stops_the_rollout_and_a_second_apply_finishes_it(
     assert len(runs(dbs, "one")) == 1  # moved by the first apply: not run again
     assert [dbs.phase(t, PLAN) for t in ("one", "two", "three")] == ["dual"] * 3
 
+    assert "= one: already in dual (moved by this rollout before)" in out
+    assert "✓ two: legacy -> dual" in out
+
     code, out, err = apply(capsys, fleet, plan)  # nothing left to do
-    assert code == 0 and "= one: already in dual" not in out
+    assert code == 0 and out.count("already in dual (moved by this rollout before)") == 3
     assert states(fleet)["one"] == "moved" and len(runs(dbs, "one")) == 1
 
 

@@ -99,6 +99,8 @@ class _Apply:
         self.lock = threading.Lock()
         self.codes: dict[str, int | None] = {t.name: None for t in session.targets}
         self.yes = False
+        self.skipped: set[str] = set()
+        """Targets found in the phase by this command (nothing started on them)."""
         self.stop_code: ExitCode | None = None
         self.stopping = Stopping(self._signalled)
         terminal = _isatty(self.ctx.out) and self.ctx.output == "text"
@@ -204,7 +206,9 @@ class _Apply:
                 message=record.message if was_moved else f"already in {self.to}",
                 ended_at=now() if not was_moved or record.ended_at is None else record.ended_at,
             )
+            self.skipped.add(target.name)
             return int(ExitCode.OK)
+        self.skipped.discard(target.name)
         if self.halt.stop.is_set():
             return int(self.stopping.exit_code)
         book.update(
@@ -270,7 +274,7 @@ class _Apply:
             self.book.update(name, state="unreachable", attempts=outcome.attempts, ended_at=now())
         elif code in FAILED or (code is not None and code != 0):
             self.book.update(name, state="failed", ended_at=now())
-        self.view.target_ended(name, self.book.target(name), self.to)
+        self.view.target_ended(name, self.book.target(name), self.to, name in self.skipped)
 
     # -- bake --------------------------------------------------------------------------------
 

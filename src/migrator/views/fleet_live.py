@@ -110,8 +110,9 @@ class FleetView:
             f"↻ {name}: exit {code}, trying again in {elapsed(delay)} (attempt {attempt} of {of})"
         )
 
-    def target_ended(self, name: str, record: TargetRecord, to: str) -> None:
-        """The target's line as it ends, from its record in the ledger."""
+    def target_ended(self, name: str, record: TargetRecord, to: str, skipped: bool) -> None:
+        """The target's line as it ends, from its record in the ledger (`skipped`: found
+        in the phase, nothing started)."""
         with self._lock:
             row = self.rows[name]
             row.state, row.phase, row.attempts = record.state, record.phase or "", record.attempts
@@ -119,12 +120,13 @@ class FleetView:
             took = elapsed(row.ended - row.started) if row.started is not None else ""
             self._refresh()
         mark = MARKS.get(record.state, "?")
-        if record.state == "moved":
+        if skipped:
+            earlier = " (moved by this rollout before)" if record.state == "moved" else ""
+            line = f"= {name}: already in {to}{earlier}"
+        elif record.state == "moved":
             runs = ", ".join(str(r) for r in record.runs)
             how = ", ".join(filter(None, [f"run {runs}" if runs else "", took]))
             line = f"{mark} {name}: {record.from_phase} -> {to}" + (f" ({how})" if how else "")
-        elif record.state == "in_phase":
-            line = f"{mark} {name}: already in {to}"
         else:
             tries = f" (after {record.attempts} attempts)" if record.attempts > 1 else ""
             line = f"{mark} {name}: exit {record.exit_code}{tries} — {record.message}"
