@@ -228,7 +228,7 @@ def test_a_wave_that_needs_approval_stops_without_a_terminal(
 def test_a_bake_whose_post_check_fails_stops_before_the_next_wave(
     dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    waves = "  - {name: canary, match: {group: canary}, bake: 30m}\n  - {name: rest}\n"
+    waves = "  - {name: canary, match: {group: canary}, bake: 5s}\n  - {name: rest}\n"
     fleet = dbs.write({"internal": "canary", "acme": None}, waves)
     # True while the apply's own run is open (its post-checks), false once it ended: the
     # bake's first look fails, with no waiting on the clock.
