@@ -3,6 +3,7 @@ order, failures that stop the rollout, retries, a resumed rollout, a SIGKILL, a 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -347,3 +348,73 @@ def test_the_live_table_fits_a_narrow_terminal(dbs: FleetDatabases, tmp_path: Pa
     assert "target" in shown and "elapsed" in shown  # the table's heading
     assert "internal_canary_database_of_the_company: legacy -> dual" in shown.replace("\n", "")
     assert states(fleet) == {name: "moved" for name in names}
+
+
+def approval_plan(folder: Path) -> Path:
+    path = folder / "gated.yaml"
+    text = phased(PLAN, ["name: make\nsql: create table made (id int)"], phases=("legacy", "dual"))
+    path.write_text(text.replace("    to: dual\n", "    to: dual\n    approval: true\n"), "utf-8")
+    return path
+
+
+def test_the_plans_approval_without_a_terminal_the_canary_declines(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = dbs.write({"internal": "canary", "acme": None}, CANARY_THEN_REST)
+    plan = approval_plan(tmp_path)
+    code, out, err = apply(capsys, fleet, plan)
+    assert code == 1, out + err
+    assert states(fleet) == {"internal": "failed", "acme": "not_started"}
+    code, out, err = apply(capsys, fleet, plan, "--yes")
+    assert code == 0, out + err
+    approvals = dbs.sql(
+        "acme", "select detail->>'via' from migrator.events where kind = 'approval'"
+    )
+    assert approvals == [("--yes",)]
+
+
+def test_on_a_terminal_the_plans_approval_is_asked_once_for_the_rollout(
+    dbs: FleetDatabases, tmp_path: Path
+) -> None:
+    from migrator import api
+    from migrator.api.context import Context
+
+    fleet = dbs.write({"one": None, "two": None, "three": None})
+    asked: list[str] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(question)
+        return True
+
+    out = io.StringIO()
+    ctx = Context(out=out, err=out, interactive=True, confirm=confirm, operator="ann")
+    code = api.fleet_apply(ctx, fleet, approval_plan(tmp_path), "dual")
+    assert code == 0, out.getvalue()
+    assert asked == [
+        f"Plan {PLAN} has approval gates (go): approve it for every target of this rollout?"
+    ]
+    assert states(fleet) == {"one": "moved", "two": "moved", "three": "moved"}
+    operators = dbs.sql("three", "select operator from migrator.runs")
+    assert operators == [("ann",)]
+
+
+def test_on_a_terminal_a_wave_is_asked_and_a_no_stops_the_rollout(
+    dbs: FleetDatabases, tmp_path: Path
+) -> None:
+    from migrator import api
+    from migrator.api.context import Context
+
+    waves = "  - {name: canary, match: {group: canary}}\n  - {name: rest, approval: true}\n"
+    fleet = dbs.write({"internal": "canary", "acme": None, "beta": None}, waves)
+    asked: list[str] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(question)
+        return False
+
+    out = io.StringIO()
+    ctx = Context(out=out, err=out, interactive=True, confirm=confirm)
+    assert api.fleet_apply(ctx, fleet, write_plan(tmp_path), "dual") == 1
+    assert asked == ["Start wave rest (2 targets) of fleet tenants?"]
+    assert "wave rest was not approved at the terminal" in out.getvalue()
+    assert states(fleet) == {"internal": "moved", "acme": "not_started", "beta": "not_started"}

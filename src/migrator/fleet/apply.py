@@ -179,6 +179,14 @@ class _Apply:
     # -- one target ------------------------------------------------------------------------
 
     def _attempt(self, target: FleetTarget, attempt: int) -> int:
+        try:
+            return self._once(target, attempt)
+        except Exception as exc:  # a bug or the machine (no process): this target's failure
+            message = self.session.secrets.mask(f"{type(exc).__name__}: {exc}")
+            self.book.update(target.name, exit_code=int(ExitCode.INTERNAL), message=message)
+            return int(ExitCode.INTERNAL)
+
+    def _once(self, target: FleetTarget, attempt: int) -> int:
         s, book = self.session, self.book
         reading = read_target(
             target, s.plan.name, s.plan.initial_phase, s.fleet.spec.timeout, s.secrets
