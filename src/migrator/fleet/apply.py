@@ -28,7 +28,6 @@ from migrator.fleet.ledger import (
     LedgerDocument,
     RolloutRecord,
     TargetRecord,
-    dumped,
     now,
     rollout_id,
 )
@@ -45,7 +44,7 @@ from migrator.fleet.rollout import (
 from migrator.fleet.session import FleetSession
 from migrator.fleet.targets import FleetTarget
 from migrator.views.durations import elapsed
-from migrator.views.fleet_live import FleetView, summary_line
+from migrator.views.fleet_live import FleetView, fleet_document, summary_line
 
 DONE = ("moved", "in_phase")
 
@@ -340,36 +339,9 @@ class _Apply:
         self.view.say(summary_line(dict(Counter[str](states.values()))))
         self.view.say(f"ledger: {self.session.ledger.where} (rollout {book.rollout.id})")
         if self.ctx.output == "json":
-            self.ctx.emit_json(self.session.secrets.mask_data(self._document(code)))
+            document = fleet_document(self.session, self.book.rollout, self.to, code)
+            self.ctx.emit_json(self.session.secrets.mask_data(document))
         return code
-
-    def _document(self, code: ExitCode) -> dict[str, Any]:
-        s, rollout = self.session, self.book.rollout
-        targets = []
-        for target in s.targets:
-            record = dumped(rollout.targets[target.name])
-            fields = ("wave", "state", "from_phase", "phase", "exit_code", "attempts", "runs")
-            targets.append(
-                {
-                    "name": target.name,
-                    **{k: record[k] for k in fields},
-                    "message": record["message"],
-                }
-            )
-        return {
-            "fleet": s.fleet.name,
-            "plan": s.plan.name,
-            "to": self.to,
-            "rollout": rollout.id,
-            "exit_code": int(code),
-            "result": code.name.lower(),
-            "ledger": s.ledger.where,
-            "waves": [
-                {"name": wave.name, "targets": [t.name for t in members]}
-                for wave, members in s.waves()
-            ],
-            "targets": targets,
-        }
 
 
 def _isatty(stream: Any) -> bool:

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
 
-    from migrator.fleet.ledger import TargetRecord
+    from migrator.errors import ExitCode
+    from migrator.fleet.ledger import RolloutRecord, TargetRecord
+    from migrator.fleet.session import FleetSession
     from migrator.masking import Secrets
 
 MARKS = {
@@ -234,3 +236,30 @@ def summary_line(counts: dict[str, int]) -> str:
     if counts.get("running"):
         parts.append(f"{counts['running']} stopped under way")
     return ", ".join(parts)
+
+
+def fleet_document(
+    session: FleetSession, rollout: RolloutRecord, to: str, code: ExitCode
+) -> dict[str, Any]:
+    """`fleet apply --output json`: the rollout's end, a record per target of the fleet."""
+    from migrator.fleet.ledger import dumped
+
+    fields = ("wave", "state", "from_phase", "phase", "exit_code", "attempts", "runs", "message")
+    targets = []
+    for target in session.targets:
+        record = dumped(rollout.targets[target.name])
+        targets.append({"name": target.name, **{k: record[k] for k in fields}})
+    return {
+        "fleet": session.fleet.name,
+        "plan": session.plan.name,
+        "to": to,
+        "rollout": rollout.id,
+        "exit_code": int(code),
+        "result": code.name.lower(),
+        "ledger": session.ledger.where,
+        "waves": [
+            {"name": wave.name, "targets": [t.name for t in members]}
+            for wave, members in session.waves()
+        ],
+        "targets": targets,
+    }
