@@ -307,8 +307,13 @@ def _lines_of(proc: subprocess.Popen[str]) -> list[str]:
     return lines
 
 
-def test_ctrl_c_stops_the_rollout_and_apply_again_finishes_it(
-    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_the_rollout_and_apply_again_finishes_it(
+    dbs: FleetDatabases,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    signum: signal.Signals,
+    code: int,
 ) -> None:
     fleet = dbs.write({"one": None, "two": None}, "  - {name: all, parallel: 1}\n")
     plan = write_plan(tmp_path, gate=True)
@@ -317,19 +322,19 @@ def test_ctrl_c_stops_the_rollout_and_apply_again_finishes_it(
         lines = _lines_of(proc)
         try:
             wait_for(lambda: runs(dbs, "one") != [] and step_starts(dbs, "one", "gate") == 1)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             wait_for(lambda: any("the stop is passed on to the 1 target" in x for x in lines))
         except BaseException:
             sigkill(proc)
             raise
     # The gate is open: `one` ends its step, stops at its safe point, and the fleet ends.
-    assert proc.wait(timeout=60) == 130, "".join(lines)
+    assert proc.wait(timeout=60) == code, "".join(lines)
     assert states(fleet)["two"] == "not_started"
     assert dbs.sql("two", "select to_regnamespace('migrator')") == [(None,)]
     assert ledger(fleet)["rollouts"][-1]["status"] == "stopped"
     assert dbs.phase("one", PLAN) != "dual"
-    code, out, err = apply(capsys, fleet, plan)
-    assert code == 0, out + err
+    again, out, err = apply(capsys, fleet, plan)
+    assert again == 0, out + err
     assert states(fleet) == {"one": "moved", "two": "moved"}
     assert step_starts(dbs, "one", "gate") == 1  # the interrupted run resumed, not redone
     assert step_starts(dbs, "one", "make") == 1
@@ -418,3 +423,28 @@ def test_on_a_terminal_a_wave_is_asked_and_a_no_stops_the_rollout(
     assert asked == ["Start wave rest (2 targets) of fleet tenants?"]
     assert "wave rest was not approved at the terminal" in out.getvalue()
     assert states(fleet) == {"internal": "moved", "acme": "not_started", "beta": "not_started"}
+
+
+def test_a_target_in_the_phase_already_is_skipped_and_a_rolled_back_rollout_is_not_continued(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = dbs.write({"done": None, "todo": None})
+    plan = write_plan(tmp_path)
+    env = {"MIGRATOR_DSN": dbs.dsns["done"]}
+    by_hand = spawn("apply", plan, "--to", "dual", env=env)
+    assert by_hand.wait(timeout=60) == 0, by_hand.communicate()
+    code, out, err = apply(capsys, fleet, plan, "--output", "json")
+    assert code == 0, out + err
+    assert states(fleet) == {"done": "in_phase", "todo": "moved"}
+    assert "= done: already in dual" in err and len(runs(dbs, "done")) == 1
+    first = ledger(fleet)["rollouts"][-1]["id"]
+
+    path = fleet.with_name(fleet.name + ".ledger.json")
+    document = ledger(fleet)
+    document["rollouts"][-1]["status"] = "rolled_back"
+    path.write_text(json.dumps(document), "utf-8")
+    code, out, err = apply(capsys, fleet, plan)
+    assert code == 0, out + err
+    rollouts = ledger(fleet)["rollouts"]
+    assert len(rollouts) == 2 and rollouts[0]["id"] == first != rollouts[1]["id"]
+    assert states(fleet) == {"done": "in_phase", "todo": "in_phase"}

@@ -69,8 +69,14 @@ def _rollout(session: FleetSession, document: LedgerDocument, to: str) -> Rollou
     latest = document.latest(plan.name)
     waves = [wave.name for wave in session.fleet.waves]
     if latest is None or latest.to != to or latest.status in ("rolling_back", "rolled_back"):
+        taken = {r.id for r in document.rollouts}
+        new_id = base = rollout_id(plan.name, to)
+        count = 1
+        while new_id in taken:  # two rollouts in one second: ids stay apart
+            count += 1
+            new_id = f"{base}-{count}"
         latest = RolloutRecord(
-            id=rollout_id(plan.name, to),
+            id=new_id,
             plan=plan.name,
             plan_file=str(session.plan_file),
             to=to,

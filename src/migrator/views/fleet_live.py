@@ -32,6 +32,10 @@ MARKS = {
 }
 
 
+NARROW = 60
+"""Under this many columns the table shows the target, its state and elapsed only."""
+
+
 @dataclass
 class _Row:
     name: str
@@ -192,6 +196,7 @@ class FleetView:
         from rich.table import Table
 
         width = self._console.width if self._console is not None else 80
+        wide = width >= NARROW
         table = Table(
             width=width,
             caption=self.caption or None,
@@ -199,9 +204,11 @@ class FleetView:
             box=None,
             pad_edge=False,
         )
-        for column, ratio in (("target", 3), ("wave", 2), ("state", 2), ("step", 3)):
+        columns = (("target", 3), ("wave", 2), ("state", 2), ("step", 3))
+        for column, ratio in columns if wide else (("target", 3), ("state", 2)):
             table.add_column(column, overflow="ellipsis", no_wrap=True, ratio=ratio)
-        table.add_column("tries", no_wrap=True, justify="right", overflow="ellipsis")
+        if wide:
+            table.add_column("tries", no_wrap=True, justify="right", overflow="ellipsis")
         table.add_column("elapsed", no_wrap=True, justify="right", overflow="ellipsis")
         now = time.monotonic()
         with self._lock:
@@ -212,14 +219,12 @@ class FleetView:
                 took = ""
                 if row.started is not None:
                     took = elapsed((row.ended or now) - row.started)
-                table.add_row(
-                    self.secrets.mask(row.name),
-                    row.wave,
-                    shown,
-                    self.secrets.mask(row.step) if row.state == "running" else "",
-                    str(row.attempts or ""),
-                    took,
-                )
+                name = self.secrets.mask(row.name)
+                if not wide:
+                    table.add_row(name, shown, took)
+                    continue
+                step = self.secrets.mask(row.step) if row.state == "running" else ""
+                table.add_row(name, row.wave, shown, step, str(row.attempts or ""), took)
         return table
 
 
