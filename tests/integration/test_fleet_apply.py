@@ -342,8 +342,11 @@ def test_a_signal_stops_the_rollout_and_apply_again_finishes_it(
 
 def test_the_live_table_fits_a_narrow_terminal(dbs: FleetDatabases, tmp_path: Path) -> None:
     names = {"internal_canary_database_of_the_company": "canary", "acme_corporation_eu_1": None}
-    fleet = dbs.write(names, CANARY_THEN_REST)
-    plan = write_plan(tmp_path)
+    waves = "  - {name: canary, match: {group: canary}, bake: 0.5s}\n  - {name: rest}\n"
+    fleet = dbs.write(names, waves)
+    plan = write_plan(
+        tmp_path, post_check="name: made\nquery: select count(*) from made\nexpect: 0"
+    )
     argv: list[str | Path] = [sys.executable, "-m", "migrator", "fleet", "apply", fleet, plan]
     argv += ["--to", "dual"]
     drawn = in_terminal(argv, columns=44, env=dict(os.environ), cwd=tmp_path)
@@ -351,6 +354,8 @@ def test_the_live_table_fits_a_narrow_terminal(dbs: FleetDatabases, tmp_path: Pa
     assert drawn.code == 0, shown
     assert not drawn.too_wide(), shown
     assert "target" in shown and "elapsed" in shown  # the table's heading
+    assert "bake of wave canary:" in drawn.output  # the countdown under the table
+    assert "wave canary baked" in shown
     assert "internal_canary_database_of_the_company: legacy -> dual" in shown.replace("\n", "")
     assert states(fleet) == {name: "moved" for name in names}
 

@@ -300,17 +300,11 @@ class _Apply:
         self.view.say(
             f"wave {wave}: baking for {elapsed(seconds)} (its post-checks looked at again)"
         )
-        failure = bake(
-            self.session,
-            moved,
-            seconds,
-            self.halt.stop,
-            self.to,
-            on_tick=lambda left: self.view.set_caption(
-                f"bake of wave {wave}: {elapsed(left)} left"
-            ),
-        )
-        self.view.set_caption("")
+        self.view.baking(wave, seconds)
+        try:
+            failure = bake(self.session, moved, seconds, self.halt.stop, self.to)
+        finally:
+            self.view.baking(None)
         if failure is not None:
             self.book.update(failure.target, message=self.session.secrets.mask(failure.message))
             self.halt.request_stop(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from io import StringIO
@@ -75,13 +75,12 @@ def bake(
     seconds: float,
     stop: threading.Event,
     to: str,
-    on_tick: Callable[[float], None] | None = None,
 ) -> BakeFailure | None:
     """Evaluate the post-checks of each (target, from phase) until `seconds` have passed,
     a check fails (returned) or `stop` is set (None)."""
     try:
         with _opened(session, moved, to) as watched:
-            return _baked(watched, seconds, stop, on_tick)
+            return _baked(watched, seconds, stop)
     except _Unopened as exc:
         return exc.failure
 
@@ -90,7 +89,6 @@ def _baked(
     watched: list[_Watched],
     seconds: float,
     stop: threading.Event,
-    on_tick: Callable[[float], None] | None,
 ) -> BakeFailure | None:
     deadline = time.monotonic() + seconds
     every = interval(seconds)
@@ -101,8 +99,6 @@ def _baked(
         left = deadline - time.monotonic()
         if left <= 0 or stop.is_set():
             return None
-        if on_tick is not None:
-            on_tick(left)
         if stop.wait(min(every, left)):
             return None
 

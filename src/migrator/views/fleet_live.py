@@ -66,7 +66,7 @@ class FleetView:
         self.out = out
         self.terminal = terminal
         self.rows = {name: _Row(name, wave) for name, wave in targets}
-        self.caption = ""
+        self.bake: tuple[str, float] | None = None
         self._lock = threading.RLock()
         self._live: Live | None = None
         self._console: Console | None = None
@@ -143,10 +143,17 @@ class FleetView:
             self.rows[name].state = "not_started"
             self._refresh()
 
-    def set_caption(self, caption: str) -> None:
+    def baking(self, wave: str | None, seconds: float = 0.0) -> None:
+        """The bake's countdown under the table (None: the bake is over)."""
         with self._lock:
-            self.caption = self.secrets.mask(caption)
+            self.bake = None if wave is None else (wave, time.monotonic() + seconds)
             self._refresh()
+
+    def _caption(self) -> str | None:
+        if self.bake is None:
+            return None
+        wave, deadline = self.bake
+        return f"bake of wave {wave}: {elapsed(max(0.0, deadline - time.monotonic()))} left"
 
     # -- the live table --------------------------------------------------------------------
 
@@ -199,7 +206,7 @@ class FleetView:
         wide = width >= NARROW
         table = Table(
             width=width,
-            caption=self.caption or None,
+            caption=self._caption(),
             caption_justify="left",
             box=None,
             pad_edge=False,
