@@ -4,6 +4,10 @@ Feature: A plan across a fleet of databases, canary first, in waves
   wave: a wave ends when all its targets have, and only then does the next one start.
   The fleet's ledger (a JSON file beside the fleet file) records which targets the
   rollout moved. Running it again resumes: a target already in the phase is skipped.
+  A wave with `approval: true` is asked at a terminal, and needs --yes without one. The
+  plan's own approval gates: --yes approves them on every target; at a terminal the
+  operator is asked once for the whole rollout; without one each target's apply declines,
+  so the canary stops the rollout.
 
   Background:
     Given the databases "internal, acme, beta" of a fleet
@@ -55,3 +59,25 @@ Feature: A plan across a fleet of databases, canary first, in waves
     And the ledger says target "acme" is "moved"
     And the ledger says target "beta" is "moved"
     And the ledger has 1 rollout
+
+  Scenario: A wave that needs approval does not start without a terminal or --yes
+    Given the fleet file "fleet.yaml":
+      """
+      fleet: tenants
+      targets:
+        - {name: internal, dsn: "${env:FLEET_DSN_INTERNAL}", group: canary}
+        - {name: acme, dsn: "${env:FLEET_DSN_ACME}"}
+        - {name: beta, dsn: "${env:FLEET_DSN_BETA}"}
+      waves:
+        - {name: canary, match: {group: canary}}
+        - {name: rest, parallel: 2, approval: true}
+      """
+    When I run "migrator fleet apply fleet.yaml tenants.yaml --to dual_write"
+    Then the exit code is 1
+    And the output contains "wave rest needs approval: not approved, no terminal to ask on; pass --yes"
+    And the ledger says target "internal" is "moved"
+    And the ledger says target "acme" is "not_started"
+    And target "acme" has no schema migrator
+    When I run "migrator fleet apply fleet.yaml tenants.yaml --to dual_write --yes"
+    Then the exit code is 0
+    And the ledger says target "acme" is "moved"
