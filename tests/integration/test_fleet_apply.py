@@ -453,3 +453,22 @@ def test_a_target_in_the_phase_already_is_skipped_and_a_rolled_back_rollout_is_n
     rollouts = ledger(fleet)["rollouts"]
     assert len(rollouts) == 2 and rollouts[0]["id"] == first != rollouts[1]["id"]
     assert states(fleet) == {"done": "in_phase", "todo": "in_phase"}
+
+
+def test_a_ledger_in_a_database_records_the_rollout(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dbs.add("ledger")
+    extra = f'ledger: "${{env:{env_name("ledger")}}}"\n'
+    fleet = dbs.write({"one": None, "two": None}, "  - {name: all, parallel: 2}\n", extra=extra)
+    code, out, err = apply(capsys, fleet, write_plan(tmp_path), "--output", "json")
+    assert code == 0, out + err
+    assert json.loads(out)["ledger"].startswith("table migrator.fleet_ledgers at ")
+    rows = dbs.sql("ledger", "select document from migrator.fleet_ledgers")
+    document: Any = rows[0][0]
+    targets = document["rollouts"][-1]["targets"]
+    assert {name: record["state"] for name, record in targets.items()} == {
+        "one": "moved",
+        "two": "moved",
+    }
+    assert not fleet.with_name(fleet.name + ".ledger.json").exists()
