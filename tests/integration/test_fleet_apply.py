@@ -472,3 +472,23 @@ def test_a_ledger_in_a_database_records_the_rollout(
         "two": "moved",
     }
     assert not fleet.with_name(fleet.name + ".ledger.json").exists()
+
+
+def test_ctrl_c_at_a_waves_question_stops_the_rollout(dbs: FleetDatabases, tmp_path: Path) -> None:
+    from migrator import api
+    from migrator.api.context import Context
+
+    waves = "  - {name: canary, match: {group: canary}}\n  - {name: rest, approval: true}\n"
+    fleet = dbs.write({"internal": "canary", "acme": None}, waves)
+
+    def confirm(question: str) -> bool:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the question waits: it ends
+        raise AssertionError("the question went on after Ctrl-C")
+
+    before = signal.getsignal(signal.SIGINT)
+    out = io.StringIO()
+    ctx = Context(out=out, err=out, interactive=True, confirm=confirm)
+    assert api.fleet_apply(ctx, fleet, write_plan(tmp_path), "dual") == 130, out.getvalue()
+    assert signal.getsignal(signal.SIGINT) is before  # the fleet's handler is gone
+    assert states(fleet) == {"internal": "moved", "acme": "not_started"}
+    assert ledger(fleet)["rollouts"][-1]["status"] == "stopped"

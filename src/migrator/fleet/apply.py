@@ -104,6 +104,7 @@ class _Apply:
         self.lock = threading.Lock()
         self.codes: dict[str, int | None] = {t.name: None for t in session.targets}
         self.yes = False
+        self.prompting = False
         self.skipped: set[str] = set()
         """Targets found in the phase by this command (nothing started on them)."""
         self.stop_code: ExitCode | None = None
@@ -163,8 +164,15 @@ class _Apply:
         return any(self.book.target(t.name).state not in DONE for t in targets)
 
     def _ask(self, question: str) -> bool:
+        """A question at the terminal; a signal while it waits is a no."""
         with self.view.paused():
-            return bool(self.ctx.confirm(question))
+            self.prompting = True
+            try:
+                return bool(self.ctx.confirm(question))
+            except _StopAsking:
+                return False
+            finally:
+                self.prompting = False
 
     def _signalled(self, signum: int) -> None:
         name = "SIGTERM" if signum == 15 else "SIGINT"
@@ -180,6 +188,8 @@ class _Apply:
             )
         else:
             self.view.say(f"{name} again: the {len(children)} target(s) under way stop at once")
+        if self.prompting:
+            raise _StopAsking  # out of the question it waits on (main thread)
 
     # -- one target ------------------------------------------------------------------------
 
@@ -342,6 +352,10 @@ class _Apply:
             document = fleet_document(self.session, self.book.rollout, self.to, code)
             self.ctx.emit_json(self.session.secrets.mask_data(document))
         return code
+
+
+class _StopAsking(Exception):
+    """A signal came while a question waited for its answer."""
 
 
 def _isatty(stream: Any) -> bool:
