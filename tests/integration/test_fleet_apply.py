@@ -492,3 +492,23 @@ def test_ctrl_c_at_a_waves_question_stops_the_rollout(dbs: FleetDatabases, tmp_p
     assert signal.getsignal(signal.SIGINT) is before  # the fleet's handler is gone
     assert states(fleet) == {"internal": "moved", "acme": "not_started"}
     assert ledger(fleet)["rollouts"][-1]["status"] == "stopped"
+
+
+def test_a_moved_target_unreachable_on_resume_stays_moved_in_the_ledger(
+    dbs: FleetDatabases,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet = dbs.write({"one": None, "two": None}, extra=FAST_RETRY)
+    plan = write_plan(tmp_path)
+    assert apply(capsys, fleet, plan)[0] == 0
+    nowhere = psycopg.conninfo.make_conninfo(dbs.dsns["one"], dbname="fleet_no_such_database")
+    monkeypatch.setenv(env_name("one"), nowhere)
+    code, out, err = apply(capsys, fleet, plan)
+    assert code == 5, out + err
+    record = ledger(fleet)["rollouts"][-1]
+    assert record["targets"]["one"]["state"] == "moved"  # `fleet rollback` still takes it back
+    assert record["targets"]["one"]["attempts"] == 3
+    assert record["status"] == "stopped"
+    assert "✗ one: exit 5 (after 3 attempts) — " in out

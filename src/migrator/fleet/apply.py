@@ -293,6 +293,8 @@ class _Apply:
         record = self.book.target(name)
         if code in STOPPED:  # its run was interrupted: `fleet apply` again resumes it
             self.book.update(name, message=record.message or "stopped by a signal")
+        elif code in RETRIED and record.state == "moved":  # moved before, unreadable now:
+            self.book.update(name, attempts=outcome.attempts)  # still this rollout's to undo
         elif code in RETRIED:
             self.book.update(name, state="unreachable", attempts=outcome.attempts, ended_at=now())
         elif code in FAILED or (code is not None and code != 0):
@@ -342,7 +344,7 @@ class _Apply:
             self.halt.halted or not all(s in DONE for s in states.values())
         ):
             code = ExitCode.CHECK_FAILED  # halted (a bake, an approval) with no failed target
-        done = all(state in DONE for state in states.values())
+        done = code == ExitCode.OK and all(state in DONE for state in states.values())
         book.set_status("completed" if done else "stopped", ended=True)
         if self.halt.reason:
             self.view.say(f"rollout stopped: {self.halt.reason}")

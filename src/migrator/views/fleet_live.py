@@ -129,7 +129,7 @@ class FleetView:
         if skipped:
             earlier = " (moved by this rollout before)" if record.state == "moved" else ""
             line = f"= {name}: already in {to}{earlier}"
-        elif record.state == "moved":
+        elif record.state == "moved" and not record.exit_code:
             runs = ", ".join(str(r) for r in record.runs)
             how = ", ".join(filter(None, [f"run {runs}" if runs else "", took]))
             line = f"{mark} {name}: {record.from_phase} -> {to}" + (f" ({how})" if how else "")
