@@ -511,4 +511,4 @@ def test_a_moved_target_unreachable_on_resume_stays_moved_in_the_ledger(
     assert record["targets"]["one"]["state"] == "moved"  # `fleet rollback` still takes it back
     assert record["targets"]["one"]["attempts"] == 3
     assert record["status"] == "stopped"
-    assert "✗ one: exit 5 (after 3 attempts) — " in out
+    assert "✗ one: exit 5 (after 3 attempts) — " in out, out

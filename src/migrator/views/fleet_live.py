@@ -125,7 +125,7 @@ class FleetView:
             row.ended = time.monotonic()
             took = elapsed(row.ended - row.started) if row.started is not None else ""
             self._refresh()
-        mark = MARKS.get(record.state, "?")
+        mark = "✗" if record.exit_code else MARKS.get(record.state, "?")
         if skipped:
             earlier = " (moved by this rollout before)" if record.state == "moved" else ""
             line = f"= {name}: already in {to}{earlier}"
