@@ -14,6 +14,7 @@ itself). A target never started because the rollout halted is `not_started`.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from collections import Counter
 from typing import Any
@@ -107,7 +108,6 @@ class _Apply:
         self.prompting = False
         self.skipped: set[str] = set()
         """Targets found in the phase by this command (nothing started on them)."""
-        self.stop_code: ExitCode | None = None
         self.stopping = Stopping(self._signalled)
         terminal = _isatty(self.ctx.out) and self.ctx.output == "text"
         self.view = FleetView(
@@ -175,7 +175,7 @@ class _Apply:
                 self.prompting = False
 
     def _signalled(self, signum: int) -> None:
-        name = "SIGTERM" if signum == 15 else "SIGINT"
+        name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
         self.halt.request_stop(f"stopped by {name}")
         with self.lock:
             children = list(self.under_way)
