@@ -512,3 +512,19 @@ def test_a_moved_target_unreachable_on_resume_stays_moved_in_the_ledger(
     assert record["targets"]["one"]["attempts"] == 3
     assert record["status"] == "stopped"
     assert "✗ one: exit 5 (after 3 attempts) — " in out, out
+
+
+def test_a_target_gone_from_the_fleet_keeps_its_record(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(tmp_path)
+    fleet = dbs.write({"one": None, "two": None})
+    assert apply(capsys, fleet, plan)[0] == 0
+    kept = ledger(fleet)["rollouts"][-1]["targets"]["two"]
+    fleet = dbs.write({"one": None, "three": None})
+    code, out, err = apply(capsys, fleet, plan)
+    assert code == 0, out + err
+    record = ledger(fleet)["rollouts"][-1]
+    assert record["targets"]["two"] == kept  # untouched: `fleet rollback` still knows it
+    assert record["targets"]["three"]["state"] == "moved"
+    assert "two" not in out
