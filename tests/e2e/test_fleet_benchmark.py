@@ -8,7 +8,6 @@ real `migrator fleet apply` and prints a row for each.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from migrator.fleet.model import load_fleet
 from migrator.plan import load_plan_text
@@ -53,10 +51,6 @@ def test_its_reference_does_the_plans_work_on_every_database(admin_dsn: str) -> 
         assert left.fetchone() == (0,)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("migrator.fleet.apply") is None,
-    reason="fleet apply (issue 21, part A) is not merged yet",
-)
 def test_a_small_run_moves_every_target_and_prints_its_table(admin_dsn: str) -> None:
     result = subprocess.run(
         [sys.executable, str(BENCHMARK), "--dsn", admin_dsn, "--targets", "3", "--parallel", "1,2"],
