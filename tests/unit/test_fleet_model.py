@@ -109,6 +109,10 @@ ERRORS = {
         HEAD + "waves:\n  - {name: w, match: {region: eu}}\n",
         "fleet.yaml:5:23: waves[0].match.region: unknown key 'region'",
     ),
+    "ledger a path, not a DSN": (
+        HEAD + "ledger: fleet.ledger.json\n",
+        "fleet.yaml:4:9: ledger: ledger is the DSN of a database",
+    ),
     "not a mapping": ("- fleet: t\n", "fleet.yaml:1:1: a fleet file is a mapping"),
     "empty": ("# nothing yet\n", "fleet.yaml:1:1: the fleet file is empty"),
     "yaml syntax": ("fleet: t\ntargets: [\n", "fleet.yaml:3:1: YAML syntax error"),

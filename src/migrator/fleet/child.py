@@ -106,8 +106,8 @@ class Child:
                 start_new_session=True,
             )
             pending = self._signalled
-        for _ in range(pending):  # a stop that came while it was starting
-            self._send(signal.SIGINT)
+        for number in range(1, pending + 1):  # a stop that came while it was starting
+            self._send(_nth_signal(number))
         assert self.process.stdout is not None and self.process.stderr is not None
         out: list[str] = []
         reader = threading.Thread(target=lambda: out.append(_read(self.process)), daemon=True)
@@ -132,17 +132,24 @@ class Child:
         return lines
 
     def interrupt(self) -> None:
-        """Pass a stop on (SIGINT: the command stops at its next safe point; a second one
-        stops it at once, as at a terminal)."""
+        """Pass a stop on: the first a SIGINT (the command stops at its next safe point,
+        exit 130), the next a SIGTERM (a second signal of either kind stops it at once). Not
+        the same signal twice: two SIGINTs sent before the command handled the first would
+        merge into one pending signal, and the second stop would be lost."""
         with self._lock:
             self._signalled += 1
             if self.process is not None:
-                self._send(signal.SIGINT)
+                self._send(_nth_signal(self._signalled))
 
     def _send(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.process.pid, signum)
+
+
+def _nth_signal(number: int) -> int:
+    """The signal of the `number`th stop passed on: SIGINT first, then SIGTERM, SIGINT..."""
+    return signal.SIGINT if number % 2 == 1 else signal.SIGTERM
 
 
 def _read(process: subprocess.Popen[str] | None) -> str:

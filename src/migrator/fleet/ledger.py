@@ -270,33 +270,47 @@ class TableLedger:
             self._conn = None
             conn.close()  # the session's advisory lock goes with it
 
-    def _session(self) -> Any:
-        if self._conn is None or self._conn.closed:
-            self._conn = self._connect()
-        return self._conn
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Any]:
+        """The held connection (whose session holds the fleet's lock); outside `held()`, a
+        connection of its own for one read, closed after it."""
+        if self._conn is not None:
+            if self._conn.closed:  # its session, and the lock with it, is gone
+                raise LedgerUnreadable(
+                    f"the connection to the ledger ({self.where}) was lost, and the fleet's "
+                    "lock with it: run the fleet command again"
+                )
+            yield self._conn
+            return
+        conn = self._connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def load(self) -> LedgerDocument:
         """The fleet's document; an empty one where no fleet command made the table yet
         (`fleet status` reads the ledger without holding it, or creating anything)."""
-        conn = self._session()
-        made = conn.execute("select to_regclass('migrator.fleet_ledgers')").fetchone()
-        if made is None or made[0] is None:
-            return LedgerDocument(fleet=self.fleet)
-        row = conn.execute(
-            "select document::text from migrator.fleet_ledgers where fleet = %s",
-            (self.fleet,),
-        ).fetchone()
+        with self._session() as conn:
+            made = conn.execute("select to_regclass('migrator.fleet_ledgers')").fetchone()
+            if made is None or made[0] is None:
+                return LedgerDocument(fleet=self.fleet)
+            row = conn.execute(
+                "select document::text from migrator.fleet_ledgers where fleet = %s",
+                (self.fleet,),
+            ).fetchone()
         if row is None:
             return LedgerDocument(fleet=self.fleet)
         return _parsed(row[0], self.fleet, self.where)
 
     def save(self, document: LedgerDocument) -> None:
-        self._session().execute(
-            "insert into migrator.fleet_ledgers (fleet, document, updated_at) "
-            "values (%s, %s::jsonb, now()) on conflict (fleet) do update "
-            "set document = excluded.document, updated_at = now()",
-            (self.fleet, document.model_dump_json()),
-        )
+        with self._session() as conn:
+            conn.execute(
+                "insert into migrator.fleet_ledgers (fleet, document, updated_at) "
+                "values (%s, %s::jsonb, now()) on conflict (fleet) do update "
+                "set document = excluded.document, updated_at = now()",
+                (self.fleet, document.model_dump_json()),
+            )
 
 
 def _lock_key(fleet: str) -> int:

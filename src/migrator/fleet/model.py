@@ -144,6 +144,17 @@ class FleetSpec(Strict):
     timeout: Duration = 10.0
     """How long `fleet status` waits for one target."""
 
+    @field_validator("ledger")
+    @classmethod
+    def _a_dsn(cls, ledger: str | None) -> str | None:
+        """`ledger:` names a database; a file path there is a mistake worth naming."""
+        if ledger is None or "${" in ledger or "://" in ledger or "=" in ledger:
+            return ledger
+        raise ValueError(
+            "ledger is the DSN of a database (postgresql://... or host=... dbname=...) to keep "
+            "the ledger in; leave it out to keep it in a file beside the fleet file"
+        )
+
 
 @dataclass(frozen=True)
 class Fleet:

@@ -32,7 +32,7 @@ class FleetSession:
 
     def command(self, target: FleetTarget, *args: str, variables: bool = True) -> list[str]:
         """`migrator ARGS... PLAN`'s arguments for `target`: the plan file, then `args`, the
-        target's vars and the command line's `--var`s (these win), and the operator.
+        target's vars and the command line's `--var`s (these win).
         Never the DSN: that goes in the process's environment (`Child`)."""
         line = [args[0], str(self.plan_file), *args[1:]]
         if variables:

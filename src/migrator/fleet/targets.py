@@ -53,9 +53,13 @@ def resolve_targets(fleet: Fleet, secrets: Secrets) -> list[FleetTarget]:
     """Every target of the fleet, in the order its waves take them (then file order); a
     target no wave matches is an error, as are two of the same name."""
     specs = _specs(fleet, secrets)
+    # `${env:NAME}` is read in what the operator wrote (the fleet file, a targets file), never
+    # in a DSN a control database returned: its rows would otherwise choose which of the
+    # operator's environment variables to send to a host of their choosing.
+    written = not isinstance(fleet.spec.targets, TargetQuery)
     targets: list[FleetTarget] = []
     for spec in specs:
-        dsn = read_dsn(fleet, spec.dsn, secrets, f"target {spec.name}")
+        dsn = read_dsn(fleet, spec.dsn, secrets, f"target {spec.name}", environment=written)
         wave = wave_of(fleet.waves, spec.name, spec.group)
         if wave is None:
             raise UsageError(
@@ -92,13 +96,17 @@ def _matches(match: Match, name: str, group: str | None) -> bool:
     return any_of(match.group, group) and any_of(match.name, name)
 
 
-def read_dsn(fleet: Fleet, raw: str, secrets: Secrets, whose: str) -> str:
-    """A DSN with `${env:NAME}` read; the whole of what came from the environment, and
-    the password, masked from now on."""
+def read_dsn(
+    fleet: Fleet, raw: str, secrets: Secrets, whose: str, *, environment: bool = True
+) -> str:
+    """A DSN with `${env:NAME}` read (unless not `environment`: taken as it is); the whole
+    of what came from the environment, and the password, masked from now on."""
     from migrator.db.target import Target
 
+    dsn = raw
     try:
-        dsn = interpolate(raw, {}, None)
+        if environment:
+            dsn = interpolate(raw, {}, None)
     except InterpolationError as exc:
         raise UsageError(f"the DSN of {whose} in {fleet.file}: {exc}") from None
     if dsn != raw:
