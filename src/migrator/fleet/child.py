@@ -73,8 +73,10 @@ class Child:
         *,
         on_event: EventSink | None = None,
         on_line: LineSink | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> None:
         self.args = args
+        self.on_start = on_start
         self.dsn = dsn
         self.secrets = secrets
         self.on_event = on_event
@@ -106,6 +108,8 @@ class Child:
                 start_new_session=True,
             )
             pending = self._signalled
+        if self.on_start is not None:  # before it can have made a run: its pid on record
+            self.on_start(self.process.pid)
         for number in range(1, pending + 1):  # a stop that came while it was starting
             self._send(_nth_signal(number))
         assert self.process.stdout is not None and self.process.stderr is not None

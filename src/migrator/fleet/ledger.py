@@ -64,6 +64,10 @@ class TargetRecord(_Record):
     attempts: int = 0
     runs: list[int] = Field(default_factory=list)
     """The runs (ids in the target's own `migrator.runs`) this rollout's commands made."""
+    pids: list[int] = Field(default_factory=list)
+    """The process ids of the `migrator` commands this rollout started for the target (on
+    the rollout's host), recorded before each starts: a run of the target's made by one of
+    them is this rollout's, even when the fleet was killed before it heard how it ended."""
     message: str = ""
     """The last line its command said (masked), or why it failed."""
     started_at: datetime | None = None
@@ -83,7 +87,16 @@ class RolloutRecord(_Record):
     ended_at: datetime | None = None
     status: RolloutStatus = "running"
     waves: list[str] = Field(default_factory=list)
+    variables: dict[str, str] = Field(default_factory=dict)
+    """The command line's `--var`s of the apply (plain values, as every target's argv shows
+    them): `fleet rollback` gives them again, so an undo sees the values its step saw."""
     targets: dict[str, TargetRecord] = Field(default_factory=dict)
+
+    def made_by_it(self, target: str, host: str, pid: int) -> bool:
+        """Whether a run of `target` made on `host` by process `pid` (its `migrator.runs`
+        row's `host` and `pid`) is this rollout's: one of the commands it started."""
+        record = self.targets.get(target)
+        return record is not None and host == self.host and pid in record.pids
 
     def moved(self) -> list[str]:
         """The targets this rollout moved, in the order of its waves."""

@@ -3,6 +3,7 @@ the ledger, and the `migrator` command line each target's process is given."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +49,13 @@ class FleetSession:
         *,
         on_event: EventSink | None = None,
         on_line: LineSink | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> Child:
-        """The process of one `migrator` command for `target` (not started yet)."""
-        return Child(args, target.dsn, self.secrets, on_event=on_event, on_line=on_line)
+        """The process of one `migrator` command for `target` (not started yet); `on_start`
+        is given its pid as soon as it runs (to record before it can make a run)."""
+        return Child(
+            args, target.dsn, self.secrets, on_event=on_event, on_line=on_line, on_start=on_start
+        )
 
 
 def open_fleet(
