@@ -29,8 +29,9 @@ Feature: A fleet's rollout exported to a scheduler
     Then the exit code is 0
     And every manifest is valid against the Kubernetes schema
     And the Job of wave "rest" runs the targets "acme, beta" by index, 2 at a time, 1 failure allowed
-    And the Job of wave "rest" fails a target at once on exit "1, 2, 3, 6" and retries it on "4, 5"
-    And the output contains "kubectl wait --for=condition=complete --timeout=24h job/tenants-widgets-after-canary"
+    And the Job of wave "rest" fails a target at once on exit "1, 2, 3, 6" and retries it on "4, 5, 130, 143"
+    And the output contains "job_end tenants-widgets-after-canary"
+    And the output contains "job $1 failed: the rollout stops"
     And the output contains "sleep 600  # wave canary's bake"
     And no DSN and no password is in the output
 
@@ -40,6 +41,7 @@ Feature: A fleet's rollout exported to a scheduler
     And the Workflow is valid against the Argo schema
     And the Workflow runs "wave-canary, bake-canary, approve-rest, wave-rest" one after the other
     And the output contains "argo resume @latest --node-field-selector displayName=approve-rest"
+    And the output contains "asInt(lastRetry.exitCode) in [4, 5, 130, 143]"
     And no DSN and no password is in the output
 
   Scenario: The Secret is made from environment variables, never from a value on a command line
@@ -64,3 +66,11 @@ Feature: A fleet's rollout exported to a scheduler
     When I run "migrator fleet export fleet.yaml widgets.yaml --to after --format nomad"
     Then the exit code is 2
     And the output contains "'nomad' is not one of 'k8s', 'argo'"
+
+  Scenario: A namespace or a Secret name Kubernetes refuses is bad usage, never pasted in a command
+    When I run "migrator fleet export fleet.yaml widgets.yaml --to after --format k8s --namespace 'x; touch pwned'"
+    Then the exit code is 2
+    And the output contains "--namespace 'x; touch pwned' is not a Kubernetes namespace name"
+    When I run "migrator fleet export fleet.yaml widgets.yaml --to after --format k8s --secret 'a$(touch pwned)'"
+    Then the exit code is 2
+    And the output contains "is not a Kubernetes Secret name"

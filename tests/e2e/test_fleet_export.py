@@ -83,7 +83,7 @@ def test_k8s_an_indexed_job_per_wave_valid_against_kubernetes_schemas(
         "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
     }
     by_action = {r["action"]: r["onExitCodes"]["values"] for r in rules[1:]}
-    assert by_action == {"FailIndex": [1, 2, 3, 6], "Count": [4, 5]}
+    assert by_action == {"FailIndex": [1, 2, 3, 6], "Count": [4, 5, 130, 143]}
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["volumes"][0]["secret"]["secretName"] == "tenants-targets"
@@ -210,7 +210,7 @@ def test_argo_a_workflow_of_waves_valid_against_argo_schema(
     assert rest["steps"][0][0]["withItems"] == ["acme", "beta"]
     retry = templates["apply-rest"]["retryStrategy"]
     assert retry["expression"] == (
-        'lastRetry.status == "Error" || asInt(lastRetry.exitCode) in [4, 5]'
+        'lastRetry.status == "Error" || asInt(lastRetry.exitCode) in [4, 5, 130, 143]'
     )
     assert (retry["limit"], retry["backoff"]) == (
         "2",
@@ -304,7 +304,7 @@ def test_out_writes_a_file_per_object_and_the_commands(
         "commands.sh",
     ]
     commands = (out_dir / "commands.sh").read_text(encoding="utf-8")
-    assert f"kubectl apply -f {out_dir} -l migrator/part=tenants-widgets-b-rest" in commands
+    assert "kubectl apply -f . -l migrator/part=tenants-widgets-b-rest" in commands
     for file in out_dir.iterdir():
         no_secret_in(file.read_text(encoding="utf-8"), fleet_databases)
         if file.suffix == ".yaml":
@@ -353,3 +353,226 @@ def test_dockerfile_installs_the_project_and_runs_as_no_root() -> None:
     assert re.search(r'^ENTRYPOINT \["migrator"\]$', text, re.M)
     ignored = (root / ".dockerignore").read_text(encoding="utf-8")
     assert "!src/" in ignored and "!plugins/" in ignored
+
+
+FAKE_KUBECTL = '''#!{python}
+"""kubectl for commands.sh: records its argv and folder; `get job/X -o jsonpath=...` says
+Failed for the job in FAKE_FAILED_JOB, else Complete; `wait` on that job never returns, as
+the real `kubectl wait --for=condition=complete` does on a Failed Job."""
+import json, os, sys, time
+args = sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": args, "cwd": os.getcwd()}}) + "\\n")
+failed = "job/" + os.environ.get("FAKE_FAILED_JOB", "-")
+if args[0] == "get":
+    print("FailureTarget Failed" if failed in args else "Complete", end="")
+elif args[0] == "wait" and failed in args:
+    time.sleep(3600)
+'''
+
+
+def run_commands(
+    script: Path, tmp_path: Path, failed_job: str = "-"
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, object]]]:
+    """`script` run by bash from another folder, kubectl and sleep faked on PATH; its end
+    and the kubectl calls it made."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir(exist_ok=True)
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text(FAKE_KUBECTL.format(python=sys.executable), encoding="utf-8")
+    kubectl.chmod(0o755)
+    (bin_dir / "sleep").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    (bin_dir / "sleep").chmod(0o755)
+    log = tmp_path / "kubectl.log"
+    log.write_text("", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_LOG": str(log),
+        "FAKE_FAILED_JOB": failed_job,
+    }
+    ended = subprocess.run(
+        ["bash", str(script)],
+        cwd=elsewhere,
+        env=env,
+        input="\n\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return ended, calls
+
+
+def test_hostile_namespace_or_secret_is_bad_usage_naming_the_option(
+    fleet_databases: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reviewer's case: a namespace and a Secret name that would run commands and end
+    the header's comment. Refused (exit 2), nothing written, nothing run."""
+    fleet, plan = fleet_and_plan(fleet_databases, tmp_path)
+    out_dir = tmp_path / "outdir"
+    pwn = tmp_path / "PWN3"
+    hostile = f"x; touch {pwn}\nkind: Evil"
+    code, out, err = export(
+        capsys, fleet, plan, "--to", "b", "--format", "k8s", "--namespace", hostile
+    )
+    assert (code, out) == (2, "") and "--namespace 'x; touch" in err
+    assert "not a Kubernetes namespace name" in err
+    code, out, err = export(
+        capsys, fleet, plan, "--to", "b", "--format", "argo", "--secret",
+        f"a$(touch {pwn})", "--out", out_dir,
+    )  # fmt: skip
+    assert (code, out) == (2, "") and "--secret 'a$(touch" in err
+    assert not out_dir.exists() and not pwn.exists()
+    for good in ("prod-1", "db.targets"):  # a label; a subdomain (a Secret's name may have '.')
+        code, out, err = export(
+            capsys, fleet, plan, "--to", "b", "--format", "k8s", "--secret", good
+        )
+        assert code == 0, err
+    code, _, err = export(
+        capsys, fleet, plan, "--to", "b", "--format", "k8s", "--namespace", "db.targets"
+    )
+    assert code == 2 and "--namespace" in err  # a namespace is a label: no '.'
+
+
+@pytest.mark.parametrize("scheduler", ["k8s", "argo"])
+def test_commands_sh_runs_from_anywhere_its_arguments_intact(
+    scheduler: str,
+    fleet_databases: FleetDatabases,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """commands.sh in a folder whose name is shell syntax, run by bash from another
+    folder: kubectl is called in the manifests' folder, with each argument whole, and
+    nothing the folder's name says is run; the header stays comments."""
+    fleet, plan = fleet_and_plan(fleet_databases, tmp_path)
+    out_dir = tmp_path / "a b; $(touch PWN5) `touch PWN6`"
+    code, out, err = export(
+        capsys, fleet, plan, "--to", "b", "--format", scheduler,
+        "--namespace", "prod-1", "--secret", "db.targets", "--out", out_dir,
+    )  # fmt: skip
+    assert (code, out) == (0, ""), err
+    script = out_dir / "commands.sh"
+    head = script.read_text(encoding="utf-8").split("set -euo pipefail\n", 1)[0]
+    assert all(line.startswith(("#!", "#")) for line in head.splitlines())
+    if scheduler == "argo":  # argo itself is not faked: the kubectl part only
+        text = script.read_text(encoding="utf-8")
+        script.write_text(text.split("\nargo watch", 1)[0] + "\n", encoding="utf-8")
+    ended, calls = run_commands(script, tmp_path)
+    assert ended.returncode == 0, ended.stderr
+    assert not list(tmp_path.rglob("PWN*"))
+    assert {c["cwd"] for c in calls} == {str(out_dir)}
+    create = calls[0]["argv"]
+    assert isinstance(create, list) and create[:6] == [
+        "create", "secret", "generic", "db.targets", "-n", "prod-1",
+    ]  # fmt: skip
+    assert [a.split("=", 2)[:2] for a in create[6:]] == [
+        ["--from-file", "internal"], ["--from-file", "acme"], ["--from-file", "beta"],
+    ]  # fmt: skip
+    applied = [c["argv"] for c in calls[1:] if c["argv"][0] in ("apply", "create")]
+    assert applied[0] == ["apply", "-f", ".", "-n", "prod-1", "-l", "migrator/part=plan"]
+    if scheduler == "k8s":
+        assert [a[-1] for a in applied] == [
+            "migrator/part=plan",
+            "migrator/part=tenants-widgets-b-canary",
+            "migrator/part=tenants-widgets-b-rest",
+        ]
+        gets = [c["argv"] for c in calls if c["argv"][0] == "get"]
+        assert [g[:4] for g in gets] == [
+            ["get", "job/tenants-widgets-b-canary", "-n", "prod-1"],
+            ["get", "job/tenants-widgets-b-rest", "-n", "prod-1"],
+        ]
+    else:
+        assert applied[1] == ["create", "-f", ".", "-n", "prod-1", "-l", "migrator/part=workflow"]
+
+
+def test_commands_sh_stops_at_a_failed_wave(
+    fleet_databases: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wave's Job ends Failed (MaxFailedIndexesExceeded...): the script says so and
+    stops, exit 1, the next wave's Job never applied (before: `kubectl wait
+    --for=condition=complete --timeout=24h` waited its 24 hours)."""
+    fleet, plan = fleet_and_plan(fleet_databases, tmp_path)
+    out_dir = tmp_path / "manifests"
+    code, _, err = export(capsys, fleet, plan, "--to", "b", "--format", "k8s", "--out", out_dir)
+    assert code == 0, err
+    ended, calls = run_commands(out_dir / "commands.sh", tmp_path, "tenants-widgets-b-canary")
+    assert ended.returncode == 1
+    assert "job tenants-widgets-b-canary failed: the rollout stops" in ended.stderr
+    applied = [c["argv"][-1] for c in calls if c["argv"][0] == "apply"]
+    assert applied == ["migrator/part=plan", "migrator/part=tenants-widgets-b-canary"]
+
+
+def test_wave_label_values_stay_distinct_and_the_header_names_them(
+    fleet_databases: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Waves `rest` and `rest.`: one label value each (a changed one ends with a hash),
+    and the header gives each wave's selector as its pods' labels have it."""
+    waves = "  - {name: rest, match: {name: a}}\n  - {name: rest., match: {name: b}}\n"
+    fleet = fleet_databases.write({"a": None, "b": None}, waves=waves)
+    plan = tmp_path / "widgets.yaml"
+    plan.write_text(PLAN, encoding="utf-8")
+    code, out, err = export(capsys, fleet, plan, "--to", "b", "--format", "k8s")
+    assert code == 0, err
+    jobs = list(yaml.safe_load_all(out))[1:]
+    pod_labels = [j["spec"]["template"]["metadata"]["labels"] for j in jobs]
+    values = [labels["migrator/wave"] for labels in pod_labels]
+    assert values[0] == "rest" and values[1].startswith("rest-") and len(set(values)) == 2
+    for job, labels in zip(jobs, pod_labels, strict=True):
+        k8s_validate(job)
+        wave = job["metadata"]["annotations"]["migrator/wave"]
+        selector = ",".join(
+            f"migrator/{key}={labels['migrator/' + key]}" for key in ("fleet", "plan", "to", "wave")
+        )
+        assert f"# Pods of wave {wave}: kubectl get pods -l {selector}\n" in out
+
+
+def test_a_stopped_pod_is_retried_by_both_schedulers_and_resumed(
+    fleet_databases: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pod's migrator stopped by SIGTERM (a node drained) exits 143, its run left
+    interrupted: both exports retry that code, and the next `migrator apply` finishes."""
+    import psycopg
+
+    from tests.processes import spawn, wait_for
+
+    fleet, _ = fleet_and_plan(fleet_databases, tmp_path, a=None)
+    plan = tmp_path / "gated.yaml"
+    plan.write_text(
+        phased("gated", ["{sql: 'select pg_advisory_lock(42)'}", "{sql: 'create table t ()'}"]),
+        encoding="utf-8",
+    )
+    code, out, err = export(capsys, fleet, plan, "--to", "b", "--format", "k8s")
+    assert code == 0, err
+    rules = list(yaml.safe_load_all(out))[1]["spec"]["podFailurePolicy"]["rules"]
+    counted = next(r["onExitCodes"]["values"] for r in rules if r["action"] == "Count")
+    code, out, err = export(capsys, fleet, plan, "--to", "b", "--format", "argo")
+    assert code == 0, err
+    templates = list(yaml.safe_load_all(out))[1]["spec"]["templates"]
+    expression = next(t["retryStrategy"]["expression"] for t in templates if "retryStrategy" in t)
+    retried = json.loads(expression.rsplit(" in ", 1)[1])
+    dsn = fleet_databases.dsns["a"]
+    with psycopg.connect(dsn, autocommit=True) as gate:
+        gate.execute("select pg_advisory_lock(42)")
+        proc = spawn("apply", plan, "--to", "b", env={"MIGRATOR_DSN": dsn})
+
+        def waiting() -> bool:
+            row = gate.execute(
+                "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+                " and database = (select oid from pg_database where datname = current_database())"
+            ).fetchone()
+            return row is not None and row[0] == 1
+
+        wait_for(waiting, proc=proc)
+        proc.terminate()
+        gate.execute("select pg_advisory_unlock(42)")
+        proc.communicate(timeout=60)
+    stopped = proc.returncode
+    assert stopped == 143
+    assert stopped in counted and stopped in retried
+    assert counted == retried == [4, 5, 130, 143]
+    again = spawn("apply", plan, "--to", "b", env={"MIGRATOR_DSN": dsn})
+    assert again.wait(timeout=60) == 0
+    assert fleet_databases.phase("a", "gated") == "b"

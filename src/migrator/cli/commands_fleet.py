@@ -211,15 +211,22 @@ def fleet_plan(fleet_file: str, plan: str, to: str | None, **options: Any) -> in
     "--secret",
     metavar="NAME",
     help="The Secret holding the DSNs, one key per target name (made by you: the commands "
-    "are printed). Default: <fleet>-targets.",
+    "are printed); a DNS-1123 subdomain (lowercase letters, digits, '-', '.'). "
+    "Default: <fleet>-targets.",
 )
-@click.option("--namespace", metavar="NAME", help="The namespace of every object.")
+@click.option(
+    "--namespace",
+    metavar="NAME",
+    help="The namespace of every object (and -n NAME in every command); a DNS-1123 label "
+    "(lowercase letters, digits, '-').",
+)
 @click.option(
     "--out",
     metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one file per object and commands.sh (the commands, in order) into DIR; "
-    "default: one YAML stream on stdout.",
+    help="Write one file per object and commands.sh (the commands, in order; it runs "
+    "from any folder and stops at a wave whose Job failed) into DIR; default: one YAML "
+    "stream on stdout.",
 )
 @VAR
 @click.option(
@@ -252,8 +259,9 @@ def fleet_export(
     its index; for Argo Workflows (--format argo) a Workflow whose DAG runs the waves in
     order, a suspend before a wave with approval. No DSN is ever written: each pod reads
     its target's from the Secret (--secret), mounted as files (MIGRATOR_DSN_FILE); the
-    output starts with the commands that make it and run the rollout. A pod's exit 4 or 5
-    is retried (the fleet's retry), 1, 2, 3 or 6 fails its target; docs/fleet-export.md
+    output starts with the commands that make it and run the rollout, and each wave's
+    label selector. A pod's exit 4, 5, 130 or 143 (locked, unreachable, stopped by a
+    signal) is retried (the fleet's retry), 1, 2, 3 or 6 fails its target; docs/fleet-export.md
     says what maps and what does not (the ledger, bake's checks).
 
     The fleet is read as by every fleet command (its ${env:...} DSNs set: the same

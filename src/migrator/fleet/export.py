@@ -9,6 +9,7 @@ run them: first, the Secret of the DSNs, made by a person from environment varia
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 
 from migrator import __version__
 from migrator.errors import ExitCode, UsageError
-from migrator.fleet.pods import ExportWave, PodTarget, Rollout, dns_label
+from migrator.fleet.pods import ExportWave, PodTarget, Rollout, dns_label, namespace_flag, selector
 from migrator.fleet.session import FleetSession
 
 
@@ -43,6 +44,7 @@ def export_fleet(
     from migrator.fleet import manifests_argo, manifests_k8s
 
     chosen = options or ExportOptions()
+    check_names(chosen)
     if not session.targets:
         raise UsageError(f"fleet {session.fleet.name} has no target: nothing to export")
     rollout = rollout_of(session, to, chosen)
@@ -50,7 +52,7 @@ def export_fleet(
     documents: list[dict[str, Any]] = module.manifests(rollout)
     secret = secret_commands(session, rollout)
     names = [f"{n:02d}-{_name_of(d)}.yaml" for n, d in enumerate(documents)]
-    source = str(chosen.out) if chosen.out else "rollout.yaml"
+    source = "." if chosen.out else "rollout.yaml"  # commands.sh runs in its own folder
     lines: list[str] = module.commands(rollout, secret, source)
     head = header(rollout, export_format, lines, saved=chosen.out is None)
     texts = [dump(d) for d in documents]
@@ -66,7 +68,14 @@ def export_fleet(
     chosen.out.mkdir(parents=True, exist_ok=True)
     for name, text in zip(names, texts, strict=True):
         (chosen.out / name).write_text(text, encoding="utf-8")
-    script = "#!/usr/bin/env bash\n" + head + "set -euo pipefail\n" + "\n".join(lines) + "\n"
+    script = (
+        "#!/usr/bin/env bash\n"
+        + head
+        + "set -euo pipefail\n"
+        + 'cd "$(dirname "$0")"  # the manifests are beside this script\n'
+        + "\n".join(lines)
+        + "\n"
+    )
     (chosen.out / "commands.sh").write_text(script, encoding="utf-8")
     for name in [*names, "commands.sh"]:
         print(f"wrote {chosen.out / name}", file=session.ctx.err)
@@ -117,6 +126,29 @@ def rollout_of(session: FleetSession, to: str | None, options: ExportOptions) ->
     )
 
 
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_SUBDOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+
+
+def check_names(options: ExportOptions) -> None:
+    """--namespace a DNS-1123 label, --secret a DNS-1123 subdomain, as Kubernetes wants
+    them: else bad usage (exit 2), naming the option (the value shown escaped)."""
+    if options.namespace is not None and not _LABEL.fullmatch(options.namespace):
+        raise UsageError(
+            f"--namespace {options.namespace!r} is not a Kubernetes namespace name (a "
+            "DNS-1123 label: at most 63 lowercase letters, digits and '-', a letter or "
+            "digit at each end)"
+        )
+    if options.secret is not None and not _SUBDOMAIN.fullmatch(options.secret):
+        raise UsageError(
+            f"--secret {options.secret!r} is not a Kubernetes Secret name (a DNS-1123 "
+            "subdomain: at most 253 lowercase letters, digits, '-' and '.', a letter or "
+            "digit at each end of each part)"
+        )
+
+
 _ENV_REFERENCE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -128,11 +160,12 @@ def secret_commands(session: FleetSession, rollout: Rollout) -> list[str]:
     listed = session.fleet.spec.targets
     if isinstance(listed, list):
         named = {t.name: m[1] for t in listed if (m := _ENV_REFERENCE.match(t.dsn))}
-    namespace = f" -n {rollout.namespace}" if rollout.namespace else ""
-    lines = [f"kubectl create secret generic {rollout.secret}{namespace} \\"]
+    secret = shlex.quote(rollout.secret)
+    lines = [f"kubectl create secret generic {secret}{namespace_flag(rollout)} \\"]
     for target in session.targets:
         variable = named.get(target.name) or "DSN_" + re.sub(r"\W", "_", target.name).upper()
-        lines.append(f'  --from-file={target.name}=<(printf %s "${variable}") \\')
+        key = shlex.quote(target.name)
+        lines.append(f'  --from-file={key}=<(printf %s "${variable}") \\')
     lines[-1] = lines[-1].removesuffix(" \\")
     return lines
 
@@ -153,11 +186,17 @@ def header(rollout: Rollout, export_format: str, lines: list[str], *, saved: boo
         f"Waves in order: {waves}.",
         f"No DSN is in these manifests: the Secret {rollout.secret} holds them, one key per "
         "target; make it first.",
+        *(
+            f"Pods of wave {w.name}: kubectl get pods{namespace_flag(rollout)} -l "
+            + selector(rollout, w)
+            for w in rollout.waves
+            if w.targets
+        ),
         "Run, in bash" + (", with this output saved as rollout.yaml:" if saved else ":"),
         *(f"  {line}" for line in lines),
         "See docs/fleet-export.md for what each part does, and what differs from fleet apply.",
     ]
-    return "".join(f"# {line}\n" for line in text)
+    return "".join(f"# {part}\n" for line in text for part in line.splitlines() or [""])
 
 
 class _Dumper(yaml.SafeDumper):

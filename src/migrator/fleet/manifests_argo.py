@@ -3,7 +3,7 @@
 Its entry is a DAG of the waves, each depending on the one before (through its bake, a
 timed `suspend`, and the next wave's approval, a `suspend` a person resumes). A wave is a
 steps template fanning out over its targets (`withItems`) `parallelism` at a time; each
-target is a pod of one `migrator apply`, retried on exit 4 and 5 only (`retryStrategy`
+target is a pod of one `migrator apply`, retried on exit 4, 5, 130 and 143 only (`retryStrategy`
 with the fleet's attempts and backoff). Every target of a wave runs, and a failure stops
 the rollout after the wave: Argo counts no failures, and its `failFast` takes a failed
 attempt that `retryStrategy` would retry for the target's failure (no retry follows, and
@@ -14,26 +14,32 @@ allows no failure and the fleet retries nothing (`retry: {attempts: 0}`).
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from migrator.fleet.pods import (
     PREFIX,
+    RETRIED_CODES,
     ExportWave,
     Rollout,
     container,
     dns_label,
     exact_names,
     labels,
+    namespace_flag,
     pod_script,
     pod_security,
     seconds,
     volumes,
 )
 
-RETRY_EXPRESSION = 'lastRetry.status == "Error" || asInt(lastRetry.exitCode) in [4, 5]'
-"""Tried again: a lock held elsewhere (4), an unreachable database (5), and a pod Argo
-lost (Error: deleted, evicted; its run, left interrupted, is resumed by the next
-`migrator apply`). Not a failure of the target itself (1, 2, 3, 6)."""
+RETRY_EXPRESSION = 'lastRetry.status == "Error" || asInt(lastRetry.exitCode) in [{}]'.format(
+    ", ".join(map(str, RETRIED_CODES))
+)
+"""Tried again: `RETRIED_CODES` (a lock held elsewhere (4), an unreachable database (5),
+migrator stopped by SIGINT (130) or SIGTERM (143: a node drained, a pod preempted)) and a
+pod Argo lost (Error: deleted, evicted); a stopped run, left interrupted, is resumed by
+the next `migrator apply`. Not a failure of the target itself (1, 2, 3, 6)."""
 
 
 def manifests(rollout: Rollout) -> list[dict[str, Any]]:
@@ -138,17 +144,19 @@ def wave_templates(rollout: Rollout, wave: ExportWave) -> list[dict[str, Any]]:
 
 def commands(rollout: Rollout, secret_lines: list[str], source: str) -> list[str]:
     """The commands that run the rollout (bash), `source` being where the manifests are."""
+    namespace = namespace_flag(rollout)
+    where = shlex.quote(source)
     lines = [
         *secret_lines,
-        f"kubectl apply -f {source} -l {PREFIX}part=plan",
-        f"kubectl create -f {source} -l {PREFIX}part=workflow",
-        "argo watch @latest",
+        f"kubectl apply -f {where}{namespace} -l {PREFIX}part=plan",
+        f"kubectl create -f {where}{namespace} -l {PREFIX}part=workflow",
+        f"argo watch{namespace} @latest",
     ]
     for wave in rollout.waves:
         if wave.approval and wave.targets:
             node = task_name("approve", wave)
             lines.append(
-                f"argo resume @latest --node-field-selector displayName={node}"
+                f"argo resume{namespace} @latest --node-field-selector displayName={node}"
                 f"  # approves wave {wave.name}"
             )
     return lines

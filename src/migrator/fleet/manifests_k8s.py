@@ -3,8 +3,9 @@
 Each index of a wave's Job is one target (`JOB_COMPLETION_INDEX` chooses it in the pod's
 script); `parallelism` is the wave's, `backoffLimitPerIndex` the fleet's retry attempts,
 `maxFailedIndexes` the wave's `max_failures`, and the `podFailurePolicy` reads
-migrator's exit codes: 1, 2, 3 and 6 fail the target at once (no retry), 4 and 5 count
-against its retries, a pod evicted or preempted (`DisruptionTarget`) is not counted.
+migrator's exit codes: 1, 2, 3 and 6 fail the target at once (no retry); 4, 5, 130 and 143
+(stopped by SIGINT, SIGTERM) count against its retries; a pod evicted or preempted
+(`DisruptionTarget`) is not counted.
 Kubernetes orders no Jobs: waves are applied one after the other (the commands are in
 `commands`). Needs Kubernetes 1.29 or newer (per-index backoff: beta in 1.29, GA 1.33).
 """
@@ -12,15 +13,18 @@ Kubernetes orders no Jobs: waves are applied one after the other (the commands a
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from migrator.fleet.pods import (
     PREFIX,
+    RETRIED_CODES,
     ExportWave,
     Rollout,
     container,
     exact_names,
     labels,
+    namespace_flag,
     plan_config_map,
     pod_script,
     pod_security,
@@ -29,8 +33,6 @@ from migrator.fleet.pods import (
 
 FAIL_INDEX_CODES = (1, 2, 3, 6)
 """A check failed and was undone, bad usage, undo failed, a bug: retrying cannot help."""
-RETRIED_CODES = (4, 5)
-"""Locked, unreachable: retried (as `fleet apply` does), up to `backoffLimitPerIndex`."""
 
 
 def manifests(rollout: Rollout) -> list[dict[str, Any]]:
@@ -79,7 +81,8 @@ def job(rollout: Rollout, wave: ExportWave) -> dict[str, Any]:
 
 def failure_policy() -> dict[str, Any]:
     """Migrator's exit codes as Kubernetes reads a pod's end (the first rule that
-    matches wins; a code no rule names, 130 or 143, counts like 4 and 5)."""
+    matches wins): `RETRIED_CODES` (locked, unreachable, stopped) counted against
+    `backoffLimitPerIndex` and retried, as Argo's `retryStrategy` does."""
     return {
         "rules": [
             {
@@ -106,18 +109,37 @@ def failure_policy() -> dict[str, Any]:
     }
 
 
+JOB_END = """job_end() {  # wait for the Job $1 to end: on Complete go on, on Failed stop
+  local ended='jsonpath={.status.conditions[?(@.status=="True")].type}'
+  while :; do
+    case " $(kubectl get "job/$1"NS -o "$ended") " in
+      *" Complete "*) return 0 ;;
+      *" Failed "*) echo "job $1 failed: the rollout stops (kubectl describe job/$1)" >&2
+        exit 1 ;;
+    esac
+    sleep 10
+  done
+}"""
+"""A shell function: `kubectl wait --for=condition=complete` alone never returns when the
+Job ends Failed (MaxFailedIndexesExceeded, FailedIndexes, BackoffLimitExceeded)."""
+
+
 def commands(rollout: Rollout, secret_lines: list[str], source: str) -> list[str]:
     """The commands that run the rollout, in order (bash), `source` being where the
     manifests are (a file or a folder): the Secret, the plan, then each wave's Job, waited
-    for; a bake waits, an approval asks a person."""
-    lines = [*secret_lines, f"kubectl apply -f {source} -l {PREFIX}part=plan"]
+    for until it completes (a Failed Job stops the script, exit 1); a bake waits, an
+    approval asks a person."""
+    namespace = namespace_flag(rollout)
+    where = shlex.quote(source)
+    lines = [*secret_lines, *JOB_END.replace("NS", namespace).splitlines()]
+    lines.append(f"kubectl apply -f {where}{namespace} -l {PREFIX}part=plan")
     jobs = [wave for wave in rollout.waves if wave.targets]
     for number, wave in enumerate(jobs, 1):
         name = rollout.object_name(wave)
         if wave.approval:
             lines.append(f'read -r -p "wave {wave.name} needs an approval: enter to approve "')
-        lines.append(f"kubectl apply -f {source} -l {PREFIX}part={name}")
-        lines.append(f"kubectl wait --for=condition=complete --timeout=24h job/{name}")
+        lines.append(f"kubectl apply -f {where}{namespace} -l {PREFIX}part={name}")
+        lines.append(f"job_end {name}")
         if wave.bake is not None and number < len(jobs):
             lines.append(f"sleep {int(wave.bake)}  # wave {wave.name}'s bake")
     return lines

@@ -20,6 +20,10 @@ TARGETS_DIR = "/etc/migrator/targets"
 PLAN_DIR = "/etc/migrator/plan"
 PREFIX = "migrator/"
 """The prefix of our labels and annotations."""
+RETRIED_CODES = (4, 5, 130, 143)
+"""A pod's exit codes tried again: a lock held elsewhere (4), an unreachable database (5),
+migrator stopped by SIGINT (130) or SIGTERM (143: a node drained, a pod preempted), its
+run left interrupted for the next `migrator apply` to resume."""
 USER_ID = 10001
 """The user (and group) the Dockerfile's image runs as: the pod runs as it too."""
 
@@ -72,6 +76,11 @@ class Rollout:
         return dns_label(f"{self.fleet}-{self.plan}-{self.to}-{wave.name}", 56)
 
 
+def namespace_flag(rollout: Rollout) -> str:
+    """` -n NAMESPACE` for a kubectl command (shell-quoted), or nothing."""
+    return f" -n {shlex.quote(rollout.namespace)}" if rollout.namespace else ""
+
+
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
 
 
@@ -92,9 +101,18 @@ _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def label_value(text: str) -> str:
     """`text` as a label value: at most 63 of letters, digits, '-', '_', '.', a letter or
-    digit at each end (the exact text is in an annotation beside it)."""
-    value = _LABEL_VALUE.sub("-", text)[:63]
-    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
+    digit at each end. A text changed on the way (a character replaced, an end trimmed, cut
+    short) gets 8 hex digits of its hash, as `dns_label` does: `rest.` and `rest` stay two
+    values (the exact text is in an annotation beside it)."""
+    value = _LABEL_VALUE.sub("-", text)
+    if value == text and len(value) <= 63 and _LABEL_ENDS.fullmatch(value):
+        return value
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    head = re.sub(r"[^A-Za-z0-9]+$", "", re.sub(r"^[^A-Za-z0-9]+", "", value)[:54])
+    return f"{head}-{digest}" if head else digest
+
+
+_LABEL_ENDS = re.compile(r"[A-Za-z0-9](.*[A-Za-z0-9])?", re.S)
 
 
 def labels(rollout: Rollout, wave: ExportWave | None = None) -> dict[str, str]:
@@ -108,6 +126,15 @@ def labels(rollout: Rollout, wave: ExportWave | None = None) -> dict[str, str]:
     if wave is not None:
         found[PREFIX + "wave"] = label_value(wave.name)
     return {k: v for k, v in found.items() if v}
+
+
+def selector(rollout: Rollout, wave: ExportWave) -> str:
+    """The label selector of a wave's pods (`kubectl get pods -l ...`), its values as the
+    labels have them (`label_value`: maybe changed from the names)."""
+    chosen = labels(rollout, wave)
+    return ",".join(
+        f"{PREFIX}{key}={chosen[PREFIX + key]}" for key in ("fleet", "plan", "to", "wave")
+    )
 
 
 def exact_names(rollout: Rollout, wave: ExportWave | None = None) -> dict[str, str]:
