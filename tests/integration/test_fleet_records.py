@@ -395,6 +395,39 @@ def test_rollback_after_an_apply_stopped_halfway_takes_the_target_back_whole(
     assert code == 0 and "rolled back already" in out, out + err
 
 
+def test_a_target_whose_apply_failed_halfway_is_taken_back_what_the_rollout_moved(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`fleet apply --to done` failed on acme in its second transition (undone by its own
+    apply): acme is left in expanded, `failed` in the ledger, yet the rollout moved it."""
+    from migrator.fleet.child import Child
+    from migrator.fleet.ledger import Book
+    from migrator.masking import Secrets
+
+    plan = write_shop(tmp_path, THREE + "      - {name: boom, sql: select 1/0}\n")
+    fleet_file = _fleet(fleet_databases)
+    rollout = record_rollout(fleet_databases, fleet_file, plan, {}, {"acme": ("rest", "failed")})
+    pids: list[int] = []
+    result = Child(
+        ["apply", str(plan), "--to", "done"],
+        fleet_databases.dsns["acme"],
+        Secrets(),
+        on_start=pids.append,
+    ).run()
+    assert result.exit_code == 1 and fleet_databases.phase("acme", "shop") == "expanded"
+    ledger = ledger_of(fleet_file)
+    document = ledger.load()
+    book = Book(ledger, document, next(r for r in document.rollouts if r.id == rollout.id))
+    book.update("acme", from_phase="initial", phase="expanded", pids=pids, runs=result.run_ids)
+    umbrella_runs = runs_of(fleet_databases, "umbrella")
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, plan)
+    assert code == 0, out + err
+    assert fleet_databases.phase("acme", "shop") == "initial"
+    assert runs_of(fleet_databases, "umbrella") == umbrella_runs
+
+
 def test_terminal_controls_from_a_target_or_the_ledger_are_shown_not_obeyed(
     fleet_databases: FleetDatabases,  # noqa: F811
     shop: Path,

@@ -209,16 +209,19 @@ class _Rollback:
 
     def _ended(self, book: Book, outcome: Outcome) -> None:
         name = outcome.target.name
+        if name in self.skipped:  # its record is the apply's, unchanged
+            record = book.target(name)
+            self._record(name, record, outcome.code)
+            self.say(
+                f"{name} (wave {record.wave}): {record.state.replace('_', ' ')}, nothing of "
+                "this rollout's on it to take back"
+            )
+            return
         if outcome.code is not None and outcome.attempts:
             book.update(name, attempts=outcome.attempts)
         record = book.target(name)
         self._record(name, record, outcome.code)
         shown = record.state.replace("_", " ")
-        if name in self.skipped:
-            shown = f"{shown}, in phase {record.phase or record.from_phase}: nothing of "
-            shown += "this rollout's on it to take back"
-            self.say(f"{name} (wave {record.wave}): {shown}")
-            return
         if outcome.code is not None and outcome.code != 0 and record.state in ("moved", "running"):
             shown = f"not taken back (exit {outcome.code})"
         self.say(f"{name} (wave {record.wave}): {shown}: {record.message}")

@@ -169,7 +169,10 @@ class TakeBack:
                     f"`migrator {args[0]}` left it in phase {phase}, not {from_phase}",
                 )
             tried.add(action)
-            code, said = self._command(args)
+            try:
+                code, said = self._command(args)
+            except _NotStarted:  # a stop came first: the target left as it is
+                return int(ExitCode.SIGINT)
             if code != ExitCode.OK:
                 if args[0] == "apply" and code == ExitCode.INVALID:
                     said = f"no way back from phase {phase} to {from_phase}: {said}"
@@ -193,7 +196,7 @@ class TakeBack:
 
         child = s.child(self.target, line, on_event=self.on_event, on_start=on_start)
         if not self.started(child):
-            return int(ExitCode.SIGINT), "stopped before it started"
+            raise _NotStarted
         try:
             result = child.run()
         finally:
@@ -236,3 +239,7 @@ class TakeBack:
             message=f"not taken back: {why}; see `migrator history` on it",
         )
         return int(ExitCode.CHECK_FAILED)
+
+
+class _NotStarted(Exception):
+    """A stop came before the command started: it never ran."""
