@@ -75,13 +75,22 @@ def with_orders(fleet: FleetDatabases, *targets: str) -> None:
 
 
 def apply_by_hand(
-    fleet: FleetDatabases, plan: Path, target: str, *args: str, operator: str = "by-hand"
+    fleet: FleetDatabases,
+    plan: Path,
+    target: str,
+    *args: str,
+    operator: str = "by-hand",
+    pids: list[int] | None = None,
 ) -> list[int]:
     """`migrator apply PLAN --to expanded` (or `migrator ARGS`) on `target`, as a process
-    (the table its pre-check asks for made first); the runs it made."""
+    (the table its pre-check asks for made first); the runs it made (its pid appended to
+    `pids`, as `fleet apply` records it before the process can make a run)."""
     argv = list(args) or ["apply", str(plan), "--to", "expanded"]
     execute(fleet, target, "create table if not exists orders (id int)")  # its pre-check
-    result = Child([*argv, "--operator", operator], fleet.dsns[target], Secrets()).run()
+    started = pids.append if pids is not None else None
+    result = Child(
+        [*argv, "--operator", operator], fleet.dsns[target], Secrets(), on_start=started
+    ).run()
     assert result.exit_code == 0, result.lines
     return result.run_ids
 
@@ -97,34 +106,52 @@ def record_rollout(
     moved: dict[str, str],
     others: dict[str, tuple[str, str]] | None = None,
     waves: tuple[str, ...] = ("canary", "rest"),
+    variables: dict[str, str] | None = None,
+    to: str = "expanded",
 ) -> RolloutRecord:
-    """Move each target of `moved` ({name: wave}) with `migrator apply`, and record the
-    rollout in the fleet's ledger as `fleet apply` does; `others` ({name: (wave, state)})
-    recorded as targets it did not move."""
+    """Move each target of `moved` ({name: wave}) with `migrator apply` (to `to`, with
+    `variables` as its `--var`s), and record the rollout in the fleet's ledger as `fleet
+    apply` does (its commands' pids, their runs, the apply's --vars); `others` ({name:
+    (wave, state)}) recorded as targets it did not move."""
     ledger = ledger_of(fleet_file)
     document = ledger.load()
     rollout = RolloutRecord(
-        id=rollout_id("shop", "expanded"),
+        id=rollout_id("shop", to),
         plan="shop",
         plan_file=str(plan),
-        to="expanded",
+        to=to,
         operator="release",
         waves=list(waves),
+        variables=dict(variables or {}),
     )
     for name, wave in {**moved, **{n: w for n, (w, _) in (others or {}).items()}}.items():
         rollout.targets[name] = TargetRecord(wave=wave)
     document.rollouts.append(rollout)
     book = Book(ledger, document, rollout)
+    given = [a for k, v in (variables or {}).items() for a in ("--var", f"{k}={v}")]
     for name in moved:
-        runs = apply_by_hand(fleet, plan, name, operator="release")
+        pids: list[int] = []
+        runs = apply_by_hand(
+            fleet,
+            plan,
+            name,
+            "apply",
+            str(plan),
+            "--to",
+            to,
+            *given,
+            operator="release",
+            pids=pids,
+        )
         book.update(
             name,
             state="moved",
             from_phase="initial",
-            phase="expanded",
+            phase=to,
             exit_code=0,
             attempts=1,
             runs=runs,
+            pids=pids,
         )
     for name, (_wave, state) in (others or {}).items():
         book.update(name, state=state, from_phase=fleet.phase(name, "shop") or "initial")
@@ -176,3 +203,17 @@ def add_targets(fleet_file: Path, lines: list[str]) -> None:
     text = fleet_file.read_text(encoding="utf-8")
     head, tail = text.split("waves:\n", 1)
     fleet_file.write_text(head + "".join(f"{line}\n" for line in lines) + "waves:\n" + tail)
+
+
+def killed_apply(fleet_file: Path, rollout: RolloutRecord, target: str) -> None:
+    """What a `fleet apply` SIGKILLed while `target`'s command ran leaves in the ledger:
+    the target `running`, its command's pid (recorded before it started), no run (its end
+    never heard). `record_rollout` ran that command: only its runs are forgotten."""
+    ledger = ledger_of(fleet_file)
+    document = ledger.load()
+    record = next(r for r in document.rollouts if r.id == rollout.id)
+    record.targets[target].state = "running"
+    record.targets[target].runs = []
+    record.status = "running"
+    record.ended_at = None
+    ledger.save(document)

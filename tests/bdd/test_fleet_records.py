@@ -22,6 +22,7 @@ from tests.fleet_records import (
     add_targets,
     apply_by_hand,
     execute,
+    killed_apply,
     record_rollout,
     runs_of,
     silent_server,
@@ -77,8 +78,13 @@ def _(names: str, world: dict[str, Any], fleet_databases: FleetDatabases) -> Non
     waves = {n: "canary" if n == world["targets"][0] else "rest" for n in world["targets"]}
     moved = {n: waves[n] for n in _names(names)}
     others = {n: (w, "in_phase") for n, w in waves.items() if n not in moved}
-    record_rollout(fleet_databases, world["fleet"], world["plan"], moved, others)
+    world["rollout"] = record_rollout(fleet_databases, world["fleet"], world["plan"], moved, others)
     _snapshot(world, fleet_databases)
+
+
+@given(parsers.parse('its fleet apply was killed while the command of target "{target}" ran'))
+def _(target: str, world: dict[str, Any]) -> None:
+    killed_apply(world["fleet"], world["rollout"], target)
 
 
 @given(parsers.parse('"{command}" was run by hand on target "{target}"'))
@@ -136,6 +142,17 @@ def _(
 ) -> None:
     code, out, err = run_cli(capsys, "fleet", "rollback", world["fleet"], world["plan"])
     assert code == 0, out + err
+    _snapshot(world, fleet_databases)
+
+
+@given("the fleet was rolled back once, leaving a target moved since")
+def _(
+    world: dict[str, Any],
+    fleet_databases: FleetDatabases,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_cli(capsys, "fleet", "rollback", world["fleet"], world["plan"])
+    assert code == 1 and "moved since" in out, out + err
     _snapshot(world, fleet_databases)
 
 

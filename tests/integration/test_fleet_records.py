@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from migrator.fleet.ledger import TargetRecord
 from tests.fleet_records import (
     FAST_RETRY,
     GATED_UNDO,
@@ -18,6 +20,7 @@ from tests.fleet_records import (
     add_targets,
     apply_by_hand,
     execute,
+    killed_apply,
     ledger_of,
     record_rollout,
     runs_of,
@@ -214,6 +217,12 @@ def test_rollback_leaves_a_target_moved_since_untouched(
     assert ledger is not None and ledger.status == "rolling_back"
     assert "not touched" in ledger.targets["acme"].message
 
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, shop)
+    assert code == 1, out + err  # what is left, and why: never "moved no target"
+    assert "acme (wave rest): moved since" in out and "by by-hand" in out
+    assert "moved no target" not in out
+    assert runs_of(fleet_databases, "acme") == acme_runs
+
 
 def test_rollback_of_a_target_already_back_does_nothing(
     fleet_databases: FleetDatabases,  # noqa: F811
@@ -225,14 +234,256 @@ def test_rollback_of_a_target_already_back_does_nothing(
         fleet_databases, fleet_file, shop, {"acme": "rest"}, {"globex": ("rest", "running")}
     )
     apply_by_hand(fleet_databases, shop, "acme", "rollback", str(shop))
-    apply_by_hand(fleet_databases, shop, "globex")  # a fleet apply killed while it ran
+    apply_by_hand(fleet_databases, shop, "globex")  # its command's pid never recorded
     acme_runs, globex_runs = runs_of(fleet_databases, "acme"), runs_of(fleet_databases, "globex")
     code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, shop)
-    assert code == 0, out + err
+    assert code == 1, out + err  # never 0 while a target it may have moved is left moved
     assert "already in phase initial" in out
     assert runs_of(fleet_databases, "acme") == acme_runs
-    assert "globex: the rollout's command on it never reported its end" in out
+    flat = " ".join(out.split())
+    assert "globex (wave rest): not taken back (exit 1)" in flat
+    assert "holds no pid or run of the rollout's command on it" in flat
     assert runs_of(fleet_databases, "globex") == globex_runs
+
+
+def test_rollback_after_a_killed_apply_reads_the_targets_runs_by_pid(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fleet_file = _fleet(fleet_databases)
+    rollout = record_rollout(fleet_databases, fleet_file, shop, {"acme": "rest", "globex": "rest"})
+    killed_apply(fleet_file, rollout, "globex")  # its command went on to its end alone
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, shop, "--output", "json")
+    assert code == 0, out + err
+    states = {t["name"]: t["state"] for t in json.loads(out)["targets"]}
+    assert states == {"acme": "rolled_back", "globex": "rolled_back"}
+    for name in ("acme", "globex"):
+        assert fleet_databases.phase(name, "shop") == "initial", name
+    assert "nothing to take back" not in err
+
+
+OWNED = """\
+plan: shop
+vars: {owner: nobody}
+phases: [initial, expanded]
+transitions:
+  - name: expand
+    from: initial
+    to: expanded
+    steps:
+      - {name: notes, sql: "create table notes (owner text)", rollback: {sql: "drop table notes"}}
+      - name: note
+        sql: "insert into notes values (:owner)"
+        rollback: {sql: "select 1 / (case when :owner = 'cli' then 1 else 0 end)"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("recorded", "given"), [({"owner": "cli"}, []), ({}, ["--var", "owner=cli"])]
+)
+def test_rollback_undoes_with_the_values_the_apply_was_given(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    recorded: dict[str, str],
+    given: list[str],
+) -> None:
+    plan = write_shop(tmp_path, OWNED)
+    fleet_file = _fleet(fleet_databases)
+    record_rollout(fleet_databases, fleet_file, plan, {"acme": "rest"}, variables=recorded)
+    if not recorded:  # an apply whose --vars the ledger does not hold: moved with cli's
+        execute(fleet_databases, "acme", "update notes set owner = 'cli'")
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, plan, *given)
+    assert code == 0, out + err
+    assert fleet_databases.phase("acme", "shop") == "initial"
+    assert fleet_databases.sql("acme", "select to_regclass('notes')") == [(None,)]
+
+
+THREE = """\
+plan: shop
+phases: [initial, expanded, done]
+transitions:
+  - name: expand
+    from: initial
+    to: expanded
+    steps:
+      - {name: add extra, sql: "create table extra (id int)", rollback: {sql: "drop table extra"}}
+  - name: finish
+    from: expanded
+    to: done
+    steps:
+      - {name: add more, sql: "create table more (id int)", rollback: {sql: "drop table more"}}
+"""
+WAY_BACK = """\
+  - name: shrink
+    from: expanded
+    to: initial
+    steps: [{name: drop extra, sql: "drop table extra"}]
+"""
+
+
+@pytest.mark.parametrize("way_back", [True, False])
+def test_a_target_moved_through_two_transitions_is_taken_back_to_where_it_was(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    way_back: bool,
+) -> None:
+    plan = write_shop(tmp_path, THREE + (WAY_BACK if way_back else ""))
+    fleet_file = _fleet(fleet_databases)
+    record_rollout(fleet_databases, fleet_file, plan, {"acme": "rest"}, to="done")
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, plan, "--output", "json")
+    ledger = ledger_of(fleet_file).load().latest("shop")
+    assert ledger is not None
+    acme = ledger.targets["acme"]
+    if way_back:
+        assert code == 0, out + err
+        assert fleet_databases.phase("acme", "shop") == "initial"
+        assert acme.state == "rolled_back" and acme.phase == "initial"
+        assert ledger.status == "rolled_back"
+        assert len(acme.pids) == 3  # the apply's, then `migrator rollback`'s and apply's
+    else:
+        assert code == 2, out + err
+        assert fleet_databases.phase("acme", "shop") == "expanded"
+        assert acme.state == "rollback_failed"
+        assert "no way back from phase expanded to initial" in acme.message
+        assert ledger.status == "rolling_back"
+        code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, plan)
+        assert code == 2, out + err  # a second one says so again, never "nothing to do"
+        assert "no way back" in " ".join(out.split())
+
+
+GATED_FINISH = THREE + (  # transition finish waits for advisory lock 42, then one more step
+    "      - {name: gate, sql: select pg_advisory_xact_lock(42)}\n"
+    '      - {name: last, sql: "create table last (id int)", rollback: {sql: "drop table last"}}\n'
+)
+
+
+def test_rollback_after_an_apply_stopped_halfway_takes_the_target_back_whole(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A `fleet apply --to done` stopped by a signal in its second transition (the first
+    done, the second interrupted): `fleet rollback` undoes the interrupted run and takes
+    the first back, and the target is where the rollout found it."""
+    plan = write_shop(tmp_path, GATED_FINISH)
+    fleet_file = fleet_databases.write({"acme": None}, waves="  - {name: rest}\n")
+    seen: list[str] = []
+    with psycopg.connect(fleet_databases.dsns["acme"], autocommit=True) as gate:
+        gate.execute("select pg_advisory_lock(42)")
+        proc = spawn("fleet", "apply", fleet_file, plan, "--to", "done", "--output", "json")
+        try:
+            wait_for(lambda: _waits_for_42(fleet_databases, "acme"), proc=proc)
+            os.kill(proc.pid, signal.SIGINT)
+            wait_for_line(proc.stderr, "stopping", seen)
+        finally:
+            gate.execute("select pg_advisory_unlock(42)")
+        code, out, err = finish(proc, seen)
+    assert code == 130, out + err
+    assert fleet_databases.phase("acme", "shop") == "expanded"  # one transition of two
+    assert [r[2] for r in runs_of(fleet_databases, "acme")] == ["succeeded", "interrupted"]
+
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, plan, "--output", "json")
+    assert code == 0, out + err
+    assert fleet_databases.phase("acme", "shop") == "initial"
+    for table in ("extra", "more", "last"):
+        assert fleet_databases.sql("acme", f"select to_regclass('{table}')") == [(None,)]
+    assert [t["state"] for t in json.loads(out)["targets"]] == ["rolled_back"]
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, plan)
+    assert code == 0 and "rolled back already" in out, out + err
+
+
+def test_a_target_whose_apply_failed_halfway_is_taken_back_what_the_rollout_moved(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`fleet apply --to done` failed on acme in its second transition (undone by its own
+    apply): acme is left in expanded, `failed` in the ledger, yet the rollout moved it."""
+    from migrator.fleet.child import Child
+    from migrator.fleet.ledger import Book
+    from migrator.masking import Secrets
+
+    plan = write_shop(tmp_path, THREE + "      - {name: boom, sql: select 1/0}\n")
+    fleet_file = _fleet(fleet_databases)
+    rollout = record_rollout(fleet_databases, fleet_file, plan, {}, {"acme": ("rest", "failed")})
+    pids: list[int] = []
+    result = Child(
+        ["apply", str(plan), "--to", "done"],
+        fleet_databases.dsns["acme"],
+        Secrets(),
+        on_start=pids.append,
+    ).run()
+    assert result.exit_code == 1 and fleet_databases.phase("acme", "shop") == "expanded"
+    ledger = ledger_of(fleet_file)
+    document = ledger.load()
+    book = Book(ledger, document, next(r for r in document.rollouts if r.id == rollout.id))
+    book.update("acme", from_phase="initial", phase="expanded", pids=pids, runs=result.run_ids)
+    umbrella_runs = runs_of(fleet_databases, "umbrella")
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, plan)
+    assert code == 0, out + err
+    assert fleet_databases.phase("acme", "shop") == "initial"
+    assert runs_of(fleet_databases, "umbrella") == umbrella_runs
+
+
+def test_terminal_controls_from_a_target_or_the_ledger_are_shown_not_obeyed(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fleet_file = _fleet(fleet_databases)
+    record_rollout(fleet_databases, fleet_file, shop, {"acme": "rest", "globex": "rest"})
+    apply_by_hand(fleet_databases, shop, "acme", "rollback", str(shop))
+    apply_by_hand(fleet_databases, shop, "acme", operator="mallory\x1b[2J")
+    ledger = ledger_of(fleet_file)
+    document = ledger.load()
+    document.rollouts[-1].targets["x\x1b]0;TITLE\x07"] = TargetRecord(
+        wave="rest", state="moved", from_phase="initial"
+    )
+    ledger.save(document)
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet_file, shop)
+    assert code == 1, out + err  # acme moved since (and a target gone from the fleet file: 2)
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "by mallory\\x1b[2J" in out
+    assert "x\\x1b]0;TITLE\\x07: no longer in the fleet file" in out
+
+
+def test_rollback_lines_are_wrapped_to_the_terminal(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    fleet_file = _fleet(fleet_databases)
+    record_rollout(fleet_databases, fleet_file, shop, {"acme": "rest"})
+    leader, follower = os.openpty()
+    env = {**os.environ, "COLUMNS": "44", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migrator", "fleet", "rollback", str(fleet_file), str(shop)],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's far end closed: the process ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    shown = b"".join(chunks).decode()
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert len(lines) > 3 and "rolled back" in " ".join(shown.split())
+    assert all(len(line) <= 44 or " " not in line.strip() for line in lines), shown
 
 
 @pytest.mark.parametrize("max_failures", [0, 1])
@@ -402,7 +653,7 @@ def _waits_for_42(fleet: FleetDatabases, target: str) -> bool:
     ("command", "says"),
     [
         ("status", ["5 one or more could not be read", "never held"]),
-        ("rollback", ["last wave first", "moved_since", "130 / 143", "one transition"]),
+        ("rollback", ["last wave first", "moved_since", "130 / 143", "--to FROM", "--var"]),
         ("plan", ["writes nothing", "pre-checks that would fail today"]),
     ],
 )

@@ -130,30 +130,35 @@ def fleet_status(fleet_file: str, plan: str, **options: Any) -> int:
 @fleet.command("rollback")
 @FLEET_ARG
 @PLAN_ARG
+@VAR
 @YES
 @OPERATOR
 @output_option
 @LOG_FORMAT
 def fleet_rollback(fleet_file: str, plan: str, **options: Any) -> int:
-    """Take the transition back on exactly the targets the last `fleet apply` moved.
+    """Take back exactly the targets the last `fleet apply` moved, to the phase it found
+    each in.
 
-    The ledger names the targets PLAN's latest rollout moved; each is taken back by
-    `migrator rollback PLAN` (its own process, lock and audit trail), last wave first,
-    each wave `parallel` at a time with the fleet's retries and `max_failures`. A
-    target the rollout did not move is never touched. Each is read first: one
-    already back in the phase the rollout found it in needs nothing; one moved since
-    by another run (its last completed run, or a run open on it, not the rollout's)
-    is left as it is (`moved_since`). `migrator rollback` takes back one transition:
-    a target the rollout moved through several is taken back by the last only, and
-    its record says in which phase it is left. Running it again retries the targets
-    whose rollback failed; once all are back it has nothing to do. The ledger is held
-    for the whole command.
+    What to take back is read from each target itself: its runs made by the rollout's
+    commands (the ledger records their pids), last wave first, each wave `parallel` at
+    a time with the fleet's retries and `max_failures`. A target the rollout did not
+    move is never touched; one already back needs nothing; one moved since by another
+    run (its last completed run, or a run open on it, not the rollout's) is left as it
+    is (`moved_since`, exit 1). Each target is taken back by `migrator rollback PLAN`
+    (its own process, lock and audit trail; an interrupted run of the rollout's is
+    undone); one the rollout moved through several transitions then by `migrator apply
+    PLAN --to FROM` along the plan's way back (a plan with no reverse transitions:
+    `rollback_failed`, exit 2). `rolled_back` only once in the phase the rollout found
+    it in. The targets' vars, the apply's --var values (from the ledger) and these
+    --var (they win) are given to each command. A killed or stopped `fleet apply` is
+    rolled back the same way. Running it again retries what is left; once all are back
+    it has nothing to do. The ledger is held for the whole command.
 
-    Exit codes: 0 every moved target is back (or nothing to take back); else the
-    most serious of the targets' codes (3, 6, 1, 2, 5, 4), a target moved since
-    counting as 1; 4 another fleet command holds the ledger; 130 / 143 stopped by a
-    signal (no target starts after it; each rollback under way stops at its next
-    safe point and is left interrupted: `fleet rollback` again finishes it).
+    Exit codes: 0 every target the rollout moved is back (or nothing to take back);
+    never 0 while one is left moved: else the most serious of the targets' codes (3,
+    6, 1, 2, 5, 4), a target moved since counting as 1; 4 another fleet command holds
+    the ledger; 130 / 143 stopped by a signal (no target starts after it; each command
+    under way stops at its next safe point: `fleet rollback` again finishes it).
     """
     from migrator import api
 

@@ -1,21 +1,13 @@
-"""`migrator fleet rollback FLEET PLAN`: take back exactly the targets the plan's latest
-rollout moved (the ledger's `moved` and `rollback_failed`), last wave first.
+"""`migrator fleet rollback FLEET PLAN`: take the targets the plan's latest rollout moved
+back to the phase it found each in, last wave first.
 
-Each is read first, and left alone unless it is as the rollout left it:
-
-- a run of the plan open on it that is not one of the rollout's: `moved_since`, untouched;
-- already back in the phase the rollout moved it from: nothing to do, `rolled_back`;
-- its last succeeded run not one of the rollout's (someone moved it since): `moved_since`,
-  untouched; the others are still taken back (it does not count against `max_failures`),
-  and the command's exit code counts it as 1 (the check that the target is as the rollout
-  left it failed, and nothing was changed);
-- else `migrator rollback PLAN` runs on it (its own process, as `fleet apply` runs
-  `migrator apply`): `rolled_back`, or `rollback_failed` with its exit code.
-
-`migrator rollback` takes back ONE transition, the target's last completed one (after it,
-the last run is the rollback itself, and a second one has nothing to take back). A rollout
-that moved a target through several transitions is taken back by its last one only: the
-target's record keeps the phase it is left in, and the message names it.
+Which targets, and what to do on each, is read from the targets themselves
+(`fleet.takeback`): their runs made by the rollout's commands (the ledger's pids and run
+ids). A target someone moved since is left as it is (`moved_since`, counted as exit 1);
+one the rollout moved through several transitions is taken back by `migrator rollback`
+(its last transition) then `migrator apply --to FROM_PHASE` (the plan's way back); an
+interrupted run of the rollout's is undone. `rolled_back` only when it is in the phase
+the rollout found it in. Never exit 0 while a target the rollout moved is left moved.
 
 Waves run in reverse order, each `parallel` at a time with the fleet's retries (exit 4, 5),
 `max_failures` halting the rollback as it halts a rollout. The ledger is held throughout
@@ -34,15 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.errors import ExitCode
 from migrator.fleet.child import Child
-from migrator.fleet.ledger import Book, RolloutRecord, TargetRecord, now
+from migrator.fleet.ledger import Book, RolloutRecord, TargetRecord
 from migrator.fleet.model import WaveSpec
-from migrator.fleet.reading import read_target
 from migrator.fleet.rollout import Halt, Outcome, fleet_exit_code, run_wave
+from migrator.fleet.takeback import SKIPPED, TakeBack, candidates
 from migrator.fleet.targets import FleetTarget
 
 if TYPE_CHECKING:
     from migrator.fleet.session import FleetSession
-    from migrator.state import RunRow
 
 
 def rollback_fleet(session: FleetSession) -> ExitCode:
@@ -52,9 +43,7 @@ def rollback_fleet(session: FleetSession) -> ExitCode:
         document = session.ledger.load()
         rollout = document.latest(session.plan.name)
         taking = _Rollback(session, rollout)
-        if rollout is not None:
-            taking.unsure(rollout)
-        if rollout is None or not rollout.moved():
+        if rollout is None or not candidates(rollout.targets):
             return taking.nothing()
         book = Book(session.ledger, document, rollout)
         return taking.run(book)
@@ -70,12 +59,24 @@ class _Rollback:
         self.signalled: int | None = None
         self.guard = threading.RLock()  # the signal handler takes it on the main thread
         self.ended: list[dict[str, Any]] = []
+        self.skipped: set[str] = set()
+        """Targets read and found with nothing of the rollout's to take back."""
 
     # -- output -------------------------------------------------------------------------
 
     def say(self, line: str) -> None:
+        """A line for a person: masked, every control character written visibly (a name
+        or a message from a target, the ledger or a child cannot drive the terminal), and
+        on a terminal wrapped to its width."""
+        from migrator.views.console import terminal_width, wrapped
+        from migrator.views.values import visible
+
+        text = visible(self.session.secrets.mask(line))
+        stream = self.ctx.err if self.ctx.output == "json" else self.ctx.out
+        if _isatty(stream):
+            text = wrapped(text, terminal_width(stream), "", "  ")
         with self.guard:
-            self.ctx.say(self.session.secrets.mask(line))
+            self.ctx.say(text)
 
     def document(self, code: ExitCode, result: str) -> dict[str, Any]:
         return {
@@ -87,17 +88,6 @@ class _Rollback:
             "targets": self.ended,
         }
 
-    def unsure(self, rollout: RolloutRecord) -> None:
-        """Name the targets whose `fleet apply` ended while their command ran (killed):
-        whether they moved is not recorded, so they are not taken back."""
-        for name, record in rollout.targets.items():
-            if record.state == "running":
-                self.say(
-                    f"{name}: the rollout's command on it never reported its end (its fleet "
-                    "apply was killed): not taken back; `migrator fleet apply` again "
-                    "records where it is"
-                )
-
     def nothing(self) -> ExitCode:
         plan = self.session.plan.name
         if self.rollout is None:
@@ -105,7 +95,14 @@ class _Rollback:
         elif self.rollout.status == "rolled_back":
             why = f"rollout {self.rollout.id} of plan {plan} was rolled back already"
         else:
-            why = f"rollout {self.rollout.id} of plan {plan} moved no target"
+            states = [r.state for r in self.rollout.targets.values()]
+            counts = ", ".join(
+                f"{states.count(s)} {s.replace('_', ' ')}" for s in dict.fromkeys(states)
+            )
+            why = (
+                f"rollout {self.rollout.id} of plan {plan} ({self.rollout.status}) left no "
+                f"target moved by it to take back: its targets are {counts or 'none'}"
+            )
         self.say(f"{why}: nothing to take back")
         if self.ctx.output == "json":
             self.ctx.emit_json(self.document(ExitCode.OK, "nothing"))
@@ -115,7 +112,11 @@ class _Rollback:
 
     def run(self, book: Book) -> ExitCode:
         rollout = book.rollout
-        names = rollout.moved()
+        order_of = {wave: index for index, wave in enumerate(rollout.waves)}
+        names = sorted(
+            candidates(rollout.targets),
+            key=lambda n: order_of.get(rollout.targets[n].wave, len(order_of)),
+        )
         by_name = {t.name: t for t in self.session.targets}
         waves = {w.name: w for w in self.session.fleet.waves}
         order = list(reversed(rollout.waves))  # the last wave first
@@ -153,9 +154,11 @@ class _Rollback:
                     else o.code
                     for o in outcomes
                 ]
-        back = all(book.target(n).state == "rolled_back" for n in names)
+        back = all(book.target(n).state == "rolled_back" or n in self.skipped for n in names)
         book.set_status("rolled_back" if back else "rolling_back", ended=True)
         code = fleet_exit_code(codes)
+        if code == ExitCode.OK and not back:
+            code = ExitCode.CHECK_FAILED  # never 0 while a target it moved is left moved
         if self.signalled is not None:
             code = ExitCode.SIGINT if self.signalled == signal.SIGINT else ExitCode.SIGTERM
         return self._finish(book, names, code, back)
@@ -169,114 +172,32 @@ class _Rollback:
 
     def _attempt(self, book: Book, target: FleetTarget, attempt: int) -> int:
         try:
-            return self._take_back(book, target)
+            code = TakeBack(
+                self.session,
+                book,
+                target,
+                started=self._started,
+                finished=self._finished,
+                on_event=lambda event: self._event(target, event),
+            ).run()
         except Exception as exc:  # one target's trouble is its own, never the fleet's
             book.update(target.name, message=self.session.secrets.mask(f"internal error: {exc}"))
             return ExitCode.INTERNAL
-
-    def _take_back(self, book: Book, target: FleetTarget) -> int:
-        session = self.session
-        plan = session.plan
-        record = book.target(target.name)
-        timeout = float(session.fleet.spec.timeout)
-        reading = read_target(target, plan.name, plan.initial_phase, timeout, session.secrets)
-        if reading.error is not None:
-            book.update(target.name, message=f"could not be read: {reading.error}")
-            return ExitCode.UNREACHABLE
-        ours = set(record.runs)
-
-        def of_ours(run: RunRow) -> bool:
-            """One of the rollout's runs, or the rollback of one (a `fleet rollback` killed
-            before it recorded its run, or a `migrator rollback` by hand)."""
-            return run.id in ours or (run.reverts is not None and run.reverts in ours)
-
-        open_run = reading.open_run
-        if open_run is not None and not of_ours(open_run):
-            return self._moved_since(
-                book,
-                target,
-                reading.phase,
-                f"run {open_run.id} ({open_run.transition}) "
-                f"by {open_run.operator} is {open_run.status} there",
-            )
-        if open_run is None and reading.phase == record.from_phase:
-            book.update(
-                target.name,
-                state="rolled_back",
-                phase=reading.phase,
-                exit_code=0,
-                message=f"already in phase {reading.phase}: nothing to do",
-                ended_at=now(),
-            )
+        if code == SKIPPED:
+            self.skipped.add(target.name)
             return ExitCode.OK
-        last = reading.last_succeeded
-        if open_run is None and (last is None or not of_ours(last)):
-            since = (
-                "no completed run"
-                if last is None
-                else (f"run {last.id} ({last.transition}, by {last.operator})")
-            )
-            return self._moved_since(
-                book,
-                target,
-                reading.phase,
-                f"its last completed run is {since}, not one of this rollout's",
-            )
-        return self._rollback(book, target, record)
+        return code
 
-    def _moved_since(self, book: Book, target: FleetTarget, phase: str | None, why: str) -> int:
-        book.update(
-            target.name,
-            state="moved_since",
-            phase=phase,
-            exit_code=int(ExitCode.CHECK_FAILED),
-            message=f"moved since this rollout: {why}; not touched",
-            ended_at=now(),
-        )
-        return ExitCode.OK  # a refusal, not a failure of the wave: the others go on
-
-    def _rollback(self, book: Book, target: FleetTarget, record: TargetRecord) -> int:
-        args = ["rollback", "--operator", self.ctx.operator]
-        if self.ctx.assume_yes:
-            args.append("--yes")
-        child = self.session.child(
-            target,
-            self.session.command(target, *args),
-            on_event=lambda event: self._event(target, event),
-        )
+    def _started(self, child: Child) -> bool:
         with self.guard:
             if self.halt.stop.is_set():
-                return int(self.signalled or ExitCode.SIGINT)
+                return False
             self.children.add(child)
-        try:
-            result = child.run()
-        finally:
-            with self.guard:
-                self.children.discard(child)
-        runs = record.runs + [r for r in result.run_ids if r not in record.runs]
-        phase = result.phase
-        if result.exit_code == ExitCode.OK:
-            message = f"back in phase {phase}"
-            if phase != record.from_phase:
-                message = (
-                    f"its last transition taken back: in phase {phase}, not "
-                    f"{record.from_phase} where the rollout found it (`migrator rollback` "
-                    "takes back one transition)"
-                )
-            state = "rolled_back"
-        else:
-            message = result.last_line or f"exit {result.exit_code}"
-            state = "rollback_failed"
-        book.update(
-            target.name,
-            state=state,
-            phase=phase or record.phase,
-            exit_code=result.exit_code,
-            runs=runs,
-            message=message,
-            ended_at=now(),
-        )
-        return result.exit_code
+            return True
+
+    def _finished(self, child: Child) -> None:
+        with self.guard:
+            self.children.discard(child)
 
     def _event(self, target: FleetTarget, event: dict[str, Any]) -> None:
         if self.ctx.log_format != "json":
@@ -288,12 +209,20 @@ class _Rollback:
 
     def _ended(self, book: Book, outcome: Outcome) -> None:
         name = outcome.target.name
+        if name in self.skipped:  # its record is the apply's, unchanged
+            record = book.target(name)
+            self._record(name, record, outcome.code)
+            self.say(
+                f"{name} (wave {record.wave}): {record.state.replace('_', ' ')}, nothing of "
+                "this rollout's on it to take back"
+            )
+            return
         if outcome.code is not None and outcome.attempts:
             book.update(name, attempts=outcome.attempts)
         record = book.target(name)
         self._record(name, record, outcome.code)
         shown = record.state.replace("_", " ")
-        if outcome.code is not None and outcome.code not in (0,) and record.state == "moved":
+        if outcome.code is not None and outcome.code != 0 and record.state in ("moved", "running"):
             shown = f"not taken back (exit {outcome.code})"
         self.say(f"{name} (wave {record.wave}): {shown}: {record.message}")
 
@@ -319,7 +248,7 @@ class _Rollback:
             if name not in listed:  # the rollback stopped before its turn: untouched
                 self._record(name, book.target(name), None)
                 self.say(f"{name} (wave {book.target(name).wave}): not started, untouched")
-        states = [book.target(n).state for n in names]
+        states = [book.target(n).state for n in names if n not in self.skipped]
         counts = {s: states.count(s) for s in dict.fromkeys(states)}
         summary = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items())
         plan_file = self.session.plan_file
@@ -370,3 +299,10 @@ class _Rollback:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
