@@ -63,3 +63,23 @@ Feature: A failing target does not take the fleet down with it
     And the ledger says target "one" is "moved"
     And the ledger says target "three" is "moved"
     And the output is a JSON document whose "targets.1.state" is "unreachable"
+
+  Scenario: A target another operator moved is found there, never claimed by the rollout
+    A target counts as moved by the rollout only when the run that brought it to the
+    phase was made by one of the rollout's own `migrator apply` processes (their pids are
+    in the ledger before they can make a run): `fleet rollback` never takes back another
+    operator's work, even when the fleet waited on that operator's lock and found the
+    target moved when it tried again.
+    Given the fleet file "fleet.yaml":
+      """
+      fleet: tenants
+      targets:
+        - {name: one, dsn: "${env:FLEET_DSN_ONE}"}
+        - {name: two, dsn: "${env:FLEET_DSN_TWO}"}
+      """
+    And "migrator apply tenants.yaml --to dual_write --operator alice" ran on target "one"
+    When I run "migrator fleet apply fleet.yaml tenants.yaml --to dual_write --operator bob"
+    Then the exit code is 0
+    And the output contains "= one: already in dual_write"
+    And the ledger says target "one" is "in_phase" with no run of its own
+    And the ledger says target "two" is "moved"

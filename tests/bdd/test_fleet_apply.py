@@ -109,3 +109,24 @@ def _(target: str, state: str, attempts: int, world: dict[str, Any]) -> None:
 @then(parsers.parse("the ledger has {count:d} rollout"))
 def _(count: int, world: dict[str, Any]) -> None:
     assert len(_ledger(world)["rollouts"]) == count
+
+
+@given(parsers.parse('"migrator apply {args}" ran on target "{target}"'))
+def _(args: str, target: str, world: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    """Another operator's own `migrator apply` on one target (its DSN in its environment)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MIGRATOR_DSN": _fleet(request).dsns[target]}
+    command = [sys.executable, "-m", "migrator", "apply", *args.split()]
+    done = subprocess.run(
+        command, cwd=world["dir"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@then(parsers.parse('the ledger says target "{target}" is "{state}" with no run of its own'))
+def _(target: str, state: str, world: dict[str, Any]) -> None:
+    record = _target(world, target)
+    assert (record["state"], record["runs"], record["pids"]) == (state, [], []), record

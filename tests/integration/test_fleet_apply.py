@@ -330,6 +330,12 @@ def test_a_signal_stops_the_rollout_and_apply_again_finishes_it(
     # The gate is open: `one` ends its step, stops at its safe point, and the fleet ends.
     assert proc.wait(timeout=60) == code, "".join(lines)
     assert states(fleet)["two"] == "not_started"
+    # `one`, stopped mid-way, is on record with its run and its command's pid: `fleet
+    # rollback` finds what the rollout did there.
+    stopped = ledger(fleet)["rollouts"][-1]["targets"]["one"]
+    ((run, pid),) = dbs.sql("one", "select id, pid from migrator.runs")
+    assert stopped["state"] == "running" and stopped["runs"] == [run]
+    assert stopped["pids"] == [pid] and stopped["exit_code"] == 130  # a SIGINT passed on
     assert dbs.sql("two", "select to_regnamespace('migrator')") == [(None,)]
     assert ledger(fleet)["rollouts"][-1]["status"] == "stopped"
     assert dbs.phase("one", PLAN) != "dual"
@@ -528,3 +534,201 @@ def test_a_target_gone_from_the_fleet_keeps_its_record(
     assert record["targets"]["two"] == kept  # untouched: `fleet rollback` still knows it
     assert record["targets"]["three"]["state"] == "moved"
     assert "two" not in out
+
+
+# -- whose runs are the rollout's ---------------------------------------------------------
+
+PATIENT_RETRY = "retry: {attempts: 40, backoff: 0.05s, longest: 0.2s}\n"
+
+
+def test_a_target_another_operator_moved_while_the_fleet_retried_is_not_claimed(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alice's `migrator apply` holds the plan's lock on u4: the fleet's command there
+    exits 4 (it made no run) and is tried again; by then alice's run has moved u4. That
+    run is alice's, not the rollout's: `fleet rollback` must never take it back."""
+    fleet = dbs.write({"u4": None}, extra=PATIENT_RETRY)
+    plan = write_plan(tmp_path, gate=True)
+    with gate_held(dbs.dsns["u4"]):
+        alice = spawn(
+            "apply", plan, "--to", "dual", "--operator", "alice",
+            env={"MIGRATOR_DSN": dbs.dsns["u4"]},
+        )  # fmt: skip
+        try:
+            wait_for(lambda: runs(dbs, "u4") != [] and step_starts(dbs, "u4", "gate") == 1)
+            bob = spawn("fleet", "apply", fleet, plan, "--to", "dual", "--operator", "bob")
+            lines = _lines_of(bob)
+            wait_for(lambda: any("↻ u4: exit 4" in line for line in lines), proc=bob)
+            record = ledger(fleet)["rollouts"][-1]["targets"]["u4"]
+            assert record["state"] == "pending" and record["runs"] == []  # nothing made
+            assert len(record["pids"]) >= 1
+        except BaseException:
+            sigkill(alice)
+            raise
+    assert alice.wait(timeout=60) == 0, alice.communicate()
+    assert bob.wait(timeout=60) == 0, "".join(lines)
+    (alices,) = dbs.sql("u4", "select id from migrator.runs where operator = 'alice'")
+    record = ledger(fleet)["rollouts"][-1]["targets"]["u4"]
+    assert record["state"] == "in_phase" and record["runs"] == [], record
+    assert alices[0] not in record["runs"]
+    assert "= u4: already in dual" in "".join(lines)
+    assert "moved by this rollout" not in "".join(lines)
+
+
+def test_a_target_the_orphan_of_a_killed_fleet_moved_is_claimed_by_its_pid(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SIGKILLed fleet's `migrator apply` goes on (an orphan) holding the plan's lock:
+    apply again gets exit 4 until its retries run out (unreachable); once the orphan has
+    moved the target, a third apply knows that run as the rollout's by its pid."""
+    fleet = dbs.write({"one": None}, extra=FAST_RETRY)
+    plan = write_plan(tmp_path, gate=True)
+    with gate_held(dbs.dsns["one"]):
+        proc = spawn("fleet", "apply", fleet, plan, "--to", "dual")
+        try:
+            wait_for(lambda: runs(dbs, "one") != [] and step_starts(dbs, "one", "gate") == 1)
+        finally:
+            sigkill(proc)
+        (orphan,) = ledger(fleet)["rollouts"][-1]["targets"]["one"]["pids"]
+        code, out, err = apply(capsys, fleet, plan)  # the orphan holds the plan's lock
+        assert code == 4, out + err
+        assert states(fleet) == {"one": "unreachable"}
+    wait_for(lambda: dbs.phase("one", PLAN) == "dual")  # the orphan ends its move
+    code, out, err = apply(capsys, fleet, plan)
+    assert code == 0, out + err
+    record = ledger(fleet)["rollouts"][-1]["targets"]["one"]
+    (made,) = dbs.sql("one", "select id, pid from migrator.runs")
+    assert made[1] == orphan
+    assert record["state"] == "moved" and record["runs"] == [made[0]], record
+    assert record["message"] == f"in dual (run {made[0]})"  # not the old "locked"
+    assert "= one: already in dual (moved by this rollout before)" in out
+
+
+def test_past_max_failures_a_target_waiting_to_retry_starts_no_new_command(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`locked` exits 4 (another apply holds its plan's lock) and waits to try again;
+    `bad` fails: past max_failures 0, `locked` starts no other `migrator apply`."""
+    fleet = dbs.write(
+        {"locked": None, "bad": None},
+        "  - {name: all, parallel: 2, max_failures: 0}\n",
+        extra="retry: {attempts: 3, backoff: 30s}\n",
+    )
+    execute(dbs, "bad", "create table poison ()")
+    plan = write_plan(tmp_path, gate=True)
+    bad_gate = psycopg.connect(dbs.dsns["bad"], autocommit=True)
+    bad_gate.execute("select pg_advisory_lock(%s)", (GATE,))
+    with gate_held(dbs.dsns["locked"]):
+        by_hand = spawn("apply", plan, "--to", "dual", env={"MIGRATOR_DSN": dbs.dsns["locked"]})
+        try:
+            wait_for(lambda: runs(dbs, "locked") != [] and step_starts(dbs, "locked", "gate") == 1)
+            proc = spawn("fleet", "apply", fleet, plan, "--to", "dual")
+            lines = _lines_of(proc)
+            wait_for(lambda: any("↻ locked: exit 4" in line for line in lines), proc=proc)
+            bad_gate.close()  # bad's gate opens: it fails at its poison check
+            assert proc.wait(timeout=60) == 1, "".join(lines)
+        except BaseException:
+            sigkill(by_hand)
+            raise
+        finally:
+            bad_gate.close()
+    record = ledger(fleet)["rollouts"][-1]["targets"]
+    assert len(record["locked"]["pids"]) == 1, record  # no new attempt after the halt
+    assert record["bad"]["state"] == "failed"
+    assert by_hand.wait(timeout=60) == 0
+
+
+def test_a_rollout_whose_command_made_no_run_claims_none_it_finds_later(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fleet's command on u4 exits 4 (alice's apply holds the plan's lock) and the
+    fleet dies in its wait to try again. Alice's run moves u4; apply again finds it in
+    the phase by a run none of the rollout's commands made: found there, not moved."""
+    fleet = dbs.write({"u4": None}, extra="retry: {attempts: 3, backoff: 1h}\n")
+    plan = write_plan(tmp_path, gate=True)
+    with gate_held(dbs.dsns["u4"]):
+        alice = spawn(
+            "apply", plan, "--to", "dual", "--operator", "alice",
+            env={"MIGRATOR_DSN": dbs.dsns["u4"]},
+        )  # fmt: skip
+        try:
+            wait_for(lambda: runs(dbs, "u4") != [] and step_starts(dbs, "u4", "gate") == 1)
+            bob = spawn("fleet", "apply", fleet, plan, "--to", "dual", "--operator", "bob")
+            lines = _lines_of(bob)
+            wait_for(lambda: any("↻ u4: exit 4" in line for line in lines), proc=bob)
+            sigkill(bob)  # in its hour's wait
+        except BaseException:
+            sigkill(alice)
+            raise
+    assert alice.wait(timeout=60) == 0, alice.communicate()
+    code, out, err = apply(capsys, fleet, plan, "--operator", "bob")
+    assert code == 0, out + err
+    record = ledger(fleet)["rollouts"][-1]["targets"]["u4"]
+    assert record["state"] == "in_phase" and record["runs"] == [], record
+    assert "= u4: already in dual\n" in out
+
+
+def test_a_dsn_password_equal_to_the_phase_does_not_blind_the_fleet(
+    dbs: FleetDatabases,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The target's password is `dual` (the test server trusts its socket: the password
+    is only registered as a secret): the command's document is read as it came (its
+    `phase: dual`), and masked only where it is shown or stored."""
+    fleet = dbs.write({"one": None})
+    dsn = psycopg.conninfo.make_conninfo(dbs.dsns["one"], password="dual")
+    monkeypatch.setenv(env_name("one"), dsn)
+    code, out, err = apply(capsys, fleet, write_plan(tmp_path))
+    assert code == 0, out + err
+    record = ledger(fleet)["rollouts"][-1]["targets"]["one"]
+    assert record["state"] == "moved", record
+    assert record["runs"] == [runs(dbs, "one")[0][0]]
+    assert "dual" not in out  # the secret stays masked where it is shown
+
+
+def test_the_rollout_records_its_vars_and_refuses_other_ones_once_it_moved_a_target(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = dbs.write({"one": None, "two": None}, "  - {name: all, max_failures: 0}\n")
+    execute(dbs, "one", "create table poison ()")
+    plan = tmp_path / "tenants.yaml"
+    steps = ["name: make\nsql: create table made (id int)\nrollback: {sql: drop table made}"]
+    steps.append(f'name: poison check\nsql: "{POISONED}"')
+    plan.write_text(phased(PLAN, steps, variables="{tag: a}", phases=("legacy", "dual")))
+    code, out, err = apply(capsys, fleet, plan, "--var", "tag=b")
+    assert code == 1, out + err  # one failed, two not started: nothing moved
+    assert ledger(fleet)["rollouts"][-1]["variables"] == {"tag": "b"}
+    execute(dbs, "one", "drop table poison")
+    code, out, err = apply(capsys, fleet, plan, "--var", "tag=c")  # nothing moved: taken
+    assert code == 0, out + err
+    assert ledger(fleet)["rollouts"][-1]["variables"] == {"tag": "c"}
+    code, out, err = apply(capsys, fleet, plan)  # targets moved with tag=c: refused
+    assert code == 2, out + err
+    assert "moved targets with other --var values (tag differ)" in err
+    assert "`migrator fleet rollback`" in err
+    assert len(ledger(fleet)["rollouts"]) == 1
+    assert ledger(fleet)["rollouts"][-1]["variables"] == {"tag": "c"}
+
+
+def test_a_commands_advice_names_the_target_it_is_for(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A target's undo fails (exit 3): its command's advice (`migrator resume ...`) is
+    passed on with the target's name, never as a line to paste against any database."""
+    fleet = dbs.write({"one": None})
+    execute(dbs, "one", "create table poison ()")
+    plan = tmp_path / "tenants.yaml"
+    steps = [
+        "name: make\nsql: create table made (id int)\nrollback: {sql: select 1 / 0}",
+        f'name: poison check\nsql: "{POISONED}"',
+    ]
+    plan.write_text(phased(PLAN, steps, phases=("legacy", "dual")))
+    code, out, err = apply(capsys, fleet, plan)
+    assert code == 3, out + err
+    message = ledger(fleet)["rollouts"][-1]["targets"]["one"]["message"]
+    assert "`migrator resume" in message, message
+    assert message.endswith("(on target one: its DSN in --dsn or MIGRATOR_DSN)")
+    (line,) = [x for x in out.splitlines() if x.startswith("✗ one")]
+    assert line.endswith("(on target one: its DSN in --dsn or MIGRATOR_DSN)")

@@ -353,6 +353,20 @@ def test_a_table_ledger_not_yet_made_reads_as_empty(database: str) -> None:
     assert TableLedger("tenants", database).load() == LedgerDocument(fleet="tenants")
 
 
+def test_a_table_ledger_held_with_nothing_written_makes_nothing(database: str) -> None:
+    """A command that holds the ledger and writes nothing (refused, nothing to take back)
+    leaves the ledger's database as it found it: the schema comes with the first write."""
+    ledger = TableLedger("tenants", database)
+    with ledger.held():
+        assert ledger.load() == LedgerDocument(fleet="tenants")
+    with psycopg.connect(database) as conn:
+        assert conn.execute("select to_regnamespace('migrator')").fetchone() == (None,)
+    document = a_document()
+    with ledger.held():
+        ledger.save(document)
+    assert TableLedger("tenants", database).load() == document
+
+
 def test_a_table_ledger_is_held_by_one_session_and_let_go_when_it_dies(
     database: str, admin_dsn: str
 ) -> None:
@@ -363,7 +377,7 @@ def test_a_table_ledger_is_held_by_one_session_and_let_go_when_it_dies(
         assert raised.value.exit_code == ExitCode.LOCKED
         with TableLedger("payments", database).held():  # another fleet's ledger is free
             pass
-        pid = first._session().info.backend_pid
+        pid = first._conn.info.backend_pid  # the held session's
         with psycopg.connect(admin_dsn, autocommit=True) as admin:
             admin.execute("select pg_terminate_backend(%s)", (pid,))
         with TableLedger("tenants", database).held():  # the lock went with its session

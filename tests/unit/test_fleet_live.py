@@ -74,3 +74,21 @@ def test_the_summary_counts_every_state() -> None:
         "3 moved, 0 already in the phase, 1 failed, 2 not started, 0 unreachable"
     )
     assert summary_line({"running": 1}).endswith("1 stopped under way")
+
+
+def test_a_waves_end_says_its_states_in_the_rollout_summarys_words() -> None:
+    shown, lines = view()
+    shown.wave_ended("rest", {"moved": 1, "pending": 2, "not_started": 1, "in_phase": 1})
+    assert lines[-1] == "wave rest ended: 1 moved, 3 not started, 1 already in the phase"
+    assert "pending" not in lines[-1]
+    assert "2 not started" in summary_line({"not_started": 2})
+
+
+def test_a_commands_advice_names_its_target() -> None:
+    from migrator.views.fleet_live import with_target
+
+    advice = "`migrator resume q.yaml` or `migrator rollback q.yaml` settles it"
+    assert with_target("acme", advice) == (
+        f"{advice} (on target acme: its DSN in --dsn or MIGRATOR_DSN)"
+    )
+    assert with_target("acme", "exit 1") == "exit 1"

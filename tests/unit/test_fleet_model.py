@@ -529,6 +529,48 @@ def test_a_stop_ends_a_backoff_wait() -> None:
     assert halt.reason == "Ctrl-C"
 
 
+def test_past_max_failures_a_target_waiting_to_retry_does_not_try_again() -> None:
+    """A target in its retry's wait when the failures pass `max_failures`: the wait ends
+    at once and no new attempt starts (a retry is a start too)."""
+    gates = Gates({"a": [4, 0], "b": [1]})
+    gates.gate("a").set()
+    halt = Halt()
+    waiting = threading.Event()
+    thread, result = in_background(
+        lambda: run_wave(
+            wave(parallel=2, max_failures=0),
+            targets("a", "b"),
+            gates,
+            retry=Retry(attempts=3, backoff=3600.0),
+            halt=halt,
+            on_retry=lambda *_: waiting.set(),
+        )
+    )
+    assert waiting.wait(WAIT)  # a is waiting an hour to try again
+    gates.gate("b").set()  # b fails: past max_failures
+    thread.join(WAIT)
+    assert not thread.is_alive()  # the hour's wait ended by the halt
+    (outcomes,) = result
+    assert [(o.code, o.attempts) for o in outcomes] == [(4, 1), (1, 1)]  # type: ignore[attr-defined]
+    assert gates.started.count("a") == 1
+    assert halt.failures_exceeded and not halt.stop.is_set()
+
+
+def test_an_attempt_that_did_not_start_keeps_the_last_code() -> None:
+    """An attempt that returns None (the rollout halted before it started) is no attempt:
+    the first leaves the target never started, a retry leaves the code before it."""
+    calls: list[int] = []
+
+    def attempt(target: FleetTarget, number: int) -> int | None:
+        calls.append(number)
+        return 5 if number == 1 else None
+
+    outcomes = run_wave(wave(), targets("a"), attempt, retry=TINY, halt=Halt())
+    assert [(o.code, o.attempts) for o in outcomes] == [(5, 1)] and calls == [1, 2]
+    outcomes = run_wave(wave(), targets("a"), lambda t, n: None, retry=TINY, halt=Halt())
+    assert [(o.code, o.attempts) for o in outcomes] == [(None, 0)]
+
+
 @pytest.mark.parametrize("code", [130, 143, -2])
 def test_a_target_stopped_by_a_signal_halts_the_rollout(code: int) -> None:
     gates = Gates({"a": [code]})

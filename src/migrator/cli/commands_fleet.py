@@ -77,17 +77,21 @@ def fleet_apply(fleet_file: str, plan: str, to: str | None, **options: Any) -> i
     environment), `parallel` at a time; exit 4 and 5 are tried again with a growing
     wait. A wave ends when all its targets have; more than its `max_failures`
     targets ending with exit 1, 2, 3 or 6 stop the rollout (those under way finish,
-    none starts after). `bake` looks at the post-checks of the wave's moved targets
+    none starts after, nor tries again). `bake` looks at the post-checks of the wave's moved targets
     again for that long, read only: one that fails stops the rollout, undoing
     nothing. A wave with `approval` is asked on a terminal; without one it needs
     --yes. The plan's own approval gates: --yes approves them on every target; on a
     terminal you are asked once for the whole rollout; else each target declines.
 
-    Resume: run it again. The ledger continues the plan's last rollout to PHASE:
-    targets moved are skipped, an interrupted target's run is resumed by its own
-    apply. Ctrl-C or SIGTERM: no target starts, the stop is passed on to the
-    targets under way (again: they stop at once). A SIGKILL leaves the targets'
-    processes to finish alone; the ledger says which were running.
+    Resume: run it again. The ledger continues the plan's last rollout to PHASE
+    (with the same --var's once it moved a target; they are recorded): targets
+    moved are skipped, an interrupted target's run is resumed by its own apply. A
+    target counts as moved by the rollout only when the run that brought it to
+    PHASE was made by one of its own processes (their pids are in the ledger);
+    another operator's run is never claimed. Ctrl-C or SIGTERM: no target starts,
+    the stop is passed on to the targets under way (again: they stop at once). A
+    SIGKILL leaves the targets' processes to finish alone; the ledger says which
+    were running, and apply again finds what they did by their pids.
 
     Exit codes: 0 every target is in PHASE; 1 a target failed, or the rollout
     stopped (a bake, an approval not given); else the most serious of the targets'

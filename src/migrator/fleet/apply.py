@@ -3,12 +3,17 @@ by wave, each target exactly as `migrator apply` moves it (a process of its own)
 
 The ledger is held for the whole command (a second fleet command exits 4). The plan's
 latest rollout is continued when it went to the same phase and was not rolled back;
-else a new one starts. Each target is read first: one in the phase already is skipped
-(so running `fleet apply` again resumes a stopped rollout), and one that cannot be read
-counts as exit 5 (tried again). Before its command starts the ledger says `running`
-(a SIGKILL of the fleet leaves that: the next `fleet apply` reads the target and either
-records it moved or applies again, and `migrator apply` resumes an interrupted run
-itself). A target never started because the rollout halted is `not_started`.
+else a new one starts (claims.py; a continue with other `--var`s is refused once the
+rollout moved a target). Each target is read first: one in the phase already is
+skipped (so running `fleet apply` again resumes a stopped rollout), and one that cannot
+be read counts as exit 5 (tried again). Before its command starts the ledger says
+`running`, and the command's pid is recorded before it can make a run: a target found
+in the phase counts as moved by this rollout only when the run that brought it there
+was made by one of the rollout's commands (even one a killed fleet never heard end);
+another operator's run is never claimed. A command that made no run (exit 4, a stop
+before it began) puts the target's state back; one a signal stopped mid-way stays
+`running`, with its runs. A target never started because the rollout halted is
+`not_started`.
 """
 
 from __future__ import annotations
@@ -17,20 +22,18 @@ import json
 import signal
 import threading
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrator.api.context import Context
 from migrator.errors import ExitCode
 from migrator.fleet.bake import bake
 from migrator.fleet.child import Child
+from migrator.fleet.claims import continued, its_runs, moved_by_it
 from migrator.fleet.gates import Stopping, plan_approval, wave_approval
 from migrator.fleet.ledger import (
     Book,
-    LedgerDocument,
-    RolloutRecord,
     TargetRecord,
     now,
-    rollout_id,
 )
 from migrator.fleet.reading import read_target
 from migrator.fleet.rollout import (
@@ -41,11 +44,21 @@ from migrator.fleet.rollout import (
     Outcome,
     fleet_exit_code,
     run_wave,
+    settled,
 )
 from migrator.fleet.session import FleetSession
 from migrator.fleet.targets import FleetTarget
 from migrator.views.durations import elapsed
-from migrator.views.fleet_live import FleetView, fleet_document, summary_line
+from migrator.views.fleet_live import (
+    FleetView,
+    fleet_document,
+    isatty,
+    summary_line,
+    with_target,
+)
+
+if TYPE_CHECKING:
+    from migrator.state import RunRow
 
 DONE = ("moved", "in_phase")
 
@@ -57,41 +70,10 @@ def apply_fleet(session: FleetSession, to: str | None) -> ExitCode:
     phase = default_target_phase(session.plan, to)
     with session.ledger.held():
         document = session.ledger.load()
-        rollout = _rollout(session, document, phase)
+        rollout = continued(session, document, phase)
         book = Book(session.ledger, document, rollout)
         book.set_status("running")
         return _Apply(session, book, phase).run()
-
-
-def _rollout(session: FleetSession, document: LedgerDocument, to: str) -> RolloutRecord:
-    """The plan's latest rollout to `to`, continued; else a new one. Every target of the
-    fleet has a record (new ones pending); records of targets gone from it are kept."""
-    plan = session.plan
-    latest = document.latest(plan.name)
-    waves = [wave.name for wave in session.fleet.waves]
-    if latest is None or latest.to != to or latest.status in ("rolling_back", "rolled_back"):
-        taken = {r.id for r in document.rollouts}
-        new_id = base = rollout_id(plan.name, to)
-        count = 1
-        while new_id in taken:  # two rollouts in one second: ids stay apart
-            count += 1
-            new_id = f"{base}-{count}"
-        latest = RolloutRecord(
-            id=new_id,
-            plan=plan.name,
-            plan_file=str(session.plan_file),
-            to=to,
-            operator=session.ctx.operator,
-            waves=waves,
-        )
-        document.rollouts.append(latest)
-    for target in session.targets:
-        if target.name not in latest.targets:
-            latest.targets[target.name] = TargetRecord(wave=target.wave)
-        else:
-            latest.targets[target.name].wave = target.wave
-    latest.waves = list(dict.fromkeys([*latest.waves, *waves]))
-    return latest
 
 
 class _Apply:
@@ -109,7 +91,7 @@ class _Apply:
         self.skipped: set[str] = set()
         """Targets found in the phase by this command (nothing started on them)."""
         self.stopping = Stopping(self._signalled)
-        terminal = _isatty(self.ctx.out) and self.ctx.output == "text"
+        terminal = isatty(self.ctx.out) and self.ctx.output == "text"
         self.view = FleetView(
             self.ctx.say,
             session.secrets,
@@ -193,7 +175,7 @@ class _Apply:
 
     # -- one target ------------------------------------------------------------------------
 
-    def _attempt(self, target: FleetTarget, attempt: int) -> int:
+    def _attempt(self, target: FleetTarget, attempt: int) -> int | None:
         try:
             return self._once(target, attempt)
         except Exception as exc:  # a bug or the machine (no process): this target's failure
@@ -201,7 +183,7 @@ class _Apply:
             self.book.update(target.name, exit_code=int(ExitCode.INTERNAL), message=message)
             return int(ExitCode.INTERNAL)
 
-    def _once(self, target: FleetTarget, attempt: int) -> int:
+    def _once(self, target: FleetTarget, attempt: int) -> int | None:
         s, book = self.session, self.book
         reading = read_target(
             target, s.plan.name, s.plan.initial_phase, s.fleet.spec.timeout, s.secrets
@@ -211,29 +193,10 @@ class _Apply:
             book.update(target.name, attempts=attempt, message=reading.error or "", exit_code=5)
             return int(ExitCode.UNREACHABLE)
         if reading.phase == self.to:
-            was_moved = record.state in ("moved", "running") and record.from_phase not in (
-                None,
-                self.to,
-            )
-            runs = list(record.runs)
-            last = reading.last_succeeded
-            if was_moved and last is not None and last.id not in runs:
-                runs.append(last.id)  # the run a killed fleet did not see end
-            book.update(
-                target.name,
-                state="moved" if was_moved else "in_phase",
-                phase=self.to,
-                runs=runs,
-                exit_code=0,
-                attempts=max(attempt, record.attempts) if was_moved else attempt,
-                message=record.message if was_moved else f"already in {self.to}",
-                ended_at=now() if not was_moved or record.ended_at is None else record.ended_at,
-            )
-            self.skipped.add(target.name)
-            return int(ExitCode.OK)
+            return self._in_phase(target, reading.last_succeeded, record, attempt)
         self.skipped.discard(target.name)
-        if self.halt.stop.is_set():
-            return int(self.stopping.exit_code)
+        if self.halt.halted:
+            return None  # halted while it was read: not started
         book.update(
             target.name,
             state="running",
@@ -253,6 +216,9 @@ class _Apply:
             target,
             args,
             on_event=lambda event: self._event(target.name, event),
+            on_start=lambda pid: book.update(
+                target.name, pids=[*book.target(target.name).pids, pid]
+            ),
         )
         with self.lock:
             self.under_way.add(child)
@@ -263,17 +229,61 @@ class _Apply:
         finally:
             with self.lock:
                 self.under_way.discard(child)
-        code = result.exit_code
-        phase = result.phase or reading.phase
-        runs = [*record.runs, *(r for r in result.run_ids if r not in record.runs)]
+        code = result.exit_code  # its phase as the target says it (the command masks its
+        after = read_target(  # document with its secrets: a password `dual` hides `dual`)
+            target, s.plan.name, s.plan.initial_phase, s.fleet.spec.timeout, s.secrets
+        )
+        known = result.phase if result.phase in s.plan.phases else reading.phase
+        phase = after.phase if after.reachable else known
+        runs = its_runs(s, book.rollout, target, book.target(target.name), result.run_ids)
         message = result.last_line or (f"exit {code}" if code else f"in {phase}")
-        book.update(target.name, exit_code=code, phase=phase, runs=runs, message=message)
-        if code == 0 and phase == self.to:
+        book.update(
+            target.name,
+            exit_code=code,
+            phase=phase,
+            runs=runs,
+            message=with_target(target.name, message),
+        )
+        if code != 0 and runs == record.runs and settled(code) in (RETRIED | STOPPED):
+            # it made no run (the plan's lock was held, a stop before it began): as before
+            book.update(
+                target.name,
+                state=record.state,
+                from_phase=record.from_phase,
+                started_at=record.started_at,
+                ended_at=record.ended_at,
+            )
+        elif code == 0 and phase == self.to and not result.run_ids:  # it found it there
+            return self._in_phase(target, after.last_succeeded, book.target(target.name), attempt)
+        elif code == 0 and phase == self.to:
             book.update(target.name, state="moved", ended_at=now())
         elif code == 0:
             book.update(target.name, state="failed", exit_code=1, ended_at=now())
             return int(ExitCode.CHECK_FAILED)
         return code
+
+    def _in_phase(
+        self, target: FleetTarget, last: RunRow | None, record: TargetRecord, attempt: int
+    ) -> int:
+        """The target is in the phase: moved by this rollout when the run that brought it
+        there is one of its commands' (even one a killed fleet never heard end), else
+        found there (another operator's run, another fleet's: never this rollout's)."""
+        s, book, name = self.session, self.book, target.name
+        ours = moved_by_it(book.rollout, name, record, last)
+        runs = its_runs(s, book.rollout, target, record)
+        run = f" (run {last.id})" if ours and last is not None else ""
+        book.update(
+            name,
+            state="moved" if ours else "in_phase",
+            phase=self.to,
+            runs=runs,
+            exit_code=0,
+            attempts=max(attempt, record.attempts) if ours else attempt,
+            message=f"in {self.to}{run}" if ours else f"already in {self.to}",
+            ended_at=record.ended_at if ours and record.ended_at is not None else now(),
+        )
+        self.skipped.add(name)
+        return int(ExitCode.OK)
 
     def _event(self, name: str, event: dict[str, Any]) -> None:
         self.view.target_event(name, event)
@@ -358,10 +368,3 @@ class _Apply:
 
 class _StopAsking(Exception):
     """A signal came while a question waited for its answer."""
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False

@@ -34,15 +34,20 @@ class ChildResult:
 
     exit_code: int
     document: dict[str, Any] | None
-    """Its `--output json` document (None: it printed none, killed or broken)."""
+    """Its `--output json` document, masked: to print or store (None: it printed none,
+    killed or broken)."""
     lines: list[str] = field(default_factory=list)
     """What it said for a person (stderr lines that are not events), masked."""
+    raw: dict[str, Any] | None = None
+    """The same document as it came: read from this one (a secret equal to a key or a
+    value, `phase`, would have masked it in the other), never printed or stored."""
+    secrets: Secrets | None = None
 
     @property
     def run_ids(self) -> list[int]:
         """The runs it recorded in the target's `migrator.runs`, in order."""
         seen: list[int] = []
-        for event in (self.document or {}).get("events") or []:
+        for event in (self.raw or {}).get("events") or []:
             run = event.get("run_id")
             if isinstance(run, int) and run not in seen:
                 seen.append(run)
@@ -50,15 +55,16 @@ class ChildResult:
 
     @property
     def phase(self) -> str | None:
-        value = (self.document or {}).get("phase")
+        value = (self.raw or {}).get("phase")
         return value if isinstance(value, str) else None
 
     @property
     def last_line(self) -> str:
         """Its last line for a person: the phase the plan ended in, or its error."""
-        error = (self.document or {}).get("error")
+        error = (self.raw or {}).get("error")
         if isinstance(error, str) and error:
-            return error.splitlines()[0]
+            first = error.splitlines()[0]
+            return self.secrets.mask(first) if self.secrets is not None else first
         return next((line for line in reversed(self.lines) if line.strip()), "").strip()
 
 
@@ -119,7 +125,9 @@ class Child:
         lines = self._follow(self.process.stderr)
         code = self.process.wait()
         reader.join()
-        return ChildResult(code, _document(out[0] if out else "", self.secrets), lines)
+        raw = _document(out[0] if out else "")
+        masked = None if raw is None else self.secrets.mask_data(raw)
+        return ChildResult(code, masked, lines, raw=raw, secrets=self.secrets)
 
     def _follow(self, stream: IO[str]) -> list[str]:
         lines: list[str] = []
@@ -171,9 +179,9 @@ def _event(line: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) and "kind" in value else None
 
 
-def _document(text: str, secrets: Secrets) -> dict[str, Any] | None:
+def _document(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text) if text.strip() else None
     except ValueError:
         return None
-    return secrets.mask_data(value) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else None

@@ -231,6 +231,7 @@ class TableLedger:
         self.fleet = fleet
         self.dsn = dsn
         self._conn: Any = None
+        self._made = False
 
     @property
     def where(self) -> str:
@@ -257,20 +258,25 @@ class TableLedger:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
             raise DatabaseUnreachable(target.shown, scrub(reason, target)) from None
 
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
+    def _ensure_schema(self) -> None:
+        """The `migrator` schema in the ledger's database, made at the first write (a
+        command with nothing to write leaves that database as it found it)."""
         from sqlalchemy import create_engine
 
         from migrator.state.schema import ensure_schema
 
+        engine = create_engine("postgresql+psycopg://", creator=self._connect)
+        try:
+            with engine.connect() as schema_conn:
+                ensure_schema(schema_conn)
+        finally:
+            engine.dispose()
+        self._made = True
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
         conn = self._connect()
         try:
-            engine = create_engine("postgresql+psycopg://", creator=self._connect)
-            try:
-                with engine.connect() as schema_conn:
-                    ensure_schema(schema_conn)
-            finally:
-                engine.dispose()
             key = _lock_key(self.fleet)
             if not conn.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
                 raise LedgerBusy(
@@ -317,6 +323,8 @@ class TableLedger:
         return _parsed(row[0], self.fleet, self.where)
 
     def save(self, document: LedgerDocument) -> None:
+        if not self._made:
+            self._ensure_schema()
         with self._session() as conn:
             conn.execute(
                 "insert into migrator.fleet_ledgers (fleet, document, updated_at) "

@@ -69,8 +69,9 @@ class Outcome:
     attempts: int = 0
 
 
-Attempt = Callable[[FleetTarget, int], int]
-"""Run the target's command once (its attempt number, from 1); its exit code."""
+Attempt = Callable[[FleetTarget, int], "int | None"]
+"""Run the target's command once (its attempt number, from 1); its exit code (None: it
+did not start, the rollout halted first)."""
 
 
 class Halt:
@@ -78,9 +79,11 @@ class Halt:
 
     def __init__(self) -> None:
         self.stop = threading.Event()
-        """Set by a signal: nothing new starts, waits end."""
+        """Set by a signal (or a bake, an approval): nothing new starts, waits end."""
         self.failures_exceeded = False
         self.reason = ""
+        self.woken = threading.Event()
+        """Set once the rollout halts, for either reason: a retry's wait ends with it."""
 
     @property
     def halted(self) -> bool:
@@ -89,6 +92,13 @@ class Halt:
     def request_stop(self, reason: str) -> None:
         self.reason = self.reason or reason
         self.stop.set()
+        self.woken.set()
+
+    def exceed(self, reason: str) -> None:
+        """Too many targets failed: no target starts after, nor tries again."""
+        self.reason = self.reason or reason
+        self.failures_exceeded = True
+        self.woken.set()
 
 
 def run_wave(
@@ -106,7 +116,8 @@ def run_wave(
     A target whose attempt ends with exit 4 or 5 is tried again after a wait (`retry`:
     doubling from `backoff` up to `longest`, `attempts` more times at most; a stop ends
     the wait). Once more than `wave.max_failures` targets ended failed, `halt` says so and
-    no target starts after; those under way finish. Outcomes in the targets' order.
+    no target starts after, nor tries again (a wait ends at once); those under way finish.
+    Outcomes in the targets' order.
     """
     outcomes = [Outcome(t) for t in targets]
     counted = threading.Lock()
@@ -119,23 +130,27 @@ def run_wave(
         target = outcome.target
         delay = retry.backoff
         while True:
+            code = attempt(target, outcome.attempts + 1)
+            if code is None:  # halted before it started: the last attempt's code stands
+                break
             outcome.attempts += 1
-            outcome.code = attempt(target, outcome.attempts)
+            outcome.code = code
             retries_left = outcome.attempts <= retry.attempts
-            if outcome.code not in RETRIED or not retries_left or halt.stop.is_set():
+            if code not in RETRIED or not retries_left or halt.halted:
                 break
             if on_retry is not None:
-                on_retry(target, outcome.code, delay)
-            if halt.stop.wait(delay):
+                on_retry(target, code, delay)
+            if halt.woken.wait(delay) or halt.halted:  # a halt ends the wait: no new try
                 break
             delay = min(delay * 2, retry.longest)
+        if outcome.code is None:
+            return  # never started: `not_started` at the rollout's end
         code = settled(outcome.code)
         if code in FAILED:
             with counted:
                 failures += 1
                 if failures > wave.max_failures and not halt.failures_exceeded:
-                    halt.failures_exceeded = True
-                    halt.reason = halt.reason or (
+                    halt.exceed(
                         f"wave {wave.name}: {failures} target(s) failed, more than its "
                         f"max_failures ({wave.max_failures})"
                     )

@@ -91,7 +91,14 @@ class FleetView:
         self.say(f"wave {wave}: {count} target(s), {parallel} at a time")
 
     def wave_ended(self, wave: str, counts: dict[str, int]) -> None:
-        shown = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in counts.items() if n)
+        """`wave rest ended: 2 moved, 1 not started`: the words of the rollout's summary (a
+        target still pending as its wave ends was never started)."""
+        said: dict[str, int] = {}
+        for state, n in counts.items():
+            label = LABELS.get("not_started" if state == "pending" else state)
+            label = label or state.replace("_", " ")
+            said[label] = said.get(label, 0) + n
+        shown = ", ".join(f"{n} {label}" for label, n in said.items() if n)
         self.say(f"wave {wave} ended: {shown or 'no targets'}")
 
     def target_started(self, name: str, phase: str | None, attempt: int) -> None:
@@ -235,18 +242,30 @@ class FleetView:
         return table
 
 
+def with_target(name: str, message: str) -> str:
+    """A command's advice (`migrator resume PLAN` ...) with the target it is for: run as it
+    is, it would act on whatever database MIGRATOR_DSN names."""
+    if "`migrator " not in message:
+        return message
+    return f"{message} (on target {name}: its DSN in --dsn or MIGRATOR_DSN)"
+
+
+LABELS = {
+    "moved": "moved",
+    "in_phase": "already in the phase",
+    "failed": "failed",
+    "not_started": "not started",
+    "unreachable": "unreachable",
+    "running": "stopped under way",
+}
+"""A target state as the wave's and the rollout's summaries say it."""
+
+
 def summary_line(counts: dict[str, int]) -> str:
     """`3 moved, 1 already in the phase, 1 failed, 2 not started, 0 unreachable`."""
-    names = (
-        ("moved", "moved"),
-        ("in_phase", "already in the phase"),
-        ("failed", "failed"),
-        ("not_started", "not started"),
-        ("unreachable", "unreachable"),
-    )
-    parts = [f"{counts.get(state, 0)} {label}" for state, label in names]
+    parts = [f"{counts.get(s, 0)} {label}" for s, label in LABELS.items() if s != "running"]
     if counts.get("running"):
-        parts.append(f"{counts['running']} stopped under way")
+        parts.append(f"{counts['running']} {LABELS['running']}")
     return ", ".join(parts)
 
 
@@ -275,3 +294,11 @@ def fleet_document(
         ],
         "targets": targets,
     }
+
+
+def isatty(stream: Any) -> bool:
+    """Whether the stream is a terminal (the live table drawn in place on one)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
