@@ -111,3 +111,34 @@ def test_apply_stops_rollback_takes_back_exactly_the_moved_then_apply_and_rollba
     code, out, err = run_cli(capsys, "fleet", "rollback", fleet, plan)
     assert code == 0, out + err
     assert {t: len(run_ids(dbs, t)) - before[t] for t in targets} == dict.fromkeys(targets, 1)
+
+
+def test_rollback_gives_the_undo_the_vars_the_apply_was_given(
+    dbs: FleetDatabases, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fleet apply --var owner=cli`, then `fleet rollback` with no --var: each undo sees
+    owner=cli (recorded in the ledger), not the plan's default, as its step did."""
+    fleet = dbs.write({"internal": "canary", "acme": None}, WAVES)
+    steps = [
+        "name: own\nsql: create table owned (owner text); insert into owned values (:owner)\n"
+        'rollback: {sql: "delete from owned where owner = :owner; '
+        "select 1 / (select count(*) from owned where owner = 'nobody')::int; drop table owned\"}",
+    ]
+    plan = tmp_path / "owned.yaml"
+    text = phased(PLAN, steps, phases=("legacy", "dual"), variables="{owner: nobody}")
+    plan.write_text(text, "utf-8")
+    code, out, err = run_cli(
+        capsys, "fleet", "apply", fleet, plan, "--to", "dual", "--var", "owner=cli"
+    )
+    assert code == 0, out + err
+    assert dbs.sql("acme", "select owner from owned") == [("cli",)]
+    # The undo deletes the rows of ITS owner, then divides by the rows 'nobody' still owns:
+    # with a 'nobody' row there it passes only if it was given owner=cli (given the plan's
+    # default, owner=nobody, it deletes that row and divides by zero: exit 3).
+    for target in ("internal", "acme"):
+        execute(dbs, target, "insert into owned values ('nobody')")
+    code, out, err = run_cli(capsys, "fleet", "rollback", fleet, plan)
+    assert code == 0, out + err
+    for target in ("internal", "acme"):
+        assert dbs.phase(target, PLAN) == "legacy"
+        assert dbs.sql(target, "select to_regclass('public.owned')") == [(None,)]
