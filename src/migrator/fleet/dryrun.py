@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.errors import ExitCode, UsageError
 from migrator.fleet.rollout import Halt, Outcome, fleet_exit_code, run_wave
 from migrator.fleet.targets import FleetTarget
+from migrator.views.values import visible
 
 if TYPE_CHECKING:
     from migrator.fleet.child import ChildResult
@@ -49,8 +50,8 @@ def plan_fleet(session: FleetSession, to: str | None) -> ExitCode:
         if ctx.output != "json":
             ctx.say(f"wave {wave.name}: {len(targets)} target(s)")
             for entry in wave_entries:
-                for line in target_lines(entry):
-                    ctx.say(session.secrets.mask(line))
+                for line in target_lines(entry):  # read from the target: escapes shown
+                    ctx.say(session.secrets.mask(visible(line)))
     code = fleet_exit_code(codes)
     if ctx.output == "json":
         ctx.emit_json(

@@ -1,0 +1,67 @@
+"""`fleet status` and `fleet plan` against hostile values: secrets that are key words,
+markup and escape sequences read from a target or the ledger, hostile targets queries and
+files (real databases on the test server, the command line in process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fleet_records import (
+    FAST_RETRY,
+    TWO_WAVES,
+    apply_by_hand,
+    execute,
+    ledger_of,
+    record_rollout,
+    write_shop,
+)
+from tests.fleets import FleetDatabases, env_name, fleet_databases  # noqa: F401
+from tests.helpers import run_cli
+from tests.secrets_sweep import with_password
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    return write_shop(tmp_path)
+
+
+def test_status_with_a_password_that_is_a_key_word_and_hostile_values_read_back(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet_file = fleet_databases.write(
+        {"internal": "canary", "acme": None}, waves=TWO_WAVES, extra=FAST_RETRY
+    )
+    # the test server trusts its socket: the password is ignored, but it is a secret
+    monkeypatch.setenv(env_name("acme"), with_password(fleet_databases.dsns["acme"], "phase"))
+    record_rollout(fleet_databases, fleet_file, shop, {"internal": "canary"})
+    apply_by_hand(fleet_databases, shop, "acme")
+    execute(fleet_databases, "acme", "update migrator.runs set transition = 'go[/]'")
+    ledger = ledger_of(fleet_file)
+    document = ledger.load()
+    document.rollouts[-1].operator = "x\x1b[2Jforged"
+    ledger.save(document)
+
+    code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop)
+    assert code == 0, err
+    assert "go[/]" in out  # read back as text, not markup
+    assert "x\\x1b[2Jforged" in out  # the escape made visible
+    assert "\x1b" not in out
+
+
+def test_status_json_is_masked(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet_file = fleet_databases.write({"acme": None}, extra=FAST_RETRY)
+    monkeypatch.setenv(env_name("acme"), with_password(fleet_databases.dsns["acme"], "hush42"))
+    execute(fleet_databases, "acme", "create schema hush42")  # a value holding the secret
+    code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop, "--output", "json")
+    assert code == 0, err
+    assert "hush42" not in out + err
