@@ -65,3 +65,25 @@ def test_status_json_is_masked(
     code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop, "--output", "json")
     assert code == 0, err
     assert "hush42" not in out + err
+
+
+def test_an_environment_dsn_is_masked_in_the_form_a_child_rewrites_it(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet_file = fleet_databases.write({"acme": None}, extra=FAST_RETRY)
+    monkeypatch.setenv(
+        env_name("acme"),
+        "postgresql://envuser@/x?host=/nonexist&password=pw12&options=-c%20app.token%3Dtok123",
+    )
+    code, out, err = run_cli(capsys, "fleet", "plan", fleet_file, shop, "--to", "expanded")
+    assert code == 5, out + err
+    assert "acme" in out
+    assert "tok123" not in out + err
+    code, out, err = run_cli(
+        capsys, "fleet", "plan", fleet_file, shop, "--to", "expanded", "--output", "json"
+    )
+    assert code == 5, out + err
+    assert "tok123" not in out + err

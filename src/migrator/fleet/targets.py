@@ -101,7 +101,7 @@ def read_dsn(
 ) -> str:
     """A DSN with `${env:NAME}` read (unless not `environment`: taken as it is); the whole
     of what came from the environment, and the password, masked from now on."""
-    from migrator.db.target import Target
+    from migrator.db.target import Target, dsn_problem, redact
 
     dsn = raw
     try:
@@ -111,6 +111,11 @@ def read_dsn(
         raise UsageError(f"the DSN of {whose} in {fleet.file}: {exc}") from None
     if dsn != raw:
         secrets.add(dsn)
+        # as a `migrator` command shows it (its own redacted rewrite): masked whole too, or
+        # the rest of it (a query's options, a token) would show around the password's ***
+        shown = redact(dsn)
+        if dsn_problem(dsn) is None and shown != dsn:
+            secrets.add(shown)
     for secret in Target(dsn, whose).secrets():
         secrets.add(secret)
     return dsn
