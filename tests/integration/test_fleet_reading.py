@@ -87,3 +87,37 @@ def test_an_environment_dsn_is_masked_in_the_form_a_child_rewrites_it(
     )
     assert code == 5, out + err
     assert "tok123" not in out + err
+
+
+def test_a_targets_query_of_several_statements_is_refused_at_the_second(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fleet_databases.add("control")
+    execute(fleet_databases, "control", "create table tenants (name text, dsn text)")
+    execute(fleet_databases, "control", "create table pwned (id int)")
+    fleet_file = fleet_databases.folder / "fleet.yaml"
+    fleet_file.write_text(
+        "fleet: tenants\n"
+        "targets:\n"
+        "  query: |\n"
+        "    select name, dsn from tenants where name like 'a%';\n"
+        "      commit; drop table pwned; select pg_sleep(40)\n"
+        f'  dsn: "${{env:{env_name("control")}}}"\n',
+        encoding="utf-8",
+    )
+    code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop)
+    assert code == 2, out + err
+    assert f"{fleet_file}:5:7: the targets query is one statement" in err
+    assert fleet_databases.sql("control", "select to_regclass('pwned') is not null") == [(True,)]
+
+    fleet_file.write_text(
+        "fleet: tenants\n"
+        "targets:\n"
+        "  query: \"select name, dsn from tenants where name like 'a%' -- one; two\"\n"
+        f'  dsn: "${{env:{env_name("control")}}}"\n',
+        encoding="utf-8",
+    )
+    code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop)
+    assert code == 0, out + err  # one statement, a literal % and a ; in a comment: no target

@@ -155,6 +155,7 @@ def _from_query(fleet: Fleet, source: TargetQuery, secrets: Secrets) -> list[Tar
     from migrator.db.target import Target, application_name, scrub
     from migrator.errors import DatabaseUnreachable
 
+    _one_statement(fleet, source.query)
     dsn = read_dsn(fleet, source.dsn, secrets, "the targets query")
     control = Target(dsn, "the targets query's dsn")
     try:
@@ -164,7 +165,9 @@ def _from_query(fleet: Fleet, source: TargetQuery, secrets: Secrets) -> list[Tar
             conn.execute("set transaction read only")
             conn.execute("set local statement_timeout = '30s'")
             with conn.cursor(row_factory=dict_row) as cursor:
-                rows = cursor.execute(source.query).fetchall()  # the fleet file's own SQL
+                # the fleet file's own SQL, by the extended protocol (prepared): the server
+                # refuses a second command there, which could end the read-only transaction
+                rows = cursor.execute(source.query, prepare=True).fetchall()
             conn.rollback()
     except psycopg.Error as exc:
         # A query canceled (its 30 s ran out) is an OperationalError too, but the database
@@ -188,6 +191,26 @@ def _from_query(fleet: Fleet, source: TargetQuery, secrets: Secrets) -> list[Tar
         twice = sorted({n for n in names if names.count(n) > 1})
         raise UsageError(f"the targets query returned two targets named {twice[0]}")
     return specs
+
+
+def _one_statement(fleet: Fleet, query: str) -> None:
+    """UsageError (exit 2) at the second statement of a targets query that has several: a
+    `commit` in it would end the read-only transaction and its 30 s limit."""
+    from migrator.db.sqltext import split, statements
+
+    offset = 0
+    seen = 0
+    for piece in split(query):
+        if statements(piece):
+            seen += 1
+            if seen == 2:
+                start = offset + len(piece) - len(piece.lstrip())
+                where = fleet.source.position_in(("targets", "query"), start)
+                raise UsageError(
+                    f"{fleet.file}:{where.line}:{where.column}: the targets query is one "
+                    "statement (a SELECT); a second one starts here"
+                )
+        offset += len(piece)
 
 
 def _row_spec(fleet: Fleet, number: int, row: dict[str, Any], secrets: Secrets) -> TargetSpec:
