@@ -4,8 +4,11 @@ files (real databases on the test server, the command line in process)."""
 
 from __future__ import annotations
 
+import json
+import signal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.fleet_records import (
@@ -17,8 +20,9 @@ from tests.fleet_records import (
     record_rollout,
     write_shop,
 )
-from tests.fleets import FleetDatabases, env_name, fleet_databases  # noqa: F401
+from tests.fleets import FleetDatabases, env_name, fleet_databases, fleet_env  # noqa: F401
 from tests.helpers import run_cli
+from tests.processes import spawn, wait_for
 from tests.secrets_sweep import with_password
 
 
@@ -121,3 +125,59 @@ def test_a_targets_query_of_several_statements_is_refused_at_the_second(
     )
     code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop)
     assert code == 0, out + err  # one statement, a literal % and a ; in a comment: no target
+
+
+# -- fleet plan: no retries, a bound per target, Ctrl-C --------------------------------------
+
+
+def test_plan_stops_a_target_that_does_not_answer_and_tries_nothing_again(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet_file = fleet_databases.write(
+        {"acme": None, "globex": None, "ghost": None},
+        waves="  - {name: all, parallel: 3}\n",
+        extra="retry: {attempts: 5, backoff: 1h}\n",
+    )
+    apply_by_hand(fleet_databases, shop, "acme")
+    monkeypatch.setenv(env_name("ghost"), "postgresql://nobody@/x?host=/nonexist")
+    with psycopg.connect(fleet_databases.dsns["acme"]) as holder:
+        holder.execute("lock table migrator.plan_state in access exclusive mode")
+        code, out, err = run_cli(
+            capsys, "fleet", "plan", fleet_file, shop, "--to", "expanded",
+            "--timeout", "3", "--output", "json",
+        )  # fmt: skip
+        holder.rollback()
+    assert code == 5, err
+    targets = {t["name"]: t for t in json.loads(out)["targets"]}
+    assert targets["acme"]["exit_code"] == 5
+    assert targets["acme"]["message"] == "did not answer within 3 s (stopped)"
+    assert targets["globex"]["exit_code"] == 0 and targets["globex"]["phase"] == "initial"
+    assert targets["ghost"]["exit_code"] == 5 and targets["ghost"]["attempts"] == 1
+
+
+def test_one_ctrl_c_stops_fleet_plan_and_its_dry_runs(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+) -> None:
+    fleet_file = fleet_databases.write({"acme": None, "globex": None})
+    apply_by_hand(fleet_databases, shop, "acme")
+    with psycopg.connect(fleet_databases.dsns["acme"]) as holder:
+        holder.execute("lock table migrator.plan_state in access exclusive mode")
+        proc = spawn("fleet", "plan", fleet_file, shop, "--to", "expanded", env=fleet_env())
+
+        def waiting() -> bool:
+            rows = holder.execute(
+                "select count(*) from pg_locks where not granted and database = "
+                "(select oid from pg_database where datname = current_database())"
+            ).fetchone()
+            return rows is not None and rows[0] > 0
+
+        wait_for(waiting, proc=proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=50)  # well before the 60 s bound
+        holder.rollback()
+    assert proc.returncode == 130, out + err
+    assert "stopped by SIGINT" in out + err
