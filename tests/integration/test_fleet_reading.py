@@ -181,3 +181,31 @@ def test_one_ctrl_c_stops_fleet_plan_and_its_dry_runs(
         holder.rollback()
     assert proc.returncode == 130, out + err
     assert "stopped by SIGINT" in out + err
+
+
+def test_a_role_without_permission_on_schema_migrator_is_named_as_such(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet_file = fleet_databases.write({"acme": None}, extra=FAST_RETRY)
+    apply_by_hand(fleet_databases, shop, "acme")
+    execute(fleet_databases, "acme", "drop role if exists fleet_reader")
+    execute(fleet_databases, "acme", "create role fleet_reader login")
+    dsn = fleet_databases.dsns["acme"]
+    scheme, _, rest = dsn.partition("://")
+    monkeypatch.setenv(env_name("acme"), f"{scheme}://fleet_reader@{rest.partition('@')[2]}")
+    try:
+        code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop)
+        assert code == 5, out + err
+        assert "no permission" in out and "unreachable" not in out
+        assert "permission denied for schema migrator" in out
+        code, out, err = run_cli(capsys, "fleet", "plan", fleet_file, shop, "--to", "expanded")
+        assert code == 2, out + err  # the target's migrator plan: exit 2, its own words
+        assert "a bug" not in out + err and "sqlalche.me" not in out + err
+        assert "permission denied for schema migrator" in out
+    finally:
+        monkeypatch.setenv(env_name("acme"), dsn)
+        execute(fleet_databases, "acme", "drop owned by fleet_reader")
+        execute(fleet_databases, "acme", "drop role fleet_reader")

@@ -75,7 +75,7 @@ def _table(document: dict[str, Any], columns: list[str], shown: Any) -> Any:
     for t in document["targets"]:
         if not t["reachable"]:
             run, status, started = "-", "-", "-"
-            phase = Text("unreachable", style="red")
+            phase = Text(not_read(t), style="red")
         else:
             run, status, started = _run_cells(t["last_run"])
             phase = Text(shown(t["phase"]))
@@ -93,14 +93,20 @@ def _table(document: dict[str, Any], columns: list[str], shown: Any) -> Any:
     return table
 
 
+def not_read(target: dict[str, Any]) -> str:
+    """Why a target was not read, in a word: it refused the role, or it did not answer."""
+    error = str(target.get("error") or "")
+    return "no permission" if "permission denied" in error else "unreachable"
+
+
 def summary_lines(document: dict[str, Any]) -> list[str]:
     """How many targets are in each phase, which were not read, which have a run open."""
     targets = document["targets"]
     phases = Counter(t["phase"] for t in targets if t["reachable"])
     parts = [f"{n} in phase {phase}" for phase, n in sorted(phases.items())]
     unreachable = [t for t in targets if not t["reachable"]]
-    if unreachable:
-        parts.append(f"{len(unreachable)} unreachable")
+    for label, n in sorted(Counter(not_read(t) for t in unreachable).items()):
+        parts.append(f"{n} {label}")
     lines = [", ".join(parts) if parts else "no targets"]
     for t in unreachable:
         lines.append(f"target {t['name']} could not be read: {t['error']}")
