@@ -209,3 +209,23 @@ def test_a_role_without_permission_on_schema_migrator_is_named_as_such(
         monkeypatch.setenv(env_name("acme"), dsn)
         execute(fleet_databases, "acme", "drop owned by fleet_reader")
         execute(fleet_databases, "acme", "drop role fleet_reader")
+
+
+def test_status_lists_a_target_the_rollout_moved_that_is_gone_from_the_fleet_file(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fleet_file = fleet_databases.write(
+        {"internal": "canary", "acme": None}, waves=TWO_WAVES, extra=FAST_RETRY
+    )
+    record_rollout(fleet_databases, fleet_file, shop, {"internal": "canary", "acme": "rest"})
+    fleet_databases.write({"internal": "canary"}, waves=TWO_WAVES, extra=FAST_RETRY)
+    code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop, "--output", "json")
+    assert code == 0, err  # every target of the fleet file was read
+    gone = {t["name"]: t for t in json.loads(out)["targets"]}["acme"]
+    assert gone["in_fleet"] is False and gone["ledger_state"] == "moved"
+    assert gone["error"] == "not in the fleet file any more"
+    code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop)
+    assert code == 0, err
+    assert "target acme could not be read: not in the fleet file any more" in " ".join(out.split())

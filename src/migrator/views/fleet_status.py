@@ -95,6 +95,8 @@ def _table(document: dict[str, Any], columns: list[str], shown: Any) -> Any:
 
 def not_read(target: dict[str, Any]) -> str:
     """Why a target was not read, in a word: it refused the role, or it did not answer."""
+    if target.get("in_fleet") is False:
+        return "not in fleet file"
     error = str(target.get("error") or "")
     return "no permission" if "permission denied" in error else "unreachable"
 
