@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from pathlib import Path
 
 import psycopg
@@ -24,6 +25,7 @@ from tests.fleets import FleetDatabases, env_name, fleet_databases, fleet_env  #
 from tests.helpers import run_cli
 from tests.processes import spawn, wait_for
 from tests.secrets_sweep import with_password
+from tests.terminal import in_terminal
 
 
 @pytest.fixture
@@ -229,3 +231,42 @@ def test_status_lists_a_target_the_rollout_moved_that_is_gone_from_the_fleet_fil
     code, out, err = run_cli(capsys, "fleet", "status", fleet_file, shop)
     assert code == 0, err
     assert "target acme could not be read: not in the fleet file any more" in " ".join(out.split())
+
+
+# -- on a terminal ---------------------------------------------------------------------------
+
+MIGRATOR = [sys.executable, "-m", "migrator"]
+LONG = "tenant-with-a-rather-long-name-for-the-acme-corporation"
+
+
+@pytest.mark.parametrize("columns", [40, 80])
+def test_status_and_plan_fit_the_terminal_without_breaking_words(
+    fleet_databases: FleetDatabases,  # noqa: F811
+    shop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    columns: int,
+) -> None:
+    fleet_file = fleet_databases.write(
+        {"internal": "canary", LONG: None, "ghost": None}, waves=TWO_WAVES, extra=FAST_RETRY
+    )
+    monkeypatch.setenv(env_name("ghost"), "postgresql://nobody@/x?host=/nonexist")
+    apply_by_hand(fleet_databases, shop, LONG)
+    status = in_terminal(
+        [*MIGRATOR, "fleet", "status", fleet_file, shop], columns=columns, cwd=shop.parent
+    )
+    shown = "\n".join(status.screen.lines)
+    assert status.code == 5, shown
+    assert not status.too_wide(), shown
+    words = shown.split()
+    assert "unreachable" in words, shown  # never broken mid-word
+    assert not {"unreach", "able", "succeed", "ed", "expande", "d"} & set(words), shown
+    folded = [line for line in status.screen.lines[2:5] if not line.startswith(("int", "gh"))]
+    assert len(folded) <= 3, shown  # the long name in a few rows, not one a column
+    plan = in_terminal(
+        [*MIGRATOR, "fleet", "plan", fleet_file, shop, "--to", "expanded"],
+        columns=columns,
+        cwd=shop.parent,
+    )
+    shown = "\n".join(plan.screen.lines)
+    assert plan.code == 5, shown
+    assert not plan.too_wide(), shown

@@ -95,6 +95,18 @@ def plan_fleet(session: FleetSession, to: str | None, timeout: float | None = No
             for child in running:
                 stop_at_once(child)
 
+    def say(line: str) -> None:
+        """A line for a person, masked; on a terminal wrapped to its width at its indent."""
+        from migrator.views.console import terminal_width, wrapped
+
+        line = session.secrets.mask(line)
+        if ctx.output != "json" and _is_terminal(ctx.out):
+            width = terminal_width(ctx.out)
+            indent = " " * (len(line) - len(line.lstrip(" ")))
+            line = wrapped(line.lstrip(" "), width, indent, indent + "  ")
+            line = "\n".join(_folded(each, width) for each in line.rstrip("\n").split("\n"))
+        ctx.say(line.rstrip("\n"))
+
     codes: list[int | None] = []
     no_retry = Retry(attempts=0)
     with _signals(signalled):
@@ -110,10 +122,10 @@ def plan_fleet(session: FleetSession, to: str | None, timeout: float | None = No
             ]
             entries += wave_entries
             if ctx.output != "json":
-                ctx.say(f"wave {wave.name}: {len(targets)} target(s)")
+                say(f"wave {wave.name}: {len(targets)} target(s)")
                 for entry in wave_entries:
                     for line in target_lines(entry):  # read from the target: escapes shown
-                        ctx.say(session.secrets.mask(visible(line)))
+                        say(visible(line))
     code = fleet_exit_code(codes)
     if halt.stop.is_set():
         code = ExitCode.SIGTERM if halt.reason == "SIGTERM" else ExitCode.SIGINT
@@ -132,13 +144,29 @@ def plan_fleet(session: FleetSession, to: str | None, timeout: float | None = No
     else:
         failing = sum(1 for e in entries if failed_checks(e["document"]))
         errors = sum(1 for e in entries if e["exit_code"] != 0)
-        ctx.say(
+        say(
             f"dry run of {len(entries)} target(s) to {target_phase}: nothing was changed; "
             f"{failing} with a pre-check failing today, {errors} whose dry run failed"
         )
         if halt.stop.is_set():
-            ctx.say(f"stopped by {halt.reason}: the targets after were not dry run")
+            say(f"stopped by {halt.reason}: the targets after were not dry run")
     return code
+
+
+def _folded(line: str, width: int) -> str:
+    """A line still too wide after wrapping (one long word: a target's name) cut into
+    pieces that fit, at its indent; a path or a DSN (a `/` or `=` in it) is left whole."""
+    if len(line) <= width or "/" in line or "=" in line:
+        return line
+    indent = " " * (len(line) - len(line.lstrip(" ")))
+    room = max(width - len(indent), 10)
+    text = line.lstrip(" ")
+    return "\n".join(indent + text[i : i + room] for i in range(0, len(text), room))
+
+
+def _is_terminal(out: Any) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _kill(child: Child) -> None:

@@ -26,7 +26,7 @@ def _run_cells(run: dict[str, Any] | None) -> tuple[str, str, str]:
 
 
 COLUMNS = ("target", "wave", "group", "phase", "last run", "status", "started", "ledger")
-_DROPPED_FIRST = ("group", "wave", "started")
+_DROPPED_FIRST = ("group", "wave", "started", "last run", "status")
 """The columns left out, in this order, when the table is wider than the terminal."""
 
 
@@ -71,7 +71,12 @@ def _table(document: dict[str, Any], columns: list[str], shown: Any) -> Any:
 
     table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold", min_width=11 if column == "started" else None)
+        if column == "target":  # a name may be long: it folds, the words of others never
+            table.add_column(column, overflow="fold", ratio=1)
+        elif column == "started":  # its date, then its time, each whole
+            table.add_column(column, overflow="ellipsis", min_width=11)
+        else:
+            table.add_column(column, overflow="ellipsis", no_wrap=True)
     for t in document["targets"]:
         if not t["reachable"]:
             run, status, started = "-", "-", "-"
