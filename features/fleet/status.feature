@@ -2,9 +2,12 @@ Feature: Fleet status reads every target itself
   `migrator fleet status FLEET PLAN` reads each target's own `migrator` schema, read
   only, many targets at a time, each within the fleet file's `timeout`: its phase, its
   last run, a run left open. Beside it, what the plan's latest rollout in the ledger did
-  to the target. A target that cannot be read is marked unreachable with its reason and
-  the others are shown all the same (exit 5). The ledger is only read: status runs
-  beside a `fleet apply` under way. A DSN is never printed.
+  to the target. A target that cannot be read is marked unreachable (or "no permission"
+  when it refuses the role) with its reason and the others are shown all the same (exit
+  5); a target the latest rollout moved that the fleet file no longer names is listed
+  from the ledger as "not in the fleet file any more". The ledger is only read: status
+  runs beside a `fleet apply` under way. A DSN is never printed, and what a target or
+  the ledger holds is shown as text (escape sequences made visible, never markup).
 
   Background:
     Given the fleet of targets "internal" in group canary, "acme" and "globex"
@@ -39,7 +42,9 @@ Feature: Fleet status reads every target itself
 
   Scenario: The dry run of every target shows what would fail today, and changes nothing
     `migrator fleet plan` runs `migrator plan` on each target, wave by wave: where it is,
-    the transitions it would take, the pre-checks that would fail today.
+    the transitions it would take, the pre-checks that would fail today. Nothing is tried
+    again, and a target whose dry run takes longer than --timeout (default the fleet's
+    timeout, at least 60 s) is stopped and reported as exit 5; Ctrl-C stops them all.
     Given the table "orders" was made on targets "internal, acme"
     When I run "migrator fleet plan fleet.yaml shop.yaml --to expanded"
     Then the exit code is 0

@@ -9,6 +9,9 @@ removed (a secret cut in two no longer matches the mask, so its first half would
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -18,9 +21,27 @@ MASK = "***"
 ELLIPSIS = "…"
 
 
+_KEY = 3
+"""Forms are indexed by their first characters (every form has at least this many)."""
+_SCANNED_KEYS = 32
+"""Up to this many keys, a text is searched for each (fast in C); past it, the keys the
+text holds are looked up one by one (its every 3-character piece, once)."""
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The forms in the order `mask` replaces them (longest first), by first characters."""
+
+    ordered: tuple[str, ...]
+    rank: dict[str, int]
+    by_key: dict[str, tuple[str, ...]]
+
+
 class Secrets:
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._index: _Index | None = None  # built on use, dropped by `add`
+        self._lock = threading.Lock()
 
     def add(self, value: str | None) -> None:
         """Mask `value` from now on; and, for one that spans lines or spaces, each of its
@@ -39,15 +60,60 @@ class Secrets:
             for ascii in (True, False)
         )
         forms.add(value.replace("\\", "\\\\"))
-        self._values.update(form for form in forms if len(form) >= 3)
+        with self._lock:
+            self._values.update(form for form in forms if len(form) >= _KEY)
+            self._index = None
+
+    def _indexed(self) -> _Index:
+        index = self._index
+        if index is not None:
+            return index
+        with self._lock:
+            ordered = tuple(sorted(self._values, key=len, reverse=True))
+            by_key: dict[str, list[str]] = {}
+            for form in ordered:
+                by_key.setdefault(form[:_KEY], []).append(form)
+            index = _Index(
+                ordered,
+                {form: rank for rank, form in enumerate(ordered)},
+                {key: tuple(forms) for key, forms in by_key.items()},
+            )
+            self._index = index
+        return index
+
+    def _present(self, text: str, index: _Index) -> list[str]:
+        """The forms in `text`, in the order `mask` replaces them."""
+        if not index.ordered:
+            return []
+        if len(index.by_key) <= _SCANNED_KEYS:
+            keys: Iterable[str] = [key for key in index.by_key if key in text]
+        else:
+            pieces = {text[i : i + _KEY] for i in range(len(text) - _KEY + 1)}
+            keys = pieces.intersection(index.by_key)
+        found = {form for key in keys for form in index.by_key[key] if form in text}
+        return sorted(found, key=index.rank.__getitem__)
 
     def __contains__(self, text: object) -> bool:
         """Whether `text` holds a secret (all of one)."""
-        return isinstance(text, str) and any(value in text for value in self._values)
+        return isinstance(text, str) and bool(self._present(text, self._indexed()))
 
     def mask(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
+        """`text` with every secret's every form replaced by `***`, longest first.
+
+        Only the forms the text holds are replaced (found by their first characters): its
+        cost grows with them, not with all that are known. A form absent from the text
+        stays absent as others are replaced, unless a replacement's `***` completes it: so
+        after each replacement that changed the text, the forms after it are looked for
+        again. The result is that of replacing every form, longest first."""
+        index = self._indexed()
+        pending = self._present(text, index)
+        while pending:
+            value = pending.pop(0)
+            if value not in text:
+                continue
             text = text.replace(value, MASK)
+            rank = index.rank[value]
+            pending = [form for form in self._present(text, index) if index.rank[form] > rank]
         return text
 
     def mask_data(self, data: Any) -> Any:

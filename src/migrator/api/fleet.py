@@ -45,13 +45,18 @@ def fleet_rollback(ctx: Context, fleet_path: str | Path, plan_path: str | Path) 
 
 
 def fleet_plan(
-    ctx: Context, fleet_path: str | Path, plan_path: str | Path, to: str | None
+    ctx: Context,
+    fleet_path: str | Path,
+    plan_path: str | Path,
+    to: str | None,
+    timeout: float | None = None,
 ) -> ExitCode:
-    """The dry run (`migrator plan`) of every target."""
+    """The dry run (`migrator plan`) of every target, each within `timeout` seconds
+    (default: the fleet's `timeout`, at least 60 s)."""
     from migrator.fleet.dryrun import plan_fleet
     from migrator.fleet.session import open_fleet
 
-    return plan_fleet(open_fleet(ctx, fleet_path, plan_path, to), to)
+    return plan_fleet(open_fleet(ctx, fleet_path, plan_path, to), to, timeout)
 
 
 def fleet_export(

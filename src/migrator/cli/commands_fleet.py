@@ -177,8 +177,18 @@ def fleet_rollback(fleet_file: str, plan: str, **options: Any) -> int:
 @PLAN_ARG
 @TO
 @VAR
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Each target's dry run at most this long (default: the fleet's timeout, "
+    "at least 60 s); one over it is stopped and is exit 5.",
+)
 @output_option
-def fleet_plan(fleet_file: str, plan: str, to: str | None, **options: Any) -> int:
+def fleet_plan(
+    fleet_file: str, plan: str, to: str | None, timeout: float | None, **options: Any
+) -> int:
     """The dry run of every target: what `migrator plan` shows for each.
 
     Each target's `migrator plan PLAN --to PHASE` runs as a process of its own, wave
@@ -187,12 +197,18 @@ def fleet_plan(fleet_file: str, plan: str, to: str | None, **options: Any) -> in
     `migrator plan` it writes nothing: not on a target (not even schema `migrator`),
     not in the ledger. `--output json` holds every target's whole dry run document.
 
+    Nothing is tried again (the dry run is of now). A target whose dry run takes
+    longer than --timeout (a lock held on its schema `migrator`) is stopped and
+    reported as "did not answer within N s"; the others go on. Ctrl-C or SIGTERM
+    stops the dry runs under way at once.
+
     Exit codes: 0 every target's dry run was made (whatever its pre-checks found);
-    else the most serious of the targets' codes (2 a plan it refuses, 5 unreachable).
+    else the most serious of the targets' codes (2 a plan it refuses, 5 unreachable
+    or not answering in time); 130 / 143 stopped by a signal.
     """
     from migrator import api
 
-    return api.fleet_plan(_context(**options), fleet_file, plan, to)
+    return api.fleet_plan(_context(**options), fleet_file, plan, to, timeout)
 
 
 # -- fleet export -------------------------------------------------------------------------

@@ -167,6 +167,12 @@ def _main(argv: list[str] | None, traceback: bool) -> int:
     except Exception as exc:  # a bug: one line, never a traceback (unless asked for)
         if traceback:
             raise
+        from migrator.db.failures import error_text, is_permission_denied
+
+        if is_permission_denied(exc):  # the role's grants, not a bug
+            message = f"error: {error_text(exc)} (the role lacks a privilege this command needs)"
+            click.echo(fitted(message, sys.stderr), err=True)
+            return int(ExitCode.INVALID)
         click.echo(
             f"error: internal error (a bug): {_one_line(exc)}; "
             "`--traceback` shows where it happened",

@@ -54,6 +54,13 @@ def is_connection_lost(exc: BaseException) -> bool:
     return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE
 
 
+def is_permission_denied(exc: BaseException) -> bool:
+    """Whether the server refused the role a privilege (SQLSTATE 42501): the operator's
+    setup to fix, not a bug."""
+    orig = getattr(exc, "orig", None) or exc
+    return getattr(orig, "sqlstate", None) == "42501"
+
+
 def is_lock_timeout(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None) == "55P03"

@@ -196,10 +196,27 @@ def load_fleet(path: str | Path) -> Fleet:
     return Fleet(spec, file, document)
 
 
+MAX_FILE_BYTES = 16 * 2**20
+"""A fleet file or targets file larger than this is refused (16 MB)."""
+
+
 def read_yaml(file: Path, what: str) -> SourceDocument:
-    """A YAML file as a `SourceDocument`; PlanError naming the file if it cannot be read."""
+    """A YAML file as a `SourceDocument`; PlanError naming the file if it cannot be read,
+    is not a regular file (a device, a FIFO: read without end) or is over `MAX_FILE_BYTES`."""
+    import stat
+
+    def refused(why: str) -> PlanError:
+        return PlanError([Problem(str(file), 1, 1, "", f"cannot read the {what}: {why}")])
+
     try:
-        text = file.read_bytes().decode("utf-8")
+        mode = file.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise refused("it is not a regular file")
+        with file.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise refused(f"it is over {MAX_FILE_BYTES // 2**20} MB")
+        text = data.decode("utf-8")
     except OSError as exc:
         raise PlanError(
             [Problem(str(file), 1, 1, "", f"cannot read the {what}: {exc.strerror or exc}")]

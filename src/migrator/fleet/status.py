@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from migrator.fleet.session import FleetSession
     from migrator.state import RunRow
 
+GONE = "not in the fleet file any more"
+"""Why a target the latest rollout moved is not read."""
+
 MAX_READERS = 16
 """At most this many targets are read at once."""
 
@@ -50,7 +53,7 @@ def fleet_status(session: FleetSession) -> ExitCode:
         ctx.emit_json(session.secrets.mask_data(document))
     else:
         render_fleet_status(document, ctx.out, session.secrets)
-    if any(not r.reachable for r in readings):
+    if any(not r.reachable for r in readings):  # a target gone from the file: not counted
         return ExitCode.UNREACHABLE
     return ExitCode.OK
 
@@ -146,6 +149,30 @@ def status_document(
                 "ledger_state": None if record is None else record.state,
                 "ledger_from_phase": None if record is None else record.from_phase,
                 "ledger_runs": [] if record is None else list(record.runs),
+                "in_fleet": True,
+            }
+        )
+    # a target the rollout moved that the fleet file no longer names: still listed (its
+    # record says so; it is not read: its DSN is no longer known)
+    listed = {reading.target.name for reading in readings}
+    moved = [] if rollout is None else [(n, rollout.targets[n]) for n in rollout.moved()]
+    for name, record in moved:
+        if name in listed:
+            continue
+        targets.append(
+            {
+                "name": name,
+                "wave": record.wave,
+                "group": None,
+                "reachable": False,
+                "error": GONE,
+                "phase": record.phase,
+                "last_run": None,
+                "open_run": None,
+                "ledger_state": record.state,
+                "ledger_from_phase": record.from_phase,
+                "ledger_runs": list(record.runs),
+                "in_fleet": False,
             }
         )
     return {

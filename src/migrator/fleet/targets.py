@@ -101,7 +101,7 @@ def read_dsn(
 ) -> str:
     """A DSN with `${env:NAME}` read (unless not `environment`: taken as it is); the whole
     of what came from the environment, and the password, masked from now on."""
-    from migrator.db.target import Target
+    from migrator.db.target import Target, dsn_problem, redact
 
     dsn = raw
     try:
@@ -111,6 +111,11 @@ def read_dsn(
         raise UsageError(f"the DSN of {whose} in {fleet.file}: {exc}") from None
     if dsn != raw:
         secrets.add(dsn)
+        # as a `migrator` command shows it (its own redacted rewrite): masked whole too, or
+        # the rest of it (a query's options, a token) would show around the password's ***
+        shown = redact(dsn)
+        if dsn_problem(dsn) is None and shown != dsn:
+            secrets.add(shown)
     for secret in Target(dsn, whose).secrets():
         secrets.add(secret)
     return dsn
@@ -150,6 +155,7 @@ def _from_query(fleet: Fleet, source: TargetQuery, secrets: Secrets) -> list[Tar
     from migrator.db.target import Target, application_name, scrub
     from migrator.errors import DatabaseUnreachable
 
+    _one_statement(fleet, source.query)
     dsn = read_dsn(fleet, source.dsn, secrets, "the targets query")
     control = Target(dsn, "the targets query's dsn")
     try:
@@ -159,7 +165,9 @@ def _from_query(fleet: Fleet, source: TargetQuery, secrets: Secrets) -> list[Tar
             conn.execute("set transaction read only")
             conn.execute("set local statement_timeout = '30s'")
             with conn.cursor(row_factory=dict_row) as cursor:
-                rows = cursor.execute(source.query).fetchall()  # the fleet file's own SQL
+                # the fleet file's own SQL, by the extended protocol (prepared): the server
+                # refuses a second command there, which could end the read-only transaction
+                rows = cursor.execute(source.query, prepare=True).fetchall()
             conn.rollback()
     except psycopg.Error as exc:
         # A query canceled (its 30 s ran out) is an OperationalError too, but the database
@@ -183,6 +191,26 @@ def _from_query(fleet: Fleet, source: TargetQuery, secrets: Secrets) -> list[Tar
         twice = sorted({n for n in names if names.count(n) > 1})
         raise UsageError(f"the targets query returned two targets named {twice[0]}")
     return specs
+
+
+def _one_statement(fleet: Fleet, query: str) -> None:
+    """UsageError (exit 2) at the second statement of a targets query that has several: a
+    `commit` in it would end the read-only transaction and its 30 s limit."""
+    from migrator.db.sqltext import split, statements
+
+    offset = 0
+    seen = 0
+    for piece in split(query):
+        if statements(piece):
+            seen += 1
+            if seen == 2:
+                start = offset + len(piece) - len(piece.lstrip())
+                where = fleet.source.position_in(("targets", "query"), start)
+                raise UsageError(
+                    f"{fleet.file}:{where.line}:{where.column}: the targets query is one "
+                    "statement (a SELECT); a second one starts here"
+                )
+        offset += len(piece)
 
 
 def _row_spec(fleet: Fleet, number: int, row: dict[str, Any], secrets: Secrets) -> TargetSpec:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from migrator.masking import Secrets
 from migrator.views.console import Unpadded
+from migrator.views.values import visible
 
 
 def stamp(at: Any) -> str:
@@ -25,19 +26,23 @@ def _run_cells(run: dict[str, Any] | None) -> tuple[str, str, str]:
 
 
 COLUMNS = ("target", "wave", "group", "phase", "last run", "status", "started", "ledger")
-_DROPPED_FIRST = ("group", "wave", "started")
+_DROPPED_FIRST = ("group", "wave", "started", "last run", "status")
 """The columns left out, in this order, when the table is wider than the terminal."""
 
 
-def status_table(document: dict[str, Any], width: int | None = None) -> Any:
+def status_table(
+    document: dict[str, Any], width: int | None = None, secrets: Secrets | None = None
+) -> Any:
     """The targets as a rich table (the group column only when a target has a group), no
     padding at line ends. When its lines are wider than `width`, it leaves out the group,
-    then the wave, then when the run started, until they fit; then long cells wrap."""
+    then the wave, then when the run started, until they fit; then long cells wrap. Every
+    cell is plain text (never markup), its control characters made visible and masked."""
     from rich.console import Console
     from rich.measure import Measurement
 
+    shown = _shown(secrets)
     columns = [c for c in COLUMNS if c != "group" or any(t["group"] for t in document["targets"])]
-    table = _table(document, columns)
+    table = _table(document, columns, shown)
     if width is None:
         return Unpadded(table)
     console = Console(width=10_000)  # the table's own width, unbounded
@@ -45,36 +50,60 @@ def status_table(document: dict[str, Any], width: int | None = None) -> Any:
         if Measurement.get(console, console.options, table).maximum <= width:
             break
         columns = [c for c in columns if c != dropped]
-        table = _table(document, columns)
+        table = _table(document, columns, shown)
     return Unpadded(table)
 
 
-def _table(document: dict[str, Any], columns: list[str]) -> Any:
+def _shown(secrets: Secrets | None) -> Any:
+    """What a value read from a target, the ledger or a file becomes before it is printed:
+    its text, control characters written `\\xNN`, secrets masked."""
+
+    def shown(value: Any) -> str:
+        text = visible(str(value))
+        return text if secrets is None else secrets.mask(text)
+
+    return shown
+
+
+def _table(document: dict[str, Any], columns: list[str], shown: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold", min_width=11 if column == "started" else None)
+        if column == "target":  # a name may be long: it folds, the words of others never
+            table.add_column(column, overflow="fold", ratio=1)
+        elif column == "started":  # its date, then its time, each whole
+            table.add_column(column, overflow="ellipsis", min_width=11)
+        else:
+            table.add_column(column, overflow="ellipsis", no_wrap=True)
     for t in document["targets"]:
         if not t["reachable"]:
             run, status, started = "-", "-", "-"
-            phase = Text("unreachable", style="red")
+            phase = Text(not_read(t), style="red")
         else:
             run, status, started = _run_cells(t["last_run"])
-            phase = Text(str(t["phase"]))
+            phase = Text(shown(t["phase"]))
         cells: dict[str, Any] = {
-            "target": t["name"],
-            "wave": t["wave"],
-            "group": t["group"] or "-",
+            "target": Text(shown(t["name"])),
+            "wave": Text(shown(t["wave"])),
+            "group": Text(shown(t["group"] or "-")),
             "phase": phase,
-            "last run": run,
-            "status": Text(status, style="red" if t["open_run"] else ""),
-            "started": started,  # the date, then its time (it wraps between them)
-            "ledger": t["ledger_state"] or "-",
+            "last run": Text(shown(run)),
+            "status": Text(shown(status), style="red" if t["open_run"] else ""),
+            "started": Text(started),  # the date, then its time (it wraps between them)
+            "ledger": Text(shown(t["ledger_state"] or "-")),
         }
         table.add_row(*(cells[c] for c in columns))
     return table
+
+
+def not_read(target: dict[str, Any]) -> str:
+    """Why a target was not read, in a word: it refused the role, or it did not answer."""
+    if target.get("in_fleet") is False:
+        return "not in fleet file"
+    error = str(target.get("error") or "")
+    return "no permission" if "permission denied" in error else "unreachable"
 
 
 def summary_lines(document: dict[str, Any]) -> list[str]:
@@ -83,8 +112,8 @@ def summary_lines(document: dict[str, Any]) -> list[str]:
     phases = Counter(t["phase"] for t in targets if t["reachable"])
     parts = [f"{n} in phase {phase}" for phase, n in sorted(phases.items())]
     unreachable = [t for t in targets if not t["reachable"]]
-    if unreachable:
-        parts.append(f"{len(unreachable)} unreachable")
+    for label, n in sorted(Counter(not_read(t) for t in unreachable).items()):
+        parts.append(f"{n} {label}")
     lines = [", ".join(parts) if parts else "no targets"]
     for t in unreachable:
         lines.append(f"target {t['name']} could not be read: {t['error']}")
@@ -113,20 +142,22 @@ def summary_lines(document: dict[str, Any]) -> list[str]:
 
 
 def render_fleet_status(document: dict[str, Any], out: TextIO, secrets: Secrets) -> None:
-    """The table, then the summary, on `out` (masked)."""
+    """The table, then the summary, on `out`. The document is read as it is (a secret
+    that happens to be a key word, `phase`, masks nothing it needs); what is printed is
+    masked, its control characters made visible, and never taken as rich markup."""
     from rich.console import Console
-    from rich.markup import escape
+    from rich.text import Text
 
     from migrator.views.console import wrapped
 
+    shown = _shown(secrets)
     console = Console(file=out, highlight=False)
-    console.print(
-        f"fleet {escape(document['fleet'])}, plan {escape(document['plan'])}: "
-        f"{len(document['targets'])} targets",
-        style="bold",
+    heading = (
+        f"fleet {document['fleet']}, plan {document['plan']}: {len(document['targets'])} targets"
     )
-    table = status_table(secrets.mask_data(document), console.width)
+    console.print(Text(shown(heading), style="bold"))
+    table = status_table(document, console.width, secrets)
     console.print(table, soft_wrap=False)
     for line in summary_lines(document):
-        text = wrapped(secrets.mask(line), console.width, "", "  ")
-        console.print(escape(text.rstrip("\n")), soft_wrap=True)
+        text = wrapped(shown(line), console.width, "", "  ")
+        console.print(Text(text.rstrip("\n")), soft_wrap=True)
