@@ -6,7 +6,7 @@ target to the rollout's phase: `fleet rollback` takes back only what the rollout
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from migrator.errors import UsageError
 from migrator.fleet.ledger import LedgerDocument, RolloutRecord, TargetRecord, rollout_id
@@ -111,30 +111,11 @@ def plan_runs(
 ) -> list[RunRow] | None:
     """The plan's runs on the target, oldest first (None: it could not be read). Read
     only, within `timeout`."""
-    import psycopg
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
     from migrator import state
-    from migrator.db.target import application_name
+    from migrator.fleet.reading import read_only
 
-    milliseconds = max(1, int(timeout * 1000))
-
-    def connect() -> psycopg.Connection[Any]:
-        return psycopg.connect(
-            target.dsn,
-            connect_timeout=max(1, round(timeout)),
-            application_name=application_name(),
-            prepare_threshold=None,
-            options=f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
-        )
-
-    engine = create_engine("postgresql+psycopg://", creator=connect, poolclass=NullPool)
     try:
-        with engine.connect() as conn, conn.begin():
-            conn.exec_driver_sql("set transaction read only")
+        with read_only(target, timeout) as conn:
             return list(reversed(state.runs_of(conn, plan)))
     except Exception:  # unreadable now: the runs its commands named are what is known
         return None
-    finally:
-        engine.dispose()

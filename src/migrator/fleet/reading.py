@@ -4,6 +4,8 @@ target that cannot be reached is a reading with its reason, never an exception."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,8 @@ from migrator.fleet.targets import FleetTarget
 from migrator.masking import Secrets
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from migrator.state import RunRow
 
 
@@ -38,15 +42,37 @@ def read_target(
 ) -> TargetReading:
     """Read `plan`'s state on `target`, waiting at most about `timeout` seconds (to
     connect, and for the statements)."""
+    from migrator import state
+    from migrator.db.failures import error_text
+    from migrator.db.target import Target, scrub
+
+    shown = Target(target.dsn, f"target {target.name}")
+    try:
+        with read_only(target, timeout) as conn:
+            if not state.schema_exists(conn):
+                return TargetReading(target, phase=initial_phase)
+            runs = state.runs_of(conn, plan, limit=1)
+            return TargetReading(
+                target,
+                phase=state.current_phase(conn, plan, initial_phase),
+                last_run=runs[0] if runs else None,
+                last_succeeded=state.last_succeeded_run(conn, plan),
+                open_run=state.open_run(conn, plan),
+            )
+    except Exception as exc:  # any failure to read is this target's, reported as such
+        return TargetReading(target, error=secrets.mask(scrub(error_text(exc), shown)))
+
+
+@contextmanager
+def read_only(target: FleetTarget, timeout: float) -> Iterator[Connection]:
+    """A connection to `target` in a READ ONLY transaction, each wait (to connect, for a
+    statement, for a lock) at most about `timeout` seconds; closed after."""
     import psycopg
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    from migrator import state
-    from migrator.db.failures import error_text
-    from migrator.db.target import Target, application_name, scrub
+    from migrator.db.target import application_name
 
-    shown = Target(target.dsn, f"target {target.name}")
     milliseconds = max(1, int(timeout * 1000))
 
     def connect() -> psycopg.Connection[Any]:
@@ -62,17 +88,6 @@ def read_target(
     try:
         with engine.connect() as conn, conn.begin():
             conn.exec_driver_sql("set transaction read only")
-            if not state.schema_exists(conn):
-                return TargetReading(target, phase=initial_phase)
-            runs = state.runs_of(conn, plan, limit=1)
-            return TargetReading(
-                target,
-                phase=state.current_phase(conn, plan, initial_phase),
-                last_run=runs[0] if runs else None,
-                last_succeeded=state.last_succeeded_run(conn, plan),
-                open_run=state.open_run(conn, plan),
-            )
-    except Exception as exc:  # any failure to read is this target's, reported as such
-        return TargetReading(target, error=secrets.mask(scrub(error_text(exc), shown)))
+            yield conn
     finally:
         engine.dispose()
