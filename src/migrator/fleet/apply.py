@@ -29,7 +29,7 @@ from migrator.errors import ExitCode
 from migrator.fleet.bake import bake
 from migrator.fleet.child import Child
 from migrator.fleet.claims import continued, its_runs, moved_by_it
-from migrator.fleet.gates import Stopping, plan_approval, wave_approval
+from migrator.fleet.gates import plan_approval, wave_approval
 from migrator.fleet.ledger import (
     Book,
     TargetRecord,
@@ -42,6 +42,7 @@ from migrator.fleet.rollout import (
     STOPPED,
     Halt,
     Outcome,
+    Stopping,
     fleet_exit_code,
     run_wave,
     settled,
@@ -52,10 +53,10 @@ from migrator.views.durations import elapsed
 from migrator.views.fleet_live import (
     FleetView,
     fleet_document,
-    isatty,
     summary_line,
     with_target,
 )
+from migrator.views.markdown import is_terminal
 
 if TYPE_CHECKING:
     from migrator.state import RunRow
@@ -91,7 +92,7 @@ class _Apply:
         self.skipped: set[str] = set()
         """Targets found in the phase by this command (nothing started on them)."""
         self.stopping = Stopping(self._signalled)
-        terminal = isatty(self.ctx.out) and self.ctx.output == "text"
+        terminal = is_terminal(self.ctx.out) and self.ctx.output == "text"
         self.view = FleetView(
             self.ctx.say,
             session.secrets,

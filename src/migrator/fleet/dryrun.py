@@ -18,13 +18,12 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import ExitCode, UsageError
 from migrator.fleet.child import Child
 from migrator.fleet.model import Retry
-from migrator.fleet.rollout import Halt, Outcome, fleet_exit_code, run_wave
+from migrator.fleet.rollout import Halt, Outcome, Stopping, fleet_exit_code, run_wave
 from migrator.fleet.targets import FleetTarget
 from migrator.views.values import visible
 
@@ -98,9 +97,10 @@ def plan_fleet(session: FleetSession, to: str | None, timeout: float | None = No
     def say(line: str) -> None:
         """A line for a person, masked; on a terminal wrapped to its width at its indent."""
         from migrator.views.console import terminal_width, wrapped
+        from migrator.views.markdown import is_terminal
 
         line = session.secrets.mask(line)
-        if ctx.output != "json" and _is_terminal(ctx.out):
+        if ctx.output != "json" and is_terminal(ctx.out):
             width = terminal_width(ctx.out)
             indent = " " * (len(line) - len(line.lstrip(" ")))
             line = wrapped(line.lstrip(" "), width, indent, indent + "  ")
@@ -109,7 +109,7 @@ def plan_fleet(session: FleetSession, to: str | None, timeout: float | None = No
 
     codes: list[int | None] = []
     no_retry = Retry(attempts=0)
-    with _signals(signalled):
+    with Stopping(signalled).handling():
         for wave, targets in session.waves():
             if not targets or halt.halted:
                 continue
@@ -164,33 +164,11 @@ def _folded(line: str, width: int) -> str:
     return "\n".join(indent + text[i : i + room] for i in range(0, len(text), room))
 
 
-def _is_terminal(out: Any) -> bool:
-    isatty = getattr(out, "isatty", None)
-    return bool(isatty and isatty())
-
-
 def _kill(child: Child) -> None:
     process = child.process
     if process is not None and process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
-
-
-@contextlib.contextmanager
-def _signals(handler: Callable[[int], None]) -> Iterator[None]:
-    """SIGINT and SIGTERM given to `handler` while the dry runs go (in the main thread
-    only: elsewhere signals cannot be handled), the former handlers back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    former = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in former:
-        signal.signal(sig, lambda signum, _frame: handler(signum))
-    try:
-        yield
-    finally:
-        for sig, previous in former.items():
-            signal.signal(sig, previous)
 
 
 def _phase_to(session: FleetSession, to: str | None) -> str:

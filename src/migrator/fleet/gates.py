@@ -1,5 +1,5 @@
-"""The gates of a rollout: a wave's `approval`, the plan's own approvals, and the signals
-that stop it.
+"""The gates of a rollout: a wave's `approval` and the plan's own approvals (the signals
+that stop a rollout are `rollout.Stopping`).
 
 A wave with `approval: true` is asked like a transition's approval gate: `--yes`
 approves it; on a terminal the operator is asked; without one the rollout stops before
@@ -13,15 +13,10 @@ canary's refusal stops the rollout.
 from __future__ import annotations
 
 import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
-from typing import Any
 
 from migrator.api.context import Context
-from migrator.errors import ExitCode
 from migrator.plan.model import Plan
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -68,38 +63,3 @@ def plan_approval(ctx: Context, plan: Plan, ask: Callable[[str], bool]) -> Verdi
     if ask(question):
         return Verdict(True, "terminal")
     return Verdict(False, f"plan {plan.name}'s approval was declined at the terminal")
-
-
-class Stopping:
-    """SIGINT and SIGTERM during a rollout: the first stops starting targets and passes
-    the stop on to each command under way (`on_signal`); each further one passes it on
-    again (a command stops at once at its second). The exit code is the first signal's."""
-
-    def __init__(self, on_signal: Callable[[int], None]) -> None:
-        self.on_signal = on_signal
-        self.signum: int | None = None
-        self.count = 0
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.SIGTERM if self.signum == signal.SIGTERM else ExitCode.SIGINT
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-        self.signum = self.signum or signum
-        self.on_signal(signum)
-
-    @contextmanager
-    def handling(self) -> Iterator[Stopping]:
-        """The handlers installed (main thread only), the old ones put back after."""
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous: dict[signal.Signals, Any] = {}
-        try:
-            for signum in _SIGNALS:
-                previous[signum] = signal.signal(signum, self._handle)
-            yield self
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)

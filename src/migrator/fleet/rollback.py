@@ -17,18 +17,16 @@ way is passed the stop once (it stops at its next safe point), exit 130 / 143.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import ExitCode
 from migrator.fleet.child import Child
 from migrator.fleet.ledger import Book, RolloutRecord, TargetRecord
 from migrator.fleet.model import WaveSpec
-from migrator.fleet.rollout import Halt, Outcome, fleet_exit_code, run_wave
+from migrator.fleet.rollout import Halt, Outcome, Stopping, fleet_exit_code, run_wave
 from migrator.fleet.takeback import SKIPPED, TakeBack, candidates
 from migrator.fleet.targets import FleetTarget
 
@@ -69,11 +67,12 @@ class _Rollback:
         or a message from a target, the ledger or a child cannot drive the terminal), and
         on a terminal wrapped to its width."""
         from migrator.views.console import terminal_width, wrapped
+        from migrator.views.markdown import is_terminal
         from migrator.views.values import visible
 
         text = visible(self.session.secrets.mask(line))
         stream = self.ctx.err if self.ctx.output == "json" else self.ctx.out
-        if _isatty(stream):
+        if is_terminal(stream):
             text = wrapped(text, terminal_width(stream), "", "  ")
         with self.guard:
             self.ctx.say(text)
@@ -129,7 +128,7 @@ class _Rollback:
             f"{len(names)} target(s), last wave first"
         )
         codes: list[int | None] = []
-        with self._signals():
+        with Stopping(self._stop).handling():
             for wave_name in order:
                 wave_targets: list[FleetTarget] = []
                 for name in (n for n in names if rollout.targets[n].wave == wave_name):
@@ -270,39 +269,18 @@ class _Rollback:
 
     # -- signals --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
+    def _stop(self, signum: int) -> None:
         """SIGINT / SIGTERM: stop starting targets, pass the stop once to each command
-        under way. Installed only from the main thread (a library caller's thread keeps
-        its own handling)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def stop(signum: int, _frame: Any) -> None:
-            with self.guard:
-                first = self.signalled is None
-                self.signalled = self.signalled or signum
-                under_way = list(self.children) if first else []
-            self.halt.request_stop(f"{signal.Signals(signum).name} received")
-            for child in under_way:
-                child.interrupt()
-            if first:
-                self.say(
-                    f"{signal.Signals(signum).name}: stopping: no target starts now; the "
-                    f"{len(under_way)} rollback(s) under way stop at their next safe point"
-                )
-
-        previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+        under way."""
+        with self.guard:
+            first = self.signalled is None
+            self.signalled = self.signalled or signum
+            under_way = list(self.children) if first else []
+        self.halt.request_stop(f"{signal.Signals(signum).name} received")
+        for child in under_way:
+            child.interrupt()
+        if first:
+            self.say(
+                f"{signal.Signals(signum).name}: stopping: no target starts now; the "
+                f"{len(under_way)} rollback(s) under way stop at their next safe point"
+            )

@@ -1,13 +1,17 @@
 """A wave of targets, `parallel` at a time: exit 4 and 5 tried again with a growing wait,
 and the rollout halted once more than `max_failures` targets failed (the targets under way
-finish; none starts after)."""
+finish; none starts after); and `Stopping`, the signals that stop a fleet command."""
 
 from __future__ import annotations
 
+import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
 from migrator.errors import ExitCode
 from migrator.fleet.model import Retry, WaveSpec
@@ -172,3 +176,42 @@ def run_wave(
         for future in [pool.submit(guarded, o) for o in outcomes]:
             future.result()
     return outcomes
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopping:
+    """SIGINT and SIGTERM during a fleet command, each given to `on_signal` (apply and
+    rollback: stop starting targets, pass the stop on to each command under way; a
+    command stops at once at its second); installed in the main thread only (a library
+    caller's thread keeps its own handling). The exit code is the first signal's."""
+
+    def __init__(self, on_signal: Callable[[int], None]) -> None:
+        self.on_signal = on_signal
+        self.signum: int | None = None
+        self.count = 0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.SIGTERM if self.signum == signal.SIGTERM else ExitCode.SIGINT
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.signum = self.signum or signum
+        self.on_signal(signum)
+
+    @contextmanager
+    def handling(self) -> Iterator[Stopping]:
+        """The handlers installed (main thread only), the old ones put back after."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous: dict[signal.Signals, Any] = {}
+        try:
+            for signum in _SIGNALS:
+                previous[signum] = signal.signal(signum, self._handle)
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

@@ -294,11 +294,3 @@ def fleet_document(
         ],
         "targets": targets,
     }
-
-
-def isatty(stream: Any) -> bool:
-    """Whether the stream is a terminal (the live table drawn in place on one)."""
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
