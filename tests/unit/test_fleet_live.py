@@ -92,3 +92,18 @@ def test_a_commands_advice_names_its_target() -> None:
         f"{advice} (on target acme: its DSN in --dsn or MIGRATOR_DSN)"
     )
     assert with_target("acme", "exit 1") == "exit 1"
+
+
+def test_a_step_name_is_text_never_markup() -> None:
+    shown, _ = view()
+    shown.target_started("acme", "legacy", 1)
+    shown.target_event("acme", {"kind": "step", "status": "started", "step": "[bold]x[/] go[/]"})
+    table = drawn(shown, 100)  # `[/]` as markup would raise a MarkupError here
+    assert "[bold]x[/] go[/]" in table
+
+
+def test_lines_cannot_drive_the_terminal() -> None:
+    shown, lines = view()
+    shown.say("acme: database \x1b[31mred\x1b]0;title\x07 does not exist")
+    assert "\x1b" not in lines[0] and "\x07" not in lines[0]
+    assert "\\x1b[31mred" in lines[0]  # written visibly, as \x1b

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from migrator.views.durations import elapsed
+from migrator.views.values import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -78,8 +79,10 @@ class FleetView:
     # -- lines -----------------------------------------------------------------------------
 
     def say(self, line: str) -> None:
-        """A line for a person (masked); above the live table on a terminal."""
-        line = self.secrets.mask(line)
+        """A line for a person (masked, its control characters written visibly: a message
+        from a target or a child cannot drive the terminal); above the live table on a
+        terminal."""
+        line = visible(self.secrets.mask(line), lines=True)
         with self._lock:
             if self._console is not None:  # a terminal: wrapped to its width
                 self._console.print(line, markup=False, highlight=False)
@@ -208,6 +211,12 @@ class FleetView:
 
     def _table(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
+
+        def cell(value: str) -> Text:
+            """Plain text, masked, control characters visible: a plan's step or phase
+            name is never read as markup (`[/]` would break the table)."""
+            return Text(visible(self.secrets.mask(value)))
 
         width = self._console.width if self._console is not None else 80
         wide = width >= NARROW
@@ -233,12 +242,13 @@ class FleetView:
                 took = ""
                 if row.started is not None:
                     took = elapsed((row.ended or now) - row.started)
-                name = self.secrets.mask(row.name)
+                name = cell(row.name)
                 if not wide:
-                    table.add_row(name, shown, took)
+                    table.add_row(name, cell(shown), took)
                     continue
-                step = self.secrets.mask(row.step) if row.state == "running" else ""
-                table.add_row(name, row.wave, shown, step, str(row.attempts or ""), took)
+                step = cell(row.step if row.state == "running" else "")
+                row_cells = (name, cell(row.wave), cell(shown), step)
+                table.add_row(*row_cells, str(row.attempts or ""), took)
         return table
 
 
