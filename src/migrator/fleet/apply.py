@@ -35,7 +35,6 @@ from migrator.fleet.ledger import (
     TargetRecord,
     now,
 )
-from migrator.fleet.reading import read_target
 from migrator.fleet.rollout import (
     FAILED,
     RETRIED,
@@ -186,9 +185,7 @@ class _Apply:
 
     def _once(self, target: FleetTarget, attempt: int) -> int | None:
         s, book = self.session, self.book
-        reading = read_target(
-            target, s.plan.name, s.plan.initial_phase, s.fleet.spec.timeout, s.secrets
-        )
+        reading = s.read(target)
         record = book.target(target.name)
         if not reading.reachable:
             book.update(target.name, attempts=attempt, message=reading.error or "", exit_code=5)
@@ -231,9 +228,7 @@ class _Apply:
             with self.lock:
                 self.under_way.discard(child)
         code = result.exit_code  # its phase as the target says it (the command masks its
-        after = read_target(  # document with its secrets: a password `dual` hides `dual`)
-            target, s.plan.name, s.plan.initial_phase, s.fleet.spec.timeout, s.secrets
-        )
+        after = s.read(target)  # document with its secrets: a password `dual` hides `dual`)
         known = result.phase if result.phase in s.plan.phases else reading.phase
         phase = after.phase if after.reachable else known
         runs = its_runs(s, book.rollout, target, book.target(target.name), result.run_ids)

@@ -12,6 +12,7 @@ from migrator.errors import UsageError
 from migrator.fleet.child import Child, EventSink, LineSink
 from migrator.fleet.ledger import LedgerStore, open_ledger
 from migrator.fleet.model import Fleet, WaveSpec, load_fleet
+from migrator.fleet.reading import TargetReading, read_target
 from migrator.fleet.targets import FleetTarget, in_waves, read_dsn, resolve_targets
 from migrator.masking import Secrets
 from migrator.plan.model import Plan
@@ -30,6 +31,13 @@ class FleetSession:
     def waves(self) -> list[tuple[WaveSpec, list[FleetTarget]]]:
         """The fleet's waves in order, each with its targets."""
         return in_waves(self.fleet, self.targets)
+
+    def read(self, target: FleetTarget) -> TargetReading:
+        """The plan's state on `target`, read only, within the fleet's `timeout`."""
+        plan = self.plan
+        return read_target(
+            target, plan.name, plan.initial_phase, self.fleet.spec.timeout, self.secrets
+        )
 
     def command(self, target: FleetTarget, *args: str, variables: bool = True) -> list[str]:
         """`migrator ARGS... PLAN`'s arguments for `target`: the plan file, then `args`, the

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.errors import ExitCode, MigratorError
 from migrator.fleet.ledger import RolloutRecord, dumped
-from migrator.fleet.reading import TargetReading, read_target
+from migrator.fleet.reading import TargetReading
 from migrator.fleet.targets import FleetTarget
 
 if TYPE_CHECKING:
@@ -38,15 +38,10 @@ def fleet_status(session: FleetSession) -> ExitCode:
 
     ctx = session.ctx
     timeout = float(session.fleet.spec.timeout)
-    plan = session.plan
-
-    def read(target: FleetTarget) -> TargetReading:
-        return read_target(target, plan.name, plan.initial_phase, timeout, session.secrets)
-
     readers = min(MAX_READERS, max(1, len(session.targets)))
     rounds = math.ceil(len(session.targets) / readers)
     # a read: its connection (libpq waits 2s at least) and a few statements, each bounded
-    readings = read_all(session.targets, read, readers, rounds * 2 * max(timeout, 2.0) + 1)
+    readings = read_all(session.targets, session.read, readers, rounds * 2 * max(timeout, 2.0) + 1)
     rollout, ledger_error = _latest_rollout(session)
     document = status_document(session, readings, rollout, ledger_error)
     if ctx.output == "json":

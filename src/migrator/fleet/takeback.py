@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from migrator.errors import ExitCode
 from migrator.fleet.child import Child
 from migrator.fleet.ledger import Book, TargetRecord, now
-from migrator.fleet.reading import TargetReading, read_target
+from migrator.fleet.reading import TargetReading
 from migrator.fleet.targets import FleetTarget
 
 if TYPE_CHECKING:
@@ -100,10 +100,7 @@ class TakeBack:
         return run.transition in {t.name for t in way}
 
     def read(self) -> TargetReading:
-        s = self.session
-        return read_target(
-            self.target, s.plan.name, s.plan.initial_phase, float(s.fleet.spec.timeout), s.secrets
-        )
+        return self.session.read(self.target)
 
     def run(self) -> int:
         record = self.book.target(self.name)
