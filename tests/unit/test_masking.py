@@ -1,8 +1,12 @@
-"""Secrets.shorten: masked before the cut, and no piece of a secret left at a cut edge."""
+"""Secrets.shorten: masked before the cut, and no piece of a secret left at a cut edge;
+Secrets.mask with the many secrets of a large fleet: what replacing every form finds, at a
+cost that grows with what a text holds."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrator.masking import Secrets
 
@@ -92,3 +96,58 @@ def test_a_secret_escaped_in_json_or_a_repr_is_masked() -> None:
             masked = found.mask(shown)
             assert "***" in masked, masked
             assert value[4:16] not in masked and json.dumps(value)[5:17] not in masked
+
+
+# -- masking with many secrets ---------------------------------------------------------------
+
+
+def replaced_longest_first(values: set[str], text: str) -> str:
+    """What masking has always been: every form replaced, longest first."""
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    secrets=st.lists(st.text("ab*x", min_size=3, max_size=7), max_size=60),
+    texts=st.lists(st.text("ab*xy", max_size=40), min_size=1, max_size=5),
+)
+def test_masking_finds_exactly_what_replacing_every_form_finds(
+    secrets: list[str], texts: list[str]
+) -> None:
+    known = Secrets()
+    for secret in secrets:
+        known.add(secret)
+        for text in texts:  # masking between adds: the index is rebuilt after each
+            assert known.mask(text) == replaced_longest_first(known._values, text)
+            assert (text in known) == any(v in text for v in known._values)
+
+
+@pytest.mark.parametrize("many", [0, 40])
+def test_a_form_completed_by_an_earlier_mask_is_masked_too(many: int) -> None:
+    known = Secrets()
+    for i in range(many):  # past the few keys searched one by one
+        known.add(f"{i:03d}-other")  # each its own first characters
+    known.add("aaaaa")
+    known.add("x***")
+    assert known.mask("xaaaaa y") == "*** y"
+
+
+def test_masking_a_large_fleet_costs_what_its_texts_hold() -> None:
+    known = Secrets()
+    for i in range(4000):
+        known.add(f"postgresql://t{i}:pw{i:05d}x@db/t{i}?password=***&options=-c%20a%3D{i}")
+        known.add(f"pw{i:05d}x")
+        known.add(f"{i:04d}tok")  # secrets of many different first characters
+    document = [{"name": f"tenant-{i}", "error": f"no pw{i:05d}x here"} for i in range(4000)]
+    masked = known.mask_data(document)
+    assert masked[7] == {"name": "tenant-7", "error": "no *** here"}
+    assert known.mask("a 0123tok b 3999tok") == "a *** b ***"
+    text = "x postgresql://t9:pw00009x@db/t9?password=***&options=-c%20a%3D9 y"
+    assert known.mask(text) == "x *** y"
+    assert known.mask("ends with pw00009x") == "ends with ***"  # the last characters too
+    assert known.mask("pw0") == "pw0" and "pw00009x" in known
+    known.add("zq9")  # a secret as short as the index's keys, at the very end
+    assert known.mask("ends zq9") == "ends ***"
+    assert known.mask(text) == replaced_longest_first(known._values, text)
