@@ -142,3 +142,35 @@ def test_rollback_gives_the_undo_the_vars_the_apply_was_given(
     for target in ("internal", "acme"):
         assert dbs.phase(target, PLAN) == "legacy"
         assert dbs.sql(target, "select to_regclass('public.owned')") == [(None,)]
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("a plan with an unknown key", "tenants.yaml:1:1"),
+        ("a phase the plan does not have", "has no phase 'nowhere'"),
+        ("a fleet file with an unknown key", "fleet.yaml:"),
+    ],
+)
+def test_a_malformed_plan_or_fleet_file_touches_no_target_and_writes_no_ledger(
+    dbs: FleetDatabases,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    said: str,
+) -> None:
+    fleet = dbs.write({"internal": "canary", "acme": None}, WAVES)
+    plan = tmp_path / "tenants.yaml"
+    plan.write_text(phased(PLAN, ["name: make\nsql: create table made (id int)"]), "utf-8")
+    to = "dual"
+    if case == "a plan with an unknown key":
+        plan.write_text("colour: blue\n" + plan.read_text("utf-8"), "utf-8")
+    elif case == "a phase the plan does not have":
+        to = "nowhere"
+    else:
+        fleet.write_text(fleet.read_text("utf-8") + "parallelism: 4\n", "utf-8")
+    code, out, err = run_cli(capsys, "fleet", "apply", fleet, plan, "--to", to)
+    assert code == 2, out + err
+    assert said in err
+    assert not fleet.with_name(fleet.name + ".ledger.json").exists()
+    assert run_ids(dbs, "internal") == [] and run_ids(dbs, "acme") == []
