@@ -732,3 +732,41 @@ def test_a_commands_advice_names_the_target_it_is_for(
     assert message.endswith("(on target one: its DSN in --dsn or MIGRATOR_DSN)")
     (line,) = [x for x in out.splitlines() if x.startswith("✗ one")]
     assert line.endswith("(on target one: its DSN in --dsn or MIGRATOR_DSN)")
+
+
+def done_steps(dbs: FleetDatabases, target: str, step: str) -> int:
+    rows = dbs.sql(
+        target,
+        "select count(*) from migrator.events where kind = 'step' and status = 'done' "
+        f"and step = '{step}'",
+    )
+    return int(str(rows[0][0]))
+
+
+def test_a_target_whose_connections_are_cut_mid_step_still_moves_once(
+    dbs: FleetDatabases, tmp_path: Path
+) -> None:
+    """Every session of a target's `migrator apply` terminated while its step waits on a
+    gate: the run carries on (or `fleet apply` tries it again: its `migrator apply`
+    resumes the run) and the target moves, each step done once."""
+    fleet = dbs.write({"one": None}, "  - {name: all}\n", extra=FAST_RETRY)
+    plan = write_plan(tmp_path, gate=True)
+    with gate_held(dbs.dsns["one"]):
+        proc = spawn("fleet", "apply", fleet, plan, "--to", "dual")
+        try:
+            wait_for(lambda: runs(dbs, "one") != [] and step_starts(dbs, "one", "gate") >= 1)
+            cut = dbs.sql(
+                "one",
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                "where datname = current_database() and application_name like 'migrator %'",
+            )
+            assert int(str(cut[0][0])) >= 1
+        except BaseException:
+            sigkill(proc)
+            raise
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    assert dbs.phase("one", PLAN) == "dual"
+    assert states(fleet) == {"one": "moved"}
+    for step in ("gate", "make", "poison check"):
+        assert done_steps(dbs, "one", step) == 1
