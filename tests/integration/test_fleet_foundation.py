@@ -418,6 +418,29 @@ def test_a_target_after_an_apply_reads_its_phase_and_runs(
     assert (other.phase, other.last_run) == ("x", None)  # another plan: never run here
 
 
+def test_a_target_whose_state_is_locked_is_given_up_on_at_the_lock_timeout(
+    database: str, migrator: Any, write_plan: Any
+) -> None:
+    """Its `migrator.plan_state` held in ACCESS EXCLUSIVE mode by another session: the
+    reading waits for the lock at most its timeout and says so (bounded here by a join)."""
+    plan = write_plan(plans.phased("scoring", ["{sql: create table t (id int)}"]))
+    assert migrator("apply", plan, "--to", "b").code == 0
+    readings: list[Any] = []
+    with psycopg.connect(database) as holder:
+        holder.execute("lock table migrator.plan_state in access exclusive mode")
+        reader = threading.Thread(
+            target=lambda: readings.append(
+                read_target(a_target(database), "scoring", "a", 1.0, Secrets())
+            ),
+            daemon=True,
+        )
+        reader.start()
+        reader.join(WAIT)
+        assert not reader.is_alive(), "read_target waited on the lock past its timeout"
+    (reading,) = readings
+    assert not reading.reachable and "timeout" in (reading.error or "")
+
+
 def test_an_unreachable_target_is_a_reading_with_its_masked_reason() -> None:
     dsn = f"postgresql://app:reading-pw-77@127.0.0.1:{free_port()}/acme"
     secrets = Secrets()

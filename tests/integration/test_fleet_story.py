@@ -12,9 +12,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.fleets import FleetDatabases, fleet_databases  # noqa: F401
+from tests.fleets import FleetDatabases, env_name, fleet_databases  # noqa: F401
 from tests.helpers import run_cli
 from tests.plans import phased
+from tests.poolers import Poolers
 
 PLAN = "tenants"
 WAVES = (
@@ -161,7 +162,10 @@ def test_a_malformed_plan_or_fleet_file_touches_no_target_and_writes_no_ledger(
 ) -> None:
     fleet = dbs.write({"internal": "canary", "acme": None}, WAVES)
     plan = tmp_path / "tenants.yaml"
-    plan.write_text(phased(PLAN, ["name: make\nsql: create table made (id int)"]), "utf-8")
+    plan.write_text(
+        phased(PLAN, ["name: make\nsql: create table made (id int)"], phases=("legacy", "dual")),
+        "utf-8",
+    )
     to = "dual"
     if case == "a plan with an unknown key":
         plan.write_text("colour: blue\n" + plan.read_text("utf-8"), "utf-8")
@@ -174,3 +178,37 @@ def test_a_malformed_plan_or_fleet_file_touches_no_target_and_writes_no_ledger(
     assert said in err
     assert not fleet.with_name(fleet.name + ".ledger.json").exists()
     assert run_ids(dbs, "internal") == [] and run_ids(dbs, "acme") == []
+
+
+def test_a_target_behind_a_transaction_pooler_is_refused_untouched_and_stops_the_rollout(
+    dbs: FleetDatabases,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    poolers: Poolers,
+) -> None:
+    """The canary reached through PgBouncer in transaction mode: its `migrator apply`
+    refuses (no session to hold the plan's lock), writes nothing there, and the rollout
+    stops before the next wave; `fleet status` reads it through the pooler all the same."""
+    fleet = dbs.write({"internal": "canary", "acme": None}, WAVES)
+    monkeypatch.setenv(env_name("internal"), poolers("transaction").dsn(dbs.dsns["internal"]))
+    plan = tmp_path / "tenants.yaml"
+    plan.write_text(
+        phased(PLAN, ["name: make\nsql: create table made (id int)"], phases=("legacy", "dual")),
+        "utf-8",
+    )
+    code, out, err = run_cli(
+        capsys, "fleet", "apply", fleet, plan, "--to", "dual", "--output", "json"
+    )
+    assert code == 2, out + err
+    states = {t["name"]: t["state"] for t in document(out)["targets"]}
+    assert states == {"internal": "failed", "acme": "not_started"}
+    assert "pooler in transaction mode" in err
+    assert dbs.sql("internal", "select to_regnamespace('migrator') is null") == [(True,)]
+    assert run_ids(dbs, "acme") == []
+    code, out, err = run_cli(capsys, "fleet", "status", fleet, plan, "--output", "json")
+    assert code == 0, out + err
+    assert {t["name"]: t["phase"] for t in document(out)["targets"]} == {
+        "internal": "legacy",
+        "acme": "legacy",
+    }

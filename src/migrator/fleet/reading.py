@@ -81,13 +81,17 @@ def read_only(target: FleetTarget, timeout: float) -> Iterator[Connection]:
             connect_timeout=max(1, round(timeout)),
             application_name=application_name(),
             prepare_threshold=None,
-            options=f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
         )
 
     engine = create_engine("postgresql+psycopg://", creator=connect, poolclass=NullPool)
     try:
         with engine.connect() as conn, conn.begin():
+            # Set in the transaction, not as the connection's `options`: PgBouncer refuses
+            # that startup parameter ("unsupported startup parameter: options"), and a
+            # `set local` holds in transaction pooling too.
             conn.exec_driver_sql("set transaction read only")
+            conn.exec_driver_sql(f"set local statement_timeout = {milliseconds}")
+            conn.exec_driver_sql(f"set local lock_timeout = {milliseconds}")
             yield conn
     finally:
         engine.dispose()
