@@ -41,6 +41,8 @@ class Context:
     confirm: Callable[[str], bool] = field(default=lambda question: False)
     registry: Registry | None = None
     plugin_manager: PluginManager | None = None
+    # the values of the options plugins add to apply, rollback and resume (`metrics_file`)
+    plugin_options: dict[str, Any] = field(default_factory=dict)
 
     def plugins(self) -> Registry:
         if self.registry is None:

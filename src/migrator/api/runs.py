@@ -8,6 +8,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrator.api.commandhooks import told
 from migrator.api.context import Context
 from migrator.api.session import Session, default_target_phase, finish, open_session
 from migrator.errors import ExitCode, InternalError, RunStopped
@@ -18,10 +19,14 @@ if TYPE_CHECKING:
 
 def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
     """Move the plan to phase `to`, transition by transition; undo a transition that fails."""
-    with open_session(ctx, plan_path) as session, _reported(ctx, session) as before:
+    with (
+        open_session(ctx, plan_path) as session,
+        _reported(ctx, session) as before,
+        told(ctx, session, "apply") as telling,
+    ):
         target = default_target_phase(session.plan, to)
-        code = session.runner(ctx).apply(target)
-        return _ended(ctx, session, code, before)
+        code = session.runner(ctx, command=telling.info).apply(target)
+        return telling.ended(_ended(ctx, session, code, before))
 
 
 def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> ExitCode:
@@ -42,8 +47,13 @@ def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> Exit
             else:
                 render_rollback(document, session.reporter)
             return ExitCode.OK
-    with open_session(ctx, plan_path) as session, _reported(ctx, session) as before:
-        return _ended(ctx, session, session.runner(ctx).rollback(), before)
+    with (
+        open_session(ctx, plan_path) as session,
+        _reported(ctx, session) as before,
+        told(ctx, session, "rollback") as telling,
+    ):
+        code = session.runner(ctx, command=telling.info).rollback()
+        return telling.ended(_ended(ctx, session, code, before))
 
 
 def resume(
@@ -56,8 +66,13 @@ def resume(
 
     `batch_size` changes the batch size of the backfill being resumed.
     """
-    with open_session(ctx, plan_path) as session, _reported(ctx, session) as before:
-        return _ended(ctx, session, session.runner(ctx, skip, batch_size).resume(), before)
+    with (
+        open_session(ctx, plan_path) as session,
+        _reported(ctx, session) as before,
+        told(ctx, session, "resume") as telling,
+    ):
+        runner = session.runner(ctx, skip, batch_size, command=telling.info)
+        return telling.ended(_ended(ctx, session, runner.resume(), before))
 
 
 @contextmanager

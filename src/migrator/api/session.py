@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from migrator.engine.runner import Runner
     from migrator.masking import Secrets
     from migrator.plan import Plan
+    from migrator.plugin.reporting import CommandInfo
     from migrator.views.console import Reporter
 
 
@@ -33,16 +34,25 @@ class Session:
     reporter: Reporter
 
     def runner(
-        self, ctx: Context, skip: dict[str, str] | None = None, batch_size: int | None = None
+        self,
+        ctx: Context,
+        skip: dict[str, str] | None = None,
+        batch_size: int | None = None,
+        command: CommandInfo | None = None,
     ) -> Runner:
         from migrator.engine.runner import Runner
 
-        return Runner(self.environment(ctx, skip, batch_size))
+        return Runner(self.environment(ctx, skip, batch_size, command))
 
     def environment(
-        self, ctx: Context, skip: dict[str, str] | None = None, batch_size: int | None = None
+        self,
+        ctx: Context,
+        skip: dict[str, str] | None = None,
+        batch_size: int | None = None,
+        command: CommandInfo | None = None,
     ) -> RunEnvironment:
-        """What a run of this plan is given: its database, plugins, reporter, options."""
+        """What a run of this plan is given: its database, plugins, reporter, options;
+        `command`: the command its runs are told to the reporting hooks as (None: none)."""
         from migrator.engine.environment import RunEnvironment, RunOptions
         from migrator.plan.variables import resolve_variables
 
@@ -64,6 +74,7 @@ class Session:
             reporter=self.reporter,
             options=options,
             secrets=self.secrets,
+            command=command,
         )
 
 

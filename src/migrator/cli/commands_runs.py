@@ -16,9 +16,10 @@ from migrator.cli.options import (
     run_context,
     run_options,
 )
+from migrator.cli.plugin_options import PluginOptionsCommand
 
 
-@cli.command()
+@cli.command(cls=PluginOptionsCommand)
 @PLAN_ARG
 @click.option("--to", "to", metavar="PHASE", help="The phase to reach (hotfix: default applied).")
 @run_options
@@ -51,7 +52,7 @@ def plan_command(plan: str, to: str | None, **options: Any) -> int:
     return api.dry_run(run_context(**options), plan, to)
 
 
-@cli.command()
+@cli.command(cls=PluginOptionsCommand)
 @PLAN_ARG
 @click.option(
     "--dry-run",
@@ -74,7 +75,7 @@ def rollback(plan: str, dry_run: bool, **options: Any) -> int:
     return api.rollback(run_context(**options), plan, dry_run)
 
 
-@cli.command()
+@cli.command(cls=PluginOptionsCommand)
 @PLAN_ARG
 @click.option("--skip", "skip", metavar="STEP", multiple=True, help="Skip this step (recorded).")
 @click.option("--reason", metavar="TEXT", help="Why the --skip steps are skipped (required).")

@@ -161,9 +161,12 @@ def context(**kwargs: Any) -> Any:
 
 def run_context(**kwargs: Any) -> Any:
     """A Context for commands that run plans: terminal prompts when there is a terminal."""
+    from migrator.cli.plugin_options import take_plugin_options
+
+    plugins = take_plugin_options(kwargs)
     log_format = kwargs.pop("log_format", None)
     _warn_once(log_format, kwargs.get("output"))
-    ctx = context(**kwargs)
+    ctx = context(**kwargs, **plugins)
     ctx.log_format = log_format
     ctx.interactive = sys.stdin.isatty()
     ctx.confirm = lambda question: click.confirm(question, default=False, err=True)

@@ -24,6 +24,7 @@ from migrator.plan.interpolate import interpolate, references
 from migrator.plan.model import Plan
 from migrator.plugin.context import StepContext
 from migrator.plugin.registry import Registry
+from migrator.plugin.reporting import CommandInfo, ProgressReport
 from migrator.views.console import Reporter
 from migrator.views.progress import progress_for
 
@@ -79,6 +80,9 @@ class RunEnvironment:
     secrets: Secrets
     stop: StopRequest = field(default_factory=StopRequest)
     observer: StepObserver | None = None  # set by a rehearsal only: its trace
+    # the command the runs belong to, told to the reporting hooks (`migrator_event`,
+    # `migrator_progress`); None: nobody outside is told (a dry run, a rehearsal)
+    command: CommandInfo | None = None
 
     def ask(self, question: str) -> bool:
         """Ask the operator (an approval, a manual step): a signal ends the question at once."""
@@ -101,6 +105,7 @@ class RunEnvironment:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         lock_retries: int = 3,
         retrying: Callable[[str, int, BaseException, float], None] | None = None,
+        on_progress: Callable[[ProgressReport], None] | None = None,
     ) -> StepContext:
         """What an action or a check is given, on `conn`; values from `${env:...}` that it
         interpolates are masked from then on."""
@@ -130,7 +135,11 @@ class RunEnvironment:
             step=step,
             force=self.options.force,
             progress=recorded_progress(
-                progress_for(self.reporter), self.db, None if dry_run else run_id, step
+                progress_for(self.reporter),
+                self.db,
+                None if dry_run else run_id,
+                step,
+                on_progress,
             ),
             hooks=self.hooks,
             stop_requested=self.stop.requested,

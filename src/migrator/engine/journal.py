@@ -22,6 +22,7 @@ from migrator.engine.environment import RunEnvironment
 from migrator.engine.locks import PlanLock, taken_over
 from migrator.engine.operations import PARTIAL, Operation
 from migrator.plugin.context import StepContext
+from migrator.plugin.reporting import RunEvent, RunInfo
 from migrator.state import (
     ChainMoved,
     EventKind,
@@ -45,12 +46,26 @@ TRANSIENT_RETRIES = 3  # a lock not granted in time, a lost connection
 class Journal:
     """The connection of run `run_id` under `lock`, and its audit trail."""
 
-    def __init__(self, env: RunEnvironment, lock: PlanLock, run_id: int) -> None:
+    def __init__(
+        self,
+        env: RunEnvironment,
+        lock: PlanLock,
+        run_id: int,
+        transition: tuple[str, str, str] | None = None,
+    ) -> None:
+        """`transition`: its name, source and target phases, for the reporting hooks."""
         self.env = env
         self.lock = lock
         self.run_id = run_id
         self.conn = env.db.connect()  # its own: replaced if the server drops it
         self._pid: int | None = None
+        # who is told of this run's events (None: nobody: a dry run, a rehearsal)
+        self.info: RunInfo | None = None
+        if env.command is not None and transition is not None:
+            name, source, target = transition
+            self.info = RunInfo(env.command, run_id, name, source, target, warn=self.warn)
+        self._telling = False  # an event told while telling one (a hook's failure) is not
+        self._hook_failures: set[str] = set()  # each recorded once: not one per batch
         # events written in the step's transaction under way, not yet sealed (see `event`)
         self._unsealed: list[Link] = []
         self._unsealed_in: object | None = None
@@ -67,6 +82,7 @@ class Journal:
         conn = conn if conn is not None else self.conn
         if op is None:
             return self.env.step_context(conn, self.run_id, step=step, owner=self.lock.owner)
+        info = self.info
         return self.env.step_context(
             conn,
             self.run_id,
@@ -83,6 +99,11 @@ class Journal:
                 error=error_text(error),
                 pause=pause,
                 blockers=[b.as_dict() for b in getattr(error, "blockers", [])],
+            ),
+            on_progress=(
+                None
+                if info is None
+                else lambda progress: self.hook("migrator_progress", run=info, progress=progress)
             ),
         )
 
@@ -167,23 +188,43 @@ class Journal:
         self.report(kind, status, step, detail)
 
     def report(
-        self, kind: EventKind, status: EventStatus | RunStatus, step: str | None, detail: Any
+        self,
+        kind: EventKind,
+        status: EventStatus | RunStatus,
+        step: str | None,
+        detail: Any,
+        settle: str | None = None,
     ) -> None:
-        """Tell the reporter (the terminal, JSON output) about an event."""
+        """Tell the reporter (the terminal, JSON output) about an event, then the plugins'
+        `migrator_event` (`settle`: the command that settles a run left waiting)."""
         self.env.reporter.event(
             self.env.plan.name,
             self.run_id,
             {"kind": kind, "status": status, "step": step, "detail": detail},
         )
+        if self.info is None or self._telling:
+            return
+        self._telling = True
+        try:
+            told = detail if isinstance(detail, dict) else {"detail": detail}
+            event = RunEvent(str(kind), str(status), step, told, settle)
+            self.hook("migrator_event", run=self.info, event=event)
+        finally:
+            self._telling = False
 
     def hook(self, name: str, **kwargs: Any) -> None:
         """Call the plugins' hook `name`; a plugin that raises is recorded, not fatal."""
         try:
             getattr(self.env.hooks, name)(**kwargs)
         except Exception as exc:  # a reporter's bug must not break a migration
-            self.event(
-                EventKind.HOOK, EventStatus.FAILED, detail=f"{name}: {type(exc).__name__}: {exc}"
-            )
+            failure = f"{name}: {type(exc).__name__}: {exc}"
+            if failure not in self._hook_failures:
+                self._hook_failures.add(failure)
+                self.event(EventKind.HOOK, EventStatus.FAILED, detail=failure)
+
+    def warn(self, text: str) -> None:
+        """A plugin's warning (a notification not delivered), recorded in the trail."""
+        self.event(EventKind.HOOK, EventStatus.WARNED, detail=text)
 
     def fence(self, conn: Connection) -> None:
         """In a transaction: raise RunTakenOver (exit 4) unless this process still owns the

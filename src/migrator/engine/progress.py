@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from migrator.plugin.context import Progress
+from migrator.plugin.reporting import ProgressReport
 from migrator.state.progress import StepProgress, record_progress
 from migrator.views.rate import RateWindow
 
@@ -42,8 +43,11 @@ class RecordedProgress(Progress):
         written: int | None = None,
         streams: int | None = None,
         clock: Callable[[], float] = time.time,
+        tell: Callable[[ProgressReport], None] | None = None,
     ) -> None:
         self.display = display
+        self.tell = tell
+        self.batches = 0
         self.db = db
         self.clock = clock
         self.window = RateWindow()
@@ -75,7 +79,9 @@ class RecordedProgress(Progress):
             ),
             last_batch_at=datetime.fromtimestamp(now, UTC),
         )
+        self.batches += 1
         self._write()
+        self._tell()
 
     def status(self, text: str) -> None:
         self.display.status(text)
@@ -84,10 +90,30 @@ class RecordedProgress(Progress):
             self.window = RateWindow(samples=[(self.clock(), self.state.rows_done)])
         self._change(waiting=waiting)
         self._write(force=True)
+        self._tell()
 
     def close(self) -> None:
         self.display.close()
         self._write(force=True)
+        self._tell(finished=True)
+
+    def _tell(self, finished: bool = False) -> None:
+        """The reporting hooks' `migrator_progress` (metrics), after each batch."""
+        if self.tell is None:
+            return
+        state = self.state
+        self.tell(
+            ProgressReport(
+                step=state.step,
+                rows_done=state.rows_done,
+                rows_total=state.rows_total,
+                rows_written=state.rows_written,
+                batches=self.batches,
+                rate=self.window.rate(self.clock()),
+                waiting=state.waiting or "",
+                finished=finished,
+            )
+        )
 
     def _change(self, **changes: Any) -> None:
         from dataclasses import replace
@@ -114,10 +140,14 @@ class RecordedProgress(Progress):
 
 
 def recorded_progress(
-    display: Callable[..., Progress], db: Engine, run_id: int | None, step: str | None
+    display: Callable[..., Progress],
+    db: Engine,
+    run_id: int | None,
+    step: str | None,
+    tell: Callable[[ProgressReport], None] | None = None,
 ) -> Callable[..., Progress]:
     """The `ctx.progress` of a step: shown by `display`, and recorded when the step
-    belongs to a run (not a dry run)."""
+    belongs to a run (not a dry run); `tell`: the reporting hooks, after each batch."""
 
     def make(**kwargs: Any) -> Progress:
         shown = display(**kwargs)
@@ -133,6 +163,7 @@ def recorded_progress(
             estimated=bool(kwargs.get("estimated")),
             written=kwargs.get("written"),
             streams=kwargs.get("streams"),
+            tell=tell,
         )
 
     return make

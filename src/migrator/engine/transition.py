@@ -26,6 +26,7 @@ from migrator.engine.operations import (
     undo_operations,
 )
 from migrator.engine.runstate import LIVE, RunModel, RunState, drive
+from migrator.engine.settling import settled_by, settling_command
 from migrator.engine.steps import StepFailed, blockers_of, run_step, undo_step
 from migrator.engine.stopping import StopRequested
 from migrator.errors import ExitCode, InternalError, MigratorError, RunStopped
@@ -59,7 +60,9 @@ class TransitionRun:
         reverting: RunRow | None,
     ) -> None:
         self.env = env
-        self.journal = Journal(env, lock, row.id)
+        self.journal = Journal(
+            env, lock, row.id, (transition.name, transition.source, transition.target)
+        )
         self.t = transition
         self.row = row
         self.run_id = row.id
@@ -92,7 +95,7 @@ class TransitionRun:
             record_event(conn, self.run_id, EventKind.STATE, dest, step=step, detail=detail)
 
         self.journal.in_tx(write)
-        self.journal.report(EventKind.STATE, dest, None, detail)
+        self.journal.report(EventKind.STATE, dest, None, detail, self._settle(source, dest))
         if dest in (RunState.SUCCEEDED, RunState.FAILED, RunState.UNDONE, RunState.UNDO_FAILED):
             self.journal.hook(
                 "migrator_run_end",
@@ -192,13 +195,16 @@ class TransitionRun:
                 f"{self._settle_with(undoing)} (`--traceback` shows where the error happened)"
             ) from exc
 
-    def _settle_with(self, undoing: bool) -> str:
-        file = self.env.plan.file
-        if undoing or self.reverting is not None:
-            return f"`migrator resume {file}` or `migrator rollback {file}` finishes it"
-        return (
-            f"`migrator resume {file}` continues it, `migrator rollback {file}` undoes what it did"
+    def _settle(self, source: RunState, dest: RunState) -> str | None:
+        """The command that settles the run in state `dest`, for the reporting hooks."""
+        command = self.env.command.command if self.env.command is not None else "apply"
+        undoing = dest == RunState.UNDO_FAILED or source == RunState.UNDOING
+        return settling_command(
+            self.env.plan.file, command, self.t.target, dest, undoing or self.reverting is not None
         )
+
+    def _settle_with(self, undoing: bool) -> str:
+        return settled_by(self.env.plan.file, undoing or self.reverting is not None)
 
     def _left_interrupted(self, reason: str) -> str:
         """Record the run interrupted (with the step under way), on a new connection: the

@@ -110,13 +110,15 @@ def _check_text(
         parsed = None
     plan = None
     if parsed is not None and not problems:
-        plan = _normalize(parsed, doc, checksum)
+        plan = _normalize(parsed, doc, checksum, tuple(registry.plan_keys))
         problems += lint_plan(plan, registry, connection, extra)
     problems.sort(key=lambda p: (p.severity != "error", p.line, p.column))
     return plan, problems
 
 
-def _normalize(parsed: Any, doc: SourceDocument, checksum: str) -> Plan:
+def _normalize(
+    parsed: Any, doc: SourceDocument, checksum: str, plugin_keys: tuple[str, ...] = ()
+) -> Plan:
     if parsed.kind == "hotfix":
         apply = Transition(
             name="apply",
@@ -174,6 +176,7 @@ def _normalize(parsed: Any, doc: SourceDocument, checksum: str) -> Plan:
         file=doc.file,
         checksum=checksum,
         source=doc,
+        settings={k: getattr(parsed, k) for k in plugin_keys if getattr(parsed, k) is not None},
     )
 
 

@@ -251,12 +251,18 @@ def _build_models(registry: Registry) -> PlanModels:
         "post_checks": (list[check_union], Field(default_factory=list)),
     }
     transition: Any = _create_model("TransitionDoc", __base__=TransitionFields, **common_lists)
+    # the top-level keys plugins read (`notify:`), each optional
+    plugin_keys: dict[str, Any] = {
+        k: (Optional[spec.config], Field(None, description=spec.summary or None))  # noqa: UP045
+        for k, spec in registry.plan_keys.items()
+    }
     phased: Any = _create_model(
         "PhasedPlanDoc",
         __base__=PlanFields,
         kind=(Literal["phased"], "phased"),
         phases=(list[str], Field(..., min_length=2)),
         transitions=(list[transition], Field(..., min_length=1)),
+        **plugin_keys,
     )
     hotfix: Any = _create_model(
         "HotfixPlanDoc",
@@ -273,6 +279,7 @@ def _build_models(registry: Registry) -> PlanModels:
             ),
         ),
         **common_lists,
+        **plugin_keys,
     )
     tags = {STEP_TAG.format(k) for k in steps} | {CHECK_TAG.format(k) for k in checks}
     tags |= {IRREVERSIBLE_TAG, UNDO_STEPS_TAG}
@@ -359,6 +366,8 @@ class Plan:
     file: str
     checksum: str
     source: SourceDocument = field(repr=False, compare=False)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The top-level keys that plugins registered (`notify`), each its validated value."""
 
     @property
     def initial_phase(self) -> str:

@@ -84,7 +84,15 @@ from migrator.plugin.flags import FlagStore as FlagStore
 from migrator.plugin.hookspecs import hookimpl as hookimpl
 from migrator.plugin.registry import ActionSpec as ActionSpec
 from migrator.plugin.registry import CheckSpec as CheckSpec
+from migrator.plugin.registry import OptionSpec as OptionSpec
+from migrator.plugin.registry import PlanKeySpec as PlanKeySpec
 from migrator.plugin.registry import Undo as Undo
+
+# What the hooks that tell the world about runs are given (notifications, metrics, traces).
+from migrator.plugin.reporting import CommandInfo as CommandInfo
+from migrator.plugin.reporting import ProgressReport as ProgressReport
+from migrator.plugin.reporting import RunEvent as RunEvent
+from migrator.plugin.reporting import RunInfo as RunInfo
 
 # Row level security: the findings of `migrator audit rls`.
 from migrator.rls.holes import Finding as Finding
@@ -121,6 +129,7 @@ __all__ = [
     "CheckSpec",
     "CheckSqlRefused",
     "Checkpoint",
+    "CommandInfo",
     "Comparison",
     "Control",
     "EqualsQuery",
@@ -132,7 +141,12 @@ __all__ = [
     "LintRule",
     "LockNotGranted",
     "NotAsLeft",
+    "OptionSpec",
+    "PlanKeySpec",
     "Progress",
+    "ProgressReport",
+    "RunEvent",
+    "RunInfo",
     "RunNotOwned",
     "SqlText",
     "SqlTextError",

@@ -20,7 +20,8 @@ import pluggy
 if TYPE_CHECKING:
     from migrator.plugin.context import CheckOutcome, StepContext
     from migrator.plugin.flags import FlagStore
-    from migrator.plugin.registry import ActionSpec, CheckSpec
+    from migrator.plugin.registry import ActionSpec, CheckSpec, OptionSpec, PlanKeySpec
+    from migrator.plugin.reporting import CommandInfo, ProgressReport, RunEvent, RunInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 _marker = pluggy.HookspecMarker("migrator")
@@ -51,6 +52,28 @@ def migrator_register_checks(register: Callable[[CheckSpec], None]) -> None:
     loaded. Call `register(CheckSpec(...))` once per check key. Registering a
     key that another plugin already registered is an error naming both plugins.
     Returns nothing.
+    """
+
+
+@hookspec
+def migrator_register_plan_keys(register: Callable[[PlanKeySpec], None]) -> None:
+    """Register the top-level plan keys this plugin reads (`notify:`).
+
+    Called once when the registry is built. Call `register(PlanKeySpec(...))` once per
+    key; a key of migrator's own or another plugin's is an error naming both. The value
+    a plan gives is validated with the plan and handed to the reporting hooks in
+    `CommandInfo.settings`. Returns nothing.
+    """
+
+
+@hookspec
+def migrator_register_options(register: Callable[[OptionSpec], None]) -> None:
+    """Register the command-line options this plugin adds to `apply`, `rollback` and
+    `resume` (`--metrics-file`).
+
+    Called once when the registry is built. Call `register(OptionSpec(...))` once per
+    option; an option of migrator's own or another plugin's is an error naming both.
+    The values given reach the reporting hooks in `CommandInfo.options`. Returns nothing.
     """
 
 
@@ -115,3 +138,50 @@ def migrator_on_step_error(
 @hookspec
 def migrator_after_check(ctx: StepContext, check: str, outcome: CheckOutcome) -> None:
     """A check was evaluated; `outcome` holds actual beside expected. Returns nothing."""
+
+
+# -- telling the world: notifications, metrics, traces --------------------------------------
+#
+# The hooks below are called on the thread that runs the command, and wait for the
+# plugin: a plugin that calls out (an HTTP receiver, a gateway) bounds its own time, or
+# hands the work to a thread of its own. An exception in them is recorded in the run's
+# trail (kind `hook`, status `failed`) when there is one, else told on stderr, and never
+# changes what the run does or its exit code. None of them is called for `migrator plan`,
+# `rollback --dry-run` or `rehearse`'s scratch runs (their `RunInfo.rehearsal` says so).
+
+
+@hookspec
+def migrator_command_start(command: CommandInfo) -> None:
+    """`apply`, `rollback` or `resume` has loaded its plan and reached its database, and
+    is about to take the plan's lock. A `migrator.errors.UsageError` raised here (an
+    option's value the plugin cannot use) stops the command with exit 2 before anything
+    runs; any other exception is told and ignored. Returns nothing.
+    """
+
+
+@hookspec
+def migrator_command_end(command: CommandInfo, exit_code: int, error: str | None) -> None:
+    """The command is over, with `exit_code` (see the exit codes of SPEC.md: 0 done, 1 a
+    check failed and the run was undone, 3 an undo failed, 4 locked, 5 the database
+    unreachable, 6 a bug, 130 and 143 stopped by a signal); `error`: the message it ends
+    with, masked, if it ends with one. Called once per `migrator_command_start`, whatever
+    happened in between. Returns nothing.
+    """
+
+
+@hookspec
+def migrator_event(run: RunInfo, event: RunEvent) -> None:
+    """An event was recorded in a run's audit trail (and told to the operator): every
+    state of the run (its start: kind `state`, status `prechecking`; a resume's:
+    status `applying` or `undoing`), step, undo, check, approval and lock event,
+    masked. `event.settle` names the command that settles a run left waiting. Returns
+    nothing.
+    """
+
+
+@hookspec
+def migrator_progress(run: RunInfo, progress: ProgressReport) -> None:
+    """A long step (a backfill) finished a batch, or what it waits for changed, or it
+    ended (`progress.finished`). Called from the step's thread between its batches: keep
+    it short. Returns nothing.
+    """

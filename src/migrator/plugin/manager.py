@@ -10,7 +10,7 @@ import pluggy
 
 from migrator.errors import PluginError
 from migrator.plugin import hookspecs
-from migrator.plugin.registry import ActionSpec, CheckSpec, Registry
+from migrator.plugin.registry import ActionSpec, CheckSpec, OptionSpec, PlanKeySpec, Registry
 
 ENTRY_POINT_GROUP = "migrator"
 
@@ -87,6 +87,20 @@ class PluginManager(pluggy.PluginManager):
                 registry.add_check(spec, _plugin)
 
             _call(impl, name, register=add_check)
+        for impl in self.hook.migrator_register_plan_keys.get_hookimpls():
+            name = impl.plugin_name
+
+            def add_plan_key(spec: PlanKeySpec, _plugin: str = name) -> None:
+                registry.add_plan_key(spec, _plugin)
+
+            _call(impl, name, register=add_plan_key)
+        for impl in self.hook.migrator_register_options.get_hookimpls():
+            name = impl.plugin_name
+
+            def add_option(spec: OptionSpec, _plugin: str = name) -> None:
+                registry.add_option(spec, _plugin)
+
+            _call(impl, name, register=add_option)
         return registry
 
 

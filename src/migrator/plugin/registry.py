@@ -14,6 +14,44 @@ if TYPE_CHECKING:
     from migrator.lint.findings import LintFinding, LintRule, SqlText
     from migrator.plugin.context import CheckContext, StepContext
 
+# migrator's own top-level plan keys and run options: no plugin may take them
+PLAN_KEYS = frozenset(
+    {
+        "plan",
+        "kind",
+        "description",
+        "vars",
+        "phases",
+        "transitions",
+        "risk",
+        "approval",
+        "ignore",
+        "pre_checks",
+        "steps",
+        "post_checks",
+    }
+)
+OPTION_NAMES = frozenset(
+    {
+        "dsn",
+        "variables",
+        "var",
+        "assume_yes",
+        "yes",
+        "operator",
+        "output",
+        "force",
+        "log_format",
+        "to",
+        "dry_run",
+        "skip",
+        "reason",
+        "batch_size",
+        "help",
+        "traceback",
+    }
+)
+
 Undo = Callable[["StepContext", Any, Any], None]
 """`undo(ctx, config, memo)`: take back what `run` did; `memo` is what `run` returned."""
 
@@ -130,12 +168,58 @@ class CheckSpec:
         return self.writes(check) if callable(self.writes) else self.writes
 
 
+@dataclass(frozen=True)
+class PlanKeySpec:
+    """A top-level key of a plan that a plugin reads (`notify:`), beside `plan`, `phases`...
+
+    - `key`: the key; `config`: the type of its value (a pydantic model, `list[...]`),
+      validated with the rest of the plan, its errors at FILE:LINE:COL.
+    - `summary`: one line for the reference.
+
+    The plugin finds the validated value in `CommandInfo.settings[key]` (absent when the
+    plan leaves the key out).
+    """
+
+    key: str
+    config: Any
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """A command-line option a plugin adds to `apply`, `rollback` and `resume`.
+
+    - `name`: the parameter's name (`metrics_file`), the key of `CommandInfo.options`;
+      the option is `--metrics-file` (the name with `-` for `_`).
+    - `help`: its help text; `metavar`: what `--help` shows for its value (`PATH`).
+    - `envvar`: an environment variable that gives it when the option is not given.
+    - `is_flag`: a flag (True when given) instead of an option with a value.
+
+    Values are strings as given (or True for a flag); None when not given. The plugin
+    checks them when the command starts (`migrator_command_start`), raising
+    `migrator.errors.UsageError` for a value it cannot use.
+    """
+
+    name: str
+    help: str
+    metavar: str = "TEXT"
+    envvar: str | None = None
+    is_flag: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
 @dataclass
 class Registry:
-    """Every action and check kind the loaded plugins provide, and who provided it."""
+    """Every action and check kind, plan key and command-line option the loaded plugins
+    provide, and who provided it."""
 
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     checks: dict[str, CheckSpec] = field(default_factory=dict)
+    plan_keys: dict[str, PlanKeySpec] = field(default_factory=dict)
+    options: dict[str, OptionSpec] = field(default_factory=dict)
     providers: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add_action(self, spec: ActionSpec, plugin: str) -> None:
@@ -145,6 +229,22 @@ class Registry:
     def add_check(self, spec: CheckSpec, plugin: str) -> None:
         self._claim("check", spec.key, plugin)
         self.checks[spec.key] = spec
+
+    def add_plan_key(self, spec: PlanKeySpec, plugin: str) -> None:
+        if spec.key in PLAN_KEYS:
+            raise PluginError(
+                f"plugin {plugin} registered plan key '{spec.key}', which is migrator's own"
+            )
+        self._claim("plan key", spec.key, plugin)
+        self.plan_keys[spec.key] = spec
+
+    def add_option(self, spec: OptionSpec, plugin: str) -> None:
+        if spec.name in OPTION_NAMES:
+            raise PluginError(
+                f"plugin {plugin} registered option {spec.flag}, which is migrator's own"
+            )
+        self._claim("option", spec.name, plugin)
+        self.options[spec.name] = spec
 
     def _claim(self, kind: str, key: str, plugin: str) -> None:
         if not key.isidentifier():
@@ -171,5 +271,5 @@ class Registry:
     def keys_by_plugin(self) -> Mapping[str, list[str]]:
         out: dict[str, list[str]] = {}
         for (kind, key), plugin in sorted(self.providers.items()):
-            out.setdefault(plugin, []).append(f"{kind}:{key}")
+            out.setdefault(plugin, []).append(f"{kind.replace(' ', '_')}:{key}")
         return out

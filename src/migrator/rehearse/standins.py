@@ -103,7 +103,12 @@ def _not_asked(ctx: StepContext, check: Any) -> CheckOutcome:
 
 def rehearsal_registry(registry: Registry) -> Registry:
     """`registry` with the actions and checks that reach outside the database stood in."""
-    copy = Registry(dict(registry.actions), dict(registry.checks), dict(registry.providers))
+    copy = replace(
+        registry,
+        actions=dict(registry.actions),
+        checks=dict(registry.checks),
+        providers=dict(registry.providers),
+    )
     for key, action in registry.actions.items():
         if action.reaches_outside:
             copy.actions[key] = replace(

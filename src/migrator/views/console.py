@@ -115,6 +115,9 @@ class Reporter:
             style = {RunStatus.SUCCEEDED: "green", RunStatus.UNDONE: "yellow"}.get(status, "red")
             reason = f": {detail['reason']}" if detail.get("reason") else ""
             self.console.print(f"  [{style}]{escape(visible(f'run {status}{reason}'))}[/]")
+        elif kind == EventKind.HOOK:  # a plugin's warning (a notification not delivered)
+            said = str(detail.get("detail", "")) if isinstance(detail, dict) else str(detail)
+            self.console.print(f"  [yellow]! {escape(visible(said))}[/]")
         elif kind == "note":
             self.console.print(f"  {escape(visible(str(detail.get('message', ''))))}")
 

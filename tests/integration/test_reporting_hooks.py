@@ -1,0 +1,258 @@
+"""The reporting hooks a third party's plugin builds notifications, metrics and traces on:
+the command around the runs, every event of the trail, a backfill's progress after each
+batch, a plan key and a command-line option of its own; none of them can break a run."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+import migrator as migrator_pkg
+from migrator import api
+from migrator.errors import PlanError, PluginError
+from migrator.plugin import CommandInfo, OptionSpec, PlanKeySpec, ProgressReport, RunEvent, RunInfo
+from migrator.plugin.manager import get_plugin_manager
+from tests.plans import backfill_plan, phased, traced
+
+
+class Tell(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str
+    loud: bool = False
+
+
+class Teller:
+    """A third party's reporter: a plan key `tell`, an option `--tell-file`, every hook."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, CommandInfo, Any]] = []
+        self.events: list[tuple[RunInfo, RunEvent]] = []
+        self.progress: list[ProgressReport] = []
+
+    @migrator_pkg.hookimpl
+    def migrator_register_plan_keys(self, register: Any) -> None:
+        register(PlanKeySpec("tell", Tell, "whom to tell"))
+
+    @migrator_pkg.hookimpl
+    def migrator_register_options(self, register: Any) -> None:
+        register(OptionSpec("tell_file", "where to tell", metavar="PATH"))
+
+    @migrator_pkg.hookimpl
+    def migrator_command_start(self, command: CommandInfo) -> None:
+        self.commands.append(("start", command, None))
+
+    @migrator_pkg.hookimpl
+    def migrator_command_end(self, command: CommandInfo, exit_code: int, error: Any) -> None:
+        self.commands.append(("end", command, (exit_code, error)))
+
+    @migrator_pkg.hookimpl
+    def migrator_event(self, run: RunInfo, event: RunEvent) -> None:
+        self.events.append((run, event))
+
+    @migrator_pkg.hookimpl
+    def migrator_progress(self, progress: ProgressReport) -> None:
+        self.progress.append(progress)
+
+    def states(self) -> list[str]:
+        return [e.status for _, e in self.events if e.kind == "state"]
+
+
+def _context(database: str, plugin: Any, **options: Any) -> api.Context:
+    pm = get_plugin_manager()
+    pm.register_plugin(plugin, "teller")
+    return api.Context(
+        out=io.StringIO(),
+        err=io.StringIO(),
+        dsn=database,
+        plugin_manager=pm,
+        operator="dora",
+        plugin_options=options,
+    )
+
+
+def test_a_run_is_told_from_command_to_end(write_plan: Any, database: str, sql: Any) -> None:
+    sql("create table ran (step text)")
+    plan = write_plan(
+        phased(
+            "told", [traced("one")], post_checks=["{query: select count(*) from ran, expect: 1}"]
+        )
+        + "tell: {to: ops, loud: true}\n"
+    )
+    teller = Teller()
+    ctx = _context(database, teller, tell_file="/tmp/x.prom")
+    assert api.apply(ctx, plan, "b") == 0
+    (start, info, _), (end, info_end, (code, error)) = teller.commands
+    assert (start, end, code, error) == ("start", "end", 0, None)
+    assert info is info_end
+    assert (info.command, info.plan, info.operator) == ("apply", "told", "dora")
+    assert info.settings["tell"] == Tell(to="ops", loud=True)
+    assert info.options == {"tell_file": "/tmp/x.prom"}
+    assert info.database.endswith("/" + database.split("?")[0].rsplit("/", 1)[1])
+    assert "sweep-pw" not in info.database
+    assert teller.states() == ["prechecking", "applying", "verifying", "succeeded"]
+    run = teller.events[0][0]
+    assert (run.transition, run.source, run.target, run.command) == ("go", "a", "b", info)
+    kinds = [(e.kind, e.status, e.step) for _, e in teller.events if e.kind != "state"]
+    assert ("step", "done", "one") in kinds
+    assert any(k == "check" and s == "passed" for k, s, _ in kinds)
+    recorded = sql(f"select kind, status, step from migrator.events where run_id = {run.run_id}")
+    told = [(e.kind, e.status, e.step) for r, e in teller.events if r.run_id == run.run_id]
+    assert told == [tuple(row) for row in recorded]  # each event of the trail, in order
+
+
+def test_a_failed_run_is_told_with_what_settles_it(write_plan: Any, database: str) -> None:
+    plan = write_plan(
+        phased(
+            "broken",
+            ["{name: fine, sql: select 1, rollback: {sql: select 1/0}}", "{sql: select 1/0}"],
+        )
+    )
+    teller = Teller()
+    assert api.apply(_context(database, teller), plan, "b") == 3
+    last = [e for _, e in teller.events if e.kind == "state"][-1]
+    assert last.status == "undo_failed"
+    assert last.settle is not None and f"migrator resume {plan}" in last.settle
+    assert teller.commands[-1][2] == (3, None)
+
+
+def test_a_check_that_fails_first_is_told_nothing_applied(write_plan: Any, database: str) -> None:
+    plan = write_plan(
+        phased("gated", ["{sql: select 1}"], pre_checks=["{query: select 2, expect: 1}"])
+    )
+    teller = Teller()
+    assert api.apply(_context(database, teller), plan, "b") == 1
+    failed = [e for _, e in teller.events if e.kind == "check" and e.status == "failed"]
+    assert failed[0].detail["actual"] == 2
+    last = [e for _, e in teller.events if e.kind == "state"][-1]
+    assert last.status == "failed"
+    assert last.settle is not None and f"migrator apply {plan} --to b" in last.settle
+
+
+def test_a_backfill_tells_its_progress_after_every_batch(
+    write_plan: Any, database: str, sql: Any
+) -> None:
+    sql("create table src (id int primary key, v int); create table dst (id int, v int)")
+    sql("insert into src select g, g from generate_series(1, 20000) g")
+    plan = write_plan(backfill_plan(batch_size=2500))
+    teller = Teller()
+    assert api.apply(_context(database, teller), plan, "full") == 0
+    batches = [p for p in teller.progress if not p.finished and not p.waiting]
+    assert [p.batches for p in batches][-8:] == list(range(1, 9))
+    assert [p.rows_done for p in batches][-8:] == [2500 * n for n in range(1, 9)]
+    assert batches[-1].rows_written == 20000
+    assert teller.progress[-1].finished and teller.progress[-1].step == "copy"
+
+
+def test_hooks_that_raise_never_fail_the_run_and_are_recorded_once(
+    write_plan: Any, database: str, sql: Any
+) -> None:
+    class Broken:
+        @migrator_pkg.hookimpl
+        def migrator_event(self, event: RunEvent) -> None:
+            raise RuntimeError("receiver down")
+
+        @migrator_pkg.hookimpl
+        def migrator_command_end(self) -> None:
+            raise RuntimeError("gone")
+
+    plan = write_plan(phased("sturdy", ["{sql: select 1}", "{sql: select 2}"]))
+    ctx = _context(database, Broken())
+    assert api.apply(ctx, plan, "b") == 0
+    failures = sql("select status, detail from migrator.events where kind = 'hook'")
+    assert [(s, d["detail"]) for s, d in failures] == [
+        ("failed", "migrator_event: RuntimeError: receiver down")
+    ]
+    assert "a plugin's migrator_command_end failed: RuntimeError: gone" in ctx.out.getvalue()
+
+
+def test_a_plugins_warning_is_recorded_and_shown(write_plan: Any, database: str, sql: Any) -> None:
+    class Warner:
+        @migrator_pkg.hookimpl
+        def migrator_event(self, run: RunInfo, event: RunEvent) -> None:
+            if event.kind == "state" and event.status == "succeeded":
+                run.warn("the receiver at https://hooks.example did not answer")
+
+    plan = write_plan(phased("warned", ["{sql: select 1}"]))
+    ctx = _context(database, Warner())
+    assert api.apply(ctx, plan, "b") == 0
+    warned = sql("select status, detail from migrator.events where kind = 'hook'")
+    assert warned == [
+        ("warned", {"detail": "the receiver at https://hooks.example did not answer"})
+    ]
+    assert "! the receiver at https://hooks.example did not answer" in ctx.out.getvalue()
+
+
+def test_a_usage_error_of_command_start_stops_before_anything_runs(
+    write_plan: Any, database: str, sql: Any
+) -> None:
+    class Picky:
+        @migrator_pkg.hookimpl
+        def migrator_command_start(self, command: CommandInfo) -> None:
+            raise migrator_pkg.errors.UsageError("--tell-file: no such folder")
+
+    plan = write_plan(phased("picky", ["{sql: create table made (x int)}"]))
+    with pytest.raises(migrator_pkg.errors.UsageError, match="no such folder"):
+        api.apply(_context(database, Picky()), plan, "b")
+    assert sql("select to_regclass('made')") == [(None,)]
+
+
+def test_a_plan_key_of_a_plugin_is_validated_where_it_is_written(
+    write_plan: Any, database: str
+) -> None:
+    text = phased("bad", ["{sql: select 1}"]) + "tell: {to: ops, shout: yes}\n"
+    plan = write_plan(text)
+    with pytest.raises(PlanError) as caught:
+        api.apply(_context(database, Teller()), plan, "b")
+    [problem] = caught.value.problems
+    assert (problem.line, problem.column) == (text.count("\n"), 17)
+    assert (problem.path, problem.message) == ("tell.shout", "unknown key 'shout'")
+
+
+def test_a_plan_key_without_its_plugin_is_unknown(write_plan: Any, database: str) -> None:
+    plan = write_plan(phased("bare", ["{sql: select 1}"]) + "tell: {to: ops}\n")
+    ctx = api.Context(out=io.StringIO(), err=io.StringIO(), dsn=database)
+    with pytest.raises(PlanError) as caught:
+        api.apply(ctx, plan, "b")
+    assert any("tell" in p.message or p.path == "tell" for p in caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("hook", "spec", "message"),
+    [
+        ("migrator_register_plan_keys", PlanKeySpec("steps", Tell), "migrator's own"),
+        ("migrator_register_options", OptionSpec("dsn", "x"), "migrator's own"),
+    ],
+)
+def test_a_plugin_cannot_take_migrators_own_keys(hook: str, spec: Any, message: str) -> None:
+    class Greedy:
+        pass
+
+    def register_it(register: Any) -> None:
+        register(spec)
+
+    setattr(Greedy, hook, staticmethod(migrator_pkg.hookimpl(register_it)))
+    pm = get_plugin_manager()
+    pm.register_plugin(Greedy(), "greedy")
+    with pytest.raises(PluginError, match=message):
+        pm.build_registry()
+
+
+def test_two_plugins_cannot_share_an_option() -> None:
+    pm = get_plugin_manager()
+    pm.register_plugin(Teller(), "one")
+    pm.register_plugin(Teller(), "two")
+    with pytest.raises(PluginError, match="registered twice: by plugin"):
+        pm.build_registry()
+
+
+def test_a_rehearsal_tells_nobody(write_plan: Any, database: str, sql: Any) -> None:
+    sql("create table t (x int)")
+    plan = write_plan(phased("rehearsed", ["{sql: insert into t values (1)}"]))
+    teller = Teller()
+    ctx = _context(database, teller)
+    ctx.output = "json"
+    assert api.rehearse(ctx, plan) == 0
+    assert teller.events == [] and teller.commands == [] and teller.progress == []
