@@ -167,6 +167,8 @@ def test_a_third_party_action_is_in_the_schema_and_the_plugin_list(
         "version": "1.2.3",
         "actions": ["notify"],
         "checks": [],
+        "plan_keys": [],
+        "options": [],
     }
 
 

@@ -186,6 +186,14 @@ def plugins(ctx: Context) -> ExitCode:
             "checks": [
                 k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("check:")
             ],
+            "plan_keys": [
+                k.split(":", 1)[1] for k in keys.get(info.name, []) if k.startswith("plan_key:")
+            ],
+            "options": [
+                registry.options[k.split(":", 1)[1]].flag
+                for k in keys.get(info.name, [])
+                if k.startswith("option:")
+            ],
         }
         for info in sorted(pm.infos.values(), key=lambda i: i.name)
     ]
@@ -198,6 +206,10 @@ def plugins(ctx: Context) -> ExitCode:
             print(f"  actions: {', '.join(row['actions'])}", file=ctx.out)
         if row["checks"]:
             print(f"  checks:  {', '.join(row['checks'])}", file=ctx.out)
+        if row["plan_keys"]:
+            print(f"  plan keys: {', '.join(row['plan_keys'])}", file=ctx.out)
+        if row["options"]:
+            print(f"  options: {', '.join(row['options'])} (apply, rollback, resume)", file=ctx.out)
     return ExitCode.OK
 
 
