@@ -33,6 +33,16 @@ BUILTINS: dict[str, tuple[list[str], list[str]]] = {
     "policy": (["policy", "rls"], ["policy_exists", "rls_probe"]),
     "sql": (["sql"], ["query"]),
     "wait": (["wait"], []),
+    # the plugins that tell the world: a plan key, command-line options, nothing in a plan
+    "notify": ([], []),
+    "metrics": ([], []),
+    "otel": ([], []),
+}
+# what the plugins that tell the world add beside actions and checks: (plan keys, options)
+REPORTERS: dict[str, tuple[list[str], list[str]]] = {
+    "notify": (["notify"], []),
+    "metrics": ([], ["--metrics-file", "--pushgateway"]),
+    "otel": ([], []),
 }
 
 THIRDPARTY = '''\
@@ -408,6 +418,8 @@ def test_migrator_plugins_json_lists_the_builtins_and_their_keys(
     assert list(document) == ["plugins"]
     listed = {row["name"]: (row["actions"], row["checks"]) for row in document["plugins"]}
     assert listed == BUILTINS
+    added = {row["name"]: (row["plan_keys"], row["options"]) for row in document["plugins"]}
+    assert {name: added[name] for name in REPORTERS} == REPORTERS
     for row in document["plugins"]:
         assert (row["distribution"], row["version"]) == ("migrator", migrator.__version__)
 
