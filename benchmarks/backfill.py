@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -405,8 +406,11 @@ def main() -> int:
     from embedded import server  # benchmarks/embedded.py, beside this script
 
     workdir = Path(tempfile.mkdtemp(prefix="migrator-bench-"))
-    with server(args.dsn, workdir) as admin:
-        return measure(args, admin, workdir)
+    try:
+        with server(args.dsn, workdir) as admin:
+            return measure(args, admin, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # its plan, and the server's data folder
 
 
 def measure(args: argparse.Namespace, admin: str, workdir: Path) -> int:
