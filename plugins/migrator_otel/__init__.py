@@ -14,7 +14,7 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 import migrator
-from migrator.plugin import CommandInfo, RunEvent, RunInfo
+from migrator.plugin import CommandInfo, ProgressReport, RunEvent, RunInfo
 
 if TYPE_CHECKING:
     from migrator_otel.tracing import Trace
@@ -63,6 +63,13 @@ def migrator_event(run: RunInfo, event: RunEvent) -> None:
     trace = _traces.get(id(run.command))
     if trace is not None and not run.rehearsal:
         trace.event(run, event)
+
+
+@migrator.hookimpl
+def migrator_progress(run: RunInfo, progress: ProgressReport) -> None:
+    trace = _traces.get(id(run.command))
+    if trace is not None and not run.rehearsal:
+        trace.progress(run, progress)
 
 
 @migrator.hookimpl

@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import migrator
-from migrator.plugin import CommandInfo, RunEvent, RunInfo
+from migrator.plugin import CommandInfo, ProgressReport, RunEvent, RunInfo
 
 FLUSH_SECONDS = 5.0  # the longest the end of a command waits for its spans to go out
 EXPORT_SECONDS = 4.0  # an export's timeout, unless OTEL_EXPORTER_OTLP_*TIMEOUT says
@@ -156,6 +156,21 @@ class Trace:
                 timestamp=_ns(event.at),
             )
         run.last = event.at
+
+    def progress(self, info: RunInfo, progress: ProgressReport) -> None:
+        """A long step's figures so far, as attributes of its span (from the step's thread:
+        the SDK's spans take attributes under a lock of their own)."""
+        run = self.runs.get(info.run_id)
+        span = run.steps.get(progress.step) if run is not None else None
+        if span is None:
+            return
+        figures = {
+            "migrator.rows_done": progress.rows_done,
+            "migrator.rows_total": progress.rows_total,
+            "migrator.rows_written": progress.rows_written,
+            "migrator.batches": progress.batches,
+        }
+        span.set_attributes({k: v for k, v in figures.items() if v is not None})
 
     def _start_run(self, info: RunInfo, at: float) -> _Run:
         span = self.tracer.start_span(

@@ -12,7 +12,7 @@ import pytest
 from migrator import api
 from migrator.plugin.manager import get_plugin_manager
 from tests.otelspans import PARENT_ID, TRACE_ID, TRACEPARENT, Spans, attrs, memory_exporter, status
-from tests.plans import phased, traced
+from tests.plans import backfill_plan, phased, traced
 
 
 @pytest.fixture
@@ -218,3 +218,36 @@ def test_importing_the_plugin_imports_no_opentelemetry() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_backfills_step_span_carries_its_rows(
+    write_plan: Any, database: str, sql: Any, spans: Any
+) -> None:
+    sql("create table src (id int primary key, v int); create table dst (id int, v int)")
+    sql("insert into src select g, g from generate_series(1, 20000) g")
+    assert api.apply(_context(database), write_plan(backfill_plan(batch_size=5000)), "full") == 0
+    copy = attrs(spans().named("step copy"))
+    assert (copy["migrator.rows_done"], copy["migrator.rows_written"]) == (20000, 20000)
+    assert copy["migrator.batches"] >= 4 and copy["migrator.outcome"] == "done"
+
+
+def test_open_spans_are_ended_interrupted_when_the_command_ends(spans: Any) -> None:
+    """A process that lost its database mid-step: no end of its run is told, the command
+    ends (exit 5) and every span still open is ended, ERROR, interrupted."""
+    from migrator.plugin import CommandInfo, RunEvent, RunInfo
+    from migrator_otel.tracing import Trace
+
+    command = CommandInfo("apply", "lost", "lost.yaml", "dora", "db:5432/x")
+    run = RunInfo(command, 7, "go", "a", "b")
+    traced = Trace(command)
+    traced.event(run, RunEvent("state", "applying", None, {}))
+    traced.event(run, RunEvent("step", "started", "one", {"action": "sql", "index": 0}))
+    traced.end(5, "the database is unreachable")
+    tree = spans()
+    for name in ("step one", "run go (a -> b)", "migrator apply lost"):
+        assert status(tree.named(name)) == (
+            "ERROR",
+            "the database is unreachable" if name != "step one" else "interrupted",
+        ), name
+    assert attrs(tree.named("step one"))["migrator.outcome"] == "interrupted"
+    assert attrs(tree.named("run go (a -> b)"))["migrator.outcome"] == "interrupted"
