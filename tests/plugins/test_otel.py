@@ -251,3 +251,21 @@ def test_open_spans_are_ended_interrupted_when_the_command_ends(spans: Any) -> N
         ), name
     assert attrs(tree.named("step one"))["migrator.outcome"] == "interrupted"
     assert attrs(tree.named("run go (a -> b)"))["migrator.outcome"] == "interrupted"
+
+
+def test_a_rollback_is_traced_with_its_undos(
+    write_plan: Any, database: str, sql: Any, spans: Any
+) -> None:
+    sql("create table ran (step text); create table undone (step text)")
+    plan = write_plan(phased("back", [traced("one"), traced("two")]))
+    assert api.apply(_context(database), plan, "b") == 0
+    memory_exporter()  # the apply's spans forgotten
+    assert api.rollback(_context(database), plan) == 0
+    tree = spans()
+    command = tree.named("migrator rollback back")
+    assert attrs(command)["migrator.command"] == "rollback"
+    [run] = tree.children(command)
+    # a rollback's run has the undos for steps, as its audit trail records them
+    assert tree.names(run) == ["step undo two", "step undo one"]
+    assert {attrs(s)["migrator.outcome"] for s in tree.children(run)} == {"done"}
+    assert attrs(run)["migrator.outcome"] == "succeeded"
