@@ -236,3 +236,23 @@ def test_without_settings_a_real_run_imports_no_opentelemetry(
     assert asked.returncode == 0, asked.stdout + asked.stderr
     assert "opentelemetry.sdk.trace" in asked.stderr  # the probe sees it when asked
     assert '"name": "migrator apply plain"' in asked.stderr  # the console exporter, on stderr
+
+
+def test_a_collector_that_hangs_holds_the_command_at_most_its_flush_bound(
+    write_plan: Any, database: str
+) -> None:
+    """The receiver holds its answer until the test lets go: the command ends (exit 0)
+    while it still holds it, its spans given up on after the flush's bound."""
+    import threading
+
+    plan = write_plan(plans.phased("held", ["{sql: select 1}"]))
+    hold = threading.Event()
+    with running() as server:
+        route = server.route("/v1/traces", 200, b"", hold=hold)
+        try:
+            done = _apply(plan, database, _environment(OTEL_EXPORTER_OTLP_ENDPOINT=server.url))
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert server.requests_to("/v1/traces")  # the export was under way
+            assert not route.answered.is_set()  # and still held when the command ended
+        finally:
+            hold.set()
