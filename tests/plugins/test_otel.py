@@ -269,3 +269,32 @@ def test_a_rollback_is_traced_with_its_undos(
     assert tree.names(run) == ["step undo two", "step undo one"]
     assert {attrs(s)["migrator.outcome"] for s in tree.children(run)} == {"done"}
     assert attrs(run)["migrator.outcome"] == "succeeded"
+
+
+def test_no_secret_reaches_a_span(write_plan: Any, database: str, spans: Any) -> None:
+    """A check whose URL holds a `${env:...}` secret fails: its span tells the URL masked."""
+    import os
+    import socket
+
+    from tests.secrets_sweep import ENV_NAME
+
+    secret = os.environ.get(ENV_NAME)
+    if not secret:
+        pytest.skip("no secrets sweep in this session")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/hook?token=${{env:{ENV_NAME}}}"
+    plan = write_plan(
+        phased(
+            "hidden",
+            ["{sql: select 1}"],
+            pre_checks=[f'{{name: api, http: {{url: "{url}"}}, expect: {{status: 200}}}}'],
+        )
+    )
+    assert api.apply(_context(database), plan, "b") == 1
+    tree = spans()
+    check = tree.named("pre-check api")
+    assert status(check)[0] == "ERROR"
+    told = repr([(s.name, s.attributes, s.status.description, s.events) for s in tree.all])
+    assert secret not in told and "token=***" in told
