@@ -180,3 +180,21 @@ def test_a_rehearsal_of_another_version_or_without_markdown_is_refused(
     assert text.code == 2
     assert "--rehearsal is shown by --output markdown only" in text.err
     assert re.search(r"markdown", migrator("plan", "--help", dsn=False).out)
+
+
+def test_docs_output_markdown_of_several_plans_is_one_comment(
+    migrator: Any, write_plan: Any
+) -> None:
+    one = write_plan("plan: one\nkind: hotfix\nsteps:\n  - {sql: select 1}\n", "one.yaml")
+    two = write_plan(
+        "plan: two\nkind: hotfix\nsteps:\n  - {sql: create index i on t (c)}\n", "two.yaml"
+    )
+    done = migrator("docs", "--output", "markdown", one, two, dsn=False)
+    assert done.code == 0, done.err
+    assert done.out.startswith("<!-- migrator-docs -->\n# Runbook: one\n")
+    assert "\n---\n\n# Runbook: two\n" in done.out
+    assert "require-concurrent-index-creation" in done.out  # each step's lint findings
+    assert "```mermaid" in done.out  # the Markdown itself, for GitHub: a diagram
+    # text output keeps its old rule: one plan, or --out
+    refused = migrator("docs", one, two, dsn=False)
+    assert refused.code == 2
