@@ -121,6 +121,8 @@ def test_the_comment_shows_path_prechecks_sql_lint_undo_and_the_rehearsal(
         assert f"- ⚠️ `{f['rule']}` at `{where}`: " in md, (f, md)
     index_step = md[md.index("**Step 2. an index on owners**") : md.index("**Step 3.")]
     assert "require-concurrent-index-creation" in index_step
+    own, undo = index_step.split("**Undo:**")  # a rollback's findings beside the undo
+    assert "require-concurrent-index-deletion" in undo and "-deletion" not in own, index_step
     # the rehearsal's locks and rewrites, beside the step that took them
     wider = md[md.index("**Step 1. a wider owner**") : md.index("**Step 2.")]
     assert "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in wider, wider

@@ -150,11 +150,8 @@ def _step(
         add("")
         add(_fence(s["preview"]))
         add("")
-    for f in book.get("lint") or []:
-        where = f"{file}:{f['line']}:{f['column']}"
-        add(f"- ⚠️ {_code(f['rule'])} at {_code(where)}: {_md(f['message'], one_line=True)}")
-    if book.get("lint"):
-        add("")
+    findings = book.get("lint") or []
+    _findings([f for f in findings if not f.get("in_undo")], file, add)
     trace = book.get("rehearsal")
     if trace:
         add(f"**Rehearsed:** {_md(trace['text'], one_line=True)}")
@@ -173,6 +170,16 @@ def _step(
     else:
         add(f"**Undo:** {_md(undo['text'], one_line=True)}")
     add("")
+    _findings([f for f in findings if f.get("in_undo")], file, add)
+
+
+def _findings(findings: list[dict[str, Any]], file: str, add: Callable[[str], None]) -> None:
+    """Lint findings as a list, each with its rule and FILE:LINE:COL."""
+    for f in findings:
+        where = f"{file}:{f['line']}:{f['column']}"
+        add(f"- ⚠️ {_code(f['rule'])} at {_code(where)}: {_md(f['message'], one_line=True)}")
+    if findings:
+        add("")
 
 
 def _folded(what: str, text: str, book: Any, add: Callable[[str], None]) -> None:
