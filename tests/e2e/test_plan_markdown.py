@@ -178,6 +178,8 @@ def test_a_rehearsal_of_another_version_or_without_markdown_is_refused(
     assert refused.code == 2
     assert "rehearsed another version" in refused.err
     assert refused.out == ""
+    nowhere = migrator("plan", plan, "--to", "nowhere", "--output", "markdown")
+    assert nowhere.code == 2 and nowhere.out == "", nowhere  # the dry run's exit codes
     text = migrator("plan", plan, "--rehearsal", other)
     assert text.code == 2
     assert "--rehearsal is shown by --output markdown only" in text.err
