@@ -112,3 +112,12 @@ def test_the_docs_one_liner_is_real() -> None:
     ctx = parses(words[1 : words.index(">")])
     assert ctx.params["output"] == "markdown"
     assert ctx.params["plans"] == ("plans/a.yaml", "plans/b.yaml")
+
+
+@pytest.mark.parametrize("shell", [shell_of_github, shell_of_gitlab], ids=["github", "gitlab"])
+def test_every_script_is_shell_that_parses(shell: Any) -> None:
+    import subprocess
+
+    for script in shell():
+        done = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+        assert done.returncode == 0, (script, done.stderr)
