@@ -131,8 +131,14 @@ def test_the_comment_shows_path_prechecks_sql_lint_undo_and_the_rehearsal(
     # the undo of each step
     assert "**Undo:**\n\n```sql\nalter table profiles alter column owner type int\n```" in wider
     assert "**Undo:** nothing: marked irreversible" in md
-    # the post-checks
-    assert "- still there (`query`, expect `>= 1`)" in md
+    # what the pre-checks run, folded; the post-checks with theirs
+    assert (
+        "<summary>What the pre-checks run</summary>\n\n**no owner is missing** (`query`)\n\n"
+        "```sql\nselect count(*) from profiles where owner is null\n```"
+    ) in md
+    assert (
+        "- still there (`query`, expect `>= 1`)\n\n```sql\nselect count(*) from profiles\n```" in md
+    )
     # SQL holding a backtick fence stays inside a longer fence: no heading, no marker forged
     opening = lines.index("````sql")
     closing = lines.index("````", opening)

@@ -101,8 +101,23 @@ def _transition(
     if t["description"]:
         add(_md(t["description"]))
         add("")
+    languages = {
+        (kind, c["name"]): c.get("language", "")
+        for kind in ("pre_checks", "post_checks")
+        for c in (book or {}).get(kind, [])
+    }
     if t["pre_checks"]:
         _pre_checks(t["pre_checks"], add)
+        add("<details>")
+        add("<summary>What the pre-checks run</summary>")
+        add("")
+        for c in t["pre_checks"]:
+            add(f"**{_md(c['name'], one_line=True)}** ({_code(c['check'])})")
+            add("")
+            add(_fence(c["describe"], languages.get(("pre_checks", c["name"]), "")))
+            add("")
+        add("</details>")
+        add("")
     steps = {s["name"]: s for s in (book or {}).get("steps", [])}
     for i, step in enumerate(t["steps"], 1):
         _step(i, step, steps.get(step["name"]), file, add)
@@ -112,9 +127,9 @@ def _transition(
         for c in t["post_checks"]:
             expect = f", expect {_code(c['expect'])}" if c["expect"] else ""
             add(f"- {_md(c['name'], one_line=True)} ({_code(c['check'])}{expect})")
-        add("")
-        for c in t["post_checks"]:
-            _folded(f"post-check {c['name']}", c["describe"], "", add)
+            add("")
+            language = languages.get(("post_checks", c["name"]), "")
+            _folded(c["describe"], language, add)
 
 
 def _pre_checks(checks: list[dict[str, Any]], add: Callable[[str], None]) -> None:
@@ -144,7 +159,7 @@ def _step(
     book = book or {}
     add(f"**Step {i}. {_md(s['name'], one_line=True)}** ({_code(s['action'])})")
     add("")
-    _folded("SQL" if book.get("language") == "sql" else "text", s["describe"], book, add)
+    _folded(s["describe"], book.get("language", ""), add)
     if s.get("preview"):
         add("Today:")
         add("")
@@ -182,9 +197,8 @@ def _findings(findings: list[dict[str, Any]], file: str, add: Callable[[str], No
         add("")
 
 
-def _folded(what: str, text: str, book: Any, add: Callable[[str], None]) -> None:
+def _folded(text: str, language: str, add: Callable[[str], None]) -> None:
     """`text` fenced, inside a `<details>` when longer than FOLD_LINES lines."""
-    language = book.get("language", "") if isinstance(book, dict) else ""
     block = _fence(text, language)
     lines = len(str(text).splitlines())
     if lines <= FOLD_LINES:
@@ -192,7 +206,7 @@ def _folded(what: str, text: str, book: Any, add: Callable[[str], None]) -> None
         add("")
         return
     add("<details>")
-    add(f"<summary>{'SQL' if what == 'SQL' else 'text'} ({lines} lines)</summary>")
+    add(f"<summary>{'SQL' if language == 'sql' else 'text'} ({lines} lines)</summary>")
     add("")
     add(block)
     add("")
