@@ -14,7 +14,8 @@ from migrator.plugin.registry import Registry
 if TYPE_CHECKING:
     from migrator.plugin.manager import PluginManager
 
-OutputFormat = Literal["text", "json"]
+OutputFormat = Literal["text", "json", "markdown"]
+"""markdown: `migrator plan` only (a pull-request comment); lines for people go to stderr."""
 
 
 def _default_operator() -> str:
@@ -65,5 +66,5 @@ class Context:
         self.out.write("\n")
 
     def say(self, line: str) -> None:
-        """A line for a person: on stdout for text output, on stderr beside JSON."""
-        print(line, file=self.err if self.output == "json" else self.out)
+        """A line for a person: on stdout for text output, on stderr beside a document."""
+        print(line, file=self.out if self.output == "text" else self.err)

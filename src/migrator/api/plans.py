@@ -224,6 +224,7 @@ def docs(
     form: DocsFormat = "markdown",
     out_dir: str | Path | None = None,
     rehearsals: Sequence[str | Path] = (),
+    source: bool = False,
 ) -> ExitCode:
     """Render plans as runbooks (Markdown, a standalone HTML page, or JSON); no database.
 
@@ -235,6 +236,10 @@ def docs(
     rich when it is a terminal). With it, each plan is
     written to `out_dir/<plan>.md` (`.html`, `.json`) and its diagram to
     `out_dir/<plan>.mmd`, and every file written is named on a line.
+
+    `source` (Markdown, without `out_dir`): the Markdown itself, never rendered, and of
+    several plans one document, each plan a section: the runbook of the plans a change
+    touches, as one pull-request comment (its first line `<!-- migrator-docs -->`).
     """
     from migrator.plan import load_plan
     from migrator.views.diagram_svg import runbook_svg
@@ -243,7 +248,7 @@ def docs(
     from migrator.views.runbook_html import html_page
     from migrator.views.runbook_markdown import markdown
 
-    if out_dir is None and len(plan_paths) != 1:
+    if out_dir is None and len(plan_paths) != 1 and not (source and form == "markdown"):
         raise UsageError("give one PLAN, or --out DIR to write a runbook for each")
     registry = ctx.plugins()
     plans = [load_plan(path, registry) for path in plan_paths]
@@ -258,8 +263,15 @@ def docs(
                 markdown(document), f"Runbook: {plan.name}", diagram=runbook_svg(document)
             )
         else:  # on a terminal the transitions as lines, not Mermaid source
-            text = markdown(document, terminal=out_dir is None and is_terminal(ctx.out))
+            shown = out_dir is None and is_terminal(ctx.out) and not source
+            text = markdown(document, terminal=shown)
         rendered.append((plan.name, text, document["diagram"]))
+    if out_dir is None and source and form == "markdown":
+        from migrator.views.values import visible
+
+        texts = [text for _, text, _ in rendered]
+        ctx.out.write(visible("<!-- migrator-docs -->\n" + "\n---\n\n".join(texts), lines=True))
+        return ExitCode.OK
     if out_dir is None:
         if form == "markdown":
             write(rendered[0][1], ctx.out)  # rendered by rich on a terminal

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 from migrator.api.commandhooks import told
 from migrator.api.context import Context
 from migrator.api.session import Session, default_target_phase, finish, open_session
-from migrator.errors import ExitCode, InternalError, RunStopped
+from migrator.errors import ExitCode, InternalError, RunStopped, UsageError
 
 if TYPE_CHECKING:
+    from migrator.plan.model import Plan
     from migrator.state import RunRow
+    from migrator.views.rehearsed import Rehearsal
 
 
 def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
@@ -186,18 +188,52 @@ def unlock(ctx: Context, plan_path: str | Path, run_id: int) -> ExitCode:
         return finish(ctx, session, ExitCode.OK, run=run_id, sessions_ended=done.ended)
 
 
-def dry_run(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
+def dry_run(
+    ctx: Context,
+    plan_path: str | Path,
+    to: str | None = None,
+    *,
+    rehearsal: str | Path | None = None,
+) -> ExitCode:
     """The path to `to`, every check, step and undo with its SQL, and today's pre-check results.
 
-    Writes nothing: not even schema `migrator` is created.
+    Writes nothing: not even schema `migrator` is created. `ctx.output == "markdown"`: the
+    same as a pull-request comment (`migrator.views.plan_markdown`), each step with its lint
+    findings and, given `rehearsal` (a `rehearse --output json` document of this version of
+    the plan), its locks and rewrites there.
     """
     from migrator.views.dryrun import dry_run_document, render_dry_run
 
+    if rehearsal is not None and ctx.output != "markdown":
+        raise UsageError("--rehearsal is shown by --output markdown only")
     with open_session(ctx, plan_path) as session:
         target = default_target_phase(session.plan, to)
+        traced = _rehearsal_of(session.plan, rehearsal)
         document = dry_run_document(session.environment(ctx), target)
         if ctx.output == "json":
             ctx.emit_json(session.secrets.mask_data(document))
+        elif ctx.output == "markdown":
+            from migrator.views.plan_markdown import plan_markdown
+            from migrator.views.runbook import runbook
+            from migrator.views.values import visible
+
+            book = runbook(session.plan, ctx.plugins(), traced)
+            text = plan_markdown(
+                session.secrets.mask_data(document),
+                session.secrets.mask_data(book),
+            )
+            ctx.out.write(visible(session.secrets.mask(text), lines=True))
         else:
             render_dry_run(document, session.reporter)
     return ExitCode.OK
+
+
+def _rehearsal_of(plan: Plan, path: str | Path | None) -> Rehearsal | None:
+    """The rehearsal document at `path`, of this very version of `plan` (else exit 2)."""
+    if path is None:
+        return None
+    from migrator.views.rehearsed import check_fits, read_rehearsal
+
+    found = read_rehearsal(path)
+    check_fits(found, plan.name, plan.checksum, plan.file)
+    return found

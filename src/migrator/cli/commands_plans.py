@@ -78,11 +78,13 @@ def plugins(output: str) -> int:
 @click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--output",
-    type=click.Choice(["text", "html", "json"]),
+    type=click.Choice(["text", "markdown", "html", "json"]),
     default="text",
     show_default=True,
-    help="text: Markdown (rendered on a terminal); html: a standalone page that works "
-    "offline; json: the runbook as data.",
+    help="text: Markdown (rendered on a terminal); markdown: the Markdown itself, never "
+    "rendered, and without --out of several PLANS one document, each plan a section (a "
+    "pull-request comment); html: a standalone page that works offline; json: the "
+    "runbook as data.",
 )
 @click.option(
     "--out",
@@ -118,16 +120,22 @@ def docs(
     Each step shows its lint findings (rule, line, reason: as `validate` prints them);
     with --rehearsal, what it did on the rehearsal's scratch copy ("takes ACCESS
     EXCLUSIVE on public.profiles; rewrites public.events").
+
+    --output markdown prints the Markdown as it is; several PLANS make one document,
+    each plan a section: `migrator docs --output markdown $(git diff --name-only
+    origin/main -- plans/)` is the runbook of the plans a change touches, as one
+    pull-request comment (docs/ci.md).
     """
     from migrator import api
 
-    form = {"text": "markdown", "html": "html", "json": "json"}[output]
+    form = {"text": "markdown", "markdown": "markdown", "html": "html", "json": "json"}[output]
     return api.docs(
         context(),
         plans,
         form=form,  # type: ignore[arg-type]
         out_dir=out_dir,
         rehearsals=rehearsals,
+        source=output == "markdown",
     )
 
 

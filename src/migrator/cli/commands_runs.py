@@ -13,6 +13,7 @@ from migrator.cli.options import (
     confirmed_control_options,
     context,
     control_options,
+    dry_run_options,
     run_context,
     run_options,
 )
@@ -40,16 +41,30 @@ def apply(plan: str, to: str | None, **options: Any) -> int:
 @cli.command("plan")
 @PLAN_ARG
 @click.option("--to", "to", metavar="PHASE", help="The phase to reach (hotfix: default applied).")
-@run_options
-def plan_command(plan: str, to: str | None, **options: Any) -> int:
+@click.option(
+    "--rehearsal",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="With --output markdown: a `migrator rehearse PLAN --output json` document of this "
+    "version of the plan; each step's locks and rewrites there are shown beside its SQL.",
+)
+@dry_run_options
+def plan_command(plan: str, to: str | None, rehearsal: str | None, **options: Any) -> int:
     """Dry run: the path to PHASE, every check, step and undo with its exact SQL.
 
     Pre-checks are evaluated in READ ONLY transactions, so you see which would
     fail today. Nothing is written to the database.
+
+    --output markdown prints the same as a pull-request comment (GitHub, GitLab):
+    the path, each transition's risk and approval, the pre-checks as they stand
+    today, each step's SQL, lint findings (FILE:LINE:COL), undo and, with
+    --rehearsal FILE, the locks and rewrites the rehearsal saw; secrets masked.
+    Its first line, `<!-- migrator-plan: PLAN -->`, lets a CI job find and edit
+    the comment it posted before (docs/ci.md). Exit codes as the dry run's.
     """
     from migrator import api
 
-    return api.dry_run(run_context(**options), plan, to)
+    return api.dry_run(run_context(**options), plan, to, rehearsal=rehearsal)
 
 
 @cli.command(cls=PluginOptionsCommand)

@@ -76,7 +76,7 @@ def _warn_once(log_format: str | None = None, output: str | None = None) -> None
         return
     if log_format != "json":
         click.echo(fitted(DSN_PASSWORD_WARNING, sys.stderr), err=True)
-    elif output != "json":
+    elif output in (None, "text"):
         click.echo(fitted(DSN_PASSWORD_WARNING, sys.stdout))
 
 
@@ -173,7 +173,9 @@ def run_context(**kwargs: Any) -> Any:
     return ctx
 
 
-def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def run_options(
+    f: Callable[..., Any], *, output: Callable[..., Any] = output_option
+) -> Callable[..., Any]:
     f = click.option(
         "--force",
         is_flag=True,
@@ -185,7 +187,21 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(["json"]),
         help="Also write one structured JSON line per event to stderr.",
     )(f)
-    return database_options(f)
+    return _with(f, [_DSN, _VAR, _YES, _OPERATOR, output])
+
+
+def dry_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`run_options` with `--output markdown` besides text and json (`migrator plan`)."""
+    markdown = click.option(
+        "--output",
+        type=click.Choice(["text", "json", "markdown"]),
+        default="text",
+        show_default=True,
+        help="text for people; json: one machine-readable document on stdout; markdown: the "
+        "dry run as a pull-request comment (GitHub, GitLab) on stdout, its first line "
+        "`<!-- migrator-plan: PLAN -->` for CI to find and edit the comment it posted.",
+    )
+    return run_options(f, output=markdown)
 
 
 PLAN_ARG = click.argument("plan", type=click.Path(dir_okay=False))

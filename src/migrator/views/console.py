@@ -52,8 +52,8 @@ class Reporter:
         self.secrets = secrets or Secrets()
         self.events: list[dict[str, Any]] = []
         self.err = err
-        # People read stderr beside a JSON document on stdout.
-        target = err if output == "json" else out
+        # People read stderr beside a document (JSON, Markdown) on stdout.
+        target = out if output == "text" else err
         self.console = Console(file=target, highlight=False, soft_wrap=True)
 
     def say(self, text: str, style: str | None = None) -> None:

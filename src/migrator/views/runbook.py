@@ -89,8 +89,14 @@ class _Seen:
 
     def of(self, t: Transition, index: int, label: str) -> dict[str, Any]:
         where = dotted((*t.path, "steps", index))
-        lint = [
-            {"rule": p.rule, "line": p.line, "column": p.column, "message": p.message}
+        lint = [  # in_undo: about the step's rollback, not its own text
+            {
+                "rule": p.rule,
+                "line": p.line,
+                "column": p.column,
+                "message": p.message,
+                "in_undo": p.path.startswith(where + ".rollback"),
+            }
             for p in self.findings
             if p.path == where or p.path.startswith(where + ".")
         ]

@@ -1,0 +1,81 @@
+"""Start-up stays fast: what `migrator --help` and `migrator validate` of a small plan import,
+each in a fresh process (docs/performance.md, "Start-up").
+
+Measured when this was written (`python -X importtime -m migrator --help`): `import
+migrator` took about 130 ms, pydantic and pluggy its heaviest parts; `--help` imports no
+plugin, no YAML reader, no database driver, no rich. `validate` loads the plugins (their
+`__init__` only: each imports its working modules when a hook needs them), pydantic and
+the YAML reader, and still no database driver and no HTTP client. None of them imports
+what the reporting plugins use (OpenTelemetry, prometheus_client, an HTTP client) unless a
+run asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# What a run may need and --help or validate never does.
+NEVER = ("opentelemetry", "prometheus_client", "httpx", "requests", "sqlalchemy", "psycopg")
+
+PROBE = """\
+import json, runpy, sys
+out, sys.argv = sys.argv[1], ["migrator", *sys.argv[2:]]
+try:
+    runpy.run_module("migrator", run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+with open(out, "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+
+def imported(tmp_path: Path, *argv: str) -> set[str]:
+    """The modules a fresh `python -m migrator ARGV...` had imported when it ended."""
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert out.exists(), done.stderr
+    result = json.loads(out.read_text())
+    assert result["code"] in (0, None), done.stdout + done.stderr
+    return set(result["modules"])
+
+
+def roots(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["plan", "--help"], ["docs", "--help"]])
+def test_help_imports_no_plugin_no_yaml_no_driver(tmp_path: Path, argv: list[str]) -> None:
+    found = roots(imported(tmp_path, *argv))
+    assert "migrator" in found and "click" in found  # the probe did run migrator
+    assert not found & set(NEVER), sorted(found & set(NEVER))
+    assert not found & {"yaml", "rich", "transitions"}, sorted(found)
+    plugins = sorted(r for r in found if r.startswith("migrator_"))
+    assert plugins == [], f"--help loaded plugins: {plugins}"
+
+
+def test_validate_of_a_small_plan_imports_no_driver_and_no_reporting_library(
+    tmp_path: Path,
+) -> None:
+    plan = tmp_path / "small.yaml"
+    plan.write_text(
+        "plan: small\nkind: hotfix\nsteps:\n"
+        "  - sql: create table t (id int)\n    rollback: {sql: drop table t}\n"
+        "post_checks:\n  - {query: select count(*) from t, expect: 0}\n"
+    )
+    modules = imported(tmp_path, "validate", str(plan))
+    found = roots(modules)
+    assert {"migrator_sql", "yaml"} <= found  # it did load the plugins and read the plan
+    assert not found & set(NEVER), sorted(found & set(NEVER))
