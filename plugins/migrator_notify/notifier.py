@@ -119,7 +119,7 @@ class Notifier:
                 return None  # a resume records the dead run interrupted first: old news
             notes.started = True
             if status != "awaiting_approval":
-                resumed = status != "prechecking"
+                resumed = status != "prechecking" or notes.run.command.command == "resume"
                 return ("run_started", "resumed" if resumed else "started")
         if status == "awaiting_approval":
             return ("approval_needed", "awaiting approval")
