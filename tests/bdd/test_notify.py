@@ -31,9 +31,13 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
                 route.hold.set()
 
 
-@given(parsers.parse('a receiver, whose address is in the environment variable "{name}"'))
+@given(
+    parsers.parse(
+        'a receiver, whose URL (its token in the path) is in the environment variable "{name}"'
+    )
+)
 def _(name: str, receiver: Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(name, receiver.url)
+    monkeypatch.setenv(name, receiver.url + HOOK)
 
 
 @given("the receiver hangs")
@@ -45,7 +49,7 @@ def _(receiver: Server) -> None:
 def _(monkeypatch: pytest.MonkeyPatch) -> None:
     with running() as gone:
         url = gone.url  # nobody listens there once it stopped
-    monkeypatch.setenv("RECEIVER_URL", url)
+    monkeypatch.setenv("RECEIVER_URL", url + HOOK)
 
 
 @given(parsers.parse('the plan "{name}" tells its receiver in format "{kind}"'))
