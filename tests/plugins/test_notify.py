@@ -281,3 +281,14 @@ def test_a_malformed_notify_key_is_refused_where_it_is_written(
     line = text.count("\n")
     assert f"{plan}:{line}:{column}: {path}: " in result.out + result.err
     assert message in result.out + result.err
+
+
+def test_the_documented_notify_snippet_is_a_valid_plan_key(write_plan: Any, migrator: Any) -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "integrations.md").read_text()
+    section = docs.split("## Notifications", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert snippet.startswith("notify:")
+    result = migrator("validate", write_plan(phased("documented", ["{sql: select 1}"]) + snippet))
+    assert result.code == 0, result.out + result.err
