@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests import plans
-from tests.faults.gates import run_held_at
+from tests.faults.gates import Gate, run_held_at
 from tests.httpserver import Server, running
-from tests.integration.test_interruptions import LOCK_PLAN, _lock_lost_during_first
+from tests.processes import wait_for
 from tests.signals import FIRST_SIGNAL_HANDLED, finish, wait_for_line
 
 THREE = plans.phased("three", [plans.traced("one"), plans.traced("two"), plans.traced("three")])
+HELD = plans.phased("held", [plans.traced("first"), plans.traced("second")])
 
 
 @pytest.fixture
@@ -71,10 +75,41 @@ def test_a_run_stopped_by_sigint_is_told_interrupted_and_its_resume_started(
 def test_a_run_whose_command_ends_first_is_told_interrupted_at_the_commands_end(
     receiver: Server, database: str, write_plan: Any, migrator: Any, sql: Any
 ) -> None:
-    with _lock_lost_during_first(database, sql, grab=True):
-        result = migrator("apply", write_plan(LOCK_PLAN + receivers(receiver)), "--to", "b")
+    with lock_taken_during_first(database, sql):
+        result = migrator("apply", write_plan(HELD + receivers(receiver)), "--to", "b")
     assert result.code == 4
     events = told(receiver)
     assert [e["event"] for e in events] == ["run_started", "interrupted"]
     assert events[-1]["exit_code"] == 4 and "lost its lock" in events[-1]["reason"]
     assert events[-1]["run_id"] == events[0]["run_id"]
+
+
+@contextmanager
+def lock_taken_during_first(database: str, sql: Any) -> Iterator[None]:
+    """While the body runs plan `held`: hold step `first` at a gate, end the session of the
+    plan's lock from the server, take the lock, then let `first` go on: the run finds its
+    lock taken before `second` (exit 4), its run left as it was."""
+    from migrator.engine.locks import lock_key
+
+    gate = Gate(database)
+    gate.at_row("events", kind="step", status="done", step="first")
+    finished = threading.Event()
+
+    def work() -> None:
+        wait_for(lambda: gate.reached_row() is not None)
+        pid = sql("select backend_pid from migrator.locks where plan = 'held'")[0][0]
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute("select pg_terminate_backend(%s)", (pid,))
+            wait_for(lambda: sql("select count(*) from pg_locks where pid = %s", pid) == [(0,)])
+            conn.execute("select pg_advisory_lock(%s)", (lock_key("held"),))
+            gate.open()
+            finished.wait()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        thread.join()
+        gate.close()
