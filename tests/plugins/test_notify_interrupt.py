@@ -18,7 +18,7 @@ import pytest
 from tests import plans
 from tests.faults.gates import Gate, run_held_at
 from tests.httpserver import Server, running
-from tests.processes import wait_for
+from tests.processes import sigkill, wait_for
 from tests.signals import FIRST_SIGNAL_HANDLED, finish, wait_for_line
 
 THREE = plans.phased("three", [plans.traced("one"), plans.traced("two"), plans.traced("three")])
@@ -69,6 +69,24 @@ def test_a_run_stopped_by_sigint_is_told_interrupted_and_its_resume_started(
     assert [(e["event"], e["outcome"], e["command"]) for e in again] == [
         ("run_started", "resumed", "resume"),
         ("run_succeeded", "succeeded", "resume"),
+    ]
+
+
+def test_a_resume_after_a_kill_is_told_it_started_again_not_the_old_interruption(
+    receiver: Server, database: str, write_plan: Any, migrator: Any
+) -> None:
+    plan = write_plan(THREE + receivers(receiver))
+    argv = ["apply", plan, "--to", "b"]
+    env = {"NO_PROXY": "127.0.0.1"}
+    with run_held_at(database, argv, env, kind="step", status="done", step="two") as (proc, _):
+        wait_for(lambda: len(told(receiver)) == 1, proc=proc)
+        sigkill(proc)  # nothing more can be told: the process is gone
+    assert [e["event"] for e in told(receiver)] == ["run_started"]
+    resumed = migrator("resume", plan)
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert [(e["event"], e["outcome"]) for e in told(receiver)[1:]] == [
+        ("run_started", "resumed"),
+        ("run_succeeded", "succeeded"),
     ]
 
 
