@@ -255,6 +255,13 @@ def test_migrator_notify_url_is_told_beside_the_plans_receivers(
     bare = write_plan(phased("bare", ["{sql: select 1}"]), "bare.yaml")
     assert api.apply(context(database), bare, "b") == 0
     assert [e["plan"] for e in told(receiver, "/project")][-2:] == ["bare", "bare"]
+    monkeypatch.setenv("MIGRATOR_NOTIFY_URL", url)  # the plan's own receiver: told once
+    once = write_plan(phased("once", ["{sql: select 1}"]) + notify(url), "once.yaml")
+    assert api.apply(context(database), once, "b") == 0
+    assert [e["event"] for e in told(receiver) if e["plan"] == "once"] == [
+        "run_started",
+        "run_succeeded",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -292,3 +299,20 @@ def test_the_documented_notify_snippet_is_a_valid_plan_key(write_plan: Any, migr
     assert snippet.startswith("notify:")
     result = migrator("validate", write_plan(phased("documented", ["{sql: select 1}"]) + snippet))
     assert result.code == 0, result.out + result.err
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://files.example/drop", "ftp://files.example: a receiver's url must be http://"),
+        ("${env:NOTIFY_NOWHERE}", "environment variable NOTIFY_NOWHERE is not set"),
+    ],
+)
+def test_a_receiver_it_cannot_reach_stops_the_command_before_anything_runs(
+    write_plan: Any, migrator: Any, sql: Any, url: str, message: str
+) -> None:
+    plan = write_plan(phased("unsent", ["{sql: create table made (x int)}"]) + notify(url))
+    result = migrator("apply", plan, "--to", "b")
+    assert result.code == 2
+    assert message in result.out + result.err
+    assert sql("select to_regclass('made')") == [(None,)]
