@@ -24,24 +24,24 @@ def guide_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     files = {}
     for code in blocks("python"):
         first = code.splitlines()[0]
-        if first.startswith("# migrator_notify/"):
+        if first.startswith("# migrator_chat/"):
             files[first[2:]] = code
-    assert set(files) == {"migrator_notify/__init__.py", "migrator_notify/notify.py"}
+    assert set(files) == {"migrator_chat/__init__.py", "migrator_chat/chat.py"}
     for relative, code in files.items():
         (tmp_path / relative).parent.mkdir(exist_ok=True)
         (tmp_path / relative).write_text(code)
     toml = next(b for b in blocks("toml") if "[project.entry-points.migrator]" in b)
     entry = toml.split("[project.entry-points.migrator]", 1)[1].strip()
-    assert entry == 'notify = "migrator_notify"'
-    info = tmp_path / "migrator_notify-0.1.dist-info"
+    assert entry == 'chat = "migrator_chat"'
+    info = tmp_path / "migrator_chat-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: migrator-notify\nVersion: 0.1\n")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: migrator-chat\nVersion: 0.1\n")
     unquoted = entry.replace('"', "")
     (info / "entry_points.txt").write_text(f"[migrator]\n{unquoted}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     yield tmp_path
-    for name in ("migrator_notify", "migrator_notify.notify"):
+    for name in ("migrator_chat", "migrator_chat.chat"):
         sys.modules.pop(name, None)
     importlib.invalidate_caches()
 
@@ -50,17 +50,17 @@ def test_the_guides_plugin_is_listed_and_runs(
     guide_plugin: Path, migrator: Any, write_plan: Any, sql: Any
 ) -> None:
     listed = migrator("plugins")
-    assert "notify (migrator-notify 0.1)\n  actions: notify" in listed.out
+    assert "chat (migrator-chat 0.1)\n  actions: chat" in listed.out
     plan = write_plan(
-        "plan: tell\nkind: hotfix\nsteps:\n  - {name: tell ops, notify: {channel: ops}}\n",
+        "plan: tell\nkind: hotfix\nsteps:\n  - {name: tell ops, chat: {channel: ops}}\n",
         "tell.yaml",
     )
 
     applied = migrator("apply", plan)
 
     assert applied.code == 0, applied.out + applied.err
-    assert "notifying ops" in applied.out
+    assert "posting to #ops" in applied.out
     memo = sql("select detail->'memo'->>'channel' from migrator.events where status = 'done'")
     assert memo == [("ops",)]
     docs = migrator("docs", plan, dsn=False)
-    assert "**1. tell ops** (`notify`)\n\n```\nnotify ops\n```" in docs.out
+    assert "**1. tell ops** (`chat`)\n\n```\npost to #ops\n```" in docs.out

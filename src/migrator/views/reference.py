@@ -308,7 +308,55 @@ def render_reference(registry: Registry) -> str:
     lines += ["## Checks", ""]
     for key in sorted(registry.checks):
         lines += check_section(registry.checks[key], registry.providers[("check", key)])
+    lines += list(plugin_keys_section(registry))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def plugin_keys_section(registry: Registry) -> Iterator[str]:
+    """The top-level plan keys (`PlanKeySpec`) and the options of `apply`, `rollback` and
+    `resume` (`OptionSpec`) that plugins add, each with its provider."""
+    if not registry.plan_keys and not registry.options:
+        return
+    yield "## Plugins' plan keys and options"
+    yield ""
+    yield "Top-level plan keys, and options of `apply`, `rollback` and `resume`, that plugins add."
+    yield ""
+    for key in sorted(registry.plan_keys):
+        spec = registry.plan_keys[key]
+        yield f"### {code(key)}"
+        yield ""
+        if spec.summary:
+            yield spec.summary[0].upper() + spec.summary[1:] + "."
+            yield ""
+        yield f"- provided by the plugin {code(registry.providers[('plan key', key)])}"
+        yield ""
+        config = spec.config
+        if get_origin(config) is list and _model_of(get_args(config)[0]) is not None:
+            model = _model_of(get_args(config)[0])
+            assert model is not None
+            yield "Its value, a list of mappings:"
+            yield ""
+            yield from field_table(model)
+        else:
+            yield from _config(config)
+        yield ""
+    if registry.options:
+        yield "### Options"
+        yield ""
+        yield "| option | environment variable | plugin | description |"
+        yield "| --- | --- | --- | --- |"
+        for name in sorted(registry.options):
+            option = registry.options[name]
+            value = "" if option.is_flag else f" {option.metavar}"
+            yield _row(
+                [
+                    code(option.flag + value, in_table=True),
+                    code(option.envvar, in_table=True) if option.envvar else "",
+                    code(registry.providers[("option", name)], in_table=True),
+                    _cell(option.help),
+                ]
+            )
+        yield ""
 
 
 def builtin_registry() -> Registry:
@@ -322,8 +370,12 @@ def builtin_registry() -> Registry:
             continue
         if kind == "action":
             registry.add_action(full.actions[key], plugin)
-        else:
+        elif kind == "check":
             registry.add_check(full.checks[key], plugin)
+        elif kind == "plan key":
+            registry.add_plan_key(full.plan_keys[key], plugin)
+        elif kind == "option":
+            registry.add_option(full.options[key], plugin)
     return registry
 
 

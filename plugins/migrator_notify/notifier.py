@@ -1,0 +1,176 @@
+"""What each run of a command is told as: the reporting hooks' events turned into the six
+notification events, the failing checks and step gathered for the content, and the
+receivers (the plan's, and `MIGRATOR_NOTIFY_URL`'s) each sent the events it wants."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import migrator
+from migrator.plugin import CommandInfo, RunEvent, RunInfo
+
+from .config import DEFAULT_TIMEOUT, ENV_URL, Receiver
+from .delivery import Outbox, Target, origin
+from .document import Facts, json_document, slack_message
+
+ENDS = {
+    "succeeded": ("run_succeeded", "succeeded"),
+    "failed": ("run_failed", "nothing applied"),
+    "undone": ("run_failed", "undone"),
+    "undo_failed": ("undo_failed", "undo failed"),
+    "interrupted": ("interrupted", "interrupted"),
+}
+"""A run's end states: the event each is told as, and its outcome."""
+WORKING = {"prechecking", "applying", "verifying", "undoing", "awaiting_approval"}
+"""States a run works in: the first one this command records is the run's start."""
+KEPT_CHECKS = 5
+"""Failing checks a notification names at most (the last ones)."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A receiver: where, in which format, for which events."""
+
+    target: Target
+    format: str
+    on: frozenset[str]
+
+
+@dataclass
+class Notes:
+    """What a run's notifications say beyond its state: its failing checks and step."""
+
+    run: RunInfo
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    step: dict[str, Any] | None = None
+    undo: dict[str, Any] | None = None
+    started: bool = False
+    ended: bool = False
+
+
+def notifier_for(command: CommandInfo) -> Notifier | None:
+    """The notifier of `command`, or None when nobody is to be told."""
+    receivers: list[Receiver] = list(command.settings.get("notify") or [])
+    env_url = os.environ.get(ENV_URL, "").strip()
+    if env_url and env_url not in {r.url for r in receivers}:
+        receivers.append(Receiver(url=env_url, format="json", timeout=DEFAULT_TIMEOUT))
+    if not receivers:
+        return None
+    return Notifier(command, [_wanted(command, r) for r in receivers])
+
+
+def _wanted(command: CommandInfo, receiver: Receiver) -> Wanted:
+    try:
+        url = command.interpolate(receiver.url)
+    except Exception as exc:
+        raise migrator.errors.UsageError(f"notify: a receiver's url: {exc}") from None
+    command.add_secret(url)  # the whole URL is a secret: a webhook's token is in it
+    parts = urlsplit(url)
+    for piece in (parts.path, parts.query, parts.username, parts.password):
+        if piece and piece != "/":
+            command.add_secret(piece)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = origin(url) if parts.hostname else "a receiver"
+        raise migrator.errors.UsageError(
+            f"notify: {shown}: a receiver's url must be http:// or https:// with a host"
+        )
+    target = Target(url, origin(url), receiver.timeout)
+    return Wanted(target, receiver.format, frozenset(receiver.on))
+
+
+class Notifier:
+    """The notifications of one command."""
+
+    def __init__(self, command: CommandInfo, receivers: list[Wanted]) -> None:
+        self.command = command
+        self.receivers = receivers
+        self.outbox = Outbox(command.mask)
+        self.runs: dict[int, Notes] = {}
+
+    def event(self, run: RunInfo, event: RunEvent) -> None:
+        """One event of a run's trail (on the run's thread)."""
+        notes = self.runs.setdefault(run.run_id, Notes(run))
+        notes.run = run
+        if event.kind == "check" and event.status == "failed":
+            notes.checks = [*notes.checks, _check(event)][-KEPT_CHECKS:]
+        elif event.kind == "step" and event.status == "failed":
+            notes.step = _step(event)
+        elif event.kind == "undo" and event.status == "failed":
+            notes.undo = _step(event)
+        if event.kind != "state":
+            return
+        told = self._told_as(notes, event)
+        if told is not None:
+            name, outcome = told
+            self._send(name, Facts(run, outcome, event, notes.checks, notes.step, notes.undo))
+        if event.status in ENDS and notes.started:
+            self.outbox.flush()
+        for warning in self.outbox.warnings():  # only here: on the run's thread, in a hook
+            run.warn(warning)
+
+    def _told_as(self, notes: Notes, event: RunEvent) -> tuple[str, str] | None:
+        status = event.status
+        if not notes.started:
+            if status not in WORKING:
+                return None  # a resume records the dead run interrupted first: old news
+            notes.started = True
+            if status != "awaiting_approval":
+                resumed = status != "prechecking" or notes.run.command.command == "resume"
+                return ("run_started", "resumed" if resumed else "started")
+        if status == "awaiting_approval":
+            return ("approval_needed", "awaiting approval")
+        if status in ENDS and not notes.ended:
+            notes.ended = True
+            return ENDS[status]
+        return None
+
+    def end(self, exit_code: int, error: str | None) -> None:
+        """The command ended: a run it started and never ended (the database gone, the
+        lock lost) is told interrupted; then wait for what is queued (at most the timeout);
+        what was not delivered is raised, to be told on the operator's stream."""
+        for notes in self.runs.values():
+            if notes.started and not notes.ended:
+                notes.ended = True
+                reason = error or f"the command ended with exit {exit_code}"
+                state = RunEvent("state", "interrupted", None, {"reason": reason})
+                facts = Facts(notes.run, "interrupted", state, notes.checks, notes.step, notes.undo)
+                self._send("interrupted", facts, exit_code)
+        self.outbox.flush()
+        self.outbox.close()
+        left = self.outbox.warnings()
+        if left:
+            raise NotDelivered("; ".join(left))
+
+    def _send(self, name: str, facts: Facts, exit_code: int | None = None) -> None:
+        document = json_document(name, facts, exit_code)
+        for wanted in self.receivers:
+            if name not in wanted.on:
+                continue
+            body = slack_message(document) if wanted.format == "slack" else document
+            payload = json.dumps(body, ensure_ascii=False, default=str).encode()
+            self.outbox.send(wanted.target, name, payload)
+
+
+class NotDelivered(RuntimeError):
+    """Notifications sent after the last run's end that did not arrive."""
+
+
+def _check(event: RunEvent) -> dict[str, Any]:
+    detail = event.detail
+    return {
+        "name": event.step,
+        "phase": detail.get("phase"),
+        "check": detail.get("check"),
+        "actual": detail.get("actual"),
+        "expected": detail.get("expected"),
+        "detail": detail.get("detail") or None,
+        "differences": detail.get("differences"),
+    }
+
+
+def _step(event: RunEvent) -> dict[str, Any]:
+    return {"name": event.step, "error": event.detail.get("error")}

@@ -1,0 +1,318 @@
+"""The `notify` plugin against real HTTP receivers (tests/httpserver.py): every event with
+its content and no secret, Slack's blocks, a receiver down, answering 500, hanging;
+MIGRATOR_NOTIFY_URL; a malformed `notify:` key at FILE:LINE:COL."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from migrator import api
+from migrator.plugin.manager import get_plugin_manager
+from tests.httpserver import Server, running
+from tests.plans import phased, traced
+from tests.secrets_sweep import ENV_NAME
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("MIGRATOR_NOTIFY_URL", raising=False)
+    with running() as server:
+        server.route("/hook/T0K3N-secret")
+        yield server
+
+
+def notify(url: str, *extra: str) -> str:
+    """A `notify:` key with one receiver."""
+    more = "".join(f"\n    {line}" for line in extra)
+    return f"notify:\n  - url: {url}{more}\n"
+
+
+def context(database: str, operator: str = "dora") -> api.Context:
+    return api.Context(
+        out=io.StringIO(),
+        err=io.StringIO(),
+        dsn=database,
+        plugin_manager=get_plugin_manager(),
+        operator=operator,
+    )
+
+
+def output(ctx: api.Context) -> str:
+    """What a library call told the operator."""
+    out: Any = ctx.out
+    err: Any = ctx.err
+    return str(out.getvalue()) + str(err.getvalue())
+
+
+def told(server: Server, path: str = "/hook/T0K3N-secret") -> list[dict[str, Any]]:
+    return [r.json() for r in server.requests_to(path)]
+
+
+def no_secret(server: Server, database: str, *more: str) -> None:
+    """No request the receiver got holds the DSN's password, the URL's token or `more`."""
+    password = database.split("@")[0].rsplit(":", 1)[1]
+    for request in server.received:
+        text = request.body.decode() + json.dumps(request.headers)
+        for secret in (password, "T0K3N-secret", *more):
+            assert secret not in text
+
+
+def warnings(sql: Any) -> list[str]:
+    rows = sql("select detail from migrator.events where kind = 'hook' and status = 'warned'")
+    return [row[0]["detail"] for row in rows]
+
+
+def test_a_run_is_told_it_started_and_succeeded(
+    receiver: Server, write_plan: Any, database: str, sql: Any
+) -> None:
+    url = receiver.url + "/hook/T0K3N-secret"
+    plan = write_plan(phased("told", ["{sql: select 1}"]) + notify(url))
+    ctx = context(database)
+    assert api.apply(ctx, plan, "b") == 0
+    started, succeeded = told(receiver)
+    assert [started["event"], succeeded["event"]] == ["run_started", "run_succeeded"]
+    assert started["outcome"] == "started" and succeeded["outcome"] == "succeeded"
+    run_id = sql("select id from migrator.runs")[0][0]
+    assert succeeded["schema"] == "migrator.notification/1"
+    assert succeeded["run_id"] == run_id and succeeded["plan"] == "told"
+    assert succeeded["transition"] == {"name": "go", "from": "a", "to": "b"}
+    assert (succeeded["operator"], succeeded["command"]) == ("dora", "apply")
+    assert succeeded["database"].endswith("/" + database.split("?")[0].rsplit("/", 1)[1])
+    assert succeeded["settle"] is None and succeeded["checks"] == []
+    assert "run 1 (go: a -> b) succeeded" in succeeded["summary"]
+    no_secret(receiver, database)
+    assert "T0K3N" not in output(ctx)
+    assert warnings(sql) == []
+
+
+def test_a_failing_post_check_is_told_with_its_difference_and_no_secret(
+    receiver: Server, write_plan: Any, database: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "check-value-s3cr3t"
+    monkeypatch.setenv(ENV_NAME, secret)
+    monkeypatch.setenv("NOTIFY_HOOK", receiver.url + "/hook/T0K3N-secret")
+    sql("create table t (x int)")
+    receiver.route("/echo", body={"token": "not it"})
+    steps = ["{name: fill, sql: 'insert into t values (1)'}"]
+    checks = [
+        '{name: same rows, query: select x from t, expect: {equals_query: "select 2"}}',
+        f'{{name: token echoed, http: {{url: "{receiver.url}/echo"}}, '
+        f'expect: {{status: 200, json: {{token: "${{env:{ENV_NAME}}}"}}}}}}',
+    ]
+    plan = write_plan(phased("checked", steps, post_checks=checks) + notify("${env:NOTIFY_HOOK}"))
+    assert api.apply(context(database), plan, "b") == 1
+    *_, failed = told(receiver)
+    assert (failed["event"], failed["outcome"]) == ("run_failed", "undone")
+    assert failed["reason"] == "a post-check failed"
+    rows, echoed = failed["checks"]
+    assert (rows["name"], rows["phase"], rows["expected"]) == (
+        "same rows",
+        "post",
+        "the same 1 row",
+    )
+    assert {d["only_in"] for d in rows["differences"]} == {"query", "equals_query"}
+    assert [k["value"] for d in rows["differences"] for k in d["key"]] == [1, 2]
+    assert echoed["name"] == "token echoed" and "***" in json.dumps(echoed["expected"])
+    no_secret(receiver, database, secret)
+
+
+def test_an_undo_that_fails_is_told_with_the_step_and_what_settles_it(
+    receiver: Server, write_plan: Any, database: str
+) -> None:
+    url = receiver.url + "/hook/T0K3N-secret"
+    steps = [
+        "{name: fine, sql: select 1, rollback: {sql: select 1/0}}",
+        "{name: bad, sql: select 1/0}",
+    ]
+    plan = write_plan(phased("broken", steps) + notify(url))
+    assert api.apply(context(database), plan, "b") == 3
+    events = told(receiver)
+    assert [e["event"] for e in events] == ["run_started", "undo_failed"]
+    failed = events[-1]
+    assert failed["step"] == {"name": "bad", "error": "division by zero"}
+    assert failed["undo"] == {"name": "fine", "error": "division by zero"}
+    assert f"migrator resume {plan}" in failed["settle"]
+    assert failed["reason"] == "undoing fine failed: division by zero"
+
+
+@pytest.mark.parametrize(
+    ("yes", "code", "last"), [(True, 0, "run_succeeded"), (False, 1, "run_failed")]
+)
+def test_an_approval_is_told_before_it_is_asked(
+    receiver: Server, write_plan: Any, database: str, yes: bool, code: int, last: str
+) -> None:
+    url = receiver.url + "/hook/T0K3N-secret"
+    text = phased("gated", ["{sql: select 1}"]).replace(
+        "    to: b\n", "    to: b\n    approval: true\n"
+    )
+    plan = write_plan(text + notify(url, "on: [approval_needed, run_failed, run_succeeded]"))
+    ctx = context(database)
+    ctx.assume_yes = yes
+    assert api.apply(ctx, plan, "b") == code
+    events = told(receiver)
+    assert [e["event"] for e in events] == ["approval_needed", last]
+    assert events[0]["outcome"] == "awaiting approval"
+    assert "--yes" in events[0]["settle"]
+    if not yes:
+        assert events[1]["outcome"] == "nothing applied"
+        assert f"migrator apply {plan} --to b" in events[1]["settle"]
+
+
+def test_slack_gets_blocks_with_a_text_fallback(
+    receiver: Server, write_plan: Any, database: str
+) -> None:
+    url = receiver.url + "/hook/T0K3N-secret"
+    checks = ["{name: five, query: select 4, expect: 5}"]
+    plan = write_plan(
+        phased("slacked", [traced("one")], pre_checks=checks)
+        + notify(url, "format: slack", "on: [run_failed]")
+    )
+    assert api.apply(context(database), plan, "b") == 1
+    [message] = told(receiver)
+    assert "plan slacked, run 1 (go: a -> b) failed (nothing applied)" in message["text"]
+    blocks = message["blocks"]
+    assert blocks[0]["type"] == "header" and "slacked" in blocks[0]["text"]["text"]
+    fields = [f["text"] for f in blocks[1]["fields"]]
+    assert "*Transition*\ngo (a → b)" in fields and "*Operator*\ndora" in fields
+    texts = [b["text"]["text"] for b in blocks[2:] if b["type"] == "section"]
+    assert "*Check* `five` (pre-check): actual 4, expected 5" in texts
+    assert any(t.startswith("*To settle it*\nnothing was applied") for t in texts)
+    assert blocks[-1]["type"] == "context"
+
+
+def test_a_receiver_that_is_down_never_fails_the_run_and_is_warned_by_host(
+    write_plan: Any, database: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with running() as gone:
+        url = gone.url + "/hook/T0K3N-secret"  # a port nobody listens on once it stops
+    plan = write_plan(phased("lonely", ["{sql: select 1}"]) + notify(url, "timeout: 2s"))
+    ctx = context(database)
+    assert api.apply(ctx, plan, "b") == 0
+    found = warnings(sql)
+    assert len(found) == 2  # run_started, then run_succeeded
+    for warning in found:
+        assert f"to {gone.url} not delivered: ConnectError" in warning
+        assert warning.endswith("(2 attempts)") and "T0K3N" not in warning
+    assert "T0K3N" not in output(ctx)
+
+
+def test_a_receiver_answering_500_is_sent_it_once_more(
+    receiver: Server, write_plan: Any, database: str, sql: Any
+) -> None:
+    receiver.route("/flaky", status=[500, 200])
+    plan = write_plan(phased("flaky", ["{sql: select 1}"]) + notify(receiver.url + "/flaky"))
+    assert api.apply(context(database), plan, "b") == 0
+    events = [e["event"] for e in told(receiver, "/flaky")]
+    assert events == ["run_started", "run_started", "run_succeeded"]
+    assert warnings(sql) == []
+
+
+def test_a_receiver_that_hangs_holds_the_run_no_longer_than_its_timeout(
+    receiver: Server, write_plan: Any, database: str, sql: Any
+) -> None:
+    held = threading.Event()
+    route = receiver.route("/slow", hold=held)
+    plan = write_plan(
+        phased("hurried", ["{sql: select 1}"]) + notify(receiver.url + "/slow", "timeout: 1s")
+    )
+    try:
+        assert api.apply(context(database), plan, "b") == 0
+        assert not route.answered.is_set()  # the run ended while the receiver still held on
+        assert not held.is_set()
+        run_started = [r.json()["event"] for r in receiver.requests_to("/slow")][:2]
+        assert run_started == ["run_started", "run_started"]  # its one retry
+        found = warnings(sql)
+        assert (
+            f"notification run_started to {receiver.url} not delivered: no answer within 1s"
+            in found[0]
+        )
+        assert found[-1] == (
+            f"notification run_succeeded to {receiver.url}: no answer within 1s; "
+            "the run went on without it"
+        )
+    finally:
+        held.set()
+
+
+def test_migrator_notify_url_is_told_beside_the_plans_receivers(
+    receiver: Server, write_plan: Any, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver.route("/project")
+    monkeypatch.setenv("MIGRATOR_NOTIFY_URL", receiver.url + "/project")
+    url = receiver.url + "/hook/T0K3N-secret"
+    plan = write_plan(phased("both", ["{sql: select 1}"]) + notify(url, "on: [run_succeeded]"))
+    assert api.apply(context(database), plan, "b") == 0
+    assert [e["event"] for e in told(receiver)] == ["run_succeeded"]
+    assert [e["event"] for e in told(receiver, "/project")] == ["run_started", "run_succeeded"]
+    bare = write_plan(phased("bare", ["{sql: select 1}"]), "bare.yaml")
+    assert api.apply(context(database), bare, "b") == 0
+    assert [e["plan"] for e in told(receiver, "/project")][-2:] == ["bare", "bare"]
+    monkeypatch.setenv("MIGRATOR_NOTIFY_URL", url)  # the plan's own receiver: told once
+    once = write_plan(phased("once", ["{sql: select 1}"]) + notify(url), "once.yaml")
+    assert api.apply(context(database), once, "b") == 0
+    assert [e["event"] for e in told(receiver) if e["plan"] == "once"] == [
+        "run_started",
+        "run_succeeded",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "column", "path", "message"),
+    [
+        ("channel: ops", 5, "notify[0].channel", "unknown key 'channel'"),
+        (
+            "on: [run_started, run_exploded]",
+            23,
+            "notify[0].on[1]",
+            "unknown event 'run_exploded': the events are run_started, ",
+        ),
+        ("format: teams", 13, "notify[0].format", "'json' or 'slack'"),
+        ("timeout: soon", 14, "notify[0].timeout", "'soon' is not a duration"),
+    ],
+)
+def test_a_malformed_notify_key_is_refused_where_it_is_written(
+    write_plan: Any, migrator: Any, extra: str, column: int, path: str, message: str
+) -> None:
+    text = phased("bad", ["{sql: select 1}"]) + notify("https://hooks.example/x", extra)
+    plan = write_plan(text)
+    result = migrator("validate", plan)
+    assert result.code == 2
+    line = text.count("\n")
+    assert f"{plan}:{line}:{column}: {path}: " in result.out + result.err
+    assert message in result.out + result.err
+
+
+def test_the_documented_notify_snippet_is_a_valid_plan_key(write_plan: Any, migrator: Any) -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "integrations.md").read_text()
+    section = docs.split("## Notifications", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert snippet.startswith("notify:")
+    result = migrator("validate", write_plan(phased("documented", ["{sql: select 1}"]) + snippet))
+    assert result.code == 0, result.out + result.err
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://files.example/drop", "ftp://files.example: a receiver's url must be http://"),
+        ("${env:NOTIFY_NOWHERE}", "environment variable NOTIFY_NOWHERE is not set"),
+    ],
+)
+def test_a_receiver_it_cannot_reach_stops_the_command_before_anything_runs(
+    write_plan: Any, migrator: Any, sql: Any, url: str, message: str
+) -> None:
+    plan = write_plan(phased("unsent", ["{sql: create table made (x int)}"]) + notify(url))
+    result = migrator("apply", plan, "--to", "b")
+    assert result.code == 2
+    assert message in result.out + result.err
+    assert sql("select to_regclass('made')") == [(None,)]
