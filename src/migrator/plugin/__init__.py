@@ -80,6 +80,9 @@ from migrator.plugin.context import StopRequested as StopRequested
 from migrator.plugin.flags import MISSING as MISSING
 from migrator.plugin.flags import FlagStore as FlagStore
 
+# What `migrator_command_start` raises for an option's value it cannot use (exit 2).
+from migrator.errors import UsageError as UsageError
+
 # Hook implementations, and what the registration hooks register.
 from migrator.plugin.hookspecs import hookimpl as hookimpl
 from migrator.plugin.registry import ActionSpec as ActionSpec
@@ -156,6 +159,7 @@ __all__ = [
     "StopRequested",
     "Transient",
     "Undo",
+    "UsageError",
     "any_of",
     "check_sql_problems",
     "checkpoint_position_sql",
