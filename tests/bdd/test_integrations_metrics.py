@@ -1,5 +1,8 @@
 """Scenarios of features/integrations/metrics.feature: the metrics file read by
-Prometheus' own parser, a real HTTP server standing in for the pushgateway."""
+Prometheus' own parser, a real HTTP server standing in for the pushgateway.
+
+Named test_integrations_*.py: tests/unit/test_features.py wants each feature file of the
+area `integrations` named by a module tests/bdd/test_integrations_*.py."""
 
 from __future__ import annotations
 
