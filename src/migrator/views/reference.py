@@ -322,7 +322,7 @@ def builtin_registry() -> Registry:
             continue
         if kind == "action":
             registry.add_action(full.actions[key], plugin)
-        else:
+        elif kind == "check":  # a plugin's plan keys and options are not in this reference
             registry.add_check(full.checks[key], plugin)
     return registry
 
