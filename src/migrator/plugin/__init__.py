@@ -49,6 +49,9 @@ from migrator.db.sqltext import execute as execute
 from migrator.db.sqltext import fetch_rows as fetch_rows
 from migrator.db.sqltext import statements as statements
 
+# What `migrator_command_start` raises for an option's value it cannot use (exit 2).
+from migrator.errors import UsageError as UsageError
+
 # Lint: a rule, what it found, the SQL a step sends (`ActionSpec.rules`, `lint`, `sql_texts`).
 from migrator.lint.findings import LintFinding as LintFinding
 from migrator.lint.findings import LintRule as LintRule
@@ -79,9 +82,6 @@ from migrator.plugin.context import StopRequested as StopRequested
 # Flags: the store interface the `migrator_flag_store` hook returns.
 from migrator.plugin.flags import MISSING as MISSING
 from migrator.plugin.flags import FlagStore as FlagStore
-
-# What `migrator_command_start` raises for an option's value it cannot use (exit 2).
-from migrator.errors import UsageError as UsageError
 
 # Hook implementations, and what the registration hooks register.
 from migrator.plugin.hookspecs import hookimpl as hookimpl
