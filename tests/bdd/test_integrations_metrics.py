@@ -15,7 +15,7 @@ from pytest_bdd import given, parsers, scenarios, then
 
 from tests.helpers import query
 from tests.httpserver import Route, Server, running
-from tests.plugins.test_metrics import value
+from tests.metrics import value
 
 scenarios("integrations/metrics.feature")
 

@@ -4,48 +4,18 @@ that succeeded, was undone, or failed its undo."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from psycopg.conninfo import conninfo_to_dict
 
 import migrator as migrator_pkg
 from migrator import api
 from migrator.plugin import ProgressReport, RunInfo
-from migrator.plugin.manager import get_plugin_manager
+from tests.metrics import context, samples, value
 from tests.plans import backfill_plan, phased, traced
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of an exposition, by name and labels (sorted), parsed by Prometheus."""
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(text: str, name: str, **labels: str) -> float | None:
-    found = samples(text)
-    return found.get((name, tuple(sorted(labels.items()))))
-
-
-def context(database: str, *plugins: Any, **options: Any) -> api.Context:
-    pm = get_plugin_manager()
-    for n, plugin in enumerate(plugins):
-        pm.register_plugin(plugin, f"watcher{n}")
-    return api.Context(
-        out=io.StringIO(),
-        err=io.StringIO(),
-        dsn=database,
-        plugin_manager=pm,
-        operator="dora",
-        plugin_options={"metrics_file": None, "pushgateway": None, **options},
-    )
 
 
 class FileReader:

@@ -16,8 +16,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from migrator import api
 from tests.httpserver import running
+from tests.metrics import context, samples, value
 from tests.plans import backfill_plan, phased
-from tests.plugins.test_metrics import context, samples, value
 from tests.processes import spawn
 
 GROUP = "/metrics/job/migrator/plan/fill"
