@@ -158,3 +158,12 @@ def test_a_path_it_cannot_write_is_refused(
         result = migrator("apply", plan, "--to", "b", "--metrics-file", given)
         assert result.code == 2 and said in result.out + result.err
         assert sql("select to_regclass('made')") == [(None,)]
+
+
+def test_the_help_shows_the_options_with_their_variables(migrator: Any) -> None:
+    result = migrator("apply", "--help", dsn=False)
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    assert "--metrics-file PATH" in text and "--pushgateway URL" in text
+    assert "[env var: MIGRATOR_METRICS_FILE]" in text
+    assert "(metrics_file)" not in text  # the parameter's name is no default
