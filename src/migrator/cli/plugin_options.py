@@ -34,8 +34,7 @@ def _plugin_params(ctx: click.Context) -> list[click.Parameter]:
     meta[_GIVEN] = tuple(registry.options)
     return [
         click.Option(
-            [spec.flag],
-            spec.name,
+            [spec.flag, spec.name],  # the name: the parameter's, the key of the options
             help=spec.help,
             metavar=None if spec.is_flag else spec.metavar,
             envvar=spec.envvar,

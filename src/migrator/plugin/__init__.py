@@ -49,6 +49,9 @@ from migrator.db.sqltext import execute as execute
 from migrator.db.sqltext import fetch_rows as fetch_rows
 from migrator.db.sqltext import statements as statements
 
+# What `migrator_command_start` raises for an option's value it cannot use (exit 2).
+from migrator.errors import UsageError as UsageError
+
 # Lint: a rule, what it found, the SQL a step sends (`ActionSpec.rules`, `lint`, `sql_texts`).
 from migrator.lint.findings import LintFinding as LintFinding
 from migrator.lint.findings import LintRule as LintRule
@@ -156,6 +159,7 @@ __all__ = [
     "StopRequested",
     "Transient",
     "Undo",
+    "UsageError",
     "any_of",
     "check_sql_problems",
     "checkpoint_position_sql",

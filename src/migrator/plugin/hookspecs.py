@@ -153,7 +153,7 @@ def migrator_after_check(ctx: StepContext, check: str, outcome: CheckOutcome) ->
 @hookspec
 def migrator_command_start(command: CommandInfo) -> None:
     """`apply`, `rollback` or `resume` has loaded its plan and reached its database, and
-    is about to take the plan's lock. A `migrator.errors.UsageError` raised here (an
+    is about to take the plan's lock. A `migrator.plugin.UsageError` raised here (an
     option's value the plugin cannot use) stops the command with exit 2 before anything
     runs; any other exception is told and ignored. Returns nothing.
     """

@@ -197,7 +197,7 @@ class OptionSpec:
 
     Values are strings as given (or True for a flag); None when not given. The plugin
     checks them when the command starts (`migrator_command_start`), raising
-    `migrator.errors.UsageError` for a value it cannot use.
+    `migrator.plugin.UsageError` for a value it cannot use.
     """
 
     name: str

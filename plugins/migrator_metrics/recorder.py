@@ -1,0 +1,138 @@
+"""One command's metrics: its options checked when it starts, the figures kept current in
+the metrics file after every event that changes one and every progress report, and pushed
+to the pushgateway after each batch, each change of a run's state and at the end of the command."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from migrator.plugin import CommandInfo, ProgressReport, RunEvent, RunInfo, UsageError
+from migrator_metrics.exposition import render
+from migrator_metrics.outlets import Pusher, write_atomically
+from migrator_metrics.tally import Tally
+
+
+class MetricsNotDelivered(Exception):
+    """The metrics file could not be written or the pushgateway took nothing, and no run's
+    trail was there to record it in: told as a warning when the command ends."""
+
+
+class Recorder:
+    """The metrics of one command, written to `file` and pushed by `pusher` (either may be
+    None)."""
+
+    def __init__(self, command: CommandInfo, file: Path | None, pusher: Pusher | None) -> None:
+        self.tally = Tally(command)
+        self.file = file
+        self.pusher = pusher
+        self._lock = threading.Lock()  # progress comes from the step's thread
+        self._file_problem: str | None = None
+        self._told: set[str] = set()
+
+    def event(self, run: RunInfo, event: RunEvent) -> None:
+        with self._lock:
+            if not self.tally.event(run, event):
+                return
+            self._publish(push=event.kind == "state")
+        self._tell(run)
+
+    def progress(self, run: RunInfo, report: ProgressReport) -> None:
+        with self._lock:
+            self.tally.progress(run, report)
+            self._publish(push=True)
+        self._tell(run)
+
+    def end(self, exit_code: int) -> None:
+        """The command ended: the last figures written and pushed; a problem no run could
+        record raised as `MetricsNotDelivered` (a warning on the operator's stream)."""
+        with self._lock:
+            self.tally.exit_code = exit_code
+            self._publish(push=True)
+        untold = [p for p in self._problems() if p not in self._told]
+        if untold:
+            raise MetricsNotDelivered("; ".join(untold))
+
+    def write(self) -> None:
+        """Write the file now (raises OSError)."""
+        if self.file is not None:
+            write_atomically(self.file, render(self.tally.families(time.time())))
+
+    def _publish(self, push: bool) -> None:
+        """Write the file; push (`push`: a batch, a change of the run's state, the end),
+        waiting for the gateway at most its timeout, and not at all once it failed."""
+        text = render(self.tally.families(time.time()))
+        if self.file is not None:
+            try:
+                write_atomically(self.file, text)
+            except OSError as exc:
+                if self._file_problem is None:
+                    self._file_problem = (
+                        f"the metrics file {self.file} could not be written: {exc.strerror or exc}"
+                    )
+        if self.pusher is not None and push:
+            number = self.pusher.push(text.encode("utf-8"))
+            if self.pusher.problem is None:  # a gateway known broken is not waited for
+                self.pusher.wait(number)
+
+    def _problems(self) -> list[str]:
+        found = [self._file_problem]
+        if self.pusher is not None:
+            found.append(self.pusher.problem)
+        return [self.tally.command.mask(p) for p in found if p is not None]
+
+    def _tell(self, run: RunInfo) -> None:
+        """Each problem once in the run's trail (from the hook's own call)."""
+        for problem in self._problems():
+            if problem not in self._told:
+                self._told.add(problem)
+                run.warn(problem)
+
+
+def open_recorder(command: CommandInfo) -> Recorder:
+    """The recorder of `command`'s `--metrics-file` and `--pushgateway`, its file written
+    once already; `UsageError` (exit 2, before anything runs) for a value it cannot use."""
+    file = _metrics_file(command.options.get("metrics_file"))
+    pusher = _pusher(command, command.options.get("pushgateway"))
+    recorder = Recorder(command, file, pusher)
+    try:
+        recorder.write()
+    except OSError as exc:
+        raise UsageError(
+            f"--metrics-file {file}: cannot write there: {exc.strerror or exc}"
+        ) from exc
+    return recorder
+
+
+def _metrics_file(value: str | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"--metrics-file {value}: a folder, not a file")
+    if not folder.is_dir():
+        raise UsageError(f"--metrics-file {value}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--metrics-file {value}: the folder {folder} is not writable")
+    return path
+
+
+def _pusher(command: CommandInfo, value: str | None) -> Pusher | None:
+    if not value:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        parts = None
+    if parts is not None and parts.password:
+        command.add_secret(parts.password)
+    where = command.mask(value)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--pushgateway {where}: not an http:// or https:// URL")
+    return Pusher(value, command.plan, where)

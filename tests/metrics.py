@@ -1,0 +1,40 @@
+"""The metrics plugin's figures read back: an exposition parsed by Prometheus' own parser,
+and the `api.Context` of a run with the metrics plugin's options (and more plugins)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from migrator import api
+from migrator.plugin.manager import get_plugin_manager
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition, by name and labels (sorted), parsed by Prometheus."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(text: str, name: str, **labels: str) -> float | None:
+    found = samples(text)
+    return found.get((name, tuple(sorted(labels.items()))))
+
+
+def context(database: str, *plugins: Any, **options: Any) -> api.Context:
+    pm = get_plugin_manager()
+    for n, plugin in enumerate(plugins):
+        pm.register_plugin(plugin, f"watcher{n}")
+    return api.Context(
+        out=io.StringIO(),
+        err=io.StringIO(),
+        dsn=database,
+        plugin_manager=pm,
+        operator="dora",
+        plugin_options={"metrics_file": None, "pushgateway": None, **options},
+    )

@@ -1,0 +1,169 @@
+"""The metrics plugin's `--pushgateway`: a push per batch and at the end, to a real HTTP
+server standing in for the gateway; a gateway that is down, answers 500 or hangs never
+changes the run's exit code nor holds it, and is one warning in the trail. And the options
+through the real command line: a path or URL it cannot use refused with exit 2 before
+anything runs."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from migrator import api
+from tests.httpserver import running
+from tests.metrics import context, samples, value
+from tests.plans import backfill_plan, phased
+from tests.processes import spawn
+
+GROUP = "/metrics/job/migrator/plan/fill"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+
+
+def _backfill(sql: Any, write_plan: Any) -> Path:
+    sql("create table src (id int primary key, v int); create table dst (id int, v int)")
+    sql("insert into src select g, g from generate_series(1, 20000) g")
+    return Path(write_plan(backfill_plan(batch_size=2500)))
+
+
+def _warnings(sql: Any) -> list[str]:
+    rows = sql("select detail->>'detail' from migrator.events where kind = 'hook' order by id")
+    return [str(r[0]) for r in rows]
+
+
+def test_a_push_per_batch_and_at_the_end(write_plan: Any, database: str, sql: Any) -> None:
+    plan = _backfill(sql, write_plan)
+    with running() as gateway:
+        gateway.route(GROUP, 200)
+        assert api.apply(context(database, pushgateway=gateway.url), plan, "full") == 0
+    puts = gateway.requests_to(GROUP)
+    assert puts and {r.method for r in puts} == {"PUT"}
+    assert all(r.headers["Content-Type"].startswith("text/plain; version=0.0.4") for r in puts)
+    walked = [
+        value(r.body.decode(), "migrator_backfill_rows_walked_total", plan="fill", step="copy")
+        for r in puts
+    ]
+    batches = [w for w in walked if w is not None]
+    assert [2500.0 * n for n in range(1, 9)] == sorted(set(batches))
+    last = puts[-1].body.decode()
+    assert value(last, "migrator_command_exit_code", plan="fill", command="apply") == 0
+    assert value(last, "migrator_runs_total", plan="fill", outcome="succeeded") == 1
+    assert _warnings(sql) == []
+
+
+@pytest.mark.parametrize("broken", ["down", "answers 500"])
+def test_a_broken_gateway_is_one_warning(
+    write_plan: Any, database: str, sql: Any, broken: str
+) -> None:
+    plan = _backfill(sql, write_plan)
+    if broken == "down":
+        with socket.socket() as closed:  # a port nobody listens on
+            closed.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        assert api.apply(context(database, pushgateway=url), plan, "full") == 0
+        expected = "could not be reached"
+    else:
+        with running() as gateway:
+            gateway.route(GROUP, 500)
+            assert api.apply(context(database, pushgateway=gateway.url), plan, "full") == 0
+        expected = "answered 500"
+    [warning] = _warnings(sql)
+    assert warning.startswith("the pushgateway at http://127.0.0.1:") and expected in warning
+    assert sql("select count(*) from dst") == [(20000,)]
+
+
+def test_a_hanging_gateway_never_holds_the_run(
+    write_plan: Any, database: str, sql: Any, tmp_path: Path
+) -> None:
+    plan = _backfill(sql, write_plan)
+    path = tmp_path / "m.prom"
+    release = threading.Event()
+    with running() as gateway:
+        route = gateway.route(GROUP, 200, hold=release)
+        try:
+            ctx = context(database, pushgateway=gateway.url, metrics_file=str(path))
+            assert api.apply(ctx, plan, "full") == 0
+            assert not route.answered.is_set()  # the run ended while the gateway held on
+        finally:
+            release.set()
+    [warning] = _warnings(sql)
+    assert "did not answer" in warning
+    assert "succeeded" in [r[0] for r in sql("select status from migrator.runs")]
+    text = path.read_text()  # the file went on regardless
+    assert value(text, "migrator_backfill_rows_walked_total", plan="fill", step="copy") == 20000
+    assert value(text, "migrator_command_exit_code", plan="fill", command="apply") == 0
+
+
+def test_secrets_never_reach_the_pushed_body(
+    write_plan: Any, database: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUSH_TOKEN", "tok-pushed-secret-7")
+    plan = write_plan(phased("p", ["{name: env, sql: \"select '${env:PUSH_TOKEN}'\"}"]))
+    with running() as gateway:
+        gateway.route("/metrics/job/migrator/plan/p", 200)
+        url = gateway.url.replace("http://", "http://ops:gw-pass-31@")
+        assert api.apply(context(database, pushgateway=url), plan, "b") == 0
+    puts = gateway.requests_to("/metrics/job/migrator/plan/p")
+    assert puts
+    password = str(conninfo_to_dict(database)["password"])
+    for put in puts:
+        body = put.body.decode()
+        assert "tok-pushed-secret-7" not in body and "gw-pass-31" not in body
+        assert password not in body
+        assert put.headers["Authorization"].startswith("Basic ")
+        samples(body)  # parses
+
+
+def test_the_command_line_takes_the_options_and_refuses_what_it_cannot_use(
+    write_plan: Any, database: str, sql: Any, tmp_path: Path
+) -> None:
+    plan = write_plan(phased("cli", ["{sql: create table made (x int)}"]))
+    for option, given, said in [
+        ("--metrics-file", "/nonexistent/x.prom", "does not exist"),
+        ("--pushgateway", "ftp://gateway:21", "not an http:// or https:// URL"),
+    ]:
+        proc = spawn("apply", plan, "--to", "b", "--dsn", database, option, given)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2, out + err
+        assert said in out + err
+        assert sql("select to_regclass('made')") == [(None,)]
+    path = tmp_path / "cli.prom"
+    env = {"MIGRATOR_METRICS_FILE": str(path)}
+    proc = spawn("apply", plan, "--to", "b", "--dsn", database, env=env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    text = path.read_text()
+    assert value(text, "migrator_steps_total", plan="cli", outcome="done") == 1
+    assert value(text, "migrator_command_exit_code", plan="cli", command="apply") == 0
+
+
+def test_a_path_it_cannot_write_is_refused(
+    migrator: Any, write_plan: Any, sql: Any, tmp_path: Path
+) -> None:
+    plan = write_plan(phased("nowhere", ["{sql: create table made (x int)}"]))
+    (tmp_path / "a-file").write_text("")
+    for given, said in [
+        (tmp_path / "a-file" / "m.prom", "does not exist"),  # its folder is a file
+        (tmp_path, "a folder, not a file"),
+    ]:
+        result = migrator("apply", plan, "--to", "b", "--metrics-file", given)
+        assert result.code == 2 and said in result.out + result.err
+        assert sql("select to_regclass('made')") == [(None,)]
+
+
+def test_the_help_shows_the_options_with_their_variables(migrator: Any) -> None:
+    result = migrator("apply", "--help", dsn=False)
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    assert "--metrics-file PATH" in text and "--pushgateway URL" in text
+    assert "[env var: MIGRATOR_METRICS_FILE]" in text
+    assert "(metrics_file)" not in text  # the parameter's name is no default
