@@ -159,6 +159,7 @@ class Journal:
         commit: the start of a step in a transaction, a check's verdict.
         """
         detail = self.env.secrets.mask_data(json_data(detail))  # masked before any text is cut
+        step = self.env.secrets.mask(step) if step is not None else None  # a name is plan text
         if self.conn.in_transaction():
             # In the step's transaction: the run's row is not locked yet, so that a process
             # held in its step never keeps another from taking the run over; `fence` locks

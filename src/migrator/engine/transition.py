@@ -91,7 +91,8 @@ class TransitionRun:
             set_run_status(conn, self.run_id, dest, error=error)
             if dest == RunState.SUCCEEDED:
                 set_phase(conn, self.env.plan.name, self.t.target, self.run_id)
-            step = self.under_way if dest == RunState.INTERRUPTED else None
+            at = self.under_way if dest == RunState.INTERRUPTED else None
+            step = self.env.secrets.mask(at) if at else None
             record_event(conn, self.run_id, EventKind.STATE, dest, step=step, detail=detail)
 
         self.journal.in_tx(write)
@@ -173,11 +174,11 @@ class TransitionRun:
                 stop.request()  # a Ctrl-C without migrator's handlers counts as one
                 during = f", while {self.under_way} ran" if self.under_way else ""
                 where = f"stopped at once{during}"
-            undoing = self.model.state == RunState.UNDOING
+            settle = settled_by(self.env.plan.file, self._undoing())
             unrecorded = self._left_interrupted(f"{where} ({stop.name})")
             raise RunStopped(
                 f"{stop.name}: run {self.run_id} ({self.t.name}) of plan {self.env.plan.name} "
-                f"is left interrupted ({where}){unrecorded}; {self._settle_with(undoing)}",
+                f"is left interrupted ({where}){unrecorded}; {settle}",
                 stop.exit_code,
             ) from None
         except MigratorError:
@@ -187,24 +188,23 @@ class TransitionRun:
                 raise
             error = self.env.secrets.mask(f"{type(exc).__name__}: {error_text(exc)}")
             during = f" while {self.under_way} ran" if self.under_way else ""
-            undoing = self.model.state == RunState.UNDOING
+            settle = settled_by(self.env.plan.file, self._undoing())
             unrecorded = self._left_interrupted(f"internal error (a bug){during}: {error}")
             raise InternalError(
                 f"internal error (a bug){during}: {error}; run {self.run_id} "
                 f"({self.t.name}) of plan {self.env.plan.name} is left interrupted{unrecorded}; "
-                f"{self._settle_with(undoing)} (`--traceback` shows where the error happened)"
+                f"{settle} (`--traceback` shows where the error happened)"
             ) from exc
+
+    def _undoing(self) -> bool:
+        """Whether what is left of the run is undoing: finishing it is all that settles it."""
+        return self.model.state == RunState.UNDOING or self.reverting is not None
 
     def _settle(self, source: RunState, dest: RunState) -> str | None:
         """The command that settles the run in state `dest`, for the reporting hooks."""
         command = self.env.command.command if self.env.command is not None else "apply"
-        undoing = dest == RunState.UNDO_FAILED or source == RunState.UNDOING
-        return settling_command(
-            self.env.plan.file, command, self.t.target, dest, undoing or self.reverting is not None
-        )
-
-    def _settle_with(self, undoing: bool) -> str:
-        return settled_by(self.env.plan.file, undoing or self.reverting is not None)
+        undoing = dest == RunState.UNDO_FAILED or source == RunState.UNDOING or self._undoing()
+        return settling_command(self.env.plan.file, command, self.t.target, dest, undoing)
 
     def _left_interrupted(self, reason: str) -> str:
         """Record the run interrupted (with the step under way), on a new connection: the
