@@ -53,14 +53,14 @@ def migrator_command_start(command: CommandInfo) -> None:
 @migrator.hookimpl
 def migrator_event(run: RunInfo, event: RunEvent) -> None:
     recorder = _RECORDERS.get(id(run.command))
-    if recorder is not None and not run.rehearsal:
+    if recorder is not None:
         recorder.event(run, event)
 
 
 @migrator.hookimpl
 def migrator_progress(run: RunInfo, progress: ProgressReport) -> None:
     recorder = _RECORDERS.get(id(run.command))
-    if recorder is not None and not run.rehearsal:
+    if recorder is not None:
         recorder.progress(run, progress)
 
 

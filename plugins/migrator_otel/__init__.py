@@ -61,14 +61,14 @@ def migrator_command_start(command: CommandInfo) -> None:
 @migrator.hookimpl
 def migrator_event(run: RunInfo, event: RunEvent) -> None:
     trace = _traces.get(id(run.command))
-    if trace is not None and not run.rehearsal:
+    if trace is not None:
         trace.event(run, event)
 
 
 @migrator.hookimpl
 def migrator_progress(run: RunInfo, progress: ProgressReport) -> None:
     trace = _traces.get(id(run.command))
-    if trace is not None and not run.rehearsal:
+    if trace is not None:
         trace.progress(run, progress)
 
 

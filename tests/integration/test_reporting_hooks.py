@@ -147,26 +147,45 @@ def test_a_backfill_tells_its_progress_after_every_batch(
     assert teller.progress[-1].finished and teller.progress[-1].step == "copy"
 
 
-def test_hooks_that_raise_never_fail_the_run_and_are_recorded_once(
+def test_hooks_that_raise_never_fail_the_run_nor_starve_the_others(
     write_plan: Any, database: str, sql: Any
 ) -> None:
     class Broken:
+        @migrator_pkg.hookimpl
+        def migrator_command_start(self) -> None:
+            raise RuntimeError("not now")
+
         @migrator_pkg.hookimpl
         def migrator_event(self, event: RunEvent) -> None:
             raise RuntimeError("receiver down")
 
         @migrator_pkg.hookimpl
+        def migrator_progress(self) -> None:
+            raise RuntimeError("no gauge")
+
+        @migrator_pkg.hookimpl
         def migrator_command_end(self) -> None:
             raise RuntimeError("gone")
 
-    plan = write_plan(phased("sturdy", ["{sql: select 1}", "{sql: select 2}"]))
-    ctx = _context(database, Broken())
-    assert api.apply(ctx, plan, "b") == 0
+    sql("create table src (id int primary key, v int); create table dst (id int, v int)")
+    sql("insert into src select g, g from generate_series(1, 20000) g")
+    plan = write_plan(backfill_plan(batch_size=5000))
+    teller = Teller()
+    ctx = _context(database, teller)
+    ctx.manager().register_plugin(Broken(), "broken")  # the newest: pluggy calls it first
+    assert api.apply(ctx, plan, "full") == 0
     failures = sql("select status, detail from migrator.events where kind = 'hook'")
     assert [(s, d["detail"]) for s, d in failures] == [
-        ("failed", "migrator_event: RuntimeError: receiver down")
-    ]
-    assert "a plugin's migrator_command_end failed: RuntimeError: gone" in ctx.out.getvalue()
+        ("failed", "plugin broken: migrator_event: RuntimeError: receiver down"),
+        ("failed", "plugin broken: migrator_progress: RuntimeError: no gauge"),
+    ]  # each once, however many events and batches
+    said = ctx.out.getvalue()
+    assert "warning: plugin broken's migrator_command_start failed: RuntimeError: not now" in said
+    assert "warning: plugin broken's migrator_command_end failed: RuntimeError: gone" in said
+    # the other plugin was told everything all the same
+    assert [c[0] for c in teller.commands] == ["start", "end"]
+    assert teller.states() == ["prechecking", "applying", "verifying", "succeeded"]
+    assert [p.batches for p in teller.progress if not p.finished][-4:] == [1, 2, 3, 4]
 
 
 def test_a_plugins_warning_is_recorded_and_shown(write_plan: Any, database: str, sql: Any) -> None:
@@ -225,6 +244,11 @@ def test_a_plan_key_without_its_plugin_is_unknown(write_plan: Any, database: str
     [
         ("migrator_register_plan_keys", PlanKeySpec("steps", Tell), "migrator's own"),
         ("migrator_register_options", OptionSpec("dsn", "x"), "migrator's own"),
+        ("migrator_register_options", OptionSpec("plan", "x"), "migrator's own"),
+        ("migrator_register_plan_keys", PlanKeySpec("model_config", Tell), "pydantic keeps"),
+        ("migrator_register_plan_keys", PlanKeySpec("json", Tell), "pydantic keeps"),
+        ("migrator_register_plan_keys", PlanKeySpec("Tell", Tell), "lower case"),
+        ("migrator_register_options", OptionSpec("_x", "x"), "lower case"),
     ],
 )
 def test_a_plugin_cannot_take_migrators_own_keys(hook: str, spec: Any, message: str) -> None:
@@ -241,11 +265,11 @@ def test_a_plugin_cannot_take_migrators_own_keys(hook: str, spec: Any, message: 
         pm.build_registry()
 
 
-def test_two_plugins_cannot_share_an_option() -> None:
+def test_two_plugins_cannot_share_a_plan_key() -> None:
     pm = get_plugin_manager()
     pm.register_plugin(Teller(), "one")
     pm.register_plugin(Teller(), "two")
-    with pytest.raises(PluginError, match="registered twice: by plugin"):
+    with pytest.raises(PluginError, match=r"^plan key 'tell' is registered twice: by plugin"):
         pm.build_registry()
 
 
@@ -257,3 +281,31 @@ def test_a_rehearsal_tells_nobody(write_plan: Any, database: str, sql: Any) -> N
     ctx.output = "json"
     assert api.rehearse(ctx, plan) == 0
     assert teller.events == [] and teller.commands == [] and teller.progress == []
+
+
+@pytest.mark.parametrize(
+    ("interactive", "assume_yes", "asked"),
+    [(True, False, True), (True, True, False), (False, False, False)],
+)
+def test_an_approval_waits_on_someone_only_when_a_person_is_asked(
+    write_plan: Any, database: str, interactive: bool, assume_yes: bool, asked: bool
+) -> None:
+    plan = write_plan(
+        phased("gate", ["{sql: select 1}"]).replace(
+            "    to: b\n", "    to: b\n    approval: true\n"
+        )
+    )
+    teller = Teller()
+    ctx = _context(database, teller)
+    ctx.interactive, ctx.assume_yes = interactive, assume_yes
+    ctx.confirm = lambda question: True
+    code = api.apply(ctx, plan, "b")
+    assert code == (0 if interactive or assume_yes else 1)
+    [waiting] = [e for _, e in teller.events if e.status == "awaiting_approval"]
+    if asked:
+        assert (
+            waiting.settle
+            == f"answer at the terminal that runs it, or run `migrator apply {plan} --to b --yes`"
+        )
+    else:
+        assert waiting.settle is None  # approved at once by --yes, or declined at once

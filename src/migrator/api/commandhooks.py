@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from migrator.errors import ExitCode, MigratorError, UsageError
+from migrator.plugin.manager import call_each
 from migrator.plugin.reporting import CommandInfo
 
 if TYPE_CHECKING:
@@ -108,12 +109,17 @@ def told(ctx: Context, session: Session, command: str) -> Iterator[Told]:
 
 
 def _call(session: Session, name: str, hook: Any, **kwargs: Any) -> None:
-    try:
-        hook(**kwargs)
-    except UsageError:
-        if name == "migrator_command_start":
-            raise
-        session.reporter.say(f"warning: a plugin's {name} refused: ignored", style="yellow")
-    except Exception as exc:  # a reporter's bug must not break a migration
+    """Each plugin's `name` on its own: a failure is a warning naming the plugin; a
+    UsageError of `migrator_command_start` stops the command once every plugin was told."""
+    refused: list[UsageError] = []
+
+    def failed(plugin: str, exc: Exception) -> None:  # a reporter's bug: not the run's
+        if isinstance(exc, UsageError) and name == "migrator_command_start":
+            refused.append(exc)
+            return
         said = session.secrets.mask(f"{type(exc).__name__}: {exc}")
-        session.reporter.say(f"warning: a plugin's {name} failed: {said}", style="yellow")
+        session.reporter.say(f"warning: plugin {plugin}'s {name} failed: {said}", style="yellow")
+
+    call_each(hook, failed, **kwargs)
+    if refused:
+        raise refused[0]

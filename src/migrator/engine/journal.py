@@ -22,6 +22,7 @@ from migrator.engine.environment import RunEnvironment
 from migrator.engine.locks import PlanLock, taken_over
 from migrator.engine.operations import PARTIAL, Operation
 from migrator.plugin.context import StepContext
+from migrator.plugin.manager import call_each
 from migrator.plugin.reporting import RunEvent, RunInfo
 from migrator.state import (
     ChainMoved,
@@ -214,14 +215,16 @@ class Journal:
             self._telling = False
 
     def hook(self, name: str, **kwargs: Any) -> None:
-        """Call the plugins' hook `name`; a plugin that raises is recorded, not fatal."""
-        try:
-            getattr(self.env.hooks, name)(**kwargs)
-        except Exception as exc:  # a reporter's bug must not break a migration
-            failure = f"{name}: {type(exc).__name__}: {exc}"
+        """Call each plugin's hook `name`; a plugin that raises is recorded (once per plugin,
+        hook and error), never fatal, and never keeps the other plugins from being called."""
+
+        def failed(plugin: str, exc: Exception) -> None:  # a reporter's bug: not the run's
+            failure = f"plugin {plugin}: {name}: {type(exc).__name__}: {exc}"
             if failure not in self._hook_failures:
                 self._hook_failures.add(failure)
                 self.event(EventKind.HOOK, EventStatus.FAILED, detail=failure)
+
+        call_each(getattr(self.env.hooks, name), failed, **kwargs)
 
     def warn(self, text: str) -> None:
         """A plugin's warning (a notification not delivered), recorded in the trail."""

@@ -26,7 +26,7 @@ from migrator.engine.operations import (
     undo_operations,
 )
 from migrator.engine.runstate import LIVE, RunModel, RunState, drive
-from migrator.engine.settling import settled_by, settling_command
+from migrator.engine.settling import settle_of, settled_by
 from migrator.engine.steps import StepFailed, blockers_of, run_step, undo_step
 from migrator.engine.stopping import StopRequested
 from migrator.errors import ExitCode, InternalError, MigratorError, RunStopped
@@ -202,9 +202,8 @@ class TransitionRun:
 
     def _settle(self, source: RunState, dest: RunState) -> str | None:
         """The command that settles the run in state `dest`, for the reporting hooks."""
-        command = self.env.command.command if self.env.command is not None else "apply"
         undoing = dest == RunState.UNDO_FAILED or source == RunState.UNDOING or self._undoing()
-        return settling_command(self.env.plan.file, command, self.t.target, dest, undoing)
+        return settle_of(self.env, self.t.target, dest, undoing)
 
     def _left_interrupted(self, reason: str) -> str:
         """Record the run interrupted (with the step under way), on a new connection: the

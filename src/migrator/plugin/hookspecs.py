@@ -147,7 +147,7 @@ def migrator_after_check(ctx: StepContext, check: str, outcome: CheckOutcome) ->
 # hands the work to a thread of its own. An exception in them is recorded in the run's
 # trail (kind `hook`, status `failed`) when there is one, else told on stderr, and never
 # changes what the run does or its exit code. None of them is called for `migrator plan`,
-# `rollback --dry-run` or `rehearse`'s scratch runs (their `RunInfo.rehearsal` says so).
+# `rollback --dry-run` or `rehearse`'s scratch runs: nothing happened to the real database.
 
 
 @hookspec

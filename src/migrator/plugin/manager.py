@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -102,6 +103,28 @@ class PluginManager(pluggy.PluginManager):
 
             _call(impl, name, register=add_option)
         return registry
+
+
+def call_each(
+    caller: pluggy.HookCaller, failed: Callable[[str, Exception], None], **kwargs: Any
+) -> None:
+    """Call every implementation of a hook that returns nothing on its own, in pluggy's
+    order (the newest registered first, `tryfirst` and `trylast` honoured): one that
+    raises is handed to `failed` with its plugin's name, and the others are still called
+    (pluggy itself stops at the first exception). A hook with a wrapper is called as
+    pluggy calls it, whole."""
+    impls = caller.get_hookimpls()
+    if any(impl.hookwrapper or impl.wrapper for impl in impls):
+        try:
+            caller(**kwargs)
+        except Exception as exc:
+            failed("a plugin", exc)
+        return
+    for impl in reversed(impls):
+        try:
+            impl.function(*[kwargs[name] for name in impl.argnames])
+        except Exception as exc:
+            failed(impl.plugin_name, exc)
 
 
 def _call(impl: pluggy.HookImpl, name: str, **kwargs: Any) -> None:

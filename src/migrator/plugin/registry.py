@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,8 +50,13 @@ OPTION_NAMES = frozenset(
         "batch_size",
         "help",
         "traceback",
+        "plan",
+        "rehearsal",
     }
 )
+# a plugin's plan key or option: lower case, a letter first (it becomes a pydantic field
+# and a click parameter, so none of pydantic's own names)
+PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 Undo = Callable[["StepContext", Any, Any], None]
 """`undo(ctx, config, memo)`: take back what `run` did; `memo` is what `run` returned."""
@@ -211,6 +217,14 @@ class OptionSpec:
         return "--" + self.name.replace("_", "-")
 
 
+def _plugin_name(plugin: str, kind: str, name: str) -> None:
+    if not PLUGIN_NAME.match(name):
+        raise PluginError(
+            f"plugin {plugin} registered {kind} {name!r}: write it in lower case, a letter "
+            "first, then letters, digits and _"
+        )
+
+
 @dataclass
 class Registry:
     """Every action and check kind, plan key and command-line option the loaded plugins
@@ -235,6 +249,12 @@ class Registry:
             raise PluginError(
                 f"plugin {plugin} registered plan key '{spec.key}', which is migrator's own"
             )
+        _plugin_name(plugin, "plan key", spec.key)
+        if spec.key.startswith("model_") or hasattr(BaseModel, spec.key):
+            raise PluginError(
+                f"plugin {plugin} registered plan key '{spec.key}': a name pydantic keeps "
+                "for itself (model_*, json, dict, copy, ...): choose another"
+            )
         self._claim("plan key", spec.key, plugin)
         self.plan_keys[spec.key] = spec
 
@@ -243,16 +263,18 @@ class Registry:
             raise PluginError(
                 f"plugin {plugin} registered option {spec.flag}, which is migrator's own"
             )
+        _plugin_name(plugin, "option", spec.name)
         self._claim("option", spec.name, plugin)
         self.options[spec.name] = spec
 
     def _claim(self, kind: str, key: str, plugin: str) -> None:
+        what = kind if kind.endswith("key") or kind == "option" else f"{kind} key"
         if not key.isidentifier():
-            raise PluginError(f"plugin {plugin} registered {kind} key {key!r}: not an identifier")
+            raise PluginError(f"plugin {plugin} registered {what} {key!r}: not an identifier")
         holder = self.providers.get((kind, key))
         if holder is not None:
             raise PluginError(
-                f"{kind} key '{key}' is registered twice: by plugin {holder} and by plugin {plugin}"
+                f"{what} '{key}' is registered twice: by plugin {holder} and by plugin {plugin}"
             )
         self.providers[(kind, key)] = plugin
 

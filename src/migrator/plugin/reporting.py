@@ -63,9 +63,6 @@ class RunInfo:
     - `command`: the command the run belongs to.
     - `run_id`: its id in `migrator.runs`; `transition`, `source`, `target`: the
       transition it makes, from phase to phase.
-    - `rehearsal`: True when the run is a rehearsal's, on a scratch copy
-      (`migrator rehearse`): nothing happened to the real database, so a plugin that
-      tells people or dashboards about runs ignores it.
     - `warn(text)`: record a warning in the run's audit trail (an event of kind `hook`,
       status `warned`; shown to the operator). Call it only from the hook's own call
       (the run's thread), never from a thread of the plugin's.
@@ -76,7 +73,6 @@ class RunInfo:
     transition: str
     source: str
     target: str
-    rehearsal: bool = False
     warn: Callable[[str], None] = field(default=_nothing, repr=False, compare=False)
 
     # the command's fields, read through the run
@@ -125,7 +121,8 @@ class RunEvent:
       `expected`, `detail` and `differences`; a failed step's `error`; a state's `from`
       and `reason`).
     - `settle`: for a state that leaves the plan waiting on someone (`undo_failed`,
-      `interrupted`, `failed`, `awaiting_approval`), the command that settles it.
+      `interrupted`, `failed`; `awaiting_approval` when a person is asked at a terminal,
+      not when `--yes` approves at once), the command that settles it.
     - `at`: when it was told (seconds since the epoch).
 
     An event written in a step's transaction is told when it is written: if the
