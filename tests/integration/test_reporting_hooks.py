@@ -309,3 +309,16 @@ def test_an_approval_waits_on_someone_only_when_a_person_is_asked(
         )
     else:
         assert waiting.settle is None  # approved at once by --yes, or declined at once
+
+
+def test_a_command_that_cannot_reach_its_database_is_told_with_exit_5(write_plan: Any) -> None:
+    plan = write_plan(phased("far", ["{sql: select 1}"]))
+    teller = Teller()
+    ctx = _context("postgresql://ops:far-pw-123@127.0.0.1:1/nowhere", teller)
+    with pytest.raises(migrator_pkg.errors.MigratorError) as caught:
+        api.apply(ctx, plan, "b")
+    assert caught.value.exit_code == 5
+    [(start, info, _), (end, _, (code, error))] = teller.commands
+    assert (start, end, code) == ("start", "end", 5)
+    assert info.database == "127.0.0.1:1/nowhere"
+    assert error is not None and "far-pw-123" not in error and teller.events == []

@@ -1,12 +1,13 @@
 """The reporting hooks around a command that runs a plan (`apply`, `rollback`, `resume`):
-`migrator_command_start` before it takes the plan's lock, `migrator_command_end` with its
-exit code, and the `CommandInfo` its runs hand to `migrator_event` and `migrator_progress`."""
+`migrator_command_start` once the plan is loaded, before the database is reached,
+`migrator_command_end` with its exit code, and the `CommandInfo` its runs hand to
+`migrator_event` and `migrator_progress`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from migrator.errors import ExitCode, MigratorError, UsageError
 from migrator.plugin.manager import call_each
@@ -14,7 +15,24 @@ from migrator.plugin.reporting import CommandInfo
 
 if TYPE_CHECKING:
     from migrator.api.context import Context
-    from migrator.api.session import Session
+    from migrator.db.target import Target
+    from migrator.masking import Secrets
+    from migrator.plan import Plan
+    from migrator.views.console import Reporter
+
+
+class Opening(Protocol):
+    """A plan being opened on its database (its engine not made yet, the database not
+    reached: a command that cannot reach it is told too, with exit 5)."""
+
+    @property
+    def plan(self) -> Plan: ...
+    @property
+    def target(self) -> Target: ...
+    @property
+    def secrets(self) -> Secrets: ...
+    @property
+    def reporter(self) -> Reporter: ...
 
 
 class Told:
@@ -30,7 +48,7 @@ class Told:
         return code
 
 
-def command_info(ctx: Context, session: Session, command: str) -> CommandInfo:
+def command_info(ctx: Context, session: Opening, command: str) -> CommandInfo:
     """What the reporting hooks are told of `command` on `session`'s plan and database."""
     from migrator.plan.interpolate import interpolate, references
     from migrator.plan.variables import resolve_variables
@@ -75,7 +93,7 @@ def _where(dsn: str) -> str:
 
 
 @contextmanager
-def told(ctx: Context, session: Session, command: str) -> Iterator[Told]:
+def told(ctx: Context, session: Opening, command: str) -> Iterator[Told]:
     """`migrator_command_start` now, `migrator_command_end` when the block ends, with the
     code given to `Told.ended` or the one of the error that ends it. A plugin's failure is
     a warning on the operator's stream; only a UsageError of `migrator_command_start` (an
@@ -108,7 +126,7 @@ def told(ctx: Context, session: Session, command: str) -> Iterator[Told]:
         )
 
 
-def _call(session: Session, name: str, hook: Any, **kwargs: Any) -> None:
+def _call(session: Opening, name: str, hook: Any, **kwargs: Any) -> None:
     """Each plugin's `name` on its own: a failure is a warning naming the plugin; a
     UsageError of `migrator_command_start` stops the command once every plugin was told."""
     refused: list[UsageError] = []

@@ -8,7 +8,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrator.api.commandhooks import told
+from migrator.api.commandhooks import Told
 from migrator.api.context import Context
 from migrator.api.session import Session, default_target_phase, finish, open_session
 from migrator.errors import ExitCode, InternalError, RunStopped, UsageError
@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 def apply(ctx: Context, plan_path: str | Path, to: str | None = None) -> ExitCode:
     """Move the plan to phase `to`, transition by transition; undo a transition that fails."""
     with (
-        open_session(ctx, plan_path) as session,
+        open_session(ctx, plan_path, "apply") as session,
         _reported(ctx, session) as before,
-        told(ctx, session, "apply") as telling,
     ):
+        telling = _telling(session)
         target = default_target_phase(session.plan, to)
         code = session.runner(ctx, command=telling.info).apply(target)
         return telling.ended(_ended(ctx, session, code, before))
@@ -50,10 +50,10 @@ def rollback(ctx: Context, plan_path: str | Path, dry_run: bool = False) -> Exit
                 render_rollback(document, session.reporter)
             return ExitCode.OK
     with (
-        open_session(ctx, plan_path) as session,
+        open_session(ctx, plan_path, "rollback") as session,
         _reported(ctx, session) as before,
-        told(ctx, session, "rollback") as telling,
     ):
+        telling = _telling(session)
         code = session.runner(ctx, command=telling.info).rollback()
         return telling.ended(_ended(ctx, session, code, before))
 
@@ -69,12 +69,18 @@ def resume(
     `batch_size` changes the batch size of the backfill being resumed.
     """
     with (
-        open_session(ctx, plan_path) as session,
+        open_session(ctx, plan_path, "resume") as session,
         _reported(ctx, session) as before,
-        told(ctx, session, "resume") as telling,
     ):
+        telling = _telling(session)
         runner = session.runner(ctx, skip, batch_size, command=telling.info)
         return telling.ended(_ended(ctx, session, runner.resume(), before))
+
+
+def _telling(session: Session) -> Told:
+    """The command told to the reporting hooks (opened with a command, it always is)."""
+    assert session.telling is not None
+    return session.telling
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from migrator.errors import ExitCode, UsageError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from migrator.api.commandhooks import Told
     from migrator.db.target import Target
     from migrator.engine.environment import RunEnvironment
     from migrator.engine.runner import Runner
@@ -32,6 +33,7 @@ class Session:
     db: Engine
     secrets: Secrets
     reporter: Reporter
+    telling: Told | None = None  # the reporting hooks' command (apply, rollback, resume)
 
     def runner(
         self,
@@ -78,9 +80,22 @@ class Session:
         )
 
 
+@dataclass
+class _Opening:
+    plan: Plan
+    target: Target
+    secrets: Secrets
+    reporter: Reporter
+
+
 @contextmanager
-def open_session(ctx: Context, plan_path: str | Path) -> Iterator[Session]:
-    """Load the plan, reach its database (exit 5 if it cannot), and clean up afterwards."""
+def open_session(
+    ctx: Context, plan_path: str | Path, command: str | None = None
+) -> Iterator[Session]:
+    """Load the plan, reach its database (exit 5 if it cannot), and clean up afterwards;
+    `command` (apply, rollback, resume): told to the reporting hooks from before the
+    database is reached to the command's end (`Session.telling`)."""
+    from migrator.api.commandhooks import told
     from migrator.db.target import connect_engine, resolve_target
     from migrator.masking import Secrets
     from migrator.plan import load_plan
@@ -94,11 +109,16 @@ def open_session(ctx: Context, plan_path: str | Path) -> Iterator[Session]:
     target = resolve_target(ctx.dsn, announce=lambda line: reporter.say(line, style="dim"))
     for secret in target.secrets():
         secrets.add(secret)
-    db = connect_engine(target)
-    try:
-        yield Session(plan, target, db, secrets, reporter)
-    finally:
-        db.dispose()
+    with ExitStack() as stack:
+        telling = None
+        if command is not None:
+            opening = _Opening(plan, target, secrets, reporter)
+            telling = stack.enter_context(told(ctx, opening, command))
+        db = connect_engine(target)
+        try:
+            yield Session(plan, target, db, secrets, reporter, telling)
+        finally:
+            db.dispose()
 
 
 def finish(ctx: Context, session: Session, code: ExitCode, **extra: Any) -> ExitCode:
