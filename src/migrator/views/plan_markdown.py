@@ -126,6 +126,8 @@ def _rehearsal(rehearsed: dict[str, Any], file: str, add: Callable[[str], None])
     for t in _trips(rehearsed):
         outcome = str(t.get("outcome", "?"))
         mark = "✅" if outcome in ("clean", "irreversible") else "❌"
+        if outcome == "irreversible":
+            outcome = "irreversible by design, not taken back"
         legs = ", ".join(str(leg) for leg in t.get("legs") or [])
         add(
             f"- {mark} {_code(t.get('transition', '?'))} ({_code(t.get('from', '?'))} → "
@@ -142,7 +144,7 @@ def _rehearsal(rehearsed: dict[str, Any], file: str, add: Callable[[str], None])
             if isinstance(c, dict):
                 why = f": {_md(c['detail'], one_line=True)}" if c.get("detail") else ""
                 add(
-                    f"  - check not passed ({_md(c.get('leg', ''), one_line=True)}): "
+                    f"  - check not passed on the copy ({_md(c.get('leg', ''), one_line=True)}): "
                     f"{_md(c.get('check', ''), one_line=True)}, actual "
                     f"{_code(shown(c.get('actual'), _VALUE_WIDTH))}, expected "
                     f"{_code(shown(c.get('expected'), _VALUE_WIDTH))}{why}"
