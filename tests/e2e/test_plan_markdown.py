@@ -310,3 +310,35 @@ def test_the_bound_cuts_outside_fences_and_closes_details_when_cutting_sql_is_no
     assert fences_close(cut), cut[-500:]
     assert "the rest cut to fit a comment" in cut
     assert bounded("short\n", 5_000, "p.yaml") == "short\n"
+
+
+LINKS = """\
+plan: links
+phases: [before, after]
+transitions:
+  - name: go
+    from: before
+    to: after
+    description: see https://evil.example/x or www.evil.example, mail a@evil.example, ping @team
+    steps:
+      - {name: one, sql: select 1}
+"""
+
+
+def test_bare_urls_addresses_and_mentions_in_plan_prose_are_not_links(
+    migrator: Any, write_plan: Any
+) -> None:
+    """GitHub's autolink extension links `scheme://`, `www.` and e-mail addresses in bare
+    text, and notifies an @mention: plan prose is escaped so none is (the escapes checked
+    with cmark-gfm, GitHub's renderer: `\\:` and `\\.` are read as the characters, and a
+    zero-width space after `@` leaves no address and no mention)."""
+    plan = write_plan(LINKS, "links.yaml")
+    planned = migrator("plan", plan, "--to", "after", "--output", "markdown")
+    documented = migrator("docs", "--output", "markdown", plan, dsn=False)
+    for done in (planned, documented):
+        assert done.code == 0, done.err
+        md = done.out
+        assert "see https\\://evil.example/x or www\\.evil.example" in md, md
+        assert "mail a@&#8203;evil.example, ping @&#8203;team" in md, md
+        for bare in ("https://evil", "www.evil", "a@evil", "@team"):
+            assert bare not in md, (bare, md)
