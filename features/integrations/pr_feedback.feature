@@ -3,8 +3,9 @@ Feature: A reviewer reads the migration on the pull request
   --output markdown` is the dry run as a comment: the path of transitions, each
   transition's risk and approval, the pre-checks as they stand today (evaluated
   read-only), each step's exact SQL with its lint findings and its undo, and with
-  `--rehearsal FILE` (a `migrator rehearse --output json` document) the locks and
-  rewrites each step took on the rehearsal's scratch copy. Its first line is a marker
+  `--rehearsal FILE` (a `migrator rehearse --output json` document) the rehearsal's
+  verdict (passed, or failed and why) and the locks and rewrites each step took on the
+  rehearsal's scratch copy. Its first line is a marker
   by which a CI job finds the comment it posted and edits it (docs/ci.md).
 
   Background:
@@ -59,3 +60,20 @@ Feature: A reviewer reads the migration on the pull request
     And the comment's first line is "<!-- migrator-plan: owners -->"
     And the output does not contain "**Rehearsed:**"
     And the database has no schema "migrator"
+
+  Scenario: A rehearsal that failed is said to have failed, with what its undo did not restore
+    Given the plan "colour.yaml":
+      """
+      plan: colour
+      kind: hotfix
+      steps:
+        - name: a colour
+          sql: alter table profiles add column colour text
+          rollback: {sql: select 1}
+      """
+    And a failed rehearsal of "colour.yaml" saved as "rehearsal.json"
+    When I run "migrator plan colour.yaml --output markdown --rehearsal rehearsal.json"
+    Then the exit code is 0
+    And the output contains "**Rehearsal:** ❌ **failed**"
+    And the output contains "its undo does not restore what it changed: column public.profiles.colour is there and was not before"
+    And the output does not contain "✅ passed"

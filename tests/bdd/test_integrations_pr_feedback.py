@@ -16,16 +16,24 @@ from tests.rehearsing import fitting_pg_dump
 scenarios("integrations/pr_feedback.feature")
 
 
-@given(parsers.parse('a rehearsal of "{plan}" saved as "{name}"'))
+@given(
+    parsers.re(r'a (?P<failed>failed )?rehearsal of "(?P<plan>[^"]+)" saved as "(?P<name>[^"]+)"')
+)
 def _(
-    plan: str, name: str, world: dict[str, Any], admin_dsn: str, capsys: pytest.CaptureFixture[str]
+    failed: str | None,
+    plan: str,
+    name: str,
+    world: dict[str, Any],
+    admin_dsn: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`migrator rehearse PLAN --output json > NAME`, its scratch copy on the test server."""
+    """`migrator rehearse PLAN --output json > NAME`, its scratch copy on the test server;
+    a failed one exits 1 and still writes its document."""
     capsys.readouterr()
     argv = ["rehearse", plan, "--dsn", world["dsn"], "--scratch-dsn", admin_dsn]
     code = main([*argv, *fitting_pg_dump(admin_dsn), "--output", "json"])
     captured = capsys.readouterr()
-    assert code == 0, captured.out + captured.err
+    assert code == (1 if failed else 0), captured.out + captured.err
     (world["dir"] / name).write_text(captured.out)
 
 

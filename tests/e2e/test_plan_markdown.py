@@ -127,7 +127,7 @@ def test_the_comment_shows_path_prechecks_sql_lint_undo_and_the_rehearsal(
     wider = md[md.index("**Step 1. a wider owner**") : md.index("**Step 2.")]
     assert "**Rehearsed:** takes ACCESS EXCLUSIVE on public.profiles" in wider, wider
     assert "rewrites public.profiles" in wider
-    assert "**Rehearsal:** " in md
+    assert "**Rehearsal:** ✅ passed" in md  # a clean rehearsal, said clean
     # the undo of each step
     assert "**Undo:**\n\n```sql\nalter table profiles alter column owner type int\n```" in wider
     assert "**Undo:** nothing: marked irreversible" in md
@@ -208,3 +208,137 @@ def test_docs_output_markdown_of_several_plans_is_one_comment(
     # text output keeps its old rule: one plan, or --out
     refused = migrator("docs", one, two, dsn=False)
     assert refused.code == 2
+
+
+DIRTY = """\
+plan: p2
+kind: hotfix
+steps:
+  - name: a colour
+    sql: alter table widgets add column colour text
+    rollback: {sql: select 1}
+"""
+
+BROKEN = """\
+plan: p3
+kind: hotfix
+steps:
+  - name: a typo
+    sql: alter tabel widgets add column colour text
+    rollback: {sql: select 1}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (DIRTY, "column public.widgets.colour is there and was not before"),
+        (BROKEN, "syntax error"),
+    ],
+    ids=["an undo that does not restore", "a forward leg that fails"],
+)
+def test_a_failed_rehearsal_is_said_failed_with_what_failed(
+    migrator: Any, write_plan: Any, sql: Any, admin_dsn: str, tmp_path: Path, text: str, said: str
+) -> None:
+    sql("create table widgets (id int primary key)")
+    plan = write_plan(text, "p.yaml")
+    rehearsed = migrator(
+        "rehearse", plan, "--scratch-dsn", admin_dsn, *fitting_pg_dump(admin_dsn),
+        "--output", "json",
+    )  # fmt: skip
+    assert rehearsed.code == 1, rehearsed.out + rehearsed.err  # the rehearsal failed
+    rehearsal = tmp_path / "reh.json"
+    rehearsal.write_text(rehearsed.out)
+    done = migrator("plan", plan, "--output", "markdown", "--rehearsal", rehearsal)
+    assert done.code == 0, done.err
+    md = done.out
+    summary = next(line for line in md.splitlines() if line.startswith("**Pre-checks"))
+    assert "**Rehearsal:** ❌ **failed**" in summary, summary
+    section = md[md.index("**Rehearsal** (") :]
+    assert said in section, md
+    # a clean verdict is never given to a failed rehearsal
+    assert "✅" not in summary.split("**Rehearsal:**")[1], summary
+
+
+def fences_close(md: str) -> bool:
+    """Every fence opened is closed by the same fence, nothing left open."""
+    lines, i = md.split("\n"), 0
+    while i < len(lines):
+        opening = re.match(r"^(`{3,})[a-z]*$", lines[i])
+        if opening:
+            if opening[1] not in lines[i + 1 :]:
+                return False
+            i = lines.index(opening[1], i + 1)
+        i += 1
+    return md.count("<details>") == md.count("</details>")
+
+
+def test_a_comment_too_long_for_github_is_cut_in_its_longest_sql_saying_where_it_is(
+    migrator: Any, write_plan: Any
+) -> None:
+    body = "".join(f"      insert into t values ({n}, 'a value of some length {n}');\n"
+                   for n in range(1500))  # fmt: skip
+    plan = write_plan(
+        "plan: big\nkind: hotfix\nsteps:\n  - name: short\n    sql: select 42\n"
+        "  - name: many\n    sql: |\n" + body,
+        "big.yaml",
+    )
+    done = migrator("plan", plan, "--output", "markdown")
+    assert done.code == 0, done.err
+    md = done.out
+    assert len(md) <= 60_000, len(md)  # GitHub refuses a comment over 65,536 characters
+    assert md.startswith("<!-- migrator-plan: big -->\n")
+    assert "```sql\nselect 42\n```" in md  # the short SQL whole: the longest is cut first
+    assert "insert into t values (0, " in md  # the long one's beginning kept
+    assert re.search(
+        rf"lines cut to fit a comment: the whole text is in `{re.escape(str(plan))}`", md
+    )
+    assert fences_close(md), md[-2000:]
+    assert md.rstrip().endswith("against the data of today.</sub>")
+
+
+def test_the_bound_cuts_outside_fences_and_closes_details_when_cutting_sql_is_not_enough() -> None:
+    from migrator.views.plan_markdown import bounded
+
+    block = (
+        "<details>\n<summary>x</summary>\n\n```sql\n" + "select 1;\n" * 50 + "```\n\n</details>\n"
+    )
+    text = "<!-- m -->\n" + "\n".join(f"**Step {n}**\n{block}" for n in range(400))
+    cut = bounded(text, 5_000, "p.yaml")
+    assert len(cut) <= 5_000
+    assert cut.startswith("<!-- m -->\n")
+    assert fences_close(cut), cut[-500:]
+    assert "the rest cut to fit a comment" in cut
+    assert bounded("short\n", 5_000, "p.yaml") == "short\n"
+
+
+LINKS = """\
+plan: links
+phases: [before, after]
+transitions:
+  - name: go
+    from: before
+    to: after
+    description: see https://evil.example/x or www.evil.example, mail a@evil.example, ping @team
+    steps:
+      - {name: one, sql: select 1}
+"""
+
+
+def test_bare_urls_addresses_and_mentions_in_plan_prose_are_not_links(
+    migrator: Any, write_plan: Any
+) -> None:
+    """GitHub's autolink extension links `scheme://`, `www.` and e-mail addresses in bare
+    text, and notifies an @mention: plan prose is escaped so none is (the escapes checked
+    with cmark-gfm, GitHub's renderer: `\\:` and `\\.` are read as the characters, and a
+    zero-width space after `@` leaves no address and no mention)."""
+    plan = write_plan(LINKS, "links.yaml")
+    planned = migrator("plan", plan, "--to", "after", "--output", "markdown")
+    documented = migrator("docs", "--output", "markdown", plan, dsn=False)
+    for done in (planned, documented):
+        assert done.code == 0, done.err
+        md = done.out
+        assert "see https\\://evil.example/x or www\\.evil.example" in md, md
+        assert "mail a@&#8203;evil.example, ping @&#8203;team" in md, md
+        for bare in ("https://evil", "www.evil", "a@evil", "@team"):
+            assert bare not in md, (bare, md)

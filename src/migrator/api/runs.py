@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from migrator.api.commandhooks import Told
 from migrator.api.context import Context
@@ -224,14 +224,27 @@ def dry_run(
             from migrator.views.values import visible
 
             book = runbook(session.plan, ctx.plugins(), traced)
+            verdict = _verdict_of(rehearsal)
             text = plan_markdown(
                 session.secrets.mask_data(document),
                 session.secrets.mask_data(book),
+                session.secrets.mask_data(verdict) if verdict is not None else None,
             )
             ctx.out.write(visible(session.secrets.mask(text), lines=True))
         else:
             render_dry_run(document, session.reporter)
     return ExitCode.OK
+
+
+def _verdict_of(path: str | Path | None) -> dict[str, Any] | None:
+    """The rehearsal document at `path` (read and fitted by `_rehearsal_of` already): its
+    result and round trips, for the comment's verdict."""
+    if path is None:
+        return None
+    import json
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else None
 
 
 def _rehearsal_of(plan: Plan, path: str | Path | None) -> Rehearsal | None:

@@ -14,17 +14,29 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
 # at a line's start: a heading, a quote, a list item (`-`, `+`, `1.`, `1)`), a setext
 # underline (`===`, `---`), a thematic break
 _LINE_START = re.compile(r"^([#+\-=]|\d{1,9}(?=[.)]))", re.M)
+# what GitHub's autolink extension links in bare text (checked with cmark-gfm): a URL's
+# `scheme://` and `mailto:`/`xmpp:`, and `www.`; a backslash before that `:` or `.` is
+# read as the character itself, and no link is made
+_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9]):(?=//)|(?i:(?<=mailto)|(?<=xmpp)):|(?i:(?<=www))\.")
+# `@` before a name: an e-mail address's (linked by the autolink extension whatever is
+# escaped) or a mention (GitHub notifies a user or team of it, after rendering): a
+# zero-width space after the `@` breaks both and shows the same text
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 
 
 def escape(value: Any, *, one_line: bool = False) -> str:
     """`value` as literal Markdown text, whatever it holds (never markup: no fence,
-    heading, list, table, link, HTML or code block); `one_line` for tables and lists.
+    heading, list, table, link, HTML or code block; no autolink of a bare URL, `www.` or
+    e-mail address, and no @mention: a zero-width space follows an `@` before a name);
+    `one_line` for tables and lists.
     Control characters are written `\\xNN` (`migrator.views.values.visible`): a
     document piped or shown on a terminal cannot carry an escape sequence."""
     text = " ".join(str(value).split()) if one_line else str(value).strip()
     text = visible(text, lines=not one_line)
     text = re.sub(r"^[ \t]+|[ \t]+$", "", text, flags=re.M)  # no code block, no <br>
     text = _SPECIAL.sub(r"\\\1", text)
+    text = _AUTOLINK.sub(lambda match: "\\" + match[0], text)
+    text = _MENTION.sub("@&#8203;", text)
     return _LINE_START.sub(_escape_start, text)
 
 

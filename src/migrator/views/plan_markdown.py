@@ -4,7 +4,10 @@ GitHub and GitLab flavoured Markdown: the path from today's phase to the target,
 each transition its risk and approval, the pre-checks as they stand today (evaluated
 read-only by the dry run: `migrator.views.dryrun`), each step's exact SQL fenced (long
 text folded in a `<details>`), its lint findings at FILE:LINE:COL, what a rehearsal saw
-it do (its locks and rewrites, given `--rehearsal`), its undo, and the post-checks.
+it do (its locks and rewrites, given `--rehearsal`), its undo, and the post-checks. Given
+a rehearsal, its verdict leads: passed, or failed with each failed leg, what an undo did
+not restore, the checks that did not pass. At most MAX_LENGTH characters: the longest
+fenced bodies are cut first, saying where the whole text is (`bounded`).
 
 The first line is a marker, `<!-- migrator-plan: NAME -->`, by which a CI job finds the
 comment it posted before and edits it instead of adding another. Plan text is placed
@@ -15,6 +18,7 @@ the caller masks the text once more.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +30,9 @@ from migrator.views.values import shown
 FOLD_LINES = 15
 """Code longer than this many lines is folded in a `<details>` (opened by a click)."""
 _VALUE_WIDTH = 120  # an actual or expected value in the pre-check table, cut with `…`
+_LOG_LINES = 40  # of what a rehearsal's failing run printed, its last lines
+MAX_LENGTH = 60_000
+"""A comment is at most this many characters (GitHub refuses one over 65,536)."""
 
 
 def marker(plan: str) -> str:
@@ -33,10 +40,18 @@ def marker(plan: str) -> str:
     return f"<!-- migrator-plan: {plan} -->"
 
 
-def plan_markdown(dry: dict[str, Any], book: dict[str, Any]) -> str:
+def plan_markdown(
+    dry: dict[str, Any],
+    book: dict[str, Any],
+    rehearsed: dict[str, Any] | None = None,
+    *,
+    limit: int = MAX_LENGTH,
+) -> str:
     """The dry run `dry` (`dry_run_document`) as a PR comment, each step completed from the
     runbook `book` (`migrator.views.runbook.runbook`: its language, lint findings, undo and
-    the rehearsal's trace)."""
+    the rehearsal's trace), and the verdict of the rehearsal `rehearsed` (the `rehearse
+    --output json` document: passed or failed, each round trip's failed leg, differences
+    and checks not passed). At most `limit` characters (`bounded`)."""
     out: list[str] = []
     add = out.append
     add(marker(dry["plan"]))
@@ -50,8 +65,10 @@ def plan_markdown(dry: dict[str, Any], book: dict[str, Any]) -> str:
         add("")
         add(f"The plan is already in phase {_code(dry['to'])}: `apply` would do nothing.")
     add("")
-    add(_summary(dry, book))
+    add(_summary(dry, book, rehearsed))
     add("")
+    if rehearsed is not None:
+        _rehearsal(rehearsed, book.get("rehearsal") or "", add)
     transitions = {t["name"]: t for t in book["transitions"]}
     for n, t in enumerate(dry["path"], 1):
         _transition(n, t, transitions.get(t["name"]), dry["file"], add)
@@ -59,10 +76,10 @@ def plan_markdown(dry: dict[str, Any], book: dict[str, Any]) -> str:
         "<sub>A dry run by `migrator plan --output markdown`: nothing was changed; the "
         "pre-checks were evaluated read-only against the data of today.</sub>"
     )
-    return "\n".join(out).rstrip() + "\n"
+    return bounded("\n".join(out).rstrip() + "\n", limit, dry["file"])
 
 
-def _summary(dry: dict[str, Any], book: dict[str, Any]) -> str:
+def _summary(dry: dict[str, Any], book: dict[str, Any], rehearsed: dict[str, Any] | None) -> str:
     failing = [c["name"] for t in dry["path"] for c in t["pre_checks"] if not c["today"]["passed"]]
     names = {t["name"] for t in dry["path"]}
     lint = sum(
@@ -79,9 +96,77 @@ def _summary(dry: dict[str, Any], book: dict[str, Any]) -> str:
     gated = [t["name"] for t in dry["path"] if t["approval"]]
     if gated:
         bits.append(f"**Approval:** {', '.join(_code(g) for g in gated)}")
-    if book.get("rehearsal"):
+    if rehearsed is not None:
+        bits.append(f"**Rehearsal:** {_passed(rehearsed)}")
+    elif book.get("rehearsal"):
         bits.append(f"**Rehearsal:** {_code(book['rehearsal'])}")
     return " · ".join(bits)
+
+
+def _passed(rehearsed: dict[str, Any]) -> str:
+    """The rehearsal's verdict: passed only when its document says `clean` and exit 0."""
+    if rehearsed.get("result") == "clean" and rehearsed.get("exit_code") == 0:
+        return "✅ passed"
+    trips = _trips(rehearsed)
+    bad = [t for t in trips if t.get("outcome") not in ("clean", "irreversible")]
+    said = f" ({len(bad)} of {len(trips)} round trips not clean)" if bad else ""
+    return f"❌ **failed**{said}"
+
+
+def _trips(rehearsed: dict[str, Any]) -> list[dict[str, Any]]:
+    trips = rehearsed.get("round_trips")
+    return [t for t in trips if isinstance(t, dict)] if isinstance(trips, list) else []
+
+
+def _rehearsal(rehearsed: dict[str, Any], file: str, add: Callable[[str], None]) -> None:
+    """The rehearsal's verdict and, for each round trip, what failed: the failed leg and
+    its error, what the way back did not restore, the checks that did not pass."""
+    add(f"**Rehearsal** ({_code(file)}): {_passed(rehearsed)}")
+    add("")
+    for t in _trips(rehearsed):
+        outcome = str(t.get("outcome", "?"))
+        mark = "✅" if outcome in ("clean", "irreversible") else "❌"
+        if outcome == "irreversible":
+            outcome = "irreversible by design, not taken back"
+        legs = ", ".join(str(leg) for leg in t.get("legs") or [])
+        add(
+            f"- {mark} {_code(t.get('transition', '?'))} ({_code(t.get('from', '?'))} → "
+            f"{_code(t.get('to', '?'))}): {outcome}"
+            + (f"; legs run: {_md(legs, one_line=True)}" if legs else "")
+        )
+        if t.get("failed"):
+            add(f"  - failed: {_md(t['failed'], one_line=True)}")
+        for d in t.get("differences") or []:
+            if isinstance(d, dict):
+                leg = _md(d.get("leg", ""), one_line=True)
+                add(f"  - not restored ({leg}): {_md(d.get('message', ''), one_line=True)}")
+        for c in t.get("checks_not_passed") or []:
+            if isinstance(c, dict):
+                why = f": {_md(c['detail'], one_line=True)}" if c.get("detail") else ""
+                add(
+                    f"  - check not passed on the copy ({_md(c.get('leg', ''), one_line=True)}): "
+                    f"{_md(c.get('check', ''), one_line=True)}, actual "
+                    f"{_code(shown(c.get('actual'), _VALUE_WIDTH))}, expected "
+                    f"{_code(shown(c.get('expected'), _VALUE_WIDTH))}{why}"
+                )
+    for n in rehearsed.get("not_rehearsed") or []:
+        if isinstance(n, dict):
+            add(
+                f"- {_code(n.get('transition', '?'))}: not rehearsed "
+                f"({_md(n.get('reason', ''), one_line=True)})"
+            )
+    add("")
+    logs = [t for t in _trips(rehearsed) if t.get("log")]
+    for t in logs:
+        lines = str(t["log"]).rstrip().splitlines()[-_LOG_LINES:]
+        add("<details>")
+        name = _md(t.get("transition", "?"), one_line=True)
+        add(f"<summary>What the failing run of {name} printed</summary>")
+        add("")
+        add(_fence("\n".join(lines)))
+        add("")
+        add("</details>")
+        add("")
 
 
 def _highest(dry: dict[str, Any]) -> str:
@@ -212,3 +297,87 @@ def _folded(text: str, language: str, add: Callable[[str], None]) -> None:
     add("")
     add("</details>")
     add("")
+
+
+_OPENING = re.compile(r"^(`{3,})[A-Za-z0-9_+-]*$")
+
+
+def bounded(text: str, limit: int, file: str) -> str:
+    """`text` in at most `limit` characters: the longest fenced bodies (SQL, a log) cut
+    first, each to the same number of characters at a line's end, a line after its fence
+    saying how much was cut and where the whole text is (`file`); never inside a fence's
+    markup, so the Markdown stays valid. Should that not do, the document is cut at a
+    line outside any fence, its open `<details>` closed."""
+    if len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    blocks = _blocks(lines)
+    longest = max((sum(len(lines[i]) + 1 for i in b) for b in blocks), default=0)
+    low, high = 0, longest  # the largest body size that fits
+    while low < high:
+        cap = (low + high + 1) // 2
+        if len(_capped(lines, blocks, cap, file)) <= limit:
+            low = cap
+        else:
+            high = cap - 1
+    fitted = _capped(lines, blocks, low, file)
+    return fitted if len(fitted) <= limit else _cut(fitted, limit, file)
+
+
+def _blocks(lines: list[str]) -> list[range]:
+    """The line numbers of each fenced body (between its opening and closing fence)."""
+    found: list[range] = []
+    i = 0
+    while i < len(lines):
+        opening = _OPENING.match(lines[i])
+        if opening is None:
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(lines)) if lines[j] == opening[1]), None)
+        if end is None:
+            break
+        found.append(range(i + 1, end))
+        i = end + 1
+    return found
+
+
+def _capped(lines: list[str], blocks: list[range], cap: int, file: str) -> str:
+    out: list[str] = []
+    starts = {b.start: b for b in blocks if sum(len(lines[i]) + 1 for i in b) > cap}
+    i = 0
+    while i < len(lines):
+        body = starts.get(i)
+        if body is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        kept, size = 0, 0
+        while kept < len(body) and size + len(lines[body[kept]]) + 1 <= cap:
+            size += len(lines[body[kept]]) + 1
+            kept += 1
+        out.extend(lines[body.start : body.start + kept])
+        out.append(lines[body.stop])  # the closing fence
+        out.append("")
+        out.append(
+            f"*… {len(body) - kept} of {len(body)} lines cut to fit a comment: the whole "
+            f"text is in {_code(file)}.*"
+        )
+        i = body.stop + 1
+    return "\n".join(out)
+
+
+def _cut(text: str, limit: int, file: str) -> str:
+    """`text` cut at the last line outside a fence that leaves room for the closing lines."""
+    note = f"\n*… the rest cut to fit a comment: run `migrator plan` on {_code(file)}.*\n"
+    lines = text.split("\n")
+    inside = {i for b in _blocks(lines) for i in range(b.start - 1, b.stop + 1)}
+    size, opened, keep, opened_at_keep = 0, 0, 0, 0
+    for i, line in enumerate(lines):
+        size += len(line) + 1
+        opened = max(0, opened + (line == "<details>") - (line == "</details>"))
+        if size + len(note) + 12 * opened > limit:
+            break
+        if i not in inside:
+            keep, opened_at_keep = i + 1, opened
+    closing = "\n</details>" * opened_at_keep
+    return "\n".join(lines[:keep]) + closing + "\n" + note
