@@ -107,8 +107,8 @@ class Notifier:
         if told is not None:
             name, outcome = told
             self._send(name, Facts(run, outcome, event, notes.checks, notes.step, notes.undo))
-        if event.status in ENDS and notes.started:
-            self.outbox.flush()
+        if (event.status in ENDS and notes.started) or (told and told[0] == "approval_needed"):
+            self.outbox.flush()  # a run's end; or a person is about to be asked: told first
         for warning in self.outbox.warnings():  # only here: on the run's thread, in a hook
             run.warn(warning)
 
@@ -122,7 +122,8 @@ class Notifier:
                 resumed = status != "prechecking" or notes.run.command.command == "resume"
                 return ("run_started", "resumed" if resumed else "started")
         if status == "awaiting_approval":
-            return ("approval_needed", "awaiting approval")
+            # told only when a person is really asked (not when --yes approves at once)
+            return ("approval_needed", "awaiting approval") if event.settle else None
         if status in ENDS and not notes.ended:
             notes.ended = True
             return ENDS[status]

@@ -143,10 +143,21 @@ def test_an_undo_that_fails_is_told_with_the_step_and_what_settles_it(
 
 
 @pytest.mark.parametrize(
-    ("yes", "code", "last"), [(True, 0, "run_succeeded"), (False, 1, "run_failed")]
+    ("yes", "answer", "code", "told_as"),
+    [
+        (True, False, 0, ["run_succeeded"]),  # --yes: nobody is waited on
+        (False, True, 0, ["approval_needed", "run_succeeded"]),
+        (False, False, 1, ["approval_needed", "run_failed"]),
+    ],
 )
-def test_an_approval_is_told_before_it_is_asked(
-    receiver: Server, write_plan: Any, database: str, yes: bool, code: int, last: str
+def test_an_approval_is_told_before_it_is_asked_only_when_someone_is_asked(
+    receiver: Server,
+    write_plan: Any,
+    database: str,
+    yes: bool,
+    answer: bool,
+    code: int,
+    told_as: list[str],
 ) -> None:
     url = receiver.url + "/hook/T0K3N-secret"
     text = phased("gated", ["{sql: select 1}"]).replace(
@@ -154,13 +165,23 @@ def test_an_approval_is_told_before_it_is_asked(
     )
     plan = write_plan(text + notify(url, "on: [approval_needed, run_failed, run_succeeded]"))
     ctx = context(database)
-    ctx.assume_yes = yes
+    asked: list[int] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(len(told(receiver)))  # what the receiver had been told by then
+        return answer
+
+    ctx.assume_yes, ctx.interactive, ctx.confirm = yes, not yes, confirm
     assert api.apply(ctx, plan, "b") == code
     events = told(receiver)
-    assert [e["event"] for e in events] == ["approval_needed", last]
+    assert [e["event"] for e in events] == told_as
+    if yes:
+        assert asked == []
+        return
+    assert asked == [1]  # approval_needed arrived before the question was asked
     assert events[0]["outcome"] == "awaiting approval"
     assert "--yes" in events[0]["settle"]
-    if not yes:
+    if not answer:
         assert events[1]["outcome"] == "nothing applied"
         assert f"migrator apply {plan} --to b" in events[1]["settle"]
 
