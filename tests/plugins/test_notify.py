@@ -197,7 +197,7 @@ def test_slack_gets_blocks_with_a_text_fallback(
     )
     assert api.apply(context(database), plan, "b") == 1
     [message] = told(receiver)
-    assert "plan slacked, run 1 (go: a -> b) failed (nothing applied)" in message["text"]
+    assert "plan slacked, run 1 (go: a -&gt; b) failed (nothing applied)" in message["text"]
     blocks = message["blocks"]
     assert blocks[0]["type"] == "header" and "slacked" in blocks[0]["text"]["text"]
     fields = [f["text"] for f in blocks[1]["fields"]]
