@@ -88,7 +88,7 @@ def _summary(event: str, facts: Facts, reason: str | None) -> str:
         f"migrator {run.command.command}: plan {run.plan}, run {run.run_id} "
         f"({run.transition}: {run.source} -> {run.target}) {TITLES[event]}"
     )
-    if facts.outcome in ("undone", "nothing applied"):
+    if facts.outcome in ("undone", "nothing applied", "rolled back"):
         text += f" ({facts.outcome})"
     return text + (f": {reason}" if reason else "")
 

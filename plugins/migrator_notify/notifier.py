@@ -50,6 +50,8 @@ class Notes:
     undo: dict[str, Any] | None = None
     started: bool = False
     ended: bool = False
+    first: str | None = None  # the first state this command worked the run in
+    last: str | None = None  # the last state it was told
 
 
 SPECIFIC = 8
@@ -116,6 +118,7 @@ class Notifier:
             notes.undo = _step(event)
         if event.kind != "state":
             return
+        notes.last = event.status
         told = self._told_as(notes, event)
         if told is not None:
             name, outcome = told
@@ -131,6 +134,7 @@ class Notifier:
             if status not in WORKING:
                 return None  # a resume records the dead run interrupted first: old news
             notes.started = True
+            notes.first = status
             if status != "awaiting_approval":
                 resumed = status != "prechecking" or notes.run.command.command == "resume"
                 return ("run_started", "resumed" if resumed else "started")
@@ -139,6 +143,8 @@ class Notifier:
             return ("approval_needed", "awaiting approval") if event.settle else None
         if status in ENDS and not notes.ended:
             notes.ended = True
+            if status == "undone" and _undo_asked(notes):
+                return ("run_succeeded", "rolled back")
             return ENDS[status]
         return None
 
@@ -150,7 +156,8 @@ class Notifier:
             if notes.started and not notes.ended:
                 notes.ended = True
                 reason = error or f"the command ended with exit {exit_code}"
-                state = RunEvent("state", "interrupted", None, {"reason": reason})
+                settle = _settled_by(notes)
+                state = RunEvent("state", "interrupted", None, {"reason": reason}, settle)
                 facts = Facts(notes.run, "interrupted", state, notes.checks, notes.step, notes.undo)
                 self._send("interrupted", facts, exit_code)
         self.outbox.flush()
@@ -167,6 +174,23 @@ class Notifier:
             body = slack_message(document) if wanted.format == "slack" else document
             payload = json.dumps(body, ensure_ascii=False, default=str).encode()
             self.outbox.send(wanted.target, name, payload)
+
+
+def _undo_asked(notes: Notes) -> bool:
+    """Whether undoing the run is what its command was asked to do: a `rollback`, or a
+    `resume` that finishes an undo (its first state `undoing`): its run undone is the
+    command succeeding, not a failure."""
+    command = notes.run.command.command
+    return command == "rollback" or (command == "resume" and notes.first == "undoing")
+
+
+def _settled_by(notes: Notes) -> str:
+    """What settles a run its command left before it ended (as the engine words it for an
+    interrupted run: a run stopped while undoing, or a rollback's, is finished)."""
+    file = notes.run.plan_file
+    if notes.last == "undoing" or notes.run.command.command == "rollback":
+        return f"`migrator resume {file}` or `migrator rollback {file}` finishes it"
+    return f"`migrator resume {file}` continues it, `migrator rollback {file}` undoes what it did"
 
 
 class NotDelivered(RuntimeError):

@@ -436,3 +436,29 @@ def test_a_receivers_user_and_path_words_are_not_masked_in_what_settles_a_run(
     said = output(ctx)
     assert f"migrator resume {plan}" in said and "S3cretHookPw" not in said
     no_secret(receiver, database, "S3cretHookPw")
+
+
+@pytest.mark.parametrize("command", ["rollback", "resume"])
+def test_an_undo_finished_by_rollback_or_resume_is_told_as_succeeding(
+    receiver: Server, write_plan: Any, database: str, sql: Any, command: str
+) -> None:
+    url = receiver.url + "/hook/T0K3N-secret"
+    sql("create table undo_ok (x int)")  # empty: the undo of `fine` fails until it has a row
+    steps = [
+        "{name: fine, sql: select 1, rollback: {sql: select 1/(select count(*) from undo_ok)}}",
+        "{name: bad, sql: select 1/0}",
+    ]
+    plan = write_plan(phased("stuck", steps) + notify(url))
+    assert api.apply(context(database), plan, "b") == 3
+    sql("insert into undo_ok values (1)")
+    ctx = context(database)
+    ctx.assume_yes = True
+    settle = api.rollback if command == "rollback" else api.resume
+    assert settle(ctx, plan) == 0, output(ctx)
+    events = told(receiver)[2:]  # after this run's run_started and undo_failed of the apply
+    assert [(e["event"], e["outcome"], e["command"]) for e in events] == [
+        ("run_started", "resumed", command),
+        ("run_succeeded", "rolled back", command),
+    ]
+    assert events[-1]["settle"] is None
+    assert "succeeded (rolled back)" in events[-1]["summary"]
