@@ -68,9 +68,11 @@ Feature: Notifications: the people and systems around a run are told how it went
 
   Scenario: No secret is ever sent
     Given the environment variable "ORDERS_TOKEN" is "tok-9f8e7d6c5b"
-    And the plan "orders.yaml" has its check expecting "${env:ORDERS_TOKEN}"
+    And the plan "orders.yaml" checks instead that a service answers the token "${env:ORDERS_TOKEN}"
     When I run "migrator apply orders.yaml --to v2"
     Then the exit code is 1
+    And the service was asked with the header "Authorization: Bearer tok-9f8e7d6c5b"
+    And the "run_failed" notification says "checks.0.name" is "the service knows the token"
     And no notification holds "tok-9f8e7d6c5b"
     And no notification holds the database's password
     And no notification holds "T0K3N-secret"
