@@ -109,6 +109,12 @@ def _(event: str, key: str, value: str, receiver: Server) -> None:
     assert str(document) == value, document
 
 
+@then(parsers.parse('the last notification says "{key}" is "{value}"'))
+def _(key: str, value: str, receiver: Server) -> None:
+    *_, last = _told(receiver)
+    assert str(last[key]) == value, last
+
+
 @then(parsers.parse('the Slack message that says "{words}" has a block "{text}"'))
 def _(words: str, text: str, receiver: Server) -> None:
     [message] = [m for m in _told(receiver) if words in m["text"]]
