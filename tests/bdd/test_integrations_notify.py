@@ -109,6 +109,13 @@ def _(event: str, key: str, value: str, receiver: Server) -> None:
     assert str(document) == value, document
 
 
+@then(parsers.parse('the receiver was told "{events}" by the {command}'))
+def _(events: str, command: str, receiver: Server) -> None:
+    # what the killed process told before it died depends on when it died: not asserted
+    told = [e["event"] for e in _told(receiver) if e["command"] == command]
+    assert told == events.split(", ")
+
+
 @then(parsers.parse('the last notification says "{key}" is "{value}"'))
 def _(key: str, value: str, receiver: Server) -> None:
     *_, last = _told(receiver)
