@@ -68,10 +68,51 @@ Feature: Notifications: the people and systems around a run are told how it went
 
   Scenario: No secret is ever sent
     Given the environment variable "ORDERS_TOKEN" is "tok-9f8e7d6c5b"
-    And the plan "orders.yaml" has its check expecting "${env:ORDERS_TOKEN}"
+    And the plan "orders.yaml" checks instead that a service answers the token "${env:ORDERS_TOKEN}"
     When I run "migrator apply orders.yaml --to v2"
     Then the exit code is 1
+    And the service was asked with the header "Authorization: Bearer tok-9f8e7d6c5b"
+    And the "run_failed" notification says "checks.0.name" is "the service knows the token"
     And no notification holds "tok-9f8e7d6c5b"
     And no notification holds the database's password
     And no notification holds "T0K3N-secret"
     And the output does not contain "T0K3N-secret"
+
+  Scenario: A rollback that undoes a run left interrupted is told as succeeding
+    Given the plan "long.yaml":
+      """
+      plan: long
+      vars: {nap: 0}
+      phases: [v1, v2]
+      transitions:
+        - name: grow
+          from: v1
+          to: v2
+          steps:
+            - {name: add, sql: "insert into orders values (10)", rollback: {sql: "delete from orders where id = 10"}}
+            - {name: wait, sql: "select pg_sleep(:nap)"}
+      notify:
+        - url: "${env:RECEIVER_URL}"
+          timeout: 2s
+      """
+    And "migrator apply long.yaml --to v2 --var nap=60" was killed during step "wait"
+    When I run "migrator rollback long.yaml --yes"
+    Then the exit code is 0
+    And the receiver was told "run_started, run_succeeded" by the rollback
+    And the last notification says "outcome" is "rolled back"
+    And the query "select count(*) from orders where id = 10" returns "0"
+
+  Scenario: A receiver's URL that cannot be one is refused where it is written, never shown
+    Given the plan "typo.yaml":
+      """
+      plan: typo
+      phases: [v1, v2]
+      transitions:
+        - {name: split, from: v1, to: v2, steps: [{sql: select 1}]}
+      notify:
+        - url: "https://hooks.slack.com:T000SECRET/B000/X"
+      """
+    When I run "migrator validate typo.yaml"
+    Then the exit code is 2
+    And the output contains "typo.yaml:6:10: notify[0].url: a receiver's url must be http:// or https://"
+    And the output does not contain "T000SECRET"

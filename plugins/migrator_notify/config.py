@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Event = Literal[
     "run_started",
@@ -23,6 +23,32 @@ DEFAULT_TIMEOUT = 5.0
 
 ENV_URL = "MIGRATOR_NOTIFY_URL"
 """A receiver every run of the project is told (JSON, every event), beside the plan's."""
+
+
+BAD_URL = "a receiver's url must be http:// or https:// with a host (and a port 1-65535, if any)"
+"""Why a URL is refused; the URL itself is never shown (a webhook's token is in it)."""
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a receiver's (never quoting it), or None when it can."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError:
+        return BAD_URL
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return BAD_URL
+    return None
+
+
+def _receivable(value: Any) -> Any:
+    if isinstance(value, str) and "${" not in value:  # with `${...}`: checked once resolved
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
 
 
 def _known(value: Any) -> Any:
@@ -48,7 +74,7 @@ class Receiver(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(
+    url: Annotated[str, AfterValidator(_receivable)] = Field(
         ...,
         min_length=1,
         description="where to POST: a webhook or a Slack incoming webhook; may hold "

@@ -1,6 +1,8 @@
 """Delivering notifications without holding the run: a thread per receiver sends its
 notifications in order; each gets the receiver's `timeout` in all, its one retry included
-(after a connection error, a timeout, a 5xx or a 429). The run waits only at a run's end
+(after a connection error, a timeout, a 5xx or a 429), each attempt ended at its deadline
+whatever the receiver does, and decided on the answer's status line and headers (its body
+is never read: a 2xx is delivered then, never sent again). The run waits only at a run's end
 (and the command's), at most the timeout, for what it queued (`Outbox.flush`); what went
 wrong is handed back as warnings (`Outbox.warnings`) for the run's thread to record."""
 
@@ -108,7 +110,8 @@ class Outbox:
     def _work(self, lane: queue.SimpleQueue[Item | None]) -> None:
         import httpx
 
-        with httpx.Client(follow_redirects=False) as client:
+        limits = httpx.Limits(max_keepalive_connections=0)  # a connection per notification
+        with httpx.Client(follow_redirects=False, limits=limits) as client:
             while (item := lane.get()) is not None:
                 try:
                     failure = deliver(client, item)
@@ -123,9 +126,6 @@ class Outbox:
 
 def deliver(client: object, item: Item) -> str | None:
     """POST `item` within its budget, retried once; None when delivered, else why not."""
-    import httpx
-
-    assert isinstance(client, httpx.Client)
     budget = item.target.timeout
     deadline = time.monotonic() + budget * SENDING_SHARE
     why, tried = "", 0
@@ -135,22 +135,50 @@ def deliver(client: object, item: Item) -> str | None:
             break
         limit = min(left, budget * FIRST_SHARE) if attempt == 1 else left
         tried = attempt
+        status, why = _attempt(client, item, limit)
+        if status is None:
+            continue
+        if 200 <= status < 300:
+            return None
+        why = f"HTTP {status}"
+        if status < 500 and status != 429:
+            return why  # the receiver refuses it: sending it again will not help
+    return f"{why} ({tried} attempt{'s' if tried > 1 else ''})"
+
+
+def _attempt(client: object, item: Item, limit: float) -> tuple[int | None, str]:
+    """One POST of `item`, ended after `limit` seconds whatever the receiver does: its
+    status, decided on the status line and headers (the body is never read), or None and
+    why. The request runs on a thread of its own: one the receiver holds past `limit`
+    (trickling its answer, each read within the timeout) is left to end on its own (its
+    answer closed unread when it comes; the lane's client closed when the lane ends)."""
+    import httpx
+
+    assert isinstance(client, httpx.Client)
+    outcome: list[tuple[int | None, str]] = []
+    done = threading.Event()
+
+    def post() -> None:
         try:
-            answer = client.post(
+            with client.stream(
+                "POST",
                 item.target.url,
                 content=item.body,
                 headers={"Content-Type": "application/json"},
                 timeout=httpx.Timeout(limit),
-            )
+            ) as answer:  # leaving it unread closes the connection: no body is ever read
+                outcome.append((answer.status_code, ""))
         except httpx.TimeoutException as exc:
-            why = f"no answer within {budget:g}s ({type(exc).__name__})"
-            continue
+            late = f"no answer within {item.target.timeout:g}s ({type(exc).__name__})"
+            outcome.append((None, late))
         except httpx.HTTPError as exc:
-            why = f"{type(exc).__name__}: {exc}"
-            continue
-        if answer.is_success:
-            return None
-        why = f"HTTP {answer.status_code}"
-        if answer.status_code < 500 and answer.status_code != 429:
-            return why  # the receiver refuses it: sending it again will not help
-    return f"{why} ({tried} attempt{'s' if tried > 1 else ''})"
+            outcome.append((None, f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # a bug of ours: told as the attempt's failure
+            outcome.append((None, f"{type(exc).__name__}: {exc}"))
+        finally:
+            done.set()
+
+    threading.Thread(target=post, name=f"notify {item.target.shown} POST", daemon=True).start()
+    if not done.wait(limit) or not outcome:
+        return None, f"no answer within {item.target.timeout:g}s (its deadline passed)"
+    return outcome[0]

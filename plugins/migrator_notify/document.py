@@ -88,7 +88,7 @@ def _summary(event: str, facts: Facts, reason: str | None) -> str:
         f"migrator {run.command.command}: plan {run.plan}, run {run.run_id} "
         f"({run.transition}: {run.source} -> {run.target}) {TITLES[event]}"
     )
-    if facts.outcome in ("undone", "nothing applied"):
+    if facts.outcome in ("undone", "nothing applied", "rolled back"):
         text += f" ({facts.outcome})"
     return text + (f": {reason}" if reason else "")
 
@@ -132,53 +132,82 @@ def _difference(difference: Any) -> str:
 
 
 def slack_message(document: dict[str, Any]) -> dict[str, Any]:
-    """The Slack incoming-webhook message of a notification's document."""
+    """The Slack incoming-webhook message of a notification's document. Every text of the
+    document is escaped (`&`, `<`, `>`: never a ping nor a link of its own), and has no
+    backtick of its own (it could open or close a code span or block); the header is plain
+    text."""
     event = document["event"]
-    t = document["transition"]
-    head = f"{MARKS[event]} {document['plan']}: {t['name']} {TITLES[event]}"
+    t = {k: _esc(v) for k, v in document["transition"].items()}
+    head = f"{MARKS[event]} {document['plan']}: {document['transition']['name']} {TITLES[event]}"
     fields = [
         f"*Transition*\n{t['name']} ({t['from']} → {t['to']})",
-        f"*Run*\n{document['run_id']} ({document['command']})",
-        f"*Outcome*\n{document['outcome']}",
-        f"*Operator*\n{document['operator']}",
-        f"*Host*\n{document['host']}",
-        f"*Database*\n{document['database']}",
+        f"*Run*\n{document['run_id']} ({_esc(document['command'])})",
+        f"*Outcome*\n{_esc(document['outcome'])}",
+        f"*Operator*\n{_esc(document['operator'])}",
+        f"*Host*\n{_esc(document['host'])}",
+        f"*Database*\n{_esc(document['database'])}",
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
         {"type": "section", "fields": [_mrkdwn(f) for f in fields]},
     ]
     if document["reason"]:
-        blocks.append(_section(f"*Reason*\n{document['reason']}"))
+        blocks.append(_section(f"*Reason*\n{_esc(document['reason'])}"))
     for check in document["checks"]:
         lines = [
-            f"*Check* `{check['name']}` ({check.get('phase') or ''}-check): "
-            f"actual {_plain(check['actual'])}, expected {_plain(check['expected'])}"
+            f"*Check* `{_code(check['name'])}` ({_esc(check.get('phase') or '')}-check): "
+            f"actual {_esc(_plain(check['actual']))}, expected {_esc(_plain(check['expected']))}"
         ]
         if check.get("detail"):
-            lines.append(_plain(check["detail"]))
+            lines.append(_esc(_plain(check["detail"])))
         differences = check.get("differences") or []
         if differences:
-            lines.append("```" + "\n".join(_difference(d) for d in differences) + "```")
+            lines.append("```" + "\n".join(_code(_difference(d)) for d in differences) + "```")
         blocks.append(_section("\n".join(lines)))
     for what, label in (("step", "Step"), ("undo", "Undo of")):
         if document[what]:
             failed = document[what]
-            blocks.append(_section(f"*{label}* `{failed['name']}` failed: {failed['error']}"))
-    if document["settle"]:
-        blocks.append(_section(f"*To settle it*\n{document['settle']}"))
+            blocks.append(
+                _section(f"*{label}* `{_code(failed['name'])}` failed: {_esc(failed['error'])}")
+            )
+    if document["settle"]:  # migrator's own words: its backticks are meant
+        blocks.append(_section(f"*To settle it*\n{_esc(document['settle'], ticks=True)}"))
     blocks.append(
         {
             "type": "context",
-            "elements": [_mrkdwn(f"{document['plan_file']} · {document['at']}")],
+            "elements": [_mrkdwn(f"{_esc(document['plan_file'])} · {_esc(document['at'])}")],
         }
     )
-    return {"text": document["summary"], "blocks": blocks}
+    return {"text": _esc(document["summary"]), "blocks": blocks}
+
+
+def _esc(value: Any, ticks: bool = False) -> str:
+    """`value` as Slack's mrkdwn shows it as written: `&`, `<` and `>` escaped, and a
+    backtick (which would open or close a code span or block) shown as its look-alike U+02CB
+    (`ticks`: kept, for migrator's own words)."""
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text if ticks else text.replace("`", "\u02cb")
+
+
+_code = _esc
+"""A text inside a code span or block: escaped the same way."""
 
 
 def _mrkdwn(text: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": text[:2000]}
+    return {"type": "mrkdwn", "text": _cut(text, 2000)}
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(text[:3000])}
+    return {"type": "section", "text": _mrkdwn(_cut(text, 3000))}
+
+
+def _cut(text: str, most: int) -> str:
+    """`text` within `most` characters, never ending inside an escape (`&amp;`)."""
+    if len(text) <= most:
+        return text
+    kept = text[: most - 1]
+    amp = kept.rfind("&", max(len(kept) - 5, 0))
+    if amp != -1 and ";" not in kept[amp:]:
+        kept = kept[:amp]
+    return kept + CUT

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import migrator
-from migrator.plugin import CommandInfo, RunEvent, RunInfo
+from migrator.plugin import CommandInfo, RunEvent, RunInfo, UsageError
 
-from .config import DEFAULT_TIMEOUT, ENV_URL, Receiver
+from .config import DEFAULT_TIMEOUT, ENV_URL, EVENTS, Receiver, url_problem
 from .delivery import Outbox, Target, origin
 from .document import Facts, json_document, slack_message
 
@@ -50,36 +50,51 @@ class Notes:
     undo: dict[str, Any] | None = None
     started: bool = False
     ended: bool = False
+    first: str | None = None  # the first state this command worked the run in
+    last: str | None = None  # the last state it was told
+
+
+SPECIFIC = 8
+"""Characters a piece of a receiver's URL (its password, query or path) needs to be masked
+on its own: a shorter one is a bare word (`/hooks`), masking it would garble every text
+that holds the word; the whole URL is masked always."""
 
 
 def notifier_for(command: CommandInfo) -> Notifier | None:
-    """The notifier of `command`, or None when nobody is to be told."""
+    """The notifier of `command`, or None when nobody is to be told. A receiver's URL that
+    cannot be one stops the command (UsageError: exit 2), naming where it is written,
+    never its value: no receiver is left out silently."""
     receivers: list[Receiver] = list(command.settings.get("notify") or [])
+    wanted: dict[str, Wanted] = {}
+    for index, receiver in enumerate(receivers):
+        where = f"{command.plan_file}: notify[{index}].url"
+        try:
+            url = command.interpolate(receiver.url).strip()
+        except Exception as exc:
+            raise UsageError(f"notify: {where}: {command.mask(str(exc))}") from None
+        _keep(command, url, where)
+        wanted.setdefault(url, _wanted(url, receiver.format, receiver.on, receiver.timeout))
     env_url = os.environ.get(ENV_URL, "").strip()
-    if env_url and env_url not in {r.url for r in receivers}:
-        receivers.append(Receiver(url=env_url, format="json", timeout=DEFAULT_TIMEOUT))
-    if not receivers:
-        return None
-    return Notifier(command, [_wanted(command, r) for r in receivers])
+    if env_url:
+        _keep(command, env_url, ENV_URL)
+        wanted.setdefault(env_url, _wanted(env_url, "json", EVENTS, DEFAULT_TIMEOUT))
+    return Notifier(command, list(wanted.values())) if wanted else None
 
 
-def _wanted(command: CommandInfo, receiver: Receiver) -> Wanted:
-    try:
-        url = command.interpolate(receiver.url)
-    except Exception as exc:
-        raise migrator.errors.UsageError(f"notify: a receiver's url: {exc}") from None
-    command.add_secret(url)  # the whole URL is a secret: a webhook's token is in it
+def _keep(command: CommandInfo, url: str, where: str) -> None:
+    """Make `url` a secret (a webhook's token is in it), or refuse it, never showing it."""
+    command.add_secret(url)
+    problem = url_problem(url)
+    if problem is not None:
+        raise UsageError(f"notify: {where}: {problem}")
     parts = urlsplit(url)
-    for piece in (parts.path, parts.query, parts.username, parts.password):
-        if piece and piece != "/":
+    for piece in (parts.password, parts.query, parts.path):  # never the user: a bare word
+        if piece and len(piece) >= SPECIFIC:
             command.add_secret(piece)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = origin(url) if parts.hostname else "a receiver"
-        raise migrator.errors.UsageError(
-            f"notify: {shown}: a receiver's url must be http:// or https:// with a host"
-        )
-    target = Target(url, origin(url), receiver.timeout)
-    return Wanted(target, receiver.format, frozenset(receiver.on))
+
+
+def _wanted(url: str, format: str, on: Iterable[str], timeout: float) -> Wanted:
+    return Wanted(Target(url, origin(url), timeout), format, frozenset(on))
 
 
 class Notifier:
@@ -103,12 +118,13 @@ class Notifier:
             notes.undo = _step(event)
         if event.kind != "state":
             return
+        notes.last = event.status
         told = self._told_as(notes, event)
         if told is not None:
             name, outcome = told
             self._send(name, Facts(run, outcome, event, notes.checks, notes.step, notes.undo))
-        if event.status in ENDS and notes.started:
-            self.outbox.flush()
+        if (event.status in ENDS and notes.started) or (told and told[0] == "approval_needed"):
+            self.outbox.flush()  # a run's end; or a person is about to be asked: told first
         for warning in self.outbox.warnings():  # only here: on the run's thread, in a hook
             run.warn(warning)
 
@@ -118,13 +134,17 @@ class Notifier:
             if status not in WORKING:
                 return None  # a resume records the dead run interrupted first: old news
             notes.started = True
+            notes.first = status
             if status != "awaiting_approval":
                 resumed = status != "prechecking" or notes.run.command.command == "resume"
                 return ("run_started", "resumed" if resumed else "started")
         if status == "awaiting_approval":
-            return ("approval_needed", "awaiting approval")
+            # told only when a person is really asked (not when --yes approves at once)
+            return ("approval_needed", "awaiting approval") if event.settle else None
         if status in ENDS and not notes.ended:
             notes.ended = True
+            if status == "undone" and _undo_asked(notes):
+                return ("run_succeeded", "rolled back")
             return ENDS[status]
         return None
 
@@ -136,7 +156,8 @@ class Notifier:
             if notes.started and not notes.ended:
                 notes.ended = True
                 reason = error or f"the command ended with exit {exit_code}"
-                state = RunEvent("state", "interrupted", None, {"reason": reason})
+                settle = _settled_by(notes)
+                state = RunEvent("state", "interrupted", None, {"reason": reason}, settle)
                 facts = Facts(notes.run, "interrupted", state, notes.checks, notes.step, notes.undo)
                 self._send("interrupted", facts, exit_code)
         self.outbox.flush()
@@ -153,6 +174,23 @@ class Notifier:
             body = slack_message(document) if wanted.format == "slack" else document
             payload = json.dumps(body, ensure_ascii=False, default=str).encode()
             self.outbox.send(wanted.target, name, payload)
+
+
+def _undo_asked(notes: Notes) -> bool:
+    """Whether undoing the run is what its command was asked to do: a `rollback`, or a
+    `resume` that finishes an undo (its first state `undoing`): its run undone is the
+    command succeeding, not a failure."""
+    command = notes.run.command.command
+    return command == "rollback" or (command == "resume" and notes.first == "undoing")
+
+
+def _settled_by(notes: Notes) -> str:
+    """What settles a run its command left before it ended (as the engine words it for an
+    interrupted run: a run stopped while undoing, or a rollback's, is finished)."""
+    file = notes.run.plan_file
+    if notes.last == "undoing" or notes.run.command.command == "rollback":
+        return f"`migrator resume {file}` or `migrator rollback {file}` finishes it"
+    return f"`migrator resume {file}` continues it, `migrator rollback {file}` undoes what it did"
 
 
 class NotDelivered(RuntimeError):

@@ -17,6 +17,7 @@ from tests.httpserver import Server, running
 scenarios("integrations/notify.feature")
 
 HOOK = "/hook/T0K3N-secret"
+SERVICE = "/service"
 
 
 @pytest.fixture
@@ -58,15 +59,32 @@ def _(name: str, kind: str, world: dict[str, Any]) -> None:
     path.write_text(path.read_text() + f"    format: {kind}\n")
 
 
-@given(parsers.parse('the plan "{name}" has its check expecting "{value}"'))
-def _(name: str, value: str, world: dict[str, Any]) -> None:
+@given(parsers.parse('the plan "{name}" checks instead that a service answers the token "{value}"'))
+def _(name: str, value: str, world: dict[str, Any], receiver: Server) -> None:
+    """The pre-check becomes an http check of a service (the receiver's `/service`, which
+    answers another token): the token is read from the environment for its header and
+    its expected answer, and the failing check is told with what it expected."""
+    receiver.route(SERVICE, body={"token": "another"})
     path = world["dir"] / name
     text = path.read_text()
-    old = 'expect: {equals_query: "select id from orders_before"}'
-    assert old in text
-    path.write_text(
-        text.replace("select id from orders\n", "select 'x'\n").replace(old, f'expect: "{value}"')
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if "- name: every order kept" in line)
+    end = next(i for i, line in enumerate(lines) if line.strip() == "steps:")
+    pad = lines[start].split("-", 1)[0]
+    check = (
+        f"{pad}- name: the service knows the token\n"
+        f"{pad}  http: {{url: '{receiver.url}{SERVICE}', "
+        f"headers: {{Authorization: 'Bearer {value}'}}}}\n"
+        f"{pad}  expect: {{status: 200, json: {{token: '{value}'}}}}\n"
     )
+    path.write_text("".join(lines[:start]) + check + "".join(lines[end:]))
+
+
+@then(parsers.parse('the service was asked with the header "{header}"'))
+def _(header: str, receiver: Server) -> None:
+    name, value = header.split(": ", 1)
+    asked = receiver.requests_to(SERVICE)
+    assert asked and all(r.headers.get(name) == value for r in asked), asked
 
 
 def _told(receiver: Server) -> list[dict[str, Any]]:
@@ -89,6 +107,19 @@ def _(event: str, key: str, value: str, receiver: Server) -> None:
     for part in key.split("."):
         document = document[int(part)] if isinstance(document, list) else document[part]
     assert str(document) == value, document
+
+
+@then(parsers.parse('the receiver was told "{events}" by the {command}'))
+def _(events: str, command: str, receiver: Server) -> None:
+    # what the killed process told before it died depends on when it died: not asserted
+    told = [e["event"] for e in _told(receiver) if e["command"] == command]
+    assert told == events.split(", ")
+
+
+@then(parsers.parse('the last notification says "{key}" is "{value}"'))
+def _(key: str, value: str, receiver: Server) -> None:
+    *_, last = _told(receiver)
+    assert str(last[key]) == value, last
 
 
 @then(parsers.parse('the Slack message that says "{words}" has a block "{text}"'))
@@ -126,8 +157,9 @@ def _(text: str, world: dict[str, Any]) -> None:
 
 @then(parsers.parse('no notification holds "{text}"'))
 def _(text: str, receiver: Server) -> None:
-    assert receiver.received
-    assert not any(text in r.body.decode() for r in receiver.received)
+    told = receiver.requests_to(HOOK)
+    assert told
+    assert not any(text in r.body.decode() or text in json.dumps(r.headers) for r in told)
 
 
 @then("no notification holds the database's password")

@@ -143,10 +143,21 @@ def test_an_undo_that_fails_is_told_with_the_step_and_what_settles_it(
 
 
 @pytest.mark.parametrize(
-    ("yes", "code", "last"), [(True, 0, "run_succeeded"), (False, 1, "run_failed")]
+    ("yes", "answer", "code", "told_as"),
+    [
+        (True, False, 0, ["run_succeeded"]),  # --yes: nobody is waited on
+        (False, True, 0, ["approval_needed", "run_succeeded"]),
+        (False, False, 1, ["approval_needed", "run_failed"]),
+    ],
 )
-def test_an_approval_is_told_before_it_is_asked(
-    receiver: Server, write_plan: Any, database: str, yes: bool, code: int, last: str
+def test_an_approval_is_told_before_it_is_asked_only_when_someone_is_asked(
+    receiver: Server,
+    write_plan: Any,
+    database: str,
+    yes: bool,
+    answer: bool,
+    code: int,
+    told_as: list[str],
 ) -> None:
     url = receiver.url + "/hook/T0K3N-secret"
     text = phased("gated", ["{sql: select 1}"]).replace(
@@ -154,13 +165,23 @@ def test_an_approval_is_told_before_it_is_asked(
     )
     plan = write_plan(text + notify(url, "on: [approval_needed, run_failed, run_succeeded]"))
     ctx = context(database)
-    ctx.assume_yes = yes
+    asked: list[int] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(len(told(receiver)))  # what the receiver had been told by then
+        return answer
+
+    ctx.assume_yes, ctx.interactive, ctx.confirm = yes, not yes, confirm
     assert api.apply(ctx, plan, "b") == code
     events = told(receiver)
-    assert [e["event"] for e in events] == ["approval_needed", last]
+    assert [e["event"] for e in events] == told_as
+    if yes:
+        assert asked == []
+        return
+    assert asked == [1]  # approval_needed arrived before the question was asked
     assert events[0]["outcome"] == "awaiting approval"
     assert "--yes" in events[0]["settle"]
-    if not yes:
+    if not answer:
         assert events[1]["outcome"] == "nothing applied"
         assert f"migrator apply {plan} --to b" in events[1]["settle"]
 
@@ -176,7 +197,7 @@ def test_slack_gets_blocks_with_a_text_fallback(
     )
     assert api.apply(context(database), plan, "b") == 1
     [message] = told(receiver)
-    assert "plan slacked, run 1 (go: a -> b) failed (nothing applied)" in message["text"]
+    assert "plan slacked, run 1 (go: a -&gt; b) failed (nothing applied)" in message["text"]
     blocks = message["blocks"]
     assert blocks[0]["type"] == "header" and "slacked" in blocks[0]["text"]["text"]
     fields = [f["text"] for f in blocks[1]["fields"]]
@@ -304,7 +325,7 @@ def test_the_documented_notify_snippet_is_a_valid_plan_key(write_plan: Any, migr
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("ftp://files.example/drop", "ftp://files.example: a receiver's url must be http://"),
+        ("ftp://files.example/drop", ":10: notify[0].url: a receiver's url must be http://"),
         ("${env:NOTIFY_NOWHERE}", "environment variable NOTIFY_NOWHERE is not set"),
     ],
 )
@@ -316,3 +337,128 @@ def test_a_receiver_it_cannot_reach_stops_the_command_before_anything_runs(
     assert result.code == 2
     assert message in result.out + result.err
     assert sql("select to_regclass('made')") == [(None,)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://files.example/drop",
+        "hooks.slack.com/services/T000/B000/XXXX",
+        "http://",
+        "http://[::1/x",
+        "http://127.0.0.1:99999/x",
+        "https://hooks.slack.com:T000SECRET/B000/X",
+    ],
+)
+def test_a_literal_url_that_cannot_be_a_receiver_is_refused_where_it_is_written(
+    write_plan: Any, migrator: Any, url: str
+) -> None:
+    text = phased("bad", ["{sql: select 1}"]) + notify(f'"{url}"')
+    plan = write_plan(text)
+    result = migrator("validate", plan)
+    said = result.out + result.err
+    assert result.code == 2, said
+    line = text.count("\n")
+    assert f"{plan}:{line}:10: notify[0].url: a receiver's url must be http:// or https://" in said
+    assert "T000" not in said and "ValueError" not in said and "Traceback" not in said
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://[::1/x",
+        "https://hooks.slack.com:T000SECRET/B000/X",
+        "ftp://files.example/T000SECRET",
+    ],
+)
+def test_a_receiver_url_from_the_environment_that_cannot_be_one_stops_the_command(
+    receiver: Server,
+    write_plan: Any,
+    migrator: Any,
+    sql: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+) -> None:
+    monkeypatch.setenv("NOTIFY_HOOK", value)
+    good = receiver.url + "/hook/T0K3N-secret"
+    text = phased("unsent", ["{sql: create table made (x int)}"])
+    plan = write_plan(text + notify(good) + '  - url: "${env:NOTIFY_HOOK}"\n')
+    result = migrator("apply", plan, "--to", "b")
+    said = result.out + result.err
+    assert result.code == 2, said
+    assert f"notify: {plan}: notify[1].url: a receiver's url must be http://" in said
+    assert "T000" not in said and "ValueError" not in said and "T0K3N" not in said
+    assert sql("select to_regclass('made')") == [(None,)]
+    assert receiver.received == []
+
+
+def test_a_malformed_migrator_notify_url_is_named_never_shown(
+    write_plan: Any, migrator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIGRATOR_NOTIFY_URL", "https://hooks.slack.com:T000SECRET/B000/X")
+    result = migrator("apply", write_plan(phased("bare", ["{sql: select 1}"])), "--to", "b")
+    said = result.out + result.err
+    assert result.code == 2, said
+    assert "notify: MIGRATOR_NOTIFY_URL: a receiver's url must be http://" in said
+    assert "T000" not in said and "ValueError" not in said
+
+
+def test_a_plan_receiver_from_the_environment_that_is_migrator_notify_url_is_told_once(
+    receiver: Server, write_plan: Any, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = receiver.url + "/hook/T0K3N-secret"
+    monkeypatch.setenv("NOTIFY_HOOK", url)
+    monkeypatch.setenv("MIGRATOR_NOTIFY_URL", url)
+    plan = write_plan(phased("once", ["{sql: select 1}"]) + notify('"${env:NOTIFY_HOOK}"'))
+    assert api.apply(context(database), plan, "b") == 0
+    assert [e["event"] for e in told(receiver)] == ["run_started", "run_succeeded"]
+
+
+def test_a_receivers_user_and_path_words_are_not_masked_in_what_settles_a_run(
+    receiver: Server, write_plan: Any, database: str, sql: Any
+) -> None:
+    receiver.route("/hooks/migrator")
+    host = receiver.url.removeprefix("http://")
+    steps = [
+        "{name: fine, sql: select 1, rollback: {sql: select 1/0}}",
+        "{name: bad, sql: select 1/0}",
+    ]
+    plan = write_plan(
+        phased("broken", steps)
+        + notify(f"http://migrator:S3cretHookPw@{host}/hooks/migrator")
+        + notify(receiver.url + "/hook/T0K3N-secret").removeprefix("notify:\n")
+    )
+    ctx = context(database)
+    assert api.apply(ctx, plan, "b") == 3
+    [*_, failed] = told(receiver)
+    assert f"`migrator resume {plan}`" in failed["settle"], failed["settle"]
+    assert "***" not in json.dumps(failed)
+    said = output(ctx)
+    assert f"migrator resume {plan}" in said and "S3cretHookPw" not in said
+    no_secret(receiver, database, "S3cretHookPw")
+
+
+@pytest.mark.parametrize("command", ["rollback", "resume"])
+def test_an_undo_finished_by_rollback_or_resume_is_told_as_succeeding(
+    receiver: Server, write_plan: Any, database: str, sql: Any, command: str
+) -> None:
+    url = receiver.url + "/hook/T0K3N-secret"
+    sql("create table undo_ok (x int)")  # empty: the undo of `fine` fails until it has a row
+    steps = [
+        "{name: fine, sql: select 1, rollback: {sql: select 1/(select count(*) from undo_ok)}}",
+        "{name: bad, sql: select 1/0}",
+    ]
+    plan = write_plan(phased("stuck", steps) + notify(url))
+    assert api.apply(context(database), plan, "b") == 3
+    sql("insert into undo_ok values (1)")
+    ctx = context(database)
+    ctx.assume_yes = True
+    settle = api.rollback if command == "rollback" else api.resume
+    assert settle(ctx, plan) == 0, output(ctx)
+    events = told(receiver)[2:]  # after this run's run_started and undo_failed of the apply
+    assert [(e["event"], e["outcome"], e["command"]) for e in events] == [
+        ("run_started", "resumed", command),
+        ("run_succeeded", "rolled back", command),
+    ]
+    assert events[-1]["settle"] is None
+    assert "succeeded (rolled back)" in events[-1]["summary"]

@@ -3,6 +3,7 @@ command's secrets, long values cut, a check's differences at most ten, Slack's l
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from migrator.plugin import CommandInfo, RunEvent, RunInfo
@@ -50,3 +51,41 @@ def test_slack_keeps_within_its_limits() -> None:
     assert all(len(s["text"]["text"]) <= 3000 for s in sections)
     assert any("id 4: only in equals_query" in s["text"]["text"] for s in sections)
     assert context["elements"][0]["text"].startswith("plans/orders.yaml · ")
+
+
+def _mrkdwn_texts(message: dict[str, Any]) -> list[str]:
+    texts = [message["text"]]
+    for block in message["blocks"]:
+        if block["type"] == "header":
+            assert block["text"]["type"] == "plain_text"  # Slack shows it as written
+            continue
+        for item in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+            if item is not None:
+                assert item["type"] == "mrkdwn"
+                texts.append(item["text"])
+    return texts
+
+
+def test_slack_texts_are_escaped_never_a_ping_a_link_or_a_broken_code_block() -> None:
+    hostile = "fix <!channel> <https://evil.example/login|approve here>"
+    error = "'<!here> see <https://evil.example|runbook> & ```'"
+    differences = [{"only_in": "query", "key": [{"name": "id", "value": "1```\n*bold* <!here>"}]}]
+    base = facts("because <!everyone> & more", differences)
+    check = {**base.checks[0], "name": "a ``` name", "detail": "<https://evil.example|x>"}
+    hostile_facts = Facts(
+        base.run, "undone", base.state, [check], {"name": hostile, "error": error}, None
+    )
+    message = slack_message(json_document("run_failed", hostile_facts))
+    texts = _mrkdwn_texts(message)
+    for text in texts:
+        assert "<" not in text and ">" not in text, text  # no <!channel>, no <url|label>
+        assert "&" not in re.sub("&(amp|lt|gt);", "", text), text
+    joined = "\n".join(texts)
+    assert "&lt;!channel&gt; &lt;https://evil.example/login|approve here&gt;" in joined
+    assert "&lt;!here&gt; see &lt;https://evil.example|runbook&gt; &amp;" in joined
+    check_text = next(t for t in texts if t.startswith("*Check*"))
+    name, rest = check_text.removeprefix("*Check* `").split("`", 1)
+    assert name.startswith("a ") and name.endswith(" name")  # its backticks neutralised
+    assert rest.count("```") == 2  # the differences' block opens and closes once
+    step_text = next(t for t in texts if t.startswith("*Step*"))
+    assert step_text.count("`") == 2  # only the step's name's span

@@ -93,13 +93,17 @@ def test_a_resume_after_a_kill_is_told_it_started_again_not_the_old_interruption
 def test_a_run_whose_command_ends_first_is_told_interrupted_at_the_commands_end(
     receiver: Server, database: str, write_plan: Any, migrator: Any, sql: Any
 ) -> None:
+    plan = write_plan(HELD + receivers(receiver))
     with lock_taken_during_first(database, sql):
-        result = migrator("apply", write_plan(HELD + receivers(receiver)), "--to", "b")
+        result = migrator("apply", plan, "--to", "b")
     assert result.code == 4
     events = told(receiver)
     assert [e["event"] for e in events] == ["run_started", "interrupted"]
     assert events[-1]["exit_code"] == 4 and "lost its lock" in events[-1]["reason"]
     assert events[-1]["run_id"] == events[0]["run_id"]
+    assert events[-1]["settle"] == (
+        f"`migrator resume {plan}` continues it, `migrator rollback {plan}` undoes what it did"
+    )
 
 
 @contextmanager
