@@ -1,6 +1,7 @@
 """One command's metrics: its options checked when it starts, the figures kept current in
 the metrics file after every event that changes one and every progress report, and pushed
-to the pushgateway after each batch, each change of a run's state and at the end of the command."""
+to the pushgateway after each batch, each change of a run's state and at the end of the
+command (in the background: only the command's end waits for the gateway, bounded)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ class Recorder:
         record raised as `MetricsNotDelivered` (a warning on the operator's stream)."""
         with self._lock:
             self.tally.exit_code = exit_code
-            self._publish(push=True)
+            number = self._publish(push=True)
+        if self.pusher is not None and number:
+            self.pusher.wait(number)  # the last figures out, `TIMEOUT` at most
         untold = [p for p in self._problems() if p not in self._told]
         if untold:
             raise MetricsNotDelivered("; ".join(untold))
@@ -60,9 +63,10 @@ class Recorder:
         if self.file is not None:
             write_atomically(self.file, render(self.tally.families(time.time())))
 
-    def _publish(self, push: bool) -> None:
-        """Write the file; push (`push`: a batch, a change of the run's state, the end),
-        waiting for the gateway at most its timeout, and not at all once it failed."""
+    def _publish(self, push: bool) -> int:
+        """Write the file; hand the figures to the pusher (`push`: a batch, a change of the
+        run's state, the end) without waiting for the gateway: its thread pushes the newest
+        figures when the last push ended. The push's number (0: none)."""
         text = render(self.tally.families(time.time()))
         if self.file is not None:
             try:
@@ -73,9 +77,8 @@ class Recorder:
                         f"the metrics file {self.file} could not be written: {exc.strerror or exc}"
                     )
         if self.pusher is not None and push:
-            number = self.pusher.push(text.encode("utf-8"))
-            if self.pusher.problem is None:  # a gateway known broken is not waited for
-                self.pusher.wait(number)
+            return self.pusher.push(text.encode("utf-8"))
+        return 0
 
     def _problems(self) -> list[str]:
         found = [self._file_problem]

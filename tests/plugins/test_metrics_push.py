@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+import migrator as migrator_pkg
+import migrator_metrics.outlets
 from migrator import api
+from migrator.plugin import ProgressReport
 from tests.httpserver import running
 from tests.metrics import context, samples, value
 from tests.plans import backfill_plan, phased
@@ -95,12 +98,53 @@ def test_a_hanging_gateway_never_holds_the_run(
             assert not route.answered.is_set()  # the run ended while the gateway held on
         finally:
             release.set()
-    [warning] = _warnings(sql)
-    assert "did not answer" in warning
+    told = ctx.out.getvalue() + ctx.err.getvalue()  # type: ignore[attr-defined]
+    assert "the pushgateway at http://127.0.0.1:" in told and "did not answer" in told, told
     assert "succeeded" in [r[0] for r in sql("select status from migrator.runs")]
     text = path.read_text()  # the file went on regardless
     assert value(text, "migrator_backfill_rows_walked_total", plan="fill", step="copy") == 20000
     assert value(text, "migrator_command_exit_code", plan="fill", command="apply") == 0
+
+
+class ReleasesAtTheEnd:
+    """Lets the held gateway answer once the backfill told its last batch, noting whether
+    it still held its first answer then."""
+
+    def __init__(self, release: threading.Event, answered: threading.Event) -> None:
+        self.release, self.answered = release, answered
+        self.held_through: bool | None = None
+
+    @migrator_pkg.hookimpl(trylast=True)
+    def migrator_progress(self, progress: ProgressReport) -> None:
+        if progress.finished:
+            self.held_through = not self.answered.is_set()
+            self.release.set()
+
+
+def test_a_slow_gateway_never_holds_the_batches(
+    write_plan: Any, database: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that answers within its timeout, but slowly: the run is not held by it
+    (only the command's end waits for the last push), and the pushes held back meanwhile
+    are coalesced into the newest."""
+    monkeypatch.setattr(migrator_metrics.outlets, "TIMEOUT", 30.0)  # slow, never too slow
+    plan = _backfill(sql, write_plan)
+    release = threading.Event()
+    with running() as gateway:
+        route = gateway.route(GROUP, 200, hold=release)
+        watcher = ReleasesAtTheEnd(release, route.answered)
+        try:
+            ctx = context(database, watcher, pushgateway=gateway.url)
+            assert api.apply(ctx, plan, "full") == 0
+        finally:
+            release.set()
+    assert watcher.held_through is True  # every batch went while the gateway held on
+    assert _warnings(sql) == []  # and its pushes all went through in the end
+    puts = gateway.requests_to(GROUP)
+    assert 1 < len(puts) < 8  # the eight batches' figures coalesced: the newest only
+    last = puts[-1].body.decode()
+    assert value(last, "migrator_command_exit_code", plan="fill", command="apply") == 0
+    assert value(last, "migrator_backfill_batches_total", plan="fill", step="copy") == 8
 
 
 def test_secrets_never_reach_the_pushed_body(
