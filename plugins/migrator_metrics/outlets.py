@@ -96,7 +96,7 @@ class Pusher:
             try:
                 self._send(body)
             except Exception as exc:  # down, refused, slow, a 500: a warning, never an error
-                self._failed(_why(exc))
+                self._failed(_why(exc, self.timeout))
             with self._cond:
                 self._done = number
                 self._cond.notify_all()
@@ -114,13 +114,13 @@ class Pusher:
                 self.problem = f"the pushgateway at {self.where} {why}: metrics not pushed"
 
 
-def _why(exc: Exception) -> str:
+def _why(exc: Exception, timeout: float) -> str:
     from urllib.error import HTTPError, URLError
 
     if isinstance(exc, HTTPError):
         return f"answered {exc.code}"
     if isinstance(exc, TimeoutError) or "timed out" in str(exc):
-        return "did not answer in time"
+        return f"did not answer within {timeout:g} s"
     if isinstance(exc, URLError):
         return f"could not be reached ({exc.reason})"
     return f"could not be reached ({type(exc).__name__}: {exc})"

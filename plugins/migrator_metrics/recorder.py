@@ -6,6 +6,7 @@ command (in the background: only the command's end waits for the gateway, bounde
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,9 +33,11 @@ class Recorder:
         self._lock = threading.Lock()  # progress comes from the step's thread
         self._file_problem: str | None = None
         self._told: set[str] = set()
+        self.started = False  # a run of this command began: only then are figures written
 
     def event(self, run: RunInfo, event: RunEvent) -> None:
         with self._lock:
+            self.started = True
             if not self.tally.event(run, event):
                 return
             self._publish(push=event.kind == "state")
@@ -42,13 +45,18 @@ class Recorder:
 
     def progress(self, run: RunInfo, report: ProgressReport) -> None:
         with self._lock:
+            self.started = True
             self.tally.progress(run, report)
             self._publish(push=True)
         self._tell(run)
 
     def end(self, exit_code: int) -> None:
         """The command ended: the last figures written and pushed; a problem no run could
-        record raised as `MetricsNotDelivered` (a warning on the operator's stream)."""
+        record raised as `MetricsNotDelivered` (a warning on the operator's stream). A command
+        that began no run (refused: locked, blocked, invalid, the database unreachable)
+        leaves the file and the gateway's group as they were: they still tell the last run."""
+        if not self.started:
+            return
         with self._lock:
             self.tally.exit_code = exit_code
             number = self._publish(push=True)
@@ -57,11 +65,6 @@ class Recorder:
         untold = [p for p in self._problems() if p not in self._told]
         if untold:
             raise MetricsNotDelivered("; ".join(untold))
-
-    def write(self) -> None:
-        """Write the file now (raises OSError)."""
-        if self.file is not None:
-            write_atomically(self.file, render(self.tally.families(time.time())))
 
     def _publish(self, push: bool) -> int:
         """Write the file; hand the figures to the pusher (`push`: a batch, a change of the
@@ -95,18 +98,22 @@ class Recorder:
 
 
 def open_recorder(command: CommandInfo) -> Recorder:
-    """The recorder of `command`'s `--metrics-file` and `--pushgateway`, its file written
-    once already; `UsageError` (exit 2, before anything runs) for a value it cannot use."""
+    """The recorder of `command`'s `--metrics-file` and `--pushgateway`, a file of the
+    metrics file's folder written and removed to be sure it can (the metrics file itself is
+    left as it is until a run begins); `UsageError` (exit 2, before anything runs) for a
+    value it cannot use."""
     file = _metrics_file(command.options.get("metrics_file"))
     pusher = _pusher(command, command.options.get("pushgateway"))
-    recorder = Recorder(command, file, pusher)
-    try:
-        recorder.write()
-    except OSError as exc:
-        raise UsageError(
-            f"--metrics-file {file}: cannot write there: {exc.strerror or exc}"
-        ) from exc
-    return recorder
+    if file is not None:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise UsageError(
+                f"--metrics-file {file}: cannot write there: {exc.strerror or exc}"
+            ) from exc
+    return Recorder(command, file, pusher)
 
 
 def _metrics_file(value: str | None) -> Path | None:

@@ -2,8 +2,8 @@
 checks, undos, retries, and each backfill's rows, batches, rate and waits, read from the
 events of the trail and the progress reports; `families()` makes them metric families.
 
-Counters count this command's work: the next command starts again from zero, which
-Prometheus' `rate()` and `increase()` read as a counter reset."""
+Counters count this command's work: the next command that begins a run starts again from
+zero, which Prometheus' `rate()` and `increase()` read as a counter reset."""
 
 from __future__ import annotations
 

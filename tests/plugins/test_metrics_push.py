@@ -17,6 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 import migrator as migrator_pkg
 import migrator_metrics.outlets
 from migrator import api
+from migrator.errors import MigratorError
 from migrator.plugin import ProgressReport
 from tests.httpserver import running
 from tests.metrics import context, samples, value
@@ -211,3 +212,44 @@ def test_the_help_shows_the_options_with_their_variables(migrator: Any) -> None:
     assert "--metrics-file PATH" in text and "--pushgateway URL" in text
     assert "[env var: MIGRATOR_METRICS_FILE]" in text
     assert "(metrics_file)" not in text  # the parameter's name is no default
+
+
+def _code(command: Any, *args: Any) -> int:
+    """The exit code of an api command, as the command line would end with it."""
+    try:
+        return int(command(*args))
+    except MigratorError as failure:
+        return int(failure.exit_code)
+
+
+def test_a_command_that_runs_nothing_leaves_the_figures_as_they_were(
+    write_plan: Any, database: str, sql: Any, tmp_path: Path
+) -> None:
+    """A run left undo_failed stays so in the file and at the gateway when the next apply
+    is refused (exit 3), lacks its target (exit 2) or cannot reach the database (exit 5):
+    only a command that starts a run writes or pushes."""
+    plan = write_plan(
+        phased(
+            "fill",
+            ["{name: fine, sql: select 1, rollback: {sql: select 1/0}}", "{sql: select 1/0}"],
+        )
+    )
+    path = tmp_path / "l.prom"
+    with running() as gateway:
+        gateway.route(GROUP, 200)
+        options = {"metrics_file": str(path), "pushgateway": gateway.url}
+        assert api.apply(context(database, **options), plan, "b") == 3
+        before, pushed = path.read_bytes(), len(gateway.requests_to(GROUP))
+        assert value(before.decode(), "migrator_run_status", plan="fill", status="undo_failed")
+        assert pushed > 0
+        assert _code(api.apply, context(database, **options), plan, "b") == 3  # settle first
+        assert _code(api.apply, context(database, **options), plan, None) == 2  # no --to
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            nowhere = f"postgresql://u:p@127.0.0.1:{closed.getsockname()[1]}/db"
+        assert _code(api.apply, context(nowhere, **options), plan, "b") == 5
+        assert path.read_bytes() == before
+        assert len(gateway.requests_to(GROUP)) == pushed
+    unwritten = tmp_path / "never.prom"
+    assert _code(api.apply, context(nowhere, metrics_file=str(unwritten)), plan, "b") == 5
+    assert not unwritten.exists() and list(tmp_path.glob("*.tmp")) == []
