@@ -131,18 +131,44 @@ def _metrics_file(value: str | None) -> Path | None:
 
 
 def _pusher(command: CommandInfo, value: str | None) -> Pusher | None:
+    """The pusher of `--pushgateway URL`. Its user info (user, password, or a token as the
+    user) is a secret before anything of it is parsed, and the URL is never shown whole:
+    at most `scheme://host:port`. A query string is refused (a gateway takes none: a token
+    there would be sent to nobody who reads it, and shown)."""
     if not value:
         return None
-    from urllib.parse import urlsplit
+    from urllib.parse import unquote, urlsplit
 
+    scheme, _, rest = value.partition("://")
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    for secret in (userinfo, userinfo.partition(":")[2]):
+        if secret:
+            command.add_secret(secret)
+            command.add_secret(unquote(secret))
+    query = value.partition("?")[2]
+    for secret in [query, *(part.partition("=")[2] for part in query.split("&"))]:
+        if secret:
+            command.add_secret(secret)
+    if scheme.lower() not in ("http", "https"):
+        raise UsageError("--pushgateway: not an http:// or https:// URL")
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError:
-        parts = None
-    if parts is not None and parts.password:
-        command.add_secret(parts.password)
-    where = command.mask(value)
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--pushgateway {where}: not an http:// or https:// URL")
+        raise UsageError(f"--pushgateway: not a URL migrator can read ({scheme}://...)") from None
+    host = parts.hostname or ""
+    shown = f"{parts.scheme}://{f'[{host}]' if ':' in host else host}"
+    if not host:
+        raise UsageError(f"--pushgateway {shown}: no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(
+            f"--pushgateway {command.mask(shown)}: its port is not a number from 1 to 65535"
+        ) from None
+    if query or parts.fragment:
+        raise UsageError(
+            f"--pushgateway {command.mask(shown)}: no query string nor fragment: give the "
+            "gateway's URL (a user and password as http://USER:PASSWORD@HOST:PORT)"
+        )
+    where = command.mask(shown if port is None else f"{shown}:{port}")
     return Pusher(value, command.plan, where)

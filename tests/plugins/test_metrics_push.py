@@ -253,3 +253,49 @@ def test_a_command_that_runs_nothing_leaves_the_figures_as_they_were(
     unwritten = tmp_path / "never.prom"
     assert _code(api.apply, context(nowhere, metrics_file=str(unwritten)), plan, "b") == 5
     assert not unwritten.exists() and list(tmp_path.glob("*.tmp")) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("http://u:LongPassw0rd@gateway:notaport", "http://gateway: its port is not a number"),
+        ("http://u:LongPassw0rd@gateway:99999", "http://gateway: its port is not a number"),
+        ("http://u:LongPassw0rd@[::1", "not a URL"),
+        ("ftp://u:LongPassw0rd@gateway:21", "not an http:// or https:// URL"),
+        ("http://gateway:9091/?api_key=LongPassw0rd", "no query string"),
+    ],
+)
+def test_a_pushgateway_url_it_cannot_use_is_refused_without_its_secrets(
+    migrator: Any,
+    write_plan: Any,
+    sql: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    given: str,
+    said: str,
+) -> None:
+    plan = write_plan(phased("bad", ["{sql: create table made (x int)}"]))
+    result = migrator("apply", plan, "--to", "b", "--pushgateway", given)
+    told = result.out + result.err
+    assert result.code == 2 and said in told, told
+    assert "LongPassw0rd" not in told
+    monkeypatch.setenv("MIGRATOR_PUSHGATEWAY", given)
+    result = migrator("apply", plan, "--to", "b")
+    told = result.out + result.err
+    assert result.code == 2 and said in told and "LongPassw0rd" not in told, told
+    assert sql("select to_regclass('made')") == [(None,)]
+
+
+def test_a_token_as_the_user_name_is_never_shown(write_plan: Any, database: str, sql: Any) -> None:
+    plan = write_plan(phased("p", ["{sql: select 1}"]))
+    with running() as gateway:
+        gateway.route("/metrics/job/migrator/plan/p", 401)
+        url = gateway.url.replace("http://", "http://s3cr3tTokenUser@")
+        ctx = context(database, pushgateway=url)
+        assert api.apply(ctx, plan, "b") == 0
+    puts = gateway.requests_to("/metrics/job/migrator/plan/p")
+    assert puts and puts[0].headers["Authorization"].startswith("Basic ")
+    told = ctx.out.getvalue() + ctx.err.getvalue()  # type: ignore[attr-defined]
+    [warning] = _warnings(sql)
+    assert warning == f"the pushgateway at {gateway.url} answered 401: metrics not pushed"
+    trail = " ".join(str(r) for r in sql("select detail from migrator.events"))
+    assert "s3cr3tTokenUser" not in told + trail
