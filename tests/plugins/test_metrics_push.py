@@ -151,12 +151,19 @@ def test_a_slow_gateway_never_holds_the_batches(
 def test_secrets_never_reach_the_pushed_body(
     write_plan: Any, database: str, sql: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A `${env:...}` value read by a check (its URL: a string migrator interpolates) and
+    the gateway's password are secrets: a step whose name holds them (plan text, not
+    interpolated) is pushed with the name masked."""
     monkeypatch.setenv("PUSH_TOKEN", "tok-pushed-secret-7")
-    plan = write_plan(phased("p", ["{name: env, sql: \"select '${env:PUSH_TOKEN}'\"}"]))
+    steps = ["{name: step tok-pushed-secret-7, sql: select 1}", "{name: gw-pass-31, sql: select 1}"]
     with running() as gateway:
         gateway.route("/metrics/job/migrator/plan/p", 200)
+        gateway.route("/hook/tok-pushed-secret-7", 200)
+        check = f'{{name: api, http: {{url: "{gateway.url}/hook/${{env:PUSH_TOKEN}}"}}, '
+        plan = write_plan(phased("p", steps, pre_checks=[check + "expect: {status: 200}}"]))
         url = gateway.url.replace("http://", "http://ops:gw-pass-31@")
         assert api.apply(context(database, pushgateway=url), plan, "b") == 0
+    assert gateway.requests_to("/hook/tok-pushed-secret-7")  # the check read the secret
     puts = gateway.requests_to("/metrics/job/migrator/plan/p")
     assert puts
     password = str(conninfo_to_dict(database)["password"])
@@ -166,6 +173,9 @@ def test_secrets_never_reach_the_pushed_body(
         assert password not in body
         assert put.headers["Authorization"].startswith("Basic ")
         samples(body)  # parses
+    last = puts[-1].body.decode()
+    assert value(last, "migrator_step_duration_seconds", plan="p", step="step ***") is not None
+    assert value(last, "migrator_step_duration_seconds", plan="p", step="***") is not None
 
 
 def test_the_command_line_takes_the_options_and_refuses_what_it_cannot_use(
