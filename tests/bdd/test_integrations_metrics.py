@@ -15,7 +15,7 @@ from pytest_bdd import given, parsers, scenarios, then
 
 from tests.helpers import query
 from tests.httpserver import Route, Server, running
-from tests.metrics import value
+from tests.metrics import read, value
 
 scenarios("integrations/metrics.feature")
 
@@ -55,7 +55,7 @@ def _(gateway: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _read(world: dict[str, Any], file: str) -> str:
-    return str((world["dir"] / file).read_text())
+    return read(world["dir"] / file)
 
 
 @then(parsers.parse('Prometheus reads "{file}" with "{metric}" of step "{step}" at {number:d}'))

@@ -20,7 +20,7 @@ from migrator import api
 from migrator.errors import MigratorError
 from migrator.plugin import ProgressReport
 from tests.httpserver import running
-from tests.metrics import context, samples, value
+from tests.metrics import context, read, samples, value
 from tests.plans import backfill_plan, phased
 from tests.processes import spawn
 
@@ -102,7 +102,7 @@ def test_a_hanging_gateway_never_holds_the_run(
     told = ctx.out.getvalue() + ctx.err.getvalue()  # type: ignore[attr-defined]
     assert "the pushgateway at http://127.0.0.1:" in told and "did not answer" in told, told
     assert "succeeded" in [r[0] for r in sql("select status from migrator.runs")]
-    text = path.read_text()  # the file went on regardless
+    text = read(path)  # the file went on regardless
     assert value(text, "migrator_backfill_rows_walked_total", plan="fill", step="copy") == 20000
     assert value(text, "migrator_command_exit_code", plan="fill", command="apply") == 0
 
@@ -196,7 +196,7 @@ def test_the_command_line_takes_the_options_and_refuses_what_it_cannot_use(
     proc = spawn("apply", plan, "--to", "b", "--dsn", database, env=env)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, out + err
-    text = path.read_text()
+    text = read(path)
     assert value(text, "migrator_steps_total", plan="cli", outcome="done") == 1
     assert value(text, "migrator_command_exit_code", plan="cli", command="apply") == 0
 
