@@ -92,6 +92,7 @@ class _Run:
     span: Span
     last: float  # when its last event was told
     steps: dict[str, Span] = field(default_factory=dict)
+    began: str | None = None  # its first state in this command (a resume's: `undoing`...)
 
 
 class Trace:
@@ -206,12 +207,16 @@ class Trace:
             timestamp=_ns(event.at),
         )
         run.span.set_attribute("migrator.outcome", event.status)
+        if run.began is None:
+            run.began = event.status
         if event.status not in ENDS:
             return
         if event.settle:
             run.span.set_attribute("migrator.settle", self.command.mask(event.settle))
         self._close_steps(run, event.at)
-        if event.status != "succeeded":
+        # a run that succeeded, or one this command began undoing (a resume finishing an
+        # undo, a rollback) and undid, did its job; any other end is an error
+        if event.status != "succeeded" and (event.status, run.began) != ("undone", "undoing"):
             self._fail(run.span, detail.get("reason") or event.status)
         run.span.end(end_time=_ns(event.at))
         del self.runs[info.run_id]
