@@ -173,3 +173,17 @@ def test_a_throttled_backfill_counts_its_waits(
     assert value(text, "migrator_backfill_waiting", **labels) == 0
     waited = value(text, "migrator_backfill_waited_seconds_total", **labels)
     assert waited is not None and waited > 0
+
+
+def test_a_rollback_counts_its_undos(write_plan: Any, database: str, tmp_path: Path) -> None:
+    """A rollback's run is made of undos (its trail's steps `undo NAME`): they count as
+    undos, not as steps."""
+    plan = write_plan(phased("back", ["{sql: create table made (x int)}", "{sql: select 1}"]))
+    path = tmp_path / "m.prom"
+    assert api.apply(context(database, metrics_file=str(path)), plan, "b") == 0
+    assert value(read(path), "migrator_steps_total", plan="back", outcome="done") == 2
+    assert api.rollback(context(database, metrics_file=str(path)), plan) == 0
+    text = read(path)
+    assert value(text, "migrator_undos_total", plan="back", outcome="done") == 2
+    assert value(text, "migrator_steps_total", plan="back", outcome="done") == 0
+    assert value(text, "migrator_command_exit_code", plan="back", command="rollback") == 0
