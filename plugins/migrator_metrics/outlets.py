@@ -117,6 +117,8 @@ class Pusher:
 def _why(exc: Exception, timeout: float) -> str:
     from urllib.error import HTTPError, URLError
 
+    if isinstance(exc, HTTPError) and 300 <= exc.code < 400:
+        return f"answered {exc.code} (a redirect, not followed: give the gateway's own URL)"
     if isinstance(exc, HTTPError):
         return f"answered {exc.code}"
     if isinstance(exc, TimeoutError) or "timed out" in str(exc):

@@ -64,7 +64,7 @@ def test_a_push_per_batch_and_at_the_end(write_plan: Any, database: str, sql: An
     assert _warnings(sql) == []
 
 
-@pytest.mark.parametrize("broken", ["down", "answers 500"])
+@pytest.mark.parametrize("broken", ["down", "answers 500", "redirects"])
 def test_a_broken_gateway_is_one_warning(
     write_plan: Any, database: str, sql: Any, broken: str
 ) -> None:
@@ -77,9 +77,9 @@ def test_a_broken_gateway_is_one_warning(
         expected = "could not be reached"
     else:
         with running() as gateway:
-            gateway.route(GROUP, 500)
+            gateway.route(GROUP, 500 if broken == "answers 500" else 307)
             assert api.apply(context(database, pushgateway=gateway.url), plan, "full") == 0
-        expected = "answered 500"
+        expected = "answered 500" if broken == "answers 500" else "answered 307 (a redirect,"
     [warning] = _warnings(sql)
     assert warning.startswith("the pushgateway at http://127.0.0.1:") and expected in warning
     assert sql("select count(*) from dst") == [(20000,)]
