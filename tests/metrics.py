@@ -4,12 +4,19 @@ and the `api.Context` of a run with the metrics plugin's options (and more plugi
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from migrator import api
 from migrator.plugin.manager import get_plugin_manager
+
+
+def read(path: Path) -> str:
+    """A metrics file's text as written: no newline translated (`newline=""`)."""
+    with open(path, encoding="utf-8", newline="") as file:
+        return file.read()
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -1,6 +1,7 @@
 """Prometheus' text exposition format (version 0.0.4), written by hand: a family's HELP and
 TYPE lines, then one line per series, every label value escaped (backslash, double quote,
-line feed), so that no plan, transition or step name can break the file."""
+line feed; a carriage return, which the format does not escape, is written as a line
+feed), so that no plan, transition or step name can break the file."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 def escape_label(value: str) -> str:
     """`value` as a label value may hold it between double quotes."""
-    text = value.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes ?
+    text = _lines(value.encode("utf-8", "replace").decode("utf-8"))  # lone surrogate: ?
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
+    return _lines(text).replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _lines(text: str) -> str:
+    """`text` with each line break a line feed: CR LF and a lone CR alike."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def number(value: float) -> str:

@@ -1,6 +1,6 @@
 """Where the metrics go: a text file replaced atomically (for node_exporter's textfile
-collector), and a Prometheus pushgateway, pushed to from a thread of its own so that a
-gateway that is down or hangs never holds the run longer than `TIMEOUT`."""
+collector), and a Prometheus pushgateway, pushed to from a thread of its own: the run never
+waits for a push, only the end of the command does, `TIMEOUT` at most."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from migrator_metrics.exposition import CONTENT_TYPE, grouping_path
 
-TIMEOUT = 2.0  # seconds a push may take; the run waits for one at most this long
+TIMEOUT = 2.0  # seconds a push may take; the command's end waits for the last this long
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -38,9 +38,9 @@ class Pusher:
     metrics), one push at a time in a daemon thread; an exposition handed in while a push
     is under way replaces the one waiting (only the newest matters)."""
 
-    def __init__(self, base: str, plan: str, where: str, timeout: float = TIMEOUT) -> None:
+    def __init__(self, base: str, plan: str, where: str, timeout: float | None = None) -> None:
         """`base`: the gateway's URL (http or https, maybe with a path prefix and a user and
-        password); `where`: the URL as it may be shown (masked)."""
+        password); `where`: the gateway as it may be shown (scheme://host:port)."""
         from urllib.parse import unquote, urlsplit
 
         parts = urlsplit(base)
@@ -58,7 +58,7 @@ class Pusher:
             user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             self.headers["Authorization"] = "Basic " + base64.b64encode(user.encode()).decode()
         self.where = where
-        self.timeout = timeout
+        self.timeout = TIMEOUT if timeout is None else timeout
         self.problem: str | None = None  # the first push that failed, as a sentence
         self._cond = threading.Condition()
         self._pending: bytes | None = None
@@ -96,7 +96,7 @@ class Pusher:
             try:
                 self._send(body)
             except Exception as exc:  # down, refused, slow, a 500: a warning, never an error
-                self._failed(_why(exc))
+                self._failed(_why(exc, self.timeout))
             with self._cond:
                 self._done = number
                 self._cond.notify_all()
@@ -114,13 +114,15 @@ class Pusher:
                 self.problem = f"the pushgateway at {self.where} {why}: metrics not pushed"
 
 
-def _why(exc: Exception) -> str:
+def _why(exc: Exception, timeout: float) -> str:
     from urllib.error import HTTPError, URLError
 
+    if isinstance(exc, HTTPError) and 300 <= exc.code < 400:
+        return f"answered {exc.code} (a redirect, not followed: give the gateway's own URL)"
     if isinstance(exc, HTTPError):
         return f"answered {exc.code}"
     if isinstance(exc, TimeoutError) or "timed out" in str(exc):
-        return "did not answer in time"
+        return f"did not answer within {timeout:g} s"
     if isinstance(exc, URLError):
         return f"could not be reached ({exc.reason})"
     return f"could not be reached ({type(exc).__name__}: {exc})"

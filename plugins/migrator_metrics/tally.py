@@ -2,8 +2,8 @@
 checks, undos, retries, and each backfill's rows, batches, rate and waits, read from the
 events of the trail and the progress reports; `families()` makes them metric families.
 
-Counters count this command's work: the next command starts again from zero, which
-Prometheus' `rate()` and `increase()` read as a counter reset."""
+Counters count this command's work: the next command that begins a run starts again from
+zero, which Prometheus' `rate()` and `increase()` read as a counter reset."""
 
 from __future__ import annotations
 
@@ -75,16 +75,19 @@ class Tally:
                 self.runs[event.status] = self.runs.get(event.status, 0) + 1
             return True
         key = f"{run.run_id}\n{step}"
-        if event.kind == "step" and event.status in STEP_OUTCOMES:
+        kind = event.kind
+        if kind == "step" and self.command.command == "rollback":
+            kind = "undo"  # a rollback's steps are undos (`undo NAME` in its trail)
+        if kind == "step" and event.status in STEP_OUTCOMES:
             self.steps[(key, step)] = event.status
             self._duration(step, event)
             return True
-        if event.kind in ("step", "undo") and event.status == "retry":
-            if event.kind == "step":  # the step is tried again: its end is not told yet
+        if kind in ("step", "undo") and event.status == "retry":
+            if kind == "step":  # the step is tried again: its end is not told yet
                 self.steps.pop((key, step), None)
-            self.retries[(event.kind, step)] = self.retries.get((event.kind, step), 0) + 1
+            self.retries[(kind, step)] = self.retries.get((kind, step), 0) + 1
             return True
-        if event.kind == "undo" and event.status in STEP_OUTCOMES:
+        if kind == "undo" and event.status in STEP_OUTCOMES:
             self.undos[event.status] = self.undos.get(event.status, 0) + 1
             return True
         if event.kind == "check" and event.status in CHECK_OUTCOMES:

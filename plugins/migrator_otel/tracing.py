@@ -9,8 +9,11 @@ ended then, with status ERROR and outcome `interrupted`. Every text in a span is
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +34,53 @@ VALUE_CHARS = 256  # a check's actual and expected values, as attributes, cut to
 
 # the provider this plugin made, once per process (None: not made yet)
 _own: TracerProvider | None = None
+ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+_USERINFO = re.compile(r"(?<=://)[^/\s@'\"]+@")
+_QUERY = re.compile(r"\?[^\s'\"()]+")
+
+
+class _Masked(logging.Filter):
+    """OpenTelemetry's own log lines (a failed export names its endpoint's URL) with the
+    URL's user info and query cut and the current command's secrets masked."""
+
+    mask: Callable[[str], str] = staticmethod(lambda text: text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+            record.exc_info, record.exc_text = None, None
+        record.msg, record.args = self.mask(_QUERY.sub("?***", _USERINFO.sub("***@", text))), ()
+        return True
+
+
+_FILTER = _Masked()
+
+
+def _guard_logs() -> None:
+    """`_FILTER` on every logger of OpenTelemetry's (made when its modules were imported)."""
+    names = [n for n in logging.Logger.manager.loggerDict if n.startswith("opentelemetry")]
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def _endpoint_secrets(command: CommandInfo) -> None:
+    """The user info and query of the OTLP endpoints, and the headers' values, secrets."""
+    from urllib.parse import unquote
+
+    for name in ENDPOINTS:
+        url = os.environ.get(name, "")
+        userinfo = url.partition("://")[2].split("/", 1)[0].rpartition("@")[0]
+        query = url.partition("?")[2]
+        found = [userinfo, userinfo.partition(":")[2], query]
+        found += [part.partition("=")[2] for part in query.split("&")]
+        for headers in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"):
+            found += [h.partition("=")[2].strip() for h in os.environ.get(headers, "").split(",")]
+        for secret in filter(None, found):
+            command.add_secret(secret)
+            command.add_secret(unquote(secret))
 
 
 def provider() -> Any:
@@ -43,6 +93,7 @@ def provider() -> Any:
     if _own is None:
         made = TracerProvider(resource=_resource(), shutdown_on_exit=False)
         made.add_span_processor(BatchSpanProcessor(_exporter()))
+        _guard_logs()
         _own = made
     return _own
 
@@ -92,6 +143,7 @@ class _Run:
     span: Span
     last: float  # when its last event was told
     steps: dict[str, Span] = field(default_factory=dict)
+    began: str | None = None  # its first state in this command (a resume's: `undoing`...)
 
 
 class Trace:
@@ -99,6 +151,8 @@ class Trace:
 
     def __init__(self, command: CommandInfo) -> None:
         self.command = command
+        _endpoint_secrets(command)
+        _Masked.mask = staticmethod(command.mask)
         self.provider = provider()
         self.tracer: trace.Tracer = self.provider.get_tracer("migrator", migrator.__version__)
         carrier = {
@@ -206,12 +260,16 @@ class Trace:
             timestamp=_ns(event.at),
         )
         run.span.set_attribute("migrator.outcome", event.status)
+        if run.began is None:
+            run.began = event.status
         if event.status not in ENDS:
             return
         if event.settle:
             run.span.set_attribute("migrator.settle", self.command.mask(event.settle))
         self._close_steps(run, event.at)
-        if event.status != "succeeded":
+        # a run that succeeded, or one this command began undoing (a resume finishing an
+        # undo, a rollback) and undid, did its job; any other end is an error
+        if event.status != "succeeded" and (event.status, run.began) != ("undone", "undoing"):
             self._fail(run.span, detail.get("reason") or event.status)
         run.span.end(end_time=_ns(event.at))
         del self.runs[info.run_id]

@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 import migrator as migrator_pkg
 from migrator import api
 from migrator.plugin import ProgressReport, RunInfo
-from tests.metrics import context, samples, value
+from tests.metrics import context, read, samples, value
 from tests.plans import backfill_plan, phased, traced
 
 
@@ -28,7 +28,7 @@ class FileReader:
 
     @migrator_pkg.hookimpl(trylast=True)  # after the metrics plugin's own
     def migrator_progress(self, progress: ProgressReport) -> None:
-        text = self.path.read_text()
+        text = read(self.path)
         walked = value(text, "migrator_backfill_rows_walked_total", plan="fill", step="copy")
         assert walked == progress.rows_done
         self.walked.append(walked)
@@ -46,7 +46,7 @@ def test_the_file_parses_at_every_batch_and_counts_the_rows(
     assert api.apply(context(database, reader, metrics_file=str(path)), plan, "full") == 0
     assert reader.parsed >= 9  # eight batches and the end
     assert reader.walked[-9:] == [2500.0 * n for n in range(1, 9)] + [20000.0]
-    text = path.read_text()
+    text = read(path)
     assert value(text, "migrator_backfill_rows_written_total", plan="fill", step="copy") == 20000
     assert value(text, "migrator_backfill_batches_total", plan="fill", step="copy") == 8
     assert value(text, "migrator_runs_total", plan="fill", outcome="succeeded") == 1
@@ -76,7 +76,7 @@ def test_a_run_undone_and_one_whose_undo_failed(
     )
     path = tmp_path / "m.prom"
     assert api.apply(context(database, metrics_file=str(path)), undone, "b") == 1
-    text = path.read_text()
+    text = read(path)
     assert value(text, "migrator_runs_total", plan="undone", outcome="undone") == 1
     assert value(text, "migrator_runs_total", plan="undone", outcome="succeeded") == 0
     assert value(text, "migrator_steps_total", plan="undone", outcome="done") == 2
@@ -94,7 +94,7 @@ def test_a_run_undone_and_one_whose_undo_failed(
         "broken.yaml",
     )
     assert api.apply(context(database, metrics_file=str(path)), broken, "b") == 3
-    text = path.read_text()
+    text = read(path)
     assert value(text, "migrator_runs_total", plan="broken", outcome="undo_failed") == 1
     assert value(text, "migrator_steps_total", plan="broken", outcome="failed") == 1
     assert value(text, "migrator_undos_total", plan="broken", outcome="failed") == 1
@@ -121,7 +121,7 @@ def test_hostile_names_and_secrets_never_break_or_reach_the_file(
     plan = write_plan(text)
     path = tmp_path / "m.prom"
     assert api.apply(context(database, metrics_file=str(path)), plan, "b") == 0
-    written = path.read_text()
+    written = read(path)
     steps = {
         dict(labels)["step"]
         for (name, labels) in samples(written)
@@ -142,7 +142,7 @@ class Waits:
 
     @migrator_pkg.hookimpl(trylast=True)
     def migrator_progress(self, run: RunInfo, progress: ProgressReport) -> None:
-        text = self.path.read_text()
+        text = read(self.path)
         labels = {"plan": "fill", "step": "copy"}
         waiting = value(text, "migrator_backfill_waiting", **labels)
         self.seen.append((waiting, value(text, "migrator_backfill_waits_total", **labels)))
@@ -167,9 +167,23 @@ def test_a_throttled_backfill_counts_its_waits(
     code = api.apply(context(database, watcher, metrics_file=str(path)), plan, "full")
     assert code == 0
     assert (1.0, 1.0) in watcher.seen  # told while it waited
-    text = path.read_text()
+    text = read(path)
     labels = {"plan": "fill", "step": "copy"}
     assert value(text, "migrator_backfill_waits_total", **labels) == 1
     assert value(text, "migrator_backfill_waiting", **labels) == 0
     waited = value(text, "migrator_backfill_waited_seconds_total", **labels)
     assert waited is not None and waited > 0
+
+
+def test_a_rollback_counts_its_undos(write_plan: Any, database: str, tmp_path: Path) -> None:
+    """A rollback's run is made of undos (its trail's steps `undo NAME`): they count as
+    undos, not as steps."""
+    plan = write_plan(phased("back", ["{sql: create table made (x int)}", "{sql: select 1}"]))
+    path = tmp_path / "m.prom"
+    assert api.apply(context(database, metrics_file=str(path)), plan, "b") == 0
+    assert value(read(path), "migrator_steps_total", plan="back", outcome="done") == 2
+    assert api.rollback(context(database, metrics_file=str(path)), plan) == 0
+    text = read(path)
+    assert value(text, "migrator_undos_total", plan="back", outcome="done") == 2
+    assert value(text, "migrator_steps_total", plan="back", outcome="done") == 0
+    assert value(text, "migrator_command_exit_code", plan="back", command="rollback") == 0

@@ -4,12 +4,15 @@ label values escaped, secrets masked in every label, Prometheus' parser reading 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from migrator.plugin import CommandInfo, ProgressReport, RunEvent, RunInfo
 from migrator_metrics.exposition import Family, grouping_path, number, render
+from migrator_metrics.outlets import write_atomically
 from migrator_metrics.tally import Tally
+from tests.metrics import read
 
 HOSTILE = 'plan "x" \\ y\nz} 1\r\n# TYPE broken counter'
 
@@ -21,9 +24,24 @@ def test_hostile_label_values_parse_back_as_they_were() -> None:
     [parsed] = list(text_string_to_metric_families(render([family])))
     assert parsed.documentation == "help with \\ and\na newline"
     assert [(s.labels, s.value) for s in parsed.samples] == [
-        ({"plan": HOSTILE, "step": "ü ✓"}, 3.0),
+        ({"plan": HOSTILE.replace("\r\n", "\n"), "step": "ü ✓"}, 3.0),
         ({"plan": "p", "step": ""}, float("inf")),
     ]
+
+
+def test_a_carriage_return_is_a_line_break_and_the_file_reads_back(tmp_path: Path) -> None:
+    """The format escapes only backslash, double quote and line feed: a carriage return
+    (alone or before a line feed) is written as a line feed, escaped, so that the file
+    reads back with Python's universal newlines too."""
+    family = Family("migrator_x_total", "counter", "help")
+    family.add(1, plan=HOSTILE, step="a\rb\r")
+    path = tmp_path / "m.prom"
+    write_atomically(path, render([family]))
+    assert b"\r" not in path.read_bytes()
+    for text in (path.read_text(), read(path)):
+        [parsed] = list(text_string_to_metric_families(text))
+        [sample] = parsed.samples
+        assert sample.labels == {"plan": HOSTILE.replace("\r\n", "\n"), "step": "a\nb\n"}
 
 
 def test_numbers_as_the_format_writes_them() -> None:

@@ -298,3 +298,64 @@ def test_no_secret_reaches_a_span(write_plan: Any, database: str, spans: Any) ->
     assert status(check)[0] == "ERROR"
     told = repr([(s.name, s.attributes, s.status.description, s.events) for s in tree.all])
     assert secret not in told and "token=***" in told
+
+
+def test_a_command_that_cannot_reach_the_database_is_one_error_span(
+    write_plan: Any, spans: Any
+) -> None:
+    """Exit 5 before any run: the command's span alone, ERROR, with its exit code."""
+    import socket
+
+    from migrator.errors import MigratorError
+
+    plan = write_plan(phased("far", ["{sql: select 1}"]))
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"postgresql://u:nowhere-pw@127.0.0.1:{closed.getsockname()[1]}/db"
+    with pytest.raises(MigratorError) as failed:
+        api.apply(_context(nowhere), plan, "b")
+    assert int(failed.value.exit_code) == 5
+    [command] = spans().all
+    assert command.name == "migrator apply far"
+    assert attrs(command)["migrator.exit_code"] == 5
+    assert status(command)[0] == "ERROR"
+    assert "nowhere-pw" not in repr((attrs(command), status(command)))
+
+
+def test_a_resume_that_finishes_an_undo_is_a_run_that_did_its_job(
+    write_plan: Any, database: str, sql: Any, spans: Any
+) -> None:
+    """The undo failed (exit 3); the resume finishes it (exit 0): its run span is OK, its
+    outcome `undone`; the first run's span stays ERROR."""
+    sql("create table ok (x int)")
+    plan = write_plan(
+        phased(
+            "settle",
+            [
+                "{name: fine, sql: select 1, rollback: {sql: select 1/(select count(*) from ok)}}",
+                "{name: broken, sql: select 1/0}",
+            ],
+        )
+    )
+    assert api.apply(_context(database), plan, "b") == 3
+    first = spans().named("run go (a -> b)")
+    assert attrs(first)["migrator.outcome"] == "undo_failed" and status(first)[0] == "ERROR"
+    sql("insert into ok values (1)")
+    assert api.resume(_context(database), plan) == 0
+    tree = spans()
+    command = tree.named("migrator resume settle")
+    [run] = tree.children(command)
+    assert attrs(run)["migrator.outcome"] == "undone"
+    assert status(run)[0] == "UNSET", status(run)
+    assert status(command)[0] == "UNSET"
+
+
+def test_a_rollback_that_undoes_its_transition_did_its_job(
+    write_plan: Any, database: str, spans: Any
+) -> None:
+    plan = write_plan(phased("back", ["{sql: create table made (x int)}"]))
+    assert api.apply(_context(database), plan, "b") == 0
+    assert api.rollback(_context(database), plan) == 0
+    tree = spans()
+    [run] = tree.children(tree.named("migrator rollback back"))
+    assert status(run)[0] == "UNSET", (attrs(run), status(run))

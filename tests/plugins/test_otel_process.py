@@ -256,3 +256,20 @@ def test_a_collector_that_hangs_holds_the_command_at_most_its_flush_bound(
             assert not route.answered.is_set()  # and still held when the command ended
         finally:
             hold.set()
+
+
+def test_a_collector_that_is_down_is_told_without_the_endpoints_secrets(
+    write_plan: Any, database: str, sql: Any
+) -> None:
+    """The exporter's own log of a failed export names the endpoint: never with its query
+    string (a token) nor its user info."""
+    sql(TABLES)
+    plan = write_plan(plans.phased("fine", [plans.traced("one")]))
+    endpoint = f"http://tokUser:tokPass@127.0.0.1:{_closed_port()}/v1/traces?api_key=QueryTok3n"
+    env = _environment(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint)
+    done = _apply(plan, database, env)
+    assert done.returncode == 0, done.stderr
+    told = done.stdout + done.stderr
+    assert "127.0.0.1" in told  # the failed export was told
+    for secret in ("QueryTok3n", "tokUser", "tokPass"):
+        assert secret not in told, told
