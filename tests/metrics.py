@@ -3,14 +3,13 @@ and the `api.Context` of a run with the metrics plugin's options (and more plugi
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from migrator import api
-from migrator.plugin.manager import get_plugin_manager
+from tests.reporters import plugin_context
 
 
 def read(path: Path) -> str:
@@ -34,14 +33,4 @@ def value(text: str, name: str, **labels: str) -> float | None:
 
 
 def context(database: str, *plugins: Any, **options: Any) -> api.Context:
-    pm = get_plugin_manager()
-    for n, plugin in enumerate(plugins):
-        pm.register_plugin(plugin, f"watcher{n}")
-    return api.Context(
-        out=io.StringIO(),
-        err=io.StringIO(),
-        dsn=database,
-        plugin_manager=pm,
-        operator="dora",
-        plugin_options={"metrics_file": None, "pushgateway": None, **options},
-    )
+    return plugin_context(database, {f"watcher{n}": p for n, p in enumerate(plugins)}, **options)

@@ -16,6 +16,7 @@ from migrator.errors import PlanError, PluginError
 from migrator.plugin import CommandInfo, OptionSpec, PlanKeySpec, ProgressReport, RunEvent, RunInfo
 from migrator.plugin.manager import get_plugin_manager
 from tests.plans import backfill_plan, phased, traced
+from tests.reporters import plugin_context
 
 
 class Tell(BaseModel):
@@ -61,16 +62,7 @@ class Teller:
 
 
 def _context(database: str, plugin: Any, **options: Any) -> api.Context:
-    pm = get_plugin_manager()
-    pm.register_plugin(plugin, "teller")
-    return api.Context(
-        out=io.StringIO(),
-        err=io.StringIO(),
-        dsn=database,
-        plugin_manager=pm,
-        operator="dora",
-        plugin_options=options,
-    )
+    return plugin_context(database, {"teller": plugin}, **options)
 
 
 def test_a_run_is_told_from_command_to_end(write_plan: Any, database: str, sql: Any) -> None:

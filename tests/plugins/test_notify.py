@@ -4,7 +4,6 @@ MIGRATOR_NOTIFY_URL; a malformed `notify:` key at FILE:LINE:COL."""
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections.abc import Iterator
@@ -13,9 +12,9 @@ from typing import Any
 import pytest
 
 from migrator import api
-from migrator.plugin.manager import get_plugin_manager
 from tests.httpserver import Server, running
 from tests.plans import phased, traced
+from tests.reporters import plugin_context
 from tests.secrets_sweep import ENV_NAME
 
 
@@ -35,13 +34,7 @@ def notify(url: str, *extra: str) -> str:
 
 
 def context(database: str, operator: str = "dora") -> api.Context:
-    return api.Context(
-        out=io.StringIO(),
-        err=io.StringIO(),
-        dsn=database,
-        plugin_manager=get_plugin_manager(),
-        operator=operator,
-    )
+    return plugin_context(database, operator=operator)
 
 
 def output(ctx: api.Context) -> str:
