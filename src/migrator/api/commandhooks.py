@@ -50,19 +50,13 @@ class Told:
 
 def command_info(ctx: Context, session: Opening, command: str) -> CommandInfo:
     """What the reporting hooks are told of `command` on `session`'s plan and database."""
-    from migrator.plan.interpolate import interpolate, references
+    from migrator.plan.interpolate import secret_interpolation
     from migrator.plan.variables import resolve_variables
 
     secrets = session.secrets
-
-    def resolve(text: str) -> str:
-        import os
-
-        for ref in references(text):
-            if ref.env and ref.name in os.environ:
-                secrets.add(os.environ[ref.name])
-        return interpolate(text, resolve_variables(session.plan, ctx.variables))
-
+    resolve = secret_interpolation(
+        lambda: resolve_variables(session.plan, ctx.variables), secrets.add
+    )
     where = _where(session.target.dsn)
     return CommandInfo(
         command=command,

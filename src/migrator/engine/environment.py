@@ -9,7 +9,6 @@ nothing downstream sees the Runner itself.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,7 +19,7 @@ from migrator.db.lockwait import DEFAULT_LOCK_TIMEOUT
 from migrator.engine.progress import recorded_progress
 from migrator.engine.stopping import StopAtOnce, StopRequest
 from migrator.masking import Secrets
-from migrator.plan.interpolate import interpolate, references
+from migrator.plan.interpolate import secret_interpolation
 from migrator.plan.model import Plan
 from migrator.plugin.context import StepContext
 from migrator.plugin.registry import Registry
@@ -111,13 +110,6 @@ class RunEnvironment:
         interpolates are masked from then on."""
         secrets = self.secrets
         variables = self.options.variables
-
-        def resolve(value: str) -> str:
-            for ref in references(value):
-                if ref.env and ref.name in os.environ:
-                    secrets.add(os.environ[ref.name])
-            return interpolate(value, variables)
-
         return StepContext(
             connection=conn,
             variables=variables,
@@ -128,7 +120,7 @@ class RunEnvironment:
             interactive=self.options.interactive,
             confirm=self.ask,
             say=self.reporter.say,
-            interpolate=resolve,
+            interpolate=secret_interpolation(variables, secrets.add),
             plan_file=self.plan.file,
             dry_run=dry_run,
             db=self.db,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,3 +60,21 @@ def interpolate(
 
     # One pass: a value that itself holds `${...}` is never expanded again.
     return REFERENCE.sub(replace, value)
+
+
+def secret_interpolation(
+    variables: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+    add_secret: Callable[[str], None],
+) -> Callable[[str], str]:
+    """`interpolate` with `variables` (or what a call of it gives, read when first needed),
+    each value read from `${env:...}` handed to `add_secret` first: it is masked from then
+    on, in every line and event (a step's `ctx.interpolate`, a plugin's
+    `CommandInfo.interpolate`)."""
+
+    def resolve(value: str) -> str:
+        for ref in references(value):
+            if ref.env and ref.name in os.environ:
+                add_secret(os.environ[ref.name])
+        return interpolate(value, variables() if callable(variables) else variables)
+
+    return resolve
