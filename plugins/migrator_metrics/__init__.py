@@ -11,12 +11,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import migrator
-from migrator.plugin import CommandInfo, OptionSpec, ProgressReport, RunEvent, RunInfo
+from migrator.plugin import (
+    CommandInfo,
+    OptionSpec,
+    PerCommand,
+    ProgressReport,
+    RunEvent,
+    RunInfo,
+)
 
 if TYPE_CHECKING:
     from migrator_metrics.recorder import Recorder
 
-_RECORDERS: dict[int, Recorder] = {}  # by id() of the command's CommandInfo
+_RECORDERS: PerCommand[Recorder] = PerCommand()
 
 
 @migrator.hookimpl
@@ -47,25 +54,25 @@ def migrator_command_start(command: CommandInfo) -> None:
         return
     from migrator_metrics.recorder import open_recorder
 
-    _RECORDERS[id(command)] = open_recorder(command)
+    _RECORDERS.keep(command, open_recorder(command))
 
 
 @migrator.hookimpl
 def migrator_event(run: RunInfo, event: RunEvent) -> None:
-    recorder = _RECORDERS.get(id(run.command))
+    recorder = _RECORDERS.of(run)
     if recorder is not None:
         recorder.event(run, event)
 
 
 @migrator.hookimpl
 def migrator_progress(run: RunInfo, progress: ProgressReport) -> None:
-    recorder = _RECORDERS.get(id(run.command))
+    recorder = _RECORDERS.of(run)
     if recorder is not None:
         recorder.progress(run, progress)
 
 
 @migrator.hookimpl
 def migrator_command_end(command: CommandInfo, exit_code: int) -> None:
-    recorder = _RECORDERS.pop(id(command), None)
+    recorder = _RECORDERS.end(command)
     if recorder is not None:
         recorder.end(exit_code)

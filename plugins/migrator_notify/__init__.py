@@ -12,12 +12,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import migrator
-from migrator.plugin import CommandInfo, PlanKeySpec, RunEvent, RunInfo
+from migrator.plugin import CommandInfo, PerCommand, PlanKeySpec, RunEvent, RunInfo
 
 if TYPE_CHECKING:
     from .notifier import Notifier
 
-_NOTIFIERS: dict[int, Notifier] = {}
+_NOTIFIERS: PerCommand[Notifier] = PerCommand()
 """The notifier of each command under way, by the id of its `CommandInfo`."""
 
 
@@ -40,18 +40,18 @@ def migrator_command_start(command: CommandInfo) -> None:
 
     notifier = notifier_for(command)
     if notifier is not None:
-        _NOTIFIERS[id(command)] = notifier
+        _NOTIFIERS.keep(command, notifier)
 
 
 @migrator.hookimpl
 def migrator_event(run: RunInfo, event: RunEvent) -> None:
-    notifier = _NOTIFIERS.get(id(run.command))
+    notifier = _NOTIFIERS.of(run)
     if notifier is not None:
         notifier.event(run, event)
 
 
 @migrator.hookimpl
 def migrator_command_end(command: CommandInfo, exit_code: int, error: str | None) -> None:
-    notifier = _NOTIFIERS.pop(id(command), None)
+    notifier = _NOTIFIERS.end(command)
     if notifier is not None:
         notifier.end(exit_code, error)

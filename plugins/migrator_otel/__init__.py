@@ -11,16 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import migrator
-from migrator.plugin import CommandInfo, ProgressReport, RunEvent, RunInfo
+from migrator.plugin import CommandInfo, PerCommand, ProgressReport, RunEvent, RunInfo
 
 if TYPE_CHECKING:
     from migrator_otel.tracing import Trace
 
-# the commands being traced, by the id of their CommandInfo (held, so the id stays theirs)
-_traces: dict[int, Trace] = {}
+_traces: PerCommand[Trace] = PerCommand()  # the commands being traced
 
 
 def wanted(environ: Mapping[str, str] | None = None) -> bool:
@@ -55,25 +54,25 @@ def migrator_command_start(command: CommandInfo) -> None:
         return
     from migrator_otel.tracing import Trace
 
-    _traces[id(command)] = Trace(command)
+    _traces.keep(command, Trace(command))
 
 
 @migrator.hookimpl
 def migrator_event(run: RunInfo, event: RunEvent) -> None:
-    trace = _traces.get(id(run.command))
+    trace = _traces.of(run)
     if trace is not None:
         trace.event(run, event)
 
 
 @migrator.hookimpl
 def migrator_progress(run: RunInfo, progress: ProgressReport) -> None:
-    trace = _traces.get(id(run.command))
+    trace = _traces.of(run)
     if trace is not None:
         trace.progress(run, progress)
 
 
 @migrator.hookimpl
 def migrator_command_end(command: CommandInfo, exit_code: int, error: str | None) -> None:
-    trace: Any = _traces.pop(id(command), None)
+    trace = _traces.end(command)
     if trace is not None:
         trace.end(exit_code, error)

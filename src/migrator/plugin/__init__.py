@@ -93,6 +93,7 @@ from migrator.plugin.registry import Undo as Undo
 
 # What the hooks that tell the world about runs are given (notifications, metrics, traces).
 from migrator.plugin.reporting import CommandInfo as CommandInfo
+from migrator.plugin.reporting import PerCommand as PerCommand
 from migrator.plugin.reporting import ProgressReport as ProgressReport
 from migrator.plugin.reporting import RunEvent as RunEvent
 from migrator.plugin.reporting import RunInfo as RunInfo
@@ -145,6 +146,7 @@ __all__ = [
     "LockNotGranted",
     "NotAsLeft",
     "OptionSpec",
+    "PerCommand",
     "PlanKeySpec",
     "Progress",
     "ProgressReport",

@@ -14,7 +14,9 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 def _nothing(text: str) -> None:
@@ -161,3 +163,24 @@ class ProgressReport:
     waiting: str = ""
     finished: bool = False
     at: float = field(default_factory=time.time)
+
+
+class PerCommand(Generic[T]):
+    """What a reporting plugin keeps for each command under way (a notifier, a recorder, a
+    trace): kept at `migrator_command_start`, found from any of its runs, forgotten at
+    `migrator_command_end`. Keyed by the command's `CommandInfo`, which the core holds
+    from start to end."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, T] = {}
+
+    def keep(self, command: CommandInfo, state: T) -> None:
+        self._kept[id(command)] = state
+
+    def of(self, run: RunInfo) -> T | None:
+        """What was kept for the command `run` belongs to (None: nothing was)."""
+        return self._kept.get(id(run.command))
+
+    def end(self, command: CommandInfo) -> T | None:
+        """What was kept for `command`, forgotten now."""
+        return self._kept.pop(id(command), None)
