@@ -5,6 +5,7 @@ batch, a plan key and a command-line option of its own; none of them can break a
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 import pytest
@@ -314,3 +315,18 @@ def test_a_command_that_cannot_reach_its_database_is_told_with_exit_5(write_plan
     assert (start, end, code) == ("start", "end", 5)
     assert info.database == "127.0.0.1:1/nowhere"
     assert error is not None and "far-pw-123" not in error and teller.events == []
+
+
+def test_a_secret_in_a_step_name_is_masked_in_the_trail_and_the_events_told(
+    write_plan: Any, database: str, sql: Any
+) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    password = str(conninfo_to_dict(database)["password"])
+    plan = write_plan(phased("named", [f"{{name: 'copy {password}', sql: select 1}}"]))
+    teller = Teller()
+    assert api.apply(_context(database, teller), plan, "b") == 0
+    steps = [row[0] for row in sql("select step from migrator.events where step is not null")]
+    assert "copy ***" in steps and not any(password in s for s in steps)
+    assert [e.step for _, e in teller.events if e.kind == "step"][-1] == "copy ***"
+    os.remove(plan)  # the plan itself holds the password: the session's sweep searches files
